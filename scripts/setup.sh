@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# setup.sh: installs what ftune needs on a fresh Debian 12 machine, idempotently and quietly when
+# everything is already there. Debian packages with apt-get (build and run), Python packages with
+# pip (the tests' helpers). Reference tools that only regenerate committed golden files (PyTorch,
+# tokenizers, llama-cpp-python) are installed by scripts/setup_reference.sh, not here.
+set -euo pipefail
+
+DEB_PACKAGES=(build-essential libopenblas-dev libjansson-dev libpcre2-dev libsqlite3-dev
+              libmicrohttpd-dev pkg-config ca-certificates python3 python3-pip unzip)
+PY_PACKAGES=(numpy)
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+pymissing=()
+for p in "${PY_PACKAGES[@]}"; do
+    "$PY" -c "import $p" 2>/dev/null || pymissing+=("$p")
+done
+if [ ${#pymissing[@]} -gt 0 ]; then
+    echo "setup: installing Python packages: ${pymissing[*]}"
+    "$PY" -m pip install -q "${pymissing[@]}" 2>/dev/null ||
+        "$PY" -m pip install -q --break-system-packages "${pymissing[@]}"
+fi

@@ -1,0 +1,29 @@
+/* fileio.h: read-only file mappings and whole-file reads, with errors that name the file.
+ * Does not write files (the crash-safe writer belongs to later modules). */
+#ifndef FTUNE_FILEIO_H
+#define FTUNE_FILEIO_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct {
+    const unsigned char *data; /* read-only mapping of the whole file; NULL for an empty file */
+    size_t size;
+} MappedFile;
+
+/* Maps path read-only. On failure fills err (ERR_IO) naming the file. The mapping is owned by the
+ * caller and released with file_unmap. Thread-safe. */
+int file_map(const char *path, MappedFile *out, Err *err);
+void file_unmap(MappedFile *f); /* a zeroed MappedFile is a no-op */
+
+/* Reads the whole file into a NUL-terminated heap buffer (*out, caller frees); *len excludes the
+ * terminator. max_size bounds what is accepted (ERR_FORMAT if larger). */
+int file_read_all(const char *path, size_t max_size, char **out, size_t *len, Err *err);
+
+/* 1 if path is an existing directory, else 0. */
+int file_is_dir(const char *path);
+/* 1 if path names an existing regular file, else 0. */
+int file_exists(const char *path);
+
+#endif

@@ -1,0 +1,52 @@
+/* tokenizer.h: text <-> token ids, exactly as the model's reference tokenizer does it.
+ * Two models: byte-level BPE (GPT-2 style, from tokenizer.json or GGUF tokenizer.ggml.model =
+ * "gpt2", with merges and a PCRE2 pre-tokenizer regex) and SentencePiece-style BPE with scores
+ * and byte fallback (GGUF tokenizer.ggml.model = "llama"). Added/special tokens are matched in
+ * the text before BPE. It does not render chat templates (chat_template.h) or touch weights. */
+#ifndef FTUNE_TOKENIZER_H
+#define FTUNE_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+struct Gguf;
+
+typedef struct Tokenizer Tokenizer;
+
+/* Loads a Hugging Face tokenizer.json (BPE model, byte-level or with byte fallback).
+ * tokenizer_config_json may be NULL; when given it supplies bos/eos token names and
+ * add_bos_token. Caller frees with tok_free. Errors name the file and field. */
+int tok_load_hf(const char *tokenizer_json_path, const char *tokenizer_config_json_path,
+                Tokenizer **out, Err *err);
+
+/* Builds the tokenizer embedded in GGUF metadata (tokenizer.ggml.*). The Tokenizer copies what
+ * it needs: the Gguf may be closed afterwards. */
+int tok_load_gguf(const struct Gguf *g, Tokenizer **out, Err *err);
+
+void tok_free(Tokenizer *t); /* NULL is a no-op */
+
+/* Encodes len bytes of text. add_special: add BOS (and EOS) where the model's tokenizer does by
+ * default (like HF add_special_tokens=True / llama.cpp add_special). parse_special: text that
+ * spells a special/added token becomes that token (HF behaviour; llama.cpp parse_special=true).
+ * *ids is a heap array (caller frees) of *n ids. Thread-safe on a shared Tokenizer. */
+int tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_special,
+               bool parse_special, int32_t **ids, int *n, Err *err);
+
+/* Decodes ids back to bytes (UTF-8; incomplete sequences kept as bytes). skip_special drops
+ * control/special tokens (BOS, EOS, <|im_end|>...). *out is heap, NUL-terminated, caller frees. */
+int tok_decode(const Tokenizer *t, const int32_t *ids, int n, bool skip_special, char **out,
+               size_t *len, Err *err);
+
+int tok_vocab_size(const Tokenizer *t);
+const char *tok_token_text(const Tokenizer *t, int32_t id); /* the vocabulary string, raw */
+int32_t tok_find_token(const Tokenizer *t, const char *text); /* exact vocab/added entry, or -1 */
+bool tok_is_special(const Tokenizer *t, int32_t id);       /* control or special added token */
+int32_t tok_bos_id(const Tokenizer *t);                    /* -1 if none */
+int32_t tok_eos_id(const Tokenizer *t);                    /* -1 if none */
+bool tok_adds_bos(const Tokenizer *t);                     /* does add_special prepend BOS */
+const char *tok_model_name(const Tokenizer *t);            /* "byte-level BPE" or "SentencePiece BPE" */
+
+#endif
