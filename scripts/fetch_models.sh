@@ -57,5 +57,5 @@ fetch_stories260k
 fetch_smollm2
 fetch_smollm2_tokenizer
 if [ -f scripts/make_tiny_qwen2.py ]; then
-    python3 scripts/make_tiny_qwen2.py models/tiny-qwen2
+    python3 scripts/make_tiny_qwen2.py --quiet models/tiny-qwen2
 fi

@@ -1,10 +1,36 @@
-/* main.c: command-line dispatch only. Each subcommand lives in src/cli/. */
+/* main.c: command-line dispatch only; the commands live in src/cli/. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"chat", cmd_chat, "talk to a model"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"info", cmd_info, "describe a model file"},
+};
+
+static void usage(void) {
+    fprintf(stderr, "usage: ftune <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(stderr, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+    fprintf(stderr, "\n`ftune <command> --help` describes a command's options.\n");
+}
+
 int main(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "usage: ftune <command>\n");
-    return 2;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage();
+        return argc < 2 ? EXIT_BAD_INPUT : 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "ftune: unknown command '%s'\n", argv[1]);
+    usage();
+    return EXIT_BAD_INPUT;
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "../core/fileio.h"
+#include "../core/half.h"
+#include "../tensor/ops_quant.h"
 
 struct Gguf {
     char *path;
@@ -191,7 +193,7 @@ static int parse(Gguf *g, Err *err) {
     if (rd_u64(&r, &n_tensors, "tensor count") || rd_u64(&r, &n_kv, "metadata count")) return -1;
     /* every kv takes >= 12 bytes and every tensor info >= 24: reject impossible counts early */
     if (n_kv > g->file.size / 12 || n_tensors > g->file.size / 24)
-        return err_set(err, ERR_FORMAT, "%s: header claims %llu keys and %llu tensors, more than the file can hold",
+        return err_set(err, ERR_FORMAT, "%s: header claims %llu keys and %llu tensors, more than the file can hold (truncated or corrupt)",
                        g->path, (unsigned long long)n_kv, (unsigned long long)n_tensors);
     g->kv = calloc(n_kv ? n_kv : 1, sizeof(GgufKV));
     g->tensors = calloc(n_tensors ? n_tensors : 1, sizeof(GgufTensor));
@@ -364,37 +366,6 @@ const char *ggml_type_name(uint32_t t) {
     }
 }
 
-float fp16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (mant == 0) {
-            bits = sign;
-        } else { /* subnormal: renormalise */
-            exp = 127 - 15 + 1;
-            while (!(mant & 0x400)) {
-                mant <<= 1;
-                exp--;
-            }
-            bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (mant << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-float bf16_to_f32(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 static uint16_t load_u16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 int gguf_tensor_to_f32(const GgufTensor *t, float *out, Err *err) {
@@ -410,29 +381,10 @@ int gguf_tensor_to_f32(const GgufTensor *t, float *out, Err *err) {
     case GGML_TYPE_BF16:
         for (uint64_t i = 0; i < n; i++) out[i] = bf16_to_f32(load_u16(p + 2 * i));
         return 0;
-    case GGML_TYPE_Q8_0: /* blocks of 32: f16 scale d, 32 int8 q; x = d * q */
-        for (uint64_t b = 0; b < n / 32; b++, p += 34) {
-            float d = fp16_to_f32(load_u16(p));
-            for (int j = 0; j < 32; j++) out[b * 32 + j] = d * (float)(int8_t)p[2 + j];
-        }
-        return 0;
-    case GGML_TYPE_Q4_0: /* blocks of 32: f16 d, 16 bytes; low nibbles are x[0..15], high x[16..31]; x = d*(q-8) */
-        for (uint64_t b = 0; b < n / 32; b++, p += 18) {
-            float d = fp16_to_f32(load_u16(p));
-            for (int j = 0; j < 16; j++) {
-                out[b * 32 + j] = d * (float)((p[2 + j] & 0x0f) - 8);
-                out[b * 32 + j + 16] = d * (float)((p[2 + j] >> 4) - 8);
-            }
-        }
-        return 0;
-    case GGML_TYPE_Q4_1: /* blocks of 32: f16 d, f16 m, 16 bytes; x = d*q + m */
-        for (uint64_t b = 0; b < n / 32; b++, p += 20) {
-            float d = fp16_to_f32(load_u16(p)), m = fp16_to_f32(load_u16(p + 2));
-            for (int j = 0; j < 16; j++) {
-                out[b * 32 + j] = d * (float)(p[4 + j] & 0x0f) + m;
-                out[b * 32 + j + 16] = d * (float)(p[4 + j] >> 4) + m;
-            }
-        }
+    case GGML_TYPE_Q8_0:
+    case GGML_TYPE_Q4_0:
+    case GGML_TYPE_Q4_1:
+        quant_dequantize(t->type, p, n, out);
         return 0;
     default:
         return err_set(err, ERR_UNSUPPORTED, "tensor '%s': cannot dequantize type %s", t->name,

@@ -32,9 +32,9 @@ typedef enum {
 typedef enum {
     GGML_TYPE_F32 = 0,
     GGML_TYPE_F16 = 1,
-    GGML_TYPE_Q4_0 = 2,
-    GGML_TYPE_Q4_1 = 3,
-    GGML_TYPE_Q8_0 = 8,
+    GGML_TYPE_Q4_0 = 2, /* == QUANT_Q4_0 (tensor/ops_quant.h) */
+    GGML_TYPE_Q4_1 = 3, /* == QUANT_Q4_1 */
+    GGML_TYPE_Q8_0 = 8, /* == QUANT_Q8_0 */
     GGML_TYPE_BF16 = 30,
 } GgmlType;
 
@@ -101,9 +101,5 @@ const char *ggml_type_name(uint32_t t); /* "Q4_1", ...; "unknown" otherwise */
 
 /* Dequantizes t into out (t->n_elements floats). ERR_UNSUPPORTED for other tensor types. */
 int gguf_tensor_to_f32(const GgufTensor *t, float *out, Err *err);
-
-/* fp16/bf16 to fp32 (shared with the safetensors loader). */
-float fp16_to_f32(uint16_t h);
-float bf16_to_f32(uint16_t h);
 
 #endif

@@ -1,9 +1,35 @@
 /* chat_template.h: renders chat messages into the prompt text the model was trained on.
  * The model's own template (tokenizer_config.json "chat_template" or GGUF
  * tokenizer.chat_template, a Jinja source) is recognised and rendered natively: ChatML
- * (SmolLM2, Qwen2, including a default system message the template injects), Llama 3,
- * Llama 2 and Mistral [INST], and a plain fallback for base models without a template.
- * One renderer, used by chat, training and serving alike. It does not tokenize. */
+ * (SmolLM2, Qwen1.5/Qwen2 and Qwen2.5, including the default system message the template
+ * injects), Llama 3, Llama 2 and Mistral [INST] (v0.1, v0.2 and Mixtral-8x7B-v0.1), and a plain
+ * fallback for base models without a template.
+ * One renderer, used by chat, training and serving alike. It does not tokenize, it does not run
+ * a general Jinja engine, and it does not render tool definitions or assistant tool calls.
+ *
+ * Recognition: the Jinja source is lexed (not evaluated) and its vocabulary -- the decoded string
+ * literals, the identifiers, and any text outside tags that survives Jinja's whitespace control --
+ * must fit one known template variant exactly: every required element present, nothing unknown.
+ * Constants are read from the literals (the ChatML default system message; bos is emitted by the
+ * Llama/Mistral templates). Anything else is ERR_UNSUPPORTED, never a silent fallback.
+ *
+ * Input policy (the same for every family):
+ *  - roles are "system", "developer", "user", "assistant", "tool"; "developer" (OpenAI's newer
+ *    name for system) is rendered exactly as "system";
+ *  - "tool" is accepted by ChatML (as a role; Qwen2.5 wraps it in <tool_response> the way its
+ *    template does) and by the plain format; other families give ERR_ARG naming the message;
+ *  - where the real template raises (e.g. Llama 2 / Mistral with roles out of order) or would
+ *    silently drop a message (a Llama 2 system message after the first position), ERR_ARG;
+ *  - content is inserted verbatim (Llama 3 and Llama 2 strip surrounding whitespace exactly as
+ *    Python's str.strip() does, because their templates do). Content that spells a special token
+ *    (e.g. "<|im_end|>") stays text here but becomes that token when the result is tokenized with
+ *    parse_special=true -- the same as transformers; callers that must prevent such injection
+ *    should tokenize message contents separately.
+ *
+ * Plain fallback (no template, base models): bos (if the model has one), then one line per
+ * message "<role>: <content>\n" with the role names above ("developer" written as "system"), then
+ * "assistant:" when add_generation_prompt. It has no end-of-turn marker.
+ */
 #ifndef FTUNE_CHAT_TEMPLATE_H
 #define FTUNE_CHAT_TEMPLATE_H
 
@@ -11,6 +37,12 @@
 #include <stddef.h>
 
 #include "../core/err.h"
+
+#define CHAT_TEMPLATE_SOURCE_MAX ((size_t)256 * 1024) /* bytes of Jinja source accepted */
+#define CHAT_TEMPLATE_TOKENS_MAX 16384                 /* literals + names lexed from a source */
+#define CHAT_TEMPLATE_SPECIAL_MAX 256                  /* bytes in a bos/eos token text */
+#define CHAT_TEMPLATE_MESSAGES_MAX (1 << 20)           /* messages in one render */
+#define CHAT_TEMPLATE_OUTPUT_MAX ((size_t)1 << 30)     /* bytes of rendered text */
 
 typedef enum {
     CHAT_TEMPLATE_PLAIN = 0, /* no template: "role: content" lines, for base models */
@@ -28,8 +60,11 @@ typedef struct {
 typedef struct ChatTemplate ChatTemplate;
 
 /* Builds a renderer from a Jinja template source (may be NULL or "" for the plain fallback) and
- * the model's bos/eos token strings (may be NULL). Unrecognised templates get ERR_UNSUPPORTED
- * with a message saying so. Caller frees with chat_template_free. */
+ * the model's bos/eos token strings (may be NULL: the Llama/Mistral families then use their
+ * usual "<|begin_of_text|>" / "<s>", "</s>"; ChatML uses neither; plain then emits no bos).
+ * Unrecognised templates get ERR_UNSUPPORTED with a message saying what did not fit; malformed
+ * Jinja gets ERR_FORMAT; an over-long bos/eos ERR_ARG. Caller frees with chat_template_free.
+ * The ChatTemplate is immutable afterwards: any number of threads may render with it. */
 int chat_template_new(const char *jinja_source, const char *bos_token, const char *eos_token,
                       ChatTemplate **out, Err *err);
 void chat_template_free(ChatTemplate *ct); /* NULL is a no-op */
@@ -37,15 +72,31 @@ void chat_template_free(ChatTemplate *ct); /* NULL is a no-op */
 ChatTemplateKind chat_template_kind(const ChatTemplate *ct);
 const char *chat_template_kind_name(ChatTemplateKind k); /* "chatml", "llama3", ... */
 
-/* Renders messages; add_generation_prompt appends the assistant header the model expects next.
- * *out is heap, NUL-terminated, caller frees. Errors (ERR_ARG) for a role the template cannot
- * express, naming the message index. The result contains special tokens as text: tokenize it
- * with parse_special=true and add_special=false. */
+/* The recognised variant within the family: "chatml", "qwen2.5", "llama3", "llama3-always-gen"
+ * (the first Llama 3 release, which appends the assistant header unconditionally), "llama2",
+ * "mistral-v0.1", "mistral-v0.2-legacy" (also Mixtral-8x7B-Instruct-v0.1), "mistral-v0.2",
+ * "plain". Static string. */
+const char *chat_template_variant(const ChatTemplate *ct);
+
+/* The system message the template injects when the first message is not a system message
+ * (SmolLM2, Qwen), or NULL when it injects none. Owned by ct. */
+const char *chat_template_default_system(const ChatTemplate *ct);
+
+/* True when the rendered text itself starts with the model's bos token text (Llama, Mistral,
+ * plain with a bos): tokenize with add_special=false so that bos is not doubled. */
+bool chat_template_adds_bos(const ChatTemplate *ct);
+
+/* Renders messages; add_generation_prompt appends the assistant header the model expects next
+ * (the Llama 2 and Mistral templates have none: their prompt already ends with "[/INST]").
+ * *out is heap, NUL-terminated, caller frees; len (may be NULL) gets its length. Errors (ERR_ARG)
+ * for no messages, an unknown role, or a role the template cannot express, naming the message
+ * index; ERR_NOMEM. On error *out is NULL. The result contains special tokens as text: tokenize
+ * it with parse_special=true and add_special=false. */
 int chat_template_render(const ChatTemplate *ct, const ChatMessage *msgs, int n_msgs,
                          bool add_generation_prompt, char **out, size_t *len, Err *err);
 
 /* The text that ends an assistant turn in this template ("<|im_end|>", "<|eot_id|>", eos...),
- * used as a stop marker; NULL for the plain template. */
+ * used as a stop marker; NULL for the plain template. Owned by ct. */
 const char *chat_template_end_of_turn(const ChatTemplate *ct);
 
 #endif

@@ -49,4 +49,9 @@ int32_t tok_eos_id(const Tokenizer *t);                    /* -1 if none */
 bool tok_adds_bos(const Tokenizer *t);                     /* does add_special prepend BOS */
 const char *tok_model_name(const Tokenizer *t);            /* "byte-level BPE" or "SentencePiece BPE" */
 
+/* Overrides the BOS/EOS ids (-1 for none), e.g. from a model's config.json when no
+ * tokenizer_config.json came with tokenizer.json. Call before sharing the Tokenizer between
+ * threads. ERR_ARG for ids outside the vocabulary. Does not change what add_special adds. */
+int tok_set_bos_eos(Tokenizer *t, int32_t bos_id, int32_t eos_id, Err *err);
+
 #endif

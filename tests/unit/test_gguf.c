@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/half.h"
 #include "model/gguf.h"
 #include "test.h"
 

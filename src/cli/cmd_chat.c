@@ -1,0 +1,150 @@
+/* cmd_chat.c: `ftune chat`: one reply to a message given on the command line (or on standard
+ * input when it is not a terminal), or a REPL on a terminal that keeps the conversation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/fileio.h"
+#include "../model/generate.h"
+#include "args.h"
+#include "cli.h"
+
+#define CHAT_MAX_TURNS 256
+#define CHAT_MAX_STDIN (16u << 20)
+
+static const char *const CHAT_OPTIONS[] = {"model", "system", "temperature", "top-p", "top-k", "seed",
+                                           "max-tokens", "threads", "ctx", "stop", NULL};
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: ftune chat --model PATH [--system TEXT] [--temperature T] [--top-p P] [--top-k K]\n"
+            "                  [--seed N] [--max-tokens N] [--stop TEXT] [--threads N] [--ctx N] [MESSAGE]\n"
+            "Prints the model's reply to MESSAGE; with no MESSAGE, reads it from standard input, or\n"
+            "starts a conversation on a terminal (an empty line or Ctrl-D ends it).\n");
+}
+
+static int print_piece(const char *piece, size_t len, void *user) {
+    (void)user;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+typedef struct {
+    ChatMessage msgs[CHAT_MAX_TURNS];
+    char *owned[CHAT_MAX_TURNS];
+    int n;
+} Conversation;
+
+static int add_turn(Conversation *c, const char *role, char *content_owned) {
+    if (c->n == CHAT_MAX_TURNS) {
+        free(content_owned);
+        return -1;
+    }
+    c->owned[c->n] = content_owned;
+    c->msgs[c->n].role = role;
+    c->msgs[c->n].content = content_owned;
+    c->n++;
+    return 0;
+}
+
+static int reply(InferState *st, Conversation *conv, const GenParams *gp) {
+    GenResult res;
+    Err err = {0};
+    if (generate_chat(st, conv->msgs, conv->n, gp, print_piece, NULL, &res, &err)) {
+        fprintf(stderr, "\nftune chat: %s\n", err.msg);
+        return 1;
+    }
+    printf("\n");
+    fflush(stdout);
+    int rc = add_turn(conv, "assistant", res.text);
+    return rc ? 1 : 0;
+}
+
+static int repl(InferState *st, Conversation *conv, const GenParams *gp) {
+    char *line = NULL;
+    size_t cap = 0;
+    for (;;) {
+        fprintf(stderr, "> ");
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n <= 0) break;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (n == 0) break;
+        if (add_turn(conv, "user", strdup(line)) || reply(st, conv, gp)) {
+            fprintf(stderr, "ftune chat: the conversation is too long\n");
+            break;
+        }
+    }
+    free(line);
+    return 0;
+}
+
+int cmd_chat(int argc, char **argv) {
+    Args a;
+    if (args_parse(&a, argc, argv, NULL) || args_check_known(&a, "chat", CHAT_OPTIONS)) {
+        usage();
+        return EXIT_BAD_INPUT;
+    }
+    const char *model_path = args_get(&a, "model");
+    if (!model_path || a.n_positional > 1) {
+        usage();
+        return EXIT_BAD_INPUT;
+    }
+    double temperature = 0, top_p = 1;
+    long top_k = 0, seed = 0, max_tokens = 256, threads = 0, ctx = 4096;
+    if (args_float(&a, "temperature", &temperature, 0, 100) || args_float(&a, "top-p", &top_p, 1e-9, 1) ||
+        args_int(&a, "top-k", &top_k, 0, 1 << 24) || args_int(&a, "seed", &seed, 0, 0x7fffffffffffffffl) ||
+        args_int(&a, "max-tokens", &max_tokens, 1, 1 << 24) || args_int(&a, "threads", &threads, 0, 1024) ||
+        args_int(&a, "ctx", &ctx, 16, 1 << 20))
+        return EXIT_BAD_INPUT;
+
+    Err err = {0};
+    Model *m;
+    if (model_load(model_path, &m, &err)) {
+        fprintf(stderr, "ftune chat: %s\n", err.msg);
+        return EXIT_BAD_INPUT;
+    }
+    if (ctx > m->cfg.max_seq) ctx = m->cfg.max_seq;
+    InferState *st;
+    if (infer_new(m, (int)ctx, (int)threads, &st, &err)) {
+        fprintf(stderr, "ftune chat: %s\n", err.msg);
+        model_free(m);
+        return 1;
+    }
+    GenParams gp;
+    gen_params_default(m, &gp);
+    gp.max_tokens = (int)max_tokens;
+    gp.sampling.temperature = (float)temperature;
+    gp.sampling.top_p = (float)top_p;
+    gp.sampling.top_k = (int)top_k;
+    gp.sampling.seed = (uint64_t)seed;
+    const char *stop = args_get(&a, "stop");
+    if (stop && *stop) gp.stop[gp.n_stop++] = stop;
+
+    Conversation conv = {0};
+    const char *system = args_get(&a, "system");
+    if (system) add_turn(&conv, "system", strdup(system));
+    int rc = 0;
+    if (a.n_positional == 1) {
+        add_turn(&conv, "user", strdup(a.positional[0]));
+        rc = reply(st, &conv, &gp);
+    } else if (isatty(STDIN_FILENO)) {
+        rc = repl(st, &conv, &gp);
+    } else {
+        char *text;
+        size_t len;
+        if (file_read_all("/dev/stdin", CHAT_MAX_STDIN, &text, &len, &err)) {
+            fprintf(stderr, "ftune chat: %s\n", err.msg);
+            rc = EXIT_BAD_INPUT;
+        } else {
+            while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) text[--len] = 0;
+            add_turn(&conv, "user", text);
+            rc = reply(st, &conv, &gp);
+        }
+    }
+    for (int i = 0; i < conv.n; i++) free(conv.owned[i]);
+    infer_free(st);
+    model_free(m);
+    return rc;
+}

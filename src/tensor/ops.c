@@ -1,0 +1,127 @@
+/* ops.c: the fast kernels of ops.h: OpenBLAS sgemm/sgemv for linear layers, OpenMP loops with
+ * vectorisable inner loops for the rest. Each has a naive twin in ops_ref.c. */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+static int g_threads = 1;
+
+void ops_set_threads(int n) {
+    if (n <= 0) n = omp_get_num_procs();
+    g_threads = n;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int ops_get_threads(void) { return g_threads; }
+
+void op_linear(float *y, const float *x, const float *w, const float *bias, int T, int K, int N) {
+    if (T == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, w, K, x, 1, 0.0f, y, 1);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, x, K, w, K, 0.0f, y, N);
+    }
+    if (bias)
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < N; n++) y[(size_t)t * N + n] += bias[n];
+}
+
+void op_rmsnorm(float *y, const float *x, const float *weight, int T, int C, float eps) {
+#pragma omp parallel for if (T > 4)
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * C;
+        float *yr = y + (size_t)t * C;
+        float ss = 0;
+        for (int c = 0; c < C; c++) ss += xr[c] * xr[c];
+        float inv = 1.0f / sqrtf(ss / C + eps);
+        for (int c = 0; c < C; c++) yr[c] = xr[c] * inv * weight[c];
+    }
+}
+
+void rope_inv_freq(float *inv_freq, int head_dim, float theta, const float *freq_factors) {
+    for (int i = 0; i < head_dim / 2; i++) {
+        double f = 1.0 / pow((double)theta, (2.0 * i) / head_dim);
+        if (freq_factors) f /= freq_factors[i];
+        inv_freq[i] = (float)f;
+    }
+}
+
+void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
+    int half = head_dim / 2;
+#pragma omp parallel for if (T > 4)
+    for (int t = 0; t < T; t++) {
+        float c[half], s[half];
+        for (int i = 0; i < half; i++) {
+            double ang = (double)pos[t] * inv_freq[i];
+            c[i] = (float)cos(ang);
+            s[i] = (float)sin(ang);
+        }
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * head_dim;
+            for (int i = 0; i < half; i++) {
+                float a = v[i], b = v[i + half];
+                v[i] = a * c[i] - b * s[i];
+                v[i + half] = a * s[i] + b * c[i];
+            }
+        }
+    }
+}
+
+void op_softmax(float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        h[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
+                  int n_head, int n_kv, int hd, float *scratch) {
+    int group = n_head / n_kv;
+    float scale = 1.0f / sqrtf((float)hd);
+    int ctx = start + T;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < n_head; h++) {
+            float *sc = scratch + (size_t)omp_get_thread_num() * ctx;
+            int p = start + t, kh = h / group;
+            const float *qv = q + ((size_t)t * n_head + h) * hd;
+            float mx = -INFINITY;
+            for (int j = 0; j <= p; j++) {
+                const float *kv = k_cache + ((size_t)j * n_kv + kh) * hd;
+                float s = 0;
+                for (int d = 0; d < hd; d++) s += qv[d] * kv[d];
+                s *= scale;
+                sc[j] = s;
+                mx = s > mx ? s : mx;
+            }
+            float sum = 0;
+            for (int j = 0; j <= p; j++) {
+                sc[j] = expf(sc[j] - mx);
+                sum += sc[j];
+            }
+            float inv = 1.0f / sum;
+            float *o = out + ((size_t)t * n_head + h) * hd;
+            memset(o, 0, (size_t)hd * sizeof(float));
+            for (int j = 0; j <= p; j++) {
+                const float *vv = v_cache + ((size_t)j * n_kv + kh) * hd;
+                float a = sc[j] * inv;
+                for (int d = 0; d < hd; d++) o[d] += a * vv[d];
+            }
+        }
+}

@@ -1,0 +1,48 @@
+/* ops.h: the fp32 kernels of the forward pass, each with a naive `_ref` twin that the unit tests
+ * compare against. Row-major throughout; shapes are given per function. Kernels never allocate
+ * and never fail (callers validate shapes). Threading: the fast versions use OpenBLAS and OpenMP
+ * internally; call them from one thread at a time per output buffer. */
+#ifndef FTUNE_OPS_H
+#define FTUNE_OPS_H
+
+#include <stddef.h>
+
+/* y (T, N) = x (T, K) @ W^T, with W (N, K) row-major (a PyTorch Linear weight), + bias (N) if
+ * non-NULL. */
+void op_linear(float *y, const float *x, const float *w, const float *bias, int T, int K, int N);
+void op_linear_ref(float *y, const float *x, const float *w, const float *bias, int T, int K, int N);
+
+/* y (T, C) = x (T, C) / rms(x) * weight (C); y may equal x. */
+void op_rmsnorm(float *y, const float *x, const float *weight, int T, int C, float eps);
+void op_rmsnorm_ref(float *y, const float *x, const float *weight, int T, int C, float eps);
+
+/* Rotary embedding, rotate-half convention (Hugging Face / GPT-NeoX): for each of the T rows of
+ * x (T, n_heads * head_dim), head h, pair i < head_dim/2 at position pos[t]:
+ *   (a, b) = (x[i], x[i + head_dim/2]) -> (a cos - b sin, a sin + b cos),
+ *   angle = pos * inv_freq[i]. inv_freq (head_dim/2) is precomputed by rope_inv_freq. */
+void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
+void op_rope_ref(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
+
+/* inv_freq[i] = 1 / theta^(2i/head_dim) / freq_factors[i] (freq_factors may be NULL). */
+void rope_inv_freq(float *inv_freq, int head_dim, float theta, const float *freq_factors);
+
+/* In place on x (N): x = softmax(x). */
+void op_softmax(float *x, int n);
+
+/* h (T, F) = silu(gate (T, F)) * up (T, F); h may equal gate. */
+void op_swiglu(float *h, const float *gate, const float *up, size_t n);
+void op_swiglu_ref(float *h, const float *gate, const float *up, size_t n);
+
+/* Causal grouped-query attention for T new queries at positions start..start+T-1.
+ * q (T, n_head*hd); k_cache, v_cache (max_seq, n_kv*hd) hold positions 0..start+T-1;
+ * out (T, n_head*hd). scratch: n_threads * (start + T) floats (attention scores). */
+void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
+                  int n_head, int n_kv, int hd, float *scratch);
+void op_attention_ref(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
+                      int n_head, int n_kv, int hd, float *scratch);
+
+/* Sets the threads used by the fast kernels (OpenMP and OpenBLAS). n <= 0 means all cores. */
+void ops_set_threads(int n);
+int ops_get_threads(void);
+
+#endif

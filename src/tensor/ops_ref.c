@@ -1,0 +1,73 @@
+/* ops_ref.c: naive reference versions of the kernels in ops.h: plain loops, no threads, no BLAS.
+ * They define what the fast kernels must compute; only the tests and debugging call them. */
+#include <math.h>
+
+#include "ops.h"
+
+void op_linear_ref(float *y, const float *x, const float *w, const float *bias, int T, int K, int N) {
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) {
+            double acc = bias ? bias[n] : 0.0;
+            for (int k = 0; k < K; k++) acc += (double)x[(size_t)t * K + k] * w[(size_t)n * K + k];
+            y[(size_t)t * N + n] = (float)acc;
+        }
+}
+
+void op_rmsnorm_ref(float *y, const float *x, const float *weight, int T, int C, float eps) {
+    for (int t = 0; t < T; t++) {
+        double ss = 0;
+        for (int c = 0; c < C; c++) ss += (double)x[(size_t)t * C + c] * x[(size_t)t * C + c];
+        float inv = (float)(1.0 / sqrt(ss / C + eps));
+        for (int c = 0; c < C; c++) y[(size_t)t * C + c] = x[(size_t)t * C + c] * inv * weight[c];
+    }
+}
+
+void op_rope_ref(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
+    int half = head_dim / 2;
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * head_dim;
+            for (int i = 0; i < half; i++) {
+                double ang = (double)pos[t] * inv_freq[i];
+                double c = cos(ang), s = sin(ang), a = v[i], b = v[i + half];
+                v[i] = (float)(a * c - b * s);
+                v[i + half] = (float)(a * s + b * c);
+            }
+        }
+}
+
+void op_swiglu_ref(float *h, const float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double g = gate[i];
+        h[i] = (float)(g / (1.0 + exp(-g)) * up[i]);
+    }
+}
+
+void op_attention_ref(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
+                      int n_head, int n_kv, int hd, float *scratch) {
+    int group = n_head / n_kv;
+    double scale = 1.0 / sqrt((double)hd);
+    for (int t = 0; t < T; t++) {
+        int p = start + t; /* attends to positions 0..p */
+        for (int h = 0; h < n_head; h++) {
+            int kh = h / group;
+            const float *qv = q + ((size_t)t * n_head + h) * hd;
+            double mx = -INFINITY;
+            for (int j = 0; j <= p; j++) {
+                const float *kv = k_cache + ((size_t)j * n_kv + kh) * hd;
+                double s = 0;
+                for (int d = 0; d < hd; d++) s += (double)qv[d] * kv[d];
+                scratch[j] = (float)(s * scale);
+                if (scratch[j] > mx) mx = scratch[j];
+            }
+            double sum = 0;
+            for (int j = 0; j <= p; j++) sum += exp(scratch[j] - mx);
+            float *o = out + ((size_t)t * n_head + h) * hd;
+            for (int d = 0; d < hd; d++) {
+                double acc = 0;
+                for (int j = 0; j <= p; j++) acc += exp(scratch[j] - mx) / sum * v_cache[((size_t)j * n_kv + kh) * hd + d];
+                o[d] = (float)acc;
+            }
+        }
+    }
+}

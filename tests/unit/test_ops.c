@@ -1,0 +1,97 @@
+/* test_ops.c: every fast kernel against its naive `_ref` twin on random inputs of awkward sizes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "tensor/ops.h"
+#include "test.h"
+
+static float *randn(Rng *r, size_t n, float scale) {
+    float *x = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = (rng_uniform(r) * 2 - 1) * scale;
+    return x;
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n) {
+    double mx = 0, ref = 1e-6;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > mx) mx = d;
+        if (fabs(b[i]) > ref) ref = fabs(b[i]);
+    }
+    return mx / ref;
+}
+
+TEST(ops_linear_matches_ref) {
+    Rng r;
+    rng_seed(&r, 1);
+    ops_set_threads(2);
+    int shapes[][3] = {{1, 37, 19}, {7, 64, 172}, {33, 100, 3}, {5, 1, 1}};
+    for (size_t s = 0; s < 4; s++) {
+        int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *x = randn(&r, (size_t)T * K, 1), *w = randn(&r, (size_t)N * K, 0.5f), *b = randn(&r, N, 1);
+        float *y = malloc((size_t)T * N * sizeof(float)), *y_ref = malloc((size_t)T * N * sizeof(float));
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            op_linear(y, x, w, with_bias ? b : NULL, T, K, N);
+            op_linear_ref(y_ref, x, w, with_bias ? b : NULL, T, K, N);
+            CHECK(max_rel_diff(y, y_ref, (size_t)T * N) < 1e-5);
+        }
+        free(x), free(w), free(b), free(y), free(y_ref);
+    }
+}
+
+TEST(ops_rmsnorm_rope_swiglu_match_ref) {
+    Rng r;
+    rng_seed(&r, 2);
+    int T = 9, C = 48, H = 3, hd = 16;
+    float *x = randn(&r, (size_t)T * C, 2), *w = randn(&r, C, 1);
+    float *a = malloc((size_t)T * C * sizeof(float)), *b = malloc((size_t)T * C * sizeof(float));
+    op_rmsnorm(a, x, w, T, C, 1e-5f);
+    op_rmsnorm_ref(b, x, w, T, C, 1e-5f);
+    CHECK(max_rel_diff(a, b, (size_t)T * C) < 1e-5);
+
+    float inv_freq[8];
+    int pos[9] = {0, 1, 2, 7, 100, 511, 4000, 3, 9};
+    rope_inv_freq(inv_freq, hd, 10000.0f, NULL);
+    CHECK_NEAR(inv_freq[0], 1.0, 1e-7);
+    CHECK_NEAR(inv_freq[1], pow(10000.0, -2.0 / 16), 1e-7);
+    memcpy(a, x, (size_t)T * C * sizeof(float));
+    memcpy(b, x, (size_t)T * C * sizeof(float));
+    op_rope(a, pos, inv_freq, T, H, hd);
+    op_rope_ref(b, pos, inv_freq, T, H, hd);
+    CHECK(max_rel_diff(a, b, (size_t)T * C) < 1e-5);
+    /* position 0 is the identity */
+    CHECK(memcmp(a, x, (size_t)C * sizeof(float)) == 0);
+
+    float *u = randn(&r, (size_t)T * C, 3);
+    op_swiglu(a, x, u, (size_t)T * C);
+    op_swiglu_ref(b, x, u, (size_t)T * C);
+    CHECK(max_rel_diff(a, b, (size_t)T * C) < 1e-5);
+    free(x), free(w), free(a), free(b), free(u);
+}
+
+TEST(ops_attention_matches_ref_with_cache_offset) {
+    Rng r;
+    rng_seed(&r, 3);
+    ops_set_threads(2);
+    int n_head = 6, n_kv = 2, hd = 8, start = 5, T = 4, ctx = start + T;
+    float *q = randn(&r, (size_t)T * n_head * hd, 1), *k = randn(&r, (size_t)ctx * n_kv * hd, 1),
+          *v = randn(&r, (size_t)ctx * n_kv * hd, 1);
+    float *o = malloc((size_t)T * n_head * hd * sizeof(float)), *o_ref = malloc((size_t)T * n_head * hd * sizeof(float));
+    float *scratch = malloc((size_t)ops_get_threads() * ctx * sizeof(float));
+    op_attention(o, q, k, v, start, T, n_head, n_kv, hd, scratch);
+    op_attention_ref(o_ref, q, k, v, start, T, n_head, n_kv, hd, scratch);
+    CHECK(max_rel_diff(o, o_ref, (size_t)T * n_head * hd) < 1e-5);
+    /* with one key, attention returns that key's value */
+    op_attention(o, q, k, v, 0, 1, n_head, n_kv, hd, scratch);
+    CHECK(max_rel_diff(o, v, hd) < 1e-6);
+    free(q), free(k), free(v), free(o), free(o_ref), free(scratch);
+}
+
+TEST(ops_softmax_sums_to_one) {
+    float x[5] = {1000, 1001, -5, 0, 1001};
+    op_softmax(x, 5);
+    CHECK_NEAR(x[0] + x[1] + x[2] + x[3] + x[4], 1.0, 1e-6);
+    CHECK_NEAR(x[1], x[4], 0);
+    CHECK(x[1] > x[0]);
+}
