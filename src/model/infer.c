@@ -44,7 +44,8 @@ int infer_new(const Model *m, int max_seq, int n_threads, InferState **out, Err 
     s->att = malloc(T * qd * sizeof(float));
     s->hb = malloc(T * c->ffn_dim * sizeof(float));
     s->hb2 = malloc(T * c->ffn_dim * sizeof(float));
-    s->scores = malloc((size_t)s->n_threads * max_seq * sizeof(float));
+    size_t score_rows = (size_t)(s->n_threads > INFER_MAX_CHUNK ? s->n_threads : INFER_MAX_CHUNK);
+    s->scores = malloc(score_rows * max_seq * sizeof(float));
     s->logits = malloc((size_t)c->vocab * sizeof(float));
     s->inv_freq = malloc((size_t)c->head_dim / 2 * sizeof(float));
     s->positions = malloc(T * sizeof(int));

@@ -9,6 +9,8 @@
 
 static int g_threads = 1;
 
+#define ATTENTION_GEMM_MIN_T 8 /* from this many queries on, attention runs on sgemm */
+
 void ops_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     g_threads = n;
@@ -90,8 +92,9 @@ void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
     }
 }
 
-void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
-                  int n_head, int n_kv, int hd, float *scratch) {
+/* One query at a time: T small (decoding). scratch: n_threads * (start + T). */
+static void attention_rows(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
+                           int n_head, int n_kv, int hd, float *scratch) {
     int group = n_head / n_kv;
     float scale = 1.0f / sqrtf((float)hd);
     int ctx = start + T;
@@ -124,4 +127,35 @@ void op_attention(float *out, const float *q, const float *k_cache, const float 
                 for (int d = 0; d < hd; d++) o[d] += a * vv[d];
             }
         }
+}
+
+/* A block of queries (prefill), head by head on sgemm: S (T, ctx) = Q_h K_h^T * scale, causal
+ * mask, row softmax, O_h = P V_h. Heads are strided views into q, the caches and out.
+ * scratch: T * (start + T). */
+static void attention_gemm(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
+                           int n_head, int n_kv, int hd, float *scratch) {
+    int group = n_head / n_kv, ctx = start + T, qs = n_head * hd, kvs = n_kv * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < n_head; h++) {
+        int kh = h / group;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, ctx, hd, scale, q + (size_t)h * hd, qs,
+                    k_cache + (size_t)kh * hd, kvs, 0.0f, scratch, ctx);
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < T; t++) {
+            float *row = scratch + (size_t)t * ctx;
+            int visible = start + t + 1; /* causal: keys 0..start+t */
+            op_softmax(row, visible);
+            memset(row + visible, 0, (size_t)(ctx - visible) * sizeof(float));
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, ctx, 1.0f, scratch, ctx,
+                    v_cache + (size_t)kh * hd, kvs, 0.0f, out + (size_t)h * hd, qs);
+    }
+}
+
+void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
+                  int n_head, int n_kv, int hd, float *scratch) {
+    if (T >= ATTENTION_GEMM_MIN_T)
+        attention_gemm(out, q, k_cache, v_cache, start, T, n_head, n_kv, hd, scratch);
+    else
+        attention_rows(out, q, k_cache, v_cache, start, T, n_head, n_kv, hd, scratch);
 }

@@ -78,13 +78,28 @@ TEST(ops_attention_matches_ref_with_cache_offset) {
     float *q = randn(&r, (size_t)T * n_head * hd, 1), *k = randn(&r, (size_t)ctx * n_kv * hd, 1),
           *v = randn(&r, (size_t)ctx * n_kv * hd, 1);
     float *o = malloc((size_t)T * n_head * hd * sizeof(float)), *o_ref = malloc((size_t)T * n_head * hd * sizeof(float));
-    float *scratch = malloc((size_t)ops_get_threads() * ctx * sizeof(float));
+    float *scratch = malloc((size_t)64 * ctx * sizeof(float));
     op_attention(o, q, k, v, start, T, n_head, n_kv, hd, scratch);
     op_attention_ref(o_ref, q, k, v, start, T, n_head, n_kv, hd, scratch);
     CHECK(max_rel_diff(o, o_ref, (size_t)T * n_head * hd) < 1e-5);
     /* with one key, attention returns that key's value */
     op_attention(o, q, k, v, 0, 1, n_head, n_kv, hd, scratch);
     CHECK(max_rel_diff(o, v, hd) < 1e-6);
+    free(q), free(k), free(v), free(o), free(o_ref), free(scratch);
+}
+
+TEST(ops_attention_block_path_matches_ref) {
+    /* enough queries to take the sgemm path, after a cached prefix */
+    Rng r;
+    rng_seed(&r, 4);
+    int n_head = 4, n_kv = 2, hd = 16, start = 7, T = 21, ctx = start + T;
+    float *q = randn(&r, (size_t)T * n_head * hd, 1), *k = randn(&r, (size_t)ctx * n_kv * hd, 1),
+          *v = randn(&r, (size_t)ctx * n_kv * hd, 1);
+    float *o = malloc((size_t)T * n_head * hd * sizeof(float)), *o_ref = malloc((size_t)T * n_head * hd * sizeof(float));
+    float *scratch = malloc((size_t)64 * ctx * sizeof(float));
+    op_attention(o, q, k, v, start, T, n_head, n_kv, hd, scratch);
+    op_attention_ref(o_ref, q, k, v, start, T, n_head, n_kv, hd, scratch);
+    CHECK(max_rel_diff(o, o_ref, (size_t)T * n_head * hd) < 1e-5);
     free(q), free(k), free(v), free(o), free(o_ref), free(scratch);
 }
 
