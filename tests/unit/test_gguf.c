@@ -1,6 +1,10 @@
 /* test_gguf.c: the GGUF reader on the real stories260K file and on corrupted copies. */
+#include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/fileio.h"
 
 #include "core/half.h"
 #include "model/gguf.h"
@@ -41,4 +45,83 @@ TEST(gguf_fp16_conversion) {
     CHECK(fp16_to_f32(0x0001) == 5.960464477539063e-08f); /* smallest subnormal */
     CHECK(fp16_to_f32(0x7bff) == 65504.0f);
     CHECK(bf16_to_f32(0x3f80) == 1.0f);
+}
+
+/* tests/golden/gguf/types.gguf is written by PyPI gguf (scripts/golden_gguf_types.py): every value
+ * type, alignment 64, and one tensor per supported type with the values gguf itself dequantizes. */
+TEST(gguf_reads_every_value_type_and_tensor_type_like_the_reference) {
+    Gguf *g = NULL;
+    Err err = {0};
+    REQUIRE(gguf_open("tests/golden/gguf/types.gguf", &g, &err) == 0);
+    CHECK_EQ_INT(gguf_get_int(g, "test.u8", 0), 200);
+    CHECK_EQ_INT(gguf_get_int(g, "test.i8", 0), -100);
+    CHECK_EQ_INT(gguf_get_int(g, "test.u16", 0), 60000);
+    CHECK_EQ_INT(gguf_get_int(g, "test.i16", 0), -30000);
+    CHECK_EQ_INT(gguf_get_int(g, "test.u32", 0), 4000000000ll);
+    CHECK_EQ_INT(gguf_get_int(g, "test.i32", 0), -2000000000ll);
+    CHECK_NEAR(gguf_get_float(g, "test.f32", 0), 1.5, 0);
+    CHECK_EQ_INT(gguf_get_int(g, "test.bool", 0), 1);
+    CHECK(strcmp(gguf_get_str(g, "test.string", ""), "h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93") == 0);
+    CHECK(gguf_find(g, "test.u64")->num.u == (1ull << 63) + 5);
+    CHECK_EQ_INT(gguf_get_int(g, "test.i64", 0), -(1ll << 62));
+    CHECK_NEAR(gguf_get_float(g, "test.f64", 0), 2.718281828459045, 0);
+    const GgufKV *a = gguf_find(g, "test.array_i32");
+    REQUIRE(a && a->arr_type == GGUF_TYPE_INT32 && a->arr_len == 3);
+    CHECK_EQ_INT(gguf_arr_int(a, 1), -2);
+    a = gguf_find(g, "test.array_str");
+    REQUIRE(a && a->arr_type == GGUF_TYPE_STRING && a->arr_len == 3);
+    CHECK(strcmp(a->arr_str[0], "a") == 0 && a->arr_str[1][0] == 0 && strcmp(a->arr_str[2], "ccc") == 0);
+    a = gguf_find(g, "test.array_f32");
+    REQUIRE(a && a->arr_len == 2);
+    CHECK_NEAR(gguf_arr_float(a, 1), -0.25, 0);
+    a = gguf_find(g, "test.array_nested");
+    REQUIRE(a && a->arr_type == GGUF_TYPE_ARRAY && a->arr_len == 2);
+    a = gguf_find(g, "test.array_u8");
+    REQUIRE(a && a->arr_type == GGUF_TYPE_UINT8);
+    CHECK_EQ_INT(gguf_arr_int(a, 2), 255);
+
+    json_error_t je;
+    json_t *expected = json_load_file("tests/golden/gguf/types.json", 0, &je);
+    REQUIRE(expected);
+    const char *name;
+    json_t *e;
+    int n_tensors = 0;
+    json_object_foreach(expected, name, e) {
+        const GgufTensor *t = gguf_find_tensor(g, name);
+        REQUIRE(t);
+        CHECK((uintptr_t)(t->data - (const unsigned char *)gguf_tensor(g, 0)->data) % 64 == 0);
+        json_t *vals = json_object_get(e, "values");
+        REQUIRE(t->n_elements == json_array_size(vals));
+        float *out = malloc(t->n_elements * sizeof(float));
+        CHECK(gguf_tensor_to_f32(t, out, &err) == 0);
+        for (size_t i = 0; i < t->n_elements; i++)
+            if (out[i] != (float)json_real_value(json_array_get(vals, i))) {
+                test_fail(__FILE__, __LINE__, "tensor %s [%zu]: %g, reference %g", name, i, out[i],
+                          json_real_value(json_array_get(vals, i)));
+                break;
+            }
+        free(out);
+        n_tensors++;
+    }
+    CHECK_EQ_INT(n_tensors, 6);
+    json_decref(expected);
+    gguf_close(g);
+}
+
+TEST(gguf_version_2_header_is_read) {
+    char *buf;
+    size_t n;
+    Err err = {0};
+    REQUIRE(file_read_all("tests/golden/gguf/types.gguf", 1 << 20, &buf, &n, &err) == 0);
+    uint32_t v2 = 2;
+    memcpy(buf + 4, &v2, 4); /* v2 and v3 share the layout (v3 added big-endian files) */
+    FILE *f = fopen("/tmp/ftune_test_v2.gguf", "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    free(buf);
+    Gguf *g;
+    REQUIRE(gguf_open("/tmp/ftune_test_v2.gguf", &g, &err) == 0);
+    CHECK_EQ_INT(gguf_version(g), 2);
+    CHECK_EQ_INT(gguf_n_tensors(g), 6);
+    gguf_close(g);
 }
