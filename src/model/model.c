@@ -20,6 +20,7 @@ void model_free(Model *m) {
     free(m->format);
     free(m->tensor_types);
     free(m->chat_template_src);
+    free(m->template_warning);
     tok_free(m->tok);
     chat_template_free(m->tmpl);
     gguf_close(m->source);
@@ -118,6 +119,18 @@ int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err) {
         }
     }
     return failed ? -1 : 0;
+}
+
+int model_init_template(Model *m, const char *src, const char *bos, const char *eos, Err *err) {
+    if (src && !(m->chat_template_src = strdup(src))) return err_set(err, ERR_NOMEM, "out of memory");
+    Err terr = {0};
+    if (chat_template_new(src, bos, eos, &m->tmpl, &terr) == 0) return 0;
+    if (terr.code != ERR_UNSUPPORTED) {
+        if (err) *err = terr;
+        return err_prefix(err, "%s: chat template", m->path);
+    }
+    if (!(m->template_warning = strdup(terr.msg))) return err_set(err, ERR_NOMEM, "out of memory");
+    return chat_template_new(NULL, bos, eos, &m->tmpl, err);
 }
 
 int model_load(const char *path, Model **out, Err *err) {

@@ -74,6 +74,7 @@ typedef struct {
     Tokenizer *tok;
     ChatTemplate *tmpl;
     char *chat_template_src; /* the Jinja source, or NULL */
+    char *template_warning;  /* why the model's own template could not be used (plain instead), or NULL */
 } Model;
 
 /* Loads a model from a GGUF file or a Hugging Face directory (config.json, model.safetensors or
@@ -103,6 +104,11 @@ typedef int (*WeightReader)(void *ctx, WeightRole role, int layer, float *dst, i
 
 /* Allocates m->params for m->cfg and reads every weight through read. */
 int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err);
+
+/* Sets m->tmpl from the model's Jinja template source (may be NULL). A template that is not
+ * recognised does not stop the model from loading: the plain format is used and
+ * m->template_warning says why. */
+int model_init_template(Model *m, const char *jinja_source, const char *bos, const char *eos, Err *err);
 
 int model_load_gguf(const char *path, Model *m, Err *err);
 int model_load_hf(const char *dir, Model *m, Err *err);

@@ -169,17 +169,11 @@ int model_load_gguf(const char *path, Model *m, Err *err) {
                 tok_vocab_size(m->tok), m->cfg.vocab);
         goto done;
     }
-    const char *tmpl = gguf_get_str(g, "tokenizer.chat_template", NULL);
-    if (tmpl && !(m->chat_template_src = strdup(tmpl))) {
-        err_set(err, ERR_NOMEM, "out of memory");
-        goto done;
-    }
     int32_t bos = tok_bos_id(m->tok), eos = tok_eos_id(m->tok);
-    if (chat_template_new(tmpl, bos >= 0 ? tok_token_text(m->tok, bos) : NULL,
-                          eos >= 0 ? tok_token_text(m->tok, eos) : NULL, &m->tmpl, err)) {
-        err_prefix(err, "%s: tokenizer.chat_template", path);
+    if (model_init_template(m, gguf_get_str(g, "tokenizer.chat_template", NULL),
+                            bos >= 0 ? tok_token_text(m->tok, bos) : NULL, eos >= 0 ? tok_token_text(m->tok, eos) : NULL,
+                            err))
         goto done;
-    }
     m->quant_qk_permuted = ctx.permuted_qk;
     if (attach_quant_views(g, m)) {
         m->source = g; /* the views point into the mapping: the model keeps it */

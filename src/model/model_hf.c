@@ -216,12 +216,8 @@ static int load_text(const char *dir, Model *m, Err *err) {
     if (tok_load_hf(tok_path, have_tc ? tc_path : NULL, &m->tok, err)) return -1;
     json_t *tc = NULL;
     if (have_tc && load_json(tc_path, &tc, err)) return -1;
-    const char *tmpl = tc ? chat_template_field(tc) : NULL;
-    int rc = 0;
-    if (tmpl && !(m->chat_template_src = strdup(tmpl))) rc = err_set(err, ERR_NOMEM, "out of memory");
-    if (!rc && chat_template_new(tmpl, tc ? token_field(tc, "bos_token") : NULL, tc ? token_field(tc, "eos_token") : NULL,
-                                 &m->tmpl, err))
-        rc = err_prefix(err, "%s: chat_template", tc_path);
+    int rc = model_init_template(m, tc ? chat_template_field(tc) : NULL, tc ? token_field(tc, "bos_token") : NULL,
+                                 tc ? token_field(tc, "eos_token") : NULL, err);
     json_decref(tc);
     return rc;
 }

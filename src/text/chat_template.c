@@ -1,20 +1,27 @@
 /* chat_template.c: recognises a model's Jinja chat template and renders messages natively.
- * Recognition lexes the Jinja source (tags, string literals with Python escapes, names, and the
- * text between tags after trim_blocks/lstrip_blocks/"-" whitespace control) and matches its
- * vocabulary against a table of known template variants; the renderers then write exactly what
+ * Recognition lexes the Jinja source (tags, names, operators, string literals with Python escapes,
+ * and the text between tags after trim_blocks/lstrip_blocks/"-" whitespace control) and compares
+ * the token stream with a table of real reference templates; the renderers then write exactly what
  * those templates write, byte for byte (tests/golden/chat_template holds jinja2's renderings).
- * It deliberately does not evaluate Jinja: a template outside the table is ERR_UNSUPPORTED.
- * Rendering runs twice over the messages, first to size the output, then to fill it. */
+ * It deliberately does not evaluate Jinja: a template that is not one of the references, up to
+ * formatting and the default system message, is ERR_UNSUPPORTED. Rendering runs twice over the
+ * messages, first to size the output, then to fill it. */
 #include "chat_template.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------------------------------------
- * Known variants. A template matches a variant when every literal and name it contains is listed
- * (required or optional), every required one is present, and the default-system rule holds. */
+ * Reference templates. An input template is recognised when its token stream equals one of
+ * these, token for token: tag delimiters, names, operators, numbers, and string literals compared
+ * by decoded value. What may differ is only what cannot change the output: whitespace inside
+ * tags, quote style and escape spelling, comments, and whitespace control (the input must not
+ * write text outside tags, and these references write none). DEFAULT_SYSTEM_MARK inside a
+ * reference literal matches any text in the same place and binds the default system message
+ * (every occurrence must bind the same text). The sources are the real templates of the models
+ * named (see tests/data/chat_templates/SOURCES.md), with the default system message replaced by
+ * the mark. */
 
 typedef enum {
     VARIANT_PLAIN,
@@ -28,126 +35,172 @@ typedef enum {
     VARIANT_MISTRAL_V02,
 } VariantId;
 
-typedef enum { DEFAULT_SYS_NONE, DEFAULT_SYS_REQUIRED } DefaultSysRule;
-
 typedef struct {
     VariantId id;
-    const char *name;
+    const char *name; /* chat_template_variant() */
     ChatTemplateKind kind;
-    const char *const *req_lits;
-    const char *const *opt_lits;
-    const char *const *any_lits; /* at least one of these (NULL: no such rule) */
-    const char *const *req_names;
-    const char *const *opt_names;
-    DefaultSysRule default_sys;
-} VariantSpec;
+    const char *models; /* whose template this is, for messages */
+    const char *source;
+} Reference;
 
-/* The ChatML default system message is the X in a literal "<|im_start|>system\n" X "<|im_end|>\n". */
+static const char DEFAULT_SYSTEM_MARK[] = "@@DEFAULT_SYSTEM@@";
+
+static const Reference REFERENCES[] = {
+    {VARIANT_CHATML, "chatml", CHAT_TEMPLATE_CHATML, "SmolLM2-Instruct; Qwen1.5-Chat / Qwen2-Instruct",
+        "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+        "{{ '<|im_start|>system\n"
+        "@@DEFAULT_SYSTEM@@<|im_end|>\n"
+        "' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n"
+        "' + message['content'] + '<|im_end|>' + '\n"
+        "'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n"
+        "' }}{% endif %}"},
+    {VARIANT_CHATML, "chatml", CHAT_TEMPLATE_CHATML, "generic ChatML (OpenHermes-2.5 and many fine-tunes)",
+        "{% for message in messages %}"
+        "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+        "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"},
+    {VARIANT_QWEN25, "qwen2.5", CHAT_TEMPLATE_CHATML, "Qwen2.5-Instruct",
+        "{%- if tools %}\n"
+        "    {{- '<|im_start|>system\\n' }}\n"
+        "    {%- if messages[0]['role'] == 'system' %}\n"
+        "        {{- messages[0]['content'] }}\n"
+        "    {%- else %}\n"
+        "        {{- '@@DEFAULT_SYSTEM@@' }}\n"
+        "    {%- endif %}\n"
+        "    {{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}"
+        "\n"
+        "    {%- for tool in tools %}\n"
+        "        {{- \"\\n\" }}\n"
+        "        {{- tool | tojson }}\n"
+        "    {%- endfor %}\n"
+        "    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}"
+        "\n"
+        "{%- else %}\n"
+        "    {%- if messages[0]['role'] == 'system' %}\n"
+        "        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n"
+        "    {%- else %}\n"
+        "        {{- '<|im_start|>system\\n@@DEFAULT_SYSTEM@@<|im_end|>\\n' }}\n"
+        "    {%- endif %}\n"
+        "{%- endif %}\n"
+        "{%- for message in messages %}\n"
+        "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or (message.role == \"assistant\" and not message.tool_calls) %}"
+        "\n"
+        "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}"
+        "\n"
+        "    {%- elif message.role == \"assistant\" %}\n"
+        "        {{- '<|im_start|>' + message.role }}\n"
+        "        {%- if message.content %}\n"
+        "            {{- '\\n' + message.content }}\n"
+        "        {%- endif %}\n"
+        "        {%- for tool_call in message.tool_calls %}\n"
+        "            {%- if tool_call.function is defined %}\n"
+        "                {%- set tool_call = tool_call.function %}\n"
+        "            {%- endif %}\n"
+        "            {{- '\\n<tool_call>\\n{\"name\": \"' }}\n"
+        "            {{- tool_call.name }}\n"
+        "            {{- '\", \"arguments\": ' }}\n"
+        "            {{- tool_call.arguments | tojson }}\n"
+        "            {{- '}\\n</tool_call>' }}\n"
+        "        {%- endfor %}\n"
+        "        {{- '<|im_end|>\\n' }}\n"
+        "    {%- elif message.role == \"tool\" %}\n"
+        "        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != \"tool\") %}\n"
+        "            {{- '<|im_start|>user' }}\n"
+        "        {%- endif %}\n"
+        "        {{- '\\n<tool_response>\\n' }}\n"
+        "        {{- message.content }}\n"
+        "        {{- '\\n</tool_response>' }}\n"
+        "        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n"
+        "            {{- '<|im_end|>\\n' }}\n"
+        "        {%- endif %}\n"
+        "    {%- endif %}\n"
+        "{%- endfor %}\n"
+        "{%- if add_generation_prompt %}\n"
+        "    {{- '<|im_start|>assistant\\n' }}\n"
+        "{%- endif %}\n"},
+    {VARIANT_LLAMA3, "llama3", CHAT_TEMPLATE_LLAMA3, "Meta-Llama-3-8B/70B-Instruct",
+        "{% set loop_messages = messages %}{% for message in loop_messages %}"
+        "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n"
+        "\n"
+        "'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+        "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n"
+        "\n"
+        "' }}{% endif %}"},
+    {VARIANT_LLAMA3_ALWAYS_GEN, "llama3-always-gen", CHAT_TEMPLATE_LLAMA3, "Meta-Llama-3-8B-Instruct, first release",
+        "{% set loop_messages = messages %}{% for message in loop_messages %}"
+        "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n"
+        "\n"
+        "'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+        "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+        "{{ '<|start_header_id|>assistant<|end_header_id|>\n"
+        "\n"
+        "' }}"},
+    {VARIANT_LLAMA2, "llama2", CHAT_TEMPLATE_LLAMA2, "Llama-2-7b/13b/70b-chat-hf",
+        "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}"
+        "{% set system_message = messages[0]['content'] %}{% else %}"
+        "{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+        "{% for message in loop_messages %}"
+        "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+        "{% endif %}{% if loop.index0 == 0 and system_message != false %}"
+        "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+        "{% else %}{% set content = message['content'] %}{% endif %}"
+        "{% if message['role'] == 'user' %}"
+        "{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+        "{% elif message['role'] == 'assistant' %}"
+        "{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"},
+    {VARIANT_MISTRAL_V01, "mistral-v0.1", CHAT_TEMPLATE_MISTRAL, "Mistral-7B-Instruct-v0.1",
+        "{{ bos_token }}{% for message in messages %}"
+        "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+        "{% endif %}{% if message['role'] == 'user' %}"
+        "{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+        "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}"
+        "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}"
+        "{% endif %}{% endfor %}"},
+    {VARIANT_MISTRAL_LEGACY, "mistral-v0.2-legacy", CHAT_TEMPLATE_MISTRAL, "Mixtral-8x7B-Instruct-v0.1, Mistral-7B-Instruct-v0.2 before 2024-05",
+        "{{ bos_token }}{% for message in messages %}"
+        "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+        "{% endif %}{% if message['role'] == 'user' %}"
+        "{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+        "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}"
+        "{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}"
+        "{% endfor %}"},
+    {VARIANT_MISTRAL_V02, "mistral-v0.2", CHAT_TEMPLATE_MISTRAL, "Mistral-7B-Instruct-v0.2 (2024-05 update)",
+        "{%- if messages[0]['role'] == 'system' %}\n"
+        "    {%- set system_message = messages[0]['content'] %}\n"
+        "    {%- set loop_messages = messages[1:] %}\n"
+        "{%- else %}\n"
+        "    {%- set loop_messages = messages %}\n"
+        "{%- endif %}\n"
+        "\n"
+        "{{- bos_token }}\n"
+        "{%- for message in loop_messages %}\n"
+        "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}\n"
+        "        {{- raise_exception('After the optional system message, conversation roles must alternate user/assistant/user/assistant/...') }}"
+        "\n"
+        "    {%- endif %}\n"
+        "    {%- if message['role'] == 'user' %}\n"
+        "        {%- if loop.first and system_message is defined %}\n"
+        "            {{- ' [INST] ' + system_message + '\\n\\n' + message['content'] + ' [/INST]' }}"
+        "\n"
+        "        {%- else %}\n"
+        "            {{- ' [INST] ' + message['content'] + ' [/INST]' }}\n"
+        "        {%- endif %}\n"
+        "    {%- elif message['role'] == 'assistant' %}\n"
+        "        {{- ' ' + message['content'] + eos_token}}\n"
+        "    {%- else %}\n"
+        "        {{- raise_exception('Only user and assistant roles are supported, with the exception of an initial optional system message!') }}"
+        "\n"
+        "    {%- endif %}\n"
+        "{%- endfor %}\n"},
+};
+#define N_REFERENCES ((int)(sizeof REFERENCES / sizeof REFERENCES[0]))
+
+/* ChatML system turn around the default system message. */
 static const char CHATML_SYS_PREFIX[] = "<|im_start|>system\n";
 static const char CHATML_SYS_SUFFIX[] = "<|im_end|>\n";
-
-static const char *const CHATML_REQ_LITS[] = {"<|im_start|>", "role", "\n", "content",
-                                              "<|im_start|>assistant\n", NULL};
-static const char *const CHATML_OPT_LITS[] = {"<|im_end|>", "<|im_end|>\n", NULL};
-static const char *const CHATML_ANY_LITS[] = {"<|im_end|>", "<|im_end|>\n", NULL};
-static const char *const CHATML_REQ_NAMES[] = {"for", "in", "message", "messages", "endfor", "if",
-                                               "endif", "add_generation_prompt", NULL};
-static const char *const CHATML_OPT_NAMES[] = {NULL};
-/* With a default system message: {% if loop.first and messages[0]['role'] != 'system' %} */
-static const char *const CHATML_SYS_REQ_LITS[] = {"<|im_start|>", "role", "\n", "content",
-                                                  "system", "<|im_start|>assistant\n", NULL};
-static const char *const CHATML_SYS_REQ_NAMES[] = {"for", "in", "message", "messages", "endfor",
-                                                   "if", "endif", "add_generation_prompt", "loop",
-                                                   "first", "and", NULL};
-
-static const char *const QWEN25_REQ_LITS[] = {
-    "<|im_start|>system\n", "<|im_end|>\n", "<|im_start|>", "<|im_end|>", "\n", "role", "content",
-    "system", "user", "assistant", "tool", "<|im_start|>user", "\n<tool_response>\n",
-    "\n</tool_response>", "<|im_start|>assistant\n", NULL};
-static const char *const QWEN25_OPT_LITS[] = {
-    "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are "
-    "provided with function signatures within <tools></tools> XML tags:\n<tools>",
-    "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
-    "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
-    "\"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n",
-    "\n<tool_call>\n{\"name\": \"", "\", \"arguments\": ", "}\n</tool_call>", NULL};
-static const char *const QWEN25_REQ_NAMES[] = {"if", "endif", "for", "in", "endfor", "message",
-                                               "messages", "loop", "first", "last", "index0",
-                                               "role", "content", "add_generation_prompt", NULL};
-static const char *const QWEN25_OPT_NAMES[] = {
-    "tools", "tool", "tojson", "else", "elif", "and", "or", "not", "tool_calls", "tool_call",
-    "function", "is", "defined", "set", "name", "arguments", NULL};
-
-static const char *const LLAMA3_REQ_LITS[] = {
-    "<|start_header_id|>", "role", "<|end_header_id|>\n\n", "content", "<|eot_id|>",
-    "<|start_header_id|>assistant<|end_header_id|>\n\n", NULL};
-static const char *const LLAMA3_REQ_NAMES[] = {"for", "in", "message", "messages", "endfor", "set",
-                                               "trim", "loop", "index0", "if", "endif",
-                                               "bos_token", "add_generation_prompt", NULL};
-static const char *const LLAMA3_OLD_REQ_NAMES[] = {"for", "in", "message", "messages", "endfor",
-                                                   "set", "trim", "loop", "index0", "if", "endif",
-                                                   "bos_token", NULL};
-static const char *const LLAMA3_OPT_NAMES[] = {"loop_messages", "content", NULL};
-
-static const char *const LLAMA2_REQ_LITS[] = {"role", "system", "content", "user", "assistant",
-                                              "<<SYS>>\n", "\n<</SYS>>\n\n", "[INST] ", " [/INST]",
-                                              " ", NULL};
-static const char *const LLAMA2_OPT_LITS[] = {
-    "Conversation roles must alternate user/assistant/user/assistant/...", NULL};
-static const char *const LLAMA2_REQ_NAMES[] = {
-    "if", "endif", "else", "elif", "for", "in", "endfor", "set", "messages", "message",
-    "loop_messages", "system_message", "false", "loop", "index0", "and", "raise_exception",
-    "content", "strip", "bos_token", "eos_token", NULL};
-
-static const char *const MISTRAL_V1_REQ_LITS[] = {"role", "user", "assistant", "content",
-                                                  "[INST] ", " [/INST]", " ", NULL};
-static const char *const MISTRAL_LEGACY_REQ_LITS[] = {"role", "user", "assistant", "content",
-                                                      "[INST] ", " [/INST]", NULL};
-static const char *const MISTRAL_V1_OPT_LITS[] = {
-    "Conversation roles must alternate user/assistant/user/assistant/...",
-    "Only user and assistant roles are supported!", NULL};
-static const char *const MISTRAL_V1_REQ_NAMES[] = {"bos_token", "eos_token", "for", "in",
-                                                   "message", "messages", "endfor", "if", "elif",
-                                                   "else", "endif", "loop", "index0",
-                                                   "raise_exception", NULL};
-
-static const char *const MISTRAL_V2_REQ_LITS[] = {"role", "system", "user", "assistant", "content",
-                                                  " [INST] ", "\n\n", " [/INST]", " ", NULL};
-static const char *const MISTRAL_V2_OPT_LITS[] = {
-    "After the optional system message, conversation roles must alternate "
-    "user/assistant/user/assistant/...",
-    "Only user and assistant roles are supported, with the exception of an initial optional "
-    "system message!",
-    NULL};
-static const char *const MISTRAL_V2_REQ_NAMES[] = {
-    "if", "endif", "else", "elif", "for", "in", "endfor", "set", "messages", "message",
-    "loop_messages", "system_message", "bos_token", "eos_token", "loop", "index0", "first", "and",
-    "is", "defined", "raise_exception", NULL};
-
-static const char *const NO_NAMES[] = {NULL};
-static const char *const NO_LITS[] = {NULL};
-
-static const VariantSpec VARIANTS[] = {
-    {VARIANT_QWEN25, "qwen2.5", CHAT_TEMPLATE_CHATML, QWEN25_REQ_LITS, QWEN25_OPT_LITS, NULL,
-     QWEN25_REQ_NAMES, QWEN25_OPT_NAMES, DEFAULT_SYS_REQUIRED},
-    {VARIANT_CHATML, "chatml", CHAT_TEMPLATE_CHATML, CHATML_SYS_REQ_LITS, CHATML_OPT_LITS,
-     CHATML_ANY_LITS, CHATML_SYS_REQ_NAMES, CHATML_OPT_NAMES, DEFAULT_SYS_REQUIRED},
-    {VARIANT_CHATML, "chatml", CHAT_TEMPLATE_CHATML, CHATML_REQ_LITS, CHATML_OPT_LITS,
-     CHATML_ANY_LITS, CHATML_REQ_NAMES, CHATML_OPT_NAMES, DEFAULT_SYS_NONE},
-    {VARIANT_LLAMA3, "llama3", CHAT_TEMPLATE_LLAMA3, LLAMA3_REQ_LITS, NO_LITS, NULL,
-     LLAMA3_REQ_NAMES, LLAMA3_OPT_NAMES, DEFAULT_SYS_NONE},
-    {VARIANT_LLAMA3_ALWAYS_GEN, "llama3-always-gen", CHAT_TEMPLATE_LLAMA3, LLAMA3_REQ_LITS,
-     NO_LITS, NULL, LLAMA3_OLD_REQ_NAMES, LLAMA3_OPT_NAMES, DEFAULT_SYS_NONE},
-    {VARIANT_LLAMA2, "llama2", CHAT_TEMPLATE_LLAMA2, LLAMA2_REQ_LITS, LLAMA2_OPT_LITS, NULL,
-     LLAMA2_REQ_NAMES, NO_NAMES, DEFAULT_SYS_NONE},
-    {VARIANT_MISTRAL_V01, "mistral-v0.1", CHAT_TEMPLATE_MISTRAL, MISTRAL_V1_REQ_LITS,
-     MISTRAL_V1_OPT_LITS, NULL, MISTRAL_V1_REQ_NAMES, NO_NAMES, DEFAULT_SYS_NONE},
-    {VARIANT_MISTRAL_LEGACY, "mistral-v0.2-legacy", CHAT_TEMPLATE_MISTRAL, MISTRAL_LEGACY_REQ_LITS,
-     MISTRAL_V1_OPT_LITS, NULL, MISTRAL_V1_REQ_NAMES, NO_NAMES, DEFAULT_SYS_NONE},
-    {VARIANT_MISTRAL_V02, "mistral-v0.2", CHAT_TEMPLATE_MISTRAL, MISTRAL_V2_REQ_LITS,
-     MISTRAL_V2_OPT_LITS, NULL, MISTRAL_V2_REQ_NAMES, NO_NAMES, DEFAULT_SYS_NONE},
-};
-#define N_VARIANTS ((int)(sizeof VARIANTS / sizeof VARIANTS[0]))
 
 static const char LLAMA3_DEFAULT_BOS[] = "<|begin_of_text|>";
 static const char SPM_DEFAULT_BOS[] = "<s>"; /* Llama 2 and Mistral (SentencePiece vocabularies) */
@@ -163,26 +216,27 @@ struct ChatTemplate {
 };
 
 /* ---------------------------------------------------------------------------------------------
- * Jinja lexing: collects the template's vocabulary. */
+ * Jinja lexing into a token stream. */
 
-typedef enum { TOK_LIT, TOK_NAME } TokKind;
+typedef enum { TOK_OPEN, TOK_CLOSE, TOK_NAME, TOK_LIT, TOK_NUM, TOK_OP } TokKind;
+typedef enum { TAG_NONE, TAG_VAR, TAG_BLOCK, TAG_COMMENT } TagType;
 
 typedef struct {
     TokKind kind;
-    size_t off, len; /* into Scan.arena */
+    TagType tag;     /* for TOK_OPEN */
+    size_t off, len; /* text in Scan.arena (names, decoded literals, numbers, operators) */
+    size_t at;       /* byte offset in the (normalised) source, for messages */
 } Tok;
 
 typedef struct {
     char *src;   /* newline-normalised copy of the source */
     size_t n;
-    char *arena; /* decoded literals and names, each NUL-terminated */
+    char *arena; /* token texts, each NUL-terminated */
     size_t arena_len;
     Tok *toks;
     int n_toks;
     size_t emitted_at; /* offset of text outside tags that Jinja would output; SIZE_MAX if none */
 } Scan;
-
-typedef enum { TAG_NONE, TAG_VAR, TAG_BLOCK, TAG_COMMENT } TagType;
 
 static void scan_free(Scan *sc) {
     free(sc->src);
@@ -221,15 +275,24 @@ static size_t utf8_put(char *dst, uint32_t cp) {
     return 4;
 }
 
-static int scan_push(Scan *sc, TokKind kind, size_t off, size_t len, Err *err) {
+/* Appends a token; text (if any) must already be at arena + arena_len, len bytes. */
+static int scan_push(Scan *sc, TokKind kind, TagType tag, size_t len, size_t at, Err *err) {
     if (sc->n_toks >= CHAT_TEMPLATE_TOKENS_MAX)
-        return err_set(err, ERR_UNSUPPORTED,
-                       "chat template: more than %d literals and names", CHAT_TEMPLATE_TOKENS_MAX);
-    sc->toks[sc->n_toks].kind = kind;
-    sc->toks[sc->n_toks].off = off;
-    sc->toks[sc->n_toks].len = len;
-    sc->n_toks++;
+        return err_set(err, ERR_UNSUPPORTED, "chat template: more than %d tokens", CHAT_TEMPLATE_TOKENS_MAX);
+    Tok *t = &sc->toks[sc->n_toks++];
+    t->kind = kind;
+    t->tag = tag;
+    t->off = sc->arena_len;
+    t->len = len;
+    t->at = at;
+    sc->arena[sc->arena_len + len] = 0;
+    sc->arena_len += len + 1;
     return 0;
+}
+
+static int scan_text(Scan *sc, TokKind kind, size_t b, size_t e, Err *err) {
+    memcpy(sc->arena + sc->arena_len, sc->src + b, e - b);
+    return scan_push(sc, kind, TAG_NONE, e - b, b, err);
 }
 
 /* Decodes the body of a Jinja string literal (src[b..e)) the way Jinja does (Python's
@@ -237,8 +300,7 @@ static int scan_push(Scan *sc, TokKind kind, size_t off, size_t len, Err *err) {
  * text here (\N{...}, NUL, surrogates, a backslash before non-ASCII) are ERR_UNSUPPORTED. */
 static int scan_literal(Scan *sc, size_t b, size_t e, Err *err) {
     const char *s = sc->src;
-    size_t off = sc->arena_len;
-    char *d = sc->arena + off;
+    char *d = sc->arena + sc->arena_len;
     size_t k = 0;
     for (size_t i = b; i < e;) {
         char c = s[i];
@@ -267,7 +329,6 @@ static int scan_literal(Scan *sc, size_t b, size_t e, Err *err) {
             if (x >= '0' && x <= '7') { /* up to three octal digits */
                 cp = (uint32_t)(x - '0');
                 for (int t = 0; t < 2 && i < e && s[i] >= '0' && s[i] <= '7'; t++) cp = cp * 8 + (uint32_t)(s[i++] - '0');
-                nd = -1;
                 break;
             }
             if ((unsigned char)x >= 0x80 || x == 'N')
@@ -276,29 +337,17 @@ static int scan_literal(Scan *sc, size_t b, size_t e, Err *err) {
             d[k++] = x;
             continue;
         }
-        if (nd > 0) {
-            for (int t = 0; t < nd; t++) {
-                int h = i < e ? hex_val(s[i]) : -1;
-                if (h < 0) return err_set(err, ERR_FORMAT, "chat template: truncated \\%c escape at byte %zu", x, i);
-                cp = cp * 16 + (uint32_t)h;
-                i++;
-            }
+        for (int t = 0; t < nd; t++) {
+            int h = i < e ? hex_val(s[i]) : -1;
+            if (h < 0) return err_set(err, ERR_FORMAT, "chat template: truncated \\%c escape at byte %zu", x, i);
+            cp = cp * 16 + (uint32_t)h;
+            i++;
         }
         if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
             return err_set(err, ERR_UNSUPPORTED, "chat template: unsupported character escape before byte %zu", i);
         k += utf8_put(d + k, cp);
     }
-    d[k] = 0;
-    sc->arena_len += k + 1;
-    return scan_push(sc, TOK_LIT, off, k, err);
-}
-
-static int scan_name(Scan *sc, size_t b, size_t e, Err *err) {
-    size_t off = sc->arena_len;
-    memcpy(sc->arena + off, sc->src + b, e - b);
-    sc->arena[off + e - b] = 0;
-    sc->arena_len += e - b + 1;
-    return scan_push(sc, TOK_NAME, off, e - b, err);
+    return scan_push(sc, TOK_LIT, TAG_NONE, k, b - 1, err);
 }
 
 /* Applies Jinja's whitespace control (trim_blocks, lstrip_blocks, "-" markers) to the text
@@ -336,12 +385,70 @@ static TagType tag_type_at(const char *s, size_t n, size_t i) {
     return TAG_NONE;
 }
 
+static bool is_two_char_op(const char *s) {
+    static const char ops[][3] = {"==", "!=", "<=", ">=", "//", "**"};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+        if (s[0] == ops[k][0] && s[1] == ops[k][1]) return true;
+    return false;
+}
+
+/* Lexes the tokens of one {{ }} or {% %} tag starting after its opener at i; sets *end past the
+ * closer and *minus when the closer carries "-". */
+static int scan_tag(Scan *sc, TagType type, size_t open, size_t i, size_t *end, bool *minus, Err *err) {
+    const char *s = sc->src;
+    size_t m = sc->n;
+    char close = type == TAG_VAR ? '}' : '%';
+    int depth = 0;
+    if (scan_push(sc, TOK_OPEN, type, 0, open, err)) return -1;
+    while (i < m) {
+        char c = s[i];
+        if (depth == 0 && c == close && i + 1 < m && s[i + 1] == '}') {
+            *minus = false;
+            *end = i + 2;
+            return scan_push(sc, TOK_CLOSE, type, 0, i, err);
+        }
+        if (depth == 0 && c == '-' && i + 2 < m && s[i + 1] == close && s[i + 2] == '}') {
+            *minus = true;
+            *end = i + 3;
+            return scan_push(sc, TOK_CLOSE, type, 0, i, err);
+        }
+        if (is_ws(c)) {
+            i++;
+        } else if (c == '\'' || c == '"') {
+            size_t j = i + 1;
+            while (j < m && s[j] != c) j += (s[j] == '\\' && j + 1 < m) ? 2 : 1;
+            if (j >= m) return err_set(err, ERR_FORMAT, "chat template: unclosed string at byte %zu", i);
+            if (scan_literal(sc, i + 1, j, err)) return -1;
+            i = j + 1;
+        } else if (is_name_start(c)) {
+            size_t j = i;
+            while (j < m && is_name_char(s[j])) j++;
+            if (scan_text(sc, TOK_NAME, i, j, err)) return -1;
+            i = j;
+        } else if (c >= '0' && c <= '9') {
+            size_t j = i;
+            while (j < m && (is_name_char(s[j]) || (s[j] == '.' && j + 1 < m && s[j + 1] >= '0' && s[j + 1] <= '9'))) j++;
+            if (scan_text(sc, TOK_NUM, i, j, err)) return -1;
+            i = j;
+        } else if ((unsigned char)c >= 0x80) {
+            return err_set(err, ERR_UNSUPPORTED, "chat template: non-ASCII character in a tag at byte %zu", i);
+        } else {
+            size_t l = i + 1 < m && is_two_char_op(s + i) ? 2 : 1;
+            if (c == '(' || c == '[' || c == '{') depth++;
+            if ((c == ')' || c == ']' || c == '}') && depth > 0) depth--;
+            if (scan_text(sc, TOK_OP, i, i + l, err)) return -1;
+            i += l;
+        }
+    }
+    return err_set(err, ERR_FORMAT, "chat template: unclosed tag at byte %zu", open);
+}
+
 /* Lexes a whole template. Malformed Jinja (an unclosed tag or string) is ERR_FORMAT. */
 static int scan_template(Scan *sc, const char *source, size_t n, Err *err) {
     memset(sc, 0, sizeof *sc);
     sc->emitted_at = SIZE_MAX;
     sc->src = malloc(n + 1);
-    sc->arena = malloc(2 * n + 2); /* decoding never expands: literals and names fit twice over */
+    sc->arena = malloc(2 * n + 2); /* token texts never exceed their source span, plus a NUL each */
     sc->toks = malloc(sizeof(Tok) * CHAT_TEMPLATE_TOKENS_MAX);
     if (!sc->src || !sc->arena || !sc->toks) return err_set(err, ERR_NOMEM, "chat template: out of memory");
     /* Jinja normalises \r\n and \r to \n, and drops one trailing newline (keep_trailing_newline). */
@@ -370,133 +477,52 @@ static int scan_template(Scan *sc, const char *source, size_t n, Err *err) {
         bool plus = type != TAG_NONE && open + 2 < m && s[open + 2] == '+';
         scan_data(sc, pos, open, prev, prev_minus, type, minus, plus);
         if (type == TAG_NONE) break;
-
-        size_t i = open + 2 + ((minus || plus) ? 1 : 0);
+        size_t body = open + 2 + ((minus || plus) ? 1 : 0);
         if (type == TAG_COMMENT) {
-            const char *end = strstr(s + i, "#}");
+            const char *end = strstr(s + body, "#}");
             if (!end) return err_set(err, ERR_FORMAT, "chat template: unclosed comment at byte %zu", open);
             size_t j = (size_t)(end - s);
-            prev_minus = j > i && s[j - 1] == '-';
+            prev_minus = j > body && s[j - 1] == '-';
             pos = j + 2;
-            prev = TAG_COMMENT;
-            continue;
+        } else if (scan_tag(sc, type, open, body, &pos, &prev_minus, err)) {
+            return -1;
         }
-        char close = type == TAG_VAR ? '}' : '%';
-        int depth = 0;
-        bool closed = false;
-        while (i < m) {
-            char c = s[i];
-            if (depth == 0 && c == close && i + 1 < m && s[i + 1] == '}') {
-                prev_minus = i > open + 2 && s[i - 1] == '-';
-                pos = i + 2;
-                closed = true;
-                break;
-            }
-            if (c == '\'' || c == '"') {
-                size_t j = i + 1;
-                while (j < m && s[j] != c) j += (s[j] == '\\' && j + 1 < m) ? 2 : 1;
-                if (j >= m) return err_set(err, ERR_FORMAT, "chat template: unclosed string at byte %zu", i);
-                if (scan_literal(sc, i + 1, j, err)) return -1;
-                i = j + 1;
-            } else if (is_name_start(c)) {
-                size_t j = i;
-                while (j < m && is_name_char(s[j])) j++;
-                if (scan_name(sc, i, j, err)) return -1;
-                i = j;
-            } else if (c >= '0' && c <= '9') {
-                while (i < m && (is_name_char(s[i]) || s[i] == '.')) i++;
-            } else if ((unsigned char)c >= 0x80) {
-                return err_set(err, ERR_UNSUPPORTED, "chat template: non-ASCII name at byte %zu", i);
-            } else {
-                if (c == '(' || c == '[' || c == '{') depth++;
-                if ((c == ')' || c == ']' || c == '}') && depth > 0) depth--;
-                i++;
-            }
-        }
-        if (!closed) return err_set(err, ERR_FORMAT, "chat template: unclosed tag at byte %zu", open);
         prev = type;
     }
     return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Matching the vocabulary against the variant table. */
+ * Matching against the references. */
 
-static bool list_has(const char *const *list, const char *s, size_t len) {
-    for (; list && *list; list++)
-        if (strlen(*list) == len && memcmp(*list, s, len) == 0) return true;
-    return false;
+static const char *tok_text(const Scan *sc, const Tok *t) { return sc->arena + t->off; }
+
+/* Compares one input token with one reference token, binding the default system message where the
+ * reference literal carries the mark. */
+static bool tok_match(const Scan *in, const Tok *a, const Scan *ref, const Tok *r, const char **bound,
+                      size_t *bound_len) {
+    if (a->kind != r->kind || a->tag != r->tag) return false;
+    const char *at = tok_text(in, a), *rt = tok_text(ref, r);
+    const char *mark = r->kind == TOK_LIT ? strstr(rt, DEFAULT_SYSTEM_MARK) : NULL;
+    if (!mark) return a->len == r->len && memcmp(at, rt, a->len) == 0;
+    size_t pre = (size_t)(mark - rt), post = r->len - pre - (sizeof DEFAULT_SYSTEM_MARK - 1);
+    if (a->len < pre + post || memcmp(at, rt, pre) != 0 || memcmp(at + a->len - post, mark + sizeof DEFAULT_SYSTEM_MARK - 1, post) != 0)
+        return false;
+    const char *x = at + pre;
+    size_t xl = a->len - pre - post;
+    if (*bound) return xl == *bound_len && memcmp(x, *bound, xl) == 0;
+    *bound = x;
+    *bound_len = xl;
+    return true;
 }
 
-static bool scan_has(const Scan *sc, TokKind kind, const char *s) {
-    size_t len = strlen(s);
-    for (int i = 0; i < sc->n_toks; i++)
-        if (sc->toks[i].kind == kind && sc->toks[i].len == len &&
-            memcmp(sc->arena + sc->toks[i].off, s, len) == 0)
-            return true;
-    return false;
-}
-
-/* Finds the ChatML default system message. Returns 0 with *out NULL when there is none, -1 when
- * the template carries two different ones. *out points into the arena. */
-static int scan_default_system(const Scan *sc, const char **out, size_t *out_len) {
-    size_t np = sizeof CHATML_SYS_PREFIX - 1, ns = sizeof CHATML_SYS_SUFFIX - 1;
-    *out = NULL;
-    *out_len = 0;
-    for (int i = 0; i < sc->n_toks; i++) {
-        const Tok *t = &sc->toks[i];
-        const char *s = sc->arena + t->off;
-        if (t->kind != TOK_LIT || t->len < np + ns) continue;
-        if (memcmp(s, CHATML_SYS_PREFIX, np) != 0 || memcmp(s + t->len - ns, CHATML_SYS_SUFFIX, ns) != 0) continue;
-        const char *x = s + np;
-        size_t xl = t->len - np - ns;
-        if (*out && (xl != *out_len || memcmp(x, *out, xl) != 0)) return -1;
-        *out = x;
-        *out_len = xl;
-    }
-    return 0;
-}
-
-/* Returns the number of mismatches (0: matches) and describes the first in why. */
-static int spec_mismatches(const Scan *sc, const VariantSpec *sp, const char *dsys, size_t dsys_len,
-                           char *why, size_t why_size) {
-    int bad = 0;
-    why[0] = 0;
-    if (sp->default_sys == DEFAULT_SYS_REQUIRED && !dsys) {
-        bad++;
-        snprintf(why, why_size, "no default system message literal");
-    }
-    if (sp->default_sys == DEFAULT_SYS_NONE && dsys) {
-        if (!bad++) snprintf(why, why_size, "an unexpected default system message");
-    }
-    size_t np = sizeof CHATML_SYS_PREFIX - 1, ns = sizeof CHATML_SYS_SUFFIX - 1;
-    for (int i = 0; i < sc->n_toks; i++) {
-        const Tok *t = &sc->toks[i];
-        const char *s = sc->arena + t->off;
-        if (t->kind == TOK_LIT) {
-            if (list_has(sp->req_lits, s, t->len) || list_has(sp->opt_lits, s, t->len)) continue;
-            if (dsys && sp->default_sys == DEFAULT_SYS_REQUIRED) {
-                if (t->len == np + dsys_len + ns && memcmp(s + np, dsys, dsys_len) == 0 &&
-                    memcmp(s, CHATML_SYS_PREFIX, np) == 0)
-                    continue;
-                if (sp->id == VARIANT_QWEN25 && t->len == dsys_len && memcmp(s, dsys, dsys_len) == 0) continue;
-            }
-            if (!bad++) snprintf(why, why_size, "unexpected string literal \"%.60s\"", s);
-        } else {
-            if (list_has(sp->req_names, s, t->len) || list_has(sp->opt_names, s, t->len)) continue;
-            if (!bad++) snprintf(why, why_size, "unexpected name '%.60s'", s);
-        }
-    }
-    for (const char *const *l = sp->req_lits; *l; l++)
-        if (!scan_has(sc, TOK_LIT, *l) && !bad++) snprintf(why, why_size, "missing string literal \"%.60s\"", *l);
-    for (const char *const *l = sp->req_names; *l; l++)
-        if (!scan_has(sc, TOK_NAME, *l) && !bad++) snprintf(why, why_size, "missing name '%.60s'", *l);
-    if (sp->any_lits) {
-        bool any = false;
-        for (const char *const *l = sp->any_lits; *l; l++) any = any || scan_has(sc, TOK_LIT, *l);
-        if (!any && !bad++) snprintf(why, why_size, "missing string literal \"%.60s\"", sp->any_lits[0]);
-    }
-    return bad;
+/* Number of leading tokens that match (n_toks of both when the whole streams match). */
+static int match_prefix(const Scan *in, const Scan *ref, const char **bound, size_t *bound_len) {
+    *bound = NULL;
+    *bound_len = 0;
+    int i = 0;
+    while (i < in->n_toks && i < ref->n_toks && tok_match(in, &in->toks[i], ref, &ref->toks[i], bound, bound_len)) i++;
+    return i;
 }
 
 static char *str_dup_n(const char *s, size_t n) {
@@ -506,6 +532,56 @@ static char *str_dup_n(const char *s, size_t n) {
         d[n] = 0;
     }
     return d;
+}
+
+/* Length of a short one-line excerpt starting at s, for messages. */
+static int excerpt_len(const char *s) {
+    int n = 0;
+    while (n < 40 && s[n] && s[n] != '\n') n++;
+    return n;
+}
+
+/* Finds the reference the input matches; on success *ref_out is its index and *dsys the default
+ * system message (heap, NULL if the reference has none). */
+static int recognise(const Scan *in, int *ref_out, char **dsys, Err *err) {
+    int best = -1, best_len = -1;
+    *dsys = NULL;
+    for (int r = 0; r < N_REFERENCES; r++) {
+        Scan ref;
+        Err rerr = {0};
+        if (scan_template(&ref, REFERENCES[r].source, strlen(REFERENCES[r].source), &rerr)) {
+            scan_free(&ref);
+            return err_set(err, rerr.code, "chat template: reference %s: %s", REFERENCES[r].name, rerr.msg);
+        }
+        const char *bound;
+        size_t bound_len;
+        int len = match_prefix(in, &ref, &bound, &bound_len);
+        bool full = len == in->n_toks && len == ref.n_toks;
+        if (full && bound) *dsys = str_dup_n(bound, bound_len);
+        scan_free(&ref);
+        if (full) {
+            if (bound && !*dsys) return err_set(err, ERR_NOMEM, "chat template: out of memory");
+            *ref_out = r;
+            return 0;
+        }
+        if (len > best_len) {
+            best = r;
+            best_len = len;
+        }
+    }
+    if (in->n_toks == 0 || best_len == 0)
+        return err_set(err, ERR_UNSUPPORTED,
+                       "chat template not recognised: it is none of the supported templates (ChatML as in "
+                       "SmolLM2/Qwen/OpenHermes, Qwen2.5, Llama 3, Llama 2, Mistral v0.1/v0.2)");
+    if (best_len < in->n_toks)
+        return err_set(err, ERR_UNSUPPORTED,
+                       "chat template not recognised: closest is the %s template (%s), which it leaves at "
+                       "byte %zu ('%.*s')", REFERENCES[best].name, REFERENCES[best].models,
+                       in->toks[best_len].at, excerpt_len(in->src + in->toks[best_len].at),
+                       in->src + in->toks[best_len].at);
+    return err_set(err, ERR_UNSUPPORTED,
+                   "chat template not recognised: it is a truncated form of the %s template (%s)",
+                   REFERENCES[best].name, REFERENCES[best].models);
 }
 
 int chat_template_new(const char *jinja_source, const char *bos_token, const char *eos_token,
@@ -519,23 +595,17 @@ int chat_template_new(const char *jinja_source, const char *bos_token, const cha
     ChatTemplateKind kind = CHAT_TEMPLATE_PLAIN;
     VariantId variant = VARIANT_PLAIN;
     const char *variant_name = "plain";
-    char *dsys_copy = NULL;
-    bool has_dsys = false;
+    char *dsys = NULL;
     size_t n = jinja_source ? strlen(jinja_source) : 0;
     if (n > CHAT_TEMPLATE_SOURCE_MAX)
         return err_set(err, ERR_UNSUPPORTED, "chat template: %zu bytes of Jinja source, more than the %zu supported",
                        n, CHAT_TEMPLATE_SOURCE_MAX);
     if (n > 0) {
         Scan sc;
+        int r = -1;
         if (scan_template(&sc, jinja_source, n, err)) {
             scan_free(&sc);
             return -1;
-        }
-        const char *dsys = NULL;
-        size_t dsys_len = 0;
-        if (scan_default_system(&sc, &dsys, &dsys_len)) {
-            scan_free(&sc);
-            return err_set(err, ERR_UNSUPPORTED, "chat template: two different ChatML default system messages");
         }
         if (sc.emitted_at != SIZE_MAX) {
             size_t at = sc.emitted_at;
@@ -544,37 +614,12 @@ int chat_template_new(const char *jinja_source, const char *bos_token, const cha
                            "chat template not recognised: it writes text outside {{ }} tags (byte %zu), "
                            "which no supported template does", at);
         }
-        int best = -1, best_bad = 0;
-        char why[160], best_why[160] = "";
-        for (int v = 0; v < N_VARIANTS; v++) {
-            int bad = spec_mismatches(&sc, &VARIANTS[v], dsys, dsys_len, why, sizeof why);
-            if (bad == 0) {
-                kind = VARIANTS[v].kind;
-                variant = VARIANTS[v].id;
-                variant_name = VARIANTS[v].name;
-                best = v;
-                best_bad = 0;
-                break;
-            }
-            if (best < 0 || bad < best_bad) {
-                best = v;
-                best_bad = bad;
-                memcpy(best_why, why, sizeof why);
-            }
-        }
-        if (best_bad > 0) {
-            scan_free(&sc);
-            return err_set(err, ERR_UNSUPPORTED,
-                           "chat template not recognised (supported: ChatML/SmolLM2/Qwen, Qwen2.5, "
-                           "Llama 3, Llama 2, Mistral v0.1/v0.2); closest is %s, but: %s",
-                           VARIANTS[best].name, best_why);
-        }
-        if (dsys && VARIANTS[best].default_sys == DEFAULT_SYS_REQUIRED) {
-            dsys_copy = str_dup_n(dsys, dsys_len);
-            has_dsys = true;
-        }
+        int rc = recognise(&sc, &r, &dsys, err);
         scan_free(&sc);
-        if (has_dsys && !dsys_copy) return err_set(err, ERR_NOMEM, "chat template: out of memory");
+        if (rc) return -1;
+        kind = REFERENCES[r].kind;
+        variant = REFERENCES[r].id;
+        variant_name = REFERENCES[r].name;
     }
 
     const char *bos = bos_token, *eos = eos_token;
@@ -588,13 +633,13 @@ int chat_template_new(const char *jinja_source, const char *bos_token, const cha
         ct->kind = kind;
         ct->variant = variant;
         ct->variant_name = variant_name;
-        ct->default_system = dsys_copy;
+        ct->default_system = dsys;
         ct->bos = str_dup_n(bos ? bos : "", bos ? strlen(bos) : 0);
         ct->eos = str_dup_n(eos ? eos : "", eos ? strlen(eos) : 0);
     }
     if (!ct || !ct->bos || !ct->eos) {
         if (ct) chat_template_free(ct);
-        else free(dsys_copy);
+        else free(dsys);
         return err_set(err, ERR_NOMEM, "chat template: out of memory");
     }
     *out = ct;
@@ -720,10 +765,12 @@ static size_t ws_suffix(const char *s, size_t n) {
     return n - e;
 }
 
-/* Writes the concatenation of parts with Python str.strip() applied to the whole. */
+#define STRIP_PARTS_MAX 4 /* Llama 2's first turn: "<<SYS>>\n", system, "\n<</SYS>>\n\n", user */
+
+/* Writes the concatenation of parts (at most STRIP_PARTS_MAX) with Python str.strip() applied to
+ * the whole. */
 static void out_stripped(Out *o, const char *const *parts, int n_parts) {
-    size_t lens[4];
-    size_t from[4], to[4];
+    size_t lens[STRIP_PARTS_MAX], from[STRIP_PARTS_MAX], to[STRIP_PARTS_MAX];
     for (int i = 0; i < n_parts; i++) {
         lens[i] = strlen(parts[i]);
         from[i] = 0;
@@ -832,7 +879,7 @@ static void render_llama2(const RenderJob *j, Out *o) {
     int start = j->roles[0] == ROLE_SYSTEM ? 1 : 0;
     for (int i = start; i < j->n; i++) {
         const char *content = j->msgs[i].content;
-        const char *parts[4] = {content, NULL, NULL, NULL};
+        const char *parts[STRIP_PARTS_MAX] = {content, NULL, NULL, NULL};
         int n_parts = 1;
         if (i == start && start == 1) {
             parts[0] = "<<SYS>>\n";

@@ -1,17 +1,20 @@
 /* chat_template.h: renders chat messages into the prompt text the model was trained on.
  * The model's own template (tokenizer_config.json "chat_template" or GGUF
  * tokenizer.chat_template, a Jinja source) is recognised and rendered natively: ChatML
- * (SmolLM2, Qwen1.5/Qwen2 and Qwen2.5, including the default system message the template
- * injects), Llama 3, Llama 2 and Mistral [INST] (v0.1, v0.2 and Mixtral-8x7B-v0.1), and a plain
- * fallback for base models without a template.
+ * (SmolLM2, Qwen1.5/Qwen2 with the default system message they inject, generic OpenHermes-style
+ * ChatML, and Qwen2.5 with its tool-response turns), Llama 3 (both releases of 8B-Instruct),
+ * Llama 2 chat, and Mistral [INST] (7B-Instruct v0.1, v0.2 before and after its 2024 update, which
+ * Mixtral-8x7B-Instruct-v0.1 shares), plus a plain fallback for base models without a template.
  * One renderer, used by chat, training and serving alike. It does not tokenize, it does not run
  * a general Jinja engine, and it does not render tool definitions or assistant tool calls.
  *
- * Recognition: the Jinja source is lexed (not evaluated) and its vocabulary -- the decoded string
- * literals, the identifiers, and any text outside tags that survives Jinja's whitespace control --
- * must fit one known template variant exactly: every required element present, nothing unknown.
- * Constants are read from the literals (the ChatML default system message; bos is emitted by the
- * Llama/Mistral templates). Anything else is ERR_UNSUPPORTED, never a silent fallback.
+ * Recognition: the Jinja source is lexed, not evaluated, and its token stream (tags, names,
+ * operators, numbers, string literals by decoded value) must equal that of one of the real
+ * templates above. Only what cannot change the output may differ: whitespace inside tags, quote
+ * style and escapes, comments, whitespace control (no text may survive outside tags), and the
+ * text of the ChatML default system message, which is extracted as a constant. Anything else --
+ * Llama 3.1's tool/date logic, Gemma, Phi, Zephyr/TinyLlama, a one-token edit -- is
+ * ERR_UNSUPPORTED with a message naming the closest known template, never a silent fallback.
  *
  * Input policy (the same for every family):
  *  - roles are "system", "developer", "user", "assistant", "tool"; "developer" (OpenAI's newer
@@ -39,7 +42,7 @@
 #include "../core/err.h"
 
 #define CHAT_TEMPLATE_SOURCE_MAX ((size_t)256 * 1024) /* bytes of Jinja source accepted */
-#define CHAT_TEMPLATE_TOKENS_MAX 16384                 /* literals + names lexed from a source */
+#define CHAT_TEMPLATE_TOKENS_MAX 16384                 /* tokens lexed from one source */
 #define CHAT_TEMPLATE_SPECIAL_MAX 256                  /* bytes in a bos/eos token text */
 #define CHAT_TEMPLATE_MESSAGES_MAX (1 << 20)           /* messages in one render */
 #define CHAT_TEMPLATE_OUTPUT_MAX ((size_t)1 << 30)     /* bytes of rendered text */

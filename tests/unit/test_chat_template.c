@@ -204,6 +204,12 @@ TEST(chat_template_unknown_templates_are_unsupported) {
     /* Llama 3 without trim */
     expect_unsupported("{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}",
                        "llama3 without trim");
+    /* Equivalent output but not token for token one of the references: rejected, not guessed. */
+    expect_unsupported("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}",
+                       "chatml with merged literal");
+    /* A one-token logic change: messages[0] -> message[0] */
+    expect_unsupported("{% for message in messages %}{% if loop.first and message[0]['role'] != 'system' %}{{ '<|im_start|>system\nX<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}",
+                       "chatml logic change");
     expect_unsupported("{{ messages }}", "trivial");
     expect_unsupported("Hello {{ name }}", "text outside tags");
     expect_unsupported("   ", "whitespace only");
@@ -252,12 +258,30 @@ TEST(chat_template_smollm2_default_system_is_extracted) {
     free(src);
 }
 
+TEST(chat_template_qwen25_default_system_must_agree) {
+    char *src = slurp("tests/data/chat_templates/qwen2.5-instruct.jinja");
+    if (!src) { test_skip("qwen2.5 template file not found"); return; }
+    const char *dflt = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
+    ChatTemplate *ct = make(src, NULL, "<|im_end|>");
+    REQUIRE(ct);
+    CHECK(strcmp(chat_template_variant(ct), "qwen2.5") == 0);
+    CHECK(chat_template_default_system(ct) && strcmp(chat_template_default_system(ct), dflt) == 0);
+    chat_template_free(ct);
+    /* Change only the first occurrence (the tools branch): the two no longer agree. */
+    char *at = strstr(src, dflt);
+    REQUIRE(at);
+    at[0] = 'W';
+    expect_unsupported(src, "qwen2.5 with disagreeing default system messages");
+    free(src);
+}
+
 TEST(chat_template_reformatted_chatml_is_recognised) {
-    /* Same ChatML, written with whitespace control, escapes and a comment. */
+    /* The generic ChatML template, written with whitespace control, other quotes and escapes, a
+     * comment and CRLF line ends: the same tokens, so the same output. */
     const char *src =
-        "{#- plain ChatML -#}\n"
-        "{%- for message in messages -%}\n"
-        "    {{- \"<|im_start|>\" + message[\"role\"] + '\\x0a' + message['content'] + '<|im_end|>\\u000a' -}}\n"
+        "{#- plain ChatML -#}\r\n"
+        "{%- for message in messages -%}\r\n"
+        "    {{- \"<|im_start|>\" + message[\"role\"] + '\\x0a' + message['content'] + '<|im_end|>' + \"\\u000a\" -}}\n"
         "{%- endfor -%}\n"
         "{%- if add_generation_prompt -%}\n"
         "    {{- '<|im_start|>assistant\\n' -}}\n"
