@@ -302,43 +302,47 @@ static int is_signed(GgufType t) {
     return t == GGUF_TYPE_INT8 || t == GGUF_TYPE_INT16 || t == GGUF_TYPE_INT32 || t == GGUF_TYPE_INT64;
 }
 
+/* A numeric value of type t (held in v->num) as an integer or a double; 0 if t is not numeric. */
+static int64_t num_as_int(GgufType t, const GgufKV *v) {
+    if (is_unsigned(t)) return (int64_t)v->num.u;
+    if (is_signed(t)) return v->num.i;
+    if (t == GGUF_TYPE_FLOAT32 || t == GGUF_TYPE_FLOAT64) return (int64_t)v->num.f;
+    return 0;
+}
+
+static double num_as_double(GgufType t, const GgufKV *v) {
+    if (t == GGUF_TYPE_FLOAT32 || t == GGUF_TYPE_FLOAT64) return v->num.f;
+    if (is_unsigned(t)) return (double)v->num.u;
+    if (is_signed(t)) return (double)v->num.i;
+    return 0;
+}
+
 int64_t gguf_get_int(const Gguf *g, const char *key, int64_t dflt) {
     const GgufKV *kv = gguf_find(g, key);
-    if (!kv) return dflt;
-    if (is_unsigned(kv->type)) return (int64_t)kv->num.u;
-    if (is_signed(kv->type)) return kv->num.i;
-    return dflt;
+    return kv && (is_unsigned(kv->type) || is_signed(kv->type)) ? num_as_int(kv->type, kv) : dflt;
 }
 
 double gguf_get_float(const Gguf *g, const char *key, double dflt) {
     const GgufKV *kv = gguf_find(g, key);
-    if (!kv) return dflt;
-    if (kv->type == GGUF_TYPE_FLOAT32 || kv->type == GGUF_TYPE_FLOAT64) return kv->num.f;
-    if (is_unsigned(kv->type)) return (double)kv->num.u;
-    if (is_signed(kv->type)) return (double)kv->num.i;
-    return dflt;
+    return kv && type_size(kv->type) ? num_as_double(kv->type, kv) : dflt;
+}
+
+/* Element i of a numeric array into out->num; -1 if out of range or not numeric. */
+static int arr_elem(const GgufKV *kv, uint64_t i, GgufKV *out) {
+    size_t es = type_size(kv->arr_type);
+    if (!kv->arr_data || i >= kv->arr_len || !es) return -1;
+    Reader r = {kv->arr_data + i * es, es, 0, "", NULL};
+    return rd_scalar(&r, kv->arr_type, out);
 }
 
 int64_t gguf_arr_int(const GgufKV *kv, uint64_t i) {
-    GgufKV tmp = {0};
-    size_t es = type_size(kv->arr_type);
-    if (!kv->arr_data || i >= kv->arr_len || !es) return 0;
-    Reader r = {kv->arr_data + i * es, es, 0, "", NULL};
-    rd_scalar(&r, kv->arr_type, &tmp);
-    if (is_unsigned(kv->arr_type)) return (int64_t)tmp.num.u;
-    if (is_signed(kv->arr_type)) return tmp.num.i;
-    return (int64_t)tmp.num.f;
+    GgufKV v = {0};
+    return arr_elem(kv, i, &v) ? 0 : num_as_int(kv->arr_type, &v);
 }
 
 double gguf_arr_float(const GgufKV *kv, uint64_t i) {
-    GgufKV tmp = {0};
-    size_t es = type_size(kv->arr_type);
-    if (!kv->arr_data || i >= kv->arr_len || !es) return 0;
-    Reader r = {kv->arr_data + i * es, es, 0, "", NULL};
-    rd_scalar(&r, kv->arr_type, &tmp);
-    if (kv->arr_type == GGUF_TYPE_FLOAT32 || kv->arr_type == GGUF_TYPE_FLOAT64) return tmp.num.f;
-    if (is_unsigned(kv->arr_type)) return (double)tmp.num.u;
-    return (double)tmp.num.i;
+    GgufKV v = {0};
+    return arr_elem(kv, i, &v) ? 0 : num_as_double(kv->arr_type, &v);
 }
 
 const char *gguf_type_name(GgufType t) {
