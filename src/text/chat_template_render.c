@@ -1,0 +1,353 @@
+/* chat_template_render.c: renders chat messages with a recognised ChatTemplate, one renderer per
+ * family (ChatML, Qwen2.5, Llama 3, Llama 2, Mistral, plain) writing exactly what the reference
+ * templates write, byte for byte (tests/golden/chat_template holds jinja2's renderings). Roles
+ * are parsed and checked against what the template can express before anything is written;
+ * rendering runs twice over the messages, first to size the output, then to fill it. It does not
+ * lex or recognise templates (chat_template_match.c) and does not tokenize the result. */
+#include "chat_template_internal.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ChatML system turn around the default system message. */
+static const char CHATML_SYS_PREFIX[] = "<|im_start|>system\n";
+static const char CHATML_SYS_SUFFIX[] = "<|im_end|>\n";
+
+typedef enum { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT, ROLE_TOOL } Role;
+static const char *const ROLE_NAMES[] = {"system", "user", "assistant", "tool"};
+
+typedef struct {
+    char *buf;  /* NULL while measuring */
+    size_t len;
+    bool overflow;
+} Out;
+
+static void out_put(Out *o, const char *s, size_t n) {
+    if (o->overflow) return;
+    if (n > CHAT_TEMPLATE_OUTPUT_MAX - o->len) {
+        o->overflow = true;
+        return;
+    }
+    if (o->buf) memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void out_str(Out *o, const char *s) { out_put(o, s, strlen(s)); }
+
+/* Python's str.isspace() code points (what str.strip() and Jinja's trim remove). */
+static bool py_isspace(uint32_t cp) {
+    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* Decodes the UTF-8 sequence at s[0..n); returns its length, or 0 when it is not valid. */
+static size_t utf8_get(const unsigned char *s, size_t n, uint32_t *cp) {
+    if (n == 0) return 0;
+    unsigned c = s[0];
+    size_t len;
+    uint32_t v;
+    if (c < 0x80) { *cp = c; return 1; }
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; v = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; v = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; v = c & 0x07; }
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min_cp[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0; /* overlong */
+    *cp = v;
+    return len;
+}
+
+/* Length of the whitespace prefix / suffix of s[0..n) in Python's sense. Invalid UTF-8 is not
+ * whitespace. */
+static size_t ws_prefix(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t l = utf8_get((const unsigned char *)s + i, n - i, &cp);
+        if (l == 0 || !py_isspace(cp)) break;
+        i += l;
+    }
+    return i;
+}
+
+static size_t ws_suffix(const char *s, size_t n) {
+    size_t e = n;
+    while (e > 0) {
+        size_t b = e - 1;
+        while (b > 0 && e - b < 4 && ((unsigned char)s[b] & 0xC0) == 0x80) b--;
+        uint32_t cp;
+        size_t l = utf8_get((const unsigned char *)s + b, e - b, &cp);
+        if (l != e - b || !py_isspace(cp)) break;
+        e = b;
+    }
+    return n - e;
+}
+
+#define STRIP_PARTS_MAX 4 /* Llama 2's first turn: "<<SYS>>\n", system, "\n<</SYS>>\n\n", user */
+
+/* Writes the concatenation of parts (at most STRIP_PARTS_MAX) with Python str.strip() applied to
+ * the whole. */
+static void out_stripped(Out *o, const char *const *parts, int n_parts) {
+    size_t lens[STRIP_PARTS_MAX], from[STRIP_PARTS_MAX], to[STRIP_PARTS_MAX];
+    for (int i = 0; i < n_parts; i++) {
+        lens[i] = strlen(parts[i]);
+        from[i] = 0;
+        to[i] = lens[i];
+    }
+    for (int i = 0; i < n_parts; i++) { /* strip the left across parts */
+        from[i] = ws_prefix(parts[i], lens[i]);
+        if (from[i] < lens[i]) break;
+    }
+    for (int i = n_parts - 1; i >= 0; i--) { /* and the right */
+        size_t w = ws_suffix(parts[i] + from[i], lens[i] - from[i]);
+        to[i] = lens[i] - w;
+        if (to[i] > from[i]) break;
+    }
+    for (int i = 0; i < n_parts; i++)
+        if (to[i] > from[i]) out_put(o, parts[i] + from[i], to[i] - from[i]);
+}
+
+typedef struct {
+    const ChatTemplate *ct;
+    const ChatMessage *msgs;
+    const Role *roles;
+    int n;
+    bool gen;
+} RenderJob;
+
+static void render_chatml(const RenderJob *j, Out *o) {
+    const ChatTemplate *ct = j->ct;
+    if (ct->default_system && j->roles[0] != ROLE_SYSTEM) {
+        out_str(o, CHATML_SYS_PREFIX);
+        out_str(o, ct->default_system);
+        out_str(o, CHATML_SYS_SUFFIX);
+    }
+    for (int i = 0; i < j->n; i++) {
+        out_str(o, "<|im_start|>");
+        out_str(o, ROLE_NAMES[j->roles[i]]);
+        out_str(o, "\n");
+        out_str(o, j->msgs[i].content);
+        out_str(o, "<|im_end|>\n");
+    }
+    if (j->gen) out_str(o, "<|im_start|>assistant\n");
+}
+
+/* Qwen2.5: the system turn always comes first (the template's default when the conversation has
+ * none); consecutive tool messages share one user turn of <tool_response> blocks. */
+static void render_qwen25(const RenderJob *j, Out *o) {
+    out_str(o, CHATML_SYS_PREFIX);
+    out_str(o, j->roles[0] == ROLE_SYSTEM ? j->msgs[0].content : j->ct->default_system);
+    out_str(o, CHATML_SYS_SUFFIX);
+    for (int i = 0; i < j->n; i++) {
+        Role r = j->roles[i];
+        if (r == ROLE_SYSTEM && i == 0) continue;
+        if (r == ROLE_TOOL) {
+            if (i == 0 || j->roles[i - 1] != ROLE_TOOL) out_str(o, "<|im_start|>user");
+            out_str(o, "\n<tool_response>\n");
+            out_str(o, j->msgs[i].content);
+            out_str(o, "\n</tool_response>");
+            if (i == j->n - 1 || j->roles[i + 1] != ROLE_TOOL) out_str(o, "<|im_end|>\n");
+            continue;
+        }
+        out_str(o, "<|im_start|>");
+        out_str(o, ROLE_NAMES[r]);
+        out_str(o, "\n");
+        out_str(o, j->msgs[i].content);
+        out_str(o, "<|im_end|>\n");
+    }
+    if (j->gen) out_str(o, "<|im_start|>assistant\n");
+}
+
+static void render_llama3(const RenderJob *j, Out *o) {
+    for (int i = 0; i < j->n; i++) {
+        if (i == 0) out_str(o, j->ct->bos);
+        out_str(o, "<|start_header_id|>");
+        out_str(o, ROLE_NAMES[j->roles[i]]);
+        out_str(o, "<|end_header_id|>\n\n");
+        const char *parts[1] = {j->msgs[i].content};
+        out_stripped(o, parts, 1);
+        out_str(o, "<|eot_id|>");
+    }
+    if (j->gen || j->ct->variant == VARIANT_LLAMA3_ALWAYS_GEN)
+        out_str(o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+/* Llama 2 and Mistral: after an optional leading system message (Llama 2, Mistral v0.2), roles
+ * must alternate user/assistant starting with user, as the templates' raise_exception enforces. */
+static int check_alternation(const RenderJob *j, int start, const char *name, Err *err) {
+    for (int i = start; i < j->n; i++) {
+        Role r = j->roles[i];
+        bool even = (i - start) % 2 == 0;
+        if ((r == ROLE_USER) != even)
+            return err_set(err, ERR_ARG,
+                           "message %d: role '%s' out of order; the %s template needs roles to "
+                           "alternate user/assistant/user/... %s",
+                           i, j->msgs[i].role, name,
+                           start ? "after the leading system message" : "from the first message");
+        if (r != ROLE_USER && r != ROLE_ASSISTANT)
+            return err_set(err, ERR_ARG, "message %d: role '%s' is not supported by the %s template "
+                           "(only a leading system message, then user/assistant turns)",
+                           i, j->msgs[i].role, name);
+    }
+    return 0;
+}
+
+static void render_llama2(const RenderJob *j, Out *o) {
+    const ChatTemplate *ct = j->ct;
+    int start = j->roles[0] == ROLE_SYSTEM ? 1 : 0;
+    for (int i = start; i < j->n; i++) {
+        const char *content = j->msgs[i].content;
+        const char *parts[STRIP_PARTS_MAX] = {content, NULL, NULL, NULL};
+        int n_parts = 1;
+        if (i == start && start == 1) {
+            parts[0] = "<<SYS>>\n";
+            parts[1] = j->msgs[0].content;
+            parts[2] = "\n<</SYS>>\n\n";
+            parts[3] = content;
+            n_parts = 4;
+        }
+        if (j->roles[i] == ROLE_USER) {
+            out_str(o, ct->bos);
+            out_str(o, "[INST] ");
+            out_stripped(o, parts, n_parts);
+            out_str(o, " [/INST]");
+        } else {
+            out_str(o, " ");
+            out_stripped(o, parts, n_parts);
+            out_str(o, " ");
+            out_str(o, ct->eos);
+        }
+    }
+}
+
+static void render_mistral(const RenderJob *j, Out *o) {
+    const ChatTemplate *ct = j->ct;
+    bool v02 = ct->variant == VARIANT_MISTRAL_V02;
+    int start = v02 && j->roles[0] == ROLE_SYSTEM ? 1 : 0;
+    out_str(o, ct->bos);
+    for (int i = start; i < j->n; i++) {
+        const char *content = j->msgs[i].content;
+        if (j->roles[i] == ROLE_USER) {
+            out_str(o, v02 ? " [INST] " : "[INST] ");
+            if (i == start && start == 1) {
+                out_str(o, j->msgs[0].content);
+                out_str(o, "\n\n");
+            }
+            out_str(o, content);
+            out_str(o, " [/INST]");
+        } else if (v02) {
+            out_str(o, " ");
+            out_str(o, content);
+            out_str(o, ct->eos);
+        } else {
+            out_str(o, content);
+            out_str(o, ct->eos);
+            if (ct->variant == VARIANT_MISTRAL_V01) out_str(o, " ");
+        }
+    }
+}
+
+static void render_plain(const RenderJob *j, Out *o) {
+    out_str(o, j->ct->bos);
+    for (int i = 0; i < j->n; i++) {
+        out_str(o, ROLE_NAMES[j->roles[i]]);
+        out_str(o, ": ");
+        out_str(o, j->msgs[i].content);
+        out_str(o, "\n");
+    }
+    if (j->gen) out_str(o, "assistant:");
+}
+
+static void render_into(const RenderJob *j, Out *o) {
+    switch (j->ct->kind) {
+    case CHAT_TEMPLATE_CHATML:
+        if (j->ct->variant == VARIANT_QWEN25) render_qwen25(j, o);
+        else render_chatml(j, o);
+        break;
+    case CHAT_TEMPLATE_LLAMA3: render_llama3(j, o); break;
+    case CHAT_TEMPLATE_LLAMA2: render_llama2(j, o); break;
+    case CHAT_TEMPLATE_MISTRAL: render_mistral(j, o); break;
+    case CHAT_TEMPLATE_PLAIN: render_plain(j, o); break;
+    }
+}
+
+static int role_parse(const char *s, Role *r) {
+    if (strcmp(s, "system") == 0 || strcmp(s, "developer") == 0) *r = ROLE_SYSTEM;
+    else if (strcmp(s, "user") == 0) *r = ROLE_USER;
+    else if (strcmp(s, "assistant") == 0) *r = ROLE_ASSISTANT;
+    else if (strcmp(s, "tool") == 0) *r = ROLE_TOOL;
+    else return -1;
+    return 0;
+}
+
+/* Checks what the template cannot express, before anything is written. */
+static int validate(const RenderJob *j, Err *err) {
+    const ChatTemplate *ct = j->ct;
+    bool tools_ok = ct->kind == CHAT_TEMPLATE_CHATML || ct->kind == CHAT_TEMPLATE_PLAIN;
+    for (int i = 0; i < j->n; i++)
+        if (j->roles[i] == ROLE_TOOL && !tools_ok)
+            return err_set(err, ERR_ARG, "message %d: role 'tool' is not supported by the %s template",
+                           i, ct->variant_name);
+    if (ct->kind == CHAT_TEMPLATE_LLAMA2)
+        return check_alternation(j, j->roles[0] == ROLE_SYSTEM ? 1 : 0, ct->variant_name, err);
+    if (ct->kind == CHAT_TEMPLATE_MISTRAL) {
+        int start = ct->variant == VARIANT_MISTRAL_V02 && j->roles[0] == ROLE_SYSTEM ? 1 : 0;
+        return check_alternation(j, start, ct->variant_name, err);
+    }
+    return 0;
+}
+
+int chat_template_render(const ChatTemplate *ct, const ChatMessage *msgs, int n_msgs,
+                         bool add_generation_prompt, char **out, size_t *len, Err *err) {
+    if (out) *out = NULL;
+    if (len) *len = 0;
+    if (!ct || !out) return err_set(err, ERR_ARG, "chat_template_render: NULL template or output");
+    if (n_msgs <= 0 || !msgs) return err_set(err, ERR_ARG, "chat template: no messages to render");
+    if (n_msgs > CHAT_TEMPLATE_MESSAGES_MAX)
+        return err_set(err, ERR_ARG, "chat template: %d messages, more than %d", n_msgs, CHAT_TEMPLATE_MESSAGES_MAX);
+    Role *roles = malloc(sizeof(Role) * (size_t)n_msgs);
+    if (!roles) return err_set(err, ERR_NOMEM, "chat template: out of memory");
+    for (int i = 0; i < n_msgs; i++) {
+        if (!msgs[i].role || !msgs[i].content) {
+            free(roles);
+            return err_set(err, ERR_ARG, "message %d: role or content is NULL", i);
+        }
+        if (role_parse(msgs[i].role, &roles[i])) {
+            err_set(err, ERR_ARG, "message %d: unknown role '%.40s' (expected system, developer, "
+                    "user, assistant or tool)", i, msgs[i].role);
+            free(roles);
+            return -1;
+        }
+    }
+    RenderJob job = {ct, msgs, roles, n_msgs, add_generation_prompt};
+    if (validate(&job, err)) {
+        free(roles);
+        return -1;
+    }
+    Out o = {NULL, 0, false};
+    render_into(&job, &o); /* measure */
+    if (o.overflow) {
+        free(roles);
+        return err_set(err, ERR_ARG, "chat template: rendered prompt longer than %zu bytes", CHAT_TEMPLATE_OUTPUT_MAX);
+    }
+    size_t need = o.len;
+    o.buf = malloc(need + 1);
+    if (!o.buf) {
+        free(roles);
+        return err_set(err, ERR_NOMEM, "chat template: out of memory for a %zu-byte prompt", need);
+    }
+    o.len = 0;
+    render_into(&job, &o); /* fill */
+    o.buf[need] = 0;
+    free(roles);
+    *out = o.buf;
+    if (len) *len = need;
+    return 0;
+}
