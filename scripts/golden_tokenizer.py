@@ -9,12 +9,17 @@ Usage: python3 scripts/golden_tokenizer.py [--only NAME]
    tokenizer_qwen2_nfc.json (the tiny Qwen2 tokenizer plus an NFC normalizer and added tokens
    with lstrip/rstrip/single_word/normalized), tokenizer_spm_legacy.json and
    tokenizer_spm_metaspace.json (stories260K's SentencePiece vocabulary as an HF BPE with byte
-   fallback, in the Llama-2 "legacy" Prepend+Replace form and the Metaspace form).
+   fallback, in the Llama-2 "legacy" Prepend+Replace form and the Metaspace form),
+   tokenizer_llama3_style.json (the tiny Qwen2 vocabulary with Llama 3's regex, ignore_merges and
+   a BOS template), and tokenizer_qwen2_pre.gguf / tokenizer_llama_bpe_pre.gguf (tokenizer-only
+   GGUFs of the tiny Qwen2 vocabulary with tokenizer.ggml.pre "qwen2" / "llama-bpe").
 3. For each tokenizer, encodes every corpus string with the reference implementation and writes
    tests/golden/tokenizer/<name>.json:
      {"name", "tokenizer", "reference", "cases": [{"text" (or "hex" for raw bytes),
-       "add": ids with add_special + parse_special, "noadd": parse_special only,
-       "noparse": neither, ["decoded", "decoded_skip"]: HF decode of noparse / noadd ids}]}
+       "add": ids with add_special + parse_special, "noadd": parse_special only (omitted when
+       equal to "add"), "noparse": neither (omitted when equal to "noadd"), "decoded" /
+       "decoded_skip": HF decode of noparse / noadd ids (omitted when equal to the text / to
+       "decoded")}]}
    References: PyPI `tokenizers` (Tokenizer.from_file(p).encode(text, add_special_tokens=...);
    parse_special=False is `encode_special_tokens = True`) and PyPI `llama-cpp-python`
    (Llama(vocab_only=True).tokenize(bytes, add_bos=..., special=...)) for GGUF files.
@@ -362,7 +367,14 @@ INVALID_BYTES = [
 # ---------------------------------------------------------------- fixtures
 
 def write_json(path, obj, indent=None):
-    text = json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=False)
+    if indent == "cases":  # one case per line: small files, readable diffs
+        head = {k: v for k, v in obj.items() if k != "cases"}
+        lines = [json.dumps(c, ensure_ascii=False) for c in obj["cases"]]
+        text = json.dumps(head, ensure_ascii=False)[:-1] + ', "cases": [\n' + ",\n".join(lines) + "\n]}"
+    elif indent == "list":
+        text = "[\n" + ",\n".join(json.dumps(x, ensure_ascii=False) for x in obj) + "\n]"
+    else:
+        text = json.dumps(obj, ensure_ascii=False, indent=indent, sort_keys=False)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text + "\n")
 
@@ -386,6 +398,66 @@ def make_qwen2_nfc(tiny_path, out_path):
                                   "special": special})
         next_id += 1
     write_json(os.path.join(ROOT, out_path), d)
+
+
+LLAMA3_SPLIT_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                      r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def make_llama3_style(tiny_path, out_path):
+    """The tiny Qwen2 vocabulary in Llama 3's tokenizer.json form: Llama 3's split regex,
+    ignore_merges, and a TemplateProcessing post-processor that adds <|begin_of_text|>."""
+    with open(os.path.join(ROOT, tiny_path), encoding="utf-8") as f:
+        d = json.load(f)
+    bos_id = max(t["id"] for t in d["added_tokens"]) + 1
+    d["added_tokens"].append({"id": bos_id, "content": "<|begin_of_text|>", "single_word": False, "lstrip": False,
+                              "rstrip": False, "normalized": False, "special": True})
+    d["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {"Regex": LLAMA3_SPLIT_REGEX}
+    d["model"]["ignore_merges"] = True
+    d["post_processor"] = {"type": "Sequence", "processors": [
+        {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+        {"type": "TemplateProcessing",
+         "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+         "pair": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                  {"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [bos_id],
+                                                  "tokens": ["<|begin_of_text|>"]}}}]}
+    write_json(os.path.join(ROOT, out_path), d)
+
+
+def make_bpe_gguf(tiny_path, out_path, pre):
+    """A tokenizer-only GGUF (no tensors) with the tiny Qwen2 vocabulary and merges and the given
+    tokenizer.ggml.pre, so that llama.cpp's pre-tokenizer choice for that name is checked."""
+    import gguf
+    with open(os.path.join(ROOT, tiny_path), encoding="utf-8") as f:
+        d = json.load(f)
+    vocab = d["model"]["vocab"]
+    n = max(list(vocab.values()) + [t["id"] for t in d["added_tokens"]]) + 1
+    tokens, types = [""] * n, [1] * n
+    for k, v in vocab.items():
+        tokens[v] = k
+    for t in d["added_tokens"]:
+        tokens[t["id"]], types[t["id"]] = t["content"], 3
+    merges = [m if isinstance(m, str) else " ".join(m) for m in d["model"]["merges"]]
+    w = gguf.GGUFWriter(os.path.join(ROOT, out_path), "llama")
+    w.add_context_length(512)
+    w.add_embedding_length(64)
+    w.add_block_count(1)
+    w.add_feed_forward_length(64)
+    w.add_head_count(4)
+    w.add_head_count_kv(4)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(tokens.index("<|endoftext|>"))
+    w.add_eos_token_id(tokens.index("<|im_end|>"))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
 
 
 def read_gguf_spm(path):
@@ -445,11 +517,29 @@ def make_spm_bpe(gguf_path, out_legacy, out_metaspace):
     meta = dict(legacy)
     meta["normalizer"] = None
     meta["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}
-    meta["decoder"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}
+    meta["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "ByteFallback"},
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}]}
     write_json(os.path.join(ROOT, out_metaspace), meta)
 
 
 # ---------------------------------------------------------------- references
+
+def compact(case, add, noadd, noparse):
+    """The three id lists, each stored only where it differs from the previous one."""
+    case["add"] = add
+    if noadd != add:
+        case["noadd"] = noadd
+    if noparse != noadd:
+        case["noparse"] = noparse
+    return case
+
+
+def expand(case):
+    add = case["add"]
+    noadd = case.get("noadd", add)
+    return {"add": add, "noadd": noadd, "noparse": case.get("noparse", noadd)}
+
 
 def golden_hf(name, path, corpus, config=None):
     from tokenizers import Tokenizer
@@ -463,12 +553,22 @@ def golden_hf(name, path, corpus, config=None):
         tok.encode_special_tokens = True
         noparse = tok.encode(text, add_special_tokens=False).ids
         tok.encode_special_tokens = False
-        cases.append({"text": text, "add": add, "noadd": noadd, "noparse": noparse,
-                      "decoded": tok.decode(noparse, skip_special_tokens=False),
-                      "decoded_skip": tok.decode(noadd, skip_special_tokens=True)})
+        case = compact({"text": text}, add, noadd, noparse)
+        decoded = tok.decode(noparse, skip_special_tokens=False)
+        decoded_skip = tok.decode(noadd, skip_special_tokens=True)
+        # HF's ByteLevel decoder maps an added token's characters byte-wise (so "caf\u00e9" decodes
+        # to "caf\ufffd"); ftune decodes added tokens verbatim, like llama.cpp: no decode golden then.
+        if "\ufffd" in decoded + decoded_skip and "\ufffd" not in text:
+            case["decode_note"] = "HF decodes a non-ASCII added token byte-wise"
+        else:  # stored only where they differ from the text / the plain decode
+            if decoded != text:
+                case["decoded"] = decoded
+            if decoded_skip != decoded:
+                case["decoded_skip"] = decoded_skip
+        cases.append(case)
     out = {"name": name, "tokenizer": path, "config": config, "kind": "hf",
            "reference": "tokenizers %s" % tokenizers.__version__, "cases": cases}
-    write_json(os.path.join(GOLDEN_DIR, name + ".json"), out, indent=0)
+    write_json(os.path.join(GOLDEN_DIR, name + ".json"), out, indent="cases")
     print("%s: %d strings (%s)" % (name, len(cases), out["reference"]))
     return out
 
@@ -480,30 +580,30 @@ def golden_llama(name, path, corpus):
     items = [(t, t.encode("utf-8"), False) for t in corpus] + [(None, b, True) for b in INVALID_BYTES]
     for text, raw, is_hex in items:
         case = {"hex": raw.hex()} if is_hex else {"text": text}
-        case["add"] = llm.tokenize(raw, add_bos=True, special=True)
-        case["noadd"] = llm.tokenize(raw, add_bos=False, special=True)
-        case["noparse"] = llm.tokenize(raw, add_bos=False, special=False)
-        cases.append(case)
+        cases.append(compact(case, llm.tokenize(raw, add_bos=True, special=True),
+                             llm.tokenize(raw, add_bos=False, special=True),
+                             llm.tokenize(raw, add_bos=False, special=False)))
     out = {"name": name, "tokenizer": path, "kind": "gguf",
            "reference": "llama-cpp-python %s" % llama_cpp.__version__, "cases": cases}
-    write_json(os.path.join(GOLDEN_DIR, name + ".json"), out, indent=0)
+    write_json(os.path.join(GOLDEN_DIR, name + ".json"), out, indent="cases")
     print("%s: %d strings (%s)" % (name, len(cases), out["reference"]))
     return out
 
 
-def compare(a, b):
-    """Prints the corpus strings on which two goldens disagree (same corpus order)."""
+def compare(a, b, modes=("add", "noadd", "noparse")):
+    """Prints the corpus strings on which two goldens disagree."""
     by_text = {c.get("text"): c for c in b["cases"] if "text" in c}
     diff = 0
     for c in a["cases"]:
         o = by_text.get(c.get("text"))
         if o is None:
             continue
-        for k in ("add", "noadd", "noparse"):
-            if c[k] != o[k]:
+        ce, oe = expand(c), expand(o)
+        for k in modes:
+            if ce[k] != oe[k]:
                 diff += 1
                 print("  %s vs %s differ on %r (%s):\n    %s\n    %s" % (a["name"], b["name"], c["text"][:60], k,
-                                                                    c[k][:20], o[k][:20]))
+                                                                    ce[k][:20], oe[k][:20]))
                 break
     print("%s vs %s: %d of %d strings differ" % (a["name"], b["name"], diff, len(a["cases"])))
 
@@ -515,7 +615,7 @@ def main():
     os.makedirs(GOLDEN_DIR, exist_ok=True)
     os.makedirs(DATA_DIR, exist_ok=True)
     corpus = build_corpus()
-    write_json(os.path.join(GOLDEN_DIR, "corpus.json"), corpus, indent=0)
+    write_json(os.path.join(GOLDEN_DIR, "corpus.json"), corpus, indent="list")
     print("corpus: %d strings" % len(corpus))
 
     want = lambda n: not args.only or args.only == n
@@ -538,8 +638,21 @@ def main():
     tiny = first_existing(TINY_QWEN2_JSON)
     if tiny:
         if want("tiny_qwen2_hf"):
-            golden_hf("tiny_qwen2_hf", tiny, corpus, config="models/tiny-qwen2/tokenizer_config.json")
+            results["tiny_qwen2_hf"] = golden_hf("tiny_qwen2_hf", tiny, corpus,
+                                                 config="models/tiny-qwen2/tokenizer_config.json")
         make_qwen2_nfc(tiny, "tests/data/tokenizer_qwen2_nfc.json")
+        make_llama3_style(tiny, "tests/data/tokenizer_llama3_style.json")
+        if want("llama3_style_hf"):
+            results["llama3_style_hf"] = golden_hf("llama3_style_hf", "tests/data/tokenizer_llama3_style.json", corpus)
+        for pre, name in (("qwen2", "qwen2_pre_gguf"), ("llama-bpe", "llama_bpe_pre_gguf")):
+            path = "tests/data/tokenizer_%s.gguf" % name.replace("_gguf", "")
+            make_bpe_gguf(tiny, path, pre)
+            if want(name):
+                results[name] = golden_llama(name, path, corpus)
+        if "qwen2_pre_gguf" in results and "tiny_qwen2_hf" in results:
+            compare(results["qwen2_pre_gguf"], results["tiny_qwen2_hf"])
+        if "llama_bpe_pre_gguf" in results and "llama3_style_hf" in results:  # BOS ids differ
+            compare(results["llama_bpe_pre_gguf"], results["llama3_style_hf"], ("noadd", "noparse"))
     if os.path.exists(os.path.join(DATA_DIR, "tokenizer_qwen2_nfc.json")) and want("qwen2_nfc_hf"):
         golden_hf("qwen2_nfc_hf", "tests/data/tokenizer_qwen2_nfc.json", corpus)
     if "smollm2_hf" in results and "smollm2_gguf" in results:

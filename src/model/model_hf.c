@@ -103,7 +103,15 @@ static int llama3_rope_factors(Model *m, json_t *rs, Err *err) {
     return 0;
 }
 
-static int read_config(const char *dir, Model *m, Err *err) {
+/* bos_token_id / eos_token_id in config.json: an integer, or a list whose first entry is used;
+ * -2 when absent. */
+static int config_token_id(json_t *cfg, const char *key) {
+    json_t *v = json_object_get(cfg, key);
+    if (json_is_array(v)) v = json_array_get(v, 0);
+    return json_is_integer(v) ? (int)json_integer_value(v) : -2;
+}
+
+static int read_config(const char *dir, Model *m, int *bos_id, int *eos_id, Err *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     json_t *cfg;
@@ -132,6 +140,8 @@ static int read_config(const char *dir, Model *m, Err *err) {
     c->rope_theta = (float)json_num(cfg, "rope_theta", 10000.0);
     c->rms_eps = (float)json_num(cfg, "rms_norm_eps", 1e-6);
     c->tied_embeddings = json_is_true(json_object_get(cfg, "tie_word_embeddings"));
+    *bos_id = config_token_id(cfg, "bos_token_id");
+    *eos_id = config_token_id(cfg, "eos_token_id");
     c->qkv_bias = c->arch == ARCH_QWEN2 || json_is_true(json_object_get(cfg, "attention_bias"));
     json_t *rs = json_object_get(cfg, "rope_scaling");
     if (json_is_object(rs)) {
@@ -208,12 +218,18 @@ static const char *chat_template_field(json_t *tc) {
     return NULL;
 }
 
-static int load_text(const char *dir, Model *m, Err *err) {
+/* The tokenizer and chat template. Without tokenizer_config.json, tokenizer.json alone does not say
+ * which tokens are BOS/EOS: config.json's ids are used then. */
+static int load_text(const char *dir, Model *m, int cfg_bos, int cfg_eos, Err *err) {
     char tok_path[4096], tc_path[4096];
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", dir);
     snprintf(tc_path, sizeof tc_path, "%s/tokenizer_config.json", dir);
     bool have_tc = file_exists(tc_path);
     if (tok_load_hf(tok_path, have_tc ? tc_path : NULL, &m->tok, err)) return -1;
+    if (!have_tc && (cfg_bos != -2 || cfg_eos != -2) &&
+        tok_set_bos_eos(m->tok, cfg_bos != -2 ? cfg_bos : tok_bos_id(m->tok),
+                        cfg_eos != -2 ? cfg_eos : tok_eos_id(m->tok), err))
+        return err_prefix(err, "%s/config.json", dir);
     json_t *tc = NULL;
     if (have_tc && load_json(tc_path, &tc, err)) return -1;
     int rc = model_init_template(m, tc ? chat_template_field(tc) : NULL, tc ? token_field(tc, "bos_token") : NULL,
@@ -223,14 +239,18 @@ static int load_text(const char *dir, Model *m, Err *err) {
 }
 
 int model_load_hf(const char *dir, Model *m, Err *err) {
-    if (read_config(dir, m, err)) return -1;
+    int cfg_bos, cfg_eos;
+    if (read_config(dir, m, &cfg_bos, &cfg_eos, err)) return -1;
     HfCtx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return err_set(err, ERR_NOMEM, "out of memory");
     int rc = -1;
     if (open_shards(dir, ctx, err)) goto done;
     const SafeTensors *owner;
     if (!m->cfg.tied_embeddings && !find_tensor(ctx, "lm_head.weight", &owner)) m->cfg.tied_embeddings = true;
-    if (!(m->format = strdup("huggingface"))) goto done;
+    if (!(m->format = strdup("huggingface"))) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
     int counts[4] = {0};
     for (int i = 0; i < ctx->n_shards; i++)
         for (int j = 0; j < st_n_tensors(ctx->shards[i]); j++) counts[st_tensor(ctx->shards[i], j)->dtype]++;
@@ -240,8 +260,11 @@ int model_load_hf(const char *dir, Model *m, Err *err) {
     buf[0] = 0;
     for (int d = 0; d < 4; d++)
         if (counts[d]) len += snprintf(buf + len, sizeof buf - len, "%s%s x%d", len ? ", " : "", dn[d], counts[d]);
-    if (!(m->tensor_types = strdup(buf))) goto done;
-    if (model_alloc_and_read(m, read_weight, ctx, err) || load_text(dir, m, err)) goto done;
+    if (!(m->tensor_types = strdup(buf))) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (model_alloc_and_read(m, read_weight, ctx, err) || load_text(dir, m, cfg_bos, cfg_eos, err)) goto done;
     if (tok_vocab_size(m->tok) > m->cfg.vocab) {
         err_set(err, ERR_FORMAT, "%s: tokenizer has %d tokens but vocab_size is %d", dir, tok_vocab_size(m->tok),
                 m->cfg.vocab);

@@ -65,7 +65,9 @@ static int emit_piece(TokCtx *c, void *user, const char *s, size_t n, int32_t id
     char *clean = NULL, *norm = NULL;
     size_t clean_len = 0, norm_len = 0;
     int rc = -1;
-    if (tok_utf8_sanitize(s, n, &clean, &clean_len, c->err)) return -1;
+    /* llama.cpp keeps surrogates; HF never sees them (Python strings), so they become U+FFFD,
+     * keeping the text valid UTF-8 for the normalizers and the added-token regexes */
+    if (tok_utf8_sanitize(s, n, t->added_style == TOK_ADDED_LLAMA, &clean, &clean_len, c->err)) return -1;
     if (t->n_norm == 0 && t->set_norm.n == 0) {
         rc = tok_encode_segment(c, clean, clean_len, is_first, st->out);
     } else if (!tok_normalize(c, clean, clean_len, &norm, &norm_len)) {
@@ -198,7 +200,7 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, int n, bool skip_special,
             if (!skip_special) rc = buf_add(&b, s, k, err);
         } else if (a & TOK_ATTR_USER) {
             rc = buf_add(&b, s, k, err);
-        } else if (a & TOK_ATTR_BYTE && hex_byte(s, k) >= 0) {
+        } else if ((a & TOK_ATTR_BYTE) && t->dec_bytes && hex_byte(s, k) >= 0) {
             char byte = (char)hex_byte(s, k);
             rc = buf_add(&b, &byte, 1, err);
         } else if (a & (TOK_ATTR_NORMAL)) {

@@ -42,24 +42,29 @@ static size_t space_run_after(const char *s, size_t n, size_t start) {
     return i;
 }
 
-/* Does a word character (\w) end s[0..end) / start s[start..n)? */
-static int word_at(TokCtx *c, const pcre2_code *re, const char *s, size_t n, size_t from) {
-    size_t ms, me;
-    return tok_regex_next(c, re, s, n, from, &ms, &me);
+/* Is the character at s[at] a word character (\w)? The text here is the raw input, so the
+ * character is decoded and re-encoded first: PCRE2 only ever sees valid UTF-8. */
+static int word_char_at(TokCtx *c, const char *s, size_t n, size_t at) {
+    uint32_t cp;
+    size_t k = tok_utf8_decode((const unsigned char *)s + at, n - at, &cp);
+    if ((k == 1 && (unsigned char)s[at] >= 0x80) || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
+    char ch[TOK_UTF8_MAX];
+    size_t m = tok_utf8_encode(cp, ch), ms, me;
+    return tok_regex_next(c, c->t->re_word, ch, m, 0, &ms, &me);
 }
 
+/* HF single_word: no word character right before start nor right after stop. */
 static int single_word_ok(TokCtx *c, const char *s, size_t n, size_t start, size_t stop) {
-    const Tokenizer *t = c->t;
-    if (!t->re_word_end || !t->re_word_start) return 1;
+    if (!c->t->re_word) return 1;
     if (start > 0) {
-        int r = word_at(c, t->re_word_end, s, start, 0);
-        if (r < 0) return -1;
-        if (r) return 0;
+        size_t j = start - 1;
+        while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80 && start - j < TOK_UTF8_MAX) j--;
+        int r = word_char_at(c, s, start, j);
+        if (r) return r < 0 ? -1 : 0;
     }
     if (stop < n) {
-        int r = word_at(c, t->re_word_start, s + stop, n - stop, 0);
-        if (r < 0) return -1;
-        if (r) return 0;
+        int r = word_char_at(c, s, n, stop);
+        if (r) return r < 0 ? -1 : 0;
     }
     return 1;
 }
@@ -110,45 +115,58 @@ typedef struct {
     int32_t id; /* -1 for text */
 } Frag;
 
+typedef struct {
+    Frag *v;
+    size_t n, cap;
+} Frags;
+
+static int frag_push(TokCtx *c, Frags *f, size_t a, size_t b, int32_t id) {
+    if (id < 0 && a >= b) return 0;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        Frag *v = realloc(f->v, cap * sizeof *v);
+        if (!v) return err_set(c->err, ERR_NOMEM, "tokenizer: out of memory (special tokens)");
+        f->v = v;
+        f->cap = cap;
+    }
+    f->v[f->n++] = (Frag){a, b, id};
+    return 0;
+}
+
+/* Each token in turn (longest first) splits every text fragment at all its occurrences; one
+ * pass per token rebuilds the fragment list, so the cost is O(tokens x text). */
 static int split_llama(TokCtx *c, const char *s, size_t n, bool parse_special, TokPieceFn emit, void *user) {
     const Tokenizer *t = c->t;
-    size_t cap = 16, nf = 1;
-    Frag *f = malloc(cap * sizeof *f);
-    if (!f) return err_set(c->err, ERR_NOMEM, "tokenizer: out of memory (special tokens)");
-    f[0] = (Frag){0, n, -1};
-    for (int k = 0; k < t->n_added; k++) {
+    Frags cur = {0}, nxt = {0};
+    int rc = frag_push(c, &cur, 0, n, -1);
+    for (int k = 0; k < t->n_added && !rc; k++) {
         const TokAdded *a = &t->added[k];
         if (a->len == 0 || (a->special && !parse_special)) continue;
-        for (size_t i = 0; i < nf; i++) {
-            if (f[i].id >= 0) continue;
-            const char *hit = memmem(s + f[i].a, f[i].b - f[i].a, a->text, a->len);
-            if (!hit) continue;
-            /* replace fragment i by: text before, token, text after (rescanned next round) */
-            if (nf + 2 > cap) {
-                cap *= 2;
-                Frag *nfp = realloc(f, cap * sizeof *f);
-                if (!nfp) {
-                    free(f);
-                    return err_set(c->err, ERR_NOMEM, "tokenizer: out of memory (special tokens)");
-                }
-                f = nfp;
+        nxt.n = 0;
+        for (size_t i = 0; i < cur.n && !rc; i++) {
+            Frag f = cur.v[i];
+            if (f.id >= 0) {
+                rc = frag_push(c, &nxt, f.a, f.b, f.id);
+                continue;
             }
-            size_t ms = (size_t)(hit - s), me = ms + a->len;
-            Frag before = {f[i].a, ms, -1}, tok = {ms, me, a->id}, after = {me, f[i].b, -1};
-            int add = (before.a < before.b) + 1 + (after.a < after.b);
-            memmove(&f[i + add], &f[i + 1], (nf - i - 1) * sizeof *f);
-            size_t j = i;
-            if (before.a < before.b) f[j++] = before;
-            f[j++] = tok;
-            if (after.a < after.b) f[j++] = after;
-            nf += (size_t)add - 1;
-            i = j - 1 - (after.a < after.b); /* continue with the "after" fragment */
+            size_t pos = f.a;
+            const char *hit;
+            while (!rc && pos < f.b && (hit = memmem(s + pos, f.b - pos, a->text, a->len))) {
+                size_t ms = (size_t)(hit - s);
+                rc = frag_push(c, &nxt, pos, ms, -1);
+                if (!rc) rc = frag_push(c, &nxt, ms, ms + a->len, a->id);
+                pos = ms + a->len;
+            }
+            if (!rc) rc = frag_push(c, &nxt, pos, f.b, -1);
         }
+        Frags tmp = cur;
+        cur = nxt;
+        nxt = tmp;
     }
-    int rc = 0;
-    for (size_t i = 0; i < nf && !rc; i++)
-        rc = emit(c, user, s + f[i].a, f[i].b - f[i].a, f[i].id, f[i].a == 0);
-    free(f);
+    for (size_t i = 0; i < cur.n && !rc; i++)
+        rc = emit(c, user, s + cur.v[i].a, cur.v[i].b - cur.v[i].a, cur.v[i].id, cur.v[i].a == 0);
+    free(cur.v);
+    free(nxt.v);
     return rc;
 }
 

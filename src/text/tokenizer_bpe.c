@@ -90,6 +90,10 @@ static size_t initial_symbols(TokCtx *c, const char *s, size_t n) {
             if (!done && t->unk_id >= 0) {
                 if (unk_pending && !t->fuse_unk) sym[m++] = t->unk_id;
                 unk_pending = 1;
+            } else if (!done && t->unknown_blocks) {
+                if (unk_pending) sym[m++] = t->unk_id;
+                unk_pending = 0;
+                sym[m++] = -1; /* a barrier: merges with nothing, emits nothing */
             }
         }
         i += k;
@@ -103,6 +107,7 @@ static int try_push(TokCtx *c, Cand *h, size_t *hn, int32_t left) {
     if (left < 0) return 0;
     int32_t right = c->sym_next[left];
     if (right < 0) return 0;
+    if (c->sym_id[left] < 0 || c->sym_id[right] < 0) return 0;
     const TokPairSlot *p = tok_pairmap_get(&t->merges, c->sym_id[left], c->sym_id[right]);
     if (!p) return 0;
     heap_push(h, hn, (Cand){p->rank, left});
@@ -119,7 +124,7 @@ int tok_bpe_word(TokCtx *c, const char *s, size_t n, TokIds *out) {
     if (tok_ctx_reserve_syms(c, n + 1)) return -1;
     size_t m = initial_symbols(c, s, n);
     if (m == 0) return 0;
-    if (m == 1) return tok_ids_push(out, c->sym_id[0], c->err);
+    if (m == 1) return c->sym_id[0] >= 0 ? tok_ids_push(out, c->sym_id[0], c->err) : 0;
     for (size_t i = 0; i < m; i++) {
         c->sym_prev[i] = (int32_t)i - 1;
         c->sym_next[i] = i + 1 < m ? (int32_t)i + 1 : -1;
@@ -145,6 +150,6 @@ int tok_bpe_word(TokCtx *c, const char *s, size_t n, TokIds *out) {
         try_push(c, h, &hn, l);
     }
     for (int32_t i = 0; i >= 0; i = c->sym_next[i])
-        if (tok_ids_push(out, c->sym_id[i], c->err)) return -1;
+        if (c->sym_id[i] >= 0 && tok_ids_push(out, c->sym_id[i], c->err)) return -1;
     return 0;
 }

@@ -2,7 +2,7 @@
  * Private to the tokenizer files: nothing outside src/text/tokenizer*.c includes it. It holds the
  * vocabulary (texts, attributes, scores) with a string hash map, the BPE merge table, the
  * normalizer and pre-tokenizer steps, the added/special tokens and what the post-processor adds.
- * A Tokenizer is immutable after loading; every encode/decode keeps its scratch in an EncCtx. */
+ * A Tokenizer is immutable after loading; every encode/decode keeps its scratch in a TokCtx. */
 #ifndef FTUNE_TOKENIZER_INTERNAL_H
 #define FTUNE_TOKENIZER_INTERNAL_H
 
@@ -19,6 +19,7 @@
 #define TOK_MAX_VOCAB (1 << 24)                /* most token ids a vocabulary may use */
 #define TOK_MAX_TOKEN_BYTES (1 << 16)          /* longest token text, bytes */
 #define TOK_MAX_ADDED (1 << 16)                /* most added/special tokens */
+#define TOK_MAX_MERGES (1 << 24)               /* most BPE merges */
 #define TOK_MAX_STEPS 16                       /* normalizer or pre-tokenizer steps (Sequence flattened) */
 #define TOK_MAX_NESTING 8                      /* deepest Sequence nesting in tokenizer.json */
 #define TOK_MAX_TEMPLATE 8                     /* ids a post-processor adds before or after the text */
@@ -141,6 +142,9 @@ struct Tokenizer {
     bool byte_fallback;    /* HF BPE: unknown characters become <0xXX> tokens */
     bool ignore_merges;    /* a word found whole in the vocabulary is one token */
     int32_t unk_id;        /* -1 if none */
+    bool unknown_blocks;   /* llama.cpp: a character missing from the vocabulary (no <unk>) still
+                              separates its neighbours (no merge across it) and then vanishes;
+                              HF drops it before merging */
     bool fuse_unk;
 
     /* SPM */
@@ -158,8 +162,7 @@ struct Tokenizer {
     TokAdded *added;
     TokAddedSet set_raw;  /* matched on the raw text (HF normalized=false; every GGUF one) */
     TokAddedSet set_norm; /* matched on normalized text (HF normalized=true) */
-    pcre2_code *re_word_end;   /* \w$   (single_word) */
-    pcre2_code *re_word_start; /* ^\w   (single_word) */
+    pcre2_code *re_word;       /* \A\w, anchored word-character test (single_word) */
 
     /* post-processor: ids added around the text when add_special */
     int n_prefix, n_suffix;
@@ -169,7 +172,8 @@ struct Tokenizer {
 
     /* decoder */
     TokDecoderKind decoder;
-    int strip_lead; /* leading spaces removed from the decoded text */
+    int strip_lead;  /* leading spaces removed from the decoded text */
+    bool dec_bytes;  /* <0xXX> byte tokens decode to their byte (HF ByteFallback decoder) */
 };
 
 /* ---- growable id vector ---- */
@@ -198,6 +202,10 @@ typedef struct {
     size_t heap_cap; /* bytes */
     char *word_buf; /* byte-level mapped word (ignore_merges) */
     size_t word_cap;
+    /* regex split scratch: parts of one span and whether each is a match */
+    TokSpan *parts;
+    bool *part_match;
+    size_t n_parts, parts_cap;
 } TokCtx;
 
 void tok_ctx_free(TokCtx *c);
@@ -232,12 +240,15 @@ int tok_added_build_sets(Tokenizer *t, Err *err);
  * the code point, or length 1 and U+FFFD for an invalid byte. */
 size_t tok_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 size_t tok_utf8_encode(uint32_t cp, char *out); /* returns 1..4 */
-/* Length of the UTF-8 sequence a lead byte announces (1 for continuation/invalid bytes). */
+/* Length of the UTF-8 sequence a lead byte announces, by its high nibble as llama.cpp counts it
+ * (1 for ASCII and continuation bytes, 2 for 0xC0..0xDF, 3 for 0xE0..0xEF, 4 for 0xF0..0xFF). */
 size_t tok_utf8_len(unsigned char lead);
-/* Rewrites text as valid UTF-8: every byte that does not start a well-formed sequence becomes
- * U+FFFD, as llama.cpp does; surrogates and code points past U+10FFFF become U+FFFD too.
- * *out is heap (caller frees), *out_len its length. */
-int tok_utf8_sanitize(const char *s, size_t n, char **out, size_t *out_len, Err *err);
+/* Rewrites text the way llama.cpp decodes and re-encodes it: every byte that does not start a
+ * well-formed sequence becomes U+FFFD, overlong forms are re-encoded shortest, code points past
+ * U+10FFFF become U+FFFD. Surrogate code points (ED A0..BF xx) are kept when keep_surrogates (as
+ * llama.cpp does; the result is then valid UTF-8 except for those, see tok_regex_shadow), else
+ * they become U+FFFD too. *out is heap (caller frees). */
+int tok_utf8_sanitize(const char *s, size_t n, bool keep_surrogates, char **out, size_t *out_len, Err *err);
 /* The GPT-2 byte-to-unicode table: code point standing for byte b, and the reverse (-1 if none). */
 uint32_t tok_byte_to_cp(unsigned char b);
 int tok_cp_to_byte(uint32_t cp);
@@ -264,6 +275,9 @@ extern const int tok_n_comps;
 /* ---- regex (tokenizer_pretok.c) ---- */
 /* Compiles a pattern with PCRE2_UTF | PCRE2_UCP (and JIT when available); literal for String. */
 int tok_regex_compile(const char *pattern, size_t len, bool literal, pcre2_code **out, Err *err);
+/* A copy of s[0..n) with every surrogate sequence replaced by U+FFFD (same length) for PCRE2,
+ * which needs valid UTF-8; NULL when s has none (or on allocation failure: *err_nomem set). */
+char *tok_regex_shadow(const char *s, size_t n, bool *err_nomem);
 /* Finds the next match in s[0..n) at or after *pos; returns 1 with [*ms, *me), 0 when none. */
 int tok_regex_next(TokCtx *c, const pcre2_code *re, const char *s, size_t n, size_t pos, size_t *ms,
                    size_t *me);

@@ -215,10 +215,12 @@ static int build(Tokenizer *t, const Gguf *g, Err *err) {
         t->bos_id = special_id(g, "tokenizer.ggml.bos_token_id", GPT2_DEFAULT_BOS < n ? GPT2_DEFAULT_BOS : -1, n);
         t->eos_id = special_id(g, "tokenizer.ggml.eos_token_id", GPT2_DEFAULT_EOS < n ? GPT2_DEFAULT_EOS : -1, n);
         t->unk_id = -1; /* llama.cpp's BPE drops what it cannot encode */
+        t->unknown_blocks = true;
     } else {
         t->model = TOK_MODEL_SPM;
         t->model_name = "SentencePiece BPE";
         t->decoder = TOK_DEC_SPM;
+        t->dec_bytes = true;
         add_bos = true;
         t->add_space_prefix = gguf_get_int(g, "tokenizer.ggml.add_space_prefix", 1) != 0;
         t->strip_lead = t->add_space_prefix ? 1 : 0;

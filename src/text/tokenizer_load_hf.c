@@ -14,8 +14,9 @@
 #include "../core/fileio.h"
 #include "tokenizer_internal.h"
 
-#define RE_WORD_END "\\w$"
-#define RE_WORD_START "^\\w"
+/* single_word: is this character a word character, as Rust's regex \w defines it (Alphabetic,
+ * marks, decimal digits, connector punctuation, ZWNJ/ZWJ); PCRE2's \w lacks the marks. */
+#define RE_WORD "\\A[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]"
 
 typedef struct {
     Tokenizer *t;
@@ -171,16 +172,15 @@ static int32_t find_id(Tokenizer *t, const char *s) {
     return tok_strmap_get(t, &t->vocab, s, strlen(s));
 }
 
-static int add_template_ids(Loader *L, json_t *ids, bool prefix) {
-    Tokenizer *t = L->t;
+/* Appends a TemplateProcessing special token's ids to list (*n entries so far). */
+static int template_ids(Loader *L, json_t *ids, int32_t *list, int *n) {
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {
         json_int_t id = json_integer_value(v);
-        if (!json_is_integer(v) || id < 0 || id >= t->n_vocab) return fail(L, ERR_FORMAT, "post_processor id out of range");
-        int *cnt = prefix ? &t->n_prefix : &t->n_suffix;
-        if (*cnt >= TOK_MAX_TEMPLATE) return fail(L, ERR_UNSUPPORTED, "post_processor adds too many tokens");
-        (prefix ? t->prefix : t->suffix)[(*cnt)++] = (int32_t)id;
+        if (!json_is_integer(v) || id < 0 || id >= L->t->n_vocab) return fail(L, ERR_FORMAT, "post_processor id out of range");
+        if (*n >= TOK_MAX_TEMPLATE) return fail(L, ERR_UNSUPPORTED, "post_processor adds too many tokens");
+        list[(*n)++] = (int32_t)id;
     }
     return 0;
 }
@@ -216,35 +216,22 @@ static int parse_post(Loader *L, json_t *p, int depth) {
     if (!strcmp(ty, "TemplateProcessing")) {
         json_t *single = json_object_get(p, "single"), *specials = json_object_get(p, "special_tokens");
         if (!json_is_array(single)) return fail(L, ERR_FORMAT, "TemplateProcessing without \"single\"");
-        /* collect into a temporary Tokenizer-free list, then wrap */
-        int saved_np = t->n_prefix, saved_ns = t->n_suffix;
-        int32_t old_pre[TOK_MAX_TEMPLATE], old_suf[TOK_MAX_TEMPLATE];
-        memcpy(old_pre, t->prefix, sizeof old_pre);
-        memcpy(old_suf, t->suffix, sizeof old_suf);
-        t->n_prefix = t->n_suffix = 0;
-        bool seen_seq = false;
+        int32_t pre[TOK_MAX_TEMPLATE], suf[TOK_MAX_TEMPLATE];
+        int np = 0, ns = 0;
+        bool seen_seq = false; /* special tokens before the sequence "A" are a prefix, after it a suffix */
         size_t i;
         json_t *item;
         json_array_foreach(single, i, item) {
-            json_t *sp = json_object_get(item, "SpecialToken");
             if (json_object_get(item, "Sequence")) {
                 seen_seq = true;
                 continue;
             }
-            json_t *name = json_object_get(sp, "id");
+            json_t *name = json_object_get(json_object_get(item, "SpecialToken"), "id");
             json_t *def = json_is_string(name) ? json_object_get(specials, json_string_value(name)) : NULL;
             json_t *ids = json_object_get(def, "ids");
             if (!json_is_array(ids)) return fail(L, ERR_FORMAT, "TemplateProcessing names an undefined special token");
-            if (add_template_ids(L, ids, !seen_seq)) return -1;
+            if (template_ids(L, ids, seen_seq ? suf : pre, seen_seq ? &ns : &np)) return -1;
         }
-        int32_t pre[TOK_MAX_TEMPLATE], suf[TOK_MAX_TEMPLATE];
-        int np = t->n_prefix, ns = t->n_suffix;
-        memcpy(pre, t->prefix, sizeof pre);
-        memcpy(suf, t->suffix, sizeof suf);
-        memcpy(t->prefix, old_pre, sizeof old_pre);
-        memcpy(t->suffix, old_suf, sizeof old_suf);
-        t->n_prefix = saved_np;
-        t->n_suffix = saved_ns;
         return wrap(L, pre, np, suf, ns);
     }
     if (!strcmp(ty, "RobertaProcessing") || !strcmp(ty, "BertProcessing")) {
@@ -284,8 +271,10 @@ static int parse_decoder(Loader *L, json_t *d, int depth) {
         if (json_is_string(content) && strcmp(json_string_value(content), " "))
             return fail(L, ERR_UNSUPPORTED, "decoder Strip of a character other than space is not supported");
         t->strip_lead = (int)json_integer_value(json_object_get(d, "start"));
-    } else if (!strcmp(ty, "ByteFallback") || !strcmp(ty, "Fuse")) {
-        /* byte tokens are always decoded to their byte; fusing is implicit */
+    } else if (!strcmp(ty, "ByteFallback")) {
+        t->dec_bytes = true;
+    } else if (!strcmp(ty, "Fuse")) {
+        /* fusing is implicit: the output is one string */
     } else if (!strcmp(ty, "Sequence")) {
         json_t *list = json_object_get(d, "decoders");
         if (!json_is_array(list) || depth >= TOK_MAX_NESTING) return fail(L, ERR_FORMAT, "bad decoder Sequence");
@@ -510,9 +499,7 @@ static int build(Loader *L, json_t *root) {
         a->text = nt;
         a->len = nl;
     }
-    if (need_word && (tok_regex_compile(RE_WORD_END, strlen(RE_WORD_END), false, &t->re_word_end, L->err) ||
-                      tok_regex_compile(RE_WORD_START, strlen(RE_WORD_START), false, &t->re_word_start, L->err)))
-        return -1;
+    if (need_word && tok_regex_compile(RE_WORD, strlen(RE_WORD), false, &t->re_word, L->err)) return -1;
     return tok_finish(t, L->err);
 }
 

@@ -27,7 +27,7 @@ int tok_regex_compile(const char *pattern, size_t len, bool literal, pcre2_code 
         return err_set(err, ERR_UNSUPPORTED, "pre-tokenizer regex is %zu bytes (limit %d)", len, TOK_MAX_REGEX_BYTES);
     int ec = 0;
     PCRE2_SIZE eo = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opts = literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &ec, &eo, NULL);
     if (!re) {
         PCRE2_UCHAR msg[REGEX_ERR_MSG];
@@ -61,6 +61,29 @@ int tok_regex_next(TokCtx *c, const pcre2_code *re, const char *s, size_t n, siz
     return 1;
 }
 
+char *tok_regex_shadow(const char *s, size_t n, bool *err_nomem) {
+    *err_nomem = false;
+    const unsigned char *u = (const unsigned char *)s;
+    const unsigned char *p = memchr(u, 0xED, n);
+    bool any = false;
+    for (; p && !any; p = memchr(p + 1, 0xED, n - (size_t)(p + 1 - u)))
+        any = (size_t)(p - u) + 2 < n && p[1] >= 0xA0 && p[1] <= 0xBF;
+    if (!any) return NULL;
+    char *c = malloc(n + 1);
+    if (!c) {
+        *err_nomem = true;
+        return NULL;
+    }
+    memcpy(c, s, n);
+    c[n] = 0;
+    for (size_t i = 0; i + 2 < n; i++)
+        if (u[i] == 0xED && u[i + 1] >= 0xA0 && u[i + 1] <= 0xBF) {
+            memcpy(c + i, "\xef\xbf\xbd", 3);
+            i += 2;
+        }
+    return c;
+}
+
 /* ---- span lists ---- */
 typedef struct {
     TokSpan *v;
@@ -91,117 +114,102 @@ static void spans_free(Spans *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* Splits buf[a,b) by re with HF's delimiter behaviour, appending the parts to out. */
+/* Appends the part [x, y) (a match or not) to the context's scratch list. */
+static int part_push(TokCtx *c, size_t x, size_t y, bool is_match) {
+    if (c->n_parts == c->parts_cap) {
+        size_t cap = c->parts_cap ? c->parts_cap * 2 : 64;
+        TokSpan *v = realloc(c->parts, cap * sizeof *v);
+        if (v) c->parts = v;
+        bool *m = realloc(c->part_match, cap * sizeof *m);
+        if (m) c->part_match = m;
+        if (!v || !m) return err_set(c->err, ERR_NOMEM, "tokenizer: out of memory (pre-tokenizer)");
+        c->parts_cap = cap;
+    }
+    c->parts[c->n_parts] = (TokSpan){x, y};
+    c->part_match[c->n_parts++] = is_match;
+    return 0;
+}
+
+/* Splits buf[a,b) by re with HF's delimiter behaviour, appending the pieces to out. */
 static int split_span(TokCtx *c, const pcre2_code *re, TokSplitBehavior beh, bool invert, const char *buf,
                       size_t a, size_t b, bool first, Spans *out) {
-    /* parts: alternating (start, end, is_match) covering [a, b) */
-    Spans parts = {0};
-    bool *is_match = NULL;
-    size_t cap_m = 0;
+    /* parts: (start, end, is_match) covering [a, b), relative to a */
     size_t prev = 0, pos = 0, n = b - a;
     const char *s = buf + a;
-    int rc = 0;
-#define ADD_PART(x, y, m)                                                                  \
-    do {                                                                                   \
-        if (parts.n == cap_m) {                                                            \
-            cap_m = cap_m ? cap_m * 2 : 64;                                                \
-            bool *nm = realloc(is_match, cap_m);                                           \
-            if (!nm) {                                                                     \
-                rc = err_set(c->err, ERR_NOMEM, "tokenizer: out of memory (pre-tokenizer)"); \
-                goto done;                                                                 \
-            }                                                                              \
-            is_match = nm;                                                                 \
-        }                                                                                  \
-        is_match[parts.n] = (m);                                                           \
-        if (spans_push(c, &parts, (x), (y), false)) {                                      \
-            rc = -1;                                                                       \
-            goto done;                                                                     \
-        }                                                                                  \
-    } while (0)
+    c->n_parts = 0;
     while (pos <= n) {
         size_t ms, me;
         int r = tok_regex_next(c, re, s, n, pos, &ms, &me);
-        if (r < 0) {
-            rc = -1;
-            goto done;
-        }
+        if (r < 0) return -1;
         if (r == 0) break;
         if (me == ms) { /* empty match: ignore it and move one character on */
             if (ms >= n) break;
             pos = ms + tok_utf8_len((unsigned char)s[ms]);
             continue;
         }
-        if (ms > prev) ADD_PART(prev, ms, invert);
-        ADD_PART(ms, me, !invert);
+        if (ms > prev && part_push(c, prev, ms, invert)) return -1;
+        if (part_push(c, ms, me, !invert)) return -1;
         prev = pos = me;
     }
-    if (prev < n) ADD_PART(prev, n, invert);
-#undef ADD_PART
-    /* fold the parts per behaviour into (start, end) pieces */
+    if (prev < n && part_push(c, prev, n, invert)) return -1;
+    const TokSpan *parts = c->parts;
+    const bool *is_match = c->part_match;
+    size_t n_parts = c->n_parts;
+    /* fold the parts per behaviour into pieces */
     TokSpan cur = {0, 0};
     bool have = false, prev_match = false;
-    size_t n_parts = parts.n;
     switch (beh) {
     case TOK_SPLIT_ISOLATED:
-        for (size_t i = 0; i < n_parts; i++)
-            if (spans_push(c, out, a + parts.v[i].start, a + parts.v[i].end, first && parts.v[i].start == 0)) goto fail;
-        break;
     case TOK_SPLIT_REMOVED:
         for (size_t i = 0; i < n_parts; i++)
-            if (!is_match[i] &&
-                spans_push(c, out, a + parts.v[i].start, a + parts.v[i].end, first && parts.v[i].start == 0))
-                goto fail;
-        break;
+            if ((beh == TOK_SPLIT_ISOLATED || !is_match[i]) &&
+                spans_push(c, out, a + parts[i].start, a + parts[i].end, first && parts[i].start == 0))
+                return -1;
+        return 0;
     case TOK_SPLIT_MERGED_PREV:
     case TOK_SPLIT_CONTIGUOUS:
+        /* MergedWithPrevious: a match (not right after another) joins the piece before it;
+         * Contiguous: consecutive parts of the same kind join */
         for (size_t i = 0; i < n_parts; i++) {
             bool m = is_match[i];
             bool join = beh == TOK_SPLIT_MERGED_PREV ? (m && !prev_match) : (m == prev_match);
             if (join && have) {
-                cur.end = parts.v[i].end;
+                cur.end = parts[i].end;
             } else {
-                if (have && spans_push(c, out, a + cur.start, a + cur.end, first && cur.start == 0)) goto fail;
-                cur = parts.v[i];
+                if (have && spans_push(c, out, a + cur.start, a + cur.end, first && cur.start == 0)) return -1;
+                cur = parts[i];
                 have = true;
             }
             prev_match = m;
         }
-        if (have && spans_push(c, out, a + cur.start, a + cur.end, first && cur.start == 0)) goto fail;
-        break;
+        return have ? spans_push(c, out, a + cur.start, a + cur.end, first && cur.start == 0) : 0;
     case TOK_SPLIT_MERGED_NEXT: {
-        /* walk backwards: a match not preceded (on its right) by a match joins the piece after it */
+        /* walking backwards: a match (not right before another) joins the piece after it */
         size_t first_out = out->n;
         for (size_t k = n_parts; k-- > 0;) {
             bool m = is_match[k];
             if (m && !prev_match && have) {
-                cur.start = parts.v[k].start;
+                cur.start = parts[k].start;
             } else {
-                if (have && spans_push(c, out, a + cur.start, a + cur.end, first && cur.start == 0)) goto fail;
-                cur = parts.v[k];
+                if (have && spans_push(c, out, a + cur.start, a + cur.end, first && cur.start == 0)) return -1;
+                cur = parts[k];
                 have = true;
             }
             prev_match = m;
         }
-        if (have && spans_push(c, out, a + cur.start, a + cur.end, first && cur.start == 0)) goto fail;
-        /* reverse what was appended */
-        for (size_t i = first_out, j = out->n - 1; i < j; i++, j--) {
+        if (have && spans_push(c, out, a + cur.start, a + cur.end, first && cur.start == 0)) return -1;
+        for (size_t i = first_out, j = out->n; i + 1 < j; i++, j--) { /* back into text order */
             TokSpan tv = out->v[i];
-            out->v[i] = out->v[j];
-            out->v[j] = tv;
+            out->v[i] = out->v[j - 1];
+            out->v[j - 1] = tv;
             bool tf = out->first[i];
-            out->first[i] = out->first[j];
-            out->first[j] = tf;
+            out->first[i] = out->first[j - 1];
+            out->first[j - 1] = tf;
         }
-        break;
+        return 0;
     }
     }
-done:
-    spans_free(&parts);
-    free(is_match);
-    return rc;
-fail:
-    rc = -1;
-    goto done;
+    return 0;
 }
 
 /* Rewrites every span into a new buffer (ByteLevel prefix space, Metaspace replacement). */
@@ -248,21 +256,38 @@ int tok_encode_segment(TokCtx *c, const char *s, size_t n, bool is_first, TokIds
     const Tokenizer *t = c->t;
     if (n == 0) return 0;
     const char *buf = s;
-    char *own = NULL;
+    char *own = NULL, *shadow = NULL;
+    size_t buf_len = n;
+    bool shadow_valid = false;
     Spans sp = {0}, next = {0};
     int rc = -1;
     if (spans_push(c, &sp, 0, n, is_first)) goto done;
     for (int k = 0; k < t->n_pre; k++) {
         const TokPreStep *st = &t->pre[k];
-        if (st->kind == TOK_PRE_BYTELEVEL && st->add_prefix_space && rebuild(c, st, &buf, &own, &sp)) goto done;
-        if (st->kind == TOK_PRE_METASPACE && rebuild(c, st, &buf, &own, &sp)) goto done;
+        bool rebuilt = (st->kind == TOK_PRE_BYTELEVEL && st->add_prefix_space) || st->kind == TOK_PRE_METASPACE;
+        if (rebuilt) {
+            if (rebuild(c, st, &buf, &own, &sp)) goto done;
+            buf_len = sp.n ? sp.v[sp.n - 1].end : 0;
+            shadow_valid = false;
+        }
         if (!st->re) continue;
+        if (!shadow_valid) { /* surrogates kept from the input are hidden from PCRE2 */
+            bool nomem;
+            free(shadow);
+            shadow = tok_regex_shadow(buf, buf_len, &nomem);
+            if (nomem) {
+                err_set(c->err, ERR_NOMEM, "tokenizer: out of memory (pre-tokenizer)");
+                goto done;
+            }
+            shadow_valid = true;
+        }
+        const char *rbuf = shadow ? shadow : buf;
         TokSplitBehavior beh = st->kind == TOK_PRE_SPLIT       ? st->behavior
                                : st->kind == TOK_PRE_METASPACE ? TOK_SPLIT_MERGED_NEXT
                                                                : TOK_SPLIT_ISOLATED;
         next.n = 0;
         for (size_t i = 0; i < sp.n; i++)
-            if (split_span(c, st->re, beh, st->kind == TOK_PRE_SPLIT && st->invert, buf, sp.v[i].start,
+            if (split_span(c, st->re, beh, st->kind == TOK_PRE_SPLIT && st->invert, rbuf, sp.v[i].start,
                            sp.v[i].end, sp.first[i], &next))
                 goto done;
         Spans tmp = sp;
@@ -276,6 +301,7 @@ done:
     spans_free(&sp);
     spans_free(&next);
     free(own);
+    free(shadow);
     return rc;
 }
 

@@ -25,11 +25,8 @@
 #define DECOMP_MAX_LEN 4   /* longest full canonical decomposition of one code point */
 
 size_t tok_utf8_len(unsigned char lead) {
-    if (lead < 0x80) return 1;
-    if ((lead & 0xE0) == 0xC0) return 2;
-    if ((lead & 0xF0) == 0xE0) return 3;
-    if ((lead & 0xF8) == 0xF0) return 4;
-    return 1;
+    static const unsigned char by_high_nibble[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    return by_high_nibble[lead >> 4]; /* llama.cpp's unicode_len_utf8: 0xF8..0xFF count as 4 */
 }
 
 static bool is_cont(unsigned char b) { return (b & 0xC0) == 0x80; }
@@ -86,9 +83,11 @@ size_t tok_utf8_encode(uint32_t cp, char *out) {
     return 4;
 }
 
-static bool cp_ok(uint32_t cp) { return cp <= CP_MAX && !(cp >= 0xD800 && cp <= 0xDFFF); }
+static bool cp_ok(uint32_t cp, bool keep_surrogates) {
+    return cp <= CP_MAX && (keep_surrogates || cp < 0xD800 || cp > 0xDFFF);
+}
 
-int tok_utf8_sanitize(const char *s, size_t n, char **out, size_t *out_len, Err *err) {
+int tok_utf8_sanitize(const char *s, size_t n, bool keep_surrogates, char **out, size_t *out_len, Err *err) {
     const unsigned char *u = (const unsigned char *)s;
     /* fast path: already valid and in canonical (shortest) form */
     size_t i = 0;
@@ -100,7 +99,7 @@ int tok_utf8_sanitize(const char *s, size_t n, char **out, size_t *out_len, Err 
         uint32_t cp;
         size_t k = tok_utf8_decode(u + i, n - i, &cp);
         char tmp[TOK_UTF8_MAX];
-        if ((k == 1) || !cp_ok(cp) || tok_utf8_encode(cp, tmp) != k) break;
+        if ((k == 1) || !cp_ok(cp, keep_surrogates) || tok_utf8_encode(cp, tmp) != k) break;
         i += k;
     }
     char *o = malloc(i == n ? n + 1 : 3 * n + 1);
@@ -110,7 +109,7 @@ int tok_utf8_sanitize(const char *s, size_t n, char **out, size_t *out_len, Err 
     while (i < n) {
         uint32_t cp;
         size_t k = tok_utf8_decode(u + i, n - i, &cp);
-        if (!cp_ok(cp)) cp = CP_REPLACEMENT;
+        if (!cp_ok(cp, keep_surrogates)) cp = CP_REPLACEMENT;
         m += tok_utf8_encode(cp, o + m);
         i += k;
     }
@@ -211,6 +210,36 @@ static size_t decompose(uint32_t cp, uint32_t *d, int depth) {
     return k;
 }
 
+#define SHORT_RUN 16 /* runs of marks up to this long are insertion-sorted */
+#define N_CLASSES 256
+
+/* Stable sort of k non-starters by combining class: insertion sort for short runs, a counting
+ * sort (O(k)) for long, Zalgo-like ones. */
+static int sort_marks(uint32_t *d, size_t k) {
+    if (k <= SHORT_RUN) {
+        for (size_t i = 1; i < k; i++) {
+            uint32_t x = d[i];
+            int c = ccc_of(x);
+            size_t j = i;
+            while (j > 0 && ccc_of(d[j - 1]) > c) {
+                d[j] = d[j - 1];
+                j--;
+            }
+            d[j] = x;
+        }
+        return 0;
+    }
+    uint32_t *tmp = malloc(k * sizeof *tmp);
+    if (!tmp) return -1;
+    memcpy(tmp, d, k * sizeof *tmp);
+    size_t start[N_CLASSES + 1] = {0};
+    for (size_t i = 0; i < k; i++) start[ccc_of(tmp[i]) + 1]++;
+    for (int c = 1; c <= N_CLASSES; c++) start[c] += start[c - 1];
+    for (size_t i = 0; i < k; i++) d[start[ccc_of(tmp[i])]++] = tmp[i];
+    free(tmp);
+    return 0;
+}
+
 int tok_nfc(const char *s, size_t n, char **out, size_t *out_len, Err *err) {
     const unsigned char *u = (const unsigned char *)s;
     bool fast = true;
@@ -234,17 +263,19 @@ int tok_nfc(const char *s, size_t n, char **out, size_t *out_len, Err *err) {
         i += tok_utf8_decode(u + i, n - i, &cp);
         nd += decompose(cp, d + nd, 0);
     }
-    /* canonical ordering: stable insertion sort of each run of non-starters */
-    for (size_t i = 1; i < nd; i++) {
-        int c = ccc_of(d[i]);
-        if (!c) continue;
-        size_t j = i;
-        uint32_t x = d[i];
-        while (j > 0 && ccc_of(d[j - 1]) > c) {
-            d[j] = d[j - 1];
-            j--;
+    /* canonical ordering: a stable sort by combining class of each run of non-starters */
+    for (size_t i = 0; i < nd;) {
+        if (!ccc_of(d[i])) {
+            i++;
+            continue;
         }
-        d[j] = x;
+        size_t j = i;
+        while (j < nd && ccc_of(d[j])) j++;
+        if (sort_marks(d + i, j - i)) {
+            free(d);
+            return err_set(err, ERR_NOMEM, "tokenizer: out of memory normalizing");
+        }
+        i = j;
     }
     /* canonical composition */
     size_t nr = 0;

@@ -78,6 +78,8 @@ void tok_strmap_free(TokStrMap *m) {
 }
 
 int tok_pairmap_init(TokPairMap *m, size_t n_expected, Err *err) {
+    if (n_expected > TOK_MAX_MERGES)
+        return err_set(err, ERR_UNSUPPORTED, "tokenizer: %zu merges (limit %d)", n_expected, TOK_MAX_MERGES);
     m->cap = cap_for(n_expected);
     m->n = 0;
     m->slots = malloc((size_t)m->cap * sizeof *m->slots);
@@ -256,8 +258,7 @@ void tok_free(Tokenizer *t) {
     free(t->added);
     free(t->set_raw.idx);
     free(t->set_norm.idx);
-    pcre2_code_free(t->re_word_end);
-    pcre2_code_free(t->re_word_start);
+    pcre2_code_free(t->re_word);
     free(t);
 }
 
@@ -308,6 +309,8 @@ void tok_ctx_free(TokCtx *c) {
     free(c->sym_len);
     free(c->heap);
     free(c->word_buf);
+    free(c->parts);
+    free(c->part_match);
     pcre2_match_data_free(c->md);
     memset(c, 0, sizeof *c);
 }

@@ -111,3 +111,16 @@ TEST(model_load_missing_path_is_an_error) {
     CHECK(model_load("/nonexistent/model.gguf", &m, &err) == -1);
     CHECK(strstr(err.msg, "/nonexistent/model.gguf") != NULL);
 }
+
+TEST(model_load_hf_without_tokenizer_config_takes_eos_from_config_json) {
+    if (!file_is_dir("models/tiny-qwen2")) { test_skip("models/tiny-qwen2 not written"); return; }
+    REQUIRE(system("rm -rf /tmp/ftune_tiny_notc && cp -r models/tiny-qwen2 /tmp/ftune_tiny_notc && "
+                   "rm /tmp/ftune_tiny_notc/tokenizer_config.json") == 0);
+    Model *m;
+    Err err = {0};
+    REQUIRE(model_load("/tmp/ftune_tiny_notc", &m, &err) == 0);
+    CHECK_EQ_INT(tok_eos_id(m->tok), 558); /* config.json eos_token_id: <|im_end|> */
+    CHECK_EQ_INT(tok_bos_id(m->tok), 556);
+    CHECK_EQ_INT(chat_template_kind(m->tmpl), CHAT_TEMPLATE_PLAIN); /* no template without the config */
+    model_free(m);
+}
