@@ -37,6 +37,7 @@ void op_rmsnorm(float *y, const float *x, const float *weight, int T, int C, flo
         const float *xr = x + (size_t)t * C;
         float *yr = y + (size_t)t * C;
         float ss = 0;
+#pragma omp simd reduction(+ : ss)
         for (int c = 0; c < C; c++) ss += xr[c] * xr[c];
         float inv = 1.0f / sqrtf(ss / C + eps);
         for (int c = 0; c < C; c++) yr[c] = xr[c] * inv * weight[c];
@@ -74,8 +75,10 @@ void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads
 
 void op_softmax(float *x, int n) {
     float mx = x[0];
+#pragma omp simd reduction(max : mx)
     for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     float sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) {
         x[i] = expf(x[i] - mx);
         sum += x[i];
@@ -92,40 +95,24 @@ void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
     }
 }
 
-/* One query at a time: T small (decoding). scratch: n_threads * (start + T). */
+/* One query at a time: T small (decoding). Per (query, head): scores = K_h q * scale and
+ * out = V_h^T softmax(scores), both as single-threaded sgemv inside the parallel loop (OpenBLAS
+ * does not nest threads). scratch: n_threads * (start + T). */
 static void attention_rows(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
                            int n_head, int n_kv, int hd, float *scratch) {
-    int group = n_head / n_kv;
+    int group = n_head / n_kv, kvs = n_kv * hd;
     float scale = 1.0f / sqrtf((float)hd);
     int ctx = start + T;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
     for (int t = 0; t < T; t++)
         for (int h = 0; h < n_head; h++) {
             float *sc = scratch + (size_t)omp_get_thread_num() * ctx;
-            int p = start + t, kh = h / group;
-            const float *qv = q + ((size_t)t * n_head + h) * hd;
-            float mx = -INFINITY;
-            for (int j = 0; j <= p; j++) {
-                const float *kv = k_cache + ((size_t)j * n_kv + kh) * hd;
-                float s = 0;
-                for (int d = 0; d < hd; d++) s += qv[d] * kv[d];
-                s *= scale;
-                sc[j] = s;
-                mx = s > mx ? s : mx;
-            }
-            float sum = 0;
-            for (int j = 0; j <= p; j++) {
-                sc[j] = expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            float inv = 1.0f / sum;
-            float *o = out + ((size_t)t * n_head + h) * hd;
-            memset(o, 0, (size_t)hd * sizeof(float));
-            for (int j = 0; j <= p; j++) {
-                const float *vv = v_cache + ((size_t)j * n_kv + kh) * hd;
-                float a = sc[j] * inv;
-                for (int d = 0; d < hd; d++) o[d] += a * vv[d];
-            }
+            int visible = start + t + 1, kh = h / group;
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, visible, hd, scale, k_cache + (size_t)kh * hd, kvs,
+                        q + ((size_t)t * n_head + h) * hd, 1, 0.0f, sc, 1);
+            op_softmax(sc, visible);
+            cblas_sgemv(CblasRowMajor, CblasTrans, visible, hd, 1.0f, v_cache + (size_t)kh * hd, kvs, sc, 1, 0.0f,
+                        out + ((size_t)t * n_head + h) * hd, 1);
         }
 }
 

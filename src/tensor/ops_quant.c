@@ -50,23 +50,43 @@ static inline float hsum8(__m256 v) {
 static inline __m256 u8_to_ps(__m128i b) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)); }
 static inline __m256 i8_to_ps(__m128i b) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)); }
 
-static inline float dot_q8(const float *x, const int8_t *q) {
+/* Block dot products as 8-lane partial sums: the caller scales them by the block's d and sums
+ * the lanes once per row. */
+static inline __m256 dot_q8_v(const float *x, const int8_t *q) {
     __m128i a = _mm_loadu_si128((const __m128i *)q), b = _mm_loadu_si128((const __m128i *)(q + 16));
     __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(x), i8_to_ps(a));
     acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), i8_to_ps(_mm_srli_si128(a, 8)), acc);
     acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), i8_to_ps(b), acc);
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), i8_to_ps(_mm_srli_si128(b, 8)), acc);
-    return hsum8(acc);
+    return _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), i8_to_ps(_mm_srli_si128(b, 8)), acc);
 }
 
-static inline float dot_q4(const float *x, const unsigned char *q) {
+static inline __m256 dot_q4_v(const float *x, const unsigned char *q) {
     __m128i bytes = _mm_loadu_si128((const __m128i *)q), mask = _mm_set1_epi8(0x0f);
     __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
     __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(x), u8_to_ps(lo));
     acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), u8_to_ps(_mm_srli_si128(lo, 8)), acc);
     acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), u8_to_ps(hi), acc);
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), u8_to_ps(_mm_srli_si128(hi, 8)), acc);
-    return hsum8(acc);
+    return _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), u8_to_ps(_mm_srli_si128(hi, 8)), acc);
+}
+
+/* One row: sum over blocks of d * dot (+ the Q4_0/Q4_1 offset terms, as scalars). */
+static inline float row_dot(uint32_t type, const unsigned char *p, const float *x, const float *xsum, int nb,
+                            size_t bb) {
+    __m256 acc = _mm256_setzero_ps();
+    float off = 0;
+    for (int b = 0; b < nb; b++, p += bb, x += QUANT_BLOCK) {
+        __m256 d = _mm256_set1_ps(fp16_to_f32(rd16(p)));
+        if (type == QUANT_Q8_0) {
+            acc = _mm256_fmadd_ps(d, dot_q8_v(x, (const int8_t *)(p + 2)), acc);
+        } else if (type == QUANT_Q4_0) {
+            acc = _mm256_fmadd_ps(d, dot_q4_v(x, p + 2), acc);
+            off -= 8.0f * _mm256_cvtss_f32(d) * xsum[b];
+        } else {
+            acc = _mm256_fmadd_ps(d, dot_q4_v(x, p + 4), acc);
+            off += fp16_to_f32(rd16(p + 2)) * xsum[b];
+        }
+    }
+    return hsum8(acc) + off;
 }
 #else
 static inline float dot_q8(const float *x, const int8_t *q) {
@@ -78,6 +98,18 @@ static inline float dot_q8(const float *x, const int8_t *q) {
 static inline float dot_q4(const float *x, const unsigned char *q) {
     float acc = 0;
     for (int j = 0; j < 16; j++) acc += x[j] * (float)(q[j] & 0x0f) + x[j + 16] * (float)(q[j] >> 4);
+    return acc;
+}
+
+static inline float row_dot(uint32_t type, const unsigned char *p, const float *x, const float *xsum, int nb,
+                            size_t bb) {
+    float acc = 0;
+    for (int b = 0; b < nb; b++, p += bb, x += QUANT_BLOCK) {
+        float d = fp16_to_f32(rd16(p));
+        if (type == QUANT_Q8_0) acc += d * dot_q8(x, (const int8_t *)(p + 2));
+        else if (type == QUANT_Q4_0) acc += d * (dot_q4(x, p + 2) - 8.0f * xsum[b]);
+        else acc += d * dot_q4(x, p + 4) + fp16_to_f32(rd16(p + 2)) * xsum[b];
+    }
     return acc;
 }
 #endif
@@ -92,22 +124,8 @@ void op_matvec_quant(float *y, const float *x, const QuantMatrix *w, const float
         xsum[b] = s;
     }
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < w->rows; r++) {
-        const unsigned char *p = w->data + (size_t)r * row_bytes;
-        const float *xb = x;
-        float acc = 0;
-        if (w->type == QUANT_Q8_0) {
-            for (int b = 0; b < nb; b++, p += bb, xb += QUANT_BLOCK)
-                acc += fp16_to_f32(rd16(p)) * dot_q8(xb, (const int8_t *)(p + 2));
-        } else if (w->type == QUANT_Q4_0) {
-            for (int b = 0; b < nb; b++, p += bb, xb += QUANT_BLOCK)
-                acc += fp16_to_f32(rd16(p)) * (dot_q4(xb, p + 2) - 8.0f * xsum[b]);
-        } else {
-            for (int b = 0; b < nb; b++, p += bb, xb += QUANT_BLOCK)
-                acc += fp16_to_f32(rd16(p)) * dot_q4(xb, p + 4) + fp16_to_f32(rd16(p + 2)) * xsum[b];
-        }
-        y[r] = acc + (bias ? bias[r] : 0.0f);
-    }
+    for (int r = 0; r < w->rows; r++)
+        y[r] = row_dot(w->type, w->data + (size_t)r * row_bytes, x, xsum, nb, bb) + (bias ? bias[r] : 0.0f);
 }
 
 void op_matvec_quant_ref(float *y, const float *x, const QuantMatrix *w, const float *bias) {
