@@ -36,8 +36,19 @@ $(BUILD)/unit_tests: $(TEST_OBJ) $(BUILD)/libftune.a
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libftune.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/fuzz_%: tests/fuzz/%.c $(BUILD)/libftune.a
-	$(CC) $(CFLAGS) -fsanitize=address,undefined $< $(LIB_SRC) -o $@ $(LDLIBS)
+# Fuzz targets and their copy of the library are built with ASan/UBSan, at -O1.
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_OBJ = $(LIB_SRC:%.c=$(BUILD)/asan/%.o)
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -march=native $(SAN) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/libftune.a: $(ASAN_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/fuzz_%: tests/fuzz/%.c $(BUILD)/asan/libftune.a
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -march=native $(SAN) $^ -o $@ $(LDLIBS)
 
 setup:
 	@bash scripts/setup.sh
@@ -69,4 +80,4 @@ bench: setup all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(BUILD)/src/main.d
