@@ -1,0 +1,36 @@
+/* ops_backward.h: backward passes of the forward kernels in ops.h, for training. Shapes follow the
+ * forward functions; `d*` are gradients of the loss with respect to the named tensor. Functions
+ * that say "accumulate" add into their output, the others overwrite it. Each is checked against
+ * finite differences of its forward in tests/unit/test_ops_backward.c. No allocation. */
+#ifndef FTUNE_OPS_BACKWARD_H
+#define FTUNE_OPS_BACKWARD_H
+
+#include <stddef.h>
+
+/* y = x * rstd * w (per row, rstd = 1/rms(x)): dx (T, C) accumulate, given dy (T, C), x (T, C),
+ * the weight w (C) and rstd (T) saved by op_rmsnorm_save. */
+void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, const float *rstd, int T, int C);
+/* op_rmsnorm that also stores rstd (T) for the backward pass. */
+void op_rmsnorm_save(float *y, float *rstd, const float *x, const float *weight, int T, int C, float eps);
+
+/* The inverse rotation of op_rope, in place: turns d(rotated) into d(unrotated). */
+void op_rope_backward(float *dx, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
+
+/* h = silu(gate) * up: dgate, dup (n) overwrite, given dh (n). */
+void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n);
+
+/* Causal GQA attention over one sequence (no cache offset), saving the probabilities:
+ * q (T, n_head*hd), k, v (T, n_kv*hd) -> out (T, n_head*hd), probs (n_head, T, T) (row t holds
+ * zeros past t). */
+void op_attention_save(float *out, float *probs, const float *q, const float *k, const float *v, int T, int n_head,
+                       int n_kv, int hd);
+/* Its backward: dq overwrite, dk and dv overwrite (T, n_kv*hd), given dout. scratch: T*T floats. */
+void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs, const float *q,
+                           const float *k, const float *v, int T, int n_head, int n_kv, int hd, float *scratch);
+
+/* Cross-entropy of logits (n, V) against targets (n): returns the sum of -log p[target] and
+ * overwrites logits with d(sum)/d(logits) = softmax - onehot, times grad_scale. Writes the number
+ * of rows whose argmax equals the target to *n_correct (may be NULL). */
+double op_cross_entropy(float *logits, const int *targets, int n, int V, float grad_scale, int *n_correct);
+
+#endif
