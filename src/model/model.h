@@ -56,7 +56,7 @@ typedef struct {
     QuantMatrix q_wq, q_wk, q_wv, q_wo, q_gate, q_up, q_down;
 } LayerWeights;
 
-typedef struct {
+typedef struct Model {
     ModelConfig cfg;
     char *path;           /* what was loaded */
     char *format;         /* "gguf" or "huggingface" */

@@ -1,0 +1,125 @@
+/* lora.c: LoRA parameter layout, initialisation, target names and the forward application. */
+#include "lora.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/rng.h"
+#include "../model/model.h"
+
+static const char *const TARGET_NAMES[LORA_N_TARGETS] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                         "gate_proj", "up_proj", "down_proj"};
+static const char *const TARGET_MODULES[LORA_N_TARGETS] = {
+    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+
+const char *lora_target_name(LoraTarget t) { return (unsigned)t < LORA_N_TARGETS ? TARGET_NAMES[t] : "?"; }
+const char *lora_target_module(LoraTarget t) { return (unsigned)t < LORA_N_TARGETS ? TARGET_MODULES[t] : "?"; }
+
+int lora_parse_targets(const char *list, unsigned *targets, Err *err) {
+    *targets = 0;
+    if (strcmp(list, "all") == 0) {
+        *targets = LORA_ALL_TARGETS;
+        return 0;
+    }
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int t = 0; t < LORA_N_TARGETS && found < 0; t++) {
+            size_t short_len = strlen(TARGET_NAMES[t]) - 5; /* "q" of "q_proj" */
+            if ((n == strlen(TARGET_NAMES[t]) && strncmp(p, TARGET_NAMES[t], n) == 0) ||
+                (n == short_len && strncmp(p, TARGET_NAMES[t], n) == 0))
+                found = t;
+        }
+        if (found < 0)
+            return err_set(err, ERR_ARG, "unknown LoRA target '%.*s' (q, k, v, o, gate, up, down or all)", (int)n, p);
+        *targets |= 1u << found;
+        p += n;
+        if (*p == ',') p++;
+    }
+    if (!*targets) return err_set(err, ERR_ARG, "no LoRA target given");
+    return 0;
+}
+
+void lora_free(Lora *l) {
+    if (!l) return;
+    free(l->pairs);
+    free(l->params);
+    free(l->grads);
+    free(l->adam_m);
+    free(l->adam_v);
+    free(l);
+}
+
+int lora_new(const Model *m, const LoraConfig *cfg, Lora **out, Err *err) {
+    *out = NULL;
+    if (cfg->rank < 1 || cfg->rank > LORA_MAX_RANK)
+        return err_set(err, ERR_ARG, "LoRA rank must be between 1 and %d, got %d", LORA_MAX_RANK, cfg->rank);
+    if (!(cfg->alpha > 0)) return err_set(err, ERR_ARG, "LoRA alpha must be positive, got %g", cfg->alpha);
+    if (!(cfg->dropout >= 0 && cfg->dropout < 1))
+        return err_set(err, ERR_ARG, "LoRA dropout must be in [0, 1), got %g", cfg->dropout);
+    if (!(cfg->targets & LORA_ALL_TARGETS)) return err_set(err, ERR_ARG, "no LoRA target modules");
+    const ModelConfig *c = &m->cfg;
+    int qd = c->n_head * c->head_dim, kvd = c->n_kv_head * c->head_dim;
+    int dims[LORA_N_TARGETS][2] = {{c->dim, qd},       {c->dim, kvd},        {c->dim, kvd}, {qd, c->dim},
+                                   {c->dim, c->ffn_dim}, {c->dim, c->ffn_dim}, {c->ffn_dim, c->dim}};
+    Lora *l = calloc(1, sizeof *l);
+    if (!l) return err_set(err, ERR_NOMEM, "out of memory");
+    l->cfg = *cfg;
+    l->scale = cfg->alpha / (float)cfg->rank;
+    l->n_layer = c->n_layer;
+    l->pairs = calloc((size_t)c->n_layer * LORA_N_TARGETS, sizeof(LoraPair));
+    size_t total = 0;
+    for (int t = 0; t < LORA_N_TARGETS; t++)
+        if (cfg->targets & (1u << t)) total += (size_t)cfg->rank * (dims[t][0] + dims[t][1]);
+    total *= c->n_layer;
+    l->n_params = total;
+    l->params = calloc(total, sizeof(float));
+    l->grads = calloc(total, sizeof(float));
+    l->adam_m = calloc(total, sizeof(float));
+    l->adam_v = calloc(total, sizeof(float));
+    if (!l->pairs || !l->params || !l->grads || !l->adam_m || !l->adam_v) {
+        lora_free(l);
+        return err_set(err, ERR_NOMEM, "cannot allocate LoRA adapters (%zu parameters)", total);
+    }
+    float *p = l->params;
+    for (int layer = 0; layer < c->n_layer; layer++)
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            if (!(cfg->targets & (1u << t))) continue;
+            LoraPair *pr = &l->pairs[layer * LORA_N_TARGETS + t];
+            pr->in = dims[t][0];
+            pr->out = dims[t][1];
+            pr->rank = cfg->rank;
+            pr->A = p;
+            p += (size_t)cfg->rank * pr->in;
+            pr->B = p;
+            p += (size_t)pr->out * cfg->rank;
+        }
+    *out = l;
+    return 0;
+}
+
+void lora_init(Lora *l, uint64_t seed) {
+    Rng rng;
+    rng_seed(&rng, seed);
+    memset(l->params, 0, l->n_params * sizeof(float));
+    memset(l->grads, 0, l->n_params * sizeof(float));
+    memset(l->adam_m, 0, l->n_params * sizeof(float));
+    memset(l->adam_v, 0, l->n_params * sizeof(float));
+    for (int i = 0; i < l->n_layer * LORA_N_TARGETS; i++) {
+        LoraPair *p = &l->pairs[i];
+        if (!p->A) continue;
+        float bound = 1.0f / sqrtf((float)p->in);
+        for (size_t j = 0; j < (size_t)l->cfg.rank * p->in; j++) p->A[j] = (rng_uniform(&rng) * 2 - 1) * bound;
+    }
+}
+
+void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T) {
+    if (!p || !p->A) return;
+    int r = p->rank;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, r, p->in, 1.0f, x, p->in, p->A, p->in, 0.0f, u, r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, p->out, r, scale, u, r, p->B, r, 1.0f, y, p->out);
+}

@@ -1,0 +1,70 @@
+/* lora.h: LoRA adapters for the seven projections of every layer (q, k, v, o, gate, up, down):
+ * y = W x + scale * B (A x), A (r, in), B (out, r), scale = alpha / r. Parameters, gradients and
+ * the AdamW moments are four parallel contiguous buffers (the only trainable state). Rows are in
+ * Hugging Face order, as PEFT stores them. Saving/loading in the PEFT layout is in peft.h. */
+#ifndef FTUNE_LORA_H
+#define FTUNE_LORA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+struct Model;
+
+typedef enum { LORA_Q, LORA_K, LORA_V, LORA_O, LORA_GATE, LORA_UP, LORA_DOWN, LORA_N_TARGETS } LoraTarget;
+
+#define LORA_ALL_TARGETS ((1u << LORA_N_TARGETS) - 1)
+#define LORA_MAX_RANK 1024
+
+typedef struct {
+    int rank;
+    float alpha;
+    float dropout;     /* probability on the LoRA branch's input; 0 = off */
+    unsigned targets;  /* bit (1 << LoraTarget) per adapted projection */
+} LoraConfig;
+
+typedef struct {
+    float *A; // (r, in), NULL when this projection is not adapted
+    float *B; // (out, r)
+    int in, out, rank;
+} LoraPair;
+
+typedef struct Lora {
+    LoraConfig cfg;
+    float scale;       /* alpha / rank */
+    int n_layer;
+    LoraPair *pairs;   /* n_layer * LORA_N_TARGETS, index layer * LORA_N_TARGETS + target */
+    float *params;     /* every A and B, contiguous */
+    float *grads;      /* same layout as params */
+    float *adam_m;     /* same layout */
+    float *adam_v;     /* same layout */
+    size_t n_params;
+} Lora;
+
+/* Allocates adapters shaped for model m (parameters zeroed; see lora_init). ERR_ARG for a bad
+ * rank, alpha, dropout or an empty target set. Caller frees with lora_free. */
+int lora_new(const struct Model *m, const LoraConfig *cfg, Lora **out, Err *err);
+void lora_free(Lora *l); /* NULL is a no-op */
+
+/* PEFT's initialisation: A ~ U(-1/sqrt(in), 1/sqrt(in)) from seed, B = 0 (so the adapted model
+ * starts equal to the base model). Clears gradients and moments. */
+void lora_init(Lora *l, uint64_t seed);
+
+static inline const LoraPair *lora_pair(const Lora *l, int layer, LoraTarget t) {
+    return l ? &l->pairs[layer * LORA_N_TARGETS + t] : NULL;
+}
+/* The gradient buffer that matches a parameter pointer inside l->params. */
+static inline float *lora_grad(const Lora *l, const float *param) { return l->grads + (param - l->params); }
+
+const char *lora_target_name(LoraTarget t);   /* "q_proj", ... "down_proj" */
+const char *lora_target_module(LoraTarget t); /* "self_attn.q_proj", ... "mlp.down_proj" */
+/* Parses a comma-separated list ("q,k,v" or "q_proj,v_proj" or "all") into a target mask. */
+int lora_parse_targets(const char *list, unsigned *targets, Err *err);
+
+/* y (T, N) += scale * (x A^T) B^T for one adapted projection; u (T, r) receives x A^T.
+ * A no-op when p is NULL or not adapted. */
+void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T);
+
+#endif

@@ -1,0 +1,118 @@
+/* test_train_step.c: the whole training forward/backward on the real stories260K model against
+ * finite differences of the loss, for LoRA parameters of every target in the first and last
+ * layer; and the adapted model without training equals the base model (B = 0). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "model/infer.h"
+#include "tensor/ops_backward.h"
+#include "train/train_step.h"
+#include "test.h"
+
+static Model *load_stories(void) {
+    const char *p = test_model("models/stories260K/stories260K.gguf", "stories260K.gguf");
+    Model *m = NULL;
+    Err err = {0};
+    if (p && model_load(p, &m, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
+    return m;
+}
+
+static const int32_t IDS[] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 268, 414, 422, 395, 274, 287, 426};
+static const uint8_t MASK[] = {0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+#define LEN ((int)(sizeof IDS / sizeof IDS[0]))
+
+static double loss_only(TrainState *s) {
+    StepStats st = {0};
+    Err err = {0};
+    train_sequence(s, IDS, MASK, LEN, 1.0f, false, &st, &err);
+    return st.loss_sum / st.n_tokens;
+}
+
+TEST(train_step_gradients_match_finite_differences) {
+    Model *m = load_stories();
+    if (!m) { test_skip("stories260K not available"); return; }
+    LoraConfig cfg = {2, 4.0f, 0.0f, LORA_ALL_TARGETS};
+    Lora *lora;
+    TrainState *s;
+    Err err = {0};
+    REQUIRE(lora_new(m, &cfg, &lora, &err) == 0);
+    lora_init(lora, 5);
+    Rng r;
+    rng_seed(&r, 6);
+    for (int i = 0; i < lora->n_layer * LORA_N_TARGETS; i++) /* B non-zero so every gradient is alive */
+        for (size_t j = 0; j < (size_t)lora->pairs[i].out * cfg.rank; j++) lora->pairs[i].B[j] = (rng_uniform(&r) - 0.5f) * 0.2f;
+    REQUIRE(train_state_new(m, lora, 64, &s, &err) == 0);
+    int n_train = 0;
+    for (int t = 1; t < LEN; t++) n_train += MASK[t];
+    StepStats st = {0};
+    REQUIRE(train_sequence(s, IDS, MASK, LEN, 1.0f / n_train, true, &st, &err) == 0);
+    CHECK_EQ_INT(st.n_tokens, n_train);
+    double loss = st.loss_sum / st.n_tokens;
+    CHECK(loss > 0.1 && loss < 10);
+    CHECK_NEAR(loss_only(s), loss, 1e-6);
+    int checked = 0;
+    double worst = 0;
+    for (int layer = 0; layer < m->cfg.n_layer; layer += m->cfg.n_layer - 1)
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            const LoraPair *p = lora_pair(lora, layer, t);
+            float *params[2] = {p->A + (rng_next(&r) % (size_t)(p->in * cfg.rank)),
+                                p->B + (rng_next(&r) % (size_t)(p->out * cfg.rank))};
+            for (int k = 0; k < 2; k++) {
+                float *x = params[k], keep = *x, eps = 1e-2f;
+                *x = keep + eps;
+                double lp = loss_only(s);
+                *x = keep - eps;
+                double lm = loss_only(s);
+                *x = keep;
+                double num = (lp - lm) / (2 * eps), ana = *lora_grad(lora, x);
+                double err_abs = fabs(num - ana);
+                if (err_abs > 2e-2 * fabs(num) + 2e-4) {
+                    test_fail(__FILE__, __LINE__, "layer %d %s %s: analytic %g, numeric %g", layer,
+                              lora_target_name(t), k ? "B" : "A", ana, num);
+                }
+                worst = fmax(worst, err_abs);
+                checked++;
+            }
+        }
+    printf("    %d LoRA parameters checked, worst |analytic - numeric| %.2g\n", checked, worst);
+    train_state_free(s);
+    lora_free(lora);
+    model_free(m);
+}
+
+TEST(train_step_fresh_adapter_equals_base_model) {
+    Model *m = load_stories();
+    if (!m) { test_skip("stories260K not available"); return; }
+    LoraConfig cfg = {4, 8.0f, 0.0f, LORA_ALL_TARGETS};
+    Lora *lora;
+    TrainState *with, *without;
+    Err err = {0};
+    REQUIRE(lora_new(m, &cfg, &lora, &err) == 0);
+    lora_init(lora, 1);
+    REQUIRE(train_state_new(m, lora, 32, &with, &err) == 0);
+    REQUIRE(train_state_new(m, NULL, 32, &without, &err) == 0);
+    double a = loss_only(with), b = loss_only(without);
+    CHECK_NEAR(a, b, 1e-6);
+    /* and the training forward agrees with the inference forward's logits-based loss */
+    InferState *st;
+    REQUIRE(infer_new(m, 32, 2, &st, &err) == 0);
+    float *logits = malloc((size_t)LEN * m->cfg.vocab * sizeof(float));
+    REQUIRE(infer_forward(st, IDS, LEN, logits, &err) == 0);
+    int n = 0, targets[LEN];
+    float *rows = malloc((size_t)LEN * m->cfg.vocab * sizeof(float));
+    for (int t = 1; t < LEN; t++)
+        if (MASK[t]) {
+            memcpy(rows + (size_t)n * m->cfg.vocab, logits + (size_t)(t - 1) * m->cfg.vocab, m->cfg.vocab * sizeof(float));
+            targets[n++] = IDS[t];
+        }
+    double ref = op_cross_entropy(rows, targets, n, m->cfg.vocab, 1.0f, NULL) / n;
+    CHECK_NEAR(a, ref, 1e-5);
+    free(rows);
+    free(logits);
+    infer_free(st);
+    train_state_free(with);
+    train_state_free(without);
+    lora_free(lora);
+    model_free(m);
+}
