@@ -25,7 +25,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libftune.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/ftune: $(BUILD)/src/main.o $(BUILD)/libftune.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -45,7 +45,7 @@ $(BUILD)/asan/%.o: %.c
 	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -march=native $(SAN) -MMD -MP -c $< -o $@
 
 $(BUILD)/asan/libftune.a: $(ASAN_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/fuzz_%: tests/fuzz/%.c $(BUILD)/asan/libftune.a
 	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -march=native $(SAN) $^ -o $@ $(LDLIBS)

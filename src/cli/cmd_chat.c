@@ -7,21 +7,23 @@
 
 #include "../core/fileio.h"
 #include "../model/generate.h"
+#include "../model/peft.h"
 #include "args.h"
 #include "cli.h"
 
 #define CHAT_MAX_TURNS 256
 #define CHAT_MAX_STDIN (16u << 20)
 
-static const char *const CHAT_OPTIONS[] = {"model", "system", "temperature", "top-p", "top-k", "seed",
+static const char *const CHAT_OPTIONS[] = {"model", "adapter", "system", "temperature", "top-p", "top-k", "seed",
                                            "max-tokens", "threads", "ctx", "stop", NULL};
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: ftune chat --model PATH [--system TEXT] [--temperature T] [--top-p P] [--top-k K]\n"
+            "usage: ftune chat --model PATH [--adapter DIR] [--system TEXT] [--temperature T] [--top-p P] [--top-k K]\n"
             "                  [--seed N] [--max-tokens N] [--stop TEXT] [--threads N] [--ctx N] [MESSAGE]\n"
             "Prints the model's reply to MESSAGE; with no MESSAGE, reads it from standard input, or\n"
-            "starts a conversation on a terminal (an empty line or Ctrl-D ends it).\n");
+            "starts a conversation on a terminal (an empty line or Ctrl-D ends it). --adapter applies a\n"
+            "LoRA adapter in the PEFT layout (adapter_config.json, adapter_model.safetensors) unmerged.\n");
 }
 
 static int print_piece(const char *piece, size_t len, void *user) {
@@ -114,6 +116,15 @@ int cmd_chat(int argc, char **argv) {
         model_free(m);
         return 1;
     }
+    Lora *lora = NULL;
+    const char *adapter = args_get(&a, "adapter");
+    if (adapter && (peft_load(m, adapter, &lora, &err) || infer_set_lora(st, lora, &err))) {
+        fprintf(stderr, "ftune chat: %s\n", err.msg);
+        lora_free(lora);
+        infer_free(st);
+        model_free(m);
+        return EXIT_BAD_INPUT;
+    }
     GenParams gp;
     gen_params_default(m, &gp);
     gp.max_tokens = (int)max_tokens;
@@ -147,6 +158,7 @@ int cmd_chat(int argc, char **argv) {
     }
     for (int i = 0; i < conv.n; i++) free(conv.owned[i]);
     infer_free(st);
+    lora_free(lora);
     model_free(m);
     return rc;
 }

@@ -90,6 +90,45 @@ int file_read_all(const char *path, size_t max_size, char **out, size_t *len, Er
     return 0;
 }
 
+int file_atomic_open(AtomicFile *af, const char *path, Err *err) {
+    if (snprintf(af->path, sizeof af->path, "%s", path) >= (int)sizeof af->path ||
+        snprintf(af->tmp, sizeof af->tmp, "%s.tmp", path) >= (int)sizeof af->tmp)
+        return err_set(err, ERR_ARG, "%s: path too long", path);
+    af->fp = fopen(af->tmp, "wb");
+    if (!af->fp) return err_set(err, ERR_IO, "%s: cannot create: %s", af->tmp, strerror(errno));
+    return 0;
+}
+
+void file_atomic_abort(AtomicFile *af) {
+    if (af->fp) fclose(af->fp);
+    af->fp = NULL;
+    unlink(af->tmp);
+}
+
+int file_atomic_commit(AtomicFile *af, Err *err) {
+    FILE *fp = af->fp;
+    int bad = ferror(fp) || fflush(fp) != 0 || fsync(fileno(fp)) != 0;
+    int e = errno;
+    bad |= fclose(fp) != 0;
+    af->fp = NULL;
+    if (bad || rename(af->tmp, af->path) != 0) {
+        if (!bad) e = errno;
+        unlink(af->tmp);
+        return err_set(err, ERR_IO, "%s: cannot write: %s", af->path, strerror(e));
+    }
+    /* make the rename itself durable */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", af->path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
 int file_is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);

@@ -17,6 +17,19 @@ typedef struct {
 int file_map(const char *path, MappedFile *out, Err *err);
 void file_unmap(MappedFile *f); /* a zeroed MappedFile is a no-op */
 
+/* Crash-safe writing: file_atomic_open creates "<path>.tmp"; the caller writes to *fp; then
+ * file_atomic_commit flushes, fsyncs, renames over path and fsyncs the directory, so that path
+ * holds either the old or the whole new content after a crash. On any failure the temporary file
+ * is removed and err names path. file_atomic_abort discards it. */
+typedef struct {
+    void *fp;         /* FILE * */
+    char tmp[4096];
+    char path[4096];
+} AtomicFile;
+int file_atomic_open(AtomicFile *af, const char *path, Err *err);
+int file_atomic_commit(AtomicFile *af, Err *err);
+void file_atomic_abort(AtomicFile *af);
+
 /* Reads the whole file into a NUL-terminated heap buffer (*out, caller frees); *len excludes the
  * terminator. max_size bounds what is accepted (ERR_FORMAT if larger). */
 int file_read_all(const char *path, size_t max_size, char **out, size_t *len, Err *err);

@@ -7,6 +7,7 @@
 
 #include "../tensor/ops.h"
 #include "../tensor/ops_quant.h"
+#include "lora.h"
 
 void infer_free(InferState *s) {
     if (!s) return;
@@ -22,6 +23,7 @@ void infer_free(InferState *s) {
     free(s->logits);
     free(s->inv_freq);
     free(s->positions);
+    free(s->lora_u);
     free(s);
 }
 
@@ -61,12 +63,18 @@ int infer_new(const Model *m, int max_seq, int n_threads, InferState **out, Err 
 
 void infer_reset(InferState *s) { s->pos = 0; }
 
-/* y (T, N) = x (T, K) W^T + bias: from the quantized blocks when decoding one token and the file
- * has them (memory traffic is what limits decoding), else sgemm/sgemv on the fp32 weights. */
-static void linear(float *y, const float *x, const float *w, const QuantMatrix *qw, const float *bias, int T, int K,
-                   int N) {
-    if (T == 1 && qw->data) op_matvec_quant(y, x, qw, bias);
-    else op_linear(y, x, w, bias, T, K, N);
+int infer_set_lora(InferState *s, const Lora *lora, Err *err) {
+    free(s->lora_u);
+    s->lora_u = NULL;
+    s->lora = NULL;
+    s->pos = 0;
+    if (!lora) return 0;
+    if (lora->n_layer != s->model->cfg.n_layer)
+        return err_set(err, ERR_ARG, "the adapter has %d layers, the model %d", lora->n_layer, s->model->cfg.n_layer);
+    if (!(s->lora_u = malloc((size_t)INFER_MAX_CHUNK * lora->cfg.rank * sizeof(float))))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    s->lora = lora;
+    return 0;
 }
 
 /* Undoes GGUF's llama q/k row order on one token's projection v (n_heads * hd):
@@ -81,6 +89,26 @@ static void unpermute_heads(float *v, int n_heads, int hd, float *tmp) {
             head[half + i] = tmp[2 * i + 1];
         }
     }
+}
+
+/* y (T, N) = x (T, K) W^T + bias (+ the adapter's LoRA term for projection t of layer l): from the
+ * quantized blocks when decoding one token and the file has them (memory traffic is what limits
+ * decoding), else sgemm/sgemv on the fp32 weights. */
+static void linear(const InferState *s, int l, int t, float *y, const float *x, const float *w, const QuantMatrix *qw,
+                   const float *bias, int T, int K, int N) {
+    if (T == 1 && qw->data) {
+        op_matvec_quant(y, x, qw, NULL);
+        int hd = s->model->cfg.head_dim;
+        if (s->model->quant_qk_permuted && (t == LORA_Q || t == LORA_K)) {
+            float tmp[hd];
+            unpermute_heads(y, N / hd, hd, tmp);
+        }
+        if (bias)
+            for (int i = 0; i < N; i++) y[i] += bias[i];
+    } else {
+        op_linear(y, x, w, bias, T, K, N);
+    }
+    if (s->lora) lora_apply(y, x, lora_pair(s->lora, l, t), s->lora->scale, s->lora_u, T);
 }
 
 /* One chunk of T <= INFER_MAX_CHUNK tokens through every layer; leaves final-normed states in xb. */
@@ -99,23 +127,19 @@ static void forward_chunk(InferState *s, const int32_t *tokens, int T) {
         float *k_new = kc + (size_t)s->pos * kvd; // (T, kvd): written in place in the cache
         float *v_new = vc + (size_t)s->pos * kvd;
         op_rmsnorm(s->xb, s->x, w->attn_norm, T, C, c->rms_eps);
-        linear(s->q, s->xb, w->wq, &w->q_wq, w->bq, T, C, qd);
-        linear(k_new, s->xb, w->wk, &w->q_wk, w->bk, T, C, kvd);
-        linear(v_new, s->xb, w->wv, &w->q_wv, w->bv, T, C, kvd);
-        if (T == 1 && m->quant_qk_permuted) {
-            if (w->q_wq.data) unpermute_heads(s->q, c->n_head, hd, s->hb);
-            if (w->q_wk.data) unpermute_heads(k_new, c->n_kv_head, hd, s->hb);
-        }
+        linear(s, l, LORA_Q, s->q, s->xb, w->wq, &w->q_wq, w->bq, T, C, qd);
+        linear(s, l, LORA_K, k_new, s->xb, w->wk, &w->q_wk, w->bk, T, C, kvd);
+        linear(s, l, LORA_V, v_new, s->xb, w->wv, &w->q_wv, w->bv, T, C, kvd);
         op_rope(s->q, s->positions, s->inv_freq, T, c->n_head, hd);
         op_rope(k_new, s->positions, s->inv_freq, T, c->n_kv_head, hd);
         op_attention(s->att, s->q, kc, vc, s->pos, T, c->n_head, c->n_kv_head, hd, s->scores);
-        linear(s->xb, s->att, w->wo, &w->q_wo, NULL, T, qd, C);
+        linear(s, l, LORA_O, s->xb, s->att, w->wo, &w->q_wo, NULL, T, qd, C);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->xb[i];
         op_rmsnorm(s->xb, s->x, w->ffn_norm, T, C, c->rms_eps);
-        linear(s->hb, s->xb, w->w_gate, &w->q_gate, NULL, T, C, F);
-        linear(s->hb2, s->xb, w->w_up, &w->q_up, NULL, T, C, F);
+        linear(s, l, LORA_GATE, s->hb, s->xb, w->w_gate, &w->q_gate, NULL, T, C, F);
+        linear(s, l, LORA_UP, s->hb2, s->xb, w->w_up, &w->q_up, NULL, T, C, F);
         op_swiglu(s->hb, s->hb, s->hb2, (size_t)T * F);
-        linear(s->xb, s->hb, w->w_down, &w->q_down, NULL, T, F, C);
+        linear(s, l, LORA_DOWN, s->xb, s->hb, w->w_down, &w->q_down, NULL, T, F, C);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->xb[i];
     }
     op_rmsnorm(s->xb, s->x, m->out_norm, T, C, c->rms_eps);
@@ -139,8 +163,9 @@ int infer_forward(InferState *s, const int32_t *tokens, int n, float *all_logits
         done += T;
         if (done == n) {
             if (all_logits) memcpy(s->logits, all_logits + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
-            else linear(s->logits, s->xb + (size_t)(T - 1) * c->dim, s->model->output, &s->model->q_output, NULL, 1,
-                        c->dim, c->vocab);
+            else if (s->model->q_output.data)
+                op_matvec_quant(s->logits, s->xb + (size_t)(T - 1) * c->dim, &s->model->q_output, NULL);
+            else op_linear(s->logits, s->xb + (size_t)(T - 1) * c->dim, s->model->output, NULL, 1, c->dim, c->vocab);
         }
     }
     return 0;

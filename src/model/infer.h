@@ -7,6 +7,8 @@
 
 #include "model.h"
 
+struct Lora;
+
 #define INFER_MAX_CHUNK 256 /* tokens per prefill step */
 
 typedef struct {
@@ -26,12 +28,19 @@ typedef struct {
     float *inv_freq; // (hd/2)
     int *positions;  // (chunk)
     int n_threads;
+    const struct Lora *lora; /* adapter applied on top of the base weights, or NULL */
+    float *lora_u;           // (chunk, rank) LoRA intermediate
 } InferState;
 
 /* Creates a state for up to max_seq positions (<= the model's context length when that is known).
  * n_threads <= 0 uses every core. Caller frees with infer_free. */
 int infer_new(const Model *m, int max_seq, int n_threads, InferState **out, Err *err);
 void infer_free(InferState *s); /* NULL is a no-op */
+
+/* Applies a LoRA adapter (not merged: the base weights stay shared) to every later forward, or
+ * removes it with NULL. The adapter must have been made for this model; it is not copied. Resets
+ * the cache. */
+int infer_set_lora(InferState *s, const struct Lora *lora, Err *err);
 
 /* Forgets the cached positions (pos = 0). */
 void infer_reset(InferState *s);

@@ -59,8 +59,8 @@ static int read_weight(void *vctx, WeightRole role, int layer, float *dst, int r
                        (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], cols == 1 ? rows : cols,
                        cols == 1 ? 1 : rows);
     if (gguf_tensor_to_f32(t, dst, err)) return err_prefix(err, "%s", path);
-    if (ctx->permuted_qk && (role == W_Q || role == W_K)) {
-        int heads = role == W_Q ? ctx->cfg->n_head : ctx->cfg->n_kv_head;
+    if (ctx->permuted_qk && (role == W_Q || role == W_K || role == W_Q_BIAS || role == W_K_BIAS)) {
+        int heads = role == W_Q || role == W_Q_BIAS ? ctx->cfg->n_head : ctx->cfg->n_kv_head;
         if (unpermute_rows(dst, heads, ctx->cfg->head_dim, cols))
             return err_set(err, ERR_NOMEM, "%s: out of memory", path);
     }

@@ -158,3 +158,49 @@ int st_tensor_to_f32(const StTensor *t, float *out, Err *err) {
                        t->dtype_name);
     }
 }
+
+int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta_kv, Err *err) {
+    json_t *hdr = json_object();
+    if (meta_kv && meta_kv[0]) {
+        json_t *meta = json_object();
+        for (const char *const *kv = meta_kv; kv[0] && kv[1]; kv += 2) json_object_set_new(meta, kv[0], json_string(kv[1]));
+        json_object_set_new(hdr, "__metadata__", meta);
+    }
+    uint64_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        const StWriteTensor *t = &tensors[i];
+        uint64_t count = 1;
+        json_t *shape = json_array();
+        for (int d = 0; d < t->n_dims; d++) {
+            json_array_append_new(shape, json_integer((json_int_t)t->shape[d]));
+            count *= t->shape[d];
+        }
+        json_t *e = json_object();
+        json_object_set_new(e, "dtype", json_string("F32"));
+        json_object_set_new(e, "shape", shape);
+        json_object_set_new(e, "data_offsets",
+                            json_pack("[II]", (json_int_t)offset, (json_int_t)(offset + count * 4)));
+        json_object_set_new(hdr, t->name, e);
+        offset += count * 4;
+    }
+    char *text = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(hdr);
+    if (!text) return err_set(err, ERR_NOMEM, "%s: out of memory", path);
+    size_t len = strlen(text), padded = (len + 7) / 8 * 8; /* data starts 8-aligned */
+    AtomicFile af;
+    if (file_atomic_open(&af, path, err)) {
+        free(text);
+        return -1;
+    }
+    uint64_t hlen = padded;
+    fwrite(&hlen, 8, 1, af.fp);
+    fwrite(text, 1, len, af.fp);
+    for (size_t i = len; i < padded; i++) fputc(' ', af.fp);
+    free(text);
+    for (int i = 0; i < n; i++) {
+        uint64_t count = 1;
+        for (int d = 0; d < tensors[i].n_dims; d++) count *= tensors[i].shape[d];
+        fwrite(tensors[i].data, 4, count, af.fp);
+    }
+    return file_atomic_commit(&af, err);
+}

@@ -38,4 +38,16 @@ const char *st_path(const SafeTensors *st);
 /* Converts t to fp32 into out (t->n_elements floats); ERR_UNSUPPORTED for other dtypes. */
 int st_tensor_to_f32(const StTensor *t, float *out, Err *err);
 
+/* One fp32 tensor to write. */
+typedef struct {
+    const char *name;
+    const float *data;
+    int n_dims;
+    uint64_t shape[ST_MAX_DIMS];
+} StWriteTensor;
+
+/* Writes n fp32 tensors (in the given order) to path crash-safely, with an optional
+ * "__metadata__" string map (meta_kv: NULL or key, value, key, value, ..., NULL). */
+int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta_kv, Err *err);
+
 #endif

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "../model/model.h"
-#include "lora.h"
+#include "../model/lora.h"
 
 typedef struct TrainState TrainState;
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../core/rng.h"
-#include "../model/model.h"
+#include "model.h"
 
 static const char *const TARGET_NAMES[LORA_N_TARGETS] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                          "gate_proj", "up_proj", "down_proj"};
