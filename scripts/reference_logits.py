@@ -102,25 +102,35 @@ def apply_rope(x, cos, sin, style):
     raise ValueError(style)
 
 
-def forward(m, ids, dtype=torch.float32):
-    """ids: list of token ids (T). Returns logits (T, V) in dtype."""
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def forward(m, ids, dtype=torch.float32, lora=None):
+    """ids: list of token ids (T). Returns logits (T, V) in dtype.
+    lora (optional, used by scripts/reference_train.py): {(layer, name): fn}, name one of
+    LORA_TARGETS; fn(h) -> (T, out) is added to that projection's output (after its bias), in the
+    row order the weights of m are stored in. Without lora the computation is unchanged."""
     def w(t):
         return None if t is None else t.to(dtype)
+
+    def proj(i, name, h, W, b=None):
+        y = h @ w(W).T
+        if b is not None:
+            y = y + w(b)
+        if lora is not None and (i, name) in lora:
+            y = y + lora[(i, name)](h)
+        return y
 
     T = len(ids)
     nh, nkv, hd = m.n_heads, m.n_kv_heads, m.head_dim
     x = w(m.embed)[torch.tensor(ids, dtype=torch.long)]  # (T, C)
     cos, sin = rope_cos_sin(T, hd, m.rope_theta, dtype)
     mask = torch.ones(T, T, dtype=torch.bool).tril()     # (T, S): s <= t
-    for L in m.layers:
+    for i, L in enumerate(m.layers):
         h = rms_norm(x, w(L["attn_norm"]), m.eps)
-        q = h @ w(L["wq"]).T
-        k = h @ w(L["wk"]).T
-        v = h @ w(L["wv"]).T
-        if L.get("bq") is not None:
-            q = q + w(L["bq"])
-            k = k + w(L["bk"])
-            v = v + w(L["bv"])
+        q = proj(i, "q_proj", h, L["wq"], L.get("bq"))
+        k = proj(i, "k_proj", h, L["wk"], L.get("bk"))
+        v = proj(i, "v_proj", h, L["wv"], L.get("bv"))
         q = apply_rope(q.view(T, nh, hd), cos, sin, m.rope)    # (T, H, D)
         k = apply_rope(k.view(T, nkv, hd), cos, sin, m.rope)   # (T, KV, D)
         v = v.view(T, nkv, hd)
@@ -130,11 +140,11 @@ def forward(m, ids, dtype=torch.float32):
         att = torch.einsum("thd,shd->hts", q, k) / (hd ** 0.5)  # (H, T, S)
         att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
         o = torch.einsum("hts,shd->thd", att, v).reshape(T, nh * hd)
-        x = x + o @ w(L["wo"]).T
+        x = x + proj(i, "o_proj", o, L["wo"])
         h = rms_norm(x, w(L["ffn_norm"]), m.eps)
-        g = h @ w(L["w_gate"]).T
-        u = h @ w(L["w_up"]).T
-        x = x + (torch.nn.functional.silu(g) * u) @ w(L["w_down"]).T
+        g = proj(i, "gate_proj", h, L["w_gate"])
+        u = proj(i, "up_proj", h, L["w_up"])
+        x = x + proj(i, "down_proj", torch.nn.functional.silu(g) * u, L["w_down"])
     x = rms_norm(x, w(m.final_norm), m.eps)
     return x @ w(m.head).T
 
