@@ -329,8 +329,11 @@ def gap_stats(a, b):
             max_rel_tensor = max(max_rel_tensor, float(d.max() / y.abs().max()))
             floor = 1e-3 * float(y.abs().max())     # elements smaller than 1e-3 of the tensor's max
             max_rel_elem = max(max_rel_elem, float((d / y.abs().clamp(min=floor)).max()))
+    d = torch.cat([(x.double() - y).abs().flatten() for key in a for x, y in zip(a[key], b[key])])
     return {"max_abs": max_abs, "max_abs_over_tensor_max_abs": max_rel_tensor,
-            "max_elementwise_rel_floor_1e-3_of_tensor_max": max_rel_elem}
+            "max_elementwise_rel_floor_1e-3_of_tensor_max": max_rel_elem,
+            "median_abs": float(d.median()), "p99.9_abs": float(torch.quantile(d, 0.999)),
+            "n_elements": int(d.numel()), "n_over_1e-6": int((d > 1e-6).sum()), "n_over_1e-5": int((d > 1e-5).sum())}
 
 
 def json_text(doc):
@@ -356,6 +359,11 @@ def write_all(name, model_rel, m, gguf_order, seqs, tmasks, seed, decode):
 
     r32 = run_training(m, seqs, pmasks, ad, torch.float32, gguf_order)
     r64 = run_training(m, seqs, pmasks, ad, torch.float64, gguf_order)
+    ADAMW["weight_decay"], wd = 0.0, ADAMW["weight_decay"]
+    r64_nowd = run_training(m, seqs, pmasks, ad, torch.float64, gguf_order)
+    ADAMW["weight_decay"] = wd
+    wd_move = torch.cat([(x - y).abs().flatten() for k in r64["final"]
+                         for x, y in zip(r64["final"][k], r64_nowd["final"][k])])
     loss32, loss64 = r32["losses"][0], r64["losses"][0]
 
     # Permutation check (GGUF only): HF-order model + HF-order adapter, rotate-half RoPE.
@@ -455,6 +463,11 @@ def write_all(name, model_rel, m, gguf_order, seqs, tmasks, seed, decode):
             "grad_norms_max_rel": max(abs(a - b) / b for a, b in zip(r32["norms"], r64["norms"])),
             "adapter_step5": gap_stats(r32["final"], r64["final"]),
         },
+        "weight_decay_sensitivity": {
+            "final_loss_change_without_weight_decay": r64_nowd["losses"][-1] - r64["losses"][-1],
+            "adapter_step5_median_abs_change_without_weight_decay": float(wd_move.median()),
+            "note": "float64 runs with weight_decay 0 instead of 0.01: what a missing weight decay would change, "
+                    "to compare with the fp32_vs_fp64 gaps when choosing tolerances"},
         "files": {
             "adapter_init": "adapter_init/adapter_model.safetensors (+ adapter_config.json), float32",
             "grads": "grads.safetensors: float32 gradient of loss_fp32 w.r.t. each adapter_init tensor, same keys",
