@@ -1,0 +1,298 @@
+/* trainer.c: the training loop, batch order, evaluation, checkpoints and resume (see trainer.h).
+ * A checkpoint is a directory checkpoint-<step>/ holding the adapter in the PEFT layout,
+ * optimizer.safetensors (AdamW moments) and trainer_state.json; it is written under a temporary
+ * name and renamed into place, so a crash leaves either the old set or the complete new one. */
+#include "trainer.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../core/fileio.h"
+#include "../core/rng.h"
+#include "../model/peft.h"
+#include "../model/safetensors.h"
+#include "train_step.h"
+
+#define GROUP_BATCHES 32 /* batches per length-sorted group when shuffling */
+#define MAX_STATE_JSON (1u << 20)
+
+typedef struct {
+    long step;
+    double train_loss, train_acc, valid_loss, valid_acc;
+    bool has_valid;
+} ResultRow;
+
+long trainer_total_steps(int n_examples, int batch_size, int n_epochs) {
+    long per_epoch = (n_examples + batch_size - 1) / batch_size;
+    return per_epoch * n_epochs;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const TrainSet *g_sort_set; /* qsort has no context argument */
+static int by_length(const void *a, const void *b) {
+    int la = g_sort_set->ex[*(const int *)a].len, lb = g_sort_set->ex[*(const int *)b].len;
+    return la != lb ? la - lb : *(const int *)a - *(const int *)b;
+}
+
+static void shuffle(int *v, int n, Rng *r) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(rng_next(r) % (uint64_t)(i + 1)), t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+/* The example order of one epoch: shuffled, then sorted by length within groups of
+ * GROUP_BATCHES batches (similar lengths share a batch), then the batches shuffled. Depends only
+ * on (seed, epoch). */
+static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int epoch, int *order) {
+    Rng r;
+    rng_seed(&r, seed * 1000003u + (uint64_t)epoch);
+    for (int i = 0; i < set->n; i++) order[i] = i;
+    shuffle(order, set->n, &r);
+    int group = batch_size * GROUP_BATCHES;
+    g_sort_set = set;
+    for (int g = 0; g < set->n; g += group) qsort(order + g, (size_t)(set->n - g < group ? set->n - g : group), sizeof(int), by_length);
+    int n_batches = (set->n + batch_size - 1) / batch_size;
+    int *perm = malloc(n_batches * sizeof(int)), *copy = malloc(set->n * sizeof(int));
+    for (int b = 0; b < n_batches; b++) perm[b] = b;
+    /* the last (possibly short) batch stays last so that every other batch is full */
+    shuffle(perm, n_batches - 1 > 0 ? n_batches - 1 : 0, &r);
+    int k = 0;
+    for (int b = 0; b < n_batches; b++)
+        for (int i = perm[b] * batch_size; i < set->n && i < (perm[b] + 1) * batch_size; i++) copy[k++] = order[i];
+    memcpy(order, copy, set->n * sizeof(int));
+    free(perm);
+    free(copy);
+}
+
+/* Loss and token accuracy over examples idx[0..n) of set (no gradients). */
+static int evaluate(TrainState *ts, const TrainSet *set, const int *idx, int n, double *loss, double *acc, Err *err) {
+    StepStats st = {0};
+    for (int i = 0; i < n; i++) {
+        const TrainExample *e = &set->ex[idx ? idx[i] : i];
+        if (train_sequence(ts, e->ids, e->mask, e->len, 1.0f, false, &st, err)) return -1;
+    }
+    *loss = st.n_tokens ? st.loss_sum / st.n_tokens : 0;
+    *acc = st.n_tokens ? (double)st.n_correct / st.n_tokens : 0;
+    return 0;
+}
+
+static int write_results_csv(const char *dir, const ResultRow *rows, long n, Err *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    AtomicFile af;
+    if (file_atomic_open(&af, path, err)) return -1;
+    fprintf(af.fp, "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n");
+    for (long i = 0; i < n; i++) {
+        fprintf(af.fp, "%ld,%.5f,%.5f,", rows[i].step, rows[i].train_loss, rows[i].train_acc);
+        if (rows[i].has_valid) fprintf(af.fp, "%.5f,%.5f\n", rows[i].valid_loss, rows[i].valid_acc);
+        else fprintf(af.fp, ",\n");
+    }
+    return file_atomic_commit(&af, err);
+}
+
+/* Rows of an earlier run's results.csv up to step `upto` (for a resumed run); returns the count. */
+static long read_results_csv(const char *dir, long upto, ResultRow *rows, long cap) {
+    char path[4096], line[512];
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f) && n < cap) {
+        ResultRow r = {0};
+        int got = sscanf(line, "%ld,%lf,%lf,%lf,%lf", &r.step, &r.train_loss, &r.train_acc, &r.valid_loss, &r.valid_acc);
+        if (got < 3 || r.step > upto) continue; /* the header, or steps redone after the checkpoint */
+        r.has_valid = got == 5;
+        rows[n++] = r;
+    }
+    fclose(f);
+    return n;
+}
+
+static int write_json(const char *path, json_t *j, Err *err) {
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text) return err_set(err, ERR_NOMEM, "out of memory");
+    AtomicFile af;
+    int rc = file_atomic_open(&af, path, err);
+    if (!rc) {
+        fputs(text, af.fp);
+        fputc('\n', af.fp);
+        rc = file_atomic_commit(&af, err);
+    }
+    free(text);
+    return rc;
+}
+
+/* checkpoint-<step>/: adapter, optimizer moments, progress. Written as <name>.tmp, then renamed. */
+static int save_checkpoint(const Lora *l, const TrainConfig *cfg, const TrainProgress *p, char *out_path, size_t cap,
+                           Err *err) {
+    char tmp[4200], path[4096], file[4300];
+    snprintf(path, sizeof path, "%s/checkpoint-%ld", cfg->out_dir, p->step);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (peft_save(l, tmp, cfg->base_model, err)) return -1;
+    StWriteTensor moments[2] = {{"adam_m", l->adam_m, 1, {l->n_params}}, {"adam_v", l->adam_v, 1, {l->n_params}}};
+    snprintf(file, sizeof file, "%s/optimizer.safetensors", tmp);
+    if (st_write(file, moments, 2, NULL, err)) return -1;
+    json_t *st = json_pack("{s:I, s:i, s:I, s:I, s:i, s:i, s:f, s:f}", "step", (json_int_t)p->step, "epoch", p->epoch,
+                           "tokens_seen", (json_int_t)p->tokens_seen, "seed", (json_int_t)cfg->seed, "batch_size",
+                           cfg->batch_size, "n_epochs", cfg->n_epochs, "learning_rate", (double)cfg->adam.lr,
+                           "warmup_fraction", (double)cfg->warmup_fraction);
+    snprintf(file, sizeof file, "%s/trainer_state.json", tmp);
+    int rc = write_json(file, st, err);
+    json_decref(st);
+    if (rc) return -1;
+    char cmd_old[4300];
+    snprintf(cmd_old, sizeof cmd_old, "%s.old", path);
+    if (rename(path, cmd_old) == 0) { /* an earlier checkpoint of the same step (resumed run) */
+        char rm[4400];
+        snprintf(rm, sizeof rm, "rm -rf '%s'", cmd_old);
+        if (system(rm) != 0) { /* leaving it is harmless */ }
+    }
+    if (rename(tmp, path) != 0) return err_set(err, ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    snprintf(out_path, cap, "%s", path);
+    return 0;
+}
+
+static int load_checkpoint(const Model *m, Lora *lora, const char *dir, TrainProgress *p, Err *err) {
+    Lora *saved;
+    if (peft_load(m, dir, &saved, err)) return -1;
+    int rc = 0;
+    if (saved->n_params != lora->n_params || saved->cfg.rank != lora->cfg.rank || saved->cfg.targets != lora->cfg.targets)
+        rc = err_set(err, ERR_ARG, "%s: the checkpoint's adapter (rank %d) does not match this run's (rank %d)", dir,
+                     saved->cfg.rank, lora->cfg.rank);
+    else memcpy(lora->params, saved->params, lora->n_params * sizeof(float));
+    lora_free(saved);
+    if (rc) return -1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+    SafeTensors *st;
+    if (st_open(path, &st, err)) return -1;
+    const StTensor *mt = st_find(st, "adam_m"), *vt = st_find(st, "adam_v");
+    if (!mt || !vt || mt->n_elements != lora->n_params || vt->n_elements != lora->n_params)
+        rc = err_set(err, ERR_FORMAT, "%s: adam_m / adam_v missing or of the wrong size", path);
+    else rc = st_tensor_to_f32(mt, lora->adam_m, err) || st_tensor_to_f32(vt, lora->adam_v, err) ? -1 : 0;
+    st_close(st);
+    if (rc) return -1;
+    snprintf(path, sizeof path, "%s/trainer_state.json", dir);
+    json_error_t je;
+    json_t *s = json_load_file(path, 0, &je);
+    if (!s) return err_set(err, ERR_FORMAT, "%s: line %d: %s", path, je.line, je.text);
+    p->step = (long)json_integer_value(json_object_get(s, "step"));
+    p->epoch = (int)json_integer_value(json_object_get(s, "epoch"));
+    p->tokens_seen = (long)json_integer_value(json_object_get(s, "tokens_seen"));
+    json_decref(s);
+    memset(lora->grads, 0, lora->n_params * sizeof(float));
+    return 0;
+}
+
+int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSet *valid, const TrainConfig *cfg,
+                const char *resume_dir, TrainCallback cb, void *user, TrainProgress *progress, Err *err) {
+    memset(progress, 0, sizeof *progress);
+    if (train->n <= 0) return err_set(err, ERR_ARG, "no training examples");
+    if (cfg->batch_size < 1 || cfg->n_epochs < 1) return err_set(err, ERR_ARG, "batch size and epochs must be >= 1");
+    if (lora->cfg.dropout > 0) return err_set(err, ERR_UNSUPPORTED, "LoRA dropout is not implemented yet: use 0");
+    int max_len = 2;
+    for (int i = 0; i < train->n; i++) max_len = train->ex[i].len > max_len ? train->ex[i].len : max_len;
+    for (int i = 0; valid && i < valid->n; i++) max_len = valid->ex[i].len > max_len ? valid->ex[i].len : max_len;
+    if (cfg->out_dir && mkdir(cfg->out_dir, 0755) != 0 && errno != EEXIST)
+        return err_set(err, ERR_IO, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
+    if (resume_dir && load_checkpoint(m, lora, resume_dir, progress, err)) return -1;
+
+    TrainState *ts;
+    if (train_state_new(m, lora, max_len, &ts, err)) return -1;
+    long per_epoch = (train->n + cfg->batch_size - 1) / cfg->batch_size;
+    long total = per_epoch * cfg->n_epochs;
+    long warmup = (long)(cfg->warmup_fraction * total + 0.5);
+    int *order = malloc(train->n * sizeof(int)), *valid_idx = NULL;
+    ResultRow *rows = calloc(total + 1, sizeof(ResultRow));
+    long n_rows = 0;
+    int n_valid_interval = 0;
+    if (valid && valid->n > 0) {
+        valid_idx = malloc(valid->n * sizeof(int));
+        for (int i = 0; i < valid->n; i++) valid_idx[i] = i;
+        Rng r;
+        rng_seed(&r, cfg->seed ^ 0x5eedull);
+        shuffle(valid_idx, valid->n, &r);
+        n_valid_interval = cfg->eval_examples > 0 && cfg->eval_examples < valid->n ? cfg->eval_examples : valid->n;
+    }
+    if (resume_dir && cfg->out_dir) n_rows = read_results_csv(cfg->out_dir, progress->step, rows, total);
+    int rc = 0;
+    double t0 = now_s();
+    long tokens_processed = 0;
+    while (!rc && progress->step < total) {
+        int epoch = (int)(progress->step / per_epoch);
+        long in_epoch = progress->step % per_epoch;
+        epoch_order(train, cfg->batch_size, cfg->seed, epoch, order);
+        /* one optimizer step: the batch's gradient is the mean over its trained tokens */
+        int first = (int)(in_epoch * cfg->batch_size), last = first + cfg->batch_size;
+        if (last > train->n) last = train->n;
+        int batch_tokens = 0;
+        for (int i = first; i < last; i++) batch_tokens += train->ex[order[i]].n_trained;
+        StepStats st = {0};
+        for (int i = first; i < last && !rc; i++) {
+            const TrainExample *e = &train->ex[order[i]];
+            rc = train_sequence(ts, e->ids, e->mask, e->len, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
+            tokens_processed += e->len;
+        }
+        if (rc) break;
+        TrainMetrics mt = {0};
+        mt.grad_norm = adamw_clip_grads(lora, cfg->adam.clip_norm);
+        mt.lr = lr_schedule(cfg->adam.lr, progress->step, warmup, total);
+        adamw_step(lora, &cfg->adam, mt.lr, progress->step + 1);
+        progress->step++;
+        progress->tokens_seen += st.n_tokens;
+        mt.step = progress->step;
+        mt.total_steps = total;
+        mt.epoch = epoch + 1;
+        mt.train_loss = st.n_tokens ? st.loss_sum / st.n_tokens : 0;
+        mt.train_accuracy = st.n_tokens ? (double)st.n_correct / st.n_tokens : 0;
+        bool epoch_end = progress->step % per_epoch == 0;
+        if (valid_idx && (epoch_end || (cfg->eval_every > 0 && progress->step % cfg->eval_every == 0))) {
+            int n_eval = epoch_end ? valid->n : n_valid_interval;
+            rc = evaluate(ts, valid, valid_idx, n_eval, &mt.valid_loss, &mt.valid_accuracy, err);
+            mt.has_valid = true;
+            mt.full_valid = epoch_end;
+        }
+        if (rc) break;
+        mt.tokens_seen = progress->tokens_seen;
+        mt.elapsed_s = now_s() - t0;
+        mt.tokens_per_s = mt.elapsed_s > 0 ? tokens_processed / mt.elapsed_s : 0;
+        rows[n_rows++] = (ResultRow){mt.step, mt.train_loss, mt.train_accuracy, mt.valid_loss, mt.valid_accuracy,
+                                     mt.has_valid};
+        if (epoch_end) progress->epoch = epoch + 1;
+        bool stop = (cfg->stop && *cfg->stop) || (progress->step == total);
+        char ckpt[4096] = "";
+        if (cfg->out_dir && (epoch_end || stop)) {
+            if (save_checkpoint(lora, cfg, progress, ckpt, sizeof ckpt, err) ||
+                write_results_csv(cfg->out_dir, rows, n_rows, err)) {
+                rc = -1;
+                break;
+            }
+        }
+        if (cb && cb(&mt, ckpt[0] ? ckpt : NULL, user)) stop = true;
+        if (stop && progress->step < total) {
+            if (cfg->out_dir && !ckpt[0] &&
+                (save_checkpoint(lora, cfg, progress, ckpt, sizeof ckpt, err) ||
+                 write_results_csv(cfg->out_dir, rows, n_rows, err)))
+                rc = -1;
+            break;
+        }
+    }
+    if (!rc && cfg->out_dir) rc = peft_save(lora, cfg->out_dir, cfg->base_model, err);
+    free(order);
+    free(valid_idx);
+    free(rows);
+    train_state_free(ts);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/* trainer.h: the LoRA training loop over tokenized examples: epochs, length-grouped shuffled
+ * batches (seeded), gradient accumulation over a batch, clipping, AdamW with warm-up and linear
+ * decay, validation at intervals and at each epoch's end, OpenAI-style metrics through a callback,
+ * and a checkpoint (adapter + optimizer state) at the end of every epoch, resumable. Same seed and
+ * threads give the same loss curve bit for bit. Reading JSONL and rendering templates is
+ * dataset.h's job; this file sees only token ids and loss masks. */
+#ifndef FTUNE_TRAINER_H
+#define FTUNE_TRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../model/lora.h"
+#include "../model/model.h"
+#include "adamw.h"
+
+typedef struct {
+    int32_t *ids;    // (len)
+    uint8_t *mask;   // (len) 1 = this token is a trained target
+    int len;
+    int n_trained;
+    long line;       /* line of the JSONL file it came from */
+} TrainExample;
+
+typedef struct {
+    TrainExample *ex;
+    int n;
+} TrainSet;
+
+typedef struct {
+    int n_epochs;
+    int batch_size;        /* examples per optimizer step */
+    float warmup_fraction; /* of all steps */
+    AdamWConfig adam;      /* adam.lr is the peak learning rate */
+    uint64_t seed;
+    int eval_every;        /* steps between validation passes; 0: only at epoch ends */
+    int eval_examples;     /* examples in an interval validation pass (the full set at epoch ends) */
+    const char *out_dir;   /* checkpoints and results.csv; NULL: none written */
+    const char *base_model;/* recorded in the adapters */
+    const volatile int *stop; /* set to non-zero (e.g. by SIGINT) to stop at the next step boundary */
+} TrainConfig;
+
+typedef struct {
+    long step, total_steps;
+    int epoch;             /* 1-based */
+    double train_loss;     /* this step's batch */
+    double train_accuracy; /* mean token accuracy of this step's batch */
+    bool has_valid;        /* valid_* are set on this step */
+    double valid_loss, valid_accuracy;
+    bool full_valid;       /* the valid_* values cover the whole validation set (epoch end) */
+    float lr;
+    double grad_norm;
+    long tokens_seen;      /* trained tokens so far */
+    double elapsed_s;
+    double tokens_per_s;   /* all tokens processed per second */
+} TrainMetrics;
+
+typedef struct {
+    long step;             /* optimizer steps done */
+    int epoch;             /* epochs completed */
+    long tokens_seen;
+} TrainProgress;
+
+/* Called after every step; a checkpoint_dir is non-NULL on the step that wrote one. Returning
+ * non-zero stops training at this boundary (as the stop flag does). */
+typedef int (*TrainCallback)(const TrainMetrics *m, const char *checkpoint_dir, void *user);
+
+/* Trains lora on train (valid may be NULL or empty). When resume_dir is given the adapter,
+ * optimizer state and progress come from that checkpoint. On return *progress says how far it
+ * got; stopping early is not an error. */
+int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSet *valid, const TrainConfig *cfg,
+                const char *resume_dir, TrainCallback cb, void *user, TrainProgress *progress, Err *err);
+
+/* The number of optimizer steps training will take. */
+long trainer_total_steps(int n_examples, int batch_size, int n_epochs);
+
+#endif
