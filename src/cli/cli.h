@@ -9,5 +9,6 @@
 int cmd_chat(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 
 #endif
