@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/rng.h"
-#include "data/text_model.h"
+#include "model/text_model.h"
 #include "data/validate.h"
 
 #define BENCH_PATH "/tmp/ftune_bench_validate.jsonl"

@@ -107,8 +107,8 @@ int cmd_chat(int argc, char **argv) {
         fprintf(stderr, "ftune chat: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }
-    if (m->template_warning)
-        fprintf(stderr, "ftune chat: warning: %s; using the plain chat format\n", m->template_warning);
+    if (m->text->template_warning)
+        fprintf(stderr, "ftune chat: warning: %s; using the plain chat format\n", m->text->template_warning);
     if (ctx > m->cfg.max_seq) ctx = m->cfg.max_seq;
     InferState *st;
     if (infer_new(m, (int)ctx, (int)threads, &st, &err)) {

@@ -50,7 +50,7 @@ int cmd_info(int argc, char **argv) {
     print_token("end of turn", m->tok, eot ? tok_find_token(m->tok, eot) : -1);
     printf("%-18s %s (%s)\n", "chat template", chat_template_kind_name(chat_template_kind(m->tmpl)),
            chat_template_variant(m->tmpl));
-    if (m->template_warning) printf("%-18s %s\n", "template warning", m->template_warning);
+    if (m->text->template_warning) printf("%-18s %s\n", "template warning", m->text->template_warning);
     model_free(m);
     return 0;
 }

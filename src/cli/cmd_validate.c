@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../data/text_model.h"
+#include "../model/text_model.h"
 #include "../data/validate.h"
 #include "args.h"
 #include "cli.h"

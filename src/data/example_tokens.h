@@ -14,7 +14,7 @@
 
 #include "../core/err.h"
 #include "../text/chat_template.h"
-#include "text_model.h"
+#include "../model/text_model.h"
 
 typedef struct {
     long n_tokens;       /* the whole rendered example */

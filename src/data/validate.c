@@ -16,7 +16,7 @@
 #include "jdoc.h"
 #include "jsonl_reader.h"
 #include "problem_list.h"
-#include "text_model.h"
+#include "../model/text_model.h"
 #include "utf8_check.h"
 
 #define MB (1024.0 * 1024.0)

@@ -19,10 +19,7 @@ void model_free(Model *m) {
     free(m->path);
     free(m->format);
     free(m->tensor_types);
-    free(m->chat_template_src);
-    free(m->template_warning);
-    tok_free(m->tok);
-    chat_template_free(m->tmpl);
+    text_model_free(m->text);
     gguf_close(m->source);
     free(m);
 }
@@ -121,18 +118,6 @@ int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err) {
     return failed ? -1 : 0;
 }
 
-int model_init_template(Model *m, const char *src, const char *bos, const char *eos, Err *err) {
-    if (src && !(m->chat_template_src = strdup(src))) return err_set(err, ERR_NOMEM, "out of memory");
-    Err terr = {0};
-    if (chat_template_new(src, bos, eos, &m->tmpl, &terr) == 0) return 0;
-    if (terr.code != ERR_UNSUPPORTED) {
-        if (err) *err = terr;
-        return err_prefix(err, "%s: chat template", m->path);
-    }
-    if (!(m->template_warning = strdup(terr.msg))) return err_set(err, ERR_NOMEM, "out of memory");
-    return chat_template_new(NULL, bos, eos, &m->tmpl, err);
-}
-
 int model_load(const char *path, Model **out, Err *err) {
     *out = NULL;
     Model *m = calloc(1, sizeof *m);
@@ -147,6 +132,15 @@ int model_load(const char *path, Model **out, Err *err) {
         rc = model_load_gguf(path, m, err);
     } else {
         rc = err_set(err, ERR_IO, "%s: no such model file or directory", path);
+    }
+    if (!rc && text_model_load(path, &m->text, err) == 0) {
+        m->tok = m->text->tok;
+        m->tmpl = m->text->tmpl;
+        if (tok_vocab_size(m->tok) > m->cfg.vocab)
+            rc = err_set(err, ERR_FORMAT, "%s: the tokenizer has %d tokens but the embeddings only %d", path,
+                         tok_vocab_size(m->tok), m->cfg.vocab);
+    } else {
+        rc = -1;
     }
     if (rc) {
         model_free(m);

@@ -14,6 +14,7 @@
 #include "../tensor/ops_quant.h"
 #include "../text/chat_template.h"
 #include "../text/tokenizer.h"
+#include "text_model.h"
 
 typedef enum { ARCH_LLAMA = 0, ARCH_QWEN2 = 1 } ModelArch;
 
@@ -71,10 +72,9 @@ typedef struct Model {
     QuantMatrix q_output; /* quantized head (data NULL if none) */
     bool quant_qk_permuted; /* quantized q/k rows are in GGUF's interleaved-pair order */
     void *source;         /* the open GGUF file that quantized views point into, or NULL */
-    Tokenizer *tok;
-    ChatTemplate *tmpl;
-    char *chat_template_src; /* the Jinja source, or NULL */
-    char *template_warning;  /* why the model's own template could not be used (plain instead), or NULL */
+    TextModel *text;      /* tokenizer, chat template, context length (owned) */
+    Tokenizer *tok;       /* == text->tok */
+    ChatTemplate *tmpl;   /* == text->tmpl */
 } Model;
 
 /* Loads a model from a GGUF file or a Hugging Face directory (config.json, model.safetensors or
@@ -104,11 +104,6 @@ typedef int (*WeightReader)(void *ctx, WeightRole role, int layer, float *dst, i
 
 /* Allocates m->params for m->cfg and reads every weight through read. */
 int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err);
-
-/* Sets m->tmpl from the model's Jinja template source (may be NULL). A template that is not
- * recognised does not stop the model from loading: the plain format is used and
- * m->template_warning says why. */
-int model_init_template(Model *m, const char *jinja_source, const char *bos, const char *eos, Err *err);
 
 int model_load_gguf(const char *path, Model *m, Err *err);
 int model_load_hf(const char *dir, Model *m, Err *err);

@@ -160,20 +160,6 @@ int model_load_gguf(const char *path, Model *m, Err *err) {
     }
     GgufCtx ctx = {g, &m->cfg, m->cfg.arch == ARCH_LLAMA};
     if (model_alloc_and_read(m, read_weight, &ctx, err)) goto done;
-    if (tok_load_gguf(g, &m->tok, err)) {
-        err_prefix(err, "%s", path);
-        goto done;
-    }
-    if (tok_vocab_size(m->tok) > m->cfg.vocab) {
-        err_set(err, ERR_FORMAT, "%s: tokenizer has %d tokens but the embeddings only %d", path,
-                tok_vocab_size(m->tok), m->cfg.vocab);
-        goto done;
-    }
-    int32_t bos = tok_bos_id(m->tok), eos = tok_eos_id(m->tok);
-    if (model_init_template(m, gguf_get_str(g, "tokenizer.chat_template", NULL),
-                            bos >= 0 ? tok_token_text(m->tok, bos) : NULL, eos >= 0 ? tok_token_text(m->tok, eos) : NULL,
-                            err))
-        goto done;
     m->quant_qk_permuted = ctx.permuted_qk;
     if (attach_quant_views(g, m)) {
         m->source = g; /* the views point into the mapping: the model keeps it */

@@ -103,15 +103,8 @@ static int llama3_rope_factors(Model *m, json_t *rs, Err *err) {
     return 0;
 }
 
-/* bos_token_id / eos_token_id in config.json: an integer, or a list whose first entry is used;
- * -2 when absent. */
-static int config_token_id(json_t *cfg, const char *key) {
-    json_t *v = json_object_get(cfg, key);
-    if (json_is_array(v)) v = json_array_get(v, 0);
-    return json_is_integer(v) ? (int)json_integer_value(v) : -2;
-}
 
-static int read_config(const char *dir, Model *m, int *bos_id, int *eos_id, Err *err) {
+static int read_config(const char *dir, Model *m, Err *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     json_t *cfg;
@@ -140,8 +133,6 @@ static int read_config(const char *dir, Model *m, int *bos_id, int *eos_id, Err 
     c->rope_theta = (float)json_num(cfg, "rope_theta", 10000.0);
     c->rms_eps = (float)json_num(cfg, "rms_norm_eps", 1e-6);
     c->tied_embeddings = json_is_true(json_object_get(cfg, "tie_word_embeddings"));
-    *bos_id = config_token_id(cfg, "bos_token_id");
-    *eos_id = config_token_id(cfg, "eos_token_id");
     c->qkv_bias = c->arch == ARCH_QWEN2 || json_is_true(json_object_get(cfg, "attention_bias"));
     json_t *rs = json_object_get(cfg, "rope_scaling");
     if (json_is_object(rs)) {
@@ -198,49 +189,11 @@ static int open_shards(const char *dir, HfCtx *ctx, Err *err) {
     return rc;
 }
 
-/* bos_token / eos_token in tokenizer_config.json: a string or {"content": ...}. */
-static const char *token_field(json_t *tc, const char *key) {
-    json_t *v = json_object_get(tc, key);
-    if (json_is_object(v)) v = json_object_get(v, "content");
-    return json_string_value(v);
-}
 
-/* chat_template: a string, or a list of {name, template} (the "default" one is used). */
-static const char *chat_template_field(json_t *tc) {
-    json_t *v = json_object_get(tc, "chat_template");
-    if (json_is_string(v)) return json_string_value(v);
-    size_t i;
-    json_t *e;
-    json_array_foreach(v, i, e) {
-        const char *name = json_string_value(json_object_get(e, "name"));
-        if (name && strcmp(name, "default") == 0) return json_string_value(json_object_get(e, "template"));
-    }
-    return NULL;
-}
 
-/* The tokenizer and chat template. Without tokenizer_config.json, tokenizer.json alone does not say
- * which tokens are BOS/EOS: config.json's ids are used then. */
-static int load_text(const char *dir, Model *m, int cfg_bos, int cfg_eos, Err *err) {
-    char tok_path[4096], tc_path[4096];
-    snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", dir);
-    snprintf(tc_path, sizeof tc_path, "%s/tokenizer_config.json", dir);
-    bool have_tc = file_exists(tc_path);
-    if (tok_load_hf(tok_path, have_tc ? tc_path : NULL, &m->tok, err)) return -1;
-    if (!have_tc && (cfg_bos != -2 || cfg_eos != -2) &&
-        tok_set_bos_eos(m->tok, cfg_bos != -2 ? cfg_bos : tok_bos_id(m->tok),
-                        cfg_eos != -2 ? cfg_eos : tok_eos_id(m->tok), err))
-        return err_prefix(err, "%s/config.json", dir);
-    json_t *tc = NULL;
-    if (have_tc && load_json(tc_path, &tc, err)) return -1;
-    int rc = model_init_template(m, tc ? chat_template_field(tc) : NULL, tc ? token_field(tc, "bos_token") : NULL,
-                                 tc ? token_field(tc, "eos_token") : NULL, err);
-    json_decref(tc);
-    return rc;
-}
 
 int model_load_hf(const char *dir, Model *m, Err *err) {
-    int cfg_bos, cfg_eos;
-    if (read_config(dir, m, &cfg_bos, &cfg_eos, err)) return -1;
+    if (read_config(dir, m, err)) return -1;
     HfCtx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return err_set(err, ERR_NOMEM, "out of memory");
     int rc = -1;
@@ -264,12 +217,7 @@ int model_load_hf(const char *dir, Model *m, Err *err) {
         err_set(err, ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (model_alloc_and_read(m, read_weight, ctx, err) || load_text(dir, m, cfg_bos, cfg_eos, err)) goto done;
-    if (tok_vocab_size(m->tok) > m->cfg.vocab) {
-        err_set(err, ERR_FORMAT, "%s: tokenizer has %d tokens but vocab_size is %d", dir, tok_vocab_size(m->tok),
-                m->cfg.vocab);
-        goto done;
-    }
+    if (model_alloc_and_read(m, read_weight, ctx, err)) goto done;
     rc = 0;
 done:
     for (int i = 0; i < ctx->n_shards; i++) st_close(ctx->shards[i]);

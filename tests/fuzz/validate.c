@@ -6,7 +6,7 @@
 #include <jansson.h>
 
 #include "data/jdoc.h"
-#include "data/text_model.h"
+#include "model/text_model.h"
 #include "data/validate.h"
 #include "fuzz_util.h"
 

@@ -16,7 +16,7 @@
 #include "data/example_tokens.h"
 #include "data/jdoc.h"
 #include "data/jsonl_reader.h"
-#include "data/text_model.h"
+#include "model/text_model.h"
 #include "data/utf8_check.h"
 #include "data/validate.h"
 #include "test.h"

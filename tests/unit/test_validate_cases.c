@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/text_model.h"
+#include "model/text_model.h"
 #include "data/validate.h"
 #include "test.h"
 

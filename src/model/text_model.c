@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../core/fileio.h"
-#include "../model/gguf.h"
+#include "gguf.h"
 
 #define TEXT_MODEL_PATH_MAX 4096
 #define TEXT_MODEL_CONTEXT_MAX ((int64_t)1 << 40) /* larger context lengths are taken as corrupt metadata */
@@ -88,6 +88,14 @@ static const char *template_field(json_t *tc) {
     return NULL;
 }
 
+/* bos_token_id / eos_token_id in config.json: an integer, or a list whose first entry is used;
+ * -2 when absent. */
+static int config_token_id(json_t *cfg, const char *key) {
+    json_t *v = json_object_get(cfg, key);
+    if (json_is_array(v)) v = json_array_get(v, 0);
+    return json_is_integer(v) ? (int)json_integer_value(v) : -2;
+}
+
 static int load_hf(TextModel *tm, Err *err) {
     char tok_path[TEXT_MODEL_PATH_MAX], tc_path[TEXT_MODEL_PATH_MAX], cfg_path[TEXT_MODEL_PATH_MAX];
     snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", tm->path);
@@ -102,7 +110,13 @@ static int load_hf(TextModel *tm, Err *err) {
         json_t *v = json_object_get(cfg, "max_position_embeddings");
         if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < TEXT_MODEL_CONTEXT_MAX)
             tm->context_length = (long)json_integer_value(v);
+        /* tokenizer.json alone does not say which tokens are BOS/EOS: config.json does */
+        int bos = config_token_id(cfg, "bos_token_id"), eos = config_token_id(cfg, "eos_token_id");
+        int rc = 0;
+        if (!have_tc && (bos != -2 || eos != -2))
+            rc = tok_set_bos_eos(tm->tok, bos != -2 ? bos : tok_bos_id(tm->tok), eos != -2 ? eos : tok_eos_id(tm->tok), err);
         json_decref(cfg);
+        if (rc) return err_prefix(err, "%s", cfg_path);
     }
     json_t *tc = NULL;
     if (have_tc && load_json(tc_path, &tc, err)) return -1;
