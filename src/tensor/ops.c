@@ -1,6 +1,7 @@
 /* ops.c: the fast kernels of ops.h: OpenBLAS sgemm/sgemv for linear layers, OpenMP loops with
  * vectorisable inner loops for the rest. Each has a naive twin in ops_ref.c. */
 #include "ops.h"
+#include "ops_backward.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -52,7 +53,8 @@ void rope_inv_freq(float *inv_freq, int head_dim, float theta, const float *freq
     }
 }
 
-void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
+/* Rotates each (i, i + hd/2) pair by +angle (forward) or -angle (the transpose, for backward). */
+static void rope_rotate(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim, float dir) {
     int half = head_dim / 2;
 #pragma omp parallel for if (T > 4)
     for (int t = 0; t < T; t++) {
@@ -60,7 +62,7 @@ void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads
         for (int i = 0; i < half; i++) {
             double ang = (double)pos[t] * inv_freq[i];
             c[i] = (float)cos(ang);
-            s[i] = (float)sin(ang);
+            s[i] = dir * (float)sin(ang);
         }
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * n_heads + h) * head_dim;
@@ -71,6 +73,14 @@ void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads
             }
         }
     }
+}
+
+void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
+    rope_rotate(x, pos, inv_freq, T, n_heads, head_dim, 1.0f);
+}
+
+void op_rope_backward(float *dx, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
+    rope_rotate(dx, pos, inv_freq, T, n_heads, head_dim, -1.0f);
 }
 
 void op_softmax(float *x, int n) {

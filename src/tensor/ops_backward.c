@@ -1,5 +1,6 @@
 /* ops_backward.c: backward kernels for training (see ops_backward.h), on OpenBLAS for the
- * attention products and OpenMP loops elsewhere. */
+ * attention products and OpenMP loops elsewhere. op_rope_backward lives in ops.c beside op_rope,
+ * whose rotation it reverses. */
 #include "ops_backward.h"
 
 #include <cblas.h>
@@ -33,27 +34,6 @@ void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float
         for (int c = 0; c < C; c++) dot += dyr[c] * w[c] * xr[c];
         float k = dot * r * r * r / C;
         for (int c = 0; c < C; c++) dxr[c] += r * w[c] * dyr[c] - k * xr[c];
-    }
-}
-
-void op_rope_backward(float *dx, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
-    int half = head_dim / 2;
-#pragma omp parallel for if (T > 4)
-    for (int t = 0; t < T; t++) {
-        float c[half], s[half];
-        for (int i = 0; i < half; i++) {
-            double ang = (double)pos[t] * inv_freq[i];
-            c[i] = (float)cos(ang);
-            s[i] = (float)sin(ang);
-        }
-        for (int h = 0; h < n_heads; h++) {
-            float *v = dx + ((size_t)t * n_heads + h) * head_dim;
-            for (int i = 0; i < half; i++) { /* transpose of the rotation */
-                float a = v[i], b = v[i + half];
-                v[i] = a * c[i] + b * s[i];
-                v[i + half] = -a * s[i] + b * c[i];
-            }
-        }
     }
 }
 

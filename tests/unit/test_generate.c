@@ -6,14 +6,7 @@
 
 #include "model/generate.h"
 #include "test.h"
-
-static Model *load_stories(void) {
-    const char *p = test_model("models/stories260K/stories260K.gguf", "stories260K.gguf");
-    Model *m = NULL;
-    Err err = {0};
-    if (p && model_load(p, &m, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
-    return m;
-}
+#include "test_models.h"
 
 typedef struct {
     char buf[4096];
@@ -42,8 +35,8 @@ static void run(Model *m, const GenParams *gp, GenResult *res, Collected *col) {
 }
 
 TEST(generate_greedy_story_and_limits) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     GenParams gp;
     gen_params_default(m, &gp);
     gp.max_tokens = 20;
@@ -71,8 +64,8 @@ TEST(generate_greedy_story_and_limits) {
 }
 
 TEST(generate_same_seed_same_text) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     GenParams gp;
     gen_params_default(m, &gp);
     gp.max_tokens = 40;
@@ -93,8 +86,8 @@ TEST(generate_same_seed_same_text) {
 }
 
 TEST(generate_rejects_prompt_longer_than_context) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     InferState *st;
     Err err = {0};
     REQUIRE(infer_new(m, 8, 1, &st, &err) == 0);

@@ -13,14 +13,7 @@
 #include "tensor/ops_backward.h"
 #include "train/train_step.h"
 #include "test.h"
-
-static Model *load_stories(void) {
-    const char *p = test_model("models/stories260K/stories260K.gguf", "stories260K.gguf");
-    Model *m = NULL;
-    Err err = {0};
-    if (p && model_load(p, &m, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
-    return m;
-}
+#include "test_models.h"
 
 static Lora *random_lora(const Model *m, unsigned targets) {
     LoraConfig cfg = {3, 6.0f, 0.0f, targets};
@@ -35,8 +28,8 @@ static Lora *random_lora(const Model *m, unsigned targets) {
 }
 
 TEST(peft_round_trip_and_layout) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     Lora *l = random_lora(m, (1u << LORA_Q) | (1u << LORA_V) | (1u << LORA_DOWN));
     Err err = {0};
     REQUIRE(system("rm -rf /tmp/ftune_test_adapter") == 0);
@@ -68,8 +61,8 @@ TEST(peft_round_trip_and_layout) {
 }
 
 TEST(peft_adapter_changes_inference_like_training_forward) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     Lora *l = random_lora(m, LORA_ALL_TARGETS);
     static const int32_t ids[] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376};
     enum { N = sizeof ids / sizeof ids[0] };
@@ -110,8 +103,8 @@ TEST(peft_adapter_changes_inference_like_training_forward) {
 }
 
 TEST(peft_bad_adapters_are_refused) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     Err err = {0};
     Lora *l;
     CHECK(peft_load(m, "/nonexistent/adapter", &l, &err) == -1);

@@ -9,14 +9,7 @@
 #include "tensor/ops_backward.h"
 #include "train/train_step.h"
 #include "test.h"
-
-static Model *load_stories(void) {
-    const char *p = test_model("models/stories260K/stories260K.gguf", "stories260K.gguf");
-    Model *m = NULL;
-    Err err = {0};
-    if (p && model_load(p, &m, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
-    return m;
-}
+#include "test_models.h"
 
 static const int32_t IDS[] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 268, 414, 422, 395, 274, 287, 426};
 static const uint8_t MASK[] = {0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
@@ -30,8 +23,8 @@ static double loss_only(TrainState *s) {
 }
 
 TEST(train_step_gradients_match_finite_differences) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     LoraConfig cfg = {2, 4.0f, 0.0f, LORA_ALL_TARGETS};
     Lora *lora;
     TrainState *s;
@@ -82,8 +75,8 @@ TEST(train_step_gradients_match_finite_differences) {
 }
 
 TEST(train_step_fresh_adapter_equals_base_model) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     LoraConfig cfg = {4, 8.0f, 0.0f, LORA_ALL_TARGETS};
     Lora *lora;
     TrainState *with, *without;

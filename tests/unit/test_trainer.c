@@ -7,6 +7,7 @@
 #include "core/fileio.h"
 #include "train/trainer.h"
 #include "test.h"
+#include "test_models.h"
 
 static const char *STORIES[10] = {
     "Lily and Ben went to the park. They played on the swings.",
@@ -31,14 +32,6 @@ static int record(const TrainMetrics *mt, const char *ckpt, void *user) {
     Curve *c = user;
     if (c->n < 512) c->losses[c->n++] = mt->train_loss;
     return c->stop_after && mt->step == c->stop_after;
-}
-
-static Model *load_stories(void) {
-    const char *p = test_model("models/stories260K/stories260K.gguf", "stories260K.gguf");
-    Model *m = NULL;
-    Err err = {0};
-    if (p && model_load(p, &m, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
-    return m;
 }
 
 /* Each story is one example; the second half of its tokens are trained. */
@@ -82,8 +75,8 @@ static Lora *fresh_lora(const Model *m) {
 }
 
 TEST(trainer_overfits_ten_examples) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     TrainSet set;
     make_set(m, &set);
     Lora *l = fresh_lora(m);
@@ -103,8 +96,8 @@ TEST(trainer_overfits_ten_examples) {
 }
 
 TEST(trainer_same_seed_same_run_and_resume_is_exact) {
-    Model *m = load_stories();
-    if (!m) { test_skip("stories260K not available"); return; }
+    Model *m = test_load_stories260k();
+    if (!m) return;
     TrainSet set;
     make_set(m, &set);
     Err err = {0};
