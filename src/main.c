@@ -14,6 +14,7 @@ static const Command COMMANDS[] = {
     {"chat", cmd_chat, "talk to a model"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"info", cmd_info, "describe a model file"},
+    {"train", cmd_train, "fine-tune a LoRA adapter on a chat JSONL file"},
     {"validate", cmd_validate, "check a fine-tuning dataset (JSONL) and describe it"},
 };
 

@@ -77,6 +77,7 @@ int generate(InferState *st, const int32_t *prompt, int n_prompt, const GenParam
     char *text = NULL;
     size_t text_len = 0, emitted = 0;
     int n = 0;
+    bool cut_short = false; /* ended by a stop string or by the stream callback */
     while (!rc && n < budget) {
         int32_t id = sampler_sample(&sampler, st->logits);
         res->n_completion++;
@@ -102,12 +103,13 @@ int generate(InferState *st, const int32_t *prompt, int n_prompt, const GenParam
         if (stopped) {
             text_len = cut < text_len ? cut : text_len;
             res->finish = FINISH_STOP;
+            cut_short = true;
             break;
         }
         if (n < budget) rc = infer_forward(st, &id, 1, NULL, err);
     }
-    if (!rc && res->finish == FINISH_LENGTH && text && emitted < text_len && stream)
-        stream(text + emitted, text_len - emitted, user);
+    /* what was held back (a possible stop-string prefix, an incomplete UTF-8 tail) is final now */
+    if (!rc && !cut_short && text && emitted < text_len && stream) stream(text + emitted, text_len - emitted, user);
     sampler_free(&sampler);
     free(ids);
     if (rc) {

@@ -60,6 +60,41 @@ TEST(generate_greedy_story_and_limits) {
     CHECK_EQ_INT(res.finish, FINISH_STOP);
     CHECK(col.len == res.len && memcmp(col.buf, res.text, res.len) == 0); /* no partial stop leaked */
     gen_result_free(&res);
+
+    /* a held-back prefix of a stop string that never completes is streamed at the end */
+    gp.n_stop = 0;
+    gp.max_tokens = 6;
+    run(m, &gp, &res, &col);
+    size_t keep = res.len;
+    char tail[8];
+    snprintf(tail, sizeof tail, "%.3sZZZ", res.text + res.len - 3); /* starts like the text's end */
+    gp.stop[0] = tail;
+    gp.n_stop = 1;
+    gen_result_free(&res);
+    run(m, &gp, &res, &col);
+    CHECK_EQ_INT(res.len, keep);
+    CHECK(col.len == res.len && memcmp(col.buf, res.text, res.len) == 0);
+    gen_result_free(&res);
+
+    /* the same when an end-of-turn token ends it: make the 7th greedy token a stop token */
+    InferState *st;
+    Err err = {0};
+    REQUIRE(infer_new(m, 64, 2, &st, &err) == 0);
+    int32_t tok = 1, seventh = -1;
+    REQUIRE(infer_forward(st, &tok, 1, NULL, &err) == 0);
+    for (int i = 0; i < 7; i++) {
+        tok = sampler_argmax(st->logits, m->cfg.vocab);
+        seventh = tok;
+        REQUIRE(infer_forward(st, &tok, 1, NULL, &err) == 0);
+    }
+    infer_free(st);
+    gp.max_tokens = 50;
+    gp.stop_ids[gp.n_stop_ids++] = seventh;
+    run(m, &gp, &res, &col);
+    CHECK_EQ_INT(res.finish, FINISH_STOP);
+    CHECK_EQ_INT(res.len, keep);
+    CHECK(col.len == res.len && memcmp(col.buf, res.text, res.len) == 0);
+    gen_result_free(&res);
     model_free(m);
 }
 
