@@ -69,4 +69,10 @@ const char *tok_model_name(const Tokenizer *t);            /* "byte-level BPE" o
  * threads. ERR_ARG for ids outside the vocabulary. Does not change what add_special adds. */
 int tok_set_bos_eos(Tokenizer *t, int32_t bos_id, int32_t eos_id, Err *err);
 
+/* Writes the tokenizer as a Hugging Face tokenizer.json document (*json heap, caller frees), for
+ * exporting a model that came as GGUF: byte-level BPE (vocab, merges in rank order, the
+ * pre-tokenizer's split regexes, added tokens, BOS post-processor). ERR_UNSUPPORTED for
+ * SentencePiece tokenizers and for tokenizers loaded from tokenizer.json (copy that file instead). */
+int tok_export_hf(const Tokenizer *t, char **json, Err *err);
+
 #endif

@@ -85,6 +85,7 @@ typedef enum { TOK_PREPEND_NEVER, TOK_PREPEND_FIRST, TOK_PREPEND_ALWAYS } TokPre
 typedef struct {
     TokPreKind kind;
     pcre2_code *re;            /* SPLIT, BYTELEVEL with use_regex, METASPACE with split */
+    const char *re_src;        /* SPLIT from GGUF: the (static) pattern text, for tok_export_hf */
     TokSplitBehavior behavior; /* SPLIT (METASPACE splits MergedWithNext) */
     bool invert;               /* SPLIT */
     bool add_prefix_space;     /* BYTELEVEL */

@@ -162,6 +162,7 @@ static int load_pre(Tokenizer *t, const Gguf *g, bool *add_bos, Err *err) {
         TokPreStep *st = &t->pre[t->n_pre++];
         st->kind = TOK_PRE_SPLIT;
         st->behavior = TOK_SPLIT_ISOLATED;
+        st->re_src = re;
         if (tok_regex_compile(re, strlen(re), false, &st->re, err)) return -1;
     }
     return 0;
