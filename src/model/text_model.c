@@ -18,11 +18,13 @@ void text_model_free(TextModel *tm) {
     tok_free(tm->tok);
     chat_template_free(tm->tmpl);
     free(tm->template_warning);
+    free(tm->chat_template_src);
     free(tm);
 }
 
 /* The model's template, or the plain format with a note when it is not one ftune recognises. */
 static int init_template(TextModel *tm, const char *src, const char *bos, const char *eos, Err *err) {
+    if (src && !(tm->chat_template_src = strdup(src))) return err_set(err, ERR_NOMEM, "out of memory");
     Err terr = {0};
     if (chat_template_new(src, bos, eos, &tm->tmpl, &terr) == 0) return 0;
     if (terr.code != ERR_UNSUPPORTED) {

@@ -18,6 +18,7 @@ typedef struct TextModel {
     ChatTemplate *tmpl;
     long context_length;    /* tokens; 0 when the model does not say */
     char *template_warning; /* why the model's own template is not used (plain instead), or NULL */
+    char *chat_template_src; /* the model's Jinja chat template as stored, or NULL */
 } TextModel;
 
 /* Loads from path: a GGUF file (tokenizer.*, tokenizer.chat_template, <arch>.context_length) or

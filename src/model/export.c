@@ -1,0 +1,181 @@
+/* export.c: merged Hugging Face model export (see export.h). */
+#include "export.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/fileio.h"
+#include "safetensors.h"
+
+#define EXPORT_MAX_TOKENIZER_FILE ((size_t)1 << 30)
+
+static int write_text(const char *path, const char *text, Err *err) {
+    AtomicFile af;
+    if (file_atomic_open(&af, path, err)) return -1;
+    fputs(text, af.fp);
+    return file_atomic_commit(&af, err);
+}
+
+static int write_json(const char *path, json_t *j, Err *err) {
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text) return err_set(err, ERR_NOMEM, "out of memory");
+    int rc = write_text(path, text, err);
+    free(text);
+    return rc;
+}
+
+static int copy_file(const char *from, const char *to, Err *err) {
+    char *data;
+    size_t len;
+    if (file_read_all(from, EXPORT_MAX_TOKENIZER_FILE, &data, &len, err)) return -1;
+    AtomicFile af;
+    int rc = file_atomic_open(&af, to, err);
+    if (!rc) {
+        fwrite(data, 1, len, af.fp);
+        rc = file_atomic_commit(&af, err);
+    }
+    free(data);
+    return rc;
+}
+
+static json_t *config_json(const Model *m) {
+    const ModelConfig *c = &m->cfg;
+    bool qwen = c->arch == ARCH_QWEN2;
+    int32_t bos = tok_bos_id(m->tok), eos = tok_eos_id(m->tok);
+    json_t *j = json_object();
+    json_object_set_new(j, "architectures", json_pack("[s]", qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
+    json_object_set_new(j, "model_type", json_string(qwen ? "qwen2" : "llama"));
+    json_object_set_new(j, "hidden_size", json_integer(c->dim));
+    json_object_set_new(j, "intermediate_size", json_integer(c->ffn_dim));
+    json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layer));
+    json_object_set_new(j, "num_attention_heads", json_integer(c->n_head));
+    json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_head));
+    json_object_set_new(j, "head_dim", json_integer(c->head_dim));
+    json_object_set_new(j, "vocab_size", json_integer(c->vocab));
+    json_object_set_new(j, "max_position_embeddings", json_integer(c->max_seq));
+    json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
+    json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
+    json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied_embeddings));
+    json_object_set_new(j, "hidden_act", json_string("silu"));
+    if (!qwen) json_object_set_new(j, "attention_bias", json_boolean(c->qkv_bias));
+    json_object_set_new(j, "bos_token_id", bos >= 0 ? json_integer(bos) : json_null());
+    json_object_set_new(j, "eos_token_id", eos >= 0 ? json_integer(eos) : json_null());
+    json_object_set_new(j, "torch_dtype", json_string("float32"));
+    return j;
+}
+
+/* tok_json: the tokenizer.json text made from a GGUF source (NULL for a Hugging Face source). */
+static int write_tokenizer(const Model *m, const char *out_dir, const char *tok_json, Err *err) {
+    char from[4096], to[4096];
+    if (file_is_dir(m->path)) { /* a Hugging Face source: its files as they are */
+        static const char *const files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                            "generation_config.json"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+            snprintf(from, sizeof from, "%s/%s", m->path, files[i]);
+            snprintf(to, sizeof to, "%s/%s", out_dir, files[i]);
+            if (file_exists(from) && copy_file(from, to, err)) return -1;
+        }
+        return 0;
+    }
+    snprintf(to, sizeof to, "%s/tokenizer.json", out_dir);
+    if (write_text(to, tok_json, err)) return -1;
+    int32_t bos = tok_bos_id(m->tok), eos = tok_eos_id(m->tok);
+    json_t *tc = json_object();
+    json_object_set_new(tc, "tokenizer_class", json_string("PreTrainedTokenizerFast"));
+    json_object_set_new(tc, "bos_token", bos >= 0 ? json_string(tok_token_text(m->tok, bos)) : json_null());
+    json_object_set_new(tc, "eos_token", eos >= 0 ? json_string(tok_token_text(m->tok, eos)) : json_null());
+    json_object_set_new(tc, "add_bos_token", json_boolean(tok_adds_bos(m->tok)));
+    json_object_set_new(tc, "model_max_length", json_integer(m->cfg.max_seq));
+    if (m->text->chat_template_src) json_object_set_new(tc, "chat_template", json_string(m->text->chat_template_src));
+    snprintf(to, sizeof to, "%s/tokenizer_config.json", out_dir);
+    return write_json(to, tc, err);
+}
+
+int model_export_merged(const Model *m, const Lora *lora, const char *out_dir, Err *err) {
+    const ModelConfig *c = &m->cfg;
+    if (lora && lora->n_layer != c->n_layer) return err_set(err, ERR_ARG, "the adapter does not fit this model");
+    /* everything that can be refused is refused before anything is written */
+    char *tok_json = NULL;
+    if (!file_is_dir(m->path) && tok_export_hf(m->tok, &tok_json, err)) return err_prefix(err, "%s", m->path);
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+        free(tok_json);
+        return err_set(err, ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
+    }
+    int per_layer = 12, n = 0;
+    StWriteTensor *ts = calloc((size_t)c->n_layer * per_layer + 3, sizeof *ts);
+    char (*names)[96] = calloc((size_t)c->n_layer * per_layer + 3, sizeof *names);
+    float **owned = calloc((size_t)c->n_layer * LORA_N_TARGETS, sizeof(float *));
+    int n_owned = 0, rc = 0;
+    if (!ts || !names || !owned) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+#define ADD(name_fmt, layer, ptr, rows, cols)                                                          \
+    do {                                                                                               \
+        snprintf(names[n], sizeof names[n], name_fmt, layer);                                          \
+        ts[n] = (StWriteTensor){names[n], (ptr), (cols) > 1 ? 2 : 1, {(uint64_t)(rows), (uint64_t)(cols)}}; \
+        if ((cols) <= 1) ts[n].shape[1] = 0;                                                           \
+        n++;                                                                                           \
+    } while (0)
+    ADD("model.embed_tokens.weight%s", "", m->tok_embd, c->vocab, c->dim);
+    int qd = c->n_head * c->head_dim, kvd = c->n_kv_head * c->head_dim;
+    for (int l = 0; l < c->n_layer; l++) {
+        const LayerWeights *w = &m->layers[l];
+        const float *mats[LORA_N_TARGETS] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};
+        static const char *const fmt[LORA_N_TARGETS] = {
+            "model.layers.%d.self_attn.q_proj.weight", "model.layers.%d.self_attn.k_proj.weight",
+            "model.layers.%d.self_attn.v_proj.weight", "model.layers.%d.self_attn.o_proj.weight",
+            "model.layers.%d.mlp.gate_proj.weight",    "model.layers.%d.mlp.up_proj.weight",
+            "model.layers.%d.mlp.down_proj.weight"};
+        int rows[LORA_N_TARGETS] = {qd, kvd, kvd, c->dim, c->ffn_dim, c->ffn_dim, c->dim};
+        int cols[LORA_N_TARGETS] = {c->dim, c->dim, c->dim, qd, c->dim, c->dim, c->ffn_dim};
+        ADD("model.layers.%d.input_layernorm.weight", l, w->attn_norm, c->dim, 1);
+        ADD("model.layers.%d.post_attention_layernorm.weight", l, w->ffn_norm, c->dim, 1);
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            const LoraPair *p = lora ? lora_pair(lora, l, t) : NULL;
+            const float *src = mats[t];
+            if (p && p->A) { /* W + scale * B A */
+                size_t sz = (size_t)rows[t] * cols[t];
+                float *merged = malloc(sz * sizeof(float));
+                if (!merged) {
+                    rc = err_set(err, ERR_NOMEM, "out of memory");
+                    goto done;
+                }
+                memcpy(merged, src, sz * sizeof(float));
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows[t], cols[t], p->rank, lora->scale, p->B,
+                            p->rank, p->A, cols[t], 1.0f, merged, cols[t]);
+                owned[n_owned++] = merged;
+                src = merged;
+            }
+            ADD(fmt[t], l, src, rows[t], cols[t]);
+        }
+        if (c->qkv_bias) {
+            ADD("model.layers.%d.self_attn.q_proj.bias", l, w->bq, qd, 1);
+            ADD("model.layers.%d.self_attn.k_proj.bias", l, w->bk, kvd, 1);
+            ADD("model.layers.%d.self_attn.v_proj.bias", l, w->bv, kvd, 1);
+        }
+    }
+    ADD("model.norm.weight%s", "", m->out_norm, c->dim, 1);
+    if (!c->tied_embeddings) ADD("lm_head.weight%s", "", m->output, c->vocab, c->dim);
+#undef ADD
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
+    static const char *const meta[] = {"format", "pt", NULL};
+    if ((rc = st_write(path, ts, n, meta, err))) goto done;
+    snprintf(path, sizeof path, "%s/config.json", out_dir);
+    if ((rc = write_json(path, config_json(m), err))) goto done;
+    rc = write_tokenizer(m, out_dir, tok_json, err);
+done:
+    free(tok_json);
+    for (int i = 0; i < n_owned; i++) free(owned[i]);
+    free(owned);
+    free(ts);
+    free(names);
+    return rc;
+}
