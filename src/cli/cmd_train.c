@@ -22,7 +22,7 @@
 #define TRAIN_EVAL_EXAMPLES 32
 
 static const char *const TRAIN_OPTIONS[] = {"model", "train", "validation", "epochs", "batch-size", "lr-multiplier",
-                                            "rank", "alpha", "target", "seed", "max-length", "out", "resume",
+                                            "rank", "alpha", "dropout", "target", "seed", "max-length", "out", "resume",
                                             "threads", "eval-every", NULL};
 
 static volatile int g_stop;
@@ -34,7 +34,7 @@ static void on_sigint(int sig) {
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune train --model PATH --train FILE [--validation FILE] [--epochs N|auto]\n"
-            "                   [--batch-size N|auto] [--lr-multiplier X|auto] [--rank N] [--alpha N]\n"
+            "                   [--batch-size N|auto] [--lr-multiplier X|auto] [--rank N] [--alpha N] [--dropout P]\n"
             "                   [--target LIST] [--seed N] [--max-length N] [--threads N] [--eval-every N]\n"
             "                   --out DIR [--resume CHECKPOINT_DIR]\n"
             "Trains a LoRA adapter on a chat-format JSONL file (OpenAI's format) and writes it to DIR in the\n"
@@ -92,13 +92,14 @@ int cmd_train(int argc, char **argv) {
         return EXIT_BAD_INPUT;
     }
     long rank = TRAIN_DEFAULT_RANK, seed = 0, max_length = 0, threads = 0, eval_every = 0;
-    double alpha = TRAIN_DEFAULT_ALPHA;
+    double alpha = TRAIN_DEFAULT_ALPHA, dropout = 0;
     if (args_int(&a, "rank", &rank, 1, LORA_MAX_RANK) || args_float(&a, "alpha", &alpha, 1e-6, 1e6) ||
+        args_float(&a, "dropout", &dropout, 0, 0.95) ||
         args_int(&a, "seed", &seed, 0, 0x7fffffffffffffffl) || args_int(&a, "max-length", &max_length, 2, 1 << 20) ||
         args_int(&a, "threads", &threads, 0, 1024) || args_int(&a, "eval-every", &eval_every, 0, 1 << 30))
         return EXIT_BAD_INPUT;
     Err err = {0};
-    LoraConfig lc = {(int)rank, (float)alpha, 0.0f, LORA_ALL_TARGETS};
+    LoraConfig lc = {(int)rank, (float)alpha, (float)dropout, LORA_ALL_TARGETS};
     if (args_get(&a, "target") && lora_parse_targets(args_get(&a, "target"), &lc.targets, &err)) {
         fprintf(stderr, "ftune train: --target: %s\n", err.msg);
         return EXIT_BAD_INPUT;

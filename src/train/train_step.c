@@ -31,6 +31,9 @@ struct TrainState {
     /* backward scratch */
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dP, *du, *head, *gather, *inv_freq;
     int *positions, *rows, *targets;
+    float *drop_x;       // (T, max(C, qd, F)) the LoRA branch's input after dropout
+    uint64_t drop_seed;  /* dropout masks are a hash of (seed, layer, projection, element) */
+    bool training;       /* dropout applies in training passes only */
 };
 
 void train_state_free(TrainState *s) {
@@ -55,7 +58,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, TrainState **out, E
                        (size_t)n_lora * T * r;
     size_t total = per_layer * c->n_layer + 2 * T * C + T + /* final */
                    2 * T * C + 2 * T * qd + 2 * T * kvd + 3 * T * F + T * T + T * (r ? r : 1) + HEAD_CHUNK * V + HEAD_CHUNK * C +
-                   (size_t)c->head_dim / 2;
+                   (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? T * (C + qd + F) : 0);
     TrainState *s = calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->m = m;
@@ -88,17 +91,43 @@ int train_state_new(const Model *m, Lora *lora, int max_len, TrainState **out, E
     TAKE(s->dk, T * kvd); TAKE(s->dv, T * kvd); TAKE(s->dgate, T * F); TAKE(s->dup, T * F); TAKE(s->dh, T * F);
     TAKE(s->dP, T * T); TAKE(s->du, T * (r ? r : 1)); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
     TAKE(s->inv_freq, (size_t)c->head_dim / 2);
+    size_t max_k = C > qd ? C : qd;
+    if (F > max_k) max_k = F;
+    if (lora && lora->cfg.dropout > 0) TAKE(s->drop_x, T * max_k);
 #undef TAKE
     rope_inv_freq(s->inv_freq, c->head_dim, c->rope_theta, m->rope_factors);
     *out = s;
     return 0;
 }
 
+void train_state_set_dropout_seed(TrainState *s, uint64_t seed) { s->drop_seed = seed; }
+
+/* Whether element i of the LoRA input of (layer, t) is kept by dropout: a stateless hash, so that
+ * the backward pass regenerates the forward's mask instead of storing it. */
+static inline bool drop_keep(uint64_t seed, int layer, int t, size_t i, float p) {
+    uint64_t z = seed ^ ((uint64_t)(layer * LORA_N_TARGETS + t) << 40) ^ (uint64_t)i;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0) >= p;
+}
+
+/* The LoRA branch's input: x itself, or (with dropout p) x with elements zeroed and the rest
+ * scaled by 1/(1-p), as PEFT's lora_dropout does, in s->drop_x. */
+static const float *lora_input(TrainState *s, const float *x, int layer, LoraTarget t, int T, int K) {
+    float p = s->training ? s->lora->cfg.dropout : 0.0f;
+    if (!(p > 0)) return x;
+    float inv = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < (size_t)T * K; i++)
+        s->drop_x[i] = drop_keep(s->drop_seed, layer, t, i, p) ? x[i] * inv : 0.0f;
+    return s->drop_x;
+}
+
 /* y (T, N) = x W^T + bias + LoRA(x), saving the LoRA intermediate in u. */
 static void lin_fwd(TrainState *s, float *y, const float *x, const float *w, const float *bias, int layer,
                     LoraTarget t, float *u, int T, int K, int N) {
     op_linear(y, x, w, bias, T, K, N);
-    if (u) lora_apply(y, x, lora_pair(s->lora, layer, t), s->lora->scale, u, T);
+    if (u) lora_apply(y, lora_input(s, x, layer, t, T, K), lora_pair(s->lora, layer, t), s->lora->scale, u, T);
 }
 
 /* Given dy (T, N) of y = lin(x): dx (T, K) = dy W (+ LoRA part), overwritten or accumulated
@@ -113,8 +142,18 @@ static void lin_bwd(TrainState *s, float *dx, float beta, const float *dy, const
     /* y += scale u B^T with u = x A^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, r, N, scale, dy, N, p->B, r, 0.0f, s->du, r);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, r, T, scale, dy, N, u, r, 1.0f, dB, r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, K, T, 1.0f, s->du, r, x, K, 1.0f, dA, K);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, K, r, 1.0f, s->du, r, p->A, K, 1.0f, dx, K);
+    const float *xin = lora_input(s, x, layer, t, T, K);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, K, T, 1.0f, s->du, r, xin, K, 1.0f, dA, K);
+    float drop = s->lora->cfg.dropout;
+    if (!(drop > 0)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, K, r, 1.0f, s->du, r, p->A, K, 1.0f, dx, K);
+        return;
+    }
+    /* d(dropped input) = du A, then through the mask */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, K, r, 1.0f, s->du, r, p->A, K, 0.0f, s->drop_x, K);
+    float inv = 1.0f / (1.0f - drop);
+    for (size_t i = 0; i < (size_t)T * K; i++)
+        if (drop_keep(s->drop_seed, layer, t, i, drop)) dx[i] += s->drop_x[i] * inv;
 }
 
 static void forward(TrainState *s, const int32_t *ids, int T) {
@@ -211,6 +250,7 @@ int train_sequence(TrainState *s, const int32_t *ids, const uint8_t *mask, int l
         }
     if (n_rows == 0) return 0; /* nothing trained in this sequence */
     if (backward && !s->lora) return err_set(err, ERR_ARG, "no LoRA adapters to train");
+    s->training = backward;
     forward(s, ids, len);
     if (backward) memset(s->dxn, 0, (size_t)len * c->dim * sizeof(float));
     head(s, n_rows, grad_scale, backward, stats);

@@ -1,7 +1,8 @@
 /* train_step.h: the training forward and backward pass of one sequence through the frozen model
  * with LoRA adapters: next-token cross-entropy on the positions a mask selects, gradients for the
  * LoRA factors only (accumulated into lora->grads). Sequences run one at a time at their own
- * length, so padding never exists. Buffers for the longest sequence are sized at creation; the
+ * length, so padding never exists. LoRA dropout (PEFT's lora_dropout on the adapter branch's
+ * input) is applied in training passes only. Buffers for the longest sequence are sized at creation; the
  * step allocates nothing. Not thread-safe per state; kernels use all configured threads. */
 #ifndef FTUNE_TRAIN_STEP_H
 #define FTUNE_TRAIN_STEP_H
@@ -22,6 +23,11 @@ typedef struct {
     int n_tokens;    /* trained positions */
     int n_correct;   /* trained positions whose argmax is the target */
 } StepStats;
+
+/* Sets the seed of the LoRA dropout masks for the next train_sequence calls (no effect when the
+ * adapter's dropout is 0). The trainer derives it from the run's seed, the step and the example,
+ * so runs are reproducible. */
+void train_state_set_dropout_seed(TrainState *s, uint64_t seed);
 
 /* ids (len); mask (len): mask[t] = 1 trains the prediction of ids[t] from the tokens before it
  * (mask[0] is ignored). Adds grad_scale * d(loss_sum)/d(LoRA) into lora->grads when backward is

@@ -201,7 +201,6 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     memset(progress, 0, sizeof *progress);
     if (train->n <= 0) return err_set(err, ERR_ARG, "no training examples");
     if (cfg->batch_size < 1 || cfg->n_epochs < 1) return err_set(err, ERR_ARG, "batch size and epochs must be >= 1");
-    if (lora->cfg.dropout > 0) return err_set(err, ERR_UNSUPPORTED, "LoRA dropout is not implemented yet: use 0");
     int max_len = 2;
     for (int i = 0; i < train->n; i++) max_len = train->ex[i].len > max_len ? train->ex[i].len : max_len;
     for (int i = 0; valid && i < valid->n; i++) max_len = valid->ex[i].len > max_len ? valid->ex[i].len : max_len;
@@ -242,6 +241,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         StepStats st = {0};
         for (int i = first; i < last && !rc; i++) {
             const TrainExample *e = &train->ex[order[i]];
+            train_state_set_dropout_seed(ts, (cfg->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)progress->step << 24) ^ (uint64_t)i);
             rc = train_sequence(ts, e->ids, e->mask, e->len, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
             tokens_processed += e->len;
         }

@@ -15,17 +15,29 @@ static const int32_t IDS[] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 26
 static const uint8_t MASK[] = {0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
 #define LEN ((int)(sizeof IDS / sizeof IDS[0]))
 
-static double loss_only(TrainState *s) {
+/* The loss; with training, as the training pass computes it (dropout included) while adding
+ * nothing to the gradients (grad_scale 0). */
+static double loss_only(TrainState *s, bool training) {
     StepStats st = {0};
     Err err = {0};
-    train_sequence(s, IDS, MASK, LEN, 1.0f, false, &st, &err);
+    train_sequence(s, IDS, MASK, LEN, 0.0f, training, &st, &err);
     return st.loss_sum / st.n_tokens;
 }
 
-TEST(train_step_gradients_match_finite_differences) {
+static void check_gradients(float dropout);
+
+TEST(train_step_gradients_match_finite_differences) { check_gradients(0.0f); }
+
+/* With dropout the masks are a function of the seed, so the loss is still a deterministic function
+ * of the parameters and finite differences apply. */
+TEST(train_step_gradients_with_dropout_match_finite_differences) { check_gradients(0.2f); }
+
+static double loss_only(TrainState *s, bool training);
+
+static void check_gradients(float dropout) {
     Model *m = test_load_stories260k();
     if (!m) return;
-    LoraConfig cfg = {2, 4.0f, 0.0f, LORA_ALL_TARGETS};
+    LoraConfig cfg = {2, 4.0f, dropout, LORA_ALL_TARGETS};
     Lora *lora;
     TrainState *s;
     Err err = {0};
@@ -36,6 +48,7 @@ TEST(train_step_gradients_match_finite_differences) {
     for (int i = 0; i < lora->n_layer * LORA_N_TARGETS; i++) /* B non-zero so every gradient is alive */
         for (size_t j = 0; j < (size_t)lora->pairs[i].out * cfg.rank; j++) lora->pairs[i].B[j] = (rng_uniform(&r) - 0.5f) * 0.2f;
     REQUIRE(train_state_new(m, lora, 64, &s, &err) == 0);
+    train_state_set_dropout_seed(s, 77);
     int n_train = 0;
     for (int t = 1; t < LEN; t++) n_train += MASK[t];
     StepStats st = {0};
@@ -43,7 +56,8 @@ TEST(train_step_gradients_match_finite_differences) {
     CHECK_EQ_INT(st.n_tokens, n_train);
     double loss = st.loss_sum / st.n_tokens;
     CHECK(loss > 0.1 && loss < 10);
-    CHECK_NEAR(loss_only(s), loss, 1e-6);
+    CHECK_NEAR(loss_only(s, true), loss, 1e-6);
+    if (dropout > 0) CHECK(fabs(loss_only(s, false) - loss) > 1e-4); /* evaluation runs without dropout */
     int checked = 0;
     double worst = 0;
     for (int layer = 0; layer < m->cfg.n_layer; layer += m->cfg.n_layer - 1)
@@ -54,9 +68,9 @@ TEST(train_step_gradients_match_finite_differences) {
             for (int k = 0; k < 2; k++) {
                 float *x = params[k], keep = *x, eps = 1e-2f;
                 *x = keep + eps;
-                double lp = loss_only(s);
+                double lp = loss_only(s, true);
                 *x = keep - eps;
-                double lm = loss_only(s);
+                double lm = loss_only(s, true);
                 *x = keep;
                 double num = (lp - lm) / (2 * eps), ana = *lora_grad(lora, x);
                 double err_abs = fabs(num - ana);
@@ -85,7 +99,7 @@ TEST(train_step_fresh_adapter_equals_base_model) {
     lora_init(lora, 1);
     REQUIRE(train_state_new(m, lora, 32, &with, &err) == 0);
     REQUIRE(train_state_new(m, NULL, 32, &without, &err) == 0);
-    double a = loss_only(with), b = loss_only(without);
+    double a = loss_only(with, false), b = loss_only(without, false);
     CHECK_NEAR(a, b, 1e-6);
     /* and the training forward agrees with the inference forward's logits-based loss */
     InferState *st;
