@@ -1,0 +1,105 @@
+/* bench_train.c: LoRA training speed of ftune: rank 8, alpha 16 on all seven projections of a
+ * model, batch 8 x 128 random tokens with the loss on every position, one AdamW step per batch.
+ * Reports training tokens/s (best and median of 5 steps after 2 warm-up steps), peak RSS, this
+ * machine's sgemm rate and the model FLOPs utilisation (4N: forward + input gradients, as frozen
+ * base weights need no weight gradients; 6N: the usual estimate). One JSON object, the same
+ * fields as bench/torch_train_bench.py prints, for a side-by-side run.
+ * Usage: bench_train MODEL [threads] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/rng.h"
+#include "tensor/ops.h"
+#include "train/adamw.h"
+#include "train/train_step.h"
+
+#define BATCH 8
+#define SEQ 128
+#define WARMUP 2
+#define TIMED 5
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double sgemm_gflops(int T, int K, int N) {
+    float *x = calloc((size_t)T * K, 4), *w = calloc((size_t)N * K, 4), *y = calloc((size_t)T * N, 4);
+    double best = 1e9;
+    for (int r = 0; r < 10; r++) {
+        double t0 = now_s();
+        op_linear(y, x, w, NULL, T, K, N);
+        double dt = now_s() - t0;
+        best = dt < best ? dt : best;
+    }
+    free(x), free(w), free(y);
+    return 2.0 * T * K * N / best / 1e9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_train MODEL [threads]\n");
+        return 2;
+    }
+    int threads = argc > 2 ? atoi(argv[2]) : 2;
+    ops_set_threads(threads);
+    Err err = {0};
+    Model *m;
+    Lora *lora;
+    TrainState *ts;
+    LoraConfig lc = {8, 16.0f, 0.0f, LORA_ALL_TARGETS};
+    if (model_load(argv[1], &m, &err) || lora_new(m, &lc, &lora, &err) ||
+        train_state_new(m, lora, SEQ, &ts, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    lora_init(lora, 1);
+    Rng r;
+    rng_seed(&r, 2);
+    int32_t ids[BATCH][SEQ];
+    uint8_t mask[SEQ];
+    memset(mask, 1, SEQ);
+    for (int b = 0; b < BATCH; b++)
+        for (int t = 0; t < SEQ; t++) ids[b][t] = (int32_t)(rng_next(&r) % (uint64_t)m->cfg.vocab);
+    AdamWConfig adam = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f};
+    double times[TIMED];
+    for (int step = 0; step < WARMUP + TIMED; step++) {
+        double t0 = now_s();
+        StepStats st = {0};
+        for (int b = 0; b < BATCH; b++)
+            if (train_sequence(ts, ids[b], mask, SEQ, 1.0f / (BATCH * (SEQ - 1)), true, &st, &err)) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 1;
+            }
+        adamw_clip_grads(lora, adam.clip_norm);
+        adamw_step(lora, &adam, adam.lr, step + 1);
+        if (step >= WARMUP) times[step - WARMUP] = now_s() - t0;
+    }
+    qsort(times, TIMED, sizeof(double), cmp_double);
+    const ModelConfig *c = &m->cfg;
+    double n_matmul = (double)c->n_layer * ((double)c->dim * c->head_dim * (2 * c->n_head + 2 * c->n_kv_head) +
+                                            3.0 * c->dim * c->ffn_dim) +
+                      (double)c->vocab * c->dim;
+    double tok_s = BATCH * SEQ / times[0], gemm = sgemm_gflops(SEQ, c->dim, c->ffn_dim),
+           gemm_big = sgemm_gflops(BATCH * SEQ, c->dim, c->ffn_dim);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"engine\": \"ftune\", \"threads\": %d, \"batch\": %d, \"seq\": %d, \"step_s_best\": %.3f, "
+           "\"step_s_median\": %.3f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.0f, \"sgemm_gflops_128\": %.1f, "
+           "\"sgemm_gflops_1024\": %.1f, \"mfu_4n\": %.3f, \"mfu_6n\": %.3f}\n",
+           threads, BATCH, SEQ, times[0], times[TIMED / 2], tok_s, ru.ru_maxrss / 1024.0, gemm, gemm_big,
+           4 * n_matmul * tok_s / (gemm_big * 1e9), 6 * n_matmul * tok_s / (gemm_big * 1e9));
+    train_state_free(ts);
+    lora_free(lora);
+    model_free(m);
+    return 0;
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# train_speed.sh: LoRA training speed, ftune beside PyTorch (same model, rank 8 on all seven
+# projections, batch 8 x 128 tokens, one AdamW step per batch, same thread count), alternating the
+# two engines so that both see the same machine conditions.
+# Usage: bash bench/train_speed.sh [THREADS]   (PyTorch: Debian's python3-torch, see
+# scripts/setup_reference.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${1:-2}
+MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+make --no-print-directory build/bench_train >/dev/null
+bash scripts/fetch_models.sh
+echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F)"
+for round in 1 2; do
+    ./build/bench_train "$MODEL" "$THREADS"
+    /usr/bin/python3 bench/torch_train_bench.py "$THREADS"
+done
