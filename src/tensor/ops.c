@@ -32,7 +32,7 @@ void op_linear(float *y, const float *x, const float *w, const float *bias, int 
             for (int n = 0; n < N; n++) y[(size_t)t * N + n] += bias[n];
 }
 
-void op_rmsnorm(float *y, const float *x, const float *weight, int T, int C, float eps) {
+void op_rmsnorm_save(float *y, float *rstd, const float *x, const float *weight, int T, int C, float eps) {
 #pragma omp parallel for if (T > 4)
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * C;
@@ -40,9 +40,14 @@ void op_rmsnorm(float *y, const float *x, const float *weight, int T, int C, flo
         float ss = 0;
 #pragma omp simd reduction(+ : ss)
         for (int c = 0; c < C; c++) ss += xr[c] * xr[c];
-        float inv = 1.0f / sqrtf(ss / C + eps);
-        for (int c = 0; c < C; c++) yr[c] = xr[c] * inv * weight[c];
+        float r = 1.0f / sqrtf(ss / C + eps);
+        if (rstd) rstd[t] = r;
+        for (int c = 0; c < C; c++) yr[c] = xr[c] * r * weight[c];
     }
+}
+
+void op_rmsnorm(float *y, const float *x, const float *weight, int T, int C, float eps) {
+    op_rmsnorm_save(y, NULL, x, weight, T, C, eps);
 }
 
 void rope_inv_freq(float *inv_freq, int head_dim, float theta, const float *freq_factors) {

@@ -1,6 +1,7 @@
 /* ops_backward.c: backward kernels for training (see ops_backward.h), on OpenBLAS for the
  * attention products and OpenMP loops elsewhere. op_rope_backward lives in ops.c beside op_rope,
- * whose rotation it reverses. */
+ * whose rotation it reverses, and
+ * op_rmsnorm_save beside op_rmsnorm, which is the same computation. */
 #include "ops_backward.h"
 
 #include <cblas.h>
@@ -8,20 +9,6 @@
 #include <string.h>
 
 #include "ops.h"
-
-void op_rmsnorm_save(float *y, float *rstd, const float *x, const float *weight, int T, int C, float eps) {
-#pragma omp parallel for if (T > 4)
-    for (int t = 0; t < T; t++) {
-        const float *xr = x + (size_t)t * C;
-        float *yr = y + (size_t)t * C;
-        float ss = 0;
-#pragma omp simd reduction(+ : ss)
-        for (int c = 0; c < C; c++) ss += xr[c] * xr[c];
-        float r = 1.0f / sqrtf(ss / C + eps);
-        rstd[t] = r;
-        for (int c = 0; c < C; c++) yr[c] = xr[c] * r * weight[c];
-    }
-}
 
 void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, const float *rstd, int T, int C) {
     /* y_c = x_c r w_c with r = (mean(x^2) + eps)^-1/2:

@@ -10,7 +10,7 @@
 /* y = x * rstd * w (per row, rstd = 1/rms(x)): dx (T, C) accumulate, given dy (T, C), x (T, C),
  * the weight w (C) and rstd (T) saved by op_rmsnorm_save. */
 void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, const float *rstd, int T, int C);
-/* op_rmsnorm that also stores rstd (T) for the backward pass. */
+/* op_rmsnorm that also stores rstd (T) for the backward pass (rstd may be NULL). */
 void op_rmsnorm_save(float *y, float *rstd, const float *x, const float *weight, int T, int C, float eps);
 
 /* The inverse rotation of op_rope, in place: turns d(rotated) into d(unrotated). */
