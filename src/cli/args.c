@@ -21,6 +21,17 @@ int args_parse(Args *a, int argc, char **argv, const char *const *flags) {
     bool only_positional = false;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
+        if (!only_positional && (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0)) {
+            /* every command takes --help / -h: a flag named "help" */
+            if (a->n == ARGS_MAX) {
+                fprintf(stderr, "ftune: too many options\n");
+                return -1;
+            }
+            a->names[a->n] = "help";
+            a->name_lens[a->n] = 4;
+            a->values[a->n++] = NULL;
+            continue;
+        }
         if (only_positional || strncmp(s, "--", 2) != 0 || s[2] == 0) {
             if (!only_positional && strcmp(s, "--") == 0) {
                 only_positional = true;
@@ -95,7 +106,7 @@ int args_float(const Args *a, const char *name, double *out, double min, double 
 
 int args_check_known(const Args *a, const char *cmd, const char *const *allowed) {
     for (int i = 0; i < a->n; i++) {
-        bool known = false;
+        bool known = name_is(a, i, "help");
         for (const char *const *p = allowed; p && *p && !known; p++) known = name_is(a, i, *p);
         if (!known) {
             fprintf(stderr, "ftune %s: unknown option --%.*s\n", cmd, a->name_lens[i], a->names[i]);

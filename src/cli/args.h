@@ -17,8 +17,9 @@ typedef struct {
     int n_positional;
 } Args;
 
-/* Parses argv[0..argc). flags lists the options that take no value (NULL-terminated). Returns 0,
- * or -1 after printing what is wrong to stderr. */
+/* Parses argv[0..argc). flags lists the options that take no value (NULL-terminated); --help and
+ * -h are always the flag "help", which args_check_known accepts for every command. Returns 0, or
+ * -1 after printing what is wrong to stderr. */
 int args_parse(Args *a, int argc, char **argv, const char *const *flags);
 const char *args_get(const Args *a, const char *name); /* last value, or NULL */
 bool args_has(const Args *a, const char *name);

@@ -84,6 +84,10 @@ static int repl(InferState *st, Conversation *conv, const GenParams *gp) {
 
 int cmd_chat(int argc, char **argv) {
     Args a;
+    if (args_parse(&a, argc, argv, NULL) == 0 && args_has(&a, "help")) {
+        usage();
+        return 0;
+    }
     if (args_parse(&a, argc, argv, NULL) || args_check_known(&a, "chat", CHAT_OPTIONS)) {
         usage();
         return EXIT_BAD_INPUT;

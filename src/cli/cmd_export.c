@@ -12,12 +12,14 @@ static const char *const EXPORT_OPTIONS[] = {"model", "adapter", "merge", "out",
 int cmd_export(int argc, char **argv) {
     static const char *const flags[] = {"merge", NULL};
     Args a;
-    if (args_parse(&a, argc, argv, flags) || args_check_known(&a, "export", EXPORT_OPTIONS) || a.n_positional ||
+    int parsed = args_parse(&a, argc, argv, flags);
+    bool help = parsed == 0 && args_has(&a, "help");
+    if (help || parsed || args_check_known(&a, "export", EXPORT_OPTIONS) || a.n_positional ||
         !args_get(&a, "model") || !args_get(&a, "out") || !args_has(&a, "merge")) {
         fprintf(stderr, "usage: ftune export --model PATH [--adapter DIR] --merge --out DIR\n"
                         "Writes the model with the LoRA adapter merged into its weights as a Hugging Face directory\n"
                         "(config.json, model.safetensors in fp32, tokenizer files).\n");
-        return EXIT_BAD_INPUT;
+        return help ? 0 : EXIT_BAD_INPUT;
     }
     Err err = {0};
     Model *m;

@@ -16,10 +16,13 @@ static void print_token(const char *label, const Tokenizer *tok, int32_t id) {
 
 int cmd_info(int argc, char **argv) {
     Args a;
-    if (args_parse(&a, argc, argv, NULL) || args_check_known(&a, "info", INFO_OPTIONS) || !args_get(&a, "model") ||
-        a.n_positional) {
-        fprintf(stderr, "usage: ftune info --model PATH\n");
-        return EXIT_BAD_INPUT;
+    int parsed = args_parse(&a, argc, argv, NULL);
+    bool help = parsed == 0 && args_has(&a, "help");
+    if (help || parsed || args_check_known(&a, "info", INFO_OPTIONS) || !args_get(&a, "model") || a.n_positional) {
+        fprintf(stderr, "usage: ftune info --model PATH\n"
+                        "Describes a model: architecture, shape, parameters, tensor types, chat template and\n"
+                        "special tokens.\n");
+        return help ? 0 : EXIT_BAD_INPUT;
     }
     Err err = {0};
     Model *m;

@@ -30,14 +30,22 @@ static int load_tokenizer(const char *path, Tokenizer **tok, Err *err) {
     return rc;
 }
 
+static void usage(void) {
+    fprintf(stderr, "usage: ftune tokenize --model PATH [--no-special] [--no-parse-special] TEXT\n"
+                    "Prints the ids as a JSON array. --no-special: do not add BOS/EOS;\n"
+                    "--no-parse-special: special-token text is tokenized as plain text.\n");
+}
+
 int cmd_tokenize(int argc, char **argv) {
     static const char *const flags[] = {"no-special", "no-parse-special", NULL};
     Args a;
+    if (args_parse(&a, argc, argv, flags) == 0 && args_has(&a, "help")) {
+        usage();
+        return 0;
+    }
     if (args_parse(&a, argc, argv, flags) || args_check_known(&a, "tokenize", TOKENIZE_OPTIONS) ||
         !args_get(&a, "model") || a.n_positional != 1) {
-        fprintf(stderr, "usage: ftune tokenize --model PATH [--no-special] [--no-parse-special] TEXT\n"
-                        "Prints the ids as a JSON array. --no-special: do not add BOS/EOS;\n"
-                        "--no-parse-special: special-token text is tokenized as plain text.\n");
+        usage();
         return EXIT_BAD_INPUT;
     }
     Err err = {0};
