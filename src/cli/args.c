@@ -115,3 +115,19 @@ int args_check_known(const Args *a, const char *cmd, const char *const *allowed)
     }
     return 0;
 }
+
+int args_parse_command(Args *a, int argc, char **argv, const char *cmd, const char *const *flags,
+                       const char *const *allowed, void (*usage)(void), int *status) {
+    int bad = args_parse(a, argc, argv, flags);
+    if (!bad && args_has(a, "help")) {
+        usage();
+        *status = 0;
+        return 1;
+    }
+    if (bad || args_check_known(a, cmd, allowed)) {
+        usage();
+        *status = 2; /* EXIT_BAD_INPUT */
+        return 1;
+    }
+    return 0;
+}

@@ -26,6 +26,12 @@ bool args_has(const Args *a, const char *name);
 /* Numeric getters: return 0 and set *out (left alone when absent), or -1 after printing an error. */
 int args_int(const Args *a, const char *name, long *out, long min, long max);
 int args_float(const Args *a, const char *name, double *out, double min, double max);
+/* The common start of every command: parses argv with flags, rejects options not in allowed, and
+ * answers --help. Returns 0 to go on; otherwise the command returns *status: 0 after printing
+ * usage for --help, 2 (bad input) after printing the problem and usage. */
+int args_parse_command(Args *a, int argc, char **argv, const char *cmd, const char *const *flags,
+                       const char *const *allowed, void (*usage)(void), int *status);
+
 /* Reports options that the command does not know (allowed is NULL-terminated); -1 if any. */
 int args_check_known(const Args *a, const char *cmd, const char *const *allowed);
 

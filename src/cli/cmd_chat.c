@@ -84,14 +84,8 @@ static int repl(InferState *st, Conversation *conv, const GenParams *gp) {
 
 int cmd_chat(int argc, char **argv) {
     Args a;
-    if (args_parse(&a, argc, argv, NULL) == 0 && args_has(&a, "help")) {
-        usage();
-        return 0;
-    }
-    if (args_parse(&a, argc, argv, NULL) || args_check_known(&a, "chat", CHAT_OPTIONS)) {
-        usage();
-        return EXIT_BAD_INPUT;
-    }
+    int status;
+    if (args_parse_command(&a, argc, argv, "chat", NULL, CHAT_OPTIONS, usage, &status)) return status;
     const char *model_path = args_get(&a, "model");
     if (!model_path || a.n_positional > 1) {
         usage();

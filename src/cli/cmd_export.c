@@ -9,17 +9,20 @@
 
 static const char *const EXPORT_OPTIONS[] = {"model", "adapter", "merge", "out", NULL};
 
+static void usage(void) {
+    fprintf(stderr, "usage: ftune export --model PATH [--adapter DIR] --merge --out DIR\n"
+                    "Writes the model with the LoRA adapter merged into its weights as a Hugging Face directory\n"
+                    "(config.json, model.safetensors in fp32, tokenizer files).\n");
+}
+
 int cmd_export(int argc, char **argv) {
     static const char *const flags[] = {"merge", NULL};
     Args a;
-    int parsed = args_parse(&a, argc, argv, flags);
-    bool help = parsed == 0 && args_has(&a, "help");
-    if (help || parsed || args_check_known(&a, "export", EXPORT_OPTIONS) || a.n_positional ||
-        !args_get(&a, "model") || !args_get(&a, "out") || !args_has(&a, "merge")) {
-        fprintf(stderr, "usage: ftune export --model PATH [--adapter DIR] --merge --out DIR\n"
-                        "Writes the model with the LoRA adapter merged into its weights as a Hugging Face directory\n"
-                        "(config.json, model.safetensors in fp32, tokenizer files).\n");
-        return help ? 0 : EXIT_BAD_INPUT;
+    int status;
+    if (args_parse_command(&a, argc, argv, "export", flags, EXPORT_OPTIONS, usage, &status)) return status;
+    if (a.n_positional || !args_get(&a, "model") || !args_get(&a, "out") || !args_has(&a, "merge")) {
+        usage();
+        return EXIT_BAD_INPUT;
     }
     Err err = {0};
     Model *m;

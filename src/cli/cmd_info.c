@@ -14,15 +14,19 @@ static void print_token(const char *label, const Tokenizer *tok, int32_t id) {
     else printf("%-18s none\n", label);
 }
 
+static void usage(void) {
+    fprintf(stderr, "usage: ftune info --model PATH\n"
+                    "Describes a model: architecture, shape, parameters, tensor types, chat template and\n"
+                    "special tokens.\n");
+}
+
 int cmd_info(int argc, char **argv) {
     Args a;
-    int parsed = args_parse(&a, argc, argv, NULL);
-    bool help = parsed == 0 && args_has(&a, "help");
-    if (help || parsed || args_check_known(&a, "info", INFO_OPTIONS) || !args_get(&a, "model") || a.n_positional) {
-        fprintf(stderr, "usage: ftune info --model PATH\n"
-                        "Describes a model: architecture, shape, parameters, tensor types, chat template and\n"
-                        "special tokens.\n");
-        return help ? 0 : EXIT_BAD_INPUT;
+    int status;
+    if (args_parse_command(&a, argc, argv, "info", NULL, INFO_OPTIONS, usage, &status)) return status;
+    if (!args_get(&a, "model") || a.n_positional) {
+        usage();
+        return EXIT_BAD_INPUT;
     }
     Err err = {0};
     Model *m;

@@ -39,12 +39,9 @@ static void usage(void) {
 int cmd_tokenize(int argc, char **argv) {
     static const char *const flags[] = {"no-special", "no-parse-special", NULL};
     Args a;
-    if (args_parse(&a, argc, argv, flags) == 0 && args_has(&a, "help")) {
-        usage();
-        return 0;
-    }
-    if (args_parse(&a, argc, argv, flags) || args_check_known(&a, "tokenize", TOKENIZE_OPTIONS) ||
-        !args_get(&a, "model") || a.n_positional != 1) {
+    int status;
+    if (args_parse_command(&a, argc, argv, "tokenize", flags, TOKENIZE_OPTIONS, usage, &status)) return status;
+    if (!args_get(&a, "model") || a.n_positional != 1) {
         usage();
         return EXIT_BAD_INPUT;
     }

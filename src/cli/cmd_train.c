@@ -86,12 +86,9 @@ static int load_set(const TextModel *tm, const char *what, const char *path, lon
 
 int cmd_train(int argc, char **argv) {
     Args a;
-    if (args_parse(&a, argc, argv, NULL) == 0 && args_has(&a, "help")) {
-        usage();
-        return 0;
-    }
-    if (args_parse(&a, argc, argv, NULL) || args_check_known(&a, "train", TRAIN_OPTIONS) || a.n_positional ||
-        !args_get(&a, "model") || !args_get(&a, "train") || !args_get(&a, "out")) {
+    int status;
+    if (args_parse_command(&a, argc, argv, "train", NULL, TRAIN_OPTIONS, usage, &status)) return status;
+    if (a.n_positional || !args_get(&a, "model") || !args_get(&a, "train") || !args_get(&a, "out")) {
         usage();
         return EXIT_BAD_INPUT;
     }

@@ -13,8 +13,8 @@
 
 #define VALIDATE_MAX_LENGTH_LIMIT (1L << 30) /* largest --max-length accepted */
 
-static const char *const VALIDATE_OPTIONS[] = {"model", "method", "max-length", "json", "max-problems", "help", NULL};
-static const char *const VALIDATE_FLAGS[] = {"json", "help", NULL};
+static const char *const VALIDATE_OPTIONS[] = {"model", "method", "max-length", "json", "max-problems", NULL};
+static const char *const VALIDATE_FLAGS[] = {"json", NULL};
 
 static void usage(void) {
     fprintf(stderr,
@@ -126,14 +126,9 @@ static void print_report(const ValidateReport *rep) {
 
 int cmd_validate(int argc, char **argv) {
     Args a;
-    if (args_parse(&a, argc, argv, VALIDATE_FLAGS) || args_check_known(&a, "validate", VALIDATE_OPTIONS)) {
-        usage();
-        return EXIT_BAD_INPUT;
-    }
-    if (args_has(&a, "help")) {
-        usage();
-        return 0;
-    }
+    int parse_status;
+    if (args_parse_command(&a, argc, argv, "validate", VALIDATE_FLAGS, VALIDATE_OPTIONS, usage, &parse_status))
+        return parse_status;
     if (a.n_positional != 1) {
         usage();
         return EXIT_BAD_INPUT;
