@@ -1,0 +1,376 @@
+/* store.c: opening the data directory and ftune.db (WAL, synchronous=FULL, foreign keys, busy
+ * timeout, schema version 1), random ids, and the SQLite helpers the per-resource files share
+ * (store_files.c, store_jobs.c, store_events.c). It does not migrate from other schema versions:
+ * a database newer than this build is refused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/fileio.h"
+#include "store_internal.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_STR_(x) #x
+#define STORE_STR(x) STORE_STR_(x)
+
+/* Constant DDL: each resource has a seq rowid (stable order, even within one second) and a
+ * unique text id. Optional values are NULL in the database and "" / 0 / -1 in the records. */
+static const char SCHEMA_SQL[] =
+    "CREATE TABLE IF NOT EXISTS files ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " bytes INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " filename TEXT NOT NULL,"
+    " purpose TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS files_purpose ON files(purpose);"
+    "CREATE TABLE IF NOT EXISTS jobs ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL,"
+    " model TEXT NOT NULL,"
+    " training_file TEXT NOT NULL,"
+    " validation_file TEXT,"
+    " suffix TEXT,"
+    " seed INTEGER NOT NULL,"
+    " status TEXT NOT NULL,"
+    " n_epochs TEXT, batch_size TEXT, lr_multiplier TEXT,"
+    " metadata TEXT,"
+    " fine_tuned_model TEXT,"
+    " finished_at INTEGER, trained_tokens INTEGER, estimated_finish INTEGER,"
+    " result_file TEXT, error_code TEXT, error_param TEXT, error_message TEXT,"
+    " step INTEGER NOT NULL DEFAULT 0, total_steps INTEGER NOT NULL DEFAULT 0,"
+    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
+    " pause_requested INTEGER NOT NULL DEFAULT 0,"
+    " model_deleted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);"
+    "CREATE INDEX IF NOT EXISTS jobs_fine_tuned_model ON jobs(fine_tuned_model);"
+    "CREATE TABLE IF NOT EXISTS events ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+    " created_at INTEGER NOT NULL,"
+    " level TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " data TEXT);"
+    "CREATE INDEX IF NOT EXISTS events_job ON events(job_id);"
+    "CREATE TABLE IF NOT EXISTS checkpoints ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+    " created_at INTEGER NOT NULL,"
+    " step INTEGER NOT NULL,"
+    " model TEXT NOT NULL,"
+    " metrics TEXT,"
+    " dir TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS checkpoints_job ON checkpoints(job_id, step);"
+    "CREATE INDEX IF NOT EXISTS checkpoints_model ON checkpoints(model);";
+
+/* ---- SQLite helpers ---- */
+
+int store_sql_error(Store *s, const char *what, Err *err) {
+    s->last_err = sqlite3_extended_errcode(s->db);
+    return err_set(err, ERR_IO, "%s: %s: %s", s->db_path, what, sqlite3_errmsg(s->db));
+}
+
+int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what, Err *err) {
+    *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return store_sql_error(s, what, err);
+    return 0;
+}
+
+int store_run(Store *s, sqlite3_stmt *st, const char *what, Err *err) {
+    int rc = sqlite3_step(st);
+    int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_sql_error(s, what, err);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_run_one(Store *s, sqlite3_stmt *st, const char *what, Err *err) {
+    if (store_run(s, st, what, err)) return -1;
+    return sqlite3_changes(s->db) > 0 ? 0 : STORE_NOT_FOUND;
+}
+
+int store_run_child(Store *s, sqlite3_stmt *st, const char *job_id, const char *what, Err *err) {
+    if (store_run(s, st, what, err) == 0) return 0;
+    if (s->last_err != SQLITE_CONSTRAINT_FOREIGNKEY) return -1;
+    err_set(err, ERR_ARG, "%s: %s: no such job %s", s->db_path, what, job_id);
+    return STORE_NOT_FOUND;
+}
+
+void store_bind_text(sqlite3_stmt *st, int i, const char *v) {
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void store_bind_opt_text(sqlite3_stmt *st, int i, const char *v) { store_bind_text(st, i, v && *v ? v : NULL); }
+
+void store_bind_opt_int(sqlite3_stmt *st, int i, long long v, long long null_value) {
+    if (v == null_value)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
+}
+
+void store_copy(char *dst, size_t size, const char *src) {
+    if (size == 0) return;
+    if (!src) src = "";
+    size_t n = strnlen(src, size);
+    if (n == size) { /* too long: cut, without splitting a UTF-8 sequence */
+        n = size - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size) {
+    store_copy(dst, size, (const char *)sqlite3_column_text(st, i));
+}
+
+long long store_col_int(sqlite3_stmt *st, int i, long long null_value) {
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
+}
+
+int store_get_one(Store *s, sqlite3_stmt *st, StoreRowFn read, void *rec, const char *what, Err *err) {
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        read(st, rec);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = STORE_NOT_FOUND;
+    } else {
+        ret = store_sql_error(s, what, err);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_collect(Store *s, sqlite3_stmt *st, StoreRowFn read, size_t rec_size, int limit, void **out, int *n,
+                  bool *has_more, const char *what, Err *err) {
+    char *items = NULL;
+    int count = 0, cap = 0, rc;
+    *has_more = false;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == limit) {
+            *has_more = true;
+            rc = SQLITE_DONE;
+            break;
+        }
+        if (count == cap) {
+            int grown = cap ? cap * 2 : 16;
+            if (grown > limit) grown = limit;
+            char *p = realloc(items, (size_t)grown * rec_size);
+            if (!p) {
+                free(items);
+                sqlite3_finalize(st);
+                return err_set(err, ERR_NOMEM, "%s: %s: out of memory for %d rows", s->db_path, what, grown);
+            }
+            items = p;
+            cap = grown;
+        }
+        read(st, items + (size_t)count * rec_size);
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        free(items);
+        store_sql_error(s, what, err);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    *out = items;
+    *n = count;
+    return 0;
+}
+
+static void read_keys(sqlite3_stmt *st, void *rec) {
+    long long *keys = rec;
+    keys[0] = sqlite3_column_int64(st, 0);
+    keys[1] = sqlite3_column_count(st) > 1 ? sqlite3_column_int64(st, 1) : 0;
+}
+
+int store_cursor(Store *s, const char *sql, const char *id, const char *job_id, long long *key0, long long *key1,
+                 Err *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, "find page cursor", err)) return -1;
+    store_bind_text(st, 1, id);
+    if (job_id) store_bind_text(st, 2, job_id);
+    long long keys[2] = {0, 0};
+    int rc = store_get_one(s, st, read_keys, keys, "find page cursor", err);
+    if (rc == STORE_NOT_FOUND) err_set(err, ERR_ARG, "%s: no item %s to list after", s->db_path, id);
+    *key0 = keys[0];
+    if (key1) *key1 = keys[1];
+    return rc;
+}
+
+int store_clamp_limit(int limit) { return limit < 1 ? 1 : limit > STORE_LIST_MAX ? STORE_LIST_MAX : limit; }
+
+void sqlbuf_add(SqlBuf *b, const char *fragment) {
+    size_t n = strlen(fragment);
+    if (b->overflow || b->len + n >= sizeof b->sql) {
+        b->overflow = true;
+        return;
+    }
+    memcpy(b->sql + b->len, fragment, n + 1);
+    b->len += n;
+}
+
+int store_prepare_buf(Store *s, const SqlBuf *b, sqlite3_stmt **st, const char *what, Err *err) {
+    *st = NULL;
+    if (b->overflow) return err_set(err, ERR_ARG, "%s: %s: statement too long", s->db_path, what);
+    return store_prepare(s, b->sql, st, what, err);
+}
+
+long long store_now(void) { return (long long)time(NULL); }
+
+int store_fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* ---- ids ---- */
+
+static void random_bytes(unsigned char *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(buf + got, n - got, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            abort(); /* no system random source: ids could repeat, which must never happen */
+        }
+        got += (size_t)r;
+    }
+}
+
+void store_random_alnum(char *out, size_t n) {
+    static const char ALNUM[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char buf[64];
+    size_t i = 0;
+    while (i < n) {
+        random_bytes(buf, sizeof buf);
+        /* 248 = 4 * 62: bytes below it map onto the 62 characters evenly; the rest are dropped */
+        for (size_t k = 0; k < sizeof buf && i < n; k++)
+            if (buf[k] < 248) out[i++] = ALNUM[buf[k] % 62];
+    }
+    out[n] = 0;
+}
+
+void store_new_id(const char *prefix, char *out, size_t size) {
+    if (size == 0) return;
+    size_t p = strlen(prefix);
+    if (p > size - 1) p = size - 1;
+    memcpy(out, prefix, p);
+    size_t n = STORE_ID_RANDOM_LEN;
+    if (p + n > size - 1) n = size - 1 - p;
+    store_random_alnum(out + p, n);
+}
+
+/* ---- open / close ---- */
+
+/* mkdir -p: creates path and its missing parents (0700: uploads are private). */
+static int make_dirs(const char *path, Err *err) {
+    char buf[STORE_PATH_MAX];
+    store_copy(buf, sizeof buf, path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != 0) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return err_set(err, ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = c;
+        if (!c) break;
+    }
+    if (!file_is_dir(path)) return err_set(err, ERR_IO, "%s: not a directory", path);
+    return 0;
+}
+
+static int exec_sql(Store *s, const char *sql, const char *what, Err *err) {
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_sql_error(s, what, err);
+    return 0;
+}
+
+static int pragma_text(Store *s, const char *sql, char *out, size_t size, Err *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, sql, &st, sql, err)) return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) store_col_text(st, 0, out, size);
+    int ret = rc == SQLITE_ROW ? 0 : store_sql_error(s, sql, err);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* Creates the schema or checks its version, in one write transaction so that two processes
+ * opening a new database at once do not race. */
+static int ensure_schema(Store *s, Err *err) {
+    if (exec_sql(s, "BEGIN IMMEDIATE", "begin schema transaction", err)) return -1;
+    char version[32] = "";
+    int rc = pragma_text(s, "PRAGMA user_version", version, sizeof version, err);
+    long v = rc ? 0 : strtol(version, NULL, 10);
+    if (rc == 0 && v > STORE_SCHEMA_VERSION)
+        rc = err_set(err, ERR_UNSUPPORTED, "%s: schema version %ld is newer than this build's (%d)", s->db_path, v,
+                     STORE_SCHEMA_VERSION);
+    if (rc == 0) rc = exec_sql(s, SCHEMA_SQL, "create schema", err);
+    if (rc == 0 && v < STORE_SCHEMA_VERSION)
+        rc = exec_sql(s, "PRAGMA user_version = " STORE_STR(STORE_SCHEMA_VERSION), "set schema version", err);
+    if (rc == 0) return exec_sql(s, "COMMIT", "commit schema", err);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static int open_db(Store *s, Err *err) {
+    if (sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        if (!s->db) return err_set(err, ERR_NOMEM, "%s: cannot open: out of memory", s->db_path);
+        return err_set(err, ERR_IO, "%s: cannot open: %s", s->db_path, sqlite3_errmsg(s->db));
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+    char mode[16] = "";
+    if (pragma_text(s, "PRAGMA journal_mode=WAL", mode, sizeof mode, err)) return -1;
+    if (strcmp(mode, "wal") != 0)
+        return err_set(err, ERR_IO, "%s: cannot use WAL mode (journal mode is %s)", s->db_path, mode);
+    /* FULL: a committed transaction survives a kill -9 or a power cut */
+    if (exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", "set pragmas", err)) return -1;
+    return ensure_schema(s, err);
+}
+
+int store_open(const char *data_dir, Store **out, Err *err) {
+    *out = NULL;
+    Store *s = calloc(1, sizeof *s);
+    if (!s) return err_set(err, ERR_NOMEM, "%s: out of memory", data_dir);
+    /* room for "/files/<id>.tmp" after the directory */
+    if (!*data_dir || strlen(data_dir) + sizeof "/files/.tmp" + STORE_ID_MAX > STORE_PATH_MAX ||
+        snprintf(s->dir, sizeof s->dir, "%s", data_dir) >= (int)sizeof s->dir ||
+        snprintf(s->db_path, sizeof s->db_path, "%s/ftune.db", data_dir) >= (int)sizeof s->db_path ||
+        snprintf(s->files_dir, sizeof s->files_dir, "%s/files", data_dir) >= (int)sizeof s->files_dir) {
+        free(s);
+        return err_set(err, ERR_ARG, "data directory \"%s\": empty or too long", data_dir);
+    }
+    if (make_dirs(s->dir, err) || make_dirs(s->files_dir, err) || open_db(s, err)) {
+        store_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(Store *s) {
+    if (!s) return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const char *store_data_dir(const Store *s) { return s->dir; }

@@ -1,0 +1,170 @@
+/* store.h: the server's durable state: uploaded files (rows + blob files written crash-safely
+ * under <data>/files/), fine-tuning jobs, their events and checkpoints, in SQLite (WAL mode)
+ * at <data>/ftune.db. This is the only module that speaks SQL, so that another database can be
+ * put behind the same functions later. It knows nothing of HTTP or JSON shapes: JSON-valued
+ * columns (metadata, event data, checkpoint metrics) are stored and returned as text.
+ *
+ * Threads: a Store is one connection and is used by one thread at a time; every thread opens
+ * its own (SQLite in WAL mode lets them read while one writes; writers wait up to
+ * STORE_BUSY_TIMEOUT_MS). Lists are newest first unless asked otherwise; `after` is the id of
+ * the last item of the previous page (the OpenAI SDKs' cursor).
+ *
+ * Errors: functions return 0, STORE_NOT_FOUND (1) where a lookup can miss, or -1 with err
+ * filled (ERR_IO naming the database or blob file). */
+#ifndef FTUNE_STORE_H
+#define FTUNE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+#define STORE_NOT_FOUND 1
+#define STORE_CONFLICT 2          /* a job is not in the status the caller expected */
+#define STORE_BUSY_TIMEOUT_MS 10000
+#define STORE_ID_MAX 64           /* "file-" + 24 characters, with room */
+#define STORE_FILENAME_MAX 256    /* bytes of an uploaded file's name, NUL included */
+#define STORE_NAME_MAX 512        /* model names, statuses, purposes */
+#define STORE_TEXT_MAX 2048       /* error messages, event messages */
+#define STORE_JSON_MAX 16384      /* metadata (16 pairs of 64 + 512 bytes fit), event data, metrics */
+#define STORE_LIST_MAX 10000      /* most items one list call returns */
+
+typedef struct Store Store;
+
+/* Opens (creating when missing) the data directory, its files/ subdirectory and ftune.db with
+ * the schema. Caller closes with store_close (NULL is a no-op). */
+int store_open(const char *data_dir, Store **out, Err *err);
+void store_close(Store *s);
+const char *store_data_dir(const Store *s);
+
+/* A new random id: prefix followed by 24 characters of [A-Za-z0-9] from the system's random
+ * source, e.g. store_new_id("file-", buf, sizeof buf). Thread-safe. */
+void store_new_id(const char *prefix, char *out, size_t size);
+/* A random string of n characters of [A-Za-z0-9] (n < size). Thread-safe. */
+void store_random_alnum(char *out, size_t n);
+
+/* ---- files ---- */
+typedef struct {
+    char id[STORE_ID_MAX];
+    long long bytes;
+    long long created_at;                 /* Unix seconds */
+    char filename[STORE_FILENAME_MAX];
+    char purpose[STORE_ID_MAX];           /* "fine-tune", "fine-tune-results", ... */
+} FileRecord;
+
+/* Stores len bytes as a new file: the blob is written crash-safely first (file_atomic), then
+ * the row is inserted; out receives the record with its new id. */
+int store_file_create(Store *s, const char *filename, const char *purpose, const void *data, size_t len,
+                      FileRecord *out, Err *err);
+/* Like store_file_create, but takes ownership of an already written file at tmp_path (on the
+ * same filesystem as the data directory): it is fsynced and renamed into place. */
+int store_file_adopt(Store *s, const char *filename, const char *purpose, const char *tmp_path, FileRecord *out,
+                     Err *err);
+int store_file_get(Store *s, const char *id, FileRecord *out, Err *err); /* STORE_NOT_FOUND */
+/* Path of a file's blob (whether or not it exists). */
+void store_file_path(const Store *s, const char *id, char *out, size_t size);
+/* Files with this purpose (NULL: any), ordered by creation (asc or desc), starting after the file
+ * `after` (NULL: from the start; an unknown id is STORE_NOT_FOUND), at most limit (1..STORE_LIST_MAX).
+ * *out is heap (caller frees), *n items, *has_more whether more follow. */
+int store_file_list(Store *s, const char *purpose, const char *after, int limit, bool ascending, FileRecord **out,
+                    int *n, bool *has_more, Err *err);
+/* Removes the row, then the blob. STORE_NOT_FOUND when there is no such file. */
+int store_file_delete(Store *s, const char *id, Err *err);
+
+/* ---- fine-tuning jobs ---- */
+typedef struct {
+    char id[STORE_ID_MAX];
+    long long created_at;
+    char model[STORE_NAME_MAX];           /* base model id */
+    char training_file[STORE_ID_MAX];
+    char validation_file[STORE_ID_MAX];   /* "" = none */
+    char suffix[STORE_NAME_MAX];          /* "" = none */
+    long long seed;
+    char status[STORE_ID_MAX];            /* validating_files, queued, running, paused, succeeded, failed, cancelled */
+    /* Hyperparameters as given ("auto" or a number written as text) until the job runs, then the
+     * resolved numbers. */
+    char n_epochs[32], batch_size[32], lr_multiplier[32];
+    char metadata[STORE_JSON_MAX];        /* JSON object text, "" = null */
+    char fine_tuned_model[STORE_NAME_MAX];/* "" = null */
+    long long finished_at;                /* 0 = null */
+    long long trained_tokens;             /* -1 = null */
+    long long estimated_finish;           /* 0 = null */
+    char result_file[STORE_ID_MAX];       /* "" = none */
+    char error_code[STORE_ID_MAX];        /* "" = no error */
+    char error_param[STORE_ID_MAX];       /* "" = null */
+    char error_message[STORE_TEXT_MAX];
+    long long step, total_steps;          /* progress of the current run */
+    bool cancel_requested, pause_requested;
+    bool model_deleted;                   /* DELETE /v1/models/{fine_tuned_model} was called */
+} JobRecord;
+
+/* Inserts job (its id and created_at are set by the caller). */
+int store_job_create(Store *s, const JobRecord *job, Err *err);
+int store_job_get(Store *s, const char *id, JobRecord *out, Err *err); /* STORE_NOT_FOUND */
+/* Writes every column of job (matched by id). STORE_NOT_FOUND if the row is gone. */
+int store_job_update(Store *s, const JobRecord *job, Err *err);
+/* Writes every column of job only if its stored status is still `status` (so that a worker's
+ * write never undoes a cancel or pause made meanwhile): 0 when written, STORE_CONFLICT when the
+ * status differs, STORE_NOT_FOUND when the job is gone. */
+int store_job_update_if(Store *s, const JobRecord *job, const char *status, Err *err);
+/* Atomically moves job id to status `to` if its status is one of from[0..n_from-1]:
+ * 0 when moved, STORE_NOT_FOUND when the job does not exist, 2 (STORE_CONFLICT) when it is in
+ * another status (*current, if non-NULL, receives that status). */
+int store_job_transition(Store *s, const char *id, const char *const *from, int n_from, const char *to,
+                         char current[STORE_ID_MAX], Err *err);
+/* Sets the cancel_requested or pause_requested flag (the worker reads it between steps). */
+int store_job_request(Store *s, const char *id, bool cancel, bool pause, Err *err);
+/* The oldest job (by creation) in status, or STORE_NOT_FOUND. */
+int store_job_oldest(Store *s, const char *status, JobRecord *out, Err *err);
+/* Jobs newest first after the job `after`, at most limit; metadata filter: only jobs whose
+ * metadata has every key/value pair of keys[i]/values[i] (n_filter pairs); metadata_null: only
+ * jobs without metadata. Same ownership as store_file_list. */
+int store_job_list(Store *s, const char *after, int limit, const char *const *keys, const char *const *values,
+                   int n_filter, bool metadata_null, JobRecord **out, int *n, bool *has_more, Err *err);
+/* Counts of jobs by status, for /metrics: fills counts[i] for statuses[i]. */
+int store_job_count_by_status(Store *s, const char *const *statuses, int n, long long *counts, Err *err);
+/* The succeeded, not deleted job whose fine_tuned_model is name (STORE_NOT_FOUND otherwise). */
+int store_job_by_model(Store *s, const char *name, JobRecord *out, Err *err);
+
+/* ---- events ---- */
+typedef struct {
+    char id[STORE_ID_MAX];
+    long long created_at;
+    char level[16];                       /* info, warn, error */
+    char type[16];                        /* message, metrics */
+    char message[STORE_TEXT_MAX];
+    char data[STORE_JSON_MAX];            /* JSON text, "" = null */
+} EventRecord;
+
+/* Appends an event to job_id (id and created_at are made here; out may be NULL). data may be
+ * NULL. Events keep their insertion order even within one second. */
+int store_event_add(Store *s, const char *job_id, const char *level, const char *type, const char *message,
+                    const char *data, EventRecord *out, Err *err);
+/* Events of a job newest first after the event `after`. Same ownership as store_file_list. */
+int store_event_list(Store *s, const char *job_id, const char *after, int limit, EventRecord **out, int *n,
+                     bool *has_more, Err *err);
+
+/* ---- checkpoints ---- */
+typedef struct {
+    char id[STORE_ID_MAX];                /* ftckpt_... */
+    long long created_at;
+    char job_id[STORE_ID_MAX];
+    long long step;
+    char model[STORE_NAME_MAX];           /* ft:...:ckpt-step-N */
+    char metrics[STORE_JSON_MAX];         /* JSON object text */
+    char dir[STORE_TEXT_MAX];             /* adapter directory on disk */
+} CheckpointRecord;
+
+/* Adds a checkpoint (id and created_at made here; out may be NULL). */
+int store_checkpoint_add(Store *s, const char *job_id, long long step, const char *model, const char *metrics,
+                         const char *dir, CheckpointRecord *out, Err *err);
+/* Checkpoints of a job newest first (highest step first) after the checkpoint `after`. */
+int store_checkpoint_list(Store *s, const char *job_id, const char *after, int limit, CheckpointRecord **out,
+                          int *n, bool *has_more, Err *err);
+/* The checkpoint whose model name is name (of a job whose model is not deleted). */
+int store_checkpoint_by_model(Store *s, const char *name, CheckpointRecord *out, Err *err);
+/* Removes a checkpoint's row (its directory is the caller's). */
+int store_checkpoint_delete(Store *s, const char *id, Err *err);
+
+#endif

@@ -1,0 +1,164 @@
+/* store_files.c: uploaded files: a row in `files` plus the blob <data>/files/<id>. The blob is made
+ * durable before the row is committed, so a row never names a missing blob after a crash (a
+ * crash between the two leaves at most an orphan blob, which nothing lists). Does not read
+ * blobs back: callers open store_file_path themselves. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/fileio.h"
+#include "store_internal.h"
+
+#define FILE_COLS "id, bytes, created_at, filename, purpose"
+
+static void read_file_row(sqlite3_stmt *st, void *rec) {
+    FileRecord *f = rec;
+    store_col_text(st, 0, f->id, sizeof f->id);
+    f->bytes = store_col_int(st, 1, 0);
+    f->created_at = store_col_int(st, 2, 0);
+    store_col_text(st, 3, f->filename, sizeof f->filename);
+    store_col_text(st, 4, f->purpose, sizeof f->purpose);
+}
+
+static void new_file_record(FileRecord *f, const char *filename, const char *purpose, long long bytes) {
+    store_new_id("file-", f->id, sizeof f->id);
+    f->bytes = bytes;
+    f->created_at = store_now();
+    store_copy(f->filename, sizeof f->filename, filename);
+    store_copy(f->purpose, sizeof f->purpose, purpose);
+}
+
+/* Inserts f's row; on failure removes the blob at path (nothing else refers to it). */
+static int insert_file_row(Store *s, const FileRecord *f, const char *path, FileRecord *out, Err *err) {
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "INSERT INTO files (" FILE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)", &st, "insert file",
+                           err);
+    if (rc == 0) {
+        store_bind_text(st, 1, f->id);
+        sqlite3_bind_int64(st, 2, f->bytes);
+        sqlite3_bind_int64(st, 3, f->created_at);
+        store_bind_text(st, 4, f->filename);
+        store_bind_text(st, 5, f->purpose);
+        rc = store_run(s, st, "insert file", err);
+    }
+    if (rc) {
+        unlink(path);
+        return -1;
+    }
+    if (out) *out = *f;
+    return 0;
+}
+
+void store_file_path(const Store *s, const char *id, char *out, size_t size) {
+    int w = snprintf(out, size, "%s/%s", s->files_dir, id);
+    if ((w < 0 || (size_t)w >= size) && size) out[0] = 0; /* never a cut path (store_open bounds it) */
+}
+
+int store_file_create(Store *s, const char *filename, const char *purpose, const void *data, size_t len,
+                      FileRecord *out, Err *err) {
+    FileRecord f;
+    new_file_record(&f, filename, purpose, (long long)len);
+    char path[STORE_PATH_MAX];
+    store_file_path(s, f.id, path, sizeof path);
+    AtomicFile af;
+    if (file_atomic_open(&af, path, err)) return -1;
+    if (len && fwrite(data, 1, len, af.fp) != len) {
+        int e = errno;
+        file_atomic_abort(&af);
+        return err_set(err, ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    if (file_atomic_commit(&af, err)) return -1;
+    return insert_file_row(s, &f, path, out, err);
+}
+
+/* fsyncs the file at path and returns its size, or -1 with err filled. */
+static long long sync_file(const char *path, Err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return err_set(err, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    long long size = -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        err_set(err, ERR_IO, "%s: not a regular file", path);
+    else if (fsync(fd) != 0)
+        err_set(err, ERR_IO, "%s: cannot sync: %s", path, strerror(errno));
+    else
+        size = (long long)st.st_size;
+    close(fd);
+    return size;
+}
+
+int store_file_adopt(Store *s, const char *filename, const char *purpose, const char *tmp_path, FileRecord *out,
+                     Err *err) {
+    long long size = sync_file(tmp_path, err);
+    if (size < 0) {
+        unlink(tmp_path); /* ours now, even on failure */
+        return -1;
+    }
+    FileRecord f;
+    new_file_record(&f, filename, purpose, size);
+    char path[STORE_PATH_MAX];
+    store_file_path(s, f.id, path, sizeof path);
+    if (rename(tmp_path, path) != 0) {
+        int e = errno;
+        unlink(tmp_path);
+        return err_set(err, ERR_IO, "%s: cannot move to %s: %s", tmp_path, path, strerror(e));
+    }
+    if (store_fsync_dir(s->files_dir) != 0) {
+        int e = errno;
+        unlink(path);
+        return err_set(err, ERR_IO, "%s: cannot sync directory: %s", s->files_dir, strerror(e));
+    }
+    return insert_file_row(s, &f, path, out, err);
+}
+
+int store_file_get(Store *s, const char *id, FileRecord *out, Err *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT " FILE_COLS " FROM files WHERE id = ?1", &st, "get file", err)) return -1;
+    store_bind_text(st, 1, id);
+    return store_get_one(s, st, read_file_row, out, "get file", err);
+}
+
+int store_file_list(Store *s, const char *purpose, const char *after, int limit, bool ascending, FileRecord **out,
+                    int *n, bool *has_more, Err *err) {
+    *out = NULL;
+    *n = 0;
+    *has_more = false;
+    long long after_seq = ascending ? 0 : LLONG_MAX;
+    if (after) {
+        int rc = store_cursor(s, "SELECT seq FROM files WHERE id = ?1", after, NULL, &after_seq, NULL, err);
+        if (rc) return rc;
+    }
+    SqlBuf b = {.len = 0};
+    sqlbuf_add(&b, "SELECT " FILE_COLS " FROM files WHERE ");
+    sqlbuf_add(&b, ascending ? "seq > ?1" : "seq < ?1");
+    if (purpose) sqlbuf_add(&b, " AND purpose = ?2");
+    sqlbuf_add(&b, ascending ? " ORDER BY seq ASC" : " ORDER BY seq DESC");
+    sqlite3_stmt *st;
+    if (store_prepare_buf(s, &b, &st, "list files", err)) return -1;
+    sqlite3_bind_int64(st, 1, after_seq);
+    if (purpose) store_bind_text(st, 2, purpose);
+    void *items;
+    if (store_collect(s, st, read_file_row, sizeof **out, store_clamp_limit(limit), &items, n, has_more, "list files",
+                      err))
+        return -1;
+    *out = items;
+    return 0;
+}
+
+int store_file_delete(Store *s, const char *id, Err *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "DELETE FROM files WHERE id = ?1", &st, "delete file", err)) return -1;
+    store_bind_text(st, 1, id);
+    int rc = store_run_one(s, st, "delete file", err);
+    if (rc) return rc;
+    char path[STORE_PATH_MAX];
+    store_file_path(s, id, path, sizeof path);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return err_set(err, ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* store_internal.h: what the store_*.c files share and nobody else sees: the Store handle and
+ * small helpers over the SQLite C API (preparing, binding "" as NULL, copying columns into the
+ * fixed-size record fields, paging cursors, collecting rows into a heap array). Values only ever
+ * reach SQL as bound parameters; the SQL text is built from constant fragments only. */
+#ifndef FTUNE_STORE_INTERNAL_H
+#define FTUNE_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define STORE_PATH_MAX 4096
+#define STORE_SQL_MAX 16384         /* longest statement built from fragments */
+#define STORE_FILTER_MAX 64         /* metadata pairs in one job list filter */
+#define STORE_STATUSES_MAX 64       /* statuses in one store_job_transition */
+#define STORE_ID_RANDOM_LEN 24      /* random characters after an id's prefix */
+
+struct Store {
+    sqlite3 *db;
+    char dir[STORE_PATH_MAX];     /* the data directory */
+    char files_dir[STORE_PATH_MAX]; /* <dir>/files: the blobs */
+    char db_path[STORE_PATH_MAX]; /* <dir>/ftune.db, for error messages */
+    int last_err;                 /* extended SQLite code of the last failure */
+};
+
+/* Fills err with "<db_path>: <what>: <sqlite message>" (ERR_IO); returns -1. */
+int store_sql_error(Store *s, const char *what, Err *err);
+/* Prepares sql on s; on failure fills err naming what. */
+int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what, Err *err);
+/* Steps st once expecting no row (INSERT/UPDATE/DELETE) and finalizes it. */
+int store_run(Store *s, sqlite3_stmt *st, const char *what, Err *err);
+/* Like store_run, then STORE_NOT_FOUND when the statement changed no row. */
+int store_run_one(Store *s, sqlite3_stmt *st, const char *what, Err *err);
+/* Like store_run for a row that belongs to job_id (an event, a checkpoint): STORE_NOT_FOUND, with
+ * err filled, when there is no such job. */
+int store_run_child(Store *s, sqlite3_stmt *st, const char *job_id, const char *what, Err *err);
+
+/* Text (NULL binds SQL NULL) and optional text ("" binds NULL too: the records' "" = null). */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+void store_bind_opt_text(sqlite3_stmt *st, int i, const char *v);
+/* An integer, or SQL NULL when it equals null_value (the records' 0 or -1 = null). */
+void store_bind_opt_int(sqlite3_stmt *st, int i, long long v, long long null_value);
+/* Column i copied into dst (size bytes, NUL-terminated, cut at a UTF-8 boundary); NULL -> "". */
+void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size);
+/* Column i as an integer; null_value when it is NULL. */
+long long store_col_int(sqlite3_stmt *st, int i, long long null_value);
+/* Copies src (NULL = "") into dst of size bytes, truncating at a UTF-8 boundary. */
+void store_copy(char *dst, size_t size, const char *src);
+
+/* Reads one record from the current row of a statement. */
+typedef void (*StoreRowFn)(sqlite3_stmt *st, void *rec);
+/* Steps st for at most one row into rec: 0, STORE_NOT_FOUND or -1. Finalizes st. */
+int store_get_one(Store *s, sqlite3_stmt *st, StoreRowFn read, void *rec, const char *what, Err *err);
+/* Steps st collecting up to limit records of rec_size bytes into a heap array (*out, caller frees),
+ * then looks at one more row for *has_more. Finalizes st. */
+int store_collect(Store *s, sqlite3_stmt *st, StoreRowFn read, size_t rec_size, int limit, void **out, int *n,
+                  bool *has_more, const char *what, Err *err);
+/* The paging keys of the item `id`: sql selects one or two integer columns, with ?1 = id and, when
+ * job_id is non-NULL, ?2 = job_id. STORE_NOT_FOUND when there is no such item. */
+int store_cursor(Store *s, const char *sql, const char *id, const char *job_id, long long *key0, long long *key1,
+                 Err *err);
+/* Unix seconds now. */
+long long store_now(void);
+/* fsyncs a directory (so that a rename in it is durable): 0 or -1 with errno. */
+int store_fsync_dir(const char *dir);
+/* limit clamped to 1..STORE_LIST_MAX. */
+int store_clamp_limit(int limit);
+
+/* A statement assembled from constant SQL fragments (never values). */
+typedef struct {
+    char sql[STORE_SQL_MAX];
+    size_t len;
+    bool overflow;
+} SqlBuf;
+void sqlbuf_add(SqlBuf *b, const char *fragment);
+/* store_prepare of b's statement (an error if it overflowed). */
+int store_prepare_buf(Store *s, const SqlBuf *b, sqlite3_stmt **st, const char *what, Err *err);
+
+#endif
