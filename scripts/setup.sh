@@ -7,7 +7,8 @@ set -euo pipefail
 
 DEB_PACKAGES=(build-essential libopenblas-openmp-dev libjansson-dev libpcre2-dev libsqlite3-dev
               libmicrohttpd-dev pkg-config ca-certificates python3 python3-pip unzip)
-PY_PACKAGES=(numpy)
+# The official OpenAI SDK is the end-to-end tests' and the demo's client (pinned: the version tested).
+PY_PACKAGES=(numpy openai==3.57.0)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -24,7 +25,11 @@ fi
 PY=${PYTHON:-python3}
 pymissing=()
 for p in "${PY_PACKAGES[@]}"; do
-    "$PY" -c "import $p" 2>/dev/null || pymissing+=("$p")
+    module=${p%%==*}
+    want=${p#*==}
+    [ "$want" = "$p" ] && want=""
+    "$PY" -c "import $module, sys; sys.exit(0 if not '$want' or $module.__version__ == '$want' else 1)" 2>/dev/null ||
+        pymissing+=("$p")
 done
 if [ ${#pymissing[@]} -gt 0 ]; then
     echo "setup: installing Python packages: ${pymissing[*]}"

@@ -36,6 +36,10 @@ int file_read_all(const char *path, size_t max_size, char **out, size_t *len, Er
 
 /* 1 if path is an existing directory, else 0. */
 int file_is_dir(const char *path);
+/* Removes path and everything under it (a missing path is not an error). ERR_IO naming the first
+ * entry that could not be removed. */
+int file_remove_tree(const char *path, Err *err);
+
 /* 1 if path names an existing regular file, else 0. */
 int file_exists(const char *path);
 

@@ -1,6 +1,9 @@
 /* utf8_check.c: UTF-8 validation with an eight-bytes-at-a-time ASCII fast path. */
 #include "utf8_check.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <stdint.h>
 #include <string.h>
 
@@ -55,4 +58,23 @@ size_t utf8_count_chars(const char *str, size_t n) {
     size_t count = 0;
     for (size_t i = 0; i < n; i++) count += (s[i] & 0xC0) != 0x80;
     return count;
+}
+
+char *utf8_repair(const char *s, size_t n, size_t *out_len) {
+    char *out = malloc(3 * n + 1); /* each bad byte becomes 3 bytes */
+    if (!out) return NULL;
+    size_t o = 0;
+    while (n > 0) {
+        size_t ok = utf8_find_invalid(s, n);
+        memcpy(out + o, s, ok);
+        o += ok;
+        if (ok == n) break;
+        memcpy(out + o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        s += ok + 1;
+        n -= ok + 1;
+    }
+    out[o] = 0;
+    if (out_len) *out_len = o;
+    return out;
 }

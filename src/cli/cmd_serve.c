@@ -1,0 +1,80 @@
+/* cmd_serve.c: `ftune serve`: parses the options and runs the OpenAI-compatible server
+ * (src/serve/server.h). Without API keys it only listens on a loopback address unless told
+ * otherwise, so that a bare start never exposes the fine-tuning API to the network. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../serve/server.h"
+#include "args.h"
+#include "cli.h"
+
+static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "models", "api-key", "threads", "http-threads",
+                                            "allow-no-key", NULL};
+static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: ftune serve [--host H] [--port P] [--data DIR] [--models DIR]... [--api-key KEY]...\n"
+            "                   [--threads N] [--http-threads N] [--allow-no-key]\n"
+            "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions) on\n"
+            "http://H:P/v1 (default 127.0.0.1:8080). State lives in DIR (default ./ftune-data); base models are\n"
+            "the GGUF files and Hugging Face folders in the --models directories (default ./models), named by\n"
+            "file or folder name. With --api-key, requests need 'Authorization: Bearer KEY'. Without keys\n"
+            "only a loopback host is allowed, unless --allow-no-key.\n");
+}
+
+/* Every value of a repeatable option, in order. */
+static int collect(const Args *a, const char *name, const char **out, int max) {
+    int n = 0;
+    size_t len = strlen(name);
+    for (int i = 0; i < a->n; i++)
+        if ((size_t)a->name_lens[i] == len && strncmp(a->names[i], name, len) == 0 && a->values[i] && n < max)
+            out[n++] = a->values[i];
+    return n;
+}
+
+static bool is_loopback(const char *host) {
+    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+           strncmp(host, "127.", 4) == 0;
+}
+
+int cmd_serve(int argc, char **argv) {
+    Args a;
+    int status;
+    if (args_parse_command(&a, argc, argv, "serve", SERVE_FLAGS, SERVE_OPTIONS, usage, &status)) return status;
+    if (a.n_positional) {
+        usage();
+        return EXIT_BAD_INPUT;
+    }
+    ServerConfig cfg = {0};
+    long port = 8080, threads = 0, http_threads = HTTP_THREADS_DEFAULT;
+    if (args_int(&a, "port", &port, 0, 65535) || args_int(&a, "threads", &threads, 0, 1024) ||
+        args_int(&a, "http-threads", &http_threads, 1, 256))
+        return EXIT_BAD_INPUT;
+    cfg.host = args_get(&a, "host") ? args_get(&a, "host") : "127.0.0.1";
+    cfg.port = (int)port;
+    cfg.threads = (int)threads;
+    cfg.http_threads = (int)http_threads;
+    cfg.data_dir = args_get(&a, "data") ? args_get(&a, "data") : "ftune-data";
+    cfg.n_model_dirs = collect(&a, "models", cfg.model_dirs, SERVER_MAX_DIRS);
+    if (!cfg.n_model_dirs) cfg.model_dirs[cfg.n_model_dirs++] = "models";
+    cfg.n_api_keys = collect(&a, "api-key", cfg.api_keys, SERVER_MAX_KEYS);
+    for (int i = 0; i < cfg.n_api_keys; i++)
+        if (!cfg.api_keys[i][0]) {
+            fprintf(stderr, "ftune serve: --api-key: an empty key\n");
+            return EXIT_BAD_INPUT;
+        }
+    if (!cfg.n_api_keys && !is_loopback(cfg.host) && !args_has(&a, "allow-no-key")) {
+        fprintf(stderr,
+                "ftune serve: refusing to listen on %s without API keys: pass --api-key KEY, or --allow-no-key to\n"
+                "accept requests from anyone who can reach this address\n",
+                cfg.host);
+        return EXIT_BAD_INPUT;
+    }
+    Err err = {0};
+    if (server_run(&cfg, &err)) {
+        fprintf(stderr, "ftune serve: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* api.h: what every endpoint handler shares: the request context, OpenAI-shaped errors
+ * ({"error": {"message", "type", "param", "code"}} with the right HTTP status), JSON responses,
+ * and typed reads of request fields that name the bad field. The request-body parsers built on
+ * these (chat_request.c, job_request.c) are pure functions so that a fuzz target can drive them. */
+#ifndef FTUNE_API_H
+#define FTUNE_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "../store/store.h"
+#include "http.h"
+
+#define API_ORG "ftune"                /* the organisation in fine-tuned model names */
+#define API_ORG_ID "org-ftune"         /* organization_id of jobs */
+#define API_LIST_DEFAULT 20
+#define API_MESSAGE_MAX 640
+
+typedef struct {
+    int status;                 /* HTTP status */
+    const char *type;           /* static: invalid_request_error, not_found_error, ... */
+    char param[96];             /* "" = null */
+    char code[48];              /* "" = null */
+    char message[API_MESSAGE_MAX];
+} ApiError;
+
+/* Fills e and returns -1 (so that parsers can `return api_fail(...)`). param/code may be NULL. */
+int api_fail(ApiError *e, int status, const char *type, const char *param, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* 400 invalid_request_error for a bad field: "Invalid value for 'param': ...". */
+int api_bad_param(ApiError *e, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The error body for e, as JSON text (heap). */
+char *api_error_json(const ApiError *e, size_t *len);
+
+typedef struct Server Server;
+
+typedef struct {
+    Server *srv;
+    HttpRequest *req;
+    HttpResponse *res;
+    Store *store;               /* this thread's connection */
+} Ctx;
+
+/* Responds with obj (taken) as JSON. */
+void api_json(Ctx *c, int status, json_t *obj);
+/* Responds with the error. */
+void api_error(Ctx *c, const ApiError *e);
+/* Responds with a new error (see api_fail). */
+void api_errorf(Ctx *c, int status, const char *type, const char *param, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* 500 server_error naming what failed (the Err of a store or engine call). */
+void api_server_error(Ctx *c, const char *what, const Err *err);
+
+/* Parses a request body that must be a JSON object (400 naming the line/column otherwise). */
+json_t *api_parse_object(const char *body, size_t len, ApiError *e);
+
+/* Typed field reads: 0 = present and valid, 1 = absent (or null when null_ok), -1 = wrong type
+ * or out of range (e filled, naming the field). */
+int api_field_string(json_t *obj, const char *key, bool null_ok, const char **out, ApiError *e);
+int api_field_int(json_t *obj, const char *key, long long min, long long max, long long *out, ApiError *e);
+int api_field_number(json_t *obj, const char *key, double min, double max, double *out, ApiError *e);
+int api_field_bool(json_t *obj, const char *key, bool *out, ApiError *e);
+
+/* Query parameters of list endpoints: limit (1..max, default def), after (NULL when absent). */
+int api_query_limit(const HttpRequest *req, int def, int max, int *out, ApiError *e);
+
+/* The list envelope {"object": "list", "data": data, "has_more": has_more} (data taken). */
+json_t *api_list(json_t *data, bool has_more);
+
+/* Records in their API shapes. */
+json_t *api_file_json(const FileRecord *f);
+json_t *api_job_json(const JobRecord *j);
+json_t *api_event_json(const EventRecord *e);
+json_t *api_checkpoint_json(const CheckpointRecord *k);
+
+#endif

@@ -1,0 +1,166 @@
+/* chat_request.c: the body of POST /v1/chat/completions (see requests.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "requests.h"
+
+static const char *const ROLES[] = {"system", "developer", "user", "assistant", "tool", "function"};
+
+/* Joins the text parts of an array content into one string stored back in the message. */
+static int join_parts(json_t *msg, json_t *parts, int index, ApiError *e) {
+    size_t total = 0;
+    for (size_t j = 0; j < json_array_size(parts); j++) {
+        json_t *part = json_array_get(parts, j);
+        char param[96];
+        snprintf(param, sizeof param, "messages[%d].content[%zu]", index, j);
+        json_t *type = json_is_object(part) ? json_object_get(part, "type") : NULL;
+        if (!json_is_string(type)) return api_bad_param(e, param, "expected an object with a 'type'.");
+        if (strcmp(json_string_value(type), "text") != 0)
+            return api_fail(e, 400, "invalid_request_error", param, "unsupported_content",
+                            "Content parts of type '%s' are not supported: ftune serves text-only models.",
+                            json_string_value(type));
+        json_t *text = json_object_get(part, "text");
+        if (!json_is_string(text)) return api_bad_param(e, param, "a text part needs a string 'text'.");
+        total += json_string_length(text);
+    }
+    char *joined = malloc(total + 1);
+    if (!joined) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    size_t at = 0;
+    for (size_t j = 0; j < json_array_size(parts); j++) {
+        json_t *text = json_object_get(json_array_get(parts, j), "text");
+        memcpy(joined + at, json_string_value(text), json_string_length(text));
+        at += json_string_length(text);
+    }
+    joined[at] = 0;
+    json_object_set_new(msg, "content", json_stringn_nocheck(joined, at));
+    free(joined);
+    return 0;
+}
+
+static int parse_messages(json_t *root, ChatRequest *r, ApiError *e) {
+    json_t *msgs = json_object_get(root, "messages");
+    if (!msgs)
+        return api_fail(e, 400, "invalid_request_error", "messages", "missing_required_parameter",
+                        "Missing required parameter: 'messages'.");
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0)
+        return api_bad_param(e, "messages", "expected a non-empty array of messages.");
+    size_t n = json_array_size(msgs);
+    if (n > REQ_MAX_MESSAGES) return api_bad_param(e, "messages", "at most %d messages.", REQ_MAX_MESSAGES);
+    r->msgs = calloc(n, sizeof *r->msgs);
+    if (!r->msgs) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(msgs, i);
+        char param[64];
+        snprintf(param, sizeof param, "messages[%zu]", i);
+        if (!json_is_object(m)) return api_bad_param(e, param, "expected an object.");
+        json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
+        snprintf(param, sizeof param, "messages[%zu].role", i);
+        bool known = false;
+        for (size_t k = 0; json_is_string(role) && k < sizeof ROLES / sizeof ROLES[0]; k++)
+            known |= strcmp(json_string_value(role), ROLES[k]) == 0;
+        if (!known)
+            return api_bad_param(e, param, "expected one of system, developer, user, assistant, tool, function.");
+        snprintf(param, sizeof param, "messages[%zu].content", i);
+        bool assistant = strcmp(json_string_value(role), "assistant") == 0;
+        if (json_is_array(content)) {
+            if (join_parts(m, content, (int)i, e)) return -1;
+        } else if (!json_is_string(content) && !(assistant && (!content || json_is_null(content)))) {
+            return api_bad_param(e, param, "expected a string or an array of text parts.");
+        }
+        content = json_object_get(m, "content");
+        r->msgs[i].role = json_string_value(role);
+        r->msgs[i].content = json_is_string(content) ? json_string_value(content) : "";
+    }
+    r->n_msgs = (int)n;
+    return 0;
+}
+
+static int parse_stop(json_t *root, ChatRequest *r, ApiError *e) {
+    json_t *stop = json_object_get(root, "stop");
+    if (!stop || json_is_null(stop)) return 0;
+    if (json_is_string(stop)) {
+        if (json_string_length(stop) == 0) return api_bad_param(e, "stop", "an empty stop string.");
+        r->stop[r->n_stop++] = json_string_value(stop);
+        return 0;
+    }
+    if (!json_is_array(stop) || json_array_size(stop) > REQ_MAX_STOP)
+        return api_bad_param(e, "stop", "expected a string or an array of up to %d strings.", REQ_MAX_STOP);
+    for (size_t i = 0; i < json_array_size(stop); i++) {
+        json_t *s = json_array_get(stop, i);
+        if (!json_is_string(s) || json_string_length(s) == 0)
+            return api_bad_param(e, "stop", "expected non-empty strings.");
+        r->stop[r->n_stop++] = json_string_value(s);
+    }
+    return 0;
+}
+
+/* Options ftune cannot honour are refused rather than silently ignored. */
+static int check_unsupported(json_t *root, ApiError *e) {
+    bool logprobs = false;
+    if (api_field_bool(root, "logprobs", &logprobs, e) < 0) return -1;
+    if (logprobs)
+        return api_fail(e, 400, "invalid_request_error", "logprobs", "unsupported_parameter",
+                        "logprobs are not supported by this server.");
+    json_t *rf = json_object_get(root, "response_format");
+    if (rf && !json_is_null(rf)) {
+        json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
+        if (!json_is_string(type)) return api_bad_param(e, "response_format", "expected an object with a 'type'.");
+        if (strcmp(json_string_value(type), "text") != 0)
+            return api_fail(e, 400, "invalid_request_error", "response_format", "unsupported_parameter",
+                            "response_format '%s' is not supported by this server (only 'text').",
+                            json_string_value(type));
+    }
+    json_t *tc = json_object_get(root, "tool_choice");
+    if (tc && !json_is_null(tc) && !(json_is_string(tc) && (strcmp(json_string_value(tc), "none") == 0 ||
+                                                            strcmp(json_string_value(tc), "auto") == 0)))
+        return api_fail(e, 400, "invalid_request_error", "tool_choice", "unsupported_parameter",
+                        "Forcing tool calls is not supported by this server.");
+    return 0;
+}
+
+int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e) {
+    memset(r, 0, sizeof *r);
+    r->temperature = 1;
+    r->top_p = 1;
+    r->n = 1;
+    r->root = api_parse_object(body, len, e);
+    if (!r->root) return -1;
+    json_t *root = r->root;
+    long long n = 1, max_tokens = 0, max_completion = 0;
+    int rc = api_field_string(root, "model", false, &r->model, e);
+    if (rc > 0)
+        return api_fail(e, 400, "invalid_request_error", "model", "missing_required_parameter",
+                        "Missing required parameter: 'model'.");
+    if (rc < 0 || parse_messages(root, r, e) || parse_stop(root, r, e) || check_unsupported(root, e) ||
+        api_field_number(root, "temperature", 0, 2, &r->temperature, e) < 0 ||
+        api_field_number(root, "top_p", 0, 1, &r->top_p, e) < 0 ||
+        api_field_int(root, "n", 1, REQ_MAX_CHOICES, &n, e) < 0 ||
+        api_field_int(root, "max_tokens", 1, 1 << 30, &max_tokens, e) < 0 ||
+        api_field_int(root, "max_completion_tokens", 1, 1 << 30, &max_completion, e) < 0 ||
+        api_field_bool(root, "stream", &r->stream, e) < 0)
+        return -1;
+    double unused;
+    if (api_field_number(root, "frequency_penalty", -2, 2, &unused, e) < 0 ||
+        api_field_number(root, "presence_penalty", -2, 2, &unused, e) < 0)
+        return -1;
+    rc = api_field_int(root, "seed", -(1ll << 62), 1ll << 62, &r->seed, e);
+    if (rc < 0) return -1;
+    r->has_seed = rc == 0;
+    r->n = (int)n;
+    r->max_tokens = max_completion ? max_completion : max_tokens;
+    json_t *so = json_object_get(root, "stream_options");
+    if (so && !json_is_null(so)) {
+        if (!r->stream)
+            return api_bad_param(e, "stream_options", "only allowed when 'stream' is true.");
+        if (!json_is_object(so)) return api_bad_param(e, "stream_options", "expected an object.");
+        if (api_field_bool(so, "include_usage", &r->include_usage, e) < 0) return -1;
+    }
+    return 0;
+}
+
+void chat_request_free(ChatRequest *r) {
+    json_decref(r->root);
+    free(r->msgs);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,106 @@
+/* http.h: the HTTP layer on libmicrohttpd: a thread pool of HTTP threads that read requests
+ * (JSON bodies in memory up to HTTP_MAX_JSON_BODY, multipart uploads spooled to a temporary file
+ * under the data directory), hand each complete request to one dispatch function, and send what
+ * it answered: a body, a file, or a stream. HTTP threads never wait for model work: a handler that
+ * needs the inference thread returns an HttpStream, which the connection drains while it is
+ * suspended (no thread is blocked): a server-sent-event stream, or one deferred body with its
+ * status. Every response carries x-request-id. Routing, auth and JSON live in the layers above. */
+#ifndef FTUNE_HTTP_H
+#define FTUNE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+#define HTTP_MAX_JSON_BODY ((size_t)8 << 20)          /* bytes of a JSON request body */
+#define HTTP_MAX_UPLOAD_BODY (((size_t)512 << 20) + (1 << 20)) /* a 512 MB file plus its multipart framing */
+#define HTTP_MAX_PATH_PARAMS 3
+#define HTTP_THREADS_DEFAULT 4
+#define HTTP_CONNECTION_TIMEOUT_S 60   /* idle connections are closed after this */
+#define HTTP_CONNECTION_LIMIT 1024
+#define HTTP_CONNECTION_MEMORY (256 << 10) /* per-connection buffer: request line + headers must fit */
+
+typedef struct HttpStream HttpStream;
+
+typedef struct {
+    void *conn;                 /* struct MHD_Connection * */
+    const char *method;
+    const char *path;           /* without the query string */
+    const char *route;          /* the matched route pattern (static), set by the dispatcher */
+    char request_id[40];
+    const char *params[HTTP_MAX_PATH_PARAMS]; /* the {} segments of the matched route */
+    int n_params;
+    const char *content_type;   /* "" when absent */
+    char *body;                 /* JSON body, NUL-terminated (NULL when empty or spooled) */
+    size_t body_len;
+    char spool_path[4096];      /* multipart body on disk ("" when not spooled) */
+    size_t spool_len;
+} HttpRequest;
+
+typedef struct {
+    int status;
+    char *body;                 /* heap, owned; NULL = empty */
+    size_t len;
+    char content_type[64];
+    char disposition[320];      /* Content-Disposition, "" = none */
+    int fd;                     /* >= 0: send this file (fd_size bytes) instead of body; closed after */
+    uint64_t fd_size;
+    HttpStream *stream;         /* non-NULL: the answer comes from the stream (see below) */
+    bool stream_sse;            /* true: 200 text/event-stream now; false: one deferred body */
+} HttpResponse;
+
+/* The dispatch function: fills res from req. Runs on an HTTP thread. */
+typedef void (*HttpHandler)(void *user, HttpRequest *req, HttpResponse *res);
+/* Called when a response has been sent (or the client went away), with its status and the time
+ * from the first byte of the request, for metrics and the access log. */
+typedef void (*HttpDoneFn)(void *user, const HttpRequest *req, int status, double seconds);
+
+typedef struct {
+    const char *host;           /* "127.0.0.1", "0.0.0.0", "::", a name */
+    int port;
+    int threads;                /* HTTP threads (>= 1) */
+    const char *spool_dir;      /* where multipart uploads are spooled */
+    const char *upload_path;    /* the one path whose multipart body is spooled ("/v1/files") */
+    HttpHandler handler;
+    HttpDoneFn done;
+    /* Fills res with the server's error body for a transport-level error (413 body too large,
+     * 400 unreadable body) found before the handler runs. */
+    void (*error)(void *user, HttpResponse *res, int status, const char *message);
+    void *user;
+} HttpConfig;
+
+typedef struct HttpServer HttpServer;
+
+/* Binds and starts the threads. ERR_IO naming host:port when it cannot bind. */
+int http_start(const HttpConfig *cfg, HttpServer **out, Err *err);
+/* Stops accepting, waits for running requests, releases everything (NULL is a no-op). Streams
+ * still open must be finished first (http_stream_finish) or they are cut. */
+void http_stop(HttpServer *s);
+int http_port(const HttpServer *s); /* the bound port (useful with port 0) */
+
+/* Query-string value, or NULL. */
+const char *http_query(const HttpRequest *req, const char *key);
+/* Calls fn for every query argument (key, value may be NULL). */
+void http_query_each(const HttpRequest *req, void (*fn)(void *user, const char *key, const char *value), void *user);
+/* Request header value (case-insensitive name), or NULL. */
+const char *http_header(const HttpRequest *req, const char *name);
+
+/* Response helpers: take ownership of body (heap). */
+void http_respond(HttpResponse *res, int status, const char *content_type, char *body, size_t len);
+
+/* ---- streams: produced on another thread, sent by the HTTP layer ----
+ * A stream is shared by the producer and the connection; each side releases its reference once
+ * (the producer with http_stream_finish, the connection when it is done with it). */
+HttpStream *http_stream_new(void);
+/* Appends bytes to an SSE stream (the connection is woken up). Returns non-zero when the client
+ * has gone away: the producer should stop. */
+int http_stream_write(HttpStream *s, const char *data, size_t len);
+/* True when the client has gone away (the producer may stop early). */
+bool http_stream_cancelled(HttpStream *s);
+/* Ends the stream and drops the producer's reference. For a deferred response, status and body
+ * (heap, taken) are the answer; for SSE they are ignored (body freed). */
+void http_stream_finish(HttpStream *s, int status, char *body, size_t len);
+
+#endif

@@ -1,0 +1,175 @@
+/* job_request.c: the body of POST /v1/fine_tuning/jobs (see requests.h). Hyperparameter ranges
+ * are checked by the same function that resolves them when the job runs (hyperparams.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "../train/hyperparams.h"
+#include "requests.h"
+
+static const char *const JOB_FIELDS[] = {"model", "training_file", "validation_file", "suffix", "seed",
+                                         "hyperparameters", "method", "metadata", "integrations"};
+static const char *const HYPER_NAMES[] = {"n_epochs", "batch_size", "learning_rate_multiplier"};
+
+static int check_known_fields(json_t *root, ApiError *e) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof JOB_FIELDS / sizeof JOB_FIELDS[0]; i++) known |= strcmp(key, JOB_FIELDS[i]) == 0;
+        if (!known)
+            return api_fail(e, 400, "invalid_request_error", key, "unknown_parameter",
+                            "Unrecognized request argument supplied: %s", key);
+    }
+    return 0;
+}
+
+/* One hyperparameter: "auto" or a number, written to text; its range is checked by resolving it. */
+static int parse_hyper(json_t *hp, int which, const char *prefix, char *text, size_t cap, ApiError *e) {
+    const char *name = HYPER_NAMES[which];
+    char param[96];
+    snprintf(param, sizeof param, "%s.%s", prefix, name);
+    json_t *v = json_object_get(hp, name);
+    snprintf(text, cap, "auto");
+    if (!v || json_is_null(v) || (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)) return 0;
+    if (which < 2 && json_is_integer(v))
+        snprintf(text, cap, "%lld", (long long)json_integer_value(v));
+    else if (which == 2 && json_is_number(v))
+        snprintf(text, cap, "%.17g", json_number_value(v));
+    else
+        return api_bad_param(e, param, "expected \"auto\" or %s.", which < 2 ? "an integer" : "a number");
+    const char *args[3] = {NULL, NULL, NULL};
+    args[which] = text;
+    Hyperparams out;
+    Err err = {0};
+    if (hyperparams_resolve(1000, args[0], args[1], args[2], &out, &err)) return api_bad_param(e, param, "%s.", err.msg);
+    return 0;
+}
+
+static int parse_hyperparameters(json_t *hp, const char *prefix, JobRecord *job, ApiError *e) {
+    if (!hp || json_is_null(hp)) return 0;
+    if (!json_is_object(hp)) return api_bad_param(e, prefix, "expected an object.");
+    const char *key;
+    json_t *v;
+    json_object_foreach(hp, key, v) {
+        if (strcmp(key, "n_epochs") && strcmp(key, "batch_size") && strcmp(key, "learning_rate_multiplier"))
+            return api_fail(e, 400, "invalid_request_error", prefix, "unknown_parameter",
+                            "Unrecognized hyperparameter supplied: %s (expected n_epochs, batch_size, "
+                            "learning_rate_multiplier)",
+                            key);
+    }
+    if (parse_hyper(hp, 0, prefix, job->n_epochs, sizeof job->n_epochs, e) ||
+        parse_hyper(hp, 1, prefix, job->batch_size, sizeof job->batch_size, e) ||
+        parse_hyper(hp, 2, prefix, job->lr_multiplier, sizeof job->lr_multiplier, e))
+        return -1;
+    return 0;
+}
+
+static int parse_method(json_t *root, JobRecord *job, ApiError *e) {
+    json_t *method = json_object_get(root, "method"), *legacy = json_object_get(root, "hyperparameters");
+    if (!method || json_is_null(method)) return parse_hyperparameters(legacy, "hyperparameters", job, e);
+    if (!json_is_object(method)) return api_bad_param(e, "method", "expected an object.");
+    json_t *type = json_object_get(method, "type");
+    if (!json_is_string(type)) return api_bad_param(e, "method.type", "expected \"supervised\".");
+    const char *t = json_string_value(type);
+    if (strcmp(t, "dpo") == 0 || strcmp(t, "reinforcement") == 0)
+        return api_fail(e, 400, "invalid_request_error", "method.type", "unsupported_method",
+                        "The %s method is not supported by this server yet: use \"supervised\".", t);
+    if (strcmp(t, "supervised") != 0) return api_bad_param(e, "method.type", "expected \"supervised\".");
+    if (legacy && !json_is_null(legacy))
+        return api_fail(e, 400, "invalid_request_error", "hyperparameters", NULL,
+                        "Pass hyperparameters in method.supervised.hyperparameters only (the top-level "
+                        "'hyperparameters' is deprecated and cannot be combined with 'method').");
+    json_t *sup = json_object_get(method, "supervised");
+    if (!sup || json_is_null(sup)) return 0;
+    if (!json_is_object(sup)) return api_bad_param(e, "method.supervised", "expected an object.");
+    return parse_hyperparameters(json_object_get(sup, "hyperparameters"), "method.supervised.hyperparameters", job,
+                                 e);
+}
+
+static int parse_metadata(json_t *root, JobRecord *job, ApiError *e) {
+    json_t *md = json_object_get(root, "metadata");
+    job->metadata[0] = 0;
+    if (!md || json_is_null(md)) return 0;
+    if (!json_is_object(md)) return api_bad_param(e, "metadata", "expected an object of string values.");
+    if (json_object_size(md) > REQ_METADATA_PAIRS)
+        return api_bad_param(e, "metadata", "at most %d key-value pairs are allowed.", REQ_METADATA_PAIRS);
+    const char *key;
+    json_t *v;
+    json_object_foreach(md, key, v) {
+        if (strlen(key) > REQ_METADATA_KEY_MAX)
+            return api_bad_param(e, "metadata", "keys are at most %d characters.", REQ_METADATA_KEY_MAX);
+        if (!json_is_string(v) || json_string_length(v) > REQ_METADATA_VALUE_MAX)
+            return api_bad_param(e, "metadata", "values must be strings of at most %d characters.",
+                                 REQ_METADATA_VALUE_MAX);
+    }
+    char *text = json_dumps(md, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text || strlen(text) >= sizeof job->metadata) {
+        free(text);
+        return api_bad_param(e, "metadata", "too large.");
+    }
+    snprintf(job->metadata, sizeof job->metadata, "%s", text);
+    free(text);
+    return 0;
+}
+
+static int parse_suffix(json_t *root, JobRecord *job, ApiError *e) {
+    const char *s;
+    int rc = api_field_string(root, "suffix", true, &s, e);
+    job->suffix[0] = 0;
+    if (rc) return rc < 0 ? -1 : 0;
+    size_t n = strlen(s);
+    if (n < 1 || n > REQ_SUFFIX_MAX) return api_bad_param(e, "suffix", "expected 1 to %d characters.", REQ_SUFFIX_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+              ch == '_' || ch == '.'))
+            return api_bad_param(e, "suffix", "only letters, digits, '-', '_' and '.' are allowed.");
+    }
+    snprintf(job->suffix, sizeof job->suffix, "%s", s);
+    return 0;
+}
+
+static int required_id(json_t *root, const char *key, char *out, size_t cap, ApiError *e) {
+    const char *s;
+    int rc = api_field_string(root, key, false, &s, e);
+    if (rc < 0) return -1;
+    if (rc > 0 || !s[0]) return api_fail(e, 400, "invalid_request_error", key, "missing_required_parameter",
+                                         "Missing required parameter: '%s'.", key);
+    if (strlen(s) >= cap) return api_bad_param(e, key, "too long.");
+    snprintf(out, cap, "%s", s);
+    return 0;
+}
+
+int job_request_parse(const char *body, size_t len, JobRecord *job, ApiError *e) {
+    memset(job, 0, sizeof *job);
+    job->seed = -1;
+    job->trained_tokens = -1;
+    json_t *root = api_parse_object(body, len, e);
+    if (!root) return -1;
+    const char *vf = NULL;
+    long long seed = -1;
+    int rc = check_known_fields(root, e);
+    if (!rc) rc = required_id(root, "model", job->model, sizeof job->model, e);
+    if (!rc) rc = required_id(root, "training_file", job->training_file, sizeof job->training_file, e);
+    if (!rc && api_field_string(root, "validation_file", true, &vf, e) < 0) rc = -1;
+    if (!rc && vf) {
+        if (strlen(vf) >= sizeof job->validation_file) rc = api_bad_param(e, "validation_file", "too long.");
+        else snprintf(job->validation_file, sizeof job->validation_file, "%s", vf);
+    }
+    if (!rc) rc = parse_suffix(root, job, e);
+    if (!rc && api_field_int(root, "seed", 0, 2147483647, &seed, e) < 0) rc = -1;
+    job->seed = seed;
+    if (!rc) rc = parse_method(root, job, e);
+    if (!rc) rc = parse_metadata(root, job, e);
+    json_t *integ = json_object_get(root, "integrations");
+    if (!rc && integ && !json_is_null(integ) && !(json_is_array(integ) && json_array_size(integ) == 0))
+        rc = api_fail(e, 400, "invalid_request_error", "integrations", "unsupported_parameter",
+                      "Integrations (wandb) are not supported by this server.");
+    if (!rc && !job->n_epochs[0]) {
+        snprintf(job->n_epochs, sizeof job->n_epochs, "auto");
+        snprintf(job->batch_size, sizeof job->batch_size, "auto");
+        snprintf(job->lr_multiplier, sizeof job->lr_multiplier, "auto");
+    }
+    json_decref(root);
+    return rc;
+}

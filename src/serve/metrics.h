@@ -1,0 +1,21 @@
+/* metrics.h: counters for GET /metrics in the Prometheus text format: requests by method, route
+ * and status, request latency histograms by route, chat tokens, and (read from the store when
+ * rendered) fine-tuning jobs by status. Thread-safe. */
+#ifndef FTUNE_METRICS_H
+#define FTUNE_METRICS_H
+
+#include <stddef.h>
+
+#include "../store/store.h"
+
+typedef struct Metrics Metrics;
+
+Metrics *metrics_new(void);
+void metrics_free(Metrics *m); /* NULL is a no-op */
+/* route: the route pattern (a static string; bounded label values), or "unmatched". */
+void metrics_record_request(Metrics *m, const char *method, const char *route, int status, double seconds);
+void metrics_add_chat(Metrics *m, long prompt_tokens, long completion_tokens);
+/* The exposition text (heap, caller frees). */
+char *metrics_render(Metrics *m, Store *s, size_t *len);
+
+#endif

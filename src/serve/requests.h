@@ -1,0 +1,48 @@
+/* requests.h: the JSON request bodies of POST /v1/fine_tuning/jobs and POST /v1/chat/completions
+ * parsed into plain structs, with OpenAI-shaped errors that name the bad field (param). Pure
+ * functions of the body text: no store, no models (the routes check that ids exist), so the fuzz
+ * target tests/fuzz/requests.c drives them directly. */
+#ifndef FTUNE_REQUESTS_H
+#define FTUNE_REQUESTS_H
+
+#include <jansson.h>
+
+#include "../model/generate.h"
+#include "api.h"
+
+#define REQ_SUFFIX_MAX 64
+#define REQ_METADATA_PAIRS 16
+#define REQ_METADATA_KEY_MAX 64
+#define REQ_METADATA_VALUE_MAX 512
+#define REQ_MAX_STOP 4
+#define REQ_MAX_CHOICES 16
+#define REQ_MAX_MESSAGES 4096
+
+/* Fills job's model, training_file, validation_file, suffix, seed (-1 = not given),
+ * hyperparameters (as text: "auto" or the number) and metadata (JSON text). Unknown fields,
+ * wrong types, out-of-range values and unsupported methods (dpo, reinforcement) are 400s. */
+int job_request_parse(const char *body, size_t len, JobRecord *job, ApiError *e);
+
+typedef struct {
+    json_t *root;          /* owns every string below */
+    const char *model;
+    ChatMessage *msgs;     /* heap */
+    int n_msgs;
+    double temperature;    /* default 1, as OpenAI */
+    double top_p;          /* default 1 */
+    int n;                 /* choices, default 1 */
+    bool has_seed;
+    long long seed;
+    const char *stop[REQ_MAX_STOP];
+    int n_stop;
+    long long max_tokens;  /* 0 = until the context is full */
+    bool stream, include_usage;
+} ChatRequest;
+
+/* Parses a chat completion request. Text content parts are joined; image, audio and file parts,
+ * logprobs, and response formats other than text are refused as unsupported (400). Other
+ * parameters OpenAI accepts are accepted (and have no effect). */
+int chat_request_parse(const char *body, size_t len, ChatRequest *out, ApiError *e);
+void chat_request_free(ChatRequest *r);
+
+#endif

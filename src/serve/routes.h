@@ -1,0 +1,31 @@
+/* routes.h: the endpoint handlers, one file per resource (routes_files.c, routes_jobs.c,
+ * routes_models.c, routes_chat.c). Each reads its path parameters from c->req->params and
+ * answers through api.h. */
+#ifndef FTUNE_ROUTES_H
+#define FTUNE_ROUTES_H
+
+#include "api.h"
+#include "server.h"
+
+void route_files_create(Ctx *c);
+void route_files_list(Ctx *c);
+void route_files_get(Ctx *c);
+void route_files_content(Ctx *c);
+void route_files_delete(Ctx *c);
+
+void route_jobs_create(Ctx *c);
+void route_jobs_list(Ctx *c);
+void route_jobs_get(Ctx *c);
+void route_jobs_cancel(Ctx *c);
+void route_jobs_pause(Ctx *c);
+void route_jobs_resume(Ctx *c);
+void route_jobs_events(Ctx *c);
+void route_jobs_checkpoints(Ctx *c);
+
+void route_models_list(Ctx *c);
+void route_models_get(Ctx *c);
+void route_models_delete(Ctx *c);
+
+void route_chat_completions(Ctx *c);
+
+#endif

@@ -1,0 +1,234 @@
+/* routes_chat.c: POST /v1/chat/completions. The HTTP thread parses and checks the request,
+ * resolves the model (base, fine-tuned or checkpoint) and queues it on the inference thread; the
+ * callbacks below run there and turn text into either server-sent events (chat.completion.chunk,
+ * optional usage chunk, data: [DONE]) or one chat.completion body, handed back through an
+ * HttpStream. Errors after the stream started are sent as a data: {"error": ...} event. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../data/utf8_check.h"
+#include "../worker/registry.h"
+#include "requests.h"
+#include "routes.h"
+
+typedef struct {
+    HttpStream *stream;
+    Metrics *metrics;
+    bool sse, include_usage;
+    char id[STORE_ID_MAX];
+    char model[STORE_NAME_MAX];
+    long long created;
+    int n;
+    bool started[REQ_MAX_CHOICES];
+    char *text[REQ_MAX_CHOICES];          /* non-streaming: each choice's text */
+    size_t len[REQ_MAX_CHOICES], cap[REQ_MAX_CHOICES];
+    const char *finish[REQ_MAX_CHOICES];
+    long prompt_tokens, completion_tokens;
+} ChatCall;
+
+static void call_free(ChatCall *call) {
+    for (int i = 0; i < REQ_MAX_CHOICES; i++) free(call->text[i]);
+    free(call);
+}
+
+/* Sends one SSE event holding obj (taken). Returns non-zero when the client has gone. */
+static int send_event(ChatCall *call, json_t *obj) {
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!text) return -1;
+    size_t n = strlen(text);
+    char *ev = malloc(n + 9);
+    int rc = -1;
+    if (ev) {
+        memcpy(ev, "data: ", 6);
+        memcpy(ev + 6, text, n);
+        memcpy(ev + 6 + n, "\n\n", 3);
+        rc = http_stream_write(call->stream, ev, n + 8);
+    }
+    free(ev);
+    free(text);
+    return rc;
+}
+
+/* A chat.completion.chunk with one choice's delta (taken) and finish reason. */
+static json_t *chunk(ChatCall *call, int index, json_t *delta, const char *finish) {
+    json_t *choice = json_pack("{s:i, s:o, s:n, s:o}", "index", index, "delta", delta, "logprobs", "finish_reason",
+                               finish ? json_string(finish) : json_null());
+    json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:n, s:[o]}", "id", call->id, "object", "chat.completion.chunk",
+                          "created", (json_int_t)call->created, "model", call->model, "system_fingerprint", "choices",
+                          choice);
+    if (call->include_usage) json_object_set_new(c, "usage", json_null());
+    return c;
+}
+
+static int start_choice(ChatCall *call, int choice) {
+    if (call->started[choice]) return 0;
+    call->started[choice] = true;
+    return send_event(call, chunk(call, choice, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL));
+}
+
+static int on_piece(void *user, int choice, const char *text, size_t len) {
+    ChatCall *call = user;
+    if (call->sse) {
+        size_t n;
+        char *clean = utf8_repair(text, len, &n); /* a model can emit bytes that are not UTF-8 */
+        int rc = !clean || start_choice(call, choice) ||
+                 send_event(call, chunk(call, choice, json_pack("{s:s%}", "content", clean, n), NULL));
+        free(clean);
+        return rc ? 1 : 0;
+    }
+    if (call->len[choice] + len + 1 > call->cap[choice]) {
+        size_t cap = call->cap[choice] ? call->cap[choice] * 2 : 256;
+        while (cap < call->len[choice] + len + 1) cap *= 2;
+        char *b = realloc(call->text[choice], cap);
+        if (!b) return 1;
+        call->text[choice] = b;
+        call->cap[choice] = cap;
+    }
+    memcpy(call->text[choice] + call->len[choice], text, len);
+    call->len[choice] += len;
+    call->text[choice][call->len[choice]] = 0;
+    return http_stream_cancelled(call->stream) ? 1 : 0;
+}
+
+static void on_choice_done(void *user, int choice, const GenResult *res) {
+    ChatCall *call = user;
+    call->finish[choice] = res->finish == FINISH_LENGTH ? "length" : "stop";
+    call->prompt_tokens = res->n_prompt;
+    call->completion_tokens += res->n_completion;
+    if (call->sse && !start_choice(call, choice))
+        send_event(call, chunk(call, choice, json_object(), call->finish[choice]));
+}
+
+static json_t *usage_json(const ChatCall *call) {
+    return json_pack("{s:I, s:I, s:I, s:{s:i, s:i}, s:{s:i, s:i, s:i, s:i}}", "prompt_tokens",
+                     (json_int_t)call->prompt_tokens, "completion_tokens", (json_int_t)call->completion_tokens,
+                     "total_tokens", (json_int_t)(call->prompt_tokens + call->completion_tokens),
+                     "prompt_tokens_details", "cached_tokens", 0, "audio_tokens", 0, "completion_tokens_details",
+                     "reasoning_tokens", 0, "audio_tokens", 0, "accepted_prediction_tokens", 0,
+                     "rejected_prediction_tokens", 0);
+}
+
+static json_t *completion_json(const ChatCall *call) {
+    json_t *choices = json_array();
+    for (int i = 0; i < call->n; i++) {
+        size_t n;
+        char *clean = utf8_repair(call->text[i] ? call->text[i] : "", call->len[i], &n);
+        json_t *msg = json_pack("{s:s, s:s%, s:n, s:[]}", "role", "assistant", "content", clean ? clean : "", n,
+                                "refusal", "annotations");
+        free(clean);
+        json_array_append_new(choices, json_pack("{s:i, s:o, s:n, s:s}", "index", i, "message", msg, "logprobs",
+                                                 "finish_reason", call->finish[i] ? call->finish[i] : "stop"));
+    }
+    return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:s, s:n}", "id", call->id, "object", "chat.completion",
+                     "created", (json_int_t)call->created, "model", call->model, "choices", choices, "usage",
+                     usage_json(call), "service_tier", "default", "system_fingerprint");
+}
+
+static void on_done(void *user, int status, const char *message) {
+    ChatCall *call = user;
+    ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
+    if (status) {
+        snprintf(e.message, sizeof e.message, "%s", message ? message : "generation failed");
+        if (status == 400) snprintf(e.code, sizeof e.code, "context_length_exceeded");
+    } else {
+        metrics_add_chat(call->metrics, call->prompt_tokens, call->completion_tokens);
+    }
+    if (call->sse) {
+        if (status) {
+            size_t len;
+            char *body = api_error_json(&e, &len);
+            send_event(call, json_loads(body, 0, NULL));
+            free(body);
+        } else if (call->include_usage) {
+            json_t *u = json_pack("{s:s, s:s, s:I, s:s, s:n, s:[], s:o}", "id", call->id, "object",
+                                  "chat.completion.chunk", "created", (json_int_t)call->created, "model", call->model,
+                                  "system_fingerprint", "choices", "usage", usage_json(call));
+            send_event(call, u);
+        }
+        http_stream_write(call->stream, "data: [DONE]\n\n", 14);
+        http_stream_finish(call->stream, 200, NULL, 0);
+    } else {
+        size_t len = 0;
+        char *body;
+        if (status) {
+            body = api_error_json(&e, &len);
+        } else {
+            json_t *obj = completion_json(call);
+            body = json_dumps(obj, JSON_COMPACT);
+            json_decref(obj);
+            len = body ? strlen(body) : 0;
+        }
+        http_stream_finish(call->stream, body ? (status ? status : 200) : 500, body, len);
+    }
+    call_free(call);
+}
+
+void route_chat_completions(Ctx *c) {
+    ChatRequest cr;
+    ApiError e;
+    if (chat_request_parse(c->req->body, c->req->body_len, &cr, &e)) {
+        chat_request_free(&cr);
+        api_error(c, &e);
+        return;
+    }
+    ModelInfo m;
+    Err err = {0};
+    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, cr.model, &m, &err);
+    if (rc) {
+        if (rc == STORE_NOT_FOUND)
+            api_errorf(c, 404, "invalid_request_error", "model", "model_not_found",
+                       "The model '%s' does not exist or you do not have access to it.", cr.model);
+        else
+            api_server_error(c, "the model could not be looked up", &err);
+        chat_request_free(&cr);
+        return;
+    }
+    ChatCall *call = calloc(1, sizeof *call);
+    InferRequest *r = calloc(1, sizeof *r);
+    HttpStream *stream = http_stream_new();
+    if (!call || !r || !stream) {
+        free(call);
+        free(r);
+        free(stream);
+        chat_request_free(&cr);
+        api_errorf(c, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    call->stream = stream;
+    call->metrics = c->srv->metrics;
+    call->sse = cr.stream;
+    call->include_usage = cr.include_usage;
+    call->n = cr.n;
+    call->created = (long long)time(NULL);
+    store_new_id("chatcmpl-", call->id, sizeof call->id);
+    snprintf(call->model, sizeof call->model, "%s", cr.model);
+
+    snprintf(r->base_path, sizeof r->base_path, "%s", m.base_path);
+    snprintf(r->adapter_dir, sizeof r->adapter_dir, "%s", m.adapter_dir);
+    r->msgs = cr.msgs;
+    r->n_msgs = cr.n_msgs;
+    r->owner = cr.root;
+    r->n_choices = cr.n;
+    GenParams *p = &r->params;
+    p->max_tokens = (int)cr.max_tokens;
+    p->sampling.temperature = (float)cr.temperature;
+    p->sampling.top_p = cr.top_p > 0 ? (float)cr.top_p : 1.0f;
+    if (cr.top_p == 0) p->sampling.temperature = 0; /* top_p 0 keeps only the most likely token */
+    if (cr.has_seed) {
+        p->sampling.seed = (uint64_t)cr.seed;
+    } else {
+        char rnd[17];
+        store_random_alnum(rnd, 16);
+        for (int i = 0; i < 16; i++) p->sampling.seed = p->sampling.seed * 62 + (uint64_t)rnd[i];
+    }
+    for (int i = 0; i < cr.n_stop; i++) p->stop[i] = cr.stop[i];
+    p->n_stop = cr.n_stop;
+    r->cb = (InferCallbacks){on_piece, on_choice_done, on_done};
+    r->user = call;
+    c->res->stream = stream;
+    c->res->stream_sse = cr.stream;
+    inference_submit(c->srv->inference, r);
+}

@@ -1,0 +1,214 @@
+/* routes_files.c: /v1/files: multipart upload (a fine-tune upload must be JSONL: one JSON object
+ * per line, checked before anything is stored), list with purpose/order/after/limit, retrieve,
+ * raw content (results files are stored base64-encoded, as OpenAI serves them) and delete. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/fileio.h"
+#include "../data/jdoc.h"
+#include "../data/validate.h"
+#include "multipart.h"
+#include "routes.h"
+
+#define FILES_LIST_MAX 10000
+#define FILES_QUOTE_MAX 40 /* bytes of a bad line quoted in an error */
+
+static const char *const UPLOAD_PURPOSES[] = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"};
+
+static void not_found(Ctx *c, const char *id) {
+    api_errorf(c, 404, "invalid_request_error", "id", NULL, "No such File object: %s", id);
+}
+
+/* Checks that every non-blank line is a JSON object; on the first that is not, fills e. */
+static int check_jsonl(const unsigned char *data, size_t len, ApiError *e) {
+    JDoc doc;
+    jdoc_init(&doc, VALIDATE_VALUES_MAX);
+    char *line = NULL;
+    size_t cap = 0;
+    long number = 0;
+    int rc = 0;
+    for (size_t pos = 0; pos < len && !rc;) {
+        const unsigned char *nl = memchr(data + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
+        const unsigned char *text = data + pos;
+        pos += n + (nl ? 1 : 0);
+        number++;
+        if (number == 1 && n >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3, n -= 3; /* BOM */
+        if (n && text[n - 1] == '\r') n--;
+        size_t k = 0;
+        while (k < n && (text[k] == ' ' || text[k] == '\t')) k++;
+        if (k == n) continue;
+        if (n + 1 > cap) {
+            cap = n + 1;
+            free(line);
+            line = malloc(cap);
+            if (!line) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+        }
+        memcpy(line, text, n);
+        line[n] = 0;
+        if (jdoc_parse(&doc, line, n) == JDOC_OK && jdoc_type(&doc, 0) == JDOC_OBJECT) continue;
+        char quote[FILES_QUOTE_MAX * 4 + 8];
+        size_t q = 0;
+        for (size_t i = 0; i < n && i < FILES_QUOTE_MAX; i++) {
+            unsigned char ch = (unsigned char)line[i];
+            q += (size_t)snprintf(quote + q, sizeof quote - q, ch >= 0x20 && ch < 0x7f && ch != '"' ? "%c" : "\\x%02x",
+                                  ch);
+        }
+        rc = api_fail(e, 400, "invalid_request_error", "file", "invalid_file_format",
+                      "Invalid file format for Fine-Tuning API. Must be .jsonl with one JSON object per line: line %ld "
+                      "is not a JSON object: \"%s%s\"",
+                      number, quote, n > FILES_QUOTE_MAX ? "..." : "");
+    }
+    free(line);
+    jdoc_free(&doc);
+    return rc;
+}
+
+void route_files_create(Ctx *c) {
+    HttpRequest *req = c->req;
+    if (!req->spool_path[0]) {
+        api_errorf(c, 400, "invalid_request_error", "file", NULL,
+                   "Uploads must be multipart/form-data with a 'file' part and a 'purpose' field.");
+        return;
+    }
+    char boundary[MULTIPART_BOUNDARY_MAX];
+    Err err = {0};
+    MappedFile body = {0};
+    MultipartPart parts[MULTIPART_MAX_PARTS];
+    int n = 0;
+    if (multipart_boundary(req->content_type, boundary, sizeof boundary, &err) ||
+        file_map(req->spool_path, &body, &err) ||
+        multipart_parse(body.data, body.size, boundary, parts, MULTIPART_MAX_PARTS, &n, &err)) {
+        file_unmap(&body);
+        api_errorf(c, 400, "invalid_request_error", NULL, NULL, "The multipart body could not be read: %s", err.msg);
+        return;
+    }
+    const MultipartPart *purpose = multipart_find(parts, n, "purpose");
+    const MultipartPart *file = multipart_find(parts, n, "file");
+    char purpose_text[32] = "";
+    bool known = false;
+    if (purpose && purpose->len < sizeof purpose_text) {
+        memcpy(purpose_text, purpose->data, purpose->len);
+        purpose_text[purpose->len] = 0;
+        for (size_t i = 0; i < sizeof UPLOAD_PURPOSES / sizeof UPLOAD_PURPOSES[0]; i++)
+            known |= strcmp(purpose_text, UPLOAD_PURPOSES[i]) == 0;
+    }
+    ApiError e;
+    if (!purpose)
+        api_fail(&e, 400, "invalid_request_error", "purpose", NULL, "Missing required parameter: 'purpose'.");
+    else if (!known)
+        api_bad_param(&e, "purpose", "expected one of assistants, batch, fine-tune, vision, user_data, evals.");
+    else if (!file)
+        api_fail(&e, 400, "invalid_request_error", "file", NULL, "Missing required parameter: 'file'.");
+    else if (strcmp(purpose_text, "fine-tune") != 0 || check_jsonl(file->data, file->len, &e) == 0)
+        e.status = 0;
+    if (e.status) {
+        file_unmap(&body);
+        api_error(c, &e);
+        return;
+    }
+    FileRecord rec;
+    const char *name = file->has_filename && file->filename[0] ? file->filename : "upload";
+    int rc = store_file_create(c->store, name, purpose_text, file->data, file->len, &rec, &err);
+    file_unmap(&body);
+    if (rc) {
+        api_server_error(c, "the file could not be stored", &err);
+        return;
+    }
+    api_json(c, 200, api_file_json(&rec));
+}
+
+void route_files_list(Ctx *c) {
+    ApiError e;
+    int limit;
+    if (api_query_limit(c->req, FILES_LIST_MAX, FILES_LIST_MAX, &limit, &e)) {
+        api_error(c, &e);
+        return;
+    }
+    const char *order = http_query(c->req, "order");
+    if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
+        api_bad_param(&e, "order", "expected 'asc' or 'desc'.");
+        api_error(c, &e);
+        return;
+    }
+    const char *after = http_query(c->req, "after"), *purpose = http_query(c->req, "purpose");
+    FileRecord *files;
+    int n;
+    bool more;
+    Err err = {0};
+    int rc = store_file_list(c->store, purpose && purpose[0] ? purpose : NULL, after, limit,
+                             order && strcmp(order, "asc") == 0, &files, &n, &more, &err);
+    if (rc == STORE_NOT_FOUND) {
+        api_errorf(c, 400, "invalid_request_error", "after", NULL, "No such File object: %s", after);
+        return;
+    }
+    if (rc) {
+        api_server_error(c, "the files could not be listed", &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(data, api_file_json(&files[i]));
+    json_t *list = api_list(data, more);
+    json_object_set_new(list, "first_id", n ? json_string(files[0].id) : json_null());
+    json_object_set_new(list, "last_id", n ? json_string(files[n - 1].id) : json_null());
+    free(files);
+    api_json(c, 200, list);
+}
+
+/* Looks up the file named by the path; answers 404/500 itself and returns non-zero when absent. */
+static int load_file(Ctx *c, FileRecord *f) {
+    Err err = {0};
+    int rc = store_file_get(c->store, c->req->params[0], f, &err);
+    if (rc == STORE_NOT_FOUND) not_found(c, c->req->params[0]);
+    else if (rc) api_server_error(c, "the file could not be read", &err);
+    return rc;
+}
+
+void route_files_get(Ctx *c) {
+    FileRecord f;
+    if (load_file(c, &f) == 0) api_json(c, 200, api_file_json(&f));
+}
+
+void route_files_content(Ctx *c) {
+    FileRecord f;
+    if (load_file(c, &f)) return;
+    char path[4096];
+    store_file_path(c->store, f.id, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) close(fd);
+        api_errorf(c, 500, "server_error", NULL, NULL, "The content of %s could not be read.", f.id);
+        return;
+    }
+    HttpResponse *r = c->res;
+    r->status = 200;
+    r->fd = fd;
+    r->fd_size = (uint64_t)st.st_size;
+    snprintf(r->content_type, sizeof r->content_type, "application/octet-stream");
+    char safe[STORE_FILENAME_MAX];
+    size_t k = 0;
+    for (const char *p = f.filename; *p && k + 1 < sizeof safe; p++)
+        safe[k++] = *p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '_' : *p;
+    safe[k] = 0;
+    snprintf(r->disposition, sizeof r->disposition, "attachment; filename=\"%s\"", safe);
+}
+
+void route_files_delete(Ctx *c) {
+    Err err = {0};
+    const char *id = c->req->params[0];
+    int rc = store_file_delete(c->store, id, &err);
+    if (rc == STORE_NOT_FOUND) {
+        not_found(c, id);
+        return;
+    }
+    if (rc) {
+        api_server_error(c, "the file could not be deleted", &err);
+        return;
+    }
+    api_json(c, 200, json_pack("{s:s, s:s, s:b}", "id", id, "object", "file", "deleted", 1));
+}

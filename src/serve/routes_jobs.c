@@ -1,0 +1,275 @@
+/* routes_jobs.c: /v1/fine_tuning/jobs: create (checks that the model and files exist; the
+ * worker validates the files' contents), list with metadata filters, retrieve, cancel, pause,
+ * resume, events and checkpoints. Status changes are atomic transitions in the store; the worker
+ * notices them between training steps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../worker/registry.h"
+#include "requests.h"
+#include "routes.h"
+
+#define JOBS_LIST_MAX 100
+#define EVENTS_LIST_MAX 1000
+#define CHECKPOINTS_LIST_DEFAULT 10
+
+static void job_not_found(Ctx *c, const char *id) {
+    api_errorf(c, 404, "invalid_request_error", "fine_tune_id", "fine_tune_not_found",
+               "No such fine-tuning job: %s", id);
+}
+
+/* Checks that a job's file exists with purpose fine-tune (400 naming param otherwise). */
+static int check_job_file(Ctx *c, const char *id, const char *param, ApiError *e) {
+    FileRecord f;
+    Err err = {0};
+    int rc = store_file_get(c->store, id, &f, &err);
+    if (rc == STORE_NOT_FOUND)
+        return api_fail(e, 400, "invalid_request_error", param, "invalid_file_id", "File '%s' does not exist.", id);
+    if (rc) return api_fail(e, 500, "server_error", NULL, NULL, "the file could not be read: %s", err.msg);
+    if (strcmp(f.purpose, "fine-tune") != 0)
+        return api_fail(e, 400, "invalid_request_error", param, "invalid_file_purpose",
+                        "File '%s' has purpose '%s'; fine-tuning files must be uploaded with purpose 'fine-tune'.",
+                        id, f.purpose);
+    return 0;
+}
+
+void route_jobs_create(Ctx *c) {
+    JobRecord *job = malloc(sizeof *job);
+    ApiError e;
+    Err err = {0};
+    if (!job) {
+        api_errorf(c, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    ModelInfo base;
+    if (job_request_parse(c->req->body, c->req->body_len, job, &e)) {
+        api_error(c, &e);
+    } else if (strncmp(job->model, "ft:", 3) == 0) {
+        api_errorf(c, 400, "invalid_request_error", "model", "unsupported_model",
+                   "Fine-tuning a fine-tuned model further is not supported yet: pass its base model.");
+    } else if (registry_find_base(c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, job->model, &base)) {
+        api_errorf(c, 404, "invalid_request_error", "model", "model_not_found",
+                   "The model '%s' does not exist or you do not have access to it.", job->model);
+    } else if (check_job_file(c, job->training_file, "training_file", &e) ||
+               (job->validation_file[0] && check_job_file(c, job->validation_file, "validation_file", &e))) {
+        api_error(c, &e);
+    } else {
+        store_new_id("ftjob-", job->id, sizeof job->id);
+        job->created_at = (long long)time(NULL);
+        snprintf(job->status, sizeof job->status, "validating_files");
+        if (job->seed < 0) {
+            char digits[10];
+            store_random_alnum(digits, 9);
+            unsigned long long h = 0;
+            for (int i = 0; i < 9; i++) h = h * 131 + (unsigned char)digits[i];
+            job->seed = (long long)(h % 2147483648ull);
+        }
+        char msg[STORE_ID_MAX + 40];
+        snprintf(msg, sizeof msg, "Created fine-tuning job: %s", job->id);
+        if (store_job_create(c->store, job, &err) ||
+            store_event_add(c->store, job->id, "info", "message", msg, NULL, NULL, &err)) {
+            api_server_error(c, "the job could not be stored", &err);
+        } else {
+            jobs_notify(c->srv->jobs);
+            api_json(c, 200, api_job_json(job));
+        }
+    }
+    free(job);
+}
+
+typedef struct {
+    const char *keys[REQ_METADATA_PAIRS], *values[REQ_METADATA_PAIRS];
+    char key_buf[REQ_METADATA_PAIRS][REQ_METADATA_KEY_MAX + 1];
+    int n;
+    bool null_filter, bad;
+} MetadataFilter;
+
+/* Collects metadata[key]=value query arguments, and metadata=null. */
+static void collect_filter(void *user, const char *key, const char *value) {
+    MetadataFilter *f = user;
+    size_t n = strlen(key);
+    if (strcmp(key, "metadata") == 0) {
+        if (value && strcmp(value, "null") == 0) f->null_filter = true;
+        else f->bad = true;
+        return;
+    }
+    if (strncmp(key, "metadata[", 9) != 0 || n < 11 || key[n - 1] != ']') return;
+    if (f->n >= REQ_METADATA_PAIRS || n - 10 > REQ_METADATA_KEY_MAX) {
+        f->bad = true;
+        return;
+    }
+    snprintf(f->key_buf[f->n], sizeof f->key_buf[0], "%.*s", (int)(n - 10), key + 9);
+    f->keys[f->n] = f->key_buf[f->n];
+    f->values[f->n] = value ? value : "";
+    f->n++;
+}
+
+void route_jobs_list(Ctx *c) {
+    ApiError e;
+    int limit;
+    if (api_query_limit(c->req, API_LIST_DEFAULT, JOBS_LIST_MAX, &limit, &e)) {
+        api_error(c, &e);
+        return;
+    }
+    MetadataFilter f = {0};
+    http_query_each(c->req, collect_filter, &f);
+    if (f.bad) {
+        api_errorf(c, 400, "invalid_request_error", "metadata", NULL,
+                   "Filter with metadata[KEY]=VALUE (at most %d pairs, keys of at most %d characters) or "
+                   "metadata=null.", REQ_METADATA_PAIRS, REQ_METADATA_KEY_MAX);
+        return;
+    }
+    const char *after = http_query(c->req, "after");
+    JobRecord *jobs;
+    int n;
+    bool more;
+    Err err = {0};
+    int rc = store_job_list(c->store, after, limit, f.keys, f.values, f.n, f.null_filter, &jobs, &n, &more, &err);
+    if (rc == STORE_NOT_FOUND) {
+        job_not_found(c, after);
+        return;
+    }
+    if (rc) {
+        api_server_error(c, "the jobs could not be listed", &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(data, api_job_json(&jobs[i]));
+    free(jobs);
+    api_json(c, 200, api_list(data, more));
+}
+
+/* Loads the job named by the path into a heap record (NULL after answering 404/500). */
+static JobRecord *load_job(Ctx *c) {
+    JobRecord *job = malloc(sizeof *job);
+    Err err = {0};
+    int rc = job ? store_job_get(c->store, c->req->params[0], job, &err) : err_set(&err, ERR_NOMEM, "out of memory");
+    if (rc == 0) return job;
+    free(job);
+    if (rc == STORE_NOT_FOUND) job_not_found(c, c->req->params[0]);
+    else api_server_error(c, "the job could not be read", &err);
+    return NULL;
+}
+
+void route_jobs_get(Ctx *c) {
+    JobRecord *job = load_job(c);
+    if (!job) return;
+    api_json(c, 200, api_job_json(job));
+    free(job);
+}
+
+/* Moves the job from one of `from` to `to`, records `event`, and answers with the job. */
+static void change_status(Ctx *c, const char *const *from, int n_from, const char *to, const char *verb,
+                          const char *event) {
+    char current[STORE_ID_MAX] = "";
+    Err err = {0};
+    const char *id = c->req->params[0];
+    int rc = store_job_transition(c->store, id, from, n_from, to, current, &err);
+    if (rc == STORE_NOT_FOUND) {
+        job_not_found(c, id);
+        return;
+    }
+    if (rc == STORE_CONFLICT) {
+        api_errorf(c, 400, "invalid_request_error", NULL, "invalid_job_status",
+                   "Job %s cannot be %s: its status is '%s'.", id, verb, current);
+        return;
+    }
+    if (rc) {
+        api_server_error(c, "the job could not be updated", &err);
+        return;
+    }
+    store_event_add(c->store, id, "info", "message", event, NULL, NULL, &err);
+    JobRecord *job = load_job(c);
+    if (!job) return;
+    if (strcmp(to, "cancelled") == 0) {
+        job->finished_at = (long long)time(NULL);
+        job->estimated_finish = 0;
+        store_job_update_if(c->store, job, "cancelled", &err);
+    }
+    jobs_notify(c->srv->jobs);
+    api_json(c, 200, api_job_json(job));
+    free(job);
+}
+
+void route_jobs_cancel(Ctx *c) {
+    static const char *const from[] = {"validating_files", "queued", "running", "paused"};
+    change_status(c, from, 4, "cancelled", "cancelled", "The job has been cancelled");
+}
+
+void route_jobs_pause(Ctx *c) {
+    static const char *const from[] = {"running", "queued"};
+    change_status(c, from, 2, "paused", "paused", "The job has been paused");
+}
+
+void route_jobs_resume(Ctx *c) {
+    static const char *const from[] = {"paused"};
+    change_status(c, from, 1, "queued", "resumed", "The job has been resumed and queued");
+}
+
+/* Answers 404 unless the job in the path exists. */
+static bool job_exists(Ctx *c) {
+    JobRecord *job = load_job(c);
+    free(job);
+    return job != NULL;
+}
+
+void route_jobs_events(Ctx *c) {
+    ApiError e;
+    int limit;
+    if (api_query_limit(c->req, API_LIST_DEFAULT, EVENTS_LIST_MAX, &limit, &e)) {
+        api_error(c, &e);
+        return;
+    }
+    if (!job_exists(c)) return;
+    const char *after = http_query(c->req, "after");
+    EventRecord *events;
+    int n;
+    bool more;
+    Err err = {0};
+    int rc = store_event_list(c->store, c->req->params[0], after, limit, &events, &n, &more, &err);
+    if (rc == STORE_NOT_FOUND) {
+        api_errorf(c, 400, "invalid_request_error", "after", NULL, "No such event of this job: %s", after);
+        return;
+    }
+    if (rc) {
+        api_server_error(c, "the events could not be listed", &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(data, api_event_json(&events[i]));
+    free(events);
+    api_json(c, 200, api_list(data, more));
+}
+
+void route_jobs_checkpoints(Ctx *c) {
+    ApiError e;
+    int limit;
+    if (api_query_limit(c->req, CHECKPOINTS_LIST_DEFAULT, JOBS_LIST_MAX, &limit, &e)) {
+        api_error(c, &e);
+        return;
+    }
+    if (!job_exists(c)) return;
+    const char *after = http_query(c->req, "after");
+    CheckpointRecord *list;
+    int n;
+    bool more;
+    Err err = {0};
+    int rc = store_checkpoint_list(c->store, c->req->params[0], after, limit, &list, &n, &more, &err);
+    if (rc == STORE_NOT_FOUND) {
+        api_errorf(c, 400, "invalid_request_error", "after", NULL, "No such checkpoint of this job: %s", after);
+        return;
+    }
+    if (rc) {
+        api_server_error(c, "the checkpoints could not be listed", &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(data, api_checkpoint_json(&list[i]));
+    json_t *out = api_list(data, more);
+    json_object_set_new(out, "first_id", n ? json_string(list[0].id) : json_null());
+    json_object_set_new(out, "last_id", n ? json_string(list[n - 1].id) : json_null());
+    free(list);
+    api_json(c, 200, out);
+}

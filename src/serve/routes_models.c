@@ -1,0 +1,100 @@
+/* routes_models.c: /v1/models: base models from the models directories, fine-tuned models of
+ * succeeded jobs, and checkpoints (retrieve only, as OpenAI lists them under their job). Only
+ * fine-tuned models can be deleted; a deleted model stops resolving at once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../worker/registry.h"
+#include "routes.h"
+
+static json_t *model_json(const ModelInfo *m) {
+    return json_pack("{s:s, s:s, s:I, s:s, s:n}", "id", m->id, "object", "model", "created", (json_int_t)m->created,
+                     "owned_by", m->kind == MODEL_BASE ? "system" : API_ORG_ID, "shutdown_date");
+}
+
+static void model_not_found(Ctx *c, const char *id) {
+    api_errorf(c, 404, "invalid_request_error", "model", "model_not_found",
+               "The model '%s' does not exist or you do not have access to it.", id);
+}
+
+void route_models_list(Ctx *c) {
+    ModelInfo *base;
+    int n_base;
+    Err err = {0};
+    if (registry_list_base(c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, &base, &n_base, &err)) {
+        api_server_error(c, "the models could not be listed", &err);
+        return;
+    }
+    json_t *data = json_array();
+    for (int i = 0; i < n_base; i++) json_array_append_new(data, model_json(&base[i]));
+    free(base);
+    /* fine-tuned models: every succeeded job's, page by page */
+    const char *after = NULL;
+    char cursor[STORE_ID_MAX];
+    for (bool more = true; more;) {
+        JobRecord *jobs;
+        int n;
+        if (store_job_list(c->store, after, 200, NULL, NULL, 0, false, &jobs, &n, &more, &err)) {
+            json_decref(data);
+            api_server_error(c, "the models could not be listed", &err);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            const JobRecord *j = &jobs[i];
+            if (strcmp(j->status, "succeeded") != 0 || j->model_deleted || !j->fine_tuned_model[0]) continue;
+            ModelInfo m = {.kind = MODEL_FINE_TUNED, .created = j->finished_at};
+            snprintf(m.id, sizeof m.id, "%s", j->fine_tuned_model);
+            json_array_append_new(data, model_json(&m));
+        }
+        if (n) snprintf(cursor, sizeof cursor, "%s", jobs[n - 1].id);
+        after = cursor;
+        free(jobs);
+        if (!n) break;
+    }
+    api_json(c, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}
+
+void route_models_get(Ctx *c) {
+    ModelInfo m;
+    Err err = {0};
+    const char *id = c->req->params[0];
+    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
+    if (rc == STORE_NOT_FOUND) model_not_found(c, id);
+    else if (rc) api_server_error(c, "the model could not be looked up", &err);
+    else api_json(c, 200, model_json(&m));
+}
+
+void route_models_delete(Ctx *c) {
+    ModelInfo m;
+    Err err = {0};
+    const char *id = c->req->params[0];
+    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
+    if (rc == STORE_NOT_FOUND) {
+        model_not_found(c, id);
+        return;
+    }
+    if (rc) {
+        api_server_error(c, "the model could not be looked up", &err);
+        return;
+    }
+    if (m.kind != MODEL_FINE_TUNED) {
+        api_errorf(c, 403, "invalid_request_error", "model", "model_not_deletable",
+                   "Only fine-tuned models can be deleted; '%s' is a %s.", id,
+                   m.kind == MODEL_BASE ? "base model" : "checkpoint (delete its fine-tuned model)");
+        return;
+    }
+    JobRecord *job = malloc(sizeof *job);
+    rc = job ? store_job_get(c->store, m.job_id, job, &err) : err_set(&err, ERR_NOMEM, "out of memory");
+    if (!rc) {
+        job->model_deleted = true;
+        rc = store_job_update_if(c->store, job, job->status, &err);
+    }
+    free(job);
+    if (rc) {
+        api_server_error(c, "the model could not be deleted", &err);
+        return;
+    }
+    inference_forget_adapter(c->srv->inference, m.adapter_dir);
+    api_json(c, 200, json_pack("{s:s, s:s, s:b}", "id", id, "object", "model", "deleted", 1));
+}

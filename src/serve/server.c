@@ -1,0 +1,218 @@
+/* server.c: `ftune serve` put together (see server.h): start-up and shutdown order, the route
+ * table and its matching, API-key checks, per-thread store connections, /health and /metrics,
+ * and the access log. */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "routes.h"
+
+typedef void (*RouteFn)(Ctx *c);
+
+typedef struct {
+    const char *method;
+    const char *pattern; /* "{}" matches one path segment */
+    RouteFn fn;
+} Route;
+
+static void route_health(Ctx *c);
+static void route_metrics(Ctx *c);
+
+static const Route ROUTES[] = {
+    {"GET", "/health", route_health},
+    {"GET", "/metrics", route_metrics},
+    {"POST", "/v1/files", route_files_create},
+    {"GET", "/v1/files", route_files_list},
+    {"GET", "/v1/files/{}", route_files_get},
+    {"DELETE", "/v1/files/{}", route_files_delete},
+    {"GET", "/v1/files/{}/content", route_files_content},
+    {"POST", "/v1/fine_tuning/jobs", route_jobs_create},
+    {"GET", "/v1/fine_tuning/jobs", route_jobs_list},
+    {"GET", "/v1/fine_tuning/jobs/{}", route_jobs_get},
+    {"POST", "/v1/fine_tuning/jobs/{}/cancel", route_jobs_cancel},
+    {"POST", "/v1/fine_tuning/jobs/{}/pause", route_jobs_pause},
+    {"POST", "/v1/fine_tuning/jobs/{}/resume", route_jobs_resume},
+    {"GET", "/v1/fine_tuning/jobs/{}/events", route_jobs_events},
+    {"GET", "/v1/fine_tuning/jobs/{}/checkpoints", route_jobs_checkpoints},
+    {"GET", "/v1/models", route_models_list},
+    {"GET", "/v1/models/{}", route_models_get},
+    {"DELETE", "/v1/models/{}", route_models_delete},
+    {"POST", "/v1/chat/completions", route_chat_completions},
+};
+#define N_ROUTES (int)(sizeof ROUTES / sizeof ROUTES[0])
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+/* Matches path against pattern; the {} segments are copied into buf and pointed to by params. */
+static bool route_match(const char *pattern, const char *path, char *buf, size_t cap, const char **params, int *n) {
+    *n = 0;
+    size_t used = 0;
+    while (*pattern && *path) {
+        if (*pattern != '/' || *path != '/') return false;
+        pattern++, path++;
+        const char *pend = strchr(pattern, '/'), *send = strchr(path, '/');
+        size_t plen = pend ? (size_t)(pend - pattern) : strlen(pattern);
+        size_t slen = send ? (size_t)(send - path) : strlen(path);
+        if (plen == 2 && strncmp(pattern, "{}", 2) == 0) {
+            if (slen == 0 || used + slen + 1 > cap || *n >= HTTP_MAX_PATH_PARAMS) return false;
+            memcpy(buf + used, path, slen);
+            buf[used + slen] = 0;
+            params[(*n)++] = buf + used;
+            used += slen + 1;
+        } else if (plen != slen || strncmp(pattern, path, plen) != 0) {
+            return false;
+        }
+        pattern += plen;
+        path += slen;
+    }
+    if (strcmp(path, "/") == 0 && !*pattern) return true; /* a trailing slash */
+    return !*pattern && !*path;
+}
+
+static void free_store(void *s) { store_close(s); }
+
+static Store *thread_store(Server *srv, Err *err) {
+    Store *s = pthread_getspecific(srv->store_key);
+    if (s) return s;
+    if (store_open(srv->data_dir, &s, err)) return NULL;
+    pthread_setspecific(srv->store_key, s);
+    return s;
+}
+
+/* Constant-time comparison of a presented key with each configured one. */
+static bool key_allowed(const Server *srv, const char *auth) {
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0) return false;
+    const char *key = auth + 7;
+    size_t n = strlen(key);
+    bool ok = false;
+    for (int i = 0; i < srv->cfg.n_api_keys; i++) {
+        const char *k = srv->cfg.api_keys[i];
+        size_t m = strlen(k);
+        unsigned diff = (unsigned)(n ^ m);
+        for (size_t j = 0; j < m; j++) diff |= (unsigned char)k[j] ^ (unsigned char)(j < n ? key[j] : 0);
+        ok |= diff == 0;
+    }
+    return ok;
+}
+
+static void handle(void *user, HttpRequest *req, HttpResponse *res) {
+    Server *srv = user;
+    Ctx c = {srv, req, res, NULL};
+    char buf[1024];
+    const Route *found = NULL;
+    bool path_known = false;
+    for (int i = 0; i < N_ROUTES && !found; i++) {
+        if (!route_match(ROUTES[i].pattern, req->path, buf, sizeof buf, req->params, &req->n_params)) continue;
+        path_known = true;
+        if (strcmp(ROUTES[i].method, req->method) == 0) found = &ROUTES[i];
+    }
+    req->route = found ? found->pattern : "unmatched";
+    if (found && found->fn == route_health) {
+        found->fn(&c);
+        return;
+    }
+    if (srv->cfg.n_api_keys > 0 && !key_allowed(srv, http_header(req, "Authorization"))) {
+        api_errorf(&c, 401, "invalid_request_error", NULL, "invalid_api_key",
+                   "Incorrect API key provided. Pass one of the server's keys as 'Authorization: Bearer KEY'.");
+        return;
+    }
+    if (!found) {
+        if (path_known)
+            api_errorf(&c, 405, "invalid_request_error", NULL, "method_not_allowed",
+                       "Method %s is not allowed on %s.", req->method, req->path);
+        else
+            api_errorf(&c, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %s %s.",
+                       req->method, req->path);
+        return;
+    }
+    Err err = {0};
+    c.store = thread_store(srv, &err);
+    if (!c.store) {
+        api_server_error(&c, "the database could not be opened", &err);
+        return;
+    }
+    found->fn(&c);
+}
+
+static void on_done(void *user, const HttpRequest *req, int status, double seconds) {
+    Server *srv = user;
+    metrics_record_request(srv->metrics, req->method, req->route ? req->route : "unmatched", status, seconds);
+}
+
+static void on_http_error(void *user, HttpResponse *res, int status, const char *message) {
+    (void)user;
+    ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
+    snprintf(e.message, sizeof e.message, "%s", message);
+    if (status == 413) snprintf(e.code, sizeof e.code, "request_too_large");
+    size_t len;
+    char *body = api_error_json(&e, &len);
+    http_respond(res, status, "application/json", body, len);
+}
+
+static void route_health(Ctx *c) {
+    char *body = strdup("{\"status\":\"ok\"}");
+    http_respond(c->res, 200, "application/json", body, body ? strlen(body) : 0);
+}
+
+static void route_metrics(Ctx *c) {
+    size_t len;
+    char *text = metrics_render(c->srv->metrics, c->store, &len);
+    http_respond(c->res, 200, "text/plain; version=0.0.4", text, len);
+}
+
+static int make_dir(const char *path, Err *err) {
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) return err_set(err, ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    return 0;
+}
+
+int server_run(const ServerConfig *cfg, Err *err) {
+    Server *srv = calloc(1, sizeof *srv);
+    if (!srv) return err_set(err, ERR_NOMEM, "out of memory");
+    srv->cfg = *cfg;
+    if (!srv->cfg.host) srv->cfg.host = "127.0.0.1";
+    snprintf(srv->data_dir, sizeof srv->data_dir, "%s", cfg->data_dir);
+    snprintf(srv->spool_dir, sizeof srv->spool_dir, "%s/tmp", srv->data_dir);
+    int rc = -1;
+    Store *main_store = NULL;
+    pthread_key_create(&srv->store_key, free_store);
+    srv->metrics = metrics_new();
+    /* the store first: it creates the data directory and checks the database */
+    if (make_dir(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err) ||
+        model_cache_new(&srv->cache, err) || inference_start(srv->cache, cfg->threads, &srv->inference, err))
+        goto done;
+    JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
+                     cfg->threads};
+    if (jobs_start(&jc, &srv->jobs, err)) goto done;
+    HttpConfig hc = {srv->cfg.host, cfg->port, cfg->http_threads > 0 ? cfg->http_threads : HTTP_THREADS_DEFAULT,
+                     srv->spool_dir, "/v1/files", handle, on_done, on_http_error, srv};
+    if (http_start(&hc, &srv->http, err)) goto done;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "ftune serve: listening on http://%s:%d/v1 (data in %s, %d model director%s%s)\n", srv->cfg.host,
+            http_port(srv->http), srv->data_dir, cfg->n_model_dirs, cfg->n_model_dirs == 1 ? "y" : "ies",
+            cfg->n_api_keys ? ", API keys required" : "");
+    while (!g_stop) pause();
+    fprintf(stderr, "ftune serve: stopping (a running job resumes from its checkpoint at the next start)\n");
+    rc = 0;
+done:
+    /* order: no new requests, then no model work, then free what they used */
+    jobs_stop(srv->jobs);
+    inference_stop(srv->inference);
+    http_stop(srv->http);
+    model_cache_free(srv->cache);
+    store_close(main_store);
+    metrics_free(srv->metrics);
+    free(srv);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/* server.h: `ftune serve`: the OpenAI-compatible server put together: HTTP threads, the store,
+ * the model cache, the inference thread and the job worker, the route table, API keys, and
+ * /health and /metrics. The Server struct is shared by the route handlers (routes.h). */
+#ifndef FTUNE_SERVER_H
+#define FTUNE_SERVER_H
+
+#include <pthread.h>
+
+#include "../worker/inference.h"
+#include "../worker/jobs.h"
+#include "../worker/model_cache.h"
+#include "http.h"
+#include "metrics.h"
+
+#define SERVER_MAX_DIRS 16
+#define SERVER_MAX_KEYS 16
+
+typedef struct {
+    const char *host;                /* NULL: 127.0.0.1 */
+    int port;
+    const char *data_dir;
+    const char *model_dirs[SERVER_MAX_DIRS];
+    int n_model_dirs;
+    const char *api_keys[SERVER_MAX_KEYS];
+    int n_api_keys;
+    int http_threads;
+    int threads;                     /* compute threads (<= 0: every core) */
+} ServerConfig;
+
+struct Server {
+    ServerConfig cfg;
+    char data_dir[2048];
+    char spool_dir[2100];
+    pthread_key_t store_key;         /* each HTTP thread's Store */
+    HttpServer *http;
+    ModelCache *cache;
+    Inference *inference;
+    JobWorker *jobs;
+    Metrics *metrics;
+};
+
+/* Runs the server until SIGINT/SIGTERM; prints "listening on ..." once ready. Returns 0 on a
+ * clean stop, -1 with err when it cannot start. */
+int server_run(const ServerConfig *cfg, Err *err);
+
+#endif

@@ -1,0 +1,505 @@
+/* jobs.c: the job worker's two threads (see jobs.h): validation, and training with its events,
+ * checkpoints, results file and restart recovery. Every status change the worker makes is
+ * conditional on the status it expects, so a cancel or pause from the API is never undone. */
+#include "jobs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../core/fileio.h"
+#include "../data/validate.h"
+#include "../model/peft.h"
+#include "../tensor/ops.h"
+#include "../train/dataset.h"
+#include "../train/hyperparams.h"
+#include "../train/trainer.h"
+#include "registry.h"
+
+struct JobWorker {
+    JobsConfig cfg;
+    char data_dir[2048];
+    pthread_t validator, trainer;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    unsigned long wakeups;
+    volatile int stop;
+};
+
+static long long now_s(void) { return (long long)time(NULL); }
+
+static void log_err(const char *what, const Err *err) { fprintf(stderr, "ftune serve: %s: %s\n", what, err->msg); }
+
+static void add_event(Store *s, const char *job_id, const char *level, const char *type, const char *data,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void add_event(Store *s, const char *job_id, const char *level, const char *type, const char *data,
+                      const char *fmt, ...) {
+    char msg[STORE_TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    Err err = {0};
+    if (store_event_add(s, job_id, level, type, msg, data, NULL, &err)) log_err("cannot record an event", &err);
+}
+
+/* Waits until notified, stopped, or JOBS_POLL_MS passed. */
+static void wait_for_work(JobWorker *w, unsigned long *seen) {
+    pthread_mutex_lock(&w->mu);
+    if (*seen == w->wakeups && !w->stop) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += JOBS_POLL_MS / 1000;
+        pthread_cond_timedwait(&w->wake, &w->mu, &t);
+    }
+    *seen = w->wakeups;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void jobs_notify(JobWorker *w) {
+    pthread_mutex_lock(&w->mu);
+    w->wakeups++;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void jobs_model_name(const JobRecord *job, const char *org, char *out, size_t size) {
+    const char *tail = strchr(job->id, '-');
+    tail = tail ? tail + 1 : job->id;
+    if (snprintf(out, size, "ft:%s:%s:%s:%.8s", job->model, org, job->suffix, tail) >= (int)size && size)
+        out[size - 1] = 0; /* names are bounded by the request checks; never reached in practice */
+}
+
+/* Ends a job in `failed` (if it is still in status `from`) with an error and an error event. */
+static void fail_job(Store *s, JobRecord *job, const char *from, const char *code, const char *param,
+                     const char *message) {
+    snprintf(job->status, sizeof job->status, "failed");
+    snprintf(job->error_code, sizeof job->error_code, "%s", code);
+    snprintf(job->error_param, sizeof job->error_param, "%s", param ? param : "");
+    snprintf(job->error_message, sizeof job->error_message, "%s", message);
+    job->finished_at = now_s();
+    job->estimated_finish = 0;
+    Err err = {0};
+    int rc = store_job_update_if(s, job, from, &err);
+    if (rc < 0) log_err("cannot record a failed job", &err);
+    if (rc == 0) add_event(s, job->id, "error", "message", NULL, "%s", message);
+}
+
+/* ---- validation ---- */
+
+/* Checks one of a job's files; on a problem fails the job and returns -1. */
+static int check_file(Store *s, JobRecord *job, const char *file_id, const char *param, long min_examples) {
+    const char *what = strcmp(param, "training_file") == 0 ? "training" : "validation";
+    char msg[STORE_TEXT_MAX], path[4096], problem[VALIDATE_MESSAGE_MAX + VALIDATE_PATH_MAX + 64];
+    FileRecord f;
+    Err err = {0};
+    int rc = store_file_get(s, file_id, &f, &err);
+    if (rc) {
+        snprintf(msg, sizeof msg, "The job failed because the %s file %s %s.", what, file_id,
+                 rc == STORE_NOT_FOUND ? "no longer exists" : "could not be read");
+        fail_job(s, job, "validating_files", rc == STORE_NOT_FOUND ? "file_not_found" : "server_error", param, msg);
+        return -1;
+    }
+    store_file_path(s, file_id, path, sizeof path);
+    ValidateOptions opt;
+    validate_options_default(&opt);
+    opt.min_examples = min_examples;
+    opt.max_problems = 1;
+    ValidateReport rep;
+    rc = validate_file(path, &opt, &rep, &err);
+    if (rc) {
+        snprintf(msg, sizeof msg, "The job failed because the %s file %s could not be read: %s", what, file_id,
+                 err.msg);
+        fail_job(s, job, "validating_files", "server_error", param, msg);
+    } else if (rep.errors > 0 && rep.n_problems > 0) {
+        const ValidateProblem *p = &rep.problems[0];
+        if (strcmp(p->code, "invalid_n_examples") == 0)
+            snprintf(msg, sizeof msg, "%s", p->message);
+        else
+            snprintf(msg, sizeof msg, "The job failed due to an invalid %s file. Invalid file format: %s%s", what,
+                     validate_problem_format(p, problem, sizeof problem),
+                     rep.errors > 1 ? " (and more errors: run `ftune validate` on the file for all of them)" : "");
+        fail_job(s, job, "validating_files", p->code, param, msg);
+        rc = -1;
+    }
+    validate_report_free(&rep);
+    return rc;
+}
+
+static void validate_job(JobWorker *w, Store *s, JobRecord *job) {
+    if (job->validation_file[0])
+        add_event(s, job->id, "info", "message", NULL, "Validating training file: %s and validation file: %s",
+                  job->training_file, job->validation_file);
+    else
+        add_event(s, job->id, "info", "message", NULL, "Validating training file: %s", job->training_file);
+    if (check_file(s, job, job->training_file, "training_file", VALIDATE_MIN_EXAMPLES)) return;
+    if (job->validation_file[0] && check_file(s, job, job->validation_file, "validation_file", 1)) return;
+    static const char *const from[] = {"validating_files"};
+    Err err = {0};
+    int rc = store_job_transition(s, job->id, from, 1, "queued", NULL, &err);
+    if (rc < 0) log_err("cannot queue a job", &err);
+    if (rc == 0) {
+        add_event(s, job->id, "info", "message", NULL, "Files validated, moving job to queued state");
+        jobs_notify(w);
+    }
+}
+
+static void *validator_main(void *arg) {
+    JobWorker *w = arg;
+    Store *s;
+    Err err = {0};
+    if (store_open(w->data_dir, &s, &err)) {
+        log_err("validator", &err);
+        return NULL;
+    }
+    unsigned long seen = 0;
+    JobRecord *job = malloc(sizeof *job);
+    while (job && !w->stop) {
+        int rc = store_job_oldest(s, "validating_files", job, &err);
+        if (rc == 0) {
+            validate_job(w, s, job);
+            continue;
+        }
+        if (rc < 0) log_err("validator", &err);
+        wait_for_work(w, &seen);
+    }
+    free(job);
+    store_close(s);
+    return NULL;
+}
+
+/* ---- training ---- */
+
+typedef struct {
+    JobWorker *w;
+    Store *s;
+    JobRecord *job;
+    char model_name[STORE_NAME_MAX];
+    char run_dir[4096];
+    long first_step;     /* step the run started from (resume) */
+    long long t_start;
+    bool stopped_by_status; /* the API cancelled or paused the job */
+} RunCtx;
+
+/* The highest complete checkpoint-<step> directory in dir ("" when none). */
+static long latest_checkpoint(const char *dir, char *out, size_t size) {
+    out[0] = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    long best = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        if (strncmp(e->d_name, "checkpoint-", 11) != 0) continue;
+        long step = strtol(e->d_name + 11, &end, 10);
+        if (*end || step <= best) continue; /* ".tmp"/".old" are incomplete */
+        if (snprintf(out, size, "%s/%s", dir, e->d_name) >= (int)size) continue; /* path too long */
+        best = step;
+    }
+    closedir(d);
+    return best;
+}
+
+static void metrics_json(const TrainMetrics *m, bool for_event, char *out, size_t size) {
+    int n = snprintf(out, size, "{\"step\": %ld, \"train_loss\": %.6g, \"train_mean_token_accuracy\": %.6g", m->step,
+                     m->train_loss, m->train_accuracy);
+    if (for_event) n += snprintf(out + n, size - n, ", \"total_steps\": %ld", m->total_steps);
+    if (m->has_valid) {
+        n += snprintf(out + n, size - n, ", \"valid_loss\": %.6g, \"valid_mean_token_accuracy\": %.6g", m->valid_loss,
+                      m->valid_accuracy);
+        if (m->full_valid)
+            n += snprintf(out + n, size - n, ", \"full_valid_loss\": %.6g, \"full_valid_mean_token_accuracy\": %.6g",
+                          m->valid_loss, m->valid_accuracy);
+    }
+    snprintf(out + n, size - n, "}");
+}
+
+/* Keeps the newest JOBS_KEEP_CHECKPOINTS checkpoints (rows and directories); the latest
+ * directory always stays, for resuming. */
+static void prune_checkpoints(RunCtx *rc) {
+    CheckpointRecord *list;
+    int n;
+    bool more;
+    Err err = {0};
+    if (store_checkpoint_list(rc->s, rc->job->id, NULL, 100, &list, &n, &more, &err)) {
+        log_err("cannot list checkpoints", &err);
+        return;
+    }
+    for (int i = JOBS_KEEP_CHECKPOINTS; i < n; i++) {
+        if (store_checkpoint_delete(rc->s, list[i].id, &err) || file_remove_tree(list[i].dir, &err))
+            log_err("cannot remove an old checkpoint", &err);
+    }
+    free(list);
+}
+
+static int on_train_step(const TrainMetrics *m, const char *checkpoint_dir, void *user) {
+    RunCtx *rc = user;
+    Err err = {0};
+    char data[1024], msg[512];
+    metrics_json(m, true, data, sizeof data);
+    int n = snprintf(msg, sizeof msg, "Step %ld/%ld: training loss=%.2f", m->step, m->total_steps, m->train_loss);
+    if (m->has_valid)
+        snprintf(msg + n, sizeof msg - n, ", %svalidation loss=%.2f", m->full_valid ? "full " : "", m->valid_loss);
+    add_event(rc->s, rc->job->id, "info", "metrics", data, "%s", msg);
+    if (checkpoint_dir) {
+        char name[STORE_NAME_MAX + 32], metrics[1024];
+        snprintf(name, sizeof name, "%s:ckpt-step-%ld", rc->model_name, m->step);
+        metrics_json(m, false, metrics, sizeof metrics);
+        if (store_checkpoint_add(rc->s, rc->job->id, m->step, name, metrics, checkpoint_dir, NULL, &err))
+            log_err("cannot record a checkpoint", &err);
+        add_event(rc->s, rc->job->id, "info", "message", NULL, "Checkpoint created at step %ld", m->step);
+        prune_checkpoints(rc);
+    }
+    /* progress, written only while the job is still running (a cancel or pause stops us here) */
+    rc->job->step = m->step;
+    rc->job->total_steps = m->total_steps;
+    long done = m->step - rc->first_step;
+    double per_step = done > 0 ? (double)(now_s() - rc->t_start) / done : 0;
+    rc->job->estimated_finish = now_s() + (long long)(per_step * (m->total_steps - m->step) + 0.5);
+    int st = store_job_update_if(rc->s, rc->job, "running", &err);
+    if (st < 0) log_err("cannot record progress", &err);
+    if (st != 0) rc->stopped_by_status = true;
+    return rc->stopped_by_status || rc->w->stop;
+}
+
+/* Base64 of a file's bytes (the results file is served encoded, as OpenAI does). */
+static char *base64_file(const char *path, size_t *out_len, Err *err) {
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *raw;
+    size_t len;
+    if (file_read_all(path, (size_t)1 << 30, &raw, &len, err)) return NULL;
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    if (!out) {
+        free(raw);
+        err_set(err, ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)raw;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = p[i] << 16 | (i + 1 < len ? p[i + 1] << 8 : 0) | (i + 2 < len ? p[i + 2] : 0);
+        out[o++] = tbl[v >> 18 & 63];
+        out[o++] = tbl[v >> 12 & 63];
+        out[o++] = i + 1 < len ? tbl[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? tbl[v & 63] : '=';
+    }
+    out[o] = 0;
+    free(raw);
+    *out_len = o;
+    return out;
+}
+
+/* The job trained to the end: results file, model name, success events. */
+static void finish_job(RunCtx *rc, long long trained_tokens) {
+    Store *s = rc->s;
+    JobRecord *job = rc->job;
+    Err err = {0};
+    char csv[4200], name[STORE_FILENAME_MAX];
+    snprintf(csv, sizeof csv, "%s/results.csv", rc->run_dir);
+    size_t len;
+    char *b64 = base64_file(csv, &len, &err);
+    FileRecord f;
+    snprintf(name, sizeof name, "%s-results.csv", job->id);
+    if (!b64 || store_file_create(s, name, "fine-tune-results", b64, len, &f, &err)) {
+        free(b64);
+        char msg[STORE_TEXT_MAX];
+        snprintf(msg, sizeof msg, "The job failed while saving its results: %s", err.msg);
+        fail_job(s, job, "running", "server_error", NULL, msg);
+        return;
+    }
+    free(b64);
+    snprintf(job->result_file, sizeof job->result_file, "%s", f.id);
+    snprintf(job->fine_tuned_model, sizeof job->fine_tuned_model, "%s", rc->model_name);
+    snprintf(job->status, sizeof job->status, "succeeded");
+    job->finished_at = now_s();
+    job->estimated_finish = 0;
+    job->trained_tokens = trained_tokens;
+    int st = store_job_update_if(s, job, "running", &err);
+    if (st < 0) log_err("cannot record a finished job", &err);
+    if (st != 0) return;
+    add_event(s, job->id, "info", "message", NULL, "New fine-tuned model created: %s", rc->model_name);
+    add_event(s, job->id, "info", "message", NULL, "The job has successfully completed");
+}
+
+static int load_sets(RunCtx *rc, const Model *m, TrainSet *train, TrainSet *valid, DatasetInfo *info) {
+    char path[4096], msg[STORE_TEXT_MAX];
+    Err err = {0};
+    long max_len = m->text->context_length > 0 ? m->text->context_length : 2048;
+    store_file_path(rc->s, rc->job->training_file, path, sizeof path);
+    if (dataset_load(m->text, path, max_len, VALIDATE_MIN_EXAMPLES, train, info, &err)) {
+        snprintf(msg, sizeof msg, "The job failed due to an invalid training file: %s", err.msg);
+        fail_job(rc->s, rc->job, "running", "invalid_training_file", "training_file", msg);
+        return -1;
+    }
+    if (!rc->job->validation_file[0]) return 0;
+    DatasetInfo vinfo;
+    store_file_path(rc->s, rc->job->validation_file, path, sizeof path);
+    if (dataset_load(m->text, path, max_len, 1, valid, &vinfo, &err)) {
+        snprintf(msg, sizeof msg, "The job failed due to an invalid validation file: %s", err.msg);
+        fail_job(rc->s, rc->job, "running", "invalid_validation_file", "validation_file", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_restart) {
+    RunCtx rc = {.w = w, .s = s, .job = job, .t_start = now_s()};
+    jobs_model_name(job, "ftune", rc.model_name, sizeof rc.model_name);
+    registry_job_dir(w->data_dir, job->id, rc.run_dir, sizeof rc.run_dir);
+    char msg[STORE_TEXT_MAX], resume[4200];
+    Err err = {0};
+    ModelInfo base;
+    if (registry_find_base(w->cfg.model_dirs, w->cfg.n_model_dirs, job->model, &base)) {
+        snprintf(msg, sizeof msg, "The job failed because the base model '%s' is no longer available.", job->model);
+        fail_job(s, job, "running", "model_not_found", "model", msg);
+        return;
+    }
+    const Model *m;
+    if (model_cache_get(w->cfg.cache, base.base_path, &m, &err)) {
+        snprintf(msg, sizeof msg, "The job failed because the base model could not be loaded: %s", err.msg);
+        fail_job(s, job, "running", "server_error", "model", msg);
+        return;
+    }
+    TrainSet train = {0}, valid = {0};
+    DatasetInfo info;
+    Lora *lora = NULL;
+    Hyperparams hp;
+    if (load_sets(&rc, m, &train, &valid, &info)) goto done;
+    if (hyperparams_resolve(train.n, job->n_epochs, job->batch_size, job->lr_multiplier, &hp, &err)) {
+        fail_job(s, job, "running", "invalid_hyperparameters", "hyperparameters", err.msg);
+        goto done;
+    }
+    snprintf(job->n_epochs, sizeof job->n_epochs, "%d", hp.n_epochs);
+    snprintf(job->batch_size, sizeof job->batch_size, "%d", hp.batch_size);
+    snprintf(job->lr_multiplier, sizeof job->lr_multiplier, "%.17g", hp.lr_multiplier);
+    LoraConfig lc = {JOBS_LORA_RANK, JOBS_LORA_ALPHA, 0.0f, LORA_ALL_TARGETS};
+    if (lora_new(m, &lc, &lora, &err)) {
+        fail_job(s, job, "running", "server_error", NULL, err.msg);
+        goto done;
+    }
+    lora_init(lora, (uint64_t)job->seed);
+    if (mkdir(rc.run_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(msg, sizeof msg, "%.1000s: cannot create: %s", rc.run_dir, strerror(errno));
+        fail_job(s, job, "running", "server_error", NULL, msg);
+        goto done;
+    }
+    rc.first_step = latest_checkpoint(rc.run_dir, resume, sizeof resume);
+    job->step = rc.first_step;
+    job->total_steps = trainer_total_steps(train.n, hp.batch_size, hp.n_epochs);
+    if (store_job_update_if(s, job, "running", &err) != 0) goto done;
+    if (rc.first_step > 0)
+        add_event(s, job->id, "info", "message", NULL, "Fine-tuning job resumed from step %ld%s", rc.first_step,
+                  resumed_after_restart ? " after a server restart" : "");
+    else
+        add_event(s, job->id, "info", "message", NULL, "Fine-tuning job started");
+
+    TrainConfig cfg = {0};
+    cfg.n_epochs = hp.n_epochs;
+    cfg.batch_size = hp.batch_size;
+    cfg.warmup_fraction = JOBS_WARMUP_FRACTION;
+    cfg.adam = (AdamWConfig){hp.learning_rate, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f};
+    cfg.seed = (uint64_t)job->seed;
+    cfg.eval_examples = JOBS_EVAL_EXAMPLES;
+    cfg.out_dir = rc.run_dir;
+    cfg.base_model = job->model;
+    cfg.stop = &w->stop;
+    ops_set_threads(w->cfg.threads);
+    if (w->cfg.inference) inference_set_threads(w->cfg.inference, 1);
+    TrainProgress progress;
+    int trc = trainer_run(m, lora, &train, valid.n ? &valid : NULL, &cfg, resume[0] ? resume : NULL, on_train_step,
+                          &rc, &progress, &err);
+    if (w->cfg.inference) inference_set_threads(w->cfg.inference, 0);
+    if (trc) {
+        snprintf(msg, sizeof msg, "The job failed during training: %s", err.msg);
+        fail_job(s, job, "running", "server_error", NULL, msg);
+    } else if (progress.step >= job->total_steps) {
+        finish_job(&rc, info.tokens * (long long)hp.n_epochs);
+    } else if (rc.stopped_by_status) {
+        JobRecord now;
+        if (store_job_get(s, job->id, &now, &err) == 0 && strcmp(now.status, "paused") == 0)
+            add_event(s, job->id, "info", "message", NULL, "Fine-tuning job paused at step %ld", progress.step);
+    } /* else the server is stopping: the job stays running and resumes at the next start */
+done:
+    lora_free(lora);
+    dataset_free(&train);
+    dataset_free(&valid);
+    model_cache_put(w->cfg.cache, m);
+}
+
+static void *trainer_main(void *arg) {
+    JobWorker *w = arg;
+    Store *s;
+    Err err = {0};
+    if (store_open(w->data_dir, &s, &err)) {
+        log_err("trainer", &err);
+        return NULL;
+    }
+    unsigned long seen = 0;
+    JobRecord *job = malloc(sizeof *job);
+    bool startup = true; /* jobs still `running` were cut off by a restart */
+    static const char *const queued[] = {"queued"};
+    while (job && !w->stop) {
+        int rc = startup ? store_job_oldest(s, "running", job, &err) : STORE_NOT_FOUND;
+        bool resumed = rc == 0;
+        if (rc == STORE_NOT_FOUND) {
+            startup = false;
+            rc = store_job_oldest(s, "queued", job, &err);
+            if (rc == 0 && store_job_transition(s, job->id, queued, 1, "running", NULL, &err) != 0) continue;
+            if (rc == 0) snprintf(job->status, sizeof job->status, "running");
+        }
+        if (rc == 0) {
+            train_job(w, s, job, resumed);
+            continue;
+        }
+        if (rc < 0) log_err("trainer", &err);
+        wait_for_work(w, &seen);
+    }
+    free(job);
+    store_close(s);
+    return NULL;
+}
+
+int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
+    JobWorker *w = calloc(1, sizeof *w);
+    if (!w) return err_set(err, ERR_NOMEM, "out of memory");
+    w->cfg = *cfg;
+    snprintf(w->data_dir, sizeof w->data_dir, "%s", cfg->data_dir);
+    w->cfg.data_dir = w->data_dir;
+    char jobs_dir[2100];
+    snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", w->data_dir);
+    if (mkdir(jobs_dir, 0755) != 0 && errno != EEXIST) {
+        free(w);
+        return err_set(err, ERR_IO, "%s: cannot create: %s", jobs_dir, strerror(errno));
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    if (pthread_create(&w->validator, NULL, validator_main, w) != 0) {
+        free(w);
+        return err_set(err, ERR_IO, "cannot start the job validator thread");
+    }
+    if (pthread_create(&w->trainer, NULL, trainer_main, w) != 0) {
+        w->stop = 1;
+        jobs_notify(w);
+        pthread_join(w->validator, NULL);
+        free(w);
+        return err_set(err, ERR_IO, "cannot start the trainer thread");
+    }
+    *out = w;
+    return 0;
+}
+
+void jobs_stop(JobWorker *w) {
+    if (!w) return;
+    w->stop = 1;
+    jobs_notify(w);
+    pthread_join(w->validator, NULL);
+    pthread_join(w->trainer, NULL);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
