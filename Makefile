@@ -6,7 +6,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -Itests -I
 # OpenBLAS built on OpenMP shares libgomp's thread pool with our own loops (the pthread build and
 # OpenMP spin against each other and run ~10x slower on decode).
 OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
-LDLIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -ljansson -lpcre2-8 -lsqlite3 -lmicrohttpd -lpthread -lm -fopenmp
+LDLIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -ljansson -lpcre2-8 -lsqlite3 -lmicrohttpd -lcurl -lpthread -lm -fopenmp
 
 BUILD = build
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*/*.c) $(wildcard src/*.c))
@@ -67,11 +67,12 @@ unit-test: $(BUILD)/unit_tests
 
 fuzz: $(FUZZ_BIN)
 
-# The main job: for now, a chat with the real SmolLM2-135M-Instruct model.
+# The main job, end to end: ftune serve, upload + fine-tune SmolLM2-135M-Instruct on support-triage
+# through the official openai SDK, then ftune eval against the base model with the long prompt.
 demo: setup
 	@$(MAKE) --no-print-directory all
 	@bash scripts/fetch_models.sh
-	./$(BUILD)/ftune chat --model models/SmolLM2-135M-Instruct.Q4_1.gguf "What is the capital of France?"
+	python3 scripts/demo.py
 
 bench: setup all
 	@bash scripts/fetch_models.sh

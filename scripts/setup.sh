@@ -6,9 +6,11 @@
 set -euo pipefail
 
 DEB_PACKAGES=(build-essential libopenblas-openmp-dev libjansson-dev libpcre2-dev libsqlite3-dev
-              libmicrohttpd-dev pkg-config ca-certificates python3 python3-pip unzip)
-# The official OpenAI SDK is the end-to-end tests' and the demo's client (pinned: the version tested).
-PY_PACKAGES=(numpy openai==3.57.0)
+              libmicrohttpd-dev libcurl4-openssl-dev pkg-config ca-certificates python3 python3-pip unzip
+              chromium chromium-driver)
+# The official OpenAI SDK is the end-to-end tests' and the demo's client; Selenium drives headless
+# Chromium to check that `ftune eval --html` renders (both pinned: the versions tested).
+PY_PACKAGES=(numpy openai==3.57.0 selenium==4.51.0)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

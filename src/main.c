@@ -17,6 +17,7 @@ static const Command COMMANDS[] = {
     {"train", cmd_train, "fine-tune a LoRA adapter on a chat JSONL file"},
     {"export", cmd_export, "merge an adapter into its model, as a Hugging Face directory"},
     {"validate", cmd_validate, "check a fine-tuning dataset (JSONL) and describe it"},
+    {"eval", cmd_eval, "compare models on a held-out chat set (accuracy, tokens, latency)"},
     {"serve", cmd_serve, "run the OpenAI-compatible fine-tuning and chat server"},
 };
 

@@ -1,0 +1,45 @@
+/* eval_run.h: runs `ftune eval`'s candidates over a held-out set: loads the set (each example's
+ * last assistant message is the expected answer, the messages before it the prompt), builds each
+ * candidate's prompts (replacement system prompt, few-shot examples), and generates the answers,
+ * locally (model + optional adapter, the same engine as `ftune chat`) or through an
+ * OpenAI-compatible endpoint (POST {base_url}/chat/completions with libcurl). Per-example failures
+ * are recorded and the run goes on; a candidate that cannot run at all gets its error and the
+ * others still run. */
+#ifndef FTUNE_EVAL_RUN_H
+#define FTUNE_EVAL_RUN_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "eval.h"
+
+#define EVAL_MAX_EXAMPLES 1000000
+#define EVAL_HTTP_TIMEOUT_S 600
+
+typedef struct {
+    json_t **prompts;   /* n arrays of message objects (owned) */
+    long n;
+} EvalSet;
+
+/* Loads path into set and r->expected / r->expected_norm (normalised with r->norm); at most limit
+ * examples (<= 0: all). Errors name the file and line: not JSON, no messages, no assistant
+ * message, a non-string expected answer. */
+int eval_set_load(EvalReport *r, const char *path, long limit, EvalSet *set, Err *err);
+void eval_set_free(EvalSet *set);
+
+typedef struct {
+    int max_tokens;
+    float temperature;          /* 0 = greedy */
+    uint64_t seed;
+    int threads;                /* local inference threads (<= 0: every core) */
+    const volatile int *stop;   /* set by Ctrl-C: stop after the current example */
+    void (*progress)(void *user, const EvalCandidate *c, long done, long total);
+    void *user;
+} EvalRunOptions;
+
+/* Runs candidate c over the set, filling its per-example arrays, n_done, n_failed and wall_s;
+ * c->error when it cannot run at all (model missing, endpoint unreachable). Returns -1 only when
+ * out of memory. */
+int eval_run_candidate(const EvalReport *r, const EvalSet *set, EvalCandidate *c, const EvalRunOptions *o);
+
+#endif

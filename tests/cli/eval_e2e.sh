@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# ftune eval end to end on the tiny model: a LoRA adapter trained here, then three candidates on
+# a held-out set: the base model with a replacement system prompt (local), the fine-tuned adapter
+# (local) and the base model served by `ftune serve` (through --base-url). The JSON and HTML
+# reports are produced, the HTML renders in headless Chromium with its charts and one confusion
+# heat map per candidate, and a missing model or an unreachable endpoint fails only its own
+# candidate (exit 1, the other results still reported).
+set -uo pipefail
+tmp=$(mktemp -d)
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+M=models/tiny-qwen2
+python3 - "$tmp" <<'PY'
+import json, sys
+colours = ["red", "blue", "green"]
+def ex(i):
+    c = colours[i % 3]
+    return {"messages": [{"role": "system", "content": "Answer with a colour."},
+                         {"role": "user", "content": f"What colour is item {i}? It is {c}."},
+                         {"role": "assistant", "content": c}]}
+open(f"{sys.argv[1]}/train.jsonl", "w").write("".join(json.dumps(ex(i)) + "\n" for i in range(30)))
+open(f"{sys.argv[1]}/held.jsonl", "w").write("".join(json.dumps(ex(i)) + "\n" for i in range(100, 112)))
+open(f"{sys.argv[1]}/system.txt", "w").write("You label items by colour: red, blue or green.\n")
+PY
+./build/ftune train --model $M --train "$tmp/train.jsonl" --epochs 6 --batch-size 4 --out "$tmp/run" >/dev/null 2>&1 ||
+    fail "train"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+./build/ftune serve --port "$port" --data "$tmp/data" --models models 2>"$tmp/serve.log" &
+server=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+
+out=$(./build/ftune eval --data "$tmp/held.jsonl" --max-tokens 4 \
+      --candidate "base + prompt" --model $M --system-file "$tmp/system.txt" \
+      --candidate fine-tuned --model $M --adapter "$tmp/run" \
+      --candidate served --model tiny-qwen2 --base-url "http://127.0.0.1:$port/v1" --api-key unused \
+      --json "$tmp/r.json" --html "$tmp/r.html" 2>"$tmp/eval.log") || fail "eval: $(cat "$tmp/eval.log")"
+grep -q "^fine-tuned " <<<"$out" || fail "no table row for fine-tuned: $out"
+grep -q "paired comparison" <<<"$out" || fail "no paired comparison: $out"
+python3 - "$tmp/r.json" <<'PY' || fail "JSON report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+names = [c["name"] for c in r["candidates"]]
+assert names == ["base + prompt", "fine-tuned", "served"], names
+for c in r["candidates"]:
+    assert c["n_done"] == 12 and c["n_failed"] == 0, c
+    assert c["mean_prompt_tokens"] > 0, c
+assert len(r["comparisons"]) == 2, r["comparisons"]
+PY
+python3 tests/e2e/check_html_render.py "$tmp/r.html" --confusion 3 --screenshot "$tmp/r.png" >"$tmp/check.log" 2>&1 ||
+    fail "HTML render: $(cat "$tmp/check.log")"
+
+# a candidate that cannot run fails alone: the others are still reported
+out=$(./build/ftune eval --data "$tmp/held.jsonl" --max-tokens 2 --limit 3 \
+      --candidate base --model $M \
+      --candidate missing --model "$tmp/no-such-model" \
+      --candidate offline --model tiny-qwen2 --base-url "http://127.0.0.1:9/v1" \
+      --json "$tmp/partial.json" 2>"$tmp/eval2.log")
+[ $? -eq 1 ] || fail "a candidate that cannot run should give exit status 1"
+grep -q "missing: could not run: .*no-such-model" "$tmp/eval2.log" || fail "missing model message: $(cat "$tmp/eval2.log")"
+grep -q "offline: could not run: .*127.0.0.1:9" "$tmp/eval2.log" || fail "unreachable endpoint message: $(cat "$tmp/eval2.log")"
+grep -q "^base " <<<"$out" || fail "the candidate that ran is not reported: $out"
+[ -s "$tmp/partial.json" ] || fail "no JSON report for a partial run"
+
+printf '{"messages": [{"role": "user", "content": "hi"}]}\nnot json\n' >"$tmp/bad.jsonl"
+out=$(./build/ftune eval --data "$tmp/bad.jsonl" --candidate a --model $M 2>&1)
+[ $? -eq 2 ] || fail "a malformed held-out file should give exit status 2"
+grep -q "line 2: not JSON" <<<"$out" || fail "malformed file message: $out"
+echo "ok"
