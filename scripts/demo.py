@@ -83,7 +83,7 @@ def follow_job(client, job_id):
                         eta = f", about {max(0, job.estimated_finish - int(time.time()))} s left"
                     log(f"  {e.message}{eta}")
             else:
-                log(f"  [{job.status}] {e.message}")
+                log(f"  {e.message}")
         if job.status in ("succeeded", "failed", "cancelled"):
             return job
         time.sleep(2)

@@ -182,6 +182,7 @@ typedef struct {
     char model_name[STORE_NAME_MAX];
     char run_dir[4096];
     long first_step;     /* step the run started from (resume) */
+    long per_epoch;      /* steps in an epoch: checkpoints at their multiples are the API's */
     long long t_start;
     bool stopped_by_status; /* the API cancelled or paused the job */
 } RunCtx;
@@ -219,8 +220,9 @@ static void metrics_json(const TrainMetrics *m, bool for_event, char *out, size_
     snprintf(out + n, size - n, "}");
 }
 
-/* Keeps the newest JOBS_KEEP_CHECKPOINTS checkpoints (rows and directories); the latest
- * directory always stays, for resuming. */
+/* Keeps the newest JOBS_KEEP_CHECKPOINTS API checkpoints (rows and directories); other
+ * checkpoint-<step> directories (older ones, and those a stop or pause left) are removed unless
+ * they are the latest, which a resume starts from. */
 static void prune_checkpoints(RunCtx *rc) {
     CheckpointRecord *list;
     int n;
@@ -230,10 +232,22 @@ static void prune_checkpoints(RunCtx *rc) {
         log_err("cannot list checkpoints", &err);
         return;
     }
-    for (int i = JOBS_KEEP_CHECKPOINTS; i < n; i++) {
-        if (store_checkpoint_delete(rc->s, list[i].id, &err) || file_remove_tree(list[i].dir, &err))
-            log_err("cannot remove an old checkpoint", &err);
+    for (int i = JOBS_KEEP_CHECKPOINTS; i < n; i++)
+        if (store_checkpoint_delete(rc->s, list[i].id, &err)) log_err("cannot remove an old checkpoint", &err);
+    char latest[4200];
+    long newest = latest_checkpoint(rc->run_dir, latest, sizeof latest);
+    DIR *d = opendir(rc->run_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char *end, path[4400];
+        if (strncmp(e->d_name, "checkpoint-", 11) != 0) continue;
+        long step = strtol(e->d_name + 11, &end, 10);
+        bool keep = step == newest && !*end;
+        for (int i = 0; i < n && i < JOBS_KEEP_CHECKPOINTS && !keep; i++) keep = !*end && list[i].step == step;
+        snprintf(path, sizeof path, "%s/%s", rc->run_dir, e->d_name);
+        if (!keep && file_remove_tree(path, &err)) log_err("cannot remove an old checkpoint", &err);
     }
+    if (d) closedir(d);
     free(list);
 }
 
@@ -246,7 +260,7 @@ static int on_train_step(const TrainMetrics *m, const char *checkpoint_dir, void
     if (m->has_valid)
         snprintf(msg + n, sizeof msg - n, ", %svalidation loss=%.2f", m->full_valid ? "full " : "", m->valid_loss);
     add_event(rc->s, rc->job->id, "info", "metrics", data, "%s", msg);
-    if (checkpoint_dir) {
+    if (checkpoint_dir && rc->per_epoch > 0 && m->step % rc->per_epoch == 0) { /* not a stop's checkpoint */
         char name[STORE_NAME_MAX + 32], metrics[1024];
         snprintf(name, sizeof name, "%s:ckpt-step-%ld", rc->model_name, m->step);
         metrics_json(m, false, metrics, sizeof metrics);
@@ -391,6 +405,7 @@ static void train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after
     rc.first_step = latest_checkpoint(rc.run_dir, resume, sizeof resume);
     job->step = rc.first_step;
     job->total_steps = trainer_total_steps(train.n, hp.batch_size, hp.n_epochs);
+    rc.per_epoch = job->total_steps / hp.n_epochs;
     if (store_job_update_if(s, job, "running", &err) != 0) goto done;
     if (rc.first_step > 0)
         add_event(s, job->id, "info", "message", NULL, "Fine-tuning job resumed from step %ld%s", rc.first_step,
