@@ -172,8 +172,9 @@ json_t *api_list(json_t *data, bool has_more) {
 }
 
 json_t *api_file_json(const FileRecord *f) {
-    return json_pack("{s:s, s:s, s:I, s:I, s:n, s:s, s:s, s:s, s:n}", "id", f->id, "object", "file", "bytes",
-                     (json_int_t)f->bytes, "created_at", (json_int_t)f->created_at, "expires_at", "filename",
+    return json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:s, s:s, s:n}", "id", f->id, "object", "file", "bytes",
+                     (json_int_t)f->bytes, "created_at", (json_int_t)f->created_at, "expires_at",
+                     f->expires_at ? json_integer(f->expires_at) : json_null(), "filename",
                      f->filename, "purpose", f->purpose, "status", "processed", "status_details");
 }
 

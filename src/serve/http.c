@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ typedef struct {
     int spool_fd;
     bool spool;        /* this request's body goes to a file */
     bool responded;    /* a response is queued */
+    bool too_large;    /* the body passed its limit: the rest is discarded, then 413 */
+    bool store_failed; /* the body could not be kept (memory, disk): 500 */
     HttpResponse res;
     HttpStream *stream; /* the connection's reference */
     int status;
@@ -322,6 +325,41 @@ static int body_append(ConnState *c, const char *data, size_t n) {
     return 0;
 }
 
+static int hex_value(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Decodes %XX in the URL path and query arguments, except %00, which stays as it is written: a NUL
+ * byte would silently cut an id or a path short. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s) {
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
+/* libmicrohttpd's own messages; a client that hangs up or times out is not worth a line. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (strstr(msg, "closed by remote") || strstr(msg, "timed out") || strstr(msg, "Connection reset")) return;
+    fprintf(stderr, "ftune serve: http: %s%s", msg, msg[0] && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *upload_data, size_t *upload_data_size,
                                  void **con_cls) {
@@ -345,18 +383,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (*upload_data_size) {
-        size_t n = *upload_data_size, limit = c->spool ? HTTP_MAX_UPLOAD_BODY : HTTP_MAX_JSON_BODY;
+    size_t limit = c->spool ? HTTP_MAX_UPLOAD_BODY : HTTP_MAX_JSON_BODY;
+    if (*upload_data_size) { /* MHD cannot answer in the middle of a body: read it, keep at most limit */
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
         size_t have = c->spool ? c->req.spool_len : c->req.body_len;
-        if (have + n > limit) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes", limit);
-            return reply_error(c, 413, msg);
-        }
-        if (body_append(c, upload_data, n)) return reply_error(c, 500, "the request body could not be stored");
+        if (c->too_large || c->store_failed || have + n > limit) c->too_large |= !c->store_failed;
+        else if (body_append(c, upload_data, n)) c->store_failed = true;
         return MHD_YES;
     }
+    if (c->too_large) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes", limit);
+        return reply_error(c, 413, msg);
+    }
+    if (c->store_failed) return reply_error(c, 500, "the request body could not be stored");
     if (c->stream) { /* resumed: a deferred answer is ready */
         take_deferred(c);
         HttpStream *st = c->stream;
@@ -423,6 +464,8 @@ int http_start(const HttpConfig *cfg, HttpServer **out, Err *err) {
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTION_LIMIT,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                  MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {

@@ -20,7 +20,7 @@
 #define HTTP_THREADS_DEFAULT 4
 #define HTTP_CONNECTION_TIMEOUT_S 60   /* idle connections are closed after this */
 #define HTTP_CONNECTION_LIMIT 1024
-#define HTTP_CONNECTION_MEMORY (256 << 10) /* per-connection buffer: request line + headers must fit */
+#define HTTP_CONNECTION_MEMORY (64 << 10) /* per-connection buffer: request line + headers must fit */
 
 typedef struct HttpStream HttpStream;
 

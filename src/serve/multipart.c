@@ -9,12 +9,14 @@
  * same); "--boundaryX" that is not followed by a line end or "--" is content, not a delimiter.
  * Everything after the close delimiter is ignored. Names and filenames must be UTF-8 without NUL
  * bytes (they end up in JSON). It does not allocate; it does not unfold header lines, decode
- * Content-Transfer-Encoding or percent-decode plain filename="..." values. */
+ * Content-Transfer-Encoding or percent-decode plain filename="..." values beyond the WHATWG
+ * escapes %22, %0D and %0A. */
 #include "multipart.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../data/utf8_check.h"
 
@@ -309,6 +311,25 @@ static int ext_value_decode(const Parser *ps, int index, size_t off, char *buf, 
     return 0;
 }
 
+/* Browsers and httpx (the WHATWG multipart encoding) write '"', CR and LF in a file name as %22,
+ * %0D and %0A; those three are decoded, every other '%' is kept as written. Returns the length. */
+static size_t whatwg_unescape(char *s, size_t n) {
+    size_t w = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (s[r] == '%' && r + 2 < n) {
+            char code[3] = {s[r + 1], s[r + 2], 0};
+            char ch = strcasecmp(code, "22") == 0 ? '"' : strcasecmp(code, "0D") == 0 ? '\r' : strcasecmp(code, "0A") == 0 ? '\n' : 0;
+            if (ch) {
+                s[w++] = ch;
+                r += 2;
+                continue;
+            }
+        }
+        s[w++] = s[r];
+    }
+    return w;
+}
+
 /* Content-Disposition: form-data with name (required), filename and filename* (which wins). */
 static int parse_disposition(const Parser *ps, int index, size_t off, Span v, MultipartPart *part) {
     char show_buf[SHOW_BUF];
@@ -347,6 +368,7 @@ static int parse_disposition(const Parser *ps, int index, size_t off, Span v, Mu
         if (ext_value_decode(ps, index, off, buf, &n)) return -1;
     } else if (seen[DISP_FILENAME]) {
         n = param_decode(&found[DISP_FILENAME], buf, sizeof buf);
+        n = whatwg_unescape(buf, n);
     } else {
         return 0;
     }

@@ -16,6 +16,8 @@
 
 #define FILES_LIST_MAX 10000
 #define FILES_QUOTE_MAX 40 /* bytes of a bad line quoted in an error */
+#define FILES_EXPIRY_MIN_S 3600      /* expires_after[seconds]: one hour ... */
+#define FILES_EXPIRY_MAX_S 2592000   /* ... to 30 days */
 
 static const char *const UPLOAD_PURPOSES[] = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"};
 
@@ -68,6 +70,36 @@ static int check_jsonl(const unsigned char *data, size_t len, ApiError *e) {
     return rc;
 }
 
+/* The multipart text field name (NUL-terminated into out), or "" when absent; -1 when too long. */
+static int field_text(const MultipartPart *parts, int n, const char *name, char *out, size_t cap) {
+    const MultipartPart *p = multipart_find(parts, n, name);
+    out[0] = 0;
+    if (!p) return 0;
+    if (p->len >= cap) return -1;
+    memcpy(out, p->data, p->len);
+    out[p->len] = 0;
+    return 0;
+}
+
+/* expires_after[anchor] (only "created_at") and expires_after[seconds] (one hour to 30 days), as
+ * the SDKs send them; *seconds stays 0 without them. */
+static int parse_expiry(const MultipartPart *parts, int n, long long *seconds, ApiError *e) {
+    char anchor[32], secs[32];
+    if (field_text(parts, n, "expires_after[anchor]", anchor, sizeof anchor) ||
+        field_text(parts, n, "expires_after[seconds]", secs, sizeof secs))
+        return api_bad_param(e, "expires_after", "too long.");
+    if (!anchor[0] && !secs[0]) return 0;
+    if (strcmp(anchor, "created_at") != 0)
+        return api_bad_param(e, "expires_after.anchor", "expected 'created_at'.");
+    char *end;
+    long long v = strtoll(secs, &end, 10);
+    if (!secs[0] || *end || v < FILES_EXPIRY_MIN_S || v > FILES_EXPIRY_MAX_S)
+        return api_bad_param(e, "expires_after.seconds", "expected an integer from %d to %d.", FILES_EXPIRY_MIN_S,
+                             FILES_EXPIRY_MAX_S);
+    *seconds = v;
+    return 0;
+}
+
 void route_files_create(Ctx *c) {
     HttpRequest *req = c->req;
     if (!req->spool_path[0]) {
@@ -98,6 +130,12 @@ void route_files_create(Ctx *c) {
             known |= strcmp(purpose_text, UPLOAD_PURPOSES[i]) == 0;
     }
     ApiError e;
+    long long expires_after = 0;
+    if (parse_expiry(parts, n, &expires_after, &e)) {
+        file_unmap(&body);
+        api_error(c, &e);
+        return;
+    }
     if (!purpose)
         api_fail(&e, 400, "invalid_request_error", "purpose", NULL, "Missing required parameter: 'purpose'.");
     else if (!known)
@@ -115,6 +153,10 @@ void route_files_create(Ctx *c) {
     const char *name = file->has_filename && file->filename[0] ? file->filename : "upload";
     int rc = store_file_create(c->store, name, purpose_text, file->data, file->len, &rec, &err);
     file_unmap(&body);
+    if (!rc && expires_after) {
+        rec.expires_at = rec.created_at + expires_after;
+        rc = store_file_set_expiry(c->store, rec.id, rec.expires_at, &err);
+    }
     if (rc) {
         api_server_error(c, "the file could not be stored", &err);
         return;

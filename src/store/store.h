@@ -51,6 +51,7 @@ typedef struct {
     long long created_at;                 /* Unix seconds */
     char filename[STORE_FILENAME_MAX];
     char purpose[STORE_ID_MAX];           /* "fine-tune", "fine-tune-results", ... */
+    long long expires_at;                 /* Unix seconds; 0 = never */
 } FileRecord;
 
 /* Stores len bytes as a new file: the blob is written crash-safely first (file_atomic), then
@@ -71,6 +72,11 @@ int store_file_list(Store *s, const char *purpose, const char *after, int limit,
                     int *n, bool *has_more, Err *err);
 /* Removes the row, then the blob. STORE_NOT_FOUND when there is no such file. */
 int store_file_delete(Store *s, const char *id, Err *err);
+/* Sets when a file expires (0 = never). An expired file is no longer found or listed; its row and
+ * blob are removed by store_file_purge_expired. STORE_NOT_FOUND when there is no such file. */
+int store_file_set_expiry(Store *s, const char *id, long long expires_at, Err *err);
+/* Deletes the files that expired before now; *n_deleted (may be NULL) receives their number. */
+int store_file_purge_expired(Store *s, long long now, int *n_deleted, Err *err);
 
 /* ---- fine-tuning jobs ---- */
 typedef struct {

@@ -14,7 +14,8 @@
 #include "../core/fileio.h"
 #include "store_internal.h"
 
-#define FILE_COLS "id, bytes, created_at, filename, purpose"
+#define FILE_COLS "id, bytes, created_at, filename, purpose, expires_at"
+#define NOT_EXPIRED "(expires_at IS NULL OR expires_at > strftime('%s', 'now'))"
 
 static void read_file_row(sqlite3_stmt *st, void *rec) {
     FileRecord *f = rec;
@@ -23,6 +24,7 @@ static void read_file_row(sqlite3_stmt *st, void *rec) {
     f->created_at = store_col_int(st, 2, 0);
     store_col_text(st, 3, f->filename, sizeof f->filename);
     store_col_text(st, 4, f->purpose, sizeof f->purpose);
+    f->expires_at = store_col_int(st, 5, 0);
 }
 
 static void new_file_record(FileRecord *f, const char *filename, const char *purpose, long long bytes) {
@@ -31,12 +33,13 @@ static void new_file_record(FileRecord *f, const char *filename, const char *pur
     f->created_at = store_now();
     store_copy(f->filename, sizeof f->filename, filename);
     store_copy(f->purpose, sizeof f->purpose, purpose);
+    f->expires_at = 0;
 }
 
 /* Inserts f's row; on failure removes the blob at path (nothing else refers to it). */
 static int insert_file_row(Store *s, const FileRecord *f, const char *path, FileRecord *out, Err *err) {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, "INSERT INTO files (" FILE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)", &st, "insert file",
+    int rc = store_prepare(s, "INSERT INTO files (" FILE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, NULL)", &st, "insert file",
                            err);
     if (rc == 0) {
         store_bind_text(st, 1, f->id);
@@ -118,7 +121,7 @@ int store_file_adopt(Store *s, const char *filename, const char *purpose, const 
 
 int store_file_get(Store *s, const char *id, FileRecord *out, Err *err) {
     sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT " FILE_COLS " FROM files WHERE id = ?1", &st, "get file", err)) return -1;
+    if (store_prepare(s, "SELECT " FILE_COLS " FROM files WHERE id = ?1 AND " NOT_EXPIRED, &st, "get file", err)) return -1;
     store_bind_text(st, 1, id);
     return store_get_one(s, st, read_file_row, out, "get file", err);
 }
@@ -134,7 +137,7 @@ int store_file_list(Store *s, const char *purpose, const char *after, int limit,
         if (rc) return rc;
     }
     SqlBuf b = {.len = 0};
-    sqlbuf_add(&b, "SELECT " FILE_COLS " FROM files WHERE ");
+    sqlbuf_add(&b, "SELECT " FILE_COLS " FROM files WHERE " NOT_EXPIRED " AND ");
     sqlbuf_add(&b, ascending ? "seq > ?1" : "seq < ?1");
     if (purpose) sqlbuf_add(&b, " AND purpose = ?2");
     sqlbuf_add(&b, ascending ? " ORDER BY seq ASC" : " ORDER BY seq DESC");
@@ -161,4 +164,31 @@ int store_file_delete(Store *s, const char *id, Err *err) {
     if (unlink(path) != 0 && errno != ENOENT)
         return err_set(err, ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     return 0;
+}
+
+int store_file_set_expiry(Store *s, const char *id, long long expires_at, Err *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "UPDATE files SET expires_at = ?2 WHERE id = ?1", &st, "set file expiry", err)) return -1;
+    store_bind_text(st, 1, id);
+    if (expires_at > 0) sqlite3_bind_int64(st, 2, expires_at);
+    else sqlite3_bind_null(st, 2);
+    return store_run_one(s, st, "set file expiry", err);
+}
+
+int store_file_purge_expired(Store *s, long long now, int *n_deleted, Err *err) {
+    if (n_deleted) *n_deleted = 0;
+    for (;;) { /* one at a time: each delete removes its blob too */
+        sqlite3_stmt *st;
+        if (store_prepare(s, "SELECT " FILE_COLS " FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT 1",
+                          &st, "find expired files", err))
+            return -1;
+        sqlite3_bind_int64(st, 1, now);
+        FileRecord f;
+        int rc = store_get_one(s, st, read_file_row, &f, "find expired files", err);
+        if (rc == STORE_NOT_FOUND) return 0;
+        if (rc) return -1;
+        rc = store_file_delete(s, f.id, err);
+        if (rc < 0) return -1;
+        if (n_deleted) (*n_deleted)++;
+    }
 }

@@ -166,6 +166,7 @@ static void *validator_main(void *arg) {
             continue;
         }
         if (rc < 0) log_err("validator", &err);
+        if (store_file_purge_expired(s, now_s(), NULL, &err)) log_err("removing expired files", &err);
         wait_for_work(w, &seen);
     }
     free(job);
