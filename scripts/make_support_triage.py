@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""make_support_triage.py OUT_DIR: rebuilds the support-triage dataset from BANKING77's public
+"""make_support_triage.py OUT_DIR [TRAIN_CSV]: rebuilds the support-triage dataset from BANKING77's public
 training split, as ../shared/data/support-triage/README.md describes (for machines without
 ../shared): 30 intents grouped into billing / technical / account, 100 training and 30
 validation messages per label sampled with a fixed seed, and a "bloated" baseline system prompt
 (rules plus 15 few-shot examples, drawn from messages in neither set). Never uses BANKING77's test
-split. Downloads train.csv from the PolyAI repository (CC BY 4.0)."""
+split. Downloads train.csv from the PolyAI repository (CC BY 4.0) unless a local copy is given."""
 import csv
 import io
 import json
@@ -37,7 +37,11 @@ def example(text, label):
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    rows = list(csv.DictReader(io.StringIO(urllib.request.urlopen(URL, timeout=60).read().decode("utf-8"))))
+    if len(sys.argv) > 2:
+        text = open(sys.argv[2], encoding="utf-8").read()
+    else:
+        text = urllib.request.urlopen(URL, timeout=60).read().decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
     label_of = {intent: label for label, intents in GROUPS.items() for intent in intents}
     rng = random.Random(77)
     splits = {name: [] for name in PER_LABEL}

@@ -167,6 +167,17 @@ int api_query_limit(const HttpRequest *req, int def, int max, int *out, ApiError
     return 0;
 }
 
+bool api_list_failed(Ctx *c, int rc, const char *after, const char *what, const Err *err) {
+    if (rc == STORE_NOT_FOUND) {
+        api_errorf(c, 400, "invalid_request_error", "after", NULL, "No such item in %s: %s", what, after);
+    } else if (rc) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the %s could not be listed", what);
+        api_server_error(c, msg, err);
+    }
+    return rc != 0;
+}
+
 json_t *api_list(json_t *data, bool has_more) {
     return json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", has_more);
 }

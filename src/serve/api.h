@@ -65,6 +65,10 @@ int api_field_bool(json_t *obj, const char *key, bool *out, ApiError *e);
 /* Query parameters of list endpoints: limit (1..max, default def), after (NULL when absent). */
 int api_query_limit(const HttpRequest *req, int def, int max, int *out, ApiError *e);
 
+/* Answers the failure of a store list call: an unknown `after` cursor (STORE_NOT_FOUND) is a 400
+ * naming it, anything else a 500 naming what (e.g. "events"). Returns true when rc is a failure. */
+bool api_list_failed(Ctx *c, int rc, const char *after, const char *what, const Err *err);
+
 /* The list envelope {"object": "list", "data": data, "has_more": has_more} (data taken). */
 json_t *api_list(json_t *data, bool has_more);
 

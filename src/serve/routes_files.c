@@ -184,14 +184,7 @@ void route_files_list(Ctx *c) {
     Err err = {0};
     int rc = store_file_list(c->store, purpose && purpose[0] ? purpose : NULL, after, limit,
                              order && strcmp(order, "asc") == 0, &files, &n, &more, &err);
-    if (rc == STORE_NOT_FOUND) {
-        api_errorf(c, 400, "invalid_request_error", "after", NULL, "No such File object: %s", after);
-        return;
-    }
-    if (rc) {
-        api_server_error(c, "the files could not be listed", &err);
-        return;
-    }
+    if (api_list_failed(c, rc, after, "files", &err)) return;
     json_t *data = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(data, api_file_json(&files[i]));
     json_t *list = api_list(data, more);

@@ -127,14 +127,7 @@ void route_jobs_list(Ctx *c) {
     bool more;
     Err err = {0};
     int rc = store_job_list(c->store, after, limit, f.keys, f.values, f.n, f.null_filter, &jobs, &n, &more, &err);
-    if (rc == STORE_NOT_FOUND) {
-        job_not_found(c, after);
-        return;
-    }
-    if (rc) {
-        api_server_error(c, "the jobs could not be listed", &err);
-        return;
-    }
+    if (api_list_failed(c, rc, after, "fine-tuning jobs", &err)) return;
     json_t *data = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(data, api_job_json(&jobs[i]));
     free(jobs);
@@ -229,14 +222,7 @@ void route_jobs_events(Ctx *c) {
     bool more;
     Err err = {0};
     int rc = store_event_list(c->store, c->req->params[0], after, limit, &events, &n, &more, &err);
-    if (rc == STORE_NOT_FOUND) {
-        api_errorf(c, 400, "invalid_request_error", "after", NULL, "No such event of this job: %s", after);
-        return;
-    }
-    if (rc) {
-        api_server_error(c, "the events could not be listed", &err);
-        return;
-    }
+    if (api_list_failed(c, rc, after, "events", &err)) return;
     json_t *data = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(data, api_event_json(&events[i]));
     free(events);
@@ -257,14 +243,7 @@ void route_jobs_checkpoints(Ctx *c) {
     bool more;
     Err err = {0};
     int rc = store_checkpoint_list(c->store, c->req->params[0], after, limit, &list, &n, &more, &err);
-    if (rc == STORE_NOT_FOUND) {
-        api_errorf(c, 400, "invalid_request_error", "after", NULL, "No such checkpoint of this job: %s", after);
-        return;
-    }
-    if (rc) {
-        api_server_error(c, "the checkpoints could not be listed", &err);
-        return;
-    }
+    if (api_list_failed(c, rc, after, "checkpoints", &err)) return;
     json_t *data = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(data, api_checkpoint_json(&list[i]));
     json_t *out = api_list(data, more);

@@ -11,6 +11,7 @@ dataset writers). Deliberately no pytest: each test file is a plain script.
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -277,3 +278,16 @@ def run_tests(tests, setup=None, teardown=None):
             teardown(ctx)
     print("%s: %s in %.1f s" % (os.path.basename(sys.argv[0]), "passed" if ok else "FAILED", time.time() - started))
     sys.exit(0 if ok else 1)
+
+
+def stop_and_clean(c):
+    """The common teardown: stops the test's server and removes its temporary directory (kept
+    with FTUNE_E2E_KEEP=1). Returns the server's exit status."""
+    if c is None:
+        return None
+    rc = c.server.stop()
+    if os.environ.get("FTUNE_E2E_KEEP"):
+        print("kept", c.tmp)
+    else:
+        shutil.rmtree(c.tmp, ignore_errors=True)
+    return rc

@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import Server, check, check_error_shape, describe, run_tests  # noqa: E402
+from serve_util import stop_and_clean, Server, check, check_error_shape, describe, run_tests  # noqa: E402
 
 AUTH = {"Authorization": "Bearer unused"}
 JSON_H = {"Authorization": "Bearer unused", "Content-Type": "application/json"}
@@ -35,13 +35,7 @@ def setup():
 
 
 def teardown(c):
-    if c is None:
-        return
-    c.server.stop()
-    if os.environ.get("FTUNE_E2E_KEEP"):
-        print("kept", c.tmp)
-    else:
-        shutil.rmtree(c.tmp, ignore_errors=True)
+    stop_and_clean(c)
 
 
 def req(c, method, path, body=None, headers=None):

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openai  # noqa: E402
 from openai.types.chat import ChatCompletion  # noqa: E402
 
-from serve_util import (Server, chat_example, check, check_error_shape, describe, run_tests, wait_job,  # noqa: E402
+from serve_util import (stop_and_clean, Server, chat_example, check, check_error_shape, describe, run_tests, wait_job,  # noqa: E402
                         write_jsonl)
 
 KEY = "secret"
@@ -39,13 +39,7 @@ def setup():
 
 
 def teardown(c):
-    if c is None:
-        return
-    c.server.stop()
-    if os.environ.get("FTUNE_E2E_KEEP"):
-        print("kept", c.tmp)
-    else:
-        shutil.rmtree(c.tmp, ignore_errors=True)
+    stop_and_clean(c)
 
 
 def expect(exc_class, fn, status=None, code=None, param=None, param_contains=None, what=""):

@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openai  # noqa: E402
-from serve_util import Server, chat_example, check, run_tests, wait_job, write_jsonl  # noqa: E402
+from serve_util import stop_and_clean, Server, chat_example, check, run_tests, wait_job, write_jsonl  # noqa: E402
 
 BASE = "tiny-qwen2"
 N_EXAMPLES = 60
@@ -44,13 +44,7 @@ def setup():
 
 
 def teardown(c):
-    if c is None:
-        return
-    c.server.stop()
-    if os.environ.get("FTUNE_E2E_KEEP"):
-        print("kept", c.tmp)
-    else:
-        shutil.rmtree(c.tmp, ignore_errors=True)
+    stop_and_clean(c)
 
 
 def all_events(client, job_id):

@@ -16,7 +16,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openai  # noqa: E402
 
-from serve_util import Server, chat_example, check, run_tests, run_validate, wait_job, write_jsonl  # noqa: E402
+from serve_util import stop_and_clean, Server, chat_example, check, run_tests, run_validate, wait_job, write_jsonl  # noqa: E402
 
 BASE = "tiny-qwen2"
 N_EXAMPLES = 20
@@ -44,15 +44,9 @@ def setup():
 
 
 def teardown(c):
-    if c is None:
-        return
-    rc = c.server.stop()
+    rc = stop_and_clean(c)
     if rc not in (0, None, -15):
         print("note: ftune serve exited with status %s on SIGTERM" % rc)
-    if os.environ.get("FTUNE_E2E_KEEP"):
-        print("kept", c.tmp)
-    else:
-        shutil.rmtree(c.tmp, ignore_errors=True)
 
 
 def test_validate_locally(c):
