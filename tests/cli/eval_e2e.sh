@@ -51,6 +51,17 @@ PY
 python3 tests/e2e/check_html_render.py "$tmp/r.html" --confusion 3 --screenshot "$tmp/r.png" >"$tmp/check.log" 2>&1 ||
     fail "HTML render: $(cat "$tmp/check.log")"
 
+# few-shot examples go before each prompt: the same model sees longer prompts
+head -3 "$tmp/train.jsonl" >"$tmp/shots.jsonl"
+./build/ftune eval --data "$tmp/held.jsonl" --max-tokens 1 --limit 3 --candidate plain --model $M \
+    --candidate few-shot --model $M --fewshot "$tmp/shots.jsonl" --json "$tmp/shots.json" >/dev/null 2>&1 ||
+    fail "eval --fewshot"
+python3 - "$tmp/shots.json" <<'PY' || fail "few-shot prompts are not longer"
+import json, sys
+plain, shots = json.load(open(sys.argv[1]))["candidates"]
+assert shots["mean_prompt_tokens"] > plain["mean_prompt_tokens"] + 3 * 20, (plain, shots)
+PY
+
 # a candidate that cannot run fails alone: the others are still reported
 out=$(./build/ftune eval --data "$tmp/held.jsonl" --max-tokens 2 --limit 3 \
       --candidate base --model $M \
