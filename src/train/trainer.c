@@ -152,13 +152,10 @@ static int save_checkpoint(const Lora *l, const TrainConfig *cfg, const TrainPro
     int rc = write_json(file, st, err);
     json_decref(st);
     if (rc) return -1;
-    char cmd_old[4300];
-    snprintf(cmd_old, sizeof cmd_old, "%s.old", path);
-    if (rename(path, cmd_old) == 0) { /* an earlier checkpoint of the same step (resumed run) */
-        char rm[4400];
-        snprintf(rm, sizeof rm, "rm -rf '%s'", cmd_old);
-        if (system(rm) != 0) { /* leaving it is harmless */ }
-    }
+    char old[4300];
+    snprintf(old, sizeof old, "%s.old", path);
+    if (rename(path, old) == 0) /* an earlier checkpoint of the same step (resumed run) */
+        file_remove_tree(old, NULL); /* leaving it is harmless */
     if (rename(tmp, path) != 0) return err_set(err, ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
     snprintf(out_path, cap, "%s", path);
     return 0;
