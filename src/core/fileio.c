@@ -154,3 +154,14 @@ int file_remove_tree(const char *path, Err *err) {
         return err_set(err, ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     return 0;
 }
+
+int file_write_atomic(const char *path, const void *data, size_t len, Err *err) {
+    AtomicFile af;
+    if (file_atomic_open(&af, path, err)) return -1;
+    if (len && fwrite(data, 1, len, af.fp) != len) {
+        int e = errno;
+        file_atomic_abort(&af);
+        return err_set(err, ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    return file_atomic_commit(&af, err);
+}

@@ -27,6 +27,8 @@ typedef struct {
     char path[4096];
 } AtomicFile;
 int file_atomic_open(AtomicFile *af, const char *path, Err *err);
+/* Writes len bytes as the whole new content of path, crash-safely (the three calls in one). */
+int file_write_atomic(const char *path, const void *data, size_t len, Err *err);
 int file_atomic_commit(AtomicFile *af, Err *err);
 void file_atomic_abort(AtomicFile *af);
 

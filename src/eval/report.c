@@ -378,13 +378,7 @@ int eval_report_write_json(const EvalReport *r, const char *path, Err *err) {
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(j);
     if (!text) return err_set(err, ERR_NOMEM, "%s: out of memory building the report", path);
-    AtomicFile af;
-    int rc = file_atomic_open(&af, path, err);
-    if (!rc) {
-        fputs(text, af.fp);
-        fputc('\n', af.fp);
-        rc = file_atomic_commit(&af, err);
-    }
+    int rc = file_write_atomic(path, text, strlen(text), err);
     free(text);
     return rc;
 }

@@ -15,10 +15,7 @@
 #define EXPORT_MAX_TOKENIZER_FILE ((size_t)1 << 30)
 
 static int write_text(const char *path, const char *text, Err *err) {
-    AtomicFile af;
-    if (file_atomic_open(&af, path, err)) return -1;
-    fputs(text, af.fp);
-    return file_atomic_commit(&af, err);
+    return file_write_atomic(path, text, strlen(text), err);
 }
 
 static int write_json(const char *path, json_t *j, Err *err) {

@@ -67,16 +67,10 @@ int peft_save(const Lora *l, const char *dir, const char *base_model, Err *err) 
     char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(cfg);
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    AtomicFile af;
     if (!text) return err_set(err, ERR_NOMEM, "out of memory");
-    if (file_atomic_open(&af, path, err)) {
-        free(text);
-        return -1;
-    }
-    fputs(text, af.fp);
-    fputc('\n', af.fp);
+    rc = file_write_atomic(path, text, strlen(text), err);
     free(text);
-    return file_atomic_commit(&af, err);
+    return rc;
 }
 
 /* target_modules entries: "q_proj" or a full module path ending in it. */

@@ -68,14 +68,7 @@ int store_file_create(Store *s, const char *filename, const char *purpose, const
     new_file_record(&f, filename, purpose, (long long)len);
     char path[STORE_PATH_MAX];
     store_file_path(s, f.id, path, sizeof path);
-    AtomicFile af;
-    if (file_atomic_open(&af, path, err)) return -1;
-    if (len && fwrite(data, 1, len, af.fp) != len) {
-        int e = errno;
-        file_atomic_abort(&af);
-        return err_set(err, ERR_IO, "%s: cannot write: %s", path, strerror(e));
-    }
-    if (file_atomic_commit(&af, err)) return -1;
+    if (file_write_atomic(path, data, len, err)) return -1;
     return insert_file_row(s, &f, path, out, err);
 }
 

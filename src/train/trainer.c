@@ -123,13 +123,7 @@ static long read_results_csv(const char *dir, long upto, ResultRow *rows, long c
 static int write_json(const char *path, json_t *j, Err *err) {
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!text) return err_set(err, ERR_NOMEM, "out of memory");
-    AtomicFile af;
-    int rc = file_atomic_open(&af, path, err);
-    if (!rc) {
-        fputs(text, af.fp);
-        fputc('\n', af.fp);
-        rc = file_atomic_commit(&af, err);
-    }
+    int rc = file_write_atomic(path, text, strlen(text), err);
     free(text);
     return rc;
 }
