@@ -48,8 +48,6 @@ static const char SCHEMA_SQL[] =
     " finished_at INTEGER, trained_tokens INTEGER, estimated_finish INTEGER,"
     " result_file TEXT, error_code TEXT, error_param TEXT, error_message TEXT,"
     " step INTEGER NOT NULL DEFAULT 0, total_steps INTEGER NOT NULL DEFAULT 0,"
-    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
-    " pause_requested INTEGER NOT NULL DEFAULT 0,"
     " model_deleted INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);"
     "CREATE INDEX IF NOT EXISTS jobs_fine_tuned_model ON jobs(fine_tuned_model);"
@@ -234,14 +232,6 @@ int store_prepare_buf(Store *s, const SqlBuf *b, sqlite3_stmt **st, const char *
 }
 
 long long store_now(void) { return (long long)time(NULL); }
-
-int store_fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 /* ---- ids ---- */
 

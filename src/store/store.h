@@ -58,10 +58,6 @@ typedef struct {
  * the row is inserted; out receives the record with its new id. */
 int store_file_create(Store *s, const char *filename, const char *purpose, const void *data, size_t len,
                       FileRecord *out, Err *err);
-/* Like store_file_create, but takes ownership of an already written file at tmp_path (on the
- * same filesystem as the data directory): it is fsynced and renamed into place. */
-int store_file_adopt(Store *s, const char *filename, const char *purpose, const char *tmp_path, FileRecord *out,
-                     Err *err);
 int store_file_get(Store *s, const char *id, FileRecord *out, Err *err); /* STORE_NOT_FOUND */
 /* Path of a file's blob (whether or not it exists). */
 void store_file_path(const Store *s, const char *id, char *out, size_t size);
@@ -101,7 +97,6 @@ typedef struct {
     char error_param[STORE_ID_MAX];       /* "" = null */
     char error_message[STORE_TEXT_MAX];
     long long step, total_steps;          /* progress of the current run */
-    bool cancel_requested, pause_requested;
     bool model_deleted;                   /* DELETE /v1/models/{fine_tuned_model} was called */
 } JobRecord;
 
@@ -119,8 +114,6 @@ int store_job_update_if(Store *s, const JobRecord *job, const char *status, Err 
  * another status (*current, if non-NULL, receives that status). */
 int store_job_transition(Store *s, const char *id, const char *const *from, int n_from, const char *to,
                          char current[STORE_ID_MAX], Err *err);
-/* Sets the cancel_requested or pause_requested flag (the worker reads it between steps). */
-int store_job_request(Store *s, const char *id, bool cancel, bool pause, Err *err);
 /* The oldest job (by creation) in status, or STORE_NOT_FOUND. */
 int store_job_oldest(Store *s, const char *status, JobRecord *out, Err *err);
 /* Jobs newest first after the job `after`, at most limit; metadata filter: only jobs whose

@@ -72,46 +72,6 @@ int store_file_create(Store *s, const char *filename, const char *purpose, const
     return insert_file_row(s, &f, path, out, err);
 }
 
-/* fsyncs the file at path and returns its size, or -1 with err filled. */
-static long long sync_file(const char *path, Err *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return err_set(err, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    long long size = -1;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        err_set(err, ERR_IO, "%s: not a regular file", path);
-    else if (fsync(fd) != 0)
-        err_set(err, ERR_IO, "%s: cannot sync: %s", path, strerror(errno));
-    else
-        size = (long long)st.st_size;
-    close(fd);
-    return size;
-}
-
-int store_file_adopt(Store *s, const char *filename, const char *purpose, const char *tmp_path, FileRecord *out,
-                     Err *err) {
-    long long size = sync_file(tmp_path, err);
-    if (size < 0) {
-        unlink(tmp_path); /* ours now, even on failure */
-        return -1;
-    }
-    FileRecord f;
-    new_file_record(&f, filename, purpose, size);
-    char path[STORE_PATH_MAX];
-    store_file_path(s, f.id, path, sizeof path);
-    if (rename(tmp_path, path) != 0) {
-        int e = errno;
-        unlink(tmp_path);
-        return err_set(err, ERR_IO, "%s: cannot move to %s: %s", tmp_path, path, strerror(e));
-    }
-    if (store_fsync_dir(s->files_dir) != 0) {
-        int e = errno;
-        unlink(path);
-        return err_set(err, ERR_IO, "%s: cannot sync directory: %s", s->files_dir, strerror(e));
-    }
-    return insert_file_row(s, &f, path, out, err);
-}
-
 int store_file_get(Store *s, const char *id, FileRecord *out, Err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, "SELECT " FILE_COLS " FROM files WHERE id = ?1 AND " NOT_EXPIRED, &st, "get file", err)) return -1;

@@ -61,8 +61,6 @@ int store_cursor(Store *s, const char *sql, const char *id, const char *job_id, 
                  Err *err);
 /* Unix seconds now. */
 long long store_now(void);
-/* fsyncs a directory (so that a rename in it is durable): 0 or -1 with errno. */
-int store_fsync_dir(const char *dir);
 /* limit clamped to 1..STORE_LIST_MAX. */
 int store_clamp_limit(int limit);
 

@@ -1,6 +1,6 @@
 /* test_store.c: the durable state module against a real SQLite database in a fresh directory
  * under /tmp (removed at the end of each test): creation and reopening, file blobs byte for byte,
- * paging (cursor, has_more, unknown cursor), deletion and adoption, every job column round
+ * paging (cursor, has_more, unknown cursor), deletion, every job column round
  * tripped, atomic transitions and conditional updates, the queue head, the metadata filter,
  * counts, model lookups, events in insertion order within one second, checkpoint order, two
  * connections writing from two threads at once, and ids. */
@@ -254,35 +254,6 @@ static void file_delete_body(Store *s, const char *dir) {
 }
 TEST(store_file_delete_removes_row_and_blob) { with_store(file_delete_body); }
 
-static void file_adopt_body(Store *s, const char *dir) {
-    Err err;
-    char tmp[PATH_LEN];
-    snprintf(tmp, sizeof tmp, "%s/upload.part", dir);
-    FILE *fp = fopen(tmp, "wb");
-    REQUIRE(fp != NULL);
-    fputs("{\"messages\":[]}\n", fp);
-    fclose(fp);
-    FileRecord f;
-    REQUIRE(store_file_adopt(s, "big.jsonl", "fine-tune", tmp, &f, &err) == 0);
-    CHECK(!file_exists(tmp));
-    CHECK_EQ_INT(f.bytes, 16);
-    CHECK(strncmp(f.id, "file-", 5) == 0 && strcmp(f.filename, "big.jsonl") == 0);
-    char path[PATH_LEN];
-    store_file_path(s, f.id, path, sizeof path);
-    char *got;
-    size_t len;
-    REQUIRE(file_read_all(path, 1024, &got, &len, &err) == 0);
-    CHECK(len == 16 && strcmp(got, "{\"messages\":[]}\n") == 0);
-    free(got);
-    FileRecord g;
-    CHECK_EQ_INT(store_file_get(s, f.id, &g, &err), 0);
-    CHECK_EQ_INT(g.bytes, 16);
-    /* a missing temp file fails, naming it */
-    CHECK_EQ_INT(store_file_adopt(s, "x", "fine-tune", tmp, &f, &err), -1);
-    CHECK(strstr(err.msg, "upload.part") != NULL);
-}
-TEST(store_file_adopt_moves_temp_file) { with_store(file_adopt_body); }
-
 static void truncate_body(Store *s, const char *dir) {
     Err err;
     (void)dir;
@@ -324,8 +295,6 @@ static void check_job_equal(const JobRecord *a, const JobRecord *b) {
     CHECK(strcmp(a->error_message, b->error_message) == 0);
     CHECK_EQ_INT(a->step, b->step);
     CHECK_EQ_INT(a->total_steps, b->total_steps);
-    CHECK_EQ_INT(a->cancel_requested, b->cancel_requested);
-    CHECK_EQ_INT(a->pause_requested, b->pause_requested);
     CHECK_EQ_INT(a->model_deleted, b->model_deleted);
 }
 
@@ -361,8 +330,6 @@ static void job_roundtrip_body(Store *s, const char *dir) {
     snprintf(j.error_message, sizeof j.error_message, "line 3: ünïcode \"quoted\"");
     j.step = 120;
     j.total_steps = 300;
-    j.cancel_requested = true;
-    j.pause_requested = true;
     j.model_deleted = true;
     REQUIRE(store_job_update(s, &j, &err) == 0);
     REQUIRE(store_job_get(s, "ftjob-abc", &g, &err) == 0);
@@ -401,15 +368,6 @@ static void transition_body(Store *s, const char *dir) {
     CHECK_EQ_INT(store_job_transition(s, "ftjob-t", from_running, 1, "succeeded", current, &err), 0);
     REQUIRE(store_job_get(s, "ftjob-t", &g, &err) == 0);
     CHECK(strcmp(g.status, "succeeded") == 0);
-    /* flags: each request sets its flag and leaves the other */
-    CHECK(!g.cancel_requested && !g.pause_requested);
-    CHECK_EQ_INT(store_job_request(s, "ftjob-t", false, true, &err), 0);
-    REQUIRE(store_job_get(s, "ftjob-t", &g, &err) == 0);
-    CHECK(!g.cancel_requested && g.pause_requested);
-    CHECK_EQ_INT(store_job_request(s, "ftjob-t", true, false, &err), 0);
-    REQUIRE(store_job_get(s, "ftjob-t", &g, &err) == 0);
-    CHECK(g.cancel_requested && g.pause_requested);
-    CHECK_EQ_INT(store_job_request(s, "ftjob-none", true, false, &err), STORE_NOT_FOUND);
 
     /* update_if: the worker's progress write lands while the job is running, and is refused
      * (leaving the row alone) once someone else cancelled it */
