@@ -6,18 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/infer.h"
 #include "model/sampler.h"
 #include "tensor/ops.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* GFLOP/s of y (T, N) = x (T, K) W^T at the model's MLP shape, best of several runs. */
 static double sgemm_gflops(int T, int K, int N) {
@@ -26,9 +20,9 @@ static double sgemm_gflops(int T, int K, int N) {
     for (size_t i = 0; i < (size_t)T * K; i++) x[i] = (float)(i % 5) * 0.01f;
     double best = 1e9;
     for (int r = 0; r < 10; r++) {
-        double t0 = now();
+        double t0 = clock_now_s();
         op_linear(y, x, w, NULL, T, K, N);
-        double dt = now() - t0;
+        double dt = clock_now_s() - t0;
         if (dt < best) best = dt;
     }
     free(x), free(w), free(y);
@@ -43,13 +37,13 @@ int main(int argc, char **argv) {
     int threads = argc > 2 ? atoi(argv[2]) : 2, n_prompt = argc > 3 ? atoi(argv[3]) : 512,
         n_decode = argc > 4 ? atoi(argv[4]) : 128;
     Err err = {0};
-    double t0 = now();
+    double t0 = clock_now_s();
     Model *m;
     if (model_load(argv[1], &m, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    double load_s = now() - t0;
+    double load_s = clock_now_s() - t0;
     InferState *st;
     if (infer_new(m, n_prompt + n_decode + 1, threads, &st, &err)) {
         fprintf(stderr, "%s\n", err.msg);
@@ -64,19 +58,19 @@ int main(int argc, char **argv) {
     double prefill_best = 1e9, decode_best = 1e9;
     for (int rep = 0; rep < 3; rep++) {
         infer_reset(st);
-        t0 = now();
+        t0 = clock_now_s();
         if (infer_forward(st, ids, n_prompt, NULL, &err)) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
-        double dt = now() - t0;
+        double dt = clock_now_s() - t0;
         if (dt < prefill_best) prefill_best = dt;
-        t0 = now();
+        t0 = clock_now_s();
         for (int i = 0; i < n_decode; i++) {
             int32_t next = sampler_argmax(st->logits, m->cfg.vocab);
             infer_forward(st, &next, 1, NULL, &err);
         }
-        dt = now() - t0;
+        dt = clock_now_s() - t0;
         if (dt < decode_best) decode_best = dt;
     }
     const ModelConfig *c = &m->cfg;

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "data/example_messages.h"
 #include "data/jdoc.h"
@@ -16,12 +16,6 @@
 #include "data/validate.h"
 #include "model/generate.h"
 #include "model/peft.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void trim(const char *s, size_t n, const char **out, size_t *out_n) {
     while (n && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')) s++, n--;
@@ -84,12 +78,12 @@ int main(int argc, char **argv) {
         }
         const char *expected = em.msgs[em.n - 1].content;
         GenResult res;
-        double t0 = now_s();
+        double t0 = clock_now_s();
         if (generate_chat(st, msgs, k, &gp, NULL, NULL, &res, &err)) {
             fprintf(stderr, "line %ld: %s\n", line.number, err.msg);
             continue;
         }
-        latency += now_s() - t0;
+        latency += clock_now_s() - t0;
         const char *a, *b;
         size_t na, nb;
         trim(res.text, res.len, &a, &na);

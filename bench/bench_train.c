@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "tensor/ops.h"
 #include "train/adamw.h"
@@ -21,12 +21,6 @@
 #define WARMUP 2
 #define TIMED 5
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -36,9 +30,9 @@ static double sgemm_gflops(int T, int K, int N) {
     float *x = calloc((size_t)T * K, 4), *w = calloc((size_t)N * K, 4), *y = calloc((size_t)T * N, 4);
     double best = 1e9;
     for (int r = 0; r < 10; r++) {
-        double t0 = now_s();
+        double t0 = clock_now_s();
         op_linear(y, x, w, NULL, T, K, N);
-        double dt = now_s() - t0;
+        double dt = clock_now_s() - t0;
         best = dt < best ? dt : best;
     }
     free(x), free(w), free(y);
@@ -73,7 +67,7 @@ int main(int argc, char **argv) {
     AdamWConfig adam = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f};
     double times[TIMED];
     for (int step = 0; step < WARMUP + TIMED; step++) {
-        double t0 = now_s();
+        double t0 = clock_now_s();
         StepStats st = {0};
         for (int b = 0; b < BATCH; b++)
             if (train_sequence(ts, ids[b], mask, SEQ, 1.0f / (BATCH * (SEQ - 1)), true, &st, &err)) {
@@ -82,7 +76,7 @@ int main(int argc, char **argv) {
             }
         adamw_clip_grads(lora, adam.clip_norm);
         adamw_step(lora, &adam, adam.lr, step + 1);
-        if (step >= WARMUP) times[step - WARMUP] = now_s() - t0;
+        if (step >= WARMUP) times[step - WARMUP] = clock_now_s() - t0;
     }
     qsort(times, TIMED, sizeof(double), cmp_double);
     const ModelConfig *c = &m->cfg;

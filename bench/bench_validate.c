@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/text_model.h"
 #include "data/validate.h"
@@ -31,12 +31,6 @@ typedef struct {
     long max_rss_kb;
     long examples, errors, warnings;
 } Result;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static const char *const WORDS[] = {"my",      "card",   "was",     "charged", "twice",    "for",   "the",   "same",
                                     "order",   "and",    "I",       "cannot",  "log",      "in",    "since", "the",
@@ -152,12 +146,12 @@ static void phase_validate(const char *path, const char *model, Result *out) {
     }
     opt.model = tm;
     ValidateReport rep;
-    double t0 = now();
+    double t0 = clock_now_s();
     if (validate_file(path, &opt, &rep, &err)) {
         fprintf(stderr, "bench_validate: %s\n", err.msg);
         _exit(1);
     }
-    out->seconds = now() - t0;
+    out->seconds = clock_now_s() - t0;
     out->examples = rep.examples;
     out->errors = rep.errors;
     out->warnings = rep.warnings;
@@ -173,7 +167,7 @@ static void phase_jansson(const char *path, const char *model, Result *out) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    double t0 = now();
+    double t0 = clock_now_s();
     while ((n = getline(&line, &cap, f)) > 0) {
         json_error_t je;
         json_t *j = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES, &je);
@@ -181,7 +175,7 @@ static void phase_jansson(const char *path, const char *model, Result *out) {
         out->examples++;
         json_decref(j);
     }
-    out->seconds = now() - t0;
+    out->seconds = clock_now_s() - t0;
     free(line);
     fclose(f);
 }
@@ -204,13 +198,13 @@ int main(int argc, char **argv) {
     double size_mb = argc > 1 ? atof(argv[1]) : DEFAULT_SIZE_MB;
     const char *model = argc > 2 ? argv[2] : NULL;
     long lines = 0;
-    double t0 = now();
+    double t0 = clock_now_s();
     if (make_file(BENCH_PATH, size_mb, &lines)) {
         fprintf(stderr, "bench_validate: cannot write %s\n", BENCH_PATH);
         return 1;
     }
     double mb = file_mb(BENCH_PATH);
-    printf("# %s: %.1f MB, %ld lines, written in %.1f s\n", BENCH_PATH, mb, lines, now() - t0);
+    printf("# %s: %.1f MB, %ld lines, written in %.1f s\n", BENCH_PATH, mb, lines, clock_now_s() - t0);
     Result r;
     for (int round = 1; round <= 2; round++) {
         if (run_child(phase_validate, BENCH_PATH, NULL, &r)) return 1;

@@ -2,22 +2,17 @@
 #include "progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-#define BAR_WIDTH 24
+#include "../core/clock.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#define BAR_WIDTH 24
 
 void progress_start(Progress *p, long total) {
     p->tty = isatty(STDERR_FILENO);
     p->total = total > 0 ? total : 1;
     p->last_logged = -1;
-    p->start = now_s();
+    p->start = clock_now_s();
 }
 
 static void format_eta(double s, char *buf, size_t cap) {
@@ -27,7 +22,7 @@ static void format_eta(double s, char *buf, size_t cap) {
 }
 
 void progress_update(Progress *p, long done, const char *text, bool force) {
-    double elapsed = now_s() - p->start, left = done > 0 ? elapsed * (p->total - done) / done : 0;
+    double elapsed = clock_now_s() - p->start, left = done > 0 ? elapsed * (p->total - done) / done : 0;
     char eta[32];
     format_eta(left, eta, sizeof eta);
     if (p->tty) {

@@ -5,18 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../core/clock.h"
 #include "../core/fileio.h"
 #include "../model/generate.h"
 #include "../model/peft.h"
 #include "../tensor/ops.h"
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* ---- the held-out set ---- */
 
@@ -314,7 +308,7 @@ int eval_run_candidate(const EvalReport *r, const EvalSet *set, EvalCandidate *c
     Err err = {0};
     PromptStyle ps;
     Runner rn = {0};
-    double t0 = now_s();
+    double t0 = clock_now_s();
     if (style_load(c, &ps, &err) || runner_open(c, o, &rn, &err)) {
         snprintf(c->error, sizeof c->error, "%s", err.msg);
         runner_close(&rn);
@@ -325,9 +319,9 @@ int eval_run_candidate(const EvalReport *r, const EvalSet *set, EvalCandidate *c
     for (long i = 0; i < set->n && !rc && !(o->stop && *o->stop); i++) {
         json_t *msgs = build_prompt(&ps, set->prompts[i]);
         Answer a = {0};
-        double t = now_s();
+        double t = clock_now_s();
         rc = c->base_url[0] ? remote_answer(&rn, c, msgs, o, &a) : local_answer(&rn, msgs, o, &a);
-        c->latency_s[i] = now_s() - t;
+        c->latency_s[i] = clock_now_s() - t;
         json_decref(msgs);
         if (rc) break;
         if (a.fatal && i == 0) { /* nothing worked: the candidate cannot run */
@@ -348,7 +342,7 @@ int eval_run_candidate(const EvalReport *r, const EvalSet *set, EvalCandidate *c
         }
         if (o->progress) o->progress(o->user, c, c->n_done, set->n);
     }
-    c->wall_s = now_s() - t0;
+    c->wall_s = clock_now_s() - t0;
     runner_close(&rn);
     style_free(&ps);
     return rc;

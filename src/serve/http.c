@@ -14,9 +14,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "../store/store.h"
 
 #define HTTP_STREAM_BLOCK 16384 /* bytes handed to MHD per read of a stream */
@@ -55,14 +55,8 @@ typedef struct {
     HttpResponse res;
     HttpStream *stream; /* the connection's reference */
     int status;
-    struct timespec t0;
+    double t0;         /* monotonic seconds at the first byte of the request */
 } ConnState;
-
-static double seconds_since(const struct timespec *t0) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) * 1e-9;
-}
 
 /* ---- streams ---- */
 
@@ -209,7 +203,7 @@ static void conn_free(ConnState *c) {
 static ConnState *conn_new(HttpServer *s, struct MHD_Connection *conn, const char *url, const char *method) {
     ConnState *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    c->t0 = clock_now_s();
     c->srv = s;
     c->spool_fd = -1;
     c->res.fd = -1;
@@ -430,7 +424,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         stream_release(c->stream);
         c->stream = NULL;
     }
-    if (s->cfg.done) s->cfg.done(s->cfg.user, &c->req, status, seconds_since(&c->t0));
+    if (s->cfg.done) s->cfg.done(s->cfg.user, &c->req, status, clock_now_s() - c->t0);
     conn_free(c);
 }
 

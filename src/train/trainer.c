@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "../core/clock.h"
 #include "../core/fileio.h"
 #include "../core/rng.h"
 #include "../model/peft.h"
@@ -30,12 +30,6 @@ typedef struct {
 long trainer_total_steps(int n_examples, int batch_size, int n_epochs) {
     long per_epoch = (n_examples + batch_size - 1) / batch_size;
     return per_epoch * n_epochs;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static const TrainSet *g_sort_set; /* qsort has no context argument */
@@ -218,7 +212,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     }
     if (resume_dir && cfg->out_dir) n_rows = read_results_csv(cfg->out_dir, progress->step, rows, total);
     int rc = 0;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     long tokens_processed = 0;
     while (!rc && progress->step < total) {
         int epoch = (int)(progress->step / per_epoch);
@@ -257,7 +251,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         }
         if (rc) break;
         mt.tokens_seen = progress->tokens_seen;
-        mt.elapsed_s = now_s() - t0;
+        mt.elapsed_s = clock_now_s() - t0;
         mt.tokens_per_s = mt.elapsed_s > 0 ? tokens_processed / mt.elapsed_s : 0;
         rows[n_rows++] = (ResultRow){mt.step, mt.train_loss, mt.train_accuracy, mt.valid_loss, mt.valid_accuracy,
                                      mt.has_valid};

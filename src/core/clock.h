@@ -1,0 +1,9 @@
+/* clock.h: monotonic wall time in seconds, for durations (training speed, latency, progress).
+ * Not the time of day (use time(2) for timestamps). */
+#ifndef FTUNE_CLOCK_H
+#define FTUNE_CLOCK_H
+
+/* Seconds on a monotonic clock with an arbitrary origin. Thread-safe. */
+double clock_now_s(void);
+
+#endif
