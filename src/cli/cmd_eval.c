@@ -3,7 +3,6 @@
  * latency, and the paired comparison with the first candidate (the baseline), as a terminal
  * table, JSON and a self-contained HTML page. Options after a --candidate NAME describe that
  * candidate. Ctrl-C stops after the current example and reports what was done. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,18 +11,13 @@
 #include "../tensor/ops.h"
 #include "args.h"
 #include "cli.h"
+#include "interrupt.h"
 #include "progress.h"
 
 static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot",
                                            "base-url", "api-key", "normalize", "max-tokens", "temperature",
                                            "seed", "limit", "threads", "json", "html", NULL};
 static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "base-url", "api-key"};
-
-static volatile int g_stop;
-static void on_sigint(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
 
 static void usage(void) {
     fprintf(stderr,
@@ -129,9 +123,10 @@ int cmd_eval(int argc, char **argv) {
     }
     ops_set_threads((int)threads);
     Progress bar;
-    EvalRunOptions o = {(int)max_tokens, (float)temperature, (uint64_t)seed, (int)threads, &g_stop, on_progress, &bar};
-    signal(SIGINT, on_sigint);
-    for (int i = 0; i < r->n_cands && !g_stop; i++) {
+    EvalRunOptions o = {(int)max_tokens, (float)temperature, (uint64_t)seed, (int)threads, &cli_interrupted,
+                        on_progress, &bar};
+    cli_catch_interrupt();
+    for (int i = 0; i < r->n_cands && !cli_interrupted; i++) {
         EvalCandidate *c = &r->cands[i];
         fprintf(stderr, "candidate %d/%d: %s (%s%s%s)\n", i + 1, r->n_cands, c->name, c->model,
                 c->adapter[0] ? " + " : "", c->adapter);
@@ -146,8 +141,8 @@ int cmd_eval(int argc, char **argv) {
         else if (c->n_failed) fprintf(stderr, "warning: %s: %ld failed requests; first: %s\n", c->name, c->n_failed,
                                       c->first_failure);
     }
-    signal(SIGINT, SIG_DFL);
-    if (g_stop) fprintf(stderr, "stopped: reporting the examples done so far\n");
+    cli_release_interrupt();
+    if (cli_interrupted) fprintf(stderr, "stopped: reporting the examples done so far\n");
     if (eval_summarise(r, &err)) {
         fprintf(stderr, "ftune eval: %s\n", err.msg);
         goto done;

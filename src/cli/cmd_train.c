@@ -1,7 +1,6 @@
 /* cmd_train.c: `ftune train`: fine-tunes a LoRA adapter on a chat JSONL file and writes it in the
  * PEFT layout, with checkpoints and results.csv, a progress bar on a terminal (plain log lines
  * otherwise), and Ctrl-C stopping at a step boundary with a usable checkpoint. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "../tensor/ops.h"
 #include "args.h"
 #include "cli.h"
+#include "interrupt.h"
 #include "progress.h"
 
 #define TRAIN_DEFAULT_RANK 8
@@ -24,12 +24,6 @@
 static const char *const TRAIN_OPTIONS[] = {"model", "train", "validation", "epochs", "batch-size", "lr-multiplier",
                                             "rank", "alpha", "dropout", "target", "seed", "max-length", "out", "resume",
                                             "threads", "eval-every", NULL};
-
-static volatile int g_stop;
-static void on_sigint(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
 
 static void usage(void) {
     fprintf(stderr,
@@ -137,19 +131,19 @@ int cmd_train(int argc, char **argv) {
     cfg.eval_examples = TRAIN_EVAL_EXAMPLES;
     cfg.out_dir = args_get(&a, "out");
     cfg.base_model = args_get(&a, "model");
-    cfg.stop = &g_stop;
+    cfg.stop = &cli_interrupted;
     long total = trainer_total_steps(train.n, hp.batch_size, hp.n_epochs);
     fprintf(stderr,
             "training: %d epochs, batch size %d, learning rate %.3g (multiplier %g), LoRA rank %d alpha %g, %ld steps\n",
             hp.n_epochs, hp.batch_size, hp.learning_rate, hp.lr_multiplier, lc.rank, lc.alpha, total);
-    signal(SIGINT, on_sigint);
+    cli_catch_interrupt();
     TrainView view = {.n_epochs = hp.n_epochs};
     progress_start(&view.bar, total);
     TrainProgress progress;
     int trc = trainer_run(m, lora, &train, valid.n ? &valid : NULL, &cfg, args_get(&a, "resume"), on_step, &view,
                           &progress, &err);
     progress_end(&view.bar);
-    signal(SIGINT, SIG_DFL);
+    cli_release_interrupt();
     if (trc) {
         fprintf(stderr, "ftune train: %s\n", err.msg);
         rc = err.code == ERR_ARG || err.code == ERR_FORMAT ? EXIT_BAD_INPUT : 1;

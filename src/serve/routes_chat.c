@@ -217,13 +217,7 @@ void route_chat_completions(Ctx *c) {
     p->sampling.temperature = (float)cr.temperature;
     p->sampling.top_p = cr.top_p > 0 ? (float)cr.top_p : 1.0f;
     if (cr.top_p == 0) p->sampling.temperature = 0; /* top_p 0 keeps only the most likely token */
-    if (cr.has_seed) {
-        p->sampling.seed = (uint64_t)cr.seed;
-    } else {
-        char rnd[17];
-        store_random_alnum(rnd, 16);
-        for (int i = 0; i < 16; i++) p->sampling.seed = p->sampling.seed * 62 + (uint64_t)rnd[i];
-    }
+    p->sampling.seed = cr.has_seed ? (uint64_t)cr.seed : store_random_u64();
     for (int i = 0; i < cr.n_stop; i++) p->stop[i] = cr.stop[i];
     p->n_stop = cr.n_stop;
     r->cb = (InferCallbacks){on_piece, on_choice_done, on_done};

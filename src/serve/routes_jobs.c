@@ -59,13 +59,7 @@ void route_jobs_create(Ctx *c) {
         store_new_id("ftjob-", job->id, sizeof job->id);
         job->created_at = (long long)time(NULL);
         snprintf(job->status, sizeof job->status, "validating_files");
-        if (job->seed < 0) {
-            char digits[10];
-            store_random_alnum(digits, 9);
-            unsigned long long h = 0;
-            for (int i = 0; i < 9; i++) h = h * 131 + (unsigned char)digits[i];
-            job->seed = (long long)(h % 2147483648ull);
-        }
+        if (job->seed < 0) job->seed = (long long)(store_random_u64() % 2147483648ull); /* OpenAI's 0..2^31-1 */
         char msg[STORE_ID_MAX + 40];
         snprintf(msg, sizeof msg, "Created fine-tuning job: %s", job->id);
         if (store_job_create(c->store, job, &err) ||

@@ -260,6 +260,12 @@ void store_random_alnum(char *out, size_t n) {
     out[n] = 0;
 }
 
+uint64_t store_random_u64(void) {
+    uint64_t v;
+    random_bytes((unsigned char *)&v, sizeof v);
+    return v;
+}
+
 void store_new_id(const char *prefix, char *out, size_t size) {
     if (size == 0) return;
     size_t p = strlen(prefix);

@@ -43,6 +43,8 @@ const char *store_data_dir(const Store *s);
 void store_new_id(const char *prefix, char *out, size_t size);
 /* A random string of n characters of [A-Za-z0-9] (n < size). Thread-safe. */
 void store_random_alnum(char *out, size_t n);
+/* A random 64-bit number from the same source (for seeds the caller did not give). Thread-safe. */
+uint64_t store_random_u64(void);
 
 /* ---- files ---- */
 typedef struct {
