@@ -8,32 +8,41 @@
 
 #include "../core/clock.h"
 #include "../core/fileio.h"
+#include "../data/jsonl_reader.h"
+#include "../data/validate.h"
 #include "../model/generate.h"
 #include "../model/peft.h"
 #include "../tensor/ops.h"
 
 /* ---- the held-out set ---- */
 
-/* Reads a chat JSONL file into a list of message arrays (one per non-blank line). */
+/* Reads a chat JSONL file (the project's JSONL reader: line numbers, BOM, CRLF) into a list of
+ * message arrays, one per non-blank line. */
 static int read_chat_jsonl(const char *path, long limit, json_t ***out, long *n_out, Err *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return err_set(err, ERR_IO, "%s: cannot open", path);
+    JsonlReader *rd;
+    if (jsonl_open(path, VALIDATE_LINE_MAX, &rd, err)) return -1;
     json_t **list = NULL;
-    long n = 0, cap = 0, number = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
-    int rc = 0;
-    while (!rc && (limit <= 0 || n < limit) && (len = getline(&line, &lcap, fp)) >= 0) {
-        number++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        if (len == 0) continue;
+    long n = 0, cap = 0;
+    JsonlLine line;
+    int rc = 0, more;
+    while (!rc && (limit <= 0 || n < limit) && (more = jsonl_next(rd, &line, err)) != 0) {
+        if (more < 0) {
+            rc = -1;
+            break;
+        }
+        if (line.too_long) {
+            rc = err_set(err, ERR_FORMAT, "%s: line %ld: longer than %zu bytes", path, line.number, VALIDATE_LINE_MAX);
+            break;
+        }
+        size_t k = 0;
+        while (k < line.len && (line.text[k] == ' ' || line.text[k] == '\t')) k++;
+        if (k == line.len) continue;
         json_error_t je;
-        json_t *ex = json_loadb(line, (size_t)len, 0, &je);
+        json_t *ex = json_loadb(line.text, line.len, 0, &je);
         json_t *msgs = ex ? json_object_get(ex, "messages") : NULL;
-        if (!ex) rc = err_set(err, ERR_FORMAT, "%s: line %ld: not JSON: %s", path, number, je.text);
+        if (!ex) rc = err_set(err, ERR_FORMAT, "%s: line %ld: not JSON: %s", path, line.number, je.text);
         else if (!json_is_array(msgs) || json_array_size(msgs) == 0)
-            rc = err_set(err, ERR_FORMAT, "%s: line %ld: no \"messages\" list", path, number);
+            rc = err_set(err, ERR_FORMAT, "%s: line %ld: no \"messages\" list", path, line.number);
         if (!rc && n == cap) {
             cap = cap ? cap * 2 : 256;
             json_t **grown = realloc(list, cap * sizeof *list);
@@ -46,8 +55,7 @@ static int read_chat_jsonl(const char *path, long limit, json_t ***out, long *n_
         }
         json_decref(ex);
     }
-    free(line);
-    fclose(fp);
+    jsonl_close(rd);
     if (rc) {
         for (long i = 0; i < n; i++) json_decref(list[i]);
         free(list);
