@@ -131,7 +131,7 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "candidate %d/%d: %s (%s%s%s)\n", i + 1, r->n_cands, c->name, c->model,
                 c->adapter[0] ? " + " : "", c->adapter);
         progress_start(&bar, set.n);
-        int run = eval_run_candidate(r, &set, c, &o);
+        int run = eval_run_candidate(&set, c, &o);
         progress_end(&bar);
         if (run) {
             fprintf(stderr, "ftune eval: out of memory\n");

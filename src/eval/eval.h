@@ -29,7 +29,7 @@ typedef struct {
 
     /* results, per example (n of the set) */
     char **predictions;         /* heap strings; NULL where the request failed */
-    bool *correct;
+    bool *correct;              /* exact match after normalisation: set by eval_summarise */
     bool *failed;
     int *prompt_tokens;
     int *completion_tokens;

@@ -311,7 +311,7 @@ static int alloc_results(EvalCandidate *c, long n) {
     return c->predictions && c->correct && c->failed && c->prompt_tokens && c->completion_tokens && c->latency_s ? 0 : -1;
 }
 
-int eval_run_candidate(const EvalReport *r, const EvalSet *set, EvalCandidate *c, const EvalRunOptions *o) {
+int eval_run_candidate(const EvalSet *set, EvalCandidate *c, const EvalRunOptions *o) {
     if (alloc_results(c, set->n)) return -1;
     Err err = {0};
     PromptStyle ps;
@@ -341,9 +341,6 @@ int eval_run_candidate(const EvalReport *r, const EvalSet *set, EvalCandidate *c
             c->failed[i] = true;
             if (!c->n_failed++) snprintf(c->first_failure, sizeof c->first_failure, "example %ld: %.450s", i + 1, a.error);
         } else {
-            char *norm = eval_normalise_answer_dup(a.text, r->norm);
-            c->correct[i] = norm && strcmp(norm, r->expected_norm[i]) == 0;
-            free(norm);
             c->predictions[i] = a.text;
             c->prompt_tokens[i] = a.prompt_tokens;
             c->completion_tokens[i] = a.completion_tokens;

@@ -40,6 +40,6 @@ typedef struct {
 /* Runs candidate c over the set, filling its per-example arrays, n_done, n_failed and wall_s;
  * c->error when it cannot run at all (model missing, endpoint unreachable). Returns -1 only when
  * out of memory. */
-int eval_run_candidate(const EvalReport *r, const EvalSet *set, EvalCandidate *c, const EvalRunOptions *o);
+int eval_run_candidate(const EvalSet *set, EvalCandidate *c, const EvalRunOptions *o);
 
 #endif

@@ -35,23 +35,40 @@ static int summarise_latency(EvalCandidate *c, long n_ok, Err *err) {
     return rc;
 }
 
-/* The confusion matrix of the candidate's normalised predictions against the expected answers of
- * the examples it attempted; a failed request predicts "", which is no label ("other"). */
-static int summarise_labels(const EvalReport *r, EvalCandidate *c, Err *err) {
+static void free_strings(char **s, long n) {
+    for (long i = 0; s && i < n; i++) free(s[i]);
+    free(s);
+}
+
+/* The candidate's predictions normalised as the expected answers are (heap array of n_done heap
+ * strings); a failed request predicts "", which is no label ("other"). */
+static char **normalised_predictions(const EvalReport *r, const EvalCandidate *c, Err *err) {
     long n = c->n_done;
     char **pred = calloc((size_t)(n ? n : 1), sizeof *pred);
-    if (!pred) return err_set(err, ERR_NOMEM, "out of memory");
+    bool ok = pred != NULL;
+    for (long i = 0; i < n && ok; i++) {
+        const char *p = c->failed[i] || !c->predictions[i] ? "" : c->predictions[i];
+        ok = (pred[i] = eval_normalise_answer_dup(p, r->norm)) != NULL;
+    }
+    if (ok) return pred;
+    free_strings(pred, n);
+    err_set(err, ERR_NOMEM, "out of memory");
+    return NULL;
+}
+
+/* correct[] (exact match after normalisation) and, when the answers are labels, the confusion
+ * matrix against the expected answers of the examples attempted. */
+static int score_predictions(const EvalReport *r, EvalCandidate *c, Err *err) {
+    char **pred = normalised_predictions(r, c, err);
+    if (!pred) return -1;
+    for (long i = 0; i < c->n_done; i++) c->correct[i] = !c->failed[i] && strcmp(pred[i], r->expected_norm[i]) == 0;
     int rc = 0;
     eval_labels_free(&c->labels); /* summarising twice must not leak */
-    for (long i = 0; i < n && !rc; i++) {
-        const char *p = c->failed[i] || !c->predictions[i] ? "" : c->predictions[i];
-        if (!(pred[i] = eval_normalise_answer_dup(p, r->norm))) rc = err_set(err, ERR_NOMEM, "out of memory");
-    }
-    if (!rc)
-        rc = eval_labels_build((const char *const *)r->expected_norm, (const char *const *)pred, n, &c->labels, err);
-    c->has_labels = rc == 0;
-    for (long i = 0; i < n; i++) free(pred[i]);
-    free(pred);
+    if (r->labels)
+        rc = eval_labels_build((const char *const *)r->expected_norm, (const char *const *)pred, c->n_done, &c->labels,
+                               err);
+    c->has_labels = r->labels && rc == 0;
+    free_strings(pred, c->n_done);
     return rc;
 }
 
@@ -61,6 +78,7 @@ static int summarise_candidate(const EvalReport *r, EvalCandidate *c, Err *err) 
         c->has_labels = false;
         return eval_accuracy(0, 0, &c->accuracy, err) || eval_latency_summarise(NULL, 0, &c->latency, err) ? -1 : 0;
     }
+    if (score_predictions(r, c, err)) return -1;
     long n = c->n_done, n_ok = 0, k = 0;
     for (long i = 0; i < n; i++) k += right(c, i), n_ok += !c->failed[i];
     c->n_failed = n - n_ok; /* as counted from failed[], which everything here follows */
@@ -68,7 +86,7 @@ static int summarise_candidate(const EvalReport *r, EvalCandidate *c, Err *err) 
     c->mean_prompt_tokens = mean_ok(c->prompt_tokens, c);
     c->mean_completion_tokens = mean_ok(c->completion_tokens, c);
     c->throughput = c->wall_s > 0 ? (double)n_ok / c->wall_s : NAN;
-    return r->labels ? summarise_labels(r, c, err) : 0;
+    return 0;
 }
 
 /* Candidate i against candidate 0 on the examples both attempted (each attempts a prefix). */
@@ -197,10 +215,6 @@ int eval_summarise(EvalReport *r, Err *err) {
     return 0;
 }
 
-static void free_strings(char **s, long n) {
-    for (long i = 0; s && i < n; i++) free(s[i]);
-    free(s);
-}
 
 void eval_report_free(EvalReport *r) {
     if (!r) return;
