@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,23 +208,31 @@ static long latest_checkpoint(const char *dir, char *out, size_t size) {
     return best;
 }
 
-static void metrics_json(const TrainMetrics *m, bool for_event, char *out, size_t size) {
-    int n = snprintf(out, size, "{\"step\": %ld, \"train_loss\": %.6g, \"train_mean_token_accuracy\": %.6g", m->step,
-                     m->train_loss, m->train_accuracy);
-    if (for_event) n += snprintf(out + n, size - n, ", \"total_steps\": %ld", m->total_steps);
+/* A step's metrics as JSON text (heap), in OpenAI's field names; the event's also has
+ * total_steps. A value that is not finite is left out (JSON has no NaN). NULL when out of memory. */
+static char *metrics_json(const TrainMetrics *m, bool for_event) {
+    json_t *o = json_pack("{s:I}", "step", (json_int_t)m->step);
+    if (!o) return NULL;
+    json_object_set_new(o, "train_loss", json_real(m->train_loss));
+    json_object_set_new(o, "train_mean_token_accuracy", json_real(m->train_accuracy));
+    if (for_event) json_object_set_new(o, "total_steps", json_integer(m->total_steps));
     if (m->has_valid) {
-        n += snprintf(out + n, size - n, ", \"valid_loss\": %.6g, \"valid_mean_token_accuracy\": %.6g", m->valid_loss,
-                      m->valid_accuracy);
-        if (m->full_valid)
-            n += snprintf(out + n, size - n, ", \"full_valid_loss\": %.6g, \"full_valid_mean_token_accuracy\": %.6g",
-                          m->valid_loss, m->valid_accuracy);
+        json_object_set_new(o, "valid_loss", json_real(m->valid_loss));
+        json_object_set_new(o, "valid_mean_token_accuracy", json_real(m->valid_accuracy));
+        if (m->full_valid) {
+            json_object_set_new(o, "full_valid_loss", json_real(m->valid_loss));
+            json_object_set_new(o, "full_valid_mean_token_accuracy", json_real(m->valid_accuracy));
+        }
     }
-    snprintf(out + n, size - n, "}");
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    return text;
 }
 
 /* Keeps the newest JOBS_KEEP_CHECKPOINTS API checkpoints (rows and directories); other
- * checkpoint-<step> directories (older ones, and those a stop or pause left) are removed unless
- * they are the latest, which a resume starts from. */
+ * checkpoint-<step> directories (older ones, and those a stop or pause left) are removed. Called
+ * right after an API checkpoint is recorded, so the latest directory, which a resume starts from,
+ * is always among those kept. */
 static void prune_checkpoints(RunCtx *rc) {
     CheckpointRecord *list;
     int n;
@@ -235,15 +244,13 @@ static void prune_checkpoints(RunCtx *rc) {
     }
     for (int i = JOBS_KEEP_CHECKPOINTS; i < n; i++)
         if (store_checkpoint_delete(rc->s, list[i].id, &err)) log_err("cannot remove an old checkpoint", &err);
-    char latest[4200];
-    long newest = latest_checkpoint(rc->run_dir, latest, sizeof latest);
     DIR *d = opendir(rc->run_dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
         char *end, path[4400];
         if (strncmp(e->d_name, "checkpoint-", 11) != 0) continue;
         long step = strtol(e->d_name + 11, &end, 10);
-        bool keep = step == newest && !*end;
+        bool keep = false;
         for (int i = 0; i < n && i < JOBS_KEEP_CHECKPOINTS && !keep; i++) keep = !*end && list[i].step == step;
         snprintf(path, sizeof path, "%s/%s", rc->run_dir, e->d_name);
         if (!keep && file_remove_tree(path, &err)) log_err("cannot remove an old checkpoint", &err);
@@ -255,20 +262,21 @@ static void prune_checkpoints(RunCtx *rc) {
 static int on_train_step(const TrainMetrics *m, const char *checkpoint_dir, void *user) {
     RunCtx *rc = user;
     Err err = {0};
-    char data[1024], msg[512];
-    metrics_json(m, true, data, sizeof data);
+    char msg[512], *data = metrics_json(m, true);
     int n = snprintf(msg, sizeof msg, "Step %ld/%ld: training loss=%.2f", m->step, m->total_steps, m->train_loss);
     if (m->has_valid)
         snprintf(msg + n, sizeof msg - n, ", %svalidation loss=%.2f", m->full_valid ? "full " : "", m->valid_loss);
     add_event(rc->s, rc->job->id, "info", "metrics", data, "%s", msg);
+    free(data);
     if (checkpoint_dir && rc->per_epoch > 0 && m->step % rc->per_epoch == 0) { /* not a stop's checkpoint */
-        char name[STORE_NAME_MAX + 32], metrics[1024];
+        char name[STORE_NAME_MAX + 32], *metrics = metrics_json(m, false);
         snprintf(name, sizeof name, "%s:ckpt-step-%ld", rc->model_name, m->step);
-        metrics_json(m, false, metrics, sizeof metrics);
-        if (store_checkpoint_add(rc->s, rc->job->id, m->step, name, metrics, checkpoint_dir, NULL, &err))
-            log_err("cannot record a checkpoint", &err);
+        int added = store_checkpoint_add(rc->s, rc->job->id, m->step, name, metrics ? metrics : "{}", checkpoint_dir,
+                                         NULL, &err);
+        free(metrics);
         add_event(rc->s, rc->job->id, "info", "message", NULL, "Checkpoint created at step %ld", m->step);
-        prune_checkpoints(rc);
+        if (added == 0) prune_checkpoints(rc); /* never without the new one among those kept */
+        else log_err("cannot record a checkpoint", &err);
     }
     /* progress, written only while the job is still running (a cancel or pause stops us here) */
     rc->job->step = m->step;
