@@ -1,4 +1,5 @@
-/* export.c: merged Hugging Face model export (see export.h). */
+/* export.c: merged Hugging Face model export (see export.h): the architecture's weights (arch.h)
+ * in table order under their Hugging Face names, LoRA pairs merged into the matrices they adapt. */
 #include "export.h"
 
 #include <cblas.h>
@@ -43,11 +44,11 @@ static int copy_file(const char *from, const char *to, Err *err) {
 
 static json_t *config_json(const Model *m) {
     const ModelConfig *c = &m->cfg;
-    bool qwen = c->arch == ARCH_QWEN2;
+    const ArchDesc *a = arch_describe(c->arch);
     int32_t bos = tok_bos_id(m->tok), eos = tok_eos_id(m->tok);
     json_t *j = json_object();
-    json_object_set_new(j, "architectures", json_pack("[s]", qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
-    json_object_set_new(j, "model_type", json_string(qwen ? "qwen2" : "llama"));
+    json_object_set_new(j, "architectures", json_pack("[s]", a->hf_class));
+    json_object_set_new(j, "model_type", json_string(a->hf_types[0]));
     json_object_set_new(j, "hidden_size", json_integer(c->dim));
     json_object_set_new(j, "intermediate_size", json_integer(c->ffn_dim));
     json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layer));
@@ -60,7 +61,7 @@ static json_t *config_json(const Model *m) {
     json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
     json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tied_embeddings));
     json_object_set_new(j, "hidden_act", json_string("silu"));
-    if (!qwen) json_object_set_new(j, "attention_bias", json_boolean(c->qkv_bias));
+    if (!a->qkv_bias) json_object_set_new(j, "attention_bias", json_boolean(c->qkv_bias));
     json_object_set_new(j, "bos_token_id", bos >= 0 ? json_integer(bos) : json_null());
     json_object_set_new(j, "eos_token_id", eos >= 0 ? json_integer(eos) : json_null());
     json_object_set_new(j, "torch_dtype", json_string("float32"));
@@ -94,6 +95,41 @@ static int write_tokenizer(const Model *m, const char *out_dir, const char *tok_
     return write_json(to, tc, err);
 }
 
+typedef struct {
+    const Model *m;
+    const Lora *lora;
+    StWriteTensor *ts;
+    char (*names)[ARCH_MAX_NAME];
+    int n;
+    float **owned; /* merged copies, freed by the caller */
+    int n_owned;
+    Err *err;
+} ExportCtx;
+
+/* Adds one weight to the tensor list, merged with its LoRA pair (W + scale * B A) if adapted. */
+static int export_weight(void *vctx, const ArchWeight *w, int layer) {
+    ExportCtx *x = vctx;
+    const ModelConfig *c = &x->m->cfg;
+    int rows = (int)arch_dim_size(w->rows, c), cols = (int)arch_dim_size(w->cols, c);
+    const float *src = model_weight(x->m, w, layer);
+    const LoraPair *p = x->lora && w->lora != ARCH_NO_LORA ? lora_pair(x->lora, layer, w->lora) : NULL;
+    if (p && p->A) {
+        size_t sz = (size_t)rows * cols;
+        float *merged = malloc(sz * sizeof(float));
+        if (!merged) return err_set(x->err, ERR_NOMEM, "out of memory");
+        memcpy(merged, src, sz * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, p->rank, x->lora->scale, p->B, p->rank,
+                    p->A, cols, 1.0f, merged, cols);
+        x->owned[x->n_owned++] = merged;
+        src = merged;
+    }
+    arch_format_hf_name(w, layer, x->names[x->n], sizeof x->names[x->n]);
+    StWriteTensor *t = &x->ts[x->n++];
+    *t = (StWriteTensor){x->names[x->n - 1], src, cols > 1 ? 2 : 1, {(uint64_t)rows, (uint64_t)cols}};
+    if (cols <= 1) t->shape[1] = 0;
+    return 0;
+}
+
 int model_export_merged(const Model *m, const Lora *lora, const char *out_dir, Err *err) {
     const ModelConfig *c = &m->cfg;
     if (lora && lora->n_layer != c->n_layer) return err_set(err, ERR_ARG, "the adapter does not fit this model");
@@ -104,75 +140,28 @@ int model_export_merged(const Model *m, const Lora *lora, const char *out_dir, E
         free(tok_json);
         return err_set(err, ERR_IO, "%s: cannot create: %s", out_dir, strerror(errno));
     }
-    int per_layer = 12, n = 0;
-    StWriteTensor *ts = calloc((size_t)c->n_layer * per_layer + 3, sizeof *ts);
-    char (*names)[96] = calloc((size_t)c->n_layer * per_layer + 3, sizeof *names);
-    float **owned = calloc((size_t)c->n_layer * LORA_N_TARGETS, sizeof(float *));
-    int n_owned = 0, rc = 0;
-    if (!ts || !names || !owned) {
+    const ArchDesc *a = arch_describe(c->arch);
+    size_t cap = (size_t)a->n_weights * (c->n_layer + 1);
+    ExportCtx x = {m, lora, calloc(cap, sizeof *x.ts), calloc(cap, sizeof *x.names), 0,
+                   calloc((size_t)c->n_layer * LORA_N_TARGETS, sizeof(float *)), 0, err};
+    int rc = 0;
+    if (!x.ts || !x.names || !x.owned) {
         rc = err_set(err, ERR_NOMEM, "out of memory");
         goto done;
     }
-#define ADD(name_fmt, layer, ptr, rows, cols)                                                          \
-    do {                                                                                               \
-        snprintf(names[n], sizeof names[n], name_fmt, layer);                                          \
-        ts[n] = (StWriteTensor){names[n], (ptr), (cols) > 1 ? 2 : 1, {(uint64_t)(rows), (uint64_t)(cols)}}; \
-        if ((cols) <= 1) ts[n].shape[1] = 0;                                                           \
-        n++;                                                                                           \
-    } while (0)
-    ADD("model.embed_tokens.weight%s", "", m->tok_embd, c->vocab, c->dim);
-    int qd = c->n_head * c->head_dim, kvd = c->n_kv_head * c->head_dim;
-    for (int l = 0; l < c->n_layer; l++) {
-        const LayerWeights *w = &m->layers[l];
-        const float *mats[LORA_N_TARGETS] = {w->wq, w->wk, w->wv, w->wo, w->w_gate, w->w_up, w->w_down};
-        static const char *const fmt[LORA_N_TARGETS] = {
-            "model.layers.%d.self_attn.q_proj.weight", "model.layers.%d.self_attn.k_proj.weight",
-            "model.layers.%d.self_attn.v_proj.weight", "model.layers.%d.self_attn.o_proj.weight",
-            "model.layers.%d.mlp.gate_proj.weight",    "model.layers.%d.mlp.up_proj.weight",
-            "model.layers.%d.mlp.down_proj.weight"};
-        int rows[LORA_N_TARGETS] = {qd, kvd, kvd, c->dim, c->ffn_dim, c->ffn_dim, c->dim};
-        int cols[LORA_N_TARGETS] = {c->dim, c->dim, c->dim, qd, c->dim, c->dim, c->ffn_dim};
-        ADD("model.layers.%d.input_layernorm.weight", l, w->attn_norm, c->dim, 1);
-        ADD("model.layers.%d.post_attention_layernorm.weight", l, w->ffn_norm, c->dim, 1);
-        for (int t = 0; t < LORA_N_TARGETS; t++) {
-            const LoraPair *p = lora ? lora_pair(lora, l, t) : NULL;
-            const float *src = mats[t];
-            if (p && p->A) { /* W + scale * B A */
-                size_t sz = (size_t)rows[t] * cols[t];
-                float *merged = malloc(sz * sizeof(float));
-                if (!merged) {
-                    rc = err_set(err, ERR_NOMEM, "out of memory");
-                    goto done;
-                }
-                memcpy(merged, src, sz * sizeof(float));
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows[t], cols[t], p->rank, lora->scale, p->B,
-                            p->rank, p->A, cols[t], 1.0f, merged, cols[t]);
-                owned[n_owned++] = merged;
-                src = merged;
-            }
-            ADD(fmt[t], l, src, rows[t], cols[t]);
-        }
-        if (c->qkv_bias) {
-            ADD("model.layers.%d.self_attn.q_proj.bias", l, w->bq, qd, 1);
-            ADD("model.layers.%d.self_attn.k_proj.bias", l, w->bk, kvd, 1);
-            ADD("model.layers.%d.self_attn.v_proj.bias", l, w->bv, kvd, 1);
-        }
-    }
-    ADD("model.norm.weight%s", "", m->out_norm, c->dim, 1);
-    if (!c->tied_embeddings) ADD("lm_head.weight%s", "", m->output, c->vocab, c->dim);
-#undef ADD
+    if ((rc = arch_visit_weights(a, c, export_weight, &x))) goto done;
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
     static const char *const meta[] = {"format", "pt", NULL};
-    if ((rc = st_write(path, ts, n, meta, err))) goto done;
+    if ((rc = st_write(path, x.ts, x.n, meta, err))) goto done;
     snprintf(path, sizeof path, "%s/config.json", out_dir);
     if ((rc = write_json(path, config_json(m), err))) goto done;
     rc = write_tokenizer(m, out_dir, tok_json, err);
 done:
     free(tok_json);
-    for (int i = 0; i < n_owned; i++) free(owned[i]);
-    free(owned);
-    free(ts);
-    free(names);
+    for (int i = 0; i < x.n_owned; i++) free(x.owned[i]);
+    free(x.owned);
+    free(x.ts);
+    free(x.names);
     return rc;
 }

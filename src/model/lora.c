@@ -1,4 +1,5 @@
-/* lora.c: LoRA parameter layout, initialisation, target names and the forward application. */
+/* lora.c: LoRA parameter layout (shapes from the architecture's table, arch.h), initialisation,
+ * target names and the forward application. */
 #include "lora.h"
 
 #include <cblas.h>
@@ -7,16 +8,20 @@
 #include <string.h>
 
 #include "../core/rng.h"
+#include "arch.h"
 #include "model.h"
 
-static const char *const TARGET_NAMES[LORA_N_TARGETS] = {"q_proj", "k_proj", "v_proj", "o_proj",
-                                                         "gate_proj", "up_proj", "down_proj"};
-static const char *const TARGET_MODULES[LORA_N_TARGETS] = {
-    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+/* Module names do not depend on the architecture (every table names its projections the Llama
+ * way; test_arch.c checks it), so the Llama table answers for all. */
+const char *lora_target_module(LoraTarget t) {
+    const ArchWeight *w = arch_find_lora_weight(arch_describe(ARCH_LLAMA), t);
+    return w ? w->lora_module : "?";
+}
 
-const char *lora_target_name(LoraTarget t) { return (unsigned)t < LORA_N_TARGETS ? TARGET_NAMES[t] : "?"; }
-const char *lora_target_module(LoraTarget t) { return (unsigned)t < LORA_N_TARGETS ? TARGET_MODULES[t] : "?"; }
+const char *lora_target_name(LoraTarget t) {
+    const char *module = lora_target_module(t), *dot = strrchr(module, '.');
+    return dot ? dot + 1 : module;
+}
 
 int lora_parse_targets(const char *list, unsigned *targets, Err *err) {
     *targets = 0;
@@ -29,9 +34,9 @@ int lora_parse_targets(const char *list, unsigned *targets, Err *err) {
         size_t n = strcspn(p, ",");
         int found = -1;
         for (int t = 0; t < LORA_N_TARGETS && found < 0; t++) {
-            size_t short_len = strlen(TARGET_NAMES[t]) - 5; /* "q" of "q_proj" */
-            if ((n == strlen(TARGET_NAMES[t]) && strncmp(p, TARGET_NAMES[t], n) == 0) ||
-                (n == short_len && strncmp(p, TARGET_NAMES[t], n) == 0))
+            const char *name = lora_target_name(t);
+            size_t short_len = strlen(name) - 5; /* "q" of "q_proj" */
+            if ((n == strlen(name) && strncmp(p, name, n) == 0) || (n == short_len && strncmp(p, name, n) == 0))
                 found = t;
         }
         if (found < 0)
@@ -63,9 +68,17 @@ int lora_new(const Model *m, const LoraConfig *cfg, Lora **out, Err *err) {
         return err_set(err, ERR_ARG, "LoRA dropout must be in [0, 1), got %g", cfg->dropout);
     if (!(cfg->targets & LORA_ALL_TARGETS)) return err_set(err, ERR_ARG, "no LoRA target modules");
     const ModelConfig *c = &m->cfg;
-    int qd = c->n_head * c->head_dim, kvd = c->n_kv_head * c->head_dim;
-    int dims[LORA_N_TARGETS][2] = {{c->dim, qd},       {c->dim, kvd},        {c->dim, kvd}, {qd, c->dim},
-                                   {c->dim, c->ffn_dim}, {c->dim, c->ffn_dim}, {c->ffn_dim, c->dim}};
+    const ArchDesc *a = arch_describe(c->arch);
+    int dims[LORA_N_TARGETS][2] = {{0}}; /* (in, out) of each target's matrix */
+    for (int t = 0; t < LORA_N_TARGETS; t++) {
+        const ArchWeight *w = arch_find_lora_weight(a, t);
+        if (!w && (cfg->targets & (1u << t)))
+            return err_set(err, ERR_ARG, "%s models have no %s to adapt", a->name, lora_target_name(t));
+        if (w) {
+            dims[t][0] = (int)arch_dim_size(w->cols, c);
+            dims[t][1] = (int)arch_dim_size(w->rows, c);
+        }
+    }
     Lora *l = calloc(1, sizeof *l);
     if (!l) return err_set(err, ERR_NOMEM, "out of memory");
     l->cfg = *cfg;

@@ -58,8 +58,9 @@ static inline const LoraPair *lora_pair(const Lora *l, int layer, LoraTarget t) 
 /* The gradient buffer that matches a parameter pointer inside l->params. */
 static inline float *lora_grad(const Lora *l, const float *param) { return l->grads + (param - l->params); }
 
+/* Names from the architecture tables (arch.h); "?" for an unknown target. */
 const char *lora_target_name(LoraTarget t);   /* "q_proj", ... "down_proj" */
-const char *lora_target_module(LoraTarget t); /* "self_attn.q_proj", ... "mlp.down_proj" */
+const char *lora_target_module(LoraTarget t); /* PEFT module: "self_attn.q_proj", ... "mlp.down_proj" */
 /* Parses a comma-separated list ("q,k,v" or "q_proj,v_proj" or "all") into a target mask. */
 int lora_parse_targets(const char *list, unsigned *targets, Err *err);
 

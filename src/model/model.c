@@ -1,6 +1,6 @@
 /* model.c: format-independent model loading: dispatch by path, the parameter layout in one
- * allocation, configuration checks, and freeing. The GGUF and Hugging Face readers live in
- * model_gguf.c and model_hf.c. */
+ * allocation (the architecture's weights in table order, see arch.h), configuration checks, and
+ * freeing. The GGUF and Hugging Face readers live in model_gguf.c and model_hf.c. */
 #include "model.h"
 
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include "../core/fileio.h"
 #include "gguf.h"
 
-const char *model_arch_name(ModelArch a) { return a == ARCH_QWEN2 ? "qwen2" : "llama"; }
+const char *model_arch_name(ModelArch a) { return arch_describe(a)->name; }
 
 void model_free(Model *m) {
     if (!m) return;
@@ -40,67 +40,67 @@ static int check_config(const ModelConfig *c, const char *path, Err *err) {
     return 0;
 }
 
+float *model_weight(const Model *m, const ArchWeight *w, int layer) {
+    const char *base = w->per_layer ? (const char *)&m->layers[layer] : (const char *)m;
+    return *(float *const *)(base + w->slot);
+}
+
+QuantMatrix *model_weight_quant(Model *m, const ArchWeight *w, int layer) {
+    if (w->quant_slot == ARCH_NO_QUANT) return NULL;
+    char *base = w->per_layer ? (char *)&m->layers[layer] : (char *)m;
+    return (QuantMatrix *)(base + w->quant_slot);
+}
+
+typedef struct {
+    WeightRole role;
+    int layer;
+    float *dst;
+    size_t rows, cols;
+} WeightRead;
+
+typedef struct {
+    Model *m;
+    float *next;      /* the next free float in m->params */
+    WeightRead *todo; /* NULL while only counting */
+    size_t n_floats;
+    int n;
+} Layout;
+
+/* Counts (todo NULL) or places and lists one weight. */
+static int layout_weight(void *vctx, const ArchWeight *w, int layer) {
+    Layout *lay = vctx;
+    const ModelConfig *c = &lay->m->cfg;
+    size_t rows = arch_dim_size(w->rows, c), cols = arch_dim_size(w->cols, c);
+    if (lay->todo) {
+        char *base = w->per_layer ? (char *)&lay->m->layers[layer] : (char *)lay->m;
+        *(float **)(base + w->slot) = lay->next;
+        lay->todo[lay->n] = (WeightRead){w->role, layer, lay->next, rows, cols};
+        lay->next += rows * cols;
+    }
+    lay->n_floats += rows * cols;
+    lay->n++;
+    return 0;
+}
+
 int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err) {
     const ModelConfig *c = &m->cfg;
     if (check_config(c, m->path, err)) return -1;
-    size_t C = c->dim, F = c->ffn_dim, V = c->vocab, Q = (size_t)c->n_head * c->head_dim,
-           KV = (size_t)c->n_kv_head * c->head_dim;
-    size_t per_layer = C + Q * C + 2 * KV * C + C * Q + C + 3 * F * C + (c->qkv_bias ? Q + 2 * KV : 0);
-    size_t total = V * C + C + (c->tied_embeddings ? 0 : V * C) + per_layer * c->n_layer;
+    const ArchDesc *a = arch_describe(c->arch);
+    Layout lay = {m, NULL, NULL, 0, 0};
+    arch_visit_weights(a, c, layout_weight, &lay);
+    size_t total = lay.n_floats;
     m->params = malloc(total * sizeof(float));
     m->layers = calloc(c->n_layer, sizeof(LayerWeights));
-    if (!m->params || !m->layers)
+    WeightRead *todo = malloc((size_t)lay.n * sizeof *todo);
+    if (!m->params || !m->layers || !todo) {
+        free(todo);
         return err_set(err, ERR_NOMEM, "%s: cannot allocate %zu MiB for the weights", m->path, total * 4 >> 20);
+    }
     m->n_params = total;
-    float *p = m->params;
-#define TAKE(ptr, n) do { (ptr) = p; p += (n); } while (0)
-    TAKE(m->tok_embd, V * C);
-    TAKE(m->out_norm, C);
+    lay = (Layout){m, m->params, todo, 0, 0};
+    arch_visit_weights(a, c, layout_weight, &lay);
     if (c->tied_embeddings) m->output = m->tok_embd;
-    else TAKE(m->output, V * C);
-    for (int l = 0; l < c->n_layer; l++) {
-        LayerWeights *w = &m->layers[l];
-        TAKE(w->attn_norm, C);
-        TAKE(w->wq, Q * C);
-        TAKE(w->wk, KV * C);
-        TAKE(w->wv, KV * C);
-        if (c->qkv_bias) {
-            TAKE(w->bq, Q);
-            TAKE(w->bk, KV);
-            TAKE(w->bv, KV);
-        }
-        TAKE(w->wo, C * Q);
-        TAKE(w->ffn_norm, C);
-        TAKE(w->w_gate, F * C);
-        TAKE(w->w_up, F * C);
-        TAKE(w->w_down, C * F);
-    }
-#undef TAKE
-    struct { WeightRole role; int layer; float *dst; size_t rows, cols; } todo[3 + MODEL_MAX_LAYERS * 12];
-    int n = 0;
-#define ADD(r, l, d, nr, nc) do { todo[n].role = r; todo[n].layer = l; todo[n].dst = d; todo[n].rows = nr; todo[n].cols = nc; n++; } while (0)
-    ADD(W_TOK_EMBD, -1, m->tok_embd, V, C);
-    ADD(W_OUT_NORM, -1, m->out_norm, C, 1);
-    if (!c->tied_embeddings) ADD(W_OUTPUT, -1, m->output, V, C);
-    for (int l = 0; l < c->n_layer; l++) {
-        LayerWeights *w = &m->layers[l];
-        ADD(W_ATTN_NORM, l, w->attn_norm, C, 1);
-        ADD(W_Q, l, w->wq, Q, C);
-        ADD(W_K, l, w->wk, KV, C);
-        ADD(W_V, l, w->wv, KV, C);
-        if (c->qkv_bias) {
-            ADD(W_Q_BIAS, l, w->bq, Q, 1);
-            ADD(W_K_BIAS, l, w->bk, KV, 1);
-            ADD(W_V_BIAS, l, w->bv, KV, 1);
-        }
-        ADD(W_O, l, w->wo, C, Q);
-        ADD(W_FFN_NORM, l, w->ffn_norm, C, 1);
-        ADD(W_GATE, l, w->w_gate, F, C);
-        ADD(W_UP, l, w->w_up, F, C);
-        ADD(W_DOWN, l, w->w_down, C, F);
-    }
-#undef ADD
-    int failed = 0;
+    int n = lay.n, failed = 0;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n; i++) {
         Err e = {0};
@@ -115,6 +115,7 @@ int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err) {
             }
         }
     }
+    free(todo);
     return failed ? -1 : 0;
 }
 

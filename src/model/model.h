@@ -14,14 +14,13 @@
 #include "../tensor/ops_quant.h"
 #include "../text/chat_template.h"
 #include "../text/tokenizer.h"
+#include "arch.h"
 #include "text_model.h"
-
-typedef enum { ARCH_LLAMA = 0, ARCH_QWEN2 = 1 } ModelArch;
 
 #define MODEL_MAX_LAYERS 256
 #define MODEL_MAX_DIM 65536
 
-typedef struct {
+typedef struct ModelConfig {
     ModelArch arch;
     int n_layer;   /* transformer blocks */
     int dim;       /* C: hidden size */
@@ -87,22 +86,20 @@ void model_free(Model *m); /* NULL is a no-op */
 
 const char *model_arch_name(ModelArch a);
 
-/* --- used by the format-specific loaders (model_gguf.c, model_hf.c) --- */
+/* Where weight w of layer (-1 for a global weight) lives in m: its fp32 data, and its quantized
+ * view (NULL when w has none). */
+float *model_weight(const Model *m, const ArchWeight *w, int layer);
+QuantMatrix *model_weight_quant(Model *m, const ArchWeight *w, int layer);
 
-/* The weights a model needs, by role; each loader maps them to its own tensor names. */
-typedef enum {
-    W_TOK_EMBD, W_OUT_NORM, W_OUTPUT,
-    W_ATTN_NORM, W_Q, W_K, W_V, W_Q_BIAS, W_K_BIAS, W_V_BIAS, W_O,
-    W_FFN_NORM, W_GATE, W_UP, W_DOWN,
-    W_COUNT
-} WeightRole;
+/* --- used by the format-specific loaders (model_gguf.c, model_hf.c) --- */
 
 /* Reads one weight (role, layer) of `rows` x `cols` (cols = 1 for vectors) into dst as fp32 in
  * Hugging Face layout. Returns 0, or -1 (err filled, naming the tensor) when it is missing,
  * misshapen or unreadable. Called from several threads at once for different weights. */
 typedef int (*WeightReader)(void *ctx, WeightRole role, int layer, float *dst, int rows, int cols, Err *err);
 
-/* Allocates m->params for m->cfg and reads every weight through read. */
+/* Allocates m->params for m->cfg and reads every weight of its architecture's table (arch.h)
+ * through read. */
 int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err);
 
 int model_load_gguf(const char *path, Model *m, Err *err);

@@ -1,6 +1,7 @@
 /* model_gguf.c: builds a Model from a GGUF file: configuration from `<arch>.*` metadata, weights
- * dequantized to fp32, llama q/k rows un-permuted from GGUF's interleaved-pair RoPE order back to
- * Hugging Face's rotate-half order, tokenizer and chat template from `tokenizer.*` metadata. */
+ * (named by the architecture's table, arch.h) dequantized to fp32, llama q/k rows un-permuted from
+ * GGUF's interleaved-pair RoPE order back to Hugging Face's rotate-half order, tokenizer and chat
+ * template from `tokenizer.*` metadata. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +13,9 @@
 typedef struct {
     const Gguf *g;
     const ModelConfig *cfg;
+    const ArchDesc *arch;
     bool permuted_qk; /* llama GGUF: q/k rows stored for interleaved-pair rotation */
 } GgufCtx;
-
-static void tensor_name(WeightRole role, int layer, char *buf, size_t cap) {
-    static const char *names[W_COUNT] = {
-        [W_TOK_EMBD] = "token_embd.weight", [W_OUT_NORM] = "output_norm.weight", [W_OUTPUT] = "output.weight",
-        [W_ATTN_NORM] = "attn_norm.weight", [W_Q] = "attn_q.weight",        [W_K] = "attn_k.weight",
-        [W_V] = "attn_v.weight",            [W_Q_BIAS] = "attn_q.bias",     [W_K_BIAS] = "attn_k.bias",
-        [W_V_BIAS] = "attn_v.bias",         [W_O] = "attn_output.weight",   [W_FFN_NORM] = "ffn_norm.weight",
-        [W_GATE] = "ffn_gate.weight",       [W_UP] = "ffn_up.weight",       [W_DOWN] = "ffn_down.weight"};
-    if (layer < 0) snprintf(buf, cap, "%s", names[role]);
-    else snprintf(buf, cap, "blk.%d.%s", layer, names[role]);
-}
 
 /* GGUF's llama conversion permutes each head's rows r = s*(hd/2) + i (s in {0,1}) to 2i + s.
  * Undo it: hf[h][s*half + i] = gguf[h][2i + s]. */
@@ -46,8 +37,9 @@ static int unpermute_rows(float *w, int n_heads, int head_dim, int cols) {
 
 static int read_weight(void *vctx, WeightRole role, int layer, float *dst, int rows, int cols, Err *err) {
     GgufCtx *ctx = vctx;
-    char name[96];
-    tensor_name(role, layer, name, sizeof name);
+    const ArchWeight *w = arch_find_weight(ctx->arch, role);
+    char name[ARCH_MAX_NAME];
+    arch_format_gguf_name(w, layer, name, sizeof name);
     const GgufTensor *t = gguf_find_tensor(ctx->g, name);
     const char *path = gguf_path(ctx->g);
     if (!t) return err_set(err, ERR_FORMAT, "%s: missing tensor '%s'", path, name);
@@ -59,9 +51,8 @@ static int read_weight(void *vctx, WeightRole role, int layer, float *dst, int r
                        (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], cols == 1 ? rows : cols,
                        cols == 1 ? 1 : rows);
     if (gguf_tensor_to_f32(t, dst, err)) return err_prefix(err, "%s", path);
-    if (ctx->permuted_qk && (role == W_Q || role == W_K || role == W_Q_BIAS || role == W_K_BIAS)) {
-        int heads = role == W_Q || role == W_Q_BIAS ? ctx->cfg->n_head : ctx->cfg->n_kv_head;
-        if (unpermute_rows(dst, heads, ctx->cfg->head_dim, cols))
+    if (ctx->permuted_qk && w->rope) {
+        if (unpermute_rows(dst, rows / ctx->cfg->head_dim, ctx->cfg->head_dim, cols))
             return err_set(err, ERR_NOMEM, "%s: out of memory", path);
     }
     return 0;
@@ -71,10 +62,13 @@ static int read_config(const Gguf *g, ModelConfig *c, Err *err) {
     const char *path = gguf_path(g);
     const char *arch = gguf_get_str(g, "general.architecture", NULL);
     if (!arch) return err_set(err, ERR_FORMAT, "%s: no general.architecture in the metadata", path);
-    if (strcmp(arch, "llama") == 0) c->arch = ARCH_LLAMA;
-    else if (strcmp(arch, "qwen2") == 0) c->arch = ARCH_QWEN2;
-    else return err_set(err, ERR_UNSUPPORTED, "%s: unsupported architecture '%s' (llama and qwen2 are supported)", path, arch);
+    const ArchDesc *a = arch_find_gguf(arch);
     char key[128];
+    if (!a) {
+        arch_list_names(false, key, sizeof key);
+        return err_set(err, ERR_UNSUPPORTED, "%s: unsupported architecture '%s' (%s are supported)", path, arch, key);
+    }
+    c->arch = a->arch;
 #define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
     c->n_layer = (int)gguf_get_int(g, KEY("block_count"), 0);
     c->dim = (int)gguf_get_int(g, KEY("embedding_length"), 0);
@@ -90,11 +84,15 @@ static int read_config(const Gguf *g, ModelConfig *c, Err *err) {
     if (rope_dims != c->head_dim)
         return err_set(err, ERR_UNSUPPORTED, "%s: partial rotary embeddings (%d of %d dims) are not supported", path,
                        rope_dims, c->head_dim);
-    const GgufTensor *emb = gguf_find_tensor(g, "token_embd.weight");
-    if (!emb || emb->n_dims != 2) return err_set(err, ERR_FORMAT, "%s: missing tensor 'token_embd.weight'", path);
+    char name[ARCH_MAX_NAME];
+    arch_format_gguf_name(arch_find_weight(a, W_TOK_EMBD), -1, name, sizeof name);
+    const GgufTensor *emb = gguf_find_tensor(g, name);
+    if (!emb || emb->n_dims != 2) return err_set(err, ERR_FORMAT, "%s: missing tensor '%s'", path, name);
     c->vocab = (int)emb->ne[1];
-    c->tied_embeddings = gguf_find_tensor(g, "output.weight") == NULL;
-    c->qkv_bias = gguf_find_tensor(g, "blk.0.attn_q.bias") != NULL;
+    arch_format_gguf_name(arch_find_weight(a, W_OUTPUT), -1, name, sizeof name);
+    c->tied_embeddings = gguf_find_tensor(g, name) == NULL;
+    arch_format_gguf_name(arch_find_weight(a, W_Q_BIAS), 0, name, sizeof name);
+    c->qkv_bias = gguf_find_tensor(g, name) != NULL;
     return 0;
 }
 
@@ -112,23 +110,22 @@ static int summarize_types(const Gguf *g, Model *m) {
     return (m->tensor_types = strdup(buf)) ? 0 : -1;
 }
 
-/* Points the model's quantized views at the file's blocks for every linear weight stored in a
- * supported block type. Returns whether any view was set (the file must then stay open). */
+/* Points the model's quantized views at the file's blocks for every weight with a view (the
+ * linear layers and the head; a tied head is the token embeddings) stored in a supported block
+ * type. Returns whether any view was set (the file must then stay open). */
 static bool attach_quant_views(const Gguf *g, Model *m) {
+    const ArchDesc *a = arch_describe(m->cfg.arch);
     bool any = false;
-    char name[96];
-    struct { WeightRole role; size_t offset; } roles[] = {
-        {W_Q, offsetof(LayerWeights, q_wq)},     {W_K, offsetof(LayerWeights, q_wk)},
-        {W_V, offsetof(LayerWeights, q_wv)},     {W_O, offsetof(LayerWeights, q_wo)},
-        {W_GATE, offsetof(LayerWeights, q_gate)}, {W_UP, offsetof(LayerWeights, q_up)},
-        {W_DOWN, offsetof(LayerWeights, q_down)}};
-    for (int l = -1; l < m->cfg.n_layer; l++) {
-        for (size_t i = 0; i < (l < 0 ? 1 : sizeof roles / sizeof roles[0]); i++) {
-            WeightRole role = l < 0 ? (m->cfg.tied_embeddings ? W_TOK_EMBD : W_OUTPUT) : roles[i].role;
-            tensor_name(role, l, name, sizeof name);
+    char name[ARCH_MAX_NAME];
+    for (int i = 0; i < a->n_weights; i++) {
+        const ArchWeight *w = &a->weights[i];
+        if (w->quant_slot == ARCH_NO_QUANT) continue;
+        const ArchWeight *src = w->role == W_OUTPUT && m->cfg.tied_embeddings ? arch_find_weight(a, W_TOK_EMBD) : w;
+        for (int l = w->per_layer ? 0 : -1; l < (w->per_layer ? m->cfg.n_layer : 0); l++) {
+            arch_format_gguf_name(src, l, name, sizeof name);
             const GgufTensor *t = gguf_find_tensor(g, name);
             if (!t || !quant_type_supported(t->type) || t->n_dims != 2) continue;
-            QuantMatrix *q = l < 0 ? &m->q_output : (QuantMatrix *)((char *)&m->layers[l] + roles[i].offset);
+            QuantMatrix *q = model_weight_quant(m, w, l);
             q->type = t->type;
             q->data = t->data;
             q->cols = (int)t->ne[0];
@@ -158,7 +155,8 @@ int model_load_gguf(const char *path, Model *m, Err *err) {
         }
         m->cfg.has_rope_factors = true;
     }
-    GgufCtx ctx = {g, &m->cfg, m->cfg.arch == ARCH_LLAMA};
+    const ArchDesc *arch = arch_describe(m->cfg.arch);
+    GgufCtx ctx = {g, &m->cfg, arch, arch->gguf_rope_permuted};
     if (model_alloc_and_read(m, read_weight, &ctx, err)) goto done;
     m->quant_qk_permuted = ctx.permuted_qk;
     if (attach_quant_views(g, m)) {

@@ -1,6 +1,8 @@
-/* model_hf.c: builds a Model from a Hugging Face directory: config.json (llama, mistral, qwen2),
- * model.safetensors or shards listed in model.safetensors.index.json, tokenizer.json and
- * tokenizer_config.json (chat template, bos/eos). Weights are already in rotate-half layout. */
+/* model_hf.c: builds a Model from a Hugging Face directory: config.json (a model_type of a table
+ * in arch.h: llama, mistral, qwen2), model.safetensors or shards listed in
+ * model.safetensors.index.json, tokenizer.json and tokenizer_config.json (chat template,
+ * bos/eos). Tensor names come from the architecture's table; weights are already in rotate-half
+ * layout. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,21 +19,8 @@
 typedef struct {
     SafeTensors *shards[HF_MAX_SHARDS];
     int n_shards;
+    const ArchDesc *arch;
 } HfCtx;
-
-static void tensor_name(WeightRole role, int layer, char *buf, size_t cap) {
-    static const char *names[W_COUNT] = {
-        [W_TOK_EMBD] = "model.embed_tokens.weight",   [W_OUT_NORM] = "model.norm.weight",
-        [W_OUTPUT] = "lm_head.weight",                [W_ATTN_NORM] = "input_layernorm.weight",
-        [W_Q] = "self_attn.q_proj.weight",            [W_K] = "self_attn.k_proj.weight",
-        [W_V] = "self_attn.v_proj.weight",            [W_Q_BIAS] = "self_attn.q_proj.bias",
-        [W_K_BIAS] = "self_attn.k_proj.bias",         [W_V_BIAS] = "self_attn.v_proj.bias",
-        [W_O] = "self_attn.o_proj.weight",            [W_FFN_NORM] = "post_attention_layernorm.weight",
-        [W_GATE] = "mlp.gate_proj.weight",            [W_UP] = "mlp.up_proj.weight",
-        [W_DOWN] = "mlp.down_proj.weight"};
-    if (layer < 0) snprintf(buf, cap, "%s", names[role]);
-    else snprintf(buf, cap, "model.layers.%d.%s", layer, names[role]);
-}
 
 static const StTensor *find_tensor(const HfCtx *ctx, const char *name, const SafeTensors **owner) {
     for (int i = 0; i < ctx->n_shards; i++) {
@@ -46,8 +35,8 @@ static const StTensor *find_tensor(const HfCtx *ctx, const char *name, const Saf
 
 static int read_weight(void *vctx, WeightRole role, int layer, float *dst, int rows, int cols, Err *err) {
     HfCtx *ctx = vctx;
-    char name[128];
-    tensor_name(role, layer, name, sizeof name);
+    char name[ARCH_MAX_NAME];
+    arch_format_hf_name(arch_find_weight(ctx->arch, role), layer, name, sizeof name);
     const SafeTensors *owner = NULL;
     const StTensor *t = find_tensor(ctx, name, &owner);
     if (!t) return err_set(err, ERR_FORMAT, "%s: missing tensor '%s'", st_path(ctx->shards[0]), name);
@@ -116,12 +105,14 @@ static int read_config(const char *dir, Model *m, Err *err) {
         err_set(err, ERR_FORMAT, "%s: no model_type", path);
         goto done;
     }
-    if (strcmp(type, "llama") == 0 || strcmp(type, "mistral") == 0) c->arch = ARCH_LLAMA;
-    else if (strcmp(type, "qwen2") == 0) c->arch = ARCH_QWEN2;
-    else {
-        err_set(err, ERR_UNSUPPORTED, "%s: unsupported model_type '%s' (llama, mistral and qwen2 are supported)", path, type);
+    const ArchDesc *a = arch_find_hf(type);
+    if (!a) {
+        char names[128];
+        arch_list_names(true, names, sizeof names);
+        err_set(err, ERR_UNSUPPORTED, "%s: unsupported model_type '%s' (%s are supported)", path, type, names);
         goto done;
     }
+    c->arch = a->arch;
     c->dim = json_int(cfg, "hidden_size", 0);
     c->n_layer = json_int(cfg, "num_hidden_layers", 0);
     c->n_head = json_int(cfg, "num_attention_heads", 0);
@@ -133,7 +124,7 @@ static int read_config(const char *dir, Model *m, Err *err) {
     c->rope_theta = (float)json_num(cfg, "rope_theta", 10000.0);
     c->rms_eps = (float)json_num(cfg, "rms_norm_eps", 1e-6);
     c->tied_embeddings = json_is_true(json_object_get(cfg, "tie_word_embeddings"));
-    c->qkv_bias = c->arch == ARCH_QWEN2 || json_is_true(json_object_get(cfg, "attention_bias"));
+    c->qkv_bias = a->qkv_bias || json_is_true(json_object_get(cfg, "attention_bias"));
     json_t *rs = json_object_get(cfg, "rope_scaling");
     if (json_is_object(rs)) {
         const char *rt = json_string_value(json_object_get(rs, "rope_type"));
@@ -197,9 +188,12 @@ int model_load_hf(const char *dir, Model *m, Err *err) {
     HfCtx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return err_set(err, ERR_NOMEM, "out of memory");
     int rc = -1;
+    ctx->arch = arch_describe(m->cfg.arch);
     if (open_shards(dir, ctx, err)) goto done;
     const SafeTensors *owner;
-    if (!m->cfg.tied_embeddings && !find_tensor(ctx, "lm_head.weight", &owner)) m->cfg.tied_embeddings = true;
+    char head[ARCH_MAX_NAME];
+    arch_format_hf_name(arch_find_weight(ctx->arch, W_OUTPUT), -1, head, sizeof head);
+    if (!m->cfg.tied_embeddings && !find_tensor(ctx, head, &owner)) m->cfg.tied_embeddings = true;
     if (!(m->format = strdup("huggingface"))) {
         err_set(err, ERR_NOMEM, "out of memory");
         goto done;
