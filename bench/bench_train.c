@@ -41,10 +41,11 @@ static double sgemm_gflops(int T, int K, int N) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_train MODEL [threads]\n");
+        fprintf(stderr, "usage: bench_train MODEL [threads] [tokens per packed pass]\n");
         return 2;
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2;
+    int pack_rows = argc > 3 ? atoi(argv[3]) : TRAIN_PACK_ROWS;
     ops_set_threads(threads);
     Err err = {0};
     Model *m;
@@ -52,7 +53,7 @@ int main(int argc, char **argv) {
     TrainState *ts;
     LoraConfig lc = {8, 16.0f, 0.0f, LORA_ALL_TARGETS};
     if (model_load(argv[1], &m, &err) || lora_new(m, &lc, &lora, &err) ||
-        train_state_new(m, lora, SEQ, &ts, &err)) {
+        train_state_new(m, lora, SEQ, pack_rows, &ts, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -69,11 +70,12 @@ int main(int argc, char **argv) {
     for (int step = 0; step < WARMUP + TIMED; step++) {
         double t0 = clock_now_s();
         StepStats st = {0};
-        for (int b = 0; b < BATCH; b++)
-            if (train_sequence(ts, ids[b], mask, SEQ, 1.0f / (BATCH * (SEQ - 1)), true, &st, &err)) {
-                fprintf(stderr, "%s\n", err.msg);
-                return 1;
-            }
+        TrainSeq seqs[BATCH];
+        for (int b = 0; b < BATCH; b++) seqs[b] = (TrainSeq){ids[b], mask, SEQ, 0};
+        if (train_batch(ts, seqs, BATCH, 1.0f / (BATCH * (SEQ - 1)), true, &st, &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
         adamw_clip_grads(lora, adam.clip_norm);
         adamw_step(lora, &adam, adam.lr, step + 1);
         if (step >= WARMUP) times[step - WARMUP] = clock_now_s() - t0;
@@ -87,10 +89,10 @@ int main(int argc, char **argv) {
            gemm_big = sgemm_gflops(BATCH * SEQ, c->dim, c->ffn_dim);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"engine\": \"ftune\", \"threads\": %d, \"batch\": %d, \"seq\": %d, \"step_s_best\": %.3f, "
+    printf("{\"engine\": \"ftune\", \"threads\": %d, \"pack_rows\": %d, \"batch\": %d, \"seq\": %d, \"step_s_best\": %.3f, "
            "\"step_s_median\": %.3f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.0f, \"sgemm_gflops_128\": %.1f, "
            "\"sgemm_gflops_1024\": %.1f, \"mfu_4n\": %.3f, \"mfu_6n\": %.3f}\n",
-           threads, BATCH, SEQ, times[0], times[TIMED / 2], tok_s, ru.ru_maxrss / 1024.0, gemm, gemm_big,
+           threads, pack_rows, BATCH, SEQ, times[0], times[TIMED / 2], tok_s, ru.ru_maxrss / 1024.0, gemm, gemm_big,
            4 * n_matmul * tok_s / (gemm_big * 1e9), 6 * n_matmul * tok_s / (gemm_big * 1e9));
     train_state_free(ts);
     lora_free(lora);

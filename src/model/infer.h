@@ -1,7 +1,8 @@
-/* infer.h: the inference forward pass with a KV cache. Batched prefill runs up to
- * INFER_MAX_CHUNK tokens at a time through sgemm; decoding runs one token through sgemv. All
- * buffers are sized when the state is created: the forward pass allocates nothing. It does not
- * sample (sampler.h) or detokenize (generate.h). */
+/* infer.h: one sequence through the batched engine (forward.h) with its own KV cache slot: the
+ * simple client for the commands and tests that generate one text at a time. Prefill runs up to
+ * INFER_MAX_CHUNK tokens per forward call; decoding one. All buffers are sized when the state is
+ * created: the forward pass allocates nothing. It does not sample (sampler.h) or detokenize
+ * (generate.h). */
 #ifndef FTUNE_INFER_H
 #define FTUNE_INFER_H
 
@@ -15,21 +16,13 @@ typedef struct {
     const Model *model;
     int max_seq;     /* KV cache capacity in positions */
     int pos;         /* positions filled so far */
-    float *k_cache;  // (L, max_seq, n_kv*hd)
-    float *v_cache;  // (L, max_seq, n_kv*hd)
-    float *x;        // (chunk, C) residual stream
-    float *xb;       // (chunk, C) normed input
-    float *q;        // (chunk, n_head*hd)
-    float *att;      // (chunk, n_head*hd) attention output
-    float *hb;       // (chunk, F) gate, then swiglu
-    float *hb2;      // (chunk, F) up
-    float *scores;   // (threads, max_seq) attention scratch
     float *logits;   // (V) logits of the last token of the last forward
-    float *inv_freq; // (hd/2)
-    int *positions;  // (chunk)
     int n_threads;
     const struct Lora *lora; /* adapter applied on top of the base weights, or NULL */
-    float *lora_u;           // (chunk, rank) LoRA intermediate
+    struct Forward *fwd;     /* the batched engine, one sequence slot */
+    struct KvCache *kv;
+    int32_t *rows;           // (3, INFER_MAX_CHUNK) positions, slots, adapters of a chunk
+    uint8_t *want;           // (INFER_MAX_CHUNK) which rows return logits
 } InferState;
 
 /* Creates a state for up to max_seq positions (<= the model's context length when that is known).

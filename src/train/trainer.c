@@ -70,12 +70,19 @@ static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int 
     free(copy);
 }
 
-/* Loss and token accuracy over examples idx[0..n) of set (no gradients). */
-static int evaluate(TrainState *ts, const TrainSet *set, const int *idx, int n, double *loss, double *acc, Err *err) {
+#define EVAL_PACK 64 /* validation examples handed to one train_batch call */
+
+/* Loss and token accuracy over examples idx[0..n) of set (no gradients); seqs holds EVAL_PACK. */
+static int evaluate(TrainState *ts, TrainSeq *seqs, const TrainSet *set, const int *idx, int n, double *loss,
+                    double *acc, Err *err) {
     StepStats st = {0};
-    for (int i = 0; i < n; i++) {
-        const TrainExample *e = &set->ex[idx ? idx[i] : i];
-        if (train_sequence(ts, e->ids, e->mask, e->len, 1.0f, false, &st, err)) return -1;
+    for (int b = 0; b < n; b += EVAL_PACK) {
+        int k = n - b < EVAL_PACK ? n - b : EVAL_PACK;
+        for (int i = 0; i < k; i++) {
+            const TrainExample *e = &set->ex[idx ? idx[b + i] : b + i];
+            seqs[i] = (TrainSeq){e->ids, e->mask, e->len, 0};
+        }
+        if (train_batch(ts, seqs, k, 1.0f, false, &st, err)) return -1;
     }
     *loss = st.n_tokens ? st.loss_sum / st.n_tokens : 0;
     *acc = st.n_tokens ? (double)st.n_correct / st.n_tokens : 0;
@@ -194,7 +201,8 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     if (resume_dir && load_checkpoint(m, lora, resume_dir, progress, err)) return -1;
 
     TrainState *ts;
-    if (train_state_new(m, lora, max_len, &ts, err)) return -1;
+    if (train_state_new(m, lora, max_len, TRAIN_PACK_ROWS, &ts, err)) return -1;
+    TrainSeq *seqs = malloc((size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
     long per_epoch = (train->n + cfg->batch_size - 1) / cfg->batch_size;
     long total = per_epoch * cfg->n_epochs;
     long warmup = (long)(cfg->warmup_fraction * total + 0.5);
@@ -202,6 +210,11 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     ResultRow *rows = calloc(total + 1, sizeof(ResultRow));
     long n_rows = 0;
     int n_valid_interval = 0;
+    if (!seqs || !order || !rows) {
+        free(seqs), free(order), free(rows);
+        train_state_free(ts);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
     if (valid && valid->n > 0) {
         valid_idx = malloc(valid->n * sizeof(int));
         for (int i = 0; i < valid->n; i++) valid_idx[i] = i;
@@ -224,12 +237,13 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         int batch_tokens = 0;
         for (int i = first; i < last; i++) batch_tokens += train->ex[order[i]].n_trained;
         StepStats st = {0};
-        for (int i = first; i < last && !rc; i++) {
+        for (int i = first; i < last; i++) {
             const TrainExample *e = &train->ex[order[i]];
-            train_state_set_dropout_seed(ts, (cfg->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)progress->step << 24) ^ (uint64_t)i);
-            rc = train_sequence(ts, e->ids, e->mask, e->len, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
+            seqs[i - first] = (TrainSeq){e->ids, e->mask, e->len,
+                                         (cfg->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)progress->step << 24) ^ (uint64_t)i};
             tokens_processed += e->len;
         }
+        rc = train_batch(ts, seqs, last - first, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
         if (rc) break;
         TrainMetrics mt = {0};
         mt.grad_norm = adamw_clip_grads(lora, cfg->adam.clip_norm);
@@ -245,7 +259,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         bool epoch_end = progress->step % per_epoch == 0;
         if (valid_idx && (epoch_end || (cfg->eval_every > 0 && progress->step % cfg->eval_every == 0))) {
             int n_eval = epoch_end ? valid->n : n_valid_interval;
-            rc = evaluate(ts, valid, valid_idx, n_eval, &mt.valid_loss, &mt.valid_accuracy, err);
+            rc = evaluate(ts, seqs, valid, valid_idx, n_eval, &mt.valid_loss, &mt.valid_accuracy, err);
             mt.has_valid = true;
             mt.full_valid = epoch_end;
         }
@@ -276,6 +290,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     }
     if (!rc && cfg->out_dir) rc = peft_save(lora, cfg->out_dir, cfg->base_model, err);
     free(order);
+    free(seqs);
     free(valid_idx);
     free(rows);
     train_state_free(ts);

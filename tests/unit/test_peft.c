@@ -84,7 +84,7 @@ TEST(peft_adapter_changes_inference_like_training_forward) {
     for (int t = 1; t < N; t++) targets[t - 1] = ids[t];
     double infer_loss = op_cross_entropy(adapted, targets, N - 1, V, 1.0f, NULL) / (N - 1);
     TrainState *ts;
-    REQUIRE(train_state_new(m, l, 16, &ts, &err) == 0);
+    REQUIRE(train_state_new(m, l, 16, 0, &ts, &err) == 0);
     StepStats stats = {0};
     REQUIRE(train_sequence(ts, ids, mask, N, 1.0f, false, &stats, &err) == 0);
     CHECK_NEAR(stats.loss_sum / stats.n_tokens, infer_loss, 1e-5);

@@ -45,13 +45,15 @@ static void free_batch(Batch *b) {
     for (int s = 0; s < b->n; s++) free(b->ids[s]), free(b->mask[s]);
 }
 
-/* Loss of the batch and, with backward, its gradient accumulated in lora->grads. */
+/* Loss of the batch (packed into one pass) and, with backward, its gradient accumulated in
+ * lora->grads. */
 static double batch_loss(TrainState *ts, const Batch *b, bool backward) {
     StepStats st = {0};
     Err err = {0};
-    for (int s = 0; s < b->n; s++)
-        if (train_sequence(ts, b->ids[s], b->mask[s], b->len[s], 1.0f / b->n_trained, backward, &st, &err))
-            test_fail(__FILE__, __LINE__, "%s", err.msg);
+    TrainSeq seqs[8];
+    for (int s = 0; s < b->n; s++) seqs[s] = (TrainSeq){b->ids[s], b->mask[s], b->len[s], 0};
+    if (train_batch(ts, seqs, b->n, 1.0f / b->n_trained, backward, &st, &err))
+        test_fail(__FILE__, __LINE__, "%s", err.msg);
     return st.loss_sum / st.n_tokens;
 }
 
@@ -203,7 +205,7 @@ static void check_training_golden(const char *name) {
     REQUIRE(read_batch(g, &b) == 0);
     int max_len = 0;
     for (int s = 0; s < b.n; s++) max_len = b.len[s] > max_len ? b.len[s] : max_len;
-    REQUIRE(train_state_new(m, l, max_len, &ts, &err) == 0);
+    REQUIRE(train_state_new(m, l, max_len, TRAIN_PACK_ROWS, &ts, &err) == 0);
 
     double loss = batch_loss(ts, &b, true), ref_loss = json_real_value(json_object_get(g, "loss"));
     CHECK_NEAR(loss, ref_loss, 1e-5 * ref_loss);

@@ -1,0 +1,149 @@
+/* forward.c: the batched inference forward pass (see forward.h) on the shared block of layer.c:
+ * embeddings, every layer with scratch reused across layers, final RMSNorm, then the head on the
+ * rows that want logits. */
+#include "forward.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tensor/ops.h"
+#include "layer.h"
+
+struct Forward {
+    const Model *m;
+    int max_rows, max_ctx, n_threads;
+    float *arena;
+    float *x;        // (R, C) residual stream
+    LayerActs acts;  /* scratch shared by every layer */
+    float *scores, *gx, *gy, *gu;
+    float *inv_freq; // (hd/2)
+    int *pos;        // (R)
+    RowRun *runs;    // (R)
+    int gu_cap;      /* ranks gu holds per row */
+};
+
+void forward_free(Forward *f) {
+    if (!f) return;
+    free(f->arena);
+    free(f->pos);
+    free(f->runs);
+    free(f);
+}
+
+int forward_max_rows(const Forward *f) { return f->max_rows; }
+int forward_threads(const Forward *f) { return f->n_threads; }
+
+
+int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forward **out, Err *err) {
+    *out = NULL;
+    const ModelConfig *c = &m->cfg;
+    if (max_rows <= 0 || max_ctx <= 0) return err_set(err, ERR_ARG, "batch rows and context size must be positive");
+    ops_set_threads(n_threads);
+    Forward *f = calloc(1, sizeof *f);
+    if (!f) return err_set(err, ERR_NOMEM, "out of memory");
+    f->m = m;
+    f->max_rows = max_rows;
+    f->max_ctx = max_ctx;
+    f->n_threads = ops_get_threads();
+    size_t R = max_rows, C = c->dim, F = c->ffn_dim, qd = (size_t)c->n_head * c->head_dim,
+           kvd = (size_t)c->n_kv_head * c->head_dim, wide = C > qd ? C : qd;
+    if (F > wide) wide = F;
+    size_t score_rows = (size_t)(f->n_threads > max_rows ? f->n_threads : max_rows);
+    f->gu_cap = LORA_MAX_RANK;
+    size_t total = R * C * 3 /* x, xn, x_mid */ + R * qd * 2 + R * kvd * 2 + R * F * 2 + score_rows * max_ctx +
+                   2 * R * wide + R * f->gu_cap + (size_t)c->head_dim / 2;
+    f->arena = malloc(total * sizeof(float));
+    f->pos = malloc(R * sizeof(int));
+    f->runs = malloc(R * sizeof(RowRun));
+    if (!f->arena || !f->pos || !f->runs) {
+        forward_free(f);
+        return err_set(err, ERR_NOMEM, "cannot allocate the forward scratch for %d rows and %d positions", max_rows,
+                       max_ctx);
+    }
+    float *p = f->arena;
+#define TAKE(ptr, n) do { (ptr) = p; p += (n); } while (0)
+    LayerActs *a = &f->acts;
+    TAKE(f->x, R * C);
+    TAKE(a->xn1, R * C);
+    a->xn2 = a->xn1;
+    TAKE(a->x_mid, R * C);
+    TAKE(a->q, R * qd);
+    TAKE(a->att, R * qd);
+    TAKE(a->k, R * kvd);
+    TAKE(a->v, R * kvd);
+    TAKE(a->gate, R * F);
+    a->h = a->gate;
+    TAKE(a->up, R * F);
+    TAKE(f->scores, score_rows * max_ctx);
+    TAKE(f->gx, R * wide);
+    TAKE(f->gy, R * wide);
+    TAKE(f->gu, R * f->gu_cap);
+    TAKE(f->inv_freq, (size_t)c->head_dim / 2);
+#undef TAKE
+    rope_inv_freq(f->inv_freq, c->head_dim, c->rope_theta, m->rope_factors);
+    *out = f;
+    return 0;
+}
+
+/* Checks the batch and splits it into runs; -1 with err set when something is out of range. */
+static int plan_runs(Forward *f, KvCache *kv, const FwdBatch *b, int n_adapters, int *n_runs, Err *err) {
+    const ModelConfig *c = &f->m->cfg;
+    if (b->n <= 0) return err_set(err, ERR_ARG, "no tokens to run");
+    if (b->n > f->max_rows) return err_set(err, ERR_ARG, "%d rows exceed the batch size %d", b->n, f->max_rows);
+    if (kv->n_layer != c->n_layer) return err_set(err, ERR_ARG, "the cache was made for another model");
+    int nr = 0;
+    for (int i = 0; i < b->n; i++) {
+        int tok = b->token[i], pos = b->pos[i], slot = b->seq[i], ad = b->adapter ? b->adapter[i] : -1;
+        if (tok < 0 || tok >= c->vocab)
+            return err_set(err, ERR_ARG, "token id %d at row %d is outside the vocabulary (%d)", tok, i, c->vocab);
+        if (slot < 0 || slot >= kv->n_slots || kv->len[slot] < 0)
+            return err_set(err, ERR_ARG, "row %d names sequence slot %d, which is not allocated", i, slot);
+        if (ad < -1 || ad >= n_adapters) return err_set(err, ERR_ARG, "row %d names adapter %d of %d", i, ad, n_adapters);
+        if (pos < 0 || pos >= kv->capacity || pos >= f->max_ctx)
+            return err_set(err, ERR_ARG, "%d tokens do not fit in the context: position %d of %d", b->n, pos,
+                           kv->capacity < f->max_ctx ? kv->capacity : f->max_ctx);
+        RowRun *last = nr ? &f->runs[nr - 1] : NULL;
+        if (last && last->slot == slot && last->pos0 + last->n == pos) {
+            last->n++;
+        } else {
+            for (int r = 0; r < nr; r++)
+                if (f->runs[r].slot == slot)
+                    return err_set(err, ERR_ARG, "rows of sequence slot %d are not consecutive at row %d", slot, i);
+            if (pos > kv->len[slot])
+                return err_set(err, ERR_ARG, "row %d at position %d leaves a gap after the %d cached positions", i,
+                               pos, kv->len[slot]);
+            f->runs[nr++] = (RowRun){.row0 = i, .n = 1, .pos0 = pos, .slot = slot};
+        }
+        f->pos[i] = pos;
+    }
+    *n_runs = nr;
+    return 0;
+}
+
+int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const *adapters, int n_adapters,
+                  float *logits, Err *err) {
+    const Model *m = f->m;
+    const ModelConfig *c = &m->cfg;
+    int n_runs = 0, C = c->dim;
+    if (plan_runs(f, kv, b, n_adapters, &n_runs, err)) return -1;
+    for (int a = 0; a < n_adapters; a++) {
+        if (adapters[a]->n_layer != c->n_layer)
+            return err_set(err, ERR_ARG, "adapter %d has %d layers, the model %d", a, adapters[a]->n_layer, c->n_layer);
+        if (adapters[a]->cfg.rank > f->gu_cap) return err_set(err, ERR_ARG, "adapter rank %d is too large", adapters[a]->cfg.rank);
+    }
+    LayerCtx lc = {.m = m, .n = b->n, .pos = f->pos, .runs = f->runs, .n_runs = n_runs, .kv = kv,
+                   .adapters = adapters, .row_adapter = b->adapter, .n_adapters = b->adapter ? n_adapters : 0,
+                   .inv_freq = f->inv_freq, .scores = f->scores, .gx = f->gx, .gy = f->gy, .gu = f->gu};
+    layer_ctx_prepare(&lc);
+    for (int i = 0; i < b->n; i++) memcpy(f->x + (size_t)i * C, m->tok_embd + (size_t)b->token[i] * C, C * sizeof(float));
+    for (int l = 0; l < c->n_layer; l++) layer_forward(&lc, l, f->x, f->x, &f->acts);
+    /* the head, on the rows that want logits only */
+    float *xn = f->acts.xn1;
+    int k = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->logits ? b->logits[i] : i == b->n - 1) memmove(f->x + (size_t)k++ * C, f->x + (size_t)i * C, C * sizeof(float));
+    if (!k) return 0;
+    op_rmsnorm(xn, f->x, m->out_norm, k, C, c->rms_eps);
+    layer_linear_base(m, logits, xn, m->output, &m->q_output, NULL, 0, k, C, c->vocab);
+    return 0;
+}

@@ -1,0 +1,174 @@
+/* layer.c: the transformer block over a batch of rows (see layer.h). */
+#include "layer.h"
+
+#include <string.h>
+
+#include "../tensor/ops.h"
+#include "../tensor/ops_backward.h"
+#include "../tensor/ops_quant.h"
+
+void layer_ctx_prepare(LayerCtx *c) {
+    if (c->n_adapters <= 0) {
+        c->uniform_adapter = -1;
+        return;
+    }
+    if (!c->row_adapter) {
+        c->uniform_adapter = 0;
+        return;
+    }
+    int a0 = c->row_adapter[0] < c->n_adapters ? c->row_adapter[0] : -1;
+    c->uniform_adapter = a0 < 0 ? -1 : a0;
+    for (int i = 1; i < c->n; i++) {
+        int a = c->row_adapter[i] < c->n_adapters ? c->row_adapter[i] : -1;
+        if ((a < 0 ? -1 : a) != c->uniform_adapter) {
+            c->uniform_adapter = -2;
+            return;
+        }
+    }
+}
+
+/* Undoes GGUF's llama q/k row order on one row v (n_heads * hd): v[h][s*hd/2 + i] = stored[h][2i + s]. */
+static void unpermute_heads(float *v, int n_heads, int hd) {
+    float tmp[hd];
+    int half = hd / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *head = v + (size_t)h * hd;
+        memcpy(tmp, head, (size_t)hd * sizeof(float));
+        for (int i = 0; i < half; i++) {
+            head[i] = tmp[2 * i];
+            head[half + i] = tmp[2 * i + 1];
+        }
+    }
+}
+
+void layer_linear_base(const Model *m, float *y, const float *x, const float *w, const QuantMatrix *qw,
+                       const float *bias, int permuted_heads, int n, int K, int N) {
+    (void)m;
+    if (n == 1 && qw && qw->data) {
+        /* one row: memory traffic limits it, so read the stored blocks */
+        op_matvec_quant(y, x, qw, NULL);
+        if (permuted_heads) unpermute_heads(y, N / permuted_heads, permuted_heads);
+        if (bias)
+            for (int i = 0; i < N; i++) y[i] += bias[i];
+    } else {
+        op_linear(y, x, w, bias, n, K, N);
+    }
+}
+
+/* Whether element i (index within its sequence's (n, K) input) of the LoRA input of (layer, t) is
+ * kept by dropout p: a stateless hash, so the backward pass regenerates the forward's mask. */
+static inline bool drop_keep(uint64_t seed, int layer, int t, size_t i, float p) {
+    uint64_t z = seed ^ ((uint64_t)(layer * LORA_N_TARGETS + t) << 40) ^ (uint64_t)i;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0) >= p;
+}
+
+const float *layer_lora_input(const LayerCtx *c, const float *x, int l, LoraTarget t, int K) {
+    float p = c->dropout;
+    if (!(p > 0)) return x;
+    float inv = 1.0f / (1.0f - p);
+    for (int r = 0; r < c->n_runs; r++) {
+        const RowRun *run = &c->runs[r];
+        size_t off = (size_t)run->row0 * K, cnt = (size_t)run->n * K;
+        for (size_t i = 0; i < cnt; i++)
+            c->drop_x[off + i] = drop_keep(run->drop_seed, l, t, i, p) ? x[off + i] * inv : 0.0f;
+    }
+    return c->drop_x;
+}
+
+void layer_lora_input_backward(const LayerCtx *c, float *dx, const float *g, int l, LoraTarget t, int K) {
+    float p = c->dropout, inv = 1.0f / (1.0f - p);
+    for (int r = 0; r < c->n_runs; r++) {
+        const RowRun *run = &c->runs[r];
+        size_t off = (size_t)run->row0 * K, cnt = (size_t)run->n * K;
+        for (size_t i = 0; i < cnt; i++)
+            if (drop_keep(run->drop_seed, l, t, i, p)) dx[off + i] += g[off + i] * inv;
+    }
+}
+
+/* The LoRA terms of projection t of layer l added to y (n, N): per adapter group. u (n, r), when
+ * given, keeps x A^T for the backward pass (single adapter only). */
+static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, float *u, int K, int N) {
+    if (c->uniform_adapter == -1) return;
+    if (c->uniform_adapter >= 0) {
+        const Lora *lo = c->adapters[c->uniform_adapter];
+        const LoraPair *p = lora_pair(lo, l, t);
+        if (!p->A) return;
+        lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, u ? u : c->gu, c->n);
+        return;
+    }
+    for (int a = 0; a < c->n_adapters; a++) {
+        const LoraPair *p = lora_pair(c->adapters[a], l, t);
+        if (!p->A) continue;
+        int cnt = 0;
+        for (int i = 0; i < c->n; i++)
+            if (c->row_adapter[i] == a) memcpy(c->gx + (size_t)cnt++ * K, x + (size_t)i * K, (size_t)K * sizeof(float));
+        if (!cnt) continue;
+        memset(c->gy, 0, (size_t)cnt * N * sizeof(float));
+        lora_apply(c->gy, c->gx, p, c->adapters[a]->scale, c->gu, cnt);
+        for (int i = 0, j = 0; i < c->n; i++)
+            if (c->row_adapter[i] == a) {
+                float *yr = y + (size_t)i * N, *gr = c->gy + (size_t)j++ * N;
+                for (int k = 0; k < N; k++) yr[k] += gr[k];
+            }
+    }
+}
+
+/* y = x W^T + bias + LoRA(x) for projection t of layer l. */
+static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, const float *w,
+                       const QuantMatrix *qw, const float *bias, float *u, int K, int N) {
+    const Model *m = c->m;
+    int permuted = m->quant_qk_permuted && (t == LORA_Q || t == LORA_K) ? m->cfg.head_dim : 0;
+    layer_linear_base(m, y, x, w, qw, bias, permuted, c->n, K, N);
+    lora_rows(c, l, t, y, x, u, K, N);
+}
+
+/* Causal attention of every run: with a cache, the run's keys and values are appended to its slot
+ * first and its queries read the slot from position 0; without, they read the run's own rows. */
+static void attention(const LayerCtx *c, int l, LayerActs *a) {
+    const ModelConfig *cf = &c->m->cfg;
+    int hd = cf->head_dim, qd = cf->n_head * hd, kvd = cf->n_kv_head * hd;
+    for (int r = 0; r < c->n_runs; r++) {
+        const RowRun *run = &c->runs[r];
+        size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;
+        if (c->kv && run->slot >= 0) {
+            float *kc = kv_slot_k(c->kv, l, run->slot), *vc = kv_slot_v(c->kv, l, run->slot);
+            memcpy(kc + (size_t)run->pos0 * kvd, a->k + k0, (size_t)run->n * kvd * sizeof(float));
+            memcpy(vc + (size_t)run->pos0 * kvd, a->v + k0, (size_t)run->n * kvd * sizeof(float));
+            op_attention(a->att + q0, a->q + q0, kc, vc, run->pos0, run->n, cf->n_head, cf->n_kv_head, hd, c->scores);
+        } else {
+            op_attention_save(a->att + q0, a->probs ? a->probs + run->probs_off : c->scores, a->q + q0, a->k + k0,
+                              a->v + k0, run->n, cf->n_head, cf->n_kv_head, hd);
+        }
+    }
+}
+
+void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, LayerActs *a) {
+    const Model *m = c->m;
+    const ModelConfig *cf = &m->cfg;
+    const LayerWeights *w = &m->layers[l];
+    int n = c->n, C = cf->dim, F = cf->ffn_dim, hd = cf->head_dim, qd = cf->n_head * hd, kvd = cf->n_kv_head * hd;
+    op_rmsnorm_save(a->xn1, a->rstd1, x_in, w->attn_norm, n, C, cf->rms_eps);
+    projection(c, l, LORA_Q, a->q, a->xn1, w->wq, &w->q_wq, w->bq, a->u[LORA_Q], C, qd);
+    projection(c, l, LORA_K, a->k, a->xn1, w->wk, &w->q_wk, w->bk, a->u[LORA_K], C, kvd);
+    projection(c, l, LORA_V, a->v, a->xn1, w->wv, &w->q_wv, w->bv, a->u[LORA_V], C, kvd);
+    op_rope(a->q, c->pos, c->inv_freq, n, cf->n_head, hd);
+    op_rope(a->k, c->pos, c->inv_freq, n, cf->n_kv_head, hd);
+    attention(c, l, a);
+    projection(c, l, LORA_O, a->x_mid, a->att, w->wo, &w->q_wo, NULL, a->u[LORA_O], qd, C);
+    for (size_t i = 0; i < (size_t)n * C; i++) a->x_mid[i] += x_in[i];
+    op_rmsnorm_save(a->xn2, a->rstd2, a->x_mid, w->ffn_norm, n, C, cf->rms_eps);
+    projection(c, l, LORA_GATE, a->gate, a->xn2, w->w_gate, &w->q_gate, NULL, a->u[LORA_GATE], C, F);
+    projection(c, l, LORA_UP, a->up, a->xn2, w->w_up, &w->q_up, NULL, a->u[LORA_UP], C, F);
+    op_swiglu(a->h, a->gate, a->up, (size_t)n * F);
+    projection(c, l, LORA_DOWN, x_out, a->h, w->w_down, &w->q_down, NULL, a->u[LORA_DOWN], F, C);
+    for (size_t i = 0; i < (size_t)n * C; i++) x_out[i] += a->x_mid[i];
+    if (c->kv)
+        for (int r = 0; r < c->n_runs; r++) {
+            const RowRun *run = &c->runs[r];
+            int end = run->pos0 + run->n;
+            if (l == cf->n_layer - 1 && run->slot >= 0 && c->kv->len[run->slot] < end) c->kv->len[run->slot] = end;
+        }
+}

@@ -1,0 +1,83 @@
+/* layer.h: the one transformer block (Llama/Qwen2: RMSNorm, q/k/v (+bias) projections, rotate-half
+ * RoPE, grouped-query causal attention, o projection, RMSNorm, SwiGLU MLP) over a batch of rows,
+ * shared by inference (forward.c: rows of many sequences reading and writing a KV cache) and
+ * training (train/train_step.c: the packed sequences of a batch, keeping every activation for the
+ * backward pass). Rows are grouped in runs: consecutive rows of one sequence at consecutive
+ * positions; attention reads each run's own sequence. LoRA terms are applied per adapter: every
+ * row may name its own adapter, and rows of different adapters share the base-weight matmuls.
+ * Internal to the engine (model/ and train/); the public entry points are forward.h and
+ * train_step.h. */
+#ifndef FTUNE_LAYER_H
+#define FTUNE_LAYER_H
+
+#include <stdint.h>
+
+#include "kv_cache.h"
+#include "lora.h"
+#include "model.h"
+
+/* Consecutive rows of one sequence at consecutive positions. */
+typedef struct {
+    int row0, n;         /* rows row0 .. row0+n-1 of the batch */
+    int pos0;            /* position of row row0 */
+    int slot;            /* KV cache slot it reads and extends; -1: attention over its own rows (training) */
+    uint64_t drop_seed;  /* LoRA dropout masks of this sequence (training) */
+    size_t probs_off;    /* offset of its (n_head, n, n) attention probabilities in LayerActs.probs */
+} RowRun;
+
+/* Where one layer writes its results. Inference points these at scratch reused by every layer
+ * (probs and rstd NULL, h == gate, xn2 == xn1); training gives each layer its own. */
+typedef struct {
+    float *xn1, *rstd1;   // (n, C), (n)      attention RMSNorm output and 1/rms
+    float *q, *k, *v;     // (n, qd), (n, kvd) x2, after RoPE (q, k)
+    float *probs;         // (n_head, sum n_run^2) attention probabilities, per run (training only)
+    float *att;           // (n, qd) attention output
+    float *x_mid;         // (n, C) residual stream after attention
+    float *xn2, *rstd2;   // (n, C), (n)
+    float *gate, *up, *h; // (n, F) x3; h = silu(gate) * up
+    float *u[LORA_N_TARGETS]; // (n, r) LoRA intermediates x A^T (training: kept for backward)
+} LayerActs;
+
+/* What a layer pass needs beyond the weights. */
+typedef struct {
+    const Model *m;
+    int n;                   /* rows */
+    const int *pos;          // (n) positions
+    const RowRun *runs;
+    int n_runs;
+    KvCache *kv;             /* inference: the cache the runs' slots live in; NULL for training */
+    const Lora *const *adapters; /* adapters rows may use */
+    const int32_t *row_adapter;  // (n) index into adapters, -1 = none; NULL: every row uses adapters[0]
+    int n_adapters;
+    int uniform_adapter;     /* set by layer_ctx_prepare: -1 none, >= 0 all rows that one, -2 mixed */
+    float dropout;           /* LoRA dropout probability (training passes only), else 0 */
+    const float *inv_freq;   // (hd/2)
+    /* scratch */
+    float *scores;           /* attention scores: max(threads, rows of a run) * (its last position + 1) */
+    float *gx, *gy;          // (n, max(C, qd, F)) adapter-group gather buffers (mixed adapters)
+    float *gu;               // (n, max rank) LoRA intermediate when the caller keeps none
+    float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)
+} LayerCtx;
+
+/* Sets c->uniform_adapter from the rows' adapters. */
+void layer_ctx_prepare(LayerCtx *c);
+
+/* Runs block `l` on x_in (n, C) into x_out (n, C) (may equal x_in), writing what a says. With a
+ * cache, each run's keys and values are stored in its slot at its positions and attention reads
+ * the slot from position 0; the slot's length grows to cover them. */
+void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, LayerActs *a);
+
+/* The LoRA branch's input for projection t of layer l: x (n, K) itself, or with dropout the
+ * inverted-dropout copy in c->drop_x (mask: a hash of the run's seed, layer, projection and the
+ * element's index within its sequence, so the backward pass regenerates it). */
+const float *layer_lora_input(const LayerCtx *c, const float *x, int l, LoraTarget t, int K);
+
+/* Backward of layer_lora_input with dropout: dx (n, K) += g (n, K) through the same mask, scaled. */
+void layer_lora_input_backward(const LayerCtx *c, float *dx, const float *g, int l, LoraTarget t, int K);
+
+/* One projection y (n, N) = x (n, K) W^T + bias, from the fp32 weights or, for a single row, the
+ * stored quantized blocks. */
+void layer_linear_base(const Model *m, float *y, const float *x, const float *w, const QuantMatrix *qw,
+                       const float *bias, int permuted_heads, int n, int K, int N);
+
+#endif
