@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "../core/fileio.h"
-#include "../core/half.h"
 #include "../tensor/ops_quant.h"
 
 struct Gguf {
@@ -149,16 +148,13 @@ static int rd_value(Reader *r, GgufKV *kv) {
     return 0;
 }
 
-/* Bytes taken by n elements of a tensor type, or 0 for an unknown type / bad block multiple. */
-static int tensor_nbytes(uint32_t type, uint64_t n, uint64_t *out) {
-    switch (type) {
-    case GGML_TYPE_F32: *out = n * 4; return 0;
-    case GGML_TYPE_F16: case GGML_TYPE_BF16: *out = n * 2; return 0;
-    case GGML_TYPE_Q8_0: if (n % 32) return -1; *out = n / 32 * 34; return 0;
-    case GGML_TYPE_Q4_0: if (n % 32) return -1; *out = n / 32 * 18; return 0;
-    case GGML_TYPE_Q4_1: if (n % 32) return -1; *out = n / 32 * 20; return 0;
-    default: return -2;
-    }
+/* Bytes taken by a tensor of n elements with rows of ne0 (a multiple of the type's block, as
+ * GGML requires): -2 for an unknown type, -1 for a row that is not a whole number of blocks. */
+static int tensor_nbytes(uint32_t type, uint64_t ne0, uint64_t n, uint64_t *out) {
+    if (!quant_type_supported(type)) return -2;
+    if (ne0 % quant_block_elems(type)) return -1;
+    *out = n / quant_block_elems(type) * quant_block_bytes(type);
+    return 0;
 }
 
 void gguf_close(Gguf *g) {
@@ -229,13 +225,14 @@ static int parse(Gguf *g, Err *err) {
             t->n_elements *= t->ne[d];
         }
         if (rd_u32(&r, &t->type, "tensor type") || rd_u64(&r, &offset, "tensor offset")) return -1;
-        int rc = tensor_nbytes(t->type, t->n_elements, &t->nbytes);
+        int rc = tensor_nbytes(t->type, t->ne[0], t->n_elements, &t->nbytes);
         if (rc == -2)
             return err_set(err, ERR_UNSUPPORTED, "%s: tensor '%s' has unsupported type %u (%s)", g->path, t->name,
                            t->type, ggml_type_name(t->type));
         if (rc == -1)
-            return err_set(err, ERR_FORMAT, "%s: tensor '%s': %llu elements is not a multiple of the block size",
-                           g->path, t->name, (unsigned long long)t->n_elements);
+            return err_set(err, ERR_FORMAT, "%s: tensor '%s' (%s): rows of %llu elements are not a multiple of its block size %zu",
+                           g->path, t->name, ggml_type_name(t->type), (unsigned long long)t->ne[0],
+                           quant_block_elems(t->type));
         t->data = (const unsigned char *)(uintptr_t)offset; /* relative until the data start is known */
     }
     size_t data_start = (r.pos + g->alignment - 1) / g->alignment * g->alignment;
@@ -357,41 +354,23 @@ const char *ggml_type_name(uint32_t t) {
     case GGML_TYPE_F16: return "F16";
     case GGML_TYPE_Q4_0: return "Q4_0";
     case GGML_TYPE_Q4_1: return "Q4_1";
-    case 6: return "Q5_0";
-    case 7: return "Q5_1";
+    case GGML_TYPE_Q5_0: return "Q5_0";
+    case GGML_TYPE_Q5_1: return "Q5_1";
     case GGML_TYPE_Q8_0: return "Q8_0";
     case 10: return "Q2_K";
     case 11: return "Q3_K";
-    case 12: return "Q4_K";
-    case 13: return "Q5_K";
-    case 14: return "Q6_K";
+    case GGML_TYPE_Q4_K: return "Q4_K";
+    case GGML_TYPE_Q5_K: return "Q5_K";
+    case GGML_TYPE_Q6_K: return "Q6_K";
     case GGML_TYPE_BF16: return "BF16";
     default: return "unknown";
     }
 }
 
-static uint16_t load_u16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
 int gguf_tensor_to_f32(const GgufTensor *t, float *out, Err *err) {
-    const unsigned char *p = t->data;
-    uint64_t n = t->n_elements;
-    switch (t->type) {
-    case GGML_TYPE_F32:
-        memcpy(out, p, n * 4);
-        return 0;
-    case GGML_TYPE_F16:
-        for (uint64_t i = 0; i < n; i++) out[i] = fp16_to_f32(load_u16(p + 2 * i));
-        return 0;
-    case GGML_TYPE_BF16:
-        for (uint64_t i = 0; i < n; i++) out[i] = bf16_to_f32(load_u16(p + 2 * i));
-        return 0;
-    case GGML_TYPE_Q8_0:
-    case GGML_TYPE_Q4_0:
-    case GGML_TYPE_Q4_1:
-        quant_dequantize(t->type, p, n, out);
-        return 0;
-    default:
+    if (!quant_type_supported(t->type))
         return err_set(err, ERR_UNSUPPORTED, "tensor '%s': cannot dequantize type %s", t->name,
                        ggml_type_name(t->type));
-    }
+    quant_dequantize(t->type, t->data, t->n_elements, out);
+    return 0;
 }

@@ -2,7 +2,8 @@
  * Parses the header, every metadata key/value (all value types, arrays, nested arrays) and the
  * tensor table, with bounds checks on every read, over a read-only mapping of the file. Tensor
  * data stays in the mapping; gguf_tensor_to_f32 dequantizes one tensor (F32, F16, BF16, Q8_0,
- * Q4_0, Q4_1). It does not interpret the metadata (see model_load.c and the tokenizer). */
+ * Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K: the types of tensor/ops_quant.h). It does not
+ * interpret the metadata (see model_load.c and the tokenizer). */
 #ifndef FTUNE_GGUF_H
 #define FTUNE_GGUF_H
 
@@ -34,7 +35,12 @@ typedef enum {
     GGML_TYPE_F16 = 1,
     GGML_TYPE_Q4_0 = 2, /* == QUANT_Q4_0 (tensor/ops_quant.h) */
     GGML_TYPE_Q4_1 = 3, /* == QUANT_Q4_1 */
+    GGML_TYPE_Q5_0 = 6, /* == QUANT_Q5_0 */
+    GGML_TYPE_Q5_1 = 7, /* == QUANT_Q5_1 */
     GGML_TYPE_Q8_0 = 8, /* == QUANT_Q8_0 */
+    GGML_TYPE_Q4_K = 12, /* == QUANT_Q4_K */
+    GGML_TYPE_Q5_K = 13, /* == QUANT_Q5_K */
+    GGML_TYPE_Q6_K = 14, /* == QUANT_Q6_K */
     GGML_TYPE_BF16 = 30,
 } GgmlType;
 

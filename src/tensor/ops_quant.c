@@ -1,136 +1,157 @@
-/* ops_quant.c: quantized block formats and matrix-vector kernels (see ops_quant.h). Blocks:
- *   Q8_0: f16 d, 32 x int8 q                 x = d q
- *   Q4_0: f16 d, 16 bytes (low nibbles are x[0..15], high nibbles x[16..31])   x = d (q - 8)
- *   Q4_1: f16 d, f16 m, 16 bytes as Q4_0     x = d q + m
- * Per block, the dot product with x runs on the integer values, then the scale (and min) apply
- * once: Q8_0 d sum(x q); Q4_0 d (sum(x q) - 8 sum(x)); Q4_1 d sum(x q) + m sum(x).
- * Rows are split across OpenMP threads; inner loops are written to vectorise. */
-#include "ops_quant.h"
+/* ops_quant.c: the type table, dequantization of the plain and 32-weight block types, the matvec
+ * driver and its naive twin (see ops_quant.h). Blocks (little-endian, f16 = IEEE half):
+ *   F32 / F16 / BF16: one value per element
+ *   Q8_0 (34 B): f16 d, 32 x int8 q                           x = d q
+ *   Q4_0 (18 B): f16 d, 16 B of nibbles: low nibble of byte j is value j, high nibble value j+16
+ *                                                             x = d (q - 8)
+ *   Q4_1 (20 B): f16 d, f16 m, nibbles as Q4_0                x = d q + m
+ *   Q5_0 (22 B): f16 d, u32 qh, nibbles as Q4_0; bit j of qh is bit 4 of value j
+ *                                                             x = d (q - 16)
+ *   Q5_1 (24 B): f16 d, f16 m, u32 qh, nibbles as Q5_0        x = d q + m
+ * The K-quants are in ops_quant_k.c, the SIMD row kernels in ops_quant_rows.c. Every product in
+ * a dequantization (d q here, d sc and (d sc) q in the K-quants) is exact in fp32 (an fp16 d has
+ * 11 significant bits, the integers at most 7 + 6), so the one rounding is the final + m (- dmin m),
+ * the same one gguf's numpy reference makes: the values are bit-identical to it (golden test),
+ * FMA contraction or not. n must be a multiple of the block size (ops_quant.h). */
+#include <math.h>
+#include <string.h>
 
-#include "../core/half.h"
+#include "ops_quant_impl.h"
 
-static inline uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+typedef struct {
+    uint32_t type;
+    uint16_t elems, bytes; /* per block */
+} TypeInfo;
 
-bool quant_type_supported(uint32_t t) { return t == QUANT_Q8_0 || t == QUANT_Q4_0 || t == QUANT_Q4_1; }
+static const TypeInfo TYPES[] = {
+    {QUANT_F32, 1, 4},    {QUANT_F16, 1, 2},    {QUANT_BF16, 1, 2},   {QUANT_Q8_0, 32, 34},
+    {QUANT_Q4_0, 32, 18}, {QUANT_Q4_1, 32, 20}, {QUANT_Q5_0, 32, 22}, {QUANT_Q5_1, 32, 24},
+    {QUANT_Q4_K, 256, 144}, {QUANT_Q5_K, 256, 176}, {QUANT_Q6_K, 256, 210},
+};
 
-size_t quant_block_bytes(uint32_t t) { return t == QUANT_Q8_0 ? 34 : t == QUANT_Q4_0 ? 18 : 20; }
+static const TypeInfo *type_info(uint32_t t) {
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++)
+        if (TYPES[i].type == t) return &TYPES[i];
+    return NULL;
+}
+
+bool quant_type_supported(uint32_t t) { return type_info(t) != NULL; }
+size_t quant_block_elems(uint32_t t) { return type_info(t) ? type_info(t)->elems : 0; }
+size_t quant_block_bytes(uint32_t t) { return type_info(t) ? type_info(t)->bytes : 0; }
+
+size_t quant_row_bytes(uint32_t t, size_t n) {
+    const TypeInfo *ti = type_info(t);
+    return ti ? n / ti->elems * ti->bytes : 0;
+}
+
+static inline uint32_t rd32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* One 32-value block of a block type (not F32/F16/BF16) to fp32. */
+static void dequantize_block32(uint32_t type, const unsigned char *p, float *out) {
+    float d = quant_rdh(p);
+    switch (type) {
+    case QUANT_Q8_0:
+        for (int j = 0; j < 32; j++) out[j] = d * (float)(int8_t)p[2 + j];
+        break;
+    case QUANT_Q4_0:
+        for (int j = 0; j < 16; j++) {
+            out[j] = d * (float)((p[2 + j] & 0x0f) - 8);
+            out[j + 16] = d * (float)((p[2 + j] >> 4) - 8);
+        }
+        break;
+    case QUANT_Q4_1: {
+        float m = quant_rdh(p + 2);
+        for (int j = 0; j < 16; j++) {
+            out[j] = d * (float)(p[4 + j] & 0x0f) + m;
+            out[j + 16] = d * (float)(p[4 + j] >> 4) + m;
+        }
+        break;
+    }
+    case QUANT_Q5_0: {
+        uint32_t qh = rd32(p + 2);
+        for (int j = 0; j < 16; j++) {
+            out[j] = d * (float)((int)((p[6 + j] & 0x0f) | ((qh >> j) & 1) << 4) - 16);
+            out[j + 16] = d * (float)((int)((p[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
+        }
+        break;
+    }
+    case QUANT_Q5_1: {
+        float m = quant_rdh(p + 2);
+        uint32_t qh = rd32(p + 4);
+        for (int j = 0; j < 16; j++) {
+            out[j] = d * (float)((p[8 + j] & 0x0f) | ((qh >> j) & 1) << 4) + m;
+            out[j + 16] = d * (float)((p[8 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) + m;
+        }
+        break;
+    }
+    }
+}
 
 void quant_dequantize(uint32_t type, const unsigned char *p, size_t n, float *out) {
-    size_t bb = quant_block_bytes(type);
-    for (size_t b = 0; b < n / QUANT_BLOCK; b++, p += bb, out += QUANT_BLOCK) {
-        float d = fp16_to_f32(rd16(p));
-        if (type == QUANT_Q8_0) {
-            for (int j = 0; j < 32; j++) out[j] = d * (float)(int8_t)p[2 + j];
-        } else if (type == QUANT_Q4_0) {
-            for (int j = 0; j < 16; j++) {
-                out[j] = d * (float)((p[2 + j] & 0x0f) - 8);
-                out[j + 16] = d * (float)((p[2 + j] >> 4) - 8);
-            }
-        } else {
-            float m = fp16_to_f32(rd16(p + 2));
-            for (int j = 0; j < 16; j++) {
-                out[j] = d * (float)(p[4 + j] & 0x0f) + m;
-                out[j + 16] = d * (float)(p[4 + j] >> 4) + m;
-            }
+    switch (type) {
+    case QUANT_F32:
+        memcpy(out, p, n * sizeof(float));
+        return;
+    case QUANT_F16:
+        for (size_t i = 0; i < n; i++) out[i] = quant_rdh(p + 2 * i);
+        return;
+    case QUANT_BF16:
+        for (size_t i = 0; i < n; i++) out[i] = bf16_to_f32(quant_rd16(p + 2 * i));
+        return;
+    case QUANT_Q4_K: case QUANT_Q5_K: case QUANT_Q6_K:
+        quant_dequantize_k(type, p, n / QUANT_BLOCK_K, out);
+        return;
+    default:
+        if (!quant_type_supported(type)) {
+            for (size_t i = 0; i < n; i++) out[i] = NAN;
+            return;
         }
+        size_t bb = quant_block_bytes(type);
+        for (size_t b = 0; b < n / QUANT_BLOCK; b++) dequantize_block32(type, p + b * bb, out + b * QUANT_BLOCK);
     }
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* eight unsigned/signed bytes to eight floats */
-static inline __m256 u8_to_ps(__m128i b) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)); }
-static inline __m256 i8_to_ps(__m128i b) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)); }
-
-/* Block dot products as 8-lane partial sums: the caller scales them by the block's d and sums
- * the lanes once per row. */
-static inline __m256 dot_q8_v(const float *x, const int8_t *q) {
-    __m128i a = _mm_loadu_si128((const __m128i *)q), b = _mm_loadu_si128((const __m128i *)(q + 16));
-    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(x), i8_to_ps(a));
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), i8_to_ps(_mm_srli_si128(a, 8)), acc);
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), i8_to_ps(b), acc);
-    return _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), i8_to_ps(_mm_srli_si128(b, 8)), acc);
-}
-
-static inline __m256 dot_q4_v(const float *x, const unsigned char *q) {
-    __m128i bytes = _mm_loadu_si128((const __m128i *)q), mask = _mm_set1_epi8(0x0f);
-    __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(x), u8_to_ps(lo));
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), u8_to_ps(_mm_srli_si128(lo, 8)), acc);
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), u8_to_ps(hi), acc);
-    return _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), u8_to_ps(_mm_srli_si128(hi, 8)), acc);
-}
-
-/* One row: sum over blocks of d * dot (+ the Q4_0/Q4_1 offset terms, as scalars). */
-static inline float row_dot(uint32_t type, const unsigned char *p, const float *x, const float *xsum, int nb,
-                            size_t bb) {
-    __m256 acc = _mm256_setzero_ps();
-    float off = 0;
-    for (int b = 0; b < nb; b++, p += bb, x += QUANT_BLOCK) {
-        __m256 d = _mm256_set1_ps(fp16_to_f32(rd16(p)));
-        if (type == QUANT_Q8_0) {
-            acc = _mm256_fmadd_ps(d, dot_q8_v(x, (const int8_t *)(p + 2)), acc);
-        } else if (type == QUANT_Q4_0) {
-            acc = _mm256_fmadd_ps(d, dot_q4_v(x, p + 2), acc);
-            off -= 8.0f * _mm256_cvtss_f32(d) * xsum[b];
-        } else {
-            acc = _mm256_fmadd_ps(d, dot_q4_v(x, p + 4), acc);
-            off += fp16_to_f32(rd16(p + 2)) * xsum[b];
-        }
-    }
-    return hsum8(acc) + off;
-}
-#else
-static inline float dot_q8(const float *x, const int8_t *q) {
-    float acc = 0;
-    for (int j = 0; j < QUANT_BLOCK; j++) acc += x[j] * (float)q[j];
-    return acc;
-}
-
-static inline float dot_q4(const float *x, const unsigned char *q) {
-    float acc = 0;
-    for (int j = 0; j < 16; j++) acc += x[j] * (float)(q[j] & 0x0f) + x[j + 16] * (float)(q[j] >> 4);
-    return acc;
-}
-
-static inline float row_dot(uint32_t type, const unsigned char *p, const float *x, const float *xsum, int nb,
-                            size_t bb) {
-    float acc = 0;
-    for (int b = 0; b < nb; b++, p += bb, x += QUANT_BLOCK) {
-        float d = fp16_to_f32(rd16(p));
-        if (type == QUANT_Q8_0) acc += d * dot_q8(x, (const int8_t *)(p + 2));
-        else if (type == QUANT_Q4_0) acc += d * (dot_q4(x, p + 2) - 8.0f * xsum[b]);
-        else acc += d * dot_q4(x, p + 4) + fp16_to_f32(rd16(p + 2)) * xsum[b];
+/* The portable kernel: each block dequantized to a stack buffer, then an fp32 dot product. */
+static float row_dot_generic(uint32_t type, const unsigned char *p, const float *x, int cols) {
+    size_t be = quant_block_elems(type), bb = quant_block_bytes(type);
+    size_t step = be == 1 ? QUANT_BLOCK : be; /* plain types: 32 values at a time */
+    float buf[QUANT_BLOCK_K], acc = 0;
+    for (size_t i = 0; i < (size_t)cols; i += step) {
+        size_t n = (size_t)cols - i < step ? (size_t)cols - i : step;
+        quant_dequantize(type, p + i / be * bb, n, buf);
+        for (size_t j = 0; j < n; j++) acc += buf[j] * x[i + j];
     }
     return acc;
 }
-#endif
 
 void op_matvec_quant(float *y, const float *x, const QuantMatrix *w, const float *bias) {
+    if (!quant_type_supported(w->type)) {
+        for (int r = 0; r < w->rows; r++) y[r] = NAN;
+        return;
+    }
+    QuantRowDot dot = quant_row_dot_32(w->type);
+    if (!dot) dot = quant_row_dot_k(w->type);
+    size_t row_bytes = quant_row_bytes(w->type, (size_t)w->cols);
     int nb = w->cols / QUANT_BLOCK;
-    size_t bb = quant_block_bytes(w->type), row_bytes = (size_t)nb * bb;
-    float xsum[nb]; /* sum of x over each block, for the offsets of Q4_0 / Q4_1 */
+    float xsum[nb > 0 ? nb : 1]; /* sum of x over each 32 values, for the types with a min */
     for (int b = 0; b < nb; b++) {
         float s = 0;
         for (int j = 0; j < QUANT_BLOCK; j++) s += x[b * QUANT_BLOCK + j];
         xsum[b] = s;
     }
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < w->rows; r++)
-        y[r] = row_dot(w->type, w->data + (size_t)r * row_bytes, x, xsum, nb, bb) + (bias ? bias[r] : 0.0f);
+    for (int r = 0; r < w->rows; r++) {
+        const unsigned char *row = w->data + (size_t)r * row_bytes;
+        float v = dot ? dot(row, x, xsum, w->cols) : row_dot_generic(w->type, row, x, w->cols);
+        y[r] = v + (bias ? bias[r] : 0.0f);
+    }
 }
 
 void op_matvec_quant_ref(float *y, const float *x, const QuantMatrix *w, const float *bias) {
     float row[w->cols];
-    size_t row_bytes = (size_t)(w->cols / QUANT_BLOCK) * quant_block_bytes(w->type);
+    size_t row_bytes = quant_row_bytes(w->type, (size_t)w->cols);
     for (int r = 0; r < w->rows; r++) {
         quant_dequantize(w->type, w->data + (size_t)r * row_bytes, (size_t)w->cols, row);
         double acc = bias ? bias[r] : 0.0;

@@ -125,3 +125,70 @@ TEST(gguf_version_2_header_is_read) {
     CHECK_EQ_INT(gguf_n_tensors(g), 6);
     gguf_close(g);
 }
+
+/* A GGUF v3 file with no metadata and one tensor (type, ne0 x ne1) whose data are the first
+ * data_len bytes of data (fewer than the type needs, to make a truncated file). */
+static void write_one_tensor_gguf(const char *path, uint32_t type, uint64_t ne0, uint64_t ne1,
+                                  const void *data, size_t data_len) {
+    FILE *f = fopen(path, "wb");
+    uint32_t v = 3, n_dims = 2;
+    uint64_t n_tensors = 1, n_kv = 0, name_len = 1, ne[2] = {ne0, ne1}, offset = 0;
+    fwrite("GGUF", 1, 4, f);
+    fwrite(&v, 4, 1, f);
+    fwrite(&n_tensors, 8, 1, f);
+    fwrite(&n_kv, 8, 1, f);
+    fwrite(&name_len, 8, 1, f);
+    fwrite("w", 1, 1, f);
+    fwrite(&n_dims, 4, 1, f);
+    fwrite(ne, 8, 2, f);
+    fwrite(&type, 4, 1, f);
+    fwrite(&offset, 8, 1, f);
+    static const char pad[32];
+    fwrite(pad, 1, (32 - ftell(f) % 32) % 32, f);
+    fwrite(data, 1, data_len, f);
+    fclose(f);
+}
+
+/* Q5_0, Q5_1 and the K-quants: a tensor of each (the blocks of tests/golden/quant, 8 rows) reads
+ * back as gguf's values; a row that is not whole blocks and missing data are refused clearly. */
+TEST(gguf_reads_q5_and_k_quant_tensors_and_refuses_bad_sizes) {
+    static const struct { const char *name; uint32_t type; uint64_t row; } types[] = {
+        {"Q5_0", GGML_TYPE_Q5_0, 256}, {"Q5_1", GGML_TYPE_Q5_1, 256}, {"Q4_K", GGML_TYPE_Q4_K, 256},
+        {"Q5_K", GGML_TYPE_Q5_K, 256}, {"Q6_K", GGML_TYPE_Q6_K, 256}};
+    const char *path = "/tmp/ftune_test_ktypes.gguf";
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char golden[128], *buf;
+        size_t len;
+        Err err = {0};
+        snprintf(golden, sizeof golden, "tests/golden/quant/%s.bin", types[i].name);
+        REQUIRE(file_read_all(golden, 1 << 20, &buf, &len, &err) == 0);
+        uint32_t hdr[5];
+        memcpy(hdr, buf, 20);
+        uint32_t n = hdr[3], nbytes = hdr[4];
+        REQUIRE(hdr[2] == types[i].type && n == 8 * types[i].row);
+        write_one_tensor_gguf(path, types[i].type, types[i].row, n / types[i].row, buf + 20, nbytes);
+        Gguf *g = NULL;
+        REQUIRE(gguf_open(path, &g, &err) == 0);
+        const GgufTensor *t = gguf_find_tensor(g, "w");
+        REQUIRE(t && t->nbytes == nbytes);
+        float *out = malloc(n * sizeof(float));
+        CHECK(gguf_tensor_to_f32(t, out, &err) == 0);
+        if (memcmp(out, buf + 20 + nbytes, n * sizeof(float)) != 0) test_fail(__FILE__, __LINE__, "%s values differ", types[i].name);
+        free(out);
+        gguf_close(g);
+
+        /* half a block per row (the element count alone would still be whole blocks) */
+        write_one_tensor_gguf(path, types[i].type, types[i].row / 2 + (types[i].type < 10 ? 16 : 0), 2, buf + 20, nbytes);
+        g = NULL;
+        CHECK(gguf_open(path, &g, &err) == -1 && g == NULL);
+        CHECK_EQ_INT(err.code, ERR_FORMAT);
+        CHECK(strstr(err.msg, "not a multiple of its block size") && strstr(err.msg, types[i].name));
+
+        /* the data stop short of the tensor's size */
+        write_one_tensor_gguf(path, types[i].type, types[i].row, n / types[i].row, buf + 20, nbytes - 1);
+        err = (Err){0};
+        CHECK(gguf_open(path, &g, &err) == -1);
+        CHECK(strstr(err.msg, "lies outside the file") != NULL);
+        free(buf);
+    }
+}
