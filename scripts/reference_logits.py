@@ -4,11 +4,12 @@
 Usage (from the repository root, with Debian's torch):
     /usr/bin/python3 scripts/reference_logits.py [--only NAME ...]
 
-For each model (stories260K, smollm2, tiny_qwen2) writes tests/golden/logits/<name>.json
+For each model (stories260K, smollm2, tiny_qwen2, qwen25_coder_05b) writes tests/golden/logits/<name>.json
 (prompt ids, greedy continuation, per-position argmax, max |logit|, notes) and
 tests/golden/logits/<name>.last.f32 (raw little-endian float32 logits of the last prompt position).
-The known-output checks (stories260K greedy from BOS alone; SmolLM2 greedy on a ChatML question)
-are printed and recorded under "sanity" in the JSON.
+The known-output checks (stories260K greedy from BOS alone; SmolLM2 greedy on a ChatML question;
+Qwen2.5-Coder against llama-cpp-python when it is importable) are printed and recorded under "sanity"
+in the JSON.
 
 The forward pass is a plain Llama/Qwen2 written here in torch (RMSNorm, RoPE, GQA causal
 attention, SwiGLU MLP, optional q/k/v biases, tied or separate output head), recomputed over the
@@ -16,6 +17,9 @@ whole sequence for every generated token (no KV cache). Weights:
   - GGUF: read and dequantized with the `gguf` package (GGUFReader, gguf.quants.dequantize).
     RoPE is applied as the GGUF llama tensors are stored: q/k rows are permuted by the converter
     for interleaved-pair rotation, so pairs (2i, 2i+1) of each head are rotated. No un-permute.
+    GGUF qwen2 tensors are NOT permuted by the converter (llama.cpp runs qwen2 with NEOX RoPE), so
+    they are rotated rotate-half, pairs (i, i + head_dim/2), as in the Hugging Face layout; their
+    q/k/v biases (blk.N.attn_{q,k,v}.bias) are added.
   - Hugging Face directory (Qwen2): read with the `safetensors` package (any dtype -> fp32), RoPE
     rotate-half (GPT-NeoX style: pairs (i, i + head_dim/2)).
 RoPE angles are computed in float64 (pos * theta^(-2i/d)) and their cos/sin rounded to fp32.
@@ -23,7 +27,10 @@ RoPE angles are computed in float64 (pos * theta^(-2i/d)) and their cos/sin roun
 Tokenization uses PyPI `tokenizers` and `jinja2`, which Debian's python lacks: they are run in a
 child process of the python named by $FTUNE_TOK_PYTHON (default `python3`, the pyenv one here).
 The stories260K prompt is tokenized here with a SentencePiece-style merge-by-score over the GGUF
-vocabulary (checked against llama-cpp-python when it is importable in that python).
+vocabulary (checked against llama-cpp-python when it is importable in that python). For the
+Qwen2.5-Coder GGUF (a "gpt2"/"qwen2" byte-level BPE vocabulary, no tokenizer.json at hand) a
+Hugging Face tokenizer.json is assembled from the GGUF's tokens, merges and token types
+(gguf_hf_tokenizer_json) and used through `tokenizers` the same way.
 Does not test the C code itself: the C unit tests read the files written here.
 """
 import argparse
@@ -61,6 +68,11 @@ TINY_QWEN2_CONVERSATION = [
     {"role": "user", "content": "Write a short C function that adds two numbers."},
     {"role": "assistant", "content": "static int add(int a, int b) {\n    return a + b;\n}\n"
      "It returns the sum of a and b."},
+]
+
+QWEN25_CODER_CONVERSATION = [
+    {"role": "user", "content": "Write a Python function is_palindrome(s) that checks whether a string is a "
+     "palindrome, ignoring case, spaces and punctuation. Keep it short and add a docstring too."},
 ]
 
 
@@ -184,7 +196,7 @@ def load_gguf(path):
     import gguf
     r = gguf.GGUFReader(path)
     arch = gguf_field(r, "general.architecture")
-    assert arch == "llama", "only llama GGUF files are handled here, got %s" % arch
+    assert arch in ("llama", "qwen2"), "only llama and qwen2 GGUF files are handled here, got %s" % arch
     t = {}
     for tensor in r.tensors:
         a = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
@@ -192,12 +204,12 @@ def load_gguf(path):
         ne = [int(d) for d in tensor.shape]                # GGUF order: ne[0] is the fastest axis
         assert list(a.shape) == ne[::-1], (tensor.name, a.shape, ne)
         t[tensor.name] = torch.from_numpy(a)
-    C = gguf_field(r, "llama.embedding_length")
-    nh = gguf_field(r, "llama.attention.head_count")
-    nkv = gguf_field(r, "llama.attention.head_count_kv", nh)
-    n_layers = gguf_field(r, "llama.block_count")
+    C = gguf_field(r, arch + ".embedding_length")
+    nh = gguf_field(r, arch + ".attention.head_count")
+    nkv = gguf_field(r, arch + ".attention.head_count_kv", nh)
+    n_layers = gguf_field(r, arch + ".block_count")
     hd = C // nh
-    assert gguf_field(r, "llama.rope.dimension_count", hd) == hd
+    assert gguf_field(r, arch + ".rope.dimension_count", hd) == hd
     layers = []
     for i in range(n_layers):
         p = "blk.%d." % i
@@ -207,12 +219,16 @@ def load_gguf(path):
             "wo": t[p + "attn_output.weight"], "ffn_norm": t[p + "ffn_norm.weight"],
             "w_gate": t[p + "ffn_gate.weight"], "w_up": t[p + "ffn_up.weight"],
             "w_down": t[p + "ffn_down.weight"],
+            "bq": t.get(p + "attn_q.bias"), "bk": t.get(p + "attn_k.bias"), "bv": t.get(p + "attn_v.bias"),
         })
     tied = "output.weight" not in t
     vocab = {
         "tokens": list(gguf_field(r, "tokenizer.ggml.tokens")),
         "scores": list(gguf_field(r, "tokenizer.ggml.scores") or []),
+        "merges": list(gguf_field(r, "tokenizer.ggml.merges") or []),
+        "token_type": list(gguf_field(r, "tokenizer.ggml.token_type") or []),
         "model": gguf_field(r, "tokenizer.ggml.model"),
+        "pre": gguf_field(r, "tokenizer.ggml.pre"),
         "bos": gguf_field(r, "tokenizer.ggml.bos_token_id"),
         "eos": gguf_field(r, "tokenizer.ggml.eos_token_id"),
         "chat_template": gguf_field(r, "tokenizer.chat_template"),
@@ -221,9 +237,9 @@ def load_gguf(path):
     return Model(
         embed=t["token_embd.weight"], layers=layers, final_norm=t["output_norm.weight"],
         head=t["token_embd.weight"] if tied else t["output.weight"], tied=tied,
-        n_heads=nh, n_kv_heads=nkv, head_dim=hd, eps=float(gguf_field(r, "llama.attention.layer_norm_rms_epsilon")),
-        rope_theta=float(gguf_field(r, "llama.rope.freq_base", 10000.0)), rope="interleaved",
-        vocab=vocab, tensor_types=types)
+        n_heads=nh, n_kv_heads=nkv, head_dim=hd, eps=float(gguf_field(r, arch + ".attention.layer_norm_rms_epsilon")),
+        rope_theta=float(gguf_field(r, arch + ".rope.freq_base", 10000.0)),
+        rope="interleaved" if arch == "llama" else "neox", arch=arch, vocab=vocab, tensor_types=types)
 
 
 def load_hf(dirpath):
@@ -284,6 +300,40 @@ if req.get("tokenizer"):
     if out["text"] is not None:
         out["ids"] = tok.encode(out["text"], add_special_tokens=False).ids
     out["decoded"] = [tok.decode(ids, skip_special_tokens=False) for ids in req.get("decode", [])]
+if req.get("llama_cpp"):
+    # llama.cpp's own tokenization of the rendered text and its greedy decode of prompt_ids
+    # (F32 KV cache, all logits kept), to cross-check the reference forward.
+    lc = req["llama_cpp"]
+    try:
+        import llama_cpp
+        import llama_cpp.llama_cpp as llama_cpp_c
+        default_params = llama_cpp_c.llama_model_default_params
+
+        def no_extra_bufts():  # the AMX/repacking weight buffers segfault in llama_decode on some hosts
+            p = default_params()
+            p.use_extra_bufts = False
+            return p
+        if hasattr(default_params(), "use_extra_bufts"):
+            llama_cpp_c.llama_model_default_params = no_extra_bufts
+        out["llama_cpp_version"] = llama_cpp.__version__
+        voc = llama_cpp.Llama(model_path=lc["gguf"], vocab_only=True, verbose=False)
+        out["llama_cpp_ids"] = voc.tokenize(out["text"].encode("utf-8"), add_bos=False, special=True)
+        del voc
+        n = len(lc["prompt_ids"])
+        llm = llama_cpp.Llama(model_path=lc["gguf"], n_ctx=n + lc["n_greedy"] + 8, n_batch=512, logits_all=True,
+                              type_k=0, type_v=0, seed=0, verbose=False)
+        llm.eval(lc["prompt_ids"])
+        scores = llm.scores[:n]
+        out["llama_cpp_last_logits"] = [float(x) for x in scores[n - 1]]
+        out["llama_cpp_argmax"] = [int(x) for x in scores.argmax(axis=-1)]
+        gen = []
+        for _ in range(lc["n_greedy"]):
+            nxt = int(llm.scores[llm.n_tokens - 1].argmax())
+            gen.append(nxt)
+            llm.eval([nxt])
+        out["llama_cpp_greedy_ids"] = gen
+    except Exception as e:
+        out["llama_cpp_error"] = repr(e)
 if req.get("spm_gguf"):
     try:
         import llama_cpp
@@ -302,6 +352,38 @@ def tok_child(**req):
     if p.returncode != 0:
         sys.exit("tokenizer helper (%s) failed; it needs PyPI tokenizers and jinja2:\n%s" % (py, p.stderr))
     return json.loads(p.stdout)
+
+
+def gguf_hf_tokenizer_json(vocab, path):
+    """Writes a Hugging Face tokenizer.json for a GGUF "gpt2" vocabulary with the "qwen2"
+    pre-tokenizer (the layout of Qwen2's own tokenizer.json): NFC, the Qwen2 split regex, byte-level
+    BPE over the GGUF tokens and merges; CONTROL (3) and USER_DEFINED (4) tokens are added tokens
+    (special for CONTROL), UNUSED (5) padding entries are left out."""
+    assert vocab["model"] == "gpt2" and vocab["pre"] == "qwen2", (vocab["model"], vocab["pre"])
+    toks, types = vocab["tokens"], vocab["token_type"]
+    regex = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+             r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    doc = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [{"id": i, "content": toks[i], "single_word": False, "lstrip": False, "rstrip": False,
+                          "normalized": False, "special": types[i] == 3}
+                         for i in range(len(toks)) if types[i] in (3, 4)],
+        "normalizer": {"type": "NFC"},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False},
+            byte_level]},
+        "post_processor": byte_level,
+        "decoder": byte_level,
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                  "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": {toks[i]: i for i in range(len(toks)) if types[i] == 1},
+                  "merges": vocab["merges"]},
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False)
 
 
 def render_chatml(messages, add_generation_prompt):
@@ -547,12 +629,89 @@ def do_tiny_qwen2():
     write_golden("tiny_qwen2", rel, m, prompt, notes, decode)
 
 
+def do_qwen25_coder():
+    import tempfile
+    rel = "models/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"
+    path = os.path.join(REPO, rel)
+    m = load_gguf(path)
+    assert m.arch == "qwen2" and m.rope == "neox" and m.layers[0]["bq"] is not None
+    tmpl = m.vocab["chat_template"]
+    with tempfile.TemporaryDirectory() as td:
+        tok_path = os.path.join(td, "tokenizer.json")
+        gguf_hf_tokenizer_json(m.vocab, tok_path)
+        r = tok_child(tokenizer=tok_path, template=tmpl, messages=QWEN25_CODER_CONVERSATION, add_generation_prompt=True)
+        assert r["text"] == render_chatml(
+            [{"role": "system", "content": "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."}]
+            + QWEN25_CODER_CONVERSATION, True), r["text"]
+        prompt = r["ids"]
+        assert len(prompt) == N_PROMPT, len(prompt)
+
+        def decode(x):
+            return tok_child(tokenizer=tok_path, decode=[x])["decoded"][0]
+
+        greedy_ids, _ = greedy(m, prompt, N_GREEDY)
+        greedy_text = decode(greedy_ids)
+        with torch.no_grad():
+            logits = forward(m, prompt)
+        argmax = [int(i) for i in logits.argmax(dim=-1)]
+        lc = tok_child(template=tmpl, messages=QWEN25_CODER_CONVERSATION, add_generation_prompt=True,
+                       llama_cpp={"gguf": path, "prompt_ids": prompt, "n_greedy": N_GREEDY})
+        sanity = {"greedy_text_is_python": "def " in greedy_text, "ok": "def " in greedy_text}
+        if "llama_cpp_greedy_ids" in lc:
+            assert lc["llama_cpp_ids"] == prompt, ("tokenization differs from llama.cpp", lc["llama_cpp_ids"], prompt)
+            lg = lc["llama_cpp_greedy_ids"]
+            same = [a == b for a, b in zip(lg, greedy_ids)]
+            diff = (torch.tensor(lc["llama_cpp_last_logits"]) - logits[-1]).abs()
+            ref = logits[-1].double()
+            other = torch.tensor(lc["llama_cpp_last_logits"], dtype=torch.float64)
+            corr = float(torch.corrcoef(torch.stack([ref, other]))[0, 1])
+            sanity.update({
+                "llama_cpp_python": lc["llama_cpp_version"],
+                "llama_cpp_settings": "Llama(logits_all=True, type_k=type_v=F32, model use_extra_bufts=False), eval of "
+                                      "prompt_ids, then greedy argmax one token at a time",
+                "llama_cpp_prompt_tokenization": "identical (tokenize(text, add_bos=False, special=True))",
+                "llama_cpp_last_logits_max_abs_diff": round(float(diff.max()), 6),
+                "llama_cpp_last_logits_correlation": round(corr, 6),
+                "llama_cpp_argmax_agreement": "%d/%d" % (sum(a == b for a, b in zip(lc["llama_cpp_argmax"], argmax)),
+                                                         N_PROMPT),
+                "llama_cpp_greedy_ids": lg,
+                "llama_cpp_greedy_text": decode(lg),
+                "llama_cpp_greedy_first_difference": None if all(same) else same.index(False),
+            })
+            sanity["ok"] = sanity["ok"] and lg[:8] == greedy_ids[:8]
+            check = "identical to llama-cpp-python %s (vocab_only, special=True)" % lc["llama_cpp_version"]
+        else:
+            sanity["llama_cpp_python"] = "not available: %s" % lc.get("llama_cpp_error", "?")
+            check = "llama-cpp-python not available to cross-check"
+        print("SANITY qwen25_coder_05b greedy %r; llama.cpp %r (%s)" % (
+            greedy_text, sanity.get("llama_cpp_greedy_text"), "OK" if sanity["ok"] else "CHECK"))
+        notes = [
+            "prompt_ids: QWEN25_CODER_CONVERSATION in scripts/reference_logits.py rendered with the GGUF's "
+            "tokenizer.chat_template with add_generation_prompt (default Qwen system message added; exactly 64 "
+            "ids, ending in '<|im_start|>assistant\\n'), encoded with PyPI tokenizers on a tokenizer.json "
+            "assembled from the GGUF vocabulary and merges (gguf_hf_tokenizer_json; %s)." % check,
+            "Weights dequantized with gguf.quants.dequantize: Q5_0 token_embd, q, k, o, gate, up (and v in 12 "
+            "layers), Q8_0 v in the other 12 layers and output.weight, ffn_down Q6_K in 12 layers and Q4_K in 12, "
+            "F32 norms and biases. The GGUF has its own "
+            "output.weight (not tied, although the Hugging Face model ties it; this file is converted from the AWQ "
+            "release).",
+            "qwen2 GGUF: q/k rows are stored as in Hugging Face (the converter permutes only llama q/k), so RoPE "
+            "is rotate-half, pairs (i, i+32) of each 64-wide head, theta 1e6; q/k/v biases added; RMSNorm eps 1e-6. "
+            "Checked when written: with llama-style pairs (2i, 2i+1) instead, the last-position logits move by up to "
+            "5.3 and only 41/64 argmaxes stay (llama.cpp agrees 64/64 with these, see sanity); without the biases, 0/64.",
+            "The tolerance assumes weights dequantized to fp32 and fp32 math. llama.cpp quantizes the activations "
+            "for its quantized dot products, so it differs far more (see sanity).",
+        ]
+        write_golden("qwen25_coder_05b", rel, m, prompt, notes, decode, sanity)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", nargs="*", default=None, help="stories260K smollm2 tiny_qwen2")
+    ap.add_argument("--only", nargs="*", default=None, help="stories260K smollm2 tiny_qwen2 qwen25_coder_05b")
     a = ap.parse_args()
     torch.manual_seed(0)
-    jobs = {"stories260K": do_stories, "smollm2": do_smollm2, "tiny_qwen2": do_tiny_qwen2}
+    jobs = {"stories260K": do_stories, "smollm2": do_smollm2, "tiny_qwen2": do_tiny_qwen2,
+            "qwen25_coder_05b": do_qwen25_coder}
     for name, fn in jobs.items():
         if a.only is None or name in a.only:
             fn()

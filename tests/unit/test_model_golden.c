@@ -89,3 +89,4 @@ TEST(golden_logits_stories260k) { check_golden("stories260K", NULL); }
 TEST(golden_logits_smollm2_q4_1) { check_golden("smollm2", NULL); }
 TEST(golden_logits_tiny_qwen2) { check_golden("tiny_qwen2", NULL); }
 TEST(golden_logits_tiny_qwen2_sharded) { check_golden("tiny_qwen2", "models/tiny-qwen2-sharded"); }
+TEST(golden_logits_qwen25_coder_05b_q4_k_m) { check_golden("qwen25_coder_05b", NULL); }
