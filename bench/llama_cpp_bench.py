@@ -17,6 +17,18 @@ threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 n_prompt = int(sys.argv[3]) if len(sys.argv) > 3 else 512
 n_decode = int(sys.argv[4]) if len(sys.argv) > 4 else 128
 
+# On CPUs with AMX, this llama.cpp build's AMX weight buffers crash during decoding: they are
+# turned off there (use_extra_bufts=False, so llama.cpp runs its AVX-512 kernels) and the JSON says so.
+amx = "amx_tile" in open("/proc/cpuinfo").read()
+if amx:
+    import llama_cpp.llama_cpp as llama_cpp_c
+    default_params = llama_cpp_c.llama_model_default_params
+
+    def no_extra_bufts():
+        p = default_params()
+        p.use_extra_bufts = False
+        return p
+    llama_cpp_c.llama_model_default_params = no_extra_bufts
 t0 = time.perf_counter()
 llm = Llama(model_path=model, n_threads=threads, n_threads_batch=threads, n_ctx=n_prompt + n_decode + 16,
             n_batch=n_prompt, n_ubatch=n_prompt, verbose=False)
@@ -41,4 +53,5 @@ print(json.dumps({
     "prefill_tokens": n_prompt, "prefill_tok_s": round(n_prompt / prefill_best, 1),
     "decode_tokens": n_decode, "decode_tok_s": round(n_decode / decode_best, 1),
     "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    "amx_buffers": "off (use_extra_bufts=False)" if amx else "n/a",
 }))

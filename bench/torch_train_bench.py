@@ -3,13 +3,14 @@
 ftune side, with the same configuration). Prints one JSON object on stdout.
 
 Usage (from the repository root, with Debian's python, which has torch, gguf and numpy):
-    /usr/bin/python3 bench/torch_train_bench.py [threads]          # threads: default 2
+    /usr/bin/python3 bench/torch_train_bench.py [threads] [model.gguf]   # default 2, SmolLM2
 
 Configuration:
-  - SmolLM2-135M-Instruct from models/SmolLM2-135M-Instruct.Q4_1.gguf, every tensor dequantized to
-    fp32 with the `gguf` package (scripts/reference_logits.load_gguf); base weights frozen.
-    The forward is a batched fp32 Llama written here (RMSNorm, interleaved-pair RoPE as the GGUF
-    stores q/k, GQA causal attention, SwiGLU MLP, output head tied to token_embd).
+  - SmolLM2-135M-Instruct from models/SmolLM2-135M-Instruct.Q4_1.gguf (or the GGUF named), every
+    tensor dequantized to fp32 with the `gguf` package (scripts/reference_logits.load_gguf); base
+    weights frozen. The forward is a batched fp32 Llama/Qwen2 written here (RMSNorm, RoPE as the
+    GGUF stores q/k: interleaved pairs for llama, rotate-half for qwen2; q/k/v biases when present,
+    GQA causal attention, SwiGLU MLP, output head tied to token_embd or separate).
   - LoRA rank 8, alpha 16 on q, k, v, o, gate, up, down of every layer: y = W x + (alpha/r) B (A x),
     A (r, in) and B (out, r) both small random (seeded, B non-zero), no dropout. Only A and B
     require grad.
@@ -46,7 +47,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 import reference_logits as R  # noqa: E402
 
-MODEL = os.path.join(REPO, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+MODEL = sys.argv[2] if len(sys.argv) > 2 else os.path.join(REPO, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 BATCH, SEQ = 8, 128
 RANK, ALPHA = 8, 16
 LORA_A_STD, LORA_B_STD = 0.02, 0.02
@@ -58,35 +59,40 @@ TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
 
 
 class LoraLinear(torch.nn.Module):
-    """Frozen fp32 weight W (out, in) plus a trainable rank-r delta."""
+    """Frozen fp32 weight W (out, in) and optional bias, plus a trainable rank-r delta."""
 
-    def __init__(self, weight, rank, alpha, gen):
+    def __init__(self, weight, rank, alpha, gen, bias=None):
         super().__init__()
         out_f, in_f = weight.shape
         self.register_buffer("weight", weight)  # frozen: not a parameter, requires_grad False
+        self.register_buffer("bias", bias)
         self.lora_A = torch.nn.Parameter(torch.randn(rank, in_f, generator=gen) * LORA_A_STD)
         self.lora_B = torch.nn.Parameter(torch.randn(out_f, rank, generator=gen) * LORA_B_STD)
         self.scale = alpha / rank
 
     def forward(self, x):
-        return F.linear(x, self.weight) + F.linear(F.linear(x, self.lora_A), self.lora_B) * self.scale
+        return F.linear(x, self.weight, self.bias) + F.linear(F.linear(x, self.lora_A), self.lora_B) * self.scale
 
 
 class Block(torch.nn.Module):
     def __init__(self, L, cfg, gen):
         super().__init__()
-        self.nh, self.nkv, self.hd, self.eps = cfg
+        self.nh, self.nkv, self.hd, self.eps, self.rope_style = cfg
         self.register_buffer("attn_norm", L["attn_norm"])
         self.register_buffer("ffn_norm", L["ffn_norm"])
         src = {"q": "wq", "k": "wk", "v": "wv", "o": "wo", "gate": "w_gate", "up": "w_up", "down": "w_down"}
+        bias = {"q": L.get("bq"), "k": L.get("bk"), "v": L.get("bv")}
         for name in TARGETS:
-            setattr(self, name, LoraLinear(L[src[name]], RANK, ALPHA, gen))
+            setattr(self, name, LoraLinear(L[src[name]], RANK, ALPHA, gen, bias.get(name)))
 
     def rope(self, x, cos, sin):
-        """x: (B, H, T, D); rotates the pairs (2i, 2i+1) of each head by position."""
-        x2 = x.unflatten(-1, (-1, 2))
-        a, b = x2[..., 0], x2[..., 1]
-        return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+        """x: (B, H, T, D); rotates the pairs (2i, 2i+1) (interleaved) or (i, i + D/2) of each head."""
+        if self.rope_style == "interleaved":
+            x2 = x.unflatten(-1, (-1, 2))
+            a, b = x2[..., 0], x2[..., 1]
+            return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+        a, b = x.chunk(2, dim=-1)
+        return torch.cat((a * cos - b * sin, a * sin + b * cos), dim=-1)
 
     def forward(self, x, cos, sin, mask):
         B, T, C = x.shape
@@ -109,10 +115,10 @@ class Block(torch.nn.Module):
 class LoraLlama(torch.nn.Module):
     def __init__(self, m, gen):
         super().__init__()
-        assert m.rope == "interleaved" and m.tied
-        cfg = (m.n_heads, m.n_kv_heads, m.head_dim, m.eps)
+        cfg = (m.n_heads, m.n_kv_heads, m.head_dim, m.eps, m.rope)
         self.eps, self.head_dim, self.theta = m.eps, m.head_dim, m.rope_theta
-        self.register_buffer("embed", m.embed)  # (V, C), also the output head (tied)
+        self.register_buffer("embed", m.embed)  # (V, C), also the output head when tied
+        self.register_buffer("head", m.head)
         self.register_buffer("final_norm", m.final_norm)
         self.blocks = torch.nn.ModuleList(Block(L, cfg, gen) for L in m.layers)
 
@@ -124,7 +130,7 @@ class LoraLlama(torch.nn.Module):
         x = F.embedding(ids, self.embed)
         for blk in self.blocks:
             x = blk(x, cos, sin, mask)
-        return F.linear(R.rms_norm(x, self.final_norm, self.eps), self.embed)  # (B, T, V)
+        return F.linear(R.rms_norm(x, self.final_norm, self.eps), self.head)  # (B, T, V)
 
 
 def matmul_gflops(threads):
@@ -160,7 +166,7 @@ def main():
     assert not any(b.requires_grad for b in model.buffers())
     n_lora = sum(p.numel() for p in params)
     n_matmul = sum(blk_lin.weight.numel() for blk in model.blocks for blk_lin in
-                   (getattr(blk, t) for t in TARGETS)) + model.embed.numel()  # + tied output head
+                   (getattr(blk, t) for t in TARGETS)) + model.head.numel()  # + output head
 
     ids = torch.randint(0, vocab_size, (BATCH, SEQ), generator=torch.Generator().manual_seed(SEED))
     # Position t predicts ids[t+1]; the last position has no target (ignore_index), so the mean is

@@ -43,7 +43,6 @@ typedef enum {
 } ArchWhen;
 
 #define ARCH_NO_LORA (-1)
-#define ARCH_NO_QUANT ((size_t)-1)
 #define ARCH_MAX_NAME 160 /* room for any formatted tensor name */
 
 typedef struct {
@@ -56,8 +55,8 @@ typedef struct {
     bool rope;               /* rows rotated by RoPE, head by head (q, k and their biases) */
     int lora;                /* the LoraTarget adapting this matrix, or ARCH_NO_LORA */
     const char *lora_module; /* its PEFT module name ("self_attn.q_proj"), NULL without a target */
-    size_t slot;             /* offset of its float * in LayerWeights (per-layer) or Model */
-    size_t quant_slot;       /* offset of its QuantMatrix view likewise, or ARCH_NO_QUANT */
+    size_t slot;             /* offset in LayerWeights (per-layer) or Model: a vector's float *, a
+                              * matrix's QuantMatrix */
 } ArchWeight;
 
 typedef struct {

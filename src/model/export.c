@@ -1,5 +1,6 @@
 /* export.c: merged Hugging Face model export (see export.h): the architecture's weights (arch.h)
- * in table order under their Hugging Face names, LoRA pairs merged into the matrices they adapt. */
+ * in table order under their Hugging Face names as fp32 (matrices dequantized from their stored
+ * type), LoRA pairs merged into the matrices they adapt. */
 #include "export.h"
 
 #include <cblas.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../core/fileio.h"
+#include "../tensor/matmul.h"
 #include "safetensors.h"
 
 #define EXPORT_MAX_TOKENIZER_FILE ((size_t)1 << 30)
@@ -101,7 +103,7 @@ typedef struct {
     StWriteTensor *ts;
     char (*names)[ARCH_MAX_NAME];
     int n;
-    float **owned; /* merged copies, freed by the caller */
+    float **owned; /* dequantized copies, freed by the caller */
     int n_owned;
     Err *err;
 } ExportCtx;
@@ -111,17 +113,18 @@ static int export_weight(void *vctx, const ArchWeight *w, int layer) {
     ExportCtx *x = vctx;
     const ModelConfig *c = &x->m->cfg;
     int rows = (int)arch_dim_size(w->rows, c), cols = (int)arch_dim_size(w->cols, c);
-    const float *src = model_weight(x->m, w, layer);
-    const LoraPair *p = x->lora && w->lora != ARCH_NO_LORA ? lora_pair(x->lora, layer, w->lora) : NULL;
-    if (p && p->A) {
-        size_t sz = (size_t)rows * cols;
-        float *merged = malloc(sz * sizeof(float));
-        if (!merged) return err_set(x->err, ERR_NOMEM, "out of memory");
-        memcpy(merged, src, sz * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, p->rank, x->lora->scale, p->B, p->rank,
-                    p->A, cols, 1.0f, merged, cols);
-        x->owned[x->n_owned++] = merged;
-        src = merged;
+    const float *src = model_vector(x->m, w, layer);
+    const QuantMatrix *mat = model_matrix(x->m, w, layer);
+    if (mat) { /* written as fp32: dequantized, and merged with its LoRA pair */
+        float *full = malloc((size_t)rows * cols * sizeof(float));
+        if (!full) return err_set(x->err, ERR_NOMEM, "out of memory");
+        x->owned[x->n_owned++] = full;
+        for (int i = 0; i < rows; i++) op_matrix_row(full + (size_t)i * cols, mat, i);
+        const LoraPair *p = x->lora && w->lora != ARCH_NO_LORA ? lora_pair(x->lora, layer, w->lora) : NULL;
+        if (p && p->A)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, p->rank, x->lora->scale, p->B, p->rank,
+                        p->A, cols, 1.0f, full, cols);
+        src = full;
     }
     arch_format_hf_name(w, layer, x->names[x->n], sizeof x->names[x->n]);
     StWriteTensor *t = &x->ts[x->n++];
@@ -143,7 +146,7 @@ int model_export_merged(const Model *m, const Lora *lora, const char *out_dir, E
     const ArchDesc *a = arch_describe(c->arch);
     size_t cap = (size_t)a->n_weights * (c->n_layer + 1);
     ExportCtx x = {m, lora, calloc(cap, sizeof *x.ts), calloc(cap, sizeof *x.names), 0,
-                   calloc((size_t)c->n_layer * LORA_N_TARGETS, sizeof(float *)), 0, err};
+                   calloc(cap, sizeof(float *)), 0, err};
     int rc = 0;
     if (!x.ts || !x.names || !x.owned) {
         rc = err_set(err, ERR_NOMEM, "out of memory");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tensor/matmul.h"
 #include "../tensor/ops.h"
 #include "layer.h"
 
@@ -135,7 +136,7 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
                    .adapters = adapters, .row_adapter = b->adapter, .n_adapters = b->adapter ? n_adapters : 0,
                    .inv_freq = f->inv_freq, .scores = f->scores, .gx = f->gx, .gy = f->gy, .gu = f->gu};
     layer_ctx_prepare(&lc);
-    for (int i = 0; i < b->n; i++) memcpy(f->x + (size_t)i * C, m->tok_embd + (size_t)b->token[i] * C, C * sizeof(float));
+    for (int i = 0; i < b->n; i++) op_matrix_row(f->x + (size_t)i * C, &m->tok_embd, b->token[i]);
     for (int l = 0; l < c->n_layer; l++) layer_forward(&lc, l, f->x, f->x, &f->acts);
     /* the head, on the rows that want logits only */
     float *xn = f->acts.xn1;
@@ -144,6 +145,6 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
         if (b->logits ? b->logits[i] : i == b->n - 1) memmove(f->x + (size_t)k++ * C, f->x + (size_t)i * C, C * sizeof(float));
     if (!k) return 0;
     op_rmsnorm(xn, f->x, m->out_norm, k, C, c->rms_eps);
-    layer_linear_base(m, logits, xn, m->output, &m->q_output, NULL, 0, k, C, c->vocab);
+    op_matmul(logits, xn, &m->output, NULL, k);
     return 0;
 }

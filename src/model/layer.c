@@ -5,7 +5,7 @@
 
 #include "../tensor/ops.h"
 #include "../tensor/ops_backward.h"
-#include "../tensor/ops_quant.h"
+#include "../tensor/matmul.h"
 
 void layer_ctx_prepare(LayerCtx *c) {
     if (c->n_adapters <= 0) {
@@ -24,34 +24,6 @@ void layer_ctx_prepare(LayerCtx *c) {
             c->uniform_adapter = -2;
             return;
         }
-    }
-}
-
-/* Undoes GGUF's llama q/k row order on one row v (n_heads * hd): v[h][s*hd/2 + i] = stored[h][2i + s]. */
-static void unpermute_heads(float *v, int n_heads, int hd) {
-    float tmp[hd];
-    int half = hd / 2;
-    for (int h = 0; h < n_heads; h++) {
-        float *head = v + (size_t)h * hd;
-        memcpy(tmp, head, (size_t)hd * sizeof(float));
-        for (int i = 0; i < half; i++) {
-            head[i] = tmp[2 * i];
-            head[half + i] = tmp[2 * i + 1];
-        }
-    }
-}
-
-void layer_linear_base(const Model *m, float *y, const float *x, const float *w, const QuantMatrix *qw,
-                       const float *bias, int permuted_heads, int n, int K, int N) {
-    (void)m;
-    if (n == 1 && qw && qw->data) {
-        /* one row: memory traffic limits it, so read the stored blocks */
-        op_matvec_quant(y, x, qw, NULL);
-        if (permuted_heads) unpermute_heads(y, N / permuted_heads, permuted_heads);
-        if (bias)
-            for (int i = 0; i < N; i++) y[i] += bias[i];
-    } else {
-        op_linear(y, x, w, bias, n, K, N);
     }
 }
 
@@ -117,12 +89,10 @@ static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const fl
 }
 
 /* y = x W^T + bias + LoRA(x) for projection t of layer l. */
-static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, const float *w,
-                       const QuantMatrix *qw, const float *bias, float *u, int K, int N) {
-    const Model *m = c->m;
-    int permuted = m->quant_qk_permuted && (t == LORA_Q || t == LORA_K) ? m->cfg.head_dim : 0;
-    layer_linear_base(m, y, x, w, qw, bias, permuted, c->n, K, N);
-    lora_rows(c, l, t, y, x, u, K, N);
+static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, const QuantMatrix *w,
+                       const float *bias, float *u) {
+    op_matmul(y, x, w, bias, c->n);
+    lora_rows(c, l, t, y, x, u, w->cols, w->rows);
 }
 
 /* Causal attention of every run: with a cache, the run's keys and values are appended to its slot
@@ -149,21 +119,21 @@ void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, La
     const Model *m = c->m;
     const ModelConfig *cf = &m->cfg;
     const LayerWeights *w = &m->layers[l];
-    int n = c->n, C = cf->dim, F = cf->ffn_dim, hd = cf->head_dim, qd = cf->n_head * hd, kvd = cf->n_kv_head * hd;
+    int n = c->n, C = cf->dim, F = cf->ffn_dim, hd = cf->head_dim;
     op_rmsnorm_save(a->xn1, a->rstd1, x_in, w->attn_norm, n, C, cf->rms_eps);
-    projection(c, l, LORA_Q, a->q, a->xn1, w->wq, &w->q_wq, w->bq, a->u[LORA_Q], C, qd);
-    projection(c, l, LORA_K, a->k, a->xn1, w->wk, &w->q_wk, w->bk, a->u[LORA_K], C, kvd);
-    projection(c, l, LORA_V, a->v, a->xn1, w->wv, &w->q_wv, w->bv, a->u[LORA_V], C, kvd);
+    projection(c, l, LORA_Q, a->q, a->xn1, &w->wq, w->bq, a->u[LORA_Q]);
+    projection(c, l, LORA_K, a->k, a->xn1, &w->wk, w->bk, a->u[LORA_K]);
+    projection(c, l, LORA_V, a->v, a->xn1, &w->wv, w->bv, a->u[LORA_V]);
     op_rope(a->q, c->pos, c->inv_freq, n, cf->n_head, hd);
     op_rope(a->k, c->pos, c->inv_freq, n, cf->n_kv_head, hd);
     attention(c, l, a);
-    projection(c, l, LORA_O, a->x_mid, a->att, w->wo, &w->q_wo, NULL, a->u[LORA_O], qd, C);
+    projection(c, l, LORA_O, a->x_mid, a->att, &w->wo, NULL, a->u[LORA_O]);
     for (size_t i = 0; i < (size_t)n * C; i++) a->x_mid[i] += x_in[i];
     op_rmsnorm_save(a->xn2, a->rstd2, a->x_mid, w->ffn_norm, n, C, cf->rms_eps);
-    projection(c, l, LORA_GATE, a->gate, a->xn2, w->w_gate, &w->q_gate, NULL, a->u[LORA_GATE], C, F);
-    projection(c, l, LORA_UP, a->up, a->xn2, w->w_up, &w->q_up, NULL, a->u[LORA_UP], C, F);
+    projection(c, l, LORA_GATE, a->gate, a->xn2, &w->w_gate, NULL, a->u[LORA_GATE]);
+    projection(c, l, LORA_UP, a->up, a->xn2, &w->w_up, NULL, a->u[LORA_UP]);
     op_swiglu(a->h, a->gate, a->up, (size_t)n * F);
-    projection(c, l, LORA_DOWN, x_out, a->h, w->w_down, &w->q_down, NULL, a->u[LORA_DOWN], F, C);
+    projection(c, l, LORA_DOWN, x_out, a->h, &w->w_down, NULL, a->u[LORA_DOWN]);
     for (size_t i = 0; i < (size_t)n * C; i++) x_out[i] += a->x_mid[i];
     if (c->kv)
         for (int r = 0; r < c->n_runs; r++) {

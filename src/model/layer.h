@@ -75,9 +75,4 @@ const float *layer_lora_input(const LayerCtx *c, const float *x, int l, LoraTarg
 /* Backward of layer_lora_input with dropout: dx (n, K) += g (n, K) through the same mask, scaled. */
 void layer_lora_input_backward(const LayerCtx *c, float *dx, const float *g, int l, LoraTarget t, int K);
 
-/* One projection y (n, N) = x (n, K) W^T + bias, from the fp32 weights or, for a single row, the
- * stored quantized blocks. */
-void layer_linear_base(const Model *m, float *y, const float *x, const float *w, const QuantMatrix *qw,
-                       const float *bias, int permuted_heads, int n, int K, int N);
-
 #endif

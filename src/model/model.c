@@ -1,6 +1,7 @@
 /* model.c: format-independent model loading: dispatch by path, the parameter layout in one
- * allocation (the architecture's weights in table order, see arch.h), configuration checks, and
- * freeing. The GGUF and Hugging Face readers live in model_gguf.c and model_hf.c. */
+ * allocation of the fp32 vectors, matrices read in their stored type (the architecture's weights
+ * in table order, see arch.h), configuration checks, and freeing. The GGUF and Hugging Face readers live in
+ * model_gguf.c and model_hf.c. */
 #include "model.h"
 
 #include <stdlib.h>
@@ -13,8 +14,10 @@ const char *model_arch_name(ModelArch a) { return arch_describe(a)->name; }
 
 void model_free(Model *m) {
     if (!m) return;
-    free(m->params);
+    free(m->vectors);
     free(m->layers);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
     free(m->rope_factors);
     free(m->path);
     free(m->format);
@@ -40,29 +43,31 @@ static int check_config(const ModelConfig *c, const char *path, Err *err) {
     return 0;
 }
 
-float *model_weight(const Model *m, const ArchWeight *w, int layer) {
+float *model_vector(const Model *m, const ArchWeight *w, int layer) {
+    if (arch_weight_is_matrix(w)) return NULL;
     const char *base = w->per_layer ? (const char *)&m->layers[layer] : (const char *)m;
     return *(float *const *)(base + w->slot);
 }
 
-QuantMatrix *model_weight_quant(Model *m, const ArchWeight *w, int layer) {
-    if (w->quant_slot == ARCH_NO_QUANT) return NULL;
-    char *base = w->per_layer ? (char *)&m->layers[layer] : (char *)m;
-    return (QuantMatrix *)(base + w->quant_slot);
+const QuantMatrix *model_matrix(const Model *m, const ArchWeight *w, int layer) {
+    if (!arch_weight_is_matrix(w)) return NULL;
+    const char *base = w->per_layer ? (const char *)&m->layers[layer] : (const char *)m;
+    return (const QuantMatrix *)(base + w->slot);
 }
 
 typedef struct {
     WeightRole role;
     int layer;
-    float *dst;
+    float *vec;       /* a vector's place in m->vectors, or NULL */
+    QuantMatrix *mat; /* a matrix's view in m, or NULL */
     size_t rows, cols;
 } WeightRead;
 
 typedef struct {
     Model *m;
-    float *next;      /* the next free float in m->params */
+    float *next;      /* the next free float in m->vectors */
     WeightRead *todo; /* NULL while only counting */
-    size_t n_floats;
+    size_t n_floats, n_params;
     int n;
 } Layout;
 
@@ -71,13 +76,20 @@ static int layout_weight(void *vctx, const ArchWeight *w, int layer) {
     Layout *lay = vctx;
     const ModelConfig *c = &lay->m->cfg;
     size_t rows = arch_dim_size(w->rows, c), cols = arch_dim_size(w->cols, c);
+    bool matrix = arch_weight_is_matrix(w);
     if (lay->todo) {
         char *base = w->per_layer ? (char *)&lay->m->layers[layer] : (char *)lay->m;
-        *(float **)(base + w->slot) = lay->next;
-        lay->todo[lay->n] = (WeightRead){w->role, layer, lay->next, rows, cols};
-        lay->next += rows * cols;
+        WeightRead *r = &lay->todo[lay->n];
+        *r = (WeightRead){w->role, layer, NULL, NULL, rows, cols};
+        if (matrix) {
+            r->mat = (QuantMatrix *)(base + w->slot);
+        } else {
+            *(float **)(base + w->slot) = r->vec = lay->next;
+            lay->next += rows;
+        }
     }
-    lay->n_floats += rows * cols;
+    if (!matrix) lay->n_floats += rows;
+    lay->n_params += rows * cols;
     lay->n++;
     return 0;
 }
@@ -86,27 +98,28 @@ int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err) {
     const ModelConfig *c = &m->cfg;
     if (check_config(c, m->path, err)) return -1;
     const ArchDesc *a = arch_describe(c->arch);
-    Layout lay = {m, NULL, NULL, 0, 0};
+    Layout lay = {m, NULL, NULL, 0, 0, 0};
     arch_visit_weights(a, c, layout_weight, &lay);
-    size_t total = lay.n_floats;
-    m->params = malloc(total * sizeof(float));
+    m->vectors = malloc(lay.n_floats * sizeof(float));
     m->layers = calloc(c->n_layer, sizeof(LayerWeights));
+    m->owned = calloc((size_t)lay.n, sizeof(void *));
     WeightRead *todo = malloc((size_t)lay.n * sizeof *todo);
-    if (!m->params || !m->layers || !todo) {
+    if (!m->vectors || !m->layers || !m->owned || !todo) {
         free(todo);
-        return err_set(err, ERR_NOMEM, "%s: cannot allocate %zu MiB for the weights", m->path, total * 4 >> 20);
+        return err_set(err, ERR_NOMEM, "%s: out of memory", m->path);
     }
-    m->n_params = total;
-    lay = (Layout){m, m->params, todo, 0, 0};
+    m->n_params = lay.n_params;
+    m->n_owned = lay.n;
+    lay = (Layout){m, m->vectors, todo, 0, 0, 0};
     arch_visit_weights(a, c, layout_weight, &lay);
-    if (c->tied_embeddings) m->output = m->tok_embd;
     int n = lay.n, failed = 0;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n; i++) {
         Err e = {0};
         int rc;
         if (__atomic_load_n(&failed, __ATOMIC_RELAXED)) continue;
-        rc = read(ctx, todo[i].role, todo[i].layer, todo[i].dst, (int)todo[i].rows, (int)todo[i].cols, &e);
+        rc = read(ctx, todo[i].role, todo[i].layer, todo[i].vec, todo[i].mat, &m->owned[i], (int)todo[i].rows,
+                  (int)todo[i].cols, &e);
         if (rc) {
 #pragma omp critical
             {
@@ -116,6 +129,7 @@ int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err) {
         }
     }
     free(todo);
+    if (c->tied_embeddings) m->output = m->tok_embd;
     return failed ? -1 : 0;
 }
 

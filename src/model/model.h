@@ -1,8 +1,9 @@
 /* model.h: a loaded decoder-only transformer (Llama or Qwen2 architecture) with its tokenizer
- * and chat template: configuration, fp32 weights in one contiguous allocation, and the loaders
- * for GGUF files and Hugging Face directories. Weights are always held in Hugging Face layout
- * (GGUF llama q/k rows are un-permuted at load), so every model uses rotate-half RoPE and LoRA
- * adapters line up with PEFT module names. Inference lives in infer.h. */
+ * and chat template: configuration, the weight matrices in the type the file stores them in (no
+ * hidden fp32 copy: a GGUF's matrices are read where they lie in its mapping), fp32 vectors, and
+ * the loaders for GGUF files and Hugging Face directories. Weights are always held in Hugging Face
+ * layout (GGUF llama q/k rows are un-permuted at load), so every model uses rotate-half RoPE and
+ * LoRA adapters line up with PEFT module names. The forward pass lives in forward.h / layer.h. */
 #ifndef FTUNE_MODEL_H
 #define FTUNE_MODEL_H
 
@@ -37,23 +38,21 @@ typedef struct ModelConfig {
     bool has_rope_factors;
 } ModelConfig;
 
+/* Matrices keep the type they are stored in (tensor/ops_quant.h: F32, F16, BF16, Q8_0 ... Q6_K),
+ * in Hugging Face layout (out, in) with rows in Hugging Face order; vectors are fp32. */
 typedef struct {
-    float *attn_norm; // (C)
-    float *wq;        // (n_head*hd, C)
-    float *wk;        // (n_kv*hd, C)
-    float *wv;        // (n_kv*hd, C)
-    float *bq;        // (n_head*hd) or NULL
-    float *bk;        // (n_kv*hd) or NULL
-    float *bv;        // (n_kv*hd) or NULL
-    float *wo;        // (C, n_head*hd)
-    float *ffn_norm;  // (C)
-    float *w_gate;    // (F, C)
-    float *w_up;      // (F, C)
-    float *w_down;    // (C, F)
-    /* The same matrices in their stored block format when the file has them quantized (else
-     * data == NULL): single-token decoding reads these, at a fraction of the memory traffic.
-     * q/k rows are in the file's order (see Model.quant_qk_permuted). */
-    QuantMatrix q_wq, q_wk, q_wv, q_wo, q_gate, q_up, q_down;
+    float *attn_norm;   // (C)
+    QuantMatrix wq;     // (n_head*hd, C)
+    QuantMatrix wk;     // (n_kv*hd, C)
+    QuantMatrix wv;     // (n_kv*hd, C)
+    float *bq;          // (n_head*hd) or NULL
+    float *bk;          // (n_kv*hd) or NULL
+    float *bv;          // (n_kv*hd) or NULL
+    QuantMatrix wo;     // (C, n_head*hd)
+    float *ffn_norm;    // (C)
+    QuantMatrix w_gate; // (F, C)
+    QuantMatrix w_up;   // (F, C)
+    QuantMatrix w_down; // (C, F)
 } LayerWeights;
 
 typedef struct Model {
@@ -61,16 +60,16 @@ typedef struct Model {
     char *path;           /* what was loaded */
     char *format;         /* "gguf" or "huggingface" */
     char *tensor_types;   /* summary of the stored types, e.g. "Q4_1 x210, F32 x61, Q8_0 x1" */
-    float *params;        /* one allocation holding every weight below */
-    size_t n_params;
-    float *tok_embd;      // (V, C)
+    size_t n_params;      /* parameters of every weight */
+    float *vectors;       /* one allocation holding the fp32 vectors (norms, biases) */
+    QuantMatrix tok_embd; // (V, C)
     LayerWeights *layers; // n_layer
     float *out_norm;      // (C)
-    float *output;        // (V, C); == tok_embd when tied
+    QuantMatrix output;   // (V, C); the same as tok_embd when tied
     float *rope_factors;  // (hd/2) or NULL: llama3-style frequency factors
-    QuantMatrix q_output; /* quantized head (data NULL if none) */
-    bool quant_qk_permuted; /* quantized q/k rows are in GGUF's interleaved-pair order */
-    void *source;         /* the open GGUF file that quantized views point into, or NULL */
+    void **owned;         /* matrix data the model allocated (copies the file's mapping could not serve) */
+    int n_owned;
+    void *source;         /* the open GGUF file that matrices point into, or NULL */
     TextModel *text;      /* tokenizer, chat template, context length (owned) */
     Tokenizer *tok;       /* == text->tok */
     ChatTemplate *tmpl;   /* == text->tmpl */
@@ -86,19 +85,23 @@ void model_free(Model *m); /* NULL is a no-op */
 
 const char *model_arch_name(ModelArch a);
 
-/* Where weight w of layer (-1 for a global weight) lives in m: its fp32 data, and its quantized
- * view (NULL when w has none). */
-float *model_weight(const Model *m, const ArchWeight *w, int layer);
-QuantMatrix *model_weight_quant(Model *m, const ArchWeight *w, int layer);
+/* Where weight w of layer (-1 for a global weight) lives in m: a vector's fp32 data (NULL for a
+ * matrix), a matrix's typed view (NULL for a vector). */
+float *model_vector(const Model *m, const ArchWeight *w, int layer);
+const QuantMatrix *model_matrix(const Model *m, const ArchWeight *w, int layer);
+static inline bool arch_weight_is_matrix(const ArchWeight *w) { return w->cols != ARCH_DIM_ONE; }
 
 /* --- used by the format-specific loaders (model_gguf.c, model_hf.c) --- */
 
-/* Reads one weight (role, layer) of `rows` x `cols` (cols = 1 for vectors) into dst as fp32 in
- * Hugging Face layout. Returns 0, or -1 (err filled, naming the tensor) when it is missing,
- * misshapen or unreadable. Called from several threads at once for different weights. */
-typedef int (*WeightReader)(void *ctx, WeightRole role, int layer, float *dst, int rows, int cols, Err *err);
+/* Reads one weight (role, layer) of `rows` x `cols` in Hugging Face layout: a vector (cols 1) as
+ * fp32 into vec; a matrix into *mat in its stored type, pointing into the file's mapping, or into
+ * memory the reader allocated and hands over in *owned (else NULL). Returns 0, or -1 (err
+ * filled, naming the tensor) when it is missing, misshapen, of an unsupported type or unreadable.
+ * Called from several threads at once for different weights. */
+typedef int (*WeightReader)(void *ctx, WeightRole role, int layer, float *vec, QuantMatrix *mat, void **owned,
+                            int rows, int cols, Err *err);
 
-/* Allocates m->params for m->cfg and reads every weight of its architecture's table (arch.h)
+/* Allocates m->vectors for m->cfg and reads every weight of its architecture's table (arch.h)
  * through read. */
 int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err);
 

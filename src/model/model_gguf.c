@@ -1,7 +1,8 @@
 /* model_gguf.c: builds a Model from a GGUF file: configuration from `<arch>.*` metadata, weights
- * (named by the architecture's table, arch.h) dequantized to fp32, llama q/k rows un-permuted from
- * GGUF's interleaved-pair RoPE order back to Hugging Face's rotate-half order, tokenizer and chat
- * template from `tokenizer.*` metadata. */
+ * (named by the architecture's table, arch.h): matrices used where they lie in the file's mapping,
+ * in their stored type, except llama q/k, whose rows are copied from GGUF's interleaved-pair RoPE
+ * order back to Hugging Face's rotate-half order; vectors as fp32. Tokenizer and chat template
+ * from `tokenizer.*` metadata. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,24 +19,18 @@ typedef struct {
 } GgufCtx;
 
 /* GGUF's llama conversion permutes each head's rows r = s*(hd/2) + i (s in {0,1}) to 2i + s.
- * Undo it: hf[h][s*half + i] = gguf[h][2i + s]. */
-static int unpermute_rows(float *w, int n_heads, int head_dim, int cols) {
+ * Undo it on rows of row_bytes bytes: hf[h][s*half + i] = gguf[h][2i + s]. */
+static void unpermute_rows(unsigned char *dst, const unsigned char *src, int n_heads, int head_dim, size_t row_bytes) {
     int half = head_dim / 2;
-    size_t head_size = (size_t)head_dim * cols;
-    float *tmp = malloc(head_size * sizeof(float));
-    if (!tmp) return -1;
-    for (int h = 0; h < n_heads; h++) {
-        float *head = w + h * head_size;
-        memcpy(tmp, head, head_size * sizeof(float));
+    for (int h = 0; h < n_heads; h++)
         for (int i = 0; i < half; i++)
             for (int s = 0; s < 2; s++)
-                memcpy(head + (size_t)(s * half + i) * cols, tmp + (size_t)(2 * i + s) * cols, cols * sizeof(float));
-    }
-    free(tmp);
-    return 0;
+                memcpy(dst + ((size_t)h * head_dim + s * half + i) * row_bytes,
+                       src + ((size_t)h * head_dim + 2 * i + s) * row_bytes, row_bytes);
 }
 
-static int read_weight(void *vctx, WeightRole role, int layer, float *dst, int rows, int cols, Err *err) {
+static int read_weight(void *vctx, WeightRole role, int layer, float *vec, QuantMatrix *mat, void **owned, int rows,
+                       int cols, Err *err) {
     GgufCtx *ctx = vctx;
     const ArchWeight *w = arch_find_weight(ctx->arch, role);
     char name[ARCH_MAX_NAME];
@@ -50,10 +45,28 @@ static int read_weight(void *vctx, WeightRole role, int layer, float *dst, int r
         return err_set(err, ERR_FORMAT, "%s: tensor '%s' has shape [%llu, %llu], expected [%d, %d]", path, name,
                        (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], cols == 1 ? rows : cols,
                        cols == 1 ? 1 : rows);
-    if (gguf_tensor_to_f32(t, dst, err)) return err_prefix(err, "%s", path);
-    if (ctx->permuted_qk && w->rope) {
-        if (unpermute_rows(dst, rows / ctx->cfg->head_dim, ctx->cfg->head_dim, cols))
-            return err_set(err, ERR_NOMEM, "%s: out of memory", path);
+    bool permuted = ctx->permuted_qk && w->rope;
+    int hd = ctx->cfg->head_dim;
+    if (vec) {
+        if (gguf_tensor_to_f32(t, vec, err)) return err_prefix(err, "%s", path);
+        if (permuted) {
+            float tmp[rows];
+            memcpy(tmp, vec, sizeof tmp);
+            unpermute_rows((unsigned char *)vec, (const unsigned char *)tmp, rows / hd, hd, sizeof(float));
+        }
+        return 0;
+    }
+    if (!quant_type_supported(t->type) || cols % (int)quant_block_elems(t->type))
+        return err_set(err, ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which is not supported", path, name,
+                       ggml_type_name(t->type));
+    *mat = (QuantMatrix){t->type, t->data, rows, cols};
+    if (permuted) { /* the rows move, whole: a copy in Hugging Face order */
+        size_t row_bytes = quant_row_bytes(t->type, (size_t)cols);
+        unsigned char *copy = malloc((size_t)rows * row_bytes);
+        if (!copy) return err_set(err, ERR_NOMEM, "%s: out of memory", path);
+        unpermute_rows(copy, t->data, rows / hd, hd, row_bytes);
+        mat->data = copy;
+        *owned = copy;
     }
     return 0;
 }
@@ -110,32 +123,6 @@ static int summarize_types(const Gguf *g, Model *m) {
     return (m->tensor_types = strdup(buf)) ? 0 : -1;
 }
 
-/* Points the model's quantized views at the file's blocks for every weight with a view (the
- * linear layers and the head; a tied head is the token embeddings) stored in a supported block
- * type. Returns whether any view was set (the file must then stay open). */
-static bool attach_quant_views(const Gguf *g, Model *m) {
-    const ArchDesc *a = arch_describe(m->cfg.arch);
-    bool any = false;
-    char name[ARCH_MAX_NAME];
-    for (int i = 0; i < a->n_weights; i++) {
-        const ArchWeight *w = &a->weights[i];
-        if (w->quant_slot == ARCH_NO_QUANT) continue;
-        const ArchWeight *src = w->role == W_OUTPUT && m->cfg.tied_embeddings ? arch_find_weight(a, W_TOK_EMBD) : w;
-        for (int l = w->per_layer ? 0 : -1; l < (w->per_layer ? m->cfg.n_layer : 0); l++) {
-            arch_format_gguf_name(src, l, name, sizeof name);
-            const GgufTensor *t = gguf_find_tensor(g, name);
-            if (!t || !quant_type_supported(t->type) || t->n_dims != 2) continue;
-            QuantMatrix *q = model_weight_quant(m, w, l);
-            q->type = t->type;
-            q->data = t->data;
-            q->cols = (int)t->ne[0];
-            q->rows = (int)t->ne[1];
-            any = true;
-        }
-    }
-    return any;
-}
-
 int model_load_gguf(const char *path, Model *m, Err *err) {
     Gguf *g = NULL;
     if (gguf_open(path, &g, err)) return -1;
@@ -158,11 +145,8 @@ int model_load_gguf(const char *path, Model *m, Err *err) {
     const ArchDesc *arch = arch_describe(m->cfg.arch);
     GgufCtx ctx = {g, &m->cfg, arch, arch->gguf_rope_permuted};
     if (model_alloc_and_read(m, read_weight, &ctx, err)) goto done;
-    m->quant_qk_permuted = ctx.permuted_qk;
-    if (attach_quant_views(g, m)) {
-        m->source = g; /* the views point into the mapping: the model keeps it */
-        g = NULL;
-    }
+    m->source = g; /* the matrices point into the mapping: the model keeps it */
+    g = NULL;
     rc = 0;
 done:
     gguf_close(g);

@@ -33,7 +33,8 @@ static const StTensor *find_tensor(const HfCtx *ctx, const char *name, const Saf
     return NULL;
 }
 
-static int read_weight(void *vctx, WeightRole role, int layer, float *dst, int rows, int cols, Err *err) {
+static int read_weight(void *vctx, WeightRole role, int layer, float *vec, QuantMatrix *mat, void **owned, int rows,
+                       int cols, Err *err) {
     HfCtx *ctx = vctx;
     char name[ARCH_MAX_NAME];
     arch_format_hf_name(arch_find_weight(ctx->arch, role), layer, name, sizeof name);
@@ -46,7 +47,18 @@ static int read_weight(void *vctx, WeightRole role, int layer, float *dst, int r
         return err_set(err, ERR_FORMAT, "%s: tensor '%s' has %d dims [%llu, %llu], expected [%d, %d]", st_path(owner),
                        name, t->n_dims, (unsigned long long)t->shape[0],
                        (unsigned long long)(t->n_dims > 1 ? t->shape[1] : 1), rows, cols);
-    if (st_tensor_to_f32(t, dst, err)) return err_prefix(err, "%s", st_path(owner));
+    if (vec) return st_tensor_to_f32(t, vec, err) ? err_prefix(err, "%s", st_path(owner)) : 0;
+    /* a matrix keeps its dtype, copied out of the mapping (the files close after loading) */
+    static const uint32_t types[] = {[ST_F32] = QUANT_F32, [ST_F16] = QUANT_F16, [ST_BF16] = QUANT_BF16};
+    if (t->dtype == ST_OTHER)
+        return err_set(err, ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s is not supported (F32, F16, BF16 are)",
+                       st_path(owner), name, t->dtype_name);
+    size_t bytes = quant_row_bytes(types[t->dtype], (size_t)rows * cols);
+    unsigned char *copy = malloc(bytes);
+    if (!copy) return err_set(err, ERR_NOMEM, "%s: out of memory", st_path(owner));
+    memcpy(copy, t->data, bytes);
+    *mat = (QuantMatrix){types[t->dtype], copy, rows, cols};
+    *owned = copy;
     return 0;
 }
 

@@ -12,10 +12,11 @@
 #include <string.h>
 
 #include "../model/layer.h"
+#include "../tensor/matmul.h"
 #include "../tensor/ops.h"
 #include "../tensor/ops_backward.h"
 
-#define HEAD_CHUNK 64 /* trained positions per head matmul */
+#define HEAD_CHUNK 256 /* trained positions per head matmul: the typed head is dequantized once per chunk */
 
 struct TrainState {
     const Model *m;
@@ -108,10 +109,10 @@ void train_state_set_dropout_seed(TrainState *s, uint64_t seed) { s->drop_seed =
 
 /* Given dy (n, N) of y = lin(x): dx (n, K) = dy W (+ LoRA part), overwritten or accumulated
  * (beta 0 or 1), and the LoRA factor gradients accumulated. */
-static void lin_bwd(TrainState *s, float *dx, float beta, const float *dy, const float *x, const float *w, int layer,
-                    LoraTarget t, const float *u, int K, int N) {
-    int n = s->lc.n;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, N, 1.0f, dy, N, w, K, beta, dx, K);
+static void lin_bwd(TrainState *s, float *dx, float beta, const float *dy, const float *x, const QuantMatrix *w,
+                    int layer, LoraTarget t, const float *u) {
+    int n = s->lc.n, K = w->cols, N = w->rows;
+    op_matmul_backward(dx, beta, dy, w, n);
     if (!u) return;
     const LoraPair *p = lora_pair(s->lora, layer, t);
     int r = p->rank;
@@ -137,7 +138,7 @@ static void forward(TrainState *s, const int32_t *const *ids) {
     for (int r = 0; r < s->lc.n_runs; r++) {
         const RowRun *run = &s->runs[r];
         for (int t = 0; t < run->n; t++)
-            memcpy(s->x_in[0] + (size_t)(run->row0 + t) * C, m->tok_embd + (size_t)ids[r][t] * C, C * sizeof(float));
+            op_matrix_row(s->x_in[0] + (size_t)(run->row0 + t) * C, &m->tok_embd, ids[r][t]);
     }
     for (int l = 0; l < c->n_layer; l++) layer_forward(&s->lc, l, s->x_in[l], s->x_in[l + 1], &s->acts[l]);
     op_rmsnorm_save(s->xn_final, s->rstd_final, s->x_in[c->n_layer], m->out_norm, s->lc.n, C, c->rms_eps);
@@ -151,12 +152,12 @@ static void head(TrainState *s, int n_rows, float grad_scale, bool backward, Ste
     for (int b = 0; b < n_rows; b += HEAD_CHUNK) {
         int n = n_rows - b < HEAD_CHUNK ? n_rows - b : HEAD_CHUNK;
         for (int i = 0; i < n; i++) memcpy(g + (size_t)i * C, s->xn_final + (size_t)s->rows[b + i] * C, C * sizeof(float));
-        op_linear(s->head, g, s->m->output, NULL, n, C, V);
+        op_matmul(s->head, g, &s->m->output, NULL, n);
         int correct;
         st->loss_sum += op_cross_entropy(s->head, s->targets + b, n, V, grad_scale, &correct);
         st->n_correct += correct;
         if (!backward) continue;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, V, 1.0f, s->head, V, s->m->output, C, 0.0f, g, C);
+        op_matmul_backward(g, 0.0f, s->head, &s->m->output, n);
         for (int i = 0; i < n; i++) memcpy(s->dxn + (size_t)s->rows[b + i] * C, g + (size_t)i * C, C * sizeof(float));
     }
     st->n_tokens += n_rows;
@@ -172,13 +173,13 @@ static void backward_pass(TrainState *s) {
         const LayerWeights *w = &m->layers[l];
         LayerActs *a = &s->acts[l];
         /* MLP: x_out = x_mid + down(h); s->dx holds d(x_out) and becomes d(x_mid) */
-        lin_bwd(s, s->dh, 0.0f, s->dx, a->h, w->w_down, l, LORA_DOWN, a->u[LORA_DOWN], F, C);
+        lin_bwd(s, s->dh, 0.0f, s->dx, a->h, &w->w_down, l, LORA_DOWN, a->u[LORA_DOWN]);
         op_swiglu_backward(s->dgate, s->dup, s->dh, a->gate, a->up, (size_t)n * F);
-        lin_bwd(s, s->dxn, 0.0f, s->dgate, a->xn2, w->w_gate, l, LORA_GATE, a->u[LORA_GATE], C, F);
-        lin_bwd(s, s->dxn, 1.0f, s->dup, a->xn2, w->w_up, l, LORA_UP, a->u[LORA_UP], C, F);
+        lin_bwd(s, s->dxn, 0.0f, s->dgate, a->xn2, &w->w_gate, l, LORA_GATE, a->u[LORA_GATE]);
+        lin_bwd(s, s->dxn, 1.0f, s->dup, a->xn2, &w->w_up, l, LORA_UP, a->u[LORA_UP]);
         op_rmsnorm_backward(s->dx, s->dxn, a->x_mid, w->ffn_norm, a->rstd2, n, C);
         /* attention: x_mid = x_in + o(att); s->dx becomes d(x_in) */
-        lin_bwd(s, s->datt, 0.0f, s->dx, a->att, w->wo, l, LORA_O, a->u[LORA_O], qd, C);
+        lin_bwd(s, s->datt, 0.0f, s->dx, a->att, &w->wo, l, LORA_O, a->u[LORA_O]);
         for (int r = 0; r < s->lc.n_runs; r++) {
             const RowRun *run = &s->runs[r];
             size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;
@@ -187,9 +188,9 @@ static void backward_pass(TrainState *s) {
         }
         op_rope_backward(s->dq, s->pos, s->inv_freq, n, c->n_head, hd);
         op_rope_backward(s->dk, s->pos, s->inv_freq, n, c->n_kv_head, hd);
-        lin_bwd(s, s->dxn, 0.0f, s->dq, a->xn1, w->wq, l, LORA_Q, a->u[LORA_Q], C, qd);
-        lin_bwd(s, s->dxn, 1.0f, s->dk, a->xn1, w->wk, l, LORA_K, a->u[LORA_K], C, kvd);
-        lin_bwd(s, s->dxn, 1.0f, s->dv, a->xn1, w->wv, l, LORA_V, a->u[LORA_V], C, kvd);
+        lin_bwd(s, s->dxn, 0.0f, s->dq, a->xn1, &w->wq, l, LORA_Q, a->u[LORA_Q]);
+        lin_bwd(s, s->dxn, 1.0f, s->dk, a->xn1, &w->wk, l, LORA_K, a->u[LORA_K]);
+        lin_bwd(s, s->dxn, 1.0f, s->dv, a->xn1, &w->wv, l, LORA_V, a->u[LORA_V]);
         op_rmsnorm_backward(s->dx, s->dxn, s->x_in[l], w->attn_norm, a->rstd1, n, C);
     }
     /* the embeddings are frozen: the gradient stops here */

@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "tensor/ops_quant.h"
 #include "test.h"
+#include "test_weights.h"
 
 typedef struct {
     const char *name;
@@ -115,33 +116,6 @@ TEST(quant_dequantize_bit_identical_to_gguf_reference) {
     }
 }
 
-/* Random blocks with finite, modest scales: fp16 fields get exponents 2^-6 .. 2^1. */
-static void random_weights(Rng *r, const TypeCase *c, unsigned char *data, size_t bytes) {
-    for (size_t i = 0; i < bytes; i++) data[i] = (unsigned char)rng_next(r);
-    if (c->type == QUANT_F32) {
-        for (size_t i = 0; i < bytes / 4; i++) {
-            float v = rng_uniform(r) * 2 - 1;
-            memcpy(data + 4 * i, &v, 4);
-        }
-        return;
-    }
-    /* fp16 / bf16 elements, and the fp16 d / m / dmin fields of the block types */
-    if (c->type == QUANT_BF16) {
-        for (size_t i = 0; i < bytes; i += 2) data[i + 1] = (unsigned char)((data[i + 1] & 0x83) | 0x3c);
-        return;
-    }
-    int fields[2] = {0, -1};
-    if (c->type == QUANT_Q4_1 || c->type == QUANT_Q5_1 || c->type == QUANT_Q4_K || c->type == QUANT_Q5_K) fields[1] = 2;
-    if (c->type == QUANT_Q6_K) fields[0] = 208;
-    size_t step = c->type == QUANT_F16 ? 2 : c->bytes;
-    for (size_t off = 0; off < bytes; off += step)
-        for (int f = 0; f < 2; f++)
-            if (fields[f] >= 0) {
-                unsigned char *h = data + off + fields[f] + 1; /* sign, exponent 9..16, mantissa */
-                *h = (unsigned char)((*h & 0x83) | (9 + (*h >> 2) % 8) << 2);
-            }
-}
-
 /* y = W x in fp32 (any order of summation) against the reference's double sum of the dequantized
  * weights. Both evaluate sum_i x_i (D q_i - M) with D, M the block's fp32 scale and min (or
  * offset), each term passing through at most 2 cols + 8 roundings (the reference rounds each
@@ -157,7 +131,7 @@ static void check_matvec(const TypeCase *c, int rows, int cols, Rng *r) {
     float *x = malloc(cols * sizeof(float)), *bias = malloc(rows * sizeof(float));
     float *y = malloc(rows * sizeof(float)), *y_ref = malloc(rows * sizeof(float));
     float *w = malloc(cols * sizeof(float)), *z = malloc(cols * sizeof(float));
-    random_weights(r, c, data, bytes);
+    test_random_weights(r, c->type, data, bytes);
     memset(zeroed, 0, bytes);
     for (size_t off = 0; off < bytes; off += c->bytes)
         memcpy(zeroed + off + c->keep_from, data + off + c->keep_from, c->keep_to - c->keep_from);

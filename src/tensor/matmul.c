@@ -1,0 +1,110 @@
+/* matmul.c: products with typed weights (see matmul.h). */
+#include "matmul.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline const unsigned char *row_ptr(const QuantMatrix *w, int i) {
+    return w->data + (size_t)i * quant_row_bytes(w->type, (size_t)w->cols);
+}
+
+void op_matrix_row(float *out, const QuantMatrix *w, int i) {
+    quant_dequantize(w->type, row_ptr(w, i), (size_t)w->cols, out);
+}
+
+/* The calling thread's tile buffer, grown once; rows of K floats it can hold. */
+static float *tile_buffer(int K, int *rows) {
+    static __thread float *buf;
+    if (!buf) buf = malloc((size_t)MATMUL_TILE_FLOATS * sizeof(float));
+    int r = MATMUL_TILE_FLOATS / K;
+    *rows = r < 1 ? 1 : r;
+    return buf;
+}
+
+/* tile (cnt, K) = rows j0.. of w in fp32, rows split across threads. */
+static void dequantize_rows(float *tile, const QuantMatrix *w, int j0, int cnt) {
+#pragma omp parallel for schedule(static) if (cnt >= 8)
+    for (int j = 0; j < cnt; j++) op_matrix_row(tile + (size_t)j * w->cols, w, j0 + j);
+}
+
+static void add_bias(float *y, const float *bias, int n, int N) {
+    if (!bias) return;
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < N; j++) y[(size_t)t * N + j] += bias[j];
+}
+
+void op_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
+    int N = w->rows, K = w->cols;
+    if (w->type == QUANT_F32) {
+        const float *W = (const float *)w->data;
+        if (n == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, 0.0f, y, 1);
+        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+        add_bias(y, bias, n, N);
+        return;
+    }
+    if (n <= MATMUL_MATVEC_ROWS) {
+        for (int t = 0; t < n; t++) op_matvec_quant(y + (size_t)t * N, x + (size_t)t * K, w, bias);
+        return;
+    }
+    int tile_rows;
+    float *tile = tile_buffer(K, &tile_rows);
+    for (int j0 = 0; j0 < N; j0 += tile_rows) {
+        int cnt = N - j0 < tile_rows ? N - j0 : tile_rows;
+        dequantize_rows(tile, w, j0, cnt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cnt, K, 1.0f, x, K, tile, K, 0.0f, y + j0, N);
+    }
+    add_bias(y, bias, n, N);
+}
+
+void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n) {
+    int N = w->rows, K = w->cols;
+    if (w->type == QUANT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, N, 1.0f, dy, N, (const float *)w->data, K, beta,
+                    dx, K);
+        return;
+    }
+    int tile_rows;
+    float *tile = tile_buffer(K, &tile_rows);
+    for (int j0 = 0; j0 < N; j0 += tile_rows) {
+        int cnt = N - j0 < tile_rows ? N - j0 : tile_rows;
+        dequantize_rows(tile, w, j0, cnt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, cnt, 1.0f, dy + j0, N, tile, K, j0 ? 1.0f : beta,
+                    dx, K);
+    }
+}
+
+/* --- naive twins: the whole weight dequantized, plain loops in double --- */
+
+static float *dequantize_all(const QuantMatrix *w) {
+    float *W = malloc((size_t)w->rows * w->cols * sizeof(float));
+    if (W)
+        for (int j = 0; j < w->rows; j++) op_matrix_row(W + (size_t)j * w->cols, w, j);
+    return W;
+}
+
+void op_matmul_ref(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
+    int N = w->rows, K = w->cols;
+    float *W = dequantize_all(w);
+    if (!W) abort();
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < N; j++) {
+            double s = bias ? bias[j] : 0;
+            for (int k = 0; k < K; k++) s += (double)x[(size_t)t * K + k] * W[(size_t)j * K + k];
+            y[(size_t)t * N + j] = (float)s;
+        }
+    free(W);
+}
+
+void op_matmul_backward_ref(float *dx, float beta, const float *dy, const QuantMatrix *w, int n) {
+    int N = w->rows, K = w->cols;
+    float *W = dequantize_all(w);
+    if (!W) abort();
+    for (int t = 0; t < n; t++)
+        for (int k = 0; k < K; k++) {
+            double s = beta ? dx[(size_t)t * K + k] : 0;
+            for (int j = 0; j < N; j++) s += (double)dy[(size_t)t * N + j] * W[(size_t)j * K + k];
+            dx[(size_t)t * K + k] = (float)s;
+        }
+    free(W);
+}

@@ -1,0 +1,27 @@
+/* matmul.h: matrix products with a typed weight (ops_quant.h: F32, F16, BF16, Q8_0 ... Q6_K),
+ * the weight kept in its stored type. F32 weights go straight to sgemm. Other types: a few rows
+ * are multiplied straight from the stored bytes (op_matvec_quant per row: decoding is limited by
+ * memory traffic), more rows dequantize the weight a tile of rows at a time into fp32 scratch and
+ * run sgemm on each tile (the dequantization costs O(N K) against the product's O(n N K)). Each
+ * has a naive _ref twin on fully dequantized weights. Scratch tiles are per calling thread and
+ * grow once to MATMUL_TILE_FLOATS; nothing else is allocated. */
+#ifndef FTUNE_MATMUL_H
+#define FTUNE_MATMUL_H
+
+#include "ops_quant.h"
+
+#define MATMUL_TILE_FLOATS (1 << 20) /* fp32 values of one dequantized tile of weight rows (4 MiB) */
+#define MATMUL_MATVEC_ROWS 4         /* up to this many rows of x use the stored-bytes matvec */
+
+/* y (n, N) = x (n, K) W^T + bias (N, may be NULL), W (N, K) = w (rows N, cols K). */
+void op_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
+void op_matmul_ref(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
+
+/* dx (n, K) = dy (n, N) W + beta dx (beta 0 or 1): the input gradient of op_matmul. */
+void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n);
+void op_matmul_backward_ref(float *dx, float beta, const float *dy, const QuantMatrix *w, int n);
+
+/* out (cols) = row i of w, dequantized (embedding lookup). */
+void op_matrix_row(float *out, const QuantMatrix *w, int i);
+
+#endif

@@ -1,0 +1,88 @@
+/* test_matmul.c: products with typed weights (tensor/matmul.h) against their naive twins for every
+ * storage type, with 1, 3 (stored-bytes matvec) and 9 (dequantized tiles + sgemm) rows of x and a
+ * weight taller than one tile, forward and backward. Both sides use bit-identical dequantized
+ * weights, so they differ only in rounding and summation order: each entry must lie within
+ *   (2K + 8) u sum_k |x_k w_k| + u |y_ref|,  u = 2^-24,
+ * the standard bound for a K-term dot product (with the matvec kernel's few extra roundings). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/matmul.h"
+#include "test.h"
+#include "test_weights.h"
+
+static const struct { const char *name; uint32_t type; } TYPES[] = {
+    {"F32", QUANT_F32},   {"F16", QUANT_F16},   {"BF16", QUANT_BF16}, {"Q8_0", QUANT_Q8_0},
+    {"Q4_0", QUANT_Q4_0}, {"Q4_1", QUANT_Q4_1}, {"Q5_0", QUANT_Q5_0}, {"Q5_1", QUANT_Q5_1},
+    {"Q4_K", QUANT_Q4_K}, {"Q5_K", QUANT_Q5_K}, {"Q6_K", QUANT_Q6_K},
+};
+
+/* Worst |got - ref| / bound over y (n, N) = x (n, K) W^T; Wd (N, K) the dequantized weights. */
+static double worst_ratio(const float *got, const float *ref, const float *x, const float *Wd, int n, int N, int K,
+                          bool backward) {
+    const double u = 1.0 / (1 << 24);
+    double worst = 0;
+    int out = backward ? K : N, inner = backward ? N : K;
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < out; j++) {
+            double mag = 0;
+            for (int k = 0; k < inner; k++)
+                mag += fabs(x[(size_t)t * inner + k]) * fabs(backward ? Wd[(size_t)k * K + j] : Wd[(size_t)j * K + k]);
+            size_t i = (size_t)t * out + j;
+            double bound = (2.0 * inner + 8) * u * mag + u * fabs(ref[i]) + 1e-30;
+            worst = fmax(worst, fabs(got[i] - ref[i]) / bound);
+        }
+    return worst;
+}
+
+TEST(matmul_typed_weights_match_ref) {
+    const int K = 512, N = MATMUL_TILE_FLOATS / 512 + 37; /* two tiles of rows */
+    const int ns[] = {1, 3, 9};
+    Rng r;
+    rng_seed(&r, 21);
+    float *x = malloc((size_t)9 * (N > K ? N : K) * sizeof(float)), *bias = malloc(N * sizeof(float));
+    float *Wd = malloc((size_t)N * K * sizeof(float));
+    float *y = malloc((size_t)9 * (N > K ? N : K) * sizeof(float)), *y_ref = malloc((size_t)9 * (N > K ? N : K) * sizeof(float));
+    for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
+        QuantMatrix w = {TYPES[i].type, NULL, N, K};
+        size_t bytes = (size_t)N * quant_row_bytes(w.type, K);
+        unsigned char *data = malloc(bytes);
+        test_random_weights(&r, w.type, data, bytes);
+        w.data = data;
+        for (int j = 0; j < N; j++) op_matrix_row(Wd + (size_t)j * K, &w, j);
+        double worst = 0;
+        for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++) {
+            int n = ns[a];
+            for (size_t e = 0; e < (size_t)n * N; e++) x[e] = rng_uniform(&r) * 2 - 1;
+            op_matmul(y, x, &w, bias, n);
+            op_matmul_ref(y_ref, x, &w, bias, n);
+            worst = fmax(worst, worst_ratio(y, y_ref, x, Wd, n, N, K, false));
+            /* backward: dx (n, K) = dy (n, N) W + dx */
+            for (size_t e = 0; e < (size_t)n * K; e++) y[e] = y_ref[e] = rng_uniform(&r);
+            op_matmul_backward(y, 1.0f, x, &w, n);
+            op_matmul_backward_ref(y_ref, 1.0f, x, &w, n);
+            worst = fmax(worst, worst_ratio(y, y_ref, x, Wd, n, N, K, true));
+        }
+        printf("    %-5s %d x %d: worst error %.3f of its bound\n", TYPES[i].name, N, K, worst);
+        CHECK(worst <= 1.0);
+        free(data);
+    }
+    free(x), free(bias), free(Wd), free(y), free(y_ref);
+}
+
+TEST(matmul_row_lookup_is_the_dequantized_row) {
+    Rng r;
+    rng_seed(&r, 5);
+    QuantMatrix w = {QUANT_Q4_K, NULL, 3, 512};
+    size_t rb = quant_row_bytes(w.type, 512);
+    unsigned char *data = malloc(3 * rb);
+    test_random_weights(&r, w.type, data, 3 * rb);
+    w.data = data;
+    float row[512], ref[512];
+    op_matrix_row(row, &w, 2);
+    quant_dequantize(w.type, data + 2 * rb, 512, ref);
+    CHECK(memcmp(row, ref, sizeof row) == 0);
+    free(data);
+}
