@@ -100,6 +100,18 @@ static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const f
 static void attention(const LayerCtx *c, int l, LayerActs *a) {
     const ModelConfig *cf = &c->m->cfg;
     int hd = cf->head_dim, qd = cf->n_head * hd, kvd = cf->n_kv_head * hd;
+    if (!c->kv && a->probs && c->n_runs > 1) {
+        /* packed training sequences: one sequence per thread (their small matmuls then run
+         * single-threaded, which scales better than splitting each one) */
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int r = 0; r < c->n_runs; r++) {
+            const RowRun *run = &c->runs[r];
+            size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;
+            op_attention_save(a->att + q0, a->probs + run->probs_off, a->q + q0, a->k + k0, a->v + k0, run->n,
+                              cf->n_head, cf->n_kv_head, hd);
+        }
+        return;
+    }
     for (int r = 0; r < c->n_runs; r++) {
         const RowRun *run = &c->runs[r];
         size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;

@@ -25,7 +25,7 @@ void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float
 }
 
 void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n) {
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for simd if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i], sig = 1.0f / (1.0f + expf(-g)), silu = g * sig;
         dup[i] = dh[i] * silu;
@@ -95,12 +95,19 @@ double op_cross_entropy(float *logits, const int *targets, int n, int V, float g
         for (int j = 1; j < V; j++)
             if (row[j] > row[best]) best = j;
         correct += best == targets[i];
-        float mx = row[best];
+        float mx = row[best], target = row[targets[i]];
+        /* one exp per logit (vectorised): e_j = exp(z_j - max) <= 1, summed in double */
         double sum = 0;
-        for (int j = 0; j < V; j++) sum += exp((double)(row[j] - mx));
-        total += log(sum) - (double)(row[targets[i]] - mx);
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j < V; j++) row[j] = expf(row[j] - mx) * inv * grad_scale;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < V; j++) {
+            float e = expf(row[j] - mx);
+            row[j] = e;
+            sum += e;
+        }
+        total += log(sum) - (double)(target - mx);
+        float scale = (float)(grad_scale / sum);
+#pragma omp simd
+        for (int j = 0; j < V; j++) row[j] *= scale;
         row[targets[i]] -= grad_scale;
     }
     if (n_correct) *n_correct = correct;

@@ -8,6 +8,7 @@
 #include "train_step.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,8 +61,9 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     /* attention probabilities: n_head * sum(len^2) <= n_head * max_len * rows */
     size_t per_layer = 4 * R * C + 2 * R + 2 * R * qd + 2 * R * kvd + (size_t)c->n_head * R * L + 3 * R * F +
                        (size_t)n_lora * R * r;
+    int n_threads = omp_get_max_threads();
     size_t total = per_layer * c->n_layer + R * C /* final residual */ + R * C + R + /* final norm */
-                   2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + L * L + R * (r ? r : 1) + HEAD_CHUNK * V +
+                   2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * L * L + R * (r ? r : 1) + HEAD_CHUNK * V +
                    HEAD_CHUNK * C + (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? R * wide : 0);
     TrainState *s = calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
@@ -96,7 +98,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     TAKE(s->x_in[c->n_layer], R * C); TAKE(s->xn_final, R * C); TAKE(s->rstd_final, R);
     TAKE(s->dx, R * C); TAKE(s->dxn, R * C); TAKE(s->dq, R * qd); TAKE(s->datt, R * qd);
     TAKE(s->dk, R * kvd); TAKE(s->dv, R * kvd); TAKE(s->dgate, R * F); TAKE(s->dup, R * F); TAKE(s->dh, R * F);
-    TAKE(s->dP, L * L); TAKE(s->du, R * (r ? r : 1)); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
+    TAKE(s->dP, (size_t)n_threads * L * L); TAKE(s->du, R * (r ? r : 1)); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
     TAKE(s->inv_freq, (size_t)c->head_dim / 2);
     if (lora && lora->cfg.dropout > 0) TAKE(s->drop_x, R * wide);
 #undef TAKE
@@ -180,11 +182,14 @@ static void backward_pass(TrainState *s) {
         op_rmsnorm_backward(s->dx, s->dxn, a->x_mid, w->ffn_norm, a->rstd2, n, C);
         /* attention: x_mid = x_in + o(att); s->dx becomes d(x_in) */
         lin_bwd(s, s->datt, 0.0f, s->dx, a->att, &w->wo, l, LORA_O, a->u[LORA_O]);
+        /* one sequence per thread, each with its own dP scratch */
+#pragma omp parallel for schedule(dynamic, 1) if (s->lc.n_runs > 1)
         for (int r = 0; r < s->lc.n_runs; r++) {
             const RowRun *run = &s->runs[r];
             size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;
+            float *dP = s->dP + (size_t)omp_get_thread_num() * s->max_len * s->max_len;
             op_attention_backward(s->dq + q0, s->dk + k0, s->dv + k0, s->datt + q0, a->probs + run->probs_off, a->q + q0,
-                                  a->k + k0, a->v + k0, run->n, c->n_head, c->n_kv_head, hd, s->dP);
+                                  a->k + k0, a->v + k0, run->n, c->n_head, c->n_kv_head, hd, dP);
         }
         op_rope_backward(s->dq, s->pos, s->inv_freq, n, c->n_head, hd);
         op_rope_backward(s->dk, s->pos, s->inv_freq, n, c->n_kv_head, hd);

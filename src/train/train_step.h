@@ -16,7 +16,7 @@
 
 typedef struct TrainState TrainState;
 
-#define TRAIN_PACK_ROWS 512 /* default tokens per packed forward/backward pass */
+#define TRAIN_PACK_ROWS 1024 /* default tokens per packed forward/backward pass */
 
 /* Sizes the activations for sequences of up to max_len tokens, packed up to max_rows tokens per
  * pass (max_rows < max_len is raised to max_len). */
