@@ -4,7 +4,8 @@
  * machine's sgemm rate and the model FLOPs utilisation (4N: forward + input gradients, as frozen
  * base weights need no weight gradients; 6N: the usual estimate). One JSON object, the same
  * fields as bench/torch_train_bench.py prints, for a side-by-side run.
- * Usage: bench_train MODEL [threads] */
+ * Usage: bench_train MODEL [threads] [tokens per packed pass]; FTUNE_BENCH_STEPS=N times N < 5
+ * steps (big models). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #define BATCH 8
 #define SEQ 128
 #define WARMUP 2
-#define TIMED 5
+#define TIMED_MAX 5
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -66,7 +67,9 @@ int main(int argc, char **argv) {
     for (int b = 0; b < BATCH; b++)
         for (int t = 0; t < SEQ; t++) ids[b][t] = (int32_t)(rng_next(&r) % (uint64_t)m->cfg.vocab);
     AdamWConfig adam = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f};
-    double times[TIMED];
+    const char *steps_env = getenv("FTUNE_BENCH_STEPS"); /* fewer timed steps on big models */
+    int TIMED = steps_env && atoi(steps_env) > 0 && atoi(steps_env) <= TIMED_MAX ? atoi(steps_env) : TIMED_MAX;
+    double times[TIMED_MAX];
     for (int step = 0; step < WARMUP + TIMED; step++) {
         double t0 = clock_now_s();
         StepStats st = {0};

@@ -17,7 +17,8 @@ Configuration:
   - One batch of 8 x 128 random in-vocabulary ids (fixed seed), causal LM loss on every position
     (mean cross-entropy of predicting token t+1 from positions <= t), one AdamW step (lr 1e-4) per
     training step (zero_grad, forward, loss, backward, optimizer step are all timed).
-  - 2 warm-up steps, then 5 timed steps: best and median step time; tokens/s = 8*128 / best.
+  - 2 warm-up steps, then 5 timed steps (FTUNE_BENCH_STEPS): best and median step time;
+    tokens/s = 8*128 / best.
   - Model FLOPs utilisation: k * N * tokens/s / (measured fp32 matmul rate), N = parameters of the
     base linear layers plus the (tied) output head. 6N is the usual forward + backward estimate;
     with frozen base weights the weight-gradient matmuls are skipped, so 4N (forward 2N + input
@@ -52,7 +53,7 @@ BATCH, SEQ = 8, 128
 RANK, ALPHA = 8, 16
 LORA_A_STD, LORA_B_STD = 0.02, 0.02
 LR = 1e-4
-N_WARMUP, N_TIMED = 2, 5
+N_WARMUP, N_TIMED = 2, int(os.environ.get("FTUNE_BENCH_STEPS", "5"))  # fewer on big models
 SEED = 1234
 MM_SHAPE = (1024, 576, 1536)
 TARGETS = ("q", "k", "v", "o", "gate", "up", "down")

@@ -3,7 +3,6 @@
  * type), LoRA pairs merged into the matrices they adapt. */
 #include "export.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -122,8 +121,7 @@ static int export_weight(void *vctx, const ArchWeight *w, int layer) {
         for (int i = 0; i < rows; i++) op_matrix_row(full + (size_t)i * cols, mat, i);
         const LoraPair *p = x->lora && w->lora != ARCH_NO_LORA ? lora_pair(x->lora, layer, w->lora) : NULL;
         if (p && p->A)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, p->rank, x->lora->scale, p->B, p->rank,
-                        p->A, cols, 1.0f, full, cols);
+            op_gemm(false, false, rows, cols, p->rank, x->lora->scale, p->B, p->A, 1.0f, full);
         src = full;
     }
     arch_format_hf_name(w, layer, x->names[x->n], sizeof x->names[x->n]);

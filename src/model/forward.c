@@ -3,6 +3,7 @@
  * rows that want logits. */
 #include "forward.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,7 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
     const ModelConfig *c = &m->cfg;
     int n_runs = 0, C = c->dim;
     if (plan_runs(f, kv, b, n_adapters, &n_runs, err)) return -1;
+    omp_set_num_threads(f->n_threads); /* this thread's budget, whatever another engine thread uses */
     for (int a = 0; a < n_adapters; a++) {
         if (adapters[a]->n_layer != c->n_layer)
             return err_set(err, ERR_ARG, "adapter %d has %d layers, the model %d", a, adapters[a]->n_layer, c->n_layer);

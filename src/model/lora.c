@@ -2,12 +2,12 @@
  * target names and the forward application. */
 #include "lora.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/rng.h"
+#include "../tensor/matmul.h"
 #include "arch.h"
 #include "model.h"
 
@@ -133,6 +133,6 @@ void lora_init(Lora *l, uint64_t seed) {
 void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T) {
     if (!p || !p->A) return;
     int r = p->rank;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, r, p->in, 1.0f, x, p->in, p->A, p->in, 0.0f, u, r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, p->out, r, scale, u, r, p->B, r, 1.0f, y, p->out);
+    op_gemm(false, true, T, r, p->in, 1.0f, x, p->A, 0.0f, u);
+    op_gemm(false, true, T, p->out, r, scale, u, p->B, 1.0f, y);
 }

@@ -74,7 +74,25 @@ void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatri
     }
 }
 
+void op_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B, float beta,
+             float *C) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N);
+}
+
 /* --- naive twins: the whole weight dequantized, plain loops in double --- */
+
+void op_gemm_ref(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B,
+                 float beta, float *C) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++)
+                s += (double)(trans_a ? A[(size_t)k * M + i] : A[(size_t)i * K + k]) *
+                     (trans_b ? B[(size_t)j * K + k] : B[(size_t)k * N + j]);
+            C[(size_t)i * N + j] = (float)(alpha * s + (beta ? beta * C[(size_t)i * N + j] : 0));
+        }
+}
 
 static float *dequantize_all(const QuantMatrix *w) {
     float *W = malloc((size_t)w->rows * w->cols * sizeof(float));

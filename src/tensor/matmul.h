@@ -21,6 +21,14 @@ void op_matmul_ref(float *y, const float *x, const QuantMatrix *w, const float *
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n);
 void op_matmul_backward_ref(float *dx, float beta, const float *dy, const QuantMatrix *w, int n);
 
+/* C (M, N) = alpha op(A) op(B) + beta C for fp32 operands, row-major and packed: op(A) is (M, K),
+ * stored (K, M) when trans_a; op(B) is (K, N), stored (N, K) when trans_b. The one entry to BLAS
+ * for model/ and train/ (LoRA factors, their gradients, merges). */
+void op_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B, float beta,
+             float *C);
+void op_gemm_ref(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B,
+                 float beta, float *C);
+
 /* out (cols) = row i of w, dequantized (embedding lookup). */
 void op_matrix_row(float *out, const QuantMatrix *w, int i);
 

@@ -7,7 +7,6 @@
  * large vocabulary costs memory for a chunk only. */
 #include "train_step.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,16 +119,16 @@ static void lin_bwd(TrainState *s, float *dx, float beta, const float *dy, const
     int r = p->rank;
     float scale = s->lora->scale, *dA = lora_grad(s->lora, p->A), *dB = lora_grad(s->lora, p->B);
     /* y += scale u B^T with u = x' A^T, x' the (dropped-out) input */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, r, N, scale, dy, N, p->B, r, 0.0f, s->du, r);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, r, n, scale, dy, N, u, r, 1.0f, dB, r);
+    op_gemm(false, false, n, r, N, scale, dy, p->B, 0.0f, s->du);
+    op_gemm(true, false, N, r, n, scale, dy, u, 1.0f, dB);
     const float *xin = layer_lora_input(&s->lc, x, layer, t, K);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, K, n, 1.0f, s->du, r, xin, K, 1.0f, dA, K);
+    op_gemm(true, false, r, K, n, 1.0f, s->du, xin, 1.0f, dA);
     if (!(s->lc.dropout > 0)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, r, 1.0f, s->du, r, p->A, K, 1.0f, dx, K);
+        op_gemm(false, false, n, K, r, 1.0f, s->du, p->A, 1.0f, dx);
         return;
     }
     /* d(dropped input) = du A, then back through the mask */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, r, 1.0f, s->du, r, p->A, K, 0.0f, s->drop_x, K);
+    op_gemm(false, false, n, K, r, 1.0f, s->du, p->A, 0.0f, s->drop_x);
     layer_lora_input_backward(&s->lc, dx, s->drop_x, layer, t, K);
 }
 

@@ -86,3 +86,22 @@ TEST(matmul_row_lookup_is_the_dequantized_row) {
     CHECK(memcmp(row, ref, sizeof row) == 0);
     free(data);
 }
+
+/* op_gemm's four transpose cases against the double loop: within the K-term dot-product bound. */
+TEST(matmul_gemm_transposes_match_ref) {
+    enum { M = 37, N = 29, K = 45 };
+    Rng r;
+    rng_seed(&r, 9);
+    float A[M * K], B[K * N], C[M * N], C_ref[M * N];
+    for (int i = 0; i < M * K; i++) A[i] = rng_uniform(&r) - 0.5f;
+    for (int i = 0; i < K * N; i++) B[i] = rng_uniform(&r) - 0.5f;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            for (int i = 0; i < M * N; i++) C[i] = C_ref[i] = rng_uniform(&r);
+            op_gemm(ta, tb, M, N, K, 0.5f, A, B, 1.0f, C);
+            op_gemm_ref(ta, tb, M, N, K, 0.5f, A, B, 1.0f, C_ref);
+            double worst = 0;
+            for (int i = 0; i < M * N; i++) worst = fmax(worst, fabs(C[i] - C_ref[i]));
+            CHECK(worst <= (2.0 * K + 4) / (1 << 24) * (0.25 * K + 1)); /* |a b| <= 1/4, |C| <= 1 */
+        }
+}
