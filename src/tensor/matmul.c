@@ -2,6 +2,7 @@
 #include "matmul.h"
 
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,10 @@ void op_matrix_row(float *out, const QuantMatrix *w, int i) {
 /* The calling thread's tile buffer, grown once; rows of K floats it can hold. */
 static float *tile_buffer(int K, int *rows) {
     static __thread float *buf;
-    if (!buf) buf = malloc((size_t)MATMUL_TILE_FLOATS * sizeof(float));
+    if (!buf && !(buf = malloc((size_t)MATMUL_TILE_FLOATS * sizeof(float)))) {
+        fprintf(stderr, "ftune: out of memory for a %d MiB matmul tile\n", MATMUL_TILE_FLOATS >> 18);
+        abort();
+    }
     int r = MATMUL_TILE_FLOATS / K;
     *rows = r < 1 ? 1 : r;
     return buf;
@@ -34,44 +38,44 @@ static void add_bias(float *y, const float *bias, int n, int N) {
         for (int j = 0; j < N; j++) y[(size_t)t * N + j] += bias[j];
 }
 
+/* The product with a non-F32 weight, a dequantized tile of its rows at a time: forward
+ * out (n, N)[:, tile] = in (n, K) tile^T; backward out (n, K) = in (n, N)[:, tile] tile + beta out,
+ * accumulated over the tiles. */
+static void tiled_product(float *out, const float *in, const QuantMatrix *w, bool backward, float beta, int n) {
+    int N = w->rows, K = w->cols, tile_rows;
+    float *tile = tile_buffer(K, &tile_rows);
+    for (int j0 = 0; j0 < N; j0 += tile_rows) {
+        int cnt = N - j0 < tile_rows ? N - j0 : tile_rows;
+        dequantize_rows(tile, w, j0, cnt);
+        if (backward)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, cnt, 1.0f, in + j0, N, tile, K,
+                        j0 ? 1.0f : beta, out, K);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cnt, K, 1.0f, in, K, tile, K, 0.0f, out + j0, N);
+    }
+}
+
 void op_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols;
     if (w->type == QUANT_F32) {
         const float *W = (const float *)w->data;
         if (n == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, 0.0f, y, 1);
         else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
-        add_bias(y, bias, n, N);
-        return;
-    }
-    if (n <= MATMUL_MATVEC_ROWS) {
-        for (int t = 0; t < n; t++) op_matvec_quant(y + (size_t)t * N, x + (size_t)t * K, w, bias);
-        return;
-    }
-    int tile_rows;
-    float *tile = tile_buffer(K, &tile_rows);
-    for (int j0 = 0; j0 < N; j0 += tile_rows) {
-        int cnt = N - j0 < tile_rows ? N - j0 : tile_rows;
-        dequantize_rows(tile, w, j0, cnt);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cnt, K, 1.0f, x, K, tile, K, 0.0f, y + j0, N);
+    } else if (n <= MATMUL_MATVEC_ROWS) {
+        for (int t = 0; t < n; t++) op_matvec_quant(y + (size_t)t * N, x + (size_t)t * K, w, NULL);
+    } else {
+        tiled_product(y, x, w, false, 0.0f, n);
     }
     add_bias(y, bias, n, N);
 }
 
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n) {
     int N = w->rows, K = w->cols;
-    if (w->type == QUANT_F32) {
+    if (w->type == QUANT_F32)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, N, 1.0f, dy, N, (const float *)w->data, K, beta,
                     dx, K);
-        return;
-    }
-    int tile_rows;
-    float *tile = tile_buffer(K, &tile_rows);
-    for (int j0 = 0; j0 < N; j0 += tile_rows) {
-        int cnt = N - j0 < tile_rows ? N - j0 : tile_rows;
-        dequantize_rows(tile, w, j0, cnt);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, cnt, 1.0f, dy + j0, N, tile, K, j0 ? 1.0f : beta,
-                    dx, K);
-    }
+    else
+        tiled_product(dx, dy, w, true, beta, n);
 }
 
 void op_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B, float beta,

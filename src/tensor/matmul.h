@@ -10,7 +10,8 @@
 
 #include "ops_quant.h"
 
-#define MATMUL_TILE_FLOATS (1 << 20) /* fp32 values of one dequantized tile of weight rows (4 MiB) */
+#define MATMUL_TILE_FLOATS (1 << 20) /* fp32 values of one dequantized tile of weight rows (4 MiB);
+                                     * holds at least one row of any model (cols <= 16 x 65536) */
 #define MATMUL_MATVEC_ROWS 4         /* up to this many rows of x use the stored-bytes matvec */
 
 /* y (n, N) = x (n, K) W^T + bias (N, may be NULL), W (N, K) = w (rows N, cols K). */

@@ -2,7 +2,7 @@
  * tests/golden/train/<model>/): with the reference's initial adapter (loaded through the PEFT
  * reader) and batch, the loss, every LoRA gradient (to 1e-4 of each tensor's largest entry), and
  * the losses of five clipped AdamW steps agree, and so does the adapter after them (to a bound
- * derived from how Adam treats near-zero gradients: see worst_adapter). */
+ * derived from how Adam treats near-zero gradients: see visit_adapter). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,45 +70,54 @@ static float *read_f32(SafeTensors *st, const char *key, uint64_t n) {
     return r;
 }
 
-/* The PEFT key of factor k (0 = A, 1 = B) of (layer, t). */
-static void peft_key(char *key, size_t cap, int layer, int t, int k) {
-    snprintf(key, cap, "base_model.model.model.layers.%d.%s.%s.weight", layer, lora_target_module(t),
-             k ? "lora_B" : "lora_A");
-}
-
-/* Max |ours - ref| / max |ref| over each adapter tensor, worst over tensors. */
-static double worst_rel(const Lora *l, const float *base, const char *st_path) {
-    SafeTensors *st;
+/* Calls visit(ctx, ours, ref, grad, n) for every adapter tensor: ours inside `base` (a buffer laid
+ * out as l->params), ref from ref_path and, when grads_path is given, the reference gradient from
+ * it (else NULL). Returns the number of tensors visited. */
+typedef void (*TensorVisit)(void *ctx, const float *ours, const float *ref, const float *grad, uint64_t n);
+static int visit_adapter_tensors(const Lora *l, const float *base, const char *ref_path, const char *grads_path,
+                                 TensorVisit visit, void *ctx) {
+    SafeTensors *st = NULL, *gs = NULL;
     Err err = {0};
-    if (st_open(st_path, &st, &err)) {
+    if (st_open(ref_path, &st, &err) || (grads_path && st_open(grads_path, &gs, &err))) {
         test_fail(__FILE__, __LINE__, "%s", err.msg);
-        return 1e9;
+        st_close(st);
+        return 0;
     }
-    double worst = 0;
     int n = 0;
     for (int layer = 0; layer < l->n_layer; layer++)
         for (int t = 0; t < LORA_N_TARGETS; t++) {
             const LoraPair *p = lora_pair(l, layer, t);
             for (int k = 0; k < 2 && p->A; k++) {
                 char key[160];
-                peft_key(key, sizeof key, layer, t, k);
-                const float *ours = base + ((k ? p->B : p->A) - l->params);
+                snprintf(key, sizeof key, "base_model.model.model.layers.%d.%s.%s.weight", layer,
+                         lora_target_module(t), k ? "lora_B" : "lora_A");
                 uint64_t ne = (uint64_t)p->rank * (k ? p->out : p->in);
-                float *r = read_f32(st, key, ne);
-                if (!r) continue;
-                double mx = 1e-12, diff = 0;
-                for (uint64_t i = 0; i < ne; i++) {
-                    mx = fmax(mx, fabs(r[i]));
-                    diff = fmax(diff, fabs(r[i] - ours[i]));
-                }
-                worst = fmax(worst, diff / mx);
+                float *r = read_f32(st, key, ne), *g = gs ? read_f32(gs, key, ne) : NULL;
+                if (r && (g || !gs)) visit(ctx, base + ((k ? p->B : p->A) - l->params), r, g, ne), n++;
                 free(r);
-                n++;
+                free(g);
             }
         }
     st_close(st);
+    st_close(gs);
     if (n == 0) test_fail(__FILE__, __LINE__, "no tensors compared");
-    return worst;
+    return n;
+}
+
+/* Max |ours - ref| / max |ref| of one tensor, worst over tensors. */
+static void visit_rel(void *ctx, const float *ours, const float *ref, const float *grad, uint64_t n) {
+    (void)grad;
+    double mx = 1e-12, diff = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(ref[i]));
+        diff = fmax(diff, fabs(ref[i] - ours[i]));
+    }
+    *(double *)ctx = fmax(*(double *)ctx, diff / mx);
+}
+
+static double worst_rel(const Lora *l, const float *base, const char *st_path) {
+    double worst = 0;
+    return visit_adapter_tensors(l, base, st_path, NULL, visit_rel, &worst) ? worst : 1e9;
 }
 
 /* The most one bias-corrected Adam step t (from 1) can move an element, in units of the learning
@@ -133,51 +142,29 @@ static double adam_step_bound(double b1, double b2, int t) {
  *    learning rate or bias correction;
  *  - elements whose step-1 reference gradient is well above the gradient's error bound
  *    (|g| >= STABLE_GRAD x grad_tol x max|g| of its tensor) have a direction the rounding cannot
- *    flip: they must match to ADAPTER_TOL of their tensor's largest entry, as before.
- * Returns the worst relative difference over the stable elements; *worst_abs_lr receives the
- * worst absolute difference over all elements in units of lr. */
+ *    flip: they must match to ADAPTER_TOL of their tensor's largest entry, as before. */
 #define STABLE_GRAD 100.0
 #define ADAPTER_TOL 1e-3
-static double worst_adapter(const Lora *l, const char *ref_path, const char *grads_path, double grad_tol, double lr,
-                            int *n_stable, int *n_total, double *worst_abs_lr) {
-    SafeTensors *st, *gs;
-    Err err = {0};
-    if (st_open(ref_path, &st, &err) || st_open(grads_path, &gs, &err)) {
-        test_fail(__FILE__, __LINE__, "%s", err.msg);
-        return 1e9;
-    }
-    double worst = 0;
-    *n_stable = *n_total = 0;
-    *worst_abs_lr = 0;
-    for (int layer = 0; layer < l->n_layer; layer++)
-        for (int t = 0; t < LORA_N_TARGETS; t++) {
-            const LoraPair *p = lora_pair(l, layer, t);
-            for (int k = 0; k < 2 && p->A; k++) {
-                char key[160];
-                peft_key(key, sizeof key, layer, t, k);
-                const float *ours = k ? p->B : p->A;
-                uint64_t ne = (uint64_t)p->rank * (k ? p->out : p->in);
-                float *r = read_f32(st, key, ne), *g = read_f32(gs, key, ne);
-                if (r && g) {
-                    double mx = 1e-30, gmx = 0;
-                    for (uint64_t i = 0; i < ne; i++) mx = fmax(mx, fabs(r[i])), gmx = fmax(gmx, fabs(g[i]));
-                    for (uint64_t i = 0; i < ne; i++) {
-                        double d = fabs(r[i] - ours[i]);
-                        *worst_abs_lr = fmax(*worst_abs_lr, d / lr);
-                        (*n_total)++;
-                        if (fabs(g[i]) >= STABLE_GRAD * grad_tol * gmx && gmx > 0) {
-                            worst = fmax(worst, d / mx);
-                            (*n_stable)++;
-                        }
-                    }
-                }
-                free(r);
-                free(g);
-            }
+typedef struct {
+    double grad_tol, lr;
+    double worst_stable; /* relative to the tensor's largest entry, over stable elements */
+    double worst_abs_lr; /* absolute, in units of lr, over all elements */
+    int n_stable, n_total;
+} AdapterCheck;
+
+static void visit_adapter(void *vctx, const float *ours, const float *ref, const float *grad, uint64_t n) {
+    AdapterCheck *a = vctx;
+    double mx = 1e-30, gmx = 0;
+    for (uint64_t i = 0; i < n; i++) mx = fmax(mx, fabs(ref[i])), gmx = fmax(gmx, fabs(grad[i]));
+    for (uint64_t i = 0; i < n; i++) {
+        double d = fabs(ref[i] - ours[i]);
+        a->worst_abs_lr = fmax(a->worst_abs_lr, d / a->lr);
+        a->n_total++;
+        if (gmx > 0 && fabs(grad[i]) >= STABLE_GRAD * a->grad_tol * gmx) {
+            a->worst_stable = fmax(a->worst_stable, d / mx);
+            a->n_stable++;
         }
-    st_close(st);
-    st_close(gs);
-    return worst;
+    }
 }
 
 #define GRAD_TOL 1e-4 /* gradients, relative to each tensor's largest entry */
@@ -235,16 +222,16 @@ static void check_training_golden(const char *name) {
     snprintf(path, sizeof path, "tests/golden/train/%s/adapter_step5/adapter_model.safetensors", name);
     char grads_path[512];
     snprintf(grads_path, sizeof grads_path, "tests/golden/train/%s/grads.safetensors", name);
-    int n_stable = 0, n_total = 0;
-    double worst_lr = 0, drift_lr = 0;
+    double drift_lr = 0;
     for (int k = 1; k <= steps; k++) drift_lr += 2 * adam_step_bound(cfg.beta1, cfg.beta2, k);
-    double aw = worst_adapter(l, path, grads_path, GRAD_TOL, cfg.lr, &n_stable, &n_total, &worst_lr);
+    AdapterCheck ac = {GRAD_TOL, cfg.lr, 0, 0, 0, 0};
+    visit_adapter_tensors(l, l->params, path, grads_path, visit_adapter, &ac);
     printf("    %s: %d AdamW steps, final loss %.7f; adapter: %d of %d elements with a stable direction within "
            "%.2g of the reference, all within %.2g lr (bound %.2g lr)\n",
-           name, steps, final, n_stable, n_total, aw, worst_lr, drift_lr);
-    CHECK(aw < ADAPTER_TOL);
-    CHECK(worst_lr <= drift_lr * (1 + 1e-3));
-    CHECK(n_stable > n_total / 2); /* the tight check covers most of the adapter */
+           name, steps, final, ac.n_stable, ac.n_total, ac.worst_stable, ac.worst_abs_lr, drift_lr);
+    CHECK(ac.worst_stable < ADAPTER_TOL);
+    CHECK(ac.worst_abs_lr <= drift_lr * (1 + 1e-3));
+    CHECK(ac.n_stable > ac.n_total / 2); /* the tight check covers most of the adapter */
     free_batch(&b);
     train_state_free(ts);
     lora_free(l);
