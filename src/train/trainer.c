@@ -70,6 +70,27 @@ static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int 
     free(copy);
 }
 
+#define TRAIN_MAX_PACK_EXAMPLES 256 /* examples pack_rows sums at most (more only means more passes) */
+
+/* Rows a packed pass needs: the tokens of the batch_size longest examples (the most one batch can
+ * hold), at most TRAIN_PACK_ROWS, so small batches of short examples do not pay for activations of
+ * TRAIN_PACK_ROWS tokens. */
+static int pack_rows(const TrainSet *train, int batch_size) {
+    int top[TRAIN_MAX_PACK_EXAMPLES] = {0}, k = batch_size < TRAIN_MAX_PACK_EXAMPLES ? batch_size : TRAIN_MAX_PACK_EXAMPLES;
+    for (int i = 0; i < train->n; i++) { /* the k largest lengths, kept sorted descending */
+        int len = train->ex[i].len;
+        for (int j = 0; j < k && len > 0; j++)
+            if (len > top[j]) {
+                int t = top[j];
+                top[j] = len;
+                len = t;
+            }
+    }
+    long sum = 0;
+    for (int j = 0; j < k; j++) sum += top[j];
+    return sum < TRAIN_PACK_ROWS ? (int)sum : TRAIN_PACK_ROWS;
+}
+
 #define EVAL_PACK 64 /* validation examples handed to one train_batch call */
 
 /* Loss and token accuracy over examples idx[0..n) of set (no gradients); seqs holds EVAL_PACK. */
@@ -201,7 +222,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     if (resume_dir && load_checkpoint(m, lora, resume_dir, progress, err)) return -1;
 
     TrainState *ts;
-    if (train_state_new(m, lora, max_len, TRAIN_PACK_ROWS, &ts, err)) return -1;
+    if (train_state_new(m, lora, max_len, pack_rows(train, cfg->batch_size), &ts, err)) return -1;
     TrainSeq *seqs = malloc((size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
     long per_epoch = (train->n + cfg->batch_size - 1) / cfg->batch_size;
     long total = per_epoch * cfg->n_epochs;
