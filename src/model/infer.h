@@ -10,7 +10,7 @@
 
 struct Lora;
 
-#define INFER_MAX_CHUNK 256 /* tokens per prefill step */
+#define INFER_MAX_CHUNK 512 /* tokens per prefill step */
 
 typedef struct {
     const Model *model;

@@ -1,5 +1,6 @@
 /* ops.c: the fast kernels of ops.h: OpenBLAS sgemm/sgemv for linear layers, OpenMP loops with
  * vectorisable inner loops for the rest. Each has a naive twin in ops_ref.c. */
+#include "fast_exp.h"
 #include "ops.h"
 #include "ops_backward.h"
 
@@ -95,10 +96,11 @@ void op_softmax(float *x, int n) {
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
+        x[i] = fast_expf(x[i] - mx);
         sum += x[i];
     }
     float inv = 1.0f / sum;
+#pragma omp simd
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
@@ -106,7 +108,7 @@ void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
 #pragma omp parallel for simd if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
-        h[i] = g / (1.0f + expf(-g)) * up[i];
+        h[i] = g / (1.0f + fast_expf(-g)) * up[i];
     }
 }
 

@@ -2,6 +2,7 @@
  * attention products and OpenMP loops elsewhere. op_rope_backward lives in ops.c beside op_rope,
  * whose rotation it reverses, and
  * op_rmsnorm_save beside op_rmsnorm, which is the same computation. */
+#include "fast_exp.h"
 #include "ops_backward.h"
 
 #include <cblas.h>
@@ -27,7 +28,7 @@ void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float
 void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n) {
 #pragma omp parallel for simd if (n > 65536)
     for (size_t i = 0; i < n; i++) {
-        float g = gate[i], sig = 1.0f / (1.0f + expf(-g)), silu = g * sig;
+        float g = gate[i], sig = 1.0f / (1.0f + fast_expf(-g)), silu = g * sig;
         dup[i] = dh[i] * silu;
         dgate[i] = dh[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
     }
@@ -100,7 +101,7 @@ double op_cross_entropy(float *logits, const int *targets, int n, int V, float g
         double sum = 0;
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < V; j++) {
-            float e = expf(row[j] - mx);
+            float e = fast_expf(row[j] - mx);
             row[j] = e;
             sum += e;
         }
