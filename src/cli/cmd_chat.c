@@ -1,13 +1,14 @@
 /* cmd_chat.c: `ftune chat`: one reply to a message given on the command line (or on standard
- * input when it is not a terminal), or a REPL on a terminal that keeps the conversation. */
+ * input when it is not a terminal), or a REPL on a terminal that keeps the conversation. A client
+ * of the public engine API (ftune.h): each reply is one ft_generate_chat over the whole
+ * conversation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../core/fileio.h"
-#include "../model/generate.h"
-#include "../model/peft.h"
+#include "../ftune.h"
 #include "args.h"
 #include "cli.h"
 
@@ -34,7 +35,7 @@ static int print_piece(const char *piece, size_t len, void *user) {
 }
 
 typedef struct {
-    ChatMessage msgs[CHAT_MAX_TURNS];
+    FtChatMessage msgs[CHAT_MAX_TURNS];
     char *owned[CHAT_MAX_TURNS];
     int n;
 } Conversation;
@@ -51,10 +52,17 @@ static int add_turn(Conversation *c, const char *role, char *content_owned) {
     return 0;
 }
 
-static int reply(InferState *st, Conversation *conv, const GenParams *gp) {
-    GenResult res;
-    Err err = {0};
-    if (generate_chat(st, conv->msgs, conv->n, gp, print_piece, NULL, &res, &err)) {
+/* The model, adapter (or NULL) and parameters every reply uses. */
+typedef struct {
+    const FtModel *model;
+    const FtAdapter *adapter;
+    FtGenParams params;
+} ChatSetup;
+
+static int reply(const ChatSetup *cs, Conversation *conv) {
+    FtGenResult res;
+    FtError err = {0};
+    if (ft_generate_chat(cs->model, cs->adapter, conv->msgs, conv->n, &cs->params, print_piece, NULL, &res, &err)) {
         fprintf(stderr, "\nftune chat: %s\n", err.msg);
         return 1;
     }
@@ -64,7 +72,7 @@ static int reply(InferState *st, Conversation *conv, const GenParams *gp) {
     return rc ? 1 : 0;
 }
 
-static int repl(InferState *st, Conversation *conv, const GenParams *gp) {
+static int repl(const ChatSetup *cs, Conversation *conv) {
     char *line = NULL;
     size_t cap = 0;
     for (;;) {
@@ -73,7 +81,7 @@ static int repl(InferState *st, Conversation *conv, const GenParams *gp) {
         if (n <= 0) break;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
         if (n == 0) break;
-        if (add_turn(conv, "user", strdup(line)) || reply(st, conv, gp)) {
+        if (add_turn(conv, "user", strdup(line)) || reply(cs, conv)) {
             fprintf(stderr, "ftune chat: the conversation is too long\n");
             break;
         }
@@ -99,39 +107,36 @@ int cmd_chat(int argc, char **argv) {
         args_int(&a, "ctx", &ctx, 16, 1 << 20))
         return EXIT_BAD_INPUT;
 
-    Err err = {0};
-    Model *m;
-    if (model_load(model_path, &m, &err)) {
+    FtError err = {0};
+    FtModel *m;
+    if (ft_model_load(model_path, &m, &err)) {
         fprintf(stderr, "ftune chat: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }
-    if (m->text->template_warning)
-        fprintf(stderr, "ftune chat: warning: %s; using the plain chat format\n", m->text->template_warning);
-    if (ctx > m->cfg.max_seq) ctx = m->cfg.max_seq;
-    InferState *st;
-    if (infer_new(m, (int)ctx, (int)threads, &st, &err)) {
-        fprintf(stderr, "ftune chat: %s\n", err.msg);
-        model_free(m);
-        return 1;
-    }
-    Lora *lora = NULL;
+    FtModelInfo info;
+    ft_model_info(m, &info);
+    if (info.template_warning)
+        fprintf(stderr, "ftune chat: warning: %s; using the plain chat format\n", info.template_warning);
+    if (ctx > info.context_length) ctx = info.context_length;
+    FtAdapter *lora = NULL;
     const char *adapter = args_get(&a, "adapter");
-    if (adapter && (peft_load(m, adapter, &lora, &err) || infer_set_lora(st, lora, &err))) {
+    if (adapter && ft_adapter_load(m, adapter, &lora, &err)) {
         fprintf(stderr, "ftune chat: %s\n", err.msg);
-        lora_free(lora);
-        infer_free(st);
-        model_free(m);
+        ft_model_free(m);
         return EXIT_BAD_INPUT;
     }
-    GenParams gp;
-    gen_params_default(m, &gp);
-    gp.max_tokens = (int)max_tokens;
-    gp.sampling.temperature = (float)temperature;
-    gp.sampling.top_p = (float)top_p;
-    gp.sampling.top_k = (int)top_k;
-    gp.sampling.seed = (uint64_t)seed;
+    ChatSetup cs = {m, lora, {0}};
+    FtGenParams *gp = &cs.params;
+    ft_gen_params_default(m, gp);
+    gp->max_tokens = (int)max_tokens;
+    gp->temperature = (float)temperature;
+    gp->top_p = (float)top_p;
+    gp->top_k = (int)top_k;
+    gp->seed = (uint64_t)seed;
+    gp->n_ctx = (int)ctx;
+    gp->n_threads = (int)threads;
     const char *stop = args_get(&a, "stop");
-    if (stop && *stop) gp.stop[gp.n_stop++] = stop;
+    if (stop && *stop) gp->stop[gp->n_stop++] = stop;
 
     Conversation conv = {0};
     const char *system = args_get(&a, "system");
@@ -139,24 +144,24 @@ int cmd_chat(int argc, char **argv) {
     int rc = 0;
     if (a.n_positional == 1) {
         add_turn(&conv, "user", strdup(a.positional[0]));
-        rc = reply(st, &conv, &gp);
+        rc = reply(&cs, &conv);
     } else if (isatty(STDIN_FILENO)) {
-        rc = repl(st, &conv, &gp);
+        rc = repl(&cs, &conv);
     } else {
         char *text;
         size_t len;
-        if (file_read_all("/dev/stdin", CHAT_MAX_STDIN, &text, &len, &err)) {
-            fprintf(stderr, "ftune chat: %s\n", err.msg);
+        Err ferr = {0};
+        if (file_read_all("/dev/stdin", CHAT_MAX_STDIN, &text, &len, &ferr)) {
+            fprintf(stderr, "ftune chat: %s\n", ferr.msg);
             rc = EXIT_BAD_INPUT;
         } else {
             while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) text[--len] = 0;
             add_turn(&conv, "user", text);
-            rc = reply(st, &conv, &gp);
+            rc = reply(&cs, &conv);
         }
     }
     for (int i = 0; i < conv.n; i++) free(conv.owned[i]);
-    infer_free(st);
-    lora_free(lora);
-    model_free(m);
+    ft_adapter_free(lora);
+    ft_model_free(m);
     return rc;
 }

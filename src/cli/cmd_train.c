@@ -16,10 +16,6 @@
 #include "interrupt.h"
 #include "progress.h"
 
-#define TRAIN_DEFAULT_RANK 8
-#define TRAIN_DEFAULT_ALPHA 16
-#define TRAIN_WARMUP_FRACTION 0.05f
-#define TRAIN_EVAL_EXAMPLES 32
 
 static const char *const TRAIN_OPTIONS[] = {"model", "train", "validation", "epochs", "batch-size", "lr-multiplier",
                                             "rank", "alpha", "dropout", "target", "seed", "max-length", "out", "resume",
@@ -121,14 +117,9 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     lora_init(lora, (uint64_t)seed);
-    TrainConfig cfg = {0};
-    cfg.n_epochs = hp.n_epochs;
-    cfg.batch_size = hp.batch_size;
-    cfg.warmup_fraction = TRAIN_WARMUP_FRACTION;
-    cfg.adam = (AdamWConfig){hp.learning_rate, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f};
-    cfg.seed = (uint64_t)seed;
+    TrainConfig cfg;
+    trainer_config_init(&cfg, &hp, (uint64_t)seed);
     cfg.eval_every = (int)eval_every;
-    cfg.eval_examples = TRAIN_EVAL_EXAMPLES;
     cfg.out_dir = args_get(&a, "out");
     cfg.base_model = args_get(&a, "model");
     cfg.stop = &cli_interrupted;

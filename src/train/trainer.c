@@ -317,3 +317,13 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     train_state_free(ts);
     return rc;
 }
+
+void trainer_config_init(TrainConfig *cfg, const Hyperparams *hp, uint64_t seed) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->n_epochs = hp->n_epochs;
+    cfg->batch_size = hp->batch_size;
+    cfg->warmup_fraction = TRAIN_WARMUP_FRACTION;
+    cfg->adam = (AdamWConfig){hp->learning_rate, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f};
+    cfg->seed = seed;
+    cfg->eval_examples = TRAIN_EVAL_EXAMPLES;
+}

@@ -13,6 +13,7 @@
 #include "../model/lora.h"
 #include "../model/model.h"
 #include "adamw.h"
+#include "hyperparams.h"
 
 typedef struct {
     int32_t *ids;    // (len)
@@ -70,6 +71,16 @@ typedef int (*TrainCallback)(const TrainMetrics *m, const char *checkpoint_dir, 
  * got; stopping early is not an error. */
 int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSet *valid, const TrainConfig *cfg,
                 const char *resume_dir, TrainCallback cb, void *user, TrainProgress *progress, Err *err);
+
+#define TRAIN_WARMUP_FRACTION 0.05f /* of all steps */
+#define TRAIN_EVAL_EXAMPLES 32      /* examples in an interval validation pass */
+#define TRAIN_DEFAULT_RANK 8        /* LoRA rank and alpha when the user gives none */
+#define TRAIN_DEFAULT_ALPHA 16.0f
+
+/* The one place for a run's defaults: cfg from resolved hyperparameters and a seed, with the
+ * warm-up fraction, AdamW (betas 0.9/0.999, eps 1e-8, no weight decay, clipping at 1) and the
+ * interval validation size above; out_dir, base_model, eval_every and stop are left for the caller. */
+void trainer_config_init(TrainConfig *cfg, const Hyperparams *hp, uint64_t seed);
 
 /* The number of optimizer steps training will take. */
 long trainer_total_steps(int n_examples, int batch_size, int n_epochs);

@@ -400,7 +400,7 @@ static void train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after
     snprintf(job->n_epochs, sizeof job->n_epochs, "%d", hp.n_epochs);
     snprintf(job->batch_size, sizeof job->batch_size, "%d", hp.batch_size);
     snprintf(job->lr_multiplier, sizeof job->lr_multiplier, "%.17g", hp.lr_multiplier);
-    LoraConfig lc = {JOBS_LORA_RANK, JOBS_LORA_ALPHA, 0.0f, LORA_ALL_TARGETS};
+    LoraConfig lc = {TRAIN_DEFAULT_RANK, TRAIN_DEFAULT_ALPHA, 0.0f, LORA_ALL_TARGETS};
     if (lora_new(m, &lc, &lora, &err)) {
         fail_job(s, job, "running", "server_error", NULL, err.msg);
         goto done;
@@ -422,13 +422,8 @@ static void train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after
     else
         add_event(s, job->id, "info", "message", NULL, "Fine-tuning job started");
 
-    TrainConfig cfg = {0};
-    cfg.n_epochs = hp.n_epochs;
-    cfg.batch_size = hp.batch_size;
-    cfg.warmup_fraction = JOBS_WARMUP_FRACTION;
-    cfg.adam = (AdamWConfig){hp.learning_rate, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f};
-    cfg.seed = (uint64_t)job->seed;
-    cfg.eval_examples = JOBS_EVAL_EXAMPLES;
+    TrainConfig cfg;
+    trainer_config_init(&cfg, &hp, (uint64_t)job->seed);
     cfg.out_dir = rc.run_dir;
     cfg.base_model = job->model;
     cfg.stop = &w->stop;

@@ -13,10 +13,6 @@
 #include "inference.h"
 #include "model_cache.h"
 
-#define JOBS_LORA_RANK 8
-#define JOBS_LORA_ALPHA 16
-#define JOBS_WARMUP_FRACTION 0.05f
-#define JOBS_EVAL_EXAMPLES 32
 #define JOBS_KEEP_CHECKPOINTS 3
 #define JOBS_POLL_MS 2000          /* the worker looks at the store this often even without a notify */
 

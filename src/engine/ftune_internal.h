@@ -1,0 +1,39 @@
+/* ftune_internal.h: what the files of src/engine/ share behind the public ftune.h: the handle
+ * structs (each wraps one internal object and remembers the model it was made for) and the
+ * conversion of the internal Err into the public FtError. Only src/engine/ includes it. */
+#ifndef FTUNE_ENGINE_INTERNAL_H
+#define FTUNE_ENGINE_INTERNAL_H
+
+#include "../core/err.h"
+#include "../ftune.h"
+#include "../model/forward.h"
+#include "../model/kv_cache.h"
+#include "../model/lora.h"
+#include "../model/model.h"
+
+struct FtModel {
+    Model *model;
+    FtModelInfo info; /* filled at load; strings point into model */
+};
+
+struct FtAdapter {
+    const FtModel *owner;
+    Lora *lora;
+};
+
+struct FtCache {
+    const FtModel *owner;
+    KvCache *kv;
+};
+
+struct FtEngine {
+    const FtModel *owner;
+    Forward *fwd;
+};
+
+/* Copies e into out (when non-NULL); returns -1 so that callers can `return ft_err_from(...)`. */
+int ft_err_from(FtError *out, const Err *e);
+/* Fills out (when non-NULL) with code and a printf-style message; returns -1. */
+int ft_err_set(FtError *out, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,103 @@
+/* ftune_train.c: ft_train, LoRA fine-tuning from a chat JSONL file through the training modules:
+ * train/dataset.h (validate, render, tokenize), train/hyperparams.h ("auto" resolution),
+ * model/lora.h (a fresh adapter, PEFT initialisation) and train/trainer.h (the loop, checkpoints,
+ * results.csv, the final adapter). It converts the public parameters and per-step metrics; it does
+ * not print anything (the caller's callback does). */
+#include <string.h>
+
+#include "../data/validate.h"
+#include "../tensor/ops.h"
+#include "../train/dataset.h"
+#include "../train/hyperparams.h"
+#include "../train/trainer.h"
+#include "ftune_internal.h"
+
+#define FT_TRAIN_FALLBACK_LENGTH 2048 /* max_length when the model states no context length */
+
+void ft_train_params_default(FtTrainParams *p) {
+    memset(p, 0, sizeof *p);
+    p->rank = TRAIN_DEFAULT_RANK;
+    p->alpha = TRAIN_DEFAULT_ALPHA;
+}
+
+typedef struct {
+    FtTrainFn fn;
+    void *user;
+} StepRelay;
+
+static int relay_step(const TrainMetrics *m, const char *checkpoint_dir, void *user) {
+    const StepRelay *r = user;
+    if (!r->fn) return 0;
+    FtTrainMetrics fm = {m->step,      m->total_steps, m->epoch,     m->train_loss,  m->train_accuracy,
+                         m->has_valid, m->valid_loss,  m->valid_accuracy, m->full_valid, m->lr,
+                         m->grad_norm, m->tokens_seen, m->elapsed_s,  m->tokens_per_s};
+    return r->fn(&fm, checkpoint_dir, r->user);
+}
+
+/* -1 with err naming the first bad parameter. */
+static int params_check(const FtTrainParams *p, FtError *err) {
+    if (!p->train_path || !*p->train_path) return ft_err_set(err, FT_ERR_ARG, "no training file");
+    if (!p->out_dir || !*p->out_dir) return ft_err_set(err, FT_ERR_ARG, "no output directory");
+    if (p->rank < 1 || p->rank > LORA_MAX_RANK)
+        return ft_err_set(err, FT_ERR_ARG, "LoRA rank %d is outside 1..%d", p->rank, LORA_MAX_RANK);
+    if (!(p->alpha > 0)) return ft_err_set(err, FT_ERR_ARG, "LoRA alpha %g must be positive", p->alpha);
+    if (!(p->dropout >= 0 && p->dropout < 1)) return ft_err_set(err, FT_ERR_ARG, "LoRA dropout %g is outside [0, 1)", p->dropout);
+    if (p->eval_every < 0) return ft_err_set(err, FT_ERR_ARG, "eval_every %d is negative", p->eval_every);
+    return 0;
+}
+
+int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtError *err) {
+    FtTrainResult local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    if (!fm || !p) return ft_err_set(err, FT_ERR_ARG, "ft_train: NULL argument");
+    if (params_check(p, err)) return -1;
+    const Model *m = fm->model;
+    Err e = {0};
+    LoraConfig lc = {p->rank, p->alpha, p->dropout, LORA_ALL_TARGETS};
+    if (p->targets && lora_parse_targets(p->targets, &lc.targets, &e)) return ft_err_from(err, &e);
+    long max_length = p->max_length;
+    if (max_length <= 0) max_length = m->text->context_length > 0 ? m->text->context_length : FT_TRAIN_FALLBACK_LENGTH;
+
+    TrainSet train = {0}, valid = {0};
+    DatasetInfo ti = {0}, vi = {0};
+    Lora *lora = NULL;
+    int rc = -1;
+    if (dataset_load(m->text, p->train_path, max_length, VALIDATE_MIN_EXAMPLES, &train, &ti, &e) ||
+        (p->valid_path && dataset_load(m->text, p->valid_path, max_length, 1, &valid, &vi, &e)))
+        goto done;
+    res->n_train = ti.n_examples;
+    res->n_valid = vi.n_examples;
+    res->train_tokens = ti.tokens;
+    res->n_truncated = ti.n_truncated + vi.n_truncated;
+    Hyperparams hp;
+    if (hyperparams_resolve(train.n, p->n_epochs, p->batch_size, p->lr_multiplier, &hp, &e) ||
+        lora_new(m, &lc, &lora, &e))
+        goto done;
+    res->n_epochs = hp.n_epochs;
+    res->batch_size = hp.batch_size;
+    res->lr_multiplier = hp.lr_multiplier;
+    res->learning_rate = hp.learning_rate;
+    res->total_steps = trainer_total_steps(train.n, hp.batch_size, hp.n_epochs);
+    lora_init(lora, p->seed);
+    TrainConfig cfg;
+    trainer_config_init(&cfg, &hp, p->seed);
+    cfg.eval_every = p->eval_every;
+    cfg.out_dir = p->out_dir;
+    cfg.base_model = m->path;
+    cfg.stop = p->stop;
+    /* the training kernels take their thread budget from the tensor layer */
+    ops_set_threads(p->n_threads);
+    StepRelay relay = {p->on_step, p->user};
+    TrainProgress progress = {0};
+    rc = trainer_run(m, lora, &train, valid.n ? &valid : NULL, &cfg, p->resume_dir, relay_step, &relay, &progress, &e);
+    res->step = progress.step;
+    res->epoch = progress.epoch;
+    res->tokens_seen = progress.tokens_seen;
+done:
+    dataset_free(&train);
+    dataset_free(&valid);
+    lora_free(lora);
+    if (rc) return ft_err_from(err, &e);
+    return 0;
+}

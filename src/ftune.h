@@ -1,0 +1,308 @@
+/* ftune.h: the public engine API, the one header the CLI, the server and the workers use to reach
+ * the engine (in the manner of llama.h / sqlite3.h). It offers models (load, describe, tokenize),
+ * LoRA adapters in the PEFT layout, a KV cache of sequence slots, the batched forward pass (rows of
+ * many sequences and many adapters in one call), one-sequence chat generation and LoRA training
+ * from a chat JSONL file.
+ *
+ * Conventions:
+ *  - Handles are opaque; each has a _free function for which NULL is a no-op. Fallible functions
+ *    refuse NULL handles with FT_ERR_ARG; the plain accessors (ft_model_info, ft_adapter_rank,
+ *    ft_cache_slots, ft_engine_threads, ...) need a valid handle.
+ *  - Fallible functions return 0 on success and -1 on failure; when the caller passes a non-NULL
+ *    FtError it receives a code (FT_ERR_*) and a message that says what went wrong and where.
+ *  - No process-wide state is exposed; thread budgets are passed explicitly. A model is read-only
+ *    once loaded and may be shared by threads; a cache or an engine has one owner at a time.
+ *  - Buffers the engine allocates for the caller (token ids, text) come from malloc and are
+ *    released with ft_free (which is free), also after the caller took them over.
+ * It deliberately includes nothing but <stdint.h>, <stddef.h> and <stdbool.h>: no internal header
+ * and no JSON library type crosses this boundary. */
+#ifndef FTUNE_H
+#define FTUNE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+enum {
+    FT_OK = 0,
+    FT_ERR_IO = 1,          /* a file could not be opened, read or written */
+    FT_ERR_FORMAT = 2,      /* the input is malformed */
+    FT_ERR_UNSUPPORTED = 3, /* well-formed but not supported (architecture, tensor type, template) */
+    FT_ERR_NOMEM = 4,       /* an allocation failed */
+    FT_ERR_ARG = 5,         /* a bad argument from the caller */
+};
+
+#define FT_ERROR_MSG_MAX 512
+
+typedef struct {
+    int code;                   /* FT_OK or one of FT_ERR_* */
+    char msg[FT_ERROR_MSG_MAX]; /* NUL-terminated, human-readable */
+} FtError;
+
+/* Releases a buffer that an ft_* function allocated for the caller (ids, text). NULL is a no-op. */
+void ft_free(void *p);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct FtModel FtModel;
+
+/* What a model is; every string is owned by the model and lives as long as it. */
+typedef struct {
+    const char *path;              /* what was loaded */
+    const char *format;            /* "gguf" or "huggingface" */
+    const char *architecture;      /* "llama", "qwen2" */
+    size_t n_params;               /* parameters of every weight */
+    int n_layer;                   /* transformer blocks */
+    int hidden_size;
+    int n_head;                    /* query heads */
+    int n_kv_head;                 /* key/value heads */
+    int head_dim;
+    int ffn_size;                  /* MLP hidden size */
+    int vocab;                     /* rows of the embedding matrix: valid token ids are 0..vocab-1 */
+    int context_length;            /* positions the model was built for */
+    float rope_theta;
+    bool has_rope_factors;         /* llama3-style frequency factors */
+    float rms_eps;
+    bool tied_embeddings;          /* output head shares the token embeddings */
+    bool qkv_bias;                 /* q/k/v projections have biases */
+    const char *tensor_types;      /* e.g. "Q4_1 x210, F32 x61, Q8_0 x1" */
+    const char *tokenizer;         /* "byte-level BPE" or "SentencePiece BPE" */
+    int tokenizer_vocab;           /* entries in the tokenizer's vocabulary */
+    int32_t bos_id;                /* -1 if none */
+    int32_t eos_id;                /* -1 if none */
+    int32_t end_of_turn_id;        /* the chat template's end-of-turn token, -1 if none */
+    const char *chat_template;     /* family: "plain", "chatml", "llama3", "llama2", "mistral" */
+    const char *chat_template_variant; /* "chatml", "qwen2.5", "llama3", ... "plain" */
+    const char *template_warning;  /* why the model's own template is not used (plain instead), or NULL */
+} FtModelInfo;
+
+/* Loads a GGUF file or a Hugging Face directory. On success *out is a model the caller frees with
+ * ft_model_free. Errors name the file and the problem (FT_ERR_IO: missing or unreadable,
+ * FT_ERR_FORMAT: bad magic, truncated, malformed config, FT_ERR_UNSUPPORTED: architecture or
+ * tensor type, FT_ERR_NOMEM); FT_ERR_ARG for a NULL argument. *out is NULL on failure. */
+int ft_model_load(const char *path, FtModel **out, FtError *err);
+void ft_model_free(FtModel *m); /* NULL is a no-op */
+
+/* Fills *out with the model's description (strings owned by m). */
+void ft_model_info(const FtModel *m, FtModelInfo *out);
+
+/* The raw vocabulary string of token id, or NULL for an id outside the tokenizer's vocabulary.
+ * Owned by m. */
+const char *ft_token_text(const FtModel *m, int32_t id);
+
+/* Encodes len bytes of text. add_special: add BOS/EOS where the model's tokenizer does by default.
+ * parse_special: text spelling a special token becomes that token (false: it stays text). *ids is
+ * allocated (release with ft_free, also when *n is 0). FT_ERR_ARG for a NULL argument or over-long
+ * text; FT_ERR_NOMEM. Thread-safe on a shared model. */
+int ft_tokenize(const FtModel *m, const char *text, size_t len, bool add_special, bool parse_special, int32_t **ids,
+                int *n, FtError *err);
+
+/* Decodes n ids to UTF-8 text; skip_special drops control/special tokens. *text is allocated and
+ * NUL-terminated (release with ft_free); *len (may be NULL) gets its length. FT_ERR_ARG naming an id
+ * outside the vocabulary. Thread-safe. */
+int ft_detokenize(const FtModel *m, const int32_t *ids, int n, bool skip_special, char **text, size_t *len,
+                  FtError *err);
+
+/* ---------------------------------------------------------------- adapters */
+
+typedef struct FtAdapter FtAdapter;
+
+/* Loads the LoRA adapter in dir (PEFT layout: adapter_config.json + adapter_model.safetensors) for
+ * model m, which must outlive it. Caller frees with ft_adapter_free. FT_ERR_IO / FT_ERR_FORMAT
+ * naming the file and key for a missing or misshapen tensor, FT_ERR_UNSUPPORTED for PEFT options
+ * ftune does not implement, FT_ERR_ARG for a NULL argument. */
+int ft_adapter_load(const FtModel *m, const char *dir, FtAdapter **out, FtError *err);
+void ft_adapter_free(FtAdapter *a); /* NULL is a no-op */
+int ft_adapter_rank(const FtAdapter *a);
+float ft_adapter_alpha(const FtAdapter *a);
+
+/* ---------------------------------------------------------------- sequence cache */
+
+typedef struct FtCache FtCache;
+
+/* A key/value cache of n_slots sequence slots of up to capacity positions each, for model m (which
+ * must outlive it). Every slot starts free. FT_ERR_ARG for sizes out of range, FT_ERR_NOMEM naming
+ * the size. Caller frees with ft_cache_free. */
+int ft_cache_new(const FtModel *m, int n_slots, int capacity, FtCache **out, FtError *err);
+void ft_cache_free(FtCache *c); /* NULL is a no-op */
+int ft_cache_slots(const FtCache *c);
+int ft_cache_capacity(const FtCache *c);
+
+/* Takes a free slot, now empty and in use, into *slot. FT_ERR_ARG when every slot is taken. */
+int ft_cache_seq_alloc(FtCache *c, int *slot, FtError *err);
+/* Gives an allocated slot back (its contents are forgotten). FT_ERR_ARG for a slot out of range or
+ * not allocated. */
+int ft_cache_seq_free(FtCache *c, int slot, FtError *err);
+/* Truncates an allocated slot to its first n positions (0 empties it). FT_ERR_ARG for a free slot
+ * or n outside 0..length. */
+int ft_cache_seq_truncate(FtCache *c, int slot, int n, FtError *err);
+/* Makes allocated slot dst continue from the first n positions of allocated slot src (a shared
+ * prompt prefix); dst's previous contents are replaced. FT_ERR_ARG for free or equal slots or n
+ * outside 0..length(src). */
+int ft_cache_seq_fork(FtCache *c, int src, int dst, int n, FtError *err);
+/* Positions filled in slot, or -1 when it is free or out of range. */
+int ft_cache_seq_len(const FtCache *c, int slot);
+
+/* ---------------------------------------------------------------- batched forward */
+
+/* A batch of rows (llama_batch style). Rows of one sequence are consecutive with consecutive
+ * positions, the first at most the slot's current length. The arrays are the caller's. */
+typedef struct {
+    int n;                  /* rows */
+    const int32_t *token;   // (n) token ids
+    const int32_t *pos;     // (n) positions in their sequence
+    const int32_t *seq;     // (n) cache slot of each row
+    const int32_t *adapter; // (n) index into the adapter list, -1 = base model; NULL: all -1
+    const uint8_t *logits;  // (n) 1 = return this row's logits; NULL: only the last row's
+} FtBatch;
+
+typedef struct FtEngine FtEngine;
+
+#define FT_BATCH_MAX_ADAPTERS 64 /* adapters one ft_engine_decode call may name */
+
+/* The forward pass for model m (which must outlive it) with scratch for batches of up to max_rows
+ * rows attending over up to max_ctx positions. n_threads <= 0 uses every core. Caller frees with
+ * ft_engine_free. FT_ERR_ARG for non-positive sizes, FT_ERR_NOMEM. */
+int ft_engine_new(const FtModel *m, int max_rows, int max_ctx, int n_threads, FtEngine **out, FtError *err);
+void ft_engine_free(FtEngine *e); /* NULL is a no-op */
+int ft_engine_max_rows(const FtEngine *e);
+int ft_engine_threads(const FtEngine *e);
+
+/* Runs batch b over cache c: the rows' keys and values are written into their slots, whose lengths
+ * grow to cover them. logits receives (k, vocab) floats, one row per row that asked for logits, in
+ * row order (may be NULL when no row asks). adapters[0..n_adapters) (at most
+ * FT_BATCH_MAX_ADAPTERS) must be loaded for the engine's model. FT_ERR_ARG, with nothing run, for a
+ * cache or adapter of another model, a token, position, slot (free or out of range) or adapter
+ * index out of range, or rows out of order. */
+int ft_engine_decode(FtEngine *e, FtCache *c, const FtBatch *b, const FtAdapter *const *adapters, int n_adapters,
+                     float *logits, FtError *err);
+
+/* ---------------------------------------------------------------- generation */
+
+#define FT_GEN_MAX_STOP 16
+
+typedef struct {
+    const char *role;    /* "system", "developer", "user", "assistant", "tool" */
+    const char *content; /* UTF-8; never NULL (use "") */
+} FtChatMessage;
+
+typedef struct {
+    int max_tokens;                     /* <= 0: until the context is full */
+    float temperature;                  /* 0 = greedy */
+    float top_p;                        /* (0, 1]; 1 = off */
+    int top_k;                          /* 0 = off */
+    uint64_t seed;                      /* the same seed gives the same text */
+    const char *stop[FT_GEN_MAX_STOP];  /* stop strings (not included in the output); the caller's */
+    int n_stop;
+    int32_t stop_ids[FT_GEN_MAX_STOP];  /* tokens that end the turn (not included) */
+    int n_stop_ids;
+    int n_ctx;                          /* positions of the sequence (prompt + reply); <= 0: 4096;
+                                           capped at the model's context length */
+    int n_threads;                      /* <= 0: every core */
+} FtGenParams;
+
+typedef enum { FT_FINISH_STOP = 0, FT_FINISH_LENGTH = 1 } FtFinishReason;
+
+typedef struct {
+    char *text;       /* NUL-terminated; release with ft_gen_result_free (or keep it and ft_free it) */
+    size_t len;
+    int n_prompt;     /* prompt tokens */
+    int n_completion; /* generated tokens (including a final stop token) */
+    FtFinishReason finish;
+} FtGenResult;
+
+/* Receives each new piece of text (UTF-8 complete, never a prefix of a stop string); return
+ * non-zero to stop generating (finish = stop). */
+typedef int (*FtStreamFn)(const char *piece, size_t len, void *user);
+
+/* The defaults for m: greedy, max_tokens 256, no stop strings, stop ids = EOS and the template's
+ * end-of-turn token, n_ctx 0 (4096, capped at the model's context), n_threads 0. */
+void ft_gen_params_default(const FtModel *m, FtGenParams *p);
+
+/* Renders msgs with the model's chat template (with the generation prompt), tokenizes and generates
+ * one reply, applying adapter (may be NULL) unmerged: what `ftune chat` does. stream (may be NULL)
+ * receives the text as it comes. On success *res holds the reply (free with ft_gen_result_free);
+ * on failure it holds nothing to free. FT_ERR_ARG for a message the template cannot express, bad
+ * sampling parameters, an adapter of another model or a prompt longer than the context;
+ * FT_ERR_NOMEM. Uses its own sequence state: concurrent calls on a shared model are safe. */
+int ft_generate_chat(const FtModel *m, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
+                     const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err);
+void ft_gen_result_free(FtGenResult *r); /* frees r->text; NULL is a no-op */
+
+/* ---------------------------------------------------------------- training */
+
+typedef struct {
+    long step, total_steps;
+    int epoch;             /* 1-based */
+    double train_loss;     /* this step's batch */
+    double train_accuracy; /* mean token accuracy of this step's batch */
+    bool has_valid;        /* valid_* are set on this step */
+    double valid_loss, valid_accuracy;
+    bool full_valid;       /* valid_* cover the whole validation set (epoch end) */
+    float lr;
+    double grad_norm;
+    long tokens_seen;      /* trained tokens so far */
+    double elapsed_s;
+    double tokens_per_s;   /* all tokens processed per second */
+} FtTrainMetrics;
+
+/* Called after every optimizer step; checkpoint_dir is non-NULL on a step that wrote one. Return
+ * non-zero to stop at this boundary. */
+typedef int (*FtTrainFn)(const FtTrainMetrics *m, const char *checkpoint_dir, void *user);
+
+typedef struct {
+    const char *train_path;      /* chat JSONL (OpenAI format), at least 10 examples */
+    const char *valid_path;      /* chat JSONL, or NULL */
+    const char *n_epochs;        /* "auto", NULL (= auto) or 1..50 */
+    const char *batch_size;      /* "auto", NULL or 1..256 */
+    const char *lr_multiplier;   /* "auto", NULL or (0, 10] */
+    int rank;                    /* LoRA rank, 1..1024 */
+    float alpha;                 /* LoRA alpha (scale = alpha / rank) */
+    float dropout;               /* on the LoRA branch's input, [0, 1) */
+    const char *targets;         /* "q,k,v,o,gate,up,down" subset, or "all" / NULL */
+    uint64_t seed;
+    long max_length;             /* tokens per example; <= 0: the model's context (2048 when unknown) */
+    int eval_every;              /* steps between validation passes; 0: epoch ends only */
+    int n_threads;               /* <= 0: every core */
+    const char *out_dir;         /* adapter, checkpoint-<step>/ and results.csv; required */
+    const char *resume_dir;      /* a checkpoint to continue from, or NULL */
+    const volatile int *stop;    /* non-zero stops at the next step boundary; may be NULL */
+    FtTrainFn on_step;           /* may be NULL */
+    void *user;                  /* passed to on_step */
+} FtTrainParams;
+
+typedef struct {
+    long n_train, n_valid;       /* examples loaded */
+    long long train_tokens;      /* tokens of the training set (after truncation) */
+    long n_truncated;            /* training and validation examples truncated to max_length */
+    int n_epochs, batch_size;    /* the resolved hyperparameters */
+    double lr_multiplier;
+    float learning_rate;
+    long total_steps;
+    long step;                   /* optimizer steps done (< total_steps when stopped early) */
+    int epoch;                   /* epochs completed */
+    long tokens_seen;            /* trained tokens */
+} FtTrainResult;
+
+/* The defaults `ftune train` uses: rank 8, alpha 16, no dropout, every target, auto
+ * hyperparameters, seed 0, everything else zero/NULL. */
+void ft_train_params_default(FtTrainParams *p);
+
+/* Fine-tunes a new LoRA adapter for m on p->train_path (validated with the same rules as `ftune
+ * validate`, rendered through the model's chat template) and writes it to p->out_dir in the PEFT
+ * layout (loadable with ft_adapter_load), with checkpoints and results.csv. *res (may be NULL) says
+ * how far it got; stopping early (flag or callback) is not an error. FT_ERR_ARG for a bad parameter
+ * (named), FT_ERR_FORMAT for a file the validator rejects (with its first problem), FT_ERR_IO. */
+int ft_train(const FtModel *m, const FtTrainParams *p, FtTrainResult *res, FtError *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

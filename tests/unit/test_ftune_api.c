@@ -1,0 +1,392 @@
+/* test_ftune_api.c: the public engine API (ftune.h) on stories260K, through its handles only: the
+ * model's description, a tokenize/detokenize round trip, a batch of two sequences in two cache
+ * slots equal to each sequence decoded alone, a forked slot continuing as its source, errors for
+ * bad input, ft_generate_chat against the internal generate_chat (the one place the test reaches
+ * behind the header: it is the reference `ftune chat` used before it became an API client), and
+ * a tiny ft_train run whose adapter ft_adapter_load accepts and ft_generate_chat applies. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ftune.h"
+#include "model/generate.h"
+#include "test.h"
+
+static FtModel *load_stories(void) {
+    const char *p = test_model("models/stories260K/stories260K.gguf", "stories260K.gguf");
+    if (!p) {
+        test_skip("stories260K.gguf not available");
+        return NULL;
+    }
+    FtModel *m = NULL;
+    FtError err = {0};
+    if (ft_model_load(p, &m, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
+    return m;
+}
+
+TEST(ftune_api_info_and_tokens) {
+    FtModel *m = load_stories();
+    if (!m) return;
+    FtModelInfo in;
+    ft_model_info(m, &in);
+    CHECK(strcmp(in.architecture, "llama") == 0);
+    CHECK(strcmp(in.format, "gguf") == 0);
+    CHECK_EQ_INT(in.n_layer, 5);
+    CHECK_EQ_INT(in.hidden_size, 64);
+    CHECK_EQ_INT(in.n_head, 8);
+    CHECK_EQ_INT(in.n_kv_head, 4);
+    CHECK_EQ_INT(in.head_dim, 8);
+    CHECK_EQ_INT(in.vocab, 512);
+    CHECK_EQ_INT(in.context_length, 2048);
+    CHECK_EQ_INT(in.n_params, 292800);
+    CHECK(strcmp(in.tensor_types, "F32 x48") == 0);
+    CHECK(strcmp(in.chat_template, "plain") == 0);
+    CHECK_EQ_INT(in.bos_id, 1);
+    CHECK_EQ_INT(in.eos_id, 2);
+    CHECK_EQ_INT(in.end_of_turn_id, -1);
+    CHECK(strcmp(ft_token_text(m, 1), "<s>") == 0);
+    CHECK(ft_token_text(m, 512) == NULL && ft_token_text(m, -1) == NULL);
+
+    const char *text = "Once upon a time, there was a little cat.";
+    int32_t *ids;
+    int n;
+    FtError err = {0};
+    REQUIRE(ft_tokenize(m, text, strlen(text), true, false, &ids, &n, &err) == 0);
+    CHECK(n > 5);
+    CHECK_EQ_INT(ids[0], in.bos_id);
+    char *back;
+    size_t len;
+    REQUIRE(ft_detokenize(m, ids, n, true, &back, &len, &err) == 0);
+    CHECK(strcmp(back, text) == 0);
+    CHECK_EQ_INT(len, strlen(text));
+    ft_free(back);
+    /* parse_special: "<s>" is the BOS token only when asked for */
+    int32_t *sp;
+    int nsp;
+    REQUIRE(ft_tokenize(m, "<s>", 3, false, true, &sp, &nsp, &err) == 0);
+    CHECK(nsp == 1 && sp[0] == 1);
+    ft_free(sp);
+    REQUIRE(ft_tokenize(m, "<s>", 3, false, false, &sp, &nsp, &err) == 0);
+    CHECK(nsp > 1);
+    ft_free(sp);
+    /* bad input */
+    int32_t bad = 512;
+    CHECK(ft_detokenize(m, &bad, 1, false, &back, NULL, &err) == -1);
+    CHECK_EQ_INT(err.code, FT_ERR_ARG);
+    CHECK(ft_tokenize(m, NULL, 0, false, false, &sp, &nsp, &err) == -1 && err.code == FT_ERR_ARG);
+    ft_free(ids);
+    ft_model_free(m);
+    ft_model_free(NULL);
+}
+
+TEST(ftune_api_load_errors) {
+    FtModel *m = (FtModel *)1;
+    FtError err = {0};
+    CHECK(ft_model_load("/nonexistent/model.gguf", &m, &err) == -1);
+    CHECK(m == NULL);
+    CHECK(err.code != FT_OK && strstr(err.msg, "/nonexistent/model.gguf") != NULL);
+    CHECK(ft_model_load(NULL, &m, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_model_load("x", NULL, NULL) == -1); /* a NULL FtError is allowed */
+}
+
+static double max_abs(const float *x, size_t n) {
+    double r = 0;
+    for (size_t i = 0; i < n; i++) r = fmax(r, fabs(x[i]));
+    return r;
+}
+
+/* Logits (n, V) of ids run alone in a fresh one-slot cache. */
+static float *alone(const FtModel *m, FtEngine *e, const int32_t *ids, int n, int V) {
+    FtCache *c;
+    FtError err = {0};
+    int slot;
+    float *out = malloc((size_t)n * V * sizeof(float));
+    int32_t pos[16], seq[16];
+    uint8_t want[16];
+    for (int i = 0; i < n; i++) pos[i] = i, want[i] = 1;
+    if (ft_cache_new(m, 1, 64, &c, &err) || ft_cache_seq_alloc(c, &slot, &err)) {
+        test_fail(__FILE__, __LINE__, "%s", err.msg);
+        return out;
+    }
+    for (int i = 0; i < n; i++) seq[i] = slot;
+    FtBatch b = {n, ids, pos, seq, NULL, want};
+    if (ft_engine_decode(e, c, &b, NULL, 0, out, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
+    ft_cache_free(c);
+    return out;
+}
+
+TEST(ftune_api_batch_fork_and_errors) {
+    FtModel *m = load_stories();
+    if (!m) return;
+    FtModelInfo in;
+    ft_model_info(m, &in);
+    int V = in.vocab;
+    FtError err = {0};
+    FtEngine *e;
+    REQUIRE(ft_engine_new(m, 32, 64, 2, &e, &err) == 0);
+    CHECK_EQ_INT(ft_engine_max_rows(e), 32);
+    const int32_t A[6] = {1, 40, 95, 300, 7, 211}, B[4] = {1, 500, 3, 77};
+    float *ra = alone(m, e, A, 6, V), *rb = alone(m, e, B, 4, V);
+
+    FtCache *c;
+    REQUIRE(ft_cache_new(m, 3, 64, &c, &err) == 0);
+    CHECK_EQ_INT(ft_cache_slots(c), 3);
+    int sa, sb, sf;
+    REQUIRE(ft_cache_seq_alloc(c, &sa, &err) == 0 && ft_cache_seq_alloc(c, &sb, &err) == 0);
+    CHECK(sa != sb);
+    CHECK_EQ_INT(ft_cache_seq_len(c, sa), 0);
+    /* both sequences in one batch, every row with logits */
+    int32_t tok[10], pos[10], seq[10];
+    uint8_t want[10];
+    int n = 0;
+    for (int i = 0; i < 6; i++) tok[n] = A[i], pos[n] = i, seq[n] = sa, want[n++] = 1;
+    for (int i = 0; i < 4; i++) tok[n] = B[i], pos[n] = i, seq[n] = sb, want[n++] = 1;
+    float *out = malloc((size_t)10 * V * sizeof(float));
+    FtBatch b = {n, tok, pos, seq, NULL, want};
+    REQUIRE(ft_engine_decode(e, c, &b, NULL, 0, out, &err) == 0);
+    CHECK_EQ_INT(ft_cache_seq_len(c, sa), 6);
+    CHECK_EQ_INT(ft_cache_seq_len(c, sb), 4);
+    double tol_a = 1e-5 * max_abs(ra, (size_t)6 * V), tol_b = 1e-5 * max_abs(rb, (size_t)4 * V);
+    double da = 0, db = 0;
+    for (size_t i = 0; i < (size_t)6 * V; i++) da = fmax(da, fabs(out[i] - ra[i]));
+    for (size_t i = 0; i < (size_t)4 * V; i++) db = fmax(db, fabs(out[(size_t)6 * V + i] - rb[i]));
+    CHECK(da <= tol_a);
+    CHECK(db <= tol_b);
+
+    /* fork: the first 3 positions of A, continued with A[3..6), equal A's own logits there */
+    REQUIRE(ft_cache_seq_alloc(c, &sf, &err) == 0);
+    REQUIRE(ft_cache_seq_fork(c, sa, sf, 3, &err) == 0);
+    CHECK_EQ_INT(ft_cache_seq_len(c, sf), 3);
+    n = 0;
+    for (int i = 3; i < 6; i++) tok[n] = A[i], pos[n] = i, seq[n] = sf, want[n++] = 1;
+    FtBatch bf = {n, tok, pos, seq, NULL, want};
+    REQUIRE(ft_engine_decode(e, c, &bf, NULL, 0, out, &err) == 0);
+    double df = 0;
+    for (size_t i = 0; i < (size_t)3 * V; i++) df = fmax(df, fabs(out[i] - ra[(size_t)3 * V + i]));
+    CHECK(df <= tol_a);
+    CHECK_EQ_INT(ft_cache_seq_len(c, sf), 6);
+
+    /* bad input: every one refused with FT_ERR_ARG and a message */
+    int32_t t1 = V, p1 = 6, s1 = sa;
+    uint8_t w1 = 1;
+    FtBatch bad = {1, &t1, &p1, &s1, NULL, &w1};
+    err.code = 0;
+    CHECK(ft_engine_decode(e, c, &bad, NULL, 0, out, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(strstr(err.msg, "outside the vocabulary") != NULL);
+    t1 = 5;
+    CHECK(ft_cache_seq_free(c, sb, &err) == 0);
+    s1 = sb;
+    p1 = 0;
+    err.code = 0;
+    CHECK(ft_engine_decode(e, c, &bad, NULL, 0, out, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(strstr(err.msg, "not allocated") != NULL);
+    s1 = 7;
+    CHECK(ft_engine_decode(e, c, &bad, NULL, 0, out, &err) == -1 && err.code == FT_ERR_ARG);
+    s1 = sa;
+    p1 = 9; /* a gap after 6 cached positions */
+    CHECK(ft_engine_decode(e, c, &bad, NULL, 0, out, &err) == -1 && err.code == FT_ERR_ARG);
+    p1 = 6;
+    CHECK(ft_engine_decode(e, c, &bad, NULL, 0, NULL, &err) == -1 && err.code == FT_ERR_ARG); /* no buffer */
+    CHECK_EQ_INT(ft_cache_seq_len(c, sa), 6); /* nothing ran */
+    CHECK(ft_cache_seq_free(c, sb, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_cache_seq_fork(c, sa, sa, 1, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_cache_seq_fork(c, sa, sf, 7, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_cache_seq_truncate(c, sa, 2, &err) == 0 && ft_cache_seq_len(c, sa) == 2);
+    CHECK(ft_cache_seq_len(c, 99) == -1 && ft_cache_seq_len(c, sb) == -1);
+    int s2, s3;
+    CHECK(ft_cache_seq_alloc(c, &s2, &err) == 0);
+    CHECK(ft_cache_seq_alloc(c, &s3, &err) == -1 && err.code == FT_ERR_ARG); /* full */
+    FtCache *bigc = NULL;
+    CHECK(ft_cache_new(m, 0, 64, &bigc, &err) == -1 && bigc == NULL && err.code == FT_ERR_ARG);
+    FtEngine *e0 = NULL;
+    CHECK(ft_engine_new(m, 0, 64, 1, &e0, &err) == -1 && e0 == NULL && err.code == FT_ERR_ARG);
+    free(out);
+    free(ra);
+    free(rb);
+    ft_cache_free(c);
+    ft_engine_free(e);
+    ft_model_free(m);
+}
+
+/* The reference: the internal generate_chat on the same model file, as `ftune chat` ran it. */
+static char *reference_chat(const char *path, const ChatMessage *msgs, int n, int max_tokens) {
+    Model *im;
+    InferState *st;
+    Err err = {0};
+    GenResult r = {0};
+    if (model_load(path, &im, &err) || infer_new(im, 2048, 2, &st, &err)) {
+        test_fail(__FILE__, __LINE__, "%s", err.msg);
+        return NULL;
+    }
+    GenParams gp;
+    gen_params_default(im, &gp);
+    gp.max_tokens = max_tokens;
+    if (generate_chat(st, msgs, n, &gp, NULL, NULL, &r, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
+    infer_free(st);
+    model_free(im);
+    return r.text;
+}
+
+typedef struct {
+    char buf[4096];
+    size_t len;
+} Streamed;
+
+static int collect(const char *piece, size_t len, void *user) {
+    Streamed *s = user;
+    if (s->len + len < sizeof s->buf) memcpy(s->buf + s->len, piece, len), s->len += len;
+    return 0;
+}
+
+TEST(ftune_api_generate_chat) {
+    FtModel *m = load_stories();
+    if (!m) return;
+    FtModelInfo in;
+    ft_model_info(m, &in);
+    FtChatMessage msgs[2] = {{"system", "Be brief."}, {"user", "Once upon a time"}};
+    FtGenParams gp;
+    ft_gen_params_default(m, &gp);
+    CHECK_EQ_INT(gp.max_tokens, 256);
+    CHECK(gp.temperature == 0);
+    CHECK(gp.n_stop_ids == 1 && gp.stop_ids[0] == in.eos_id);
+    gp.max_tokens = 40;
+    gp.n_threads = 2;
+    FtGenResult r;
+    FtError err = {0};
+    Streamed s = {0};
+    REQUIRE(ft_generate_chat(m, NULL, msgs, 2, &gp, collect, &s, &r, &err) == 0);
+    CHECK(r.n_prompt > 0 && r.n_completion > 0 && r.n_completion <= 40);
+    CHECK(r.len == strlen(r.text) && r.len > 0);
+    CHECK(s.len == r.len && memcmp(s.buf, r.text, r.len) == 0);
+    char *ref = reference_chat(in.path, (const ChatMessage *)msgs, 2, 40);
+    CHECK(ref && strcmp(ref, r.text) == 0);
+    free(ref);
+    /* greedy is deterministic: a second call gives the same text */
+    FtGenResult r2;
+    REQUIRE(ft_generate_chat(m, NULL, msgs, 2, &gp, NULL, NULL, &r2, &err) == 0);
+    CHECK(strcmp(r2.text, r.text) == 0);
+    ft_gen_result_free(&r2);
+    ft_gen_result_free(&r);
+    ft_gen_result_free(NULL);
+    /* bad input */
+    FtChatMessage bad_role[1] = {{"narrator", "hi"}};
+    CHECK(ft_generate_chat(m, NULL, bad_role, 1, &gp, NULL, NULL, &r, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(r.text == NULL);
+    CHECK(ft_generate_chat(m, NULL, msgs, 0, &gp, NULL, NULL, &r, &err) == -1 && err.code == FT_ERR_ARG);
+    FtGenParams bp = gp;
+    bp.top_p = 2;
+    bp.temperature = 1;
+    CHECK(ft_generate_chat(m, NULL, msgs, 2, &bp, NULL, NULL, &r, &err) == -1 && err.code == FT_ERR_ARG);
+    bp = gp;
+    bp.stop_ids[0] = 9999;
+    CHECK(ft_generate_chat(m, NULL, msgs, 2, &bp, NULL, NULL, &r, &err) == -1 && err.code == FT_ERR_ARG);
+    ft_model_free(m);
+}
+
+typedef struct {
+    int steps;
+    double first_loss, last_loss;
+} StepLog;
+
+static int on_step(const FtTrainMetrics *mt, const char *ckpt, void *user) {
+    (void)ckpt;
+    StepLog *l = user;
+    if (!l->steps) l->first_loss = mt->train_loss;
+    l->last_loss = mt->train_loss;
+    l->steps++;
+    return 0;
+}
+
+TEST(ftune_api_train) {
+    FtModel *m = load_stories();
+    if (!m) return;
+    char dir[] = "/tmp/ftune_api_XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char train[256], out[256];
+    snprintf(train, sizeof train, "%s/train.jsonl", dir);
+    snprintf(out, sizeof out, "%s/run", dir);
+    FILE *f = fopen(train, "w");
+    REQUIRE(f != NULL);
+    for (int i = 1; i <= 12; i++)
+        fprintf(f,
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"Tell me about toy %d.\"}, "
+                "{\"role\": \"assistant\", \"content\": \"Toy %d is a red ball.\"}]}\n",
+                i, i);
+    fclose(f);
+    FtTrainParams p;
+    ft_train_params_default(&p);
+    CHECK_EQ_INT(p.rank, 8);
+    p.train_path = train;
+    p.out_dir = out;
+    p.n_epochs = "1";
+    p.batch_size = "4";
+    p.rank = 4;
+    p.seed = 3;
+    p.n_threads = 2;
+    StepLog log = {0};
+    p.on_step = on_step;
+    p.user = &log;
+    FtTrainResult res;
+    FtError err = {0};
+    REQUIRE(ft_train(m, &p, &res, &err) == 0);
+    CHECK_EQ_INT(res.n_train, 12);
+    CHECK_EQ_INT(res.n_epochs, 1);
+    CHECK_EQ_INT(res.batch_size, 4);
+    CHECK_EQ_INT(res.total_steps, 3);
+    CHECK_EQ_INT(res.step, 3);
+    CHECK_EQ_INT(log.steps, 3);
+    CHECK(res.tokens_seen > 0);
+    CHECK(isfinite(log.first_loss) && isfinite(log.last_loss));
+    FtAdapter *a = NULL;
+    if (ft_adapter_load(m, out, &a, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
+    if (a) {
+        CHECK_EQ_INT(ft_adapter_rank(a), 4);
+        CHECK(ft_adapter_alpha(a) == 16.0f);
+        FtChatMessage msg[1] = {{"user", "Tell me about toy 3."}};
+        FtGenParams gp;
+        ft_gen_params_default(m, &gp);
+        gp.max_tokens = 8;
+        FtGenResult r;
+        CHECK(ft_generate_chat(m, a, msg, 1, &gp, NULL, NULL, &r, &err) == 0);
+        if (!err.code) ft_gen_result_free(&r);
+        /* the adapter in a batch, next to the base model */
+        FtEngine *e;
+        FtCache *c;
+        int s0, s1;
+        REQUIRE(ft_engine_new(m, 8, 16, 1, &e, &err) == 0 && ft_cache_new(m, 2, 16, &c, &err) == 0);
+        REQUIRE(ft_cache_seq_alloc(c, &s0, &err) == 0 && ft_cache_seq_alloc(c, &s1, &err) == 0);
+        int32_t tok[2] = {1, 1}, pos[2] = {0, 0}, seq[2] = {s0, s1}, ad[2] = {0, -1};
+        uint8_t want[2] = {1, 1};
+        FtBatch b = {2, tok, pos, seq, ad, want};
+        const FtAdapter *list[1] = {a};
+        float *logits = malloc(2 * 512 * sizeof(float));
+        CHECK(ft_engine_decode(e, c, &b, list, 1, logits, &err) == 0);
+        ad[0] = 1; /* index past the list */
+        CHECK(ft_engine_decode(e, c, &b, list, 1, logits, &err) == -1 && err.code == FT_ERR_ARG);
+        free(logits);
+        ft_cache_free(c);
+        ft_engine_free(e);
+    }
+    ft_adapter_free(a);
+    FtAdapter *none = NULL;
+    CHECK(ft_adapter_load(m, dir, &none, &err) == -1 && none == NULL); /* no adapter_config.json there */
+    /* bad parameters */
+    FtTrainParams bp = p;
+    bp.rank = 0;
+    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    bp = p;
+    bp.n_epochs = "many";
+    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    bp = p;
+    bp.targets = "q,nope";
+    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    bp = p;
+    bp.train_path = "/nonexistent/train.jsonl";
+    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code != FT_OK);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    ft_model_free(m);
+}
