@@ -17,11 +17,10 @@ struct Forward {
     float *arena;
     float *x;        // (R, C) residual stream
     LayerActs acts;  /* scratch shared by every layer */
-    float *scores, *gx, *gy, *gu;
+    float *scores, *gx, *gy, *gu; /* gu: (R, LORA_MAX_RANK), lora_new's bound on every adapter's rank */
     float *inv_freq; // (hd/2)
     int *pos;        // (R)
     RowRun *runs;    // (R)
-    int gu_cap;      /* ranks gu holds per row */
 };
 
 void forward_free(Forward *f) {
@@ -51,9 +50,8 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
            kvd = (size_t)c->n_kv_head * c->head_dim, wide = C > qd ? C : qd;
     if (F > wide) wide = F;
     size_t score_rows = (size_t)(f->n_threads > max_rows ? f->n_threads : max_rows);
-    f->gu_cap = LORA_MAX_RANK;
     size_t total = R * C * 3 /* x, xn, x_mid */ + R * qd * 2 + R * kvd * 2 + R * F * 2 + score_rows * max_ctx +
-                   2 * R * wide + R * f->gu_cap + (size_t)c->head_dim / 2;
+                   2 * R * wide + R * LORA_MAX_RANK + (size_t)c->head_dim / 2;
     f->arena = malloc(total * sizeof(float));
     f->pos = malloc(R * sizeof(int));
     f->runs = malloc(R * sizeof(RowRun));
@@ -79,7 +77,7 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     TAKE(f->scores, score_rows * max_ctx);
     TAKE(f->gx, R * wide);
     TAKE(f->gy, R * wide);
-    TAKE(f->gu, R * f->gu_cap);
+    TAKE(f->gu, R * LORA_MAX_RANK);
     TAKE(f->inv_freq, (size_t)c->head_dim / 2);
 #undef TAKE
     rope_inv_freq(f->inv_freq, c->head_dim, c->rope_theta, m->rope_factors);
@@ -132,7 +130,6 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
     for (int a = 0; a < n_adapters; a++) {
         if (adapters[a]->n_layer != c->n_layer)
             return err_set(err, ERR_ARG, "adapter %d has %d layers, the model %d", a, adapters[a]->n_layer, c->n_layer);
-        if (adapters[a]->cfg.rank > f->gu_cap) return err_set(err, ERR_ARG, "adapter rank %d is too large", adapters[a]->cfg.rank);
     }
     LayerCtx lc = {.m = m, .n = b->n, .pos = f->pos, .runs = f->runs, .n_runs = n_runs, .kv = kv,
                    .adapters = adapters, .row_adapter = b->adapter, .n_adapters = b->adapter ? n_adapters : 0,
@@ -140,6 +137,10 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
     layer_ctx_prepare(&lc);
     for (int i = 0; i < b->n; i++) op_matrix_row(f->x + (size_t)i * C, &m->tok_embd, b->token[i]);
     for (int l = 0; l < c->n_layer; l++) layer_forward(&lc, l, f->x, f->x, &f->acts);
+    for (int r = 0; r < n_runs; r++) { /* every layer has the runs' positions now */
+        const RowRun *run = &f->runs[r];
+        if (kv->len[run->slot] < run->pos0 + run->n) kv->len[run->slot] = run->pos0 + run->n;
+    }
     /* the head, on the rows that want logits only */
     float *xn = f->acts.xn1;
     int k = 0;

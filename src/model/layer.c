@@ -96,14 +96,14 @@ static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const f
 }
 
 /* Causal attention of every run: with a cache, the run's keys and values are appended to its slot
- * first and its queries read the slot from position 0; without, they read the run's own rows. */
+ * first and its queries read the slot from position 0; without (training), they read the run's own
+ * rows and keep the probabilities, one sequence per thread (their small matmuls then run
+ * single-threaded, which scales better than splitting each one). */
 static void attention(const LayerCtx *c, int l, LayerActs *a) {
     const ModelConfig *cf = &c->m->cfg;
     int hd = cf->head_dim, qd = cf->n_head * hd, kvd = cf->n_kv_head * hd;
-    if (!c->kv && a->probs && c->n_runs > 1) {
-        /* packed training sequences: one sequence per thread (their small matmuls then run
-         * single-threaded, which scales better than splitting each one) */
-#pragma omp parallel for schedule(dynamic, 1)
+    if (!c->kv) {
+#pragma omp parallel for schedule(dynamic, 1) if (c->n_runs > 1)
         for (int r = 0; r < c->n_runs; r++) {
             const RowRun *run = &c->runs[r];
             size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;
@@ -115,15 +115,10 @@ static void attention(const LayerCtx *c, int l, LayerActs *a) {
     for (int r = 0; r < c->n_runs; r++) {
         const RowRun *run = &c->runs[r];
         size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;
-        if (c->kv && run->slot >= 0) {
-            float *kc = kv_slot_k(c->kv, l, run->slot), *vc = kv_slot_v(c->kv, l, run->slot);
-            memcpy(kc + (size_t)run->pos0 * kvd, a->k + k0, (size_t)run->n * kvd * sizeof(float));
-            memcpy(vc + (size_t)run->pos0 * kvd, a->v + k0, (size_t)run->n * kvd * sizeof(float));
-            op_attention(a->att + q0, a->q + q0, kc, vc, run->pos0, run->n, cf->n_head, cf->n_kv_head, hd, c->scores);
-        } else {
-            op_attention_save(a->att + q0, a->probs ? a->probs + run->probs_off : c->scores, a->q + q0, a->k + k0,
-                              a->v + k0, run->n, cf->n_head, cf->n_kv_head, hd);
-        }
+        float *kc = kv_slot_k(c->kv, l, run->slot), *vc = kv_slot_v(c->kv, l, run->slot);
+        memcpy(kc + (size_t)run->pos0 * kvd, a->k + k0, (size_t)run->n * kvd * sizeof(float));
+        memcpy(vc + (size_t)run->pos0 * kvd, a->v + k0, (size_t)run->n * kvd * sizeof(float));
+        op_attention(a->att + q0, a->q + q0, kc, vc, run->pos0, run->n, cf->n_head, cf->n_kv_head, hd, c->scores);
     }
 }
 
@@ -147,10 +142,4 @@ void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, La
     op_swiglu(a->h, a->gate, a->up, (size_t)n * F);
     projection(c, l, LORA_DOWN, x_out, a->h, &w->w_down, NULL, a->u[LORA_DOWN]);
     for (size_t i = 0; i < (size_t)n * C; i++) x_out[i] += a->x_mid[i];
-    if (c->kv)
-        for (int r = 0; r < c->n_runs; r++) {
-            const RowRun *run = &c->runs[r];
-            int end = run->pos0 + run->n;
-            if (l == cf->n_layer - 1 && run->slot >= 0 && c->kv->len[run->slot] < end) c->kv->len[run->slot] = end;
-        }
 }

@@ -20,7 +20,7 @@
 typedef struct {
     int row0, n;         /* rows row0 .. row0+n-1 of the batch */
     int pos0;            /* position of row row0 */
-    int slot;            /* KV cache slot it reads and extends; -1: attention over its own rows (training) */
+    int slot;            /* KV cache slot it reads and extends (inference; unused in training) */
     uint64_t drop_seed;  /* LoRA dropout masks of this sequence (training) */
     size_t probs_off;    /* offset of its (n_head, n, n) attention probabilities in LayerActs.probs */
 } RowRun;
@@ -53,7 +53,7 @@ typedef struct {
     float dropout;           /* LoRA dropout probability (training passes only), else 0 */
     const float *inv_freq;   // (hd/2)
     /* scratch */
-    float *scores;           /* attention scores: max(threads, rows of a run) * (its last position + 1) */
+    float *scores;           /* attention scores with a cache: max(threads, rows of a run) * (its last position + 1) */
     float *gx, *gy;          // (n, max(C, qd, F)) adapter-group gather buffers (mixed adapters)
     float *gu;               // (n, max rank) LoRA intermediate when the caller keeps none
     float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)
@@ -64,7 +64,8 @@ void layer_ctx_prepare(LayerCtx *c);
 
 /* Runs block `l` on x_in (n, C) into x_out (n, C) (may equal x_in), writing what a says. With a
  * cache, each run's keys and values are stored in its slot at its positions and attention reads
- * the slot from position 0; the slot's length grows to cover them. */
+ * the slot from position 0 (the caller extends the slot's length once every layer has run); without,
+ * a->probs must hold every run's probabilities. */
 void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, LayerActs *a);
 
 /* The LoRA branch's input for projection t of layer l: x (n, K) itself, or with dropout the

@@ -208,7 +208,7 @@ static void run_pack(TrainState *s, const TrainSeq *seqs, int n, float grad_scal
     size_t probs = 0;
     for (int i = 0; i < n; i++) {
         const TrainSeq *q = &seqs[i];
-        s->runs[i] = (RowRun){.row0 = rows, .n = q->len, .pos0 = 0, .slot = -1, .drop_seed = q->dropout_seed,
+        s->runs[i] = (RowRun){.row0 = rows, .n = q->len, .pos0 = 0, .drop_seed = q->dropout_seed,
                               .probs_off = probs};
         ids[i] = q->ids;
         for (int t = 0; t < q->len; t++) s->pos[rows + t] = t;
