@@ -56,7 +56,7 @@ const QuantMatrix *model_matrix(const Model *m, const ArchWeight *w, int layer) 
 }
 
 typedef struct {
-    WeightRole role;
+    const ArchWeight *w;
     int layer;
     float *vec;       /* a vector's place in m->vectors, or NULL */
     QuantMatrix *mat; /* a matrix's view in m, or NULL */
@@ -80,7 +80,7 @@ static int layout_weight(void *vctx, const ArchWeight *w, int layer) {
     if (lay->todo) {
         char *base = w->per_layer ? (char *)&lay->m->layers[layer] : (char *)lay->m;
         WeightRead *r = &lay->todo[lay->n];
-        *r = (WeightRead){w->role, layer, NULL, NULL, rows, cols};
+        *r = (WeightRead){w, layer, NULL, NULL, rows, cols};
         if (matrix) {
             r->mat = (QuantMatrix *)(base + w->slot);
         } else {
@@ -118,7 +118,7 @@ int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err) {
         Err e = {0};
         int rc;
         if (__atomic_load_n(&failed, __ATOMIC_RELAXED)) continue;
-        rc = read(ctx, todo[i].role, todo[i].layer, todo[i].vec, todo[i].mat, &m->owned[i], (int)todo[i].rows,
+        rc = read(ctx, todo[i].w, todo[i].layer, todo[i].vec, todo[i].mat, &m->owned[i], (int)todo[i].rows,
                   (int)todo[i].cols, &e);
         if (rc) {
 #pragma omp critical

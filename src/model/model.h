@@ -93,12 +93,13 @@ static inline bool arch_weight_is_matrix(const ArchWeight *w) { return w->cols !
 
 /* --- used by the format-specific loaders (model_gguf.c, model_hf.c) --- */
 
-/* Reads one weight (role, layer) of `rows` x `cols` in Hugging Face layout: a vector (cols 1) as
+/* Reads weight w (from the architecture's table) of layer (-1 for a global one), `rows` x `cols`
+ * in Hugging Face layout: a vector (cols 1) as
  * fp32 into vec; a matrix into *mat in its stored type, pointing into the file's mapping, or into
  * memory the reader allocated and hands over in *owned (else NULL). Returns 0, or -1 (err
  * filled, naming the tensor) when it is missing, misshapen, of an unsupported type or unreadable.
  * Called from several threads at once for different weights. */
-typedef int (*WeightReader)(void *ctx, WeightRole role, int layer, float *vec, QuantMatrix *mat, void **owned,
+typedef int (*WeightReader)(void *ctx, const ArchWeight *w, int layer, float *vec, QuantMatrix *mat, void **owned,
                             int rows, int cols, Err *err);
 
 /* Allocates m->vectors for m->cfg and reads every weight of its architecture's table (arch.h)

@@ -14,7 +14,6 @@
 typedef struct {
     const Gguf *g;
     const ModelConfig *cfg;
-    const ArchDesc *arch;
     bool permuted_qk; /* llama GGUF: q/k rows stored for interleaved-pair rotation */
 } GgufCtx;
 
@@ -29,10 +28,9 @@ static void unpermute_rows(unsigned char *dst, const unsigned char *src, int n_h
                        src + ((size_t)h * head_dim + 2 * i + s) * row_bytes, row_bytes);
 }
 
-static int read_weight(void *vctx, WeightRole role, int layer, float *vec, QuantMatrix *mat, void **owned, int rows,
-                       int cols, Err *err) {
+static int read_weight(void *vctx, const ArchWeight *w, int layer, float *vec, QuantMatrix *mat, void **owned,
+                       int rows, int cols, Err *err) {
     GgufCtx *ctx = vctx;
-    const ArchWeight *w = arch_find_weight(ctx->arch, role);
     char name[ARCH_MAX_NAME];
     arch_format_gguf_name(w, layer, name, sizeof name);
     const GgufTensor *t = gguf_find_tensor(ctx->g, name);
@@ -142,8 +140,7 @@ int model_load_gguf(const char *path, Model *m, Err *err) {
         }
         m->cfg.has_rope_factors = true;
     }
-    const ArchDesc *arch = arch_describe(m->cfg.arch);
-    GgufCtx ctx = {g, &m->cfg, arch, arch->gguf_rope_permuted};
+    GgufCtx ctx = {g, &m->cfg, arch_describe(m->cfg.arch)->gguf_rope_permuted};
     if (model_alloc_and_read(m, read_weight, &ctx, err)) goto done;
     m->source = g; /* the matrices point into the mapping: the model keeps it */
     g = NULL;

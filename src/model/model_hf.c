@@ -33,11 +33,11 @@ static const StTensor *find_tensor(const HfCtx *ctx, const char *name, const Saf
     return NULL;
 }
 
-static int read_weight(void *vctx, WeightRole role, int layer, float *vec, QuantMatrix *mat, void **owned, int rows,
-                       int cols, Err *err) {
+static int read_weight(void *vctx, const ArchWeight *w, int layer, float *vec, QuantMatrix *mat, void **owned,
+                       int rows, int cols, Err *err) {
     HfCtx *ctx = vctx;
     char name[ARCH_MAX_NAME];
-    arch_format_hf_name(arch_find_weight(ctx->arch, role), layer, name, sizeof name);
+    arch_format_hf_name(w, layer, name, sizeof name);
     const SafeTensors *owner = NULL;
     const StTensor *t = find_tensor(ctx, name, &owner);
     if (!t) return err_set(err, ERR_FORMAT, "%s: missing tensor '%s'", st_path(ctx->shards[0]), name);
