@@ -1,7 +1,8 @@
 /* bench_infer.c: inference speed of ftune on one model: load time, prefill tokens/s for a prompt
  * of N tokens, decode tokens/s for M new tokens at batch 1 (greedy), peak RSS, and the sgemm rate
  * of this machine at the prefill's matrix shapes, so prefill can be stated as a fraction of it.
- * Prints one JSON object. Usage: bench_infer MODEL [threads] [prompt_tokens] [decode_tokens] */
+ * Prints one JSON object. Usage: bench_infer MODEL [threads] [prompt_tokens] [decode_tokens]
+ * [precision: fp32 (default), bf16, auto]; load_s includes making the bf16 weights. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ static double sgemm_gflops(int T, int K, int N) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_infer MODEL [threads] [prompt_tokens] [decode_tokens]\n");
+        fprintf(stderr, "usage: bench_infer MODEL [threads] [prompt_tokens] [decode_tokens] [fp32|bf16|auto]\n");
         return 2;
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2, n_prompt = argc > 3 ? atoi(argv[3]) : 512,
@@ -39,7 +40,10 @@ int main(int argc, char **argv) {
     Err err = {0};
     double t0 = clock_now_s();
     Model *m;
-    if (model_load(argv[1], &m, &err)) {
+    Precision prec = PRECISION_FP32;
+    char why[PRECISION_WHY_MAX] = "";
+    if ((argc > 5 && precision_parse(argv[5], &prec, &err)) || model_load(argv[1], &m, &err) ||
+        model_set_precision(m, prec, why, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -81,10 +85,10 @@ int main(int argc, char **argv) {
     double peak_sgemm = sgemm_gflops(n_prompt < INFER_MAX_CHUNK ? n_prompt : INFER_MAX_CHUNK, c->dim, c->ffn_dim);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"engine\": \"ftune\", \"model\": \"%s\", \"threads\": %d, \"load_s\": %.3f, "
+    printf("{\"engine\": \"ftune\", \"precision\": \"%s\", \"model\": \"%s\", \"threads\": %d, \"load_s\": %.3f, "
            "\"prefill_tokens\": %d, \"prefill_tok_s\": %.1f, \"decode_tokens\": %d, \"decode_tok_s\": %.1f, "
            "\"peak_rss_mib\": %.0f, \"prefill_gflops\": %.1f, \"sgemm_gflops\": %.1f, \"prefill_fraction_of_sgemm\": %.2f}\n",
-           argv[1], threads, load_s, n_prompt, n_prompt / prefill_best, n_decode, n_decode / decode_best,
+           why, argv[1], threads, load_s, n_prompt, n_prompt / prefill_best, n_decode, n_decode / decode_best,
            ru.ru_maxrss / 1024.0, prefill_gflops, peak_sgemm, prefill_gflops / peak_sgemm);
     free(ids);
     infer_free(st);

@@ -3,7 +3,8 @@
  * messages before it are the prompt (its system message optionally replaced from a file, for a
  * prompted baseline). Greedy decoding; answers compared after trimming whitespace. Prints one JSON
  * object with accuracy, mean prompt tokens and mean latency. A precursor of `ftune eval`.
- * Usage: bench_label_accuracy MODEL FILE [--adapter DIR] [--system-file FILE] */
+ * Usage: bench_label_accuracy MODEL FILE [--adapter DIR] [--system-file FILE]
+ *        [--precision auto|fp32|bf16] [--outputs FILE (each reply, one per line, for comparing runs)] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +27,16 @@ static void trim(const char *s, size_t n, const char **out, size_t *out_n) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_label_accuracy MODEL FILE [--adapter DIR] [--system-file FILE]\n");
+        fprintf(stderr, "usage: bench_label_accuracy MODEL FILE [--adapter DIR] [--system-file FILE] [--precision P] "
+                        "[--outputs FILE]\n");
         return 2;
     }
-    const char *adapter = NULL, *system_file = NULL;
+    const char *adapter = NULL, *system_file = NULL, *precision = "fp32", *outputs = NULL;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--adapter") == 0) adapter = argv[i + 1];
         else if (strcmp(argv[i], "--system-file") == 0) system_file = argv[i + 1];
+        else if (strcmp(argv[i], "--precision") == 0) precision = argv[i + 1];
+        else if (strcmp(argv[i], "--outputs") == 0) outputs = argv[i + 1];
     }
     Err err = {0};
     Model *m;
@@ -40,10 +44,18 @@ int main(int argc, char **argv) {
     Lora *lora = NULL;
     char *system = NULL;
     size_t system_len;
-    if (model_load(argv[1], &m, &err) || infer_new(m, 4096, 0, &st, &err) ||
+    Precision prec;
+    char why[PRECISION_WHY_MAX];
+    FILE *out = NULL;
+    if (precision_parse(precision, &prec, &err) || model_load(argv[1], &m, &err) ||
+        model_set_precision(m, prec, why, &err) || infer_new(m, 4096, 0, &st, &err) ||
         (adapter && (peft_load(m, adapter, &lora, &err) || infer_set_lora(st, lora, &err))) ||
         (system_file && file_read_all(system_file, 1 << 20, &system, &system_len, &err))) {
         fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    if (outputs && !(out = fopen(outputs, "w"))) {
+        fprintf(stderr, "%s: cannot write\n", outputs);
         return 1;
     }
     if (system) {
@@ -89,13 +101,18 @@ int main(int argc, char **argv) {
         trim(res.text, res.len, &a, &na);
         trim(expected, strlen(expected), &b, &nb);
         correct += na == nb && memcmp(a, b, na) == 0;
+        if (out) { /* one line per reply, newlines inside it written as \n */
+            for (size_t i = 0; i < na; i++) a[i] == '\n' ? fputs("\\n", out) : fputc(a[i], out);
+            fputc('\n', out);
+        }
         prompt_tokens += res.n_prompt;
         n++;
         gen_result_free(&res);
     }
-    printf("{\"model\": \"%s\", \"adapter\": %s%s%s, \"system_file\": %s%s%s, \"examples\": %ld, \"correct\": %ld, "
+    if (out) fclose(out);
+    printf("{\"model\": \"%s\", \"precision\": \"%s\", \"adapter\": %s%s%s, \"system_file\": %s%s%s, \"examples\": %ld, \"correct\": %ld, "
            "\"accuracy\": %.4f, \"mean_prompt_tokens\": %.1f, \"mean_latency_s\": %.3f}\n",
-           argv[1], adapter ? "\"" : "", adapter ? adapter : "null", adapter ? "\"" : "", system_file ? "\"" : "",
+           argv[1], why, adapter ? "\"" : "", adapter ? adapter : "null", adapter ? "\"" : "", system_file ? "\"" : "",
            system_file ? system_file : "null", system_file ? "\"" : "", n, correct, n ? (double)correct / n : 0,
            n ? (double)prompt_tokens / n : 0, n ? latency / n : 0);
     example_messages_free(&em);

@@ -4,8 +4,9 @@
  * machine's sgemm rate and the model FLOPs utilisation (4N: forward + input gradients, as frozen
  * base weights need no weight gradients; 6N: the usual estimate). One JSON object, the same
  * fields as bench/torch_train_bench.py prints, for a side-by-side run.
- * Usage: bench_train MODEL [threads] [tokens per packed pass]; FTUNE_BENCH_STEPS=N times N < 5
- * steps (big models). */
+ * Usage: bench_train MODEL [threads] [tokens per packed pass] [precision: fp32 (default), bf16,
+ * auto]; FTUNE_BENCH_STEPS=N times N < 5 steps (big models). The MFU fields are always against
+ * the fp32 sgemm rate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ static double sgemm_gflops(int T, int K, int N) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_train MODEL [threads] [tokens per packed pass]\n");
+        fprintf(stderr, "usage: bench_train MODEL [threads] [tokens per packed pass] [fp32|bf16|auto]\n");
         return 2;
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2;
@@ -53,7 +54,10 @@ int main(int argc, char **argv) {
     Lora *lora;
     TrainState *ts;
     LoraConfig lc = {8, 16.0f, 0.0f, LORA_ALL_TARGETS};
-    if (model_load(argv[1], &m, &err) || lora_new(m, &lc, &lora, &err) ||
+    Precision prec = PRECISION_FP32;
+    char why[PRECISION_WHY_MAX] = "";
+    if ((argc > 4 && precision_parse(argv[4], &prec, &err)) || model_load(argv[1], &m, &err) ||
+        model_set_precision(m, prec, why, &err) || lora_new(m, &lc, &lora, &err) ||
         train_state_new(m, lora, SEQ, pack_rows, &ts, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
@@ -92,10 +96,10 @@ int main(int argc, char **argv) {
            gemm_big = sgemm_gflops(BATCH * SEQ, c->dim, c->ffn_dim);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("{\"engine\": \"ftune\", \"threads\": %d, \"pack_rows\": %d, \"batch\": %d, \"seq\": %d, \"step_s_best\": %.3f, "
+    printf("{\"engine\": \"ftune\", \"precision\": \"%s\", \"threads\": %d, \"pack_rows\": %d, \"batch\": %d, \"seq\": %d, \"step_s_best\": %.3f, "
            "\"step_s_median\": %.3f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.0f, \"sgemm_gflops_128\": %.1f, "
            "\"sgemm_gflops_1024\": %.1f, \"mfu_4n\": %.3f, \"mfu_6n\": %.3f}\n",
-           threads, pack_rows, BATCH, SEQ, times[0], times[TIMED / 2], tok_s, ru.ru_maxrss / 1024.0, gemm, gemm_big,
+           why, threads, pack_rows, BATCH, SEQ, times[0], times[TIMED / 2], tok_s, ru.ru_maxrss / 1024.0, gemm, gemm_big,
            4 * n_matmul * tok_s / (gemm_big * 1e9), 6 * n_matmul * tok_s / (gemm_big * 1e9));
     train_state_free(ts);
     lora_free(lora);

@@ -3,7 +3,9 @@
 ftune side, with the same configuration). Prints one JSON object on stdout.
 
 Usage (from the repository root, with Debian's python, which has torch, gguf and numpy):
-    /usr/bin/python3 bench/torch_train_bench.py [threads] [model.gguf]   # default 2, SmolLM2
+    /usr/bin/python3 bench/torch_train_bench.py [threads] [model.gguf] [fp32|bf16]
+    # default 2 threads, SmolLM2, fp32; bf16: the forward and the loss under
+    # torch.autocast("cpu", dtype=torch.bfloat16) (oneDNN's bf16 kernels, AMX where the CPU has it)
 
 Configuration:
   - SmolLM2-135M-Instruct from models/SmolLM2-135M-Instruct.Q4_1.gguf (or the GGUF named), every
@@ -48,7 +50,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 import reference_logits as R  # noqa: E402
 
-MODEL = sys.argv[2] if len(sys.argv) > 2 else os.path.join(REPO, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+MODEL = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else os.path.join(REPO, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+PRECISION = sys.argv[3] if len(sys.argv) > 3 else "fp32"
+assert PRECISION in ("fp32", "bf16"), "precision must be fp32 or bf16"
 BATCH, SEQ = 8, 128
 RANK, ALPHA = 8, 16
 LORA_A_STD, LORA_B_STD = 0.02, 0.02
@@ -177,8 +181,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = model(ids)
-        loss = F.cross_entropy(logits.view(-1, vocab_size), targets, ignore_index=-100)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=PRECISION == "bf16"):
+            logits = model(ids)
+            loss = F.cross_entropy(logits.view(-1, vocab_size), targets, ignore_index=-100)
         loss.backward()
         opt.step()
         return float(loss)
@@ -198,7 +203,8 @@ def main():
     best, median = min(times), statistics.median(times)
     tok_s = BATCH * SEQ / best
     print(json.dumps({
-        "engine": "pytorch", "torch": torch.__version__, "threads": threads,
+        "engine": "pytorch", "precision": PRECISION + (" autocast" if PRECISION == "bf16" else ""),
+        "torch": torch.__version__, "threads": threads,
         "batch": BATCH, "seq": SEQ,
         "step_s_best": round(best, 4), "step_s_median": round(median, 4),
         "tokens_per_s": round(tok_s, 1),

@@ -5,7 +5,7 @@
 # tokenizers, llama-cpp-python) are installed by scripts/setup_reference.sh, not here.
 set -euo pipefail
 
-DEB_PACKAGES=(build-essential libopenblas-openmp-dev libjansson-dev libpcre2-dev libsqlite3-dev
+DEB_PACKAGES=(build-essential libopenblas-openmp-dev libdnnl-dev libjansson-dev libpcre2-dev libsqlite3-dev
               libmicrohttpd-dev libcurl4-openssl-dev pkg-config ca-certificates python3 python3-pip unzip
               chromium chromium-driver)
 # The official OpenAI SDK is the end-to-end tests' and the demo's client; Selenium drives headless

@@ -80,6 +80,7 @@ typedef struct {
     const char *chat_template;     /* family: "plain", "chatml", "llama3", "llama2", "mistral" */
     const char *chat_template_variant; /* "chatml", "qwen2.5", "llama3", ... "plain" */
     const char *template_warning;  /* why the model's own template is not used (plain instead), or NULL */
+    const char *precision;         /* arithmetic of the base-weight products: "fp32" or "bf16" */
 } FtModelInfo;
 
 /* Loads a GGUF file or a Hugging Face directory. On success *out is a model the caller frees with
@@ -108,6 +109,28 @@ int ft_tokenize(const FtModel *m, const char *text, size_t len, bool add_special
  * outside the vocabulary. Thread-safe. */
 int ft_detokenize(const FtModel *m, const int32_t *ids, int n, bool skip_special, char **text, size_t *len,
                   FtError *err);
+
+/* ---------------------------------------------------------------- precision */
+
+/* The arithmetic of the products with the frozen base weights (in training and in prefill; a few
+ * rows at a time, as when decoding, still read the stored weights): fp32 (the reference, OpenBLAS)
+ * or bf16 (both operands rounded to bfloat16, fp32 accumulation, through oneDNN on AMX-BF16 or
+ * AVX512-BF16). LoRA factors and their gradients, AdamW state, norms, attention, softmax, the loss
+ * and the residual stream stay fp32 either way. AUTO: bf16 where the CPU has AMX-BF16 and ftune
+ * was built with oneDNN, fp32 elsewhere. */
+typedef enum { FT_PRECISION_AUTO = 0, FT_PRECISION_FP32 = 1, FT_PRECISION_BF16 = 2 } FtPrecision;
+
+#define FT_PRECISION_WHY_MAX 160
+
+/* "auto", "fp32" or "bf16" into *out; FT_ERR_ARG naming any other value. */
+int ft_precision_parse(const char *s, FtPrecision *out, FtError *err);
+
+/* Sets m's precision (a model loads at fp32). bf16 keeps a bf16 copy of every weight matrix beside
+ * the stored one (2 bytes a parameter). why (may be NULL; FT_PRECISION_WHY_MAX bytes) receives the
+ * choice and the CPU feature behind it, e.g. "bf16 (AMX-BF16 on <cpu>, oneDNN avx512_core_amx)".
+ * Not thread-safe: call before the model is shared. FT_ERR_UNSUPPORTED when bf16 is asked for on a
+ * CPU or build without it (saying which), FT_ERR_NOMEM. */
+int ft_model_set_precision(FtModel *m, FtPrecision p, char *why, FtError *err);
 
 /* ---------------------------------------------------------------- adapters */
 

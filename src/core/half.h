@@ -1,5 +1,5 @@
-/* half.h: IEEE fp16 and bfloat16 to fp32 conversion (exact), inline for the kernels. Uses the
- * F16C instruction when the compiler targets it. */
+/* half.h: IEEE fp16 and bfloat16 to fp32 conversion (exact), and fp32 to bfloat16 (rounded to
+ * nearest even), inline for the kernels. Uses the F16C instruction when the compiler targets it. */
 #ifndef FTUNE_HALF_H
 #define FTUNE_HALF_H
 
@@ -42,6 +42,15 @@ static inline float bf16_to_f32(uint16_t h) {
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+/* fp32 to bfloat16, rounded to nearest even (as oneDNN and PyTorch round); NaN stays a quiet NaN. */
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
 }
 
 #endif

@@ -67,6 +67,7 @@ static void info_fill(const Model *m, FtModelInfo *o) {
     o->chat_template = chat_template_kind_name(chat_template_kind(m->tmpl));
     o->chat_template_variant = chat_template_variant(m->tmpl);
     o->template_warning = m->text->template_warning;
+    o->precision = precision_name(m->precision);
 }
 
 int ft_model_load(const char *path, FtModel **out, FtError *err) {

@@ -15,6 +15,7 @@ const char *model_arch_name(ModelArch a) { return arch_describe(a)->name; }
 void model_free(Model *m) {
     if (!m) return;
     free(m->vectors);
+    free(m->bf16);
     free(m->layers);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
@@ -140,6 +141,7 @@ int model_load(const char *path, Model **out, Err *err) {
         free(m);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
+    m->precision = PRECISION_FP32;
     int rc;
     if (file_is_dir(path)) {
         rc = model_load_hf(path, m, err);

@@ -13,6 +13,7 @@
 
 #include "../core/err.h"
 #include "../tensor/ops_quant.h"
+#include "../tensor/precision.h"
 #include "../text/chat_template.h"
 #include "../text/tokenizer.h"
 #include "arch.h"
@@ -70,6 +71,8 @@ typedef struct Model {
     void **owned;         /* matrix data the model allocated (copies the file's mapping could not serve) */
     int n_owned;
     void *source;         /* the open GGUF file that matrices point into, or NULL */
+    Precision precision;  /* of the base-weight products: fp32 (as loaded) or bf16 (model_set_precision) */
+    uint16_t *bf16;       /* one allocation holding the matrices' bf16 copies, or NULL */
     TextModel *text;      /* tokenizer, chat template, context length (owned) */
     Tokenizer *tok;       /* == text->tok */
     ChatTemplate *tmpl;   /* == text->tmpl */
@@ -84,6 +87,13 @@ int model_load(const char *path, Model **out, Err *err);
 void model_free(Model *m); /* NULL is a no-op */
 
 const char *model_arch_name(ModelArch a);
+
+/* Sets the arithmetic of the base-weight products (tensor/precision.h; auto resolves first): bf16
+ * gives every matrix a bf16 copy (w->bf16; a BF16-stored matrix is its own copy), kept beside the
+ * stored bytes, which small batches (decoding) still read; fp32 drops them. why (may be NULL,
+ * PRECISION_WHY_MAX bytes) receives the reason for the choice. Call before the model is shared:
+ * it changes the matrices. ERR_UNSUPPORTED when bf16 is asked for and unavailable, ERR_NOMEM. */
+int model_set_precision(Model *m, Precision want, char *why, Err *err);
 
 /* Where weight w of layer (-1 for a global weight) lives in m: a vector's fp32 data (NULL for a
  * matrix), a matrix's typed view (NULL for a vector). */

@@ -2,6 +2,8 @@
 #include "matmul.h"
 
 #include <cblas.h>
+
+#include "matmul_bf16.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,10 @@ static void tiled_product(float *out, const float *in, const QuantMatrix *w, boo
 
 void op_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols;
+    if (w->bf16 && n > MATMUL_MATVEC_ROWS) {
+        bf16_matmul(y, x, w->bf16, bias, n, N, K);
+        return;
+    }
     if (w->type == QUANT_F32) {
         const float *W = (const float *)w->data;
         if (n == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, 0.0f, y, 1);
@@ -71,7 +77,9 @@ void op_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias
 
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n) {
     int N = w->rows, K = w->cols;
-    if (w->type == QUANT_F32)
+    if (w->bf16 && n > MATMUL_MATVEC_ROWS)
+        bf16_matmul_backward(dx, beta, dy, w->bf16, n, N, K);
+    else if (w->type == QUANT_F32)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, K, N, 1.0f, dy, N, (const float *)w->data, K, beta,
                     dx, K);
     else

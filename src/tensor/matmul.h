@@ -3,7 +3,9 @@
  * are multiplied straight from the stored bytes (op_matvec_quant per row: decoding is limited by
  * memory traffic), more rows dequantize the weight a tile of rows at a time into fp32 scratch and
  * run sgemm on each tile (the dequantization costs O(N K) against the product's O(n N K)). Each
- * has a naive _ref twin on fully dequantized weights. Scratch tiles are per calling thread and
+ * has a naive _ref twin on fully dequantized weights. A weight with a bf16 copy (w->bf16, made
+ * when the model runs at bf16 precision) takes the bf16 path (matmul_bf16.h) for more than
+ * MATMUL_MATVEC_ROWS rows, forward and backward; fewer rows still read the stored bytes. Scratch tiles are per calling thread and
  * grow once to MATMUL_TILE_FLOATS; nothing else is allocated. */
 #ifndef FTUNE_MATMUL_H
 #define FTUNE_MATMUL_H

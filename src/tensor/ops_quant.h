@@ -39,6 +39,8 @@ typedef struct {
     uint32_t type;              /* QUANT_* */
     const unsigned char *data;  /* rows * quant_row_bytes(type, cols) bytes */
     int rows, cols;
+    const uint16_t *bf16;       /* (rows, cols) the same weights in bf16 for the bf16 compute path
+                                 * (matmul_bf16.h), or NULL: fp32 arithmetic */
 } QuantMatrix;
 
 bool quant_type_supported(uint32_t type);

@@ -1,0 +1,28 @@
+/* ftune_precision.c: ft_precision_parse and ft_model_set_precision, the public face of
+ * tensor/precision.h and model_set_precision (bf16 weight copies). */
+#include "../tensor/precision.h"
+#include "ftune_internal.h"
+
+_Static_assert(FT_PRECISION_AUTO == (int)PRECISION_AUTO && FT_PRECISION_FP32 == (int)PRECISION_FP32 &&
+                   FT_PRECISION_BF16 == (int)PRECISION_BF16,
+               "FtPrecision mirrors Precision");
+_Static_assert(FT_PRECISION_WHY_MAX == PRECISION_WHY_MAX, "the same reason buffer");
+
+int ft_precision_parse(const char *s, FtPrecision *out, FtError *err) {
+    Precision p;
+    Err e = {0};
+    if (!out) return ft_err_set(err, FT_ERR_ARG, "ft_precision_parse: NULL argument");
+    if (precision_parse(s, &p, &e)) return ft_err_from(err, &e);
+    *out = (FtPrecision)p;
+    return 0;
+}
+
+int ft_model_set_precision(FtModel *m, FtPrecision p, char *why, FtError *err) {
+    if (!m) return ft_err_set(err, FT_ERR_ARG, "ft_model_set_precision: NULL model");
+    if (p < FT_PRECISION_AUTO || p > FT_PRECISION_BF16)
+        return ft_err_set(err, FT_ERR_ARG, "precision %d is not one of auto, fp32, bf16", (int)p);
+    Err e = {0};
+    if (model_set_precision(m->model, (Precision)p, why, &e)) return ft_err_from(err, &e);
+    m->info.precision = precision_name(m->model->precision);
+    return 0;
+}

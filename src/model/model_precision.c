@@ -1,0 +1,87 @@
+/* model_precision.c: model_set_precision, the bf16 copies of a model's matrices: every matrix of the
+ * architecture's table (arch.h), dequantized row by row and rounded to bf16 into one allocation;
+ * matrices stored in BF16 point at their own bytes; a tied output head shares the embeddings'
+ * copy. */
+#include <stdlib.h>
+
+#include "../tensor/matmul.h"
+#include "../tensor/matmul_bf16.h"
+#include "model.h"
+
+typedef enum { PASS_COUNT, PASS_COPY, PASS_DROP } PassKind;
+
+typedef struct {
+    Model *m;
+    PassKind kind;
+    size_t n_elems;  /* bf16 values the copies need (counted) or used (copied) */
+    int failed;      /* a row buffer could not be allocated */
+} CopyPass;
+
+/* Rows of q dequantized and rounded into dst, split across threads. */
+static int copy_rows(uint16_t *dst, const QuantMatrix *q) {
+    int failed = 0;
+#pragma omp parallel
+    {
+        float *row = malloc((size_t)q->cols * sizeof(float));
+        if (!row) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
+#pragma omp for schedule(static)
+        for (int j = 0; j < q->rows; j++) {
+            if (!row) continue;
+            op_matrix_row(row, q, j);
+            bf16_convert(dst + (size_t)j * q->cols, row, (size_t)q->cols);
+        }
+        free(row);
+    }
+    return failed ? -1 : 0;
+}
+
+static int visit_matrix(void *ctx, const ArchWeight *w, int layer) {
+    CopyPass *p = ctx;
+    QuantMatrix *q = (QuantMatrix *)model_matrix(p->m, w, layer);
+    if (!q) return 0;
+    if (p->kind == PASS_DROP) {
+        q->bf16 = NULL;
+    } else if (q->type == QUANT_BF16) {
+        if (p->kind == PASS_COPY) q->bf16 = (const uint16_t *)q->data;
+    } else {
+        if (p->kind == PASS_COPY) {
+            uint16_t *dst = p->m->bf16 + p->n_elems;
+            if (copy_rows(dst, q)) p->failed = 1;
+            q->bf16 = dst;
+        }
+        p->n_elems += (size_t)q->rows * q->cols;
+    }
+    return 0;
+}
+
+static void drop_copies(Model *m) {
+    CopyPass drop = {m, PASS_DROP, 0, 0};
+    arch_visit_weights(arch_describe(m->cfg.arch), &m->cfg, visit_matrix, &drop);
+    m->output.bf16 = NULL;
+    free(m->bf16);
+    m->bf16 = NULL;
+}
+
+int model_set_precision(Model *m, Precision want, char *why, Err *err) {
+    Precision got;
+    if (precision_resolve(want, &got, why, err)) return -1;
+    if (got == m->precision && (got == PRECISION_FP32 || m->tok_embd.bf16)) return 0;
+    drop_copies(m);
+    m->precision = PRECISION_FP32;
+    if (got == PRECISION_FP32) return 0;
+    const ArchDesc *a = arch_describe(m->cfg.arch);
+    CopyPass pass = {m, PASS_COUNT, 0, 0};
+    arch_visit_weights(a, &m->cfg, visit_matrix, &pass);
+    size_t bytes = (pass.n_elems ? pass.n_elems : 1) * sizeof(uint16_t);
+    if ((m->bf16 = malloc(bytes))) {
+        pass = (CopyPass){m, PASS_COPY, 0, 0};
+        arch_visit_weights(a, &m->cfg, visit_matrix, &pass);
+    }
+    if (!m->bf16 || pass.failed) {
+        drop_copies(m);
+        return err_set(err, ERR_NOMEM, "%s: out of memory for the bf16 weights (%zu MiB)", m->path, bytes >> 20);
+    }
+    if (m->cfg.tied_embeddings) m->output.bf16 = m->tok_embd.bf16;
+    m->precision = PRECISION_BF16;
+    return 0;
+}

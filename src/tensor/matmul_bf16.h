@@ -1,0 +1,36 @@
+/* matmul_bf16.h: the bf16 compute path for products with the frozen base weights: x and W rounded
+ * to bfloat16 (8-bit significand), products accumulated in fp32, through oneDNN's matmul primitive
+ * (AMX tiles on Intel Sapphire Rapids and later, AVX512-BF16 on AMD Zen 4 and Intel Cooper Lake).
+ * W is the caller's bf16 copy of a weight (rows N, cols K, row-major); x is converted to bf16 in a
+ * per-thread scratch on each call. Primitives are created per shape through oneDNN's own primitive
+ * cache (a repeated shape costs a lookup). Only these products run in bf16: LoRA factors, their
+ * gradients, norms, attention, softmax, the loss and the residual stream stay fp32 (matmul.h,
+ * ops.h). Without oneDNN at build time the backend reports itself absent and must not be called
+ * (tensor/precision.h never selects it then). Each kernel has a naive _ref twin: the same bf16
+ * rounding of the inputs, products summed in double. */
+#ifndef FTUNE_MATMUL_BF16_H
+#define FTUNE_MATMUL_BF16_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whether ftune was built with oneDNN. */
+bool bf16_backend_built(void);
+/* oneDNN's effective instruction set on this CPU ("avx512_core_amx", "avx512_core_bf16",
+ * "avx2", ...), or "none" without oneDNN. */
+const char *bf16_backend_isa(void);
+
+/* dst (n) = src rounded to bf16 (nearest even); where the CPU converts with VCVTNEPS2BF16,
+ * subnormal inputs (below 2^-126 in magnitude) become signed zeros, as in oneDNN. */
+void bf16_convert(uint16_t *dst, const float *src, size_t n);
+
+/* y (n, N) = bf16(x) (n, K) W^T + bias (N, may be NULL), W (N, K) in bf16. */
+void bf16_matmul(float *y, const float *x, const uint16_t *w, const float *bias, int n, int N, int K);
+void bf16_matmul_ref(float *y, const float *x, const uint16_t *w, const float *bias, int n, int N, int K);
+
+/* dx (n, K) = bf16(dy) (n, N) W + beta dx (beta 0 or 1), W (N, K) in bf16. */
+void bf16_matmul_backward(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K);
+void bf16_matmul_backward_ref(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K);
+
+#endif
