@@ -286,9 +286,19 @@ TEST(ftune_api_generate_chat) {
 }
 
 typedef struct {
-    int steps;
+    int steps, ready;
     double first_loss, last_loss;
+    FtTrainResult plan;
+    int stop_when_ready; /* on_ready asks not to train */
 } StepLog;
+
+static int on_ready(const FtTrainResult *plan, void *user) {
+    StepLog *l = user;
+    if (l->steps) test_fail(__FILE__, __LINE__, "on_ready after a step");
+    l->ready++;
+    l->plan = *plan;
+    return l->stop_when_ready;
+}
 
 static int on_step(const FtTrainMetrics *mt, const char *ckpt, void *user) {
     (void)ckpt;
@@ -297,6 +307,23 @@ static int on_step(const FtTrainMetrics *mt, const char *ckpt, void *user) {
     l->last_loss = mt->train_loss;
     l->steps++;
     return 0;
+}
+
+/* The whole of a small text file (heap, NUL-terminated); -1 when it cannot be read. */
+static int read_text(const char *path, char **out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char *buf = calloc(1, 1 << 16);
+    size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    *out = buf;
+    return buf && n > 0 ? 0 : -1;
+}
+
+static const char *in_path(const FtModel *m) {
+    FtModelInfo in;
+    ft_model_info(m, &in);
+    return in.path;
 }
 
 TEST(ftune_api_train) {
@@ -326,12 +353,24 @@ TEST(ftune_api_train) {
     p.seed = 3;
     p.n_threads = 2;
     StepLog log = {0};
+    p.on_ready = on_ready;
     p.on_step = on_step;
     p.user = &log;
     FtTrainResult res;
     FtError err = {0};
     REQUIRE(ft_train(m, &p, &res, &err) == 0);
-    CHECK_EQ_INT(res.n_train, 12);
+    CHECK_EQ_INT(res.stage, FT_TRAIN_RUN);
+    CHECK_EQ_INT(res.train.n_examples, 12);
+    CHECK(res.train.trained_tokens > 0 && res.train.trained_tokens < res.train.tokens);
+    CHECK_EQ_INT(res.valid.n_examples, 0);
+    CHECK_EQ_INT(res.max_length, 2048); /* the model's context */
+    /* on_ready: once, before the first step, with the plan and no progress yet */
+    CHECK_EQ_INT(log.ready, 1);
+    CHECK_EQ_INT(log.plan.stage, FT_TRAIN_RUN);
+    CHECK_EQ_INT(log.plan.total_steps, 3);
+    CHECK_EQ_INT(log.plan.batch_size, 4);
+    CHECK_EQ_INT(log.plan.train.tokens, res.train.tokens);
+    CHECK_EQ_INT(log.plan.step, 0);
     CHECK_EQ_INT(res.n_epochs, 1);
     CHECK_EQ_INT(res.batch_size, 4);
     CHECK_EQ_INT(res.total_steps, 3);
@@ -372,19 +411,63 @@ TEST(ftune_api_train) {
     ft_adapter_free(a);
     FtAdapter *none = NULL;
     CHECK(ft_adapter_load(m, dir, &none, &err) == -1 && none == NULL); /* no adapter_config.json there */
-    /* bad parameters */
+    /* the path of the model is the adapter's base model unless the caller names another */
+    char cfg_path[400], *cfg = NULL;
+    snprintf(cfg_path, sizeof cfg_path, "%s/adapter_config.json", out);
+    CHECK(read_text(cfg_path, &cfg) == 0 && strstr(cfg, in_path(m)) != NULL);
+    free(cfg);
+    FtTrainParams np = p;
+    char out2[300];
+    snprintf(out2, sizeof out2, "%s/named", dir);
+    np.out_dir = out2;
+    np.base_model = "stories-base";
+    np.on_ready = NULL;
+    np.on_step = NULL;
+    REQUIRE(ft_train(m, &np, &res, &err) == 0);
+    snprintf(cfg_path, sizeof cfg_path, "%s/adapter_config.json", out2);
+    CHECK(read_text(cfg_path, &cfg) == 0 && strstr(cfg, "\"stories-base\"") != NULL);
+    free(cfg);
+    /* on_ready may decline: nothing is trained and that is not an error */
+    StepLog decline = {.stop_when_ready = 1};
+    np = p;
+    snprintf(out2, sizeof out2, "%s/declined", dir);
+    np.out_dir = out2;
+    np.user = &decline;
+    REQUIRE(ft_train(m, &np, &res, &err) == 0);
+    CHECK(decline.ready == 1 && decline.steps == 0);
+    CHECK(res.stage == FT_TRAIN_RUN && res.step == 0 && res.total_steps == 3);
+    CHECK(access(out2, F_OK) != 0);
+    /* truncation is reported with the examples' lines */
+    np = p;
+    np.max_length = 8;
+    np.on_ready = on_ready;
+    np.on_step = NULL;
+    decline = (StepLog){.stop_when_ready = 1};
+    np.user = &decline;
+    REQUIRE(ft_train(m, &np, &res, &err) == 0);
+    CHECK_EQ_INT(res.max_length, 8);
+    CHECK_EQ_INT(res.train.n_truncated, 12);
+    CHECK(res.train.truncated_lines[0] == 1 && res.train.truncated_lines[11] == 12);
+    /* bad parameters, each with the stage that refused it */
     FtTrainParams bp = p;
     bp.rank = 0;
     CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_train_params_check(&bp, &err) == -1 && err.code == FT_ERR_ARG && strstr(err.msg, "rank") != NULL);
+    CHECK(ft_train_params_check(&p, &err) == 0);
     bp = p;
     bp.n_epochs = "many";
-    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_train(m, &bp, &res, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(res.stage == FT_TRAIN_RESOLVE && res.train.n_examples == 12);
     bp = p;
     bp.targets = "q,nope";
-    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_train(m, &bp, &res, &err) == -1 && err.code == FT_ERR_ARG && res.stage == FT_TRAIN_CHECK);
+    CHECK(ft_train_params_check(&bp, &err) == -1 && strstr(err.msg, "nope") != NULL);
     bp = p;
     bp.train_path = "/nonexistent/train.jsonl";
-    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code != FT_OK);
+    CHECK(ft_train(m, &bp, &res, &err) == -1 && err.code != FT_OK && res.stage == FT_TRAIN_LOAD_TRAIN);
+    bp = p;
+    bp.valid_path = "/nonexistent/valid.jsonl";
+    CHECK(ft_train(m, &bp, &res, &err) == -1 && res.stage == FT_TRAIN_LOAD_VALID && res.train.n_examples == 12);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
