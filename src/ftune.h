@@ -1,8 +1,8 @@
 /* ftune.h: the public engine API, the one header the CLI, the server and the workers use to reach
  * the engine (in the manner of llama.h / sqlite3.h). It offers models (load, describe, tokenize),
  * LoRA adapters in the PEFT layout, a KV cache of sequence slots, the batched forward pass (rows of
- * many sequences and many adapters in one call), one-sequence chat generation and LoRA training
- * from a chat JSONL file.
+ * many sequences and many adapters in one call), chat generation one sequence at a time (on reusable
+ * sessions) and LoRA training from a chat JSONL file.
  *
  * Conventions:
  *  - Handles are opaque; each has a _free function for which NULL is a no-op. Fallible functions
@@ -202,9 +202,9 @@ typedef struct {
     int n_stop;
     int32_t stop_ids[FT_GEN_MAX_STOP];  /* tokens that end the turn (not included) */
     int n_stop_ids;
-    int n_ctx;                          /* positions of the sequence (prompt + reply); <= 0: 4096;
-                                           capped at the model's context length */
-    int n_threads;                      /* <= 0: every core */
+    int n_ctx;                          /* ft_generate_chat: positions of the sequence (prompt +
+                                           reply); <= 0: 4096; capped at the model's context length */
+    int n_threads;                      /* ft_generate_chat: <= 0: every core */
 } FtGenParams;
 
 typedef enum { FT_FINISH_STOP = 0, FT_FINISH_LENGTH = 1 } FtFinishReason;
@@ -225,12 +225,30 @@ typedef int (*FtStreamFn)(const char *piece, size_t len, void *user);
  * end-of-turn token, n_ctx 0 (4096, capped at the model's context), n_threads 0. */
 void ft_gen_params_default(const FtModel *m, FtGenParams *p);
 
+/* A reusable state for generating replies one at a time with model m (which must outlive it): one
+ * sequence of n_ctx positions (<= 0: 4096; capped at the model's context length) and the forward
+ * scratch for n_threads threads (<= 0: every core), allocated once for many replies (an evaluator,
+ * a server's inference thread). Caller frees with ft_session_free. FT_ERR_ARG for a NULL argument,
+ * FT_ERR_NOMEM naming the size. A session runs one call at a time; sessions on a shared model may
+ * run concurrently. */
+typedef struct FtSession FtSession;
+int ft_session_new(const FtModel *m, int n_ctx, int n_threads, FtSession **out, FtError *err);
+void ft_session_free(FtSession *s); /* NULL is a no-op */
+int ft_session_ctx(const FtSession *s); /* positions of its sequence */
+
 /* Renders msgs with the model's chat template (with the generation prompt), tokenizes and generates
- * one reply, applying adapter (may be NULL) unmerged: what `ftune chat` does. stream (may be NULL)
- * receives the text as it comes. On success *res holds the reply (free with ft_gen_result_free);
- * on failure it holds nothing to free. FT_ERR_ARG for a message the template cannot express, bad
- * sampling parameters, an adapter of another model or a prompt longer than the context;
- * FT_ERR_NOMEM. Uses its own sequence state: concurrent calls on a shared model are safe. */
+ * one reply on session s, from an empty sequence, applying adapter (may be NULL; loaded for the
+ * session's model) unmerged for this call only. p->n_ctx and p->n_threads are not used (the
+ * session's are). stream (may be NULL) receives the text as it comes. On success *res holds the
+ * reply (free with ft_gen_result_free); on failure it holds nothing to free. FT_ERR_ARG for a
+ * message the template cannot express, bad sampling parameters, an adapter of another model or a
+ * prompt longer than the context; FT_ERR_NOMEM. */
+int ft_session_generate_chat(FtSession *s, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
+                             const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err);
+
+/* One reply on a session of its own (p->n_ctx positions, p->n_threads threads) made for this call:
+ * what `ftune chat` does. The same results and errors as ft_session_generate_chat; concurrent calls
+ * on a shared model are safe. */
 int ft_generate_chat(const FtModel *m, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
                      const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err);
 void ft_gen_result_free(FtGenResult *r); /* frees r->text; NULL is a no-op */

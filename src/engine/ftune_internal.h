@@ -7,6 +7,7 @@
 #include "../core/err.h"
 #include "../ftune.h"
 #include "../model/forward.h"
+#include "../model/infer.h"
 #include "../model/kv_cache.h"
 #include "../model/lora.h"
 #include "../model/model.h"
@@ -29,6 +30,11 @@ struct FtCache {
 struct FtEngine {
     const FtModel *owner;
     Forward *fwd;
+};
+
+struct FtSession {
+    const FtModel *owner;
+    InferState *st;
 };
 
 /* Copies e into out (when non-NULL); returns -1 so that callers can `return ft_err_from(...)`. */

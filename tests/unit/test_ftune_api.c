@@ -285,6 +285,63 @@ TEST(ftune_api_generate_chat) {
     ft_model_free(m);
 }
 
+/* One session serves many replies: each equals a fresh ft_generate_chat, whatever came before. */
+TEST(ftune_api_session) {
+    FtModel *m = load_stories();
+    if (!m) return;
+    FtError err = {0};
+    FtSession *s = NULL, *small = NULL;
+    REQUIRE(ft_session_new(m, 0, 2, &s, &err) == 0);
+    CHECK_EQ_INT(ft_session_ctx(s), 2048); /* 4096 capped at the model's context */
+    REQUIRE(ft_session_new(m, 24, 1, &small, &err) == 0);
+    CHECK_EQ_INT(ft_session_ctx(small), 24);
+    FtChatMessage a[1] = {{"user", "Once upon a time"}}, b[2] = {{"system", "Be brief."}, {"user", "The cat"}};
+    FtGenParams gp;
+    ft_gen_params_default(m, &gp);
+    gp.max_tokens = 24;
+    gp.n_threads = 2;
+    FtGenResult ra, rb, again, fresh;
+    REQUIRE(ft_session_generate_chat(s, NULL, a, 1, &gp, NULL, NULL, &ra, &err) == 0);
+    REQUIRE(ft_session_generate_chat(s, NULL, b, 2, &gp, NULL, NULL, &rb, &err) == 0);
+    REQUIRE(ft_session_generate_chat(s, NULL, a, 1, &gp, NULL, NULL, &again, &err) == 0);
+    REQUIRE(ft_generate_chat(m, NULL, b, 2, &gp, NULL, NULL, &fresh, &err) == 0);
+    CHECK(strcmp(ra.text, again.text) == 0 && ra.n_prompt == again.n_prompt);
+    CHECK(strcmp(rb.text, fresh.text) == 0 && rb.n_completion == fresh.n_completion);
+    /* sampling with a seed: the same seed gives the same text on the session as alone */
+    FtGenParams sp = gp;
+    sp.temperature = 0.9f;
+    sp.seed = 7;
+    ft_gen_result_free(&again);
+    ft_gen_result_free(&fresh);
+    REQUIRE(ft_session_generate_chat(s, NULL, a, 1, &sp, NULL, NULL, &again, &err) == 0);
+    REQUIRE(ft_generate_chat(m, NULL, a, 1, &sp, NULL, NULL, &fresh, &err) == 0);
+    CHECK(strcmp(again.text, fresh.text) == 0);
+    /* a reply stops at the end of a small session's context */
+    FtGenResult rs;
+    REQUIRE(ft_session_generate_chat(small, NULL, a, 1, &gp, NULL, NULL, &rs, &err) == 0);
+    CHECK(rs.n_prompt + rs.n_completion <= 24);
+    ft_gen_result_free(&rs);
+    /* bad input leaves the session usable */
+    FtChatMessage longer[1] = {{"user", "Once upon a time there was a little cat who lived in a big house with a dog"}};
+    CHECK(ft_session_generate_chat(small, NULL, longer, 1, &gp, NULL, NULL, &rs, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(rs.text == NULL);
+    CHECK(ft_session_generate_chat(s, NULL, a, 0, &gp, NULL, NULL, &rs, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_session_generate_chat(NULL, NULL, a, 1, &gp, NULL, NULL, &rs, &err) == -1 && err.code == FT_ERR_ARG);
+    REQUIRE(ft_session_generate_chat(s, NULL, b, 2, &gp, NULL, NULL, &rs, &err) == 0);
+    CHECK(strcmp(rs.text, rb.text) == 0);
+    ft_gen_result_free(&rs);
+    FtSession *none = (FtSession *)1;
+    CHECK(ft_session_new(NULL, 0, 1, &none, &err) == -1 && none == NULL && err.code == FT_ERR_ARG);
+    ft_gen_result_free(&ra);
+    ft_gen_result_free(&rb);
+    ft_gen_result_free(&again);
+    ft_gen_result_free(&fresh);
+    ft_session_free(small);
+    ft_session_free(s);
+    ft_session_free(NULL);
+    ft_model_free(m);
+}
+
 typedef struct {
     int steps, ready;
     double first_loss, last_loss;
@@ -387,9 +444,29 @@ TEST(ftune_api_train) {
         FtGenParams gp;
         ft_gen_params_default(m, &gp);
         gp.max_tokens = 8;
-        FtGenResult r;
+        FtGenResult r, on_base, on_adapter;
         CHECK(ft_generate_chat(m, a, msg, 1, &gp, NULL, NULL, &r, &err) == 0);
-        if (!err.code) ft_gen_result_free(&r);
+        /* a session switches between the adapter and the base model from one reply to the next */
+        FtGenResult base;
+        FtSession *s;
+        REQUIRE(ft_generate_chat(m, NULL, msg, 1, &gp, NULL, NULL, &base, &err) == 0);
+        REQUIRE(ft_session_new(m, 256, 1, &s, &err) == 0);
+        REQUIRE(ft_session_generate_chat(s, a, msg, 1, &gp, NULL, NULL, &on_adapter, &err) == 0);
+        REQUIRE(ft_session_generate_chat(s, NULL, msg, 1, &gp, NULL, NULL, &on_base, &err) == 0);
+        CHECK(strcmp(on_adapter.text, r.text) == 0 && strcmp(on_base.text, base.text) == 0);
+        ft_gen_result_free(&on_adapter);
+        ft_gen_result_free(&on_base);
+        ft_gen_result_free(&base);
+        ft_session_free(s);
+        /* an adapter loaded for another model (another handle on the same file) is refused */
+        FtModel *other = load_stories();
+        FtSession *os = NULL;
+        FtGenResult ro;
+        if (other && ft_session_new(other, 64, 1, &os, &err) == 0)
+            CHECK(ft_session_generate_chat(os, a, msg, 1, &gp, NULL, NULL, &ro, &err) == -1 && err.code == FT_ERR_ARG);
+        ft_session_free(os);
+        ft_model_free(other);
+        ft_gen_result_free(&r);
         /* the adapter in a batch, next to the base model */
         FtEngine *e;
         FtCache *c;
