@@ -50,24 +50,6 @@ static int params_convert(const FtModel *m, const FtGenParams *p, GenParams *g, 
     return 0;
 }
 
-int ft_session_new(const FtModel *m, int n_ctx, int n_threads, FtSession **out, FtError *err) {
-    if (!out) return ft_err_set(err, FT_ERR_ARG, "ft_session_new: no place for the session");
-    *out = NULL;
-    if (!m) return ft_err_set(err, FT_ERR_ARG, "ft_session_new: no model");
-    int ctx = n_ctx > 0 ? n_ctx : FT_GEN_DEFAULT_CTX;
-    if (ctx > m->info.context_length) ctx = m->info.context_length;
-    FtSession *s = calloc(1, sizeof *s);
-    if (!s) return ft_err_set(err, FT_ERR_NOMEM, "out of memory");
-    Err e = {0};
-    if (infer_new(m->model, ctx, n_threads, &s->st, &e)) {
-        free(s);
-        return ft_err_from(err, &e);
-    }
-    s->owner = m;
-    *out = s;
-    return 0;
-}
-
 void ft_session_free(FtSession *s) {
     if (!s) return;
     infer_free(s->st);
@@ -75,6 +57,25 @@ void ft_session_free(FtSession *s) {
 }
 
 int ft_session_ctx(const FtSession *s) { return s->st->max_seq; }
+
+int ft_session_new(const FtModel *m, int n_ctx, int n_threads, FtSession **out, FtError *err) {
+    if (!out) return ft_err_set(err, FT_ERR_ARG, "ft_session_new: no place for the session");
+    *out = NULL;
+    if (!m) return ft_err_set(err, FT_ERR_ARG, "ft_session_new: no model");
+    int ctx = n_ctx > 0 ? n_ctx : FT_GEN_DEFAULT_CTX;
+    if (ctx > m->info.context_length) ctx = m->info.context_length;
+    Err e = {0};
+    InferState *st;
+    if (infer_new(m->model, ctx, n_threads, &st, &e)) return ft_err_from(err, &e);
+    FtSession *s = malloc(sizeof *s);
+    if (!s) {
+        infer_free(st);
+        return ft_err_set(err, FT_ERR_NOMEM, "out of memory");
+    }
+    *s = (FtSession){m, st};
+    *out = s;
+    return 0;
+}
 
 int ft_session_generate_chat(FtSession *s, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
                              const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err) {
