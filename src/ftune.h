@@ -103,6 +103,20 @@ const char *ft_token_text(const FtModel *m, int32_t id);
 int ft_tokenize(const FtModel *m, const char *text, size_t len, bool add_special, bool parse_special, int32_t **ids,
                 int *n, FtError *err);
 
+/* A tokenizer on its own, for counting and listing tokens without the weights. */
+typedef struct FtTokenizer FtTokenizer;
+
+/* Loads only the tokenizer at path, reading no weights: a GGUF file, a Hugging Face directory
+ * (tokenizer.json, with tokenizer_config.json when there is one) or a tokenizer.json file. Caller
+ * frees with ft_tokenizer_free. Errors name the file (FT_ERR_IO, FT_ERR_FORMAT, FT_ERR_UNSUPPORTED,
+ * FT_ERR_NOMEM); FT_ERR_ARG for a NULL argument. *out is NULL on failure. */
+int ft_tokenizer_load(const char *path, FtTokenizer **out, FtError *err);
+void ft_tokenizer_free(FtTokenizer *t); /* NULL is a no-op */
+
+/* ft_tokenize with tokenizer t (the same arguments, results and errors). Thread-safe. */
+int ft_tokenizer_encode(const FtTokenizer *t, const char *text, size_t len, bool add_special, bool parse_special,
+                        int32_t **ids, int *n, FtError *err);
+
 /* Decodes n ids to UTF-8 text; skip_special drops control/special tokens. *text is allocated and
  * NUL-terminated (release with ft_free); *len (may be NULL) gets its length. FT_ERR_ARG naming an id
  * outside the vocabulary. Thread-safe. */

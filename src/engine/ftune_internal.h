@@ -12,9 +12,14 @@
 #include "../model/lora.h"
 #include "../model/model.h"
 
+struct FtTokenizer {
+    Tokenizer *tok;
+};
+
 struct FtModel {
     Model *model;
-    FtModelInfo info; /* filled at load; strings point into model */
+    FtModelInfo info;      /* filled at load; strings point into model */
+    FtTokenizer tokenizer; /* the model's own (tok is model->tok): never freed on its own */
 };
 
 struct FtAdapter {

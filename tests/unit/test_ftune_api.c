@@ -3,7 +3,9 @@
  * slots equal to each sequence decoded alone, a forked slot continuing as its source, errors for
  * bad input, ft_generate_chat against the internal generate_chat (the one place the test reaches
  * behind the header: it is the reference `ftune chat` used before it became an API client), and
- * a tiny ft_train run whose adapter ft_adapter_load accepts and ft_generate_chat applies. */
+ * a tiny ft_train run whose adapter ft_adapter_load accepts and ft_generate_chat applies, with its
+ * report, on_ready hook and failure stages, a tokenizer loaded without weights, and chat sessions
+ * reused for many replies. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,59 @@ TEST(ftune_api_info_and_tokens) {
     ft_free(ids);
     ft_model_free(m);
     ft_model_free(NULL);
+}
+
+/* A tokenizer without its weights: from the GGUF file it gives the model's own ids; from a Hugging
+ * Face directory and from its tokenizer.json the same ids as the GGUF build of that model. */
+TEST(ftune_api_tokenizer) {
+    FtModel *m = load_stories();
+    if (!m) return;
+    FtModelInfo in;
+    ft_model_info(m, &in);
+    FtError err = {0};
+    FtTokenizer *t = NULL;
+    REQUIRE(ft_tokenizer_load(in.path, &t, &err) == 0);
+    const char *text = "Once upon a time, <s> a cat.";
+    int32_t *a, *b;
+    int na, nb;
+    REQUIRE(ft_tokenize(m, text, strlen(text), true, true, &a, &na, &err) == 0);
+    REQUIRE(ft_tokenizer_encode(t, text, strlen(text), true, true, &b, &nb, &err) == 0);
+    CHECK(na == nb && na > 3 && memcmp(a, b, (size_t)na * sizeof *a) == 0);
+    ft_free(a);
+    ft_free(b);
+    CHECK(ft_tokenizer_encode(t, NULL, 0, true, true, &b, &nb, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_tokenize(NULL, text, 1, true, true, &b, &nb, &err) == -1 && err.code == FT_ERR_ARG);
+    ft_tokenizer_free(t);
+    ft_tokenizer_free(NULL);
+    ft_model_free(m);
+
+    const char *dir = test_model("models/smollm2-135m-instruct-tokenizer", "smollm2-135m-instruct-tokenizer");
+    if (dir) {
+        char json[4200];
+        snprintf(json, sizeof json, "%s/tokenizer.json", dir);
+        const char *paths[2] = {dir, json};
+        for (int i = 0; i < 2; i++) {
+            REQUIRE(ft_tokenizer_load(paths[i], &t, &err) == 0);
+            int32_t *ids;
+            int n;
+            REQUIRE(ft_tokenizer_encode(t, "<|im_start|>user", 16, false, true, &ids, &n, &err) == 0);
+            CHECK(n == 2 && ids[0] == 1 && ids[1] == 4093); /* as SmolLM2-135M-Instruct.Q4_1.gguf */
+            ft_free(ids);
+            ft_tokenizer_free(t);
+        }
+    }
+    /* errors name the file; nothing to free */
+    t = (FtTokenizer *)1;
+    CHECK(ft_tokenizer_load("/nonexistent/tokenizer.gguf", &t, &err) == -1 && t == NULL);
+    CHECK(err.code == FT_ERR_IO && strstr(err.msg, "/nonexistent/tokenizer.gguf") != NULL);
+    char bad[] = "/tmp/ftune_api_tok_XXXXXX";
+    int fd = mkstemp(bad);
+    REQUIRE(fd >= 0);
+    CHECK(write(fd, "not a gguf file", 15) == 15);
+    close(fd);
+    CHECK(ft_tokenizer_load(bad, &t, &err) == -1 && err.code == FT_ERR_FORMAT && strstr(err.msg, "bad magic") != NULL);
+    unlink(bad);
+    CHECK(ft_tokenizer_load(NULL, &t, &err) == -1 && err.code == FT_ERR_ARG);
 }
 
 TEST(ftune_api_load_errors) {
