@@ -28,6 +28,12 @@ static FtModel *load_stories(void) {
     return m;
 }
 
+static const char *in_path(const FtModel *m) {
+    FtModelInfo in;
+    ft_model_info(m, &in);
+    return in.path;
+}
+
 TEST(ftune_api_info_and_tokens) {
     FtModel *m = load_stories();
     if (!m) return;
@@ -88,11 +94,9 @@ TEST(ftune_api_info_and_tokens) {
 TEST(ftune_api_tokenizer) {
     FtModel *m = load_stories();
     if (!m) return;
-    FtModelInfo in;
-    ft_model_info(m, &in);
     FtError err = {0};
     FtTokenizer *t = NULL;
-    REQUIRE(ft_tokenizer_load(in.path, &t, &err) == 0);
+    REQUIRE(ft_tokenizer_load(in_path(m), &t, &err) == 0);
     const char *text = "Once upon a time, <s> a cat.";
     int32_t *a, *b;
     int na, nb;
@@ -430,12 +434,6 @@ static int read_text(const char *path, char **out) {
     fclose(f);
     *out = buf;
     return buf && n > 0 ? 0 : -1;
-}
-
-static const char *in_path(const FtModel *m) {
-    FtModelInfo in;
-    ft_model_info(m, &in);
-    return in.path;
 }
 
 TEST(ftune_api_train) {
