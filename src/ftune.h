@@ -1,8 +1,8 @@
 /* ftune.h: the public engine API, the one header the CLI, the server and the workers use to reach
  * the engine (in the manner of llama.h / sqlite3.h). It offers models (load, describe, tokenize),
  * LoRA adapters in the PEFT layout, a KV cache of sequence slots, the batched forward pass (rows of
- * many sequences and many adapters in one call), one-sequence chat generation and LoRA training
- * from a chat JSONL file.
+ * many sequences and many adapters in one call), chat generation one sequence at a time (on reusable
+ * sessions) and LoRA training from a chat JSONL file.
  *
  * Conventions:
  *  - Handles are opaque; each has a _free function for which NULL is a no-op. Fallible functions
@@ -103,6 +103,20 @@ const char *ft_token_text(const FtModel *m, int32_t id);
  * text; FT_ERR_NOMEM. Thread-safe on a shared model. */
 int ft_tokenize(const FtModel *m, const char *text, size_t len, bool add_special, bool parse_special, int32_t **ids,
                 int *n, FtError *err);
+
+/* A tokenizer on its own, for counting and listing tokens without the weights. */
+typedef struct FtTokenizer FtTokenizer;
+
+/* Loads only the tokenizer at path, reading no weights: a GGUF file, a Hugging Face directory
+ * (tokenizer.json, with tokenizer_config.json when there is one) or a tokenizer.json file. Caller
+ * frees with ft_tokenizer_free. Errors name the file (FT_ERR_IO, FT_ERR_FORMAT, FT_ERR_UNSUPPORTED,
+ * FT_ERR_NOMEM); FT_ERR_ARG for a NULL argument. *out is NULL on failure. */
+int ft_tokenizer_load(const char *path, FtTokenizer **out, FtError *err);
+void ft_tokenizer_free(FtTokenizer *t); /* NULL is a no-op */
+
+/* ft_tokenize with tokenizer t (the same arguments, results and errors). Thread-safe. */
+int ft_tokenizer_encode(const FtTokenizer *t, const char *text, size_t len, bool add_special, bool parse_special,
+                        int32_t **ids, int *n, FtError *err);
 
 /* Decodes n ids to UTF-8 text; skip_special drops control/special tokens. *text is allocated and
  * NUL-terminated (release with ft_free); *len (may be NULL) gets its length. FT_ERR_ARG naming an id
@@ -225,9 +239,9 @@ typedef struct {
     int n_stop;
     int32_t stop_ids[FT_GEN_MAX_STOP];  /* tokens that end the turn (not included) */
     int n_stop_ids;
-    int n_ctx;                          /* positions of the sequence (prompt + reply); <= 0: 4096;
-                                           capped at the model's context length */
-    int n_threads;                      /* <= 0: every core */
+    int n_ctx;                          /* ft_generate_chat: positions of the sequence (prompt +
+                                           reply); <= 0: 4096; capped at the model's context length */
+    int n_threads;                      /* ft_generate_chat: <= 0: every core */
 } FtGenParams;
 
 typedef enum { FT_FINISH_STOP = 0, FT_FINISH_LENGTH = 1 } FtFinishReason;
@@ -248,12 +262,30 @@ typedef int (*FtStreamFn)(const char *piece, size_t len, void *user);
  * end-of-turn token, n_ctx 0 (4096, capped at the model's context), n_threads 0. */
 void ft_gen_params_default(const FtModel *m, FtGenParams *p);
 
+/* A reusable state for generating replies one at a time with model m (which must outlive it): one
+ * sequence of n_ctx positions (<= 0: 4096; capped at the model's context length) and the forward
+ * scratch for n_threads threads (<= 0: every core), allocated once for many replies (an evaluator,
+ * a server's inference thread). Caller frees with ft_session_free. FT_ERR_ARG for a NULL argument,
+ * FT_ERR_NOMEM naming the size. A session runs one call at a time; sessions on a shared model may
+ * run concurrently. */
+typedef struct FtSession FtSession;
+int ft_session_new(const FtModel *m, int n_ctx, int n_threads, FtSession **out, FtError *err);
+void ft_session_free(FtSession *s); /* NULL is a no-op */
+int ft_session_ctx(const FtSession *s); /* positions of its sequence */
+
 /* Renders msgs with the model's chat template (with the generation prompt), tokenizes and generates
- * one reply, applying adapter (may be NULL) unmerged: what `ftune chat` does. stream (may be NULL)
- * receives the text as it comes. On success *res holds the reply (free with ft_gen_result_free);
- * on failure it holds nothing to free. FT_ERR_ARG for a message the template cannot express, bad
- * sampling parameters, an adapter of another model or a prompt longer than the context;
- * FT_ERR_NOMEM. Uses its own sequence state: concurrent calls on a shared model are safe. */
+ * one reply on session s, from an empty sequence, applying adapter (may be NULL; loaded for the
+ * session's model) unmerged for this call only. p->n_ctx and p->n_threads are not used (the
+ * session's are). stream (may be NULL) receives the text as it comes. On success *res holds the
+ * reply (free with ft_gen_result_free); on failure it holds nothing to free. FT_ERR_ARG for a
+ * message the template cannot express, bad sampling parameters, an adapter of another model or a
+ * prompt longer than the context; FT_ERR_NOMEM. */
+int ft_session_generate_chat(FtSession *s, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
+                             const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err);
+
+/* One reply on a session of its own (p->n_ctx positions, p->n_threads threads) made for this call:
+ * what `ftune chat` does. The same results and errors as ft_session_generate_chat; concurrent calls
+ * on a shared model are safe. */
 int ft_generate_chat(const FtModel *m, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
                      const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err);
 void ft_gen_result_free(FtGenResult *r); /* frees r->text; NULL is a no-op */
@@ -275,9 +307,52 @@ typedef struct {
     double tokens_per_s;   /* all tokens processed per second */
 } FtTrainMetrics;
 
+#define FT_TRAIN_REPORTED_LINES 20 /* truncated examples whose lines an FtDataReport lists */
+
+/* A chat file as ft_train loaded it (after truncation to max_length). */
+typedef struct {
+    long n_examples;
+    long long tokens;            /* every token of every example */
+    long long trained_tokens;    /* the tokens with a loss (assistant turns) */
+    long n_truncated;            /* examples cut to max_length (all are counted) */
+    long truncated_lines[FT_TRAIN_REPORTED_LINES]; /* the file lines of the first of them */
+} FtDataReport;
+
+/* What ft_train is doing, in order; after a failure, what failed. */
+typedef enum {
+    FT_TRAIN_CHECK = 0,      /* checking the parameters (nothing read yet) */
+    FT_TRAIN_LOAD_TRAIN = 1, /* reading, validating and tokenizing the training file */
+    FT_TRAIN_LOAD_VALID = 2, /* the same for the validation file */
+    FT_TRAIN_RESOLVE = 3,    /* resolving the "auto" hyperparameters */
+    FT_TRAIN_PREPARE = 4,    /* creating the adapter */
+    FT_TRAIN_RUN = 5,        /* training (on_ready has been called) */
+} FtTrainStage;
+
+typedef struct {
+    FtTrainStage stage;          /* how far it got; on failure the stage that failed */
+    long max_length;             /* tokens per example, resolved (from FT_TRAIN_LOAD_TRAIN on) */
+    FtDataReport train;          /* set from FT_TRAIN_LOAD_VALID on */
+    FtDataReport valid;          /* set from FT_TRAIN_RESOLVE on; zero without a validation file */
+    int n_epochs, batch_size;    /* the resolved hyperparameters, from FT_TRAIN_PREPARE on */
+    double lr_multiplier;
+    float learning_rate;
+    long total_steps;
+    long step;                   /* optimizer steps done (< total_steps when stopped early) */
+    int epoch;                   /* epochs completed */
+    long tokens_seen;            /* trained tokens */
+} FtTrainResult;
+
 /* Called after every optimizer step; checkpoint_dir is non-NULL on a step that wrote one. Return
  * non-zero to stop at this boundary. */
 typedef int (*FtTrainFn)(const FtTrainMetrics *m, const char *checkpoint_dir, void *user);
+
+/* Called once, before the first step, when the files are loaded, the hyperparameters resolved and
+ * the adapter made: plan (stage FT_TRAIN_RUN) holds all of that, with step, epoch and tokens_seen
+ * 0 (a resumed run learns its progress from the checkpoint afterwards). Return non-zero not to
+ * train at all: ft_train then returns 0 with step 0. */
+typedef int (*FtTrainReadyFn)(const FtTrainResult *plan, void *user);
+
+#define FT_LORA_MAX_RANK 1024 /* the largest LoRA rank ft_train accepts */
 
 typedef struct {
     const char *train_path;      /* chat JSONL (OpenAI format), at least 10 examples */
@@ -285,7 +360,7 @@ typedef struct {
     const char *n_epochs;        /* "auto", NULL (= auto) or 1..50 */
     const char *batch_size;      /* "auto", NULL or 1..256 */
     const char *lr_multiplier;   /* "auto", NULL or (0, 10] */
-    int rank;                    /* LoRA rank, 1..1024 */
+    int rank;                    /* LoRA rank, 1..FT_LORA_MAX_RANK */
     float alpha;                 /* LoRA alpha (scale = alpha / rank) */
     float dropout;               /* on the LoRA branch's input, [0, 1) */
     const char *targets;         /* "q,k,v,o,gate,up,down" subset, or "all" / NULL */
@@ -295,33 +370,30 @@ typedef struct {
     int n_threads;               /* <= 0: every core */
     const char *out_dir;         /* adapter, checkpoint-<step>/ and results.csv; required */
     const char *resume_dir;      /* a checkpoint to continue from, or NULL */
+    const char *base_model;      /* base_model_name_or_path in adapter_config.json; NULL: the model's path */
     const volatile int *stop;    /* non-zero stops at the next step boundary; may be NULL */
+    FtTrainReadyFn on_ready;     /* may be NULL */
     FtTrainFn on_step;           /* may be NULL */
-    void *user;                  /* passed to on_step */
+    void *user;                  /* passed to on_ready and on_step */
 } FtTrainParams;
-
-typedef struct {
-    long n_train, n_valid;       /* examples loaded */
-    long long train_tokens;      /* tokens of the training set (after truncation) */
-    long n_truncated;            /* training and validation examples truncated to max_length */
-    int n_epochs, batch_size;    /* the resolved hyperparameters */
-    double lr_multiplier;
-    float learning_rate;
-    long total_steps;
-    long step;                   /* optimizer steps done (< total_steps when stopped early) */
-    int epoch;                   /* epochs completed */
-    long tokens_seen;            /* trained tokens */
-} FtTrainResult;
 
 /* The defaults `ftune train` uses: rank 8, alpha 16, no dropout, every target, auto
  * hyperparameters, seed 0, everything else zero/NULL. */
 void ft_train_params_default(FtTrainParams *p);
 
+/* Checks what needs neither a model nor a file: a training file and an output directory are
+ * named, rank, alpha, dropout and eval_every are in range, the targets are known. ft_train checks
+ * the same first; a client may call this to refuse bad arguments before loading a model.
+ * FT_ERR_ARG naming the first bad parameter. */
+int ft_train_params_check(const FtTrainParams *p, FtError *err);
+
 /* Fine-tunes a new LoRA adapter for m on p->train_path (validated with the same rules as `ftune
  * validate`, rendered through the model's chat template) and writes it to p->out_dir in the PEFT
  * layout (loadable with ft_adapter_load), with checkpoints and results.csv. *res (may be NULL) says
- * how far it got; stopping early (flag or callback) is not an error. FT_ERR_ARG for a bad parameter
- * (named), FT_ERR_FORMAT for a file the validator rejects (with its first problem), FT_ERR_IO. */
+ * how far it got, also on failure (the stage that failed and what was loaded before it); stopping
+ * early (flag, on_ready or on_step) is not an error. FT_ERR_ARG for a bad parameter or
+ * hyperparameter (named), FT_ERR_FORMAT for a file the validator rejects (with its first problem),
+ * FT_ERR_IO. */
 int ft_train(const FtModel *m, const FtTrainParams *p, FtTrainResult *res, FtError *err);
 
 #ifdef __cplusplus

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "../eval/eval_run.h"
-#include "../tensor/ops.h"
 #include "args.h"
 #include "cli.h"
 #include "interrupt.h"
@@ -121,7 +120,6 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "ftune eval: %s\n", err.msg);
         goto done;
     }
-    ops_set_threads((int)threads);
     Progress bar;
     EvalRunOptions o = {(int)max_tokens, (float)temperature, (uint64_t)seed, (int)threads, &cli_interrupted,
                         on_progress, &bar};

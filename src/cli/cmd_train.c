@@ -1,21 +1,17 @@
 /* cmd_train.c: `ftune train`: fine-tunes a LoRA adapter on a chat JSONL file and writes it in the
  * PEFT layout, with checkpoints and results.csv, a progress bar on a terminal (plain log lines
- * otherwise), and Ctrl-C stopping at a step boundary with a usable checkpoint. */
+ * otherwise), and Ctrl-C stopping at a step boundary with a usable checkpoint. A client of the
+ * public engine API (ftune.h): the run is one ft_train; this file parses the arguments and prints
+ * the data report, the plan, the progress and the outcome. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../data/validate.h"
-#include "../model/model.h"
-#include "../train/dataset.h"
-#include "../train/hyperparams.h"
-#include "../train/trainer.h"
-#include "../tensor/ops.h"
+#include "../ftune.h"
 #include "args.h"
 #include "cli.h"
 #include "interrupt.h"
 #include "progress.h"
-
 
 static const char *const TRAIN_OPTIONS[] = {"model", "train", "validation", "epochs", "batch-size", "lr-multiplier",
                                             "rank", "alpha", "dropout", "target", "seed", "max-length", "out", "resume",
@@ -33,11 +29,44 @@ static void usage(void) {
 }
 
 typedef struct {
+    const FtTrainParams *params;
     Progress bar;
     int n_epochs;
+    bool started; /* on_ready ran: the bar is up and Ctrl-C is caught */
 } TrainView;
 
-static int on_step(const TrainMetrics *m, const char *checkpoint, void *user) {
+static void print_data(const char *what, const FtDataReport *d, long max_length) {
+    fprintf(stderr, "%s: %ld examples, %lld tokens, %lld trained\n", what, d->n_examples, d->tokens,
+            d->trained_tokens);
+    if (!d->n_truncated) return;
+    fprintf(stderr, "warning: %ld example%s longer than %ld tokens truncated, lines", d->n_truncated,
+            d->n_truncated == 1 ? "" : "s", max_length);
+    for (long i = 0; i < d->n_truncated && i < FT_TRAIN_REPORTED_LINES; i++)
+        fprintf(stderr, "%s %ld", i ? "," : "", d->truncated_lines[i]);
+    fprintf(stderr, "%s\n", d->n_truncated > FT_TRAIN_REPORTED_LINES ? ", ..." : "");
+}
+
+/* The report of each file ft_train loaded (all of them once it trains, those before a failure). */
+static void print_loaded(const FtTrainResult *r, const FtTrainParams *p) {
+    if (r->stage > FT_TRAIN_LOAD_TRAIN) print_data("training file", &r->train, r->max_length);
+    if (p->valid_path && r->stage > FT_TRAIN_LOAD_VALID) print_data("validation file", &r->valid, r->max_length);
+}
+
+static int on_ready(const FtTrainResult *plan, void *user) {
+    TrainView *v = user;
+    print_loaded(plan, v->params);
+    fprintf(stderr,
+            "training: %d epochs, batch size %d, learning rate %.3g (multiplier %g), LoRA rank %d alpha %g, %ld steps\n",
+            plan->n_epochs, plan->batch_size, plan->learning_rate, plan->lr_multiplier, v->params->rank,
+            v->params->alpha, plan->total_steps);
+    cli_catch_interrupt();
+    v->n_epochs = plan->n_epochs;
+    v->started = true;
+    progress_start(&v->bar, plan->total_steps);
+    return 0;
+}
+
+static int on_step(const FtTrainMetrics *m, const char *checkpoint, void *user) {
     TrainView *v = user;
     char text[256];
     int n = snprintf(text, sizeof text, "epoch %d/%d loss %.4f acc %.3f", m->epoch, v->n_epochs, m->train_loss,
@@ -54,23 +83,31 @@ static int on_step(const TrainMetrics *m, const char *checkpoint, void *user) {
     return 0;
 }
 
-static int load_set(const TextModel *tm, const char *what, const char *path, long max_length, long min_examples,
-                    TrainSet *set) {
-    DatasetInfo info;
-    Err err = {0};
-    if (dataset_load(tm, path, max_length, min_examples, set, &info, &err)) {
-        fprintf(stderr, "ftune train: %s\n", err.msg);
-        return -1;
-    }
-    fprintf(stderr, "%s: %ld examples, %lld tokens, %lld trained\n", what, info.n_examples, info.tokens,
-            info.trained_tokens);
-    if (info.n_truncated) {
-        fprintf(stderr, "warning: %ld example%s longer than %ld tokens truncated, lines", info.n_truncated,
-                info.n_truncated == 1 ? "" : "s", max_length);
-        for (long i = 0; i < info.n_truncated && i < DATASET_MAX_REPORTED_LINES; i++)
-            fprintf(stderr, "%s %ld", i ? "," : "", info.truncated_lines[i]);
-        fprintf(stderr, "%s\n", info.n_truncated > DATASET_MAX_REPORTED_LINES ? ", ..." : "");
-    }
+/* Fills p from the arguments; EXIT_BAD_INPUT (after a message) for a value out of range. */
+static int params_from_args(const Args *a, FtTrainParams *p) {
+    long rank = p->rank, seed = 0, max_length = 0, threads = 0, eval_every = 0;
+    double alpha = p->alpha, dropout = 0;
+    if (args_int(a, "rank", &rank, 1, FT_LORA_MAX_RANK) || args_float(a, "alpha", &alpha, 1e-6, 1e6) ||
+        args_float(a, "dropout", &dropout, 0, 0.95) ||
+        args_int(a, "seed", &seed, 0, 0x7fffffffffffffffl) || args_int(a, "max-length", &max_length, 2, 1 << 20) ||
+        args_int(a, "threads", &threads, 0, 1024) || args_int(a, "eval-every", &eval_every, 0, 1 << 30))
+        return EXIT_BAD_INPUT;
+    p->rank = (int)rank;
+    p->alpha = (float)alpha;
+    p->dropout = (float)dropout;
+    p->seed = (uint64_t)seed;
+    p->max_length = max_length;
+    p->n_threads = (int)threads;
+    p->eval_every = (int)eval_every;
+    p->targets = args_get(a, "target");
+    p->train_path = args_get(a, "train");
+    p->valid_path = args_get(a, "validation");
+    p->n_epochs = args_get(a, "epochs");
+    p->batch_size = args_get(a, "batch-size");
+    p->lr_multiplier = args_get(a, "lr-multiplier");
+    p->out_dir = args_get(a, "out");
+    p->resume_dir = args_get(a, "resume");
+    p->stop = &cli_interrupted;
     return 0;
 }
 
@@ -82,74 +119,41 @@ int cmd_train(int argc, char **argv) {
         usage();
         return EXIT_BAD_INPUT;
     }
-    long rank = TRAIN_DEFAULT_RANK, seed = 0, max_length = 0, threads = 0, eval_every = 0;
-    double alpha = TRAIN_DEFAULT_ALPHA, dropout = 0;
-    if (args_int(&a, "rank", &rank, 1, LORA_MAX_RANK) || args_float(&a, "alpha", &alpha, 1e-6, 1e6) ||
-        args_float(&a, "dropout", &dropout, 0, 0.95) ||
-        args_int(&a, "seed", &seed, 0, 0x7fffffffffffffffl) || args_int(&a, "max-length", &max_length, 2, 1 << 20) ||
-        args_int(&a, "threads", &threads, 0, 1024) || args_int(&a, "eval-every", &eval_every, 0, 1 << 30))
-        return EXIT_BAD_INPUT;
-    Err err = {0};
-    LoraConfig lc = {(int)rank, (float)alpha, (float)dropout, LORA_ALL_TARGETS};
-    if (args_get(&a, "target") && lora_parse_targets(args_get(&a, "target"), &lc.targets, &err)) {
+    FtTrainParams p;
+    ft_train_params_default(&p);
+    if (params_from_args(&a, &p)) return EXIT_BAD_INPUT;
+    TrainView view = {.params = &p};
+    p.on_ready = on_ready;
+    p.on_step = on_step;
+    p.user = &view;
+    FtError err = {0};
+    /* the other values were range-checked above (ranges within the engine's): only the target
+     * list can be refused here, before the model is loaded */
+    if (ft_train_params_check(&p, &err)) {
         fprintf(stderr, "ftune train: --target: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }
-    ops_set_threads((int)threads);
-    Model *m;
-    if (model_load(args_get(&a, "model"), &m, &err)) {
+    FtModel *m;
+    if (ft_model_load(args_get(&a, "model"), &m, &err)) {
         fprintf(stderr, "ftune train: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }
-    if (max_length <= 0) max_length = m->text->context_length > 0 ? m->text->context_length : 2048;
-    TrainSet train = {0}, valid = {0};
-    Lora *lora = NULL;
-    int rc = EXIT_BAD_INPUT;
-    if (load_set(m->text, "training file", args_get(&a, "train"), max_length, VALIDATE_MIN_EXAMPLES, &train) ||
-        (args_get(&a, "validation") &&
-         load_set(m->text, "validation file", args_get(&a, "validation"), max_length, 1, &valid)))
-        goto done;
-    Hyperparams hp;
-    if (hyperparams_resolve(train.n, args_get(&a, "epochs"), args_get(&a, "batch-size"), args_get(&a, "lr-multiplier"),
-                            &hp, &err) ||
-        lora_new(m, &lc, &lora, &err)) {
-        fprintf(stderr, "ftune train: %s\n", err.msg);
-        goto done;
+    FtTrainResult res;
+    int trc = ft_train(m, &p, &res, &err);
+    if (view.started) {
+        progress_end(&view.bar);
+        cli_release_interrupt();
     }
-    lora_init(lora, (uint64_t)seed);
-    TrainConfig cfg;
-    trainer_config_init(&cfg, &hp, (uint64_t)seed);
-    cfg.eval_every = (int)eval_every;
-    cfg.out_dir = args_get(&a, "out");
-    cfg.base_model = args_get(&a, "model");
-    cfg.stop = &cli_interrupted;
-    long total = trainer_total_steps(train.n, hp.batch_size, hp.n_epochs);
-    fprintf(stderr,
-            "training: %d epochs, batch size %d, learning rate %.3g (multiplier %g), LoRA rank %d alpha %g, %ld steps\n",
-            hp.n_epochs, hp.batch_size, hp.learning_rate, hp.lr_multiplier, lc.rank, lc.alpha, total);
-    cli_catch_interrupt();
-    TrainView view = {.n_epochs = hp.n_epochs};
-    progress_start(&view.bar, total);
-    TrainProgress progress;
-    int trc = trainer_run(m, lora, &train, valid.n ? &valid : NULL, &cfg, args_get(&a, "resume"), on_step, &view,
-                          &progress, &err);
-    progress_end(&view.bar);
-    cli_release_interrupt();
+    ft_model_free(m);
     if (trc) {
+        if (res.stage < FT_TRAIN_RUN) print_loaded(&res, &p);
         fprintf(stderr, "ftune train: %s\n", err.msg);
-        rc = err.code == ERR_ARG || err.code == ERR_FORMAT ? EXIT_BAD_INPUT : 1;
-        goto done;
+        return res.stage < FT_TRAIN_RUN || err.code == FT_ERR_ARG || err.code == FT_ERR_FORMAT ? EXIT_BAD_INPUT : 1;
     }
-    if (progress.step < total)
-        fprintf(stderr, "stopped at step %ld of %ld; resume with --resume %s/checkpoint-%ld\n", progress.step, total,
-                cfg.out_dir, progress.step);
+    if (res.step < res.total_steps)
+        fprintf(stderr, "stopped at step %ld of %ld; resume with --resume %s/checkpoint-%ld\n", res.step,
+                res.total_steps, p.out_dir, res.step);
     else
-        fprintf(stderr, "done: adapter in %s (%ld trained tokens)\n", cfg.out_dir, progress.tokens_seen);
-    rc = 0;
-done:
-    dataset_free(&train);
-    dataset_free(&valid);
-    lora_free(lora);
-    model_free(m);
-    return rc;
+        fprintf(stderr, "done: adapter in %s (%ld trained tokens)\n", p.out_dir, res.tokens_seen);
+    return 0;
 }

@@ -1,7 +1,8 @@
-/* ftune_generate.c: ft_generate_chat, one reply through model/generate.h's generate_chat on a
- * sequence state (model/infer.h) of its own, with the adapter applied unmerged. It converts the
- * public parameter and result structs and checks them at the boundary; rendering, tokenizing,
- * sampling and stop handling stay in generate.c. It keeps no state between calls. */
+/* ftune_generate.c: chat sessions (a sequence state of model/infer.h kept for many replies) and
+ * replies through model/generate.h's generate_chat on them, with the adapter applied unmerged;
+ * ft_generate_chat is one reply on a session made for it. It converts the public parameter and
+ * result structs and checks them at the boundary; rendering, tokenizing, sampling and stop
+ * handling stay in generate.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,31 +50,55 @@ static int params_convert(const FtModel *m, const FtGenParams *p, GenParams *g, 
     return 0;
 }
 
-int ft_generate_chat(const FtModel *m, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
-                     const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err) {
-    if (!res) return ft_err_set(err, FT_ERR_ARG, "ft_generate_chat: no place for the result");
+void ft_session_free(FtSession *s) {
+    if (!s) return;
+    infer_free(s->st);
+    free(s);
+}
+
+int ft_session_ctx(const FtSession *s) { return s->st->max_seq; }
+
+int ft_session_new(const FtModel *m, int n_ctx, int n_threads, FtSession **out, FtError *err) {
+    if (!out) return ft_err_set(err, FT_ERR_ARG, "ft_session_new: no place for the session");
+    *out = NULL;
+    if (!m) return ft_err_set(err, FT_ERR_ARG, "ft_session_new: no model");
+    int ctx = n_ctx > 0 ? n_ctx : FT_GEN_DEFAULT_CTX;
+    if (ctx > m->info.context_length) ctx = m->info.context_length;
+    Err e = {0};
+    InferState *st;
+    if (infer_new(m->model, ctx, n_threads, &st, &e)) return ft_err_from(err, &e);
+    FtSession *s = malloc(sizeof *s);
+    if (!s) {
+        infer_free(st);
+        return ft_err_set(err, FT_ERR_NOMEM, "out of memory");
+    }
+    *s = (FtSession){m, st};
+    *out = s;
+    return 0;
+}
+
+int ft_session_generate_chat(FtSession *s, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
+                             const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err) {
+    if (!res) return ft_err_set(err, FT_ERR_ARG, "ft_session_generate_chat: no place for the result");
     memset(res, 0, sizeof *res);
-    if (!m || !p || (!msgs && n_msgs > 0)) return ft_err_set(err, FT_ERR_ARG, "ft_generate_chat: NULL argument");
+    if (!s || !p || (!msgs && n_msgs > 0))
+        return ft_err_set(err, FT_ERR_ARG, "ft_session_generate_chat: NULL argument");
     if (n_msgs <= 0) return ft_err_set(err, FT_ERR_ARG, "no messages to reply to");
     for (int i = 0; i < n_msgs; i++)
         if (!msgs[i].role || !msgs[i].content)
             return ft_err_set(err, FT_ERR_ARG, "message %d has no %s", i, msgs[i].role ? "content" : "role");
-    if (adapter && adapter->owner != m) return ft_err_set(err, FT_ERR_ARG, "the adapter was loaded for another model");
+    if (adapter && adapter->owner != s->owner)
+        return ft_err_set(err, FT_ERR_ARG, "the adapter was loaded for another model");
     GenParams g;
-    if (params_convert(m, p, &g, err)) return -1;
-    int ctx = p->n_ctx > 0 ? p->n_ctx : FT_GEN_DEFAULT_CTX;
-    if (ctx > m->info.context_length) ctx = m->info.context_length;
+    if (params_convert(s->owner, p, &g, err)) return -1;
     _Static_assert(sizeof(FtChatMessage) == sizeof(ChatMessage), "FtChatMessage mirrors ChatMessage");
     ChatMessage *cm = malloc((size_t)n_msgs * sizeof *cm);
     if (!cm) return ft_err_set(err, FT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n_msgs; i++) cm[i] = (ChatMessage){msgs[i].role, msgs[i].content};
     Err e = {0};
-    InferState *st = NULL;
     GenResult gr = {0};
-    int rc = infer_new(m->model, ctx, p->n_threads, &st, &e);
-    if (!rc && adapter) rc = infer_set_lora(st, adapter->lora, &e);
-    if (!rc) rc = generate_chat(st, cm, n_msgs, &g, stream, user, &gr, &e);
-    infer_free(st);
+    int rc = infer_set_lora(s->st, adapter ? adapter->lora : NULL, &e);
+    if (!rc) rc = generate_chat(s->st, cm, n_msgs, &g, stream, user, &gr, &e);
     free(cm);
     if (rc) {
         gen_result_free(&gr);
@@ -81,6 +106,18 @@ int ft_generate_chat(const FtModel *m, const FtAdapter *adapter, const FtChatMes
     }
     *res = (FtGenResult){gr.text, gr.len, gr.n_prompt, gr.n_completion, (FtFinishReason)gr.finish};
     return 0;
+}
+
+int ft_generate_chat(const FtModel *m, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
+                     const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err) {
+    if (!res) return ft_err_set(err, FT_ERR_ARG, "ft_generate_chat: no place for the result");
+    memset(res, 0, sizeof *res);
+    if (!m || !p) return ft_err_set(err, FT_ERR_ARG, "ft_generate_chat: NULL argument");
+    FtSession *s;
+    if (ft_session_new(m, p->n_ctx, p->n_threads, &s, err)) return -1;
+    int rc = ft_session_generate_chat(s, adapter, msgs, n_msgs, p, stream, user, res, err);
+    ft_session_free(s);
+    return rc;
 }
 
 void ft_gen_result_free(FtGenResult *r) {

@@ -7,13 +7,19 @@
 #include "../core/err.h"
 #include "../ftune.h"
 #include "../model/forward.h"
+#include "../model/infer.h"
 #include "../model/kv_cache.h"
 #include "../model/lora.h"
 #include "../model/model.h"
 
+struct FtTokenizer {
+    Tokenizer *tok;
+};
+
 struct FtModel {
     Model *model;
-    FtModelInfo info; /* filled at load; strings point into model */
+    FtModelInfo info;      /* filled at load; strings point into model */
+    FtTokenizer tokenizer; /* the model's own (tok is model->tok): never freed on its own */
 };
 
 struct FtAdapter {
@@ -29,6 +35,11 @@ struct FtCache {
 struct FtEngine {
     const FtModel *owner;
     Forward *fwd;
+};
+
+struct FtSession {
+    const FtModel *owner;
+    InferState *st;
 };
 
 /* Copies e into out (when non-NULL); returns -1 so that callers can `return ft_err_from(...)`. */

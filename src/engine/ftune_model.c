@@ -82,6 +82,7 @@ int ft_model_load(const char *path, FtModel **out, FtError *err) {
         return ft_err_from(err, &e);
     }
     info_fill(fm->model, &fm->info);
+    fm->tokenizer.tok = fm->model->tok;
     *out = fm;
     return 0;
 }
@@ -101,12 +102,8 @@ const char *ft_token_text(const FtModel *m, int32_t id) {
 
 int ft_tokenize(const FtModel *m, const char *text, size_t len, bool add_special, bool parse_special, int32_t **ids,
                 int *n, FtError *err) {
-    if (!m || !text || !ids || !n) return ft_err_set(err, FT_ERR_ARG, "ft_tokenize: NULL argument");
-    *ids = NULL;
-    *n = 0;
-    Err e = {0};
-    if (tok_encode(m->model->tok, text, len, add_special, parse_special, ids, n, &e)) return ft_err_from(err, &e);
-    return 0;
+    if (!m) return ft_err_set(err, FT_ERR_ARG, "ft_tokenize: no model");
+    return ft_tokenizer_encode(&m->tokenizer, text, len, add_special, parse_special, ids, n, err);
 }
 
 int ft_detokenize(const FtModel *m, const int32_t *ids, int n, bool skip_special, char **text, size_t *len,

@@ -1,8 +1,9 @@
 /* ftune_train.c: ft_train, LoRA fine-tuning from a chat JSONL file through the training modules:
  * train/dataset.h (validate, render, tokenize), train/hyperparams.h ("auto" resolution),
  * model/lora.h (a fresh adapter, PEFT initialisation) and train/trainer.h (the loop, checkpoints,
- * results.csv, the final adapter). It converts the public parameters and per-step metrics; it does
- * not print anything (the caller's callback does). */
+ * results.csv, the final adapter). It converts the public parameters, reports and per-step
+ * metrics and records the stage it reached; it does not print anything (the caller's callbacks
+ * do). */
 #include <string.h>
 
 #include "../data/validate.h"
@@ -13,6 +14,9 @@
 #include "ftune_internal.h"
 
 #define FT_TRAIN_FALLBACK_LENGTH 2048 /* max_length when the model states no context length */
+
+_Static_assert(FT_LORA_MAX_RANK == LORA_MAX_RANK, "the public rank bound is lora_new's");
+_Static_assert(FT_TRAIN_REPORTED_LINES == DATASET_MAX_REPORTED_LINES, "the public report lists as many lines");
 
 void ft_train_params_default(FtTrainParams *p) {
     memset(p, 0, sizeof *p);
@@ -34,8 +38,8 @@ static int relay_step(const TrainMetrics *m, const char *checkpoint_dir, void *u
     return r->fn(&fm, checkpoint_dir, r->user);
 }
 
-/* -1 with err naming the first bad parameter. */
-static int params_check(const FtTrainParams *p, FtError *err) {
+/* -1 with err naming the first bad parameter; *targets gets the parsed target list. */
+static int params_check(const FtTrainParams *p, unsigned *targets, FtError *err) {
     if (!p->train_path || !*p->train_path) return ft_err_set(err, FT_ERR_ARG, "no training file");
     if (!p->out_dir || !*p->out_dir) return ft_err_set(err, FT_ERR_ARG, "no output directory");
     if (p->rank < 1 || p->rank > LORA_MAX_RANK)
@@ -43,6 +47,25 @@ static int params_check(const FtTrainParams *p, FtError *err) {
     if (!(p->alpha > 0)) return ft_err_set(err, FT_ERR_ARG, "LoRA alpha %g must be positive", p->alpha);
     if (!(p->dropout >= 0 && p->dropout < 1)) return ft_err_set(err, FT_ERR_ARG, "LoRA dropout %g is outside [0, 1)", p->dropout);
     if (p->eval_every < 0) return ft_err_set(err, FT_ERR_ARG, "eval_every %d is negative", p->eval_every);
+    Err e = {0};
+    *targets = LORA_ALL_TARGETS;
+    if (p->targets && lora_parse_targets(p->targets, targets, &e)) return ft_err_from(err, &e);
+    return 0;
+}
+
+int ft_train_params_check(const FtTrainParams *p, FtError *err) {
+    unsigned targets;
+    if (!p) return ft_err_set(err, FT_ERR_ARG, "ft_train_params_check: NULL argument");
+    return params_check(p, &targets, err);
+}
+
+/* Loads one chat file into set and its public report. */
+static int load_set(const Model *m, const char *path, long max_length, long min_examples, TrainSet *set,
+                    FtDataReport *out, Err *e) {
+    DatasetInfo info;
+    if (dataset_load(m->text, path, max_length, min_examples, set, &info, e)) return -1;
+    *out = (FtDataReport){info.n_examples, info.tokens, info.trained_tokens, info.n_truncated, {0}};
+    memcpy(out->truncated_lines, info.truncated_lines, sizeof out->truncated_lines);
     return 0;
 }
 
@@ -50,41 +73,42 @@ int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtEr
     FtTrainResult local;
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
+    res->stage = FT_TRAIN_CHECK;
     if (!fm || !p) return ft_err_set(err, FT_ERR_ARG, "ft_train: NULL argument");
-    if (params_check(p, err)) return -1;
-    const Model *m = fm->model;
-    Err e = {0};
     LoraConfig lc = {p->rank, p->alpha, p->dropout, LORA_ALL_TARGETS};
-    if (p->targets && lora_parse_targets(p->targets, &lc.targets, &e)) return ft_err_from(err, &e);
+    if (params_check(p, &lc.targets, err)) return -1;
+    const Model *m = fm->model;
     long max_length = p->max_length;
     if (max_length <= 0) max_length = m->text->context_length > 0 ? m->text->context_length : FT_TRAIN_FALLBACK_LENGTH;
+    res->max_length = max_length;
 
+    Err e = {0};
     TrainSet train = {0}, valid = {0};
-    DatasetInfo ti = {0}, vi = {0};
     Lora *lora = NULL;
-    int rc = -1;
-    if (dataset_load(m->text, p->train_path, max_length, VALIDATE_MIN_EXAMPLES, &train, &ti, &e) ||
-        (p->valid_path && dataset_load(m->text, p->valid_path, max_length, 1, &valid, &vi, &e)))
-        goto done;
-    res->n_train = ti.n_examples;
-    res->n_valid = vi.n_examples;
-    res->train_tokens = ti.tokens;
-    res->n_truncated = ti.n_truncated + vi.n_truncated;
     Hyperparams hp;
-    if (hyperparams_resolve(train.n, p->n_epochs, p->batch_size, p->lr_multiplier, &hp, &e) ||
-        lora_new(m, &lc, &lora, &e))
-        goto done;
+    int rc = -1;
+    res->stage = FT_TRAIN_LOAD_TRAIN;
+    if (load_set(m, p->train_path, max_length, VALIDATE_MIN_EXAMPLES, &train, &res->train, &e)) goto done;
+    res->stage = FT_TRAIN_LOAD_VALID;
+    if (p->valid_path && load_set(m, p->valid_path, max_length, 1, &valid, &res->valid, &e)) goto done;
+    res->stage = FT_TRAIN_RESOLVE;
+    if (hyperparams_resolve(train.n, p->n_epochs, p->batch_size, p->lr_multiplier, &hp, &e)) goto done;
     res->n_epochs = hp.n_epochs;
     res->batch_size = hp.batch_size;
     res->lr_multiplier = hp.lr_multiplier;
     res->learning_rate = hp.learning_rate;
     res->total_steps = trainer_total_steps(train.n, hp.batch_size, hp.n_epochs);
+    res->stage = FT_TRAIN_PREPARE;
+    if (lora_new(m, &lc, &lora, &e)) goto done;
     lora_init(lora, p->seed);
+    res->stage = FT_TRAIN_RUN;
+    rc = 0;
+    if (p->on_ready && p->on_ready(res, p->user)) goto done;
     TrainConfig cfg;
     trainer_config_init(&cfg, &hp, p->seed);
     cfg.eval_every = p->eval_every;
     cfg.out_dir = p->out_dir;
-    cfg.base_model = m->path;
+    cfg.base_model = p->base_model ? p->base_model : m->path;
     cfg.stop = p->stop;
     /* the training kernels take their thread budget from the tensor layer */
     ops_set_threads(p->n_threads);

@@ -1,4 +1,6 @@
-/* eval_run.c: loading the held-out set and running one candidate over it (see eval_run.h). */
+/* eval_run.c: loading the held-out set and running one candidate over it (see eval_run.h). A local
+ * candidate reaches the engine through the public API (ftune.h): one chat session per candidate,
+ * reused for every example. */
 #include "eval_run.h"
 
 #include <curl/curl.h>
@@ -10,9 +12,7 @@
 #include "../core/fileio.h"
 #include "../data/jsonl_reader.h"
 #include "../data/validate.h"
-#include "../model/generate.h"
-#include "../model/peft.h"
-#include "../tensor/ops.h"
+#include "../ftune.h"
 
 /* ---- the held-out set ---- */
 
@@ -162,9 +162,9 @@ static json_t *build_prompt(const PromptStyle *ps, json_t *prompt) {
 /* ---- generating one answer ---- */
 
 typedef struct {
-    const Model *model;   /* local */
-    Lora *lora;
-    InferState *state;
+    FtModel *model;       /* local */
+    FtAdapter *adapter;   /* or NULL */
+    FtSession *session;
     CURL *curl;           /* remote */
     struct curl_slist *headers;
 } Runner;
@@ -178,7 +178,7 @@ typedef struct {
 
 static int local_answer(Runner *rn, json_t *msgs, const EvalRunOptions *o, Answer *a) {
     size_t n = json_array_size(msgs);
-    ChatMessage *cm = calloc(n ? n : 1, sizeof *cm);
+    FtChatMessage *cm = calloc(n ? n : 1, sizeof *cm);
     if (!cm) return -1;
     for (size_t k = 0; k < n; k++) {
         json_t *m = json_array_get(msgs, k), *content = json_object_get(m, "content");
@@ -186,24 +186,22 @@ static int local_answer(Runner *rn, json_t *msgs, const EvalRunOptions *o, Answe
         cm[k].content = json_is_string(content) ? json_string_value(content) : "";
         if (!cm[k].role) cm[k].role = "user";
     }
-    GenParams p;
-    gen_params_default(rn->model, &p);
+    FtGenParams p;
+    ft_gen_params_default(rn->model, &p);
     p.max_tokens = o->max_tokens;
-    p.sampling.temperature = o->temperature;
-    p.sampling.seed = o->seed;
-    GenResult res = {0};
-    Err err = {0};
-    int rc = generate_chat(rn->state, cm, (int)n, &p, NULL, NULL, &res, &err);
+    p.temperature = o->temperature;
+    p.seed = o->seed;
+    FtGenResult res;
+    FtError err = {0};
+    int rc = ft_session_generate_chat(rn->session, rn->adapter, cm, (int)n, &p, NULL, NULL, &res, &err);
     free(cm);
     if (rc) {
         snprintf(a->error, sizeof a->error, "%s", err.msg);
         return 0;
     }
-    a->text = res.text;
-    res.text = NULL;
+    a->text = res.text; /* taken over: released with free */
     a->prompt_tokens = res.n_prompt;
     a->completion_tokens = res.n_completion;
-    gen_result_free(&res);
     return 0;
 }
 
@@ -283,20 +281,21 @@ static int runner_open(const EvalCandidate *c, const EvalRunOptions *o, Runner *
         curl_easy_setopt(rn->curl, CURLOPT_NOSIGNAL, 1L);
         return 0;
     }
-    Model *m;
-    if (model_load(c->model, &m, err)) return -1;
-    rn->model = m;
-    int ctx = m->text->context_length > 0 ? m->text->context_length : 2048;
-    if ((c->adapter[0] && peft_load(m, c->adapter, &rn->lora, err)) || infer_new(m, ctx, o->threads, &rn->state, err) ||
-        (rn->lora && infer_set_lora(rn->state, rn->lora, err)))
-        return -1;
+    FtError fe = {0};
+    if (ft_model_load(c->model, &rn->model, &fe)) return err_set(err, fe.code, "%s", fe.msg);
+    FtModelInfo info;
+    ft_model_info(rn->model, &info);
+    /* the whole context the model was built for: a held-out prompt is never cut short */
+    if ((c->adapter[0] && ft_adapter_load(rn->model, c->adapter, &rn->adapter, &fe)) ||
+        ft_session_new(rn->model, info.context_length, o->threads, &rn->session, &fe))
+        return err_set(err, fe.code, "%s", fe.msg);
     return 0;
 }
 
 static void runner_close(Runner *rn) {
-    infer_free(rn->state);
-    lora_free(rn->lora);
-    model_free((Model *)rn->model);
+    ft_session_free(rn->session);
+    ft_adapter_free(rn->adapter);
+    ft_model_free(rn->model);
     if (rn->curl) curl_easy_cleanup(rn->curl);
     curl_slist_free_all(rn->headers);
 }

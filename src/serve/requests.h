@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "../model/generate.h"
+#include "../ftune.h"
 #include "api.h"
 
 #define REQ_SUFFIX_MAX 64
@@ -26,7 +26,7 @@ int job_request_parse(const char *body, size_t len, JobRecord *job, ApiError *e)
 typedef struct {
     json_t *root;          /* owns every string below */
     const char *model;
-    ChatMessage *msgs;     /* heap */
+    FtChatMessage *msgs;   /* heap */
     int n_msgs;
     double temperature;    /* default 1, as OpenAI */
     double top_p;          /* default 1 */

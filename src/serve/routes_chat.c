@@ -93,9 +93,9 @@ static int on_piece(void *user, int choice, const char *text, size_t len) {
     return http_stream_cancelled(call->stream) ? 1 : 0;
 }
 
-static void on_choice_done(void *user, int choice, const GenResult *res) {
+static void on_choice_done(void *user, int choice, const FtGenResult *res) {
     ChatCall *call = user;
-    call->finish[choice] = res->finish == FINISH_LENGTH ? "length" : "stop";
+    call->finish[choice] = res->finish == FT_FINISH_LENGTH ? "length" : "stop";
     call->prompt_tokens = res->n_prompt;
     call->completion_tokens += res->n_completion;
     if (call->sse && !start_choice(call, choice))
@@ -212,12 +212,12 @@ void route_chat_completions(Ctx *c) {
     r->n_msgs = cr.n_msgs;
     r->owner = cr.root;
     r->n_choices = cr.n;
-    GenParams *p = &r->params;
+    FtGenParams *p = &r->params;
     p->max_tokens = (int)cr.max_tokens;
-    p->sampling.temperature = (float)cr.temperature;
-    p->sampling.top_p = cr.top_p > 0 ? (float)cr.top_p : 1.0f;
-    if (cr.top_p == 0) p->sampling.temperature = 0; /* top_p 0 keeps only the most likely token */
-    p->sampling.seed = cr.has_seed ? (uint64_t)cr.seed : store_random_u64();
+    p->temperature = (float)cr.temperature;
+    p->top_p = cr.top_p > 0 ? (float)cr.top_p : 1.0f;
+    if (cr.top_p == 0) p->temperature = 0; /* top_p 0 keeps only the most likely token */
+    p->seed = cr.has_seed ? (uint64_t)cr.seed : store_random_u64();
     for (int i = 0; i < cr.n_stop; i++) p->stop[i] = cr.stop[i];
     p->n_stop = cr.n_stop;
     r->cb = (InferCallbacks){on_piece, on_choice_done, on_done};

@@ -1,5 +1,5 @@
-/* inference.c: the inference thread and its queue (see inference.h). The thread keeps one
- * inference state for the current base model and up to INFERENCE_MAX_ADAPTERS adapters loaded for
+/* inference.c: the inference thread and its queue (see inference.h). The thread keeps one chat
+ * session (ftune.h) for the current base model and up to INFERENCE_MAX_ADAPTERS adapters loaded for
  * it; switching to another base model frees both. */
 #include "inference.h"
 
@@ -9,11 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model/peft.h"
-
 typedef struct {
     char dir[4096];
-    Lora *lora;
+    FtAdapter *adapter;
     unsigned long used;
 } CachedAdapter;
 
@@ -29,8 +27,8 @@ struct Inference {
     char forget[INFERENCE_MAX_ADAPTERS][4096]; /* adapters to drop before the next request */
     int n_forget;
     /* owned by the thread */
-    const Model *model;
-    InferState *state;
+    const FtModel *model;
+    FtSession *session;
     CachedAdapter adapters[INFERENCE_MAX_ADAPTERS];
     unsigned long clock;
 };
@@ -48,49 +46,52 @@ static void request_refuse(InferRequest *r, int status, const char *message) {
 
 static void drop_adapters(Inference *inf) {
     for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++) {
-        lora_free(inf->adapters[i].lora);
+        ft_adapter_free(inf->adapters[i].adapter);
         memset(&inf->adapters[i], 0, sizeof inf->adapters[i]);
     }
 }
 
-/* Makes base_path the current model (loading it and a fresh state when it changes). */
+/* Makes base_path the current model (loading it and a fresh session when it changes). */
 static int use_model(Inference *inf, const char *base_path, Err *err) {
-    if (inf->model && strcmp(inf->model->path, base_path) == 0) return 0;
+    FtModelInfo info;
+    if (inf->model) ft_model_info(inf->model, &info);
+    if (inf->model && strcmp(info.path, base_path) == 0) return 0;
     drop_adapters(inf);
-    infer_free(inf->state);
-    inf->state = NULL;
+    ft_session_free(inf->session);
+    inf->session = NULL;
     model_cache_put(inf->cache, inf->model);
     inf->model = NULL;
     if (model_cache_get(inf->cache, base_path, &inf->model, err)) return -1;
-    int ctx = inf->model->text->context_length > 0 ? inf->model->text->context_length : 2048;
-    if (ctx > INFERENCE_MAX_SEQ) ctx = INFERENCE_MAX_SEQ;
-    if (infer_new(inf->model, ctx, inf->threads, &inf->state, err)) {
+    /* the model's context, at most INFERENCE_MAX_SEQ positions */
+    FtError fe = {0};
+    if (ft_session_new(inf->model, INFERENCE_MAX_SEQ, inf->threads, &inf->session, &fe)) {
         model_cache_put(inf->cache, inf->model);
         inf->model = NULL;
-        return -1;
+        return err_set(err, fe.code, "%s", fe.msg);
     }
     return 0;
 }
 
 /* The adapter in dir for the current model, loaded on first use (least recently used dropped). */
-static int use_adapter(Inference *inf, const char *dir, const Lora **out, Err *err) {
+static int use_adapter(Inference *inf, const char *dir, const FtAdapter **out, Err *err) {
     *out = NULL;
     if (!dir[0]) return 0;
     int slot = 0; /* an empty slot, else the least recently used */
     for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++) {
         CachedAdapter *a = &inf->adapters[i];
-        if (a->lora && strcmp(a->dir, dir) == 0) {
+        if (a->adapter && strcmp(a->dir, dir) == 0) {
             a->used = ++inf->clock;
-            *out = a->lora;
+            *out = a->adapter;
             return 0;
         }
-        if (inf->adapters[slot].lora && (!a->lora || a->used < inf->adapters[slot].used)) slot = i;
+        if (inf->adapters[slot].adapter && (!a->adapter || a->used < inf->adapters[slot].used)) slot = i;
     }
-    Lora *l;
-    if (peft_load(inf->model, dir, &l, err)) return -1;
-    lora_free(inf->adapters[slot].lora);
+    FtAdapter *l;
+    FtError fe = {0};
+    if (ft_adapter_load(inf->model, dir, &l, &fe)) return err_set(err, fe.code, "%s", fe.msg);
+    ft_adapter_free(inf->adapters[slot].adapter);
     snprintf(inf->adapters[slot].dir, sizeof inf->adapters[slot].dir, "%s", dir);
-    inf->adapters[slot].lora = l;
+    inf->adapters[slot].adapter = l;
     inf->adapters[slot].used = ++inf->clock;
     *out = l;
     return 0;
@@ -108,9 +109,8 @@ static int on_piece(const char *piece, size_t len, void *user) {
 
 static void run_request(Inference *inf, InferRequest *r) {
     Err err = {0};
-    const Lora *lora;
-    if (use_model(inf, r->base_path, &err) || use_adapter(inf, r->adapter_dir, &lora, &err) ||
-        infer_set_lora(inf->state, lora, &err)) {
+    const FtAdapter *adapter;
+    if (use_model(inf, r->base_path, &err) || use_adapter(inf, r->adapter_dir, &adapter, &err)) {
         r->cb.on_done(r->user, 500, err.msg);
         return;
     }
@@ -119,21 +119,24 @@ static void run_request(Inference *inf, InferRequest *r) {
     pthread_mutex_unlock(&inf->mu);
     omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
     for (int i = 0; i < r->n_choices; i++) {
-        GenParams p;
-        gen_params_default(inf->model, &p); /* the model's end-of-turn and EOS ids */
+        FtGenParams p;
+        ft_gen_params_default(inf->model, &p); /* the model's end-of-turn and EOS ids */
         p.max_tokens = r->params.max_tokens;
-        p.sampling = r->params.sampling;
-        p.sampling.seed = r->params.sampling.seed + (uint64_t)i;
+        p.temperature = r->params.temperature;
+        p.top_p = r->params.top_p;
+        p.top_k = r->params.top_k;
+        p.seed = r->params.seed + (uint64_t)i;
         p.n_stop = r->params.n_stop;
         for (int k = 0; k < p.n_stop; k++) p.stop[k] = r->params.stop[k];
         PieceCtx pc = {r, i};
-        GenResult res = {0};
-        if (generate_chat(inf->state, r->msgs, r->n_msgs, &p, on_piece, &pc, &res, &err)) {
-            r->cb.on_done(r->user, err.code == ERR_ARG ? 400 : 500, err.msg);
+        FtGenResult res;
+        FtError fe = {0};
+        if (ft_session_generate_chat(inf->session, adapter, r->msgs, r->n_msgs, &p, on_piece, &pc, &res, &fe)) {
+            r->cb.on_done(r->user, fe.code == FT_ERR_ARG ? 400 : 500, fe.msg);
             return;
         }
         r->cb.on_choice_done(r->user, i, &res);
-        gen_result_free(&res);
+        ft_gen_result_free(&res);
     }
     r->cb.on_done(r->user, 0, NULL);
 }
@@ -154,8 +157,8 @@ static void *inference_main(void *arg) {
         bool stopping = inf->stopping;
         for (int f = 0; f < inf->n_forget; f++)
             for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++)
-                if (inf->adapters[i].lora && strcmp(inf->adapters[i].dir, inf->forget[f]) == 0) {
-                    lora_free(inf->adapters[i].lora);
+                if (inf->adapters[i].adapter && strcmp(inf->adapters[i].dir, inf->forget[f]) == 0) {
+                    ft_adapter_free(inf->adapters[i].adapter);
                     memset(&inf->adapters[i], 0, sizeof inf->adapters[i]);
                 }
         inf->n_forget = 0;
@@ -193,7 +196,7 @@ void inference_stop(Inference *inf) {
     pthread_mutex_unlock(&inf->mu);
     pthread_join(inf->thread, NULL);
     drop_adapters(inf);
-    infer_free(inf->state);
+    ft_session_free(inf->session);
     model_cache_put(inf->cache, inf->model);
     pthread_cond_destroy(&inf->wake);
     pthread_mutex_destroy(&inf->mu);

@@ -1,14 +1,15 @@
 /* inference.h: the inference thread behind chat completions. HTTP threads submit requests to
  * its queue and return at once; the thread loads the base model (shared through ModelCache) and
- * the adapter (PEFT directory, kept in memory after first use), renders the messages with the
- * model's own chat template, and generates every choice, handing text to the request's callbacks
- * as it is produced. Requests run one at a time in arrival order. It does not know HTTP or JSON. */
+ * the adapter (PEFT directory, kept in memory after first use), and generates every choice on a
+ * chat session of the public engine API (ftune.h: the model's own chat template), handing text to
+ * the request's callbacks as it is produced. Requests run one at a time in arrival order. It does
+ * not know HTTP or JSON. */
 #ifndef FTUNE_INFERENCE_H
 #define FTUNE_INFERENCE_H
 
 #include <jansson.h>
 
-#include "../model/generate.h"
+#include "../ftune.h"
 #include "model_cache.h"
 
 #define INFERENCE_MAX_QUEUE 256   /* waiting requests; more are refused (the server answers 503) */
@@ -20,7 +21,7 @@ typedef struct {
     /* Text of choice `choice`; return non-zero to stop (the client went away). */
     int (*on_piece)(void *user, int choice, const char *text, size_t len);
     /* Choice `choice` is complete. */
-    void (*on_choice_done)(void *user, int choice, const GenResult *res);
+    void (*on_choice_done)(void *user, int choice, const FtGenResult *res);
     /* Called exactly once, last: status 0 = every choice done; else an HTTP status (400 for a
      * prompt that does not fit, 500 for a model that cannot be loaded) with a message. The
      * callee frees its user data here. */
@@ -30,11 +31,11 @@ typedef struct {
 typedef struct InferRequest {
     char base_path[4096];
     char adapter_dir[4096];     /* "" = the base model alone */
-    ChatMessage *msgs;          /* heap array; strings belong to owner */
+    FtChatMessage *msgs;        /* heap array; strings belong to owner */
     int n_msgs;
-    GenParams params;           /* max_tokens, sampling and stop strings (owned by owner); the
-                                 * model's end-of-turn ids are added by the thread */
-    int n_choices;              /* choice i samples with seed params.sampling.seed + i */
+    FtGenParams params;         /* max_tokens, temperature, top_p, top_k, seed and stop strings
+                                 * (owned by owner); the thread adds the model's end-of-turn ids */
+    int n_choices;              /* choice i samples with seed params.seed + i */
     json_t *owner;              /* released with the request (may be NULL) */
     InferCallbacks cb;
     void *user;

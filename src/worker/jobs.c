@@ -1,6 +1,7 @@
-/* jobs.c: the job worker's two threads (see jobs.h): validation, and training with its events,
- * checkpoints, results file and restart recovery. Every status change the worker makes is
- * conditional on the status it expects, so a cancel or pause from the API is never undone. */
+/* jobs.c: the job worker's two threads (see jobs.h): validation, and training (one ft_train of
+ * the public engine API, ftune.h) with its events, checkpoints, results file and restart recovery.
+ * Every status change the worker makes is conditional on the status it expects, so a cancel or
+ * pause from the API is never undone. */
 #include "jobs.h"
 
 #include <dirent.h>
@@ -15,11 +16,7 @@
 
 #include "../core/fileio.h"
 #include "../data/validate.h"
-#include "../model/peft.h"
-#include "../tensor/ops.h"
-#include "../train/dataset.h"
-#include "../train/hyperparams.h"
-#include "../train/trainer.h"
+#include "../ftune.h"
 #include "registry.h"
 
 struct JobWorker {
@@ -187,6 +184,8 @@ typedef struct {
     long per_epoch;      /* steps in an epoch: checkpoints at their multiples are the API's */
     long long t_start;
     bool stopped_by_status; /* the API cancelled or paused the job */
+    bool shared_cores;   /* the inference thread was told to use one thread while this job trains */
+    bool resumed_after_restart;
 } RunCtx;
 
 /* The highest complete checkpoint-<step> directory in dir ("" when none). */
@@ -210,7 +209,7 @@ static long latest_checkpoint(const char *dir, char *out, size_t size) {
 
 /* A step's metrics as JSON text (heap), in OpenAI's field names; the event's also has
  * total_steps. A value that is not finite is left out (JSON has no NaN). NULL when out of memory. */
-static char *metrics_json(const TrainMetrics *m, bool for_event) {
+static char *metrics_json(const FtTrainMetrics *m, bool for_event) {
     json_t *o = json_pack("{s:I}", "step", (json_int_t)m->step);
     if (!o) return NULL;
     json_object_set_new(o, "train_loss", json_real(m->train_loss));
@@ -259,7 +258,7 @@ static void prune_checkpoints(RunCtx *rc) {
     free(list);
 }
 
-static int on_train_step(const TrainMetrics *m, const char *checkpoint_dir, void *user) {
+static int on_train_step(const FtTrainMetrics *m, const char *checkpoint_dir, void *user) {
     RunCtx *rc = user;
     Err err = {0};
     char msg[512], *data = metrics_json(m, true);
@@ -349,32 +348,62 @@ static void finish_job(RunCtx *rc, long long trained_tokens) {
     add_event(s, job->id, "info", "message", NULL, "The job has successfully completed");
 }
 
-static int load_sets(RunCtx *rc, const Model *m, TrainSet *train, TrainSet *valid, DatasetInfo *info) {
-    char path[4096], msg[STORE_TEXT_MAX];
-    Err err = {0};
-    long max_len = m->text->context_length > 0 ? m->text->context_length : 2048;
-    store_file_path(rc->s, rc->job->training_file, path, sizeof path);
-    if (dataset_load(m->text, path, max_len, VALIDATE_MIN_EXAMPLES, train, info, &err)) {
-        snprintf(msg, sizeof msg, "The job failed due to an invalid training file: %s", err.msg);
-        fail_job(rc->s, rc->job, "running", "invalid_training_file", "training_file", msg);
-        return -1;
+/* The resolved hyperparameters, recorded in the job as the API reports them. */
+static void job_set_hyperparams(JobRecord *job, const FtTrainResult *plan) {
+    snprintf(job->n_epochs, sizeof job->n_epochs, "%d", plan->n_epochs);
+    snprintf(job->batch_size, sizeof job->batch_size, "%d", plan->batch_size);
+    snprintf(job->lr_multiplier, sizeof job->lr_multiplier, "%.17g", plan->lr_multiplier);
+}
+
+/* The data are loaded, the hyperparameters resolved and the adapter made: the job gets its
+ * directory and records them and its start (or resumption); it is not trained when the directory
+ * cannot be made (the job fails) or the API changed its status meanwhile. */
+static int on_train_ready(const FtTrainResult *plan, void *user) {
+    RunCtx *rc = user;
+    JobRecord *job = rc->job;
+    job_set_hyperparams(job, plan);
+    if (mkdir(rc->run_dir, 0755) != 0 && errno != EEXIST) {
+        char msg[STORE_TEXT_MAX];
+        snprintf(msg, sizeof msg, "%.1000s: cannot create: %s", rc->run_dir, strerror(errno));
+        fail_job(rc->s, job, "running", "server_error", NULL, msg);
+        return 1;
     }
-    if (!rc->job->validation_file[0]) return 0;
-    DatasetInfo vinfo;
-    store_file_path(rc->s, rc->job->validation_file, path, sizeof path);
-    if (dataset_load(m->text, path, max_len, 1, valid, &vinfo, &err)) {
-        snprintf(msg, sizeof msg, "The job failed due to an invalid validation file: %s", err.msg);
-        fail_job(rc->s, rc->job, "running", "invalid_validation_file", "validation_file", msg);
-        return -1;
+    job->step = rc->first_step;
+    job->total_steps = plan->total_steps;
+    rc->per_epoch = plan->total_steps / plan->n_epochs;
+    Err err = {0};
+    if (store_job_update_if(rc->s, job, "running", &err) != 0) return 1;
+    if (rc->first_step > 0)
+        add_event(rc->s, job->id, "info", "message", NULL, "Fine-tuning job resumed from step %ld%s", rc->first_step,
+                  rc->resumed_after_restart ? " after a server restart" : "");
+    else
+        add_event(rc->s, job->id, "info", "message", NULL, "Fine-tuning job started");
+    if (rc->w->cfg.inference) {
+        inference_set_threads(rc->w->cfg.inference, 1);
+        rc->shared_cores = true;
     }
     return 0;
 }
 
+/* How a job fails when ft_train refuses it, by the stage that failed (FtTrainStage). */
+static const struct {
+    const char *code, *param, *prefix;
+} TRAIN_FAILURES[] = {
+    [FT_TRAIN_CHECK] = {"server_error", NULL, ""},
+    [FT_TRAIN_LOAD_TRAIN] = {"invalid_training_file", "training_file",
+                             "The job failed due to an invalid training file: "},
+    [FT_TRAIN_LOAD_VALID] = {"invalid_validation_file", "validation_file",
+                             "The job failed due to an invalid validation file: "},
+    [FT_TRAIN_RESOLVE] = {"invalid_hyperparameters", "hyperparameters", ""},
+    [FT_TRAIN_PREPARE] = {"server_error", NULL, ""},
+    [FT_TRAIN_RUN] = {"server_error", NULL, "The job failed during training: "},
+};
+
 static void train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_restart) {
-    RunCtx rc = {.w = w, .s = s, .job = job, .t_start = now_s()};
+    RunCtx rc = {.w = w, .s = s, .job = job, .t_start = now_s(), .resumed_after_restart = resumed_after_restart};
     jobs_model_name(job, "ftune", rc.model_name, sizeof rc.model_name);
     registry_job_dir(w->data_dir, job->id, rc.run_dir, sizeof rc.run_dir);
-    char msg[STORE_TEXT_MAX], resume[4200];
+    char msg[STORE_TEXT_MAX], resume[4200], train_path[4096], valid_path[4096];
     Err err = {0};
     ModelInfo base;
     if (registry_find_base(w->cfg.model_dirs, w->cfg.n_model_dirs, job->model, &base)) {
@@ -382,71 +411,47 @@ static void train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after
         fail_job(s, job, "running", "model_not_found", "model", msg);
         return;
     }
-    const Model *m;
+    const FtModel *m;
     if (model_cache_get(w->cfg.cache, base.base_path, &m, &err)) {
         snprintf(msg, sizeof msg, "The job failed because the base model could not be loaded: %s", err.msg);
         fail_job(s, job, "running", "server_error", "model", msg);
         return;
     }
-    TrainSet train = {0}, valid = {0};
-    DatasetInfo info;
-    Lora *lora = NULL;
-    Hyperparams hp;
-    if (load_sets(&rc, m, &train, &valid, &info)) goto done;
-    if (hyperparams_resolve(train.n, job->n_epochs, job->batch_size, job->lr_multiplier, &hp, &err)) {
-        fail_job(s, job, "running", "invalid_hyperparameters", "hyperparameters", err.msg);
-        goto done;
-    }
-    snprintf(job->n_epochs, sizeof job->n_epochs, "%d", hp.n_epochs);
-    snprintf(job->batch_size, sizeof job->batch_size, "%d", hp.batch_size);
-    snprintf(job->lr_multiplier, sizeof job->lr_multiplier, "%.17g", hp.lr_multiplier);
-    LoraConfig lc = {TRAIN_DEFAULT_RANK, TRAIN_DEFAULT_ALPHA, 0.0f, LORA_ALL_TARGETS};
-    if (lora_new(m, &lc, &lora, &err)) {
-        fail_job(s, job, "running", "server_error", NULL, err.msg);
-        goto done;
-    }
-    lora_init(lora, (uint64_t)job->seed);
-    if (mkdir(rc.run_dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(msg, sizeof msg, "%.1000s: cannot create: %s", rc.run_dir, strerror(errno));
-        fail_job(s, job, "running", "server_error", NULL, msg);
-        goto done;
-    }
-    rc.first_step = latest_checkpoint(rc.run_dir, resume, sizeof resume);
-    job->step = rc.first_step;
-    job->total_steps = trainer_total_steps(train.n, hp.batch_size, hp.n_epochs);
-    rc.per_epoch = job->total_steps / hp.n_epochs;
-    if (store_job_update_if(s, job, "running", &err) != 0) goto done;
-    if (rc.first_step > 0)
-        add_event(s, job->id, "info", "message", NULL, "Fine-tuning job resumed from step %ld%s", rc.first_step,
-                  resumed_after_restart ? " after a server restart" : "");
-    else
-        add_event(s, job->id, "info", "message", NULL, "Fine-tuning job started");
-
-    TrainConfig cfg;
-    trainer_config_init(&cfg, &hp, (uint64_t)job->seed);
-    cfg.out_dir = rc.run_dir;
-    cfg.base_model = job->model;
-    cfg.stop = &w->stop;
-    ops_set_threads(w->cfg.threads);
-    if (w->cfg.inference) inference_set_threads(w->cfg.inference, 1);
-    TrainProgress progress;
-    int trc = trainer_run(m, lora, &train, valid.n ? &valid : NULL, &cfg, resume[0] ? resume : NULL, on_train_step,
-                          &rc, &progress, &err);
-    if (w->cfg.inference) inference_set_threads(w->cfg.inference, 0);
+    rc.first_step = latest_checkpoint(rc.run_dir, resume, sizeof resume); /* 0 while there is no directory */
+    store_file_path(s, job->training_file, train_path, sizeof train_path);
+    if (job->validation_file[0]) store_file_path(s, job->validation_file, valid_path, sizeof valid_path);
+    FtTrainParams p;
+    ft_train_params_default(&p);
+    p.train_path = train_path;
+    p.valid_path = job->validation_file[0] ? valid_path : NULL;
+    p.n_epochs = job->n_epochs;
+    p.batch_size = job->batch_size;
+    p.lr_multiplier = job->lr_multiplier;
+    p.seed = (uint64_t)job->seed;
+    p.n_threads = w->cfg.threads;
+    p.out_dir = rc.run_dir;
+    p.resume_dir = resume[0] ? resume : NULL;
+    p.base_model = job->model;
+    p.stop = &w->stop;
+    p.on_ready = on_train_ready;
+    p.on_step = on_train_step;
+    p.user = &rc;
+    FtTrainResult res;
+    FtError fe = {0};
+    int trc = ft_train(m, &p, &res, &fe);
+    if (rc.shared_cores) inference_set_threads(w->cfg.inference, 0);
     if (trc) {
-        snprintf(msg, sizeof msg, "The job failed during training: %s", err.msg);
-        fail_job(s, job, "running", "server_error", NULL, msg);
-    } else if (progress.step >= job->total_steps) {
-        finish_job(&rc, info.tokens * (long long)hp.n_epochs);
+        if (res.stage >= FT_TRAIN_PREPARE) job_set_hyperparams(job, &res);
+        snprintf(msg, sizeof msg, "%s%s", TRAIN_FAILURES[res.stage].prefix, fe.msg);
+        fail_job(s, job, "running", TRAIN_FAILURES[res.stage].code, TRAIN_FAILURES[res.stage].param, msg);
+    } else if (res.step >= res.total_steps) {
+        finish_job(&rc, res.train.tokens * (long long)res.n_epochs);
     } else if (rc.stopped_by_status) {
         JobRecord now;
         if (store_job_get(s, job->id, &now, &err) == 0 && strcmp(now.status, "paused") == 0)
-            add_event(s, job->id, "info", "message", NULL, "Fine-tuning job paused at step %ld", progress.step);
-    } /* else the server is stopping: the job stays running and resumes at the next start */
-done:
-    lora_free(lora);
-    dataset_free(&train);
-    dataset_free(&valid);
+            add_event(s, job->id, "info", "message", NULL, "Fine-tuning job paused at step %ld", res.step);
+    } /* else the server is stopping, or the job's status changed before it started: it stays as
+       * it is (a running job resumes at the next start) */
     model_cache_put(w->cfg.cache, m);
 }
 

@@ -10,7 +10,7 @@
 
 typedef struct {
     char *path;
-    Model *model;      /* NULL while loading */
+    FtModel *model;    /* NULL while loading */
     int refs;
     unsigned long used;
     bool loading;
@@ -35,7 +35,7 @@ int model_cache_new(ModelCache **out, Err *err) {
 void model_cache_free(ModelCache *c) {
     if (!c) return;
     for (int i = 0; i < MODEL_CACHE_SLOTS; i++) {
-        model_free(c->slots[i].model);
+        ft_model_free(c->slots[i].model);
         free(c->slots[i].path);
     }
     pthread_cond_destroy(&c->loaded);
@@ -54,13 +54,13 @@ static void evict(ModelCache *c) {
             if (!s->refs && !s->loading && (oldest < 0 || s->used < c->slots[oldest].used)) oldest = i;
         }
         if (loaded <= MODEL_CACHE_KEEP || oldest < 0) return;
-        model_free(c->slots[oldest].model);
+        ft_model_free(c->slots[oldest].model);
         free(c->slots[oldest].path);
         memset(&c->slots[oldest], 0, sizeof(Slot));
     }
 }
 
-int model_cache_get(ModelCache *c, const char *path, const Model **out, Err *err) {
+int model_cache_get(ModelCache *c, const char *path, const FtModel **out, Err *err) {
     pthread_mutex_lock(&c->mu);
     for (;;) {
         Slot *s = NULL;
@@ -87,8 +87,12 @@ int model_cache_get(ModelCache *c, const char *path, const Model **out, Err *err
         s->path = strdup(path);
         s->loading = true;
         pthread_mutex_unlock(&c->mu);
-        Model *m = NULL;
-        int rc = s->path ? model_load(path, &m, err) : err_set(err, ERR_NOMEM, "out of memory");
+        FtModel *m = NULL;
+        FtError fe = {0};
+        int rc = -1;
+        if (!s->path) err_set(err, ERR_NOMEM, "out of memory");
+        else if (ft_model_load(path, &m, &fe)) err_set(err, fe.code, "%s", fe.msg); /* the same codes */
+        else rc = 0;
         pthread_mutex_lock(&c->mu);
         s->loading = false;
         if (rc) {
@@ -106,7 +110,7 @@ int model_cache_get(ModelCache *c, const char *path, const Model **out, Err *err
     }
 }
 
-void model_cache_put(ModelCache *c, const Model *m) {
+void model_cache_put(ModelCache *c, const FtModel *m) {
     if (!m) return;
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < MODEL_CACHE_SLOTS; i++)

@@ -1,12 +1,14 @@
-/* model_cache.h: base models loaded once and shared by the inference thread and the training
- * worker (a Model is read-only after loading). Each get takes a reference; put gives it back.
+/* model_cache.h: base models loaded once (ft_model_load, ftune.h) and shared by the inference thread
+ * and the training worker (a model is read-only after loading). Each get takes a reference; put
+ * gives it back.
  * Models nobody holds stay loaded until more than MODEL_CACHE_KEEP are, then the least recently
  * used is freed. Loading happens outside the lock, so one slow load does not block other models.
  * Thread-safe. */
 #ifndef FTUNE_MODEL_CACHE_H
 #define FTUNE_MODEL_CACHE_H
 
-#include "../model/model.h"
+#include "../core/err.h"
+#include "../ftune.h"
 
 #define MODEL_CACHE_KEEP 2
 
@@ -15,8 +17,9 @@ typedef struct ModelCache ModelCache;
 int model_cache_new(ModelCache **out, Err *err);
 void model_cache_free(ModelCache *c); /* every reference must have been put back; NULL is a no-op */
 
-/* The model at path (a GGUF file or a Hugging Face directory), loaded on first use. */
-int model_cache_get(ModelCache *c, const char *path, const Model **out, Err *err);
-void model_cache_put(ModelCache *c, const Model *m);
+/* The model at path (a GGUF file or a Hugging Face directory), loaded on first use: the code and
+ * message of ft_model_load's error, or ERR_UNSUPPORTED when every slot is in use. */
+int model_cache_get(ModelCache *c, const char *path, const FtModel **out, Err *err);
+void model_cache_put(ModelCache *c, const FtModel *m);
 
 #endif

@@ -3,7 +3,9 @@
  * slots equal to each sequence decoded alone, a forked slot continuing as its source, errors for
  * bad input, ft_generate_chat against the internal generate_chat (the one place the test reaches
  * behind the header: it is the reference `ftune chat` used before it became an API client), and
- * a tiny ft_train run whose adapter ft_adapter_load accepts and ft_generate_chat applies. */
+ * a tiny ft_train run whose adapter ft_adapter_load accepts and ft_generate_chat applies, with its
+ * report, on_ready hook and failure stages, a tokenizer loaded without weights, and chat sessions
+ * reused for many replies. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,12 @@ static FtModel *load_stories(void) {
     FtError err = {0};
     if (ft_model_load(p, &m, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
     return m;
+}
+
+static const char *in_path(const FtModel *m) {
+    FtModelInfo in;
+    ft_model_info(m, &in);
+    return in.path;
 }
 
 TEST(ftune_api_info_and_tokens) {
@@ -79,6 +87,57 @@ TEST(ftune_api_info_and_tokens) {
     ft_free(ids);
     ft_model_free(m);
     ft_model_free(NULL);
+}
+
+/* A tokenizer without its weights: from the GGUF file it gives the model's own ids; from a Hugging
+ * Face directory and from its tokenizer.json the same ids as the GGUF build of that model. */
+TEST(ftune_api_tokenizer) {
+    FtModel *m = load_stories();
+    if (!m) return;
+    FtError err = {0};
+    FtTokenizer *t = NULL;
+    REQUIRE(ft_tokenizer_load(in_path(m), &t, &err) == 0);
+    const char *text = "Once upon a time, <s> a cat.";
+    int32_t *a, *b;
+    int na, nb;
+    REQUIRE(ft_tokenize(m, text, strlen(text), true, true, &a, &na, &err) == 0);
+    REQUIRE(ft_tokenizer_encode(t, text, strlen(text), true, true, &b, &nb, &err) == 0);
+    CHECK(na == nb && na > 3 && memcmp(a, b, (size_t)na * sizeof *a) == 0);
+    ft_free(a);
+    ft_free(b);
+    CHECK(ft_tokenizer_encode(t, NULL, 0, true, true, &b, &nb, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_tokenize(NULL, text, 1, true, true, &b, &nb, &err) == -1 && err.code == FT_ERR_ARG);
+    ft_tokenizer_free(t);
+    ft_tokenizer_free(NULL);
+    ft_model_free(m);
+
+    const char *dir = test_model("models/smollm2-135m-instruct-tokenizer", "smollm2-135m-instruct-tokenizer");
+    if (dir) {
+        char json[4200];
+        snprintf(json, sizeof json, "%s/tokenizer.json", dir);
+        const char *paths[2] = {dir, json};
+        for (int i = 0; i < 2; i++) {
+            REQUIRE(ft_tokenizer_load(paths[i], &t, &err) == 0);
+            int32_t *ids;
+            int n;
+            REQUIRE(ft_tokenizer_encode(t, "<|im_start|>user", 16, false, true, &ids, &n, &err) == 0);
+            CHECK(n == 2 && ids[0] == 1 && ids[1] == 4093); /* as SmolLM2-135M-Instruct.Q4_1.gguf */
+            ft_free(ids);
+            ft_tokenizer_free(t);
+        }
+    }
+    /* errors name the file; nothing to free */
+    t = (FtTokenizer *)1;
+    CHECK(ft_tokenizer_load("/nonexistent/tokenizer.gguf", &t, &err) == -1 && t == NULL);
+    CHECK(err.code == FT_ERR_IO && strstr(err.msg, "/nonexistent/tokenizer.gguf") != NULL);
+    char bad[] = "/tmp/ftune_api_tok_XXXXXX";
+    int fd = mkstemp(bad);
+    REQUIRE(fd >= 0);
+    CHECK(write(fd, "not a gguf file", 15) == 15);
+    close(fd);
+    CHECK(ft_tokenizer_load(bad, &t, &err) == -1 && err.code == FT_ERR_FORMAT && strstr(err.msg, "bad magic") != NULL);
+    unlink(bad);
+    CHECK(ft_tokenizer_load(NULL, &t, &err) == -1 && err.code == FT_ERR_ARG);
 }
 
 TEST(ftune_api_load_errors) {
@@ -285,10 +344,77 @@ TEST(ftune_api_generate_chat) {
     ft_model_free(m);
 }
 
+/* One session serves many replies: each equals a fresh ft_generate_chat, whatever came before. */
+TEST(ftune_api_session) {
+    FtModel *m = load_stories();
+    if (!m) return;
+    FtError err = {0};
+    FtSession *s = NULL, *small = NULL;
+    REQUIRE(ft_session_new(m, 0, 2, &s, &err) == 0);
+    CHECK_EQ_INT(ft_session_ctx(s), 2048); /* 4096 capped at the model's context */
+    REQUIRE(ft_session_new(m, 24, 1, &small, &err) == 0);
+    CHECK_EQ_INT(ft_session_ctx(small), 24);
+    FtChatMessage a[1] = {{"user", "Once upon a time"}}, b[2] = {{"system", "Be brief."}, {"user", "The cat"}};
+    FtGenParams gp;
+    ft_gen_params_default(m, &gp);
+    gp.max_tokens = 24;
+    gp.n_threads = 2;
+    FtGenResult ra, rb, again, fresh;
+    REQUIRE(ft_session_generate_chat(s, NULL, a, 1, &gp, NULL, NULL, &ra, &err) == 0);
+    REQUIRE(ft_session_generate_chat(s, NULL, b, 2, &gp, NULL, NULL, &rb, &err) == 0);
+    REQUIRE(ft_session_generate_chat(s, NULL, a, 1, &gp, NULL, NULL, &again, &err) == 0);
+    REQUIRE(ft_generate_chat(m, NULL, b, 2, &gp, NULL, NULL, &fresh, &err) == 0);
+    CHECK(strcmp(ra.text, again.text) == 0 && ra.n_prompt == again.n_prompt);
+    CHECK(strcmp(rb.text, fresh.text) == 0 && rb.n_completion == fresh.n_completion);
+    /* sampling with a seed: the same seed gives the same text on the session as alone */
+    FtGenParams sp = gp;
+    sp.temperature = 0.9f;
+    sp.seed = 7;
+    ft_gen_result_free(&again);
+    ft_gen_result_free(&fresh);
+    REQUIRE(ft_session_generate_chat(s, NULL, a, 1, &sp, NULL, NULL, &again, &err) == 0);
+    REQUIRE(ft_generate_chat(m, NULL, a, 1, &sp, NULL, NULL, &fresh, &err) == 0);
+    CHECK(strcmp(again.text, fresh.text) == 0);
+    /* a reply stops at the end of a small session's context */
+    FtGenResult rs;
+    REQUIRE(ft_session_generate_chat(small, NULL, a, 1, &gp, NULL, NULL, &rs, &err) == 0);
+    CHECK(rs.n_prompt + rs.n_completion <= 24);
+    ft_gen_result_free(&rs);
+    /* bad input leaves the session usable */
+    FtChatMessage longer[1] = {{"user", "Once upon a time there was a little cat who lived in a big house with a dog"}};
+    CHECK(ft_session_generate_chat(small, NULL, longer, 1, &gp, NULL, NULL, &rs, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(rs.text == NULL);
+    CHECK(ft_session_generate_chat(s, NULL, a, 0, &gp, NULL, NULL, &rs, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_session_generate_chat(NULL, NULL, a, 1, &gp, NULL, NULL, &rs, &err) == -1 && err.code == FT_ERR_ARG);
+    REQUIRE(ft_session_generate_chat(s, NULL, b, 2, &gp, NULL, NULL, &rs, &err) == 0);
+    CHECK(strcmp(rs.text, rb.text) == 0);
+    ft_gen_result_free(&rs);
+    FtSession *none = (FtSession *)1;
+    CHECK(ft_session_new(NULL, 0, 1, &none, &err) == -1 && none == NULL && err.code == FT_ERR_ARG);
+    ft_gen_result_free(&ra);
+    ft_gen_result_free(&rb);
+    ft_gen_result_free(&again);
+    ft_gen_result_free(&fresh);
+    ft_session_free(small);
+    ft_session_free(s);
+    ft_session_free(NULL);
+    ft_model_free(m);
+}
+
 typedef struct {
-    int steps;
+    int steps, ready;
     double first_loss, last_loss;
+    FtTrainResult plan;
+    int stop_when_ready; /* on_ready asks not to train */
 } StepLog;
+
+static int on_ready(const FtTrainResult *plan, void *user) {
+    StepLog *l = user;
+    if (l->steps) test_fail(__FILE__, __LINE__, "on_ready after a step");
+    l->ready++;
+    l->plan = *plan;
+    return l->stop_when_ready;
+}
 
 static int on_step(const FtTrainMetrics *mt, const char *ckpt, void *user) {
     (void)ckpt;
@@ -297,6 +423,17 @@ static int on_step(const FtTrainMetrics *mt, const char *ckpt, void *user) {
     l->last_loss = mt->train_loss;
     l->steps++;
     return 0;
+}
+
+/* The whole of a small text file (heap, NUL-terminated); -1 when it cannot be read. */
+static int read_text(const char *path, char **out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char *buf = calloc(1, 1 << 16);
+    size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    *out = buf;
+    return buf && n > 0 ? 0 : -1;
 }
 
 TEST(ftune_api_train) {
@@ -326,12 +463,24 @@ TEST(ftune_api_train) {
     p.seed = 3;
     p.n_threads = 2;
     StepLog log = {0};
+    p.on_ready = on_ready;
     p.on_step = on_step;
     p.user = &log;
     FtTrainResult res;
     FtError err = {0};
     REQUIRE(ft_train(m, &p, &res, &err) == 0);
-    CHECK_EQ_INT(res.n_train, 12);
+    CHECK_EQ_INT(res.stage, FT_TRAIN_RUN);
+    CHECK_EQ_INT(res.train.n_examples, 12);
+    CHECK(res.train.trained_tokens > 0 && res.train.trained_tokens < res.train.tokens);
+    CHECK_EQ_INT(res.valid.n_examples, 0);
+    CHECK_EQ_INT(res.max_length, 2048); /* the model's context */
+    /* on_ready: once, before the first step, with the plan and no progress yet */
+    CHECK_EQ_INT(log.ready, 1);
+    CHECK_EQ_INT(log.plan.stage, FT_TRAIN_RUN);
+    CHECK_EQ_INT(log.plan.total_steps, 3);
+    CHECK_EQ_INT(log.plan.batch_size, 4);
+    CHECK_EQ_INT(log.plan.train.tokens, res.train.tokens);
+    CHECK_EQ_INT(log.plan.step, 0);
     CHECK_EQ_INT(res.n_epochs, 1);
     CHECK_EQ_INT(res.batch_size, 4);
     CHECK_EQ_INT(res.total_steps, 3);
@@ -348,9 +497,29 @@ TEST(ftune_api_train) {
         FtGenParams gp;
         ft_gen_params_default(m, &gp);
         gp.max_tokens = 8;
-        FtGenResult r;
+        FtGenResult r, on_base, on_adapter;
         CHECK(ft_generate_chat(m, a, msg, 1, &gp, NULL, NULL, &r, &err) == 0);
-        if (!err.code) ft_gen_result_free(&r);
+        /* a session switches between the adapter and the base model from one reply to the next */
+        FtGenResult base;
+        FtSession *s;
+        REQUIRE(ft_generate_chat(m, NULL, msg, 1, &gp, NULL, NULL, &base, &err) == 0);
+        REQUIRE(ft_session_new(m, 256, 1, &s, &err) == 0);
+        REQUIRE(ft_session_generate_chat(s, a, msg, 1, &gp, NULL, NULL, &on_adapter, &err) == 0);
+        REQUIRE(ft_session_generate_chat(s, NULL, msg, 1, &gp, NULL, NULL, &on_base, &err) == 0);
+        CHECK(strcmp(on_adapter.text, r.text) == 0 && strcmp(on_base.text, base.text) == 0);
+        ft_gen_result_free(&on_adapter);
+        ft_gen_result_free(&on_base);
+        ft_gen_result_free(&base);
+        ft_session_free(s);
+        /* an adapter loaded for another model (another handle on the same file) is refused */
+        FtModel *other = load_stories();
+        FtSession *os = NULL;
+        FtGenResult ro;
+        if (other && ft_session_new(other, 64, 1, &os, &err) == 0)
+            CHECK(ft_session_generate_chat(os, a, msg, 1, &gp, NULL, NULL, &ro, &err) == -1 && err.code == FT_ERR_ARG);
+        ft_session_free(os);
+        ft_model_free(other);
+        ft_gen_result_free(&r);
         /* the adapter in a batch, next to the base model */
         FtEngine *e;
         FtCache *c;
@@ -372,19 +541,63 @@ TEST(ftune_api_train) {
     ft_adapter_free(a);
     FtAdapter *none = NULL;
     CHECK(ft_adapter_load(m, dir, &none, &err) == -1 && none == NULL); /* no adapter_config.json there */
-    /* bad parameters */
+    /* the path of the model is the adapter's base model unless the caller names another */
+    char cfg_path[400], *cfg = NULL;
+    snprintf(cfg_path, sizeof cfg_path, "%s/adapter_config.json", out);
+    CHECK(read_text(cfg_path, &cfg) == 0 && strstr(cfg, in_path(m)) != NULL);
+    free(cfg);
+    FtTrainParams np = p;
+    char out2[300];
+    snprintf(out2, sizeof out2, "%s/named", dir);
+    np.out_dir = out2;
+    np.base_model = "stories-base";
+    np.on_ready = NULL;
+    np.on_step = NULL;
+    REQUIRE(ft_train(m, &np, &res, &err) == 0);
+    snprintf(cfg_path, sizeof cfg_path, "%s/adapter_config.json", out2);
+    CHECK(read_text(cfg_path, &cfg) == 0 && strstr(cfg, "\"stories-base\"") != NULL);
+    free(cfg);
+    /* on_ready may decline: nothing is trained and that is not an error */
+    StepLog decline = {.stop_when_ready = 1};
+    np = p;
+    snprintf(out2, sizeof out2, "%s/declined", dir);
+    np.out_dir = out2;
+    np.user = &decline;
+    REQUIRE(ft_train(m, &np, &res, &err) == 0);
+    CHECK(decline.ready == 1 && decline.steps == 0);
+    CHECK(res.stage == FT_TRAIN_RUN && res.step == 0 && res.total_steps == 3);
+    CHECK(access(out2, F_OK) != 0);
+    /* truncation is reported with the examples' lines */
+    np = p;
+    np.max_length = 8;
+    np.on_ready = on_ready;
+    np.on_step = NULL;
+    decline = (StepLog){.stop_when_ready = 1};
+    np.user = &decline;
+    REQUIRE(ft_train(m, &np, &res, &err) == 0);
+    CHECK_EQ_INT(res.max_length, 8);
+    CHECK_EQ_INT(res.train.n_truncated, 12);
+    CHECK(res.train.truncated_lines[0] == 1 && res.train.truncated_lines[11] == 12);
+    /* bad parameters, each with the stage that refused it */
     FtTrainParams bp = p;
     bp.rank = 0;
     CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_train_params_check(&bp, &err) == -1 && err.code == FT_ERR_ARG && strstr(err.msg, "rank") != NULL);
+    CHECK(ft_train_params_check(&p, &err) == 0);
     bp = p;
     bp.n_epochs = "many";
-    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_train(m, &bp, &res, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(res.stage == FT_TRAIN_RESOLVE && res.train.n_examples == 12);
     bp = p;
     bp.targets = "q,nope";
-    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code == FT_ERR_ARG);
+    CHECK(ft_train(m, &bp, &res, &err) == -1 && err.code == FT_ERR_ARG && res.stage == FT_TRAIN_CHECK);
+    CHECK(ft_train_params_check(&bp, &err) == -1 && strstr(err.msg, "nope") != NULL);
     bp = p;
     bp.train_path = "/nonexistent/train.jsonl";
-    CHECK(ft_train(m, &bp, NULL, &err) == -1 && err.code != FT_OK);
+    CHECK(ft_train(m, &bp, &res, &err) == -1 && err.code != FT_OK && res.stage == FT_TRAIN_LOAD_TRAIN);
+    bp = p;
+    bp.valid_path = "/nonexistent/valid.jsonl";
+    CHECK(ft_train(m, &bp, &res, &err) == -1 && res.stage == FT_TRAIN_LOAD_VALID && res.train.n_examples == 12);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
