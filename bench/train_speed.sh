@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # train_speed.sh: LoRA training speed, ftune beside PyTorch (same model, rank 8 on all seven
 # projections, batch 8 x 128 tokens, one AdamW step per batch, same thread count), alternating the
-# two engines so that both see the same machine conditions.
+# engines so that all see the same machine conditions: ftune at fp32 and bf16 (where the CPU and
+# build have a bf16 path), PyTorch at fp32 and under bf16 autocast.
 # Usage: bash bench/train_speed.sh [THREADS]   (PyTorch: Debian's python3-torch, see
 # scripts/setup_reference.sh)
 set -euo pipefail
@@ -12,6 +13,8 @@ make --no-print-directory build/bench_train >/dev/null
 bash scripts/fetch_models.sh
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F)"
 for round in 1 2; do
-    ./build/bench_train "$MODEL" "$THREADS"
-    /usr/bin/python3 bench/torch_train_bench.py "$THREADS"
+    ./build/bench_train "$MODEL" "$THREADS" 1024 fp32
+    ./build/bench_train "$MODEL" "$THREADS" 1024 bf16 || echo "# no bf16 path here" >&2
+    /usr/bin/python3 bench/torch_train_bench.py "$THREADS" "" fp32
+    /usr/bin/python3 bench/torch_train_bench.py "$THREADS" "" bf16
 done

@@ -139,6 +139,11 @@ typedef enum { FT_PRECISION_AUTO = 0, FT_PRECISION_FP32 = 1, FT_PRECISION_BF16 =
 /* "auto", "fp32" or "bf16" into *out; FT_ERR_ARG naming any other value. */
 int ft_precision_parse(const char *s, FtPrecision *out, FtError *err);
 
+/* What p means on this CPU and build: *got is FT_PRECISION_FP32 or FT_PRECISION_BF16, why (may be
+ * NULL; FT_PRECISION_WHY_MAX bytes) the reason. FT_ERR_UNSUPPORTED for bf16 where it is not
+ * available (saying why), FT_ERR_ARG for a value out of range. */
+int ft_precision_resolve(FtPrecision p, FtPrecision *got, char *why, FtError *err);
+
 /* Sets m's precision (a model loads at fp32). bf16 keeps a bf16 copy of every weight matrix beside
  * the stored one (2 bytes a parameter). why (may be NULL; FT_PRECISION_WHY_MAX bytes) receives the
  * choice and the CPU feature behind it, e.g. "bf16 (AMX-BF16 on <cpu>, oneDNN avx512_core_amx)".

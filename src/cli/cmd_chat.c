@@ -11,17 +11,19 @@
 #include "../ftune.h"
 #include "args.h"
 #include "cli.h"
+#include "cli_precision.h"
 
 #define CHAT_MAX_TURNS 256
 #define CHAT_MAX_STDIN (16u << 20)
 
 static const char *const CHAT_OPTIONS[] = {"model", "adapter", "system", "temperature", "top-p", "top-k", "seed",
-                                           "max-tokens", "threads", "ctx", "stop", NULL};
+                                           "max-tokens", "threads", "ctx", "stop", "precision", NULL};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune chat --model PATH [--adapter DIR] [--system TEXT] [--temperature T] [--top-p P] [--top-k K]\n"
-            "                  [--seed N] [--max-tokens N] [--stop TEXT] [--threads N] [--ctx N] [MESSAGE]\n"
+            "                  [--seed N] [--max-tokens N] [--stop TEXT] [--threads N] [--ctx N]\n"
+            "                  [" CLI_PRECISION_USAGE "] [MESSAGE]\n"
             "Prints the model's reply to MESSAGE; with no MESSAGE, reads it from standard input, or\n"
             "starts a conversation on a terminal (an empty line or Ctrl-D ends it). --adapter applies a\n"
             "LoRA adapter in the PEFT layout (adapter_config.json, adapter_model.safetensors) unmerged.\n");
@@ -106,12 +108,18 @@ int cmd_chat(int argc, char **argv) {
         args_int(&a, "max-tokens", &max_tokens, 1, 1 << 24) || args_int(&a, "threads", &threads, 0, 1024) ||
         args_int(&a, "ctx", &ctx, 16, 1 << 20))
         return EXIT_BAD_INPUT;
+    FtPrecision precision;
+    if (cli_precision_parse(&a, &precision)) return EXIT_BAD_INPUT;
 
     FtError err = {0};
     FtModel *m;
     if (ft_model_load(model_path, &m, &err)) {
         fprintf(stderr, "ftune chat: %s\n", err.msg);
         return EXIT_BAD_INPUT;
+    }
+    if ((status = cli_precision_apply(m, precision))) {
+        ft_model_free(m);
+        return status;
     }
     FtModelInfo info;
     ft_model_info(m, &info);

@@ -10,12 +10,13 @@
 #include "../eval/eval_run.h"
 #include "args.h"
 #include "cli.h"
+#include "cli_precision.h"
 #include "interrupt.h"
 #include "progress.h"
 
 static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot",
                                            "base-url", "api-key", "normalize", "max-tokens", "temperature",
-                                           "seed", "limit", "threads", "json", "html", NULL};
+                                           "seed", "limit", "threads", "json", "html", "precision", NULL};
 static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "base-url", "api-key"};
 
 static void usage(void) {
@@ -25,6 +26,7 @@ static void usage(void) {
             "                                   [--base-url URL [--api-key KEY]]\n"
             "                  [--candidate NAME ...]... [--normalize none|trim|case] [--max-tokens N]\n"
             "                  [--temperature T] [--seed N] [--limit N] [--threads N] [--json FILE] [--html FILE]\n"
+            "                  [" CLI_PRECISION_USAGE "]\n"
             "Each example's last assistant message is the expected answer; the messages before it are the\n"
             "prompt. The first candidate is the baseline the others are compared with. A candidate runs\n"
             "locally (a GGUF file or Hugging Face folder, with an optional PEFT adapter) or, with --base-url,\n"
@@ -105,11 +107,13 @@ int cmd_eval(int argc, char **argv) {
     if (!r) return 1;
     long max_tokens = 64, limit = 0, threads = 0, seed = 0;
     double temperature = 0;
+    FtPrecision precision = FT_PRECISION_AUTO;
     int rc = EXIT_BAD_INPUT;
     if (a.n_positional || !args_get(&a, "data") || parse_candidates(&a, r) ||
         parse_norm(args_get(&a, "normalize"), &r->norm) || args_int(&a, "max-tokens", &max_tokens, 1, 1 << 20) ||
         args_int(&a, "limit", &limit, 0, EVAL_MAX_EXAMPLES) || args_int(&a, "threads", &threads, 0, 1024) ||
-        args_int(&a, "seed", &seed, 0, 0x7fffffffffffffffl) || args_float(&a, "temperature", &temperature, 0, 2)) {
+        args_int(&a, "seed", &seed, 0, 0x7fffffffffffffffl) || args_float(&a, "temperature", &temperature, 0, 2) ||
+        cli_precision_parse(&a, &precision)) {
         if (!r->n_cands) usage();
         free(r);
         return EXIT_BAD_INPUT;
@@ -121,8 +125,8 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     Progress bar;
-    EvalRunOptions o = {(int)max_tokens, (float)temperature, (uint64_t)seed, (int)threads, &cli_interrupted,
-                        on_progress, &bar};
+    EvalRunOptions o = {(int)max_tokens, (float)temperature, (uint64_t)seed, (int)threads, (int)precision,
+                        &cli_interrupted, on_progress, &bar};
     cli_catch_interrupt();
     for (int i = 0; i < r->n_cands && !cli_interrupted; i++) {
         EvalCandidate *c = &r->cands[i];
@@ -131,6 +135,7 @@ int cmd_eval(int argc, char **argv) {
         progress_start(&bar, set.n);
         int run = eval_run_candidate(&set, c, &o);
         progress_end(&bar);
+        if (c->precision[0]) fprintf(stderr, "precision: %s\n", c->precision);
         if (run) {
             fprintf(stderr, "ftune eval: out of memory\n");
             goto done;

@@ -7,15 +7,16 @@
 #include "../serve/server.h"
 #include "args.h"
 #include "cli.h"
+#include "cli_precision.h"
 
 static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "models", "api-key", "threads", "http-threads",
-                                            "allow-no-key", NULL};
+                                            "allow-no-key", "precision", NULL};
 static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune serve [--host H] [--port P] [--data DIR] [--models DIR]... [--api-key KEY]...\n"
-            "                   [--threads N] [--http-threads N] [--allow-no-key]\n"
+            "                   [--threads N] [--http-threads N] [--allow-no-key] [" CLI_PRECISION_USAGE "]\n"
             "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions) on\n"
             "http://H:P/v1 (default 127.0.0.1:8080). State lives in DIR (default ./ftune-data); base models are\n"
             "the GGUF files and Hugging Face folders in the --models directories (default ./models), named by\n"
@@ -51,6 +52,9 @@ int cmd_serve(int argc, char **argv) {
     if (args_int(&a, "port", &port, 0, 65535) || args_int(&a, "threads", &threads, 0, 1024) ||
         args_int(&a, "http-threads", &http_threads, 1, 256))
         return EXIT_BAD_INPUT;
+    FtPrecision precision;
+    if (cli_precision_parse(&a, &precision)) return EXIT_BAD_INPUT;
+    cfg.precision = (int)precision;
     cfg.host = args_get(&a, "host") ? args_get(&a, "host") : "127.0.0.1";
     cfg.port = (int)port;
     cfg.threads = (int)threads;

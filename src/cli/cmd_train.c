@@ -10,22 +10,24 @@
 #include "../ftune.h"
 #include "args.h"
 #include "cli.h"
+#include "cli_precision.h"
 #include "interrupt.h"
 #include "progress.h"
 
 static const char *const TRAIN_OPTIONS[] = {"model", "train", "validation", "epochs", "batch-size", "lr-multiplier",
                                             "rank", "alpha", "dropout", "target", "seed", "max-length", "out", "resume",
-                                            "threads", "eval-every", NULL};
+                                            "threads", "eval-every", "precision", NULL};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune train --model PATH --train FILE [--validation FILE] [--epochs N|auto]\n"
             "                   [--batch-size N|auto] [--lr-multiplier X|auto] [--rank N] [--alpha N] [--dropout P]\n"
             "                   [--target LIST] [--seed N] [--max-length N] [--threads N] [--eval-every N]\n"
-            "                   --out DIR [--resume CHECKPOINT_DIR]\n"
+            "                   [" CLI_PRECISION_USAGE "] --out DIR [--resume CHECKPOINT_DIR]\n"
             "Trains a LoRA adapter on a chat-format JSONL file (OpenAI's format) and writes it to DIR in the\n"
             "PEFT layout, with checkpoint-<step>/ directories and results.csv. --target: q,k,v,o,gate,up,down\n"
-            "or all (the default). Ctrl-C stops at the next step and leaves a checkpoint to --resume from.\n");
+            "or all (the default). Ctrl-C stops at the next step and leaves a checkpoint to --resume from.\n"
+            "--precision: the base-weight products in fp32 or bf16 (auto: bf16 where the CPU has AMX).\n");
 }
 
 typedef struct {
@@ -133,10 +135,16 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "ftune train: --target: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }
+    FtPrecision precision;
+    if (cli_precision_parse(&a, &precision)) return EXIT_BAD_INPUT;
     FtModel *m;
     if (ft_model_load(args_get(&a, "model"), &m, &err)) {
         fprintf(stderr, "ftune train: %s\n", err.msg);
         return EXIT_BAD_INPUT;
+    }
+    if ((status = cli_precision_apply(m, precision))) {
+        ft_model_free(m);
+        return status;
     }
     FtTrainResult res;
     int trc = ft_train(m, &p, &res, &err);

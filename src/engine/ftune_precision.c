@@ -1,4 +1,4 @@
-/* ftune_precision.c: ft_precision_parse and ft_model_set_precision, the public face of
+/* ftune_precision.c: ft_precision_parse, ft_precision_resolve and ft_model_set_precision, the public face of
  * tensor/precision.h and model_set_precision (bf16 weight copies). */
 #include "../tensor/precision.h"
 #include "ftune_internal.h"
@@ -14,6 +14,17 @@ int ft_precision_parse(const char *s, FtPrecision *out, FtError *err) {
     if (!out) return ft_err_set(err, FT_ERR_ARG, "ft_precision_parse: NULL argument");
     if (precision_parse(s, &p, &e)) return ft_err_from(err, &e);
     *out = (FtPrecision)p;
+    return 0;
+}
+
+int ft_precision_resolve(FtPrecision p, FtPrecision *got, char *why, FtError *err) {
+    if (!got) return ft_err_set(err, FT_ERR_ARG, "ft_precision_resolve: NULL argument");
+    if (p < FT_PRECISION_AUTO || p > FT_PRECISION_BF16)
+        return ft_err_set(err, FT_ERR_ARG, "precision %d is not one of auto, fp32, bf16", (int)p);
+    Precision r;
+    Err e = {0};
+    if (precision_resolve((Precision)p, &r, why, &e)) return ft_err_from(err, &e);
+    *got = (FtPrecision)r;
     return 0;
 }
 

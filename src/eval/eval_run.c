@@ -267,7 +267,7 @@ static int remote_answer(Runner *rn, const EvalCandidate *c, json_t *msgs, const
 }
 
 /* Loads what the candidate needs: model + adapter + state, or an HTTP handle. */
-static int runner_open(const EvalCandidate *c, const EvalRunOptions *o, Runner *rn, Err *err) {
+static int runner_open(EvalCandidate *c, const EvalRunOptions *o, Runner *rn, Err *err) {
     memset(rn, 0, sizeof *rn);
     if (c->base_url[0]) {
         rn->curl = curl_easy_init();
@@ -282,7 +282,9 @@ static int runner_open(const EvalCandidate *c, const EvalRunOptions *o, Runner *
         return 0;
     }
     FtError fe = {0};
-    if (ft_model_load(c->model, &rn->model, &fe)) return err_set(err, fe.code, "%s", fe.msg);
+    if (ft_model_load(c->model, &rn->model, &fe) ||
+        ft_model_set_precision(rn->model, (FtPrecision)o->precision, c->precision, &fe))
+        return err_set(err, fe.code, "%s", fe.msg);
     FtModelInfo info;
     ft_model_info(rn->model, &info);
     /* the whole context the model was built for: a held-out prompt is never cut short */

@@ -32,6 +32,7 @@ typedef struct {
     float temperature;          /* 0 = greedy */
     uint64_t seed;
     int threads;                /* local inference threads (<= 0: every core) */
+    int precision;              /* local candidates' FtPrecision (auto, fp32, bf16) */
     const volatile int *stop;   /* set by Ctrl-C: stop after the current example */
     void (*progress)(void *user, const EvalCandidate *c, long done, long total);
     void *user;

@@ -170,6 +170,13 @@ static void route_metrics(Ctx *c) {
     http_respond(c->res, 200, "text/plain; version=0.0.4", text, len);
 }
 
+/* The precision every loaded model runs at (ftune.h), and why, into why (FT_PRECISION_WHY_MAX). */
+static int resolve_precision(int want, FtPrecision *got, char *why, Err *err) {
+    FtError fe = {0};
+    if (ft_precision_resolve((FtPrecision)want, got, why, &fe)) return err_set(err, fe.code, "--precision: %s", fe.msg);
+    return 0;
+}
+
 static int make_dir(const char *path, Err *err) {
     if (mkdir(path, 0755) != 0 && errno != EEXIST) return err_set(err, ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     return 0;
@@ -183,15 +190,18 @@ int server_run(const ServerConfig *cfg, Err *err) {
     snprintf(srv->data_dir, sizeof srv->data_dir, "%s", cfg->data_dir);
     snprintf(srv->spool_dir, sizeof srv->spool_dir, "%s/tmp", srv->data_dir);
     int rc = -1;
+    FtPrecision precision;
     Store *main_store = NULL;
     pthread_key_create(&srv->store_key, free_store);
     srv->metrics = metrics_new();
     /* the store first: it creates the data directory and checks the database */
     if (make_dir(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err) ||
-        model_cache_new(&srv->cache, err) || inference_start(srv->cache, cfg->threads, &srv->inference, err))
+        resolve_precision(cfg->precision, &precision, srv->precision, err) ||
+        model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, cfg->threads, &srv->inference, err))
         goto done;
+    fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
-                     cfg->threads};
+                     cfg->threads, srv->precision};
     if (jobs_start(&jc, &srv->jobs, err)) goto done;
     HttpConfig hc = {srv->cfg.host, cfg->port, cfg->http_threads > 0 ? cfg->http_threads : HTTP_THREADS_DEFAULT,
                      srv->spool_dir, "/v1/files", handle, on_done, on_http_error, srv};

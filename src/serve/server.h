@@ -25,6 +25,7 @@ typedef struct {
     int n_api_keys;
     int http_threads;
     int threads;                     /* compute threads (<= 0: every core) */
+    int precision;                   /* FtPrecision of every model it loads (auto, fp32, bf16) */
 } ServerConfig;
 
 struct Server {
@@ -37,6 +38,7 @@ struct Server {
     Inference *inference;
     JobWorker *jobs;
     Metrics *metrics;
+    char precision[FT_PRECISION_WHY_MAX]; /* the models' precision and why, for the log and job events */
 };
 
 /* Runs the server until SIGINT/SIGTERM; prints "listening on ..." once ready. Returns 0 on a

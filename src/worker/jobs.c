@@ -378,6 +378,8 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
                   rc->resumed_after_restart ? " after a server restart" : "");
     else
         add_event(rc->s, job->id, "info", "message", NULL, "Fine-tuning job started");
+    if (rc->w->cfg.precision)
+        add_event(rc->s, job->id, "info", "message", NULL, "Training precision: %s", rc->w->cfg.precision);
     if (rc->w->cfg.inference) {
         inference_set_threads(rc->w->cfg.inference, 1);
         rc->shared_cores = true;

@@ -23,6 +23,7 @@ typedef struct {
     ModelCache *cache;
     Inference *inference;          /* told to use one thread while a job trains (may be NULL) */
     int threads;                   /* training threads (<= 0: every core) */
+    const char *precision;         /* the models' precision and why, recorded in each job's events */
 } JobsConfig;
 
 typedef struct JobWorker JobWorker;

@@ -164,6 +164,8 @@ def test_events(c):
                  "Files validated, moving job to queued state",
                  "Fine-tuning job started"]
     check(msgs[:4] == want_head, "first events (oldest first) %s, expected %s" % (msgs[:4], want_head))
+    check(msgs[4].startswith("Training precision: fp32") or msgs[4].startswith("Training precision: bf16"),
+          "fifth event %r: the precision the job trains at" % msgs[4])
     check(msgs[-1] == "The job has successfully completed", "last event %r" % msgs[-1])
     check("New fine-tuned model created: %s" % c.ft in msgs, "no 'New fine-tuned model created: %s' in %s"
           % (c.ft, msgs))
