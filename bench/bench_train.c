@@ -7,6 +7,7 @@
  * Usage: bench_train MODEL [threads] [tokens per packed pass] [precision: fp32 (default), bf16,
  * auto]; FTUNE_BENCH_STEPS=N times N < 5 steps (big models). The MFU fields are always against
  * the fp32 sgemm rate. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
     }
     int threads = argc > 2 ? atoi(argv[2]) : 2;
     int pack_rows = argc > 3 ? atoi(argv[3]) : TRAIN_PACK_ROWS;
-    ops_set_threads(threads);
+    omp_set_num_threads(threads);
     Err err = {0};
     Model *m;
     Lora *lora;

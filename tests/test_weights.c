@@ -1,6 +1,7 @@
 /* test_weights.c: see test_weights.h. */
 #include "test_weights.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "tensor/ops_quant.h"
@@ -29,4 +30,21 @@ void test_random_weights(Rng *r, uint32_t type, unsigned char *data, size_t byte
                 unsigned char *h = data + off + fields[f] + 1; /* sign, exponent 9..16, mantissa */
                 *h = (unsigned char)((*h & 0x83) | (9 + (*h >> 2) % 8) << 2);
             }
+}
+
+double test_matmul_worst_ratio(const float *got, const float *ref, const float *x, const float *Wd, int n, int N, int K,
+                               bool backward, double a, double b, double per_term) {
+    const double u = 1.0 / (1 << 24);
+    int out = backward ? K : N, inner = backward ? N : K;
+    double worst = 0;
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < out; j++) {
+            double mag = 0;
+            for (int k = 0; k < inner; k++)
+                mag += fabs(x[(size_t)t * inner + k]) * fabs(backward ? Wd[(size_t)k * K + j] : Wd[(size_t)j * K + k]);
+            size_t i = (size_t)t * out + j;
+            double bound = ((a * inner + b) * u + per_term) * mag + u * fabs(ref[i]) + 1e-30;
+            worst = fmax(worst, fabs(got[i] - ref[i]) / bound);
+        }
+    return worst;
 }

@@ -110,8 +110,7 @@ int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtEr
     cfg.out_dir = p->out_dir;
     cfg.base_model = p->base_model ? p->base_model : m->path;
     cfg.stop = p->stop;
-    /* the training kernels take their thread budget from the tensor layer */
-    ops_set_threads(p->n_threads);
+    cfg.n_threads = p->n_threads;
     StepRelay relay = {p->on_step, p->user};
     TrainProgress progress = {0};
     rc = trainer_run(m, lora, &train, valid.n ? &valid : NULL, &cfg, p->resume_dir, relay_step, &relay, &progress, &e);

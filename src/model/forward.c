@@ -39,13 +39,12 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     *out = NULL;
     const ModelConfig *c = &m->cfg;
     if (max_rows <= 0 || max_ctx <= 0) return err_set(err, ERR_ARG, "batch rows and context size must be positive");
-    ops_set_threads(n_threads);
     Forward *f = calloc(1, sizeof *f);
     if (!f) return err_set(err, ERR_NOMEM, "out of memory");
     f->m = m;
     f->max_rows = max_rows;
     f->max_ctx = max_ctx;
-    f->n_threads = ops_get_threads();
+    f->n_threads = ops_threads(n_threads);
     size_t R = max_rows, C = c->dim, F = c->ffn_dim, qd = (size_t)c->n_head * c->head_dim,
            kvd = (size_t)c->n_kv_head * c->head_dim, wide = C > qd ? C : qd;
     if (F > wide) wide = F;

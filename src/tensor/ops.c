@@ -9,18 +9,9 @@
 #include <omp.h>
 #include <string.h>
 
-static int g_threads = 1;
-
 #define ATTENTION_GEMM_MIN_T 8 /* from this many queries on, attention runs on sgemm */
 
-void ops_set_threads(int n) {
-    if (n <= 0) n = omp_get_num_procs();
-    g_threads = n;
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
-}
-
-int ops_get_threads(void) { return g_threads; }
+int ops_threads(int n) { return n > 0 ? n : omp_get_num_procs(); }
 
 void op_linear(float *y, const float *x, const float *w, const float *bias, int T, int K, int N) {
     if (T == 1) {

@@ -41,8 +41,9 @@ void op_attention(float *out, const float *q, const float *k_cache, const float 
 void op_attention_ref(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
                       int n_head, int n_kv, int hd, float *scratch);
 
-/* Sets the threads used by the fast kernels (OpenMP and OpenBLAS). n <= 0 means all cores. */
-void ops_set_threads(int n);
-int ops_get_threads(void);
+/* A thread budget: n, or every core when n <= 0. There is no process-wide setting: the kernels run
+ * on the calling thread's OpenMP team size (omp_set_num_threads, which OpenBLAS's OpenMP build
+ * follows too), which each entry point (forward_batch, trainer_run) sets from its own budget. */
+int ops_threads(int n);
 
 #endif

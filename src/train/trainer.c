@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "../core/rng.h"
 #include "../model/peft.h"
 #include "../model/safetensors.h"
+#include "../tensor/ops.h"
 #include "train_step.h"
 
 #define GROUP_BATCHES 32 /* batches per length-sorted group when shuffling */
@@ -213,6 +215,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
                 const char *resume_dir, TrainCallback cb, void *user, TrainProgress *progress, Err *err) {
     memset(progress, 0, sizeof *progress);
     if (train->n <= 0) return err_set(err, ERR_ARG, "no training examples");
+    omp_set_num_threads(ops_threads(cfg->n_threads));
     if (cfg->batch_size < 1 || cfg->n_epochs < 1) return err_set(err, ERR_ARG, "batch size and epochs must be >= 1");
     int max_len = 2;
     for (int i = 0; i < train->n; i++) max_len = train->ex[i].len > max_len ? train->ex[i].len : max_len;

@@ -39,6 +39,7 @@ typedef struct {
     const char *out_dir;   /* checkpoints and results.csv; NULL: none written */
     const char *base_model;/* recorded in the adapters */
     const volatile int *stop; /* set to non-zero (e.g. by SIGINT) to stop at the next step boundary */
+    int n_threads;         /* the run's thread budget (<= 0: every core), set on the calling thread */
 } TrainConfig;
 
 typedef struct {

@@ -18,24 +18,6 @@ static const struct { const char *name; uint32_t type; } TYPES[] = {
     {"Q4_K", QUANT_Q4_K}, {"Q5_K", QUANT_Q5_K}, {"Q6_K", QUANT_Q6_K},
 };
 
-/* Worst |got - ref| / bound over y (n, N) = x (n, K) W^T; Wd (N, K) the dequantized weights. */
-static double worst_ratio(const float *got, const float *ref, const float *x, const float *Wd, int n, int N, int K,
-                          bool backward) {
-    const double u = 1.0 / (1 << 24);
-    double worst = 0;
-    int out = backward ? K : N, inner = backward ? N : K;
-    for (int t = 0; t < n; t++)
-        for (int j = 0; j < out; j++) {
-            double mag = 0;
-            for (int k = 0; k < inner; k++)
-                mag += fabs(x[(size_t)t * inner + k]) * fabs(backward ? Wd[(size_t)k * K + j] : Wd[(size_t)j * K + k]);
-            size_t i = (size_t)t * out + j;
-            double bound = (2.0 * inner + 8) * u * mag + u * fabs(ref[i]) + 1e-30;
-            worst = fmax(worst, fabs(got[i] - ref[i]) / bound);
-        }
-    return worst;
-}
-
 TEST(matmul_typed_weights_match_ref) {
     const int K = 512, N = MATMUL_TILE_FLOATS / 512 + 37; /* two tiles of rows */
     const int ns[] = {1, 3, 9};
@@ -58,12 +40,12 @@ TEST(matmul_typed_weights_match_ref) {
             for (size_t e = 0; e < (size_t)n * N; e++) x[e] = rng_uniform(&r) * 2 - 1;
             op_matmul(y, x, &w, bias, n);
             op_matmul_ref(y_ref, x, &w, bias, n);
-            worst = fmax(worst, worst_ratio(y, y_ref, x, Wd, n, N, K, false));
+            worst = fmax(worst, test_matmul_worst_ratio(y, y_ref, x, Wd, n, N, K, false, 2.0, 8, 0));
             /* backward: dx (n, K) = dy (n, N) W + dx */
             for (size_t e = 0; e < (size_t)n * K; e++) y[e] = y_ref[e] = rng_uniform(&r);
             op_matmul_backward(y, 1.0f, x, &w, n);
             op_matmul_backward_ref(y_ref, 1.0f, x, &w, n);
-            worst = fmax(worst, worst_ratio(y, y_ref, x, Wd, n, N, K, true));
+            worst = fmax(worst, test_matmul_worst_ratio(y, y_ref, x, Wd, n, N, K, true, 2.0, 8, 0));
         }
         printf("    %-5s %d x %d: worst error %.3f of its bound\n", TYPES[i].name, N, K, worst);
         CHECK(worst <= 1.0);

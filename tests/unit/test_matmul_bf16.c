@@ -65,24 +65,6 @@ TEST(bf16_rounding_is_nearest_even) {
     free(src), free(dst);
 }
 
-/* Worst |got - ref| over its bound; y (n, out) from x (n, inner) and Wd (N, K) fp32. */
-static double worst_ratio(const float *got, const float *ref, const float *x, const float *Wd, int n, int N, int K,
-                          bool backward, double per_term) {
-    const double u = 1.0 / (1 << 24);
-    int out = backward ? K : N, inner = backward ? N : K;
-    double worst = 0;
-    for (int t = 0; t < n; t++)
-        for (int j = 0; j < out; j++) {
-            double mag = 0;
-            for (int k = 0; k < inner; k++)
-                mag += fabs(x[(size_t)t * inner + k]) * fabs(backward ? Wd[(size_t)k * K + j] : Wd[(size_t)j * K + k]);
-            size_t i = (size_t)t * out + j;
-            double bound = ((inner + 2) * u + per_term) * mag + u * fabs(ref[i]) + 1e-30;
-            worst = fmax(worst, fabs(got[i] - ref[i]) / bound);
-        }
-    return worst;
-}
-
 TEST(matmul_bf16_matches_ref_and_fp32_within_bound) {
     if (!bf16_here()) return;
     const double b = 1.0 / 256;
@@ -107,19 +89,19 @@ TEST(matmul_bf16_matches_ref_and_fp32_within_bound) {
         /* forward: the oneDNN kernel against its twin, and op_matmul (bf16 copy) against fp32 */
         bf16_matmul(y, x, Wb, bias, n, N, K);
         bf16_matmul_ref(y_ref, x, Wb, bias, n, N, K);
-        double twin = worst_ratio(y, y_ref, x, Wr, n, N, K, false, 0); /* the same operands */
+        double twin = test_matmul_worst_ratio(y, y_ref, x, Wr, n, N, K, false, 1.0, 2, 0); /* the same operands */
         op_matmul(y, x, &w, bias, n);
         op_matmul_ref(y_ref, x, &w32, bias, n);
-        double fp32 = worst_ratio(y, y_ref, x, Wd, n, N, K, false, 2 * b + b * b);
+        double fp32 = test_matmul_worst_ratio(y, y_ref, x, Wd, n, N, K, false, 1.0, 2, 2 * b + b * b);
         /* backward, accumulating into dx */
         for (size_t i = 0; i < (size_t)n * K; i++) y[i] = y_ref[i] = rng_uniform(&r);
         bf16_matmul_backward(y, 1.0f, x, Wb, n, N, K);
         bf16_matmul_backward_ref(y_ref, 1.0f, x, Wb, n, N, K);
-        twin = fmax(twin, worst_ratio(y, y_ref, x, Wr, n, N, K, true, 0));
+        twin = fmax(twin, test_matmul_worst_ratio(y, y_ref, x, Wr, n, N, K, true, 1.0, 2, 0));
         for (size_t i = 0; i < (size_t)n * K; i++) y[i] = y_ref[i];
         op_matmul_backward(y, 0.0f, x, &w, n);
         op_matmul_backward_ref(y_ref, 0.0f, x, &w32, n);
-        fp32 = fmax(fp32, worst_ratio(y, y_ref, x, Wd, n, N, K, true, 2 * b + b * b));
+        fp32 = fmax(fp32, test_matmul_worst_ratio(y, y_ref, x, Wd, n, N, K, true, 1.0, 2, 2 * b + b * b));
         printf("    n %d, N %d, K %d: worst %.3f of the twin bound, %.3f of the bf16-vs-fp32 bound\n", n, N, K, twin,
                fp32);
         CHECK(twin <= 1.0);

@@ -1,5 +1,6 @@
 /* test_ops.c: every fast kernel against its naive `_ref` twin on random inputs of awkward sizes. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,7 @@ static double max_rel_diff(const float *a, const float *b, size_t n) {
 TEST(ops_linear_matches_ref) {
     Rng r;
     rng_seed(&r, 1);
-    ops_set_threads(2);
+    omp_set_num_threads(2);
     int shapes[][3] = {{1, 37, 19}, {7, 64, 172}, {33, 100, 3}, {5, 1, 1}};
     for (size_t s = 0; s < 4; s++) {
         int T = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
@@ -76,7 +77,7 @@ TEST(ops_rmsnorm_rope_swiglu_match_ref) {
 static void check_attention(uint64_t seed, int n_head, int n_kv, int hd, int start, int T) {
     Rng r;
     rng_seed(&r, seed);
-    ops_set_threads(2);
+    omp_set_num_threads(2);
     int ctx = start + T;
     float *q = randn(&r, (size_t)T * n_head * hd, 1), *k = randn(&r, (size_t)ctx * n_kv * hd, 1),
           *v = randn(&r, (size_t)ctx * n_kv * hd, 1);
