@@ -4,6 +4,7 @@
 #include <cblas.h>
 
 #include "matmul_bf16.h"
+#include "onednn.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,10 @@ void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatri
 
 void op_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B, float beta,
              float *C) {
+    if (onednn_built()) {
+        onednn_matmul(ONEDNN_F32, trans_a, trans_b, M, N, K, alpha, A, B, NULL, beta, C);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
                 alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N);
 }

@@ -26,7 +26,8 @@ void op_matmul_backward_ref(float *dx, float beta, const float *dy, const QuantM
 
 /* C (M, N) = alpha op(A) op(B) + beta C for fp32 operands, row-major and packed: op(A) is (M, K),
  * stored (K, M) when trans_a; op(B) is (K, N), stored (N, K) when trans_b. The one entry to BLAS
- * for model/ and train/ (LoRA factors, their gradients, merges). */
+ * for model/ and train/ (LoRA factors, their gradients, merges): oneDNN's fp32 matmul where ftune
+ * was built with it (about twice OpenBLAS's speed at LoRA's skinny shapes), else OpenBLAS. */
 void op_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B, float beta,
              float *C);
 void op_gemm_ref(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B,

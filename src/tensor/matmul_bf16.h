@@ -2,11 +2,10 @@
  * to bfloat16 (8-bit significand), products accumulated in fp32, through oneDNN's matmul primitive
  * (AMX tiles on Intel Sapphire Rapids and later, AVX512-BF16 on AMD Zen 4 and Intel Cooper Lake).
  * W is the caller's bf16 copy of a weight (rows N, cols K, row-major); x is converted to bf16 in a
- * per-thread scratch on each call. Primitives are created per shape through oneDNN's own primitive
- * cache (a repeated shape costs a lookup). Only these products run in bf16: LoRA factors, their
+ * per-thread scratch on each call (onednn.h). Only these products run in bf16: LoRA factors, their
  * gradients, norms, attention, softmax, the loss and the residual stream stay fp32 (matmul.h,
- * ops.h). Without oneDNN at build time the backend reports itself absent and must not be called
- * (tensor/precision.h never selects it then). Each kernel has a naive _ref twin: the same bf16
+ * ops.h). Without oneDNN at build time (onednn_built() false) they must not be called
+ * (tensor/precision.h never selects bf16 then). Each kernel has a naive _ref twin: the same bf16
  * rounding of the inputs, products summed in double. */
 #ifndef FTUNE_MATMUL_BF16_H
 #define FTUNE_MATMUL_BF16_H
@@ -14,12 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Whether ftune was built with oneDNN. */
-bool bf16_backend_built(void);
-/* oneDNN's effective instruction set on this CPU ("avx512_core_amx", "avx512_core_bf16",
- * "avx2", ...), or "none" without oneDNN. */
-const char *bf16_backend_isa(void);
 
 /* dst (n) = src rounded to bf16 (nearest even); where the CPU converts with VCVTNEPS2BF16,
  * subnormal inputs (below 2^-126 in magnitude) become signed zeros, as in oneDNN. */

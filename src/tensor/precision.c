@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../core/cpu_features.h"
-#include "matmul_bf16.h"
+#include "onednn.h"
 
 static const char *const NAMES[] = {[PRECISION_AUTO] = "auto", [PRECISION_FP32] = "fp32", [PRECISION_BF16] = "bf16"};
 
@@ -24,14 +24,14 @@ int precision_resolve(Precision want, Precision *got, char *why, Err *err) {
     const CpuFeatures *f = cpu_features();
     char note[PRECISION_WHY_MAX];
     const char *unit = f->amx_bf16 ? "AMX-BF16" : f->avx512_bf16 ? "AVX512-BF16" : NULL;
-    bool built = bf16_backend_built();
+    bool built = onednn_built();
     if (want == PRECISION_BF16 && (!built || !unit))
         return err_set(err, ERR_UNSUPPORTED, "bf16 precision is not available: %s",
                        !built ? "ftune was built without oneDNN (libdnnl-dev)"
                               : "this CPU has neither AMX-BF16 nor AVX512-BF16");
     if (want == PRECISION_BF16 || (want == PRECISION_AUTO && built && f->amx_bf16)) {
         *got = PRECISION_BF16;
-        snprintf(note, sizeof note, "bf16 (%s on %s, oneDNN %s)", unit, f->model, bf16_backend_isa());
+        snprintf(note, sizeof note, "bf16 (%s on %s, oneDNN %s)", unit, f->model, onednn_isa());
     } else {
         *got = PRECISION_FP32;
         if (want == PRECISION_FP32) snprintf(note, sizeof note, "fp32 (requested)");
