@@ -277,6 +277,10 @@ typedef struct FtSession FtSession;
 int ft_session_new(const FtModel *m, int n_ctx, int n_threads, FtSession **out, FtError *err);
 void ft_session_free(FtSession *s); /* NULL is a no-op */
 int ft_session_ctx(const FtSession *s); /* positions of its sequence */
+/* The thread budget of the session's following generations: n_threads (<= 0: every core), at
+ * most the count it was made with. */
+void ft_session_set_threads(FtSession *s, int n_threads);
+int ft_session_threads(const FtSession *s);
 
 /* Renders msgs with the model's chat template (with the generation prompt), tokenizes and generates
  * one reply on session s, from an empty sequence, applying adapter (may be NULL; loaded for the

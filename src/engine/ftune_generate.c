@@ -58,6 +58,10 @@ void ft_session_free(FtSession *s) {
 
 int ft_session_ctx(const FtSession *s) { return s->st->max_seq; }
 
+void ft_session_set_threads(FtSession *s, int n_threads) { infer_set_threads(s->st, n_threads); }
+
+int ft_session_threads(const FtSession *s) { return s->st->n_threads; }
+
 int ft_session_new(const FtModel *m, int n_ctx, int n_threads, FtSession **out, FtError *err) {
     if (!out) return ft_err_set(err, FT_ERR_ARG, "ft_session_new: no place for the session");
     *out = NULL;

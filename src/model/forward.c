@@ -13,7 +13,7 @@
 
 struct Forward {
     const Model *m;
-    int max_rows, max_ctx, n_threads;
+    int max_rows, max_ctx, n_threads, max_threads; /* max_threads: what the scratch is sized for */
     float *arena;
     float *x;        // (R, C) residual stream
     LayerActs acts;  /* scratch shared by every layer */
@@ -34,6 +34,11 @@ void forward_free(Forward *f) {
 int forward_max_rows(const Forward *f) { return f->max_rows; }
 int forward_threads(const Forward *f) { return f->n_threads; }
 
+void forward_set_threads(Forward *f, int n_threads) {
+    int n = ops_threads(n_threads);
+    f->n_threads = n < f->max_threads ? n : f->max_threads;
+}
+
 
 int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forward **out, Err *err) {
     *out = NULL;
@@ -44,7 +49,7 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     f->m = m;
     f->max_rows = max_rows;
     f->max_ctx = max_ctx;
-    f->n_threads = ops_threads(n_threads);
+    f->n_threads = f->max_threads = ops_threads(n_threads);
     size_t R = max_rows, C = c->dim, F = c->ffn_dim, qd = (size_t)c->n_head * c->head_dim,
            kvd = (size_t)c->n_kv_head * c->head_dim, wide = C > qd ? C : qd;
     if (F > wide) wide = F;

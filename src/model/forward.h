@@ -32,6 +32,9 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
 void forward_free(Forward *f); /* NULL is a no-op */
 int forward_max_rows(const Forward *f);
 int forward_threads(const Forward *f); /* threads its kernels use */
+/* Changes the budget of the following calls to n_threads (<= 0: every core), at most the count f
+ * was made with (its scratch is sized for that). */
+void forward_set_threads(Forward *f, int n_threads);
 
 /* Runs the batch. Rows of one sequence must be consecutive with consecutive positions, the first
  * at most the slot's current length (so no hole is left): their keys and values are written

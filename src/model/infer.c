@@ -43,6 +43,11 @@ int infer_new(const Model *m, int max_seq, int n_threads, InferState **out, Err 
     return 0;
 }
 
+void infer_set_threads(InferState *s, int n_threads) {
+    forward_set_threads(s->fwd, n_threads);
+    s->n_threads = forward_threads(s->fwd);
+}
+
 void infer_reset(InferState *s) {
     s->pos = 0;
     kv_slot_reset(s->kv, 0);

@@ -28,6 +28,8 @@ typedef struct {
 /* Creates a state for up to max_seq positions (<= the model's context length when that is known).
  * n_threads <= 0 uses every core. Caller frees with infer_free. */
 int infer_new(const Model *m, int max_seq, int n_threads, InferState **out, Err *err);
+/* The thread budget of the following forwards (see forward_set_threads). */
+void infer_set_threads(InferState *s, int n_threads);
 void infer_free(InferState *s); /* NULL is a no-op */
 
 /* Applies a LoRA adapter (not merged: the base weights stay shared) to every later forward, or

@@ -3,7 +3,6 @@
  * it; switching to another base model frees both. */
 #include "inference.h"
 
-#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +116,7 @@ static void run_request(Inference *inf, InferRequest *r) {
     pthread_mutex_lock(&inf->mu);
     int threads = inf->threads;
     pthread_mutex_unlock(&inf->mu);
-    omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
+    ft_session_set_threads(inf->session, threads); /* one while a job trains, see inference_set_threads */
     for (int i = 0; i < r->n_choices; i++) {
         FtGenParams p;
         ft_gen_params_default(inf->model, &p); /* the model's end-of-turn and EOS ids */

@@ -352,6 +352,11 @@ TEST(ftune_api_session) {
     FtSession *s = NULL, *small = NULL;
     REQUIRE(ft_session_new(m, 0, 2, &s, &err) == 0);
     CHECK_EQ_INT(ft_session_ctx(s), 2048); /* 4096 capped at the model's context */
+    CHECK_EQ_INT(ft_session_threads(s), 2);
+    ft_session_set_threads(s, 1); /* a job's training takes the other core */
+    CHECK_EQ_INT(ft_session_threads(s), 1);
+    ft_session_set_threads(s, 64); /* never above what its scratch was made for */
+    CHECK_EQ_INT(ft_session_threads(s), 2);
     REQUIRE(ft_session_new(m, 24, 1, &small, &err) == 0);
     CHECK_EQ_INT(ft_session_ctx(small), 24);
     FtChatMessage a[1] = {{"user", "Once upon a time"}}, b[2] = {{"system", "Be brief."}, {"user", "The cat"}};
