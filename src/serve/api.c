@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../data/utf8_check.h"
+
 int api_fail(ApiError *e, int status, const char *type, const char *param, const char *code, const char *fmt, ...) {
     if (!e) return -1;
     e->status = status;
@@ -34,13 +36,28 @@ int api_bad_param(ApiError *e, const char *param, const char *fmt, ...) {
 
 static json_t *string_or_null(const char *s) { return s && s[0] ? json_string(s) : json_null(); }
 
+/* s as a JSON string whatever its bytes: an id from a URL or a name cut mid-character may hold
+ * invalid UTF-8, which JSON cannot carry: such bytes become U+FFFD. */
+static json_t *text_json(const char *s) {
+    size_t n;
+    char *fixed = utf8_repair(s, strlen(s), &n);
+    json_t *j = fixed ? json_stringn(fixed, n) : NULL;
+    free(fixed);
+    return j ? j : json_string("");
+}
+
+static json_t *text_or_null(const char *s) { return s && s[0] ? text_json(s) : json_null(); }
+
 char *api_error_json(const ApiError *e, size_t *len) {
-    json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "message", e->message, "type",
-                            e->type ? e->type : "invalid_request_error", "param", string_or_null(e->param), "code",
-                            string_or_null(e->code));
-    json_t *root = json_pack("{s:o}", "error", err);
-    char *text = json_dumps(root, JSON_COMPACT);
+    json_t *err = json_pack("{s:o, s:s, s:o, s:o}", "message", text_json(e->message), "type",
+                            e->type ? e->type : "invalid_request_error", "param", text_or_null(e->param), "code",
+                            text_or_null(e->code));
+    json_t *root = err ? json_pack("{s:o}", "error", err) : NULL;
+    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
+    if (!text) /* out of memory: still a valid OpenAI-shaped body */
+        text = strdup("{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,"
+                      "\"code\":null}}");
     if (len) *len = text ? strlen(text) : 0;
     return text;
 }

@@ -289,7 +289,7 @@ static enum MHD_Result reply_error(ConnState *c, int status, const char *message
 static int body_append(ConnState *c, const char *data, size_t n) {
     if (c->spool) {
         if (c->spool_fd < 0) {
-            snprintf(c->req.spool_path, sizeof c->req.spool_path, "%s/upload-XXXXXX", c->srv->spool_dir);
+            snprintf(c->req.spool_path, sizeof c->req.spool_path, "%s/" HTTP_SPOOL_PREFIX "XXXXXX", c->srv->spool_dir);
             c->spool_fd = mkstemp(c->req.spool_path);
             if (c->spool_fd < 0) {
                 c->req.spool_path[0] = 0;

@@ -18,6 +18,7 @@
 #define HTTP_MAX_UPLOAD_BODY (((size_t)512 << 20) + (1 << 20)) /* a 512 MB file plus its multipart framing */
 #define HTTP_MAX_PATH_PARAMS 3
 #define HTTP_THREADS_DEFAULT 4
+#define HTTP_SPOOL_PREFIX "upload-" /* names of the upload bodies being received in the spool directory */
 #define HTTP_CONNECTION_TIMEOUT_S 60   /* idle connections are closed after this */
 #define HTTP_CONNECTION_LIMIT 1024
 #define HTTP_CONNECTION_MEMORY (64 << 10) /* per-connection buffer: request line + headers must fit */

@@ -3,11 +3,14 @@
  * and the access log. */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,6 +173,24 @@ static void route_metrics(Ctx *c) {
     http_respond(c->res, 200, "text/plain; version=0.0.4", text, len);
 }
 
+/* Takes the data directory's lock (DATA/lock, flock exclusive, held until the process ends or
+ * *fd is closed): two servers on one directory would both train its jobs and write the same
+ * files. -1 with err naming the directory when another process holds it. */
+static int lock_data_dir(const char *dir, int *fd, Err *err) {
+    char path[2200];
+    snprintf(path, sizeof path, "%s/%s", dir, SERVER_LOCK_FILE);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*fd < 0) return err_set(err, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    int e = errno;
+    close(*fd);
+    *fd = -1;
+    if (e == EWOULDBLOCK)
+        return err_set(err, ERR_IO, "%s is in use by another ftune serve (it holds %s): stop it, or pass another --data",
+                       dir, path);
+    return err_set(err, ERR_IO, "%s: cannot lock: %s", path, strerror(e));
+}
+
 /* The precision every loaded model runs at (ftune.h), and why, into why (FT_PRECISION_WHY_MAX). */
 static int resolve_precision(int want, FtPrecision *got, char *why, Err *err) {
     FtError fe = {0};
@@ -177,25 +198,43 @@ static int resolve_precision(int want, FtPrecision *got, char *why, Err *err) {
     return 0;
 }
 
+/* Removes the partial uploads (HTTP_SPOOL_PREFIX*) that a killed server left in the spool
+ * directory; the data directory's lock says no other server is writing there. */
+static void sweep_spool(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, HTTP_SPOOL_PREFIX, strlen(HTTP_SPOOL_PREFIX)) == 0 &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
+            n++;
+    closedir(d);
+    if (n) fprintf(stderr, "ftune serve: removed %d partial upload%s left in %s\n", n, n == 1 ? "" : "s", dir);
+}
+
 static int make_dir(const char *path, Err *err) {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) return err_set(err, ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) return err_set(err, ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     return 0;
 }
 
 int server_run(const ServerConfig *cfg, Err *err) {
+    umask(077); /* the data directory, database, blobs and job files are the server owner's alone */
     Server *srv = calloc(1, sizeof *srv);
     if (!srv) return err_set(err, ERR_NOMEM, "out of memory");
     srv->cfg = *cfg;
     if (!srv->cfg.host) srv->cfg.host = "127.0.0.1";
     snprintf(srv->data_dir, sizeof srv->data_dir, "%s", cfg->data_dir);
     snprintf(srv->spool_dir, sizeof srv->spool_dir, "%s/tmp", srv->data_dir);
-    int rc = -1;
+    int rc = -1, lock_fd = -1;
     FtPrecision precision;
     Store *main_store = NULL;
     pthread_key_create(&srv->store_key, free_store);
     srv->metrics = metrics_new();
     /* the store first: it creates the data directory and checks the database */
-    if (make_dir(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err) ||
+    if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
+        store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err) ||
+        (sweep_spool(srv->spool_dir), 0) ||
         resolve_precision(cfg->precision, &precision, srv->precision, err) ||
         model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, cfg->threads, &srv->inference, err))
         goto done;
@@ -223,6 +262,7 @@ done:
     model_cache_free(srv->cache);
     store_close(main_store);
     metrics_free(srv->metrics);
+    if (lock_fd >= 0) close(lock_fd);
     free(srv);
     return rc;
 }

@@ -14,6 +14,7 @@
 
 #define SERVER_MAX_DIRS 16
 #define SERVER_MAX_KEYS 16
+#define SERVER_LOCK_FILE "lock" /* in the data directory: one server per directory */
 
 typedef struct {
     const char *host;                /* NULL: 127.0.0.1 */

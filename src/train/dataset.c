@@ -95,6 +95,11 @@ int dataset_load(const TextModel *tm, const char *path, long max_length, long mi
     }
     if (got < 0) rc = -1;
     info->n_examples = out->n;
+    if (!rc && out->n && info->trained_tokens == 0)
+        rc = err_set(err, ERR_FORMAT,
+                     "%s: nothing to train on: the assistant replies of all %d examples lie beyond %ld tokens (the "
+                     "training length); shorten the examples or use a model with a longer context",
+                     path, out->n, max_length);
     example_messages_free(&em);
     jdoc_free(&doc);
     jsonl_close(reader);

@@ -23,7 +23,8 @@ typedef struct {
 /* Loads path into *out for model tm. max_length <= 0 uses the model's context length;
  * min_examples is the validator's minimum (10 for a training file, as OpenAI requires; 1 for a
  * validation file). An invalid file is ERR_FORMAT with the validator's first problem and the
- * number of errors; an unreadable one ERR_IO. Free with dataset_free. */
+ * number of errors; an unreadable one ERR_IO; a file whose every assistant token lies beyond
+ * max_length ERR_FORMAT too (a run would train nothing). Free with dataset_free. */
 int dataset_load(const TextModel *tm, const char *path, long max_length, long min_examples, TrainSet *out,
                  DatasetInfo *info, Err *err);
 void dataset_free(TrainSet *set);

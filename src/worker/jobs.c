@@ -362,7 +362,7 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
     RunCtx *rc = user;
     JobRecord *job = rc->job;
     job_set_hyperparams(job, plan);
-    if (mkdir(rc->run_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(rc->run_dir, 0700) != 0 && errno != EEXIST) {
         char msg[STORE_TEXT_MAX];
         snprintf(msg, sizeof msg, "%.1000s: cannot create: %s", rc->run_dir, strerror(errno));
         fail_job(rc->s, job, "running", "server_error", NULL, msg);
@@ -498,7 +498,7 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
     w->cfg.data_dir = w->data_dir;
     char jobs_dir[2100];
     snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", w->data_dir);
-    if (mkdir(jobs_dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(jobs_dir, 0700) != 0 && errno != EEXIST) {
         free(w);
         return err_set(err, ERR_IO, "%s: cannot create: %s", jobs_dir, strerror(errno));
     }

@@ -5,9 +5,11 @@ data must fail the job (status "failed", job.error filled) rather than the reque
 success or error, carries x-request-id. The server runs with --api-key secret.
 Plain script: `python3 tests/e2e/test_errors.py`.
 """
+import http.client
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -93,6 +95,30 @@ def test_wrong_api_key(c):
     check(status == 200, "GET /health without a key: %s (health checks need no key)" % describe(status, headers, body))
 
 
+def test_invalid_utf8_in_path(c):
+    """An id whose bytes are not UTF-8 (%FF) gets a 404 whose body is valid JSON naming it (the body
+    used to be empty: JSON cannot carry those bytes, so they become U+FFFD)."""
+    conn = http.client.HTTPConnection("127.0.0.1", c.server.port, timeout=10)
+    conn.request("GET", "/v1/files/file-%FF%FEx", headers={"Authorization": "Bearer " + KEY})
+    r = conn.getresponse()
+    body = r.read()
+    check(r.status == 404, "GET /v1/files/file-%%FF%%FEx: status %d" % r.status)
+    err = json.loads(body.decode("utf-8"))["error"]
+    check("file-\ufffd\ufffdx" in err["message"], "message %r" % err["message"])
+    check(err["param"] == "id" or err["param"] is None, "param %r" % err["param"])
+
+
+def test_second_server_on_same_data(c):
+    """A second ftune serve on a data directory in use exits with a clear error and leaves the first
+    one serving (two servers used to train the same jobs side by side)."""
+    binary = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "ftune")
+    p = subprocess.run([binary, "serve", "--port", "0", "--data", c.server.data_dir, "--api-key", KEY],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode != 0, "the second server started (exit %d)" % p.returncode)
+    check("in use by another ftune serve" in p.stderr, "second server's message: %r" % p.stderr)
+    check(c.client.files.retrieve(c.good_file).id == c.good_file, "the first server stopped answering")
+
+
 def test_missing_file(c):
     expect(openai.NotFoundError, lambda: c.client.files.retrieve("file-nope"), status=404, param="id",
            what="files.retrieve('file-nope')")
@@ -135,6 +161,22 @@ def test_job_bad_role_fails(c):
     check(any(e.level == "error" for e in events),
           "no error-level event for the failed job: %s" % [(e.level, e.message) for e in events])
     c.failed_job = job.id
+
+
+def test_job_nothing_to_train_fails(c):
+    """Every assistant reply beyond the model's context (512 tokens for tiny-qwen2): the job fails
+    with invalid_training_file instead of "succeeding" with loss 0 on no trained token."""
+    long_q = "Please read this carefully. " + "The shelf holds many boxes. " * 150 + "What colour is item 1?"
+    ex = {"messages": [{"role": "user", "content": long_q}, {"role": "assistant", "content": "Blue."}]}
+    f = upload(c, "too-long.jsonl", "".join(json.dumps(ex) + "\n" for _ in range(10)))
+    job = c.client.fine_tuning.jobs.create(training_file=f.id, model=BASE)
+    job, seen = wait_job(c.client, job.id, timeout=120)
+    check(job.status == "failed", "job whose replies all lie beyond the context ended %r (statuses %s)"
+          % (job.status, seen))
+    check(job.error is not None and job.error.code == "invalid_training_file",
+          "error %r, expected code invalid_training_file" % job.error)
+    check("nothing to train on" in job.error.message, "error.message %r" % job.error.message)
+    check(job.trained_tokens in (None, 0), "trained_tokens %r" % job.trained_tokens)
 
 
 def test_job_too_few_examples_fails(c):
@@ -258,8 +300,8 @@ def test_upload_expires_after(c):
                    status=400, param_contains="expires_after", what="files.create(expires_after=%r)" % (bad,))
 
 
-TESTS = [test_wrong_api_key, test_missing_file, test_job_unknown_training_file, test_job_unknown_model,
-         test_job_bad_role_fails, test_job_too_few_examples_fails, test_upload_not_jsonl, test_bad_hyperparameters,
+TESTS = [test_wrong_api_key, test_invalid_utf8_in_path, test_second_server_on_same_data, test_missing_file, test_job_unknown_training_file, test_job_unknown_model,
+         test_job_bad_role_fails, test_job_nothing_to_train_fails, test_job_too_few_examples_fails, test_upload_not_jsonl, test_bad_hyperparameters,
          test_bad_chat, test_unknown_job, test_cancel_finished_job, test_request_id_everywhere,
          test_upload_expires_after]
 

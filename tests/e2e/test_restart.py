@@ -115,7 +115,15 @@ def test_kill_after_checkpoint(c):
 
 
 def test_restart_resumes(c):
+    # an upload cut off by the kill leaves its spool file; the restart sweeps it
+    c.partial = os.path.join(c.server.data_dir, "tmp", "upload-killed")
+    with open(c.partial, "wb") as f:
+        f.write(b"x" * 4096)
     c.server.start(port=c.server.port)  # same data directory, same port
+    check(not os.path.exists(c.partial), "the partial upload %s is still there after the restart" % c.partial)
+    for path, mode in ((c.server.data_dir, 0o700), (os.path.join(c.server.data_dir, "ftune.db"), 0o600)):
+        got = os.stat(path).st_mode & 0o777
+        check(got == mode, "%s has mode %o, expected %o (the server's data is its owner's alone)" % (path, got, mode))
     client = c.client
     job = client.fine_tuning.jobs.retrieve(c.job1)
     check(job.status in ("queued", "running", "succeeded"),

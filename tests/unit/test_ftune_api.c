@@ -572,15 +572,20 @@ TEST(ftune_api_train) {
     CHECK(decline.ready == 1 && decline.steps == 0);
     CHECK(res.stage == FT_TRAIN_RUN && res.step == 0 && res.total_steps == 3);
     CHECK(access(out2, F_OK) != 0);
-    /* truncation is reported with the examples' lines */
+    /* a length that cuts every assistant reply away leaves nothing to train: refused with the file */
     np = p;
     np.max_length = 8;
+    CHECK(ft_train(m, &np, &res, &err) == -1 && err.code == FT_ERR_FORMAT && strstr(err.msg, "nothing to train on"));
+    CHECK(res.stage == FT_TRAIN_LOAD_TRAIN);
+    /* truncation is reported with the examples' lines (42-43 tokens each; the replies end them) */
+    np = p;
+    np.max_length = 34;
     np.on_ready = on_ready;
     np.on_step = NULL;
     decline = (StepLog){.stop_when_ready = 1};
     np.user = &decline;
     REQUIRE(ft_train(m, &np, &res, &err) == 0);
-    CHECK_EQ_INT(res.max_length, 8);
+    CHECK_EQ_INT(res.max_length, 34);
     CHECK_EQ_INT(res.train.n_truncated, 12);
     CHECK(res.train.truncated_lines[0] == 1 && res.train.truncated_lines[11] == 12);
     /* bad parameters, each with the stage that refused it */
