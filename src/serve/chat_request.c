@@ -95,8 +95,52 @@ static int parse_stop(json_t *root, ChatRequest *r, ApiError *e) {
     return 0;
 }
 
+/* Every field of a chat completion request that ftune reads; anything else (a typo such as
+ * "max_tokn", or an option of the API that ftune does not implement) is refused by name. */
+static const char *const CHAT_FIELDS[] = {
+    "model", "messages", "stop", "temperature", "top_p", "n", "max_tokens", "max_completion_tokens", "stream",
+    "stream_options", "seed", "user", "logprobs", "top_logprobs", "response_format", "tool_choice", "tools",
+    "parallel_tool_calls", "frequency_penalty", "presence_penalty", "logit_bias", "store", "metadata"};
+
+static int check_known_fields(json_t *root, ApiError *e) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof CHAT_FIELDS / sizeof CHAT_FIELDS[0]; i++) known |= strcmp(key, CHAT_FIELDS[i]) == 0;
+        if (!known)
+            return api_fail(e, 400, "invalid_request_error", key, "unknown_parameter",
+                            "Unrecognized request argument supplied: %s", key);
+    }
+    return 0;
+}
+
+/* A field ftune knows but does not implement: refused unless absent, null or its neutral value
+ * (0, false, an empty array or object), never silently ignored. */
+static int refuse_unless_neutral(json_t *root, const char *key, const char *why, ApiError *e) {
+    json_t *v = json_object_get(root, key);
+    bool neutral = !v || json_is_null(v) || json_is_false(v) || (json_is_number(v) && json_number_value(v) == 0) ||
+                   (json_is_array(v) && json_array_size(v) == 0) || (json_is_object(v) && json_object_size(v) == 0);
+    if (neutral) return 0;
+    return api_fail(e, 400, "invalid_request_error", key, "unsupported_parameter", "%s is not supported by this server%s.",
+                    key, why);
+}
+
 /* Options ftune cannot honour are refused rather than silently ignored. */
 static int check_unsupported(json_t *root, ApiError *e) {
+    if (check_known_fields(root, e) ||
+        refuse_unless_neutral(root, "frequency_penalty", " (only 0)", e) ||
+        refuse_unless_neutral(root, "presence_penalty", " (only 0)", e) ||
+        refuse_unless_neutral(root, "logit_bias", " (only an empty map)", e) ||
+        refuse_unless_neutral(root, "top_logprobs", "", e) ||
+        refuse_unless_neutral(root, "tools", " yet (the model's replies are not parsed for tool calls)", e) ||
+        refuse_unless_neutral(root, "store", " (completions are not stored)", e) ||
+        refuse_unless_neutral(root, "metadata", " (it belongs to stored completions)", e))
+        return -1;
+    json_t *user = json_object_get(root, "user"), *ptc = json_object_get(root, "parallel_tool_calls");
+    if (user && !json_is_null(user) && !json_is_string(user)) return api_bad_param(e, "user", "expected a string.");
+    if (ptc && !json_is_null(ptc) && !json_is_boolean(ptc))
+        return api_bad_param(e, "parallel_tool_calls", "expected a boolean.");
     bool logprobs = false;
     if (api_field_bool(root, "logprobs", &logprobs, e) < 0) return -1;
     if (logprobs)
@@ -139,10 +183,6 @@ int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e
         api_field_int(root, "max_tokens", 1, 1 << 30, &max_tokens, e) < 0 ||
         api_field_int(root, "max_completion_tokens", 1, 1 << 30, &max_completion, e) < 0 ||
         api_field_bool(root, "stream", &r->stream, e) < 0)
-        return -1;
-    double unused;
-    if (api_field_number(root, "frequency_penalty", -2, 2, &unused, e) < 0 ||
-        api_field_number(root, "presence_penalty", -2, 2, &unused, e) < 0)
         return -1;
     rc = api_field_int(root, "seed", -(1ll << 62), 1ll << 62, &r->seed, e);
     if (rc < 0) return -1;

@@ -235,6 +235,19 @@ def test_bad_chat(c):
     expect(openai.NotFoundError,
            lambda: c.client.chat.completions.create(model="no-such-model", messages=MSGS, max_tokens=4),
            status=404, code="model_not_found", what="chat with model 'no-such-model'")
+    # a typo, and options ftune does not implement, are refused by name instead of ignored
+    expect(openai.BadRequestError,
+           lambda: c.client.chat.completions.create(model=BASE, messages=MSGS, extra_body={"max_tokn": 4}),
+           status=400, code="unknown_parameter", param="max_tokn", what="chat with max_tokn")
+    for field, value in (("frequency_penalty", 0.5), ("presence_penalty", -1), ("logit_bias", {"15": 5}),
+                         ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}])):
+        expect(openai.BadRequestError,
+               lambda: c.client.chat.completions.create(model=BASE, messages=MSGS, max_tokens=2,
+                                                        extra_body={field: value}),
+               status=400, code="unsupported_parameter", param=field, what="chat with %s=%r" % (field, value))
+    r = c.client.chat.completions.create(model=BASE, messages=MSGS, max_tokens=2, frequency_penalty=0,
+                                         presence_penalty=0, logit_bias={}, user="u-1")
+    check(r.choices[0].message.content is not None, "chat with neutral penalties and a user id failed")
 
 
 def test_unknown_job(c):
