@@ -1,5 +1,5 @@
-/* ftune_precision.c: ft_precision_parse, ft_precision_resolve and ft_model_set_precision, the public face of
- * tensor/precision.h and model_set_precision (bf16 weight copies). */
+/* ftune_precision.c: ft_precision_parse, ft_precision_resolve and ft_model_set_precision, the
+ * public face of tensor/precision.h and model_set_precision (bf16 weight copies). */
 #include "../tensor/precision.h"
 #include "ftune_internal.h"
 
@@ -7,6 +7,12 @@ _Static_assert(FT_PRECISION_AUTO == (int)PRECISION_AUTO && FT_PRECISION_FP32 == 
                    FT_PRECISION_BF16 == (int)PRECISION_BF16,
                "FtPrecision mirrors Precision");
 _Static_assert(FT_PRECISION_WHY_MAX == PRECISION_WHY_MAX, "the same reason buffer");
+
+/* -1 with FT_ERR_ARG unless p is one of FtPrecision's values. */
+static int check_value(FtPrecision p, FtError *err) {
+    if (p >= FT_PRECISION_AUTO && p <= FT_PRECISION_BF16) return 0;
+    return ft_err_set(err, FT_ERR_ARG, "precision %d is not one of auto, fp32, bf16", (int)p);
+}
 
 int ft_precision_parse(const char *s, FtPrecision *out, FtError *err) {
     Precision p;
@@ -19,8 +25,7 @@ int ft_precision_parse(const char *s, FtPrecision *out, FtError *err) {
 
 int ft_precision_resolve(FtPrecision p, FtPrecision *got, char *why, FtError *err) {
     if (!got) return ft_err_set(err, FT_ERR_ARG, "ft_precision_resolve: NULL argument");
-    if (p < FT_PRECISION_AUTO || p > FT_PRECISION_BF16)
-        return ft_err_set(err, FT_ERR_ARG, "precision %d is not one of auto, fp32, bf16", (int)p);
+    if (check_value(p, err)) return -1;
     Precision r;
     Err e = {0};
     if (precision_resolve((Precision)p, &r, why, &e)) return ft_err_from(err, &e);
@@ -30,8 +35,7 @@ int ft_precision_resolve(FtPrecision p, FtPrecision *got, char *why, FtError *er
 
 int ft_model_set_precision(FtModel *m, FtPrecision p, char *why, FtError *err) {
     if (!m) return ft_err_set(err, FT_ERR_ARG, "ft_model_set_precision: NULL model");
-    if (p < FT_PRECISION_AUTO || p > FT_PRECISION_BF16)
-        return ft_err_set(err, FT_ERR_ARG, "precision %d is not one of auto, fp32, bf16", (int)p);
+    if (check_value(p, err)) return -1;
     Err e = {0};
     if (model_set_precision(m->model, (Precision)p, why, &e)) return ft_err_from(err, &e);
     m->info.precision = precision_name(m->model->precision);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "../core/err.h"
+#include "../ftune.h"
 #include "metrics.h"
 
 #define EVAL_NAME_MAX 128
@@ -26,7 +27,7 @@ typedef struct {
     char api_key[256];
     char system_file[1024];     /* replaces (or adds) the system message, "" = keep the example's */
     char fewshot_file[1024];    /* chat JSONL whose examples are put before each prompt, "" = none */
-    char precision[160];        /* local: the precision it ran at and why (ftune.h), "" = remote */
+    char precision[FT_PRECISION_WHY_MAX]; /* local: the precision it ran at and why, "" = remote */
 
     /* results, per example (n of the set) */
     char **predictions;         /* heap strings; NULL where the request failed */

@@ -65,7 +65,7 @@ static void drop_copies(Model *m) {
 int model_set_precision(Model *m, Precision want, char *why, Err *err) {
     Precision got;
     if (precision_resolve(want, &got, why, err)) return -1;
-    if (got == m->precision && (got == PRECISION_FP32 || m->tok_embd.bf16)) return 0;
+    if (got == m->precision) return 0; /* bf16 is set only once its copies exist */
     drop_copies(m);
     m->precision = PRECISION_FP32;
     if (got == PRECISION_FP32) return 0;

@@ -164,6 +164,19 @@ int api_field_number(json_t *obj, const char *key, double min, double max, doubl
     return 0;
 }
 
+int api_check_fields(json_t *obj, const char *const *fields, size_t n, ApiError *e) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++) known = strcmp(key, fields[i]) == 0;
+        if (!known)
+            return api_fail(e, 400, "invalid_request_error", key, "unknown_parameter",
+                            "Unrecognized request argument supplied: %s", key);
+    }
+    return 0;
+}
+
 int api_field_bool(json_t *obj, const char *key, bool *out, ApiError *e) {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) return 1;

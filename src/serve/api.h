@@ -55,6 +55,10 @@ void api_server_error(Ctx *c, const char *what, const Err *err);
 /* Parses a request body that must be a JSON object (400 naming the line/column otherwise). */
 json_t *api_parse_object(const char *body, size_t len, ApiError *e);
 
+/* -1 with a 400 unknown_parameter naming the first key of obj that is not one of the n fields
+ * (OpenAI's "Unrecognized request argument supplied"); 0 when all are known. */
+int api_check_fields(json_t *obj, const char *const *fields, size_t n, ApiError *e);
+
 /* Typed field reads: 0 = present and valid, 1 = absent (or null when null_ok), -1 = wrong type
  * or out of range (e filled, naming the field). */
 int api_field_string(json_t *obj, const char *key, bool null_ok, const char **out, ApiError *e);

@@ -102,18 +102,6 @@ static const char *const CHAT_FIELDS[] = {
     "stream_options", "seed", "user", "logprobs", "top_logprobs", "response_format", "tool_choice", "tools",
     "parallel_tool_calls", "frequency_penalty", "presence_penalty", "logit_bias", "store", "metadata"};
 
-static int check_known_fields(json_t *root, ApiError *e) {
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof CHAT_FIELDS / sizeof CHAT_FIELDS[0]; i++) known |= strcmp(key, CHAT_FIELDS[i]) == 0;
-        if (!known)
-            return api_fail(e, 400, "invalid_request_error", key, "unknown_parameter",
-                            "Unrecognized request argument supplied: %s", key);
-    }
-    return 0;
-}
 
 /* A field ftune knows but does not implement: refused unless absent, null or its neutral value
  * (0, false, an empty array or object), never silently ignored. */
@@ -128,7 +116,7 @@ static int refuse_unless_neutral(json_t *root, const char *key, const char *why,
 
 /* Options ftune cannot honour are refused rather than silently ignored. */
 static int check_unsupported(json_t *root, ApiError *e) {
-    if (check_known_fields(root, e) ||
+    if (api_check_fields(root, CHAT_FIELDS, sizeof CHAT_FIELDS / sizeof CHAT_FIELDS[0], e) ||
         refuse_unless_neutral(root, "frequency_penalty", " (only 0)", e) ||
         refuse_unless_neutral(root, "presence_penalty", " (only 0)", e) ||
         refuse_unless_neutral(root, "logit_bias", " (only an empty map)", e) ||

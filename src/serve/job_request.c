@@ -10,19 +10,6 @@ static const char *const JOB_FIELDS[] = {"model", "training_file", "validation_f
                                          "hyperparameters", "method", "metadata", "integrations"};
 static const char *const HYPER_NAMES[] = {"n_epochs", "batch_size", "learning_rate_multiplier"};
 
-static int check_known_fields(json_t *root, ApiError *e) {
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof JOB_FIELDS / sizeof JOB_FIELDS[0]; i++) known |= strcmp(key, JOB_FIELDS[i]) == 0;
-        if (!known)
-            return api_fail(e, 400, "invalid_request_error", key, "unknown_parameter",
-                            "Unrecognized request argument supplied: %s", key);
-    }
-    return 0;
-}
-
 /* One hyperparameter: "auto" or a number, written to text; its range is checked by resolving it. */
 static int parse_hyper(json_t *hp, int which, const char *prefix, char *text, size_t cap, ApiError *e) {
     const char *name = HYPER_NAMES[which];
@@ -148,7 +135,7 @@ int job_request_parse(const char *body, size_t len, JobRecord *job, ApiError *e)
     if (!root) return -1;
     const char *vf = NULL;
     long long seed = -1;
-    int rc = check_known_fields(root, e);
+    int rc = api_check_fields(root, JOB_FIELDS, sizeof JOB_FIELDS / sizeof JOB_FIELDS[0], e);
     if (!rc) rc = required_id(root, "model", job->model, sizeof job->model, e);
     if (!rc) rc = required_id(root, "training_file", job->training_file, sizeof job->training_file, e);
     if (!rc && api_field_string(root, "validation_file", true, &vf, e) < 0) rc = -1;

@@ -231,11 +231,12 @@ int server_run(const ServerConfig *cfg, Err *err) {
     Store *main_store = NULL;
     pthread_key_create(&srv->store_key, free_store);
     srv->metrics = metrics_new();
-    /* the store first: it creates the data directory and checks the database */
+    /* the data directory and its lock first, then the store: it checks the database */
     if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
-        store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err) ||
-        (sweep_spool(srv->spool_dir), 0) ||
-        resolve_precision(cfg->precision, &precision, srv->precision, err) ||
+        store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err))
+        goto done;
+    sweep_spool(srv->spool_dir);
+    if (resolve_precision(cfg->precision, &precision, srv->precision, err) ||
         model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, cfg->threads, &srv->inference, err))
         goto done;
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);

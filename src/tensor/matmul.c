@@ -2,12 +2,12 @@
 #include "matmul.h"
 
 #include <cblas.h>
-
-#include "matmul_bf16.h"
-#include "onednn.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "matmul_bf16.h"
+#include "onednn.h"
 
 static inline const unsigned char *row_ptr(const QuantMatrix *w, int i) {
     return w->data + (size_t)i * quant_row_bytes(w->type, (size_t)w->cols);

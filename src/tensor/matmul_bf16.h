@@ -10,7 +10,6 @@
 #ifndef FTUNE_MATMUL_BF16_H
 #define FTUNE_MATMUL_BF16_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
