@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
         t0 = clock_now_s();
         for (int i = 0; i < n_decode; i++) {
             int32_t next = sampler_argmax(st->logits, m->cfg.vocab);
-            infer_forward(st, &next, 1, NULL, &err);
+            infer_step(st, next, &err); /* a generated token: a decode row, as generate() runs it */
         }
         dt = clock_now_s() - t0;
         if (dt < decode_best) decode_best = dt;

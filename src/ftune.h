@@ -163,6 +163,7 @@ int ft_adapter_load(const FtModel *m, const char *dir, FtAdapter **out, FtError 
 void ft_adapter_free(FtAdapter *a); /* NULL is a no-op */
 int ft_adapter_rank(const FtAdapter *a);
 float ft_adapter_alpha(const FtAdapter *a);
+size_t ft_adapter_bytes(const FtAdapter *a); /* memory of its factors */
 
 /* ---------------------------------------------------------------- sequence cache */
 
@@ -190,6 +191,16 @@ int ft_cache_seq_truncate(FtCache *c, int slot, int n, FtError *err);
 int ft_cache_seq_fork(FtCache *c, int src, int dst, int n, FtError *err);
 /* Positions filled in slot, or -1 when it is free or out of range. */
 int ft_cache_seq_len(const FtCache *c, int slot);
+/* A slot's memory grows as it fills (doubling, up to the capacity) and is released when it is
+ * freed. ft_cache_seq_reserve makes room for n positions in an allocated slot now (so that a
+ * scheduler can account for memory before it runs anything): FT_ERR_ARG for a free slot or n
+ * beyond the capacity, FT_ERR_NOMEM. ft_cache_seq_room is the positions allocated to a slot, and
+ * ft_cache_bytes the bytes of keys and values held over every slot; ft_cache_position_bytes is what
+ * one position of one slot takes. */
+int ft_cache_seq_reserve(FtCache *c, int slot, int n, FtError *err);
+int ft_cache_seq_room(const FtCache *c, int slot);
+size_t ft_cache_bytes(const FtCache *c);
+size_t ft_cache_position_bytes(const FtCache *c);
 
 /* ---------------------------------------------------------------- batched forward */
 
@@ -202,6 +213,10 @@ typedef struct {
     const int32_t *seq;     // (n) cache slot of each row
     const int32_t *adapter; // (n) index into the adapter list, -1 = base model; NULL: all -1
     const uint8_t *logits;  // (n) 1 = return this row's logits; NULL: only the last row's
+    int n_decode;           /* the first n_decode rows are generated tokens (one per sequence being
+                               decoded): their products read the stored weights, the other rows'
+                               take the model's precision, so that no row's arithmetic depends on
+                               what else shares the batch (a reply is the same alone or batched) */
 } FtBatch;
 
 typedef struct FtEngine FtEngine;
@@ -215,6 +230,9 @@ int ft_engine_new(const FtModel *m, int max_rows, int max_ctx, int n_threads, Ft
 void ft_engine_free(FtEngine *e); /* NULL is a no-op */
 int ft_engine_max_rows(const FtEngine *e);
 int ft_engine_threads(const FtEngine *e);
+/* The thread budget of the following calls: n_threads (<= 0: every core), at most the count the
+ * engine was made with (its scratch is sized for that). */
+void ft_engine_set_threads(FtEngine *e, int n_threads);
 
 /* Runs batch b over cache c: the rows' keys and values are written into their slots, whose lengths
  * grow to cover them. logits receives (k, vocab) floats, one row per row that asked for logits, in
@@ -247,7 +265,11 @@ typedef struct {
     int n_ctx;                          /* ft_generate_chat: positions of the sequence (prompt +
                                            reply); <= 0: 4096; capped at the model's context length */
     int n_threads;                      /* ft_generate_chat: <= 0: every core */
+    bool logprobs;                      /* FtReply: record each token's log-probability */
+    int top_logprobs;                   /* and its 0..FT_MAX_TOP_LOGPROBS most likely alternatives */
 } FtGenParams;
+
+#define FT_MAX_TOP_LOGPROBS 20
 
 typedef enum { FT_FINISH_STOP = 0, FT_FINISH_LENGTH = 1 } FtFinishReason;
 
@@ -298,6 +320,58 @@ int ft_session_generate_chat(FtSession *s, const FtAdapter *adapter, const FtCha
 int ft_generate_chat(const FtModel *m, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
                      const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err);
 void ft_gen_result_free(FtGenResult *r); /* frees r->text; NULL is a no-op */
+
+/* The prompt of a chat: msgs rendered with m's chat template (with the generation prompt) and
+ * tokenized, as ft_session_generate_chat does. *ids is allocated (release with ft_free). FT_ERR_ARG
+ * for a NULL argument or a message the template cannot express; FT_ERR_NOMEM. Thread-safe. */
+int ft_chat_prompt(const FtModel *m, const FtChatMessage *msgs, int n_msgs, int32_t **ids, int *n, FtError *err);
+
+/* ---------------------------------------------------------------- replies driven by the caller */
+
+/* One reply in progress, for callers that run the forward passes themselves (a scheduler that
+ * batches many sequences with ft_engine_decode): given the logits of the sequence's last position
+ * it samples the next token with its own sampler and seed, keeps the text, ends at a stop token or
+ * string, max_tokens or the end of the context, and streams text as ft_session_generate_chat does.
+ * The same sampling and stop handling as ft_session_generate_chat (which is built on it). */
+typedef struct FtReply FtReply;
+
+/* A reply to a prompt of n_prompt tokens in a sequence of n_ctx positions, with p's sampling, stop
+ * strings (the caller's; they must outlive the reply), stop ids, max_tokens and logprobs.
+ * FT_ERR_ARG for a NULL argument, an empty prompt or one that leaves no room, bad sampling
+ * parameters or top_logprobs out of 0..FT_MAX_TOP_LOGPROBS; FT_ERR_NOMEM. */
+int ft_reply_new(const FtModel *m, const FtGenParams *p, int n_prompt, int n_ctx, FtReply **out, FtError *err);
+void ft_reply_free(FtReply *r); /* NULL is a no-op */
+
+/* Samples the next token from logits (vocab floats: the logits of the sequence's last position)
+ * and streams the text that became final. Returns 0 with *next the token to run next (as a decode
+ * row), 1 when the reply has ended (stop token or string, max_tokens, the context, or stream
+ * returned non-zero), -1 on error. */
+int ft_reply_step(FtReply *r, const float *logits, FtStreamFn stream, void *user, int32_t *next, FtError *err);
+
+/* Ends the reply: streams what was held back (a possible stop-string prefix) unless it was cut
+ * short, and moves the text into *res (free with ft_gen_result_free). Call once, after ft_reply_step
+ * returned 1 or whenever the caller gives up on the reply. */
+int ft_reply_finish(FtReply *r, FtStreamFn stream, void *user, FtGenResult *res, FtError *err);
+
+typedef struct {
+    int32_t id;
+    float logprob;
+} FtTopLogprob;
+
+/* A generated token's log-probability under the model (log-softmax of the logits, before
+ * temperature and top-p) and the p.top_logprobs most likely tokens at its position. */
+typedef struct {
+    int32_t id;
+    float logprob;
+    int n_top;
+    FtTopLogprob top[FT_MAX_TOP_LOGPROBS]; /* most likely first */
+} FtTokenLogprob;
+
+/* The log-probabilities of the tokens generated so far (stop tokens excluded), *n of them; NULL
+ * when p.logprobs was false. Owned by r, valid until its next step. */
+const FtTokenLogprob *ft_reply_logprobs(const FtReply *r, int *n);
+/* Tokens generated so far, stop tokens included (what usage's completion_tokens counts). */
+int ft_reply_tokens(const FtReply *r);
 
 /* ---------------------------------------------------------------- training */
 

@@ -69,7 +69,8 @@ int ft_cache_seq_fork(FtCache *c, int src, int dst, int n, FtError *err) {
     if (n < 0 || n > kv_slot_len(c->kv, src))
         return ft_err_set(err, FT_ERR_ARG, "ft_cache_seq_fork: %d positions, but slot %d holds %d", n, src,
                           kv_slot_len(c->kv, src));
-    kv_slot_fork(c->kv, src, dst, n);
+    Err e = {0};
+    if (kv_slot_fork(c->kv, src, dst, n, &e)) return ft_err_from(err, &e);
     return 0;
 }
 
@@ -102,6 +103,7 @@ void ft_engine_free(FtEngine *e) {
 
 int ft_engine_max_rows(const FtEngine *e) { return forward_max_rows(e->fwd); }
 int ft_engine_threads(const FtEngine *e) { return forward_threads(e->fwd); }
+void ft_engine_set_threads(FtEngine *e, int n_threads) { forward_set_threads(e->fwd, n_threads); }
 
 int ft_engine_decode(FtEngine *e, FtCache *c, const FtBatch *b, const FtAdapter *const *adapters, int n_adapters,
                      float *logits, FtError *err) {
@@ -122,8 +124,22 @@ int ft_engine_decode(FtEngine *e, FtCache *c, const FtBatch *b, const FtAdapter 
         for (int i = 0; i < b->n && !wants; i++) wants = b->logits[i] != 0;
         if (wants) return ft_err_set(err, FT_ERR_ARG, "rows ask for logits but no logits buffer was given");
     }
-    FwdBatch fb = {b->n, b->token, b->pos, b->seq, b->adapter, b->logits};
+    FwdBatch fb = {b->n, b->token, b->pos, b->seq, b->adapter, b->logits, b->n_decode};
     Err ie = {0};
     if (forward_batch(e->fwd, c->kv, &fb, loras, n_adapters, logits, &ie)) return ft_err_from(err, &ie);
     return 0;
 }
+
+int ft_cache_seq_reserve(FtCache *c, int slot, int n, FtError *err) {
+    if (check_slot(c, slot, "ft_cache_seq_reserve", err)) return -1;
+    Err e = {0};
+    return kv_slot_reserve(c->kv, slot, n, &e) ? ft_err_from(err, &e) : 0;
+}
+
+int ft_cache_seq_room(const FtCache *c, int slot) {
+    if (!c || slot < 0 || slot >= c->kv->n_slots) return 0;
+    return kv_slot_room(c->kv, slot);
+}
+
+size_t ft_cache_bytes(const FtCache *c) { return kv_cache_bytes(c->kv); }
+size_t ft_cache_position_bytes(const FtCache *c) { return kv_position_bytes(c->kv); }

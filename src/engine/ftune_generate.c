@@ -28,8 +28,7 @@ void ft_gen_params_default(const FtModel *m, FtGenParams *p) {
     memcpy(p->stop_ids, g.stop_ids, sizeof g.stop_ids);
 }
 
-/* Copies p into g; -1 with err naming the bad field. */
-static int params_convert(const FtModel *m, const FtGenParams *p, GenParams *g, FtError *err) {
+int ft_gen_params_convert(const FtModel *m, const FtGenParams *p, GenParams *g, FtError *err) {
     memset(g, 0, sizeof *g);
     if (p->n_stop < 0 || p->n_stop > FT_GEN_MAX_STOP)
         return ft_err_set(err, FT_ERR_ARG, "%d stop strings (at most %d)", p->n_stop, FT_GEN_MAX_STOP);
@@ -47,6 +46,8 @@ static int params_convert(const FtModel *m, const FtGenParams *p, GenParams *g, 
     for (int i = 0; i < p->n_stop; i++) g->stop[i] = p->stop[i];
     g->n_stop_ids = p->n_stop_ids;
     memcpy(g->stop_ids, p->stop_ids, sizeof g->stop_ids);
+    g->logprobs = p->logprobs;
+    g->top_logprobs = p->top_logprobs;
     return 0;
 }
 
@@ -81,24 +82,54 @@ int ft_session_new(const FtModel *m, int n_ctx, int n_threads, FtSession **out, 
     return 0;
 }
 
+/* msgs as the internal ChatMessage array (heap), checked; NULL with err set. */
+static ChatMessage *chat_messages(const FtChatMessage *msgs, int n_msgs, FtError *err) {
+    if (!msgs && n_msgs > 0) {
+        ft_err_set(err, FT_ERR_ARG, "NULL messages");
+        return NULL;
+    }
+    if (n_msgs <= 0) {
+        ft_err_set(err, FT_ERR_ARG, "no messages to reply to");
+        return NULL;
+    }
+    for (int i = 0; i < n_msgs; i++)
+        if (!msgs[i].role || !msgs[i].content) {
+            ft_err_set(err, FT_ERR_ARG, "message %d has no %s", i, msgs[i].role ? "content" : "role");
+            return NULL;
+        }
+    _Static_assert(sizeof(FtChatMessage) == sizeof(ChatMessage), "FtChatMessage mirrors ChatMessage");
+    ChatMessage *cm = malloc((size_t)n_msgs * sizeof *cm);
+    if (!cm) {
+        ft_err_set(err, FT_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n_msgs; i++) cm[i] = (ChatMessage){msgs[i].role, msgs[i].content};
+    return cm;
+}
+
+int ft_chat_prompt(const FtModel *m, const FtChatMessage *msgs, int n_msgs, int32_t **ids, int *n, FtError *err) {
+    if (!m || !ids || !n) return ft_err_set(err, FT_ERR_ARG, "ft_chat_prompt: NULL argument");
+    *ids = NULL;
+    *n = 0;
+    ChatMessage *cm = chat_messages(msgs, n_msgs, err);
+    if (!cm) return -1;
+    Err e = {0};
+    int rc = chat_prompt_ids(m->model, cm, n_msgs, ids, n, &e);
+    free(cm);
+    return rc ? ft_err_from(err, &e) : 0;
+}
+
 int ft_session_generate_chat(FtSession *s, const FtAdapter *adapter, const FtChatMessage *msgs, int n_msgs,
                              const FtGenParams *p, FtStreamFn stream, void *user, FtGenResult *res, FtError *err) {
     if (!res) return ft_err_set(err, FT_ERR_ARG, "ft_session_generate_chat: no place for the result");
     memset(res, 0, sizeof *res);
-    if (!s || !p || (!msgs && n_msgs > 0))
-        return ft_err_set(err, FT_ERR_ARG, "ft_session_generate_chat: NULL argument");
-    if (n_msgs <= 0) return ft_err_set(err, FT_ERR_ARG, "no messages to reply to");
-    for (int i = 0; i < n_msgs; i++)
-        if (!msgs[i].role || !msgs[i].content)
-            return ft_err_set(err, FT_ERR_ARG, "message %d has no %s", i, msgs[i].role ? "content" : "role");
+    if (!s || !p) return ft_err_set(err, FT_ERR_ARG, "ft_session_generate_chat: NULL argument");
     if (adapter && adapter->owner != s->owner)
         return ft_err_set(err, FT_ERR_ARG, "the adapter was loaded for another model");
     GenParams g;
-    if (params_convert(s->owner, p, &g, err)) return -1;
-    _Static_assert(sizeof(FtChatMessage) == sizeof(ChatMessage), "FtChatMessage mirrors ChatMessage");
-    ChatMessage *cm = malloc((size_t)n_msgs * sizeof *cm);
-    if (!cm) return ft_err_set(err, FT_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < n_msgs; i++) cm[i] = (ChatMessage){msgs[i].role, msgs[i].content};
+    if (ft_gen_params_convert(s->owner, p, &g, err)) return -1;
+    ChatMessage *cm = chat_messages(msgs, n_msgs, err);
+    if (!cm) return -1;
     Err e = {0};
     GenResult gr = {0};
     int rc = infer_set_lora(s->st, adapter ? adapter->lora : NULL, &e);

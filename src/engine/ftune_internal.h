@@ -7,6 +7,7 @@
 #include "../core/err.h"
 #include "../ftune.h"
 #include "../model/forward.h"
+#include "../model/generate.h"
 #include "../model/infer.h"
 #include "../model/kv_cache.h"
 #include "../model/lora.h"
@@ -41,6 +42,10 @@ struct FtSession {
     const FtModel *owner;
     InferState *st;
 };
+
+/* The public generation parameters as the internal ones (generate.h); -1 with err naming the bad
+ * field. */
+int ft_gen_params_convert(const FtModel *m, const FtGenParams *p, GenParams *g, FtError *err);
 
 /* Copies e into out (when non-NULL); returns -1 so that callers can `return ft_err_from(...)`. */
 int ft_err_from(FtError *out, const Err *e);

@@ -140,3 +140,4 @@ void ft_adapter_free(FtAdapter *a) {
 
 int ft_adapter_rank(const FtAdapter *a) { return a->lora->cfg.rank; }
 float ft_adapter_alpha(const FtAdapter *a) { return a->lora->cfg.alpha; }
+size_t ft_adapter_bytes(const FtAdapter *a) { return a->lora->n_params * sizeof(float); }

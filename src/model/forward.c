@@ -17,7 +17,7 @@ struct Forward {
     float *arena;
     float *x;        // (R, C) residual stream
     LayerActs acts;  /* scratch shared by every layer */
-    float *scores, *gx, *gy, *gu; /* gu: (R, LORA_MAX_RANK), lora_new's bound on every adapter's rank */
+    float *scores;
     float *inv_freq; // (hd/2)
     int *pos;        // (R)
     RowRun *runs;    // (R)
@@ -55,7 +55,7 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     if (F > wide) wide = F;
     size_t score_rows = (size_t)(f->n_threads > max_rows ? f->n_threads : max_rows);
     size_t total = R * C * 3 /* x, xn, x_mid */ + R * qd * 2 + R * kvd * 2 + R * F * 2 + score_rows * max_ctx +
-                   2 * R * wide + R * LORA_MAX_RANK + (size_t)c->head_dim / 2;
+                   (size_t)c->head_dim / 2;
     f->arena = malloc(total * sizeof(float));
     f->pos = malloc(R * sizeof(int));
     f->runs = malloc(R * sizeof(RowRun));
@@ -79,9 +79,6 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     a->h = a->gate;
     TAKE(a->up, R * F);
     TAKE(f->scores, score_rows * max_ctx);
-    TAKE(f->gx, R * wide);
-    TAKE(f->gy, R * wide);
-    TAKE(f->gu, R * LORA_MAX_RANK);
     TAKE(f->inv_freq, (size_t)c->head_dim / 2);
 #undef TAKE
     rope_inv_freq(f->inv_freq, c->head_dim, c->rope_theta, m->rope_factors);
@@ -94,6 +91,8 @@ static int plan_runs(Forward *f, KvCache *kv, const FwdBatch *b, int n_adapters,
     const ModelConfig *c = &f->m->cfg;
     if (b->n <= 0) return err_set(err, ERR_ARG, "no tokens to run");
     if (b->n > f->max_rows) return err_set(err, ERR_ARG, "%d rows exceed the batch size %d", b->n, f->max_rows);
+    if (b->n_decode < 0 || b->n_decode > b->n)
+        return err_set(err, ERR_ARG, "%d decode rows in a batch of %d", b->n_decode, b->n);
     if (kv->n_layer != c->n_layer) return err_set(err, ERR_ARG, "the cache was made for another model");
     int nr = 0;
     for (int i = 0; i < b->n; i++) {
@@ -130,14 +129,16 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
     const ModelConfig *c = &m->cfg;
     int n_runs = 0, C = c->dim;
     if (plan_runs(f, kv, b, n_adapters, &n_runs, err)) return -1;
+    for (int r = 0; r < n_runs; r++) /* room for the rows' keys and values before anything runs */
+        if (kv_slot_reserve(kv, f->runs[r].slot, f->runs[r].pos0 + f->runs[r].n, err)) return -1;
     omp_set_num_threads(f->n_threads); /* this thread's budget, whatever another engine thread uses */
     for (int a = 0; a < n_adapters; a++) {
         if (adapters[a]->n_layer != c->n_layer)
             return err_set(err, ERR_ARG, "adapter %d has %d layers, the model %d", a, adapters[a]->n_layer, c->n_layer);
     }
-    LayerCtx lc = {.m = m, .n = b->n, .pos = f->pos, .runs = f->runs, .n_runs = n_runs, .kv = kv,
+    LayerCtx lc = {.m = m, .n = b->n, .n_decode = b->n_decode, .pos = f->pos, .runs = f->runs, .n_runs = n_runs, .kv = kv,
                    .adapters = adapters, .row_adapter = b->adapter, .n_adapters = b->adapter ? n_adapters : 0,
-                   .inv_freq = f->inv_freq, .scores = f->scores, .gx = f->gx, .gy = f->gy, .gu = f->gu};
+                   .inv_freq = f->inv_freq, .scores = f->scores};
     layer_ctx_prepare(&lc);
     for (int i = 0; i < b->n; i++) op_matrix_row(f->x + (size_t)i * C, &m->tok_embd, b->token[i]);
     for (int l = 0; l < c->n_layer; l++) layer_forward(&lc, l, f->x, f->x, &f->acts);
@@ -147,11 +148,14 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
     }
     /* the head, on the rows that want logits only */
     float *xn = f->acts.xn1;
-    int k = 0;
+    int k = 0, k_decode = 0; /* rows with logits, and how many of them are decode rows */
     for (int i = 0; i < b->n; i++)
-        if (b->logits ? b->logits[i] : i == b->n - 1) memmove(f->x + (size_t)k++ * C, f->x + (size_t)i * C, C * sizeof(float));
+        if (b->logits ? b->logits[i] : i == b->n - 1) {
+            memmove(f->x + (size_t)k++ * C, f->x + (size_t)i * C, C * sizeof(float));
+            if (i < b->n_decode) k_decode++;
+        }
     if (!k) return 0;
     op_rmsnorm(xn, f->x, m->out_norm, k, C, c->rms_eps);
-    op_matmul(logits, xn, &m->output, NULL, k);
+    layer_matmul(logits, xn, &m->output, NULL, k, k_decode, true);
     return 0;
 }

@@ -22,6 +22,10 @@ typedef struct {
     const int32_t *seq;      // (n) KV cache slot of each row
     const int32_t *adapter;  // (n) index into the adapter list, -1 = base model; NULL: all -1
     const uint8_t *logits;   // (n) 1 = return this row's logits; NULL: only the last row's
+    int n_decode;            /* the first n_decode rows are generated tokens (decode rows): their
+                              * base-weight products read the stored weights (op_matmul_stored),
+                              * the others' take the model's precision (op_matmul), so that no
+                              * row's arithmetic depends on what else shares the batch */
 } FwdBatch;
 
 typedef struct Forward Forward;

@@ -1,6 +1,7 @@
 /* generate.c: prompt prefill, the sampling loop, stop handling and streamed detokenization. */
 #include "generate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,93 +54,148 @@ static bool is_stop_id(const GenParams *p, int32_t id) {
     return false;
 }
 
-int generate(InferState *st, const int32_t *prompt, int n_prompt, const GenParams *p, GenStreamFn stream,
-             void *user, GenResult *res, Err *err) {
-    memset(res, 0, sizeof *res);
-    const Model *m = st->model;
-    int vocab = m->cfg.vocab;
+void gen_seq_free(GenSeq *g) {
+    if (!g) return;
+    sampler_free(&g->sampler);
+    free(g->ids);
+    free(g->text);
+    free(g->logprobs);
+    memset(g, 0, sizeof *g);
+}
+
+int gen_seq_init(GenSeq *g, const Model *m, const GenParams *p, int n_prompt, int n_ctx, Err *err) {
+    memset(g, 0, sizeof *g);
     if (n_prompt <= 0) return err_set(err, ERR_ARG, "the prompt is empty");
-    if (n_prompt >= st->max_seq)
-        return err_set(err, ERR_ARG, "the prompt has %d tokens, more than the context of %d allows", n_prompt, st->max_seq);
-    Sampler sampler;
-    if (sampler_init(&sampler, vocab, &p->sampling, err)) return -1;
-    int budget = st->max_seq - n_prompt;
-    if (p->max_tokens > 0 && p->max_tokens < budget) budget = p->max_tokens;
-    int32_t *ids = malloc((size_t)(budget > 0 ? budget : 1) * sizeof(int32_t));
-    if (!ids) {
-        sampler_free(&sampler);
+    if (n_prompt >= n_ctx)
+        return err_set(err, ERR_ARG, "the prompt has %d tokens, more than the context of %d allows", n_prompt, n_ctx);
+    if (p->top_logprobs < 0 || p->top_logprobs > GEN_MAX_TOP_LOGPROBS)
+        return err_set(err, ERR_ARG, "top_logprobs must be between 0 and %d, got %d", GEN_MAX_TOP_LOGPROBS,
+                       p->top_logprobs);
+    int room = n_ctx - n_prompt;
+    if (sampler_init(&g->sampler, m->cfg.vocab, &p->sampling, err)) return -1;
+    g->m = m;
+    g->p = *p;
+    g->budget = p->max_tokens > 0 && p->max_tokens < room ? p->max_tokens : room;
+    g->ids = malloc((size_t)g->budget * sizeof(int32_t));
+    g->logprobs = p->logprobs ? malloc((size_t)g->budget * sizeof(TokenLogprob)) : NULL;
+    if (!g->ids || (p->logprobs && !g->logprobs)) {
+        gen_seq_free(g);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
-    infer_reset(st);
-    int rc = infer_forward(st, prompt, n_prompt, NULL, err);
-    res->n_prompt = n_prompt;
-    res->finish = FINISH_LENGTH;
-    char *text = NULL;
-    size_t text_len = 0, emitted = 0;
-    int n = 0;
-    bool cut_short = false; /* ended by a stop string or by the stream callback */
-    while (!rc && n < budget) {
-        int32_t id = sampler_sample(&sampler, st->logits);
-        res->n_completion++;
-        if (is_stop_id(p, id)) {
-            res->finish = FINISH_STOP;
-            break;
-        }
-        ids[n++] = id;
-        free(text);
-        text = NULL;
-        if ((rc = tok_decode(m->tok, ids, n, true, &text, &text_len, err))) break;
-        /* a stop string ends the text where it begins */
-        size_t cut = text_len;
-        for (int i = 0; i < p->n_stop; i++) {
-            const char *hit = p->stop[i][0] ? strstr(text, p->stop[i]) : NULL;
-            if (hit && (size_t)(hit - text) < cut) cut = (size_t)(hit - text);
-        }
-        bool stopped = cut < text_len;
-        size_t safe = stopped ? cut : text_len - partial_stop(text, text_len, p);
-        safe -= incomplete_utf8(text, safe);
-        if (safe > emitted && stream && stream(text + emitted, safe - emitted, user)) stopped = true;
-        if (safe > emitted) emitted = safe;
-        if (stopped) {
-            text_len = cut < text_len ? cut : text_len;
-            res->finish = FINISH_STOP;
-            cut_short = true;
-            break;
-        }
-        if (n < budget) rc = infer_forward(st, &id, 1, NULL, err);
-    }
-    /* what was held back (a possible stop-string prefix, an incomplete UTF-8 tail) is final now */
-    if (!rc && !cut_short && text && emitted < text_len && stream) stream(text + emitted, text_len - emitted, user);
-    sampler_free(&sampler);
-    free(ids);
-    if (rc) {
-        free(text);
-        return -1;
-    }
-    if (!text && !(text = calloc(1, 1))) return err_set(err, ERR_NOMEM, "out of memory");
-    text[text_len] = 0;
-    res->text = text;
-    res->len = text_len;
+    g->n_prompt = n_prompt;
+    g->finish = FINISH_LENGTH;
     return 0;
 }
 
-int generate_chat(InferState *st, const ChatMessage *msgs, int n_msgs, const GenParams *p, GenStreamFn stream,
-                  void *user, GenResult *res, Err *err) {
-    const Model *m = st->model;
+/* The log-probability of id under logits (vocab), and the k most likely tokens with theirs. */
+static void token_logprob(const float *logits, int vocab, int32_t id, int k, TokenLogprob *out) {
+    float mx = logits[sampler_argmax(logits, vocab)];
+    double sum = 0;
+    for (int i = 0; i < vocab; i++) sum += exp((double)logits[i] - mx);
+    double lse = mx + log(sum);
+    out->id = id;
+    out->logprob = (float)(logits[id] - lse);
+    out->n_top = 0;
+    for (int i = 0; i < vocab && k > 0; i++) { /* insertion into the k best, highest first, lowest id on ties */
+        int at = out->n_top;
+        while (at > 0 && logits[i] > logits[out->top[at - 1].id]) at--;
+        if (at >= k) continue;
+        int last = out->n_top < k ? out->n_top++ : k - 1;
+        memmove(&out->top[at + 1], &out->top[at], (size_t)(last - at) * sizeof out->top[0]);
+        out->top[at] = (TopLogprob){i, 0};
+    }
+    for (int j = 0; j < out->n_top; j++) out->top[j].logprob = (float)(logits[out->top[j].id] - lse);
+}
+
+int gen_seq_step(GenSeq *g, const float *logits, GenStreamFn stream, void *user, int32_t *next, Err *err) {
+    if (g->done) return 1;
+    int32_t id = sampler_sample(&g->sampler, logits);
+    g->n_completion++;
+    if (is_stop_id(&g->p, id)) {
+        g->finish = FINISH_STOP;
+        g->done = true;
+        return 1;
+    }
+    if (g->logprobs) token_logprob(logits, g->m->cfg.vocab, id, g->p.top_logprobs, &g->logprobs[g->n_logprobs++]);
+    g->ids[g->n++] = id;
+    free(g->text);
+    g->text = NULL;
+    if (tok_decode(g->m->tok, g->ids, g->n, true, &g->text, &g->text_len, err)) return -1;
+    /* a stop string ends the text where it begins */
+    size_t cut = g->text_len;
+    for (int i = 0; i < g->p.n_stop; i++) {
+        const char *hit = g->p.stop[i][0] ? strstr(g->text, g->p.stop[i]) : NULL;
+        if (hit && (size_t)(hit - g->text) < cut) cut = (size_t)(hit - g->text);
+    }
+    bool stopped = cut < g->text_len;
+    size_t safe = stopped ? cut : g->text_len - partial_stop(g->text, g->text_len, &g->p);
+    safe -= incomplete_utf8(g->text, safe);
+    if (safe > g->emitted && stream && stream(g->text + g->emitted, safe - g->emitted, user)) stopped = true;
+    if (safe > g->emitted) g->emitted = safe;
+    if (stopped) {
+        g->text_len = cut;
+        g->finish = FINISH_STOP;
+        g->cut_short = true;
+        g->done = true;
+        return 1;
+    }
+    if (g->n >= g->budget) {
+        g->done = true;
+        return 1;
+    }
+    *next = id;
+    return 0;
+}
+
+int gen_seq_finish(GenSeq *g, GenStreamFn stream, void *user, GenResult *res, Err *err) {
+    memset(res, 0, sizeof *res);
+    /* what was held back (a possible stop-string prefix, an incomplete UTF-8 tail) is final now */
+    if (!g->cut_short && g->text && g->emitted < g->text_len && stream) {
+        stream(g->text + g->emitted, g->text_len - g->emitted, user);
+        g->emitted = g->text_len;
+    }
+    char *text = g->text;
+    if (!text && !(text = calloc(1, 1))) return err_set(err, ERR_NOMEM, "out of memory");
+    text[g->text_len] = 0;
+    g->text = NULL;
+    *res = (GenResult){text, g->text_len, g->n_prompt, g->n_completion, g->finish};
+    return 0;
+}
+
+int generate(InferState *st, const int32_t *prompt, int n_prompt, const GenParams *p, GenStreamFn stream,
+             void *user, GenResult *res, Err *err) {
+    memset(res, 0, sizeof *res);
+    GenSeq g;
+    if (gen_seq_init(&g, st->model, p, n_prompt, st->max_seq, err)) return -1;
+    infer_reset(st);
+    int rc = infer_forward(st, prompt, n_prompt, NULL, err);
+    int32_t next;
+    while (!rc && !(rc = gen_seq_step(&g, st->logits, stream, user, &next, err))) rc = infer_step(st, next, err);
+    if (rc > 0) rc = gen_seq_finish(&g, stream, user, res, err);
+    gen_seq_free(&g);
+    return rc;
+}
+
+int chat_prompt_ids(const Model *m, const ChatMessage *msgs, int n_msgs, int32_t **ids, int *n, Err *err) {
     char *prompt;
     size_t len;
     if (chat_template_render(m->tmpl, msgs, n_msgs, true, &prompt, &len, err)) return -1;
-    int32_t *ids;
-    int n;
     /* The rendered prompt spells special tokens as text; a template that adds BOS itself does so in
      * the text, so add_special only when the tokenizer adds BOS and the text does not start with it. */
     int32_t bos = tok_bos_id(m->tok);
     const char *bos_text = bos >= 0 ? tok_token_text(m->tok, bos) : NULL;
     bool add_special = tok_adds_bos(m->tok) && !(bos_text && strncmp(prompt, bos_text, strlen(bos_text)) == 0);
-    int rc = tok_encode(m->tok, prompt, len, add_special, true, &ids, &n, err);
+    int rc = tok_encode(m->tok, prompt, len, add_special, true, ids, n, err);
     free(prompt);
-    if (rc) return -1;
-    rc = generate(st, ids, n, p, stream, user, res, err);
+    return rc;
+}
+
+int generate_chat(InferState *st, const ChatMessage *msgs, int n_msgs, const GenParams *p, GenStreamFn stream,
+                  void *user, GenResult *res, Err *err) {
+    int32_t *ids;
+    int n;
+    if (chat_prompt_ids(st->model, msgs, n_msgs, &ids, &n, err)) return -1;
+    int rc = generate(st, ids, n, p, stream, user, res, err);
     free(ids);
     return rc;
 }

@@ -1,7 +1,10 @@
-/* generate.h: the generation loop: prefill the prompt, then sample token by token until an
- * end-of-turn/EOS token, a stop string, max_tokens or the end of the context. Text is streamed
- * through a callback in UTF-8-complete pieces that never include (a prefix of) a stop string.
- * It does not render chat templates; callers pass prompt ids. */
+/* generate.h: replies token by token. A GenSeq is one reply in progress: given the logits of its
+ * last position it samples the next token (with its own sampler and seed), keeps the text, ends at
+ * an end-of-turn/EOS token, a stop string, max_tokens or the end of the context, streams the text
+ * through a callback in UTF-8-complete pieces that never include (a prefix of) a stop string, and
+ * records log-probabilities when asked. Whoever runs the forward passes drives it: generate() for
+ * one sequence on an InferState, the server's scheduler for many sequences in one batch. It does not
+ * render chat templates (generate_chat does, for one sequence); callers pass prompt ids. */
 #ifndef FTUNE_GENERATE_H
 #define FTUNE_GENERATE_H
 
@@ -12,6 +15,7 @@
 #include "sampler.h"
 
 #define GEN_MAX_STOP 16
+#define GEN_MAX_TOP_LOGPROBS 20 /* OpenAI's bound on top_logprobs */
 
 typedef struct {
     int max_tokens;                     /* <= 0: until the context is full */
@@ -20,6 +24,8 @@ typedef struct {
     int n_stop;
     int32_t stop_ids[GEN_MAX_STOP];     /* tokens that end the turn (not included) */
     int n_stop_ids;
+    bool logprobs;                      /* record each generated token's log-probability */
+    int top_logprobs;                   /* and its top_logprobs (0..GEN_MAX_TOP_LOGPROBS) alternatives */
 } GenParams;
 
 typedef enum { FINISH_STOP = 0, FINISH_LENGTH = 1 } FinishReason;
@@ -32,8 +38,50 @@ typedef struct {
     FinishReason finish;
 } GenResult;
 
+/* The log-probability of a generated token under the model's distribution (log-softmax of the
+ * logits, before temperature or top-p), and the most likely tokens at that position with theirs. */
+typedef struct {
+    int32_t id;
+    float logprob;
+} TopLogprob;
+
+typedef struct {
+    int32_t id;
+    float logprob;
+    int n_top;
+    TopLogprob top[GEN_MAX_TOP_LOGPROBS]; /* highest first, lowest id on ties */
+} TokenLogprob;
+
 /* Receives each new piece of text; return non-zero to stop generating (finish = stop). */
 typedef int (*GenStreamFn)(const char *piece, size_t len, void *user);
+
+/* One reply in progress (see the header comment). The fields are read-only to callers. */
+typedef struct {
+    const Model *m;
+    GenParams p;             /* the stop strings stay the caller's */
+    Sampler sampler;
+    int32_t *ids;            // (budget) generated tokens, stop tokens excluded
+    int n, budget;           /* budget: max_tokens capped by the positions left in the context */
+    int n_prompt, n_completion;
+    char *text;              /* the decoded reply so far */
+    size_t text_len, emitted;
+    bool done, cut_short;    /* cut_short: ended by a stop string or by the stream callback */
+    FinishReason finish;
+    TokenLogprob *logprobs;  // (budget) when p.logprobs, one per token of ids
+    int n_logprobs;
+} GenSeq;
+
+/* A reply to a prompt of n_prompt tokens in a sequence of n_ctx positions. ERR_ARG for an empty
+ * prompt, one that leaves no room in n_ctx, or bad sampling parameters; ERR_NOMEM. Free with
+ * gen_seq_free (also after gen_seq_finish). */
+int gen_seq_init(GenSeq *g, const Model *m, const GenParams *p, int n_prompt, int n_ctx, Err *err);
+/* Samples the next token from logits (vocab), the logits of the sequence's last position, and
+ * streams what text became final. 0: go on, *next is the token to run next (a decode row); 1: the
+ * reply has ended (stop token or string, budget, or stream returned non-zero); -1: error. */
+int gen_seq_step(GenSeq *g, const float *logits, GenStreamFn stream, void *user, int32_t *next, Err *err);
+/* Ends the reply: streams what was held back (unless cut short) and moves the text into *res. */
+int gen_seq_finish(GenSeq *g, GenStreamFn stream, void *user, GenResult *res, Err *err);
+void gen_seq_free(GenSeq *g); /* NULL is a no-op */
 
 /* Fills the defaults: greedy, max_tokens 256, stop ids = EOS and the template's end-of-turn
  * token. */
@@ -43,6 +91,10 @@ void gen_params_default(const Model *m, GenParams *p);
 int generate(InferState *st, const int32_t *prompt, int n_prompt, const GenParams *p, GenStreamFn stream,
              void *user, GenResult *res, Err *err);
 void gen_result_free(GenResult *r);
+
+/* The prompt of a chat: msgs rendered with the model's template (with the generation prompt) and
+ * tokenized (*ids heap, caller frees). ERR_ARG for messages the template cannot express. */
+int chat_prompt_ids(const Model *m, const ChatMessage *msgs, int n_msgs, int32_t **ids, int *n, Err *err);
 
 /* Renders messages with the model's template, tokenizes, and generates: what `ftune chat` and
  * the server's chat completions do. */

@@ -63,7 +63,8 @@ int infer_set_lora(InferState *s, const Lora *lora, Err *err) {
     return 0;
 }
 
-int infer_forward(InferState *s, const int32_t *tokens, int n, float *all_logits, Err *err) {
+/* Prompt rows (decode false) or one generated token (decode true), see forward.h's n_decode. */
+static int run_rows(InferState *s, const int32_t *tokens, int n, float *all_logits, bool decode, Err *err) {
     const ModelConfig *c = &s->model->cfg;
     if (n <= 0) return err_set(err, ERR_ARG, "no tokens to run");
     if (n > s->max_seq - s->pos)
@@ -83,7 +84,8 @@ int infer_forward(InferState *s, const int32_t *tokens, int n, float *all_logits
             adapter[i] = s->lora ? 0 : -1;
             s->want[i] = all_logits || (last && i == T - 1);
         }
-        FwdBatch b = {.n = T, .token = tokens + done, .pos = pos, .seq = slot, .adapter = adapter, .logits = s->want};
+        FwdBatch b = {.n = T, .token = tokens + done, .pos = pos, .seq = slot, .adapter = adapter, .logits = s->want,
+                      .n_decode = decode ? T : 0};
         float *out = all_logits ? all_logits + (size_t)done * c->vocab : s->logits;
         if (forward_batch(s->fwd, s->kv, &b, adapters, s->lora ? 1 : 0, all_logits || last ? out : NULL, err)) {
             kv_slot_truncate(s->kv, 0, s->pos);
@@ -95,3 +97,9 @@ int infer_forward(InferState *s, const int32_t *tokens, int n, float *all_logits
     if (all_logits) memcpy(s->logits, all_logits + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
     return 0;
 }
+
+int infer_forward(InferState *s, const int32_t *tokens, int n, float *all_logits, Err *err) {
+    return run_rows(s, tokens, n, all_logits, false, err);
+}
+
+int infer_step(InferState *s, int32_t token, Err *err) { return run_rows(s, &token, 1, NULL, true, err); }

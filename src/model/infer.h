@@ -45,4 +45,8 @@ void infer_reset(InferState *s);
  * row per token. Fails (ERR_ARG) when the cache would overflow or a token id is out of range. */
 int infer_forward(InferState *s, const int32_t *tokens, int n, float *all_logits, Err *err);
 
+/* Runs one generated token (a decode row, forward.h) at position s->pos; s->logits gets its
+ * logits. The same failures as infer_forward. */
+int infer_step(InferState *s, int32_t token, Err *err);
+
 #endif

@@ -1,17 +1,42 @@
-/* kv_cache.c: sequence slots of keys and values (see kv_cache.h). */
+/* kv_cache.c: sequence slots of keys and values, each growing on demand (see kv_cache.h). */
 #include "kv_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "model.h"
 
 #define KV_MAX_SLOTS 4096
+#define KV_MIN_ROOM 64 /* positions of a slot's first allocation */
+
+/* Slot memory comes straight from mmap, not malloc: a server's slots grow and shrink by megabytes
+ * all the time, and munmap gives pages back at once where malloc's heap would keep them (the
+ * process's memory then follows what the cache holds). */
+static float *pages_new(size_t floats) {
+    void *p = mmap(NULL, floats * sizeof(float), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void pages_free(float *p, size_t floats) {
+    if (p) munmap(p, floats * sizeof(float));
+}
+
+static size_t slot_floats(const KvCache *c, int room) { return (size_t)c->n_layer * room * c->kv_dim; }
+
+static void slot_release(KvCache *c, int s) {
+    pages_free(c->k[s], slot_floats(c, c->room[s]));
+    pages_free(c->v[s], slot_floats(c, c->room[s]));
+    c->k[s] = c->v[s] = NULL;
+    c->room[s] = 0;
+}
 
 void kv_cache_free(KvCache *c) {
     if (!c) return;
+    for (int s = 0; c->k && c->v && c->room && s < c->n_slots; s++) slot_release(c, s);
     free(c->k);
     free(c->v);
+    free(c->room);
     free(c->len);
     free(c);
 }
@@ -27,18 +52,25 @@ int kv_cache_new(const Model *m, int n_slots, int capacity, KvCache **out, Err *
     c->kv_dim = m->cfg.n_kv_head * m->cfg.head_dim;
     c->n_slots = n_slots;
     c->capacity = capacity;
-    size_t n = (size_t)c->n_layer * n_slots * capacity * c->kv_dim;
-    c->k = malloc(n * sizeof(float));
-    c->v = malloc(n * sizeof(float));
-    c->len = malloc((size_t)n_slots * sizeof(int));
-    if (!c->k || !c->v || !c->len) {
+    c->k = calloc((size_t)n_slots, sizeof *c->k);
+    c->v = calloc((size_t)n_slots, sizeof *c->v);
+    c->room = calloc((size_t)n_slots, sizeof *c->room);
+    c->len = malloc((size_t)n_slots * sizeof *c->len);
+    if (!c->k || !c->v || !c->room || !c->len) {
         kv_cache_free(c);
-        return err_set(err, ERR_NOMEM, "cannot allocate a %zu MiB key/value cache (%d slots of %d positions)",
-                       2 * n * sizeof(float) >> 20, n_slots, capacity);
+        return err_set(err, ERR_NOMEM, "out of memory for a cache of %d slots", n_slots);
     }
     for (int s = 0; s < n_slots; s++) c->len[s] = -1;
     *out = c;
     return 0;
+}
+
+size_t kv_position_bytes(const KvCache *c) { return 2 * (size_t)c->n_layer * c->kv_dim * sizeof(float); }
+
+size_t kv_cache_bytes(const KvCache *c) {
+    size_t positions = 0;
+    for (int s = 0; s < c->n_slots; s++) positions += (size_t)c->room[s];
+    return positions * kv_position_bytes(c);
 }
 
 int kv_slot_alloc(KvCache *c) {
@@ -50,18 +82,62 @@ int kv_slot_alloc(KvCache *c) {
     return -1;
 }
 
-void kv_slot_free(KvCache *c, int slot) { c->len[slot] = -1; }
+void kv_slot_free(KvCache *c, int slot) {
+    c->len[slot] = -1;
+    slot_release(c, slot);
+}
+
 void kv_slot_reset(KvCache *c, int slot) { c->len[slot] = 0; }
+
+/* Moves slot s into an allocation of `room` positions (>= its length); -1 when out of memory. */
+static int slot_move(KvCache *c, int s, int room) {
+    size_t layer_old = (size_t)c->room[s] * c->kv_dim, layer_new = (size_t)room * c->kv_dim;
+    float *k = pages_new(slot_floats(c, room)), *v = pages_new(slot_floats(c, room));
+    if (!k || !v) {
+        pages_free(k, slot_floats(c, room));
+        pages_free(v, slot_floats(c, room));
+        return -1;
+    }
+    size_t keep = (size_t)(c->len[s] > 0 ? c->len[s] : 0) * c->kv_dim * sizeof(float);
+    for (int l = 0; l < c->n_layer && keep; l++) {
+        memcpy(k + l * layer_new, c->k[s] + l * layer_old, keep);
+        memcpy(v + l * layer_new, c->v[s] + l * layer_old, keep);
+    }
+    slot_release(c, s);
+    c->k[s] = k;
+    c->v[s] = v;
+    c->room[s] = room;
+    return 0;
+}
 
 void kv_slot_truncate(KvCache *c, int slot, int n) {
     if (n < c->len[slot]) c->len[slot] = n < 0 ? 0 : n;
+    int fit = c->len[slot] > KV_MIN_ROOM ? c->len[slot] : KV_MIN_ROOM;
+    if (c->room[slot] > 2 * fit) slot_move(c, slot, fit); /* give back what it no longer needs (kept on failure) */
 }
 
-void kv_slot_fork(KvCache *c, int src, int dst, int n) {
+int kv_slot_reserve(KvCache *c, int slot, int n, Err *err) {
+    if (n <= c->room[slot]) return 0;
+    if (n > c->capacity)
+        return err_set(err, ERR_ARG, "%d positions exceed the cache's %d per sequence", n, c->capacity);
+    int room = c->room[slot] ? 2 * c->room[slot] : KV_MIN_ROOM;
+    if (room < n) room = n;
+    if (room > c->capacity) room = c->capacity;
+    if (slot_move(c, slot, room))
+        return err_set(err, ERR_NOMEM, "cannot grow a key/value cache slot to %d positions (%zu MiB)", room,
+                       ((size_t)room * kv_position_bytes(c)) >> 20);
+    return 0;
+}
+
+int kv_slot_fork(KvCache *c, int src, int dst, int n, Err *err) {
     if (n > c->len[src]) n = c->len[src];
-    for (int l = 0; l < c->n_layer && src != dst; l++) {
+    if (src == dst) return 0;
+    c->len[dst] = 0; /* nothing of dst's old contents needs keeping while it grows */
+    if (kv_slot_reserve(c, dst, n, err)) return -1;
+    for (int l = 0; l < c->n_layer; l++) {
         memcpy(kv_slot_k(c, l, dst), kv_slot_k(c, l, src), (size_t)n * c->kv_dim * sizeof(float));
         memcpy(kv_slot_v(c, l, dst), kv_slot_v(c, l, src), (size_t)n * c->kv_dim * sizeof(float));
     }
     c->len[dst] = n;
+    return 0;
 }

@@ -60,38 +60,42 @@ void layer_lora_input_backward(const LayerCtx *c, float *dx, const float *g, int
     }
 }
 
-/* The LoRA terms of projection t of layer l added to y (n, N): per adapter group. u (n, r), when
- * given, keeps x A^T for the backward pass (single adapter only). */
+/* The LoRA terms of projection t of layer l added to y (n, N). Inference: row by row, each row with
+ * its own adapter (lora_apply_rows). Training (one adapter): as two matrix products, u (n, r)
+ * keeping x A^T for the backward pass. */
 static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, float *u, int K, int N) {
     if (c->uniform_adapter == -1) return;
-    if (c->uniform_adapter >= 0) {
-        const Lora *lo = c->adapters[c->uniform_adapter];
-        const LoraPair *p = lora_pair(lo, l, t);
-        if (!p->A) return;
-        lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, u ? u : c->gu, c->n);
+    if (c->kv) {
+        for (int i = 0, j; i < c->n; i = j) { /* runs of rows with one adapter */
+            int a = c->row_adapter ? c->row_adapter[i] : 0;
+            for (j = i + 1; j < c->n && (c->row_adapter ? c->row_adapter[j] : 0) == a; j++) {}
+            if (a < 0 || a >= c->n_adapters) continue;
+            lora_apply_rows(y + (size_t)i * N, x + (size_t)i * K, lora_pair(c->adapters[a], l, t), c->adapters[a]->scale,
+                            j - i);
+        }
         return;
     }
-    for (int a = 0; a < c->n_adapters; a++) {
-        const LoraPair *p = lora_pair(c->adapters[a], l, t);
-        if (!p->A) continue;
-        int cnt = 0;
-        for (int i = 0; i < c->n; i++)
-            if (c->row_adapter[i] == a) memcpy(c->gx + (size_t)cnt++ * K, x + (size_t)i * K, (size_t)K * sizeof(float));
-        if (!cnt) continue;
-        memset(c->gy, 0, (size_t)cnt * N * sizeof(float));
-        lora_apply(c->gy, c->gx, p, c->adapters[a]->scale, c->gu, cnt);
-        for (int i = 0, j = 0; i < c->n; i++)
-            if (c->row_adapter[i] == a) {
-                float *yr = y + (size_t)i * N, *gr = c->gy + (size_t)j++ * N;
-                for (int k = 0; k < N; k++) yr[k] += gr[k];
-            }
+    const Lora *lo = c->adapters[c->uniform_adapter >= 0 ? c->uniform_adapter : 0];
+    const LoraPair *p = lora_pair(lo, l, t);
+    if (!p->A) return;
+    lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, u, c->n);
+}
+
+void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode,
+                  bool inference) {
+    if (!inference) {
+        op_matmul(y, x, w, bias, n);
+        return;
     }
+    if (n_decode > 0) op_matmul_decode(y, x, w, bias, n_decode < n ? n_decode : n);
+    if (n > n_decode)
+        op_matmul_prompt(y + (size_t)n_decode * w->rows, x + (size_t)n_decode * w->cols, w, bias, n - n_decode);
 }
 
 /* y = x W^T + bias + LoRA(x) for projection t of layer l. */
 static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, const QuantMatrix *w,
                        const float *bias, float *u) {
-    op_matmul(y, x, w, bias, c->n);
+    layer_matmul(y, x, w, bias, c->n, c->n_decode, c->kv != NULL);
     lora_rows(c, l, t, y, x, u, w->cols, w->rows);
 }
 

@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     const Model *m;
     int n;                   /* rows */
+    int n_decode;            /* the first n_decode rows are generated tokens (see forward.h) */
     const int *pos;          // (n) positions
     const RowRun *runs;
     int n_runs;
@@ -54,8 +55,6 @@ typedef struct {
     const float *inv_freq;   // (hd/2)
     /* scratch */
     float *scores;           /* attention scores with a cache: max(threads, rows of a run) * (its last position + 1) */
-    float *gx, *gy;          // (n, max(C, qd, F)) adapter-group gather buffers (mixed adapters)
-    float *gu;               // (n, max rank) LoRA intermediate when the caller keeps none
     float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)
 } LayerCtx;
 
@@ -67,6 +66,12 @@ void layer_ctx_prepare(LayerCtx *c);
  * the slot from position 0 (the caller extends the slot's length once every layer has run); without,
  * a->probs must hold every run's probabilities. */
 void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, LayerActs *a);
+
+/* y (n, N) = x (n, K) W^T + bias. Inference: the first n_decode rows (generated tokens) from the
+ * stored weights, the others at the model's precision, each row's result independent of the batch
+ * (matmul.h: op_matmul_decode, op_matmul_prompt); training: op_matmul on every row. */
+void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode,
+                  bool inference);
 
 /* The LoRA branch's input for projection t of layer l: x (n, K) itself, or with dropout the
  * inverted-dropout copy in c->drop_x (mask: a hash of the run's seed, layer, projection and the

@@ -136,3 +136,22 @@ void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float 
     op_gemm(false, true, T, r, p->in, 1.0f, x, p->A, 0.0f, u);
     op_gemm(false, true, T, p->out, r, scale, u, p->B, 1.0f, y);
 }
+
+void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, int T) {
+    if (!p || !p->A) return;
+    int r = p->rank, K = p->in, N = p->out;
+#pragma omp parallel for schedule(static) if (T > 1)
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * K;
+        float u[LORA_MAX_RANK] = {0};
+        for (int k = 0; k < K; k++) /* r running sums, each in the order of k */
+            for (int i = 0; i < r; i++) u[i] += p->A[(size_t)i * K + k] * xt[k];
+        float *yt = y + (size_t)t * N;
+        for (int n = 0; n < N; n++) {
+            const float *b = p->B + (size_t)n * r;
+            float s = 0;
+            for (int i = 0; i < r; i++) s += b[i] * u[i];
+            yt[n] += scale * s;
+        }
+    }
+}

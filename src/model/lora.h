@@ -67,5 +67,8 @@ int lora_parse_targets(const char *list, unsigned *targets, Err *err);
 /* y (T, N) += scale * (x A^T) B^T for one adapted projection; u (T, r) receives x A^T.
  * A no-op when p is NULL or not adapted. */
 void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T);
+/* The same product row by row, every sum in an order fixed by the row alone: inference, where a
+ * row's result must not depend on the other rows of its batch (matmul.h says why). */
+void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, int T);
 
 #endif

@@ -37,7 +37,7 @@ static int by_prob_desc(const void *a, const void *b) {
     return x->id - y->id;
 }
 
-int32_t sampler_sample(Sampler *s, float *logits) {
+int32_t sampler_sample(Sampler *s, const float *logits) {
     int n = s->vocab;
     if (s->params.temperature == 0) return sampler_argmax(logits, n);
     float mx = logits[sampler_argmax(logits, n)], inv_t = 1.0f / s->params.temperature;

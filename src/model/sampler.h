@@ -31,8 +31,8 @@ typedef struct {
 /* Validates params (ERR_ARG naming the bad one) and sizes the buffers. */
 int sampler_init(Sampler *s, int vocab, const SamplerParams *params, Err *err);
 void sampler_free(Sampler *s);
-/* Returns the chosen id; logits (vocab) is used as scratch and modified. */
-int32_t sampler_sample(Sampler *s, float *logits);
+/* Returns the chosen id from logits (vocab), which it only reads. */
+int32_t sampler_sample(Sampler *s, const float *logits);
 /* Index of the largest logit (lowest index on ties). */
 int32_t sampler_argmax(const float *logits, int n);
 

@@ -120,7 +120,6 @@ static int check_unsupported(json_t *root, ApiError *e) {
         refuse_unless_neutral(root, "frequency_penalty", " (only 0)", e) ||
         refuse_unless_neutral(root, "presence_penalty", " (only 0)", e) ||
         refuse_unless_neutral(root, "logit_bias", " (only an empty map)", e) ||
-        refuse_unless_neutral(root, "top_logprobs", "", e) ||
         refuse_unless_neutral(root, "tools", " yet (the model's replies are not parsed for tool calls)", e) ||
         refuse_unless_neutral(root, "store", " (completions are not stored)", e) ||
         refuse_unless_neutral(root, "metadata", " (it belongs to stored completions)", e))
@@ -129,11 +128,6 @@ static int check_unsupported(json_t *root, ApiError *e) {
     if (user && !json_is_null(user) && !json_is_string(user)) return api_bad_param(e, "user", "expected a string.");
     if (ptc && !json_is_null(ptc) && !json_is_boolean(ptc))
         return api_bad_param(e, "parallel_tool_calls", "expected a boolean.");
-    bool logprobs = false;
-    if (api_field_bool(root, "logprobs", &logprobs, e) < 0) return -1;
-    if (logprobs)
-        return api_fail(e, 400, "invalid_request_error", "logprobs", "unsupported_parameter",
-                        "logprobs are not supported by this server.");
     json_t *rf = json_object_get(root, "response_format");
     if (rf && !json_is_null(rf)) {
         json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
@@ -170,8 +164,14 @@ int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e
         api_field_int(root, "n", 1, REQ_MAX_CHOICES, &n, e) < 0 ||
         api_field_int(root, "max_tokens", 1, 1 << 30, &max_tokens, e) < 0 ||
         api_field_int(root, "max_completion_tokens", 1, 1 << 30, &max_completion, e) < 0 ||
-        api_field_bool(root, "stream", &r->stream, e) < 0)
+        api_field_bool(root, "stream", &r->stream, e) < 0 || api_field_bool(root, "logprobs", &r->logprobs, e) < 0)
         return -1;
+    long long top = 0;
+    rc = api_field_int(root, "top_logprobs", 0, 20, &top, e);
+    if (rc < 0) return -1;
+    if (rc == 0 && !r->logprobs)
+        return api_bad_param(e, "top_logprobs", "'logprobs' must be true when 'top_logprobs' is given.");
+    r->top_logprobs = (int)top;
     rc = api_field_int(root, "seed", -(1ll << 62), 1ll << 62, &r->seed, e);
     if (rc < 0) return -1;
     r->has_seed = rc == 0;

@@ -117,7 +117,32 @@ static void text_add(Text *t, const char *fmt, ...) {
     }
 }
 
-char *metrics_render(Metrics *m, Store *s, size_t *len) {
+/* The inference scheduler's gauges and counters (inference.h: InferStats). */
+static void render_scheduler(Text *t, const InferStats *st) {
+    text_add(t, "# HELP ftune_scheduler_live_sequences Chat sequences being prefilled or decoded.\n"
+                "# TYPE ftune_scheduler_live_sequences gauge\nftune_scheduler_live_sequences %d\n"
+                "# HELP ftune_scheduler_queued_requests Chat requests waiting for a sequence slot.\n"
+                "# TYPE ftune_scheduler_queued_requests gauge\nftune_scheduler_queued_requests %d\n"
+                "# HELP ftune_scheduler_loaded_adapters Adapters loaded for the current base model.\n"
+                "# TYPE ftune_scheduler_loaded_adapters gauge\nftune_scheduler_loaded_adapters %d\n"
+                "# HELP ftune_scheduler_kv_cache_bytes Key/value cache memory held (live and cached prefixes).\n"
+                "# TYPE ftune_scheduler_kv_cache_bytes gauge\nftune_scheduler_kv_cache_bytes %zu\n",
+             st->live_seqs, st->queued, st->loaded_adapters, st->kv_bytes);
+    text_add(t, "# HELP ftune_scheduler_steps_total Batched forward steps run.\n"
+                "# TYPE ftune_scheduler_steps_total counter\nftune_scheduler_steps_total %lld\n"
+                "# HELP ftune_scheduler_batch_rows_total Rows over every step (divided by steps: rows per step).\n"
+                "# TYPE ftune_scheduler_batch_rows_total counter\nftune_scheduler_batch_rows_total %lld\n"
+                "# HELP ftune_scheduler_decode_rows_total Of those rows, decode rows (one per generating sequence).\n"
+                "# TYPE ftune_scheduler_decode_rows_total counter\nftune_scheduler_decode_rows_total %lld\n"
+                "# HELP ftune_scheduler_prompt_tokens_total Prompt tokens of admitted sequences.\n"
+                "# TYPE ftune_scheduler_prompt_tokens_total counter\nftune_scheduler_prompt_tokens_total %lld\n"
+                "# HELP ftune_scheduler_prefix_cache_hit_tokens_total Of those, tokens taken from the prefix cache.\n"
+                "# TYPE ftune_scheduler_prefix_cache_hit_tokens_total counter\n"
+                "ftune_scheduler_prefix_cache_hit_tokens_total %lld\n",
+             st->steps, st->rows, st->decode_rows, st->prompt_tokens, st->cached_tokens);
+}
+
+char *metrics_render(Metrics *m, Store *s, const InferStats *sched, size_t *len) {
     Text t = {0};
     pthread_mutex_lock(&m->mu);
     text_add(&t, "# HELP ftune_http_requests_total HTTP requests answered, by method, route and status.\n"
@@ -154,6 +179,7 @@ char *metrics_render(Metrics *m, Store *s, size_t *len) {
         for (int i = 0; i < N_STATUS; i++)
             text_add(&t, "ftune_fine_tuning_jobs{status=\"%s\"} %lld\n", statuses[i], counts[i]);
     }
+    if (sched) render_scheduler(&t, sched);
     *len = t.len;
     return t.buf;
 }

@@ -35,8 +35,10 @@ typedef struct {
     long long seed;
     const char *stop[REQ_MAX_STOP];
     int n_stop;
-    long long max_tokens;  /* 0 = until the context is full */
+    long long max_tokens;  /* 0 = not given (the server's default bound) */
     bool stream, include_usage;
+    bool logprobs;         /* return each token's log-probability */
+    int top_logprobs;      /* and this many alternatives (0..20; needs logprobs) */
 } ChatRequest;
 
 /* Parses a chat completion request. Text content parts are joined; image, audio and file parts,

@@ -25,12 +25,41 @@ typedef struct {
     char *text[REQ_MAX_CHOICES];          /* non-streaming: each choice's text */
     size_t len[REQ_MAX_CHOICES], cap[REQ_MAX_CHOICES];
     const char *finish[REQ_MAX_CHOICES];
-    long prompt_tokens, completion_tokens;
+    bool logprobs;
+    json_t *lp[REQ_MAX_CHOICES];          /* non-streaming: each choice's logprobs.content */
+    long prompt_tokens, completion_tokens, cached_tokens;
 } ChatCall;
 
 static void call_free(ChatCall *call) {
-    for (int i = 0; i < REQ_MAX_CHOICES; i++) free(call->text[i]);
+    for (int i = 0; i < REQ_MAX_CHOICES; i++) {
+        free(call->text[i]);
+        json_decref(call->lp[i]);
+    }
     free(call);
+}
+
+/* {"token", "logprob", "bytes"} of one token, as OpenAI's logprobs entries. */
+static json_t *token_json(const InferToken *t) {
+    size_t n;
+    char *clean = utf8_repair(t->text, t->len, &n); /* "bytes" keeps the exact bytes */
+    json_t *bytes = json_array();
+    for (size_t i = 0; i < t->len; i++) json_array_append_new(bytes, json_integer((unsigned char)t->text[i]));
+    json_t *o = json_pack("{s:s%, s:f, s:o}", "token", clean ? clean : "", clean ? n : 0, "logprob",
+                          (double)t->logprob, "bytes", bytes);
+    free(clean);
+    return o;
+}
+
+/* The logprobs.content entries of n tokens. */
+static json_t *logprobs_json(const InferLogprob *lp, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *e = token_json(&lp[i].token), *top = json_array();
+        for (int j = 0; j < lp[i].n_top; j++) json_array_append_new(top, token_json(&lp[i].top[j]));
+        json_object_set_new(e, "top_logprobs", top);
+        json_array_append_new(a, e);
+    }
+    return a;
 }
 
 /* Sends one SSE event holding obj (taken). Returns non-zero when the client has gone. */
@@ -52,10 +81,12 @@ static int send_event(ChatCall *call, json_t *obj) {
     return rc;
 }
 
-/* A chat.completion.chunk with one choice's delta (taken) and finish reason. */
-static json_t *chunk(ChatCall *call, int index, json_t *delta, const char *finish) {
-    json_t *choice = json_pack("{s:i, s:o, s:n, s:o}", "index", index, "delta", delta, "logprobs", "finish_reason",
-                               finish ? json_string(finish) : json_null());
+/* A chat.completion.chunk with one choice's delta (taken), logprobs content (taken; NULL: none)
+ * and finish reason. */
+static json_t *chunk(ChatCall *call, int index, json_t *delta, json_t *lp, const char *finish) {
+    json_t *lpo = lp ? json_pack("{s:o, s:n}", "content", lp, "refusal") : json_null();
+    json_t *choice = json_pack("{s:i, s:o, s:o, s:o}", "index", index, "delta", delta, "logprobs", lpo,
+                               "finish_reason", finish ? json_string(finish) : json_null());
     json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:n, s:[o]}", "id", call->id, "object", "chat.completion.chunk",
                           "created", (json_int_t)call->created, "model", call->model, "system_fingerprint", "choices",
                           choice);
@@ -66,18 +97,24 @@ static json_t *chunk(ChatCall *call, int index, json_t *delta, const char *finis
 static int start_choice(ChatCall *call, int choice) {
     if (call->started[choice]) return 0;
     call->started[choice] = true;
-    return send_event(call, chunk(call, choice, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL));
+    return send_event(call, chunk(call, choice, json_pack("{s:s, s:s}", "role", "assistant", "content", ""),
+                                  call->logprobs ? json_array() : NULL, NULL));
 }
 
-static int on_piece(void *user, int choice, const char *text, size_t len) {
+static int on_piece(void *user, int choice, const char *text, size_t len, const InferLogprob *lp, int n_lp) {
     ChatCall *call = user;
     if (call->sse) {
         size_t n;
         char *clean = utf8_repair(text, len, &n); /* a model can emit bytes that are not UTF-8 */
         int rc = !clean || start_choice(call, choice) ||
-                 send_event(call, chunk(call, choice, json_pack("{s:s%}", "content", clean, n), NULL));
+                 send_event(call, chunk(call, choice, json_pack("{s:s%}", "content", clean, n),
+                                        call->logprobs ? logprobs_json(lp, n_lp) : NULL, NULL));
         free(clean);
         return rc ? 1 : 0;
+    }
+    if (call->logprobs && n_lp) {
+        if (!call->lp[choice]) call->lp[choice] = json_array();
+        json_array_extend(call->lp[choice], logprobs_json(lp, n_lp));
     }
     if (call->len[choice] + len + 1 > call->cap[choice]) {
         size_t cap = call->cap[choice] ? call->cap[choice] * 2 : 256;
@@ -93,20 +130,26 @@ static int on_piece(void *user, int choice, const char *text, size_t len) {
     return http_stream_cancelled(call->stream) ? 1 : 0;
 }
 
-static void on_choice_done(void *user, int choice, const FtGenResult *res) {
+static void on_choice_done(void *user, int choice, const FtGenResult *res, int cached) {
     ChatCall *call = user;
     call->finish[choice] = res->finish == FT_FINISH_LENGTH ? "length" : "stop";
     call->prompt_tokens = res->n_prompt;
+    call->cached_tokens = cached;
     call->completion_tokens += res->n_completion;
     if (call->sse && !start_choice(call, choice))
-        send_event(call, chunk(call, choice, json_object(), call->finish[choice]));
+        send_event(call, chunk(call, choice, json_object(), call->logprobs ? json_array() : NULL, call->finish[choice]));
+}
+
+static bool is_cancelled(void *user) {
+    ChatCall *call = user;
+    return http_stream_cancelled(call->stream);
 }
 
 static json_t *usage_json(const ChatCall *call) {
     return json_pack("{s:I, s:I, s:I, s:{s:i, s:i}, s:{s:i, s:i, s:i, s:i}}", "prompt_tokens",
                      (json_int_t)call->prompt_tokens, "completion_tokens", (json_int_t)call->completion_tokens,
                      "total_tokens", (json_int_t)(call->prompt_tokens + call->completion_tokens),
-                     "prompt_tokens_details", "cached_tokens", 0, "audio_tokens", 0, "completion_tokens_details",
+                     "prompt_tokens_details", "cached_tokens", (int)call->cached_tokens, "audio_tokens", 0, "completion_tokens_details",
                      "reasoning_tokens", 0, "audio_tokens", 0, "accepted_prediction_tokens", 0,
                      "rejected_prediction_tokens", 0);
 }
@@ -119,7 +162,10 @@ static json_t *completion_json(const ChatCall *call) {
         json_t *msg = json_pack("{s:s, s:s%, s:n, s:[]}", "role", "assistant", "content", clean ? clean : "", n,
                                 "refusal", "annotations");
         free(clean);
-        json_array_append_new(choices, json_pack("{s:i, s:o, s:n, s:s}", "index", i, "message", msg, "logprobs",
+        json_t *lp = call->logprobs ? json_pack("{s:o, s:n}", "content", call->lp[i] ? json_incref(call->lp[i]) : json_array(),
+                                                "refusal")
+                                    : json_null();
+        json_array_append_new(choices, json_pack("{s:i, s:o, s:o, s:s}", "index", i, "message", msg, "logprobs", lp,
                                                  "finish_reason", call->finish[i] ? call->finish[i] : "stop"));
     }
     return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:s, s:n}", "id", call->id, "object", "chat.completion",
@@ -127,12 +173,13 @@ static json_t *completion_json(const ChatCall *call) {
                      usage_json(call), "service_tier", "default", "system_fingerprint");
 }
 
-static void on_done(void *user, int status, const char *message) {
+static void on_done(void *user, int status, const char *code, const char *message) {
     ChatCall *call = user;
     ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
     if (status) {
         snprintf(e.message, sizeof e.message, "%s", message ? message : "generation failed");
-        if (status == 400) snprintf(e.code, sizeof e.code, "context_length_exceeded");
+        if (code) snprintf(e.code, sizeof e.code, "%s", code);
+        if (code && strcmp(code, "context_length_exceeded") == 0) snprintf(e.param, sizeof e.param, "messages");
     } else {
         metrics_add_chat(call->metrics, call->prompt_tokens, call->completion_tokens);
     }
@@ -220,7 +267,10 @@ void route_chat_completions(Ctx *c) {
     p->seed = cr.has_seed ? (uint64_t)cr.seed : store_random_u64();
     for (int i = 0; i < cr.n_stop; i++) p->stop[i] = cr.stop[i];
     p->n_stop = cr.n_stop;
-    r->cb = (InferCallbacks){on_piece, on_choice_done, on_done};
+    p->logprobs = cr.logprobs;
+    p->top_logprobs = cr.top_logprobs;
+    call->logprobs = cr.logprobs;
+    r->cb = (InferCallbacks){on_piece, on_choice_done, on_done, is_cancelled};
     r->user = call;
     c->res->stream = stream;
     c->res->stream_sse = cr.stream;

@@ -169,7 +169,9 @@ static void route_health(Ctx *c) {
 
 static void route_metrics(Ctx *c) {
     size_t len;
-    char *text = metrics_render(c->srv->metrics, c->store, &len);
+    InferStats st;
+    inference_stats(c->srv->inference, &st);
+    char *text = metrics_render(c->srv->metrics, c->store, &st, &len);
     http_respond(c->res, 200, "text/plain; version=0.0.4", text, len);
 }
 
@@ -236,8 +238,9 @@ int server_run(const ServerConfig *cfg, Err *err) {
         store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err))
         goto done;
     sweep_spool(srv->spool_dir);
+    InferenceConfig ic = {cfg->parallel, cfg->kv_cache_mib > 0 ? (size_t)cfg->kv_cache_mib << 20 : 0, cfg->threads};
     if (resolve_precision(cfg->precision, &precision, srv->precision, err) ||
-        model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, cfg->threads, &srv->inference, err))
+        model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err))
         goto done;
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,

@@ -27,6 +27,8 @@ typedef struct {
     int http_threads;
     int threads;                     /* compute threads (<= 0: every core) */
     int precision;                   /* FtPrecision of every model it loads (auto, fp32, bf16) */
+    int parallel;                    /* live chat sequences at once (<= 0: the default) */
+    int kv_cache_mib;                /* key/value cache bound (<= 0: the default) */
 } ServerConfig;
 
 struct Server {

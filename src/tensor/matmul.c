@@ -58,22 +58,96 @@ static void tiled_product(float *out, const float *in, const QuantMatrix *w, boo
     }
 }
 
-void op_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
+/* The product from the stored weights, the fastest way for n rows. */
+static void stored_product(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols;
-    if (w->bf16 && n > MATMUL_MATVEC_ROWS) {
-        bf16_matmul(y, x, w->bf16, bias, n, N, K);
-        return;
-    }
     if (w->type == QUANT_F32) {
         const float *W = (const float *)w->data;
         if (n == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, 0.0f, y, 1);
         else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
     } else if (n <= MATMUL_MATVEC_ROWS) {
-        for (int t = 0; t < n; t++) op_matvec_quant(y + (size_t)t * N, x + (size_t)t * K, w, NULL);
+        op_matvec_rows(y, x, w, NULL, n);
     } else {
         tiled_product(y, x, w, false, 0.0f, n);
     }
     add_bias(y, bias, n, N);
+}
+
+void op_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
+    if (w->bf16) bf16_matmul(y, x, w->bf16, bias, n, w->rows, w->cols);
+    else stored_product(y, x, w, bias, n);
+}
+
+/* rows of src (cnt, K) into dst (MATMUL_PROMPT_BLOCK, K), the rest zeros. */
+static void pad_rows(float *dst, const float *src, int cnt, int K) {
+    memcpy(dst, src, (size_t)cnt * K * sizeof(float));
+    memset(dst + (size_t)cnt * K, 0, (size_t)(MATMUL_PROMPT_BLOCK - cnt) * K * sizeof(float));
+}
+
+/* The calling thread's padded block: MATMUL_PROMPT_BLOCK rows of x (cols K) and of y (cols N). */
+static void pad_buffers(int K, int N, float **x, float **y) {
+    static __thread float *buf;
+    static __thread size_t cap;
+    size_t need = (size_t)MATMUL_PROMPT_BLOCK * (K + N);
+    if (need > cap) {
+        free(buf);
+        if (!(buf = malloc(need * sizeof(float)))) {
+            fprintf(stderr, "ftune: out of memory for a %zu KiB matmul block\n", need >> 8);
+            abort();
+        }
+        cap = need;
+    }
+    *x = buf;
+    *y = buf + (size_t)MATMUL_PROMPT_BLOCK * K;
+}
+
+/* out (n, ldo)[:, 0..cnt) = x (n, K) W^T for an fp32 W (cnt, K), in sgemm calls of exactly
+ * MATMUL_PROMPT_BLOCK rows (the last padded with zeros), so that OpenBLAS runs one kernel on every
+ * row whatever n is. */
+static void sgemm_row_blocks(float *out, int ldo, const float *x, const float *W, int cnt, int K, int n) {
+    int full = n / MATMUL_PROMPT_BLOCK * MATMUL_PROMPT_BLOCK;
+    for (int r = 0; r < full; r += MATMUL_PROMPT_BLOCK)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, MATMUL_PROMPT_BLOCK, cnt, K, 1.0f, x + (size_t)r * K, K, W,
+                    K, 0.0f, out + (size_t)r * ldo, ldo);
+    if (full == n) return;
+    float *px, *py;
+    pad_buffers(K, cnt, &px, &py);
+    pad_rows(px, x + (size_t)full * K, n - full, K);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, MATMUL_PROMPT_BLOCK, cnt, K, 1.0f, px, K, W, K, 0.0f, py, cnt);
+    for (int r = 0; r < n - full; r++)
+        memcpy(out + (size_t)(full + r) * ldo, py + (size_t)r * cnt, (size_t)cnt * sizeof(float));
+}
+
+void op_matmul_prompt(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
+    int N = w->rows, K = w->cols;
+    if (w->bf16) {
+        int full = n / MATMUL_PROMPT_BLOCK * MATMUL_PROMPT_BLOCK;
+        for (int r = 0; r < full; r += MATMUL_PROMPT_BLOCK)
+            bf16_matmul(y + (size_t)r * N, x + (size_t)r * K, w->bf16, bias, MATMUL_PROMPT_BLOCK, N, K);
+        if (full == n) return;
+        float *px, *py; /* the last rows, padded with zeros to a whole block */
+        pad_buffers(K, N, &px, &py);
+        pad_rows(px, x + (size_t)full * K, n - full, K);
+        bf16_matmul(py, px, w->bf16, bias, MATMUL_PROMPT_BLOCK, N, K);
+        memcpy(y + (size_t)full * N, py, (size_t)(n - full) * N * sizeof(float));
+        return;
+    }
+    if (w->type == QUANT_F32) {
+        sgemm_row_blocks(y, N, x, (const float *)w->data, N, K, n);
+    } else {
+        int tile_rows;
+        float *tile = tile_buffer(K, &tile_rows);
+        for (int j0 = 0; j0 < N; j0 += tile_rows) {
+            int cnt = N - j0 < tile_rows ? N - j0 : tile_rows;
+            dequantize_rows(tile, w, j0, cnt);
+            sgemm_row_blocks(y + j0, N, x, tile, cnt, K, n);
+        }
+    }
+    add_bias(y, bias, n, N);
+}
+
+void op_matmul_decode(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
+    op_matvec_rows(y, x, w, bias, n);
 }
 
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n) {

@@ -4,9 +4,17 @@
  * memory traffic), more rows dequantize the weight a tile of rows at a time into fp32 scratch and
  * run sgemm on each tile (the dequantization costs O(N K) against the product's O(n N K)). Each
  * has a naive _ref twin on fully dequantized weights. A weight with a bf16 copy (w->bf16, made
- * when the model runs at bf16 precision) takes the bf16 path (matmul_bf16.h) for more than
- * MATMUL_MATVEC_ROWS rows, forward and backward; fewer rows still read the stored bytes. Scratch tiles are per calling thread and
- * grow once to MATMUL_TILE_FLOATS; nothing else is allocated. */
+ * when the model runs at bf16 precision) takes the bf16 path (matmul_bf16.h) in op_matmul, and in
+ * the backward pass for more than MATMUL_MATVEC_ROWS rows. Scratch tiles are per calling thread and
+ * grow once; nothing else is allocated.
+ *
+ * Inference needs more than speed: a sequence's reply must not depend on what shares its batch.
+ * Summation order changes the last bit of a product, and at bf16 that bit can round an activation
+ * to another bf16 value, which grows into a different reply. So the forward pass of inference uses
+ * two row-invariant entries: op_matmul_prompt for prompt rows (oneDNN or OpenBLAS calls of exactly
+ * MATMUL_PROMPT_BLOCK rows, the last padded with zeros, since both libraries pick their kernels
+ * and blocking from the call's shape) and op_matmul_decode for generated tokens (each row computed as
+ * op_matvec_quant computes one row, from the stored bytes, the weight row read once for all). */
 #ifndef FTUNE_MATMUL_H
 #define FTUNE_MATMUL_H
 
@@ -15,10 +23,15 @@
 #define MATMUL_TILE_FLOATS (1 << 20) /* fp32 values of one dequantized tile of weight rows (4 MiB);
                                      * holds at least one row of any model (cols <= 16 x 65536) */
 #define MATMUL_MATVEC_ROWS 4         /* up to this many rows of x use the stored-bytes matvec */
+#define MATMUL_PROMPT_BLOCK 64       /* rows of each library call of op_matmul_prompt (shorter blocks are padded) */
 
 /* y (n, N) = x (n, K) W^T + bias (N, may be NULL), W (N, K) = w (rows N, cols K). */
 void op_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
 void op_matmul_ref(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
+/* op_matmul for inference's prompt rows and generated tokens (decode rows): each row's result is
+ * the same whatever n and the other rows are (see the header comment). */
+void op_matmul_prompt(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
+void op_matmul_decode(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
 
 /* dx (n, K) = dy (n, N) W + beta dx (beta 0 or 1): the input gradient of op_matmul. */
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n);

@@ -9,7 +9,6 @@
 #include <omp.h>
 #include <string.h>
 
-#define ATTENTION_GEMM_MIN_T 8 /* from this many queries on, attention runs on sgemm */
 
 int ops_threads(int n) { return n > 0 ? n : omp_get_num_procs(); }
 
@@ -103,54 +102,99 @@ void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
     }
 }
 
-/* One query at a time: T small (decoding). Per (query, head): scores = K_h q * scale and
- * out = V_h^T softmax(scores), both as single-threaded sgemv inside the parallel loop (OpenBLAS
- * does not nest threads). scratch: n_threads * (start + T). */
-static void attention_rows(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
-                           int n_head, int n_kv, int hd, float *scratch) {
-    int group = n_head / n_kv, kvs = n_kv * hd;
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
+
+/* The sum of v's 16 lanes in one fixed order: halves added pairwise (lane i + lane i+8, then +4, +2,
+ * +1). */
+static inline float lanes_sum(v16 v) {
+    v8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    v4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    float c0 = b[0] + b[2], c1 = b[1] + b[3];
+    return c0 + c1;
+}
+
+static inline v16 load16(const float *p) {
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* a . b over n values in an order fixed by n alone: 16 lanes take every 16th product in turn, then
+ * lanes_sum; a plain running sum when n is not a multiple of 16. */
+static inline float dot_fixed(const float *a, const float *b, int n) {
+    if (n % 16) {
+        float s = 0;
+        for (int i = 0; i < n; i++) s += a[i] * b[i];
+        return s;
+    }
+    v16 acc = {0};
+    for (int i = 0; i < n; i += 16) acc += load16(a + i) * load16(b + i);
+    return lanes_sum(acc);
+}
+
+/* Softmax of s[0..n) in place, its sum taken in an order fixed by n alone (lane j % 16). */
+static void softmax_fixed(float *s, int n) {
+    float mx = s[0];
+    for (int i = 1; i < n; i++) mx = s[i] > mx ? s[i] : mx;
+    for (int i = 0; i < n; i++) s[i] = fast_expf(s[i] - mx);
+    v16 acc = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) acc += load16(s + i);
+    if (i < n) {
+        v16 tail = {0};
+        memcpy(&tail, s + i, (size_t)(n - i) * sizeof(float));
+        acc += tail;
+    }
+    float inv = 1.0f / lanes_sum(acc);
+    for (int k = 0; k < n; k++) s[k] *= inv;
+}
+
+/* o (hd) = sum over j < n of p[j] v_j (row j of v at stride vs), each element summed in the order of
+ * j; 64 values at a time kept in registers. */
+static void weighted_sum(float *o, const float *p, const float *v, size_t vs, int n, int hd) {
+    int d0 = 0;
+    for (; d0 + 64 <= hd; d0 += 64) {
+        v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (int j = 0; j < n; j++) {
+            const float *vj = v + (size_t)j * vs + d0;
+            v16 pj = {0};
+            pj += p[j];
+            a0 += pj * load16(vj);
+            a1 += pj * load16(vj + 16);
+            a2 += pj * load16(vj + 32);
+            a3 += pj * load16(vj + 48);
+        }
+        memcpy(o + d0, &a0, sizeof a0);
+        memcpy(o + d0 + 16, &a1, sizeof a1);
+        memcpy(o + d0 + 32, &a2, sizeof a2);
+        memcpy(o + d0 + 48, &a3, sizeof a3);
+    }
+    if (d0 == hd) return;
+    memset(o + d0, 0, (size_t)(hd - d0) * sizeof(float));
+    for (int j = 0; j < n; j++)
+        for (int d = d0; d < hd; d++) o[d] += p[j] * v[(size_t)j * vs + d];
+}
+
+/* Each (query, head) on its own: scores over the visible keys, softmax, the weighted sum of values,
+ * every sum in an order fixed by the query's position alone. So a query's output is the same to the
+ * bit however the rows are chunked or batched (how many queries share the call, where the call
+ * starts), which the bf16 path needs: there a difference in the last bit can round an input to a
+ * different bf16 value. scratch: n_threads * (start + T) floats. */
+void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
+                  int n_head, int n_kv, int hd, float *scratch) {
+    int group = n_head / n_kv, kvs = n_kv * hd, ctx = start + T;
     float scale = 1.0f / sqrtf((float)hd);
-    int ctx = start + T;
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (T * n_head > 1)
     for (int t = 0; t < T; t++)
         for (int h = 0; h < n_head; h++) {
             float *sc = scratch + (size_t)omp_get_thread_num() * ctx;
             int visible = start + t + 1, kh = h / group;
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, visible, hd, scale, k_cache + (size_t)kh * hd, kvs,
-                        q + ((size_t)t * n_head + h) * hd, 1, 0.0f, sc, 1);
-            op_softmax(sc, visible);
-            cblas_sgemv(CblasRowMajor, CblasTrans, visible, hd, 1.0f, v_cache + (size_t)kh * hd, kvs, sc, 1, 0.0f,
-                        out + ((size_t)t * n_head + h) * hd, 1);
+            const float *qv = q + ((size_t)t * n_head + h) * hd, *kc = k_cache + (size_t)kh * hd,
+                        *vc = v_cache + (size_t)kh * hd;
+            for (int j = 0; j < visible; j++) sc[j] = dot_fixed(qv, kc + (size_t)j * kvs, hd) * scale;
+            softmax_fixed(sc, visible);
+            weighted_sum(out + ((size_t)t * n_head + h) * hd, sc, vc, (size_t)kvs, visible, hd);
         }
-}
-
-/* A block of queries (prefill), head by head on sgemm: S (T, ctx) = Q_h K_h^T * scale, causal
- * mask, row softmax, O_h = P V_h. Heads are strided views into q, the caches and out.
- * scratch: T * (start + T). */
-static void attention_gemm(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
-                           int n_head, int n_kv, int hd, float *scratch) {
-    int group = n_head / n_kv, ctx = start + T, qs = n_head * hd, kvs = n_kv * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < n_head; h++) {
-        int kh = h / group;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, ctx, hd, scale, q + (size_t)h * hd, qs,
-                    k_cache + (size_t)kh * hd, kvs, 0.0f, scratch, ctx);
-#pragma omp parallel for schedule(static)
-        for (int t = 0; t < T; t++) {
-            float *row = scratch + (size_t)t * ctx;
-            int visible = start + t + 1; /* causal: keys 0..start+t */
-            op_softmax(row, visible);
-            memset(row + visible, 0, (size_t)(ctx - visible) * sizeof(float));
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, ctx, 1.0f, scratch, ctx,
-                    v_cache + (size_t)kh * hd, kvs, 0.0f, out + (size_t)h * hd, qs);
-    }
-}
-
-void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
-                  int n_head, int n_kv, int hd, float *scratch) {
-    if (T >= ATTENTION_GEMM_MIN_T)
-        attention_gemm(out, q, k_cache, v_cache, start, T, n_head, n_kv, hd, scratch);
-    else
-        attention_rows(out, q, k_cache, v_cache, start, T, n_head, n_kv, hd, scratch);
 }

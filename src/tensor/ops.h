@@ -35,7 +35,9 @@ void op_swiglu_ref(float *h, const float *gate, const float *up, size_t n);
 
 /* Causal grouped-query attention for T new queries at positions start..start+T-1.
  * q (T, n_head*hd); k_cache, v_cache (max_seq, n_kv*hd) hold positions 0..start+T-1;
- * out (T, n_head*hd). scratch: max(n_threads, T) * (start + T) floats (attention scores). */
+ * out (T, n_head*hd). scratch: n_threads * (start + T) floats (attention scores). Each query's
+ * output is the same to the bit whatever T and start are (its sums run in an order fixed by its
+ * position), so that chunking and batching never change a sequence's results. */
 void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
                   int n_head, int n_kv, int hd, float *scratch);
 void op_attention_ref(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,

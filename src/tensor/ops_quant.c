@@ -126,27 +126,40 @@ static float row_dot_generic(uint32_t type, const unsigned char *p, const float 
     return acc;
 }
 
-void op_matvec_quant(float *y, const float *x, const QuantMatrix *w, const float *bias) {
-    if (!quant_type_supported(w->type)) {
-        for (int r = 0; r < w->rows; r++) y[r] = NAN;
-        return;
-    }
-    QuantRowDot dot = quant_row_dot_32(w->type);
-    if (!dot) dot = quant_row_dot_k(w->type);
-    size_t row_bytes = quant_row_bytes(w->type, (size_t)w->cols);
-    int nb = w->cols / QUANT_BLOCK;
-    float xsum[nb > 0 ? nb : 1]; /* sum of x over each 32 values, for the types with a min */
-    for (int b = 0; b < nb; b++) {
+/* Sums of x over each 32 values (n_blocks of them), for the types with a min. */
+static void block_sums(float *xsum, const float *x, int n_blocks) {
+    for (int b = 0; b < n_blocks; b++) {
         float s = 0;
         for (int j = 0; j < QUANT_BLOCK; j++) s += x[b * QUANT_BLOCK + j];
         xsum[b] = s;
     }
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < w->rows; r++) {
-        const unsigned char *row = w->data + (size_t)r * row_bytes;
-        float v = dot ? dot(row, x, xsum, w->cols) : row_dot_generic(w->type, row, x, w->cols);
-        y[r] = v + (bias ? bias[r] : 0.0f);
+}
+
+void op_matvec_rows(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
+    int N = w->rows, K = w->cols;
+    if (!quant_type_supported(w->type)) {
+        for (size_t i = 0; i < (size_t)n * N; i++) y[i] = NAN;
+        return;
     }
+    QuantRowDot dot = quant_row_dot_32(w->type);
+    if (!dot) dot = quant_row_dot_k(w->type);
+    size_t row_bytes = quant_row_bytes(w->type, (size_t)K);
+    int nb = K / QUANT_BLOCK > 0 ? K / QUANT_BLOCK : 1;
+    float xsum[(size_t)nb * (n > 0 ? n : 1)];
+    for (int t = 0; t < n; t++) block_sums(xsum + (size_t)t * nb, x + (size_t)t * K, K / QUANT_BLOCK);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++) { /* one weight row, in cache, against every x row */
+        const unsigned char *row = w->data + (size_t)r * row_bytes;
+        for (int t = 0; t < n; t++) {
+            const float *xt = x + (size_t)t * K;
+            float v = dot ? dot(row, xt, xsum + (size_t)t * nb, K) : row_dot_generic(w->type, row, xt, K);
+            y[(size_t)t * N + r] = v + (bias ? bias[r] : 0.0f);
+        }
+    }
+}
+
+void op_matvec_quant(float *y, const float *x, const QuantMatrix *w, const float *bias) {
+    op_matvec_rows(y, x, w, bias, 1);
 }
 
 void op_matvec_quant_ref(float *y, const float *x, const QuantMatrix *w, const float *bias) {

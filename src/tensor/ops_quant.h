@@ -54,6 +54,10 @@ void quant_dequantize(uint32_t type, const unsigned char *src, size_t n, float *
 
 /* y (rows) = W x (cols) + bias (rows, may be NULL). Rows are split across OpenMP threads. */
 void op_matvec_quant(float *y, const float *x, const QuantMatrix *w, const float *bias);
+/* op_matvec_quant for n rows of x (y (n, rows)): each weight row is read once, while it is in
+ * cache, for every x row, and each y value is computed exactly as op_matvec_quant computes it, so
+ * that a row's result does not depend on n or on the other rows. */
+void op_matvec_rows(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
 void op_matvec_quant_ref(float *y, const float *x, const QuantMatrix *w, const float *bias);
 
 #endif

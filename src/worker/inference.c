@@ -1,182 +1,173 @@
-/* inference.c: the inference thread and its queue (see inference.h). The thread keeps one chat
- * session (ftune.h) for the current base model and up to INFERENCE_MAX_ADAPTERS adapters loaded for
- * it; switching to another base model frees both. */
-#include "inference.h"
-
-#include <pthread.h>
+/* inference.c: the inference thread (see inference.h): its queue, its loop (admit, step, sleep
+ * when nothing is live), the current base model with its cache and engine, and the LRU of loaded
+ * adapters. The scheduling itself is in scheduler.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char dir[4096];
-    FtAdapter *adapter;
-    unsigned long used;
-} CachedAdapter;
+#include "inference_internal.h"
 
-struct Inference {
-    ModelCache *cache;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t wake;
-    InferRequest *head, *tail;
-    int queued;
-    bool stopping;
-    int threads;
-    char forget[INFERENCE_MAX_ADAPTERS][4096]; /* adapters to drop before the next request */
-    int n_forget;
-    /* owned by the thread */
-    const FtModel *model;
-    FtSession *session;
-    CachedAdapter adapters[INFERENCE_MAX_ADAPTERS];
-    unsigned long clock;
-};
-
-static void request_free(InferRequest *r) {
+void inference_request_free(InferRequest *r) {
     json_decref(r->owner);
     free(r->msgs);
     free(r);
 }
 
 static void request_refuse(InferRequest *r, int status, const char *message) {
-    r->cb.on_done(r->user, status, message);
-    request_free(r);
+    r->cb.on_done(r->user, status, NULL, message);
+    inference_request_free(r);
 }
 
-static void drop_adapters(Inference *inf) {
-    for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++) {
-        ft_adapter_free(inf->adapters[i].adapter);
-        memset(&inf->adapters[i], 0, sizeof inf->adapters[i]);
-    }
+/* Unloads adapter entry i and forgets the keys and values computed with it. */
+static void adapter_drop(Inference *inf, int i) {
+    CachedAdapter *a = &inf->adapters[i];
+    if (a->adapter) sched_forget_adapter(inf, i);
+    ft_adapter_free(a->adapter);
+    memset(a, 0, sizeof *a);
 }
 
-/* Makes base_path the current model (loading it and a fresh session when it changes). */
-static int use_model(Inference *inf, const char *base_path, Err *err) {
+/* Frees the current model's slots, engine, cache and adapters. */
+static void drop_model(Inference *inf) {
+    for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++) adapter_drop(inf, i);
+    sched_slots_free(inf);
+    ft_engine_free(inf->engine);
+    ft_cache_free(inf->kv);
+    free(inf->logits);
+    inf->engine = NULL;
+    inf->kv = NULL;
+    inf->logits = NULL;
+    model_cache_put(inf->cache, inf->model);
+    inf->model = NULL;
+}
+
+int inference_use_model(Inference *inf, const char *base_path, Err *err) {
     FtModelInfo info;
     if (inf->model) ft_model_info(inf->model, &info);
     if (inf->model && strcmp(info.path, base_path) == 0) return 0;
-    drop_adapters(inf);
-    ft_session_free(inf->session);
-    inf->session = NULL;
-    model_cache_put(inf->cache, inf->model);
-    inf->model = NULL;
+    drop_model(inf);
     if (model_cache_get(inf->cache, base_path, &inf->model, err)) return -1;
-    /* the model's context, at most INFERENCE_MAX_SEQ positions */
+    ft_model_info(inf->model, &info);
+    inf->ctx = info.context_length > 0 && info.context_length < INFERENCE_MAX_SEQ ? info.context_length : INFERENCE_MAX_SEQ;
+    inf->vocab = info.vocab;
     FtError fe = {0};
-    if (ft_session_new(inf->model, INFERENCE_MAX_SEQ, inf->threads, &inf->session, &fe)) {
-        model_cache_put(inf->cache, inf->model);
-        inf->model = NULL;
+    int seqs = inf->cfg.max_seqs;
+    if (ft_cache_new(inf->model, 2 * seqs, inf->ctx, &inf->kv, &fe) ||
+        ft_engine_new(inf->model, INFERENCE_BATCH_ROWS, inf->ctx, inf->cfg.n_threads, &inf->engine, &fe)) {
+        drop_model(inf);
         return err_set(err, fe.code, "%s", fe.msg);
+    }
+    inf->logits = malloc((size_t)seqs * inf->vocab * sizeof(float));
+    if (!inf->logits || sched_slots_new(inf, err)) {
+        drop_model(inf);
+        return err->code ? -1 : err_set(err, ERR_NOMEM, "out of memory");
     }
     return 0;
 }
 
-/* The adapter in dir for the current model, loaded on first use (least recently used dropped). */
-static int use_adapter(Inference *inf, const char *dir, const FtAdapter **out, Err *err) {
-    *out = NULL;
-    if (!dir[0]) return 0;
-    int slot = 0; /* an empty slot, else the least recently used */
+int inference_use_adapter(Inference *inf, const char *dir, Err *err) {
+    if (!dir[0]) return -1;
+    size_t total = 0;
     for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++) {
         CachedAdapter *a = &inf->adapters[i];
         if (a->adapter && strcmp(a->dir, dir) == 0) {
             a->used = ++inf->clock;
-            *out = a->adapter;
-            return 0;
+            return i;
         }
-        if (inf->adapters[slot].adapter && (!a->adapter || a->used < inf->adapters[slot].used)) slot = i;
+        total += a->bytes;
     }
     FtAdapter *l;
     FtError fe = {0};
-    if (ft_adapter_load(inf->model, dir, &l, &fe)) return err_set(err, fe.code, "%s", fe.msg);
-    ft_adapter_free(inf->adapters[slot].adapter);
+    if (ft_adapter_load(inf->model, dir, &l, &fe)) {
+        err_set(err, fe.code, "%s", fe.msg);
+        return -2;
+    }
+    size_t bytes = ft_adapter_bytes(l), bound = (size_t)INFERENCE_ADAPTER_MIB << 20;
+    /* room: an empty entry, else drop unpinned adapters, least recently used first, until it fits */
+    int slot = -1;
+    for (;;) {
+        int lru = -1;
+        slot = -1;
+        for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++) {
+            CachedAdapter *a = &inf->adapters[i];
+            if (!a->adapter && slot < 0) slot = i;
+            if (a->adapter && !a->pins && (lru < 0 || a->used < inf->adapters[lru].used)) lru = i;
+        }
+        if (slot >= 0 && total + bytes <= bound) break;
+        if (lru < 0) break;
+        total -= inf->adapters[lru].bytes;
+        adapter_drop(inf, lru);
+    }
+    if (slot < 0) { /* every entry pinned by live sequences: the caller waits */
+        ft_adapter_free(l);
+        err_set(err, ERR_UNSUPPORTED, "every adapter slot is in use");
+        return -3;
+    }
     snprintf(inf->adapters[slot].dir, sizeof inf->adapters[slot].dir, "%s", dir);
     inf->adapters[slot].adapter = l;
+    inf->adapters[slot].bytes = bytes;
     inf->adapters[slot].used = ++inf->clock;
-    *out = l;
-    return 0;
+    return slot;
 }
 
-typedef struct {
-    InferRequest *r;
-    int choice;
-} PieceCtx;
-
-static int on_piece(const char *piece, size_t len, void *user) {
-    PieceCtx *p = user;
-    return p->r->cb.on_piece(p->r->user, p->choice, piece, len);
-}
-
-static void run_request(Inference *inf, InferRequest *r) {
-    Err err = {0};
-    const FtAdapter *adapter;
-    if (use_model(inf, r->base_path, &err) || use_adapter(inf, r->adapter_dir, &adapter, &err)) {
-        r->cb.on_done(r->user, 500, err.msg);
-        return;
-    }
-    pthread_mutex_lock(&inf->mu);
-    int threads = inf->threads;
-    pthread_mutex_unlock(&inf->mu);
-    ft_session_set_threads(inf->session, threads); /* one while a job trains, see inference_set_threads */
-    for (int i = 0; i < r->n_choices; i++) {
-        FtGenParams p;
-        ft_gen_params_default(inf->model, &p); /* the model's end-of-turn and EOS ids */
-        p.max_tokens = r->params.max_tokens;
-        p.temperature = r->params.temperature;
-        p.top_p = r->params.top_p;
-        p.top_k = r->params.top_k;
-        p.seed = r->params.seed + (uint64_t)i;
-        p.n_stop = r->params.n_stop;
-        for (int k = 0; k < p.n_stop; k++) p.stop[k] = r->params.stop[k];
-        PieceCtx pc = {r, i};
-        FtGenResult res;
-        FtError fe = {0};
-        if (ft_session_generate_chat(inf->session, adapter, r->msgs, r->n_msgs, &p, on_piece, &pc, &res, &fe)) {
-            r->cb.on_done(r->user, fe.code == FT_ERR_ARG ? 400 : 500, fe.msg);
-            return;
+/* Drops the adapters a deleted model named, once nothing live uses them. Under mu. */
+static void forget_adapters(Inference *inf) {
+    int kept = 0;
+    for (int f = 0; f < inf->n_forget; f++) {
+        bool pinned = false;
+        for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++) {
+            CachedAdapter *a = &inf->adapters[i];
+            if (!a->adapter || strcmp(a->dir, inf->forget[f]) != 0) continue;
+            if (a->pins) pinned = true;
+            else adapter_drop(inf, i);
         }
-        r->cb.on_choice_done(r->user, i, &res);
-        ft_gen_result_free(&res);
+        if (pinned) memmove(inf->forget[kept++], inf->forget[f], sizeof inf->forget[0]);
     }
-    r->cb.on_done(r->user, 0, NULL);
+    inf->n_forget = kept;
 }
 
 static void *inference_main(void *arg) {
     Inference *inf = arg;
     for (;;) {
         pthread_mutex_lock(&inf->mu);
-        while (!inf->head && !inf->stopping) pthread_cond_wait(&inf->wake, &inf->mu);
-        if (!inf->head) {
-            pthread_mutex_unlock(&inf->mu);
-            break;
-        }
-        InferRequest *r = inf->head;
-        inf->head = r->next;
-        if (!inf->head) inf->tail = NULL;
-        inf->queued--;
+        forget_adapters(inf);
+        while (!inf->head && !inf->next_up && !inf->live && !inf->stopping) pthread_cond_wait(&inf->wake, &inf->mu);
         bool stopping = inf->stopping;
-        for (int f = 0; f < inf->n_forget; f++)
-            for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++)
-                if (inf->adapters[i].adapter && strcmp(inf->adapters[i].dir, inf->forget[f]) == 0) {
-                    ft_adapter_free(inf->adapters[i].adapter);
-                    memset(&inf->adapters[i], 0, sizeof inf->adapters[i]);
-                }
-        inf->n_forget = 0;
+        int threads = inf->threads;
         pthread_mutex_unlock(&inf->mu);
-        if (stopping) {
-            request_refuse(r, 503, "the server is shutting down");
-            continue;
-        }
-        run_request(inf, r);
-        request_free(r);
+        if (stopping) break;
+        bool live = sched_admit(inf);
+        if (!live) continue;
+        ft_engine_set_threads(inf->engine, threads); /* one while a job trains, see inference_set_threads */
+        sched_step(inf);
     }
+    sched_fail_all(inf, 503, "the server is shutting down");
+    pthread_mutex_lock(&inf->mu);
+    InferRequest *r = inf->next_up ? inf->next_up : NULL;
+    inf->next_up = NULL;
+    if (r) {
+        r->next = inf->head;
+        inf->head = r;
+    }
+    while ((r = inf->head)) {
+        inf->head = r->next;
+        pthread_mutex_unlock(&inf->mu);
+        request_refuse(r, 503, "the server is shutting down");
+        pthread_mutex_lock(&inf->mu);
+    }
+    inf->tail = NULL;
+    pthread_mutex_unlock(&inf->mu);
     return NULL;
 }
 
-int inference_start(ModelCache *cache, int n_threads, Inference **out, Err *err) {
+int inference_start(ModelCache *cache, const InferenceConfig *cfg, Inference **out, Err *err) {
     Inference *inf = calloc(1, sizeof *inf);
     if (!inf) return err_set(err, ERR_NOMEM, "out of memory");
     inf->cache = cache;
-    inf->threads = n_threads;
+    inf->cfg = *cfg;
+    if (inf->cfg.max_seqs <= 0) inf->cfg.max_seqs = INFERENCE_DEFAULT_SEQS;
+    if (inf->cfg.max_seqs > INFERENCE_BATCH_ROWS) inf->cfg.max_seqs = INFERENCE_BATCH_ROWS;
+    if (!inf->cfg.kv_bytes) inf->cfg.kv_bytes = (size_t)INFERENCE_DEFAULT_KV_MIB << 20;
+    inf->threads = cfg->n_threads;
     pthread_mutex_init(&inf->mu, NULL);
     pthread_cond_init(&inf->wake, NULL);
     if (pthread_create(&inf->thread, NULL, inference_main, inf) != 0) {
@@ -194,9 +185,7 @@ void inference_stop(Inference *inf) {
     pthread_cond_signal(&inf->wake);
     pthread_mutex_unlock(&inf->mu);
     pthread_join(inf->thread, NULL);
-    drop_adapters(inf);
-    ft_session_free(inf->session);
-    model_cache_put(inf->cache, inf->model);
+    drop_model(inf);
     pthread_cond_destroy(&inf->wake);
     pthread_mutex_destroy(&inf->mu);
     free(inf);
@@ -206,14 +195,17 @@ void inference_submit(Inference *inf, InferRequest *r) {
     r->next = NULL;
     pthread_mutex_lock(&inf->mu);
     if (inf->stopping || inf->queued >= INFERENCE_MAX_QUEUE) {
+        bool stopping = inf->stopping;
         pthread_mutex_unlock(&inf->mu);
-        request_refuse(r, 503, "the server is busy: too many chat requests are waiting; retry later");
+        request_refuse(r, 503, stopping ? "the server is shutting down"
+                                         : "the server is busy: too many chat requests are waiting; retry later");
         return;
     }
     if (inf->tail) inf->tail->next = r;
     else inf->head = r;
     inf->tail = r;
     inf->queued++;
+    inf->stats.queued = inf->queued;
     pthread_cond_signal(&inf->wake);
     pthread_mutex_unlock(&inf->mu);
 }
@@ -228,5 +220,11 @@ void inference_forget_adapter(Inference *inf, const char *dir) {
     pthread_mutex_lock(&inf->mu);
     if (inf->n_forget < INFERENCE_MAX_ADAPTERS)
         snprintf(inf->forget[inf->n_forget++], sizeof inf->forget[0], "%s", dir);
+    pthread_mutex_unlock(&inf->mu);
+}
+
+void inference_stats(Inference *inf, InferStats *out) {
+    pthread_mutex_lock(&inf->mu);
+    *out = inf->stats;
     pthread_mutex_unlock(&inf->mu);
 }

@@ -69,7 +69,7 @@ static void check_model(Model *m) {
     int n = 0;
     for (int i = 0; i < 7; i++) tok[n] = A[i], pos[n] = i, seq[n] = sa, which[n++] = 0;
     for (int i = 0; i < 12; i++) tok[n] = C[i], pos[n] = i, seq[n] = sc, which[n++] = -1;
-    FwdBatch b1 = {n, tok, pos, seq, which, want};
+    FwdBatch b1 = {n, tok, pos, seq, which, want, 0};
     REQUIRE(forward_batch(f, kv, &b1, adapters, 2, NULL, &err) == 0);
     CHECK_EQ_INT(kv_slot_len(kv, sa), 7);
     CHECK_EQ_INT(kv_slot_len(kv, sc), 12);
@@ -79,7 +79,7 @@ static void check_model(Model *m) {
     for (int i = 0; i < 5; i++) tok[n] = B[i], pos[n] = i, seq[n] = sb, which[n] = 1, want[n++] = 1;
     tok[n] = C[12], pos[n] = 12, seq[n] = sc, which[n] = -1, want[n++] = 1;
     float *got = malloc((size_t)n * V * sizeof(float));
-    FwdBatch b2 = {n, tok, pos, seq, which, want};
+    FwdBatch b2 = {n, tok, pos, seq, which, want, 0};
     REQUIRE(forward_batch(f, kv, &b2, adapters, 2, got, &err) == 0);
     double scale = max_abs(ref_a, (size_t)10 * V), worst = 0;
     for (int i = 0; i < 3; i++)
@@ -95,10 +95,10 @@ static void check_model(Model *m) {
     CHECK(fabs(base_a[(size_t)9 * V] - ref_a[(size_t)9 * V]) > 1e-4 * scale ||
           fabs(base_a[(size_t)9 * V + 1] - ref_a[(size_t)9 * V + 1]) > 1e-4 * scale);
     /* 3: a fork of C's first 12 positions decodes C's last token to the same logits */
-    kv_slot_fork(kv, sc, sd, 12);
+    REQUIRE(kv_slot_fork(kv, sc, sd, 12, &err) == 0);
     int32_t t1 = C[12], p1 = 12, s1 = sd;
     uint8_t w1 = 1;
-    FwdBatch b3 = {1, &t1, &p1, &s1, NULL, &w1};
+    FwdBatch b3 = {1, &t1, &p1, &s1, NULL, &w1, 0};
     REQUIRE(forward_batch(f, kv, &b3, adapters, 2, got, &err) == 0);
     worst = 0;
     for (int v = 0; v < V; v++) worst = fmax(worst, fabs(got[v] - ref_c[(size_t)12 * V + v]));
@@ -111,7 +111,7 @@ static void check_model(Model *m) {
     CHECK(forward_batch(f, kv, &b3, adapters, 2, got, &err) != 0 && strstr(err.msg, "not allocated"));
     int32_t bad = 2;
     s1 = sa, p1 = 10;
-    FwdBatch b4 = {1, &t1, &p1, &s1, &bad, &w1};
+    FwdBatch b4 = {1, &t1, &p1, &s1, &bad, &w1, 0};
     CHECK(forward_batch(f, kv, &b4, adapters, 2, got, &err) != 0 && strstr(err.msg, "adapter"));
     CHECK_EQ_INT(kv_slot_len(kv, sa), 10);
     free(got);

@@ -170,7 +170,7 @@ static float *alone(const FtModel *m, FtEngine *e, const int32_t *ids, int n, in
         return out;
     }
     for (int i = 0; i < n; i++) seq[i] = slot;
-    FtBatch b = {n, ids, pos, seq, NULL, want};
+    FtBatch b = {n, ids, pos, seq, NULL, want, 0};
     if (ft_engine_decode(e, c, &b, NULL, 0, out, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
     ft_cache_free(c);
     return out;
@@ -203,7 +203,7 @@ TEST(ftune_api_batch_fork_and_errors) {
     for (int i = 0; i < 6; i++) tok[n] = A[i], pos[n] = i, seq[n] = sa, want[n++] = 1;
     for (int i = 0; i < 4; i++) tok[n] = B[i], pos[n] = i, seq[n] = sb, want[n++] = 1;
     float *out = malloc((size_t)10 * V * sizeof(float));
-    FtBatch b = {n, tok, pos, seq, NULL, want};
+    FtBatch b = {n, tok, pos, seq, NULL, want, 0};
     REQUIRE(ft_engine_decode(e, c, &b, NULL, 0, out, &err) == 0);
     CHECK_EQ_INT(ft_cache_seq_len(c, sa), 6);
     CHECK_EQ_INT(ft_cache_seq_len(c, sb), 4);
@@ -220,7 +220,7 @@ TEST(ftune_api_batch_fork_and_errors) {
     CHECK_EQ_INT(ft_cache_seq_len(c, sf), 3);
     n = 0;
     for (int i = 3; i < 6; i++) tok[n] = A[i], pos[n] = i, seq[n] = sf, want[n++] = 1;
-    FtBatch bf = {n, tok, pos, seq, NULL, want};
+    FtBatch bf = {n, tok, pos, seq, NULL, want, 0};
     REQUIRE(ft_engine_decode(e, c, &bf, NULL, 0, out, &err) == 0);
     double df = 0;
     for (size_t i = 0; i < (size_t)3 * V; i++) df = fmax(df, fabs(out[i] - ra[(size_t)3 * V + i]));
@@ -230,7 +230,7 @@ TEST(ftune_api_batch_fork_and_errors) {
     /* bad input: every one refused with FT_ERR_ARG and a message */
     int32_t t1 = V, p1 = 6, s1 = sa;
     uint8_t w1 = 1;
-    FtBatch bad = {1, &t1, &p1, &s1, NULL, &w1};
+    FtBatch bad = {1, &t1, &p1, &s1, NULL, &w1, 0};
     err.code = 0;
     CHECK(ft_engine_decode(e, c, &bad, NULL, 0, out, &err) == -1 && err.code == FT_ERR_ARG);
     CHECK(strstr(err.msg, "outside the vocabulary") != NULL);
@@ -533,7 +533,7 @@ TEST(ftune_api_train) {
         REQUIRE(ft_cache_seq_alloc(c, &s0, &err) == 0 && ft_cache_seq_alloc(c, &s1, &err) == 0);
         int32_t tok[2] = {1, 1}, pos[2] = {0, 0}, seq[2] = {s0, s1}, ad[2] = {0, -1};
         uint8_t want[2] = {1, 1};
-        FtBatch b = {2, tok, pos, seq, ad, want};
+        FtBatch b = {2, tok, pos, seq, ad, want, 0};
         const FtAdapter *list[1] = {a};
         float *logits = malloc(2 * 512 * sizeof(float));
         CHECK(ft_engine_decode(e, c, &b, list, 1, logits, &err) == 0);

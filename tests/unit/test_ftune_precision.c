@@ -25,7 +25,7 @@ static int decode_prompt(FtModel *m, float *logits, FtError *err) {
     if (!ft_engine_new(m, N_PROMPT, 64, 2, &e, err) && !ft_cache_new(m, 1, 64, &c, err) &&
         !ft_cache_seq_alloc(c, &slot, err)) {
         for (int i = 0; i < N_PROMPT; i++) seq[i] = slot;
-        FtBatch b = {N_PROMPT, tok, pos, seq, NULL, want};
+        FtBatch b = {N_PROMPT, tok, pos, seq, NULL, want, 0};
         rc = ft_engine_decode(e, c, &b, NULL, 0, logits, err);
     }
     ft_cache_free(c);

@@ -110,8 +110,9 @@ TEST(matmul_bf16_matches_ref_and_fp32_within_bound) {
     }
 }
 
-/* A few rows keep reading the stored bytes (decoding): bit-identical to the fp32 path. */
-TEST(matmul_bf16_copy_leaves_small_batches_on_stored_weights) {
+/* op_matmul_decode (generated tokens) reads the stored bytes even where a bf16 copy exists; op_matmul
+ * takes the copy for any row count, one row included. */
+TEST(matmul_bf16_copy_is_used_for_every_row_count_but_not_by_decode) {
     enum { N = 64, K = 96 };
     float W[N * K], x[MATMUL_MATVEC_ROWS * K], y[MATMUL_MATVEC_ROWS * N], y32[MATMUL_MATVEC_ROWS * N];
     uint16_t Wb[N * K];
@@ -119,11 +120,57 @@ TEST(matmul_bf16_copy_leaves_small_batches_on_stored_weights) {
     rng_seed(&r, 4);
     for (int i = 0; i < N * K; i++) W[i] = rng_uniform(&r) - 0.5f;
     for (int i = 0; i < MATMUL_MATVEC_ROWS * K; i++) x[i] = rng_uniform(&r) - 0.5f;
-    memset(Wb, 0, sizeof Wb); /* never read for so few rows */
+    memset(Wb, 0, sizeof Wb); /* a zero copy: its use shows as a zero product */
     QuantMatrix w = {QUANT_F32, (const unsigned char *)W, N, K, Wb}, w32 = {QUANT_F32, (const unsigned char *)W, N, K, NULL};
-    op_matmul(y, x, &w, NULL, MATMUL_MATVEC_ROWS);
-    op_matmul(y32, x, &w32, NULL, MATMUL_MATVEC_ROWS);
+    op_matmul_decode(y, x, &w, NULL, MATMUL_MATVEC_ROWS);
+    op_matmul_decode(y32, x, &w32, NULL, MATMUL_MATVEC_ROWS);
     CHECK(memcmp(y, y32, sizeof y) == 0);
+    CHECK(y[0] != 0.0f);
+    if (!bf16_here()) return;
+    op_matmul(y, x, &w, NULL, 1);
+    int zeros = 0;
+    for (int j = 0; j < N; j++) zeros += y[j] == 0.0f;
+    CHECK_EQ_INT(zeros, N);
+}
+
+/* Inference's entries give a row the same bits whatever shares its call: row 0 computed alone
+ * equals row 0 placed at the end of calls of 2 to 40 rows (prompt rows at bf16 where the CPU has
+ * it, on a Q8_0 and an F32 weight; decode rows on both). */
+TEST(matmul_inference_rows_do_not_depend_on_the_batch) {
+    enum { N = 200, K = 256, MAXN = 40 };
+    float *W = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * MAXN * K), *y = malloc(sizeof(float) * MAXN * N),
+          *alone = malloc(sizeof(float) * N), *xx = malloc(sizeof(float) * MAXN * K);
+    uint16_t *Wb = malloc(sizeof(uint16_t) * N * K);
+    unsigned char *q8 = malloc(quant_row_bytes(QUANT_Q8_0, K) * N);
+    Rng r;
+    rng_seed(&r, 9);
+    for (int i = 0; i < N * K; i++) W[i] = rng_uniform(&r) - 0.5f;
+    for (int i = 0; i < MAXN * K; i++) x[i] = rng_uniform(&r) - 0.5f;
+    bf16_convert(Wb, W, (size_t)N * K);
+    for (size_t b = 0; b < (size_t)N * K / 32; b++) { /* Q8_0 blocks with scale 2^-7 (fp16 0x2000) */
+        unsigned char *blk = q8 + b * 34;
+        blk[0] = 0x00, blk[1] = 0x20;
+        for (int j = 0; j < 32; j++) blk[2 + j] = (unsigned char)(signed char)lrintf(W[b * 32 + j] * 128.0f);
+    }
+    QuantMatrix wp = {QUANT_F32, (const unsigned char *)W, N, K, bf16_here() ? Wb : NULL},
+                wq = {QUANT_Q8_0, q8, N, K, NULL}, wf = {QUANT_F32, (const unsigned char *)W, N, K, NULL};
+    struct {
+        const QuantMatrix *w;
+        void (*fn)(float *, const float *, const QuantMatrix *, const float *, int);
+    } cases[] = {{&wp, op_matmul_prompt}, {&wq, op_matmul_prompt}, {&wf, op_matmul_prompt},
+                 {&wq, op_matmul_decode}, {&wf, op_matmul_decode}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        cases[k].fn(alone, x, cases[k].w, NULL, 1);
+        int bad = 0;
+        for (int n = 2; n <= MAXN; n += 3) {
+            memcpy(xx, x + K, sizeof(float) * (n - 1) * K); /* other rows first, row 0 last */
+            memcpy(xx + (size_t)(n - 1) * K, x, sizeof(float) * K);
+            cases[k].fn(y, xx, cases[k].w, NULL, n);
+            bad += memcmp(y + (size_t)(n - 1) * N, alone, sizeof(float) * N) != 0;
+        }
+        CHECK_EQ_INT(bad, 0);
+    }
+    free(W), free(x), free(y), free(alone), free(xx), free(Wb), free(q8);
 }
 
 /* model_set_precision: every matrix's copy is the bf16 rounding of its dequantized rows (tied head

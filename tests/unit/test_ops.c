@@ -92,10 +92,37 @@ static void check_attention(uint64_t seed, int n_head, int n_kv, int hd, int sta
 }
 
 TEST(ops_attention_matches_ref) {
-    check_attention(3, 6, 2, 8, 5, 4);   /* decoding path, after a cached prefix */
+    check_attention(3, 6, 2, 8, 5, 4);   /* after a cached prefix */
     check_attention(3, 6, 2, 8, 0, 1);
-    check_attention(4, 4, 2, 16, 7, 21); /* block (sgemm) path */
+    check_attention(4, 4, 2, 16, 7, 21);
     check_attention(5, 4, 4, 16, 0, 40);
+    check_attention(6, 4, 2, 64, 3, 30); /* a head size of 16-lane sums */
+}
+
+/* A query's output does not depend on how its sequence is chunked: 37 queries in one call, and
+ * the same in calls of 1, 12 and 24 queries (with more threads than one), agree to the bit. */
+static void check_attention_chunking(int hd) {
+    enum { NH = 4, NKV = 2, CTX = 37 };
+    int qd = NH * hd, kvd = NKV * hd;
+    float *q = malloc(sizeof(float) * CTX * qd), *k = malloc(sizeof(float) * CTX * kvd),
+          *v = malloc(sizeof(float) * CTX * kvd), *whole = malloc(sizeof(float) * CTX * qd),
+          *parts = malloc(sizeof(float) * CTX * qd), *scratch = malloc(sizeof(float) * 64 * CTX);
+    Rng r;
+    rng_seed(&r, (uint64_t)hd);
+    for (int i = 0; i < CTX * qd; i++) q[i] = rng_uniform(&r) * 2 - 1;
+    for (int i = 0; i < CTX * kvd; i++) k[i] = rng_uniform(&r) * 2 - 1, v[i] = rng_uniform(&r) * 2 - 1;
+    op_attention(whole, q, k, v, 0, CTX, NH, NKV, hd, scratch);
+    int cuts[] = {0, 1, 13, CTX};
+    for (int c = 0; c < 3; c++)
+        op_attention(parts + (size_t)cuts[c] * qd, q + (size_t)cuts[c] * qd, k, v, cuts[c], cuts[c + 1] - cuts[c], NH,
+                     NKV, hd, scratch);
+    CHECK(memcmp(whole, parts, sizeof(float) * CTX * qd) == 0);
+    free(q), free(k), free(v), free(whole), free(parts), free(scratch);
+}
+
+TEST(ops_attention_is_the_same_however_chunked) {
+    check_attention_chunking(8);
+    check_attention_chunking(64);
 }
 
 TEST(ops_softmax_sums_to_one) {
