@@ -236,6 +236,10 @@ int server_run(const ServerConfig *cfg, Err *err) {
         store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err))
         goto done;
     sweep_spool(srv->spool_dir);
+    Err reserve_err = {0};
+    if (store_reserve_ensure(srv->data_dir, &reserve_err))
+        fprintf(stderr, "ftune serve: warning: %s: deletes on a full disk may fail until there is room\n",
+                reserve_err.msg);
     if (resolve_precision(cfg->precision, &precision, srv->precision, err) ||
         model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, cfg->threads, &srv->inference, err))
         goto done;

@@ -88,6 +88,12 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what
 
 int store_run(Store *s, sqlite3_stmt *st, const char *what, Err *err) {
     int rc = sqlite3_step(st);
+    if ((rc & 0xff) == SQLITE_FULL && s->use_reserve && store_reserve_release(s->dir)) {
+        fprintf(stderr, "ftune: %s: the disk is full: released the reserve (%s/%s) to %s\n", s->db_path, s->dir,
+                STORE_RESERVE_FILE, what);
+        sqlite3_reset(st);
+        rc = sqlite3_step(st);
+    }
     int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_sql_error(s, what, err);
     sqlite3_finalize(st);
     return ret;

@@ -164,5 +164,9 @@ int store_checkpoint_delete(Store *s, const char *id, Err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, "DELETE FROM checkpoints WHERE id = ?1", &st, "delete checkpoint", err)) return -1;
     store_bind_text(st, 1, id);
-    return store_run_one(s, st, "delete checkpoint", err);
+    bool was = s->use_reserve;
+    s->use_reserve = true; /* frees space: allowed on a full disk */
+    int rc = store_run_one(s, st, "delete checkpoint", err);
+    s->use_reserve = was;
+    return rc;
 }

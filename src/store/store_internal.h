@@ -21,6 +21,7 @@ struct Store {
     char files_dir[STORE_PATH_MAX]; /* <dir>/files: the blobs */
     char db_path[STORE_PATH_MAX]; /* <dir>/ftune.db, for error messages */
     int last_err;                 /* extended SQLite code of the last failure */
+    bool use_reserve;             /* a write that finds the disk full may spend the reserve (store_reserve_use) */
 };
 
 /* Fills err with "<db_path>: <what>: <sqlite message>" (ERR_IO); returns -1. */
