@@ -231,9 +231,11 @@ int server_run(const ServerConfig *cfg, Err *err) {
     Store *main_store = NULL;
     pthread_key_create(&srv->store_key, free_store);
     srv->metrics = metrics_new();
-    /* the data directory and its lock first, then the store: it checks the database */
+    /* the data directory and its lock first, then the store: the database is there (or the
+     * directory is new), it opens, and it is not corrupt */
     if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
-        store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err))
+        store_check_presence(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) ||
+        store_check_integrity(main_store, err) || make_dir(srv->spool_dir, err))
         goto done;
     sweep_spool(srv->spool_dir);
     Err reserve_err = {0};

@@ -41,6 +41,13 @@ int store_open(const char *data_dir, Store **out, Err *err);
 void store_close(Store *s);
 const char *store_data_dir(const Store *s);
 
+/* Start-up checks (store_check.c). store_check_presence, before store_open (which would create
+ * the database): -1 naming what is there when ftune.db is missing or empty while files/ or jobs/
+ * hold entries. store_check_integrity: PRAGMA quick_check, -1 (ERR_FORMAT) naming the first
+ * problem when the database is corrupt. */
+int store_check_presence(const char *data_dir, Err *err);
+int store_check_integrity(Store *s, Err *err);
+
 /* The reserve (store_reserve.c): store_reserve_ensure makes <data>/reserve, STORE_RESERVE_BYTES
  * of allocated space, unless it is there (-1, ERR_IO, when the disk has no room for it). A
  * connection with store_reserve_use(s, true) that finds the disk full (SQLITE_FULL) on a write
@@ -168,7 +175,7 @@ typedef struct {
     long long step;
     char model[STORE_NAME_MAX];           /* ft:...:ckpt-step-N */
     char metrics[STORE_JSON_MAX];         /* JSON object text */
-    char dir[STORE_TEXT_MAX];             /* adapter directory on disk */
+    char dir[STORE_TEXT_MAX];             /* adapter directory on disk (recorded relative to the data directory) */
 } CheckpointRecord;
 
 /* Adds a checkpoint (id and created_at made here; out may be NULL). */
