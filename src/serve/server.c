@@ -113,11 +113,14 @@ static void handle(void *user, HttpRequest *req, HttpResponse *res) {
     Ctx c = {srv, req, res, NULL};
     char buf[1024];
     const Route *found = NULL;
-    bool path_known = false;
+    char allow[sizeof res->allow] = ""; /* the methods of the path, for a 405's Allow header */
     for (int i = 0; i < N_ROUTES && !found; i++) {
         if (!route_match(ROUTES[i].pattern, req->path, buf, sizeof buf, req->params, &req->n_params)) continue;
-        path_known = true;
         if (strcmp(ROUTES[i].method, req->method) == 0) found = &ROUTES[i];
+        else if (!strstr(allow, ROUTES[i].method)) {
+            size_t n = strlen(allow);
+            snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", ROUTES[i].method);
+        }
     }
     req->route = found ? found->pattern : "unmatched";
     if (found && found->fn == route_health) {
@@ -130,10 +133,11 @@ static void handle(void *user, HttpRequest *req, HttpResponse *res) {
         return;
     }
     if (!found) {
-        if (path_known)
+        if (allow[0]) {
             api_errorf(&c, 405, "invalid_request_error", NULL, "method_not_allowed",
-                       "Method %s is not allowed on %s.", req->method, req->path);
-        else
+                       "Method %s is not allowed on %s (allowed: %s).", req->method, req->path, allow);
+            snprintf(res->allow, sizeof res->allow, "%s", allow);
+        } else
             api_errorf(&c, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %s %s.",
                        req->method, req->path);
         return;
@@ -157,6 +161,8 @@ static void on_http_error(void *user, HttpResponse *res, int status, const char 
     ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
     snprintf(e.message, sizeof e.message, "%s", message);
     if (status == 413) snprintf(e.code, sizeof e.code, "request_too_large");
+    if (status == 414) snprintf(e.code, sizeof e.code, "url_too_long");
+    if (status == 431) snprintf(e.code, sizeof e.code, "headers_too_large");
     size_t len;
     char *body = api_error_json(&e, &len);
     http_respond(res, status, "application/json", body, len);
