@@ -89,8 +89,9 @@ static void collect_filter(void *user, const char *key, const char *value) {
         else f->bad = true;
         return;
     }
-    if (strncmp(key, "metadata[", 9) != 0 || n < 11 || key[n - 1] != ']') return;
-    if (f->n >= REQ_METADATA_PAIRS || n - 10 > REQ_METADATA_KEY_MAX) {
+    if (strncmp(key, "metadata[", 9) != 0) return;
+    if (n < 11 || key[n - 1] != ']' || f->n >= REQ_METADATA_PAIRS || n - 10 > REQ_METADATA_KEY_MAX) {
+        /* metadata[]=x (an empty key), metadata[k (unclosed) or too many: refused, never an unfiltered list */
         f->bad = true;
         return;
     }
