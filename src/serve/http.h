@@ -52,6 +52,7 @@ typedef struct {
     char content_type[64];
     char disposition[320];      /* Content-Disposition, "" = none */
     char allow[64];             /* Allow (the methods of a 405), "" = none */
+    int retry_after;            /* Retry-After seconds (a 429), 0 = none */
     int fd;                     /* >= 0: send this file (fd_size bytes) instead of body; closed after */
     uint64_t fd_size;
     HttpStream *stream;         /* non-NULL: the answer comes from the stream (see below) */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "routes.h"
 
 typedef void (*RouteFn)(Ctx *c);
@@ -92,20 +93,21 @@ static Store *thread_store(Server *srv, Err *err) {
     return s;
 }
 
-/* Constant-time comparison of a presented key with each configured one. */
-static bool key_allowed(const Server *srv, const char *auth) {
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0) return false;
+/* Constant-time comparison of a presented key with each configured one: the index of the key it
+ * is, or -1. */
+static int key_index(const Server *srv, const char *auth) {
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0) return -1;
     const char *key = auth + 7;
     size_t n = strlen(key);
-    bool ok = false;
+    int found = -1;
     for (int i = 0; i < srv->cfg.n_api_keys; i++) {
         const char *k = srv->cfg.api_keys[i];
         size_t m = strlen(k);
         unsigned diff = (unsigned)(n ^ m);
         for (size_t j = 0; j < m; j++) diff |= (unsigned char)k[j] ^ (unsigned char)(j < n ? key[j] : 0);
-        ok |= diff == 0;
+        if (diff == 0) found = i;
     }
-    return ok;
+    return found;
 }
 
 static void handle(void *user, HttpRequest *req, HttpResponse *res) {
@@ -127,9 +129,18 @@ static void handle(void *user, HttpRequest *req, HttpResponse *res) {
         found->fn(&c);
         return;
     }
-    if (srv->cfg.n_api_keys > 0 && !key_allowed(srv, http_header(req, "Authorization"))) {
+    int key = srv->cfg.n_api_keys > 0 ? key_index(srv, http_header(req, "Authorization")) : 0;
+    if (key < 0) {
         api_errorf(&c, 401, "invalid_request_error", NULL, "invalid_api_key",
                    "Incorrect API key provided. Pass one of the server's keys as 'Authorization: Bearer KEY'.");
+        return;
+    }
+    int wait = rate_limiter_take(srv->limiter, key, clock_now_s());
+    if (wait > 0) {
+        api_errorf(&c, 429, "requests", NULL, "rate_limit_exceeded",
+                   "Rate limit reached: %d requests per minute for this API key. Retry after %d s.", srv->cfg.rate_limit,
+                   wait);
+        res->retry_after = wait;
         return;
     }
     if (!found) {
@@ -237,8 +248,13 @@ int server_run(const ServerConfig *cfg, Err *err) {
     Store *main_store = NULL;
     pthread_key_create(&srv->store_key, free_store);
     srv->metrics = metrics_new();
+    srv->limiter = rate_limiter_new(cfg->rate_limit, cfg->n_api_keys > 0 ? cfg->n_api_keys : 1);
     /* the data directory and its lock first, then the store: the database is there (or the
      * directory is new), it opens, and it is not corrupt */
+    if (cfg->rate_limit > 0 && !srv->limiter) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
     if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
         store_check_presence(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) ||
         store_check_integrity(main_store, err) || make_dir(srv->spool_dir, err))
@@ -275,6 +291,7 @@ done:
     model_cache_free(srv->cache);
     store_close(main_store);
     metrics_free(srv->metrics);
+    rate_limiter_free(srv->limiter);
     if (lock_fd >= 0) close(lock_fd);
     free(srv);
     return rc;

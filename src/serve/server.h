@@ -10,6 +10,7 @@
 #include "../worker/jobs.h"
 #include "../worker/model_cache.h"
 #include "http.h"
+#include "limits.h"
 #include "metrics.h"
 
 #define SERVER_MAX_DIRS 16
@@ -27,6 +28,8 @@ typedef struct {
     int http_threads;
     int threads;                     /* compute threads (<= 0: every core) */
     int precision;                   /* FtPrecision of every model it loads (auto, fp32, bf16) */
+    int max_queued_jobs;             /* jobs validating or queued at once; more is a 429 (<= 0: no bound) */
+    int rate_limit;                  /* requests per minute per API key; more is a 429 (<= 0: no limit) */
 } ServerConfig;
 
 struct Server {
@@ -39,6 +42,7 @@ struct Server {
     Inference *inference;
     JobWorker *jobs;
     Metrics *metrics;
+    RateLimiter *limiter;            /* NULL: no rate limit */
     char precision[FT_PRECISION_WHY_MAX]; /* the models' precision and why, for the log and job events */
 };
 
