@@ -2,8 +2,8 @@
 a small tmpfs (needs root to mount; the test says "skipped" and passes without it). The test
 fills the disk while a job trains: the job must end `failed` with an error event saying what
 could not be written (never stay `running`), the API keeps answering, and DELETE /v1/files/{id}
-works with the disk still full (the server keeps a reserve, <data>/reserve, and deletes a blob
-before its row when even that is spent). Then a job cut off by a kill -9 is found at the restart
+and DELETE /v1/models/{id} work with the disk still full (the server keeps a reserve,
+<data>/reserve, and deletes a blob or adapter before its row when even that is spent). Then a job cut off by a kill -9 is found at the restart
 with the disk full and no reserve left: the server must not spin (its CPU time stays low), a
 DELETE still works (blob first), and with the room it made the job is recorded `failed`.
 Plain script: `python3 tests/e2e/test_disk_full.py`.
@@ -130,6 +130,12 @@ def test_job_fails_when_disk_fills(c):
         return
     check(os.path.getsize(os.path.join(c.data_dir, "reserve")) > 0, "no reserve in the data directory")
     c.file1 = upload(c)
+    short = c.client.fine_tuning.jobs.create(  # a fine-tuned model to delete on the full disk later
+        training_file=c.file1, model=BASE,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 8}}}).id
+    j, seen = wait_job(c.client, short, timeout=120)
+    check(j.status == "succeeded", "the short job ended %r: %r" % (j.status, j.error))
+    c.model = j.fine_tuned_model
     job = c.client.fine_tuning.jobs.create(training_file=c.file1, model=BASE, method=LONG_JOB, seed=1).id
     wait_running(c, job)
     print("     %d bytes free before filling" % free_bytes(c.mnt))
@@ -147,6 +153,10 @@ def test_delete_on_full_disk(c):
     r = c.client.files.delete(c.file1)
     check(r.deleted, "files.delete on a full disk: %r" % r)
     check(c.file1 not in [f.id for f in c.client.files.list()], "the deleted file is still listed")
+    fill_disk(c.filler)
+    r = c.client.models.delete(c.model)
+    check(r.deleted, "models.delete on a full disk: %r" % r)
+    check(c.model not in [m.id for m in c.client.models.list()], "the deleted model is still listed")
 
 
 def test_restart_on_full_disk(c):
