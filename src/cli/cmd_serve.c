@@ -10,21 +10,26 @@
 #include "cli_precision.h"
 
 static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "models", "api-key", "threads", "http-threads",
-                                            "allow-no-key", "precision", "parallel", "kv-cache-mib", NULL};
+                                            "allow-no-key", "precision", "parallel", "kv-cache-mib", "max-queued-jobs",
+                                            "rate-limit", NULL};
 static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune serve [--host H] [--port P] [--data DIR] [--models DIR]... [--api-key KEY]...\n"
             "                   [--threads N] [--http-threads N] [--allow-no-key] [" CLI_PRECISION_USAGE "]\n"
-            "                   [--parallel N] [--kv-cache-mib M]\n"
+            "                   [--parallel N] [--kv-cache-mib M] [--max-queued-jobs N] [--rate-limit N]\n"
             "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions) on\n"
             "http://H:P/v1 (default 127.0.0.1:8080). State lives in DIR (default ./ftune-data); base models are\n"
             "the GGUF files and Hugging Face folders in the --models directories (default ./models), named by\n"
             "file or folder name. With --api-key, requests need 'Authorization: Bearer KEY'. Without keys\n"
-            "only a loopback host is allowed, unless --allow-no-key. Chat completions are batched: up to N\n"
-            "sequences (default 32) generate at once, within M MiB of key/value cache (default 2048), which\n"
-            "also keeps the prompts of ended requests for reuse (the prefix cache).\n");
+            "only a loopback host is allowed, unless --allow-no-key. Chat completions are batched: up to\n"
+            "--parallel sequences (default 32) generate at once, within --kv-cache-mib of key/value cache\n"
+            "(default 2048), which also keeps the prompts of ended requests for reuse (the prefix cache).\n"
+            "At most N jobs wait (validating or queued) at once (--max-queued-jobs, default %d, 0: no bound;\n"
+            "more is a 429); --rate-limit N allows each API key N requests a minute (default 0: no limit;\n"
+            "more is a 429 with Retry-After).\n",
+            LIMITS_QUEUED_JOBS_DEFAULT);
 }
 
 /* Every value of a repeatable option, in order. */
@@ -52,14 +57,17 @@ int cmd_serve(int argc, char **argv) {
     }
     ServerConfig cfg = {0};
     long port = 8080, threads = 0, http_threads = HTTP_THREADS_DEFAULT, parallel = INFERENCE_DEFAULT_SEQS,
-         kv_mib = INFERENCE_DEFAULT_KV_MIB;
+         kv_mib = INFERENCE_DEFAULT_KV_MIB, max_queued = LIMITS_QUEUED_JOBS_DEFAULT, rate = LIMITS_RATE_DEFAULT;
     if (args_int(&a, "port", &port, 0, 65535) || args_int(&a, "threads", &threads, 0, 1024) ||
         args_int(&a, "http-threads", &http_threads, 1, 256) ||
         args_int(&a, "parallel", &parallel, 1, INFERENCE_BATCH_ROWS) ||
-        args_int(&a, "kv-cache-mib", &kv_mib, 16, 1 << 20))
+        args_int(&a, "kv-cache-mib", &kv_mib, 16, 1 << 20) || args_int(&a, "max-queued-jobs", &max_queued, 0, 1000000) ||
+        args_int(&a, "rate-limit", &rate, 0, 1000000))
         return EXIT_BAD_INPUT;
     cfg.parallel = (int)parallel;
     cfg.kv_cache_mib = (int)kv_mib;
+    cfg.max_queued_jobs = (int)max_queued;
+    cfg.rate_limit = (int)rate;
     FtPrecision precision;
     if (cli_precision_parse(&a, &precision)) return EXIT_BAD_INPUT;
     cfg.precision = (int)precision;

@@ -60,7 +60,10 @@ static int parse_messages(json_t *root, ChatRequest *r, ApiError *e) {
         for (size_t k = 0; json_is_string(role) && k < sizeof ROLES / sizeof ROLES[0]; k++)
             known |= strcmp(json_string_value(role), ROLES[k]) == 0;
         if (!known)
-            return api_bad_param(e, param, "expected one of system, developer, user, assistant, tool, function.");
+            return api_bad_param(e, param, "expected one of system, developer, user, assistant, tool.");
+        if (strcmp(json_string_value(role), "function") == 0) /* deprecated; no chat template renders it */
+            return api_bad_param(e, param, "the deprecated 'function' role is not supported: send a function's "
+                                           "result as a 'tool' message.");
         snprintf(param, sizeof param, "messages[%zu].content", i);
         bool assistant = strcmp(json_string_value(role), "assistant") == 0;
         if (json_is_array(content)) {

@@ -272,6 +272,12 @@ static enum MHD_Result send_response(ConnState *c) {
     if (r->content_type[0] && !(c->stream && r->stream_sse))
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     if (r->disposition[0]) MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_DISPOSITION, r->disposition);
+    if (r->allow[0]) MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->retry_after > 0) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", r->retry_after);
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     MHD_add_response_header(mr, "x-request-id", c->req.request_id);
     c->status = r->status;
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r->status, mr);
@@ -354,6 +360,45 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     fprintf(stderr, "ftune serve: http: %s%s", msg, msg[0] && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
 }
 
+typedef struct {
+    size_t bytes;
+} SizeSum;
+
+static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    SizeSum *sum = cls;
+    sum->bytes += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 4; /* ": ", "\r\n" or "=", "&" */
+    return MHD_YES;
+}
+
+/* Bytes of the values of one kind (headers, query arguments) the connection holds. */
+static size_t values_size(struct MHD_Connection *conn, enum MHD_ValueKind kind) {
+    SizeSum sum = {0};
+    MHD_get_connection_values(conn, kind, add_size, &sum);
+    return sum.bytes;
+}
+
+/* A request line or headers past the server's limits: answers 414 or 431 (*ret: the result for
+ * MHD) and returns true. */
+static bool request_too_big(ConnState *c, const char *url, enum MHD_Result *ret) {
+    char msg[160];
+    size_t url_len = strlen(url) + values_size(c->req.conn, MHD_GET_ARGUMENT_KIND);
+    if (url_len > HTTP_MAX_URL) {
+        snprintf(msg, sizeof msg, "the request URL of %zu bytes is longer than the limit of %d bytes", url_len,
+                 HTTP_MAX_URL);
+        *ret = reply_error(c, 414, msg);
+        return true;
+    }
+    size_t header_len = values_size(c->req.conn, MHD_HEADER_KIND);
+    if (header_len > HTTP_MAX_HEADERS) {
+        snprintf(msg, sizeof msg, "the request headers of %zu bytes are larger than the limit of %d bytes", header_len,
+                 HTTP_MAX_HEADERS);
+        *ret = reply_error(c, 431, msg);
+        return true;
+    }
+    return false;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *upload_data, size_t *upload_data_size,
                                  void **con_cls) {
@@ -364,6 +409,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         c = conn_new(s, conn, url, method);
         if (!c) return MHD_NO;
         *con_cls = c;
+        enum MHD_Result ret;
+        if (request_too_big(c, url, &ret)) return ret;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         size_t limit = c->spool ? HTTP_MAX_UPLOAD_BODY : HTTP_MAX_JSON_BODY;
         if (cl && strtoull(cl, NULL, 10) > limit) {
@@ -452,6 +499,7 @@ int http_start(const HttpConfig *cfg, HttpServer **out, Err *err) {
     unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* first: it logs the others */
                                  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 1),
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
@@ -459,7 +507,6 @@ int http_start(const HttpConfig *cfg, HttpServer **out, Err *err) {
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                  MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {

@@ -21,7 +21,12 @@
 #define HTTP_SPOOL_PREFIX "upload-" /* names of the upload bodies being received in the spool directory */
 #define HTTP_CONNECTION_TIMEOUT_S 60   /* idle connections are closed after this */
 #define HTTP_CONNECTION_LIMIT 1024
-#define HTTP_CONNECTION_MEMORY (64 << 10) /* per-connection buffer: request line + headers must fit */
+#define HTTP_MAX_URL (16 << 10)      /* bytes of a request's path and query: longer is a 414 */
+#define HTTP_MAX_HEADERS (32 << 10)  /* bytes of a request's header names and values: more is a 431 */
+/* Per-connection buffer: room for a request line and headers well past the two limits above, so
+ * that the handler answers them with OpenAI-shaped errors; beyond it libmicrohttpd answers by
+ * itself (its own HTML 414/431). */
+#define HTTP_CONNECTION_MEMORY (256 << 10)
 
 typedef struct HttpStream HttpStream;
 
@@ -46,6 +51,8 @@ typedef struct {
     size_t len;
     char content_type[64];
     char disposition[320];      /* Content-Disposition, "" = none */
+    char allow[64];             /* Allow (the methods of a 405), "" = none */
+    int retry_after;            /* Retry-After seconds (a 429), 0 = none */
     int fd;                     /* >= 0: send this file (fd_size bytes) instead of body; closed after */
     uint64_t fd_size;
     HttpStream *stream;         /* non-NULL: the answer comes from the stream (see below) */
@@ -67,7 +74,7 @@ typedef struct {
     HttpHandler handler;
     HttpDoneFn done;
     /* Fills res with the server's error body for a transport-level error (413 body too large,
-     * 400 unreadable body) found before the handler runs. */
+     * 414 URL too long, 431 headers too large, 500 body not kept) found before the handler runs. */
     void (*error)(void *user, HttpResponse *res, int status, const char *message);
     void *user;
 } HttpConfig;

@@ -62,6 +62,19 @@ static int parse_method(json_t *root, JobRecord *job, ApiError *e) {
         return api_fail(e, 400, "invalid_request_error", "method.type", "unsupported_method",
                         "The %s method is not supported by this server yet: use \"supervised\".", t);
     if (strcmp(t, "supervised") != 0) return api_bad_param(e, "method.type", "expected \"supervised\".");
+    /* the other methods' sections beside type "supervised" would be ignored: refused by name */
+    const char *key;
+    json_t *v;
+    json_object_foreach(method, key, v) {
+        char param[96];
+        snprintf(param, sizeof param, "method.%.80s", key);
+        if (strcmp(key, "type") == 0 || strcmp(key, "supervised") == 0) continue;
+        if (strcmp(key, "dpo") != 0 && strcmp(key, "reinforcement") != 0)
+            return api_fail(e, 400, "invalid_request_error", param, "unknown_parameter",
+                            "Unrecognized method argument supplied: %s (expected type and supervised)", key);
+        if (!json_is_null(v))
+            return api_bad_param(e, param, "a '%s' section cannot be combined with type \"supervised\".", key);
+    }
     if (legacy && !json_is_null(legacy))
         return api_fail(e, 400, "invalid_request_error", "hyperparameters", NULL,
                         "Pass hyperparameters in method.supervised.hyperparameters only (the top-level "

@@ -81,13 +81,36 @@ static int field_text(const MultipartPart *parts, int n, const char *name, char 
     return 0;
 }
 
+/* expires_after sent as one JSON form part ({"anchor": "created_at", "seconds": N}) into the text
+ * of the two bracket fields. */
+static int expiry_from_json(const char *text, char *anchor, size_t anchor_cap, char *secs, size_t secs_cap,
+                            ApiError *e) {
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    const char *key;
+    json_t *v;
+    int rc = json_is_object(o) ? 0 : -1;
+    json_object_foreach(o, key, v) {
+        if (strcmp(key, "anchor") == 0 && json_is_string(v)) snprintf(anchor, anchor_cap, "%s", json_string_value(v));
+        else if (strcmp(key, "seconds") == 0 && json_is_integer(v))
+            snprintf(secs, secs_cap, "%lld", (long long)json_integer_value(v));
+        else rc = -1;
+    }
+    json_decref(o);
+    if (rc) return api_bad_param(e, "expires_after", "expected {\"anchor\": \"created_at\", \"seconds\": N}.");
+    return 0;
+}
+
 /* expires_after[anchor] (only "created_at") and expires_after[seconds] (one hour to 30 days), as
- * the SDKs send them; *seconds stays 0 without them. */
+ * the SDKs send them, or the same as one JSON part expires_after; *seconds stays 0 without them. */
 static int parse_expiry(const MultipartPart *parts, int n, long long *seconds, ApiError *e) {
-    char anchor[32], secs[32];
+    char anchor[32], secs[32], json_text[256];
     if (field_text(parts, n, "expires_after[anchor]", anchor, sizeof anchor) ||
-        field_text(parts, n, "expires_after[seconds]", secs, sizeof secs))
+        field_text(parts, n, "expires_after[seconds]", secs, sizeof secs) ||
+        field_text(parts, n, "expires_after", json_text, sizeof json_text))
         return api_bad_param(e, "expires_after", "too long.");
+    if (json_text[0] && (anchor[0] || secs[0]))
+        return api_bad_param(e, "expires_after", "sent twice (as expires_after[...] fields and as JSON).");
+    if (json_text[0] && expiry_from_json(json_text, anchor, sizeof anchor, secs, sizeof secs, e)) return -1;
     if (!anchor[0] && !secs[0]) return 0;
     if (strcmp(anchor, "created_at") != 0)
         return api_bad_param(e, "expires_after.anchor", "expected 'created_at'.");

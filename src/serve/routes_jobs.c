@@ -20,6 +20,22 @@ static void job_not_found(Ctx *c, const char *id) {
                "No such fine-tuning job: %s", id);
 }
 
+/* Refuses a new job (429) while max jobs are already validating or queued (max <= 0: no bound).
+ * Checked before the insert: requests racing on several HTTP threads may pass it together. */
+static int check_queue_room(Ctx *c, int max, ApiError *e) {
+    static const char *const waiting[] = {"validating_files", "queued"};
+    long long counts[2];
+    Err err = {0};
+    if (max <= 0) return 0;
+    if (store_job_count_by_status(c->store, waiting, 2, counts, &err))
+        return api_fail(e, 500, "server_error", NULL, NULL, "the jobs could not be counted: %s", err.msg);
+    if (counts[0] + counts[1] < max) return 0;
+    return api_fail(e, 429, "invalid_request_error", NULL, "too_many_queued_jobs",
+                    "%lld fine-tuning jobs are already waiting (the server's limit is %d): wait for some to start, or "
+                    "cancel some, before creating another.",
+                    counts[0] + counts[1], max);
+}
+
 /* Checks that a job's file exists with purpose fine-tune (400 naming param otherwise). */
 static int check_job_file(Ctx *c, const char *id, const char *param, ApiError *e) {
     FileRecord f;
@@ -53,7 +69,8 @@ void route_jobs_create(Ctx *c) {
         api_errorf(c, 404, "invalid_request_error", "model", "model_not_found",
                    "The model '%s' does not exist or you do not have access to it.", job->model);
     } else if (check_job_file(c, job->training_file, "training_file", &e) ||
-               (job->validation_file[0] && check_job_file(c, job->validation_file, "validation_file", &e))) {
+               (job->validation_file[0] && check_job_file(c, job->validation_file, "validation_file", &e)) ||
+               check_queue_room(c, c->srv->cfg.max_queued_jobs, &e)) {
         api_error(c, &e);
     } else {
         store_new_id("ftjob-", job->id, sizeof job->id);
@@ -89,8 +106,9 @@ static void collect_filter(void *user, const char *key, const char *value) {
         else f->bad = true;
         return;
     }
-    if (strncmp(key, "metadata[", 9) != 0 || n < 11 || key[n - 1] != ']') return;
-    if (f->n >= REQ_METADATA_PAIRS || n - 10 > REQ_METADATA_KEY_MAX) {
+    if (strncmp(key, "metadata[", 9) != 0) return;
+    if (n < 11 || key[n - 1] != ']' || f->n >= REQ_METADATA_PAIRS || n - 10 > REQ_METADATA_KEY_MAX) {
+        /* metadata[]=x (an empty key), metadata[k (unclosed) or too many: refused, never an unfiltered list */
         f->bad = true;
         return;
     }

@@ -1,10 +1,12 @@
 /* routes_models.c: /v1/models: base models from the models directories, fine-tuned models of
  * succeeded jobs, and checkpoints (retrieve only, as OpenAI lists them under their job). Only
- * fine-tuned models can be deleted; a deleted model stops resolving at once. */
+ * fine-tuned models can be deleted; a deleted model stops resolving at once (its checkpoints too)
+ * and its job's directory (adapter, checkpoints) is removed from disk. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fileio.h"
 #include "../worker/registry.h"
 #include "routes.h"
 
@@ -85,10 +87,17 @@ void route_models_delete(Ctx *c) {
         return;
     }
     JobRecord *job = malloc(sizeof *job);
+    char job_dir[4096];
+    registry_job_dir(store_data_dir(c->store), m.job_id, job_dir, sizeof job_dir);
     rc = job ? store_job_get(c->store, m.job_id, job, &err) : err_set(&err, ERR_NOMEM, "out of memory");
     if (!rc) {
         job->model_deleted = true;
+        store_reserve_use(c->store, true); /* a delete works on a full disk */
         rc = store_job_update_if(c->store, job, job->status, &err);
+        /* full with no reserve left: the adapter's space first, then the row (a crash in between
+         * leaves a model whose adapter is gone; deleting it again removes it) */
+        if (rc < 0 && file_remove_tree(job_dir, NULL) == 0) rc = store_job_update_if(c->store, job, job->status, &err);
+        store_reserve_use(c->store, false);
     }
     free(job);
     if (rc) {
@@ -96,5 +105,6 @@ void route_models_delete(Ctx *c) {
         return;
     }
     inference_forget_adapter(c->srv->inference, m.adapter_dir);
+    if (file_remove_tree(job_dir, &err)) fprintf(stderr, "ftune serve: deleting a model: %s\n", err.msg);
     api_json(c, 200, json_pack("{s:s, s:s, s:b}", "id", id, "object", "model", "deleted", 1));
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "routes.h"
 
 typedef void (*RouteFn)(Ctx *c);
@@ -92,20 +93,21 @@ static Store *thread_store(Server *srv, Err *err) {
     return s;
 }
 
-/* Constant-time comparison of a presented key with each configured one. */
-static bool key_allowed(const Server *srv, const char *auth) {
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0) return false;
+/* Constant-time comparison of a presented key with each configured one: the index of the key it
+ * is, or -1. */
+static int key_index(const Server *srv, const char *auth) {
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0) return -1;
     const char *key = auth + 7;
     size_t n = strlen(key);
-    bool ok = false;
+    int found = -1;
     for (int i = 0; i < srv->cfg.n_api_keys; i++) {
         const char *k = srv->cfg.api_keys[i];
         size_t m = strlen(k);
         unsigned diff = (unsigned)(n ^ m);
         for (size_t j = 0; j < m; j++) diff |= (unsigned char)k[j] ^ (unsigned char)(j < n ? key[j] : 0);
-        ok |= diff == 0;
+        if (diff == 0) found = i;
     }
-    return ok;
+    return found;
 }
 
 static void handle(void *user, HttpRequest *req, HttpResponse *res) {
@@ -113,27 +115,40 @@ static void handle(void *user, HttpRequest *req, HttpResponse *res) {
     Ctx c = {srv, req, res, NULL};
     char buf[1024];
     const Route *found = NULL;
-    bool path_known = false;
+    char allow[sizeof res->allow] = ""; /* the methods of the path, for a 405's Allow header */
     for (int i = 0; i < N_ROUTES && !found; i++) {
         if (!route_match(ROUTES[i].pattern, req->path, buf, sizeof buf, req->params, &req->n_params)) continue;
-        path_known = true;
         if (strcmp(ROUTES[i].method, req->method) == 0) found = &ROUTES[i];
+        else if (!strstr(allow, ROUTES[i].method)) {
+            size_t n = strlen(allow);
+            snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", ROUTES[i].method);
+        }
     }
     req->route = found ? found->pattern : "unmatched";
     if (found && found->fn == route_health) {
         found->fn(&c);
         return;
     }
-    if (srv->cfg.n_api_keys > 0 && !key_allowed(srv, http_header(req, "Authorization"))) {
+    int key = srv->cfg.n_api_keys > 0 ? key_index(srv, http_header(req, "Authorization")) : 0;
+    if (key < 0) {
         api_errorf(&c, 401, "invalid_request_error", NULL, "invalid_api_key",
                    "Incorrect API key provided. Pass one of the server's keys as 'Authorization: Bearer KEY'.");
         return;
     }
+    int wait = rate_limiter_take(srv->limiter, key, clock_now_s());
+    if (wait > 0) {
+        api_errorf(&c, 429, "requests", NULL, "rate_limit_exceeded",
+                   "Rate limit reached: %d requests per minute for this API key. Retry after %d s.", srv->cfg.rate_limit,
+                   wait);
+        res->retry_after = wait;
+        return;
+    }
     if (!found) {
-        if (path_known)
+        if (allow[0]) {
             api_errorf(&c, 405, "invalid_request_error", NULL, "method_not_allowed",
-                       "Method %s is not allowed on %s.", req->method, req->path);
-        else
+                       "Method %s is not allowed on %s (allowed: %s).", req->method, req->path, allow);
+            snprintf(res->allow, sizeof res->allow, "%s", allow);
+        } else
             api_errorf(&c, 404, "invalid_request_error", NULL, "unknown_url", "Unknown request URL: %s %s.",
                        req->method, req->path);
         return;
@@ -157,6 +172,8 @@ static void on_http_error(void *user, HttpResponse *res, int status, const char 
     ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
     snprintf(e.message, sizeof e.message, "%s", message);
     if (status == 413) snprintf(e.code, sizeof e.code, "request_too_large");
+    if (status == 414) snprintf(e.code, sizeof e.code, "url_too_long");
+    if (status == 431) snprintf(e.code, sizeof e.code, "headers_too_large");
     size_t len;
     char *body = api_error_json(&e, &len);
     http_respond(res, status, "application/json", body, len);
@@ -233,11 +250,22 @@ int server_run(const ServerConfig *cfg, Err *err) {
     Store *main_store = NULL;
     pthread_key_create(&srv->store_key, free_store);
     srv->metrics = metrics_new();
-    /* the data directory and its lock first, then the store: it checks the database */
+    srv->limiter = rate_limiter_new(cfg->rate_limit, cfg->n_api_keys > 0 ? cfg->n_api_keys : 1);
+    /* the data directory and its lock first, then the store: the database is there (or the
+     * directory is new), it opens, and it is not corrupt */
+    if (cfg->rate_limit > 0 && !srv->limiter) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
     if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
-        store_open(srv->data_dir, &main_store, err) || make_dir(srv->spool_dir, err))
+        store_check_presence(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) ||
+        store_check_integrity(main_store, err) || make_dir(srv->spool_dir, err))
         goto done;
     sweep_spool(srv->spool_dir);
+    Err reserve_err = {0};
+    if (store_reserve_ensure(srv->data_dir, &reserve_err))
+        fprintf(stderr, "ftune serve: warning: %s: deletes on a full disk may fail until there is room\n",
+                reserve_err.msg);
     InferenceConfig ic = {cfg->parallel, cfg->kv_cache_mib > 0 ? (size_t)cfg->kv_cache_mib << 20 : 0, cfg->threads};
     if (resolve_precision(cfg->precision, &precision, srv->precision, err) ||
         model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err))
@@ -266,6 +294,7 @@ done:
     model_cache_free(srv->cache);
     store_close(main_store);
     metrics_free(srv->metrics);
+    rate_limiter_free(srv->limiter);
     if (lock_fd >= 0) close(lock_fd);
     free(srv);
     return rc;

@@ -10,6 +10,7 @@
 #include "../worker/jobs.h"
 #include "../worker/model_cache.h"
 #include "http.h"
+#include "limits.h"
 #include "metrics.h"
 
 #define SERVER_MAX_DIRS 16
@@ -29,6 +30,8 @@ typedef struct {
     int precision;                   /* FtPrecision of every model it loads (auto, fp32, bf16) */
     int parallel;                    /* live chat sequences at once (<= 0: the default) */
     int kv_cache_mib;                /* key/value cache bound (<= 0: the default) */
+    int max_queued_jobs;             /* jobs validating or queued at once; more is a 429 (<= 0: no bound) */
+    int rate_limit;                  /* requests per minute per API key; more is a 429 (<= 0: no limit) */
 } ServerConfig;
 
 struct Server {
@@ -41,6 +44,7 @@ struct Server {
     Inference *inference;
     JobWorker *jobs;
     Metrics *metrics;
+    RateLimiter *limiter;            /* NULL: no rate limit */
     char precision[FT_PRECISION_WHY_MAX]; /* the models' precision and why, for the log and job events */
 };
 

@@ -1,7 +1,8 @@
 /* store.c: opening the data directory and ftune.db (WAL, synchronous=FULL, foreign keys, busy
- * timeout, schema version 1), random ids, and the SQLite helpers the per-resource files share
- * (store_files.c, store_jobs.c, store_events.c). It does not migrate from other schema versions:
- * a database newer than this build is refused. */
+ * timeout, schema version 2), random ids, and the SQLite helpers the per-resource files share
+ * (store_files.c, store_jobs.c, store_events.c). Version 1 databases are migrated (checkpoint
+ * directories recorded relative to the data directory); a database newer than this build is
+ * refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,7 +17,7 @@
 #include "../core/fileio.h"
 #include "store_internal.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -73,6 +74,12 @@ static const char SCHEMA_SQL[] =
     "CREATE INDEX IF NOT EXISTS checkpoints_job ON checkpoints(job_id, step);"
     "CREATE INDEX IF NOT EXISTS checkpoints_model ON checkpoints(model);";
 
+/* Version 1 recorded a checkpoint's directory as the server was given it (absolute, or relative to
+ * the working directory it was started from); version 2 records it relative to the data
+ * directory. Every checkpoint directory is jobs/<job id>/checkpoint-<step> (trainer.c). */
+static const char MIGRATE_1_TO_2_SQL[] =
+    "UPDATE checkpoints SET dir = 'jobs/' || job_id || '/checkpoint-' || step;";
+
 /* ---- SQLite helpers ---- */
 
 int store_sql_error(Store *s, const char *what, Err *err) {
@@ -88,6 +95,12 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what
 
 int store_run(Store *s, sqlite3_stmt *st, const char *what, Err *err) {
     int rc = sqlite3_step(st);
+    if ((rc & 0xff) == SQLITE_FULL && s->use_reserve && store_reserve_release(s->dir)) {
+        fprintf(stderr, "ftune: %s: the disk is full: released the reserve (%s/%s) to %s\n", s->db_path, s->dir,
+                STORE_RESERVE_FILE, what);
+        sqlite3_reset(st);
+        rc = sqlite3_step(st);
+    }
     int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_sql_error(s, what, err);
     sqlite3_finalize(st);
     return ret;
@@ -233,6 +246,17 @@ int store_prepare_buf(Store *s, const SqlBuf *b, sqlite3_stmt **st, const char *
 
 long long store_now(void) { return (long long)time(NULL); }
 
+void store_path_relative(const Store *s, const char *path, char *out, size_t size) {
+    size_t n = strlen(s->dir);
+    if (strncmp(path, s->dir, n) == 0 && path[n] == '/') path += n + 1;
+    store_copy(out, size, path);
+}
+
+void store_path_absolute(const Store *s, const char *path, char *out, size_t size) {
+    if (path[0] == '/' || !path[0]) store_copy(out, size, path);
+    else if (snprintf(out, size, "%s/%s", s->dir, path) >= (int)size && size) out[0] = 0; /* never a cut path */
+}
+
 /* ---- ids ---- */
 
 static void random_bytes(unsigned char *buf, size_t n) {
@@ -321,6 +345,7 @@ static int ensure_schema(Store *s, Err *err) {
         rc = err_set(err, ERR_UNSUPPORTED, "%s: schema version %ld is newer than this build's (%d)", s->db_path, v,
                      STORE_SCHEMA_VERSION);
     if (rc == 0) rc = exec_sql(s, SCHEMA_SQL, "create schema", err);
+    if (rc == 0 && v == 1) rc = exec_sql(s, MIGRATE_1_TO_2_SQL, "migrate schema 1 to 2", err);
     if (rc == 0 && v < STORE_SCHEMA_VERSION)
         rc = exec_sql(s, "PRAGMA user_version = " STORE_STR(STORE_SCHEMA_VERSION), "set schema version", err);
     if (rc == 0) return exec_sql(s, "COMMIT", "commit schema", err);

@@ -30,6 +30,9 @@
 #define STORE_JSON_MAX 16384      /* metadata (16 pairs of 64 + 512 bytes fit), event data, metrics */
 #define STORE_LIST_MAX 10000      /* most items one list call returns */
 
+#define STORE_RESERVE_FILE "reserve" /* in the data directory: space kept for deletes on a full disk */
+#define STORE_RESERVE_BYTES (2 << 20)
+
 typedef struct Store Store;
 
 /* Opens (creating when missing) the data directory, its files/ subdirectory and ftune.db with
@@ -37,6 +40,23 @@ typedef struct Store Store;
 int store_open(const char *data_dir, Store **out, Err *err);
 void store_close(Store *s);
 const char *store_data_dir(const Store *s);
+
+/* Start-up checks (store_check.c). store_check_presence, before store_open (which would create
+ * the database): -1 naming what is there when ftune.db is missing or empty while files/ or jobs/
+ * hold entries. store_check_integrity: PRAGMA quick_check, -1 (ERR_FORMAT) naming the first
+ * problem when the database is corrupt. */
+int store_check_presence(const char *data_dir, Err *err);
+int store_check_integrity(Store *s, Err *err);
+
+/* The reserve (store_reserve.c): store_reserve_ensure makes <data>/reserve, STORE_RESERVE_BYTES
+ * of allocated space, unless it is there (-1, ERR_IO, when the disk has no room for it). A
+ * connection with store_reserve_use(s, true) that finds the disk full (SQLITE_FULL) on a write
+ * releases the reserve (store_reserve_release: true when there was one) and retries the write once:
+ * for writes that free space or record a failure. store_file_delete and store_checkpoint_delete
+ * use it always. */
+int store_reserve_ensure(const char *data_dir, Err *err);
+bool store_reserve_release(const char *data_dir);
+void store_reserve_use(Store *s, bool on);
 
 /* A new random id: prefix followed by 24 characters of [A-Za-z0-9] from the system's random
  * source, e.g. store_new_id("file-", buf, sizeof buf). Thread-safe. */
@@ -68,7 +88,8 @@ void store_file_path(const Store *s, const char *id, char *out, size_t size);
  * *out is heap (caller frees), *n items, *has_more whether more follow. */
 int store_file_list(Store *s, const char *purpose, const char *after, int limit, bool ascending, FileRecord **out,
                     int *n, bool *has_more, Err *err);
-/* Removes the row, then the blob. STORE_NOT_FOUND when there is no such file. */
+/* Removes the row, then the blob (on a full disk: the reserve, else the blob first). STORE_NOT_FOUND
+ * when there is no such file. */
 int store_file_delete(Store *s, const char *id, Err *err);
 /* Sets when a file expires (0 = never). An expired file is no longer found or listed; its row and
  * blob are removed by store_file_purge_expired. STORE_NOT_FOUND when there is no such file. */
@@ -154,7 +175,7 @@ typedef struct {
     long long step;
     char model[STORE_NAME_MAX];           /* ft:...:ckpt-step-N */
     char metrics[STORE_JSON_MAX];         /* JSON object text */
-    char dir[STORE_TEXT_MAX];             /* adapter directory on disk */
+    char dir[STORE_TEXT_MAX];             /* adapter directory on disk (recorded relative to the data directory) */
 } CheckpointRecord;
 
 /* Adds a checkpoint (id and created_at made here; out may be NULL). */

@@ -1,7 +1,8 @@
 /* store_events.c: a job's events (append-only, listed newest first in insertion order, which
  * the seq rowid keeps even within one second) and its checkpoints (listed highest step first).
  * Both belong to a job through a foreign key: adding to a missing job is STORE_NOT_FOUND. A
- * checkpoint's adapter directory on disk is the caller's to create and remove. */
+ * checkpoint's adapter directory on disk is the caller's to create and remove; it is recorded
+ * relative to the data directory and returned with the data directory in front. */
 #include <limits.h>
 #include <string.h>
 
@@ -92,6 +93,15 @@ static void read_checkpoint(sqlite3_stmt *st, void *rec) {
     store_col_text(st, 6, c->dir, sizeof c->dir);
 }
 
+/* The records' directories as the server uses them (the data directory in front). */
+static void absolute_dirs(const Store *s, CheckpointRecord *list, int n) {
+    char path[STORE_TEXT_MAX];
+    for (int i = 0; i < n; i++) {
+        store_path_absolute(s, list[i].dir, path, sizeof path);
+        memcpy(list[i].dir, path, sizeof path);
+    }
+}
+
 int store_checkpoint_add(Store *s, const char *job_id, long long step, const char *model, const char *metrics,
                          const char *dir, CheckpointRecord *out, Err *err) {
     CheckpointRecord c;
@@ -102,6 +112,8 @@ int store_checkpoint_add(Store *s, const char *job_id, long long step, const cha
     store_copy(c.model, sizeof c.model, model);
     store_copy(c.metrics, sizeof c.metrics, metrics);
     store_copy(c.dir, sizeof c.dir, dir);
+    char rel[STORE_TEXT_MAX];
+    store_path_relative(s, dir, rel, sizeof rel);
     sqlite3_stmt *st;
     if (store_prepare(s,
                       "INSERT INTO checkpoints (id, job_id, created_at, step, model, metrics, dir) "
@@ -114,7 +126,7 @@ int store_checkpoint_add(Store *s, const char *job_id, long long step, const cha
     sqlite3_bind_int64(st, 4, step);
     store_bind_text(st, 5, model);
     store_bind_opt_text(st, 6, metrics);
-    store_bind_text(st, 7, dir);
+    store_bind_text(st, 7, rel);
     int rc = store_run_child(s, st, job_id, "insert checkpoint", err);
     if (rc == 0 && out) *out = c;
     return rc;
@@ -145,6 +157,7 @@ int store_checkpoint_list(Store *s, const char *job_id, const char *after, int l
     if (store_collect(s, st, read_checkpoint, sizeof **out, store_clamp_limit(limit), &items, n, has_more,
                       "list checkpoints", err))
         return -1;
+    absolute_dirs(s, items, *n);
     *out = items;
     return 0;
 }
@@ -157,12 +170,18 @@ int store_checkpoint_by_model(Store *s, const char *name, CheckpointRecord *out,
                       &st, "find checkpoint by model", err))
         return -1;
     store_bind_text(st, 1, name);
-    return store_get_one(s, st, read_checkpoint, out, "find checkpoint by model", err);
+    int rc = store_get_one(s, st, read_checkpoint, out, "find checkpoint by model", err);
+    if (rc == 0) absolute_dirs(s, out, 1);
+    return rc;
 }
 
 int store_checkpoint_delete(Store *s, const char *id, Err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, "DELETE FROM checkpoints WHERE id = ?1", &st, "delete checkpoint", err)) return -1;
     store_bind_text(st, 1, id);
-    return store_run_one(s, st, "delete checkpoint", err);
+    bool was = s->use_reserve;
+    s->use_reserve = true; /* frees space: allowed on a full disk */
+    int rc = store_run_one(s, st, "delete checkpoint", err);
+    s->use_reserve = was;
+    return rc;
 }

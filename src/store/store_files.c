@@ -106,14 +106,25 @@ int store_file_list(Store *s, const char *purpose, const char *after, int limit,
     return 0;
 }
 
-int store_file_delete(Store *s, const char *id, Err *err) {
+static int delete_file_row(Store *s, const char *id, Err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, "DELETE FROM files WHERE id = ?1", &st, "delete file", err)) return -1;
     store_bind_text(st, 1, id);
-    int rc = store_run_one(s, st, "delete file", err);
-    if (rc) return rc;
+    return store_run_one(s, st, "delete file", err);
+}
+
+int store_file_delete(Store *s, const char *id, Err *err) {
     char path[STORE_PATH_MAX];
     store_file_path(s, id, path, sizeof path);
+    bool was = s->use_reserve;
+    s->use_reserve = true;
+    int rc = delete_file_row(s, id, err);
+    /* Still full with no reserve left (the row exists: deleting none writes nothing): the blob's
+     * space first, then the row. A crash in between leaves a row whose content is gone, which a
+     * later delete removes. */
+    if (rc < 0 && (s->last_err & 0xff) == SQLITE_FULL && unlink(path) == 0) rc = delete_file_row(s, id, err);
+    s->use_reserve = was;
+    if (rc) return rc;
     if (unlink(path) != 0 && errno != ENOENT)
         return err_set(err, ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     return 0;

@@ -21,6 +21,7 @@ struct Store {
     char files_dir[STORE_PATH_MAX]; /* <dir>/files: the blobs */
     char db_path[STORE_PATH_MAX]; /* <dir>/ftune.db, for error messages */
     int last_err;                 /* extended SQLite code of the last failure */
+    bool use_reserve;             /* a write that finds the disk full may spend the reserve (store_reserve_use) */
 };
 
 /* Fills err with "<db_path>: <what>: <sqlite message>" (ERR_IO); returns -1. */
@@ -59,6 +60,11 @@ int store_collect(Store *s, sqlite3_stmt *st, StoreRowFn read, size_t rec_size, 
  * job_id is non-NULL, ?2 = job_id. STORE_NOT_FOUND when there is no such item. */
 int store_cursor(Store *s, const char *sql, const char *id, const char *job_id, long long *key0, long long *key1,
                  Err *err);
+/* A path under the data directory as recorded (relative to it: valid whatever the server's
+ * working directory) and back as used (the data directory joined in front; absolute paths stay as
+ * they are). */
+void store_path_relative(const Store *s, const char *path, char *out, size_t size);
+void store_path_absolute(const Store *s, const char *path, char *out, size_t size);
 /* Unix seconds now. */
 long long store_now(void);
 /* limit clamped to 1..STORE_LIST_MAX. */

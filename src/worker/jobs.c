@@ -33,17 +33,21 @@ static long long now_s(void) { return (long long)time(NULL); }
 
 static void log_err(const char *what, const Err *err) { fprintf(stderr, "ftune serve: %s: %s\n", what, err->msg); }
 
-static void add_event(Store *s, const char *job_id, const char *level, const char *type, const char *data,
-                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void add_event(Store *s, const char *job_id, const char *level, const char *type, const char *data,
-                      const char *fmt, ...) {
+/* Appends an event; -1 (logged, *err filled when err is non-NULL) when it could not be written. */
+static int add_event(Store *s, Err *err, const char *job_id, const char *level, const char *type, const char *data,
+                     const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int add_event(Store *s, Err *err, const char *job_id, const char *level, const char *type, const char *data,
+                     const char *fmt, ...) {
     char msg[STORE_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    Err err = {0};
-    if (store_event_add(s, job_id, level, type, msg, data, NULL, &err)) log_err("cannot record an event", &err);
+    Err local = {0};
+    if (!err) err = &local;
+    int rc = store_event_add(s, job_id, level, type, msg, data, NULL, err);
+    if (rc < 0) log_err("cannot record an event", err);
+    return rc < 0 ? -1 : 0;
 }
 
 /* Waits until notified, stopped, or JOBS_POLL_MS passed. */
@@ -73,19 +77,40 @@ void jobs_model_name(const JobRecord *job, const char *org, char *out, size_t si
         out[size - 1] = 0; /* names are bounded by the request checks; never reached in practice */
 }
 
-/* Ends a job in `failed` (if it is still in status `from`) with an error and an error event. */
-static void fail_job(Store *s, JobRecord *job, const char *from, const char *code, const char *param,
-                     const char *message) {
+/* Removes every "<dir>/" from msg: a client-facing message names the server's files relative to
+ * its data directory, never by their place on the server. */
+static void strip_dir(char *msg, const char *dir) {
+    char prefix[2100];
+    int n = snprintf(prefix, sizeof prefix, "%s/", dir);
+    if (n <= 1 || n >= (int)sizeof prefix) return;
+    for (char *p; (p = strstr(msg, prefix));) memmove(p, p + n, strlen(p + n) + 1);
+}
+
+/* Writes job, already marked failed, if its status is still `from`, with its error event. The
+ * reserve may be spent (a failure must be recorded on a full disk). 0 when written or when the
+ * status moved on meanwhile; -1 when it could not be written (logged when loud). */
+static int record_failure(Store *s, JobRecord *job, const char *from, bool loud) {
+    Err err = {0};
+    store_reserve_use(s, true);
+    int rc = store_job_update_if(s, job, from, &err);
+    if (rc == 0) add_event(s, NULL, job->id, "error", "message", NULL, "%s", job->error_message);
+    store_reserve_use(s, false);
+    if (rc < 0 && loud) log_err("cannot record a failed job (retried until it can)", &err);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Ends a job in `failed` (if it is still in status `from`) with an error and an error event; see
+ * record_failure. The message is stripped of the data directory's path. */
+static int fail_job(Store *s, JobRecord *job, const char *from, const char *code, const char *param,
+                    const char *message) {
     snprintf(job->status, sizeof job->status, "failed");
     snprintf(job->error_code, sizeof job->error_code, "%s", code);
     snprintf(job->error_param, sizeof job->error_param, "%s", param ? param : "");
     snprintf(job->error_message, sizeof job->error_message, "%s", message);
+    strip_dir(job->error_message, store_data_dir(s));
     job->finished_at = now_s();
     job->estimated_finish = 0;
-    Err err = {0};
-    int rc = store_job_update_if(s, job, from, &err);
-    if (rc < 0) log_err("cannot record a failed job", &err);
-    if (rc == 0) add_event(s, job->id, "error", "message", NULL, "%s", message);
+    return record_failure(s, job, from, true);
 }
 
 /* ---- validation ---- */
@@ -129,22 +154,33 @@ static int check_file(Store *s, JobRecord *job, const char *file_id, const char 
     return rc;
 }
 
-static void validate_job(JobWorker *w, Store *s, JobRecord *job) {
+/* Validates a job's files and queues or fails it; -1 when its status could not be written (the
+ * validator then waits before it looks again, instead of retrying at once). */
+static int validate_job(JobWorker *w, Store *s, JobRecord *job) {
     if (job->validation_file[0])
-        add_event(s, job->id, "info", "message", NULL, "Validating training file: %s and validation file: %s",
+        add_event(s, NULL, job->id, "info", "message", NULL, "Validating training file: %s and validation file: %s",
                   job->training_file, job->validation_file);
     else
-        add_event(s, job->id, "info", "message", NULL, "Validating training file: %s", job->training_file);
-    if (check_file(s, job, job->training_file, "training_file", VALIDATE_MIN_EXAMPLES)) return;
-    if (job->validation_file[0] && check_file(s, job, job->validation_file, "validation_file", 1)) return;
+        add_event(s, NULL, job->id, "info", "message", NULL, "Validating training file: %s", job->training_file);
     static const char *const from[] = {"validating_files"};
+    char status[STORE_ID_MAX] = "";
     Err err = {0};
-    int rc = store_job_transition(s, job->id, from, 1, "queued", NULL, &err);
-    if (rc < 0) log_err("cannot queue a job", &err);
-    if (rc == 0) {
-        add_event(s, job->id, "info", "message", NULL, "Files validated, moving job to queued state");
-        jobs_notify(w);
+    int rc = 0;
+    if (check_file(s, job, job->training_file, "training_file", VALIDATE_MIN_EXAMPLES) == 0 &&
+        (!job->validation_file[0] || check_file(s, job, job->validation_file, "validation_file", 1) == 0)) {
+        rc = store_job_transition(s, job->id, from, 1, "queued", NULL, &err);
+        if (rc < 0) log_err("cannot queue a job", &err);
+        if (rc == 0) {
+            add_event(s, NULL, job->id, "info", "message", NULL, "Files validated, moving job to queued state");
+            jobs_notify(w);
+        }
+        return rc < 0 ? -1 : 0;
     }
+    /* failed (or it could not be recorded: then it is still validating_files) */
+    JobRecord now;
+    rc = store_job_get(s, job->id, &now, &err);
+    if (rc == 0) snprintf(status, sizeof status, "%s", now.status);
+    return rc < 0 || strcmp(status, "validating_files") == 0 ? -1 : 0;
 }
 
 static void *validator_main(void *arg) {
@@ -159,12 +195,10 @@ static void *validator_main(void *arg) {
     JobRecord *job = malloc(sizeof *job);
     while (job && !w->stop) {
         int rc = store_job_oldest(s, "validating_files", job, &err);
-        if (rc == 0) {
-            validate_job(w, s, job);
-            continue;
-        }
+        if (rc == 0 && validate_job(w, s, job) == 0) continue;
         if (rc < 0) log_err("validator", &err);
         if (store_file_purge_expired(s, now_s(), NULL, &err)) log_err("removing expired files", &err);
+        store_reserve_ensure(w->data_dir, NULL); /* again once a full disk has room */
         wait_for_work(w, &seen);
     }
     free(job);
@@ -186,7 +220,19 @@ typedef struct {
     bool stopped_by_status; /* the API cancelled or paused the job */
     bool shared_cores;   /* the inference thread was told to use one thread while this job trains */
     bool resumed_after_restart;
+    bool write_failed;   /* a write of the run's state failed: the job stops and fails */
+    char write_msg[STORE_TEXT_MAX];
 } RunCtx;
+
+/* Notes the run's first failed write (what: the state it was recording) and logs it: the job then
+ * stops at this step and fails with a message saying so, instead of running on unrecorded. */
+static void run_write_failed(RunCtx *rc, const char *what, const Err *err) {
+    log_err(what, err);
+    if (rc->write_failed) return;
+    rc->write_failed = true;
+    snprintf(rc->write_msg, sizeof rc->write_msg, "The job failed because the server could not record %s: %s", what,
+             err->msg);
+}
 
 /* The highest complete checkpoint-<step> directory in dir ("" when none). */
 static long latest_checkpoint(const char *dir, char *out, size_t size) {
@@ -265,7 +311,8 @@ static int on_train_step(const FtTrainMetrics *m, const char *checkpoint_dir, vo
     int n = snprintf(msg, sizeof msg, "Step %ld/%ld: training loss=%.2f", m->step, m->total_steps, m->train_loss);
     if (m->has_valid)
         snprintf(msg + n, sizeof msg - n, ", %svalidation loss=%.2f", m->full_valid ? "full " : "", m->valid_loss);
-    add_event(rc->s, rc->job->id, "info", "metrics", data, "%s", msg);
+    if (add_event(rc->s, &err, rc->job->id, "info", "metrics", data, "%s", msg))
+        run_write_failed(rc, "the step's metrics", &err);
     free(data);
     if (checkpoint_dir && rc->per_epoch > 0 && m->step % rc->per_epoch == 0) { /* not a stop's checkpoint */
         char name[STORE_NAME_MAX + 32], *metrics = metrics_json(m, false);
@@ -273,10 +320,13 @@ static int on_train_step(const FtTrainMetrics *m, const char *checkpoint_dir, vo
         int added = store_checkpoint_add(rc->s, rc->job->id, m->step, name, metrics ? metrics : "{}", checkpoint_dir,
                                          NULL, &err);
         free(metrics);
-        add_event(rc->s, rc->job->id, "info", "message", NULL, "Checkpoint created at step %ld", m->step);
+        if (added == 0 &&
+            add_event(rc->s, &err, rc->job->id, "info", "message", NULL, "Checkpoint created at step %ld", m->step))
+            added = -1;
         if (added == 0) prune_checkpoints(rc); /* never without the new one among those kept */
-        else log_err("cannot record a checkpoint", &err);
+        else run_write_failed(rc, "a checkpoint", &err);
     }
+    if (rc->write_failed) return 1;
     /* progress, written only while the job is still running (a cancel or pause stops us here) */
     rc->job->step = m->step;
     rc->job->total_steps = m->total_steps;
@@ -284,9 +334,9 @@ static int on_train_step(const FtTrainMetrics *m, const char *checkpoint_dir, vo
     double per_step = done > 0 ? (double)(now_s() - rc->t_start) / done : 0;
     rc->job->estimated_finish = now_s() + (long long)(per_step * (m->total_steps - m->step) + 0.5);
     int st = store_job_update_if(rc->s, rc->job, "running", &err);
-    if (st < 0) log_err("cannot record progress", &err);
-    if (st != 0) rc->stopped_by_status = true;
-    return rc->stopped_by_status || rc->w->stop;
+    if (st < 0) run_write_failed(rc, "the job's progress", &err);
+    else if (st != 0) rc->stopped_by_status = true;
+    return rc->write_failed || rc->stopped_by_status || rc->w->stop;
 }
 
 /* Base64 of a file's bytes (the results file is served encoded, as OpenAI does). */
@@ -316,8 +366,9 @@ static char *base64_file(const char *path, size_t *out_len, Err *err) {
     return out;
 }
 
-/* The job trained to the end: results file, model name, success events. */
-static void finish_job(RunCtx *rc, long long trained_tokens) {
+/* The job trained to the end: results file, model name, success events. -1 when neither its
+ * success nor its failure could be recorded (see fail_job). */
+static int finish_job(RunCtx *rc, long long trained_tokens) {
     Store *s = rc->s;
     JobRecord *job = rc->job;
     Err err = {0};
@@ -331,8 +382,7 @@ static void finish_job(RunCtx *rc, long long trained_tokens) {
         free(b64);
         char msg[STORE_TEXT_MAX];
         snprintf(msg, sizeof msg, "The job failed while saving its results: %s", err.msg);
-        fail_job(s, job, "running", "server_error", NULL, msg);
-        return;
+        return fail_job(s, job, "running", "server_error", NULL, msg);
     }
     free(b64);
     snprintf(job->result_file, sizeof job->result_file, "%s", f.id);
@@ -341,11 +391,21 @@ static void finish_job(RunCtx *rc, long long trained_tokens) {
     job->finished_at = now_s();
     job->estimated_finish = 0;
     job->trained_tokens = trained_tokens;
+    store_reserve_use(s, true); /* the outcome of a whole run: worth the reserve on a full disk */
     int st = store_job_update_if(s, job, "running", &err);
-    if (st < 0) log_err("cannot record a finished job", &err);
-    if (st != 0) return;
-    add_event(s, job->id, "info", "message", NULL, "New fine-tuned model created: %s", rc->model_name);
-    add_event(s, job->id, "info", "message", NULL, "The job has successfully completed");
+    store_reserve_use(s, false);
+    if (st < 0) {
+        char msg[STORE_TEXT_MAX];
+        snprintf(msg, sizeof msg, "The job trained to the end, but its success could not be recorded: %s", err.msg);
+        snprintf(job->result_file, sizeof job->result_file, "%s", "");
+        snprintf(job->fine_tuned_model, sizeof job->fine_tuned_model, "%s", "");
+        job->trained_tokens = -1;
+        return fail_job(s, job, "running", "server_error", NULL, msg);
+    }
+    if (st != 0) return 0;
+    add_event(s, NULL, job->id, "info", "message", NULL, "New fine-tuned model created: %s", rc->model_name);
+    add_event(s, NULL, job->id, "info", "message", NULL, "The job has successfully completed");
+    return 0;
 }
 
 /* The resolved hyperparameters, recorded in the job as the API reports them. */
@@ -362,24 +422,25 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
     RunCtx *rc = user;
     JobRecord *job = rc->job;
     job_set_hyperparams(job, plan);
+    Err err = {0};
     if (mkdir(rc->run_dir, 0700) != 0 && errno != EEXIST) {
-        char msg[STORE_TEXT_MAX];
-        snprintf(msg, sizeof msg, "%.1000s: cannot create: %s", rc->run_dir, strerror(errno));
-        fail_job(rc->s, job, "running", "server_error", NULL, msg);
+        err_set(&err, ERR_IO, "%.1000s: cannot create: %s", rc->run_dir, strerror(errno));
+        run_write_failed(rc, "its directory", &err);
         return 1;
     }
     job->step = rc->first_step;
     job->total_steps = plan->total_steps;
     rc->per_epoch = plan->total_steps / plan->n_epochs;
-    Err err = {0};
-    if (store_job_update_if(rc->s, job, "running", &err) != 0) return 1;
+    int st = store_job_update_if(rc->s, job, "running", &err);
+    if (st < 0) run_write_failed(rc, "the job's start", &err);
+    if (st != 0) return 1;
     if (rc->first_step > 0)
-        add_event(rc->s, job->id, "info", "message", NULL, "Fine-tuning job resumed from step %ld%s", rc->first_step,
+        add_event(rc->s, NULL, job->id, "info", "message", NULL, "Fine-tuning job resumed from step %ld%s", rc->first_step,
                   rc->resumed_after_restart ? " after a server restart" : "");
     else
-        add_event(rc->s, job->id, "info", "message", NULL, "Fine-tuning job started");
+        add_event(rc->s, NULL, job->id, "info", "message", NULL, "Fine-tuning job started");
     if (rc->w->cfg.precision)
-        add_event(rc->s, job->id, "info", "message", NULL, "Training precision: %s", rc->w->cfg.precision);
+        add_event(rc->s, NULL, job->id, "info", "message", NULL, "Training precision: %s", rc->w->cfg.precision);
     if (rc->w->cfg.inference) {
         inference_set_threads(rc->w->cfg.inference, 1);
         rc->shared_cores = true;
@@ -401,25 +462,68 @@ static const struct {
     [FT_TRAIN_RUN] = {"server_error", NULL, "The job failed during training: "},
 };
 
-static void train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_restart) {
+/* A file of the job that was deleted since it was validated (a paused job resumed later): fails
+ * the job naming it, as validation does, and returns -1 (or the failure's status, see fail_job)
+ * through *failed; 0 when both files are there. */
+static int job_files_present(Store *s, JobRecord *job, int *failed) {
+    const char *ids[2] = {job->training_file, job->validation_file}, *params[2] = {"training_file", "validation_file"};
+    for (int i = 0; i < 2; i++) {
+        FileRecord f;
+        Err err = {0};
+        if (!ids[i][0] || store_file_get(s, ids[i], &f, &err) != STORE_NOT_FOUND) continue;
+        char msg[STORE_TEXT_MAX];
+        snprintf(msg, sizeof msg, "The job failed because the %s file %s no longer exists.", i ? "validation" : "training",
+                 ids[i]);
+        *failed = fail_job(s, job, "running", "file_not_found", params[i], msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The step of the job's newest recorded checkpoint when its directory is no longer on disk (the
+ * job's directory was deleted while it was paused or the server was down), else 0: training again
+ * from an older state would redo recorded steps and record their checkpoints twice. */
+static long checkpoint_lost(Store *s, const JobRecord *job, long on_disk) {
+    CheckpointRecord *list;
+    int n;
+    bool more;
+    Err err = {0};
+    if (store_checkpoint_list(s, job->id, NULL, 1, &list, &n, &more, &err)) return 0;
+    long step = n > 0 && list[0].step > on_disk ? (long)list[0].step : 0;
+    free(list);
+    return step;
+}
+
+/* Trains one running job to its end (or a stop); 0 when its outcome is recorded (or it stays
+ * running because the server stops), -1 when the job failed but that could not be written: the
+ * caller retries record_failure. */
+static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_restart) {
     RunCtx rc = {.w = w, .s = s, .job = job, .t_start = now_s(), .resumed_after_restart = resumed_after_restart};
     jobs_model_name(job, "ftune", rc.model_name, sizeof rc.model_name);
     registry_job_dir(w->data_dir, job->id, rc.run_dir, sizeof rc.run_dir);
     char msg[STORE_TEXT_MAX], resume[4200], train_path[4096], valid_path[4096];
     Err err = {0};
     ModelInfo base;
+    int failed = 0;
     if (registry_find_base(w->cfg.model_dirs, w->cfg.n_model_dirs, job->model, &base)) {
         snprintf(msg, sizeof msg, "The job failed because the base model '%s' is no longer available.", job->model);
-        fail_job(s, job, "running", "model_not_found", "model", msg);
-        return;
+        return fail_job(s, job, "running", "model_not_found", "model", msg);
+    }
+    if (job_files_present(s, job, &failed)) return failed;
+    rc.first_step = latest_checkpoint(rc.run_dir, resume, sizeof resume); /* 0 while there is no directory */
+    long lost = checkpoint_lost(s, job, rc.first_step);
+    if (lost) {
+        snprintf(msg, sizeof msg,
+                 "The job failed because its checkpoint at step %ld is no longer on the server's disk (its directory "
+                 "jobs/%s was removed): it cannot resume. Create the job again.",
+                 lost, job->id);
+        return fail_job(s, job, "running", "server_error", NULL, msg);
     }
     const FtModel *m;
     if (model_cache_get(w->cfg.cache, base.base_path, &m, &err)) {
         snprintf(msg, sizeof msg, "The job failed because the base model could not be loaded: %s", err.msg);
-        fail_job(s, job, "running", "server_error", "model", msg);
-        return;
+        return fail_job(s, job, "running", "server_error", "model", msg);
     }
-    rc.first_step = latest_checkpoint(rc.run_dir, resume, sizeof resume); /* 0 while there is no directory */
     store_file_path(s, job->training_file, train_path, sizeof train_path);
     if (job->validation_file[0]) store_file_path(s, job->validation_file, valid_path, sizeof valid_path);
     FtTrainParams p;
@@ -442,19 +546,22 @@ static void train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after
     FtError fe = {0};
     int trc = ft_train(m, &p, &res, &fe);
     if (rc.shared_cores) inference_set_threads(w->cfg.inference, 0);
-    if (trc) {
+    if (rc.write_failed) {
+        failed = fail_job(s, job, "running", "server_error", NULL, rc.write_msg);
+    } else if (trc) {
         if (res.stage >= FT_TRAIN_PREPARE) job_set_hyperparams(job, &res);
         snprintf(msg, sizeof msg, "%s%s", TRAIN_FAILURES[res.stage].prefix, fe.msg);
-        fail_job(s, job, "running", TRAIN_FAILURES[res.stage].code, TRAIN_FAILURES[res.stage].param, msg);
+        failed = fail_job(s, job, "running", TRAIN_FAILURES[res.stage].code, TRAIN_FAILURES[res.stage].param, msg);
     } else if (res.step >= res.total_steps) {
-        finish_job(&rc, res.train.tokens * (long long)res.n_epochs);
+        failed = finish_job(&rc, res.train.tokens * (long long)res.n_epochs);
     } else if (rc.stopped_by_status) {
         JobRecord now;
         if (store_job_get(s, job->id, &now, &err) == 0 && strcmp(now.status, "paused") == 0)
-            add_event(s, job->id, "info", "message", NULL, "Fine-tuning job paused at step %ld", res.step);
+            add_event(s, NULL, job->id, "info", "message", NULL, "Fine-tuning job paused at step %ld", res.step);
     } /* else the server is stopping, or the job's status changed before it started: it stays as
        * it is (a running job resumes at the next start) */
     model_cache_put(w->cfg.cache, m);
+    return failed;
 }
 
 static void *trainer_main(void *arg) {
@@ -468,18 +575,25 @@ static void *trainer_main(void *arg) {
     unsigned long seen = 0;
     JobRecord *job = malloc(sizeof *job);
     bool startup = true; /* jobs still `running` were cut off by a restart */
+    bool pending = false; /* *job failed but could not be recorded (a full disk): retried each poll */
     static const char *const queued[] = {"queued"};
     while (job && !w->stop) {
+        if (pending) {
+            pending = record_failure(s, job, "running", false) != 0;
+            if (pending) wait_for_work(w, &seen);
+            continue;
+        }
         int rc = startup ? store_job_oldest(s, "running", job, &err) : STORE_NOT_FOUND;
         bool resumed = rc == 0;
         if (rc == STORE_NOT_FOUND) {
             startup = false;
             rc = store_job_oldest(s, "queued", job, &err);
-            if (rc == 0 && store_job_transition(s, job->id, queued, 1, "running", NULL, &err) != 0) continue;
+            if (rc == 0) rc = store_job_transition(s, job->id, queued, 1, "running", NULL, &err);
+            if (rc == STORE_CONFLICT) continue; /* cancelled or paused meanwhile */
             if (rc == 0) snprintf(job->status, sizeof job->status, "running");
         }
         if (rc == 0) {
-            train_job(w, s, job, resumed);
+            pending = train_job(w, s, job, resumed) != 0;
             continue;
         }
         if (rc < 0) log_err("trainer", &err);

@@ -5,7 +5,9 @@
  * a checkpoint per epoch (the last three kept as ft:...:ckpt-step-N models), the results file, and
  * the fine-tuned model. A job left `running` by a server that died is resumed from its last
  * checkpoint on the next start. Cancel and pause are status changes made by the API; the trainer
- * notices them at the next step boundary. */
+ * notices them at the next step boundary. A write that fails (full disk, I/O error) stops the job
+ * and fails it with an error event; when even that cannot be written (no reserve left), the
+ * trainer retries it every JOBS_POLL_MS instead of training anything else. */
 #ifndef FTUNE_JOBS_H
 #define FTUNE_JOBS_H
 

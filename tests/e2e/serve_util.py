@@ -44,15 +44,16 @@ def free_port():
 class Server:
     _count = 0
 
-    def __init__(self, data_dir, api_key=None, models_dir=MODELS, extra_args=()):
+    def __init__(self, data_dir, api_key=None, models_dir=MODELS, extra_args=(), cwd=ROOT):
         self.data_dir = data_dir
+        self.cwd = cwd  # the server's working directory (data_dir may be relative to it)
         self.api_key = api_key
         self.models_dir = models_dir
         self.extra_args = list(extra_args)
         self.port = None
         self.proc = None
         Server._count += 1
-        self.log_path = os.path.join(os.path.dirname(os.path.abspath(data_dir)),
+        self.log_path = os.path.join(os.path.dirname(os.path.abspath(os.path.join(cwd, data_dir))),
                                      "serve-%s-%d.log" % (os.path.basename(data_dir), Server._count))
         self._log = None
 
@@ -74,7 +75,7 @@ class Server:
         self._log = open(self.log_path, "ab")
         self._log.write(("\n==== %s\n" % " ".join(cmd)).encode())
         self._log.flush()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         deadline = time.time() + START_TIMEOUT_S
         last = None
         while time.time() < deadline:

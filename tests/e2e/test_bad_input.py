@@ -213,6 +213,24 @@ def test_huge_header(c):
         server_answers(c, "a %d KiB header" % kib)
 
 
+def test_long_url_and_headers_json(c):
+    """A 70 kB path is a 414 and 40 KiB of headers a 431, each an OpenAI-shaped JSON error from the
+    server's own handler (they were libmicrohttpd's HTML pages)."""
+    for path, headers, want, what in (
+            ("/v1/files/" + "x" * 70000, AUTH, 414, "a 70 kB path"),
+            ("/v1/models?after=" + "y" * 20000, AUTH, 414, "a 20 kB query"),
+            ("/v1/models", dict(AUTH, **{"X-Big": "b" * (40 << 10)}), 431, "a 40 KiB header")):
+        status, h, data = req(c, "GET", path, headers=headers)
+        check(status == want, "%s: %s, expected %d" % (what, describe(status, h, data), want))
+        e = check_error_shape(status, h, data, what)
+        check(e["code"] in ("url_too_long", "headers_too_large"), "%s: code %r" % (what, e["code"]))
+    status, h, data = req(c, "POST", "/v1/chat/completions", body=b"{}",
+                          headers=dict(JSON_H, **{"Content-Length": str(9 << 20)}))
+    check(status == 413, "Content-Length of 9 MiB: %s" % describe(status, h, data))
+    check_error_shape(status, h, data, "Content-Length of 9 MiB")
+    server_answers(c, "long URLs and headers")
+
+
 def test_huge_chunked_body(c):
     """A chunked (no Content-Length) JSON body over the 8 MiB limit: an HTTP 413, not a silent close."""
     import threading
@@ -279,6 +297,12 @@ def test_unknown_path_and_method(c):
     for method, path in (("PUT", "/v1/models"), ("DELETE", "/v1/chat/completions"), ("PATCH", "/v1/files"),
                          ("GET", "/v1/chat/completions"), ("POST", "/v1/models")):
         expect_error(c, method, path, None, (404, 405), "%s %s" % (method, path), headers=AUTH)
+    for method, path, allow in (("PUT", "/v1/models", "GET"), ("GET", "/v1/chat/completions", "POST"),
+                                ("PATCH", "/v1/files/file-x", "GET, DELETE"), ("GET", "/v1/fine_tuning/jobs/x/cancel",
+                                                                               "POST")):
+        status, h, data = req(c, method, path, headers=AUTH)
+        check(status == 405 and h.get("allow") == allow,
+              "%s %s: %d with Allow %r, expected 405 with Allow %r" % (method, path, status, h.get("allow"), allow))
     s = socket.create_connection(("127.0.0.1", c.server.port), timeout=10)
     try:
         s.sendall(b"BREW /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -350,7 +374,8 @@ def test_no_leak(c):
 
 
 TESTS = [test_malformed_json, test_wrong_json_types, test_huge_body, test_truncated_multipart, test_slow_clients,
-         test_unknown_path_and_method, test_no_leak, test_huge_header, test_huge_chunked_body, test_odd_urls]
+         test_unknown_path_and_method, test_no_leak, test_huge_header, test_long_url_and_headers_json,
+         test_huge_chunked_body, test_odd_urls]
 
 if __name__ == "__main__":
     run_tests(TESTS, setup, teardown)

@@ -313,10 +313,50 @@ def test_upload_expires_after(c):
                    status=400, param_contains="expires_after", what="files.create(expires_after=%r)" % (bad,))
 
 
+def multipart(fields, boundary="ftuneBoundary7"):
+    """A multipart/form-data body of (name, filename or None, bytes) parts, and its content type."""
+    out = b""
+    for name, filename, data in fields:
+        out += b"--" + boundary.encode() + b"\r\nContent-Disposition: form-data; name=\"" + name.encode() + b"\""
+        if filename:
+            out += b"; filename=\"" + filename.encode() + b"\"\r\nContent-Type: application/octet-stream"
+        out += b"\r\n\r\n" + data + b"\r\n"
+    return out + b"--" + boundary.encode() + b"--\r\n", "multipart/form-data; boundary=" + boundary
+
+
+def test_openapi_odd_requests(c):
+    """Issue 11, item 11: requests generated from OpenAI's OpenAPI document that were answered
+    wrongly: each is refused with a 400 naming the field, or honoured."""
+    msgs = [{"role": "user", "content": "Hi"}, {"role": "function", "name": "f", "content": "42"}]
+    expect(openai.BadRequestError, lambda: c.client.chat.completions.create(model=BASE, messages=msgs, max_tokens=2),
+           status=400, code="invalid_value", param="messages[1].role", what="chat with a role 'function' message")
+    for section in ("dpo", "reinforcement"):
+        expect(openai.BadRequestError,
+               lambda: c.client.fine_tuning.jobs.create(
+                   training_file=c.good_file, model=BASE,
+                   method={"type": "supervised", "supervised": {}, section: {"hyperparameters": {"beta": 0.1}}}),
+               status=400, param="method." + section, what="method type supervised with a %s section" % section)
+    auth = {"Authorization": "Bearer " + KEY}
+    status, headers, body = c.server.request("GET", "/v1/fine_tuning/jobs?metadata[]=x", headers=auth)
+    check(status == 400, "GET jobs?metadata[]=x: %s, expected 400" % describe(status, headers, body))
+    check(check_error_shape(status, headers, body, "metadata[]=x")["param"] == "metadata", "param of metadata[]=x")
+    line = json.dumps(chat_example(1)).encode() + b"\n"
+    for expiry, want in ((b'{"anchor": "created_at", "seconds": 7200}', 200), (b'{"anchor": "created_at"}', 400),
+                         (b'{"anchor": "created_at", "seconds": 7200, "x": 1}', 400), (b"7200", 400)):
+        body, ctype = multipart([("purpose", None, b"fine-tune"), ("expires_after", None, expiry),
+                                 ("file", "a.jsonl", line * 10)])
+        status, headers, data = c.server.request("POST", "/v1/files", body, dict(auth, **{"Content-Type": ctype}))
+        check(status == want, "upload with expires_after=%s as a JSON part: %s, expected %d"
+              % (expiry, describe(status, headers, data), want))
+        if want == 200:
+            f = json.loads(data)
+            check(f["expires_at"] == f["created_at"] + 7200, "expires_after as JSON ignored: %r" % f)
+
+
 TESTS = [test_wrong_api_key, test_invalid_utf8_in_path, test_second_server_on_same_data, test_missing_file, test_job_unknown_training_file, test_job_unknown_model,
          test_job_bad_role_fails, test_job_nothing_to_train_fails, test_job_too_few_examples_fails, test_upload_not_jsonl, test_bad_hyperparameters,
          test_bad_chat, test_unknown_job, test_cancel_finished_job, test_request_id_everywhere,
-         test_upload_expires_after]
+         test_upload_expires_after, test_openapi_odd_requests]
 
 if __name__ == "__main__":
     run_tests(TESTS, setup, teardown)

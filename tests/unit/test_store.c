@@ -2,8 +2,9 @@
  * under /tmp (removed at the end of each test): creation and reopening, file blobs byte for byte,
  * paging (cursor, has_more, unknown cursor), deletion, every job column round
  * tripped, atomic transitions and conditional updates, the queue head, the metadata filter,
- * counts, model lookups, events in insertion order within one second, checkpoint order, two
- * connections writing from two threads at once, and ids. */
+ * counts, model lookups, events in insertion order within one second, checkpoint order and
+ * directories (relative to the data directory, migrated from schema 1), the start-up checks (lost
+ * or corrupt database), two connections writing from two threads at once, and ids. */
 #include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -71,7 +72,7 @@ static void open_body(Store *s, const char *dir) {
     CHECK(file_exists(path));
     snprintf(path, sizeof path, "%s/files", dir);
     CHECK(file_is_dir(path));
-    /* WAL and schema version 1, seen through a second connection */
+    /* WAL and schema version 2, seen through a second connection */
     snprintf(path, sizeof path, "%s/ftune.db", dir);
     sqlite3 *db;
     REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
@@ -81,7 +82,7 @@ static void open_body(Store *s, const char *dir) {
     sqlite3_finalize(st);
     REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 1);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 2);
     sqlite3_finalize(st);
     sqlite3_close(db);
     /* a nested directory that does not exist yet is created */
@@ -633,6 +634,121 @@ static void checkpoints_body(Store *s, const char *dir) {
     CHECK_EQ_INT(store_checkpoint_add(s, "ftjob-none", 1, "m", "{}", "/x", NULL, &err), STORE_NOT_FOUND);
 }
 TEST(store_checkpoints_order_by_step) { with_store(checkpoints_body); }
+
+/* Runs sql on the database of dir through a connection of its own; the first column of its first
+ * row (if any) into out. */
+static void raw_sql(const char *dir, const char *sql, char *out, size_t size) {
+    char path[PATH_LEN];
+    snprintf(path, sizeof path, "%s/ftune.db", dir);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    if (out) out[0] = 0;
+    if (sqlite3_open(path, &db) != SQLITE_OK || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        test_fail(__FILE__, __LINE__, "%s: %s", sql, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW && out) snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Checkpoint directories are recorded relative to the data directory (a server started from
+ * another working directory finds them) and come back with the data directory in front; a
+ * version 1 database, whose rows hold the path the server was given, is migrated on open. */
+static void checkpoint_paths_body(Store *s, const char *dir) {
+    Err err;
+    REQUIRE(add_job(s, "ftjob-p", "running", "") == 0);
+    char path[PATH_LEN], raw[PATH_LEN], want[PATH_LEN];
+    snprintf(path, sizeof path, "%s/jobs/ftjob-p/checkpoint-5", dir);
+    REQUIRE(store_checkpoint_add(s, "ftjob-p", 5, "ft:m:p:ckpt-step-5", "{}", path, NULL, &err) == 0);
+    raw_sql(dir, "SELECT dir FROM checkpoints", raw, sizeof raw);
+    CHECK(strcmp(raw, "jobs/ftjob-p/checkpoint-5") == 0);
+    CheckpointRecord g;
+    REQUIRE(store_checkpoint_by_model(s, "ft:m:p:ckpt-step-5", &g, &err) == 0);
+    CHECK(strcmp(g.dir, path) == 0);
+    /* as version 1 left it: the path relative to some other working directory */
+    raw_sql(dir, "UPDATE checkpoints SET dir = 'old-cwd/ftune-data/jobs/ftjob-p/checkpoint-5'", NULL, 0);
+    raw_sql(dir, "PRAGMA user_version = 1", NULL, 0);
+    Store *s2;
+    REQUIRE(store_open(dir, &s2, &err) == 0);
+    raw_sql(dir, "SELECT dir FROM checkpoints", raw, sizeof raw);
+    CHECK(strcmp(raw, "jobs/ftjob-p/checkpoint-5") == 0);
+    raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
+    CHECK(strcmp(raw, "2") == 0);
+    CheckpointRecord *items;
+    int n;
+    bool more;
+    REQUIRE(store_checkpoint_list(s2, "ftjob-p", NULL, 10, &items, &n, &more, &err) == 0);
+    snprintf(want, sizeof want, "%s/jobs/ftjob-p/checkpoint-5", dir);
+    CHECK(n == 1 && strcmp(items[0].dir, want) == 0);
+    free(items);
+    store_close(s2);
+}
+TEST(store_checkpoint_dirs_relative_to_data_dir) { with_store(checkpoint_paths_body); }
+
+/* Start-up checks: a missing or empty database beside uploaded files or job directories is
+ * refused naming them; a new directory is not; PRAGMA quick_check finds a damaged page. */
+TEST(store_check_presence_refuses_lost_database) {
+    char dir[] = "/tmp/ftune_test_store_XXXXXX", path[PATH_LEN], moved[PATH_LEN];
+    REQUIRE(mkdtemp(dir) != NULL);
+    Store *s;
+    Err err = {0};
+    REQUIRE(store_open(dir, &s, &err) == 0);
+    CHECK_EQ_INT(store_check_integrity(s, &err), 0);
+    FileRecord f;
+    REQUIRE(store_file_create(s, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
+    store_close(s); /* the WAL is folded into ftune.db and removed */
+    CHECK_EQ_INT(store_check_presence(dir, &err), 0); /* the database is there */
+    snprintf(path, sizeof path, "%s/ftune.db", dir);
+    snprintf(moved, sizeof moved, "%s/elsewhere.db", dir);
+    REQUIRE(rename(path, moved) == 0);
+    CHECK_EQ_INT(store_check_presence(dir, &err), -1);
+    CHECK(strstr(err.msg, "missing") && strstr(err.msg, "1 file"));
+    FILE *fp = fopen(path, "w"); /* empty */
+    REQUIRE(fp != NULL);
+    fclose(fp);
+    CHECK_EQ_INT(store_check_presence(dir, &err), -1);
+    CHECK(strstr(err.msg, "empty") != NULL);
+    REQUIRE(rename(moved, path) == 0);
+    char fresh[PATH_LEN];
+    snprintf(fresh, sizeof fresh, "%s/new", dir);
+    CHECK_EQ_INT(store_check_presence(fresh, &err), 0);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TEST(store_check_integrity_finds_damage) {
+    char dir[] = "/tmp/ftune_test_store_XXXXXX", path[PATH_LEN];
+    REQUIRE(mkdtemp(dir) != NULL);
+    Store *s;
+    Err err = {0};
+    REQUIRE(store_open(dir, &s, &err) == 0);
+    for (int i = 0; i < 200; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "ftjob-%d", i);
+        REQUIRE(add_job(s, id, "queued", "{\"k\":\"a long enough value to fill a few pages of the table\"}") == 0);
+    }
+    store_close(s); /* the last connection checkpoints the WAL into ftune.db */
+    snprintf(path, sizeof path, "%s/ftune.db", dir);
+    FILE *fp = fopen(path, "r+b");
+    REQUIRE(fp != NULL);
+    char junk[16];
+    memset(junk, 0x5a, sizeof junk);
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    for (long page = 4096; page < size; page += 4096) { /* every b-tree page header but the schema's */
+        fseek(fp, page, SEEK_SET);
+        fwrite(junk, 1, sizeof junk, fp);
+    }
+    fclose(fp);
+    s = NULL;
+    if (store_open(dir, &s, &err) == 0) {
+        CHECK_EQ_INT(store_check_integrity(s, &err), -1);
+        CHECK(strstr(err.msg, "corrupt") != NULL);
+    } /* else: refused at open, which is as good */
+    store_close(s);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* ---- concurrency ---- */
 
