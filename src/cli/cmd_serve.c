@@ -1,17 +1,20 @@
 /* cmd_serve.c: `ftune serve`: parses the options and runs the OpenAI-compatible server
  * (src/serve/server.h). Without API keys it only listens on a loopback address unless told
- * otherwise, so that a bare start never exposes the fine-tuning API to the network. */
+ * otherwise, so that a bare start never exposes the fine-tuning API to the network. The
+ * --adapter flags are checked here, before the data directory is touched (registry.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../serve/server.h"
+#include "../worker/registry.h"
 #include "args.h"
 #include "cli.h"
 #include "cli_precision.h"
 
 static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "models", "api-key", "threads", "http-threads",
                                             "allow-no-key", "precision", "parallel", "kv-cache-mib", "max-queued-jobs",
-                                            "rate-limit", NULL};
+                                            "rate-limit", "adapter", NULL};
 static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
 
 static void usage(void) {
@@ -19,6 +22,7 @@ static void usage(void) {
             "usage: ftune serve [--host H] [--port P] [--data DIR] [--models DIR]... [--api-key KEY]...\n"
             "                   [--threads N] [--http-threads N] [--allow-no-key] [" CLI_PRECISION_USAGE "]\n"
             "                   [--parallel N] [--kv-cache-mib M] [--max-queued-jobs N] [--rate-limit N]\n"
+            "                   [--adapter NAME=DIR[@BASE_ID]]...\n"
             "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions) on\n"
             "http://H:P/v1 (default 127.0.0.1:8080). State lives in DIR (default ./ftune-data); base models are\n"
             "the GGUF files and Hugging Face folders in the --models directories (default ./models), named by\n"
@@ -28,7 +32,10 @@ static void usage(void) {
             "(default 2048), which also keeps the prompts of ended requests for reuse (the prefix cache).\n"
             "At most N jobs wait (validating or queued) at once (--max-queued-jobs, default %d, 0: no bound;\n"
             "more is a 429); --rate-limit N allows each API key N requests a minute (default 0: no limit;\n"
-            "more is a 429 with Retry-After).\n",
+            "more is a 429 with Retry-After). --adapter serves the PEFT adapter in DIR (adapter_config.json +\n"
+            "adapter_model.safetensors, from any trainer) as model NAME, on the base model its\n"
+            "base_model_name_or_path names (that id, its last path component, or the one id starting with\n"
+            "that component and '.'), or on BASE_ID when given.\n",
             LIMITS_QUEUED_JOBS_DEFAULT);
 }
 
@@ -45,6 +52,15 @@ static int collect(const Args *a, const char *name, const char **out, int max) {
 static bool is_loopback(const char *host) {
     return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
            strncmp(host, "127.", 4) == 0;
+}
+
+static void print_adapters(const ServerConfig *cfg) {
+    ModelInfo *list;
+    int n;
+    if (registry_list_adapters(cfg->model_dirs, cfg->n_model_dirs, &list, &n, NULL)) return;
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "ftune serve: model %s: adapter %s on %s\n", list[i].id, list[i].adapter_dir, list[i].base_id);
+    free(list);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -92,6 +108,13 @@ int cmd_serve(int argc, char **argv) {
         return EXIT_BAD_INPUT;
     }
     Err err = {0};
+    const char *adapters[REGISTRY_MAX_ADAPTERS];
+    int n_adapters = collect(&a, "adapter", adapters, REGISTRY_MAX_ADAPTERS);
+    if (registry_adapters_configure(adapters, n_adapters, cfg.model_dirs, cfg.n_model_dirs, &err)) {
+        fprintf(stderr, "ftune serve: %s\n", err.msg);
+        return EXIT_BAD_INPUT;
+    }
+    print_adapters(&cfg);
     if (server_run(&cfg, &err)) {
         fprintf(stderr, "ftune serve: %s\n", err.msg);
         return 1;

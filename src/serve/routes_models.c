@@ -1,7 +1,8 @@
-/* routes_models.c: /v1/models: base models from the models directories, fine-tuned models of
- * succeeded jobs, and checkpoints (retrieve only, as OpenAI lists them under their job). Only
- * fine-tuned models can be deleted; a deleted model stops resolving at once (its checkpoints too)
- * and its job's directory (adapter, checkpoints) is removed from disk. */
+/* routes_models.c: /v1/models: base models from the models directories, the adapters served by
+ * `--adapter`, fine-tuned models of succeeded jobs, and checkpoints (retrieve only, as OpenAI
+ * lists them under their job). Only fine-tuned models can be deleted (an --adapter model is the
+ * server's configuration); a deleted model stops resolving at once (its checkpoints too) and its
+ * job's directory (adapter, checkpoints) is removed from disk. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +22,23 @@ static void model_not_found(Ctx *c, const char *id) {
 }
 
 void route_models_list(Ctx *c) {
-    ModelInfo *base;
-    int n_base;
+    const char *const *dirs = c->srv->cfg.model_dirs;
+    int n_dirs = c->srv->cfg.n_model_dirs;
+    ModelInfo *base, *adapters = NULL, shadow;
+    int n_base, n_adapters;
     Err err = {0};
-    if (registry_list_base(c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, &base, &n_base, &err)) {
+    if (registry_list_base(dirs, n_dirs, &base, &n_base, &err) ||
+        registry_list_adapters(dirs, n_dirs, &adapters, &n_adapters, &err)) {
+        free(base);
         api_server_error(c, "the models could not be listed", &err);
         return;
     }
     json_t *data = json_array();
-    for (int i = 0; i < n_base; i++) json_array_append_new(data, model_json(&base[i]));
+    for (int i = 0; i < n_base; i++) /* a base model copied in under an --adapter name is not served */
+        if (registry_find_adapter(dirs, n_dirs, base[i].id, &shadow) != 0) json_array_append_new(data, model_json(&base[i]));
+    for (int i = 0; i < n_adapters; i++) json_array_append_new(data, model_json(&adapters[i]));
     free(base);
+    free(adapters);
     /* fine-tuned models: every succeeded job's, page by page */
     const char *after = NULL;
     char cursor[STORE_ID_MAX];
@@ -82,8 +90,10 @@ void route_models_delete(Ctx *c) {
     }
     if (m.kind != MODEL_FINE_TUNED) {
         api_errorf(c, 403, "invalid_request_error", "model", "model_not_deletable",
-                   "Only fine-tuned models can be deleted; '%s' is a %s.", id,
-                   m.kind == MODEL_BASE ? "base model" : "checkpoint (delete its fine-tuned model)");
+                   "Only fine-tuned models can be deleted; '%s' is %s.", id,
+                   m.kind == MODEL_BASE      ? "a base model"
+                   : m.kind == MODEL_ADAPTER ? "an adapter served by the server's --adapter option (restart the server without it)"
+                                             : "a checkpoint (delete its fine-tuned model)");
         return;
     }
     JobRecord *job = malloc(sizeof *job);

@@ -82,7 +82,8 @@ void registry_job_dir(const char *data_dir, const char *job_id, char *out, size_
 }
 
 int registry_resolve(Store *s, const char *const *dirs, int n_dirs, const char *name, ModelInfo *out, Err *err) {
-    if (strncmp(name, "ft:", 3) != 0) return registry_find_base(dirs, n_dirs, name, out);
+    if (strncmp(name, "ft:", 3) != 0)
+        return registry_find_adapter(dirs, n_dirs, name, out) == 0 ? 0 : registry_find_base(dirs, n_dirs, name, out);
     JobRecord *job = malloc(sizeof *job);
     CheckpointRecord *ck = malloc(sizeof *ck);
     int rc = job && ck ? 0 : err_set(err, ERR_NOMEM, "out of memory");
