@@ -245,15 +245,20 @@ static enum MHD_Result send_response(ConnState *c) {
         r->stream = NULL;
         pthread_mutex_lock(&c->stream->mu);
         c->stream->conn = conn;
-        if (!r->stream_sse && !c->stream->finished) { /* deferred: sleep until the producer finishes */
+        /* deferred: sleep until the producer finishes; SSE: until its first bytes or its end (so
+         * that an error found before any event is a plain HTTP error, not a 200 stream) */
+        if (!c->stream->finished && (!r->stream_sse || c->stream->len == 0)) {
             c->stream->suspended = true;
             MHD_suspend_connection(conn);
             pthread_mutex_unlock(&c->stream->mu);
             return MHD_YES;
         }
+        bool nothing_sent = c->stream->len == 0;
         pthread_mutex_unlock(&c->stream->mu);
+        if (r->stream_sse && nothing_sent) r->stream_sse = false; /* ended before any event */
         if (!r->stream_sse) take_deferred(c);
     }
+    if (r->status == 503 && !r->retry_after) r->retry_after = HTTP_RETRY_AFTER_BUSY_S;
     if (c->stream && r->stream_sse) {
         mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK, stream_read, c, NULL);
         if (!mr) return MHD_NO;
@@ -439,11 +444,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return reply_error(c, 413, msg);
     }
     if (c->store_failed) return reply_error(c, 500, "the request body could not be stored");
-    if (c->stream) { /* resumed: a deferred answer is ready */
-        take_deferred(c);
-        HttpStream *st = c->stream;
+    if (c->stream) { /* resumed: a deferred answer is ready, or an SSE stream's first bytes */
+        c->res.stream = c->stream; /* send_response takes the connection's reference back */
         c->stream = NULL;
-        stream_release(st);
         return send_response(c);
     }
     if (c->spool_fd >= 0) {

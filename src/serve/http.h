@@ -21,6 +21,7 @@
 #define HTTP_SPOOL_PREFIX "upload-" /* names of the upload bodies being received in the spool directory */
 #define HTTP_CONNECTION_TIMEOUT_S 60   /* idle connections are closed after this */
 #define HTTP_CONNECTION_LIMIT 1024
+#define HTTP_RETRY_AFTER_BUSY_S 1      /* Retry-After of a 503 (the server is busy) */
 #define HTTP_MAX_URL (16 << 10)      /* bytes of a request's path and query: longer is a 414 */
 #define HTTP_MAX_HEADERS (32 << 10)  /* bytes of a request's header names and values: more is a 431 */
 /* Per-connection buffer: room for a request line and headers well past the two limits above, so

@@ -17,6 +17,7 @@ typedef struct {
     HttpStream *stream;
     Metrics *metrics;
     bool sse, include_usage;
+    bool wrote;                           /* an event went out: errors from now on are events */
     char id[STORE_ID_MAX];
     char model[STORE_NAME_MAX];
     long long created;
@@ -75,6 +76,7 @@ static int send_event(ChatCall *call, json_t *obj) {
         memcpy(ev + 6, text, n);
         memcpy(ev + 6 + n, "\n\n", 3);
         rc = http_stream_write(call->stream, ev, n + 8);
+        if (!rc) call->wrote = true;
     }
     free(ev);
     free(text);
@@ -183,7 +185,7 @@ static void on_done(void *user, int status, const char *code, const char *messag
     } else {
         metrics_add_chat(call->metrics, call->prompt_tokens, call->completion_tokens);
     }
-    if (call->sse) {
+    if (call->sse && (call->wrote || !status)) {
         if (status) {
             size_t len;
             char *body = api_error_json(&e, &len);

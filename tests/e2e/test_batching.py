@@ -185,11 +185,18 @@ def test_disconnecting_clients_free_their_slots(c):
 
 
 def test_prompt_longer_than_the_context_is_400(c):
-    try:
-        c.client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "word " * 9000}], max_tokens=4)
-        raise AssertionError("an over-long prompt was accepted")
-    except openai.BadRequestError as e:
-        check(e.body["code"] == "context_length_exceeded", "code %r" % e.body.get("code"))
+    """Also when streaming: the error is found before any event, so it is a plain HTTP 400 (the SDK
+    raises BadRequestError), not a 200 stream carrying an error event."""
+    for stream in (False, True):
+        try:
+            r = c.client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "word " * 9000}],
+                                                 max_tokens=4, stream=stream)
+            if stream:
+                list(r)
+            raise AssertionError("an over-long prompt was accepted (stream=%s)" % stream)
+        except openai.BadRequestError as e:
+            check(e.body["code"] == "context_length_exceeded", "stream=%s: code %r" % (stream, e.body.get("code")))
+            check(e.body["param"] == "messages", "stream=%s: param %r" % (stream, e.body.get("param")))
 
 
 TESTS = [test_alone_and_among_31_others_give_the_same_text, test_prefix_cache_reports_cached_tokens_and_changes_nothing,

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import BINARY, MODELS, Server, chat_example, check, run_tests, wait_job, write_jsonl  # noqa: E402
+from serve_util import BINARY, MODELS, Server, stop_and_clean, chat_example, check, run_tests, wait_job, write_jsonl  # noqa: E402
 
 BASE = "tiny-qwen2"
 
@@ -39,11 +39,7 @@ def setup():
 
 
 def teardown(c):
-    c.server.stop()
-    if os.environ.get("FTUNE_E2E_KEEP"):
-        print("kept", c.tmp)
-    else:
-        shutil.rmtree(c.tmp, ignore_errors=True)
+    stop_and_clean(c)
 
 
 def serve_refused(c, what):

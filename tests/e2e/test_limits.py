@@ -5,14 +5,13 @@ of a burst from one API key is a 429 rate_limit_exceeded with Retry-After, while
 /health are unaffected. Plain script: `python3 tests/e2e/test_limits.py`.
 """
 import os
-import shutil
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openai  # noqa: E402
-from serve_util import Server, chat_example, check, check_error_shape, run_tests, write_jsonl  # noqa: E402
+from serve_util import Server, stop_and_clean, chat_example, check, check_error_shape, run_tests, write_jsonl  # noqa: E402
 
 BASE = "tiny-qwen2"
 LONG = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 50, "batch_size": 1}}}
@@ -32,11 +31,7 @@ def setup():
 
 
 def teardown(c):
-    c.server.stop()
-    if os.environ.get("FTUNE_E2E_KEEP"):
-        print("kept", c.tmp)
-    else:
-        shutil.rmtree(c.tmp, ignore_errors=True)
+    stop_and_clean(c)
 
 
 def test_queued_jobs_bound(c):
