@@ -181,6 +181,26 @@ static bool take_next(Inference *inf) {
     return r != NULL;
 }
 
+/* A load error for the client: the server's log gets it whole, the client without the directories
+ * of the server's paths ("/srv/data/jobs/x/adapter_model.safetensors: ..." becomes
+ * "adapter_model.safetensors: ..."). */
+static void client_message(const char *msg, char *out, size_t size) {
+    fprintf(stderr, "ftune serve: a chat request failed: %s\n", msg);
+    size_t o = 0;
+    for (const char *p = msg; *p && o + 1 < size; p++) {
+        bool token_start = p == msg || p[-1] == ' ' || p[-1] == '\'' || p[-1] == '(';
+        const char *end = p + strcspn(p, " :'),"), *base = p;
+        for (const char *q = p; token_start && q < end; q++)
+            if (*q == '/') base = q + 1;
+        if (base > p) { /* a path: skip its directories */
+            p = base - 1;
+            continue;
+        }
+        out[o++] = *p;
+    }
+    out[o] = 0;
+}
+
 static void refuse_next(Inference *inf, int status, const char *code, const char *message) {
     InferRequest *r = inf->next_up;
     inf->next_up = NULL;
@@ -309,14 +329,18 @@ bool sched_admit(Inference *inf) {
         if (!inf->model || strcmp(info.path, r->base_path) != 0) {
             if (inf->live) break; /* another base model: wait for the live sequences to end */
             if (inference_use_model(inf, r->base_path, &err)) {
-                refuse_next(inf, 500, NULL, err.msg);
+                char msg[ERR_MSG_MAX];
+                client_message(err.msg, msg, sizeof msg);
+                refuse_next(inf, 500, NULL, msg);
                 continue;
             }
         }
         int adapter = inference_use_adapter(inf, r->adapter_dir, &err);
         if (adapter == -3 && inf->live) break; /* every adapter entry is pinned: wait */
         if (adapter < -1) {
-            refuse_next(inf, 500, NULL, err.msg);
+            char msg[ERR_MSG_MAX];
+            client_message(err.msg, msg, sizeof msg);
+            refuse_next(inf, 500, NULL, msg);
             continue;
         }
         int32_t *ids;

@@ -108,6 +108,8 @@ def test_broken_adapter_fails_its_request(c):
         raise AssertionError("chat on an adapter with misshapen tensors did not fail")
     except openai.APIStatusError as e:
         check("adapter_model.safetensors" in str(e.body), "the error does not name the file: %r" % e.body)
+        check(c.tmp not in str(e.body) and "/" not in e.body["message"],
+              "the error shows the server's paths: %r" % e.body["message"])
     chat(c, "triage")
     check(c.server.alive(), "the server exited")
 
