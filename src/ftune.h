@@ -267,6 +267,12 @@ typedef struct {
     int n_threads;                      /* ft_generate_chat: <= 0: every core */
     bool logprobs;                      /* FtReply: record each token's log-probability */
     int top_logprobs;                   /* and its 0..FT_MAX_TOP_LOGPROBS most likely alternatives */
+    float frequency_penalty;            /* -2..2, OpenAI's: subtracted from a token's logit per time it
+                                           was generated in this reply */
+    float presence_penalty;             /* -2..2: subtracted once from every token generated so far */
+    const int32_t *logit_bias_ids;      /* logit_bias: logit_bias_values[i] (-100..100) is added to the */
+    const float *logit_bias_values;     /* logit of token logit_bias_ids[i] before sampling (the */
+    int n_logit_bias;                   /* caller's arrays; logprobs stay the model's) */
 } FtGenParams;
 
 #define FT_MAX_TOP_LOGPROBS 20

@@ -48,6 +48,13 @@ int ft_gen_params_convert(const FtModel *m, const FtGenParams *p, GenParams *g, 
     memcpy(g->stop_ids, p->stop_ids, sizeof g->stop_ids);
     g->logprobs = p->logprobs;
     g->top_logprobs = p->top_logprobs;
+    if (p->n_logit_bias < 0 || (p->n_logit_bias > 0 && (!p->logit_bias_ids || !p->logit_bias_values)))
+        return ft_err_set(err, FT_ERR_ARG, "%d logit biases without their arrays", p->n_logit_bias);
+    g->frequency_penalty = p->frequency_penalty;
+    g->presence_penalty = p->presence_penalty;
+    g->bias_ids = p->logit_bias_ids;
+    g->bias_values = p->logit_bias_values;
+    g->n_bias = p->n_logit_bias;
     return 0;
 }
 

@@ -60,6 +60,8 @@ void gen_seq_free(GenSeq *g) {
     free(g->ids);
     free(g->text);
     free(g->logprobs);
+    free(g->adjusted);
+    free(g->counts);
     memset(g, 0, sizeof *g);
 }
 
@@ -72,7 +74,29 @@ int gen_seq_init(GenSeq *g, const Model *m, const GenParams *p, int n_prompt, in
         return err_set(err, ERR_ARG, "top_logprobs must be between 0 and %d, got %d", GEN_MAX_TOP_LOGPROBS,
                        p->top_logprobs);
     int room = n_ctx - n_prompt;
+    if (!(p->frequency_penalty >= -2 && p->frequency_penalty <= 2) ||
+        !(p->presence_penalty >= -2 && p->presence_penalty <= 2))
+        return err_set(err, ERR_ARG, "penalties must be between -2 and 2, got %g and %g", p->frequency_penalty,
+                       p->presence_penalty);
+    for (int i = 0; i < p->n_bias; i++) {
+        if (p->bias_ids[i] < 0 || p->bias_ids[i] >= m->cfg.vocab)
+            return err_set(err, ERR_ARG, "logit_bias names token %d, outside the vocabulary (%d)", p->bias_ids[i],
+                           m->cfg.vocab);
+        if (!(p->bias_values[i] >= -100 && p->bias_values[i] <= 100))
+            return err_set(err, ERR_ARG, "logit_bias of token %d is %g, outside -100..100", p->bias_ids[i],
+                           p->bias_values[i]);
+    }
     if (sampler_init(&g->sampler, m->cfg.vocab, &p->sampling, err)) return -1;
+    bool penalties = p->frequency_penalty != 0 || p->presence_penalty != 0;
+    if ((penalties || p->n_bias) && !(g->adjusted = malloc((size_t)m->cfg.vocab * sizeof(float)))) {
+        sampler_free(&g->sampler);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    if (penalties && !(g->counts = calloc((size_t)m->cfg.vocab, sizeof(int32_t)))) {
+        free(g->adjusted);
+        sampler_free(&g->sampler);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
     g->m = m;
     g->p = *p;
     g->budget = p->max_tokens > 0 && p->max_tokens < room ? p->max_tokens : room;
@@ -107,9 +131,26 @@ static void token_logprob(const float *logits, int vocab, int32_t id, int k, Tok
     for (int j = 0; j < out->n_top; j++) out->top[j].logprob = (float)(logits[out->top[j].id] - lse);
 }
 
+/* The logits to sample from: logits with OpenAI's frequency and presence penalties (on the tokens
+ * generated so far) and the logit biases applied, or logits itself when none is set. */
+static const float *adjusted_logits(GenSeq *g, const float *logits) {
+    if (!g->adjusted) return logits;
+    memcpy(g->adjusted, logits, (size_t)g->m->cfg.vocab * sizeof(float));
+    for (int i = 0; g->counts && i < g->n; i++) { /* each distinct generated token once: */
+        int32_t t = g->ids[i];
+        if (g->counts[t] <= 0) continue;
+        g->adjusted[t] -= g->counts[t] * g->p.frequency_penalty + g->p.presence_penalty;
+        g->counts[t] = -g->counts[t]; /* marked done */
+    }
+    for (int i = 0; g->counts && i < g->n; i++)
+        if (g->counts[g->ids[i]] < 0) g->counts[g->ids[i]] = -g->counts[g->ids[i]];
+    for (int i = 0; i < g->p.n_bias; i++) g->adjusted[g->p.bias_ids[i]] += g->p.bias_values[i];
+    return g->adjusted;
+}
+
 int gen_seq_step(GenSeq *g, const float *logits, GenStreamFn stream, void *user, int32_t *next, Err *err) {
     if (g->done) return 1;
-    int32_t id = sampler_sample(&g->sampler, logits);
+    int32_t id = sampler_sample(&g->sampler, adjusted_logits(g, logits));
     g->n_completion++;
     if (is_stop_id(&g->p, id)) {
         g->finish = FINISH_STOP;
@@ -118,6 +159,7 @@ int gen_seq_step(GenSeq *g, const float *logits, GenStreamFn stream, void *user,
     }
     if (g->logprobs) token_logprob(logits, g->m->cfg.vocab, id, g->p.top_logprobs, &g->logprobs[g->n_logprobs++]);
     g->ids[g->n++] = id;
+    if (g->counts) g->counts[id]++;
     free(g->text);
     g->text = NULL;
     if (tok_decode(g->m->tok, g->ids, g->n, true, &g->text, &g->text_len, err)) return -1;

@@ -26,6 +26,11 @@ typedef struct {
     int n_stop_ids;
     bool logprobs;                      /* record each generated token's log-probability */
     int top_logprobs;                   /* and its top_logprobs (0..GEN_MAX_TOP_LOGPROBS) alternatives */
+    float frequency_penalty;            /* -2..2: subtracted from a token's logit once per time it was generated */
+    float presence_penalty;             /* -2..2: subtracted once from every token generated so far */
+    const int32_t *bias_ids;            /* logit_bias: bias_values[i] (-100..100) added to the logit of */
+    const float *bias_values;           /* token bias_ids[i] before sampling (the caller's arrays) */
+    int n_bias;
 } GenParams;
 
 typedef enum { FINISH_STOP = 0, FINISH_LENGTH = 1 } FinishReason;
@@ -69,11 +74,15 @@ typedef struct {
     FinishReason finish;
     TokenLogprob *logprobs;  // (budget) when p.logprobs, one per token of ids
     int n_logprobs;
+    float *adjusted;         // (vocab) the logits after penalties and bias, when any is set
+    int32_t *counts;         // (vocab) times each token was generated, when a penalty is set
 } GenSeq;
 
 /* A reply to a prompt of n_prompt tokens in a sequence of n_ctx positions. ERR_ARG for an empty
- * prompt, one that leaves no room in n_ctx, or bad sampling parameters; ERR_NOMEM. Free with
- * gen_seq_free (also after gen_seq_finish). */
+ * prompt, one that leaves no room in n_ctx, or bad sampling parameters (penalties outside -2..2, a
+ * bias outside -100..100 or on a token outside the vocabulary); ERR_NOMEM. Free with gen_seq_free
+ * (also after gen_seq_finish). Penalties and biases change what is sampled, as OpenAI's do; the
+ * recorded logprobs stay those of the model. */
 int gen_seq_init(GenSeq *g, const Model *m, const GenParams *p, int n_prompt, int n_ctx, Err *err);
 /* Samples the next token from logits (vocab), the logits of the sequence's last position, and
  * streams what text became final. 0: go on, *next is the token to run next (a decode row); 1: the

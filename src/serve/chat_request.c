@@ -120,9 +120,6 @@ static int refuse_unless_neutral(json_t *root, const char *key, const char *why,
 /* Options ftune cannot honour are refused rather than silently ignored. */
 static int check_unsupported(json_t *root, ApiError *e) {
     if (api_check_fields(root, CHAT_FIELDS, sizeof CHAT_FIELDS / sizeof CHAT_FIELDS[0], e) ||
-        refuse_unless_neutral(root, "frequency_penalty", " (only 0)", e) ||
-        refuse_unless_neutral(root, "presence_penalty", " (only 0)", e) ||
-        refuse_unless_neutral(root, "logit_bias", " (only an empty map)", e) ||
         refuse_unless_neutral(root, "tools", " yet (the model's replies are not parsed for tool calls)", e) ||
         refuse_unless_neutral(root, "store", " (completions are not stored)", e) ||
         refuse_unless_neutral(root, "metadata", " (it belongs to stored completions)", e))
@@ -148,6 +145,32 @@ static int check_unsupported(json_t *root, ApiError *e) {
     return 0;
 }
 
+/* logit_bias: {"token id": bias}, ids as decimal strings, biases -100..100 (the vocabulary is
+ * checked when the model is known). */
+static int parse_logit_bias(json_t *root, ChatRequest *r, ApiError *e) {
+    json_t *lb = json_object_get(root, "logit_bias");
+    if (!lb || json_is_null(lb)) return 0;
+    if (!json_is_object(lb)) return api_bad_param(e, "logit_bias", "expected an object mapping token ids to biases.");
+    size_t n = json_object_size(lb);
+    if (n > REQ_MAX_LOGIT_BIAS) return api_bad_param(e, "logit_bias", "at most %d entries.", REQ_MAX_LOGIT_BIAS);
+    r->bias_ids = malloc((n ? n : 1) * sizeof *r->bias_ids);
+    r->bias_values = malloc((n ? n : 1) * sizeof *r->bias_values);
+    if (!r->bias_ids || !r->bias_values) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    const char *key;
+    json_t *v;
+    json_object_foreach(lb, key, v) {
+        char *end;
+        long id = strtol(key, &end, 10);
+        if (!*key || *end || id < 0 || id > INT32_MAX)
+            return api_bad_param(e, "logit_bias", "'%.40s' is not a token id (a non-negative integer).", key);
+        if (!json_is_number(v) || json_number_value(v) < -100 || json_number_value(v) > 100)
+            return api_bad_param(e, "logit_bias", "the bias of token %ld must be a number from -100 to 100.", id);
+        r->bias_ids[r->n_bias] = (int32_t)id;
+        r->bias_values[r->n_bias++] = (float)json_number_value(v);
+    }
+    return 0;
+}
+
 int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e) {
     memset(r, 0, sizeof *r);
     r->temperature = 1;
@@ -167,7 +190,9 @@ int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e
         api_field_int(root, "n", 1, REQ_MAX_CHOICES, &n, e) < 0 ||
         api_field_int(root, "max_tokens", 1, 1 << 30, &max_tokens, e) < 0 ||
         api_field_int(root, "max_completion_tokens", 1, 1 << 30, &max_completion, e) < 0 ||
-        api_field_bool(root, "stream", &r->stream, e) < 0 || api_field_bool(root, "logprobs", &r->logprobs, e) < 0)
+        api_field_bool(root, "stream", &r->stream, e) < 0 || api_field_bool(root, "logprobs", &r->logprobs, e) < 0 ||
+        api_field_number(root, "frequency_penalty", -2, 2, &r->frequency_penalty, e) < 0 ||
+        api_field_number(root, "presence_penalty", -2, 2, &r->presence_penalty, e) < 0 || parse_logit_bias(root, r, e))
         return -1;
     long long top = 0;
     rc = api_field_int(root, "top_logprobs", 0, 20, &top, e);
@@ -193,5 +218,7 @@ int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e
 void chat_request_free(ChatRequest *r) {
     json_decref(r->root);
     free(r->msgs);
+    free(r->bias_ids);
+    free(r->bias_values);
     memset(r, 0, sizeof *r);
 }

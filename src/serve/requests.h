@@ -17,6 +17,7 @@
 #define REQ_MAX_STOP 4
 #define REQ_MAX_CHOICES 16
 #define REQ_MAX_MESSAGES 4096
+#define REQ_MAX_LOGIT_BIAS 1024 /* entries of logit_bias */
 
 /* Fills job's model, training_file, validation_file, suffix, seed (-1 = not given),
  * hyperparameters (as text: "auto" or the number) and metadata (JSON text). Unknown fields,
@@ -39,6 +40,10 @@ typedef struct {
     bool stream, include_usage;
     bool logprobs;         /* return each token's log-probability */
     int top_logprobs;      /* and this many alternatives (0..20; needs logprobs) */
+    double frequency_penalty, presence_penalty; /* -2..2 */
+    int32_t *bias_ids;     /* heap: logit_bias's token ids */
+    float *bias_values;    /* heap: and their biases (-100..100) */
+    int n_bias;
 } ChatRequest;
 
 /* Parses a chat completion request. Text content parts are joined; image, audio and file parts,

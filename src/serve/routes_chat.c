@@ -271,6 +271,13 @@ void route_chat_completions(Ctx *c) {
     p->n_stop = cr.n_stop;
     p->logprobs = cr.logprobs;
     p->top_logprobs = cr.top_logprobs;
+    p->frequency_penalty = (float)cr.frequency_penalty;
+    p->presence_penalty = (float)cr.presence_penalty;
+    p->logit_bias_ids = cr.bias_ids; /* the request's from now on */
+    p->logit_bias_values = cr.bias_values;
+    p->n_logit_bias = cr.n_bias;
+    cr.bias_ids = NULL;
+    cr.bias_values = NULL;
     call->logprobs = cr.logprobs;
     r->cb = (InferCallbacks){on_piece, on_choice_done, on_done, is_cancelled};
     r->user = call;

@@ -10,6 +10,8 @@
 void inference_request_free(InferRequest *r) {
     json_decref(r->owner);
     free(r->msgs);
+    free((void *)r->params.logit_bias_ids);
+    free((void *)r->params.logit_bias_values);
     free(r);
 }
 

@@ -221,6 +221,11 @@ static FtGenParams choice_params(const Inference *inf, const InferRequest *r, in
     for (int k = 0; k < p.n_stop; k++) p.stop[k] = r->params.stop[k];
     p.logprobs = r->params.logprobs;
     p.top_logprobs = r->params.top_logprobs;
+    p.frequency_penalty = r->params.frequency_penalty;
+    p.presence_penalty = r->params.presence_penalty;
+    p.logit_bias_ids = r->params.logit_bias_ids;
+    p.logit_bias_values = r->params.logit_bias_values;
+    p.n_logit_bias = r->params.n_logit_bias;
     return p;
 }
 

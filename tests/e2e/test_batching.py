@@ -150,6 +150,36 @@ def test_logprobs(c):
             check(e.body["param"] == "top_logprobs", "%r: param %r" % (bad, e.body.get("param")))
 
 
+def test_penalties_and_logit_bias(c):
+    """logit_bias -100 bans the greedy first token, +100 forces a token; a strong presence penalty
+    stops a reply from repeating its tokens (as OpenAI's do)."""
+    base = ask(c, 6, logprobs=True)
+    first = base.choices[0].logprobs.content[0]
+    banned = ask(c, 6, logit_bias={str(tok_id(first.token)): -100}, logprobs=True)
+    check(banned.choices[0].logprobs.content[0].token != first.token,
+          "a -100 bias left the first token %r" % first.token)
+    forced = ask(c, 6, logit_bias={str(tok_id(" yes")): 100}, max_tokens=4)
+    check(forced.choices[0].message.content.split() == ["yes"] * 4,
+          "a +100 bias did not force ' yes': %r" % forced.choices[0].message.content)
+    plain = ask(c, 7, max_tokens=40)
+    penal = ask(c, 7, max_tokens=40, presence_penalty=2.0, frequency_penalty=2.0)
+    words = penal.choices[0].message.content.split()
+    check(penal.choices[0].message.content != plain.choices[0].message.content, "the penalties changed nothing")
+    check(len(words) - len(set(words)) <= len(plain.choices[0].message.content.split()) - len(set(plain.choices[0].message.content.split())),
+          "the penalised reply repeats more words than the plain one")
+
+
+def tok_id(text):
+    """The id of the single token spelling text, through the CLI's tokenizer (the server's own)."""
+    import subprocess
+    from serve_util import BINARY
+    out = subprocess.run([BINARY, "tokenize", "--model", os.path.join(MODELS, MODEL + ".gguf"), "--no-special", text],
+                         capture_output=True, text=True, check=True).stdout
+    ids = json.loads(out)
+    check(len(ids) == 1, "%r is %d tokens" % (text, len(ids)))
+    return ids[0]
+
+
 def stream_and_leave(port, i):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     body = json.dumps({"model": MODEL, "messages": messages(i), "max_tokens": 400, "stream": True, "temperature": 0})
@@ -200,7 +230,8 @@ def test_prompt_longer_than_the_context_is_400(c):
 
 
 TESTS = [test_alone_and_among_31_others_give_the_same_text, test_prefix_cache_reports_cached_tokens_and_changes_nothing,
-         test_n_choices_fork_one_prompt, test_logprobs, test_disconnecting_clients_free_their_slots,
+         test_n_choices_fork_one_prompt, test_logprobs, test_penalties_and_logit_bias,
+         test_disconnecting_clients_free_their_slots,
          test_prompt_longer_than_the_context_is_400]
 
 if __name__ == "__main__":

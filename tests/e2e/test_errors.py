@@ -239,12 +239,21 @@ def test_bad_chat(c):
     expect(openai.BadRequestError,
            lambda: c.client.chat.completions.create(model=BASE, messages=MSGS, extra_body={"max_tokn": 4}),
            status=400, code="unknown_parameter", param="max_tokn", what="chat with max_tokn")
-    for field, value in (("frequency_penalty", 0.5), ("presence_penalty", -1), ("logit_bias", {"15": 5}),
-                         ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}])):
+    for field, value in (("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}]),):
         expect(openai.BadRequestError,
                lambda: c.client.chat.completions.create(model=BASE, messages=MSGS, max_tokens=2,
                                                         extra_body={field: value}),
                status=400, code="unsupported_parameter", param=field, what="chat with %s=%r" % (field, value))
+    # penalties and biases out of range, or a bias on a token the model does not have
+    for field, value in (("frequency_penalty", 2.5), ("presence_penalty", -3), ("logit_bias", {"15": 101}),
+                         ("logit_bias", {"x": 1}), ("logit_bias", [1])):
+        expect(openai.BadRequestError,
+               lambda: c.client.chat.completions.create(model=BASE, messages=MSGS, max_tokens=2,
+                                                        extra_body={field: value}),
+               status=400, param=field, what="chat with %s=%r" % (field, value))
+    expect(openai.BadRequestError,
+           lambda: c.client.chat.completions.create(model=BASE, messages=MSGS, max_tokens=2, logit_bias={"99999999": 1}),
+           status=400, what="chat with a logit_bias on token 99999999")
     r = c.client.chat.completions.create(model=BASE, messages=MSGS, max_tokens=2, frequency_penalty=0,
                                          presence_penalty=0, logit_bias={}, user="u-1")
     check(r.choices[0].message.content is not None, "chat with neutral penalties and a user id failed")
