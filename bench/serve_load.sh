@@ -20,7 +20,7 @@ MODEL=${1:-SmolLM2-135M-Instruct.Q4_1}
 SECONDS_PER=${2:-15}
 CLIENTS=${3:-1,4,16,32,64}
 shift $(( $# < 3 ? $# : 3 ))
-N_ADAPTERS=3
+N_ADAPTERS=${N_ADAPTERS:-3}   # N_ADAPTERS=0: no --adapter models (a binary from before the flag)
 TRIAGE=${FTUNE_SHARED:-../shared}/data/support-triage/validation.jsonl
 [ -f "$TRIAGE" ] || { echo "serve_load: $TRIAGE is missing (set FTUNE_SHARED)"; exit 1; }
 if [ -f "models/$MODEL.gguf" ]; then MODEL_PATH=models/$MODEL.gguf
