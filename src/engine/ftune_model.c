@@ -123,7 +123,8 @@ int ft_adapter_load(const FtModel *m, const char *dir, FtAdapter **out, FtError 
     FtAdapter *a = calloc(1, sizeof *a);
     if (!a) return ft_err_set(err, FT_ERR_NOMEM, "out of memory");
     Err e = {0};
-    if (peft_load(m->model, dir, &a->lora, &e)) {
+    if (peft_load(m->model, dir, &a->lora, &e) || lora_prepare_rows(a->lora, &e)) { /* inference only: transposes */
+        lora_free(a->lora);
         free(a);
         return ft_err_from(err, &e);
     }
@@ -140,4 +141,4 @@ void ft_adapter_free(FtAdapter *a) {
 
 int ft_adapter_rank(const FtAdapter *a) { return a->lora->cfg.rank; }
 float ft_adapter_alpha(const FtAdapter *a) { return a->lora->cfg.alpha; }
-size_t ft_adapter_bytes(const FtAdapter *a) { return a->lora->n_params * sizeof(float); }
+size_t ft_adapter_bytes(const FtAdapter *a) { return 2 * a->lora->n_params * sizeof(float); /* factors and their transposes */ }

@@ -56,6 +56,7 @@ void lora_free(Lora *l) {
     free(l->grads);
     free(l->adam_m);
     free(l->adam_v);
+    free(l->transposed);
     free(l);
 }
 
@@ -143,10 +144,22 @@ void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, i
 #pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * K;
-        float u[LORA_MAX_RANK] = {0};
-        for (int k = 0; k < K; k++) /* r running sums, each in the order of k */
+        float u[LORA_MAX_RANK] = {0}, *yt = y + (size_t)t * N;
+        /* u[i] = sum over k of A[i][k] x[k], in the order of k; y[n] += scale * (sum over i of
+         * B[n][i] u[i], in the order of i). The transposed factors let both loops run on vectors
+         * over i and n without changing any element's order. */
+        if (p->At) {
+            for (int k = 0; k < K; k++)
+                for (int i = 0; i < r; i++) u[i] += p->At[(size_t)k * r + i] * xt[k];
+            float s[N];
+            memset(s, 0, sizeof s);
+            for (int i = 0; i < r; i++)
+                for (int n = 0; n < N; n++) s[n] += p->Bt[(size_t)i * N + n] * u[i];
+            for (int n = 0; n < N; n++) yt[n] += scale * s[n];
+            continue;
+        }
+        for (int k = 0; k < K; k++)
             for (int i = 0; i < r; i++) u[i] += p->A[(size_t)i * K + k] * xt[k];
-        float *yt = y + (size_t)t * N;
         for (int n = 0; n < N; n++) {
             const float *b = p->B + (size_t)n * r;
             float s = 0;
@@ -154,4 +167,24 @@ void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, i
             yt[n] += scale * s;
         }
     }
+}
+
+int lora_prepare_rows(Lora *l, Err *err) {
+    free(l->transposed);
+    if (!(l->transposed = malloc(l->n_params * sizeof(float)))) return err_set(err, ERR_NOMEM, "out of memory");
+    float *at = l->transposed;
+    for (int i = 0; i < l->n_layer * LORA_N_TARGETS; i++) {
+        LoraPair *p = &l->pairs[i];
+        if (!p->A) continue;
+        int r = p->rank, K = p->in, N = p->out;
+        p->At = at;
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < r; j++) at[(size_t)k * r + j] = p->A[(size_t)j * K + k];
+        at += (size_t)r * K;
+        p->Bt = at;
+        for (int j = 0; j < r; j++)
+            for (int n = 0; n < N; n++) at[(size_t)j * N + n] = p->B[(size_t)n * r + j];
+        at += (size_t)r * N;
+    }
+    return 0;
 }

@@ -29,6 +29,8 @@ typedef struct {
     float *A; // (r, in), NULL when this projection is not adapted
     float *B; // (out, r)
     int in, out, rank;
+    float *At; // (in, r) and (r, out): A and B transposed for lora_apply_rows (lora_prepare_rows),
+    float *Bt; // else NULL
 } LoraPair;
 
 typedef struct Lora {
@@ -41,6 +43,7 @@ typedef struct Lora {
     float *adam_m;     /* same layout */
     float *adam_v;     /* same layout */
     size_t n_params;
+    float *transposed; /* every At and Bt, contiguous (lora_prepare_rows), or NULL */
 } Lora;
 
 /* Allocates adapters shaped for model m (parameters zeroed; see lora_init). ERR_ARG for a bad
@@ -68,7 +71,12 @@ int lora_parse_targets(const char *list, unsigned *targets, Err *err);
  * A no-op when p is NULL or not adapted. */
 void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T);
 /* The same product row by row, every sum in an order fixed by the row alone: inference, where a
- * row's result must not depend on the other rows of its batch (matmul.h says why). */
+ * row's result must not depend on the other rows of its batch (matmul.h says why). With the
+ * transposed factors of lora_prepare_rows the same sums run as vector operations (same order, same
+ * result). */
 void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, int T);
+/* Makes the transposed copies lora_apply_rows uses (an adapter loaded for inference; its
+ * parameters must not change afterwards). ERR_NOMEM. */
+int lora_prepare_rows(Lora *l, Err *err);
 
 #endif

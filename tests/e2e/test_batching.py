@@ -2,7 +2,8 @@
 the official openai SDK, on SmolLM2-135M (Q4_1), at the precision auto picks (FTUNE_E2E_PRECISION
 overrides it). Inference computes every row the same way whatever shares its batch (matmul.h,
 ops.h: op_attention), so each request's text, greedy or sampled with its own seed, must be the
-same to the character served alone or among 31 others. Also: the prefix cache reports cached
+same to the character served alone or among 31 others, on the base model alone or mixed with two
+PEFT adapters (scripts/write_peft_adapter.py) in the same batch. Also: the prefix cache reports cached
 tokens and changes nothing; n > 1 forks one prompt; logprobs are OpenAI-shaped and the greedy
 token is the most likely one; 50 clients that disconnect mid-stream leave no live sequence behind
 and the server's memory flat; a prompt longer than the context is a 400.
@@ -19,9 +20,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import openai  # noqa: E402
 
-from serve_util import MODELS, Server, check, run_tests, stop_and_clean  # noqa: E402
+from serve_util import BINARY, MODELS, Server, check, run_tests, stop_and_clean  # noqa: E402
+from write_peft_adapter import model_dims, write_adapter  # noqa: E402
 
 MODEL = "SmolLM2-135M-Instruct.Q4_1"
 SYSTEM = ("You are the support desk's triage assistant. Read the customer's ticket and answer with its "
@@ -46,7 +49,13 @@ def setup():
         print("skip: models/%s.gguf is missing (make models)" % MODEL)
         sys.exit(0)
     c.tmp = tempfile.mkdtemp(prefix="ftune-batching-")
-    c.server = Server(os.path.join(c.tmp, "data"), extra_args=("--parallel", "32") + PRECISION).start()
+    dims = model_dims(os.path.join(MODELS, MODEL + ".gguf"), BINARY)
+    flags = ()
+    for k in (1, 2):  # two PEFT adapters on every projection, large enough to change the replies
+        path = write_adapter(os.path.join(c.tmp, "adapter-%d" % k), dims, "HuggingFaceTB/SmolLM2-135M-Instruct",
+                             seed=k, rank=8, alpha=16, b_scale=0.3, dtype="F32")
+        flags += ("--adapter", "mix-%d=%s@%s" % (k, path, MODEL))
+    c.server = Server(os.path.join(c.tmp, "data"), extra_args=("--parallel", "32") + flags + PRECISION).start()
     c.client = c.server.client(timeout=120.0)
     return c
 
@@ -92,6 +101,24 @@ def test_alone_and_among_31_others_give_the_same_text(c):
         check(len(set(alone)) > 4, "the 32 replies are nearly all alike (%d distinct): %r" % (len(set(alone)), alone[:4]))
     steps, rows = metric(c, "ftune_scheduler_steps_total"), metric(c, "ftune_scheduler_batch_rows_total")
     check(rows > steps, "no step ran more than one row (%d rows in %d steps)" % (rows, steps))
+
+
+def test_mixed_adapters_alone_and_together(c):
+    """32 requests spread over the base model and two adapters: each reply the same served alone or
+    in one batch with the others, and the adapters' replies differ from the base model's."""
+    models = [MODEL, "mix-1", "mix-2"]
+
+    def one(i):
+        return ask(c, i, model=models[i % 3], temperature=1.0, seed=500 + i).choices[0].message.content
+    alone = [one(i) for i in range(32)]
+    with cf.ThreadPoolExecutor(32) as ex:
+        together = list(ex.map(one, range(32)))
+    diff = [i for i in range(32) if alone[i] != together[i]]
+    print("    mixed adapters: %d of 32 replies changed when batched" % len(diff))
+    check(not diff, "%d of 32 replies changed when batched, e.g. %r vs %r" % (
+        len(diff), alone[diff[0]] if diff else "", together[diff[0]] if diff else ""))
+    greedy = [ask(c, 0, model=m).choices[0].message.content for m in models]
+    check(len(set(greedy)) == 3, "the adapters do not change the reply: %r" % greedy)
 
 
 def test_prefix_cache_reports_cached_tokens_and_changes_nothing(c):
@@ -229,7 +256,8 @@ def test_prompt_longer_than_the_context_is_400(c):
             check(e.body["param"] == "messages", "stream=%s: param %r" % (stream, e.body.get("param")))
 
 
-TESTS = [test_alone_and_among_31_others_give_the_same_text, test_prefix_cache_reports_cached_tokens_and_changes_nothing,
+TESTS = [test_alone_and_among_31_others_give_the_same_text, test_mixed_adapters_alone_and_together,
+         test_prefix_cache_reports_cached_tokens_and_changes_nothing,
          test_n_choices_fork_one_prompt, test_logprobs, test_penalties_and_logit_bias,
          test_disconnecting_clients_free_their_slots,
          test_prompt_longer_than_the_context_is_400]
