@@ -353,6 +353,8 @@ static int ensure_schema(Store *s, Err *err) {
     return -1;
 }
 
+#define STORE_OPEN_RETRIES 100 /* 20 ms apart: 2 s */
+
 static int open_db(Store *s, Err *err) {
     if (sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         if (!s->db) return err_set(err, ERR_NOMEM, "%s: cannot open: out of memory", s->db_path);
@@ -381,9 +383,23 @@ int store_open(const char *data_dir, Store **out, Err *err) {
         free(s);
         return err_set(err, ERR_ARG, "data directory \"%s\": empty or too long", data_dir);
     }
-    if (make_dirs(s->dir, err) || make_dirs(s->files_dir, err) || open_db(s, err)) {
+    if (make_dirs(s->dir, err) || make_dirs(s->files_dir, err)) {
         store_close(s);
         return -1;
+    }
+    /* Connections that create a new database at the same moment can find it locked while one of
+     * them switches it to WAL (SQLite does not always call the busy handler there): try again. */
+    for (int attempt = 0;; attempt++) {
+        if (!open_db(s, err)) break;
+        int code = s->db ? sqlite3_errcode(s->db) & 0xff : SQLITE_OK;
+        sqlite3_close(s->db);
+        s->db = NULL;
+        if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || attempt >= STORE_OPEN_RETRIES) {
+            store_close(s);
+            return -1;
+        }
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
     *out = s;
     return 0;
