@@ -88,21 +88,15 @@ int gen_seq_init(GenSeq *g, const Model *m, const GenParams *p, int n_prompt, in
     }
     if (sampler_init(&g->sampler, m->cfg.vocab, &p->sampling, err)) return -1;
     bool penalties = p->frequency_penalty != 0 || p->presence_penalty != 0;
-    if ((penalties || p->n_bias) && !(g->adjusted = malloc((size_t)m->cfg.vocab * sizeof(float)))) {
-        sampler_free(&g->sampler);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
-    if (penalties && !(g->counts = calloc((size_t)m->cfg.vocab, sizeof(int32_t)))) {
-        free(g->adjusted);
-        sampler_free(&g->sampler);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
     g->m = m;
     g->p = *p;
     g->budget = p->max_tokens > 0 && p->max_tokens < room ? p->max_tokens : room;
     g->ids = malloc((size_t)g->budget * sizeof(int32_t));
     g->logprobs = p->logprobs ? malloc((size_t)g->budget * sizeof(TokenLogprob)) : NULL;
-    if (!g->ids || (p->logprobs && !g->logprobs)) {
+    g->adjusted = penalties || p->n_bias ? malloc((size_t)m->cfg.vocab * sizeof(float)) : NULL;
+    g->counts = penalties ? calloc((size_t)m->cfg.vocab, sizeof(int32_t)) : NULL;
+    if (!g->ids || (p->logprobs && !g->logprobs) || ((penalties || p->n_bias) && !g->adjusted) ||
+        (penalties && !g->counts)) {
         gen_seq_free(g);
         return err_set(err, ERR_NOMEM, "out of memory");
     }

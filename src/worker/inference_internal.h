@@ -44,9 +44,6 @@ typedef struct {
 /* A request admitted into slots. */
 struct Live {
     InferRequest *r;
-    int32_t *prompt;
-    int n_prompt;
-    int adapter;
     int cached;                          /* prompt tokens taken from the prefix cache */
     int slots[INFERENCE_MAX_CHOICES];    /* slot of each choice */
     int n_left;                          /* choices not finished */
@@ -74,7 +71,7 @@ struct Inference {
     Slot *slots;               /* (n_slots) */
     int n_slots;
     float *logits;             // (max_seqs, vocab)
-    int32_t *rows;             // (5, INFERENCE_BATCH_ROWS) token, pos, seq, adapter, row's slot
+    int32_t *rows;             // (4, INFERENCE_BATCH_ROWS) token, position, slot, adapter of each row
     uint8_t *want;             // (INFERENCE_BATCH_ROWS)
     int *chunk;                // (n_slots) prompt rows of each slot in this step
     CachedAdapter adapters[INFERENCE_MAX_ADAPTERS];

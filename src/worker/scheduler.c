@@ -18,7 +18,7 @@ int sched_slots_new(Inference *inf, Err *err) {
     inf->n_slots = ft_cache_slots(inf->kv);
     inf->slots = calloc((size_t)inf->n_slots, sizeof *inf->slots);
     inf->chunk = calloc((size_t)inf->n_slots, sizeof *inf->chunk);
-    inf->rows = malloc(5 * INFERENCE_BATCH_ROWS * sizeof *inf->rows);
+    inf->rows = malloc(4 * INFERENCE_BATCH_ROWS * sizeof *inf->rows);
     inf->want = malloc(INFERENCE_BATCH_ROWS);
     if (!inf->slots || !inf->chunk || !inf->rows || !inf->want) return err_set(err, ERR_NOMEM, "out of memory");
     for (int s = 0; s < inf->n_slots; s++) inf->slots[s].adapter = -1;
@@ -155,7 +155,6 @@ static void live_end(Inference *inf, Live *lv, int status, const char *message) 
     live_unlink(inf, lv);
     lv->r->cb.on_done(lv->r->user, status, NULL, message);
     inference_request_free(lv->r);
-    free(lv->prompt);
     free(lv);
 }
 
@@ -232,25 +231,22 @@ static FtGenParams choice_params(const Inference *inf, const InferRequest *r, in
 /* Result of trying to admit next_up. */
 typedef enum { ADMIT_DONE, ADMIT_WAIT, ADMIT_REFUSED } Admit;
 
-/* Places next_up (whose prompt is ids, n tokens) into slots; takes ids on ADMIT_DONE. */
-static Admit place(Inference *inf, int32_t *ids, int n, int adapter) {
+/* Places next_up (whose prompt is ids, n tokens: each slot keeps a copy) into slots. */
+static Admit place(Inference *inf, const int32_t *ids, int n, int adapter) {
     InferRequest *r = inf->next_up;
     int nc = r->n_choices;
     if (inf->n_live_seqs + nc > inf->cfg.max_seqs) return ADMIT_WAIT;
     /* each choice's slot holds the prompt and its reply: reserve that much now */
-    FtGenParams p0 = choice_params(inf, r, 0);
-    int need = n + (p0.max_tokens > 0 ? p0.max_tokens : INFERENCE_DEFAULT_MAX_TOKENS);
+    int need = n + (r->params.max_tokens > 0 ? r->params.max_tokens : INFERENCE_DEFAULT_MAX_TOKENS);
     if (need > inf->ctx) need = inf->ctx;
     size_t pos_bytes = ft_cache_position_bytes(inf->kv), want = (size_t)nc * need * pos_bytes;
     if (want > inf->cfg.kv_bytes) {
-        inf->next_up = NULL; /* the caller frees ids */
         char msg[256];
         snprintf(msg, sizeof msg,
                  "this request needs %zu MiB of key/value cache (%d choices of %d positions), more than the server's "
                  "bound of %zu MiB: lower max_tokens or n",
                  want >> 20, nc, need, inf->cfg.kv_bytes >> 20);
-        r->cb.on_done(r->user, 400, "invalid_value", msg);
-        inference_request_free(r);
+        refuse_next(inf, 400, "invalid_value", msg);
         return ADMIT_REFUSED;
     }
     int hit_len, src = best_prefix(inf, ids, n, adapter, &hit_len);
@@ -268,16 +264,14 @@ static Admit place(Inference *inf, int32_t *ids, int n, int adapter) {
     }
     Live *lv = calloc(1, sizeof *lv);
     if (!lv) return ADMIT_WAIT;
-    *lv = (Live){.r = r, .prompt = ids, .n_prompt = n, .adapter = adapter, .cached = hit_len, .n_left = nc};
+    *lv = (Live){.r = r, .cached = hit_len, .n_left = nc};
     for (int c = 0; c < nc; c++) {
         int s = -1;
         if (c == 0 && take_src) {
             s = src;
             ft_cache_seq_truncate(inf->kv, s, hit_len, NULL);
         } else {
-            for (int t = 0; t < inf->n_slots && s < 0; t++)
-                if (inf->slots[t].state == SLOT_FREE) s = t;
-            ft_cache_seq_alloc(inf->kv, &s, NULL);
+            ft_cache_seq_alloc(inf->kv, &s, NULL); /* a cache slot that is free is a SLOT_FREE slot */
             if (c == 0 && hit_len > 0 && ft_cache_seq_fork(inf->kv, src, s, hit_len, NULL)) hit_len = lv->cached = 0;
         }
         Slot *sl = &inf->slots[s];
@@ -294,10 +288,8 @@ static Admit place(Inference *inf, int32_t *ids, int n, int adapter) {
             ft_reply_free(sl->reply);
             sl->reply = NULL;
             slot_evict(inf, s);
-            inf->next_up = NULL;
-            r->cb.on_done(r->user, fe.code == FT_ERR_ARG ? 400 : 500, NULL, fe.msg[0] ? fe.msg : "out of memory");
-            inference_request_free(r);
-            free(lv); /* the caller frees ids */
+            free(lv);
+            refuse_next(inf, fe.code == FT_ERR_ARG ? 400 : 500, NULL, fe.msg[0] ? fe.msg : "out of memory");
             return ADMIT_REFUSED;
         }
         sl->state = c == 0 ? SLOT_PREFILL : SLOT_FORK_WAIT;
@@ -363,7 +355,7 @@ bool sched_admit(Inference *inf) {
             continue;
         }
         Admit a = place(inf, ids, n, adapter);
-        if (a != ADMIT_DONE) ft_free(ids);
+        ft_free(ids);
         if (a == ADMIT_WAIT) {
             if (!inf->live) refuse_next(inf, 503, NULL, "the server cannot make room for this request; retry later");
             break;
@@ -470,7 +462,7 @@ static void drop_cancelled(Inference *inf) {
 }
 
 /* Chooses this step's prompt rows: inf->chunk[s] for each prefilling slot, within budget. */
-static int plan_prompts(Inference *inf, int budget) {
+static void plan_prompts(Inference *inf, int budget) {
     int order[INFERENCE_BATCH_ROWS], n = 0, oldest = -1;
     for (Live *lv = inf->live; lv; lv = lv->next) {
         int s = lv->slots[0];
@@ -479,7 +471,7 @@ static int plan_prompts(Inference *inf, int budget) {
         order[n++] = s;
     }
     memset(inf->chunk, 0, (size_t)inf->n_slots * sizeof *inf->chunk);
-    if (!n || budget <= 0) return 0;
+    if (!n || budget <= 0) return;
     int used = 0;
     /* the oldest prompt's share first, then shortest remaining first */
     int share = budget / OLDEST_SHARE > 0 ? budget / OLDEST_SHARE : 1;
@@ -501,7 +493,6 @@ static int plan_prompts(Inference *inf, int budget) {
         inf->chunk[order[i]] += take;
         used += take;
     }
-    return used;
 }
 
 void sched_step(Inference *inf) {
@@ -511,7 +502,7 @@ void sched_step(Inference *inf) {
         return;
     }
     int32_t *tok = inf->rows, *pos = tok + INFERENCE_BATCH_ROWS, *seq = pos + INFERENCE_BATCH_ROWS,
-            *ad = seq + INFERENCE_BATCH_ROWS, *row_slot = ad + INFERENCE_BATCH_ROWS;
+            *ad = seq + INFERENCE_BATCH_ROWS;
     const FtAdapter *list[INFERENCE_MAX_ADAPTERS];
     int list_index[INFERENCE_MAX_ADAPTERS], n_list = 0;
     for (int i = 0; i < INFERENCE_MAX_ADAPTERS; i++) {
@@ -529,7 +520,6 @@ void sched_step(Inference *inf) {
         pos[n] = ft_cache_seq_len(inf->kv, s);
         seq[n] = s;
         ad[n] = sl->adapter >= 0 ? list_index[sl->adapter] : -1;
-        row_slot[n] = s;
         inf->want[n++] = 1;
     }
     n_decode = n;
@@ -542,8 +532,7 @@ void sched_step(Inference *inf) {
             pos[n] = p;
             seq[n] = s;
             ad[n] = sl->adapter >= 0 ? list_index[sl->adapter] : -1;
-            row_slot[n] = s;
-            inf->want[n++] = p == sl->n_tokens - 1;
+                inf->want[n++] = p == sl->n_tokens - 1;
         }
     }
     FtBatch b = {n, tok, pos, seq, ad, inf->want, n_decode};
@@ -562,7 +551,7 @@ void sched_step(Inference *inf) {
     for (int i = 0; i < n; i++) {
         if (!inf->want[i]) continue;
         const float *lg = inf->logits + (size_t)k++ * inf->vocab;
-        int s = row_slot[i];
+        int s = seq[i];
         Slot *sl = &inf->slots[s];
         if (!sl->live) continue; /* its request failed earlier in this loop */
         if (sl->state == SLOT_PREFILL) {
