@@ -6,6 +6,7 @@
 
 #include "../tensor/matmul.h"
 #include "../tensor/matmul_bf16.h"
+#include "../tensor/quant_bf16.h"
 #include "model.h"
 
 typedef enum { PASS_COUNT, PASS_COPY, PASS_DROP } PassKind;
@@ -14,25 +15,13 @@ typedef struct {
     Model *m;
     PassKind kind;
     size_t n_elems;  /* bf16 values the copies need (counted) or used (copied) */
-    int failed;      /* a row buffer could not be allocated */
 } CopyPass;
 
-/* Rows of q dequantized and rounded into dst, split across threads. */
-static int copy_rows(uint16_t *dst, const QuantMatrix *q) {
-    int failed = 0;
-#pragma omp parallel
-    {
-        float *row = malloc((size_t)q->cols * sizeof(float));
-        if (!row) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
-#pragma omp for schedule(static)
-        for (int j = 0; j < q->rows; j++) {
-            if (!row) continue;
-            op_matrix_row(row, q, j);
-            bf16_convert(dst + (size_t)j * q->cols, row, (size_t)q->cols);
-        }
-        free(row);
-    }
-    return failed ? -1 : 0;
+/* Rows of q converted (quant_rows_bf16: the same bits as the bf16 decode kernel's) into dst, split
+ * across threads. */
+static void copy_rows(uint16_t *dst, const QuantMatrix *q) {
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < q->rows; j++) quant_rows_bf16(dst + (size_t)j * q->cols, q, j, 1);
 }
 
 static int visit_matrix(void *ctx, const ArchWeight *w, int layer) {
@@ -46,7 +35,7 @@ static int visit_matrix(void *ctx, const ArchWeight *w, int layer) {
     } else {
         if (p->kind == PASS_COPY) {
             uint16_t *dst = p->m->bf16 + p->n_elems;
-            if (copy_rows(dst, q)) p->failed = 1;
+            copy_rows(dst, q);
             q->bf16 = dst;
         }
         p->n_elems += (size_t)q->rows * q->cols;
@@ -55,7 +44,7 @@ static int visit_matrix(void *ctx, const ArchWeight *w, int layer) {
 }
 
 static void drop_copies(Model *m) {
-    CopyPass drop = {m, PASS_DROP, 0, 0};
+    CopyPass drop = {m, PASS_DROP, 0};
     arch_visit_weights(arch_describe(m->cfg.arch), &m->cfg, visit_matrix, &drop);
     m->output.bf16 = NULL;
     free(m->bf16);
@@ -70,14 +59,14 @@ int model_set_precision(Model *m, Precision want, char *why, Err *err) {
     m->precision = PRECISION_FP32;
     if (got == PRECISION_FP32) return 0;
     const ArchDesc *a = arch_describe(m->cfg.arch);
-    CopyPass pass = {m, PASS_COUNT, 0, 0};
+    CopyPass pass = {m, PASS_COUNT, 0};
     arch_visit_weights(a, &m->cfg, visit_matrix, &pass);
     size_t bytes = (pass.n_elems ? pass.n_elems : 1) * sizeof(uint16_t);
     if ((m->bf16 = malloc(bytes))) {
-        pass = (CopyPass){m, PASS_COPY, 0, 0};
+        pass = (CopyPass){m, PASS_COPY, 0};
         arch_visit_weights(a, &m->cfg, visit_matrix, &pass);
     }
-    if (!m->bf16 || pass.failed) {
+    if (!m->bf16) {
         drop_copies(m);
         return err_set(err, ERR_NOMEM, "%s: out of memory for the bf16 weights (%zu MiB)", m->path, bytes >> 20);
     }

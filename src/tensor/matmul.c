@@ -147,7 +147,8 @@ void op_matmul_prompt(float *y, const float *x, const QuantMatrix *w, const floa
 }
 
 void op_matmul_decode(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
-    op_matvec_rows(y, x, w, bias, n);
+    if (w->bf16 && bf16_matvec_available()) bf16_matvec_rows(y, x, w, bias, n);
+    else op_matvec_rows(y, x, w, bias, n);
 }
 
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n) {

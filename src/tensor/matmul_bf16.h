@@ -10,8 +10,11 @@
 #ifndef FTUNE_MATMUL_BF16_H
 #define FTUNE_MATMUL_BF16_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ops_quant.h"
 
 /* dst (n) = src rounded to bf16 (nearest even); where the CPU converts with VCVTNEPS2BF16,
  * subnormal inputs (below 2^-126 in magnitude) become signed zeros, as in oneDNN. */
@@ -20,6 +23,13 @@ void bf16_convert(uint16_t *dst, const float *src, size_t n);
 /* y (n, N) = bf16(x) (n, K) W^T + bias (N, may be NULL), W (N, K) in bf16. */
 void bf16_matmul(float *y, const float *x, const uint16_t *w, const float *bias, int n, int N, int K);
 void bf16_matmul_ref(float *y, const float *x, const uint16_t *w, const float *bias, int n, int N, int K);
+
+/* y (n, rows) = bf16(x) (n, cols) W^T + bias for inference's decode rows (matvec_bf16.c), W = w in
+ * bf16 (quant_bf16.h's rounding: the values of w->bf16, which must be set): on AVX512-BF16, each
+ * row's result the same whatever n is and whichever rows share the call. Only where
+ * bf16_matvec_available() (the CPU has AVX512-BF16); its naive twin is bf16_matmul_ref. */
+bool bf16_matvec_available(void);
+void bf16_matvec_rows(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
 
 /* dx (n, K) = bf16(dy) (n, N) W + beta dx (beta 0 or 1), W (N, K) in bf16. */
 void bf16_matmul_backward(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K);

@@ -17,6 +17,7 @@
 #include "tensor/matmul.h"
 #include "tensor/matmul_bf16.h"
 #include "tensor/precision.h"
+#include "tensor/quant_bf16.h"
 #include "test.h"
 #include "test_models.h"
 #include "test_weights.h"
@@ -110,32 +111,109 @@ TEST(matmul_bf16_matches_ref_and_fp32_within_bound) {
     }
 }
 
-/* op_matmul_decode (generated tokens) reads the stored bytes even where a bf16 copy exists; op_matmul
- * takes the copy for any row count, one row included. */
-TEST(matmul_bf16_copy_is_used_for_every_row_count_but_not_by_decode) {
-    enum { N = 64, K = 96 };
-    float W[N * K], x[MATMUL_MATVEC_ROWS * K], y[MATMUL_MATVEC_ROWS * N], y32[MATMUL_MATVEC_ROWS * N];
+/* op_matmul takes the bf16 copy for any row count, one row included; op_matmul_decode (generated
+ * tokens) reads it too where the CPU has AVX512-BF16 (bf16_matvec_rows), else the stored bytes. */
+TEST(matmul_bf16_copy_is_used_for_every_row_count) {
+    enum { N = 64, K = 96, ROWS = 6 };
+    float W[N * K], x[ROWS * K], y[ROWS * N], y32[ROWS * N];
     uint16_t Wb[N * K];
     Rng r;
     rng_seed(&r, 4);
     for (int i = 0; i < N * K; i++) W[i] = rng_uniform(&r) - 0.5f;
-    for (int i = 0; i < MATMUL_MATVEC_ROWS * K; i++) x[i] = rng_uniform(&r) - 0.5f;
+    for (int i = 0; i < ROWS * K; i++) x[i] = rng_uniform(&r) - 0.5f;
     memset(Wb, 0, sizeof Wb); /* a zero copy: its use shows as a zero product */
     QuantMatrix w = {QUANT_F32, (const unsigned char *)W, N, K, Wb}, w32 = {QUANT_F32, (const unsigned char *)W, N, K, NULL};
-    op_matmul_decode(y, x, &w, NULL, MATMUL_MATVEC_ROWS);
-    op_matmul_decode(y32, x, &w32, NULL, MATMUL_MATVEC_ROWS);
-    CHECK(memcmp(y, y32, sizeof y) == 0);
-    CHECK(y[0] != 0.0f);
+    op_matmul_decode(y32, x, &w32, NULL, ROWS);
+    CHECK(y32[0] != 0.0f);
     if (!bf16_here()) return;
     op_matmul(y, x, &w, NULL, 1);
     int zeros = 0;
     for (int j = 0; j < N; j++) zeros += y[j] == 0.0f;
     CHECK_EQ_INT(zeros, N);
+    if (!bf16_matvec_available()) {
+        test_skip("no AVX512-BF16: decode rows stay on the stored bytes at bf16");
+        return;
+    }
+    for (int n = 1; n <= ROWS; n++) {
+        op_matmul_decode(y, x, &w, NULL, n);
+        zeros = 0;
+        for (int j = 0; j < n * N; j++) zeros += y[j] == 0.0f;
+        CHECK_EQ_INT(zeros, n * N);
+    }
+}
+
+/* The conversion behind the copies and the decode kernel: each value of every stored type is
+ * quant_dequantize's value rounded by f32_to_bf16 (the in-register conversion of the 32-weight
+ * blocks and F16 where the CPU has AVX512-BF16, one value at a time elsewhere). */
+TEST(quant_rows_bf16_is_the_rounded_dequantization) {
+    const uint32_t types[] = {QUANT_F32, QUANT_F16, QUANT_BF16, QUANT_Q8_0, QUANT_Q4_0, QUANT_Q4_1,
+                              QUANT_Q5_0, QUANT_Q5_1, QUANT_Q4_K, QUANT_Q5_K, QUANT_Q6_K};
+    enum { ROWS = 5, K = 512 };
+    Rng r;
+    rng_seed(&r, 21);
+    float *row = malloc(K * sizeof(float));
+    uint16_t *out = malloc((size_t)ROWS * K * sizeof(uint16_t));
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        size_t bytes = quant_row_bytes(types[i], K) * ROWS;
+        unsigned char *data = malloc(bytes);
+        test_random_weights(&r, types[i], data, bytes);
+        QuantMatrix w = {types[i], data, ROWS, K, NULL};
+        quant_rows_bf16(out, &w, 1, ROWS - 1);
+        int bad = 0;
+        for (int j = 1; j < ROWS; j++) {
+            op_matrix_row(row, &w, j);
+            for (int k = 0; k < K; k++) bad += out[(size_t)(j - 1) * K + k] != f32_to_bf16(row[k]);
+        }
+        if (bad) printf("    type %u: %d values differ\n", types[i], bad);
+        CHECK_EQ_INT(bad, 0);
+        free(data);
+    }
+    free(row), free(out);
+}
+
+/* bf16_matvec_rows against its naive twin (bf16_matmul_ref: the same bf16 operands summed in
+ * double) within the twin bound of the header comment, for each stored type, row counts on both
+ * sides of the switch from converting in registers to reading the copy, and K with a tail. */
+TEST(matvec_bf16_matches_twin_within_bound) {
+    if (!bf16_matvec_available()) {
+        test_skip("no AVX512-BF16 on this CPU: the bf16 decode kernel is not used here");
+        return;
+    }
+    const uint32_t types[] = {QUANT_F32, QUANT_F16, QUANT_Q8_0, QUANT_Q4_1, QUANT_Q5_0, QUANT_Q4_K};
+    const int ns[] = {1, 3, 4, 9, 33};
+    Rng r;
+    rng_seed(&r, 31);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        int N = 70, K = types[i] == QUANT_Q4_K ? 512 : types[i] == QUANT_F32 ? 200 : 320; /* F32: a tail of 8 */
+        size_t bytes = quant_row_bytes(types[i], (size_t)K) * N;
+        unsigned char *data = malloc(bytes);
+        test_random_weights(&r, types[i], data, bytes);
+        uint16_t *Wb = malloc((size_t)N * K * sizeof(uint16_t));
+        float *Wr = malloc((size_t)N * K * sizeof(float)), *x = malloc((size_t)33 * K * sizeof(float));
+        float *bias = malloc(N * sizeof(float)), *y = malloc((size_t)33 * N * sizeof(float));
+        float *y_ref = malloc((size_t)33 * N * sizeof(float));
+        QuantMatrix w = {types[i], data, N, K, NULL};
+        quant_rows_bf16(Wb, &w, 0, N);
+        w.bf16 = Wb;
+        for (size_t e = 0; e < (size_t)N * K; e++) Wr[e] = bf16_to_f32(Wb[e]);
+        for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
+        for (size_t e = 0; e < (size_t)33 * K; e++) x[e] = rng_uniform(&r) * 2 - 1;
+        double worst = 0;
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+            bf16_matvec_rows(y, x, &w, bias, ns[k]);
+            bf16_matmul_ref(y_ref, x, Wb, bias, ns[k], N, K);
+            worst = fmax(worst, test_matmul_worst_ratio(y, y_ref, x, Wr, ns[k], N, K, false, 1.0, 2, 0));
+        }
+        printf("    type %u, %d x %d: worst %.3f of the twin bound\n", types[i], N, K, worst);
+        CHECK(worst <= 1.0);
+        free(data), free(Wb), free(Wr), free(x), free(bias), free(y), free(y_ref);
+    }
 }
 
 /* Inference's entries give a row the same bits whatever shares its call: row 0 computed alone
  * equals row 0 placed at the end of calls of 2 to 40 rows (prompt rows at bf16 where the CPU has
- * it, on a Q8_0 and an F32 weight; decode rows on both). */
+ * it, on a Q8_0 and an F32 weight; decode rows on both, and at bf16 on Q8_0, Q4_1 and F32 weights
+ * with copies: few rows convert the stored bytes, more read the copy, with the same bits). */
 TEST(matmul_inference_rows_do_not_depend_on_the_batch) {
     enum { N = 200, K = 256, MAXN = 40 };
     float *W = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * MAXN * K), *y = malloc(sizeof(float) * MAXN * N),
@@ -152,13 +230,21 @@ TEST(matmul_inference_rows_do_not_depend_on_the_batch) {
         blk[0] = 0x00, blk[1] = 0x20;
         for (int j = 0; j < 32; j++) blk[2 + j] = (unsigned char)(signed char)lrintf(W[b * 32 + j] * 128.0f);
     }
+    unsigned char *q41 = malloc(quant_row_bytes(QUANT_Q4_1, K) * N);
+    test_random_weights(&r, QUANT_Q4_1, q41, quant_row_bytes(QUANT_Q4_1, K) * N);
+    uint16_t *Wb8 = malloc(sizeof(uint16_t) * N * K), *Wb41 = malloc(sizeof(uint16_t) * N * K);
     QuantMatrix wp = {QUANT_F32, (const unsigned char *)W, N, K, bf16_here() ? Wb : NULL},
-                wq = {QUANT_Q8_0, q8, N, K, NULL}, wf = {QUANT_F32, (const unsigned char *)W, N, K, NULL};
+                wq = {QUANT_Q8_0, q8, N, K, NULL}, wf = {QUANT_F32, (const unsigned char *)W, N, K, NULL},
+                wq8b = {QUANT_Q8_0, q8, N, K, NULL}, wq41b = {QUANT_Q4_1, q41, N, K, NULL};
+    quant_rows_bf16(Wb8, &wq8b, 0, N);
+    quant_rows_bf16(Wb41, &wq41b, 0, N);
+    wq8b.bf16 = Wb8, wq41b.bf16 = Wb41; /* at bf16, decode rows convert (few rows) or read these copies */
     struct {
         const QuantMatrix *w;
         void (*fn)(float *, const float *, const QuantMatrix *, const float *, int);
     } cases[] = {{&wp, op_matmul_prompt}, {&wq, op_matmul_prompt}, {&wf, op_matmul_prompt},
-                 {&wq, op_matmul_decode}, {&wf, op_matmul_decode}};
+                 {&wq, op_matmul_decode}, {&wf, op_matmul_decode}, {&wq8b, op_matmul_decode},
+                 {&wq41b, op_matmul_decode}, {&wp, op_matmul_decode}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         cases[k].fn(alone, x, cases[k].w, NULL, 1);
         int bad = 0;
@@ -170,7 +256,7 @@ TEST(matmul_inference_rows_do_not_depend_on_the_batch) {
         }
         CHECK_EQ_INT(bad, 0);
     }
-    free(W), free(x), free(y), free(alone), free(xx), free(Wb), free(q8);
+    free(W), free(x), free(y), free(alone), free(xx), free(Wb), free(q8), free(q41), free(Wb8), free(Wb41);
 }
 
 /* model_set_precision: every matrix's copy is the bf16 rounding of its dequantized rows (tied head

@@ -1,0 +1,87 @@
+/* bench_decode_rows.c: the decode rows' products (op_matmul_decode) over every weight matrix of a
+ * model, for n = 1, 2, 4, 8, 16, 32 rows at once: what one step of the scheduler pays for n
+ * generating sequences, without attention or sampling. Prints per n the milliseconds of one pass
+ * over the model and rows/s, as CPU time on 1 thread (robust to a busy machine) and as wall time
+ * on the given threads. Usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps] */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "model/arch.h"
+#include "model/model.h"
+#include "tensor/matmul.h"
+
+typedef struct {
+    Model *m;
+    const QuantMatrix *mats[1024];
+    int n;
+} Mats;
+
+static int collect(void *ctx, const ArchWeight *w, int layer) {
+    Mats *s = ctx;
+    const QuantMatrix *q = model_matrix(s->m, w, layer);
+    if (q && s->n < 1024) s->mats[s->n++] = q;
+    return 0;
+}
+
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* seconds of one pass of n rows over every matrix: best of reps, by clock */
+static double pass_s(const Mats *s, float *x, float *y, int n, int reps, double (*clock)(void)) {
+    double best = 1e9;
+    for (int r = 0; r < reps; r++) {
+        double t0 = clock();
+        for (int i = 0; i < s->n; i++) op_matmul_decode(y, x, s->mats[i], NULL, n);
+        double dt = clock() - t0;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps]\n");
+        return 2;
+    }
+    Err err = {0};
+    Model *m;
+    Precision prec = PRECISION_FP32;
+    char why[PRECISION_WHY_MAX] = "";
+    if ((argc > 2 && precision_parse(argv[2], &prec, &err)) || model_load(argv[1], &m, &err) ||
+        model_set_precision(m, prec, why, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    int threads = argc > 3 ? atoi(argv[3]) : 2, reps = argc > 4 ? atoi(argv[4]) : 5;
+    Mats s = {.m = m};
+    arch_visit_weights(arch_describe(m->cfg.arch), &m->cfg, collect, &s);
+    if (!m->cfg.tied_embeddings || s.n < 1024) s.mats[s.n++] = &m->output; /* the head, as decode runs it */
+    int kmax = 0, nmax = 0;
+    for (int i = 0; i < s.n; i++) {
+        if (s.mats[i]->cols > kmax) kmax = s.mats[i]->cols;
+        if (s.mats[i]->rows > nmax) nmax = s.mats[i]->rows;
+    }
+    float *x = malloc((size_t)32 * kmax * sizeof(float)), *y = malloc((size_t)32 * nmax * sizeof(float));
+    for (size_t i = 0; i < (size_t)32 * kmax; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    printf("# %s, precision %s, %d matrices; cpu: 1 thread CPU time, wall: %d threads\n", argv[1], why, s.n, threads);
+    printf("| rows | cpu ms/pass | cpu rows/s | wall ms/pass | wall rows/s |\n|---:|---:|---:|---:|---:|\n");
+    int ns[] = {1, 2, 4, 8, 16, 32};
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        int n = ns[k];
+        omp_set_num_threads(1);
+        pass_s(&s, x, y, n, 1, cpu_s);
+        double c = pass_s(&s, x, y, n, reps, cpu_s);
+        omp_set_num_threads(threads);
+        double w = pass_s(&s, x, y, n, reps, clock_now_s);
+        printf("| %d | %.2f | %.0f | %.2f | %.0f |\n", n, c * 1e3, n / c, w * 1e3, n / w);
+    }
+    free(x), free(y);
+    model_free(m);
+    return 0;
+}
