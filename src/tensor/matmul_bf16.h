@@ -26,10 +26,16 @@ void bf16_matmul_ref(float *y, const float *x, const uint16_t *w, const float *b
 
 /* y (n, rows) = bf16(x) (n, cols) W^T + bias for inference's decode rows (matvec_bf16.c), W = w in
  * bf16 (quant_bf16.h's rounding: the values of w->bf16, which must be set): on AVX512-BF16, each
- * row's result the same whatever n is and whichever rows share the call. Only where
- * bf16_matvec_available() (the CPU has AVX512-BF16); its naive twin is bf16_matmul_ref. */
+ * row's result the same whatever n is and whichever rows share the call, on AMX tiles where the CPU
+ * has them, else VDPBF16PS. Only where bf16_matvec_available() (the CPU has AVX512-BF16); its naive
+ * twin is bf16_matmul_ref. */
 bool bf16_matvec_available(void);
 void bf16_matvec_rows(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
+/* bf16_matvec_rows on a chosen kernel (it takes AMX where amx_matvec_available(), matvec_amx.h), for
+ * the tests of each: the two give slightly different sums, each invariant. */
+typedef enum { BF16_DECODE_VDPBF16PS, BF16_DECODE_AMX } Bf16DecodeKernel;
+void bf16_matvec_rows_with(Bf16DecodeKernel kernel, float *y, const float *x, const QuantMatrix *w, const float *bias,
+                           int n);
 
 /* dx (n, K) = bf16(dy) (n, N) W + beta dx (beta 0 or 1), W (N, K) in bf16. */
 void bf16_matmul_backward(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K);

@@ -17,6 +17,7 @@
 #include "tensor/matmul.h"
 #include "tensor/matmul_bf16.h"
 #include "tensor/precision.h"
+#include "tensor/matvec_amx.h"
 #include "tensor/quant_bf16.h"
 #include "test.h"
 #include "test_models.h"
@@ -171,9 +172,10 @@ TEST(quant_rows_bf16_is_the_rounded_dequantization) {
     free(row), free(out);
 }
 
-/* bf16_matvec_rows against its naive twin (bf16_matmul_ref: the same bf16 operands summed in
- * double) within the twin bound of the header comment, for each stored type, row counts on both
- * sides of the switch from converting in registers to reading the copy, and K with a tail. */
+/* bf16_matvec_rows's two kernels (VDPBF16PS; AMX where the CPU has it) against their naive twin
+ * (bf16_matmul_ref: the same bf16 operands summed in double) within the twin bound of the header
+ * comment, for each stored type (converted from the stored bytes or read from the copy), row counts
+ * within and across tiles, K with a tail; and each row computed alone has the same bits. */
 TEST(matvec_bf16_matches_twin_within_bound) {
     if (!bf16_matvec_available()) {
         test_skip("no AVX512-BF16 on this CPU: the bf16 decode kernel is not used here");
@@ -198,14 +200,29 @@ TEST(matvec_bf16_matches_twin_within_bound) {
         for (size_t e = 0; e < (size_t)N * K; e++) Wr[e] = bf16_to_f32(Wb[e]);
         for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
         for (size_t e = 0; e < (size_t)33 * K; e++) x[e] = rng_uniform(&r) * 2 - 1;
-        double worst = 0;
-        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
-            bf16_matvec_rows(y, x, &w, bias, ns[k]);
-            bf16_matmul_ref(y_ref, x, Wb, bias, ns[k], N, K);
-            worst = fmax(worst, test_matmul_worst_ratio(y, y_ref, x, Wr, ns[k], N, K, false, 1.0, 2, 0));
+        for (int kernel = 0; kernel < 2; kernel++) {
+            if (kernel == BF16_DECODE_AMX && !amx_matvec_available()) {
+                if (i == 0) test_skip("no AMX tiles granted here: the AMX decode kernel is not used");
+                continue;
+            }
+            double worst = 0;
+            for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+                bf16_matvec_rows_with((Bf16DecodeKernel)kernel, y, x, &w, bias, ns[k]);
+                bf16_matmul_ref(y_ref, x, Wb, bias, ns[k], N, K);
+                worst = fmax(worst, test_matmul_worst_ratio(y, y_ref, x, Wr, ns[k], N, K, false, 1.0, 2, 0));
+                /* each row alone gives the bits it had among the others */
+                float alone[70];
+                int moved = 0;
+                for (int t = 0; t < ns[k]; t += 4) {
+                    bf16_matvec_rows_with((Bf16DecodeKernel)kernel, alone, x + (size_t)t * K, &w, bias, 1);
+                    moved += memcmp(alone, y + (size_t)t * N, N * sizeof(float)) != 0;
+                }
+                CHECK_EQ_INT(moved, 0);
+            }
+            printf("    %s, type %u, %d x %d: worst %.3f of the twin bound\n", kernel ? "AMX" : "VDPBF16PS", types[i],
+                   N, K, worst);
+            CHECK(worst <= 1.0);
         }
-        printf("    type %u, %d x %d: worst %.3f of the twin bound\n", types[i], N, K, worst);
-        CHECK(worst <= 1.0);
         free(data), free(Wb), free(Wr), free(x), free(bias), free(y), free(y_ref);
     }
 }
