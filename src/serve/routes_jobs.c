@@ -3,7 +3,8 @@
  * resume, events and checkpoints. A job's model may be a base model, a fine-tuned, checkpoint or
  * --adapter model (its adapter is trained further), or an alias of one: the job keeps the name
  * asked for in `model` and records the local base model, the model it continues and the start of
- * its ft: name, resolved once here (re-pointing an alias later does not move a created job). Status changes are atomic transitions in the store; the worker
+ * its ft: name, resolved once here (re-pointing an alias later does not move a created job).
+ * Query parameters other than each endpoint's own are refused (400 naming them). Status changes are atomic transitions in the store; the worker
  * notices them between training steps. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ static int resolve_job_model(Ctx *c, JobRecord *job, ApiError *e) {
 }
 
 void route_jobs_create(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     JobRecord *job = malloc(sizeof *job);
     ApiError e;
     Err err = {0};
@@ -144,8 +146,11 @@ static void collect_filter(void *user, const char *key, const char *value) {
     f->n++;
 }
 
+static const char *const LIST_QUERY[] = {"after", "limit", "metadata", "metadata["};
+
 void route_jobs_list(Ctx *c) {
     ApiError e;
+    if (api_query_refused(c, LIST_QUERY, 4)) return;
     int limit;
     if (api_query_limit(c->req, API_LIST_DEFAULT, JOBS_LIST_MAX, &limit, &e)) {
         api_error(c, &e);
@@ -185,6 +190,7 @@ static JobRecord *load_job(Ctx *c) {
 }
 
 void route_jobs_get(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     JobRecord *job = load_job(c);
     if (!job) return;
     api_json(c, 200, api_job_json(job));
@@ -197,6 +203,7 @@ static void change_status(Ctx *c, const char *const *from, int n_from, const cha
     char current[STORE_ID_MAX] = "";
     Err err = {0};
     const char *id = c->req->params[0];
+    if (api_query_refused(c, NULL, 0)) return;
     int rc = store_job_transition(c->store, id, from, n_from, to, current, &err);
     if (rc == STORE_NOT_FOUND) {
         job_not_found(c, id);
@@ -249,6 +256,7 @@ static bool job_exists(Ctx *c) {
 void route_jobs_events(Ctx *c) {
     ApiError e;
     int limit;
+    if (api_query_refused(c, LIST_QUERY, 2)) return;
     if (api_query_limit(c->req, API_LIST_DEFAULT, EVENTS_LIST_MAX, &limit, &e)) {
         api_error(c, &e);
         return;
@@ -270,6 +278,7 @@ void route_jobs_events(Ctx *c) {
 void route_jobs_checkpoints(Ctx *c) {
     ApiError e;
     int limit;
+    if (api_query_refused(c, LIST_QUERY, 2)) return;
     if (api_query_limit(c->req, CHECKPOINTS_LIST_DEFAULT, JOBS_LIST_MAX, &limit, &e)) {
         api_error(c, &e);
         return;

@@ -51,6 +51,7 @@ static int list_aliases(Ctx *c, json_t *data, Err *err) {
 }
 
 void route_models_list(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     const char *const *dirs = c->srv->cfg.model_dirs;
     int n_dirs = c->srv->cfg.n_model_dirs;
     ModelInfo *base, *adapters = NULL, shadow;
@@ -100,6 +101,7 @@ void route_models_list(Ctx *c) {
 }
 
 void route_models_get(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     ModelInfo m;
     Err err = {0};
     const char *id = c->req->params[0];
@@ -110,6 +112,7 @@ void route_models_get(Ctx *c) {
 }
 
 void route_models_delete(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     ModelInfo m;
     Err err = {0};
     const char *id = c->req->params[0];
