@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/fileio.h"
 #include "../serve/server.h"
@@ -130,6 +131,7 @@ int cmd_alias(int argc, char **argv) {
         usage();
         return EXIT_BAD_INPUT;
     }
+    umask(077); /* as the server: a database this makes is its owner's alone */
     const char *dir = args_get(&a, "data") ? args_get(&a, "data") : "ftune-data";
     const char *dirs[SERVER_MAX_DIRS];
     int n_dirs = args_all(&a, "models", dirs, SERVER_MAX_DIRS);

@@ -443,6 +443,9 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
         add_event(rc->s, NULL, job->id, "info", "message", NULL,
                   "Fine-tuning job started: continuing the adapter of %s (on base model %s)", job->parent_model,
                   job->base_model);
+    else if (job->base_model[0] && strcmp(job->base_model, job->model) != 0)
+        add_event(rc->s, NULL, job->id, "info", "message", NULL,
+                  "Fine-tuning job started on base model %s ('%s' is an alias of it)", job->base_model, job->model);
     else
         add_event(rc->s, NULL, job->id, "info", "message", NULL, "Fine-tuning job started");
     if (rc->w->cfg.precision)

@@ -141,6 +141,9 @@ def test_job_on_alias(c):
           "fine_tuned_model %r does not keep the alias's name" % job.fine_tuned_model)
     c.ft1 = job.fine_tuned_model
     c.job1 = job.id
+    msgs = [e.message for e in c.client.fine_tuning.jobs.list_events(j.id, limit=100).data]
+    check(any("started on base model %s ('%s' is an alias of it)" % (BASE, OPENAI_NAME) in m for m in msgs),
+          "no event names the base model the alias stands for: %s" % msgs)
     model, _ = chat(c, c.ft1)
     check(model == c.ft1, "chat on %s answered %r" % (c.ft1, model))
     # the metadata filter finds it
