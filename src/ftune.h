@@ -459,6 +459,9 @@ typedef struct {
     int n_threads;               /* <= 0: every core */
     const char *out_dir;         /* adapter, checkpoint-<step>/ and results.csv; required */
     const char *resume_dir;      /* a checkpoint to continue from, or NULL */
+    const char *init_adapter;    /* a PEFT adapter directory (for m) to start from instead of a new
+                                  * adapter: its rank, alpha, dropout and targets replace the fields
+                                  * above; optimizer moments start at zero. NULL: a new adapter */
     const char *base_model;      /* base_model_name_or_path in adapter_config.json; NULL: the model's path */
     const volatile int *stop;    /* non-zero stops at the next step boundary; may be NULL */
     FtTrainReadyFn on_ready;     /* may be NULL */
@@ -476,7 +479,7 @@ void ft_train_params_default(FtTrainParams *p);
  * FT_ERR_ARG naming the first bad parameter. */
 int ft_train_params_check(const FtTrainParams *p, FtError *err);
 
-/* Fine-tunes a new LoRA adapter for m on p->train_path (validated with the same rules as `ftune
+/* Fine-tunes a new LoRA adapter (or p->init_adapter's, continued) for m on p->train_path (validated with the same rules as `ftune
  * validate`, rendered through the model's chat template) and writes it to p->out_dir in the PEFT
  * layout (loadable with ft_adapter_load), with checkpoints and results.csv. *res (may be NULL) says
  * how far it got, also on failure (the stage that failed and what was loaded before it); stopping

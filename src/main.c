@@ -19,6 +19,7 @@ static const Command COMMANDS[] = {
     {"validate", cmd_validate, "check a fine-tuning dataset (JSONL) and describe it"},
     {"eval", cmd_eval, "compare models on a held-out chat set (accuracy, tokens, latency)"},
     {"serve", cmd_serve, "run the OpenAI-compatible fine-tuning and chat server"},
+    {"alias", cmd_alias, "set, remove or list model aliases in a server's data directory"},
 };
 
 static void usage(void) {

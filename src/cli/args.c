@@ -76,6 +76,15 @@ const char *args_get(const Args *a, const char *name) {
 
 bool args_has(const Args *a, const char *name) { return args_get(a, name) != NULL; }
 
+int args_all(const Args *a, const char *name, const char **out, int max) {
+    int n = 0;
+    size_t len = strlen(name);
+    for (int i = 0; i < a->n; i++)
+        if ((size_t)a->name_lens[i] == len && strncmp(a->names[i], name, len) == 0 && a->values[i] && n < max)
+            out[n++] = a->values[i];
+    return n;
+}
+
 int args_int(const Args *a, const char *name, long *out, long min, long max) {
     const char *v = args_get(a, name);
     if (!v) return 0;

@@ -23,6 +23,8 @@ typedef struct {
 int args_parse(Args *a, int argc, char **argv, const char *const *flags);
 const char *args_get(const Args *a, const char *name); /* last value, or NULL */
 bool args_has(const Args *a, const char *name);
+/* Every value of a repeatable option, in order (at most max); returns their number. */
+int args_all(const Args *a, const char *name, const char **out, int max);
 /* Numeric getters: return 0 and set *out (left alone when absent), or -1 after printing an error. */
 int args_int(const Args *a, const char *name, long *out, long min, long max);
 int args_float(const Args *a, const char *name, double *out, double min, double max);

@@ -1,7 +1,8 @@
 /* cmd_serve.c: `ftune serve`: parses the options and runs the OpenAI-compatible server
  * (src/serve/server.h). Without API keys it only listens on a loopback address unless told
  * otherwise, so that a bare start never exposes the fine-tuning API to the network. The
- * --adapter flags are checked here, before the data directory is touched (registry.h). */
+ * --adapter and --alias flags are checked here, before the server takes the data directory
+ * (registry.h; an --alias to an ft: model reads the database). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 
 static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "models", "api-key", "threads", "http-threads",
                                             "allow-no-key", "precision", "parallel", "kv-cache-mib", "max-queued-jobs",
-                                            "rate-limit", "adapter", NULL};
+                                            "rate-limit", "adapter", "alias", NULL};
 static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
 
 static void usage(void) {
@@ -22,7 +23,7 @@ static void usage(void) {
             "usage: ftune serve [--host H] [--port P] [--data DIR] [--models DIR]... [--api-key KEY]...\n"
             "                   [--threads N] [--http-threads N] [--allow-no-key] [" CLI_PRECISION_USAGE "]\n"
             "                   [--parallel N] [--kv-cache-mib M] [--max-queued-jobs N] [--rate-limit N]\n"
-            "                   [--adapter NAME=DIR[@BASE_ID]]...\n"
+            "                   [--adapter NAME=DIR[@BASE_ID]]... [--alias NAME=TARGET]...\n"
             "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions) on\n"
             "http://H:P/v1 (default 127.0.0.1:8080). State lives in DIR (default ./ftune-data); base models are\n"
             "the GGUF files and Hugging Face folders in the --models directories (default ./models), named by\n"
@@ -35,18 +36,10 @@ static void usage(void) {
             "more is a 429 with Retry-After). --adapter serves the PEFT adapter in DIR (adapter_config.json +\n"
             "adapter_model.safetensors, from any trainer) as model NAME, on the base model its\n"
             "base_model_name_or_path names (that id, its last path component, or the one id starting with\n"
-            "that component and '.'), or on BASE_ID when given.\n",
+            "that component and '.'), or on BASE_ID when given. --alias NAME=TARGET makes NAME stand for the\n"
+            "model TARGET (a base, ft:, checkpoint or --adapter model id) wherever a model id goes, for the\n"
+            "life of the process; `ftune alias set` keeps aliases in DIR's database, applied without a restart.\n",
             LIMITS_QUEUED_JOBS_DEFAULT);
-}
-
-/* Every value of a repeatable option, in order. */
-static int collect(const Args *a, const char *name, const char **out, int max) {
-    int n = 0;
-    size_t len = strlen(name);
-    for (int i = 0; i < a->n; i++)
-        if ((size_t)a->name_lens[i] == len && strncmp(a->names[i], name, len) == 0 && a->values[i] && n < max)
-            out[n++] = a->values[i];
-    return n;
 }
 
 static bool is_loopback(const char *host) {
@@ -92,9 +85,9 @@ int cmd_serve(int argc, char **argv) {
     cfg.threads = (int)threads;
     cfg.http_threads = (int)http_threads;
     cfg.data_dir = args_get(&a, "data") ? args_get(&a, "data") : "ftune-data";
-    cfg.n_model_dirs = collect(&a, "models", cfg.model_dirs, SERVER_MAX_DIRS);
+    cfg.n_model_dirs = args_all(&a, "models", cfg.model_dirs, SERVER_MAX_DIRS);
     if (!cfg.n_model_dirs) cfg.model_dirs[cfg.n_model_dirs++] = "models";
-    cfg.n_api_keys = collect(&a, "api-key", cfg.api_keys, SERVER_MAX_KEYS);
+    cfg.n_api_keys = args_all(&a, "api-key", cfg.api_keys, SERVER_MAX_KEYS);
     for (int i = 0; i < cfg.n_api_keys; i++)
         if (!cfg.api_keys[i][0]) {
             fprintf(stderr, "ftune serve: --api-key: an empty key\n");
@@ -109,12 +102,19 @@ int cmd_serve(int argc, char **argv) {
     }
     Err err = {0};
     const char *adapters[REGISTRY_MAX_ADAPTERS];
-    int n_adapters = collect(&a, "adapter", adapters, REGISTRY_MAX_ADAPTERS);
+    int n_adapters = args_all(&a, "adapter", adapters, REGISTRY_MAX_ADAPTERS);
     if (registry_adapters_configure(adapters, n_adapters, cfg.model_dirs, cfg.n_model_dirs, &err)) {
         fprintf(stderr, "ftune serve: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }
+    const char *aliases[REGISTRY_MAX_ALIASES + 1];
+    int n_aliases = args_all(&a, "alias", aliases, REGISTRY_MAX_ALIASES + 1);
+    if (registry_aliases_configure(aliases, n_aliases, cfg.data_dir, cfg.model_dirs, cfg.n_model_dirs, &err)) {
+        fprintf(stderr, "ftune serve: %s\n", err.msg);
+        return EXIT_BAD_INPUT;
+    }
     print_adapters(&cfg);
+    for (int i = 0; i < n_aliases; i++) fprintf(stderr, "ftune serve: alias %s\n", aliases[i]);
     if (server_run(&cfg, &err)) {
         fprintf(stderr, "ftune serve: %s\n", err.msg);
         return 1;

@@ -1,12 +1,14 @@
 /* ftune_train.c: ft_train, LoRA fine-tuning from a chat JSONL file through the training modules:
  * train/dataset.h (validate, render, tokenize), train/hyperparams.h ("auto" resolution),
- * model/lora.h (a fresh adapter, PEFT initialisation) and train/trainer.h (the loop, checkpoints,
+ * model/lora.h (a fresh adapter, PEFT initialisation) or model/peft.h (an adapter to continue) and
+ * train/trainer.h (the loop, checkpoints,
  * results.csv, the final adapter). It converts the public parameters, reports and per-step
  * metrics and records the stage it reached; it does not print anything (the caller's callbacks
  * do). */
 #include <string.h>
 
 #include "../data/validate.h"
+#include "../model/peft.h"
 #include "../tensor/ops.h"
 #include "../train/dataset.h"
 #include "../train/hyperparams.h"
@@ -99,8 +101,17 @@ int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtEr
     res->learning_rate = hp.learning_rate;
     res->total_steps = trainer_total_steps(train.n, hp.batch_size, hp.n_epochs);
     res->stage = FT_TRAIN_PREPARE;
-    if (lora_new(m, &lc, &lora, &e)) goto done;
-    lora_init(lora, p->seed);
+    if (p->init_adapter) { /* continued training: the adapter's own shape, weights as saved */
+        if (peft_load(m, p->init_adapter, &lora, &e)) goto done;
+        if (lora->scale != lora->cfg.alpha / (float)lora->cfg.rank) {
+            err_set(&e, ERR_UNSUPPORTED, "%s: an rsLoRA adapter cannot be trained further (its scale is not alpha/r)",
+                    p->init_adapter);
+            goto done;
+        }
+    } else {
+        if (lora_new(m, &lc, &lora, &e)) goto done;
+        lora_init(lora, p->seed);
+    }
     res->stage = FT_TRAIN_RUN;
     rc = 0;
     if (p->on_ready && p->on_ready(res, p->user)) goto done;

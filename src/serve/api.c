@@ -197,6 +197,33 @@ int api_query_limit(const HttpRequest *req, int def, int max, int *out, ApiError
     return 0;
 }
 
+typedef struct {
+    const char *const *allowed;
+    int n;
+    char unknown[128];
+} QueryCheck;
+
+static void check_query_key(void *user, const char *key, const char *value) {
+    (void)value;
+    QueryCheck *q = user;
+    if (q->unknown[0]) return;
+    for (int i = 0; i < q->n; i++) {
+        size_t len = strlen(q->allowed[i]);
+        bool prefix = len && q->allowed[i][len - 1] == '[';
+        if (prefix ? strncmp(key, q->allowed[i], len) == 0 : strcmp(key, q->allowed[i]) == 0) return;
+    }
+    snprintf(q->unknown, sizeof q->unknown, "%s", key[0] ? key : "(empty)");
+}
+
+bool api_query_refused(Ctx *c, const char *const *allowed, int n) {
+    QueryCheck q = {allowed, n, ""};
+    http_query_each(c->req, check_query_key, &q);
+    if (!q.unknown[0]) return false;
+    api_errorf(c, 400, "invalid_request_error", q.unknown, "unknown_parameter",
+               "Unrecognized query parameter: %s", q.unknown);
+    return true;
+}
+
 bool api_list_failed(Ctx *c, int rc, const char *after, const char *what, const Err *err) {
     if (rc == STORE_NOT_FOUND) {
         api_errorf(c, 400, "invalid_request_error", "after", NULL, "No such item in %s: %s", what, after);

@@ -69,6 +69,11 @@ int api_field_bool(json_t *obj, const char *key, bool *out, ApiError *e);
 /* Query parameters of list endpoints: limit (1..max, default def), after (NULL when absent). */
 int api_query_limit(const HttpRequest *req, int def, int max, int *out, ApiError *e);
 
+/* Query parameters outside allowed[0..n) (an entry ending in '[' allows every key it starts, as
+ * "metadata[" does metadata[KEY]): answers 400 unknown_parameter naming the first and returns
+ * true; false when every parameter is known. Nothing in a query is silently ignored. */
+bool api_query_refused(Ctx *c, const char *const *allowed, int n);
+
 /* Answers the failure of a store list call: an unknown `after` cursor (STORE_NOT_FOUND) is a 400
  * naming it, anything else a 500 naming what (e.g. "events"). Returns true when rc is a failure. */
 bool api_list_failed(Ctx *c, int rc, const char *after, const char *what, const Err *err);

@@ -1,6 +1,10 @@
 /* job_request.c: the body of POST /v1/fine_tuning/jobs (see requests.h). Hyperparameter ranges
- * are checked by the same function that resolves them when the job runs (hyperparams.h). */
+ * are checked by the same function that resolves them when the job runs (hyperparams.h). The
+ * method object is OpenAI's current form; the deprecated top-level hyperparameters are accepted
+ * alone, or beside method when both say the same. Methods other than supervised (dpo,
+ * reinforcement) are refused by name until they are trained. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../train/hyperparams.h"
@@ -51,6 +55,27 @@ static int parse_hyperparameters(json_t *hp, const char *prefix, JobRecord *job,
     return 0;
 }
 
+/* The deprecated top-level hyperparameters beside method: accepted when they say what
+ * method.supervised.hyperparameters says (as already parsed into job), else a 400 naming the first
+ * that differs. */
+static int check_same_hyperparameters(json_t *legacy, const JobRecord *job, ApiError *e) {
+    JobRecord *old = calloc(1, sizeof *old);
+    if (!old) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    int rc = parse_hyperparameters(legacy, "hyperparameters", old, e);
+    const char *mine[3] = {old->n_epochs, old->batch_size, old->lr_multiplier};
+    const char *theirs[3] = {job->n_epochs[0] ? job->n_epochs : "auto", job->batch_size[0] ? job->batch_size : "auto",
+                             job->lr_multiplier[0] ? job->lr_multiplier : "auto"};
+    for (int i = 0; i < 3 && !rc; i++)
+        if (strcmp(mine[i], theirs[i]) != 0)
+            rc = api_fail(e, 400, "invalid_request_error", "hyperparameters", "conflicting_parameters",
+                          "hyperparameters.%s (%s) conflicts with method.supervised.hyperparameters.%s (%s): pass "
+                          "them once, in method.supervised.hyperparameters (the top-level 'hyperparameters' is "
+                          "deprecated).",
+                          HYPER_NAMES[i], mine[i], HYPER_NAMES[i], theirs[i]);
+    free(old);
+    return rc;
+}
+
 static int parse_method(json_t *root, JobRecord *job, ApiError *e) {
     json_t *method = json_object_get(root, "method"), *legacy = json_object_get(root, "hyperparameters");
     if (!method || json_is_null(method)) return parse_hyperparameters(legacy, "hyperparameters", job, e);
@@ -75,15 +100,21 @@ static int parse_method(json_t *root, JobRecord *job, ApiError *e) {
         if (!json_is_null(v))
             return api_bad_param(e, param, "a '%s' section cannot be combined with type \"supervised\".", key);
     }
-    if (legacy && !json_is_null(legacy))
-        return api_fail(e, 400, "invalid_request_error", "hyperparameters", NULL,
-                        "Pass hyperparameters in method.supervised.hyperparameters only (the top-level "
-                        "'hyperparameters' is deprecated and cannot be combined with 'method').");
     json_t *sup = json_object_get(method, "supervised");
-    if (!sup || json_is_null(sup)) return 0;
-    if (!json_is_object(sup)) return api_bad_param(e, "method.supervised", "expected an object.");
-    return parse_hyperparameters(json_object_get(sup, "hyperparameters"), "method.supervised.hyperparameters", job,
-                                 e);
+    if (sup && !json_is_null(sup)) {
+        if (!json_is_object(sup)) return api_bad_param(e, "method.supervised", "expected an object.");
+        json_object_foreach(sup, key, v) {
+            if (strcmp(key, "hyperparameters") != 0)
+                return api_fail(e, 400, "invalid_request_error", "method.supervised", "unknown_parameter",
+                                "Unrecognized argument supplied: method.supervised.%.80s (expected hyperparameters)",
+                                key);
+        }
+        if (parse_hyperparameters(json_object_get(sup, "hyperparameters"), "method.supervised.hyperparameters", job,
+                                  e))
+            return -1;
+    }
+    if (!legacy || json_is_null(legacy)) return 0;
+    return check_same_hyperparameters(legacy, job, e);
 }
 
 static int parse_metadata(json_t *root, JobRecord *job, ApiError *e) {

@@ -20,8 +20,10 @@
 #define REQ_MAX_LOGIT_BIAS 1024 /* entries of logit_bias */
 
 /* Fills job's model, training_file, validation_file, suffix, seed (-1 = not given),
- * hyperparameters (as text: "auto" or the number) and metadata (JSON text). Unknown fields,
- * wrong types, out-of-range values and unsupported methods (dpo, reinforcement) are 400s. */
+ * hyperparameters (as text: "auto" or the number; from method.supervised.hyperparameters or the
+ * deprecated top-level hyperparameters, both only when they agree) and metadata (JSON text).
+ * Unknown fields, wrong types, out-of-range values and unsupported methods (dpo, reinforcement)
+ * are 400s. The model is not resolved here (an alias or ft: model is routes_jobs.c's). */
 int job_request_parse(const char *body, size_t len, JobRecord *job, ApiError *e);
 
 typedef struct {

@@ -1,8 +1,9 @@
 /* routes_chat.c: POST /v1/chat/completions. The HTTP thread parses and checks the request,
- * resolves the model (base, fine-tuned or checkpoint) and queues it on the inference thread; the
- * callbacks below run there and turn text into either server-sent events (chat.completion.chunk,
- * optional usage chunk, data: [DONE]) or one chat.completion body, handed back through an
- * HttpStream. Errors after the stream started are sent as a data: {"error": ...} event. */
+ * resolves the model (base, fine-tuned, checkpoint, --adapter, or an alias of one: the reply then
+ * names the model that answered) and queues it on the inference thread; the callbacks below run
+ * there and turn text into either server-sent events (chat.completion.chunk, optional usage
+ * chunk, data: [DONE]) or one chat.completion body, handed back through an HttpStream. Errors
+ * after the stream started are sent as a data: {"error": ...} event. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,10 +228,11 @@ void route_chat_completions(Ctx *c) {
     Err err = {0};
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, cr.model, &m, &err);
     if (rc) {
-        if (rc == STORE_NOT_FOUND)
-            api_errorf(c, 404, "invalid_request_error", "model", "model_not_found",
-                       "The model '%s' does not exist or you do not have access to it.", cr.model);
-        else
+        if (rc == STORE_NOT_FOUND) {
+            char msg[3 * STORE_NAME_MAX];
+            registry_missing_text(cr.model, &m, msg, sizeof msg);
+            api_errorf(c, 404, "invalid_request_error", "model", "model_not_found", "%s", msg);
+        } else
             api_server_error(c, "the model could not be looked up", &err);
         chat_request_free(&cr);
         return;
@@ -253,7 +255,8 @@ void route_chat_completions(Ctx *c) {
     call->n = cr.n;
     call->created = (long long)time(NULL);
     store_new_id("chatcmpl-", call->id, sizeof call->id);
-    snprintf(call->model, sizeof call->model, "%s", cr.model);
+    /* an alias answers with the id of the model that replied, as OpenAI names the snapshot */
+    snprintf(call->model, sizeof call->model, "%s", m.alias[0] ? m.id : cr.model);
 
     snprintf(r->base_path, sizeof r->base_path, "%s", m.base_path);
     snprintf(r->adapter_dir, sizeof r->adapter_dir, "%s", m.adapter_dir);

@@ -1,6 +1,10 @@
 /* routes_jobs.c: /v1/fine_tuning/jobs: create (checks that the model and files exist; the
  * worker validates the files' contents), list with metadata filters, retrieve, cancel, pause,
- * resume, events and checkpoints. Status changes are atomic transitions in the store; the worker
+ * resume, events and checkpoints. A job's model may be a base model, a fine-tuned, checkpoint or
+ * --adapter model (its adapter is trained further), or an alias of one: the job keeps the name
+ * asked for in `model` and records the local base model, the model it continues and the start of
+ * its ft: name, resolved once here (re-pointing an alias later does not move a created job).
+ * Query parameters other than each endpoint's own are refused (400 naming them). Status changes are atomic transitions in the store; the worker
  * notices them between training steps. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +55,39 @@ static int check_job_file(Ctx *c, const char *id, const char *param, ApiError *e
     return 0;
 }
 
+/* The job's model: a base model trains a new adapter on it, named after what was asked (an alias
+ * keeps its name: ft:<alias>:...); a fine-tuned, checkpoint or --adapter model continues that
+ * adapter on its base, named as the model it continues was (ft:<its name base>:...). */
+static int resolve_job_model(Ctx *c, JobRecord *job, ApiError *e) {
+    ModelInfo m;
+    Err err = {0};
+    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, job->model, &m, &err);
+    if (rc == STORE_NOT_FOUND) {
+        char msg[3 * STORE_NAME_MAX];
+        registry_missing_text(job->model, &m, msg, sizeof msg);
+        return api_fail(e, 404, "invalid_request_error", "model", "model_not_found", "%s", msg);
+    }
+    if (rc) return api_fail(e, 500, "server_error", NULL, NULL, "the model could not be looked up: %s", err.msg);
+    snprintf(job->base_model, sizeof job->base_model, "%s", m.base_id);
+    if (m.kind == MODEL_BASE) {
+        snprintf(job->name_base, sizeof job->name_base, "%s", job->model);
+        return 0;
+    }
+    snprintf(job->parent_model, sizeof job->parent_model, "%s", m.id);
+    if (m.kind == MODEL_ADAPTER) {
+        snprintf(job->name_base, sizeof job->name_base, "%s", m.base_id);
+        return 0;
+    }
+    JobRecord *parent = malloc(sizeof *parent);
+    rc = parent ? store_job_get(c->store, m.job_id, parent, &err) : err_set(&err, ERR_NOMEM, "out of memory");
+    if (!rc) snprintf(job->name_base, sizeof job->name_base, "%s", parent->name_base[0] ? parent->name_base : parent->model);
+    free(parent);
+    if (rc) return api_fail(e, 500, "server_error", NULL, NULL, "the model's job could not be read: %s", err.msg);
+    return 0;
+}
+
 void route_jobs_create(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     JobRecord *job = malloc(sizeof *job);
     ApiError e;
     Err err = {0};
@@ -59,18 +95,10 @@ void route_jobs_create(Ctx *c) {
         api_errorf(c, 500, "server_error", NULL, NULL, "out of memory");
         return;
     }
-    ModelInfo base;
-    if (job_request_parse(c->req->body, c->req->body_len, job, &e)) {
-        api_error(c, &e);
-    } else if (strncmp(job->model, "ft:", 3) == 0) {
-        api_errorf(c, 400, "invalid_request_error", "model", "unsupported_model",
-                   "Fine-tuning a fine-tuned model further is not supported yet: pass its base model.");
-    } else if (registry_find_base(c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, job->model, &base)) {
-        api_errorf(c, 404, "invalid_request_error", "model", "model_not_found",
-                   "The model '%s' does not exist or you do not have access to it.", job->model);
-    } else if (check_job_file(c, job->training_file, "training_file", &e) ||
-               (job->validation_file[0] && check_job_file(c, job->validation_file, "validation_file", &e)) ||
-               check_queue_room(c, c->srv->cfg.max_queued_jobs, &e)) {
+    if (job_request_parse(c->req->body, c->req->body_len, job, &e) || resolve_job_model(c, job, &e) ||
+        check_job_file(c, job->training_file, "training_file", &e) ||
+        (job->validation_file[0] && check_job_file(c, job->validation_file, "validation_file", &e)) ||
+        check_queue_room(c, c->srv->cfg.max_queued_jobs, &e)) {
         api_error(c, &e);
     } else {
         store_new_id("ftjob-", job->id, sizeof job->id);
@@ -118,8 +146,11 @@ static void collect_filter(void *user, const char *key, const char *value) {
     f->n++;
 }
 
+static const char *const LIST_QUERY[] = {"after", "limit", "metadata", "metadata["};
+
 void route_jobs_list(Ctx *c) {
     ApiError e;
+    if (api_query_refused(c, LIST_QUERY, 4)) return;
     int limit;
     if (api_query_limit(c->req, API_LIST_DEFAULT, JOBS_LIST_MAX, &limit, &e)) {
         api_error(c, &e);
@@ -159,6 +190,7 @@ static JobRecord *load_job(Ctx *c) {
 }
 
 void route_jobs_get(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     JobRecord *job = load_job(c);
     if (!job) return;
     api_json(c, 200, api_job_json(job));
@@ -171,6 +203,7 @@ static void change_status(Ctx *c, const char *const *from, int n_from, const cha
     char current[STORE_ID_MAX] = "";
     Err err = {0};
     const char *id = c->req->params[0];
+    if (api_query_refused(c, NULL, 0)) return;
     int rc = store_job_transition(c->store, id, from, n_from, to, current, &err);
     if (rc == STORE_NOT_FOUND) {
         job_not_found(c, id);
@@ -223,6 +256,7 @@ static bool job_exists(Ctx *c) {
 void route_jobs_events(Ctx *c) {
     ApiError e;
     int limit;
+    if (api_query_refused(c, LIST_QUERY, 2)) return;
     if (api_query_limit(c->req, API_LIST_DEFAULT, EVENTS_LIST_MAX, &limit, &e)) {
         api_error(c, &e);
         return;
@@ -244,6 +278,7 @@ void route_jobs_events(Ctx *c) {
 void route_jobs_checkpoints(Ctx *c) {
     ApiError e;
     int limit;
+    if (api_query_refused(c, LIST_QUERY, 2)) return;
     if (api_query_limit(c->req, CHECKPOINTS_LIST_DEFAULT, JOBS_LIST_MAX, &limit, &e)) {
         api_error(c, &e);
         return;

@@ -1,7 +1,9 @@
 /* routes_models.c: /v1/models: base models from the models directories, the adapters served by
- * `--adapter`, fine-tuned models of succeeded jobs, and checkpoints (retrieve only, as OpenAI
- * lists them under their job). Only fine-tuned models can be deleted (an --adapter model is the
- * server's configuration); a deleted model stops resolving at once (its checkpoints too) and its
+ * `--adapter`, fine-tuned models of succeeded jobs, checkpoints (retrieve only, as OpenAI lists
+ * them under their job) and aliases (object "model" with the extra field "alias_for": the id of
+ * the model the alias names now; listed when that model exists). Only fine-tuned models can be
+ * deleted (an --adapter model and an alias are configuration: DELETE on an alias is refused, never
+ * applied to its target); a deleted model stops resolving at once (its checkpoints too) and its
  * job's directory (adapter, checkpoints) is removed from disk. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +13,45 @@
 #include "../worker/registry.h"
 #include "routes.h"
 
+/* A model, or an alias (m->alias set): then id is the alias and alias_for its target. */
 static json_t *model_json(const ModelInfo *m) {
-    return json_pack("{s:s, s:s, s:I, s:s, s:n}", "id", m->id, "object", "model", "created", (json_int_t)m->created,
-                     "owned_by", m->kind == MODEL_BASE ? "system" : API_ORG_ID, "shutdown_date");
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:n}", "id", m->alias[0] ? m->alias : m->id, "object", "model",
+                          "created", (json_int_t)m->created, "owned_by",
+                          m->kind == MODEL_BASE ? "system" : API_ORG_ID, "shutdown_date");
+    if (m->alias[0]) json_object_set_new(o, "alias_for", json_string(m->id));
+    return o;
 }
 
-static void model_not_found(Ctx *c, const char *id) {
-    api_errorf(c, 404, "invalid_request_error", "model", "model_not_found",
-               "The model '%s' does not exist or you do not have access to it.", id);
+static void model_not_found(Ctx *c, const char *id, const ModelInfo *m) {
+    char msg[3 * STORE_NAME_MAX];
+    registry_missing_text(id, m, msg, sizeof msg);
+    api_errorf(c, 404, "invalid_request_error", "model", "model_not_found", "%s", msg);
+}
+
+/* Appends the aliases whose name is no real model's and whose target exists (-1 on a store error). */
+static int list_aliases(Ctx *c, json_t *data, Err *err) {
+    RegistryAlias *list;
+    int n;
+    if (registry_list_aliases(c->store, &list, &n, err)) return -1;
+    const char *const *dirs = c->srv->cfg.model_dirs;
+    int n_dirs = c->srv->cfg.n_model_dirs, rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        ModelInfo m;
+        int own = registry_resolve_model(c->store, dirs, n_dirs, list[i].rec.name, &m, err);
+        int target = own == STORE_NOT_FOUND ? registry_resolve_model(c->store, dirs, n_dirs, list[i].rec.target, &m, err)
+                                            : own;
+        if (own < 0 || target < 0) rc = -1;
+        if (own != STORE_NOT_FOUND || target != 0) continue;
+        snprintf(m.alias, sizeof m.alias, "%s", list[i].rec.name);
+        m.created = list[i].rec.updated_at;
+        json_array_append_new(data, model_json(&m));
+    }
+    free(list);
+    return rc;
 }
 
 void route_models_list(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     const char *const *dirs = c->srv->cfg.model_dirs;
     int n_dirs = c->srv->cfg.n_model_dirs;
     ModelInfo *base, *adapters = NULL, shadow;
@@ -62,30 +92,47 @@ void route_models_list(Ctx *c) {
         free(jobs);
         if (!n) break;
     }
+    if (list_aliases(c, data, &err)) {
+        json_decref(data);
+        api_server_error(c, "the models could not be listed", &err);
+        return;
+    }
     api_json(c, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
 void route_models_get(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     ModelInfo m;
     Err err = {0};
     const char *id = c->req->params[0];
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
-    if (rc == STORE_NOT_FOUND) model_not_found(c, id);
+    if (rc == STORE_NOT_FOUND) model_not_found(c, id, &m);
     else if (rc) api_server_error(c, "the model could not be looked up", &err);
     else api_json(c, 200, model_json(&m));
 }
 
 void route_models_delete(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
     ModelInfo m;
     Err err = {0};
     const char *id = c->req->params[0];
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
     if (rc == STORE_NOT_FOUND) {
-        model_not_found(c, id);
+        model_not_found(c, id, &m);
         return;
     }
     if (rc) {
         api_server_error(c, "the model could not be looked up", &err);
+        return;
+    }
+    if (m.alias[0]) {
+        bool from_flag = false;
+        char target[STORE_NAME_MAX];
+        registry_alias_target(c->store, id, target, &from_flag, &err);
+        api_errorf(c, 403, "invalid_request_error", "model", "model_not_deletable",
+                   "'%s' is an alias of '%s', not a model: %s.", id, m.id,
+                   from_flag ? "restart the server without its --alias option to remove it"
+                             : "remove it with `ftune alias rm` on the server's data directory");
         return;
     }
     if (m.kind != MODEL_FINE_TUNED) {

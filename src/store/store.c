@@ -1,8 +1,8 @@
 /* store.c: opening the data directory and ftune.db (WAL, synchronous=FULL, foreign keys, busy
- * timeout, schema version 2), random ids, and the SQLite helpers the per-resource files share
- * (store_files.c, store_jobs.c, store_events.c). Version 1 databases are migrated (checkpoint
- * directories recorded relative to the data directory); a database newer than this build is
- * refused. */
+ * timeout, schema version 3), random ids, and the SQLite helpers the per-resource files share
+ * (store_files.c, store_jobs.c, store_events.c, store_aliases.c). Version 1 databases are migrated
+ * (checkpoint directories recorded relative to the data directory), version 2 ones get the jobs'
+ * base_model, parent_model and name_base columns; a database newer than this build is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,7 +17,7 @@
 #include "../core/fileio.h"
 #include "store_internal.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -49,7 +49,8 @@ static const char SCHEMA_SQL[] =
     " finished_at INTEGER, trained_tokens INTEGER, estimated_finish INTEGER,"
     " result_file TEXT, error_code TEXT, error_param TEXT, error_message TEXT,"
     " step INTEGER NOT NULL DEFAULT 0, total_steps INTEGER NOT NULL DEFAULT 0,"
-    " model_deleted INTEGER NOT NULL DEFAULT 0);"
+    " model_deleted INTEGER NOT NULL DEFAULT 0,"
+    " base_model TEXT, parent_model TEXT, name_base TEXT);"
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);"
     "CREATE INDEX IF NOT EXISTS jobs_fine_tuned_model ON jobs(fine_tuned_model);"
     "CREATE TABLE IF NOT EXISTS events ("
@@ -72,13 +73,26 @@ static const char SCHEMA_SQL[] =
     " metrics TEXT,"
     " dir TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS checkpoints_job ON checkpoints(job_id, step);"
-    "CREATE INDEX IF NOT EXISTS checkpoints_model ON checkpoints(model);";
+    "CREATE INDEX IF NOT EXISTS checkpoints_model ON checkpoints(model);"
+    /* model aliases (store_aliases.c), schema version 3 */
+    "CREATE TABLE IF NOT EXISTS aliases ("
+    " name TEXT PRIMARY KEY,"
+    " target TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);";
 
 /* Version 1 recorded a checkpoint's directory as the server was given it (absolute, or relative to
  * the working directory it was started from); version 2 records it relative to the data
  * directory. Every checkpoint directory is jobs/<job id>/checkpoint-<step> (trainer.c). */
 static const char MIGRATE_1_TO_2_SQL[] =
     "UPDATE checkpoints SET dir = 'jobs/' || job_id || '/checkpoint-' || step;";
+
+/* Version 3 records, per job, the local base model it trains on, the model it continues (NULL: a
+ * new adapter) and the name its ft: model starts with; before it, a job's model was always a base
+ * model id, which is all three. The aliases table is made by SCHEMA_SQL. */
+static const char *const MIGRATE_2_TO_3_COLUMNS[] = {"base_model", "parent_model", "name_base"};
+static const char MIGRATE_2_TO_3_SQL[] =
+    "UPDATE jobs SET base_model = model, name_base = model WHERE base_model IS NULL;";
 
 /* ---- SQLite helpers ---- */
 
@@ -334,6 +348,25 @@ static int pragma_text(Store *s, const char *sql, char *out, size_t size, Err *e
     return ret;
 }
 
+/* Adds version 3's job columns that are missing (each is added once, whatever the version said)
+ * and fills them for the jobs written before. */
+static int migrate_2_to_3(Store *s, Err *err) {
+    for (size_t i = 0; i < sizeof MIGRATE_2_TO_3_COLUMNS / sizeof MIGRATE_2_TO_3_COLUMNS[0]; i++) {
+        sqlite3_stmt *st;
+        if (store_prepare(s, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?1", &st, "read job columns", err))
+            return -1;
+        store_bind_text(st, 1, MIGRATE_2_TO_3_COLUMNS[i]);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW) continue;
+        if (rc != SQLITE_DONE) return store_sql_error(s, "read job columns", err);
+        char sql[128]; /* the column names are the constants above */
+        snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s TEXT", MIGRATE_2_TO_3_COLUMNS[i]);
+        if (exec_sql(s, sql, "migrate schema 2 to 3", err)) return -1;
+    }
+    return exec_sql(s, MIGRATE_2_TO_3_SQL, "migrate schema 2 to 3", err);
+}
+
 /* Creates the schema or checks its version, in one write transaction so that two processes
  * opening a new database at once do not race. */
 static int ensure_schema(Store *s, Err *err) {
@@ -344,6 +377,9 @@ static int ensure_schema(Store *s, Err *err) {
     if (rc == 0 && v > STORE_SCHEMA_VERSION)
         rc = err_set(err, ERR_UNSUPPORTED, "%s: schema version %ld is newer than this build's (%d)", s->db_path, v,
                      STORE_SCHEMA_VERSION);
+    /* the jobs table of an older database lacks version 3's columns: added before SCHEMA_SQL,
+     * whose CREATE TABLE IF NOT EXISTS leaves an existing table as it is */
+    if (rc == 0 && v >= 1 && v < 3) rc = migrate_2_to_3(s, err);
     if (rc == 0) rc = exec_sql(s, SCHEMA_SQL, "create schema", err);
     if (rc == 0 && v == 1) rc = exec_sql(s, MIGRATE_1_TO_2_SQL, "migrate schema 1 to 2", err);
     if (rc == 0 && v < STORE_SCHEMA_VERSION)

@@ -121,6 +121,11 @@ typedef struct {
     char error_message[STORE_TEXT_MAX];
     long long step, total_steps;          /* progress of the current run */
     bool model_deleted;                   /* DELETE /v1/models/{fine_tuned_model} was called */
+    char base_model[STORE_NAME_MAX];      /* the local base model id it trains on ("" in a record
+                                           * not yet resolved; model may be an alias or ft: name) */
+    char parent_model[STORE_NAME_MAX];    /* the fine-tuned, checkpoint or --adapter model whose
+                                           * adapter it continues; "" = a new adapter */
+    char name_base[STORE_NAME_MAX];       /* what its ft: name starts with: ft:<name_base>:... */
 } JobRecord;
 
 /* Inserts job (its id and created_at are set by the caller). */
@@ -188,5 +193,23 @@ int store_checkpoint_list(Store *s, const char *job_id, const char *after, int l
 int store_checkpoint_by_model(Store *s, const char *name, CheckpointRecord *out, Err *err);
 /* Removes a checkpoint's row (its directory is the caller's). */
 int store_checkpoint_delete(Store *s, const char *id, Err *err);
+
+/* ---- model aliases (store_aliases.c) ----
+ * A name standing for another model id (its target). The store keeps names and targets as text:
+ * whether a target exists, and that a name is no real model's, is the caller's to check
+ * (registry.h); an alias never names another alias there. */
+typedef struct {
+    char name[STORE_NAME_MAX];
+    char target[STORE_NAME_MAX];
+    long long created_at, updated_at;     /* Unix seconds */
+} AliasRecord;
+
+/* Creates alias name -> target, or re-points an existing one (updated_at changes, created_at
+ * stays). *created (may be NULL) says which. ERR_ARG for an empty or too long name or target. */
+int store_alias_set(Store *s, const char *name, const char *target, bool *created, Err *err);
+int store_alias_get(Store *s, const char *name, AliasRecord *out, Err *err); /* STORE_NOT_FOUND */
+int store_alias_delete(Store *s, const char *name, Err *err);                /* STORE_NOT_FOUND */
+/* Every alias, by name (*out heap, caller frees; at most STORE_LIST_MAX). */
+int store_alias_list(Store *s, AliasRecord **out, int *n, Err *err);
 
 #endif

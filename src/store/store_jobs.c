@@ -14,7 +14,7 @@
     "id, created_at, model, training_file, validation_file, suffix, seed, status, n_epochs, "        \
     "batch_size, lr_multiplier, metadata, fine_tuned_model, finished_at, trained_tokens, "           \
     "estimated_finish, result_file, error_code, error_param, error_message, step, total_steps, "     \
-    "model_deleted"
+    "model_deleted, base_model, parent_model, name_base"
 
 static void read_job(sqlite3_stmt *st, void *rec) {
     JobRecord *j = rec;
@@ -41,9 +41,12 @@ static void read_job(sqlite3_stmt *st, void *rec) {
     j->step = store_col_int(st, 20, 0);
     j->total_steps = store_col_int(st, 21, 0);
     j->model_deleted = store_col_int(st, 22, 0) != 0;
+    store_col_text(st, 23, j->base_model, sizeof j->base_model);
+    store_col_text(st, 24, j->parent_model, sizeof j->parent_model);
+    store_col_text(st, 25, j->name_base, sizeof j->name_base);
 }
 
-/* Binds ?1..?23 in JOB_COLS order; the records' "" / 0 / -1 "null" values become SQL NULL. */
+/* Binds ?1..?26 in JOB_COLS order; the records' "" / 0 / -1 "null" values become SQL NULL. */
 static void bind_job(sqlite3_stmt *st, const JobRecord *j) {
     store_bind_text(st, 1, j->id);
     sqlite3_bind_int64(st, 2, j->created_at);
@@ -68,6 +71,9 @@ static void bind_job(sqlite3_stmt *st, const JobRecord *j) {
     sqlite3_bind_int64(st, 21, j->step);
     sqlite3_bind_int64(st, 22, j->total_steps);
     sqlite3_bind_int(st, 23, j->model_deleted);
+    store_bind_opt_text(st, 24, j->base_model);
+    store_bind_opt_text(st, 25, j->parent_model);
+    store_bind_opt_text(st, 26, j->name_base);
 }
 
 /* Prepares sql, binds ?1 = text and runs it as a one-row query into out. */
@@ -84,23 +90,24 @@ static int get_job_where(Store *s, const char *sql, const char *text, JobRecord 
     "suffix = ?6, seed = ?7, status = ?8, n_epochs = ?9, batch_size = ?10, lr_multiplier = ?11, "    \
     "metadata = ?12, fine_tuned_model = ?13, finished_at = ?14, trained_tokens = ?15, "              \
     "estimated_finish = ?16, result_file = ?17, error_code = ?18, error_param = ?19, "               \
-    "error_message = ?20, step = ?21, total_steps = ?22, model_deleted = ?23 WHERE id = ?1"
+    "error_message = ?20, step = ?21, total_steps = ?22, model_deleted = ?23, base_model = ?24, "       \
+    "parent_model = ?25, name_base = ?26 WHERE id = ?1"
 
-/* Prepares sql, binds the job's columns (and ?24 = status when non-NULL) and runs it; with
+/* Prepares sql, binds the job's columns (and ?27 = status when non-NULL) and runs it; with
  * must_exist, STORE_NOT_FOUND when no row changed. */
 static int write_job(Store *s, const char *sql, const JobRecord *job, const char *status, bool must_exist,
                      const char *what, Err *err) {
     sqlite3_stmt *st;
     if (store_prepare(s, sql, &st, what, err)) return -1;
     bind_job(st, job);
-    if (status) store_bind_text(st, 24, status);
+    if (status) store_bind_text(st, 27, status);
     return must_exist ? store_run_one(s, st, what, err) : store_run(s, st, what, err);
 }
 
 int store_job_create(Store *s, const JobRecord *job, Err *err) {
     return write_job(s,
                      "INSERT INTO jobs (" JOB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-                     "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                     "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
                      job, NULL, false, "insert job", err);
 }
 
@@ -128,7 +135,7 @@ static int job_not_written(Store *s, const char *id, char current[STORE_ID_MAX],
 }
 
 int store_job_update_if(Store *s, const JobRecord *job, const char *status, Err *err) {
-    int rc = write_job(s, JOB_UPDATE " AND status = ?24", job, status, true, "update job", err);
+    int rc = write_job(s, JOB_UPDATE " AND status = ?27", job, status, true, "update job", err);
     return rc == STORE_NOT_FOUND ? job_not_written(s, job->id, NULL, err) : rc;
 }
 

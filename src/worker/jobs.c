@@ -1,5 +1,6 @@
 /* jobs.c: the job worker's two threads (see jobs.h): validation, and training (one ft_train of
  * the public engine API, ftune.h) with its events, checkpoints, results file and restart recovery.
+ * A job on a fine-tuned (or checkpoint, or --adapter) model starts from that model's adapter.
  * Every status change the worker makes is conditional on the status it expects, so a cancel or
  * pause from the API is never undone. */
 #include "jobs.h"
@@ -73,7 +74,8 @@ void jobs_notify(JobWorker *w) {
 void jobs_model_name(const JobRecord *job, const char *org, char *out, size_t size) {
     const char *tail = strchr(job->id, '-');
     tail = tail ? tail + 1 : job->id;
-    if (snprintf(out, size, "ft:%s:%s:%s:%.8s", job->model, org, job->suffix, tail) >= (int)size && size)
+    const char *base = job->name_base[0] ? job->name_base : job->model;
+    if (snprintf(out, size, "ft:%s:%s:%s:%.8s", base, org, job->suffix, tail) >= (int)size && size)
         out[size - 1] = 0; /* names are bounded by the request checks; never reached in practice */
 }
 
@@ -437,6 +439,13 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
     if (rc->first_step > 0)
         add_event(rc->s, NULL, job->id, "info", "message", NULL, "Fine-tuning job resumed from step %ld%s", rc->first_step,
                   rc->resumed_after_restart ? " after a server restart" : "");
+    else if (job->parent_model[0])
+        add_event(rc->s, NULL, job->id, "info", "message", NULL,
+                  "Fine-tuning job started: continuing the adapter of %s (on base model %s)", job->parent_model,
+                  job->base_model);
+    else if (job->base_model[0] && strcmp(job->base_model, job->model) != 0)
+        add_event(rc->s, NULL, job->id, "info", "message", NULL,
+                  "Fine-tuning job started on base model %s ('%s' is an alias of it)", job->base_model, job->model);
     else
         add_event(rc->s, NULL, job->id, "info", "message", NULL, "Fine-tuning job started");
     if (rc->w->cfg.precision)
@@ -494,6 +503,31 @@ static long checkpoint_lost(Store *s, const JobRecord *job, long on_disk) {
     return step;
 }
 
+/* The adapter directory of the model a continued job trains further, into dir; when that model is
+ * gone (deleted since the job was created) or is on another base, fails the job naming it and
+ * returns -1 with the failure's status in *failed. */
+static int parent_adapter(JobWorker *w, Store *s, JobRecord *job, char *dir, size_t cap, int *failed) {
+    ModelInfo m;
+    Err err = {0};
+    char msg[STORE_TEXT_MAX];
+    int rc = registry_resolve_model(s, w->cfg.model_dirs, w->cfg.n_model_dirs, job->parent_model, &m, &err);
+    if (rc == 0 && strcmp(m.base_id, job->base_model) == 0) {
+        snprintf(dir, cap, "%s", m.adapter_dir);
+        return 0;
+    }
+    if (rc < 0)
+        snprintf(msg, sizeof msg, "The job failed because the model it continues, '%s', could not be looked up: %s",
+                 job->parent_model, err.msg);
+    else if (rc)
+        snprintf(msg, sizeof msg, "The job failed because the model it continues, '%s', no longer exists.",
+                 job->parent_model);
+    else
+        snprintf(msg, sizeof msg, "The job failed because the model it continues, '%s', is now on base model '%s', "
+                 "not '%s'.", job->parent_model, m.base_id, job->base_model);
+    *failed = fail_job(s, job, "running", rc < 0 ? "server_error" : "model_not_found", "model", msg);
+    return -1;
+}
+
 /* Trains one running job to its end (or a stop); 0 when its outcome is recorded (or it stays
  * running because the server stops), -1 when the job failed but that could not be written: the
  * caller retries record_failure. */
@@ -505,12 +539,18 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
     Err err = {0};
     ModelInfo base;
     int failed = 0;
-    if (registry_find_base(w->cfg.model_dirs, w->cfg.n_model_dirs, job->model, &base)) {
-        snprintf(msg, sizeof msg, "The job failed because the base model '%s' is no longer available.", job->model);
+    const char *base_id = job->base_model[0] ? job->base_model : job->model;
+    if (registry_find_base(w->cfg.model_dirs, w->cfg.n_model_dirs, base_id, &base)) {
+        snprintf(msg, sizeof msg, "The job failed because the base model '%s' is no longer available.", base_id);
         return fail_job(s, job, "running", "model_not_found", "model", msg);
     }
     if (job_files_present(s, job, &failed)) return failed;
     rc.first_step = latest_checkpoint(rc.run_dir, resume, sizeof resume); /* 0 while there is no directory */
+    /* a continued job starts from its parent's adapter; once it has a checkpoint of its own, that
+     * holds the same adapter shape (and the parent may be gone by then) */
+    char parent_dir[4096] = "";
+    if (job->parent_model[0] && !resume[0] && parent_adapter(w, s, job, parent_dir, sizeof parent_dir, &failed))
+        return failed;
     long lost = checkpoint_lost(s, job, rc.first_step);
     if (lost) {
         snprintf(msg, sizeof msg,
@@ -537,7 +577,8 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
     p.n_threads = w->cfg.threads;
     p.out_dir = rc.run_dir;
     p.resume_dir = resume[0] ? resume : NULL;
-    p.base_model = job->model;
+    p.base_model = base_id;
+    p.init_adapter = !job->parent_model[0] ? NULL : resume[0] ? resume : parent_dir;
     p.stop = &w->stop;
     p.on_ready = on_train_ready;
     p.on_step = on_train_step;

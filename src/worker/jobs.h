@@ -37,7 +37,9 @@ void jobs_notify(JobWorker *w);
  * `running`, to be resumed by the next start. NULL is a no-op. */
 void jobs_stop(JobWorker *w);
 
-/* The fine-tuned model name of a job: ft:<base>:<org>:<suffix>:<8 characters of the job id>. */
+/* The fine-tuned model name of a job: ft:<name base>:<org>:<suffix>:<8 characters of the job id>,
+ * the name base being the model asked for (a base model id or an alias of one) or, for a job that
+ * continues a fine-tuned model, that model's own name base (JobRecord.name_base). */
 void jobs_model_name(const JobRecord *job, const char *org, char *out, size_t size);
 
 #endif

@@ -1,4 +1,5 @@
-/* registry.c: model ids to files (see registry.h). */
+/* registry.c: model ids to files (see registry.h): base models in the directories, fine-tuned
+ * models and checkpoints through the store, then aliases (their table is registry_aliases.c). */
 #include "registry.h"
 
 #include <dirent.h>
@@ -81,7 +82,7 @@ void registry_job_dir(const char *data_dir, const char *job_id, char *out, size_
     snprintf(out, size, "%s/jobs/%s", data_dir, job_id);
 }
 
-int registry_resolve(Store *s, const char *const *dirs, int n_dirs, const char *name, ModelInfo *out, Err *err) {
+int registry_resolve_model(Store *s, const char *const *dirs, int n_dirs, const char *name, ModelInfo *out, Err *err) {
     if (strncmp(name, "ft:", 3) != 0)
         return registry_find_adapter(dirs, n_dirs, name, out) == 0 ? 0 : registry_find_base(dirs, n_dirs, name, out);
     JobRecord *job = malloc(sizeof *job);
@@ -96,7 +97,8 @@ int registry_resolve(Store *s, const char *const *dirs, int n_dirs, const char *
             checkpoint = true;
         }
     }
-    if (!rc) rc = registry_find_base(dirs, n_dirs, job->model, out);
+    /* a job's model may be an alias or an ft: model it continued: its base is base_model */
+    if (!rc) rc = registry_find_base(dirs, n_dirs, job->base_model[0] ? job->base_model : job->model, out);
     if (!rc) {
         out->kind = checkpoint ? MODEL_CHECKPOINT : MODEL_FINE_TUNED;
         snprintf(out->id, sizeof out->id, "%s", name);
@@ -112,4 +114,26 @@ int registry_resolve(Store *s, const char *const *dirs, int n_dirs, const char *
     free(job);
     free(ck);
     return rc;
+}
+
+int registry_resolve(Store *s, const char *const *dirs, int n_dirs, const char *name, ModelInfo *out, Err *err) {
+    out->alias[0] = 0;
+    int rc = registry_resolve_model(s, dirs, n_dirs, name, out, err);
+    if (rc != STORE_NOT_FOUND || strncmp(name, "ft:", 3) == 0) return rc;
+    char target[STORE_NAME_MAX];
+    rc = registry_alias_target(s, name, target, NULL, err);
+    if (rc) return rc;
+    rc = registry_resolve_model(s, dirs, n_dirs, target, out, err);
+    snprintf(out->alias, sizeof out->alias, "%s", name);
+    if (rc == STORE_NOT_FOUND) snprintf(out->id, sizeof out->id, "%s", target);
+    return rc;
+}
+
+void registry_missing_text(const char *name, const ModelInfo *m, char *out, size_t cap) {
+    if (m->alias[0] && strcmp(m->alias, name) == 0)
+        snprintf(out, cap,
+                 "The model '%s' is an alias of '%s', which does not exist or you do not have access to it.", name,
+                 m->id);
+    else
+        snprintf(out, cap, "The model '%s' does not exist or you do not have access to it.", name);
 }

@@ -3,7 +3,8 @@
  * paging (cursor, has_more, unknown cursor), deletion, every job column round
  * tripped, atomic transitions and conditional updates, the queue head, the metadata filter,
  * counts, model lookups, events in insertion order within one second, checkpoint order and
- * directories (relative to the data directory, migrated from schema 1), the start-up checks (lost
+ * directories (relative to the data directory, migrated from schema 1), model aliases (set,
+ * re-point, get, list, delete; the job columns of schema 3, migrated from 2), the start-up checks (lost
  * or corrupt database), two connections writing from two threads at once, and ids. */
 #include <ftw.h>
 #include <pthread.h>
@@ -19,6 +20,12 @@
 #include "test.h"
 
 #define PATH_LEN 512
+
+#define CHECK_EQ_STR(a, b)                                                                                 \
+    do {                                                                                                   \
+        const char *a_ = (a), *b_ = (b);                                                                   \
+        if (strcmp(a_, b_) != 0) test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, a_, b_); \
+    } while (0)
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
@@ -72,7 +79,7 @@ static void open_body(Store *s, const char *dir) {
     CHECK(file_exists(path));
     snprintf(path, sizeof path, "%s/files", dir);
     CHECK(file_is_dir(path));
-    /* WAL and schema version 2, seen through a second connection */
+    /* WAL and schema version 3, seen through a second connection */
     snprintf(path, sizeof path, "%s/ftune.db", dir);
     sqlite3 *db;
     REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
@@ -82,7 +89,7 @@ static void open_body(Store *s, const char *dir) {
     sqlite3_finalize(st);
     REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 2);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 3);
     sqlite3_finalize(st);
     sqlite3_close(db);
     /* a nested directory that does not exist yet is created */
@@ -297,6 +304,9 @@ static void check_job_equal(const JobRecord *a, const JobRecord *b) {
     CHECK_EQ_INT(a->step, b->step);
     CHECK_EQ_INT(a->total_steps, b->total_steps);
     CHECK_EQ_INT(a->model_deleted, b->model_deleted);
+    CHECK_EQ_STR(a->base_model, b->base_model);
+    CHECK_EQ_STR(a->parent_model, b->parent_model);
+    CHECK_EQ_STR(a->name_base, b->name_base);
 }
 
 static void job_roundtrip_body(Store *s, const char *dir) {
@@ -332,6 +342,9 @@ static void job_roundtrip_body(Store *s, const char *dir) {
     j.step = 120;
     j.total_steps = 300;
     j.model_deleted = true;
+    snprintf(j.base_model, sizeof j.base_model, "Qwen2.5-0.5B.Q4_K_M");
+    snprintf(j.parent_model, sizeof j.parent_model, "ft:gpt-4o-mini-2024-07-18:ftune:v1:abcdefgh");
+    snprintf(j.name_base, sizeof j.name_base, "gpt-4o-mini-2024-07-18");
     REQUIRE(store_job_update(s, &j, &err) == 0);
     REQUIRE(store_job_get(s, "ftjob-abc", &g, &err) == 0);
     check_job_equal(&j, &g);
@@ -675,7 +688,7 @@ static void checkpoint_paths_body(Store *s, const char *dir) {
     raw_sql(dir, "SELECT dir FROM checkpoints", raw, sizeof raw);
     CHECK(strcmp(raw, "jobs/ftjob-p/checkpoint-5") == 0);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
-    CHECK(strcmp(raw, "2") == 0);
+    CHECK(strcmp(raw, "3") == 0);
     CheckpointRecord *items;
     int n;
     bool more;
@@ -686,6 +699,110 @@ static void checkpoint_paths_body(Store *s, const char *dir) {
     store_close(s2);
 }
 TEST(store_checkpoint_dirs_relative_to_data_dir) { with_store(checkpoint_paths_body); }
+
+/* Aliases: set creates, set again re-points (created_at kept, updated_at and target changed), get,
+ * list by name, delete once; empty and too long names and targets are refused naming the field. */
+static void aliases_body(Store *s, const char *dir) {
+    (void)dir;
+    Err err = {0};
+    AliasRecord a;
+    bool created = false;
+    CHECK_EQ_INT(store_alias_get(s, "triage-prod", &a, &err), STORE_NOT_FOUND);
+    REQUIRE(store_alias_set(s, "triage-prod", "ft:m:ftune:v1:aaaa", &created, &err) == 0);
+    CHECK(created);
+    REQUIRE(store_alias_get(s, "triage-prod", &a, &err) == 0);
+    CHECK_EQ_STR(a.name, "triage-prod");
+    CHECK_EQ_STR(a.target, "ft:m:ftune:v1:aaaa");
+    CHECK(a.created_at > 0 && a.updated_at == a.created_at);
+    long long first = a.created_at;
+    REQUIRE(store_alias_set(s, "triage-prod", "ft:m:ftune:v2:bbbb", &created, &err) == 0);
+    CHECK(!created);
+    REQUIRE(store_alias_get(s, "triage-prod", &a, &err) == 0);
+    CHECK_EQ_STR(a.target, "ft:m:ftune:v2:bbbb");
+    CHECK(a.created_at == first && a.updated_at >= first);
+    REQUIRE(store_alias_set(s, "gpt-4o-mini-2024-07-18", "SmolLM2-135M-Instruct.Q4_1", NULL, &err) == 0);
+    AliasRecord *list;
+    int n;
+    REQUIRE(store_alias_list(s, &list, &n, &err) == 0);
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_EQ_STR(list[0].name, "gpt-4o-mini-2024-07-18"); /* by name */
+        CHECK_EQ_STR(list[1].name, "triage-prod");
+        CHECK_EQ_STR(list[1].target, "ft:m:ftune:v2:bbbb");
+    }
+    free(list);
+    CHECK_EQ_INT(store_alias_set(s, "", "x", NULL, &err), -1);
+    CHECK(strstr(err.msg, "alias name is empty") != NULL);
+    CHECK_EQ_INT(store_alias_set(s, "x", "", NULL, &err), -1);
+    CHECK(strstr(err.msg, "alias target is empty") != NULL);
+    char longname[STORE_NAME_MAX + 8];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    CHECK_EQ_INT(store_alias_set(s, longname, "x", NULL, &err), -1);
+    CHECK(strstr(err.msg, "alias name is longer") != NULL);
+    REQUIRE(store_alias_delete(s, "triage-prod", &err) == 0);
+    CHECK_EQ_INT(store_alias_delete(s, "triage-prod", &err), STORE_NOT_FOUND);
+    CHECK_EQ_INT(store_alias_get(s, "triage-prod", &a, &err), STORE_NOT_FOUND);
+    REQUIRE(store_alias_list(s, &list, &n, &err) == 0);
+    CHECK_EQ_INT(n, 1);
+    free(list);
+}
+TEST(store_aliases_set_repoint_list_delete) { with_store(aliases_body); }
+
+/* A second connection (another process: `ftune alias` beside the server) sees a re-pointed alias
+ * at its next read, without reopening. */
+static void aliases_live_body(Store *s, const char *dir) {
+    Err err = {0};
+    Store *other;
+    REQUIRE(store_open(dir, &other, &err) == 0);
+    AliasRecord a;
+    REQUIRE(store_alias_set(other, "prod", "ft:a", NULL, &err) == 0);
+    REQUIRE(store_alias_get(s, "prod", &a, &err) == 0);
+    CHECK_EQ_STR(a.target, "ft:a");
+    REQUIRE(store_alias_set(other, "prod", "ft:b", NULL, &err) == 0);
+    REQUIRE(store_alias_get(s, "prod", &a, &err) == 0);
+    CHECK_EQ_STR(a.target, "ft:b");
+    store_close(other);
+}
+TEST(store_aliases_seen_by_another_connection) { with_store(aliases_live_body); }
+
+/* A version 2 database (jobs without base_model, parent_model, name_base; no aliases table) is
+ * migrated on open: the columns are added and filled with the job's model, the table made. */
+TEST(store_schema_2_migrates_to_3) {
+    char dir[] = "/tmp/ftune_test_store_XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char path[PATH_LEN], raw[PATH_LEN];
+    snprintf(path, sizeof path, "%s/ftune.db", dir);
+    sqlite3 *db;
+    REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+    const char *v2 =
+        "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, created_at INTEGER NOT "
+        "NULL, model TEXT NOT NULL, training_file TEXT NOT NULL, validation_file TEXT, suffix TEXT, seed INTEGER NOT "
+        "NULL, status TEXT NOT NULL, n_epochs TEXT, batch_size TEXT, lr_multiplier TEXT, metadata TEXT, "
+        "fine_tuned_model TEXT, finished_at INTEGER, trained_tokens INTEGER, estimated_finish INTEGER, result_file "
+        "TEXT, error_code TEXT, error_param TEXT, error_message TEXT, step INTEGER NOT NULL DEFAULT 0, total_steps "
+        "INTEGER NOT NULL DEFAULT 0, model_deleted INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO jobs (id, created_at, model, training_file, seed, status) VALUES ('ftjob-old', 1, "
+        "'SmolLM2-135M-Instruct.Q4_1', 'file-x', 7, 'succeeded');"
+        "PRAGMA user_version = 2;";
+    REQUIRE(sqlite3_exec(db, v2, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    Store *s;
+    Err err = {0};
+    REQUIRE(store_open(dir, &s, &err) == 0);
+    JobRecord j;
+    REQUIRE(store_job_get(s, "ftjob-old", &j, &err) == 0);
+    CHECK_EQ_STR(j.base_model, "SmolLM2-135M-Instruct.Q4_1");
+    CHECK_EQ_STR(j.name_base, "SmolLM2-135M-Instruct.Q4_1");
+    CHECK_EQ_STR(j.parent_model, "");
+    CHECK(store_alias_set(s, "a", "SmolLM2-135M-Instruct.Q4_1", NULL, &err) == 0);
+    store_close(s);
+    raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
+    CHECK_EQ_STR(raw, "3");
+    REQUIRE(store_open(dir, &s, &err) == 0); /* opening again changes nothing */
+    store_close(s);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* Start-up checks: a missing or empty database beside uploaded files or job directories is
  * refused naming them; a new directory is not; PRAGMA quick_check finds a damaged page. */
