@@ -1,11 +1,13 @@
-/* bench_decode_rows.c: the decode rows' products (op_matmul_decode) over every weight matrix of a
- * model, for n = 1, 2, 4, 8, 16, 32 rows at once: what one step of the scheduler pays for n
- * generating sequences, without attention or sampling. Prints per n the milliseconds of one pass
- * over the model and rows/s, as CPU time on 1 thread (robust to a busy machine) and as wall time
- * on the given threads. Usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps] */
+/* bench_decode_rows.c: inference's products over every weight matrix of a model: the decode rows'
+ * (op_matmul_decode) for n = 1, 2, 4, 8, 16, 32 rows at once, what one step of the scheduler pays
+ * for n generating sequences without attention or sampling; with "prompt", the prompt rows'
+ * (op_matmul_prompt) for n = 16 .. 512. Prints per n the milliseconds of one pass over the model
+ * and rows/s, as CPU time on 1 thread (robust to a busy machine) and as wall time on the given
+ * threads. Usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps] [decode|prompt] */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/clock.h"
@@ -33,11 +35,11 @@ static double cpu_s(void) {
 }
 
 /* seconds of one pass of n rows over every matrix: best of reps, by clock */
-static double pass_s(const Mats *s, float *x, float *y, int n, int reps, double (*clock)(void)) {
+static double pass_s(const Mats *s, float *x, float *y, int n, int reps, double (*clock)(void), bool prompt) {
     double best = 1e9;
     for (int r = 0; r < reps; r++) {
         double t0 = clock();
-        for (int i = 0; i < s->n; i++) op_matmul_decode(y, x, s->mats[i], NULL, n);
+        for (int i = 0; i < s->n; i++) (prompt ? op_matmul_prompt : op_matmul_decode)(y, x, s->mats[i], NULL, n);
         double dt = clock() - t0;
         if (dt < best) best = dt;
     }
@@ -59,6 +61,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int threads = argc > 3 ? atoi(argv[3]) : 2, reps = argc > 4 ? atoi(argv[4]) : 5;
+    bool prompt = argc > 5 && strcmp(argv[5], "prompt") == 0;
     Mats s = {.m = m};
     arch_visit_weights(arch_describe(m->cfg.arch), &m->cfg, collect, &s);
     if (!m->cfg.tied_embeddings || s.n < 1024) s.mats[s.n++] = &m->output; /* the head, as decode runs it */
@@ -67,18 +70,20 @@ int main(int argc, char **argv) {
         if (s.mats[i]->cols > kmax) kmax = s.mats[i]->cols;
         if (s.mats[i]->rows > nmax) nmax = s.mats[i]->rows;
     }
-    float *x = malloc((size_t)32 * kmax * sizeof(float)), *y = malloc((size_t)32 * nmax * sizeof(float));
-    for (size_t i = 0; i < (size_t)32 * kmax; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-    printf("# %s, precision %s, %d matrices; cpu: 1 thread CPU time, wall: %d threads\n", argv[1], why, s.n, threads);
+    int maxn = prompt ? 512 : 32;
+    float *x = malloc((size_t)maxn * kmax * sizeof(float)), *y = malloc((size_t)maxn * nmax * sizeof(float));
+    for (size_t i = 0; i < (size_t)maxn * kmax; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    printf("# %s rows, %s, precision %s, %d matrices; cpu: 1 thread CPU time, wall: %d threads\n",
+           prompt ? "prompt" : "decode", argv[1], why, s.n, threads);
     printf("| rows | cpu ms/pass | cpu rows/s | wall ms/pass | wall rows/s |\n|---:|---:|---:|---:|---:|\n");
-    int ns[] = {1, 2, 4, 8, 16, 32};
-    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
-        int n = ns[k];
+    int decode_ns[] = {1, 2, 4, 8, 16, 32}, prompt_ns[] = {16, 64, 128, 256, 512};
+    for (size_t k = 0; k < (prompt ? 5 : 6); k++) {
+        int n = prompt ? prompt_ns[k] : decode_ns[k];
         omp_set_num_threads(1);
-        pass_s(&s, x, y, n, 1, cpu_s);
-        double c = pass_s(&s, x, y, n, reps, cpu_s);
+        pass_s(&s, x, y, n, 1, cpu_s, prompt);
+        double c = pass_s(&s, x, y, n, reps, cpu_s, prompt);
         omp_set_num_threads(threads);
-        double w = pass_s(&s, x, y, n, reps, clock_now_s);
+        double w = pass_s(&s, x, y, n, reps, clock_now_s, prompt);
         printf("| %d | %.2f | %.0f | %.2f | %.0f |\n", n, c * 1e3, n / c, w * 1e3, n / w);
     }
     free(x), free(y);

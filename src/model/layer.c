@@ -87,9 +87,7 @@ void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *b
         op_matmul(y, x, w, bias, n);
         return;
     }
-    if (n_decode > 0) op_matmul_decode(y, x, w, bias, n_decode < n ? n_decode : n);
-    if (n > n_decode)
-        op_matmul_prompt(y + (size_t)n_decode * w->rows, x + (size_t)n_decode * w->cols, w, bias, n - n_decode);
+    op_matmul_inference(y, x, w, bias, n, n_decode);
 }
 
 /* y = x W^T + bias + LoRA(x) for projection t of layer l. */

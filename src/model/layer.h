@@ -67,9 +67,8 @@ void layer_ctx_prepare(LayerCtx *c);
  * a->probs must hold every run's probabilities. */
 void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, LayerActs *a);
 
-/* y (n, N) = x (n, K) W^T + bias. Inference: the first n_decode rows (generated tokens) from the
- * stored weights, the others at the model's precision, each row's result independent of the batch
- * (matmul.h: op_matmul_decode, op_matmul_prompt); training: op_matmul on every row. */
+/* y (n, N) = x (n, K) W^T + bias. Inference: op_matmul_inference (the first n_decode rows are
+ * generated tokens; each row's result independent of the batch); training: op_matmul on every row. */
 void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode,
                   bool inference);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "matmul_bf16.h"
+#include "matvec_amx.h"
 #include "onednn.h"
 
 static inline const unsigned char *row_ptr(const QuantMatrix *w, int i) {
@@ -149,6 +150,17 @@ void op_matmul_prompt(float *y, const float *x, const QuantMatrix *w, const floa
 void op_matmul_decode(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
     if (w->bf16 && bf16_matvec_available()) bf16_matvec_rows(y, x, w, bias, n);
     else op_matvec_rows(y, x, w, bias, n);
+}
+
+void op_matmul_inference(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode) {
+    if (n_decode > n) n_decode = n;
+    if (w->bf16 && amx_matvec_available()) { /* one kernel for every row: the weights converted once */
+        bf16_matvec_rows(y, x, w, bias, n);
+        return;
+    }
+    if (n_decode > 0) op_matmul_decode(y, x, w, bias, n_decode);
+    if (n > n_decode)
+        op_matmul_prompt(y + (size_t)n_decode * w->rows, x + (size_t)n_decode * w->cols, w, bias, n - n_decode);
 }
 
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n) {

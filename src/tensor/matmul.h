@@ -14,7 +14,10 @@
  * two row-invariant entries: op_matmul_prompt for prompt rows (oneDNN or OpenBLAS calls of exactly
  * MATMUL_PROMPT_BLOCK rows, the last padded with zeros, since both libraries pick their kernels
  * and blocking from the call's shape) and op_matmul_decode for generated tokens (each row computed as
- * op_matvec_quant computes one row, from the stored bytes, the weight row read once for all). */
+ * op_matvec_quant computes one row, from the stored bytes, the weight row read once for all; at
+ * bf16 on AVX512-BF16, bf16_matvec_rows). Where the CPU has AMX tiles, op_matmul_inference runs
+ * both kinds of rows through bf16_matvec_rows's AMX kernel, whose tiles make any row count
+ * invariant. */
 #ifndef FTUNE_MATMUL_H
 #define FTUNE_MATMUL_H
 
@@ -32,6 +35,11 @@ void op_matmul_ref(float *y, const float *x, const QuantMatrix *w, const float *
  * the same whatever n and the other rows are (see the header comment). */
 void op_matmul_prompt(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
 void op_matmul_decode(float *y, const float *x, const QuantMatrix *w, const float *bias, int n);
+/* A step's rows: the first n_decode are generated tokens, the rest prompt rows. At bf16 where the
+ * CPU has AMX tiles, all of them in one bf16_matvec_rows call (its AMX kernel is row-invariant for
+ * any n, so prompt rows need no padding, and the weights are converted once for the step); else
+ * op_matmul_decode and op_matmul_prompt. */
+void op_matmul_inference(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode);
 
 /* dx (n, K) = dy (n, N) W + beta dx (beta 0 or 1): the input gradient of op_matmul. */
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n);

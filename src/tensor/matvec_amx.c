@@ -62,18 +62,20 @@ AMX_TARGET static void configure(void) {
 
 /* x (n, K) bf16 into B tiles: chunk c (16 rows of x) and step s (32 values of K) at
  * packed + (c * steps + s) * 512 values, row r holding for each x row t the pair K = 32 s + 2 r,
- * + 1; rows of x beyond n and K beyond K are zeros. */
+ * + 1 (moved as one 32-bit word); rows of x beyond n and K beyond K are zeros. */
 static void pack_x(uint16_t *packed, const uint16_t *x, int n, int K, int steps) {
     int chunks = (n + AMX_ROWS - 1) / AMX_ROWS;
     memset(packed, 0, (size_t)chunks * steps * 512 * sizeof(uint16_t));
     for (int t = 0; t < n; t++) {
-        uint16_t *chunk = packed + (size_t)(t / AMX_ROWS) * steps * 512;
-        for (int k = 0; k < K; k++)
-            chunk[(size_t)(k / AMX_K) * 512 + (k % AMX_K / 2) * 32 + (t % AMX_ROWS) * 2 + k % 2] = x[(size_t)t * K + k];
+        uint16_t *chunk = packed + (size_t)(t / AMX_ROWS) * steps * 512 + (t % AMX_ROWS) * 2;
+        const uint16_t *row = x + (size_t)t * K;
+        int k = 0;
+        for (; k + 1 < K; k += 2) memcpy(chunk + (size_t)(k / AMX_K) * 512 + (k % AMX_K / 2) * 32, row + k, 4);
+        if (k < K) chunk[(size_t)(k / AMX_K) * 512 + (k % AMX_K / 2) * 32] = row[k];
     }
 }
 
-/* The calling thread's buffer of one group's A tiles, grown once. */
+/* The calling thread's buffer of A tiles, grown once. */
 static uint16_t *thread_tiles(size_t elems) {
     static __thread uint16_t *buf;
     static __thread size_t cap;
@@ -88,25 +90,29 @@ static uint16_t *thread_tiles(size_t elems) {
     return buf;
 }
 
-/* AMX_GROUP rows from j0 of w in bf16 into A tiles: step s, row o at buf + (s * AMX_GROUP + o) * 32,
- * zeros beyond the matrix and K. The types quant_bf16_fast takes convert a block at a time
- * (quant_bf16_impl.h, quant_rows_bf16's bits); the others copy from w->bf16. */
-AMX_TARGET static void group_tiles(uint16_t *buf, const QuantMatrix *w, int j0, int n_out, int steps, bool convert) {
+/* Steps s0 .. s1 - 1 of AMX_GROUP rows from j0 of w in bf16 into A tiles: step s, row o at
+ * buf + ((s - s0) * AMX_GROUP + o) * 32, zeros beyond the matrix and K. The types quant_bf16_fast
+ * takes convert a block at a time (quant_bf16_impl.h: quant_rows_bf16's bits); the others copy
+ * from w->bf16. */
+AMX_TARGET static void group_tiles(uint16_t *buf, const QuantMatrix *w, int j0, int n_out, int s0, int s1, bool convert) {
     int K = w->cols;
-    size_t row_bytes = quant_row_bytes(w->type, (size_t)K), step_bytes = w->type == QUANT_F16 ? 64 : quant_block_bytes(w->type);
-    if (n_out < AMX_GROUP || K % AMX_K) memset(buf, 0, (size_t)steps * AMX_GROUP * AMX_K * sizeof(uint16_t));
+    size_t row_bytes = quant_row_bytes(w->type, (size_t)K);
+    size_t step_bytes = w->type == QUANT_F16 ? 64 : quant_block_bytes(w->type);
+    if (n_out < AMX_GROUP || (K % AMX_K && s1 * AMX_K > K))
+        memset(buf, 0, (size_t)(s1 - s0) * AMX_GROUP * AMX_K * sizeof(uint16_t));
     for (int o = 0; o < n_out; o++) {
+        uint16_t *dst = buf + (size_t)o * AMX_K;
         if (convert) {
-            const unsigned char *p = w->data + (size_t)(j0 + o) * row_bytes;
-            for (int s = 0; s < steps; s++, p += step_bytes) {
+            const unsigned char *p = w->data + (size_t)(j0 + o) * row_bytes + (size_t)s0 * step_bytes;
+            for (int s = s0; s < s1; s++, p += step_bytes, dst += AMX_GROUP * AMX_K) {
                 _mm_prefetch((const char *)p + QUANT_PREFETCH_BYTES, _MM_HINT_T0);
-                _mm512_store_si512(buf + ((size_t)s * AMX_GROUP + o) * AMX_K, (__m512i)bf16_block32(w->type, p));
+                _mm512_store_si512(dst, (__m512i)bf16_block32(w->type, p));
             }
         } else {
             const uint16_t *src = w->bf16 + (size_t)(j0 + o) * K;
-            for (int s = 0; s < steps; s++) {
+            for (int s = s0; s < s1; s++, dst += AMX_GROUP * AMX_K) {
                 int cnt = K - s * AMX_K < AMX_K ? K - s * AMX_K : AMX_K;
-                memcpy(buf + ((size_t)s * AMX_GROUP + o) * AMX_K, src + (size_t)s * AMX_K, (size_t)cnt * sizeof(uint16_t));
+                memcpy(dst, src + (size_t)s * AMX_K, (size_t)cnt * sizeof(uint16_t));
             }
         }
     }
@@ -116,6 +122,14 @@ AMX_TARGET static void group_tiles(uint16_t *buf, const QuantMatrix *w, int j0, 
 static void scatter(float *y, int N, const float *c, int j0, int n_out, int t0, int n_in, const float *bias) {
     for (int t = 0; t < n_in; t++)
         for (int o = 0; o < n_out; o++) y[(size_t)(t0 + t) * N + j0 + o] = c[o * AMX_ROWS + t] + (bias ? bias[j0 + o] : 0.0f);
+}
+
+/* The three C tiles' sums to y rows t0 .. t0 + n_in - 1, through c (AMX_GROUP x 16 floats). */
+AMX_TARGET static void store_sums(float *y, int N, float *c, int j0, int n_out, int t0, int n_in, const float *bias) {
+    _tile_stored(0, c, AMX_ROWS * (int)sizeof(float));
+    _tile_stored(1, c + AMX_ROWS * AMX_ROWS, AMX_ROWS * (int)sizeof(float));
+    _tile_stored(2, c + 2 * AMX_ROWS * AMX_ROWS, AMX_ROWS * (int)sizeof(float));
+    scatter(y, N, c, j0, n_out, t0, n_in, bias);
 }
 
 AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
@@ -136,7 +150,7 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
         for (int g = 0; g < n_groups; g++) {
             int j0 = g * AMX_GROUP, n_out = N - j0 < AMX_GROUP ? N - j0 : AMX_GROUP;
             uint16_t *a = thread_tiles((size_t)steps * AMX_GROUP * AMX_K);
-            group_tiles(a, w, j0, n_out, steps, convert);
+            group_tiles(a, w, j0, n_out, 0, steps, convert);
             for (int ch = 0; ch < chunks; ch++) { /* three independent sums per step keep the tile unit busy */
                 const uint16_t *b = packed + (size_t)ch * steps * 512;
                 _tile_zero(0);
@@ -152,11 +166,8 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
                     _tile_dpbf16ps(1, 4, 6);
                     _tile_dpbf16ps(2, 5, 6);
                 }
-                _tile_stored(0, c, AMX_ROWS * (int)sizeof(float));
-                _tile_stored(1, c + AMX_ROWS * AMX_ROWS, AMX_ROWS * (int)sizeof(float));
-                _tile_stored(2, c + 2 * AMX_ROWS * AMX_ROWS, AMX_ROWS * (int)sizeof(float));
                 int t0 = ch * AMX_ROWS;
-                scatter(y, N, c, j0, n_out, t0, n - t0 < AMX_ROWS ? n - t0 : AMX_ROWS, bias);
+                store_sums(y, N, c, j0, n_out, t0, n - t0 < AMX_ROWS ? n - t0 : AMX_ROWS, bias);
             }
         }
     }
