@@ -272,6 +272,23 @@ int matcher_advance(Matcher *m, const char *bytes, size_t n, Err *err) {
     return 0;
 }
 
+bool matcher_accepts(Matcher *m, const char *bytes, size_t n) {
+    uint32_t from = 0, to = m->n_state;
+    m->n_tops = m->n_state;
+    for (size_t i = 0; i < n && from < to && !m->oom; i++) {
+        uint32_t start = m->n_tops;
+        for (uint32_t k = from; k < to; k++)
+            if (m->tops[k]) step(m, start, m->tops[k], (unsigned char)bytes[i]);
+        from = start;
+        to = m->n_tops;
+    }
+    bool ok = from < to && !m->oom;
+    m->oom = false;
+    m->n_fr = m->n_live;
+    m->n_tops = m->n_state;
+    return ok;
+}
+
 bool matcher_accepting(const Matcher *m) {
     for (uint32_t i = 0; i < m->n_state; i++)
         if (!m->tops[i]) return true;

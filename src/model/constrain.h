@@ -32,6 +32,8 @@ int matcher_mask(Matcher *m, uint64_t *allowed, Err *err);
 /* Feeds n bytes: 0 when they keep the output a valid prefix (the state advances), 1 when they do
  * not (the state is unchanged), -1 on ERR_NOMEM. */
 int matcher_advance(Matcher *m, const char *bytes, size_t n, Err *err);
+/* Would these n bytes keep the output a valid prefix? The state does not change. */
+bool matcher_accepts(Matcher *m, const char *bytes, size_t n);
 /* The output so far is a complete value of the grammar (end of text is allowed). */
 bool matcher_accepting(const Matcher *m);
 /* Complete, and no byte may follow: the reply must end here. */

@@ -60,12 +60,12 @@ static int rule_from(Compiler *c, const char *origin, GBody *b) {
     return r;
 }
 
-/* ws ::= "" | " " | "\n" ind_JSON_MAX_INDENT;  ind_k ::= "" | " " ind_(k-1) */
+/* ws ::= "" | " " | "\n" ind_SCHEMA_MAX_INDENT;  ind_k ::= "" | " " ind_(k-1) */
 static int ws_rule(Compiler *c) {
     if (c->ws >= 0) return c->ws;
     GBody b = {0};
     int ind = rule_from(c, "whitespace", &b); /* ind_0: empty */
-    for (int k = 1; ind >= 0 && k <= JSON_MAX_INDENT; k++) {
+    for (int k = 1; ind >= 0 && k <= SCHEMA_MAX_INDENT; k++) {
         if (gbody_alt(&b, c->err) || body_lit(c, &b, " ") || gbody_ref(&b, ind, c->err)) ind = -1;
         else ind = rule_from(c, "whitespace", &b);
     }
@@ -94,7 +94,7 @@ static int digits_rule(Compiler *c, int k) {
 static int number_rule(Compiler *c, bool integer) {
     if (integer ? c->integer >= 0 : c->number >= 0) return integer ? c->integer : c->number;
     GBody b = {0};
-    int digits = digits_rule(c, JSON_MAX_DIGITS - 1), exp_digits = digits_rule(c, 2);
+    int digits = digits_rule(c, SCHEMA_MAX_DIGITS - 1), exp_digits = digits_rule(c, 2);
     int d09 = grammar_set_range(c->g, '0', '9', c->err), d19 = grammar_set_range(c->g, '1', '9', c->err);
     ByteSet es = {{0}}, sign = {{0}};
     es.bits['e' >> 6] |= 1ull << ('e' & 63);
@@ -287,9 +287,9 @@ done:
 static int items_bound(Compiler *c, json_t *s, const char *key, const char *path, long *v) {
     json_t *x = json_object_get(s, key);
     if (!x) return 0;
-    if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > JSON_MAX_ITEMS_UNROLL)
+    if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > SCHEMA_MAX_ITEMS_UNROLL)
         return err_set(c->err, ERR_UNSUPPORTED, "'%s' at %s must be an integer from 0 to %d", key, path,
-                       JSON_MAX_ITEMS_UNROLL);
+                       SCHEMA_MAX_ITEMS_UNROLL);
     *v = (long)json_integer_value(x);
     return 1;
 }
@@ -381,9 +381,9 @@ done:
 static int compile(Compiler *c, json_t *s, const char *path) {
     if (!json_is_object(s))
         return err_set(c->err, ERR_UNSUPPORTED, "the schema at %s is not an object (boolean schemas are not supported)", path);
-    if (++c->depth > JSON_SCHEMA_MAX_DEPTH) {
+    if (++c->depth > SCHEMA_MAX_DEPTH) {
         c->depth--;
-        return err_set(c->err, ERR_UNSUPPORTED, "the schema at %s nests deeper than %d levels", path, JSON_SCHEMA_MAX_DEPTH);
+        return err_set(c->err, ERR_UNSUPPORTED, "the schema at %s nests deeper than %d levels", path, SCHEMA_MAX_DEPTH);
     }
     const char *key;
     json_t *v;
@@ -473,7 +473,7 @@ int json_schema_compile(const char *text, size_t len, bool strict, Grammar *out,
     if (!err) err = &local;
     grammar_init(out);
     json_error_t je;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!doc) return err_set(err, ERR_ARG, "the schema is not valid JSON: %s (line %d)", je.text, je.line);
     Compiler c;
     compiler_init(&c, out, doc, strict, err);
