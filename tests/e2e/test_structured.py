@@ -94,7 +94,8 @@ def setup():
     dims = model_dims(os.path.join(MODELS, BASE + ".gguf"), BINARY)
     c.adapter = write_adapter(os.path.join(c.tmp, "peft"), dims, HF_BASE, seed=1, rank=8, alpha=16,
                               targets=("q_proj", "v_proj"), b_scale=0.5, dtype="BF16")
-    c.server = Server(os.path.join(c.tmp, "data"), extra_args=["--adapter", "triage=" + c.adapter]).start()
+    c.server = Server(os.path.join(c.tmp, "data"), extra_args=["--adapter", "triage=" + c.adapter,
+                                                                   "--threads", "1"]).start()
     c.client = c.server.client(timeout=300.0)  # a shared 2-core machine can be slow
     return c
 
@@ -136,7 +137,7 @@ def test_schema_greedy_base_and_adapter(c):
 def test_schema_sampled_seeds_n(c):
     done = 0
     for model, schema in CASES:
-        for seed in (1, 2, 3):
+        for seed in (1, 2):
             r = c.client.chat.completions.create(model=model, messages=MESSAGES, response_format=rf(schema),
                                                  max_tokens=MAX_TOKENS, temperature=1, seed=seed, n=2)
             check(len(r.choices) == 2, "two choices")
@@ -147,7 +148,7 @@ def test_schema_sampled_seeds_n(c):
                 completed(ch, "%s seed %d" % (model, seed))
                 valid(ch.message.content, schema, "%s seed %d choice %d" % (model, seed, ch.index))
                 done += 1
-    check(done >= 6, "at least half the sampled replies complete (%d of 12)" % done)
+    check(done >= 4, "at least half the sampled replies complete (%d of 8)" % done)
 
 
 def test_schema_streaming(c):
