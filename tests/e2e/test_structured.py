@@ -179,11 +179,21 @@ def test_recursive_schema(c):
 
 
 def test_parse_helper(c):
-    r = c.client.beta.chat.completions.parse(model=BASE, messages=MESSAGES, response_format=rf(TICKET),
+    """The SDK's own strict schema from a pydantic model (titles, anyOf for Optional, Literal enums)."""
+    from typing import Literal, Optional
+
+    from pydantic import BaseModel
+
+    class Triage(BaseModel):
+        label: Literal["billing", "bug", "feature request"]
+        priority: int
+        urgent: bool
+        assignee: Optional[str]
+
+    r = c.client.beta.chat.completions.parse(model=BASE, messages=MESSAGES, response_format=Triage,
                                              max_tokens=MAX_TOKENS, temperature=0, frequency_penalty=PENALTY)
     parsed = r.choices[0].message.parsed
-    check(isinstance(parsed, dict) and parsed["label"] in ("billing", "bug", "feature request"),
-          "parsed %r" % (parsed,))
+    check(isinstance(parsed, Triage) and parsed.label in ("billing", "bug", "feature request"), "parsed %r" % (parsed,))
 
 
 def test_json_object(c):
