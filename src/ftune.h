@@ -243,6 +243,28 @@ void ft_engine_set_threads(FtEngine *e, int n_threads);
 int ft_engine_decode(FtEngine *e, FtCache *c, const FtBatch *b, const FtAdapter *const *adapters, int n_adapters,
                      float *logits, FtError *err);
 
+/* ---------------------------------------------------------------- structured outputs */
+
+/* A response format compiled for constrained decoding: a grammar over bytes, independent of any
+ * model (one may serve many replies, on many models, at once: it is read-only once made). With
+ * FtGenParams.grammar set, each step samples only tokens that keep the reply a prefix of a valid
+ * document, stop tokens only once the document is complete, and the reply ends as soon as nothing
+ * may follow: it always parses and validates, unless max_tokens cuts it (finish "length"). */
+typedef struct FtGrammar FtGrammar;
+
+/* Compiles a JSON Schema (its JSON text) in the subset of OpenAI's strict structured outputs:
+ * objects (properties produced in the schema's order; additionalProperties false), string, number,
+ * integer, boolean, null, enum, const, arrays (items, minItems, maxItems), anyOf, $defs/$ref
+ * (recursion allowed), type arrays such as ["string", "null"]. strict: also OpenAI's strict rules
+ * (the root is an object, every object says additionalProperties: false and requires every
+ * property). FT_ERR_UNSUPPORTED naming a keyword outside the subset and where it is as a JSON
+ * pointer ("'minLength' at #/properties/name is not supported ..."), FT_ERR_ARG for a schema that
+ * is not valid JSON or breaks a rule, FT_ERR_NOMEM. Caller frees with ft_grammar_free. */
+int ft_grammar_from_json_schema(const char *schema, size_t len, bool strict, FtGrammar **out, FtError *err);
+/* Any JSON object (OpenAI's json_object mode). */
+int ft_grammar_json_object(FtGrammar **out, FtError *err);
+void ft_grammar_free(FtGrammar *g); /* NULL is a no-op */
+
 /* ---------------------------------------------------------------- generation */
 
 #define FT_GEN_MAX_STOP 16
@@ -273,6 +295,10 @@ typedef struct {
     const int32_t *logit_bias_ids;      /* logit_bias: logit_bias_values[i] (-100..100) is added to the */
     const float *logit_bias_values;     /* logit of token logit_bias_ids[i] before sampling (the */
     int n_logit_bias;                   /* caller's arrays; logprobs stay the model's) */
+    const FtGrammar *grammar;           /* structured outputs: constrained decoding to this grammar (the
+                                           caller's; it must outlive the reply); NULL: free text. Its
+                                           logprobs are those of the model's distribution restricted
+                                           to the tokens the grammar allowed at each step */
 } FtGenParams;
 
 #define FT_MAX_TOP_LOGPROBS 20

@@ -17,16 +17,19 @@
 #define CHAT_MAX_STDIN (16u << 20)
 
 static const char *const CHAT_OPTIONS[] = {"model", "adapter", "system", "temperature", "top-p", "top-k", "seed",
-                                           "max-tokens", "threads", "ctx", "stop", "precision", NULL};
+                                           "max-tokens", "threads", "ctx", "stop", "precision", "json-schema",
+                                           NULL};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune chat --model PATH [--adapter DIR] [--system TEXT] [--temperature T] [--top-p P] [--top-k K]\n"
             "                  [--seed N] [--max-tokens N] [--stop TEXT] [--threads N] [--ctx N]\n"
-            "                  [" CLI_PRECISION_USAGE "] [MESSAGE]\n"
+            "                  [" CLI_PRECISION_USAGE "] [--json-schema FILE] [MESSAGE]\n"
             "Prints the model's reply to MESSAGE; with no MESSAGE, reads it from standard input, or\n"
             "starts a conversation on a terminal (an empty line or Ctrl-D ends it). --adapter applies a\n"
-            "LoRA adapter in the PEFT layout (adapter_config.json, adapter_model.safetensors) unmerged.\n");
+            "LoRA adapter in the PEFT layout (adapter_config.json, adapter_model.safetensors) unmerged.\n"
+            "--json-schema constrains each reply to a JSON document of the schema in FILE (the subset of\n"
+            "OpenAI's structured outputs, as the server's response_format json_schema without strict).\n");
 }
 
 static int print_piece(const char *piece, size_t len, void *user) {
@@ -133,6 +136,25 @@ int cmd_chat(int argc, char **argv) {
         ft_model_free(m);
         return EXIT_BAD_INPUT;
     }
+    FtGrammar *grammar = NULL;
+    const char *schema_path = args_get(&a, "json-schema");
+    if (schema_path) {
+        char *text;
+        size_t len;
+        Err ferr = {0};
+        if (file_read_all(schema_path, CHAT_MAX_STDIN, &text, &len, &ferr)) {
+            fprintf(stderr, "ftune chat: --json-schema: %s\n", ferr.msg);
+        } else {
+            if (ft_grammar_from_json_schema(text, len, false, &grammar, &err))
+                fprintf(stderr, "ftune chat: --json-schema %s: %s\n", schema_path, err.msg);
+            free(text);
+        }
+        if (!grammar) {
+            ft_adapter_free(lora);
+            ft_model_free(m);
+            return EXIT_BAD_INPUT;
+        }
+    }
     ChatSetup cs = {m, lora, {0}};
     FtGenParams *gp = &cs.params;
     ft_gen_params_default(m, gp);
@@ -145,6 +167,7 @@ int cmd_chat(int argc, char **argv) {
     gp->n_threads = (int)threads;
     const char *stop = args_get(&a, "stop");
     if (stop && *stop) gp->stop[gp->n_stop++] = stop;
+    gp->grammar = grammar;
 
     Conversation conv = {0};
     const char *system = args_get(&a, "system");
@@ -169,6 +192,7 @@ int cmd_chat(int argc, char **argv) {
         }
     }
     for (int i = 0; i < conv.n; i++) free(conv.owned[i]);
+    ft_grammar_free(grammar);
     ft_adapter_free(lora);
     ft_model_free(m);
     return rc;

@@ -55,6 +55,10 @@ int ft_gen_params_convert(const FtModel *m, const FtGenParams *p, GenParams *g, 
     g->bias_ids = p->logit_bias_ids;
     g->bias_values = p->logit_bias_values;
     g->n_bias = p->n_logit_bias;
+    if (p->grammar) {
+        g->grammar = &p->grammar->g;
+        if (!(g->trie = ft_model_trie(m, err))) return -1;
+    }
     return 0;
 }
 

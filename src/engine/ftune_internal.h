@@ -4,10 +4,13 @@
 #ifndef FTUNE_ENGINE_INTERNAL_H
 #define FTUNE_ENGINE_INTERNAL_H
 
+#include <pthread.h>
+
 #include "../core/err.h"
 #include "../ftune.h"
 #include "../model/forward.h"
 #include "../model/generate.h"
+#include "../model/grammar.h"
 #include "../model/infer.h"
 #include "../model/kv_cache.h"
 #include "../model/lora.h"
@@ -21,7 +24,16 @@ struct FtModel {
     Model *model;
     FtModelInfo info;      /* filled at load; strings point into model */
     FtTokenizer tokenizer; /* the model's own (tok is model->tok): never freed on its own */
+    pthread_mutex_t trie_mu; /* guards trie's lazy construction */
+    VocabTrie *trie;       /* the token tree of constrained decoding, built on first use */
 };
+
+struct FtGrammar {
+    Grammar g;
+};
+
+/* m's token tree, built on its first use (thread-safe); NULL with err set on failure. */
+const VocabTrie *ft_model_trie(const FtModel *m, FtError *err);
 
 struct FtAdapter {
     const FtModel *owner;

@@ -83,14 +83,27 @@ int ft_model_load(const char *path, FtModel **out, FtError *err) {
     }
     info_fill(fm->model, &fm->info);
     fm->tokenizer.tok = fm->model->tok;
+    pthread_mutex_init(&fm->trie_mu, NULL);
     *out = fm;
     return 0;
 }
 
 void ft_model_free(FtModel *m) {
     if (!m) return;
+    vocab_trie_free(m->trie);
+    pthread_mutex_destroy(&m->trie_mu);
     model_free(m->model);
     free(m);
+}
+
+const VocabTrie *ft_model_trie(const FtModel *m, FtError *err) {
+    FtModel *w = (FtModel *)m; /* the tree is a cache of the read-only tokenizer */
+    pthread_mutex_lock(&w->trie_mu);
+    Err e = {0};
+    if (!w->trie && vocab_trie_build(m->model->tok, m->model->cfg.vocab, &w->trie, &e)) ft_err_from(err, &e);
+    const VocabTrie *t = w->trie;
+    pthread_mutex_unlock(&w->trie_mu);
+    return t;
 }
 
 void ft_model_info(const FtModel *m, FtModelInfo *out) { *out = m->info; }

@@ -62,6 +62,9 @@ void gen_seq_free(GenSeq *g) {
     free(g->logprobs);
     free(g->adjusted);
     free(g->counts);
+    matcher_free(g->matcher);
+    free(g->allowed);
+    free(g->masked);
     memset(g, 0, sizeof *g);
 }
 
@@ -100,9 +103,47 @@ int gen_seq_init(GenSeq *g, const Model *m, const GenParams *p, int n_prompt, in
         gen_seq_free(g);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
+    if (p->grammar) {
+        if (!p->trie || p->trie->vocab != m->cfg.vocab) {
+            gen_seq_free(g);
+            return err_set(err, ERR_ARG, "a grammar needs the model's token tree");
+        }
+        if (matcher_new(p->grammar, p->trie, &g->matcher, err)) {
+            gen_seq_free(g);
+            return -1;
+        }
+        g->allowed = malloc(((size_t)m->cfg.vocab + 63) / 64 * sizeof *g->allowed);
+        g->masked = malloc((size_t)m->cfg.vocab * sizeof *g->masked);
+        if (!g->allowed || !g->masked) {
+            gen_seq_free(g);
+            return err_set(err, ERR_NOMEM, "out of memory");
+        }
+    }
     g->n_prompt = n_prompt;
     g->finish = FINISH_LENGTH;
     return 0;
+}
+
+static inline bool allowed_id(const uint64_t *allowed, int32_t id) { return (allowed[id >> 6] >> (id & 63)) & 1; }
+
+/* The step's token mask into g->allowed: the tokens the grammar allows next, and the stop tokens
+ * when the reply is a complete value. Returns how many, -1 on error. */
+static int grammar_mask(GenSeq *g, Err *err) {
+    int n = matcher_mask(g->matcher, g->allowed, err);
+    if (n < 0 || !matcher_accepting(g->matcher)) return n;
+    for (int i = 0; i < g->p.n_stop_ids; i++) {
+        int32_t id = g->p.stop_ids[i];
+        if (!allowed_id(g->allowed, id)) n++;
+        g->allowed[id >> 6] |= 1ull << (id & 63);
+    }
+    return n;
+}
+
+/* logits with -inf where the mask refuses, into g->masked. */
+static const float *mask_logits(GenSeq *g, const float *logits) {
+    int vocab = g->m->cfg.vocab;
+    for (int i = 0; i < vocab; i++) g->masked[i] = allowed_id(g->allowed, i) ? logits[i] : -INFINITY;
+    return g->masked;
 }
 
 /* The log-probability of id under logits (vocab), and the k most likely tokens with theirs. */
@@ -115,6 +156,7 @@ static void token_logprob(const float *logits, int vocab, int32_t id, int k, Tok
     out->logprob = (float)(logits[id] - lse);
     out->n_top = 0;
     for (int i = 0; i < vocab && k > 0; i++) { /* insertion into the k best, highest first, lowest id on ties */
+        if (logits[i] == -INFINITY) continue;                   /* a token a grammar refuses */
         int at = out->n_top;
         while (at > 0 && logits[i] > logits[out->top[at - 1].id]) at--;
         if (at >= k) continue;
@@ -144,14 +186,32 @@ static const float *adjusted_logits(GenSeq *g, const float *logits) {
 
 int gen_seq_step(GenSeq *g, const float *logits, GenStreamFn stream, void *user, int32_t *next, Err *err) {
     if (g->done) return 1;
-    int32_t id = sampler_sample(&g->sampler, adjusted_logits(g, logits));
+    const float *sample_from = adjusted_logits(g, logits);
+    if (g->matcher) {
+        int n_allowed = grammar_mask(g, err);
+        if (n_allowed < 0) return -1;
+        if (n_allowed == 0) { /* no token can continue the value (a vocabulary without some bytes) */
+            g->done = true;
+            return 1;
+        }
+        sample_from = mask_logits(g, sample_from);
+    }
+    int32_t id = sampler_sample(&g->sampler, sample_from);
+    if (g->matcher && !allowed_id(g->allowed, id)) id = sampler_argmax(sample_from, g->m->cfg.vocab); /* rounding */
     g->n_completion++;
     if (is_stop_id(&g->p, id)) {
         g->finish = FINISH_STOP;
         g->done = true;
         return 1;
     }
-    if (g->logprobs) token_logprob(logits, g->m->cfg.vocab, id, g->p.top_logprobs, &g->logprobs[g->n_logprobs++]);
+    if (g->logprobs)
+        token_logprob(g->matcher ? mask_logits(g, logits) : logits, g->m->cfg.vocab, id, g->p.top_logprobs,
+                      &g->logprobs[g->n_logprobs++]);
+    if (g->matcher) {
+        const VocabTrie *t = g->p.trie;
+        int rc = matcher_advance(g->matcher, t->text + t->off[id], t->len[id], err);
+        if (rc) return rc < 0 ? -1 : err_set(err, ERR_ARG, "token %d was sampled but the grammar refuses it", id);
+    }
     g->ids[g->n++] = id;
     if (g->counts) g->counts[id]++;
     free(g->text);
@@ -172,6 +232,11 @@ int gen_seq_step(GenSeq *g, const float *logits, GenStreamFn stream, void *user,
         g->text_len = cut;
         g->finish = FINISH_STOP;
         g->cut_short = true;
+        g->done = true;
+        return 1;
+    }
+    if (g->matcher && matcher_finished(g->matcher)) { /* a complete value that nothing may follow */
+        g->finish = FINISH_STOP;
         g->done = true;
         return 1;
     }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "constrain.h"
 #include "infer.h"
 #include "sampler.h"
 
@@ -31,6 +32,11 @@ typedef struct {
     const int32_t *bias_ids;            /* logit_bias: bias_values[i] (-100..100) added to the logit of */
     const float *bias_values;           /* token bias_ids[i] before sampling (the caller's arrays) */
     int n_bias;
+    const Grammar *grammar;             /* constrained decoding (structured outputs): only tokens that keep
+                                           the reply a prefix of the grammar's language are sampled, stop
+                                           tokens only once it is complete, and the reply ends as soon as
+                                           nothing may follow; NULL: free text. The caller's, as is */
+    const VocabTrie *trie;              /* the model's token tree, needed with grammar */
 } GenParams;
 
 typedef enum { FINISH_STOP = 0, FINISH_LENGTH = 1 } FinishReason;
@@ -76,13 +82,19 @@ typedef struct {
     int n_logprobs;
     float *adjusted;         // (vocab) the logits after penalties and bias, when any is set
     int32_t *counts;         // (vocab) times each token was generated, when a penalty is set
+    Matcher *matcher;        /* with p.grammar: where the reply is in the grammar */
+    uint64_t *allowed;       // ((vocab + 63) / 64) with p.grammar: this step's token mask
+    float *masked;           // (vocab) with p.grammar: the logits to sample, -inf where not allowed
 } GenSeq;
 
 /* A reply to a prompt of n_prompt tokens in a sequence of n_ctx positions. ERR_ARG for an empty
  * prompt, one that leaves no room in n_ctx, or bad sampling parameters (penalties outside -2..2, a
  * bias outside -100..100 or on a token outside the vocabulary); ERR_NOMEM. Free with gen_seq_free
  * (also after gen_seq_finish). Penalties and biases change what is sampled, as OpenAI's do; the
- * recorded logprobs stay those of the model. */
+ * recorded logprobs stay those of the model. With a grammar, logprobs are those of the model's
+ * distribution restricted to the allowed tokens (renormalised over them, before penalties, bias and
+ * temperature): top_logprobs then lists only tokens that could have been chosen (the enum labels
+ * of a classification, with their probabilities). */
 int gen_seq_init(GenSeq *g, const Model *m, const GenParams *p, int n_prompt, int n_ctx, Err *err);
 /* Samples the next token from logits (vocab), the logits of the sequence's last position, and
  * streams what text became final. 0: go on, *next is the token to run next (a decode row); 1: the

@@ -128,20 +128,81 @@ static int check_unsupported(json_t *root, ApiError *e) {
     if (user && !json_is_null(user) && !json_is_string(user)) return api_bad_param(e, "user", "expected a string.");
     if (ptc && !json_is_null(ptc) && !json_is_boolean(ptc))
         return api_bad_param(e, "parallel_tool_calls", "expected a boolean.");
-    json_t *rf = json_object_get(root, "response_format");
-    if (rf && !json_is_null(rf)) {
-        json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
-        if (!json_is_string(type)) return api_bad_param(e, "response_format", "expected an object with a 'type'.");
-        if (strcmp(json_string_value(type), "text") != 0)
-            return api_fail(e, 400, "invalid_request_error", "response_format", "unsupported_parameter",
-                            "response_format '%s' is not supported by this server (only 'text').",
-                            json_string_value(type));
-    }
     json_t *tc = json_object_get(root, "tool_choice");
     if (tc && !json_is_null(tc) && !(json_is_string(tc) && (strcmp(json_string_value(tc), "none") == 0 ||
                                                             strcmp(json_string_value(tc), "auto") == 0)))
         return api_fail(e, 400, "invalid_request_error", "tool_choice", "unsupported_parameter",
                         "Forcing tool calls is not supported by this server.");
+    return 0;
+}
+
+/* Does any message mention JSON (any case)? OpenAI asks for it with json_object: without an
+ * instruction to write JSON a model may emit whitespace until the token limit. */
+static bool mentions_json(const ChatRequest *r) {
+    for (int i = 0; i < r->n_msgs; i++)
+        if (strcasestr(r->msgs[i].content, "json")) return true;
+    return false;
+}
+
+/* response_format: text (nothing to do), json_object (any JSON object) or json_schema (the
+ * schema in OpenAI's strict subset), both compiled here into r->grammar for constrained decoding. */
+static int parse_response_format(json_t *root, ChatRequest *r, ApiError *e) {
+    static const char *const RF_FIELDS[] = {"type", "json_schema"};
+    static const char *const JS_FIELDS[] = {"name", "description", "schema", "strict"};
+    json_t *rf = json_object_get(root, "response_format");
+    if (!rf || json_is_null(rf)) return 0;
+    json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
+    if (!json_is_string(type)) return api_bad_param(e, "response_format", "expected an object with a 'type'.");
+    const char *t = json_string_value(type);
+    if (strcmp(t, "text") != 0 && strcmp(t, "json_object") != 0 && strcmp(t, "json_schema") != 0)
+        return api_bad_param(e, "response_format.type", "expected 'text', 'json_object' or 'json_schema', got '%.40s'.", t);
+    ApiError fe = {0};
+    if (api_check_fields(rf, RF_FIELDS, strcmp(t, "json_schema") == 0 ? 2 : 1, &fe))
+        return api_bad_param(e, "response_format", "%s", fe.message);
+    FtError err = {0};
+    if (strcmp(t, "text") == 0) return 0;
+    if (strcmp(t, "json_object") == 0) {
+        if (!mentions_json(r))
+            return api_bad_param(e, "messages", "'messages' must contain the word 'json' in some form, to use "
+                                                "'response_format' of type 'json_object'.");
+        if (ft_grammar_json_object(&r->grammar, &err)) return api_fail(e, 500, "server_error", NULL, NULL, "%s", err.msg);
+        return 0;
+    }
+    json_t *js = json_object_get(rf, "json_schema");
+    if (!js)
+        return api_fail(e, 400, "invalid_request_error", "response_format.json_schema", "missing_required_parameter",
+                        "Missing required parameter: 'response_format.json_schema'.");
+    if (!json_is_object(js)) return api_bad_param(e, "response_format.json_schema", "expected an object.");
+    if (api_check_fields(js, JS_FIELDS, sizeof JS_FIELDS / sizeof JS_FIELDS[0], &fe))
+        return api_bad_param(e, "response_format.json_schema", "%s", fe.message);
+    json_t *name = json_object_get(js, "name"), *schema = json_object_get(js, "schema"),
+           *strict = json_object_get(js, "strict"), *desc = json_object_get(js, "description");
+    if (!name)
+        return api_fail(e, 400, "invalid_request_error", "response_format.json_schema.name", "missing_required_parameter",
+                        "Missing required parameter: 'response_format.json_schema.name'.");
+    const char *nm = json_is_string(name) ? json_string_value(name) : "";
+    size_t nl = strlen(nm);
+    if (nl == 0 || nl > 64 || strspn(nm, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != nl)
+        return api_bad_param(e, "response_format.json_schema.name", "expected a name of 1 to 64 letters, digits, "
+                                                                    "underscores and dashes.");
+    if (desc && !json_is_null(desc) && !json_is_string(desc))
+        return api_bad_param(e, "response_format.json_schema.description", "expected a string.");
+    if (strict && !json_is_null(strict) && !json_is_boolean(strict))
+        return api_bad_param(e, "response_format.json_schema.strict", "expected a boolean.");
+    if (!schema || json_is_null(schema)) { /* no schema: any JSON object */
+        if (ft_grammar_json_object(&r->grammar, &err)) return api_fail(e, 500, "server_error", NULL, NULL, "%s", err.msg);
+        return 0;
+    }
+    if (!json_is_object(schema)) return api_bad_param(e, "response_format.json_schema.schema", "expected an object.");
+    char *text = json_dumps(schema, JSON_COMPACT); /* jansson keeps the properties' order */
+    if (!text) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    int rc = ft_grammar_from_json_schema(text, strlen(text), json_is_true(strict), &r->grammar, &err);
+    free(text);
+    if (rc)
+        return err.code == FT_ERR_NOMEM
+                   ? api_fail(e, 500, "server_error", NULL, NULL, "out of memory")
+                   : api_fail(e, 400, "invalid_request_error", "response_format", NULL,
+                              "Invalid schema for response_format '%s': %s.", nm, err.msg);
     return 0;
 }
 
@@ -192,7 +253,8 @@ int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e
         api_field_int(root, "max_completion_tokens", 1, 1 << 30, &max_completion, e) < 0 ||
         api_field_bool(root, "stream", &r->stream, e) < 0 || api_field_bool(root, "logprobs", &r->logprobs, e) < 0 ||
         api_field_number(root, "frequency_penalty", -2, 2, &r->frequency_penalty, e) < 0 ||
-        api_field_number(root, "presence_penalty", -2, 2, &r->presence_penalty, e) < 0 || parse_logit_bias(root, r, e))
+        api_field_number(root, "presence_penalty", -2, 2, &r->presence_penalty, e) < 0 || parse_logit_bias(root, r, e) ||
+        parse_response_format(root, r, e))
         return -1;
     long long top = 0;
     rc = api_field_int(root, "top_logprobs", 0, 20, &top, e);
@@ -220,5 +282,6 @@ void chat_request_free(ChatRequest *r) {
     free(r->msgs);
     free(r->bias_ids);
     free(r->bias_values);
+    ft_grammar_free(r->grammar);
     memset(r, 0, sizeof *r);
 }

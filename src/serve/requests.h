@@ -46,11 +46,15 @@ typedef struct {
     int32_t *bias_ids;     /* heap: logit_bias's token ids */
     float *bias_values;    /* heap: and their biases (-100..100) */
     int n_bias;
+    FtGrammar *grammar;    /* response_format json_object / json_schema compiled (heap); NULL: text */
 } ChatRequest;
 
-/* Parses a chat completion request. Text content parts are joined; image, audio and file parts,
- * logprobs, and response formats other than text are refused as unsupported (400). Other
- * parameters OpenAI accepts are accepted (and have no effect). */
+/* Parses a chat completion request. Text content parts are joined; image, audio and file parts are
+ * refused as unsupported (400). response_format json_object and json_schema are compiled for
+ * constrained decoding; a schema outside OpenAI's strict subset is a 400 naming the keyword and
+ * where it is (param response_format), json_object without the word "json" in the messages is a
+ * 400 (param messages), as OpenAI's. Other parameters OpenAI accepts are accepted (and have no
+ * effect). */
 int chat_request_parse(const char *body, size_t len, ChatRequest *out, ApiError *e);
 void chat_request_free(ChatRequest *r);
 

@@ -281,6 +281,8 @@ void route_chat_completions(Ctx *c) {
     p->n_logit_bias = cr.n_bias;
     cr.bias_ids = NULL;
     cr.bias_values = NULL;
+    p->grammar = cr.grammar; /* the request's from now on, shared by its choices */
+    cr.grammar = NULL;
     call->logprobs = cr.logprobs;
     r->cb = (InferCallbacks){on_piece, on_choice_done, on_done, is_cancelled};
     r->user = call;

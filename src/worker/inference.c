@@ -12,6 +12,7 @@ void inference_request_free(InferRequest *r) {
     free(r->msgs);
     free((void *)r->params.logit_bias_ids);
     free((void *)r->params.logit_bias_values);
+    ft_grammar_free((FtGrammar *)r->params.grammar);
     free(r);
 }
 

@@ -71,7 +71,8 @@ typedef struct InferRequest {
     int n_msgs;
     FtGenParams params;         /* max_tokens, temperature, top_p, top_k, seed, stop strings (owned
                                  * by owner), logprobs, penalties, logit_bias (its arrays heap, freed
-                                 * with the request); the thread adds the model's end-of-turn ids */
+                                 * with the request), grammar (heap,
+                                 * freed with the request); the thread adds the model's end-of-turn ids */
     int n_choices;              /* choice i samples with seed params.seed + i */
     json_t *owner;              /* released with the request (may be NULL) */
     InferCallbacks cb;

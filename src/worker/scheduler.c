@@ -225,6 +225,7 @@ static FtGenParams choice_params(const Inference *inf, const InferRequest *r, in
     p.logit_bias_ids = r->params.logit_bias_ids;
     p.logit_bias_values = r->params.logit_bias_values;
     p.n_logit_bias = r->params.n_logit_bias;
+    p.grammar = r->params.grammar; /* each choice has its own matcher over the shared grammar */
     return p;
 }
 

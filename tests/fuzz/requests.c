@@ -22,6 +22,10 @@ static const char *const SEEDS[] = {
     "\"batch_size\":\"auto\",\"learning_rate_multiplier\":0.5}}},\"metadata\":{\"team\":\"qa\",\"k\":\"v\"},"
     "\"integrations\":[]}",
     "{\"model\":\"m\",\"training_file\":\"file-x\",\"hyperparameters\":{\"n_epochs\":\"auto\",\"batch_size\":8}}",
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"JSON please\"}],\"response_format\":{\"type\":"
+    "\"json_schema\",\"json_schema\":{\"name\":\"t\",\"strict\":true,\"schema\":{\"type\":\"object\",\"properties\":"
+    "{\"a\":{\"enum\":[\"x\",1]},\"b\":{\"type\":[\"array\",\"null\"],\"items\":{\"$ref\":\"#\"}}},\"required\":"
+    "[\"a\",\"b\"],\"additionalProperties\":false}}}}",
 };
 #define N_SEEDS (sizeof SEEDS / sizeof SEEDS[0])
 
