@@ -75,6 +75,22 @@ static void pack_x(uint16_t *packed, const uint16_t *x, int n, int K, int steps)
     }
 }
 
+/* The calling thread's buffer of x in B tiles, grown once (never freed: a freed large block goes back
+ * to the kernel, and unmapping it costs every thread of the process a TLB flush). */
+static uint16_t *packed_buffer(size_t elems) {
+    static __thread uint16_t *buf;
+    static __thread size_t cap;
+    if (elems > cap) {
+        free(buf);
+        if (!(buf = aligned_alloc(64, elems * sizeof(uint16_t)))) {
+            fprintf(stderr, "ftune: out of memory for %zu KiB of x in tiles\n", elems >> 9);
+            abort();
+        }
+        cap = elems;
+    }
+    return buf;
+}
+
 /* The calling thread's buffer of A tiles, grown once. */
 static uint16_t *thread_tiles(size_t elems) {
     static __thread uint16_t *buf;
@@ -135,11 +151,7 @@ AMX_TARGET static void store_sums(float *y, int N, float *c, int j0, int n_out, 
 AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols, steps = (K + AMX_K - 1) / AMX_K;
     int chunks = (n + AMX_ROWS - 1) / AMX_ROWS, n_groups = (N + AMX_GROUP - 1) / AMX_GROUP;
-    uint16_t *packed = aligned_alloc(64, (size_t)chunks * steps * 512 * sizeof(uint16_t));
-    if (!packed) {
-        fprintf(stderr, "ftune: out of memory for %d rows of x in tiles\n", n);
-        abort();
-    }
+    uint16_t *packed = packed_buffer((size_t)chunks * steps * 512);
     pack_x(packed, xb, n, K, steps);
     bool convert = quant_bf16_fast(w->type) && w->type != QUANT_BF16 && K % AMX_K == 0;
 #pragma omp parallel
@@ -171,7 +183,6 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
             }
         }
     }
-    free(packed);
 }
 #else
 bool amx_matvec_available(void) { return false; }

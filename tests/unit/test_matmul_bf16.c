@@ -227,6 +227,12 @@ TEST(matvec_bf16_matches_twin_within_bound) {
     }
 }
 
+/* op_matmul_inference with the first half of the rows (rounded down) as decode rows: the row under
+ * test, last, is a prompt row among decode and prompt rows. */
+static void inference_half_decode(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
+    op_matmul_inference(y, x, w, bias, n, n / 2);
+}
+
 /* Inference's entries give a row the same bits whatever shares its call: row 0 computed alone
  * equals row 0 placed at the end of calls of 2 to 40 rows (prompt rows at bf16 where the CPU has
  * it, on a Q8_0 and an F32 weight; decode rows on both, and at bf16 on Q8_0, Q4_1 and F32 weights
@@ -259,7 +265,7 @@ TEST(matmul_inference_rows_do_not_depend_on_the_batch) {
     struct {
         const QuantMatrix *w;
         void (*fn)(float *, const float *, const QuantMatrix *, const float *, int);
-    } cases[] = {{&wp, op_matmul_prompt}, {&wq, op_matmul_prompt}, {&wf, op_matmul_prompt},
+    } cases[] = {{&wp, inference_half_decode}, {&wq41b, inference_half_decode}, {&wp, op_matmul_prompt}, {&wq, op_matmul_prompt}, {&wf, op_matmul_prompt},
                  {&wq, op_matmul_decode}, {&wf, op_matmul_decode}, {&wq8b, op_matmul_decode},
                  {&wq41b, op_matmul_decode}, {&wp, op_matmul_decode}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
