@@ -106,31 +106,50 @@ static uint16_t *thread_tiles(size_t elems) {
     return buf;
 }
 
-/* Steps s0 .. s1 - 1 of AMX_GROUP rows from j0 of w in bf16 into A tiles: step s, row o at
- * buf + ((s - s0) * AMX_GROUP + o) * 32, zeros beyond the matrix and K. The types quant_bf16_fast
- * takes convert a block at a time (quant_bf16_impl.h: quant_rows_bf16's bits); the others copy
- * from w->bf16. */
-AMX_TARGET static void group_tiles(uint16_t *buf, const QuantMatrix *w, int j0, int n_out, int s0, int s1, bool convert) {
+/* n_out rows of stored blocks from base (row_bytes apart) converted into A tiles, step by step so
+ * that the stores run in order (row by row they would land a tile row apart and evict each other),
+ * prefetching the next group's next_bytes bytes at next meanwhile. type is a constant after
+ * inlining. */
+AMX_TARGET static inline __attribute__((always_inline)) void convert_group(uint16_t *buf, uint32_t type,
+                                                                           const unsigned char *base, size_t row_bytes,
+                                                                           int n_out, int steps,
+                                                                           const unsigned char *next, size_t next_bytes) {
+    size_t step_bytes = type == QUANT_F16 ? 64 : quant_block_bytes(type), pf = 0;
+    for (int s = 0; s < steps; s++)
+        for (int o = 0; o < n_out; o++) {
+            if (pf < next_bytes) _mm_prefetch((const char *)next + pf, _MM_HINT_T0), pf += 64;
+            const unsigned char *p = base + (size_t)o * row_bytes + (size_t)s * step_bytes;
+            _mm512_store_si512(buf + ((size_t)s * AMX_GROUP + o) * AMX_K, (__m512i)bf16_block32(type, p));
+        }
+}
+
+/* AMX_GROUP rows from j0 of w in bf16 into A tiles: step s, row o at buf + (s * AMX_GROUP + o) * 32,
+ * zeros beyond the matrix and K. The types quant_bf16_fast takes convert a block at a time
+ * (quant_bf16_impl.h: quant_rows_bf16's bits); the others copy from w->bf16. */
+AMX_TARGET static void group_tiles(uint16_t *buf, const QuantMatrix *w, int j0, int n_out, int steps, bool convert) {
     int K = w->cols;
-    size_t row_bytes = quant_row_bytes(w->type, (size_t)K);
-    size_t step_bytes = w->type == QUANT_F16 ? 64 : quant_block_bytes(w->type);
-    if (n_out < AMX_GROUP || (K % AMX_K && s1 * AMX_K > K))
-        memset(buf, 0, (size_t)(s1 - s0) * AMX_GROUP * AMX_K * sizeof(uint16_t));
-    for (int o = 0; o < n_out; o++) {
-        uint16_t *dst = buf + (size_t)o * AMX_K;
-        if (convert) {
-            const unsigned char *p = w->data + (size_t)(j0 + o) * row_bytes + (size_t)s0 * step_bytes;
-            for (int s = s0; s < s1; s++, p += step_bytes, dst += AMX_GROUP * AMX_K) {
-                _mm_prefetch((const char *)p + QUANT_PREFETCH_BYTES, _MM_HINT_T0);
-                _mm512_store_si512(dst, (__m512i)bf16_block32(w->type, p));
-            }
-        } else {
+    if (n_out < AMX_GROUP || K % AMX_K) memset(buf, 0, (size_t)steps * AMX_GROUP * AMX_K * sizeof(uint16_t));
+    if (!convert) {
+        for (int o = 0; o < n_out; o++) {
             const uint16_t *src = w->bf16 + (size_t)(j0 + o) * K;
-            for (int s = s0; s < s1; s++, dst += AMX_GROUP * AMX_K) {
+            for (int s = 0; s < steps; s++) {
                 int cnt = K - s * AMX_K < AMX_K ? K - s * AMX_K : AMX_K;
-                memcpy(dst, src + (size_t)s * AMX_K, (size_t)cnt * sizeof(uint16_t));
+                memcpy(buf + ((size_t)s * AMX_GROUP + o) * AMX_K, src + (size_t)s * AMX_K, (size_t)cnt * sizeof(uint16_t));
             }
         }
+        return;
+    }
+    size_t row_bytes = quant_row_bytes(w->type, (size_t)K);
+    const unsigned char *base = w->data + (size_t)j0 * row_bytes, *next = base + (size_t)n_out * row_bytes;
+    int next_rows = w->rows - (j0 + n_out) < AMX_GROUP ? w->rows - (j0 + n_out) : AMX_GROUP;
+    size_t next_bytes = (size_t)next_rows * row_bytes;
+    switch (w->type) {
+    case QUANT_F16: convert_group(buf, QUANT_F16, base, row_bytes, n_out, steps, next, next_bytes); break;
+    case QUANT_Q8_0: convert_group(buf, QUANT_Q8_0, base, row_bytes, n_out, steps, next, next_bytes); break;
+    case QUANT_Q4_0: convert_group(buf, QUANT_Q4_0, base, row_bytes, n_out, steps, next, next_bytes); break;
+    case QUANT_Q4_1: convert_group(buf, QUANT_Q4_1, base, row_bytes, n_out, steps, next, next_bytes); break;
+    case QUANT_Q5_0: convert_group(buf, QUANT_Q5_0, base, row_bytes, n_out, steps, next, next_bytes); break;
+    default: convert_group(buf, QUANT_Q5_1, base, row_bytes, n_out, steps, next, next_bytes); break;
     }
 }
 
@@ -162,7 +181,7 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
         for (int g = 0; g < n_groups; g++) {
             int j0 = g * AMX_GROUP, n_out = N - j0 < AMX_GROUP ? N - j0 : AMX_GROUP;
             uint16_t *a = thread_tiles((size_t)steps * AMX_GROUP * AMX_K);
-            group_tiles(a, w, j0, n_out, 0, steps, convert);
+            group_tiles(a, w, j0, n_out, steps, convert);
             for (int ch = 0; ch < chunks; ch++) { /* three independent sums per step keep the tile unit busy */
                 const uint16_t *b = packed + (size_t)ch * steps * 512;
                 _tile_zero(0);
@@ -182,6 +201,8 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
                 store_sums(y, N, c, j0, n_out, t0, n - t0 < AMX_ROWS ? n - t0 : AMX_ROWS, bias);
             }
         }
+        _tile_release(); /* back to the initial state: a thread that sleeps or is switched out then
+                          * carries no tile data */
     }
 }
 #else
