@@ -19,6 +19,7 @@ static const Command COMMANDS[] = {
     {"validate", cmd_validate, "check a fine-tuning dataset (JSONL) and describe it"},
     {"eval", cmd_eval, "compare models on a held-out chat set (accuracy, tokens, latency)"},
     {"serve", cmd_serve, "run the OpenAI-compatible fine-tuning and chat server"},
+    {"keys", cmd_keys, "create, list and revoke the server's API keys and projects"},
 };
 
 static void usage(void) {

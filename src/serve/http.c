@@ -165,6 +165,14 @@ const char *http_header(const HttpRequest *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_header_n(const HttpRequest *req, const char *name, size_t *len) {
+    const char *value = NULL;
+    *len = 0;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND, name, strlen(name), &value, len) != MHD_YES)
+        return NULL;
+    return value;
+}
+
 typedef struct {
     void (*fn)(void *, const char *, const char *);
     void *user;
@@ -259,6 +267,8 @@ static enum MHD_Result send_response(ConnState *c) {
         if (!r->stream_sse) take_deferred(c);
     }
     if (r->status == 503 && !r->retry_after) r->retry_after = HTTP_RETRY_AFTER_BUSY_S;
+    if (r->status >= 500 && !c->req.cause[0] && r->body) /* (a file or a stream has no body to quote) */
+        snprintf(c->req.cause, sizeof c->req.cause, "%.*s", (int)(r->len < 1000 ? r->len : 1000), r->body);
     if (c->stream && r->stream_sse) {
         mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK, stream_read, c, NULL);
         if (!mr) return MHD_NO;

@@ -226,6 +226,7 @@ void route_chat_completions(Ctx *c) {
     ModelInfo m;
     Err err = {0};
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, cr.model, &m, &err);
+    if (rc == 0 && !api_visible(c, m.project)) rc = STORE_NOT_FOUND; /* another project's fine-tuned model */
     if (rc) {
         if (rc == STORE_NOT_FOUND)
             api_errorf(c, 404, "invalid_request_error", "model", "model_not_found",

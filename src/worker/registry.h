@@ -22,6 +22,7 @@ typedef struct {
     char adapter_dir[4096];     /* "" for a base model; absolute for an --adapter one */
     long long created;          /* Unix seconds */
     char job_id[STORE_ID_MAX];  /* fine-tuned models and checkpoints */
+    char project[STORE_ID_MAX]; /* fine-tuned models and checkpoints: their job's; "" = every project's */
 } ModelInfo;
 
 /* Base models in dirs, sorted by id (*out heap, caller frees; unreadable dirs are skipped). */
@@ -29,7 +30,8 @@ int registry_list_base(const char *const *dirs, int n_dirs, ModelInfo **out, int
 /* The base model with this id (or file name), or STORE_NOT_FOUND. */
 int registry_find_base(const char *const *dirs, int n_dirs, const char *id, ModelInfo *out);
 /* Any model by name: served adapter, base, fine-tuned or checkpoint. STORE_NOT_FOUND when there
- * is none (a deleted fine-tuned model, or one whose base model has gone, included). */
+ * is none (a deleted fine-tuned model, or one whose base model has gone, included). It does not
+ * check who asks: out->project says which project may see a fine-tuned model or checkpoint. */
 int registry_resolve(Store *s, const char *const *dirs, int n_dirs, const char *name, ModelInfo *out, Err *err);
 /* Served adapters (registry_adapters.c). configure checks every `--adapter` value (specs: "NAME=DIR"
  * or "NAME=DIR@BASE_ID") against the base models in dirs and replaces the table with them; on
