@@ -1,6 +1,7 @@
 /* routes_files.c: /v1/files: multipart upload (a fine-tune upload must be JSONL: one JSON object
  * per line, checked before anything is stored), list with purpose/order/after/limit, retrieve,
  * raw content (results files are stored base64-encoded, as OpenAI serves them) and delete. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,8 +245,12 @@ void route_files_content(Ctx *c) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
+        Err err = {0};
+        err_set(&err, ERR_IO, "%s: %s", path, strerror(errno));
         if (fd >= 0) close(fd);
-        api_errorf(c, 500, "server_error", NULL, NULL, "The content of %s could not be read.", f.id);
+        char what[STORE_ID_MAX + 40];
+        snprintf(what, sizeof what, "The content of %s could not be read", f.id);
+        api_server_error(c, what, &err);
         return;
     }
     HttpResponse *r = c->res;

@@ -199,6 +199,7 @@ static void on_http_error(void *user, HttpResponse *res, int status, const char 
     (void)user;
     ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
     snprintf(e.message, sizeof e.message, "%s", message);
+    if (status == 400) snprintf(e.code, sizeof e.code, "invalid_header");
     if (status == 413) snprintf(e.code, sizeof e.code, "request_too_large");
     if (status == 414) snprintf(e.code, sizeof e.code, "url_too_long");
     if (status == 431) snprintf(e.code, sizeof e.code, "headers_too_large");
