@@ -163,7 +163,8 @@ int cmd_keys(int argc, char **argv) {
     umask(077); /* as ftune serve: the data directory is its owner's alone */
     Store *s;
     Err err = {0};
-    if (store_open(dir, &s, &err)) {
+    /* as ftune serve: never a new database beside the uploads and jobs of a lost one */
+    if (store_check_presence(dir, &err) || store_open(dir, &s, &err)) {
         fprintf(stderr, "ftune keys: %s\n", err.msg);
         return 1;
     }

@@ -16,7 +16,8 @@
 
 struct AccessLog {
     int fd;
-    bool own; /* fd is ours to close (not stderr) */
+    bool own;     /* fd is ours to close (not stderr) */
+    bool failing; /* the last write failed: said once on stderr until one succeeds (a benign race) */
 };
 
 int access_log_open(const char *path, AccessLog **out, Err *err) {
@@ -76,9 +77,12 @@ void access_log_write(AccessLog *log, const HttpRequest *req, int status, double
     size_t n = strlen(text);
     text[n] = '\n'; /* json_dumps's NUL becomes the line's end: one write, one line */
     ssize_t w = write(log->fd, text, n + 1);
-    if (w != (ssize_t)(n + 1) && log->own)
-        fprintf(stderr, "ftune serve: access log: the line of %s was not written: %s\n", req->request_id,
-                w < 0 ? strerror(errno) : "short write");
+    bool ok = w == (ssize_t)(n + 1);
+    if (!ok && log->own && !log->failing)
+        fprintf(stderr, "ftune serve: access log: the line of %s was not written (nor will be the next ones until "
+                        "there is room): %s\n", req->request_id, w < 0 ? strerror(errno) : "short write");
+    if (ok && log->failing) fprintf(stderr, "ftune serve: access log: written again from %s on\n", req->request_id);
+    log->failing = !ok;
     if (status >= 500 && log->own)
         fprintf(stderr, "ftune serve: %d %s %s %s: %s\n", status, req->request_id, req->method, req->path,
                 req->cause[0] ? req->cause : "unknown cause");

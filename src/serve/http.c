@@ -32,6 +32,7 @@ struct HttpStream {
     size_t body_len;
     struct MHD_Connection *conn;
     bool suspended;             /* the connection waits for this stream */
+    char cause[1024];           /* a failure's server-side cause ("" = none) */
 };
 
 struct HttpServer {
@@ -117,6 +118,12 @@ bool http_stream_cancelled(HttpStream *s) {
     bool c = s->cancelled;
     pthread_mutex_unlock(&s->mu);
     return c;
+}
+
+void http_stream_cause(HttpStream *s, const char *cause) {
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->cause, sizeof s->cause, "%s", cause);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void http_stream_finish(HttpStream *s, int status, char *body, size_t len) {
@@ -238,6 +245,7 @@ static void take_deferred(ConnState *c) {
     c->res.body = s->body;
     c->res.len = s->body_len;
     s->body = NULL;
+    if (s->cause[0]) snprintf(c->req.cause, sizeof c->req.cause, "%s", s->cause);
     pthread_mutex_unlock(&s->mu);
     snprintf(c->res.content_type, sizeof c->res.content_type, "application/json");
 }

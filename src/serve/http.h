@@ -115,6 +115,9 @@ HttpStream *http_stream_new(void);
 int http_stream_write(HttpStream *s, const char *data, size_t len);
 /* True when the client has gone away (the producer may stop early). */
 bool http_stream_cancelled(HttpStream *s);
+/* Records the server-side cause of a failure answered through the stream, for the access log
+ * (HttpRequest.cause); call before http_stream_finish. */
+void http_stream_cause(HttpStream *s, const char *cause);
 /* Ends the stream and drops the producer's reference. For a deferred response, status and body
  * (heap, taken) are the answer; for SSE they are ignored (body freed). */
 void http_stream_finish(HttpStream *s, int status, char *body, size_t len);

@@ -347,7 +347,9 @@ static int ensure_schema(Store *s, Err *err) {
                      STORE_SCHEMA_VERSION);
     if (rc == 0) rc = store_exec(s, SCHEMA_SQL, "create schema", err);
     if (rc == 0 && v == 1) rc = store_exec(s, MIGRATE_1_TO_2_SQL, "migrate schema 1 to 2", err);
-    if (rc == 0) rc = store_projects_schema(s, err); /* version 3; idempotent, whatever v was */
+    /* version 3 (idempotent itself, but run only on older databases: an open of a current one
+     * writes nothing, so that a server restarts on a full disk) */
+    if (rc == 0 && v < 3) rc = store_projects_schema(s, err);
     if (rc == 0 && v < STORE_SCHEMA_VERSION)
         rc = store_exec(s, "PRAGMA user_version = " STORE_STR(STORE_SCHEMA_VERSION), "set schema version", err);
     if (rc == 0) return store_exec(s, "COMMIT", "commit schema", err);
