@@ -19,7 +19,6 @@ typedef struct {
     bool sse, include_usage;
     bool wrote;                           /* an event went out: errors from now on are events */
     char id[STORE_ID_MAX];
-    char request_id[40];                  /* the HTTP request's, for a 5xx's message */
     char model[STORE_NAME_MAX];
     long long created;
     int n;
@@ -179,13 +178,8 @@ static json_t *completion_json(const ChatCall *call) {
 static void on_done(void *user, int status, const char *code, const char *message) {
     ChatCall *call = user;
     ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
-    if (status >= 500 && status != 503) { /* the engine's message may name server paths: the log has it */
-        http_stream_cause(call->stream, message ? message : "generation failed");
-        snprintf(e.message, sizeof e.message,
-                 "The reply could not be generated: the server had an error while processing your request (request "
-                 "id %s; its log has the cause).",
-                 call->request_id);
-    } else if (status) {
+    if (status >= 500) http_stream_cause(call->stream, message ? message : "generation failed"); /* for the log */
+    if (status) { /* (the scheduler's messages name files without their directories) */
         snprintf(e.message, sizeof e.message, "%s", message ? message : "generation failed");
         if (code) snprintf(e.code, sizeof e.code, "%s", code);
         if (code && strcmp(code, "context_length_exceeded") == 0) snprintf(e.param, sizeof e.param, "messages");
@@ -261,7 +255,6 @@ void route_chat_completions(Ctx *c) {
     call->n = cr.n;
     call->created = (long long)time(NULL);
     store_new_id("chatcmpl-", call->id, sizeof call->id);
-    snprintf(call->request_id, sizeof call->request_id, "%s", c->req->request_id);
     snprintf(call->model, sizeof call->model, "%s", cr.model);
 
     snprintf(r->base_path, sizeof r->base_path, "%s", m.base_path);
