@@ -6,7 +6,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -Itests -I
 # OpenBLAS built on OpenMP shares libgomp's thread pool with our own loops (the pthread build and
 # OpenMP spin against each other and run ~10x slower on decode).
 OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
-LDLIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -ljansson -lpcre2-8 -lsqlite3 -lmicrohttpd -lcurl -lpthread -lm -fopenmp
+LDLIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -ljansson -lpcre2-8 -lsqlite3 -lmicrohttpd -lcurl -lcrypto -lpthread -lm -fopenmp
 # oneDNN (libdnnl-dev) brings the bf16 path (AMX / AVX512-BF16); without it ftune builds fp32 only.
 # DNNL=0 builds without it even where it is installed.
 DNNL ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)

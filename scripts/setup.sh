@@ -6,7 +6,7 @@
 set -euo pipefail
 
 DEB_PACKAGES=(build-essential libopenblas-openmp-dev libdnnl-dev libjansson-dev libpcre2-dev libsqlite3-dev
-              libmicrohttpd-dev libcurl4-openssl-dev pkg-config ca-certificates python3 python3-pip unzip
+              libmicrohttpd-dev libcurl4-openssl-dev libssl-dev pkg-config ca-certificates python3 python3-pip unzip
               chromium chromium-driver)
 # The official OpenAI SDK is the end-to-end tests' and the demo's client; Selenium drives headless
 # Chromium to check that `ftune eval --html` renders (both pinned: the versions tested).

@@ -20,6 +20,7 @@ static const Command COMMANDS[] = {
     {"eval", cmd_eval, "compare models on a held-out chat set (accuracy, tokens, latency)"},
     {"serve", cmd_serve, "run the OpenAI-compatible fine-tuning and chat server"},
     {"alias", cmd_alias, "set, remove or list model aliases in a server's data directory"},
+    {"keys", cmd_keys, "create, list and revoke the server's API keys and projects"},
 };
 
 static void usage(void) {

@@ -15,7 +15,7 @@
 
 static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "models", "api-key", "threads", "http-threads",
                                             "allow-no-key", "precision", "parallel", "kv-cache-mib", "max-queued-jobs",
-                                            "rate-limit", "adapter", "alias", NULL};
+                                            "rate-limit", "adapter", "alias", "access-log", NULL};
 static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
 
 static void usage(void) {
@@ -24,10 +24,13 @@ static void usage(void) {
             "                   [--threads N] [--http-threads N] [--allow-no-key] [" CLI_PRECISION_USAGE "]\n"
             "                   [--parallel N] [--kv-cache-mib M] [--max-queued-jobs N] [--rate-limit N]\n"
             "                   [--adapter NAME=DIR[@BASE_ID]]... [--alias NAME=TARGET]...\n"
+            "                   [--access-log FILE|-]\n"
             "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions) on\n"
             "http://H:P/v1 (default 127.0.0.1:8080). State lives in DIR (default ./ftune-data); base models are\n"
             "the GGUF files and Hugging Face folders in the --models directories (default ./models), named by\n"
-            "file or folder name. With --api-key, requests need 'Authorization: Bearer KEY'. Without keys\n"
+            "file or folder name. With --api-key, requests need 'Authorization: Bearer KEY' (these keys act in\n"
+            "the default project and may manage projects and keys); so do they once `ftune keys create` made a\n"
+            "key in DIR (project keys see only their project's files, jobs and models). Without keys\n"
             "only a loopback host is allowed, unless --allow-no-key. Chat completions are batched: up to\n"
             "--parallel sequences (default 32) generate at once, within --kv-cache-mib of key/value cache\n"
             "(default 2048), which also keeps the prompts of ended requests for reuse (the prefix cache).\n"
@@ -38,7 +41,8 @@ static void usage(void) {
             "base_model_name_or_path names (that id, its last path component, or the one id starting with\n"
             "that component and '.'), or on BASE_ID when given. --alias NAME=TARGET makes NAME stand for the\n"
             "model TARGET (a base, ft:, checkpoint or --adapter model id) wherever a model id goes, for the\n"
-            "life of the process; `ftune alias set` keeps aliases in DIR's database, applied without a restart.\n",
+            "life of the process; `ftune alias set` keeps aliases in DIR's database, applied without a restart.\n"
+            "Every request is logged as a JSON line to DIR/access.log, or to --access-log FILE ('-': stderr).\n",
             LIMITS_QUEUED_JOBS_DEFAULT);
 }
 
@@ -85,6 +89,11 @@ int cmd_serve(int argc, char **argv) {
     cfg.threads = (int)threads;
     cfg.http_threads = (int)http_threads;
     cfg.data_dir = args_get(&a, "data") ? args_get(&a, "data") : "ftune-data";
+    cfg.access_log = args_get(&a, "access-log");
+    if (cfg.access_log && !cfg.access_log[0]) {
+        fprintf(stderr, "ftune serve: --access-log: an empty path (pass a file, or - for stderr)\n");
+        return EXIT_BAD_INPUT;
+    }
     cfg.n_model_dirs = args_all(&a, "models", cfg.model_dirs, SERVER_MAX_DIRS);
     if (!cfg.n_model_dirs) cfg.model_dirs[cfg.n_model_dirs++] = "models";
     cfg.n_api_keys = args_all(&a, "api-key", cfg.api_keys, SERVER_MAX_KEYS);

@@ -89,8 +89,17 @@ void api_errorf(Ctx *c, int status, const char *type, const char *param, const c
     api_error(c, &e);
 }
 
+bool api_visible(const Ctx *c, const char *owner) { return !owner[0] || strcmp(owner, c->project) == 0; }
+
+void api_note_cause(Ctx *c, const char *what, const Err *err) {
+    snprintf(c->req->cause, sizeof c->req->cause, "%s: %s", what, err && err->msg[0] ? err->msg : "internal error");
+}
+
 void api_server_error(Ctx *c, const char *what, const Err *err) {
-    api_errorf(c, 500, "server_error", NULL, NULL, "%s: %s", what, err && err->msg[0] ? err->msg : "internal error");
+    api_note_cause(c, what, err);
+    api_errorf(c, 500, "server_error", NULL, NULL,
+               "%s: the server had an error while processing your request (request id %s; its log has the cause).",
+               what, c->req->request_id);
 }
 
 json_t *api_parse_object(const char *body, size_t len, ApiError *e) {

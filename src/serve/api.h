@@ -40,7 +40,12 @@ typedef struct {
     HttpRequest *req;
     HttpResponse *res;
     Store *store;               /* this thread's connection */
+    const char *project;        /* the project the request acts in (auth.h; req->project) */
 } Ctx;
+
+/* True when a record of project owner is the request's to see ("" owner: every project's, as base
+ * models are). Another project's record is answered as if it did not exist (404, never 403). */
+bool api_visible(const Ctx *c, const char *owner);
 
 /* Responds with obj (taken) as JSON. */
 void api_json(Ctx *c, int status, json_t *obj);
@@ -49,8 +54,11 @@ void api_error(Ctx *c, const ApiError *e);
 /* Responds with a new error (see api_fail). */
 void api_errorf(Ctx *c, int status, const char *type, const char *param, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-/* 500 server_error naming what failed (the Err of a store or engine call). */
+/* 500 server_error saying what failed and giving the request id; the cause (err's message, which
+ * may name server paths) goes to the access log only (api_note_cause). */
 void api_server_error(Ctx *c, const char *what, const Err *err);
+/* Records "what: err's message" as the request's server-side cause, for the access log. */
+void api_note_cause(Ctx *c, const char *what, const Err *err);
 
 /* Parses a request body that must be a JSON object (400 naming the line/column otherwise). */
 json_t *api_parse_object(const char *body, size_t len, ApiError *e);

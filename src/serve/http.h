@@ -44,6 +44,11 @@ typedef struct {
     size_t body_len;
     char spool_path[4096];      /* multipart body on disk ("" when not spooled) */
     size_t spool_len;
+    /* For the access log, filled by the layers above: who asked (never a secret) and, for a 5xx,
+     * its server-side cause (when empty, the start of the response body stands for it). */
+    char key_id[64];            /* "" = no key */
+    char project[64];           /* "" = none (not authenticated) */
+    char cause[1024];
 } HttpRequest;
 
 typedef struct {
@@ -93,8 +98,10 @@ int http_port(const HttpServer *s); /* the bound port (useful with port 0) */
 const char *http_query(const HttpRequest *req, const char *key);
 /* Calls fn for every query argument (key, value may be NULL). */
 void http_query_each(const HttpRequest *req, void (*fn)(void *user, const char *key, const char *value), void *user);
-/* Request header value (case-insensitive name), or NULL. */
+/* Request header value (case-insensitive name), or NULL. A value may hold NUL bytes: http_header
+ * gives it to the first one, http_header_n the whole value and its length in *len. */
 const char *http_header(const HttpRequest *req, const char *name);
+const char *http_header_n(const HttpRequest *req, const char *name, size_t *len);
 
 /* Response helpers: take ownership of body (heap). */
 void http_respond(HttpResponse *res, int status, const char *content_type, char *body, size_t len);
@@ -108,6 +115,9 @@ HttpStream *http_stream_new(void);
 int http_stream_write(HttpStream *s, const char *data, size_t len);
 /* True when the client has gone away (the producer may stop early). */
 bool http_stream_cancelled(HttpStream *s);
+/* Records the server-side cause of a failure answered through the stream, for the access log
+ * (HttpRequest.cause); call before http_stream_finish. */
+void http_stream_cause(HttpStream *s, const char *cause);
 /* Ends the stream and drops the producer's reference. For a deferred response, status and body
  * (heap, taken) are the answer; for SSE they are ignored (body freed). */
 void http_stream_finish(HttpStream *s, int status, char *body, size_t len);

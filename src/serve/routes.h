@@ -1,5 +1,6 @@
 /* routes.h: the endpoint handlers, one file per resource (routes_files.c, routes_jobs.c,
- * routes_models.c, routes_chat.c). Each reads its path parameters from c->req->params and
+ * routes_models.c, routes_chat.c, routes_admin.c). Each sees only its project's records
+ * (api_visible, c->project). Each reads its path parameters from c->req->params and
  * answers through api.h. */
 #ifndef FTUNE_ROUTES_H
 #define FTUNE_ROUTES_H
@@ -27,5 +28,14 @@ void route_models_get(Ctx *c);
 void route_models_delete(Ctx *c);
 
 void route_chat_completions(Ctx *c);
+
+/* /v1/organization/projects and their api_keys (routes_admin.c): admin keys only. */
+void route_admin_projects_list(Ctx *c);
+void route_admin_projects_create(Ctx *c);
+void route_admin_projects_get(Ctx *c);
+void route_admin_keys_list(Ctx *c);
+void route_admin_keys_create(Ctx *c);
+void route_admin_keys_get(Ctx *c);
+void route_admin_keys_delete(Ctx *c);
 
 #endif

@@ -179,7 +179,8 @@ static json_t *completion_json(const ChatCall *call) {
 static void on_done(void *user, int status, const char *code, const char *message) {
     ChatCall *call = user;
     ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
-    if (status) {
+    if (status >= 500) http_stream_cause(call->stream, message ? message : "generation failed"); /* for the log */
+    if (status) { /* (the scheduler's messages name files without their directories) */
         snprintf(e.message, sizeof e.message, "%s", message ? message : "generation failed");
         if (code) snprintf(e.code, sizeof e.code, "%s", code);
         if (code && strcmp(code, "context_length_exceeded") == 0) snprintf(e.param, sizeof e.param, "messages");
@@ -227,6 +228,7 @@ void route_chat_completions(Ctx *c) {
     ModelInfo m;
     Err err = {0};
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, cr.model, &m, &err);
+    if (rc == 0 && !api_visible(c, m.project)) rc = STORE_NOT_FOUND; /* another project's fine-tuned model */
     if (rc) {
         if (rc == STORE_NOT_FOUND) {
             char msg[3 * STORE_NAME_MAX];

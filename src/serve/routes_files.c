@@ -1,6 +1,7 @@
 /* routes_files.c: /v1/files: multipart upload (a fine-tune upload must be JSONL: one JSON object
  * per line, checked before anything is stored), list with purpose/order/after/limit, retrieve,
  * raw content (results files are stored base64-encoded, as OpenAI serves them) and delete. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,8 +136,11 @@ void route_files_create(Ctx *c) {
     MappedFile body = {0};
     MultipartPart parts[MULTIPART_MAX_PARTS];
     int n = 0;
+    if (file_map(req->spool_path, &body, &err)) { /* err names the spool file: for the log only */
+        api_server_error(c, "the upload could not be read back", &err);
+        return;
+    }
     if (multipart_boundary(req->content_type, boundary, sizeof boundary, &err) ||
-        file_map(req->spool_path, &body, &err) ||
         multipart_parse(body.data, body.size, boundary, parts, MULTIPART_MAX_PARTS, &n, &err)) {
         file_unmap(&body);
         api_errorf(c, 400, "invalid_request_error", NULL, NULL, "The multipart body could not be read: %s", err.msg);
@@ -174,7 +178,7 @@ void route_files_create(Ctx *c) {
     }
     FileRecord rec;
     const char *name = file->has_filename && file->filename[0] ? file->filename : "upload";
-    int rc = store_file_create(c->store, name, purpose_text, file->data, file->len, &rec, &err);
+    int rc = store_file_create(c->store, c->project, name, purpose_text, file->data, file->len, &rec, &err);
     file_unmap(&body);
     if (!rc && expires_after) {
         rec.expires_at = rec.created_at + expires_after;
@@ -205,7 +209,7 @@ void route_files_list(Ctx *c) {
     int n;
     bool more;
     Err err = {0};
-    int rc = store_file_list(c->store, purpose && purpose[0] ? purpose : NULL, after, limit,
+    int rc = store_file_list(c->store, c->project, purpose && purpose[0] ? purpose : NULL, after, limit,
                              order && strcmp(order, "asc") == 0, &files, &n, &more, &err);
     if (api_list_failed(c, rc, after, "files", &err)) return;
     json_t *data = json_array();
@@ -217,10 +221,12 @@ void route_files_list(Ctx *c) {
     api_json(c, 200, list);
 }
 
-/* Looks up the file named by the path; answers 404/500 itself and returns non-zero when absent. */
+/* Looks up the file named by the path; answers 404/500 itself and returns non-zero when absent
+ * (another project's file included). */
 static int load_file(Ctx *c, FileRecord *f) {
     Err err = {0};
     int rc = store_file_get(c->store, c->req->params[0], f, &err);
+    if (rc == 0 && !api_visible(c, f->project)) rc = STORE_NOT_FOUND;
     if (rc == STORE_NOT_FOUND) not_found(c, c->req->params[0]);
     else if (rc) api_server_error(c, "the file could not be read", &err);
     return rc;
@@ -239,8 +245,12 @@ void route_files_content(Ctx *c) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
+        Err err = {0};
+        err_set(&err, ERR_IO, "%s: %s", path, strerror(errno));
         if (fd >= 0) close(fd);
-        api_errorf(c, 500, "server_error", NULL, NULL, "The content of %s could not be read.", f.id);
+        char what[STORE_ID_MAX + 40];
+        snprintf(what, sizeof what, "The content of %s could not be read", f.id);
+        api_server_error(c, what, &err);
         return;
     }
     HttpResponse *r = c->res;
@@ -259,6 +269,8 @@ void route_files_content(Ctx *c) {
 void route_files_delete(Ctx *c) {
     Err err = {0};
     const char *id = c->req->params[0];
+    FileRecord f;
+    if (load_file(c, &f)) return;
     int rc = store_file_delete(c->store, id, &err);
     if (rc == STORE_NOT_FOUND) {
         not_found(c, id);

@@ -31,8 +31,11 @@ static int check_queue_room(Ctx *c, int max, ApiError *e) {
     long long counts[2];
     Err err = {0};
     if (max <= 0) return 0;
-    if (store_job_count_by_status(c->store, waiting, 2, counts, &err))
-        return api_fail(e, 500, "server_error", NULL, NULL, "the jobs could not be counted: %s", err.msg);
+    if (store_job_count_by_status(c->store, waiting, 2, counts, &err)) {
+        api_note_cause(c, "the jobs could not be counted", &err);
+        return api_fail(e, 500, "server_error", NULL, NULL, "The jobs could not be counted (request id %s).",
+                        c->req->request_id);
+    }
     if (counts[0] + counts[1] < max) return 0;
     return api_fail(e, 429, "invalid_request_error", NULL, "too_many_queued_jobs",
                     "%lld fine-tuning jobs are already waiting (the server's limit is %d): wait for some to start, or "
@@ -40,14 +43,20 @@ static int check_queue_room(Ctx *c, int max, ApiError *e) {
                     counts[0] + counts[1], max);
 }
 
-/* Checks that a job's file exists with purpose fine-tune (400 naming param otherwise). */
+/* Checks that a job's file exists in the request's project with purpose fine-tune (400 naming
+ * param otherwise). */
 static int check_job_file(Ctx *c, const char *id, const char *param, ApiError *e) {
     FileRecord f;
     Err err = {0};
     int rc = store_file_get(c->store, id, &f, &err);
+    if (rc == 0 && !api_visible(c, f.project)) rc = STORE_NOT_FOUND;
     if (rc == STORE_NOT_FOUND)
         return api_fail(e, 400, "invalid_request_error", param, "invalid_file_id", "File '%s' does not exist.", id);
-    if (rc) return api_fail(e, 500, "server_error", NULL, NULL, "the file could not be read: %s", err.msg);
+    if (rc) {
+        api_note_cause(c, "the file could not be read", &err);
+        return api_fail(e, 500, "server_error", NULL, NULL, "The file could not be read (request id %s).",
+                        c->req->request_id);
+    }
     if (strcmp(f.purpose, "fine-tune") != 0)
         return api_fail(e, 400, "invalid_request_error", param, "invalid_file_purpose",
                         "File '%s' has purpose '%s'; fine-tuning files must be uploaded with purpose 'fine-tune'.",
@@ -102,6 +111,7 @@ void route_jobs_create(Ctx *c) {
         api_error(c, &e);
     } else {
         store_new_id("ftjob-", job->id, sizeof job->id);
+        snprintf(job->project, sizeof job->project, "%s", c->project);
         job->created_at = (long long)time(NULL);
         snprintf(job->status, sizeof job->status, "validating_files");
         if (job->seed < 0) job->seed = (long long)(store_random_u64() % 2147483648ull); /* OpenAI's 0..2^31-1 */
@@ -169,7 +179,7 @@ void route_jobs_list(Ctx *c) {
     int n;
     bool more;
     Err err = {0};
-    int rc = store_job_list(c->store, after, limit, f.keys, f.values, f.n, f.null_filter, &jobs, &n, &more, &err);
+    int rc = store_job_list(c->store, c->project, after, limit, f.keys, f.values, f.n, f.null_filter, &jobs, &n, &more, &err);
     if (api_list_failed(c, rc, after, "fine-tuning jobs", &err)) return;
     json_t *data = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(data, api_job_json(&jobs[i]));
@@ -177,11 +187,13 @@ void route_jobs_list(Ctx *c) {
     api_json(c, 200, api_list(data, more));
 }
 
-/* Loads the job named by the path into a heap record (NULL after answering 404/500). */
+/* Loads the job named by the path into a heap record (NULL after answering 404/500; another
+ * project's job is a 404). */
 static JobRecord *load_job(Ctx *c) {
     JobRecord *job = malloc(sizeof *job);
     Err err = {0};
     int rc = job ? store_job_get(c->store, c->req->params[0], job, &err) : err_set(&err, ERR_NOMEM, "out of memory");
+    if (rc == 0 && !api_visible(c, job->project)) rc = STORE_NOT_FOUND;
     if (rc == 0) return job;
     free(job);
     if (rc == STORE_NOT_FOUND) job_not_found(c, c->req->params[0]);
@@ -204,6 +216,9 @@ static void change_status(Ctx *c, const char *const *from, int n_from, const cha
     Err err = {0};
     const char *id = c->req->params[0];
     if (api_query_refused(c, NULL, 0)) return;
+    JobRecord *mine = load_job(c); /* 404 unless the job is the request's project's */
+    if (!mine) return;
+    free(mine);
     int rc = store_job_transition(c->store, id, from, n_from, to, current, &err);
     if (rc == STORE_NOT_FOUND) {
         job_not_found(c, id);

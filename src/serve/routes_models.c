@@ -69,13 +69,13 @@ void route_models_list(Ctx *c) {
     for (int i = 0; i < n_adapters; i++) json_array_append_new(data, model_json(&adapters[i]));
     free(base);
     free(adapters);
-    /* fine-tuned models: every succeeded job's, page by page */
+    /* fine-tuned models: every succeeded job's of the request's project, page by page */
     const char *after = NULL;
     char cursor[STORE_ID_MAX];
     for (bool more = true; more;) {
         JobRecord *jobs;
         int n;
-        if (store_job_list(c->store, after, 200, NULL, NULL, 0, false, &jobs, &n, &more, &err)) {
+        if (store_job_list(c->store, c->project, after, 200, NULL, NULL, 0, false, &jobs, &n, &more, &err)) {
             json_decref(data);
             api_server_error(c, "the models could not be listed", &err);
             return;
@@ -106,6 +106,7 @@ void route_models_get(Ctx *c) {
     Err err = {0};
     const char *id = c->req->params[0];
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
+    if (rc == 0 && !api_visible(c, m.project)) rc = STORE_NOT_FOUND;
     if (rc == STORE_NOT_FOUND) model_not_found(c, id, &m);
     else if (rc) api_server_error(c, "the model could not be looked up", &err);
     else api_json(c, 200, model_json(&m));
@@ -117,6 +118,7 @@ void route_models_delete(Ctx *c) {
     Err err = {0};
     const char *id = c->req->params[0];
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
+    if (rc == 0 && !api_visible(c, m.project)) rc = STORE_NOT_FOUND;
     if (rc == STORE_NOT_FOUND) {
         model_not_found(c, id, &m);
         return;

@@ -1,6 +1,6 @@
 /* server.c: `ftune serve` put together (see server.h): start-up and shutdown order, the route
- * table and its matching, API-key checks, per-thread store connections, /health and /metrics,
- * and the access log. */
+ * table and its matching, who may call each route (keys: auth.c), per-thread store connections,
+ * /health and /metrics, and the access log's feed (access_log.c). */
 #include "server.h"
 
 #include <dirent.h>
@@ -15,39 +15,52 @@
 #include <unistd.h>
 
 #include "../core/clock.h"
+#include "auth.h"
 #include "routes.h"
 
 typedef void (*RouteFn)(Ctx *c);
+
+/* Who may call a route: anyone (no key needed), any key, a key that acts in a project (not an
+ * admin key), or a key that may manage projects and keys. */
+typedef enum { ROUTE_PUBLIC, ROUTE_ANY_KEY, ROUTE_PROJECT, ROUTE_ADMIN } RouteAccess;
 
 typedef struct {
     const char *method;
     const char *pattern; /* "{}" matches one path segment */
     RouteFn fn;
+    RouteAccess access;
 } Route;
 
 static void route_health(Ctx *c);
 static void route_metrics(Ctx *c);
 
 static const Route ROUTES[] = {
-    {"GET", "/health", route_health},
-    {"GET", "/metrics", route_metrics},
-    {"POST", "/v1/files", route_files_create},
-    {"GET", "/v1/files", route_files_list},
-    {"GET", "/v1/files/{}", route_files_get},
-    {"DELETE", "/v1/files/{}", route_files_delete},
-    {"GET", "/v1/files/{}/content", route_files_content},
-    {"POST", "/v1/fine_tuning/jobs", route_jobs_create},
-    {"GET", "/v1/fine_tuning/jobs", route_jobs_list},
-    {"GET", "/v1/fine_tuning/jobs/{}", route_jobs_get},
-    {"POST", "/v1/fine_tuning/jobs/{}/cancel", route_jobs_cancel},
-    {"POST", "/v1/fine_tuning/jobs/{}/pause", route_jobs_pause},
-    {"POST", "/v1/fine_tuning/jobs/{}/resume", route_jobs_resume},
-    {"GET", "/v1/fine_tuning/jobs/{}/events", route_jobs_events},
-    {"GET", "/v1/fine_tuning/jobs/{}/checkpoints", route_jobs_checkpoints},
-    {"GET", "/v1/models", route_models_list},
-    {"GET", "/v1/models/{}", route_models_get},
-    {"DELETE", "/v1/models/{}", route_models_delete},
-    {"POST", "/v1/chat/completions", route_chat_completions},
+    {"GET", "/health", route_health, ROUTE_PUBLIC},
+    {"GET", "/metrics", route_metrics, ROUTE_ANY_KEY},
+    {"POST", "/v1/files", route_files_create, ROUTE_PROJECT},
+    {"GET", "/v1/files", route_files_list, ROUTE_PROJECT},
+    {"GET", "/v1/files/{}", route_files_get, ROUTE_PROJECT},
+    {"DELETE", "/v1/files/{}", route_files_delete, ROUTE_PROJECT},
+    {"GET", "/v1/files/{}/content", route_files_content, ROUTE_PROJECT},
+    {"POST", "/v1/fine_tuning/jobs", route_jobs_create, ROUTE_PROJECT},
+    {"GET", "/v1/fine_tuning/jobs", route_jobs_list, ROUTE_PROJECT},
+    {"GET", "/v1/fine_tuning/jobs/{}", route_jobs_get, ROUTE_PROJECT},
+    {"POST", "/v1/fine_tuning/jobs/{}/cancel", route_jobs_cancel, ROUTE_PROJECT},
+    {"POST", "/v1/fine_tuning/jobs/{}/pause", route_jobs_pause, ROUTE_PROJECT},
+    {"POST", "/v1/fine_tuning/jobs/{}/resume", route_jobs_resume, ROUTE_PROJECT},
+    {"GET", "/v1/fine_tuning/jobs/{}/events", route_jobs_events, ROUTE_PROJECT},
+    {"GET", "/v1/fine_tuning/jobs/{}/checkpoints", route_jobs_checkpoints, ROUTE_PROJECT},
+    {"GET", "/v1/models", route_models_list, ROUTE_PROJECT},
+    {"GET", "/v1/models/{}", route_models_get, ROUTE_PROJECT},
+    {"DELETE", "/v1/models/{}", route_models_delete, ROUTE_PROJECT},
+    {"POST", "/v1/chat/completions", route_chat_completions, ROUTE_PROJECT},
+    {"GET", "/v1/organization/projects", route_admin_projects_list, ROUTE_ADMIN},
+    {"POST", "/v1/organization/projects", route_admin_projects_create, ROUTE_ADMIN},
+    {"GET", "/v1/organization/projects/{}", route_admin_projects_get, ROUTE_ADMIN},
+    {"GET", "/v1/organization/projects/{}/api_keys", route_admin_keys_list, ROUTE_ADMIN},
+    {"POST", "/v1/organization/projects/{}/api_keys", route_admin_keys_create, ROUTE_ADMIN},
+    {"GET", "/v1/organization/projects/{}/api_keys/{}", route_admin_keys_get, ROUTE_ADMIN},
+    {"DELETE", "/v1/organization/projects/{}/api_keys/{}", route_admin_keys_delete, ROUTE_ADMIN},
 };
 #define N_ROUTES (int)(sizeof ROUTES / sizeof ROUTES[0])
 
@@ -93,26 +106,45 @@ static Store *thread_store(Server *srv, Err *err) {
     return s;
 }
 
-/* Constant-time comparison of a presented key with each configured one: the index of the key it
- * is, or -1. */
-static int key_index(const Server *srv, const char *auth) {
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0) return -1;
-    const char *key = auth + 7;
-    size_t n = strlen(key);
-    int found = -1;
-    for (int i = 0; i < srv->cfg.n_api_keys; i++) {
-        const char *k = srv->cfg.api_keys[i];
-        size_t m = strlen(k);
-        unsigned diff = (unsigned)(n ^ m);
-        for (size_t j = 0; j < m; j++) diff |= (unsigned char)k[j] ^ (unsigned char)(j < n ? key[j] : 0);
-        if (diff == 0) found = i;
+/* Identifies the caller into req->key_id / req->project (auth.h); answers 401, 403 or 500 and
+ * returns false when the request goes no further. */
+static bool admit(Ctx *c, const Route *route) {
+    Server *srv = c->srv;
+    HttpRequest *req = c->req;
+    size_t len;
+    const char *auth = http_header_n(req, "Authorization", &len);
+    Principal who;
+    Err err = {0};
+    int rc = auth_identify(c->store, srv->cfg.api_keys, srv->cfg.n_api_keys, auth, len, &who, &err);
+    if (rc < 0) {
+        api_server_error(c, "the API keys could not be read", &err);
+        return false;
     }
-    return found;
+    if (rc == AUTH_DENIED) {
+        api_errorf(c, 401, "invalid_request_error", NULL, "invalid_api_key",
+                   "Incorrect API key provided. Pass an active key of this server as 'Authorization: Bearer KEY'.");
+        return false;
+    }
+    snprintf(req->key_id, sizeof req->key_id, "%s", who.key_id);
+    snprintf(req->project, sizeof req->project, "%s", who.project);
+    c->project = req->project;
+    if (route && route->access == ROUTE_ADMIN && !who.admin) {
+        api_errorf(c, 403, "invalid_request_error", NULL, "insufficient_permissions",
+                   "This endpoint manages projects and API keys: it needs an admin key (ftune keys create --admin) "
+                   "or one of the server's --api-key keys.");
+        return false;
+    }
+    if (route && route->access == ROUTE_PROJECT && !who.project[0]) {
+        api_errorf(c, 403, "invalid_request_error", NULL, "insufficient_permissions",
+                   "Admin keys only manage projects and API keys (/v1/organization/...): use a project's key here.");
+        return false;
+    }
+    return true;
 }
 
 static void handle(void *user, HttpRequest *req, HttpResponse *res) {
     Server *srv = user;
-    Ctx c = {srv, req, res, NULL};
+    Ctx c = {srv, req, res, NULL, ""};
     char buf[1024];
     const Route *found = NULL;
     char allow[sizeof res->allow] = ""; /* the methods of the path, for a 405's Allow header */
@@ -125,17 +157,18 @@ static void handle(void *user, HttpRequest *req, HttpResponse *res) {
         }
     }
     req->route = found ? found->pattern : "unmatched";
-    if (found && found->fn == route_health) {
+    if (found && found->access == ROUTE_PUBLIC) {
         found->fn(&c);
         return;
     }
-    int key = srv->cfg.n_api_keys > 0 ? key_index(srv, http_header(req, "Authorization")) : 0;
-    if (key < 0) {
-        api_errorf(&c, 401, "invalid_request_error", NULL, "invalid_api_key",
-                   "Incorrect API key provided. Pass one of the server's keys as 'Authorization: Bearer KEY'.");
+    Err err = {0};
+    c.store = thread_store(srv, &err);
+    if (!c.store) {
+        api_server_error(&c, "the database could not be opened", &err);
         return;
     }
-    int wait = rate_limiter_take(srv->limiter, key, clock_now_s());
+    if (!admit(&c, found)) return;
+    int wait = rate_limiter_take(srv->limiter, req->key_id, clock_now_s());
     if (wait > 0) {
         api_errorf(&c, 429, "requests", NULL, "rate_limit_exceeded",
                    "Rate limit reached: %d requests per minute for this API key. Retry after %d s.", srv->cfg.rate_limit,
@@ -153,24 +186,20 @@ static void handle(void *user, HttpRequest *req, HttpResponse *res) {
                        req->method, req->path);
         return;
     }
-    Err err = {0};
-    c.store = thread_store(srv, &err);
-    if (!c.store) {
-        api_server_error(&c, "the database could not be opened", &err);
-        return;
-    }
     found->fn(&c);
 }
 
 static void on_done(void *user, const HttpRequest *req, int status, double seconds) {
     Server *srv = user;
     metrics_record_request(srv->metrics, req->method, req->route ? req->route : "unmatched", status, seconds);
+    access_log_write(srv->access_log, req, status, seconds);
 }
 
 static void on_http_error(void *user, HttpResponse *res, int status, const char *message) {
     (void)user;
     ApiError e = {.status = status, .type = status >= 500 ? "server_error" : "invalid_request_error"};
     snprintf(e.message, sizeof e.message, "%s", message);
+    if (status == 400) snprintf(e.code, sizeof e.code, "invalid_header");
     if (status == 413) snprintf(e.code, sizeof e.code, "request_too_large");
     if (status == 414) snprintf(e.code, sizeof e.code, "url_too_long");
     if (status == 431) snprintf(e.code, sizeof e.code, "headers_too_large");
@@ -237,6 +266,14 @@ static int make_dir(const char *path, Err *err) {
     return 0;
 }
 
+/* The access log: cfg->access_log, or <data>/access.log. */
+static int open_access_log(Server *srv, Err *err) {
+    char path[2200];
+    if (srv->cfg.access_log) snprintf(path, sizeof path, "%s", srv->cfg.access_log);
+    else snprintf(path, sizeof path, "%s/%s", srv->data_dir, ACCESS_LOG_FILE);
+    return access_log_open(path, &srv->access_log, err);
+}
+
 int server_run(const ServerConfig *cfg, Err *err) {
     umask(077); /* the data directory, database, blobs and job files are the server owner's alone */
     Server *srv = calloc(1, sizeof *srv);
@@ -250,7 +287,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
     Store *main_store = NULL;
     pthread_key_create(&srv->store_key, free_store);
     srv->metrics = metrics_new();
-    srv->limiter = rate_limiter_new(cfg->rate_limit, cfg->n_api_keys > 0 ? cfg->n_api_keys : 1);
+    srv->limiter = rate_limiter_new(cfg->rate_limit);
     /* the data directory and its lock first, then the store: the database is there (or the
      * directory is new), it opens, and it is not corrupt */
     if (cfg->rate_limit > 0 && !srv->limiter) {
@@ -259,7 +296,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
     }
     if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
         store_check_presence(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) ||
-        store_check_integrity(main_store, err) || make_dir(srv->spool_dir, err))
+        store_check_integrity(main_store, err) || make_dir(srv->spool_dir, err) || open_access_log(srv, err))
         goto done;
     sweep_spool(srv->spool_dir);
     Err reserve_err = {0};
@@ -295,6 +332,7 @@ done:
     store_close(main_store);
     metrics_free(srv->metrics);
     rate_limiter_free(srv->limiter);
+    access_log_close(srv->access_log);
     if (lock_fd >= 0) close(lock_fd);
     free(srv);
     return rc;

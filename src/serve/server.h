@@ -1,6 +1,6 @@
 /* server.h: `ftune serve`: the OpenAI-compatible server put together: HTTP threads, the store,
- * the model cache, the inference thread and the job worker, the route table, API keys, and
- * /health and /metrics. The Server struct is shared by the route handlers (routes.h). */
+ * the model cache, the inference thread and the job worker, the route table, API keys and
+ * projects (auth.h), the access log, and /health and /metrics. The Server struct is shared by the route handlers (routes.h). */
 #ifndef FTUNE_SERVER_H
 #define FTUNE_SERVER_H
 
@@ -9,6 +9,7 @@
 #include "../worker/inference.h"
 #include "../worker/jobs.h"
 #include "../worker/model_cache.h"
+#include "access_log.h"
 #include "http.h"
 #include "limits.h"
 #include "metrics.h"
@@ -32,6 +33,7 @@ typedef struct {
     int kv_cache_mib;                /* key/value cache bound (<= 0: the default) */
     int max_queued_jobs;             /* jobs validating or queued at once; more is a 429 (<= 0: no bound) */
     int rate_limit;                  /* requests per minute per API key; more is a 429 (<= 0: no limit) */
+    const char *access_log;          /* a file, or "-" for stderr; NULL: <data>/access.log */
 } ServerConfig;
 
 struct Server {
@@ -45,6 +47,7 @@ struct Server {
     JobWorker *jobs;
     Metrics *metrics;
     RateLimiter *limiter;            /* NULL: no rate limit */
+    AccessLog *access_log;
     char precision[FT_PRECISION_WHY_MAX]; /* the models' precision and why, for the log and job events */
 };
 

@@ -1,8 +1,11 @@
 /* store.c: opening the data directory and ftune.db (WAL, synchronous=FULL, foreign keys, busy
  * timeout, schema version 3), random ids, and the SQLite helpers the per-resource files share
- * (store_files.c, store_jobs.c, store_events.c, store_aliases.c). Version 1 databases are migrated
- * (checkpoint directories recorded relative to the data directory), version 2 ones get the jobs'
- * base_model, parent_model and name_base columns; a database newer than this build is refused. */
+ * (store_files.c, store_jobs.c, store_events.c, store_aliases.c, store_projects.c). Version 1
+ * databases are migrated (checkpoint directories recorded relative to the data directory), version
+ * 1 and 2 ones get the jobs' base_model, parent_model and name_base columns (version 3), and
+ * version 1 to 3 ones the projects and keys tables and a project column on files and jobs, their
+ * rows in the default project (version 4: store_projects_schema); a database newer than this
+ * build is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,7 +20,7 @@
 #include "../core/fileio.h"
 #include "store_internal.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -333,7 +336,7 @@ static int make_dirs(const char *path, Err *err) {
     return 0;
 }
 
-static int exec_sql(Store *s, const char *sql, const char *what, Err *err) {
+int store_exec(Store *s, const char *sql, const char *what, Err *err) {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_sql_error(s, what, err);
     return 0;
 }
@@ -362,15 +365,15 @@ static int migrate_2_to_3(Store *s, Err *err) {
         if (rc != SQLITE_DONE) return store_sql_error(s, "read job columns", err);
         char sql[128]; /* the column names are the constants above */
         snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s TEXT", MIGRATE_2_TO_3_COLUMNS[i]);
-        if (exec_sql(s, sql, "migrate schema 2 to 3", err)) return -1;
+        if (store_exec(s, sql, "migrate schema 2 to 3", err)) return -1;
     }
-    return exec_sql(s, MIGRATE_2_TO_3_SQL, "migrate schema 2 to 3", err);
+    return store_exec(s, MIGRATE_2_TO_3_SQL, "migrate schema 2 to 3", err);
 }
 
 /* Creates the schema or checks its version, in one write transaction so that two processes
  * opening a new database at once do not race. */
 static int ensure_schema(Store *s, Err *err) {
-    if (exec_sql(s, "BEGIN IMMEDIATE", "begin schema transaction", err)) return -1;
+    if (store_exec(s, "BEGIN IMMEDIATE", "begin schema transaction", err)) return -1;
     char version[32] = "";
     int rc = pragma_text(s, "PRAGMA user_version", version, sizeof version, err);
     long v = rc ? 0 : strtol(version, NULL, 10);
@@ -380,11 +383,14 @@ static int ensure_schema(Store *s, Err *err) {
     /* the jobs table of an older database lacks version 3's columns: added before SCHEMA_SQL,
      * whose CREATE TABLE IF NOT EXISTS leaves an existing table as it is */
     if (rc == 0 && v >= 1 && v < 3) rc = migrate_2_to_3(s, err);
-    if (rc == 0) rc = exec_sql(s, SCHEMA_SQL, "create schema", err);
-    if (rc == 0 && v == 1) rc = exec_sql(s, MIGRATE_1_TO_2_SQL, "migrate schema 1 to 2", err);
+    if (rc == 0) rc = store_exec(s, SCHEMA_SQL, "create schema", err);
+    if (rc == 0 && v == 1) rc = store_exec(s, MIGRATE_1_TO_2_SQL, "migrate schema 1 to 2", err);
+    /* version 4 (idempotent itself, but run only on older databases: an open of a current one
+     * writes nothing, so that a server restarts on a full disk) */
+    if (rc == 0 && v < 4) rc = store_projects_schema(s, err);
     if (rc == 0 && v < STORE_SCHEMA_VERSION)
-        rc = exec_sql(s, "PRAGMA user_version = " STORE_STR(STORE_SCHEMA_VERSION), "set schema version", err);
-    if (rc == 0) return exec_sql(s, "COMMIT", "commit schema", err);
+        rc = store_exec(s, "PRAGMA user_version = " STORE_STR(STORE_SCHEMA_VERSION), "set schema version", err);
+    if (rc == 0) return store_exec(s, "COMMIT", "commit schema", err);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
@@ -403,7 +409,7 @@ static int open_db(Store *s, Err *err) {
     if (strcmp(mode, "wal") != 0)
         return err_set(err, ERR_IO, "%s: cannot use WAL mode (journal mode is %s)", s->db_path, mode);
     /* FULL: a committed transaction survives a kill -9 or a power cut */
-    if (exec_sql(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", "set pragmas", err)) return -1;
+    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", "set pragmas", err)) return -1;
     return ensure_schema(s, err);
 }
 

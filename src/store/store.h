@@ -1,6 +1,9 @@
 /* store.h: the server's durable state: uploaded files (rows + blob files written crash-safely
- * under <data>/files/), fine-tuning jobs, their events and checkpoints, in SQLite (WAL mode)
- * at <data>/ftune.db. This is the only module that speaks SQL, so that another database can be
+ * under <data>/files/), fine-tuning jobs, their events and checkpoints, projects and their API
+ * keys (stored as SHA-256 digests), in SQLite (WAL mode) at <data>/ftune.db. Files and jobs belong
+ * to a project (events, checkpoints and fine-tuned models through their job); the store filters
+ * lists by project, and callers compare a record's project with the caller's for single lookups.
+ * This is the only module that speaks SQL, so that another database can be
  * put behind the same functions later. It knows nothing of HTTP or JSON shapes: JSON-valued
  * columns (metadata, event data, checkpoint metrics) are stored and returned as text.
  *
@@ -32,6 +35,9 @@
 
 #define STORE_RESERVE_FILE "reserve" /* in the data directory: space kept for deletes on a full disk */
 #define STORE_RESERVE_BYTES (2 << 20)
+
+#define STORE_DEFAULT_PROJECT "proj_default" /* the project of --api-key keys, of a server without keys, */
+#define STORE_DEFAULT_PROJECT_NAME "default" /* and of the rows of databases from before projects */
 
 typedef struct Store Store;
 
@@ -69,6 +75,7 @@ uint64_t store_random_u64(void);
 /* ---- files ---- */
 typedef struct {
     char id[STORE_ID_MAX];
+    char project[STORE_ID_MAX];           /* the project that uploaded it (or whose job made it) */
     long long bytes;
     long long created_at;                 /* Unix seconds */
     char filename[STORE_FILENAME_MAX];
@@ -76,18 +83,19 @@ typedef struct {
     long long expires_at;                 /* Unix seconds; 0 = never */
 } FileRecord;
 
-/* Stores len bytes as a new file: the blob is written crash-safely first (file_atomic), then
- * the row is inserted; out receives the record with its new id. */
-int store_file_create(Store *s, const char *filename, const char *purpose, const void *data, size_t len,
-                      FileRecord *out, Err *err);
+/* Stores len bytes as a new file of project: the blob is written crash-safely first (file_atomic),
+ * then the row is inserted; out receives the record with its new id. */
+int store_file_create(Store *s, const char *project, const char *filename, const char *purpose, const void *data,
+                      size_t len, FileRecord *out, Err *err);
 int store_file_get(Store *s, const char *id, FileRecord *out, Err *err); /* STORE_NOT_FOUND */
 /* Path of a file's blob (whether or not it exists). */
 void store_file_path(const Store *s, const char *id, char *out, size_t size);
-/* Files with this purpose (NULL: any), ordered by creation (asc or desc), starting after the file
+/* Files of project (NULL: every project's) with this purpose (NULL: any), ordered by creation
+ * (asc or desc), starting after the file
  * `after` (NULL: from the start; an unknown id is STORE_NOT_FOUND), at most limit (1..STORE_LIST_MAX).
  * *out is heap (caller frees), *n items, *has_more whether more follow. */
-int store_file_list(Store *s, const char *purpose, const char *after, int limit, bool ascending, FileRecord **out,
-                    int *n, bool *has_more, Err *err);
+int store_file_list(Store *s, const char *project, const char *purpose, const char *after, int limit, bool ascending,
+                    FileRecord **out, int *n, bool *has_more, Err *err);
 /* Removes the row, then the blob (on a full disk: the reserve, else the blob first). STORE_NOT_FOUND
  * when there is no such file. */
 int store_file_delete(Store *s, const char *id, Err *err);
@@ -100,6 +108,7 @@ int store_file_purge_expired(Store *s, long long now, int *n_deleted, Err *err);
 /* ---- fine-tuning jobs ---- */
 typedef struct {
     char id[STORE_ID_MAX];
+    char project[STORE_ID_MAX];           /* the project that created it; never changes */
     long long created_at;
     char model[STORE_NAME_MAX];           /* base model id */
     char training_file[STORE_ID_MAX];
@@ -128,7 +137,8 @@ typedef struct {
     char name_base[STORE_NAME_MAX];       /* what its ft: name starts with: ft:<name_base>:... */
 } JobRecord;
 
-/* Inserts job (its id and created_at are set by the caller). */
+/* Inserts job (its id, project and created_at are set by the caller; an empty project is ERR_ARG).
+ * The update functions below never change a job's project. */
 int store_job_create(Store *s, const JobRecord *job, Err *err);
 int store_job_get(Store *s, const char *id, JobRecord *out, Err *err); /* STORE_NOT_FOUND */
 /* Writes every column of job (matched by id). STORE_NOT_FOUND if the row is gone. */
@@ -144,11 +154,13 @@ int store_job_transition(Store *s, const char *id, const char *const *from, int 
                          char current[STORE_ID_MAX], Err *err);
 /* The oldest job (by creation) in status, or STORE_NOT_FOUND. */
 int store_job_oldest(Store *s, const char *status, JobRecord *out, Err *err);
-/* Jobs newest first after the job `after`, at most limit; metadata filter: only jobs whose
+/* Jobs of project (NULL: every project's) newest first after the job `after`, at most limit;
+ * metadata filter: only jobs whose
  * metadata has every key/value pair of keys[i]/values[i] (n_filter pairs); metadata_null: only
  * jobs without metadata. Same ownership as store_file_list. */
-int store_job_list(Store *s, const char *after, int limit, const char *const *keys, const char *const *values,
-                   int n_filter, bool metadata_null, JobRecord **out, int *n, bool *has_more, Err *err);
+int store_job_list(Store *s, const char *project, const char *after, int limit, const char *const *keys,
+                   const char *const *values, int n_filter, bool metadata_null, JobRecord **out, int *n, bool *has_more,
+                   Err *err);
 /* Counts of jobs by status, for /metrics: fills counts[i] for statuses[i]. */
 int store_job_count_by_status(Store *s, const char *const *statuses, int n, long long *counts, Err *err);
 /* The succeeded, not deleted job whose fine_tuned_model is name (STORE_NOT_FOUND otherwise). */
@@ -211,5 +223,55 @@ int store_alias_get(Store *s, const char *name, AliasRecord *out, Err *err); /* 
 int store_alias_delete(Store *s, const char *name, Err *err);                /* STORE_NOT_FOUND */
 /* Every alias, by name (*out heap, caller frees; at most STORE_LIST_MAX). */
 int store_alias_list(Store *s, AliasRecord **out, int *n, Err *err);
+/* ---- projects and API keys (store_projects.c) ----
+ * A key's secret is "sk-proj-" (a project key) or "sk-admin-" (an admin key: manages projects and
+ * keys, nothing else) followed by STORE_KEY_RANDOM_LEN random characters. Only its SHA-256 digest
+ * is stored; the secret is shown once, by store_key_create. A revoked key stays listed (with its
+ * revoked_at) and is never found again. */
+#define STORE_KEY_RANDOM_LEN 48
+#define STORE_KEY_SECRET_MAX 64           /* prefix + random characters + NUL */
+#define STORE_KEY_REDACTED_MAX 32
+
+typedef struct {
+    char id[STORE_ID_MAX];                /* proj_... (STORE_DEFAULT_PROJECT for the default one) */
+    char name[STORE_NAME_MAX];            /* unique */
+    long long created_at;
+} ProjectRecord;
+
+typedef struct {
+    char id[STORE_ID_MAX];                /* key_... */
+    char project[STORE_ID_MAX];           /* "" for an admin key */
+    char name[STORE_NAME_MAX];            /* "" = none */
+    char redacted[STORE_KEY_REDACTED_MAX];/* the secret's prefix and last four characters: sk-proj-...abcd */
+    bool admin;
+    long long created_at;
+    long long revoked_at;                 /* 0 = active */
+} KeyRecord;
+
+/* A new project named name (non-empty, at most STORE_NAME_MAX - 1 bytes): STORE_CONFLICT when a
+ * project has that name. */
+int store_project_create(Store *s, const char *name, ProjectRecord *out, Err *err);
+/* The project whose id or name is ref, or STORE_NOT_FOUND. */
+int store_project_get(Store *s, const char *ref, ProjectRecord *out, Err *err);
+/* Projects oldest first after the project `after` (same ownership as store_file_list). */
+int store_project_list(Store *s, const char *after, int limit, ProjectRecord **out, int *n, bool *has_more, Err *err);
+
+/* A new key of project (an existing project's id: STORE_NOT_FOUND otherwise), or an admin key
+ * when project is NULL; name may be NULL. secret receives the key itself: the only copy. */
+int store_key_create(Store *s, const char *project, const char *name, KeyRecord *out,
+                     char secret[STORE_KEY_SECRET_MAX], Err *err);
+/* The active key whose secret is the len bytes at secret (every byte counts: a secret followed by
+ * a NUL and more is another secret), or STORE_NOT_FOUND (also for a revoked key). */
+int store_key_find(Store *s, const char *secret, size_t len, KeyRecord *out, Err *err);
+int store_key_get(Store *s, const char *id, KeyRecord *out, Err *err); /* STORE_NOT_FOUND */
+/* Keys of project (NULL: every key, admin keys included) oldest first after the key `after`. */
+int store_key_list(Store *s, const char *project, const char *after, int limit, KeyRecord **out, int *n,
+                   bool *has_more, Err *err);
+/* Revokes key id from now on: STORE_NOT_FOUND when there is no such key, STORE_CONFLICT when it
+ * was revoked already. */
+int store_key_revoke(Store *s, const char *id, Err *err);
+/* Whether any key was ever created (revoked ones count: revoking the last key must not open the
+ * server to requests without one). */
+int store_key_any(Store *s, bool *any, Err *err);
 
 #endif

@@ -14,7 +14,7 @@
 #include "../core/fileio.h"
 #include "store_internal.h"
 
-#define FILE_COLS "id, bytes, created_at, filename, purpose, expires_at"
+#define FILE_COLS "id, bytes, created_at, filename, purpose, expires_at, project"
 #define NOT_EXPIRED "(expires_at IS NULL OR expires_at > strftime('%s', 'now'))"
 
 static void read_file_row(sqlite3_stmt *st, void *rec) {
@@ -25,10 +25,13 @@ static void read_file_row(sqlite3_stmt *st, void *rec) {
     store_col_text(st, 3, f->filename, sizeof f->filename);
     store_col_text(st, 4, f->purpose, sizeof f->purpose);
     f->expires_at = store_col_int(st, 5, 0);
+    store_col_text(st, 6, f->project, sizeof f->project);
 }
 
-static void new_file_record(FileRecord *f, const char *filename, const char *purpose, long long bytes) {
+static void new_file_record(FileRecord *f, const char *project, const char *filename, const char *purpose,
+                            long long bytes) {
     store_new_id("file-", f->id, sizeof f->id);
+    store_copy(f->project, sizeof f->project, project);
     f->bytes = bytes;
     f->created_at = store_now();
     store_copy(f->filename, sizeof f->filename, filename);
@@ -39,14 +42,15 @@ static void new_file_record(FileRecord *f, const char *filename, const char *pur
 /* Inserts f's row; on failure removes the blob at path (nothing else refers to it). */
 static int insert_file_row(Store *s, const FileRecord *f, const char *path, FileRecord *out, Err *err) {
     sqlite3_stmt *st;
-    int rc = store_prepare(s, "INSERT INTO files (" FILE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, NULL)", &st, "insert file",
-                           err);
+    int rc = store_prepare(s, "INSERT INTO files (" FILE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)", &st,
+                           "insert file", err);
     if (rc == 0) {
         store_bind_text(st, 1, f->id);
         sqlite3_bind_int64(st, 2, f->bytes);
         sqlite3_bind_int64(st, 3, f->created_at);
         store_bind_text(st, 4, f->filename);
         store_bind_text(st, 5, f->purpose);
+        store_bind_text(st, 6, f->project);
         rc = store_run(s, st, "insert file", err);
     }
     if (rc) {
@@ -62,10 +66,11 @@ void store_file_path(const Store *s, const char *id, char *out, size_t size) {
     if ((w < 0 || (size_t)w >= size) && size) out[0] = 0; /* never a cut path (store_open bounds it) */
 }
 
-int store_file_create(Store *s, const char *filename, const char *purpose, const void *data, size_t len,
-                      FileRecord *out, Err *err) {
+int store_file_create(Store *s, const char *project, const char *filename, const char *purpose, const void *data,
+                      size_t len, FileRecord *out, Err *err) {
+    if (!project || !project[0]) return err_set(err, ERR_ARG, "%s: a new file needs a project", s->db_path);
     FileRecord f;
-    new_file_record(&f, filename, purpose, (long long)len);
+    new_file_record(&f, project, filename, purpose, (long long)len);
     char path[STORE_PATH_MAX];
     store_file_path(s, f.id, path, sizeof path);
     if (file_write_atomic(path, data, len, err)) return -1;
@@ -79,25 +84,29 @@ int store_file_get(Store *s, const char *id, FileRecord *out, Err *err) {
     return store_get_one(s, st, read_file_row, out, "get file", err);
 }
 
-int store_file_list(Store *s, const char *purpose, const char *after, int limit, bool ascending, FileRecord **out,
-                    int *n, bool *has_more, Err *err) {
+int store_file_list(Store *s, const char *project, const char *purpose, const char *after, int limit, bool ascending,
+                    FileRecord **out, int *n, bool *has_more, Err *err) {
     *out = NULL;
     *n = 0;
     *has_more = false;
     long long after_seq = ascending ? 0 : LLONG_MAX;
     if (after) {
-        int rc = store_cursor(s, "SELECT seq FROM files WHERE id = ?1", after, NULL, &after_seq, NULL, err);
+        /* another project's file is an unknown cursor, as it is an unknown file */
+        int rc = store_cursor(s, project ? "SELECT seq FROM files WHERE id = ?1 AND project = ?2" : "SELECT seq FROM files WHERE id = ?1",
+                              after, project, &after_seq, NULL, err);
         if (rc) return rc;
     }
     SqlBuf b = {.len = 0};
     sqlbuf_add(&b, "SELECT " FILE_COLS " FROM files WHERE " NOT_EXPIRED " AND ");
     sqlbuf_add(&b, ascending ? "seq > ?1" : "seq < ?1");
     if (purpose) sqlbuf_add(&b, " AND purpose = ?2");
+    if (project) sqlbuf_add(&b, " AND project = ?3");
     sqlbuf_add(&b, ascending ? " ORDER BY seq ASC" : " ORDER BY seq DESC");
     sqlite3_stmt *st;
     if (store_prepare_buf(s, &b, &st, "list files", err)) return -1;
     sqlite3_bind_int64(st, 1, after_seq);
     if (purpose) store_bind_text(st, 2, purpose);
+    if (project) store_bind_text(st, 3, project);
     void *items;
     if (store_collect(s, st, read_file_row, sizeof **out, store_clamp_limit(limit), &items, n, has_more, "list files",
                       err))

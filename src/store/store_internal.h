@@ -26,6 +26,12 @@ struct Store {
 
 /* Fills err with "<db_path>: <what>: <sqlite message>" (ERR_IO); returns -1. */
 int store_sql_error(Store *s, const char *what, Err *err);
+/* Runs constant SQL (one or more statements, no parameters); on failure fills err naming what. */
+int store_exec(Store *s, const char *sql, const char *what, Err *err);
+/* Creates the projects and api_keys tables, the default project, and the project column of files
+ * and jobs where it is missing (existing rows: the default project). Inside ensure_schema's
+ * transaction. */
+int store_projects_schema(Store *s, Err *err);
 /* Prepares sql on s; on failure fills err naming what. */
 int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what, Err *err);
 /* Steps st once expecting no row (INSERT/UPDATE/DELETE) and finalizes it. */

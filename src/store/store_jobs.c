@@ -15,6 +15,8 @@
     "batch_size, lr_multiplier, metadata, fine_tuned_model, finished_at, trained_tokens, "           \
     "estimated_finish, result_file, error_code, error_param, error_message, step, total_steps, "     \
     "model_deleted, base_model, parent_model, name_base"
+/* What SELECTs read: JOB_COLS and the project (column 26), which only an INSERT writes. */
+#define JOB_READ_COLS JOB_COLS ", project"
 
 static void read_job(sqlite3_stmt *st, void *rec) {
     JobRecord *j = rec;
@@ -44,6 +46,7 @@ static void read_job(sqlite3_stmt *st, void *rec) {
     store_col_text(st, 23, j->base_model, sizeof j->base_model);
     store_col_text(st, 24, j->parent_model, sizeof j->parent_model);
     store_col_text(st, 25, j->name_base, sizeof j->name_base);
+    store_col_text(st, 26, j->project, sizeof j->project);
 }
 
 /* Binds ?1..?26 in JOB_COLS order; the records' "" / 0 / -1 "null" values become SQL NULL. */
@@ -105,14 +108,16 @@ static int write_job(Store *s, const char *sql, const JobRecord *job, const char
 }
 
 int store_job_create(Store *s, const JobRecord *job, Err *err) {
+    if (!job->project[0]) return err_set(err, ERR_ARG, "%s: job %s: a new job needs a project", s->db_path, job->id);
+    /* ?27 is the project here (write_job binds it where updates bind a status) */
     return write_job(s,
-                     "INSERT INTO jobs (" JOB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-                     "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-                     job, NULL, false, "insert job", err);
+                     "INSERT INTO jobs (" JOB_COLS ", project) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                     "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                     job, job->project, false, "insert job", err);
 }
 
 int store_job_get(Store *s, const char *id, JobRecord *out, Err *err) {
-    return get_job_where(s, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", id, out, "get job", err);
+    return get_job_where(s, "SELECT " JOB_READ_COLS " FROM jobs WHERE id = ?1", id, out, "get job", err);
 }
 
 int store_job_update(Store *s, const JobRecord *job, Err *err) {
@@ -158,12 +163,13 @@ int store_job_transition(Store *s, const char *id, const char *const *from, int 
 }
 
 int store_job_oldest(Store *s, const char *status, JobRecord *out, Err *err) {
-    return get_job_where(s, "SELECT " JOB_COLS " FROM jobs WHERE status = ?1 ORDER BY seq ASC LIMIT 1", status, out,
+    return get_job_where(s, "SELECT " JOB_READ_COLS " FROM jobs WHERE status = ?1 ORDER BY seq ASC LIMIT 1", status, out,
                          "get oldest job", err);
 }
 
-int store_job_list(Store *s, const char *after, int limit, const char *const *keys, const char *const *values,
-                   int n_filter, bool metadata_null, JobRecord **out, int *n, bool *has_more, Err *err) {
+int store_job_list(Store *s, const char *project, const char *after, int limit, const char *const *keys,
+                   const char *const *values, int n_filter, bool metadata_null, JobRecord **out, int *n, bool *has_more,
+                   Err *err) {
     *out = NULL;
     *n = 0;
     *has_more = false;
@@ -172,24 +178,28 @@ int store_job_list(Store *s, const char *after, int limit, const char *const *ke
                        STORE_FILTER_MAX);
     long long after_seq = LLONG_MAX;
     if (after) {
-        int rc = store_cursor(s, "SELECT seq FROM jobs WHERE id = ?1", after, NULL, &after_seq, NULL, err);
+        /* another project's job is an unknown cursor, as it is an unknown job */
+        int rc = store_cursor(s, project ? "SELECT seq FROM jobs WHERE id = ?1 AND project = ?2" : "SELECT seq FROM jobs WHERE id = ?1",
+                              after, project, &after_seq, NULL, err);
         if (rc) return rc;
     }
     SqlBuf b = {.len = 0};
-    sqlbuf_add(&b, "SELECT " JOB_COLS " FROM jobs WHERE seq < ?1");
+    sqlbuf_add(&b, "SELECT " JOB_READ_COLS " FROM jobs WHERE seq < ?1");
     if (metadata_null) sqlbuf_add(&b, " AND (metadata IS NULL OR metadata = '')");
+    sqlbuf_add(&b, " AND (?2 IS NULL OR project = ?2)"); /* always there: the filters' ? follow ?2 */
     /* json_each compares decoded keys: SQLite 3.40's json_extract paths cannot name a key that
      * holds '"' (a quoted label ends at the first '"') and compare the key's raw escaped text. */
     for (int i = 0; i < n_filter; i++)
         sqlbuf_add(&b, " AND EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(jobs.metadata) THEN "
-                       "jobs.metadata END) WHERE key = ? AND value = ?)"); /* ?2, ?3, ... */
+                       "jobs.metadata END) WHERE key = ? AND value = ?)"); /* ?3, ?4, ... */
     sqlbuf_add(&b, " ORDER BY seq DESC");
     sqlite3_stmt *st;
     if (store_prepare_buf(s, &b, &st, "list jobs", err)) return -1;
     sqlite3_bind_int64(st, 1, after_seq);
+    store_bind_text(st, 2, project);
     for (int i = 0; i < n_filter; i++) {
-        store_bind_text(st, 2 + 2 * i, keys[i]);
-        store_bind_text(st, 3 + 2 * i, values[i]);
+        store_bind_text(st, 3 + 2 * i, keys[i]);
+        store_bind_text(st, 4 + 2 * i, values[i]);
     }
     void *items;
     if (store_collect(s, st, read_job, sizeof **out, store_clamp_limit(limit), &items, n, has_more, "list jobs", err))
@@ -215,7 +225,7 @@ int store_job_count_by_status(Store *s, const char *const *statuses, int n, long
 
 int store_job_by_model(Store *s, const char *name, JobRecord *out, Err *err) {
     return get_job_where(s,
-                         "SELECT " JOB_COLS " FROM jobs WHERE fine_tuned_model = ?1 AND status = 'succeeded' "
+                         "SELECT " JOB_READ_COLS " FROM jobs WHERE fine_tuned_model = ?1 AND status = 'succeeded' "
                          "AND model_deleted = 0 ORDER BY seq DESC LIMIT 1",
                          name, out, "find job by model", err);
 }

@@ -380,7 +380,7 @@ static int finish_job(RunCtx *rc, long long trained_tokens) {
     char *b64 = base64_file(csv, &len, &err);
     FileRecord f;
     snprintf(name, sizeof name, "%s-results.csv", job->id);
-    if (!b64 || store_file_create(s, name, "fine-tune-results", b64, len, &f, &err)) {
+    if (!b64 || store_file_create(s, job->project, name, "fine-tune-results", b64, len, &f, &err)) {
         free(b64);
         char msg[STORE_TEXT_MAX];
         snprintf(msg, sizeof msg, "The job failed while saving its results: %s", err.msg);

@@ -103,6 +103,7 @@ int registry_resolve_model(Store *s, const char *const *dirs, int n_dirs, const 
         out->kind = checkpoint ? MODEL_CHECKPOINT : MODEL_FINE_TUNED;
         snprintf(out->id, sizeof out->id, "%s", name);
         snprintf(out->job_id, sizeof out->job_id, "%s", job->id);
+        snprintf(out->project, sizeof out->project, "%s", job->project);
         if (checkpoint) {
             snprintf(out->adapter_dir, sizeof out->adapter_dir, "%s", ck->dir);
             out->created = ck->created_at;

@@ -27,6 +27,7 @@ typedef struct {
     char job_id[STORE_ID_MAX];  /* fine-tuned models and checkpoints */
     char alias[STORE_NAME_MAX]; /* the alias the caller named ("" when it named the model itself);
                                  * id is then its target's */
+    char project[STORE_ID_MAX]; /* fine-tuned models and checkpoints: their job's; "" = every project's */
 } ModelInfo;
 
 /* Base models in dirs, sorted by id (*out heap, caller frees; unreadable dirs are skipped). */
@@ -37,7 +38,8 @@ int registry_find_base(const char *const *dirs, int n_dirs, const char *id, Mode
  * flag, then the store's table) and the model it names (out->alias = name, out->id = the target).
  * STORE_NOT_FOUND when there is none (a deleted fine-tuned model, or one whose base model has gone,
  * included); for an alias whose target is missing, out->alias and out->id are still set (see
- * registry_missing_text). A real model's id always wins over an alias of the same name. */
+ * registry_missing_text). A real model's id always wins over an alias of the same name. It does
+ * not check who asks: out->project says which project may see a fine-tuned model or checkpoint. */
 int registry_resolve(Store *s, const char *const *dirs, int n_dirs, const char *name, ModelInfo *out, Err *err);
 /* The same without aliases: only a model's own id. */
 int registry_resolve_model(Store *s, const char *const *dirs, int n_dirs, const char *name, ModelInfo *out, Err *err);

@@ -5,7 +5,8 @@
 # object and continued training; test_batching.py: the chat scheduler; test_structured.py:
 # response_format by constrained decoding; test_disk_full.py: a tmpfs filled while a
 # job trains, skipped without root; test_data_dir.py: start-up checks of the data directory, paths
-# relative to it; test_limits.py: queued jobs and request rate)
+# relative to it; test_limits.py: queued jobs and request rate; test_projects.py: projects, API keys
+# and the access log)
 # and by raw HTTP (test_bad_input.py). Each script starts its own server, runs
 # its tests in order and stops at the first failure; this fails when any of them fails.
 # FTUNE_E2E_KEEP=1 keeps the temporary directories (data and server logs) for a look afterwards.
@@ -17,7 +18,7 @@ BIN=${FTUNE_BIN:-build/ftune}   # FTUNE_BIN: another build of the binary (e.g. w
 "$BIN" serve --help >/dev/null 2>&1 || fail "ftune serve --help does not exit 0"
 python3 -c "import openai" 2>/dev/null || fail "the openai Python package is missing (scripts/setup.sh installs it)"
 status=0
-for t in test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_disk_full test_data_dir test_limits; do
+for t in test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_disk_full test_data_dir test_limits test_projects; do
     start=$(date +%s)
     if out=$(timeout 300 python3 "tests/e2e/$t.py" 2>&1); then
         echo "ok   e2e/$t ($(( $(date +%s) - start )) s)"

@@ -52,6 +52,7 @@ static void with_store(void (*body)(Store *s, const char *dir)) {
 static void job_init(JobRecord *j, const char *id, const char *status, const char *metadata) {
     memset(j, 0, sizeof *j);
     snprintf(j->id, sizeof j->id, "%s", id);
+    snprintf(j->project, sizeof j->project, "%s", STORE_DEFAULT_PROJECT);
     j->created_at = 1700000000;
     snprintf(j->model, sizeof j->model, "SmolLM2-135M-Instruct");
     snprintf(j->training_file, sizeof j->training_file, "file-train");
@@ -89,7 +90,7 @@ static void open_body(Store *s, const char *dir) {
     sqlite3_finalize(st);
     REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 3);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 4);
     sqlite3_finalize(st);
     sqlite3_close(db);
     /* a nested directory that does not exist yet is created */
@@ -113,7 +114,7 @@ TEST(store_open_creates_db_and_files_dir) { with_store(open_body); }
 static void reopen_body(Store *s, const char *dir) {
     Err err;
     FileRecord f;
-    REQUIRE(store_file_create(s, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
+    REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
     REQUIRE(add_job(s, "ftjob-persist", "queued", "{\"k\":\"v\"}") == 0);
     EventRecord e;
     REQUIRE(store_event_add(s, "ftjob-persist", "info", "message", "Job created", NULL, &e, &err) == 0);
@@ -148,7 +149,7 @@ TEST(store_reopen_sees_same_data) {
     Err err;
     REQUIRE(store_open(dir, &s, &err) == 0);
     FileRecord f;
-    REQUIRE(store_file_create(s, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
+    REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
     store_close(s);
     REQUIRE(store_open(dir, &s, &err) == 0);
     FileRecord g;
@@ -170,7 +171,7 @@ static void files_body(Store *s, const char *dir) {
         char name[32], data[64];
         snprintf(name, sizeof name, "f%d.jsonl", i);
         int len = snprintf(data, sizeof data, "line %d\n%c", i, 0); /* includes a NUL byte */
-        REQUIRE(store_file_create(s, name, i % 2 ? "fine-tune-results" : "fine-tune", data, (size_t)len + 1, &f[i],
+        REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, name, i % 2 ? "fine-tune-results" : "fine-tune", data, (size_t)len + 1, &f[i],
                                   &err) == 0);
         CHECK(strncmp(f[i].id, "file-", 5) == 0);
         CHECK_EQ_INT(f[i].bytes, len + 1);
@@ -194,7 +195,7 @@ static void files_body(Store *s, const char *dir) {
     int n;
     bool more;
     /* purpose filter, newest first */
-    REQUIRE(store_file_list(s, "fine-tune", NULL, 100, false, &items, &n, &more, &err) == 0);
+    REQUIRE(store_file_list(s, NULL, "fine-tune", NULL, 100, false, &items, &n, &more, &err) == 0);
     CHECK_EQ_INT(n, 4);
     CHECK(!more);
     for (int i = 0; i < n && i < 4; i++) CHECK(strcmp(items[i].id, f[6 - 2 * i].id) == 0);
@@ -204,7 +205,7 @@ static void files_body(Store *s, const char *dir) {
     char cursor[STORE_ID_MAX];
     int seen = 0;
     for (int page = 0; page < 3; page++) {
-        REQUIRE(store_file_list(s, NULL, after, 3, true, &items, &n, &more, &err) == 0);
+        REQUIRE(store_file_list(s, NULL, NULL, after, 3, true, &items, &n, &more, &err) == 0);
         CHECK_EQ_INT(n, page < 2 ? 3 : 1);
         CHECK(more == (page < 2));
         for (int i = 0; i < n; i++) CHECK(strcmp(items[i].id, f[seen + i].id) == 0);
@@ -215,22 +216,22 @@ static void files_body(Store *s, const char *dir) {
     }
     CHECK_EQ_INT(seen, 7);
     /* newest first after f[4]: f[3], f[2] (limit 2, more follow) */
-    REQUIRE(store_file_list(s, NULL, f[4].id, 2, false, &items, &n, &more, &err) == 0);
+    REQUIRE(store_file_list(s, NULL, NULL, f[4].id, 2, false, &items, &n, &more, &err) == 0);
     CHECK_EQ_INT(n, 2);
     CHECK(more);
     if (n == 2) CHECK(strcmp(items[0].id, f[3].id) == 0 && strcmp(items[1].id, f[2].id) == 0);
     free(items);
     /* exactly the rest: no more */
-    REQUIRE(store_file_list(s, NULL, f[2].id, 2, false, &items, &n, &more, &err) == 0);
+    REQUIRE(store_file_list(s, NULL, NULL, f[2].id, 2, false, &items, &n, &more, &err) == 0);
     CHECK_EQ_INT(n, 2);
     CHECK(!more);
     free(items);
     /* limit 0 is clamped to 1 */
-    REQUIRE(store_file_list(s, NULL, NULL, 0, true, &items, &n, &more, &err) == 0);
+    REQUIRE(store_file_list(s, NULL, NULL, NULL, 0, true, &items, &n, &more, &err) == 0);
     CHECK_EQ_INT(n, 1);
     CHECK(more);
     free(items);
-    CHECK_EQ_INT(store_file_list(s, NULL, "file-unknown", 10, true, &items, &n, &more, &err), STORE_NOT_FOUND);
+    CHECK_EQ_INT(store_file_list(s, NULL, NULL, "file-unknown", 10, true, &items, &n, &more, &err), STORE_NOT_FOUND);
     CHECK(items == NULL && n == 0);
 }
 TEST(store_file_create_get_list) { with_store(files_body); }
@@ -239,8 +240,8 @@ static void file_delete_body(Store *s, const char *dir) {
     Err err;
     (void)dir;
     FileRecord a, b;
-    REQUIRE(store_file_create(s, "a", "fine-tune", "abc", 3, &a, &err) == 0);
-    REQUIRE(store_file_create(s, "b", "fine-tune", "", 0, &b, &err) == 0);
+    REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a", "fine-tune", "abc", 3, &a, &err) == 0);
+    REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "b", "fine-tune", "", 0, &b, &err) == 0);
     char path[PATH_LEN];
     store_file_path(s, a.id, path, sizeof path);
     REQUIRE(file_exists(path));
@@ -256,7 +257,7 @@ static void file_delete_body(Store *s, const char *dir) {
     FileRecord *items;
     int n;
     bool more;
-    REQUIRE(store_file_list(s, NULL, NULL, 10, false, &items, &n, &more, &err) == 0);
+    REQUIRE(store_file_list(s, NULL, NULL, NULL, 10, false, &items, &n, &more, &err) == 0);
     CHECK_EQ_INT(n, 0);
     free(items);
 }
@@ -270,7 +271,7 @@ static void truncate_body(Store *s, const char *dir) {
     for (int i = 0; i < 300; i += 2) memcpy(name + i, "\xc3\xa9", 2);
     name[300] = 0;
     FileRecord f, g;
-    REQUIRE(store_file_create(s, name, "fine-tune", "x", 1, &f, &err) == 0);
+    REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, name, "fine-tune", "x", 1, &f, &err) == 0);
     REQUIRE(store_file_get(s, f.id, &g, &err) == 0);
     CHECK_EQ_INT(strlen(g.filename), 254);
     CHECK(strcmp(g.filename, f.filename) == 0);
@@ -282,6 +283,7 @@ TEST(store_long_strings_truncate_at_utf8_boundary) { with_store(truncate_body); 
 
 static void check_job_equal(const JobRecord *a, const JobRecord *b) {
     CHECK(strcmp(a->id, b->id) == 0);
+    CHECK(strcmp(a->project, b->project) == 0);
     CHECK_EQ_INT(a->created_at, b->created_at);
     CHECK(strcmp(a->model, b->model) == 0);
     CHECK(strcmp(a->training_file, b->training_file) == 0);
@@ -447,7 +449,7 @@ static void list_jobs(Store *s, const char *after, int limit, const char *const 
     int n;
     Err err;
     ids[0] = 0;
-    int rc = store_job_list(s, after, limit, keys, values, n_filter, null_only, &items, &n, more, &err);
+    int rc = store_job_list(s, NULL, after, limit, keys, values, n_filter, null_only, &items, &n, more, &err);
     if (rc) {
         test_fail(__FILE__, __LINE__, "store_job_list: %d %s", rc, rc < 0 ? err.msg : "");
         return;
@@ -498,7 +500,7 @@ static void job_list_body(Store *s, const char *dir) {
     JobRecord *items;
     int n;
     Err err;
-    CHECK_EQ_INT(store_job_list(s, "ftjob-unknown", 10, NULL, NULL, 0, false, &items, &n, &more, &err),
+    CHECK_EQ_INT(store_job_list(s, NULL, "ftjob-unknown", 10, NULL, NULL, 0, false, &items, &n, &more, &err),
                  STORE_NOT_FOUND);
 }
 TEST(store_job_list_metadata_filter) { with_store(job_list_body); }
@@ -688,7 +690,7 @@ static void checkpoint_paths_body(Store *s, const char *dir) {
     raw_sql(dir, "SELECT dir FROM checkpoints", raw, sizeof raw);
     CHECK(strcmp(raw, "jobs/ftjob-p/checkpoint-5") == 0);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
-    CHECK(strcmp(raw, "3") == 0);
+    CHECK(strcmp(raw, "4") == 0);
     CheckpointRecord *items;
     int n;
     bool more;
@@ -798,7 +800,7 @@ TEST(store_schema_2_migrates_to_3) {
     CHECK(store_alias_set(s, "a", "SmolLM2-135M-Instruct.Q4_1", NULL, &err) == 0);
     store_close(s);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
-    CHECK_EQ_STR(raw, "3");
+    CHECK_EQ_STR(raw, "4");
     REQUIRE(store_open(dir, &s, &err) == 0); /* opening again changes nothing */
     store_close(s);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -814,7 +816,7 @@ TEST(store_check_presence_refuses_lost_database) {
     REQUIRE(store_open(dir, &s, &err) == 0);
     CHECK_EQ_INT(store_check_integrity(s, &err), 0);
     FileRecord f;
-    REQUIRE(store_file_create(s, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
+    REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
     store_close(s); /* the WAL is folded into ftune.db and removed */
     CHECK_EQ_INT(store_check_presence(dir, &err), 0); /* the database is there */
     snprintf(path, sizeof path, "%s/ftune.db", dir);
@@ -933,7 +935,7 @@ static void *opener_main(void *arg) {
     Store *s;
     Err err;
     o->rc = store_open(o->dir, &s, &err);
-    if (o->rc == 0) o->rc = store_file_create(s, "f", "fine-tune", "x", 1, &o->file, &err);
+    if (o->rc == 0) o->rc = store_file_create(s, STORE_DEFAULT_PROJECT, "f", "fine-tune", "x", 1, &o->file, &err);
     if (o->rc) snprintf(o->msg, sizeof o->msg, "%s", err.msg);
     store_close(s);
     return NULL;
@@ -959,7 +961,7 @@ static void concurrent_open_body(Store *s, const char *dir) {
     FileRecord *items;
     int n;
     bool more;
-    REQUIRE(store_file_list(s2, NULL, NULL, 10, true, &items, &n, &more, &err) == 0);
+    REQUIRE(store_file_list(s2, NULL, NULL, NULL, 10, true, &items, &n, &more, &err) == 0);
     CHECK_EQ_INT(n, 4);
     free(items);
     store_close(s2);
