@@ -4,7 +4,12 @@ traffic. N concurrent clients (threads, each with its own keep-alive http.client
 requests for a fixed duration (or count) per point. Scenarios (--scenario, comma-separated):
   triage  short triage requests on the base model, for each --clients count: the data file's
           system message (the same in every request) + one ticket as the user message,
-          max_tokens 4, greedy;
+          max_tokens 4, greedy. Tickets are the data file's, then the user messages of
+          --more-tickets files (default: BANKING77's 9,618 banking77-intents examples beside it),
+          each request taking the next one in a counter shared by all clients, so that no ticket
+          repeats until the pool is used up: a whole repeated prompt would come from the prefix
+          cache, which real traffic rarely allows (with the 90 validation tickets alone, 32
+          clients found most of their prompts cached, 1 client none of them);
   mixed   the same requests from --mixed-clients clients spread over the base model and the
           --adapters models (client i on model i mod (1 + adapters));
   decode  decode speed for each --decode-seqs count N: N clients, each a short prompt with
@@ -19,6 +24,7 @@ Usage: python3 bench/serve_load.py --port P [--pid PID] [--model SmolLM2-135M-In
          [--scenario triage,mixed,decode] [--clients 1,4,16,32,64] [--duration 15] [--requests N]
          [--adapters A,B,C] [--mixed-clients 32] [--decode-seqs 1,2,4,8,16,32] [--decode-tokens 64]
          [--decode-duration 8] [--triage-file ../shared/data/support-triage/validation.jsonl]
+         [--more-tickets FILE,FILE]
          [--api-key KEY] [--markdown FILE]
 """
 import argparse
@@ -32,6 +38,8 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 TRIAGE_FILE = os.path.join(ROOT, "..", "shared", "data", "support-triage", "validation.jsonl")
+MORE_TICKETS = ",".join(os.path.join(ROOT, "..", "shared", "data", "banking77-intents", f)
+                        for f in ("train.jsonl", "validation.jsonl"))
 DECODE_PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
 MAX_ERROR_SAMPLES = 3
 
@@ -193,12 +201,33 @@ def chat_body(model, system, user, max_tokens):
             "messages": ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]}
 
 
+def load_more_tickets(paths):
+    """The user messages of chat JSONL files (missing files are skipped: the pool is just smaller)."""
+    tickets = []
+    for path in [p for p in paths.split(",") if p]:
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    tickets += [m["content"] for m in json.loads(line)["messages"] if m["role"] == "user"][:1]
+    return tickets
+
+
 def triage_maker(models, system, tickets):
-    """Client i asks models[i % len] about ticket (i * 7 + k) mod len: every client its own order."""
+    """Client i asks models[i % len]; each request takes the next ticket of a counter shared by all
+    clients (and by every point of the run), so tickets repeat only once the pool is used up."""
+    lock = threading.Lock()
+
     def make(client, k):
-        ticket = tickets[(client * 7 + k) % len(tickets)]
+        with lock:
+            ticket = tickets[TICKET_COUNTER[0] % len(tickets)]
+            TICKET_COUNTER[0] += 1
         return "POST", "/v1/chat/completions", chat_body(models[client % len(models)], system, ticket, 4)
     return make
+
+
+TICKET_COUNTER = [0]
 
 
 def fmt_rss(r):
@@ -258,6 +287,8 @@ def main():
     ap.add_argument("--decode-duration", type=float, default=8.0, help="seconds per decode point (each client "
                     "sends at least one request)")
     ap.add_argument("--triage-file", default=TRIAGE_FILE)
+    ap.add_argument("--more-tickets", default=MORE_TICKETS, help="comma-separated chat JSONL files whose user "
+                    "messages extend the ticket pool ('' for none)")
     ap.add_argument("--api-key", default="unused")
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--markdown", default="", help="append the Markdown tables to this file")
@@ -273,6 +304,8 @@ def main():
     triage, mixed, decode, models_res = [], None, [], None
     if "triage" in scenarios or "mixed" in scenarios:
         system, tickets = load_triage(args.triage_file)
+        tickets += load_more_tickets(args.more_tickets)
+        print("ticket pool: %d tickets" % len(tickets))
     if "triage" in scenarios:
         for n in args.clients:
             triage.append(run_point(args, "triage base", n, triage_maker([args.model], system, tickets), args.duration))

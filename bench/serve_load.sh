@@ -22,6 +22,7 @@ CLIENTS=${3:-1,4,16,32,64}
 shift $(( $# < 3 ? $# : 3 ))
 N_ADAPTERS=${N_ADAPTERS:-3}   # N_ADAPTERS=0: no --adapter models (a binary from before the flag)
 TRIAGE=${FTUNE_SHARED:-../shared}/data/support-triage/validation.jsonl
+MORE=${FTUNE_SHARED:-../shared}/data/banking77-intents   # more tickets: no prompt repeats within a run
 [ -f "$TRIAGE" ] || { echo "serve_load: $TRIAGE is missing (set FTUNE_SHARED)"; exit 1; }
 if [ -f "models/$MODEL.gguf" ]; then MODEL_PATH=models/$MODEL.gguf
 elif [ -d "models/$MODEL" ]; then MODEL_PATH=models/$MODEL
@@ -55,4 +56,5 @@ for m in "$MODEL" ${adapter_ids//,/ }; do
         { echo "serve_load: the warm-up chat on $m failed:"; tail "$tmp/serve.log"; exit 1; }
 done
 python3 bench/serve_load.py --port "$port" --pid "$pid" --model "$MODEL" --duration "$SECONDS_PER" \
-    --clients "$CLIENTS" --adapters "$adapter_ids" --triage-file "$TRIAGE" "$@"
+    --clients "$CLIENTS" --adapters "$adapter_ids" --triage-file "$TRIAGE" \
+    --more-tickets "$MORE/train.jsonl,$MORE/validation.jsonl" "$@"

@@ -61,17 +61,18 @@ void layer_lora_input_backward(const LayerCtx *c, float *dx, const float *g, int
 }
 
 /* The LoRA terms of projection t of layer l added to y (n, N). Inference: row by row, each row with
- * its own adapter (lora_apply_rows). Training (one adapter): as two matrix products, u (n, r)
+ * its own adapter (lora_apply_row). Training (one adapter): as two matrix products, u (n, r)
  * keeping x A^T for the backward pass. */
 static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, float *u, int K, int N) {
     if (c->uniform_adapter == -1) return;
-    if (c->kv) {
-        for (int i = 0, j; i < c->n; i = j) { /* runs of rows with one adapter */
+    if (c->kv) { /* each row with its own adapter, all rows in one parallel loop (rows of many
+                  * adapters interleave in a step: a loop per run of one adapter cost more in
+                  * thread start-ups than in arithmetic) */
+#pragma omp parallel for schedule(static) if (c->n > 1)
+        for (int i = 0; i < c->n; i++) {
             int a = c->row_adapter ? c->row_adapter[i] : 0;
-            for (j = i + 1; j < c->n && (c->row_adapter ? c->row_adapter[j] : 0) == a; j++) {}
             if (a < 0 || a >= c->n_adapters) continue;
-            lora_apply_rows(y + (size_t)i * N, x + (size_t)i * K, lora_pair(c->adapters[a], l, t), c->adapters[a]->scale,
-                            j - i);
+            lora_apply_row(y + (size_t)i * N, x + (size_t)i * K, lora_pair(c->adapters[a], l, t), c->adapters[a]->scale);
         }
         return;
     }

@@ -138,35 +138,37 @@ void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float 
     op_gemm(false, true, T, p->out, r, scale, u, p->B, 1.0f, y);
 }
 
-void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, int T) {
+void lora_apply_row(float *yt, const float *xt, const LoraPair *p, float scale) {
     if (!p || !p->A) return;
     int r = p->rank, K = p->in, N = p->out;
-#pragma omp parallel for schedule(static) if (T > 1)
-    for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * K;
-        float u[LORA_MAX_RANK] = {0}, *yt = y + (size_t)t * N;
-        /* u[i] = sum over k of A[i][k] x[k], in the order of k; y[n] += scale * (sum over i of
-         * B[n][i] u[i], in the order of i). The transposed factors let both loops run on vectors
-         * over i and n without changing any element's order. */
-        if (p->At) {
-            for (int k = 0; k < K; k++)
-                for (int i = 0; i < r; i++) u[i] += p->At[(size_t)k * r + i] * xt[k];
-            float s[N];
-            memset(s, 0, sizeof s);
-            for (int i = 0; i < r; i++)
-                for (int n = 0; n < N; n++) s[n] += p->Bt[(size_t)i * N + n] * u[i];
-            for (int n = 0; n < N; n++) yt[n] += scale * s[n];
-            continue;
-        }
+    float u[LORA_MAX_RANK] = {0};
+    /* u[i] = sum over k of A[i][k] x[k], in the order of k; y[n] += scale * (sum over i of
+     * B[n][i] u[i], in the order of i). The transposed factors let both loops run on vectors
+     * over i and n without changing any element's order. */
+    if (p->At) {
         for (int k = 0; k < K; k++)
-            for (int i = 0; i < r; i++) u[i] += p->A[(size_t)i * K + k] * xt[k];
-        for (int n = 0; n < N; n++) {
-            const float *b = p->B + (size_t)n * r;
-            float s = 0;
-            for (int i = 0; i < r; i++) s += b[i] * u[i];
-            yt[n] += scale * s;
-        }
+            for (int i = 0; i < r; i++) u[i] += p->At[(size_t)k * r + i] * xt[k];
+        float s[N];
+        memset(s, 0, sizeof s);
+        for (int i = 0; i < r; i++)
+            for (int n = 0; n < N; n++) s[n] += p->Bt[(size_t)i * N + n] * u[i];
+        for (int n = 0; n < N; n++) yt[n] += scale * s[n];
+        return;
     }
+    for (int k = 0; k < K; k++)
+        for (int i = 0; i < r; i++) u[i] += p->A[(size_t)i * K + k] * xt[k];
+    for (int n = 0; n < N; n++) {
+        const float *b = p->B + (size_t)n * r;
+        float s = 0;
+        for (int i = 0; i < r; i++) s += b[i] * u[i];
+        yt[n] += scale * s;
+    }
+}
+
+void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, int T) {
+    if (!p || !p->A) return;
+#pragma omp parallel for schedule(static) if (T > 1)
+    for (int t = 0; t < T; t++) lora_apply_row(y + (size_t)t * p->out, x + (size_t)t * p->in, p, scale);
 }
 
 int lora_prepare_rows(Lora *l, Err *err) {

@@ -75,6 +75,8 @@ void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float 
  * transposed factors of lora_prepare_rows the same sums run as vector operations (same order, same
  * result). */
 void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, int T);
+/* lora_apply_rows for one row y (out) += scale B A x (in), on the calling thread. */
+void lora_apply_row(float *y, const float *x, const LoraPair *p, float scale);
 /* Makes the transposed copies lora_apply_rows uses (an adapter loaded for inference; its
  * parameters must not change afterwards). ERR_NOMEM. */
 int lora_prepare_rows(Lora *l, Err *err);
