@@ -1,7 +1,6 @@
-/* bench_decode_rows.c: inference's products over every weight matrix of a model: the decode rows'
- * (op_matmul_decode) for n = 1, 2, 4, 8, 16, 32 rows at once, what one step of the scheduler pays
- * for n generating sequences without attention or sampling; with "prompt", the prompt rows'
- * (op_matmul_prompt) for n = 16 .. 512. Prints per n the milliseconds of one pass over the model
+/* bench_decode_rows.c: inference's products (op_matmul_inference) over every weight matrix of a
+ * model: n = 1, 2, 4, 8, 16, 32 decode rows at once, what one step of the scheduler pays for n
+ * generating sequences without attention or sampling; with "prompt", n = 16 .. 512 prompt rows. Prints per n the milliseconds of one pass over the model
  * and rows/s, as CPU time on 1 thread (robust to a busy machine) and as wall time on the given
  * threads. Usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps] [decode|prompt] */
 #include <omp.h>
@@ -39,7 +38,7 @@ static double pass_s(const Mats *s, float *x, float *y, int n, int reps, double 
     double best = 1e9;
     for (int r = 0; r < reps; r++) {
         double t0 = clock();
-        for (int i = 0; i < s->n; i++) (prompt ? op_matmul_prompt : op_matmul_decode)(y, x, s->mats[i], NULL, n);
+        for (int i = 0; i < s->n; i++) op_matmul_inference(y, x, s->mats[i], NULL, n, prompt ? 0 : n);
         double dt = clock() - t0;
         if (dt < best) best = dt;
     }

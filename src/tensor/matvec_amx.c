@@ -60,18 +60,18 @@ AMX_TARGET static void configure(void) {
     _tile_loadconfig(&c);
 }
 
-/* x (n, K) bf16 into B tiles: chunk c (16 rows of x) and step s (32 values of K) at
- * packed + (c * steps + s) * 512 values, row r holding for each x row t the pair K = 32 s + 2 r,
- * + 1 (moved as one 32-bit word); rows of x beyond n and K beyond K are zeros. */
-static void pack_x(uint16_t *packed, const uint16_t *x, int n, int K, int steps) {
-    int chunks = (n + AMX_ROWS - 1) / AMX_ROWS;
-    memset(packed, 0, (size_t)chunks * steps * 512 * sizeof(uint16_t));
-    for (int t = 0; t < n; t++) {
-        uint16_t *chunk = packed + (size_t)(t / AMX_ROWS) * steps * 512 + (t % AMX_ROWS) * 2;
+/* Chunk c of x (n, K) bf16 into its B tiles: step s (32 values of K) at packed + s * 512 values,
+ * row r holding for each of the chunk's x rows t the pair K = 32 s + 2 r, + 1 (moved as one 32-bit
+ * word); rows of x beyond n and K beyond K are zeros. */
+static void pack_chunk(uint16_t *packed, const uint16_t *x, int n, int K, int steps, int c) {
+    memset(packed, 0, (size_t)steps * 512 * sizeof(uint16_t));
+    int t1 = (c + 1) * AMX_ROWS < n ? (c + 1) * AMX_ROWS : n;
+    for (int t = c * AMX_ROWS; t < t1; t++) {
+        uint16_t *col = packed + (t % AMX_ROWS) * 2;
         const uint16_t *row = x + (size_t)t * K;
         int k = 0;
-        for (; k + 1 < K; k += 2) memcpy(chunk + (size_t)(k / AMX_K) * 512 + (k % AMX_K / 2) * 32, row + k, 4);
-        if (k < K) chunk[(size_t)(k / AMX_K) * 512 + (k % AMX_K / 2) * 32] = row[k];
+        for (; k + 1 < K; k += 2) memcpy(col + (size_t)(k / AMX_K) * 512 + (k % AMX_K / 2) * 32, row + k, 4);
+        if (k < K) col[(size_t)(k / AMX_K) * 512 + (k % AMX_K / 2) * 32] = row[k];
     }
 }
 
@@ -171,10 +171,11 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
     int N = w->rows, K = w->cols, steps = (K + AMX_K - 1) / AMX_K;
     int chunks = (n + AMX_ROWS - 1) / AMX_ROWS, n_groups = (N + AMX_GROUP - 1) / AMX_GROUP;
     uint16_t *packed = packed_buffer((size_t)chunks * steps * 512);
-    pack_x(packed, xb, n, K, steps);
     bool convert = quant_bf16_fast(w->type) && w->type != QUANT_BF16 && K % AMX_K == 0;
 #pragma omp parallel
     {
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < chunks; ch++) pack_chunk(packed + (size_t)ch * steps * 512, xb, n, K, steps, ch);
         configure();
         float c[AMX_GROUP * AMX_ROWS] __attribute__((aligned(64)));
 #pragma omp for schedule(static)
