@@ -75,36 +75,23 @@ static void pack_chunk(uint16_t *packed, const uint16_t *x, int n, int K, int st
     }
 }
 
-/* The calling thread's buffer of x in B tiles, grown once (never freed: a freed large block goes back
- * to the kernel, and unmapping it costs every thread of the process a TLB flush). */
-static uint16_t *packed_buffer(size_t elems) {
-    static __thread uint16_t *buf;
-    static __thread size_t cap;
-    if (elems > cap) {
-        free(buf);
-        if (!(buf = aligned_alloc(64, elems * sizeof(uint16_t)))) {
-            fprintf(stderr, "ftune: out of memory for %zu KiB of x in tiles\n", elems >> 9);
+/* *buf grown to elems values (64-byte aligned) if smaller: the calling thread's buffers, grown once
+ * and never freed (a freed large block goes back to the kernel, and unmapping it costs every thread
+ * of the process a TLB flush). */
+static uint16_t *thread_buffer(uint16_t **buf, size_t *cap, size_t elems, const char *what) {
+    if (elems > *cap) {
+        free(*buf);
+        if (!(*buf = aligned_alloc(64, elems * sizeof(uint16_t)))) {
+            fprintf(stderr, "ftune: out of memory for %zu KiB of %s\n", elems >> 9, what);
             abort();
         }
-        cap = elems;
+        *cap = elems;
     }
-    return buf;
+    return *buf;
 }
 
-/* The calling thread's buffer of A tiles, grown once. */
-static uint16_t *thread_tiles(size_t elems) {
-    static __thread uint16_t *buf;
-    static __thread size_t cap;
-    if (elems > cap) {
-        free(buf);
-        if (!(buf = aligned_alloc(64, elems * sizeof(uint16_t)))) {
-            fprintf(stderr, "ftune: out of memory for %zu KiB of bf16 weight tiles\n", elems >> 9);
-            abort();
-        }
-        cap = elems;
-    }
-    return buf;
-}
+static __thread uint16_t *x_tiles, *w_tiles; /* x in B tiles (the caller's), weights in A tiles (each thread's) */
+static __thread size_t x_tiles_cap, w_tiles_cap;
 
 /* n_out rows of stored blocks from base (row_bytes apart) converted into A tiles, step by step so
  * that the stores run in order (row by row they would land a tile row apart and evict each other),
@@ -170,7 +157,7 @@ AMX_TARGET static void store_sums(float *y, int N, float *c, int j0, int n_out, 
 AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols, steps = (K + AMX_K - 1) / AMX_K;
     int chunks = (n + AMX_ROWS - 1) / AMX_ROWS, n_groups = (N + AMX_GROUP - 1) / AMX_GROUP;
-    uint16_t *packed = packed_buffer((size_t)chunks * steps * 512);
+    uint16_t *packed = thread_buffer(&x_tiles, &x_tiles_cap, (size_t)chunks * steps * 512, "x in tiles");
     bool convert = quant_bf16_fast(w->type) && w->type != QUANT_BF16 && K % AMX_K == 0;
 #pragma omp parallel
     {
@@ -181,7 +168,7 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
 #pragma omp for schedule(static)
         for (int g = 0; g < n_groups; g++) {
             int j0 = g * AMX_GROUP, n_out = N - j0 < AMX_GROUP ? N - j0 : AMX_GROUP;
-            uint16_t *a = thread_tiles((size_t)steps * AMX_GROUP * AMX_K);
+            uint16_t *a = thread_buffer(&w_tiles, &w_tiles_cap, (size_t)steps * AMX_GROUP * AMX_K, "bf16 weight tiles");
             group_tiles(a, w, j0, n_out, steps, convert);
             for (int ch = 0; ch < chunks; ch++) { /* three independent sums per step keep the tile unit busy */
                 const uint16_t *b = packed + (size_t)ch * steps * 512;
