@@ -26,15 +26,16 @@ QuantRowDot quant_row_dot_32(uint32_t type); /* ops_quant_rows.c: F32, F16, BF16
 static inline uint16_t quant_rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline float quant_rdh(const unsigned char *p) { return fp16_to_f32(quant_rd16(p)); }
 
+/* Software prefetch of the weight stream this far ahead: in a matvec the weights are read once,
+ * and the hardware prefetcher alone leaves K-quant rows streamed from DRAM 2x slower (measured). */
+#define QUANT_PREFETCH_BYTES 2048
+
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define QUANT_SIMD 1
 #include <immintrin.h>
 
 #define QI8(c) _mm256_set1_epi8((char)(c))
 
-/* Software prefetch of the weight stream this far ahead: in a matvec the weights are read once,
- * and the hardware prefetcher alone leaves K-quant rows streamed from DRAM 2x slower (measured). */
-#define QUANT_PREFETCH_BYTES 2048
 /* always_inline: as a called function GCC deems it pure and deletes the call */
 static inline __attribute__((always_inline)) void quant_prefetch(const unsigned char *p, size_t bytes) {
     for (size_t o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + QUANT_PREFETCH_BYTES + o, _MM_HINT_T0);

@@ -261,7 +261,7 @@ TEST(matmul_inference_rows_do_not_depend_on_the_batch) {
                 wq8b = {QUANT_Q8_0, q8, N, K, NULL}, wq41b = {QUANT_Q4_1, q41, N, K, NULL};
     quant_rows_bf16(Wb8, &wq8b, 0, N);
     quant_rows_bf16(Wb41, &wq41b, 0, N);
-    wq8b.bf16 = Wb8, wq41b.bf16 = Wb41; /* at bf16, decode rows convert (few rows) or read these copies */
+    if (bf16_here()) wq8b.bf16 = Wb8, wq41b.bf16 = Wb41; /* the bf16 path's weights (else fp32: the same as wq) */
     struct {
         const QuantMatrix *w;
         void (*fn)(float *, const float *, const QuantMatrix *, const float *, int);
