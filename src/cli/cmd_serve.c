@@ -15,7 +15,7 @@
 
 static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "models", "api-key", "threads", "http-threads",
                                             "allow-no-key", "precision", "parallel", "kv-cache-mib", "max-queued-jobs",
-                                            "rate-limit", "adapter", "alias", "access-log", NULL};
+                                            "rate-limit", "max-tokens", "adapter", "alias", "access-log", NULL};
 static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
 
 static void usage(void) {
@@ -23,6 +23,7 @@ static void usage(void) {
             "usage: ftune serve [--host H] [--port P] [--data DIR] [--models DIR]... [--api-key KEY]...\n"
             "                   [--threads N] [--http-threads N] [--allow-no-key] [" CLI_PRECISION_USAGE "]\n"
             "                   [--parallel N] [--kv-cache-mib M] [--max-queued-jobs N] [--rate-limit N]\n"
+            "                   [--max-tokens N]\n"
             "                   [--adapter NAME=DIR[@BASE_ID]]... [--alias NAME=TARGET]...\n"
             "                   [--access-log FILE|-]\n"
             "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions) on\n"
@@ -36,7 +37,9 @@ static void usage(void) {
             "(default 2048), which also keeps the prompts of ended requests for reuse (the prefix cache).\n"
             "At most N jobs wait (validating or queued) at once (--max-queued-jobs, default %d, 0: no bound;\n"
             "more is a 429); --rate-limit N allows each API key N requests a minute (default 0: no limit;\n"
-            "more is a 429 with Retry-After). --adapter serves the PEFT adapter in DIR (adapter_config.json +\n"
+            "more is a 429 with Retry-After). --max-tokens N bounds every reply: a request asking more is a\n"
+            "400, one asking nothing gets at most N (default: the context, and 1024 when a request asks none).\n"
+            "--adapter serves the PEFT adapter in DIR (adapter_config.json +\n"
             "adapter_model.safetensors, from any trainer) as model NAME, on the base model its\n"
             "base_model_name_or_path names (that id, its last path component, or the one id starting with\n"
             "that component and '.'), or on BASE_ID when given. --alias NAME=TARGET makes NAME stand for the\n"
@@ -70,17 +73,19 @@ int cmd_serve(int argc, char **argv) {
     }
     ServerConfig cfg = {0};
     long port = 8080, threads = 0, http_threads = HTTP_THREADS_DEFAULT, parallel = INFERENCE_DEFAULT_SEQS,
-         kv_mib = INFERENCE_DEFAULT_KV_MIB, max_queued = LIMITS_QUEUED_JOBS_DEFAULT, rate = LIMITS_RATE_DEFAULT;
+         kv_mib = INFERENCE_DEFAULT_KV_MIB, max_queued = LIMITS_QUEUED_JOBS_DEFAULT, rate = LIMITS_RATE_DEFAULT,
+         max_tokens = 0;
     if (args_int(&a, "port", &port, 0, 65535) || args_int(&a, "threads", &threads, 0, 1024) ||
         args_int(&a, "http-threads", &http_threads, 1, 256) ||
         args_int(&a, "parallel", &parallel, 1, INFERENCE_BATCH_ROWS) ||
         args_int(&a, "kv-cache-mib", &kv_mib, 16, 1 << 20) || args_int(&a, "max-queued-jobs", &max_queued, 0, 1000000) ||
-        args_int(&a, "rate-limit", &rate, 0, 1000000))
+        args_int(&a, "rate-limit", &rate, 0, 1000000) || args_int(&a, "max-tokens", &max_tokens, 0, 1 << 30))
         return EXIT_BAD_INPUT;
     cfg.parallel = (int)parallel;
     cfg.kv_cache_mib = (int)kv_mib;
     cfg.max_queued_jobs = (int)max_queued;
     cfg.rate_limit = (int)rate;
+    cfg.max_tokens = (int)max_tokens;
     FtPrecision precision;
     if (cli_precision_parse(&a, &precision)) return EXIT_BAD_INPUT;
     cfg.precision = (int)precision;

@@ -267,6 +267,7 @@ int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e
     r->has_seed = rc == 0;
     r->n = (int)n;
     r->max_tokens = max_completion ? max_completion : max_tokens;
+    r->max_tokens_param = max_completion ? "max_completion_tokens" : "max_tokens";
     json_t *so = json_object_get(root, "stream_options");
     if (so && !json_is_null(so)) {
         if (!r->stream)

@@ -39,6 +39,7 @@ typedef struct {
     const char *stop[REQ_MAX_STOP];
     int n_stop;
     long long max_tokens;  /* 0 = not given (the server's default bound) */
+    const char *max_tokens_param; /* "max_completion_tokens" or "max_tokens": the field that gave it */
     bool stream, include_usage;
     bool logprobs;         /* return each token's log-probability */
     int top_logprobs;      /* and this many alternatives (0..20; needs logprobs) */

@@ -225,6 +225,15 @@ void route_chat_completions(Ctx *c) {
         api_error(c, &e);
         return;
     }
+    int cap = c->srv->cfg.max_tokens; /* the server's bound on a reply (--max-tokens) */
+    if (cap > 0 && cr.max_tokens > cap) {
+        api_errorf(c, 400, "invalid_request_error", cr.max_tokens_param, "invalid_value",
+                   "%s is too large: %lld. This server allows at most %d completion tokens (ftune serve "
+                   "--max-tokens).", cr.max_tokens_param, cr.max_tokens, cap);
+        chat_request_free(&cr);
+        return;
+    }
+    if (cap > 0 && cr.max_tokens == 0) cr.max_tokens = cap < INFERENCE_DEFAULT_MAX_TOKENS ? cap : INFERENCE_DEFAULT_MAX_TOKENS;
     ModelInfo m;
     Err err = {0};
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, cr.model, &m, &err);

@@ -2,7 +2,9 @@
 with --max-queued-jobs 2, a third job waiting (validating or queued) behind a training one is
 refused with 429 too_many_queued_jobs and nothing is stored; with --rate-limit 20, the 21st request
 of a burst from one API key is a 429 rate_limit_exceeded with Retry-After, while another key and
-/health are unaffected. Plain script: `python3 tests/e2e/test_limits.py`.
+/health are unaffected; with --max-tokens 6, a chat asking 7 tokens (as max_tokens or
+max_completion_tokens) is a 400 naming that field, and one asking none stops at 6. Plain script:
+`python3 tests/e2e/test_limits.py`.
 """
 import os
 import sys
@@ -74,7 +76,28 @@ def test_rate_limit_per_key(c):
     check(c.server.request("GET", "/v1/models", headers=h1)[0] == 200, "still limited after Retry-After")
 
 
-TESTS = [test_queued_jobs_bound, test_rate_limit_per_key]
+def test_max_tokens_bound(c):
+    c.server.stop()
+    c.server = Server(os.path.join(c.tmp, "data3"), extra_args=["--max-tokens", "6"]).start()
+    client = c.server.client()
+    msgs = [{"role": "user", "content": "Count from one to one hundred in words."}]
+    for field in ("max_tokens", "max_completion_tokens"):
+        try:
+            client.chat.completions.create(model=BASE, messages=msgs, **{field: 7})
+            raise AssertionError("%s 7 was accepted with --max-tokens 6" % field)
+        except openai.BadRequestError as e:
+            check(e.param == field and e.code == "invalid_value" and "--max-tokens" in e.message,
+                  "error for %s 7: %r" % (field, e.body))
+    r = client.chat.completions.create(model=BASE, messages=msgs, max_tokens=6, temperature=0)
+    check(r.usage.completion_tokens <= 6, "max_tokens 6 gave %d tokens" % r.usage.completion_tokens)
+    # without --max-tokens this greedy reply runs for hundreds of tokens (the context's end)
+    r = client.chat.completions.create(model=BASE, messages=msgs, temperature=0)
+    check(r.usage.completion_tokens == 6 and r.choices[0].finish_reason == "length",
+          "a request asking no bound under --max-tokens 6: %d tokens, %r" % (r.usage.completion_tokens,
+                                                                             r.choices[0].finish_reason))
+
+
+TESTS = [test_queued_jobs_bound, test_rate_limit_per_key, test_max_tokens_bound]
 
 if __name__ == "__main__":
     run_tests(TESTS, setup, teardown)
