@@ -9,8 +9,9 @@ DEB_PACKAGES=(build-essential libopenblas-openmp-dev libdnnl-dev libjansson-dev 
               libmicrohttpd-dev libcurl4-openssl-dev libssl-dev pkg-config ca-certificates python3 python3-pip unzip
               chromium chromium-driver)
 # The official OpenAI SDK is the end-to-end tests' and the demo's client; Selenium drives headless
-# Chromium to check that `ftune eval --html` renders (both pinned: the versions tested).
-PY_PACKAGES=(numpy openai==3.57.0 selenium==4.51.0)
+# Chromium to check that `ftune eval --html` renders; jsonschema validates structured outputs in the
+# e2e tests (all pinned: the versions tested).
+PY_PACKAGES=(numpy openai==3.57.0 selenium==4.51.0 jsonschema==4.26.0)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
