@@ -75,21 +75,6 @@ static void pack_chunk(uint16_t *packed, const uint16_t *x, int n, int K, int st
     }
 }
 
-/* *buf grown to elems values (64-byte aligned) if smaller: the calling thread's buffers, grown once
- * and never freed (a freed large block goes back to the kernel, and unmapping it costs every thread
- * of the process a TLB flush). */
-static uint16_t *thread_buffer(uint16_t **buf, size_t *cap, size_t elems, const char *what) {
-    if (elems > *cap) {
-        free(*buf);
-        if (!(*buf = aligned_alloc(64, elems * sizeof(uint16_t)))) {
-            fprintf(stderr, "ftune: out of memory for %zu KiB of %s\n", elems >> 9, what);
-            abort();
-        }
-        *cap = elems;
-    }
-    return *buf;
-}
-
 static __thread uint16_t *x_tiles, *w_tiles; /* x in B tiles (the caller's), weights in A tiles (each thread's) */
 static __thread size_t x_tiles_cap, w_tiles_cap;
 
@@ -101,7 +86,7 @@ AMX_TARGET static inline __attribute__((always_inline)) void convert_group(uint1
                                                                            const unsigned char *base, size_t row_bytes,
                                                                            int n_out, int steps,
                                                                            const unsigned char *next, size_t next_bytes) {
-    size_t step_bytes = type == QUANT_F16 ? 64 : quant_block_bytes(type), pf = 0;
+    size_t step_bytes = bf16_block32_bytes(type), pf = 0;
     for (int s = 0; s < steps; s++)
         for (int o = 0; o < n_out; o++) {
             if (pf < next_bytes) _mm_prefetch((const char *)next + pf, _MM_HINT_T0), pf += 64;
@@ -157,8 +142,8 @@ AMX_TARGET static void store_sums(float *y, int N, float *c, int j0, int n_out, 
 AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols, steps = (K + AMX_K - 1) / AMX_K;
     int chunks = (n + AMX_ROWS - 1) / AMX_ROWS, n_groups = (N + AMX_GROUP - 1) / AMX_GROUP;
-    uint16_t *packed = thread_buffer(&x_tiles, &x_tiles_cap, (size_t)chunks * steps * 512, "x in tiles");
-    bool convert = quant_bf16_fast(w->type) && w->type != QUANT_BF16 && K % AMX_K == 0;
+    uint16_t *packed = bf16_thread_buffer(&x_tiles, &x_tiles_cap, (size_t)chunks * steps * 512, "x in tiles");
+    bool convert = quant_bf16_fast(w->type) && K % AMX_K == 0;
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
@@ -168,7 +153,7 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
 #pragma omp for schedule(static)
         for (int g = 0; g < n_groups; g++) {
             int j0 = g * AMX_GROUP, n_out = N - j0 < AMX_GROUP ? N - j0 : AMX_GROUP;
-            uint16_t *a = thread_buffer(&w_tiles, &w_tiles_cap, (size_t)steps * AMX_GROUP * AMX_K, "bf16 weight tiles");
+            uint16_t *a = bf16_thread_buffer(&w_tiles, &w_tiles_cap, (size_t)steps * AMX_GROUP * AMX_K, "bf16 weight tiles");
             group_tiles(a, w, j0, n_out, steps, convert);
             for (int ch = 0; ch < chunks; ch++) { /* three independent sums per step keep the tile unit busy */
                 const uint16_t *b = packed + (size_t)ch * steps * 512;

@@ -12,7 +12,6 @@
  * quant_rows_bf16's bits, so the choice changes no result. */
 #include "matmul_bf16.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "../core/cpu_features.h"
@@ -63,33 +62,20 @@ BF16_TARGET static void tile_any(float *y, int ldy, const uint16_t *x, const uin
     else tile(y, ldy, x, w, K, n_in, n_out);
 }
 
-/* The calling thread's buffer of GROUP_OUT converted weight rows of K values. */
-static uint16_t *group_buffer(int K) {
-    static __thread uint16_t *buf;
-    static __thread size_t cap;
-    size_t need = (size_t)GROUP_OUT * K;
-    if (need > cap) {
-        free(buf);
-        if (!(buf = malloc(need * sizeof(uint16_t)))) {
-            fprintf(stderr, "ftune: out of memory for %zu KiB of bf16 weight rows\n", need >> 9);
-            abort();
-        }
-        cap = need;
-    }
-    return buf;
-}
+static __thread uint16_t *group_rows; /* each thread's GROUP_OUT converted weight rows */
+static __thread size_t group_rows_cap;
 
 /* The VDPBF16PS kernel on xb already in bf16. */
 static void dp_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols;
-    bool convert = quant_bf16_fast(w->type) && w->type != QUANT_BF16;
+    bool convert = quant_bf16_fast(w->type);
     int n_groups = (N + GROUP_OUT - 1) / GROUP_OUT;
 #pragma omp parallel for schedule(static)
     for (int g = 0; g < n_groups; g++) {
         int j0 = g * GROUP_OUT, n_out = N - j0 < GROUP_OUT ? N - j0 : GROUP_OUT;
         const uint16_t *wg = w->bf16 + (size_t)j0 * K;
         if (convert) { /* the group's rows, converted into L1 once for all x rows */
-            uint16_t *buf = group_buffer(K);
+            uint16_t *buf = bf16_thread_buffer(&group_rows, &group_rows_cap, (size_t)GROUP_OUT * K, "bf16 weight rows");
             quant_rows_bf16(buf, w, j0, n_out);
             wg = buf;
         }

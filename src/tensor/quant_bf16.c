@@ -26,9 +26,9 @@ static void row_generic(uint16_t *dst, uint32_t type, const unsigned char *p, in
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* One row of a type quant_bf16_fast takes (not BF16 itself), 32 values at a time in registers. */
+/* One row of a type quant_bf16_fast takes, 32 values at a time in registers. */
 BF16_TARGET static void row_simd(uint16_t *dst, uint32_t type, const unsigned char *p, int K) {
-    size_t step = type == QUANT_F16 ? 64 : quant_block_bytes(type);
+    size_t step = bf16_block32_bytes(type);
     for (int i = 0; i < K; i += 32, p += step) {
         _mm_prefetch((const char *)p + QUANT_PREFETCH_BYTES, _MM_HINT_T0); /* the weights stream from memory */
         _mm512_storeu_si512(dst + i, (__m512i)bf16_block32(type, p));
@@ -40,7 +40,7 @@ bool quant_bf16_fast(uint32_t type) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (!cpu_features()->avx512_bf16) return false;
     return type == QUANT_F16 || type == QUANT_Q8_0 || type == QUANT_Q4_0 || type == QUANT_Q4_1 ||
-           type == QUANT_Q5_0 || type == QUANT_Q5_1 || type == QUANT_BF16;
+           type == QUANT_Q5_0 || type == QUANT_Q5_1;
 #else
     (void)type;
     return false;

@@ -13,7 +13,7 @@
 void quant_rows_bf16(uint16_t *dst, const QuantMatrix *w, int row0, int cnt);
 
 /* Whether quant_rows_bf16 converts this type in registers on this CPU (else one value at a time:
- * slower than reading an existing bf16 copy). */
+ * slower than reading an existing bf16 copy). BF16 itself is only copied: false. */
 bool quant_bf16_fast(uint32_t type);
 
 #endif
