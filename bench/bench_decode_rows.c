@@ -23,7 +23,8 @@ typedef struct {
 static int collect(void *ctx, const ArchWeight *w, int layer) {
     Mats *s = ctx;
     const QuantMatrix *q = model_matrix(s->m, w, layer);
-    if (q && s->n < 1024) s->mats[s->n++] = q;
+    /* the products a step runs: not the embeddings (a row lookup), and the head below */
+    if (q && w->role != W_TOK_EMBD && w->role != W_OUTPUT && s->n < 1024) s->mats[s->n++] = q;
     return 0;
 }
 
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
     bool prompt = argc > 5 && strcmp(argv[5], "prompt") == 0;
     Mats s = {.m = m};
     arch_visit_weights(arch_describe(m->cfg.arch), &m->cfg, collect, &s);
-    if (!m->cfg.tied_embeddings || s.n < 1024) s.mats[s.n++] = &m->output; /* the head, as decode runs it */
+    s.mats[s.n++] = &m->output; /* the head, tied to the embeddings or not */
     int kmax = 0, nmax = 0;
     for (int i = 0; i < s.n; i++) {
         if (s.mats[i]->cols > kmax) kmax = s.mats[i]->cols;
