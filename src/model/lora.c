@@ -165,12 +165,6 @@ void lora_apply_row(float *yt, const float *xt, const LoraPair *p, float scale) 
     }
 }
 
-void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, int T) {
-    if (!p || !p->A) return;
-#pragma omp parallel for schedule(static) if (T > 1)
-    for (int t = 0; t < T; t++) lora_apply_row(y + (size_t)t * p->out, x + (size_t)t * p->in, p, scale);
-}
-
 int lora_prepare_rows(Lora *l, Err *err) {
     free(l->transposed);
     if (!(l->transposed = malloc(l->n_params * sizeof(float)))) return err_set(err, ERR_NOMEM, "out of memory");

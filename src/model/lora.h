@@ -29,7 +29,7 @@ typedef struct {
     float *A; // (r, in), NULL when this projection is not adapted
     float *B; // (out, r)
     int in, out, rank;
-    float *At; // (in, r) and (r, out): A and B transposed for lora_apply_rows (lora_prepare_rows),
+    float *At; // (in, r) and (r, out): A and B transposed for lora_apply_row (lora_prepare_rows),
     float *Bt; // else NULL
 } LoraPair;
 
@@ -70,14 +70,13 @@ int lora_parse_targets(const char *list, unsigned *targets, Err *err);
 /* y (T, N) += scale * (x A^T) B^T for one adapted projection; u (T, r) receives x A^T.
  * A no-op when p is NULL or not adapted. */
 void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T);
-/* The same product row by row, every sum in an order fixed by the row alone: inference, where a
+/* The same product for one row y (out), x (in), on the calling thread, every sum in an order fixed
+ * by the row alone: inference, where a
  * row's result must not depend on the other rows of its batch (matmul.h says why). With the
  * transposed factors of lora_prepare_rows the same sums run as vector operations (same order, same
  * result). */
-void lora_apply_rows(float *y, const float *x, const LoraPair *p, float scale, int T);
-/* lora_apply_rows for one row y (out) += scale B A x (in), on the calling thread. */
 void lora_apply_row(float *y, const float *x, const LoraPair *p, float scale);
-/* Makes the transposed copies lora_apply_rows uses (an adapter loaded for inference; its
+/* Makes the transposed copies lora_apply_row uses (an adapter loaded for inference; its
  * parameters must not change afterwards). ERR_NOMEM. */
 int lora_prepare_rows(Lora *l, Err *err);
 

@@ -138,8 +138,8 @@ TEST(forward_batch_rows_match_sequences_alone_tiny_qwen2) {
     model_free(m);
 }
 
-/* lora_apply_rows with the transposed factors (an adapter loaded for inference) gives the same bits
- * as without them, and a row the same bits alone as among others. */
+/* lora_apply_row with the transposed factors (an adapter loaded for inference) gives the same bits
+ * as without them, over rows in turn and a row alone. */
 TEST(lora_rows_transposed_and_batched_agree_bitwise) {
     Model *m = test_load_stories260k();
     if (!m) return;
@@ -152,11 +152,11 @@ TEST(lora_rows_transposed_and_batched_agree_bitwise) {
     Rng r;
     rng_seed(&r, 3);
     for (int i = 0; i < T * K; i++) x[i] = rng_uniform(&r) - 0.5f;
-    lora_apply_rows(y1, x, p, a->scale, T);
+    for (int t = 0; t < T; t++) lora_apply_row(y1 + (size_t)t * N, x + (size_t)t * K, p, a->scale);
     Err err = {0};
     REQUIRE(lora_prepare_rows(a, &err) == 0);
-    lora_apply_rows(y2, x, lora_pair(a, 0, LORA_GATE), a->scale, T);
-    lora_apply_rows(y3, x + (size_t)(T - 1) * K, lora_pair(a, 0, LORA_GATE), a->scale, 1);
+    for (int t = 0; t < T; t++) lora_apply_row(y2 + (size_t)t * N, x + (size_t)t * K, lora_pair(a, 0, LORA_GATE), a->scale);
+    lora_apply_row(y3, x + (size_t)(T - 1) * K, lora_pair(a, 0, LORA_GATE), a->scale);
     CHECK(memcmp(y1, y2, sizeof(float) * T * N) == 0);
     CHECK(memcmp(y3, y2 + (size_t)(T - 1) * N, sizeof(float) * N) == 0);
     CHECK(y1[0] != 0.0f);
