@@ -71,10 +71,9 @@ int lora_parse_targets(const char *list, unsigned *targets, Err *err);
  * A no-op when p is NULL or not adapted. */
 void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T);
 /* The same product for one row y (out), x (in), on the calling thread, every sum in an order fixed
- * by the row alone: inference, where a
- * row's result must not depend on the other rows of its batch (matmul.h says why). With the
- * transposed factors of lora_prepare_rows the same sums run as vector operations (same order, same
- * result). */
+ * by the row alone: inference, where a row's result must not depend on the other rows of its batch
+ * (matmul.h says why). With the transposed factors of lora_prepare_rows the same sums run as vector
+ * operations (same order, same result). */
 void lora_apply_row(float *y, const float *x, const LoraPair *p, float scale);
 /* Makes the transposed copies lora_apply_row uses (an adapter loaded for inference; its
  * parameters must not change afterwards). ERR_NOMEM. */
