@@ -1,12 +1,17 @@
-/* matvec_amx.c: the decode rows' bf16 product on AMX tiles (Intel Sapphire Rapids and later), for
- * matvec_bf16.c: y (n, N) = xb (n, K) W^T with xb already bf16. TDPBF16PS multiplies a tile A of 16
- * weight rows x 32 values by a tile B of 32 values x 16 rows of x (packed in pairs, "VNNI" order)
- * into a tile C of 16 x 16 fp32 sums: each C element takes only its weight row and its x row, so a
- * row's result is the same whatever shares its tile (unused rows are zeros) or its call. Groups of
- * AMX_GROUP weight rows are converted once into a per-thread buffer in tile order (quant_rows_bf16's
- * bits, or copied from the bf16 copy) and multiplied with each chunk of 16 x rows, three A tiles
- * a step so that three sums are in flight (one sum alone waits on the last one's latency). The
- * process asks Linux for the tile state once (arch_prctl); where that fails the caller keeps
+/* matvec_amx.c: inference's bf16 products on AMX tiles (Intel Sapphire Rapids and later), for
+ * matvec_bf16.c: y (n, N) = xb (n, K) W^T with xb already bf16. TDPBF16PS multiplies a tile of 16
+ * rows x 32 values by a tile of 32 values x 16 columns (packed in pairs, "VNNI" order) into 16 x 16
+ * fp32 sums: each sum takes only one weight row and one x row, in the same order whichever operand
+ * each is, so a row's result is the same whatever shares its tile (unused rows are zeros) or its
+ * call. Two layouts, by the number of rows:
+ * - narrow (n <= 16, decode steps): groups of AMX_GROUP weight rows converted once into A tiles
+ *   (quant_rows_bf16's bits, or copied from the bf16 copy), x packed into one B tile per step, three
+ *   sums in flight; the sums come out weight-major and are scattered into y;
+ * - wide (n > 16, prompt rows): groups of AMX_WIDE weight rows converted into B tiles (the pairs of
+ *   16 weight rows transposed), x read as A tiles straight from its rows, two A and two B tiles for
+ *   four sums a step (half the tile loads per sum), and the sums stored straight into y's rows:
+ *   no packing of x and no scatter, whose cost grew with the rows.
+ * The process asks Linux for the tile state once (arch_prctl); where that fails the caller keeps
  * VDPBF16PS, for the whole process. */
 #include "matvec_amx.h"
 
@@ -21,9 +26,11 @@
 #define AMX_ROWS 16   /* weight rows per A tile, and x rows per B tile */
 #define AMX_GROUP 48  /* weight rows per group: three A tiles */
 #define AMX_K 32      /* bf16 values of K per tile step */
+#define AMX_WIDE 32   /* weight rows per group of the wide layout: two B tiles */
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #include <immintrin.h>
+#include <omp.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,8 +51,10 @@ bool amx_matvec_available(void) {
     return amx_ok;
 }
 
-/* Palette 1: tiles 0 .. 2 are C (16 weight rows x 16 x rows in fp32), 3 .. 5 are A (16 weight
- * rows x 32 bf16), 6 is B (16 pairs of K x 16 x rows, 64 bytes a row). */
+/* Palette 1, every tile 16 rows of 64 bytes. Narrow: tiles 0 .. 2 are C (16 weight rows x 16 x rows
+ * in fp32), 3 .. 5 are A (16 weight rows x 32 bf16), 6 is B (16 pairs of K x 16 x rows). Wide:
+ * 0 .. 3 are C (16 x rows x 16 weight rows), 4 and 5 A (16 x rows x 32 bf16), 6 and 7 B (16 pairs
+ * of K x 16 weight rows). */
 typedef struct __attribute__((packed, aligned(64))) {
     uint8_t palette, start_row, reserved[14];
     uint16_t colsb[16];
@@ -56,7 +65,7 @@ AMX_TARGET static void configure(void) {
     TileConfig c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
-    for (int t = 0; t < 7; t++) c.colsb[t] = 64, c.rows[t] = 16;
+    for (int t = 0; t < 8; t++) c.colsb[t] = 64, c.rows[t] = 16;
     _tile_loadconfig(&c);
 }
 
@@ -128,7 +137,10 @@ AMX_TARGET static void group_tiles(uint16_t *buf, const QuantMatrix *w, int j0, 
 /* y[t][j0 + o] (+ bias) from a C tile's sums c[o][t], o < n_out, for the x rows t0 .. t0 + n_in - 1. */
 static void scatter(float *y, int N, const float *c, int j0, int n_out, int t0, int n_in, const float *bias) {
     for (int t = 0; t < n_in; t++)
-        for (int o = 0; o < n_out; o++) y[(size_t)(t0 + t) * N + j0 + o] = c[o * AMX_ROWS + t] + (bias ? bias[j0 + o] : 0.0f);
+        for (int o = 0; o < n_out; o++) {
+            float v = c[o * AMX_ROWS + t]; /* the sum as it is without a bias, as the wide layout stores it */
+            y[(size_t)(t0 + t) * N + j0 + o] = bias ? v + bias[j0 + o] : v;
+        }
 }
 
 /* The three C tiles' sums to y rows t0 .. t0 + n_in - 1, through c (AMX_GROUP x 16 floats). */
@@ -139,7 +151,7 @@ AMX_TARGET static void store_sums(float *y, int N, float *c, int j0, int n_out, 
     scatter(y, N, c, j0, n_out, t0, n_in, bias);
 }
 
-AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
+AMX_TARGET static void narrow_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols, steps = (K + AMX_K - 1) / AMX_K;
     int chunks = (n + AMX_ROWS - 1) / AMX_ROWS, n_groups = (N + AMX_GROUP - 1) / AMX_GROUP;
     uint16_t *packed = bf16_thread_buffer(&x_tiles, &x_tiles_cap, (size_t)chunks * steps * 512, "x in tiles");
@@ -177,6 +189,185 @@ AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix 
         _tile_release(); /* back to the initial state: a thread that sleeps or is switched out then
                           * carries no tile data */
     }
+}
+/* The 16 x 16 32-bit words of r transposed in place (word j of r[i] to word i of r[j]): three
+ * rounds of 16 shuffles, within 128-bit lanes (32-bit then 64-bit interleaves), then across them. */
+AMX_TARGET static inline void transpose_16x16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    /* r[4g + j], lane L: words 4L + j of rows 4g .. 4g + 3 */
+    for (int g = 0; g < 16; g += 4) {
+        r[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        r[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        r[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        r[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int j = 0; j < 4; j++) { /* row 4L + j: lane L of r[j], r[4 + j], r[8 + j], r[12 + j] */
+        __m512i a_lo = _mm512_shuffle_i32x4(r[j], r[4 + j], _MM_SHUFFLE(1, 0, 1, 0));
+        __m512i a_hi = _mm512_shuffle_i32x4(r[j], r[4 + j], _MM_SHUFFLE(3, 2, 3, 2));
+        __m512i b_lo = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], _MM_SHUFFLE(1, 0, 1, 0));
+        __m512i b_hi = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], _MM_SHUFFLE(3, 2, 3, 2));
+        t[j] = _mm512_shuffle_i32x4(a_lo, b_lo, _MM_SHUFFLE(2, 0, 2, 0));
+        t[4 + j] = _mm512_shuffle_i32x4(a_lo, b_lo, _MM_SHUFFLE(3, 1, 3, 1));
+        t[8 + j] = _mm512_shuffle_i32x4(a_hi, b_hi, _MM_SHUFFLE(2, 0, 2, 0));
+        t[12 + j] = _mm512_shuffle_i32x4(a_hi, b_hi, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+/* AMX_WIDE rows from j0 of w into B tiles: step s, half h (weight rows j0 + 16 h ..) at
+ * buf + (2 s + h) * 512, its row r holding for each of those 16 weight rows o the pair K = 32 s + 2 r,
+ * + 1 at r * 32 + 2 o; zeros beyond the matrix and K. Each step's 32 values of a weight row are
+ * converted as in group_tiles (type is a constant after inlining; QUANT_BF16 here: copied from
+ * w->bf16) and 16 of them transposed at once. */
+AMX_TARGET static inline __attribute__((always_inline)) void wide_group(uint16_t *buf, const QuantMatrix *w,
+                                                                        uint32_t type, int j0, int n_out, int steps) {
+    int K = w->cols;
+    size_t row_bytes = type == QUANT_BF16 ? (size_t)K * 2 : quant_row_bytes(type, (size_t)K);
+    size_t step_bytes = type == QUANT_BF16 ? 0 : bf16_block32_bytes(type);
+    /* the next group's bytes prefetched meanwhile, a line per 32 values converted */
+    const char *next = type == QUANT_BF16 ? (const char *)(w->bf16 + (size_t)(j0 + AMX_WIDE) * K)
+                                          : (const char *)w->data + (size_t)(j0 + AMX_WIDE) * row_bytes;
+    int next_rows = w->rows - (j0 + AMX_WIDE) < AMX_WIDE ? w->rows - (j0 + AMX_WIDE) : AMX_WIDE;
+    size_t next_bytes = next_rows > 0 ? (size_t)next_rows * row_bytes : 0, pf = 0;
+    for (int s = 0; s < steps; s++)
+        for (int h = 0; h < 2; h++) {
+            __m512i r[16];
+            for (int o = 0; o < 16; o++) {
+                if (pf < next_bytes) _mm_prefetch(next + pf, _MM_HINT_T0), pf += 64;
+                int j = j0 + 16 * h + o;
+                if (16 * h + o >= n_out) r[o] = _mm512_setzero_si512();
+                else if (type == QUANT_BF16) {
+                    int cnt = K - s * AMX_K < AMX_K ? K - s * AMX_K : AMX_K;
+                    r[o] = _mm512_maskz_loadu_epi16((__mmask32)(cnt == 32 ? ~0u : (1u << cnt) - 1),
+                                                    w->bf16 + (size_t)j * K + (size_t)s * AMX_K);
+                } else
+                    r[o] = (__m512i)bf16_block32(type, w->data + (size_t)j * row_bytes + (size_t)s * step_bytes);
+            }
+            transpose_16x16(r);
+            uint16_t *dst = buf + (size_t)(2 * s + h) * 512;
+            for (int i = 0; i < 16; i++) _mm512_store_si512(dst + i * 32, r[i]);
+        }
+}
+
+AMX_TARGET static void wide_tiles(uint16_t *buf, const QuantMatrix *w, int j0, int n_out, int steps, bool convert) {
+    switch (convert ? w->type : QUANT_BF16) {
+    case QUANT_F16: wide_group(buf, w, QUANT_F16, j0, n_out, steps); break;
+    case QUANT_Q8_0: wide_group(buf, w, QUANT_Q8_0, j0, n_out, steps); break;
+    case QUANT_Q4_0: wide_group(buf, w, QUANT_Q4_0, j0, n_out, steps); break;
+    case QUANT_Q4_1: wide_group(buf, w, QUANT_Q4_1, j0, n_out, steps); break;
+    case QUANT_Q5_0: wide_group(buf, w, QUANT_Q5_0, j0, n_out, steps); break;
+    case QUANT_Q5_1: wide_group(buf, w, QUANT_Q5_1, j0, n_out, steps); break;
+    default: wide_group(buf, w, QUANT_BF16, j0, n_out, steps); break;
+    }
+}
+
+/* C tile `tile`'s sums (16 x rows from t0, 16 weight rows from j0) into y: stored straight into y's
+ * rows when all of them are in y and there is no bias, else through c and only the rows and columns
+ * that exist (+ bias). */
+#define WIDE_STORE(tile, t0, j0)                                                                                       \
+    do {                                                                                                               \
+        int n_in_ = n - (t0) < AMX_ROWS ? n - (t0) : AMX_ROWS, n_o_ = N - (j0) < AMX_ROWS ? N - (j0) : AMX_ROWS;    \
+        if (n_in_ == AMX_ROWS && n_o_ == AMX_ROWS && !bias)                                                            \
+            _tile_stored(tile, y + (size_t)(t0) * N + (j0), N * (int)sizeof(float));                                 \
+        else if (n_in_ > 0 && n_o_ > 0) {                                                                              \
+            _tile_stored(tile, c, AMX_ROWS * (int)sizeof(float));                                                    \
+            wide_put(y, N, c, t0, n_in_, j0, n_o_, bias);                                                              \
+        }                                                                                                              \
+    } while (0)
+
+static void wide_put(float *y, int N, const float *c, int t0, int n_in, int j0, int n_out, const float *bias) {
+    for (int t = 0; t < n_in; t++)
+        for (int o = 0; o < n_out; o++) {
+            float v = c[t * AMX_ROWS + o];
+            y[(size_t)(t0 + t) * N + j0 + o] = bias ? v + bias[j0 + o] : v;
+        }
+}
+
+/* x rows t0 .. t0 + 31 (x0, x1: their A tiles' rows, stride bytes apart; x1 NULL when only
+ * t0 .. t0 + 15 exist) against the 32 weight rows from j0 in B tiles at b: four sums a step. */
+AMX_TARGET static void wide_block(float *y, const QuantMatrix *w, const float *bias, int n, const uint16_t *x0,
+                                  const uint16_t *x1, int stride, const uint16_t *b, int steps, int t0, int j0) {
+    int N = w->rows;
+    float c[AMX_ROWS * AMX_ROWS] __attribute__((aligned(64)));
+    _tile_zero(0);
+    _tile_zero(1);
+    if (x1) {
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int s = 0; s < steps; s++) { /* tiles are not renamed: each load waits for the sums
+                                           * reading its tile, so loads go between the sums */
+            _tile_loadd(4, x0 + (size_t)s * AMX_K, stride);
+            _tile_loadd(6, b + (size_t)s * 1024, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_loadd(7, b + (size_t)s * 1024 + 512, 64);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_loadd(5, x1 + (size_t)s * AMX_K, stride);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+        WIDE_STORE(2, t0 + AMX_ROWS, j0);
+        WIDE_STORE(3, t0 + AMX_ROWS, j0 + AMX_ROWS);
+    } else
+        for (int s = 0; s < steps; s++) {
+            _tile_loadd(4, x0 + (size_t)s * AMX_K, stride);
+            _tile_loadd(6, b + (size_t)s * 1024, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_loadd(7, b + (size_t)s * 1024 + 512, 64);
+            _tile_dpbf16ps(1, 4, 7);
+        }
+    WIDE_STORE(0, t0, j0);
+    WIDE_STORE(1, t0, j0 + AMX_ROWS);
+}
+
+/* Each thread takes a contiguous share of the groups and works through it WIDE_GROUPS groups at a
+ * time: converts them, then runs every pair of x chunks against each of them, so that a chunk
+ * pair's tiles are read from far once per WIDE_GROUPS groups instead of once per group. */
+#define WIDE_GROUPS 4
+
+AMX_TARGET static void wide_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
+    int N = w->rows, K = w->cols, steps = (K + AMX_K - 1) / AMX_K, Kp = steps * AMX_K;
+    int chunks = (n + AMX_ROWS - 1) / AMX_ROWS, n_groups = (N + AMX_WIDE - 1) / AMX_WIDE;
+    const uint16_t *xa = xb; /* x as A tiles: its rows as they are, or padded to 16-row chunks and Kp */
+    if (K % AMX_K || n % AMX_ROWS) {
+        uint16_t *pad = bf16_thread_buffer(&x_tiles, &x_tiles_cap, (size_t)chunks * AMX_ROWS * Kp, "x in tiles");
+        memset(pad, 0, (size_t)chunks * AMX_ROWS * Kp * sizeof(uint16_t));
+        for (int t = 0; t < n; t++) memcpy(pad + (size_t)t * Kp, xb + (size_t)t * K, (size_t)K * sizeof(uint16_t));
+        xa = pad;
+    }
+    bool convert = quant_bf16_fast(w->type) && K % AMX_K == 0;
+    int stride = Kp * (int)sizeof(uint16_t);
+    size_t group_elems = (size_t)steps * 1024;
+#pragma omp parallel
+    {
+        configure();
+        int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+        int g_end = (int)((long)n_groups * (tid + 1) / nth);
+        uint16_t *b = bf16_thread_buffer(&w_tiles, &w_tiles_cap, WIDE_GROUPS * group_elems, "bf16 weight tiles");
+        for (int g0 = (int)((long)n_groups * tid / nth); g0 < g_end; g0 += WIDE_GROUPS) {
+            int ng = g_end - g0 < WIDE_GROUPS ? g_end - g0 : WIDE_GROUPS;
+            for (int g = 0; g < ng; g++) {
+                int j0 = (g0 + g) * AMX_WIDE;
+                wide_tiles(b + g * group_elems, w, j0, N - j0 < AMX_WIDE ? N - j0 : AMX_WIDE, steps, convert);
+            }
+            for (int ch = 0; ch < chunks; ch += 2) {
+                const uint16_t *x0 = xa + (size_t)ch * AMX_ROWS * Kp;
+                const uint16_t *x1 = ch + 1 < chunks ? x0 + (size_t)AMX_ROWS * Kp : NULL;
+                for (int g = 0; g < ng; g++)
+                    wide_block(y, w, bias, n, x0, x1, stride, b + g * group_elems, steps, ch * AMX_ROWS,
+                               (g0 + g) * AMX_WIDE);
+            }
+        }
+        _tile_release(); /* as in narrow_rows */
+    }
+}
+
+AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
+    if (n <= AMX_ROWS) narrow_rows(y, xb, w, bias, n);
+    else wide_rows(y, xb, w, bias, n);
 }
 #else
 bool amx_matvec_available(void) { return false; }

@@ -182,7 +182,8 @@ TEST(matvec_bf16_matches_twin_within_bound) {
         return;
     }
     const uint32_t types[] = {QUANT_F32, QUANT_F16, QUANT_Q8_0, QUANT_Q4_1, QUANT_Q5_0, QUANT_Q4_K};
-    const int ns[] = {1, 3, 4, 9, 33};
+    enum { MAX_ROWS = 48 };
+    const int ns[] = {1, 3, 4, 9, 16, 17, 33, MAX_ROWS}; /* narrow (<= 16 rows) and wide layouts, whole and partial chunks */
     Rng r;
     rng_seed(&r, 31);
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
@@ -191,15 +192,15 @@ TEST(matvec_bf16_matches_twin_within_bound) {
         unsigned char *data = malloc(bytes);
         test_random_weights(&r, types[i], data, bytes);
         uint16_t *Wb = malloc((size_t)N * K * sizeof(uint16_t));
-        float *Wr = malloc((size_t)N * K * sizeof(float)), *x = malloc((size_t)33 * K * sizeof(float));
-        float *bias = malloc(N * sizeof(float)), *y = malloc((size_t)33 * N * sizeof(float));
-        float *y_ref = malloc((size_t)33 * N * sizeof(float));
+        float *Wr = malloc((size_t)N * K * sizeof(float)), *x = malloc((size_t)MAX_ROWS * K * sizeof(float));
+        float *bias = malloc(N * sizeof(float)), *y = malloc((size_t)MAX_ROWS * N * sizeof(float));
+        float *y_ref = malloc((size_t)MAX_ROWS * N * sizeof(float));
         QuantMatrix w = {types[i], data, N, K, NULL};
         quant_rows_bf16(Wb, &w, 0, N);
         w.bf16 = Wb;
         for (size_t e = 0; e < (size_t)N * K; e++) Wr[e] = bf16_to_f32(Wb[e]);
         for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
-        for (size_t e = 0; e < (size_t)33 * K; e++) x[e] = rng_uniform(&r) * 2 - 1;
+        for (size_t e = 0; e < (size_t)MAX_ROWS * K; e++) x[e] = rng_uniform(&r) * 2 - 1;
         for (int kernel = 0; kernel < 2; kernel++) {
             if (kernel == BF16_DECODE_AMX && !amx_matvec_available()) {
                 if (i == 0) test_skip("no AMX tiles granted here: the AMX decode kernel is not used");
