@@ -21,6 +21,7 @@ struct Forward {
     float *inv_freq; // (hd/2)
     int *pos;        // (R)
     RowRun *runs;    // (R)
+    LoraRowBlock *lora_blocks; // (R)
 };
 
 void forward_free(Forward *f) {
@@ -28,6 +29,7 @@ void forward_free(Forward *f) {
     free(f->arena);
     free(f->pos);
     free(f->runs);
+    free(f->lora_blocks);
     free(f);
 }
 
@@ -59,7 +61,8 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     f->arena = malloc(total * sizeof(float));
     f->pos = malloc(R * sizeof(int));
     f->runs = malloc(R * sizeof(RowRun));
-    if (!f->arena || !f->pos || !f->runs) {
+    f->lora_blocks = malloc(R * sizeof(LoraRowBlock));
+    if (!f->arena || !f->pos || !f->runs || !f->lora_blocks) {
         forward_free(f);
         return err_set(err, ERR_NOMEM, "cannot allocate the forward scratch for %d rows and %d positions", max_rows,
                        max_ctx);
@@ -140,6 +143,8 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
                    .adapters = adapters, .row_adapter = b->adapter, .n_adapters = b->adapter ? n_adapters : 0,
                    .inv_freq = f->inv_freq, .scores = f->scores};
     layer_ctx_prepare(&lc);
+    lc.lora_blocks = f->lora_blocks;
+    lc.n_lora_blocks = lc.uniform_adapter == -1 ? 0 : layer_lora_blocks(&lc, f->lora_blocks);
     for (int i = 0; i < b->n; i++) op_matrix_row(f->x + (size_t)i * C, &m->tok_embd, b->token[i]);
     for (int l = 0; l < c->n_layer; l++) layer_forward(&lc, l, f->x, f->x, &f->acts);
     for (int r = 0; r < n_runs; r++) { /* every layer has the runs' positions now */

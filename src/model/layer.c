@@ -27,6 +27,19 @@ void layer_ctx_prepare(LayerCtx *c) {
     }
 }
 
+int layer_lora_blocks(const LayerCtx *c, LoraRowBlock *blocks) {
+    int nb = 0;
+    for (int a = 0; a < c->n_adapters; a++) {
+        LoraRowBlock *cur = NULL;
+        for (int i = 0; i < c->n; i++) {
+            if ((c->row_adapter ? c->row_adapter[i] : 0) != a) continue;
+            if (!cur || cur->n == LORA_ROW_BLOCK) cur = &blocks[nb++], cur->adapter = a, cur->n = 0;
+            cur->rows[cur->n++] = i;
+        }
+    }
+    return nb;
+}
+
 /* Whether element i (index within its sequence's (n, K) input) of the LoRA input of (layer, t) is
  * kept by dropout p: a stateless hash, so the backward pass regenerates the forward's mask. */
 static inline bool drop_keep(uint64_t seed, int layer, int t, size_t i, float p) {
@@ -60,19 +73,19 @@ void layer_lora_input_backward(const LayerCtx *c, float *dx, const float *g, int
     }
 }
 
-/* The LoRA terms of projection t of layer l added to y (n, N). Inference: row by row, each row with
- * its own adapter (lora_apply_row). Training (one adapter): as two matrix products, u (n, r)
- * keeping x A^T for the backward pass. */
+/* The LoRA terms of projection t of layer l added to y (n, N). Inference: the blocks of rows of
+ * one adapter (lora_apply_rows), all of them in one parallel loop (rows of many adapters interleave
+ * in a step). Training (one adapter): as two matrix products, u (n, r) keeping x A^T for the
+ * backward pass. */
 static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, float *u, int K, int N) {
+    (void)N; /* the rows of y are p->out long */
     if (c->uniform_adapter == -1) return;
-    if (c->kv) { /* each row with its own adapter, all rows in one parallel loop (rows of many
-                  * adapters interleave in a step: a loop per run of one adapter cost more in
-                  * thread start-ups than in arithmetic) */
-#pragma omp parallel for schedule(static) if (c->n > 1)
-        for (int i = 0; i < c->n; i++) {
-            int a = c->row_adapter ? c->row_adapter[i] : 0;
-            if (a < 0 || a >= c->n_adapters) continue;
-            lora_apply_row(y + (size_t)i * N, x + (size_t)i * K, lora_pair(c->adapters[a], l, t), c->adapters[a]->scale);
+    if (c->kv) {
+#pragma omp parallel for schedule(static) if (c->n_lora_blocks > 1)
+        for (int b = 0; b < c->n_lora_blocks; b++) {
+            const LoraRowBlock *blk = &c->lora_blocks[b];
+            const Lora *lo = c->adapters[blk->adapter];
+            lora_apply_rows(y, x, blk->rows, blk->n, lora_pair(lo, l, t), lo->scale);
         }
         return;
     }

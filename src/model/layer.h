@@ -25,6 +25,12 @@ typedef struct {
     size_t probs_off;    /* offset of its (n_head, n, n) attention probabilities in LayerActs.probs */
 } RowRun;
 
+/* Up to LORA_ROW_BLOCK rows of one adapter whose LoRA terms inference applies together. */
+typedef struct {
+    int adapter, n;
+    int rows[LORA_ROW_BLOCK];
+} LoraRowBlock;
+
 /* Where one layer writes its results. Inference points these at scratch reused by every layer
  * (probs and rstd NULL, h == gate, xn2 == xn1); training gives each layer its own. */
 typedef struct {
@@ -51,6 +57,8 @@ typedef struct {
     const int32_t *row_adapter;  // (n) index into adapters, -1 = none; NULL: every row uses adapters[0]
     int n_adapters;
     int uniform_adapter;     /* set by layer_ctx_prepare: -1 none, >= 0 all rows that one, -2 mixed */
+    const LoraRowBlock *lora_blocks; /* inference: the rows with an adapter in blocks (layer_lora_blocks) */
+    int n_lora_blocks;
     float dropout;           /* LoRA dropout probability (training passes only), else 0 */
     const float *inv_freq;   // (hd/2)
     /* scratch */
@@ -60,6 +68,9 @@ typedef struct {
 
 /* Sets c->uniform_adapter from the rows' adapters. */
 void layer_ctx_prepare(LayerCtx *c);
+/* Writes the rows that use an adapter into blocks (room for c->n), adapter by adapter, each
+ * adapter's rows in row order and LORA_ROW_BLOCK to a block; returns how many blocks. */
+int layer_lora_blocks(const LayerCtx *c, LoraRowBlock *blocks);
 
 /* Runs block `l` on x_in (n, C) into x_out (n, C) (may equal x_in), writing what a says. With a
  * cache, each run's keys and values are stored in its slot at its positions and attention reads

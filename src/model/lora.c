@@ -56,7 +56,7 @@ void lora_free(Lora *l) {
     free(l->grads);
     free(l->adam_m);
     free(l->adam_v);
-    free(l->transposed);
+    free(l->b_rows);
     free(l);
 }
 
@@ -138,49 +138,3 @@ void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float 
     op_gemm(false, true, T, p->out, r, scale, u, p->B, 1.0f, y);
 }
 
-void lora_apply_row(float *yt, const float *xt, const LoraPair *p, float scale) {
-    if (!p || !p->A) return;
-    int r = p->rank, K = p->in, N = p->out;
-    float u[LORA_MAX_RANK] = {0};
-    /* u[i] = sum over k of A[i][k] x[k], in the order of k; y[n] += scale * (sum over i of
-     * B[n][i] u[i], in the order of i). The transposed factors let both loops run on vectors
-     * over i and n without changing any element's order. */
-    if (p->At) {
-        for (int k = 0; k < K; k++)
-            for (int i = 0; i < r; i++) u[i] += p->At[(size_t)k * r + i] * xt[k];
-        float s[N];
-        memset(s, 0, sizeof s);
-        for (int i = 0; i < r; i++)
-            for (int n = 0; n < N; n++) s[n] += p->Bt[(size_t)i * N + n] * u[i];
-        for (int n = 0; n < N; n++) yt[n] += scale * s[n];
-        return;
-    }
-    for (int k = 0; k < K; k++)
-        for (int i = 0; i < r; i++) u[i] += p->A[(size_t)i * K + k] * xt[k];
-    for (int n = 0; n < N; n++) {
-        const float *b = p->B + (size_t)n * r;
-        float s = 0;
-        for (int i = 0; i < r; i++) s += b[i] * u[i];
-        yt[n] += scale * s;
-    }
-}
-
-int lora_prepare_rows(Lora *l, Err *err) {
-    free(l->transposed);
-    if (!(l->transposed = malloc(l->n_params * sizeof(float)))) return err_set(err, ERR_NOMEM, "out of memory");
-    float *at = l->transposed;
-    for (int i = 0; i < l->n_layer * LORA_N_TARGETS; i++) {
-        LoraPair *p = &l->pairs[i];
-        if (!p->A) continue;
-        int r = p->rank, K = p->in, N = p->out;
-        p->At = at;
-        for (int k = 0; k < K; k++)
-            for (int j = 0; j < r; j++) at[(size_t)k * r + j] = p->A[(size_t)j * K + k];
-        at += (size_t)r * K;
-        p->Bt = at;
-        for (int j = 0; j < r; j++)
-            for (int n = 0; n < N; n++) at[(size_t)j * N + n] = p->B[(size_t)n * r + j];
-        at += (size_t)r * N;
-    }
-    return 0;
-}

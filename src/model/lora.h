@@ -29,8 +29,7 @@ typedef struct {
     float *A; // (r, in), NULL when this projection is not adapted
     float *B; // (out, r)
     int in, out, rank;
-    float *At; // (in, r) and (r, out): A and B transposed for lora_apply_row (lora_prepare_rows),
-    float *Bt; // else NULL
+    float *Bt; // (r, out): B transposed for lora_apply_rows (lora_prepare_rows), else NULL
 } LoraPair;
 
 typedef struct Lora {
@@ -43,7 +42,7 @@ typedef struct Lora {
     float *adam_m;     /* same layout */
     float *adam_v;     /* same layout */
     size_t n_params;
-    float *transposed; /* every At and Bt, contiguous (lora_prepare_rows), or NULL */
+    float *b_rows;     /* every Bt, contiguous (lora_prepare_rows), or NULL */
 } Lora;
 
 /* Allocates adapters shaped for model m (parameters zeroed; see lora_init). ERR_ARG for a bad
@@ -70,13 +69,19 @@ int lora_parse_targets(const char *list, unsigned *targets, Err *err);
 /* y (T, N) += scale * (x A^T) B^T for one adapted projection; u (T, r) receives x A^T.
  * A no-op when p is NULL or not adapted. */
 void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T);
-/* The same product for one row y (out), x (in), on the calling thread, every sum in an order fixed
- * by the row alone: inference, where a row's result must not depend on the other rows of its batch
- * (matmul.h says why). With the transposed factors of lora_prepare_rows the same sums run as vector
- * operations (same order, same result). */
+/* Inference's LoRA terms (lora_rows.c), one adapted projection for a few rows of one adapter:
+ * y[rows[j]] (out) += scale * B (A x[rows[j]]) (x[rows[j]] of in values), j < n <= LORA_ROW_BLOCK,
+ * y and x row-major with out and in values a row. The rows share the reads of A and B, and each
+ * row's sums run in an order fixed by the row alone (lanes of 16 over the input, then over the
+ * rank in order), so that its result does not depend on the rows beside it (matmul.h says why).
+ * A no-op when p is NULL or not adapted. */
+#define LORA_ROW_BLOCK 4
+void lora_apply_rows(float *y, const float *x, const int *rows, int n, const LoraPair *p, float scale);
+/* The same for one row y (out), x (in): the bits lora_apply_rows gives that row. */
 void lora_apply_row(float *y, const float *x, const LoraPair *p, float scale);
-/* Makes the transposed copies lora_apply_row uses (an adapter loaded for inference; its
- * parameters must not change afterwards). ERR_NOMEM. */
+/* Makes the transposed copies of B that lora_apply_rows reads on vectors (an adapter loaded for
+ * inference; its parameters must not change afterwards); without them it gives the same bits,
+ * slower. ERR_NOMEM. */
 int lora_prepare_rows(Lora *l, Err *err);
 
 #endif
