@@ -223,6 +223,29 @@ int store_alias_get(Store *s, const char *name, AliasRecord *out, Err *err); /* 
 int store_alias_delete(Store *s, const char *name, Err *err);                /* STORE_NOT_FOUND */
 /* Every alias, by name (*out heap, caller frees; at most STORE_LIST_MAX). */
 int store_alias_list(Store *s, AliasRecord **out, int *n, Err *err);
+/* ---- responses (store_responses.c) ----
+ * A response of the Responses API stored for retrieval and for continuing it
+ * (previous_response_id). The store keeps the response object and its input items as JSON text
+ * without reading them; its project is compared by the caller, as for files and jobs. */
+typedef struct {
+    char id[STORE_ID_MAX];                /* resp_... */
+    char project[STORE_ID_MAX];
+    long long created_at;
+    char model[STORE_NAME_MAX];
+    char status[STORE_ID_MAX];            /* completed, incomplete, failed */
+    char previous_response_id[STORE_ID_MAX]; /* "" = none */
+    char *body;                           /* heap: the response object (JSON text) */
+    char *input;                          /* heap: its input items (JSON array text) */
+} ResponseRecord;
+
+/* Inserts r (every field set by the caller; an empty project is ERR_ARG). */
+int store_response_create(Store *s, const ResponseRecord *r, Err *err);
+/* out's body and input are heap: release them with store_response_clear. STORE_NOT_FOUND. */
+int store_response_get(Store *s, const char *id, ResponseRecord *out, Err *err);
+/* Removes a response (the reserve may be spent on a full disk). STORE_NOT_FOUND. */
+int store_response_delete(Store *s, const char *id, Err *err);
+void store_response_clear(ResponseRecord *r); /* frees body and input; NULL is a no-op */
+
 /* ---- projects and API keys (store_projects.c) ----
  * A key's secret is "sk-proj-" (a project key) or "sk-admin-" (an admin key: manages projects and
  * keys, nothing else) followed by STORE_KEY_RANDOM_LEN random characters. Only its SHA-256 digest
