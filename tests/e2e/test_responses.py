@@ -200,6 +200,12 @@ def test_previous_response_id(c):
                          {"role": "assistant", "content": r1.output_text},
                          {"role": "user", "content": "What is my name?"}], 60)
     check(r2.output_text == want, "continued %r, chat of the whole conversation %r" % (r2.output_text, want))
+    # the same conversation sent whole, with the first response's output items passed back as input
+    manual = c.client.responses.create(model=BASE, instructions=brief, input=[
+        {"role": "user", "content": first}, *[o.model_dump(exclude_none=True) for o in r1.output],
+        {"role": "user", "content": "What is my name?"}], max_output_tokens=60, temperature=0)
+    check(manual.output_text == r2.output_text, "manual state %r, previous_response_id %r"
+          % (manual.output_text, r2.output_text))
     check(r2.usage.input_tokens > r1.usage.input_tokens + r1.usage.output_tokens,
           "the previous conversation is not in the prompt: %r %r" % (r1.usage, r2.usage))
     check(r2.usage.input_tokens_details.cached_tokens >= r1.usage.input_tokens - 1,
