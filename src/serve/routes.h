@@ -34,6 +34,7 @@ void route_responses_create(Ctx *c);
 void route_responses_get(Ctx *c);
 void route_responses_delete(Ctx *c);
 void route_responses_input_items(Ctx *c);
+void route_responses_cancel(Ctx *c);
 
 /* /v1/organization/projects and their api_keys (routes_admin.c): admin keys only. */
 void route_admin_projects_list(Ctx *c);

@@ -1,6 +1,6 @@
 /* routes_responses.c: the Responses API: POST /v1/responses (answered whole or streamed as
- * server-sent events), GET /v1/responses/{id}, DELETE /v1/responses/{id} and GET
- * /v1/responses/{id}/input_items. A response request becomes the same generation request as a chat
+ * server-sent events), GET /v1/responses/{id}, DELETE /v1/responses/{id}, GET
+ * /v1/responses/{id}/input_items and POST /v1/responses/{id}/cancel (a 400: no background responses). A response request becomes the same generation request as a chat
  * completion (one choice): the same model resolution and --max-tokens bound (generation.h), the
  * same inference queue. Its prompt is the instructions, then, with previous_response_id, that
  * response's input items and output, then its own input. The inference thread's callbacks below
@@ -455,6 +455,16 @@ void route_responses_get(Ctx *c) {
         return;
     }
     api_json(c, 200, body);
+}
+
+/* Only background responses can be cancelled, and ftune runs none: every response is complete (or
+ * being streamed to its client) by the time a client holds its id. */
+void route_responses_cancel(Ctx *c) {
+    ResponseRecord rec;
+    if (load_response(c, c->req->params[0], NULL, &rec)) return;
+    store_response_clear(&rec);
+    api_errorf(c, 400, "invalid_request_error", NULL, "not_background",
+               "Only responses created with background=true can be cancelled: this server runs none in the background.");
 }
 
 void route_responses_delete(Ctx *c) {

@@ -58,6 +58,7 @@ static const Route ROUTES[] = {
     {"GET", "/v1/responses/{}", route_responses_get, ROUTE_PROJECT},
     {"DELETE", "/v1/responses/{}", route_responses_delete, ROUTE_PROJECT},
     {"GET", "/v1/responses/{}/input_items", route_responses_input_items, ROUTE_PROJECT},
+    {"POST", "/v1/responses/{}/cancel", route_responses_cancel, ROUTE_PROJECT},
     {"GET", "/v1/organization/projects", route_admin_projects_list, ROUTE_ADMIN},
     {"POST", "/v1/organization/projects", route_admin_projects_create, ROUTE_ADMIN},
     {"GET", "/v1/organization/projects/{}", route_admin_projects_get, ROUTE_ADMIN},

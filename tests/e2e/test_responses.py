@@ -67,7 +67,7 @@ def setup():
     adapter = write_adapter(os.path.join(c.tmp, "peft"), dims, HF_BASE, seed=1, rank=8, alpha=16,
                             targets=("q_proj", "v_proj"), b_scale=0.5, dtype="BF16")
     c.server = Server(c.data, extra_args=["--adapter", "triage=" + adapter, "--alias", ALIAS + "=" + BASE,
-                                          "--threads", "1"]).start()
+                                          "--threads", "1", "--max-tokens", "200"]).start()
     c.client = c.server.client(api_key=key_a, timeout=300.0)  # a shared 2-core machine can be slow
     c.other = c.server.client(api_key=key_b, timeout=300.0)
     return c
@@ -294,7 +294,7 @@ def test_other_project_gets_404(c):
 
 def test_refused_fields(c):
     def create(**kw):
-        return lambda: c.client.responses.create(model=BASE, input="x", **kw)
+        return lambda: c.client.responses.create(**dict(dict(model=BASE, input="x"), **kw))
     refused(create(tools=[{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}]),
             "tools", 400, "tools", "unsupported_parameter")
     refused(create(reasoning={"effort": "low"}), "reasoning", 400, "reasoning", "unsupported_parameter")
@@ -304,6 +304,11 @@ def test_refused_fields(c):
     refused(create(extra_body={"frobnicate": 1}), "an unknown field", 400, "frobnicate", "unknown_parameter")
     refused(create(max_output_tokens=8), "max_output_tokens below 16", 400, "max_output_tokens")
     refused(create(temperature=3), "temperature", 400, "temperature")
+    refused(create(max_output_tokens=500), "over --max-tokens", 400, "max_output_tokens", "invalid_value")
+    long_input = "Tell me about the sea. " * 1200  # more tokens than SmolLM2's context
+    refused(create(input=long_input), "an input over the context", 400, "input", "context_length_exceeded")
+    refused(lambda: list(c.client.responses.create(model=BASE, input=long_input, stream=True)),
+            "a streamed input over the context", 400, "input", "context_length_exceeded")
     refused(lambda: c.client.responses.create(model=BASE, input=[{"role": "user", "content": [
         {"type": "input_image", "image_url": "https://example.com/a.png"}]}]), "an image", 400,
         "input[0].content[0].type", "unsupported_content")
@@ -312,7 +317,23 @@ def test_refused_fields(c):
             "input[0].type")
 
 
+def test_cancel_and_restart(c):
+    r = c.client.responses.create(model=BASE, input="Hello", max_output_tokens=16, temperature=0)
+    refused(lambda: c.client.responses.cancel(r.id), "cancel a response not in the background", 400)
+    refused(lambda: c.client.responses.cancel("resp_nope"), "cancel an unknown response", 404)
+    # stored responses survive a restart, and a conversation continues after it
+    check(c.server.stop() == 0, "the server did not stop cleanly")
+    c.server.start()
+    check(c.client.responses.retrieve(r.id).model_dump() == r.model_dump(), "the response changed over a restart")
+    r2 = c.client.responses.create(model=BASE, previous_response_id=r.id, input="How are you?",
+                                   max_output_tokens=16, temperature=0)
+    check(r2.usage.input_tokens > r.usage.input_tokens + r.usage.output_tokens, "usage %r" % r2.usage)
+    items = c.client.responses.input_items.list(r2.id, order="asc")
+    check([i.role for i in items.data] == ["user", "assistant", "user"], "items %r" % items.data)
+
+
 if __name__ == "__main__":
     run_tests([test_create_is_the_chat_path, test_retrieve_input_items_delete, test_stream_events,
                test_previous_response_id, test_structured_outputs, test_incomplete, test_adapter_and_alias,
-               test_other_project_gets_404, test_refused_fields], setup=setup, teardown=teardown)
+               test_other_project_gets_404, test_refused_fields, test_cancel_and_restart], setup=setup,
+              teardown=teardown)
