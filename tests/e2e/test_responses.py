@@ -7,8 +7,9 @@ conversation equal to the chat completion of the whole conversation, its prefix 
 cache), text.format json_schema (validated with the jsonschema package, also through
 responses.parse) and json_object, max_output_tokens cutting a response (status incomplete), a
 PEFT --adapter model and an alias, a second project that gets 404 for the first one's responses,
-and the fields ftune refuses with a 400 naming them. Plain script: `python3
-tests/e2e/test_responses.py`.
+the fields ftune refuses with a 400 naming them, responses batched together (streamed or not)
+equal to each alone, cancel (400: nothing runs in the background), and stored responses across a
+restart. Plain script: `python3 tests/e2e/test_responses.py`.
 """
 import json
 import os
@@ -317,6 +318,30 @@ def test_refused_fields(c):
             "input[0].type")
 
 
+def test_concurrent(c):
+    """Responses batched together (half of them streamed) are the texts each gets alone, and all stored."""
+    from concurrent.futures import ThreadPoolExecutor
+    prompts = ["Name a fruit.", "Name a river.", "Count to five.", "Say hello in French.", "Name a planet.",
+               "What is 2 + 2?"]
+
+    def one(i, stream):
+        kw = dict(model=BASE, input=prompts[i], max_output_tokens=24, temperature=0)
+        if not stream:
+            r = c.client.responses.create(**kw)
+            return r.id, r.output_text
+        with c.client.responses.stream(**kw) as s:
+            events = list(s)
+        r = events[-1].response
+        return r.id, "".join(e.delta for e in events if e.type == "response.output_text.delta")
+
+    alone = [one(i, False)[1] for i in range(len(prompts))]
+    with ThreadPoolExecutor(len(prompts)) as pool:
+        together = list(pool.map(lambda i: one(i, i % 2 == 1), range(len(prompts))))
+    for i, (rid, text) in enumerate(together):
+        check(text == alone[i], "prompt %d batched %r, alone %r" % (i, text, alone[i]))
+        check(c.client.responses.retrieve(rid).output_text == text, "response %d not stored" % i)
+
+
 def test_cancel_and_restart(c):
     r = c.client.responses.create(model=BASE, input="Hello", max_output_tokens=16, temperature=0)
     refused(lambda: c.client.responses.cancel(r.id), "cancel a response not in the background", 400)
@@ -335,5 +360,5 @@ def test_cancel_and_restart(c):
 if __name__ == "__main__":
     run_tests([test_create_is_the_chat_path, test_retrieve_input_items_delete, test_stream_events,
                test_previous_response_id, test_structured_outputs, test_incomplete, test_adapter_and_alias,
-               test_other_project_gets_404, test_refused_fields, test_cancel_and_restart], setup=setup,
+               test_other_project_gets_404, test_refused_fields, test_concurrent, test_cancel_and_restart], setup=setup,
               teardown=teardown)
