@@ -119,8 +119,9 @@ static int parse_item(json_t *item, size_t i, ResponseRequest *r, ApiError *e) {
     if (!is_role(rl, "user") && !is_role(rl, "assistant") && !is_role(rl, "system") && !is_role(rl, "developer"))
         return api_bad_param(e, sub, "expected one of user, assistant, system, developer.");
     snprintf(sub, sizeof sub, "%s.id", param);
-    if (id && !json_is_null(id) && (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 64))
-        return api_bad_param(e, sub, "expected an id of 1 to 64 characters.");
+    if (id && !json_is_null(id) &&
+        (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > RESPONSE_ITEM_ID_MAX))
+        return api_bad_param(e, sub, "expected an id of 1 to %d characters.", RESPONSE_ITEM_ID_MAX);
     snprintf(sub, sizeof sub, "%s.status", param);
     if (status && !json_is_null(status) && !json_is_string(status)) return api_bad_param(e, sub, "expected a string.");
     snprintf(sub, sizeof sub, "%s.phase", param);
@@ -247,8 +248,8 @@ static int parse_identifiers(json_t *root, ResponseRequest *r, ApiError *e) {
         api_field_string(root, "safety_identifier", true, &r->safety_identifier, e) < 0 ||
         api_field_string(root, "prompt_cache_key", true, &r->prompt_cache_key, e) < 0)
         return -1;
-    if (r->safety_identifier && strlen(r->safety_identifier) > 64)
-        return api_bad_param(e, "safety_identifier", "at most 64 characters.");
+    if (r->safety_identifier && strlen(r->safety_identifier) > RESPONSE_SAFETY_ID_MAX)
+        return api_bad_param(e, "safety_identifier", "at most %d characters.", RESPONSE_SAFETY_ID_MAX);
     return 0;
 }
 

@@ -19,9 +19,12 @@
 
 #include "../ftune.h"
 #include "api.h"
+#include "requests.h"
 
-#define RESPONSE_MAX_ITEMS 4096           /* input items of one request, and messages of a context */
+#define RESPONSE_MAX_ITEMS REQ_MAX_MESSAGES /* input items of one request, and messages of a context */
 #define RESPONSE_MIN_OUTPUT_TOKENS 16     /* max_output_tokens' lower bound, as OpenAI's */
+#define RESPONSE_ITEM_ID_MAX 64           /* characters of an input item's id */
+#define RESPONSE_SAFETY_ID_MAX 64         /* characters of safety_identifier, as OpenAI's */
 
 typedef struct {
     json_t *root;                   /* the body; owns the strings below */

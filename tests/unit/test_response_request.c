@@ -184,6 +184,10 @@ TEST(response_request_refuses_bad_values) {
     EXPECT_ERROR("{\"model\": \"m\", \"input\": [{\"role\": \"assistant\", \"content\": [{\"type\": \"output_text\", \"text\": \"a\","
                  "\"annotations\": [{\"type\": \"url_citation\"}]}]}]}", 400, "input[0].content[0].annotations",
                  "unsupported_parameter");
+    EXPECT_ERROR("{\"model\": \"m\", \"input\": [{\"role\": \"user\", \"content\": \"x\", \"id\": \"msg_"
+                 "0123456789012345678901234567890123456789012345678901234567890\"}]}", 400, "input[0].id", "invalid_value");
+    EXPECT_ERROR(WITH("\"safety_identifier\": \"0123456789012345678901234567890123456789012345678901234567890123456\""),
+                 400, "safety_identifier", "invalid_value");
     EXPECT_ERROR(WITH("\"instructions\": 5"), 400, "instructions", "invalid_value");
     EXPECT_ERROR(WITH("\"temperature\": 2.5"), 400, "temperature", "invalid_value");
     EXPECT_ERROR(WITH("\"top_p\": \"high\""), 400, "top_p", "invalid_value");
