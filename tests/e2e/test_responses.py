@@ -229,8 +229,9 @@ def test_previous_response_id(c):
 
 def test_structured_outputs(c):
     r = c.client.responses.create(model=BASE, instructions="You triage support tickets.", input=TICKET_TEXT,
-                                  max_output_tokens=60, text={"format": {"type": "json_schema", "name": "ticket",
-                                                                         "schema": TICKET, "strict": True}})
+                                  max_output_tokens=100, temperature=0,
+                                  text={"format": {"type": "json_schema", "name": "ticket", "schema": TICKET,
+                                                   "strict": True}})
     check_response(r, BASE)
     jsonschema.validate(json.loads(r.output_text), TICKET)
     check(r.text.format.type == "json_schema" and r.text.format.name == "ticket", "echo %r" % r.text)
@@ -243,7 +244,7 @@ def test_structured_outputs(c):
     p = c.client.responses.parse(model=BASE, input=TICKET_TEXT, text_format=Ticket, max_output_tokens=100,
                                  temperature=0)
     check(isinstance(p.output_parsed, Ticket), "parse: %r" % p.output_text)
-    with c.client.responses.stream(model=BASE, input=TICKET_TEXT, max_output_tokens=60, text={"format": {
+    with c.client.responses.stream(model=BASE, input=TICKET_TEXT, max_output_tokens=100, temperature=0, text={"format": {
             "type": "json_schema", "name": "ticket", "schema": TICKET, "strict": True}}) as stream:
         final = stream.get_final_response()
     jsonschema.validate(json.loads(final.output_text), TICKET)
