@@ -210,7 +210,13 @@ static void on_done(void *user, int status, const char *code, const char *messag
     if (status == 0) {
         metrics_add_chat(call->metrics, call->input_tokens, call->output_tokens);
         call->final = response_json(call, call->cut ? "incomplete" : "completed", NULL);
-    } else {
+        if (!call->final) { /* out of memory: answered as a failure */
+            status = 500;
+            code = NULL;
+            message = "out of memory";
+        }
+    }
+    if (status) {
         call->fail_status = status;
         snprintf(call->fail_code, sizeof call->fail_code, "%s", code ? code : "");
         snprintf(call->fail_message, sizeof call->fail_message, "%s", message ? message : "generation failed");
