@@ -24,7 +24,8 @@ import jsonschema  # noqa: E402
 import openai  # noqa: E402
 import pydantic  # noqa: E402
 
-from serve_util import BINARY, MODELS, ROOT, Server, check, run_tests, stop_and_clean  # noqa: E402
+from serve_util import (BINARY, MODELS, ROOT, Server, check, check_error_shape, describe, run_tests,  # noqa: E402
+                        stop_and_clean)
 from write_peft_adapter import model_dims, write_adapter  # noqa: E402
 
 BASE = "SmolLM2-135M-Instruct.Q4_1"
@@ -64,6 +65,7 @@ def setup():
     c.tmp = tempfile.mkdtemp(prefix="ftune-e2e-responses-")
     c.data = os.path.join(c.tmp, "data")
     key_a, key_b = new_key(c.data, "alpha"), new_key(c.data, "beta")
+    c.auth = {"Authorization": "Bearer " + key_a}
     dims = model_dims(os.path.join(MODELS, BASE + ".gguf"), BINARY)
     adapter = write_adapter(os.path.join(c.tmp, "peft"), dims, HF_BASE, seed=1, rank=8, alpha=16,
                             targets=("q_proj", "v_proj"), b_scale=0.5, dtype="BF16")
@@ -319,6 +321,34 @@ def test_refused_fields(c):
             "input[0].type")
 
 
+def test_raw_http(c):
+    """Bodies and query strings the SDK would not send: OpenAI-shaped errors naming what is wrong."""
+    def expect(method, path, body, status, param, what, headers=None):
+        h = dict(c.auth, **(headers or {}))
+        st, hd, data = c.server.request(method, path, body, h)
+        check(st == status, "%s: %s" % (what, describe(st, hd, data)))
+        if status >= 400:
+            e = check_error_shape(st, hd, data, what)
+            check(e["param"] == param, "%s: param %r, want %r" % (what, e["param"], param))
+        return data
+    json_h = {"Content-Type": "application/json"}
+    expect("POST", "/v1/responses", b"", 400, None, "an empty body", json_h)
+    expect("POST", "/v1/responses", b"{\"model\": ", 400, None, "a cut body", json_h)
+    expect("POST", "/v1/responses", b"[1]", 400, None, "an array body", json_h)
+    expect("POST", "/v1/responses", {"model": BASE, "input": "x", "model_": 1}, 400, "model_", "a misspelt field")
+    expect("GET", "/v1/responses", None, 405, None, "GET on the collection")
+    r = c.client.responses.create(model=BASE, input="Hello", max_output_tokens=16, temperature=0)
+    expect("GET", "/v1/responses/%s?stream=true" % r.id, None, 400, "stream", "retrieve as a stream")
+    base = "/v1/responses/%s/input_items" % r.id
+    expect("GET", base + "?order=sideways", None, 400, "order", "an unknown order")
+    expect("GET", base + "?limit=0", None, 400, "limit", "limit 0")
+    expect("GET", base + "?limit=101", None, 400, "limit", "limit over 100")
+    expect("GET", base + "?after=msg_nope", None, 400, "after", "an unknown cursor")
+    expect("GET", base + "?include=x", None, 400, "include", "include")
+    data = json.loads(expect("DELETE", "/v1/responses/%s" % r.id, None, 200, None, "delete"))
+    check(data == {"id": r.id, "object": "response", "deleted": True}, "delete body %r" % data)
+
+
 def test_concurrent(c):
     """Responses batched together (half of them streamed) are the texts each gets alone, and all stored."""
     from concurrent.futures import ThreadPoolExecutor
@@ -361,5 +391,5 @@ def test_cancel_and_restart(c):
 if __name__ == "__main__":
     run_tests([test_create_is_the_chat_path, test_retrieve_input_items_delete, test_stream_events,
                test_previous_response_id, test_structured_outputs, test_incomplete, test_adapter_and_alias,
-               test_other_project_gets_404, test_refused_fields, test_concurrent, test_cancel_and_restart], setup=setup,
-              teardown=teardown)
+               test_other_project_gets_404, test_refused_fields, test_raw_http, test_concurrent,
+               test_cancel_and_restart], setup=setup, teardown=teardown)
