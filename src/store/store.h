@@ -1,11 +1,12 @@
 /* store.h: the server's durable state: uploaded files (rows + blob files written crash-safely
  * under <data>/files/), fine-tuning jobs, their events and checkpoints, projects and their API
- * keys (stored as SHA-256 digests), in SQLite (WAL mode) at <data>/ftune.db. Files and jobs belong
- * to a project (events, checkpoints and fine-tuned models through their job); the store filters
- * lists by project, and callers compare a record's project with the caller's for single lookups.
- * This is the only module that speaks SQL, so that another database can be
- * put behind the same functions later. It knows nothing of HTTP or JSON shapes: JSON-valued
- * columns (metadata, event data, checkpoint metrics) are stored and returned as text.
+ * keys (stored as SHA-256 digests), stored responses, in SQLite (WAL mode) at <data>/ftune.db.
+ * Files, jobs and responses belong to a project (events, checkpoints and fine-tuned models through
+ * their job); the store filters lists by project, and callers compare a record's project with the
+ * caller's for single lookups. This is the only module that speaks SQL, so that another database
+ * can be put behind the same functions later. It knows nothing of HTTP or JSON shapes: JSON-valued
+ * columns (metadata, event data, checkpoint metrics, responses and their input) are stored and
+ * returned as text.
  *
  * Threads: a Store is one connection and is used by one thread at a time; every thread opens
  * its own (SQLite in WAL mode lets them read while one writes; writers wait up to
