@@ -26,7 +26,7 @@ static void usage(void) {
             "                   [--max-tokens N]\n"
             "                   [--adapter NAME=DIR[@BASE_ID]]... [--alias NAME=TARGET]...\n"
             "                   [--access-log FILE|-]\n"
-            "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions) on\n"
+            "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions, responses) on\n"
             "http://H:P/v1 (default 127.0.0.1:8080). State lives in DIR (default ./ftune-data); base models are\n"
             "the GGUF files and Hugging Face folders in the --models directories (default ./models), named by\n"
             "file or folder name. With --api-key, requests need 'Authorization: Bearer KEY' (these keys act in\n"

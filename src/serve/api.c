@@ -186,6 +186,33 @@ int api_check_fields(json_t *obj, const char *const *fields, size_t n, ApiError 
     return 0;
 }
 
+int api_refuse_unless_neutral(json_t *obj, const char *key, const char *const *neutral, int n_neutral, const char *why,
+                              ApiError *e) {
+    json_t *v = json_object_get(obj, key);
+    bool ok = !v || json_is_null(v) || json_is_false(v) || (json_is_number(v) && json_number_value(v) == 0) ||
+              (json_is_array(v) && json_array_size(v) == 0) || (json_is_object(v) && json_object_size(v) == 0);
+    for (int i = 0; i < n_neutral && !ok && json_is_string(v); i++) ok = strcmp(json_string_value(v), neutral[i]) == 0;
+    if (ok) return 0;
+    return api_fail(e, 400, "invalid_request_error", key, "unsupported_parameter", "%s is not supported by this server%s.",
+                    key, why);
+}
+
+int api_check_metadata(json_t *md, const char *param, ApiError *e) {
+    if (!md || json_is_null(md)) return 0;
+    if (!json_is_object(md)) return api_bad_param(e, param, "expected an object of string values.");
+    if (json_object_size(md) > API_METADATA_PAIRS)
+        return api_bad_param(e, param, "at most %d key-value pairs are allowed.", API_METADATA_PAIRS);
+    const char *key;
+    json_t *v;
+    json_object_foreach(md, key, v) {
+        if (strlen(key) > API_METADATA_KEY_MAX)
+            return api_bad_param(e, param, "keys are at most %d characters.", API_METADATA_KEY_MAX);
+        if (!json_is_string(v) || json_string_length(v) > API_METADATA_VALUE_MAX)
+            return api_bad_param(e, param, "values must be strings of at most %d characters.", API_METADATA_VALUE_MAX);
+    }
+    return 0;
+}
+
 int api_field_bool(json_t *obj, const char *key, bool *out, ApiError *e) {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) return 1;

@@ -15,6 +15,9 @@
 #define API_ORG_ID "org-ftune"         /* organization_id of jobs */
 #define API_LIST_DEFAULT 20
 #define API_MESSAGE_MAX 640
+#define API_METADATA_PAIRS 16          /* OpenAI's metadata: 16 pairs, */
+#define API_METADATA_KEY_MAX 64        /* keys of up to 64 characters, */
+#define API_METADATA_VALUE_MAX 512     /* string values of up to 512 */
 
 typedef struct {
     int status;                 /* HTTP status */
@@ -66,6 +69,15 @@ json_t *api_parse_object(const char *body, size_t len, ApiError *e);
 /* -1 with a 400 unknown_parameter naming the first key of obj that is not one of the n fields
  * (OpenAI's "Unrecognized request argument supplied"); 0 when all are known. */
 int api_check_fields(json_t *obj, const char *const *fields, size_t n, ApiError *e);
+
+/* A field of the API that ftune knows but does not implement: 0 when it is absent, null or its
+ * neutral value (false, 0, an empty array or object, or one of the n_neutral strings), else -1 with
+ * a 400 unsupported_parameter naming it: "KEY is not supported by this server<why>." */
+int api_refuse_unless_neutral(json_t *obj, const char *key, const char *const *neutral, int n_neutral, const char *why,
+                              ApiError *e);
+/* OpenAI's metadata: absent, null, or an object of at most 16 string values (keys up to 64
+ * characters, values up to 512); -1 with a 400 naming param otherwise. */
+int api_check_metadata(json_t *md, const char *param, ApiError *e);
 
 /* Typed field reads: 0 = present and valid, 1 = absent (or null when null_ok), -1 = wrong type
  * or out of range (e filled, naming the field). */

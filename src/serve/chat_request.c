@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output_format.h"
 #include "requests.h"
 
 static const char *const ROLES[] = {"system", "developer", "user", "assistant", "tool", "function"};
@@ -140,7 +141,7 @@ static int check_unsupported(json_t *root, ApiError *e) {
  * instruction to write JSON a model may emit whitespace until the token limit. */
 static bool mentions_json(const ChatRequest *r) {
     for (int i = 0; i < r->n_msgs; i++)
-        if (strcasestr(r->msgs[i].content, "json")) return true;
+        if (output_format_mentions_json(r->msgs[i].content)) return true;
     return false;
 }
 
@@ -159,14 +160,12 @@ static int parse_response_format(json_t *root, ChatRequest *r, ApiError *e) {
     ApiError fe = {0};
     if (api_check_fields(rf, RF_FIELDS, strcmp(t, "json_schema") == 0 ? 2 : 1, &fe))
         return api_bad_param(e, "response_format", "%s", fe.message);
-    FtError err = {0};
     if (strcmp(t, "text") == 0) return 0;
     if (strcmp(t, "json_object") == 0) {
         if (!mentions_json(r))
             return api_bad_param(e, "messages", "'messages' must contain the word 'json' in some form, to use "
                                                 "'response_format' of type 'json_object'.");
-        if (ft_grammar_json_object(&r->grammar, &err)) return api_fail(e, 500, "server_error", NULL, NULL, "%s", err.msg);
-        return 0;
+        return output_format_json_object(&r->grammar, e);
     }
     json_t *js = json_object_get(rf, "json_schema");
     if (!js)
@@ -175,35 +174,7 @@ static int parse_response_format(json_t *root, ChatRequest *r, ApiError *e) {
     if (!json_is_object(js)) return api_bad_param(e, "response_format.json_schema", "expected an object.");
     if (api_check_fields(js, JS_FIELDS, sizeof JS_FIELDS / sizeof JS_FIELDS[0], &fe))
         return api_bad_param(e, "response_format.json_schema", "%s", fe.message);
-    json_t *name = json_object_get(js, "name"), *schema = json_object_get(js, "schema"),
-           *strict = json_object_get(js, "strict"), *desc = json_object_get(js, "description");
-    if (!name)
-        return api_fail(e, 400, "invalid_request_error", "response_format.json_schema.name", "missing_required_parameter",
-                        "Missing required parameter: 'response_format.json_schema.name'.");
-    const char *nm = json_is_string(name) ? json_string_value(name) : "";
-    size_t nl = strlen(nm);
-    if (nl == 0 || nl > 64 || strspn(nm, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != nl)
-        return api_bad_param(e, "response_format.json_schema.name", "expected a name of 1 to 64 letters, digits, "
-                                                                    "underscores and dashes.");
-    if (desc && !json_is_null(desc) && !json_is_string(desc))
-        return api_bad_param(e, "response_format.json_schema.description", "expected a string.");
-    if (strict && !json_is_null(strict) && !json_is_boolean(strict))
-        return api_bad_param(e, "response_format.json_schema.strict", "expected a boolean.");
-    if (!schema || json_is_null(schema)) { /* no schema: any JSON object */
-        if (ft_grammar_json_object(&r->grammar, &err)) return api_fail(e, 500, "server_error", NULL, NULL, "%s", err.msg);
-        return 0;
-    }
-    if (!json_is_object(schema)) return api_bad_param(e, "response_format.json_schema.schema", "expected an object.");
-    char *text = json_dumps(schema, JSON_COMPACT); /* jansson keeps the properties' order */
-    if (!text) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
-    int rc = ft_grammar_from_json_schema(text, strlen(text), json_is_true(strict), &r->grammar, &err);
-    free(text);
-    if (rc)
-        return err.code == FT_ERR_NOMEM
-                   ? api_fail(e, 500, "server_error", NULL, NULL, "out of memory")
-                   : api_fail(e, 400, "invalid_request_error", "response_format", NULL,
-                              "Invalid schema for response_format '%s': %s.", nm, err.msg);
-    return 0;
+    return output_format_compile_schema(js, "response_format.json_schema", "response_format", &r->grammar, e);
 }
 
 /* logit_bias: {"token id": bias}, ids as decimal strings, biases -100..100 (the vocabulary is

@@ -121,18 +121,7 @@ static int parse_metadata(json_t *root, JobRecord *job, ApiError *e) {
     json_t *md = json_object_get(root, "metadata");
     job->metadata[0] = 0;
     if (!md || json_is_null(md)) return 0;
-    if (!json_is_object(md)) return api_bad_param(e, "metadata", "expected an object of string values.");
-    if (json_object_size(md) > REQ_METADATA_PAIRS)
-        return api_bad_param(e, "metadata", "at most %d key-value pairs are allowed.", REQ_METADATA_PAIRS);
-    const char *key;
-    json_t *v;
-    json_object_foreach(md, key, v) {
-        if (strlen(key) > REQ_METADATA_KEY_MAX)
-            return api_bad_param(e, "metadata", "keys are at most %d characters.", REQ_METADATA_KEY_MAX);
-        if (!json_is_string(v) || json_string_length(v) > REQ_METADATA_VALUE_MAX)
-            return api_bad_param(e, "metadata", "values must be strings of at most %d characters.",
-                                 REQ_METADATA_VALUE_MAX);
-    }
+    if (api_check_metadata(md, "metadata", e)) return -1;
     char *text = json_dumps(md, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text || strlen(text) >= sizeof job->metadata) {
         free(text);

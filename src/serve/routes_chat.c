@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "../data/utf8_check.h"
-#include "../worker/registry.h"
+#include "generation.h"
 #include "requests.h"
 #include "routes.h"
 
@@ -225,26 +225,9 @@ void route_chat_completions(Ctx *c) {
         api_error(c, &e);
         return;
     }
-    int cap = c->srv->cfg.max_tokens; /* the server's bound on a reply (--max-tokens) */
-    if (cap > 0 && cr.max_tokens > cap) {
-        api_errorf(c, 400, "invalid_request_error", cr.max_tokens_param, "invalid_value",
-                   "%s is too large: %lld. This server allows at most %d completion tokens (ftune serve "
-                   "--max-tokens).", cr.max_tokens_param, cr.max_tokens, cap);
-        chat_request_free(&cr);
-        return;
-    }
-    if (cap > 0 && cr.max_tokens == 0) cr.max_tokens = cap < INFERENCE_DEFAULT_MAX_TOKENS ? cap : INFERENCE_DEFAULT_MAX_TOKENS;
     ModelInfo m;
-    Err err = {0};
-    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, cr.model, &m, &err);
-    if (rc == 0 && !api_visible(c, m.project)) rc = STORE_NOT_FOUND; /* another project's fine-tuned model */
-    if (rc) {
-        if (rc == STORE_NOT_FOUND) {
-            char msg[3 * STORE_NAME_MAX];
-            registry_missing_text(cr.model, &m, msg, sizeof msg);
-            api_errorf(c, 404, "invalid_request_error", "model", "model_not_found", "%s", msg);
-        } else
-            api_server_error(c, "the model could not be looked up", &err);
+    if (generation_max_tokens(c, cr.max_tokens, cr.max_tokens_param, &cr.max_tokens) ||
+        generation_resolve_model(c, cr.model, &m)) {
         chat_request_free(&cr);
         return;
     }
@@ -267,7 +250,7 @@ void route_chat_completions(Ctx *c) {
     call->created = (long long)time(NULL);
     store_new_id("chatcmpl-", call->id, sizeof call->id);
     /* an alias answers with the id of the model that replied, as OpenAI names the snapshot */
-    snprintf(call->model, sizeof call->model, "%s", m.alias[0] ? m.id : cr.model);
+    snprintf(call->model, sizeof call->model, "%s", generation_model_name(&m, cr.model));
 
     snprintf(r->base_path, sizeof r->base_path, "%s", m.base_path);
     snprintf(r->adapter_dir, sizeof r->adapter_dir, "%s", m.adapter_dir);

@@ -54,6 +54,11 @@ static const Route ROUTES[] = {
     {"GET", "/v1/models/{}", route_models_get, ROUTE_PROJECT},
     {"DELETE", "/v1/models/{}", route_models_delete, ROUTE_PROJECT},
     {"POST", "/v1/chat/completions", route_chat_completions, ROUTE_PROJECT},
+    {"POST", "/v1/responses", route_responses_create, ROUTE_PROJECT},
+    {"GET", "/v1/responses/{}", route_responses_get, ROUTE_PROJECT},
+    {"DELETE", "/v1/responses/{}", route_responses_delete, ROUTE_PROJECT},
+    {"GET", "/v1/responses/{}/input_items", route_responses_input_items, ROUTE_PROJECT},
+    {"POST", "/v1/responses/{}/cancel", route_responses_cancel, ROUTE_PROJECT},
     {"GET", "/v1/organization/projects", route_admin_projects_list, ROUTE_ADMIN},
     {"POST", "/v1/organization/projects", route_admin_projects_create, ROUTE_ADMIN},
     {"GET", "/v1/organization/projects/{}", route_admin_projects_get, ROUTE_ADMIN},
@@ -304,7 +309,8 @@ int server_run(const ServerConfig *cfg, Err *err) {
         fprintf(stderr, "ftune serve: warning: %s: deletes on a full disk may fail until there is room\n",
                 reserve_err.msg);
     InferenceConfig ic = {cfg->parallel, cfg->kv_cache_mib > 0 ? (size_t)cfg->kv_cache_mib << 20 : 0, cfg->threads};
-    if (resolve_precision(cfg->precision, &precision, srv->precision, err) ||
+    if (store_thread_start(srv->data_dir, &srv->responses_writer, err) ||
+        resolve_precision(cfg->precision, &precision, srv->precision, err) ||
         model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err))
         goto done;
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
@@ -327,6 +333,7 @@ done:
     /* order: no new requests, then no model work, then free what they used */
     jobs_stop(srv->jobs);
     inference_stop(srv->inference);
+    store_thread_stop(srv->responses_writer); /* after the inference thread: it hands responses to it */
     http_stop(srv->http);
     model_cache_free(srv->cache);
     store_close(main_store);

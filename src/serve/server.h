@@ -13,6 +13,7 @@
 #include "http.h"
 #include "limits.h"
 #include "metrics.h"
+#include "store_thread.h"
 
 #define SERVER_MAX_DIRS 16
 #define SERVER_MAX_KEYS 16
@@ -50,6 +51,7 @@ struct Server {
     Metrics *metrics;
     RateLimiter *limiter;            /* NULL: no rate limit */
     AccessLog *access_log;
+    StoreThread *responses_writer;   /* stores finished responses, then sends them (routes_responses.c) */
     char precision[FT_PRECISION_WHY_MAX]; /* the models' precision and why, for the log and job events */
 };
 

@@ -1,11 +1,12 @@
 /* store.h: the server's durable state: uploaded files (rows + blob files written crash-safely
  * under <data>/files/), fine-tuning jobs, their events and checkpoints, projects and their API
- * keys (stored as SHA-256 digests), in SQLite (WAL mode) at <data>/ftune.db. Files and jobs belong
- * to a project (events, checkpoints and fine-tuned models through their job); the store filters
- * lists by project, and callers compare a record's project with the caller's for single lookups.
- * This is the only module that speaks SQL, so that another database can be
- * put behind the same functions later. It knows nothing of HTTP or JSON shapes: JSON-valued
- * columns (metadata, event data, checkpoint metrics) are stored and returned as text.
+ * keys (stored as SHA-256 digests), stored responses, in SQLite (WAL mode) at <data>/ftune.db.
+ * Files, jobs and responses belong to a project (events, checkpoints and fine-tuned models through
+ * their job); the store filters lists by project, and callers compare a record's project with the
+ * caller's for single lookups. This is the only module that speaks SQL, so that another database
+ * can be put behind the same functions later. It knows nothing of HTTP or JSON shapes: JSON-valued
+ * columns (metadata, event data, checkpoint metrics, responses and their input) are stored and
+ * returned as text.
  *
  * Threads: a Store is one connection and is used by one thread at a time; every thread opens
  * its own (SQLite in WAL mode lets them read while one writes; writers wait up to
@@ -223,6 +224,29 @@ int store_alias_get(Store *s, const char *name, AliasRecord *out, Err *err); /* 
 int store_alias_delete(Store *s, const char *name, Err *err);                /* STORE_NOT_FOUND */
 /* Every alias, by name (*out heap, caller frees; at most STORE_LIST_MAX). */
 int store_alias_list(Store *s, AliasRecord **out, int *n, Err *err);
+/* ---- responses (store_responses.c) ----
+ * A response of the Responses API stored for retrieval and for continuing it
+ * (previous_response_id). The store keeps the response object and its input items as JSON text
+ * without reading them; its project is compared by the caller, as for files and jobs. */
+typedef struct {
+    char id[STORE_ID_MAX];                /* resp_... */
+    char project[STORE_ID_MAX];
+    long long created_at;
+    char model[STORE_NAME_MAX];
+    char status[STORE_ID_MAX];            /* completed, incomplete, failed */
+    char previous_response_id[STORE_ID_MAX]; /* "" = none */
+    char *body;                           /* heap: the response object (JSON text) */
+    char *input;                          /* heap: its input items (JSON array text) */
+} ResponseRecord;
+
+/* Inserts r (every field set by the caller; an empty project is ERR_ARG). */
+int store_response_create(Store *s, const ResponseRecord *r, Err *err);
+/* out's body and input are heap: release them with store_response_clear. STORE_NOT_FOUND. */
+int store_response_get(Store *s, const char *id, ResponseRecord *out, Err *err);
+/* Removes a response (the reserve may be spent on a full disk). STORE_NOT_FOUND. */
+int store_response_delete(Store *s, const char *id, Err *err);
+void store_response_clear(ResponseRecord *r); /* frees body and input; NULL is a no-op */
+
 /* ---- projects and API keys (store_projects.c) ----
  * A key's secret is "sk-proj-" (a project key) or "sk-admin-" (an admin key: manages projects and
  * keys, nothing else) followed by STORE_KEY_RANDOM_LEN random characters. Only its SHA-256 digest

@@ -1,0 +1,37 @@
+/* generation.c: model resolution and the token bound shared by chat completions and responses
+ * (see generation.h). */
+#include "generation.h"
+
+#include <stdio.h>
+
+#include "server.h"
+
+int generation_resolve_model(Ctx *c, const char *name, ModelInfo *m) {
+    Err err = {0};
+    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, name, m, &err);
+    if (rc == 0 && !api_visible(c, m->project)) rc = STORE_NOT_FOUND; /* another project's fine-tuned model */
+    if (rc == 0) return 0;
+    if (rc == STORE_NOT_FOUND) {
+        char msg[3 * STORE_NAME_MAX];
+        registry_missing_text(name, m, msg, sizeof msg);
+        api_errorf(c, 404, "invalid_request_error", "model", "model_not_found", "%s", msg);
+    } else {
+        api_server_error(c, "the model could not be looked up", &err);
+    }
+    return -1;
+}
+
+int generation_max_tokens(Ctx *c, long long asked, const char *param, long long *out) {
+    int cap = c->srv->cfg.max_tokens; /* the server's bound on a reply (--max-tokens) */
+    if (cap > 0 && asked > cap) {
+        api_errorf(c, 400, "invalid_request_error", param, "invalid_value",
+                   "%s is too large: %lld. This server allows at most %d completion tokens (ftune serve "
+                   "--max-tokens).", param, asked, cap);
+        return -1;
+    }
+    *out = asked;
+    if (cap > 0 && asked == 0) *out = cap < INFERENCE_DEFAULT_MAX_TOKENS ? cap : INFERENCE_DEFAULT_MAX_TOKENS;
+    return 0;
+}
+
+const char *generation_model_name(const ModelInfo *m, const char *name) { return m->alias[0] ? m->id : name; }

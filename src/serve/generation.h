@@ -1,0 +1,22 @@
+/* generation.h: what the two generating endpoints (chat completions, responses) share between
+ * parsing a request and queuing it on the inference thread: the model it names resolved for the
+ * caller's project (a base model, fine-tuned model, checkpoint, --adapter model or an alias of
+ * one; another project's fine-tuned model is 404 model_not_found), and a reply's token bound
+ * against ftune serve --max-tokens. Each answers the client itself when it refuses. */
+#ifndef FTUNE_GENERATION_H
+#define FTUNE_GENERATION_H
+
+#include "../worker/registry.h"
+#include "api.h"
+
+/* 0 with *m filled, or -1 after answering 404 (model_not_found, naming it) or 500. */
+int generation_resolve_model(Ctx *c, const char *name, ModelInfo *m);
+/* The most tokens of a reply: asked (0 = not given) when within --max-tokens, else -1 after a 400
+ * naming param; not given: --max-tokens capped at INFERENCE_DEFAULT_MAX_TOKENS, or 0 (the
+ * inference thread's own bound) without --max-tokens. */
+int generation_max_tokens(Ctx *c, long long asked, const char *param, long long *out);
+/* The name a reply gives for the model that answered: its own id when name was an alias (as OpenAI
+ * names the snapshot), else name as asked. */
+const char *generation_model_name(const ModelInfo *m, const char *name);
+
+#endif
