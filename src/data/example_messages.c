@@ -133,8 +133,7 @@ int example_messages_add_list(ExampleMessages *em, const JDoc *d, uint32_t list,
     for (uint32_t m = jdoc_first(d, list); m != JDOC_NONE; m = jdoc_next(d, m))
         if (add_message(em, d, m, train)) return err_set(err, ERR_NOMEM, "out of memory");
     for (int i = 0; i < em->n; i++) {
-        em->msgs[i].role = em->text + em->role_off[i];
-        em->msgs[i].content = em->text + em->content_off[i];
+        em->msgs[i] = (ChatMessage){.role = em->text + em->role_off[i], .content = em->text + em->content_off[i]};
     }
     return 0;
 }
