@@ -367,6 +367,10 @@ int ft_chat_prompt(const FtModel *m, const FtChatMessage *msgs, int n_msgs, int3
 
 /* ---------------------------------------------------------------- tool calling */
 
+/* OpenAI's tool_choice: the model may call tools or answer (auto), must answer in text (none: the
+ * tools are not shown to it), must call at least one (required) or must call one function. */
+typedef enum { FT_TOOL_CHOICE_AUTO, FT_TOOL_CHOICE_NONE, FT_TOOL_CHOICE_REQUIRED, FT_TOOL_CHOICE_FUNCTION } FtToolChoice;
+
 /* How a model's chat template writes tool calls (Qwen2.5's "<tool_call>\n{...}\n</tool_call>"). */
 typedef struct FtToolSyntax FtToolSyntax;
 
