@@ -181,6 +181,16 @@ static int parse_calls(json_t *calls, size_t index, FtToolCall *out, ApiError *e
     return 0;
 }
 
+/* Is id the id of a call of an assistant message before message i? */
+static bool answers_a_call(json_t *msgs, size_t i, const char *id) {
+    for (size_t k = 0; k < i; k++) {
+        json_t *calls = json_object_get(json_array_get(msgs, k), "tool_calls");
+        for (size_t j = 0; j < json_array_size(calls); j++)
+            if (strcmp(json_string_value(json_object_get(json_array_get(calls, j), "id")), id) == 0) return true;
+    }
+    return false;
+}
+
 int chat_request_parse_message_tools(json_t *msgs, ChatRequest *r, ApiError *e) {
     size_t total = 0;
     for (size_t i = 0; i < json_array_size(msgs); i++) {
@@ -205,9 +215,13 @@ int chat_request_parse_message_tools(json_t *msgs, ChatRequest *r, ApiError *e) 
         }
         json_t *id = json_object_get(m, "tool_call_id");
         snprintf(param, sizeof param, "messages[%zu].tool_call_id", i);
-        if (strcmp(role, "tool") == 0 && !json_is_string(id))
+        if (strcmp(role, "tool") != 0) continue;
+        if (!json_is_string(id))
             return api_fail(e, 400, "invalid_request_error", param, !id ? "missing_required_parameter" : NULL,
                             "A tool message needs a string 'tool_call_id' (the id of the call it answers).");
+        if (!answers_a_call(msgs, i, json_string_value(id)))
+            return api_bad_param(e, param, "'%.64s' is the id of no tool call of an earlier assistant message: a tool "
+                                           "message answers a call.", json_string_value(id));
     }
     return 0;
 }
