@@ -1,12 +1,17 @@
 /* test_tool_calls.c: tool calling below the server: Python-style JSON (json_py.c, the templates'
  * tojson; expected strings are Python's json.dumps output), reading calls out of replies
  * (tool_calls.c: well-formed, malformed, several calls, text before a call, the streaming
- * hold-back) and the grammar of required calls (tool_grammar.c) run byte by byte. The rendering of
- * tools through the templates is checked against jinja2 in test_chat_template.c's goldens. */
+ * hold-back), the grammar of required calls (tool_grammar.c) run byte by byte, and training and
+ * serving rendering a call alike. The rendering of tools through the templates is checked against
+ * jinja2 in test_chat_template.c's goldens. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "data/example_messages.h"
+#include "data/example_tokens.h"
 #include "model/constrain.h"
+#include "model/text_model.h"
 #include "model/tool_grammar.h"
 #include "model/vocab_trie.h"
 #include "test.h"
@@ -189,4 +194,76 @@ TEST(tool_grammar_refuses_bad_tools_naming_them) {
     e = (Err){0};
     CHECK(tool_grammar_compile(&tool_syntax_hermes, not_fn, 1, NULL, false, &g, &e) == -1 && e.code == ERR_ARG);
     grammar_free(&g);
+}
+
+/* Training and serving agree: an example with tools and a tool call, tokenized for training
+ * (example_tokenize), starts with the prompt the server renders for the same conversation up to the
+ * call (chat_template_render_tools, as ft_chat_prompt_tools), and its trained tokens after it are
+ * the call as the model must write it: they read back (tool_reply_parse) as the same call. */
+TEST(tool_training_and_serving_render_alike) {
+    const char *path = "models/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf";
+    if (access(path, R_OK) != 0) {
+        test_skip("models/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf missing");
+        return;
+    }
+    TextModel *tm;
+    Err err = {0};
+    REQUIRE(text_model_load(path, &tm, &err) == 0);
+    REQUIRE(chat_template_tool_syntax(tm->tmpl) != NULL);
+    const char *tool = "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": "
+                       "\"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}}}";
+    char line[2048];
+    snprintf(line, sizeof line,
+             "{\"tools\": [%s], \"messages\": [{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, "
+             "{\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"call_1\", \"type\": "
+             "\"function\", \"function\": {\"name\": \"get_weather\", \"arguments\": \"{\\\"city\\\":\\\"Paris\\\"}\"}}]}, "
+             "{\"role\": \"tool\", \"tool_call_id\": \"call_1\", \"content\": \"18 C\"}, "
+             "{\"role\": \"assistant\", \"content\": \"It is 18 C.\", \"weight\": 0}]}",
+             tool);
+    JDoc d;
+    jdoc_init(&d, 10000);
+    REQUIRE(jdoc_parse(&d, line, strlen(line)) == JDOC_OK);
+    ExampleMessages em;
+    example_messages_init(&em);
+    REQUIRE(example_messages_add_tools(&em, &d, 0, &err) == 0);
+    REQUIRE(example_messages_add_list(&em, &d, jdoc_get(&d, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, &err) == 0);
+    CHECK(em.n_tools == 1 && em.n == 4 && em.msgs[1].n_tool_calls == 1);
+    int32_t *ids = NULL, *prompt = NULL;
+    uint8_t *mask = NULL;
+    ExampleTokenCounts counts;
+    REQUIRE(example_tokenize(tm, &em, 0, &ids, &mask, &counts, &err) == 0);
+
+    /* the server's prompt for the user turn, with the tool (JSON as the client wrote it) */
+    ChatMessage user = {.role = "user", .content = "Weather in Paris?"};
+    char *text = NULL;
+    size_t len;
+    int n_prompt = 0;
+    REQUIRE(chat_template_render_tools(tm->tmpl, &user, 1, &tool, 1, true, &text, &len, &err) == 0);
+    REQUIRE(tok_encode(tm->tok, text, len, false, true, &prompt, &n_prompt, &err) == 0);
+    CHECK(n_prompt > 0 && n_prompt < counts.n_tokens);
+    bool same_prefix = n_prompt < counts.n_tokens && memcmp(ids, prompt, (size_t)n_prompt * sizeof *ids) == 0;
+    CHECK(same_prefix);
+    for (int i = 0; i < n_prompt && i < counts.n_tokens; i++) CHECK(mask[i] == 0);
+    int end = n_prompt;
+    while (end < counts.n_tokens && mask[end]) end++;
+    CHECK(end > n_prompt && end - n_prompt == counts.n_trained);
+    char *call_text = NULL;
+    REQUIRE(tok_decode(tm->tok, ids + n_prompt, end - n_prompt, true, &call_text, NULL, &err) == 0);
+    ToolReply r;
+    REQUIRE(tool_reply_parse(&tool_syntax_hermes, call_text, strlen(call_text), 1, &r, &err) == 0);
+    CHECK(r.n_calls == 1 && r.content_len == 0);
+    if (r.n_calls == 1) {
+        CHECK(strcmp(r.calls[0].name, "get_weather") == 0);
+        CHECK(strcmp(r.calls[0].arguments, "{\"city\":\"Paris\"}") == 0);
+    }
+    if (r.n_calls != 1) printf("    trained text: '%s'\n", call_text);
+    tool_reply_free(&r);
+    free(call_text);
+    free(text);
+    free(prompt);
+    free(ids);
+    free(mask);
+    example_messages_free(&em);
+    jdoc_free(&d);
+    text_model_free(tm);
 }
