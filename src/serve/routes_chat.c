@@ -187,7 +187,7 @@ static void finish_tools(ChatCall *call, int choice) {
     if (!call->syntax ||
         ft_tool_reply_parse(call->syntax, call->text[choice] ? call->text[choice] : "", call->len[choice],
                             call->max_calls, r, &fe))
-        return; /* out of memory: the text stays the reply */
+        ft_tool_reply_free(r); /* out of memory: the text stays the reply */
     if (r->n_calls > 0) call->finish[choice] = "tool_calls";
     if (!call->sse) return;
     if (r->n_calls == 0) {
