@@ -55,16 +55,21 @@ static int parse_call(const ToolSyntax *syn, const char *t, size_t len, size_t *
     int rc = 1;
     if (json_object_size(obj) == 2 && json_is_string(name) && json_string_length(name) > 0 &&
         strlen(json_string_value(name)) == json_string_length(name) && (json_is_object(args) || json_is_string(args))) {
+        /* arguments given as a JSON string must hold a JSON object too */
+        json_t *obj_args = json_is_string(args) ? json_loadb(json_string_value(args), json_string_length(args), 0, &je)
+                                                : json_incref(args);
+        if (!json_is_object(obj_args)) {
+            json_decref(obj_args);
+            json_decref(obj);
+            return 1;
+        }
         c->name = strdup(json_string_value(name));
-        if (json_is_string(args)) { /* arguments already given as a JSON string */
-            c->arguments = strdup(json_string_value(args));
-        } else {
-            char *text = json_dumps(args, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            if (text) {
-                Err e = {0};
-                if (json_py_dumps(text, strlen(text), true, &c->arguments, NULL, &e)) c->arguments = NULL;
-                free(text);
-            }
+        char *text = json_dumps(obj_args, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(obj_args);
+        if (text) {
+            Err e = {0};
+            if (json_py_dumps(text, strlen(text), true, &c->arguments, NULL, &e)) c->arguments = NULL;
+            free(text);
         }
         rc = c->name && c->arguments ? 0 : (err_set(err, ERR_NOMEM, "out of memory reading a tool call"), -1);
     }

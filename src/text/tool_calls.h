@@ -3,7 +3,8 @@
  * "<tool_call>\n" + {"name": NAME, "arguments": {...}} + "\n</tool_call>"); chat_template.h hands
  * out the syntax of a template that renders tools. Parsing splits a reply into the text before the
  * first call (the message content) and the calls; a reply that is not exactly that (a call whose
- * JSON does not parse, lacks a string "name" or an object "arguments", or text after the calls) is
+ * JSON does not parse, lacks a string "name" or an object "arguments" (or a string holding one),
+ * or text after the calls) is
  * plain text, as a model that did not call a tool. tool_text_safe_len tells a streaming caller how
  * much of a reply in progress is content for sure (never a possible start of a call). It does not
  * render prompts (chat_template_render.c) nor constrain generation (model/tool_grammar.c). */

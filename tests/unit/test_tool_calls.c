@@ -95,6 +95,7 @@ TEST(tool_reply_malformed_calls_are_text) {
         "<tool_call>\n{\"arguments\": {}}\n</tool_call>",                                /* no name */
         "<tool_call>\n{\"name\": 3, \"arguments\": {}}\n</tool_call>",                   /* name not a string */
         "<tool_call>\n{\"name\": \"w\", \"arguments\": [1]}\n</tool_call>",              /* arguments not an object */
+        "<tool_call>\n{\"name\": \"w\", \"arguments\": \"{oops\"}\n</tool_call>",        /* a string of no object */
         "<tool_call>\n{\"name\": \"w\", \"arguments\": {}, \"x\": 1}\n</tool_call>",     /* an extra key */
         "<tool_call>\n{\"name\": \"w\", \"arguments\": {}}\n</tool_call> and then text", /* text after the calls */
         "<tool_call>\n{\"name\": \"w\", \"arguments\": {}}<tool_call>{\"name\": \"w\", \"arguments\": {}}", /* no close */
