@@ -25,6 +25,8 @@
  *    name for system) is rendered exactly as "system";
  *  - "tool" is accepted by ChatML (as a role; Qwen2.5 wraps it in <tool_response> the way its
  *    template does) and by the plain format; other families give ERR_ARG naming the message;
+ *  - tool definitions and assistant tool calls are ERR_UNSUPPORTED on a template that renders none
+ *    (every family but Qwen2.5, whose real templates would drop them silently);
  *  - where the real template raises (e.g. Llama 2 / Mistral with roles out of order) or would
  *    silently drop a message (a Llama 2 system message after the first position), ERR_ARG;
  *  - content is inserted verbatim (Llama 3 and Llama 2 strip surrounding whitespace exactly as
