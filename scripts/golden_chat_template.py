@@ -17,6 +17,12 @@ what ftune promises:
 A case whose real template raises is recorded as an expected error with error_source "template";
 one rejected only by ftune's policy has error_source "ftune_policy".
 
+Tool cases (TOOL_CONVERSATIONS) pass `tools` (OpenAI tool objects) and assistant `tool_calls` in
+OpenAI's form (arguments as a JSON string) the way transformers' apply_chat_template(..., tools=...)
+receives them from vLLM: each call's arguments string is parsed into the value it holds (left a
+string when it is not JSON). A template whose source never mentions tools (every one but Qwen2.5)
+would drop them silently: ftune refuses them instead (error_source "ftune_policy").
+
 Run from the repository root:  python3 scripts/golden_chat_template.py
 It needs the PyPI packages jinja2 and gguf (for the SmolLM2 GGUF cross-check). It does not touch
 anything outside tests/golden/chat_template/.
@@ -112,6 +118,60 @@ CONVERSATIONS = [
 ]
 
 
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city.",
+    "parameters": {"type": "object", "properties": {
+        "city": {"type": "string", "description": "City name, e.g. Paris"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+        "required": ["city", "unit"], "additionalProperties": False}}}
+SEARCH = {"type": "function", "function": {
+    "name": "search_docs", "description": "Search the docs \"exactly\"\nfor a query — résumé ✓",
+    "parameters": {"type": "object", "properties": {
+        "query": {"type": "string"}, "limit": {"type": "integer", "default": 10},
+        "weights": {"type": "array", "items": {"type": "number"},
+                    "default": [0.1, 1e-05, 1e16, 100.0, -0.0, 2.5e-07, 123456789012345678, 1.7976931348623157e308]},
+        "opts": {"type": "object", "properties": {}, "default": {}}, "tags": {"type": "array", "default": []},
+        "ctrl": {"const": "tab\there\u0001\u001f/\\ <>&'"}},
+        "required": ["query"]}}}
+NO_PARAMS = {"type": "function", "function": {"name": "now"}}
+
+
+def call(cid, name, arguments):
+    return {"id": cid, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def a_calls(content, calls):
+    return {"role": "assistant", "content": content, "tool_calls": calls}
+
+
+def tool(cid, content):
+    return {"role": "tool", "tool_call_id": cid, "content": content}
+
+
+# (name, tools, messages); every one is rendered with add_generation_prompt true and false.
+TOOL_CONVERSATIONS = [
+    ("tools_system_user", [WEATHER], [m("system", "You are a helpful assistant."), m("user", "Weather in Paris?")]),
+    ("tools_default_system", [WEATHER, SEARCH, NO_PARAMS], [m("user", "Find the docs on tools.")]),
+    ("tools_round_trip", [WEATHER], [
+        m("user", "Weather in Paris?"),
+        a_calls("", [call("call_1", "get_weather", '{"city":"Paris","unit":"celsius"}')]),
+        tool("call_1", '{"temp_c": 21, "sky": "clear"}'), m("user", "And tomorrow?")]),
+    ("tools_parallel_calls", [WEATHER, SEARCH], [
+        m("system", "Be brief."), m("user", "Paris and Rome?"),
+        a_calls("Checking both.", [call("call_a", "get_weather", '{"city": "Paris", "unit": "celsius"}'),
+                                   call("call_b", "get_weather", '{"unit":"fahrenheit","city":"Rome","x":[1.5,1e-7,{"k":null}]}')]),
+        tool("call_a", "21"), tool("call_b", "70"), m("assistant", "Paris 21 °C, Rome 70 °F.")]),
+    ("tools_odd_arguments", [NO_PARAMS], [
+        m("user", "time?"),
+        a_calls(None, [call("call_x", "now", "not json {"), call("call_y", "now", '"a string"'),
+                       call("call_z", "now", "")]),
+        tool("call_x", "12:00")]),
+    ("tool_calls_without_tools", None, [
+        m("user", "Weather?"), a_calls("", [call("call_1", "get_weather", '{"city":"Oslo"}')]),
+        tool("call_1", "cold")]),
+]
+
+
 def raise_exception(message):
     raise jinja2.exceptions.TemplateError(message)
 
@@ -129,15 +189,36 @@ def compile_template(source):
     return env.from_string(source)
 
 
+def call_arguments(arguments):
+    """A call's arguments string as vLLM hands it to the template: the JSON value it holds."""
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
+
+
 def normalise(messages):
-    """ftune's documented input normalisation: developer is rendered as system."""
-    return [{"role": "system" if x["role"] == "developer" else x["role"], "content": x["content"]}
-            for x in messages]
+    """ftune's documented input normalisation: developer is rendered as system; tool calls'
+    arguments strings are parsed."""
+    out = []
+    for x in messages:
+        y = {"role": "system" if x["role"] == "developer" else x["role"], "content": x["content"]}
+        if x.get("tool_calls"):
+            y["tool_calls"] = [{"id": c["id"], "type": c["type"],
+                                "function": {"name": c["function"]["name"],
+                                             "arguments": call_arguments(c["function"]["arguments"])}}
+                               for c in x["tool_calls"]]
+        out.append(y)
+    return out
 
 
-def policy_error(family, variant, msgs):
+def policy_error(family, variant, msgs, tools=None):
     """ftune's documented input policy (beyond what the template itself raises)."""
+    if tools and variant != "qwen2.5":
+        return f"tools are not supported by the {variant} chat template: it renders no tool definitions"
     for i, x in enumerate(msgs):
+        if x.get("tool_calls") and variant != "qwen2.5":
+            return f"message {i}: tool calls are not supported by the {variant} chat template: it renders none"
         if x["role"] == "tool" and family != "chatml":
             return f"message {i}: role 'tool' is not supported by the {variant} template"
     if family == "llama2":
@@ -149,15 +230,15 @@ def policy_error(family, variant, msgs):
     return None
 
 
-def render_case(tpl, family, variant, bos, eos, messages, gen):
+def render_case(tpl, family, variant, bos, eos, messages, gen, tools=None):
     norm = normalise(messages)
     try:
-        out = tpl.render(messages=norm, tools=None, documents=None, add_generation_prompt=gen,
+        out = tpl.render(messages=norm, tools=tools, documents=None, add_generation_prompt=gen,
                          bos_token=bos if bos is not None else "",
                          eos_token=eos if eos is not None else "")
-    except jinja2.exceptions.TemplateError as e:
+    except (jinja2.exceptions.TemplateError, TypeError) as e:  # TypeError: content None joined to text
         return {"expect_error": True, "error_source": "template", "error": str(e)}
-    err = policy_error(family, variant, norm)
+    err = policy_error(family, variant, norm, tools)
     if err:
         return {"expect_error": True, "error_source": "ftune_policy", "error": err}
     return {"expected": out}
@@ -189,6 +270,12 @@ def main():
                 case = {"name": f"{conv_name}/gen={'on' if gen else 'off'}",
                         "messages": messages, "add_generation_prompt": gen}
                 case.update(render_case(tpl, family, variant, bos, eos, messages, gen))
+                cases.append(case)
+        for conv_name, tools, messages in TOOL_CONVERSATIONS:
+            for gen in (True, False):
+                case = {"name": f"{conv_name}/gen={'on' if gen else 'off'}", "tools": tools,
+                        "messages": messages, "add_generation_prompt": gen}
+                case.update(render_case(tpl, family, variant, bos, eos, messages, gen, tools))
                 cases.append(case)
         doc = {
             "template_name": name,

@@ -270,8 +270,15 @@ void ft_grammar_free(FtGrammar *g); /* NULL is a no-op */
 #define FT_GEN_MAX_STOP 16
 
 typedef struct {
+    const char *name;      /* the function called */
+    const char *arguments; /* its arguments: JSON text, as OpenAI's arguments string */
+} FtToolCall;
+
+typedef struct {
     const char *role;    /* "system", "developer", "user", "assistant", "tool" */
     const char *content; /* UTF-8; never NULL (use "") */
+    const FtToolCall *tool_calls; /* assistant: the calls it made, rendered by templates with tools */
+    int n_tool_calls;
 } FtChatMessage;
 
 typedef struct {
@@ -357,6 +364,59 @@ void ft_gen_result_free(FtGenResult *r); /* frees r->text; NULL is a no-op */
  * tokenized, as ft_session_generate_chat does. *ids is allocated (release with ft_free). FT_ERR_ARG
  * for a NULL argument or a message the template cannot express; FT_ERR_NOMEM. Thread-safe. */
 int ft_chat_prompt(const FtModel *m, const FtChatMessage *msgs, int n_msgs, int32_t **ids, int *n, FtError *err);
+
+/* ---------------------------------------------------------------- tool calling */
+
+/* OpenAI's tool_choice: the model may call tools or answer (auto), must answer in text (none: the
+ * tools are not shown to it), must call at least one (required) or must call one function. */
+typedef enum { FT_TOOL_CHOICE_AUTO, FT_TOOL_CHOICE_NONE, FT_TOOL_CHOICE_REQUIRED, FT_TOOL_CHOICE_FUNCTION } FtToolChoice;
+
+/* How a model's chat template writes tool calls (Qwen2.5's "<tool_call>\n{...}\n</tool_call>"). */
+typedef struct FtToolSyntax FtToolSyntax;
+
+/* The tool-call syntax of m's chat template; NULL when the template renders no tools (then tools
+ * and assistant tool calls are refused by ft_chat_prompt_tools). Static. */
+const FtToolSyntax *ft_model_tool_syntax(const FtModel *m);
+
+/* ft_chat_prompt with tool definitions: tools[i] is the JSON text of one OpenAI tool ({"type":
+ * "function", "function": {"name", "description", "parameters"}}), rendered through the template
+ * as transformers' apply_chat_template(..., tools=...) does. FT_ERR_UNSUPPORTED when there are tools
+ * or tool calls and the template renders none. */
+int ft_chat_prompt_tools(const FtModel *m, const FtChatMessage *msgs, int n_msgs, const char *const *tools,
+                         int n_tools, int32_t **ids, int *n, FtError *err);
+
+/* A grammar for replies that are tool calls in m's syntax, each call's arguments following its
+ * function's parameters schema (the JSON Schema subset of ft_grammar_from_json_schema, not strict:
+ * an absent additionalProperties is false, every property is written): only function `function`
+ * (NULL: any of tools), one call or, with parallel, one or more. FT_ERR_UNSUPPORTED when m renders no
+ * tools or a schema leaves the subset (naming the tool), FT_ERR_ARG for a tool that is not a
+ * function with a name or a `function` no tool names. */
+int ft_grammar_tool_calls(const FtModel *m, const char *const *tools, int n_tools, const char *function,
+                          bool parallel, FtGrammar **out, FtError *err);
+
+typedef struct {
+    char *name;      /* owned by the FtToolReply */
+    char *arguments; /* compact JSON text */
+} FtParsedToolCall;
+
+typedef struct {
+    char *content;   /* the text before the first call, trailing whitespace removed; the whole reply
+                        when it is not calls */
+    size_t content_len;
+    FtParsedToolCall *calls; /* n_calls of them; 0: the reply is text */
+    int n_calls;
+} FtToolReply;
+
+/* Reads a reply (text[0..len)) written in syntax s into content and calls; a reply that is not
+ * well-formed calls after optional text is text (n_calls 0). At most max_calls calls (more: text).
+ * Free with ft_tool_reply_free (also on failure). FT_ERR_NOMEM only. */
+int ft_tool_reply_parse(const FtToolSyntax *s, const char *text, size_t len, int max_calls, FtToolReply *out,
+                        FtError *err);
+void ft_tool_reply_free(FtToolReply *r); /* NULL is a no-op */
+/* Leading bytes of a reply in progress that are content whatever follows (for streaming). */
+size_t ft_tool_text_safe_len(const FtToolSyntax *s, const char *text, size_t len);
+/* The closing marker of a call in syntax s ("</tool_call>"), e.g. a stop string for one call. */
+const char *ft_tool_call_close(const FtToolSyntax *s);
 
 /* ---------------------------------------------------------------- replies driven by the caller */
 

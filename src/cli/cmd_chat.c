@@ -51,8 +51,7 @@ static int add_turn(Conversation *c, const char *role, char *content_owned) {
         return -1;
     }
     c->owned[c->n] = content_owned;
-    c->msgs[c->n].role = role;
-    c->msgs[c->n].content = content_owned;
+    c->msgs[c->n] = (FtChatMessage){.role = role, .content = content_owned};
     c->n++;
     return 0;
 }

@@ -23,12 +23,23 @@ static size_t find_last(const char *hay, size_t n, const char *needle) {
     return n;
 }
 
+/* The conversation as rendered: messages and the tools' JSON texts. */
+typedef struct {
+    const ChatMessage *msgs;
+    const char *const *tools;
+    int n_tools;
+} Chat;
+
+static int render(const TextModel *tm, const Chat *c, int n, bool gen, char **text, size_t *len, Err *err) {
+    return chat_template_render_tools(tm->tmpl, c->msgs, n, c->tools, c->n_tools, gen, text, len, err);
+}
+
 /* Where message i (trained) starts and ends in full. */
-static int locate(const TextModel *tm, const ChatMessage *msgs, int i, const char *full, size_t flen, Span *s,
-                  Err *err) {
+static int locate(const TextModel *tm, const Chat *c, int i, const char *full, size_t flen, Span *s, Err *err) {
+    const ChatMessage *msgs = c->msgs;
     char *text;
     size_t len;
-    if (chat_template_render(tm->tmpl, msgs, i + 1, false, &text, &len, err)) return -1;
+    if (render(tm, c, i + 1, false, &text, &len, err)) return -1;
     s->end = common_prefix(text, len, full, flen);
     if (i == 0) { /* nothing renders before it: find its text in its own rendering */
         size_t at = find_last(text, s->end, msgs[0].content);
@@ -37,7 +48,7 @@ static int locate(const TextModel *tm, const ChatMessage *msgs, int i, const cha
         return 0;
     }
     free(text);
-    if (chat_template_render(tm->tmpl, msgs, i, true, &text, &len, err)) return -1;
+    if (render(tm, c, i, true, &text, &len, err)) return -1;
     s->start = common_prefix(text, len, full, flen);
     free(text);
     return 0;
@@ -68,14 +79,18 @@ static int append_ids(IdBuf *b, const int32_t *ids, int n, bool trained) {
     return 0;
 }
 
-int example_tokenize(const TextModel *tm, const ChatMessage *msgs, const bool *trained, int n, long max_tokens,
-                     int32_t **ids, uint8_t **mask, ExampleTokenCounts *counts, Err *err) {
+int example_tokenize(const TextModel *tm, const ExampleMessages *em, long max_tokens, int32_t **ids, uint8_t **mask,
+                     ExampleTokenCounts *counts, Err *err) {
     memset(counts, 0, sizeof *counts);
     if (ids) *ids = NULL;
     if (mask) *mask = NULL;
+    bool tools = chat_template_tool_syntax(tm->tmpl) != NULL;
+    Chat chat = {tools ? em->msgs : em->legacy, tools ? em->tools : NULL, tools ? em->n_tools : 0};
+    const bool *trained = em->trained;
+    int n = em->n;
     char *full;
     size_t flen;
-    if (chat_template_render(tm->tmpl, msgs, n, false, &full, &flen, err)) return -1;
+    if (render(tm, &chat, n, false, &full, &flen, err)) return -1;
     int n_spans = 0;
     for (int i = 0; i < n; i++) n_spans += trained[i];
     Span *spans = n_spans ? malloc((size_t)n_spans * sizeof *spans) : NULL;
@@ -88,7 +103,7 @@ int example_tokenize(const TextModel *tm, const ChatMessage *msgs, const bool *t
     size_t prev_end = 0;
     for (int i = 0, k = 0; i < n; i++) {
         if (!trained[i]) continue;
-        if (locate(tm, msgs, i, full, flen, &spans[k], err)) goto done;
+        if (locate(tm, &chat, i, full, flen, &spans[k], err)) goto done;
         if (spans[k].start < prev_end) spans[k].start = prev_end; /* keep spans ordered */
         if (spans[k].end < spans[k].start) spans[k].end = spans[k].start;
         prev_end = spans[k].end;

@@ -14,6 +14,7 @@
 
 #include "../core/err.h"
 #include "../text/chat_template.h"
+#include "example_messages.h"
 #include "../model/text_model.h"
 
 typedef struct {
@@ -22,12 +23,14 @@ typedef struct {
     long n_trained_kept; /* trained tokens among the first max_tokens (all of them when 0) */
 } ExampleTokenCounts;
 
-/* Tokenizes msgs[0..n) (trained[i]: train on message i; only assistant messages should be).
- * max_tokens (0: none) only affects n_trained_kept. When ids is non-NULL, *ids gets the token ids
- * (heap, caller frees) and, when mask is non-NULL, *mask one byte per token, 1 = trained.
- * Errors: ERR_ARG when the template cannot render the conversation (its message names the
- * message), ERR_NOMEM. Thread-safe on a shared TextModel. */
-int example_tokenize(const TextModel *tm, const ChatMessage *msgs, const bool *trained, int n, long max_tokens,
-                     int32_t **ids, uint8_t **mask, ExampleTokenCounts *counts, Err *err);
+/* Tokenizes the example em (em->trained[i]: train on message i; only assistant messages should be)
+ * with its tools and tool calls when the template renders tools (chat_template_tool_syntax), as
+ * the server renders a request, else em->legacy without the tools. max_tokens (0: none) only
+ * affects n_trained_kept. When ids is non-NULL, *ids gets the token ids (heap, caller frees) and,
+ * when mask is non-NULL, *mask one byte per token, 1 = trained. Errors: ERR_ARG when the template
+ * cannot render the conversation (its message names the message), ERR_NOMEM. Thread-safe on a
+ * shared TextModel. */
+int example_tokenize(const TextModel *tm, const ExampleMessages *em, long max_tokens, int32_t **ids, uint8_t **mask,
+                     ExampleTokenCounts *counts, Err *err);
 
 #endif

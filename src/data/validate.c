@@ -102,11 +102,15 @@ static int count_tokens(Run *r, ExampleTokenCounts *counts, Err *err) {
     int rc;
     example_messages_reset(em);
     if (r->opt->method == VALIDATE_SUPERVISED) {
-        if (example_messages_add_list(em, d, jdoc_get(d, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, err)) return -1;
-        rc = example_tokenize(tm, em->msgs, em->trained, em->n, r->max_length, NULL, NULL, counts, &terr);
+        if (example_messages_add_tools(em, d, 0, err) ||
+            example_messages_add_list(em, d, jdoc_get(d, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, err))
+            return -1;
+        rc = example_tokenize(tm, em, r->max_length, NULL, NULL, counts, &terr);
     } else {
         uint32_t input = jdoc_get(d, 0, "input");
-        if (example_messages_add_list(em, d, jdoc_get(d, input, "messages"), EXAMPLE_TRAIN_NONE, err)) return -1;
+        if (example_messages_add_tools(em, d, input, err) ||
+            example_messages_add_list(em, d, jdoc_get(d, input, "messages"), EXAMPLE_TRAIN_NONE, err))
+            return -1;
         int n_in = em->n;
         ExampleTokenCounts c[2];
         const char *keys[2][2] = {{"preferred_output", "preferred_completion"},
@@ -116,7 +120,7 @@ static int count_tokens(Run *r, ExampleTokenCounts *counts, Err *err) {
             example_messages_truncate(em, n_in);
             if (example_messages_add_list(em, d, dpo_output(d, keys[k][0], keys[k][1]), EXAMPLE_TRAIN_ALL, err))
                 return -1;
-            rc = example_tokenize(tm, em->msgs, em->trained, em->n, r->max_length, NULL, NULL, &c[k], &terr);
+            rc = example_tokenize(tm, em, r->max_length, NULL, NULL, &c[k], &terr);
         }
         if (rc == 0) {
             counts->n_tokens = c[0].n_tokens > c[1].n_tokens ? c[0].n_tokens : c[1].n_tokens;

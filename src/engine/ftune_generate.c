@@ -109,23 +109,31 @@ static ChatMessage *chat_messages(const FtChatMessage *msgs, int n_msgs, FtError
             return NULL;
         }
     _Static_assert(sizeof(FtChatMessage) == sizeof(ChatMessage), "FtChatMessage mirrors ChatMessage");
+    _Static_assert(sizeof(FtToolCall) == sizeof(ChatToolCall), "FtToolCall mirrors ChatToolCall");
     ChatMessage *cm = malloc((size_t)n_msgs * sizeof *cm);
     if (!cm) {
         ft_err_set(err, FT_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    for (int i = 0; i < n_msgs; i++) cm[i] = (ChatMessage){msgs[i].role, msgs[i].content};
+    for (int i = 0; i < n_msgs; i++)
+        cm[i] = (ChatMessage){msgs[i].role, msgs[i].content, (const ChatToolCall *)msgs[i].tool_calls,
+                              msgs[i].n_tool_calls};
     return cm;
 }
 
 int ft_chat_prompt(const FtModel *m, const FtChatMessage *msgs, int n_msgs, int32_t **ids, int *n, FtError *err) {
+    return ft_chat_prompt_tools(m, msgs, n_msgs, NULL, 0, ids, n, err);
+}
+
+int ft_chat_prompt_tools(const FtModel *m, const FtChatMessage *msgs, int n_msgs, const char *const *tools,
+                         int n_tools, int32_t **ids, int *n, FtError *err) {
     if (!m || !ids || !n) return ft_err_set(err, FT_ERR_ARG, "ft_chat_prompt: NULL argument");
     *ids = NULL;
     *n = 0;
     ChatMessage *cm = chat_messages(msgs, n_msgs, err);
     if (!cm) return -1;
     Err e = {0};
-    int rc = chat_prompt_ids(m->model, cm, n_msgs, ids, n, &e);
+    int rc = chat_prompt_ids(m->model, cm, n_msgs, tools, n_tools, ids, n, &e);
     free(cm);
     return rc ? ft_err_from(err, &e) : 0;
 }

@@ -277,10 +277,11 @@ int generate(InferState *st, const int32_t *prompt, int n_prompt, const GenParam
     return rc;
 }
 
-int chat_prompt_ids(const Model *m, const ChatMessage *msgs, int n_msgs, int32_t **ids, int *n, Err *err) {
+int chat_prompt_ids(const Model *m, const ChatMessage *msgs, int n_msgs, const char *const *tools, int n_tools,
+                    int32_t **ids, int *n, Err *err) {
     char *prompt;
     size_t len;
-    if (chat_template_render(m->tmpl, msgs, n_msgs, true, &prompt, &len, err)) return -1;
+    if (chat_template_render_tools(m->tmpl, msgs, n_msgs, tools, n_tools, true, &prompt, &len, err)) return -1;
     /* The rendered prompt spells special tokens as text; a template that adds BOS itself does so in
      * the text, so add_special only when the tokenizer adds BOS and the text does not start with it. */
     int32_t bos = tok_bos_id(m->tok);
@@ -295,7 +296,7 @@ int generate_chat(InferState *st, const ChatMessage *msgs, int n_msgs, const Gen
                   void *user, GenResult *res, Err *err) {
     int32_t *ids;
     int n;
-    if (chat_prompt_ids(st->model, msgs, n_msgs, &ids, &n, err)) return -1;
+    if (chat_prompt_ids(st->model, msgs, n_msgs, NULL, 0, &ids, &n, err)) return -1;
     int rc = generate(st, ids, n, p, stream, user, res, err);
     free(ids);
     return rc;

@@ -113,9 +113,11 @@ int generate(InferState *st, const int32_t *prompt, int n_prompt, const GenParam
              void *user, GenResult *res, Err *err);
 void gen_result_free(GenResult *r);
 
-/* The prompt of a chat: msgs rendered with the model's template (with the generation prompt) and
- * tokenized (*ids heap, caller frees). ERR_ARG for messages the template cannot express. */
-int chat_prompt_ids(const Model *m, const ChatMessage *msgs, int n_msgs, int32_t **ids, int *n, Err *err);
+/* The prompt of a chat: msgs (and tools: n_tools JSON texts, see chat_template_render_tools)
+ * rendered with the model's template (with the generation prompt) and tokenized (*ids heap, caller
+ * frees). ERR_ARG for messages the template cannot express, ERR_UNSUPPORTED for tools it cannot. */
+int chat_prompt_ids(const Model *m, const ChatMessage *msgs, int n_msgs, const char *const *tools, int n_tools,
+                    int32_t **ids, int *n, Err *err);
 
 /* Renders messages with the model's template, tokenizes, and generates: what `ftune chat` and
  * the server's chat completions do. */

@@ -121,19 +121,11 @@ static int refuse_unless_neutral(json_t *root, const char *key, const char *why,
 /* Options ftune cannot honour are refused rather than silently ignored. */
 static int check_unsupported(json_t *root, ApiError *e) {
     if (api_check_fields(root, CHAT_FIELDS, sizeof CHAT_FIELDS / sizeof CHAT_FIELDS[0], e) ||
-        refuse_unless_neutral(root, "tools", " yet (the model's replies are not parsed for tool calls)", e) ||
         refuse_unless_neutral(root, "store", " (completions are not stored)", e) ||
         refuse_unless_neutral(root, "metadata", " (it belongs to stored completions)", e))
         return -1;
-    json_t *user = json_object_get(root, "user"), *ptc = json_object_get(root, "parallel_tool_calls");
+    json_t *user = json_object_get(root, "user");
     if (user && !json_is_null(user) && !json_is_string(user)) return api_bad_param(e, "user", "expected a string.");
-    if (ptc && !json_is_null(ptc) && !json_is_boolean(ptc))
-        return api_bad_param(e, "parallel_tool_calls", "expected a boolean.");
-    json_t *tc = json_object_get(root, "tool_choice");
-    if (tc && !json_is_null(tc) && !(json_is_string(tc) && (strcmp(json_string_value(tc), "none") == 0 ||
-                                                            strcmp(json_string_value(tc), "auto") == 0)))
-        return api_fail(e, 400, "invalid_request_error", "tool_choice", "unsupported_parameter",
-                        "Forcing tool calls is not supported by this server.");
     return 0;
 }
 
@@ -216,7 +208,9 @@ int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e
     if (rc > 0)
         return api_fail(e, 400, "invalid_request_error", "model", "missing_required_parameter",
                         "Missing required parameter: 'model'.");
-    if (rc < 0 || parse_messages(root, r, e) || parse_stop(root, r, e) || check_unsupported(root, e) ||
+    if (rc < 0 || parse_messages(root, r, e) ||
+        chat_request_parse_message_tools(json_object_get(root, "messages"), r, e) || parse_stop(root, r, e) ||
+        check_unsupported(root, e) || chat_request_parse_tools(root, r, e) ||
         api_field_number(root, "temperature", 0, 2, &r->temperature, e) < 0 ||
         api_field_number(root, "top_p", 0, 1, &r->top_p, e) < 0 ||
         api_field_int(root, "n", 1, REQ_MAX_CHOICES, &n, e) < 0 ||
@@ -255,5 +249,8 @@ void chat_request_free(ChatRequest *r) {
     free(r->bias_ids);
     free(r->bias_values);
     ft_grammar_free(r->grammar);
+    for (int i = 0; i < r->n_tools; i++) free(r->tools[i]);
+    free(r->tools);
+    free(r->tool_calls);
     memset(r, 0, sizeof *r);
 }

@@ -18,6 +18,8 @@
 #define REQ_MAX_CHOICES 16
 #define REQ_MAX_MESSAGES 4096
 #define REQ_MAX_LOGIT_BIAS 1024 /* entries of logit_bias */
+#define REQ_MAX_TOOLS 128       /* tools of one request */
+#define REQ_TOOL_NAME_MAX 64    /* a function name: letters, digits, _ and - */
 
 /* Fills job's model, training_file, validation_file, suffix, seed (-1 = not given),
  * hyperparameters (as text: "auto" or the number; from method.supervised.hyperparameters or the
@@ -48,15 +50,29 @@ typedef struct {
     float *bias_values;    /* heap: and their biases (-100..100) */
     int n_bias;
     FtGrammar *grammar;    /* response_format json_object / json_schema compiled (heap); NULL: text */
+    char **tools;          /* heap: the JSON text of each tool (heap), as the client wrote it */
+    int n_tools;
+    FtToolChoice tool_choice;   /* default auto */
+    const char *tool_function;  /* FT_TOOL_CHOICE_FUNCTION: its name */
+    bool parallel_tool_calls;   /* default true; false: at most one call */
+    FtToolCall *tool_calls;     /* heap: the assistant messages' calls (msgs point into it) */
 } ChatRequest;
 
 /* Parses a chat completion request. Text content parts are joined; image, audio and file parts are
  * refused as unsupported (400). response_format json_object and json_schema are compiled for
  * constrained decoding; a schema outside OpenAI's strict subset is a 400 naming the keyword and
  * where it is (param response_format), json_object without the word "json" in the messages is a
- * 400 (param messages), as OpenAI's. Other parameters OpenAI accepts are accepted (and have no
- * effect). */
+ * 400 (param messages), as OpenAI's. tools/tool_choice/parallel_tool_calls are parsed (below); a
+ * model whose template renders no tools is refused later, when the model is known. Other
+ * parameters OpenAI accepts are accepted (and have no effect). */
 int chat_request_parse(const char *body, size_t len, ChatRequest *out, ApiError *e);
+
+/* Tools (chat_request_tools.c): tools, tool_choice and parallel_tool_calls into r (the schemas of
+ * the functions a call may be forced to are checked against the constrained-decoding subset: 400
+ * naming tools[i].function.parameters), and the tool_calls of assistant messages (OpenAI's shape,
+ * 400 naming messages[i].tool_calls[j]...) into r->tool_calls. Tool messages need a tool_call_id. */
+int chat_request_parse_tools(json_t *root, ChatRequest *r, ApiError *e);
+int chat_request_parse_message_tools(json_t *msgs, ChatRequest *r, ApiError *e);
 void chat_request_free(ChatRequest *r);
 
 #endif

@@ -340,7 +340,7 @@ int response_messages(const ResponseRequest *r, json_t *context, FtChatMessage *
     int at = 0;
     bool json_seen = false;
     if (r->instructions) {
-        m[at++] = (FtChatMessage){"system", r->instructions};
+        m[at++] = (FtChatMessage){.role = "system", .content = r->instructions};
         json_seen = output_format_mentions_json(r->instructions);
     }
     for (size_t i = 0; i < json_array_size(context); i++) {
@@ -351,7 +351,7 @@ int response_messages(const ResponseRequest *r, json_t *context, FtChatMessage *
             json_decref(k);
             return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
         }
-        m[at++] = (FtChatMessage){role ? role : "user", text};
+        m[at++] = (FtChatMessage){.role = role ? role : "user", .content = text};
         json_seen = json_seen || output_format_mentions_json(text);
     }
     if (r->json_object && !json_seen) {

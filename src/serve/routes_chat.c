@@ -30,14 +30,53 @@ typedef struct {
     bool logprobs;
     json_t *lp[REQ_MAX_CHOICES];          /* non-streaming: each choice's logprobs.content */
     long prompt_tokens, completion_tokens, cached_tokens;
+    /* tools (rendered: tool_choice is not none): each choice's text is kept, streamed only as far as
+     * it cannot be a tool call, and read into content and calls when it ends */
+    bool tools;
+    int max_calls;                        /* 1 when parallel_tool_calls is false */
+    const FtToolSyntax *syntax;           /* the model's, written by the inference thread */
+    size_t sent[REQ_MAX_CHOICES];         /* streaming: bytes of text sent as content */
+    FtToolReply reply[REQ_MAX_CHOICES];   /* each choice's text read for calls */
 } ChatCall;
 
 static void call_free(ChatCall *call) {
     for (int i = 0; i < REQ_MAX_CHOICES; i++) {
         free(call->text[i]);
         json_decref(call->lp[i]);
+        ft_tool_reply_free(&call->reply[i]);
     }
     free(call);
+}
+
+/* Appends to choice's text. Non-zero when out of memory. */
+static int append_text(ChatCall *call, int choice, const char *text, size_t len) {
+    if (call->len[choice] + len + 1 > call->cap[choice]) {
+        size_t cap = call->cap[choice] ? call->cap[choice] * 2 : 256;
+        while (cap < call->len[choice] + len + 1) cap *= 2;
+        char *b = realloc(call->text[choice], cap);
+        if (!b) return 1;
+        call->text[choice] = b;
+        call->cap[choice] = cap;
+    }
+    memcpy(call->text[choice] + call->len[choice], text, len);
+    call->len[choice] += len;
+    call->text[choice][call->len[choice]] = 0;
+    return 0;
+}
+
+/* OpenAI's tool_calls entries of a reply: {"id": "call_...", "type": "function", "function": {"name",
+ * "arguments"}}, with "index" when streamed. */
+static json_t *tool_calls_json(const FtToolReply *r, bool with_index) {
+    json_t *a = json_array();
+    for (int k = 0; k < r->n_calls; k++) {
+        char id[STORE_ID_MAX];
+        store_new_id("call_", id, sizeof id);
+        json_t *c = json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id, "type", "function", "function", "name",
+                              r->calls[k].name, "arguments", r->calls[k].arguments);
+        if (with_index) json_object_set_new(c, "index", json_integer(k));
+        json_array_append_new(a, c);
+    }
+    return a;
 }
 
 /* {"token", "logprob", "bytes"} of one token, as OpenAI's logprobs entries. */
@@ -104,8 +143,25 @@ static int start_choice(ChatCall *call, int choice) {
                                   call->logprobs ? json_array() : NULL, NULL));
 }
 
+/* Streaming with tools: sends the text that cannot be part of a tool call. */
+static int send_safe_text(ChatCall *call, int choice, size_t upto) {
+    if (upto <= call->sent[choice]) return 0;
+    size_t n;
+    char *clean = utf8_repair(call->text[choice] + call->sent[choice], upto - call->sent[choice], &n);
+    int rc = !clean || start_choice(call, choice) ||
+             send_event(call, chunk(call, choice, json_pack("{s:s%}", "content", clean, n), NULL, NULL));
+    free(clean);
+    call->sent[choice] = upto;
+    return rc;
+}
+
 static int on_piece(void *user, int choice, const char *text, size_t len, const InferLogprob *lp, int n_lp) {
     ChatCall *call = user;
+    if (call->sse && call->tools) { /* (logprobs are refused with tools when streaming) */
+        if (append_text(call, choice, text, len)) return 1;
+        size_t safe = ft_tool_text_safe_len(call->syntax, call->text[choice], call->len[choice]);
+        return send_safe_text(call, choice, safe) ? 1 : 0;
+    }
     if (call->sse) {
         size_t n;
         char *clean = utf8_repair(text, len, &n); /* a model can emit bytes that are not UTF-8 */
@@ -119,18 +175,35 @@ static int on_piece(void *user, int choice, const char *text, size_t len, const 
         if (!call->lp[choice]) call->lp[choice] = json_array();
         json_array_extend(call->lp[choice], logprobs_json(lp, n_lp));
     }
-    if (call->len[choice] + len + 1 > call->cap[choice]) {
-        size_t cap = call->cap[choice] ? call->cap[choice] * 2 : 256;
-        while (cap < call->len[choice] + len + 1) cap *= 2;
-        char *b = realloc(call->text[choice], cap);
-        if (!b) return 1;
-        call->text[choice] = b;
-        call->cap[choice] = cap;
-    }
-    memcpy(call->text[choice] + call->len[choice], text, len);
-    call->len[choice] += len;
-    call->text[choice][call->len[choice]] = 0;
+    if (append_text(call, choice, text, len)) return 1;
     return http_stream_cancelled(call->stream) ? 1 : 0;
+}
+
+/* With tools, reads the choice's text for calls; when streaming, sends the rest of its content and
+ * its calls (each whole, in one delta). */
+static void finish_tools(ChatCall *call, int choice) {
+    FtToolReply *r = &call->reply[choice];
+    FtError fe = {0};
+    if (!call->syntax ||
+        ft_tool_reply_parse(call->syntax, call->text[choice] ? call->text[choice] : "", call->len[choice],
+                            call->max_calls, r, &fe))
+        ft_tool_reply_free(r); /* out of memory: the text stays the reply */
+    if (r->n_calls > 0) call->finish[choice] = "tool_calls";
+    if (!call->sse) return;
+    if (r->n_calls == 0) {
+        send_safe_text(call, choice, call->len[choice]);
+        return;
+    }
+    if (r->content_len > call->sent[choice]) send_safe_text(call, choice, r->content_len);
+    json_t *calls = tool_calls_json(r, true);
+    size_t k;
+    json_t *c;
+    json_array_foreach(calls, k, c) {
+        if (start_choice(call, choice) ||
+            send_event(call, chunk(call, choice, json_pack("{s:[O]}", "tool_calls", c), NULL, NULL)))
+            break;
+    }
+    json_decref(calls);
 }
 
 static void on_choice_done(void *user, int choice, const FtGenResult *res, int cached) {
@@ -139,6 +212,7 @@ static void on_choice_done(void *user, int choice, const FtGenResult *res, int c
     call->prompt_tokens = res->n_prompt;
     call->cached_tokens = cached;
     call->completion_tokens += res->n_completion;
+    if (call->tools) finish_tools(call, choice);
     if (call->sse && !start_choice(call, choice))
         send_event(call, chunk(call, choice, json_object(), call->logprobs ? json_array() : NULL, call->finish[choice]));
 }
@@ -161,10 +235,17 @@ static json_t *completion_json(const ChatCall *call) {
     json_t *choices = json_array();
     for (int i = 0; i < call->n; i++) {
         size_t n;
-        char *clean = utf8_repair(call->text[i] ? call->text[i] : "", call->len[i], &n);
+        const FtToolReply *r = &call->reply[i];
+        bool calls = r->n_calls > 0;
+        char *clean = calls ? utf8_repair(r->content, r->content_len, &n)
+                            : utf8_repair(call->text[i] ? call->text[i] : "", call->len[i], &n);
         json_t *msg = json_pack("{s:s, s:s%, s:n, s:[]}", "role", "assistant", "content", clean ? clean : "", n,
                                 "refusal", "annotations");
         free(clean);
+        if (calls) {
+            if (r->content_len == 0) json_object_set_new(msg, "content", json_null()); /* as OpenAI's */
+            json_object_set_new(msg, "tool_calls", tool_calls_json(r, false));
+        }
         json_t *lp = call->logprobs ? json_pack("{s:o, s:n}", "content", call->lp[i] ? json_incref(call->lp[i]) : json_array(),
                                                 "refusal")
                                     : json_null();
@@ -184,6 +265,8 @@ static void on_done(void *user, int status, const char *code, const char *messag
         snprintf(e.message, sizeof e.message, "%s", message ? message : "generation failed");
         if (code) snprintf(e.code, sizeof e.code, "%s", code);
         if (code && strcmp(code, "context_length_exceeded") == 0) snprintf(e.param, sizeof e.param, "messages");
+        if (code && strcmp(code, "unsupported_parameter") == 0) /* the thread's only one: tools the model cannot */
+            snprintf(e.param, sizeof e.param, "tools");
     } else {
         metrics_add_chat(call->metrics, call->prompt_tokens, call->completion_tokens);
     }
@@ -256,6 +339,14 @@ void route_chat_completions(Ctx *c) {
     snprintf(r->adapter_dir, sizeof r->adapter_dir, "%s", m.adapter_dir);
     r->msgs = cr.msgs;
     r->n_msgs = cr.n_msgs;
+    r->tools = (InferTools){.defs = cr.tools, .n_defs = cr.n_tools, .choice = cr.tool_choice,
+                            .function = cr.tool_function, .parallel = cr.parallel_tool_calls,
+                            .calls = cr.tool_calls, .syntax_out = &call->syntax};
+    cr.tools = NULL; /* the request's from now on */
+    cr.n_tools = 0;
+    cr.tool_calls = NULL;
+    call->tools = r->tools.n_defs > 0 && r->tools.choice != FT_TOOL_CHOICE_NONE;
+    call->max_calls = r->tools.parallel ? INFERENCE_MAX_TOOL_CALLS : 1;
     r->owner = cr.root;
     r->n_choices = cr.n;
     FtGenParams *p = &r->params;

@@ -1,6 +1,6 @@
 /* chat_template.c: the public ChatTemplate API: building one from a Jinja source and the model's
  * bos/eos texts (recognition itself is chat_template_match.c), freeing it, and its getters (kind,
- * variant, default system message, bos policy, end-of-turn marker). It deliberately holds no
+ * variant, default system message, bos policy, tool-call syntax, end-of-turn marker). It deliberately holds no
  * reference templates (chat_template_refs.c), no lexer and no renderer (chat_template_render.c). */
 #include "chat_template_internal.h"
 
@@ -95,6 +95,10 @@ const char *chat_template_default_system(const ChatTemplate *ct) { return ct->de
 
 bool chat_template_adds_bos(const ChatTemplate *ct) {
     return ct->kind != CHAT_TEMPLATE_CHATML && ct->bos[0] != 0;
+}
+
+const ToolSyntax *chat_template_tool_syntax(const ChatTemplate *ct) {
+    return ct->variant == VARIANT_QWEN25 ? &tool_syntax_hermes : NULL;
 }
 
 const char *chat_template_end_of_turn(const ChatTemplate *ct) {

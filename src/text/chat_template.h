@@ -5,8 +5,12 @@
  * ChatML, and Qwen2.5 with its tool-response turns), Llama 3 (both releases of 8B-Instruct),
  * Llama 2 chat, and Mistral [INST] (7B-Instruct v0.1, v0.2 before and after its 2024 update, which
  * Mixtral-8x7B-Instruct-v0.1 shares), plus a plain fallback for base models without a template.
- * One renderer, used by chat, training and serving alike. It does not tokenize, it does not run
- * a general Jinja engine, and it does not render tool definitions or assistant tool calls.
+ * One renderer, used by chat, training and serving alike. Templates that render tools (Qwen2.5)
+ * also render tool definitions (the system turn's "# Tools" block) and assistant tool calls, as
+ * transformers' apply_chat_template(..., tools=...) does; a call's arguments (OpenAI's JSON string)
+ * are rendered as the JSON value they hold, as vLLM passes them, so that a call reads back exactly as
+ * the model writes one (tool_calls.h). It does not tokenize and does not run a general Jinja
+ * engine.
  *
  * Recognition: the Jinja source is lexed, not evaluated, and its token stream (tags, names,
  * operators, numbers, string literals by decoded value) must equal that of one of the real
@@ -21,6 +25,8 @@
  *    name for system) is rendered exactly as "system";
  *  - "tool" is accepted by ChatML (as a role; Qwen2.5 wraps it in <tool_response> the way its
  *    template does) and by the plain format; other families give ERR_ARG naming the message;
+ *  - tool definitions and assistant tool calls are ERR_UNSUPPORTED on a template that renders none
+ *    (every family but Qwen2.5, whose real templates would drop them silently);
  *  - where the real template raises (e.g. Llama 2 / Mistral with roles out of order) or would
  *    silently drop a message (a Llama 2 system message after the first position), ERR_ARG;
  *  - content is inserted verbatim (Llama 3 and Llama 2 strip surrounding whitespace exactly as
@@ -40,6 +46,7 @@
 #include <stddef.h>
 
 #include "../core/err.h"
+#include "tool_calls.h"
 
 #define CHAT_TEMPLATE_SOURCE_MAX ((size_t)256 * 1024) /* bytes of Jinja source accepted */
 #define CHAT_TEMPLATE_TOKENS_MAX 16384                 /* tokens lexed from one source */
@@ -56,8 +63,16 @@ typedef enum {
 } ChatTemplateKind;
 
 typedef struct {
+    const char *name;      /* the function called */
+    const char *arguments; /* its arguments, JSON text (OpenAI's arguments string); text that is not
+                              JSON is rendered as a JSON string, as the template's tojson would */
+} ChatToolCall;
+
+typedef struct {
     const char *role;    /* "system", "developer", "user", "assistant", "tool" */
     const char *content; /* UTF-8; never NULL (use "") */
+    const ChatToolCall *tool_calls; /* assistant: the calls it made (NULL when n_tool_calls is 0) */
+    int n_tool_calls;
 } ChatMessage;
 
 typedef struct ChatTemplate ChatTemplate;
@@ -97,6 +112,18 @@ bool chat_template_adds_bos(const ChatTemplate *ct);
  * it with parse_special=true and add_special=false. */
 int chat_template_render(const ChatTemplate *ct, const ChatMessage *msgs, int n_msgs,
                          bool add_generation_prompt, char **out, size_t *len, Err *err);
+
+/* chat_template_render with tool definitions: tools[i] is the JSON text of one OpenAI tool
+ * ({"type": "function", "function": {"name", "description", "parameters"}}), rendered as the
+ * template's tojson writes it (json_py.h). n_tools 0 is chat_template_render. ERR_UNSUPPORTED when
+ * there are tools or assistant tool calls and the template renders none (chat_template_tool_syntax
+ * is NULL), naming the template; ERR_ARG for a tool that is not JSON, naming its index. */
+int chat_template_render_tools(const ChatTemplate *ct, const ChatMessage *msgs, int n_msgs,
+                               const char *const *tools, int n_tools, bool add_generation_prompt, char **out,
+                               size_t *len, Err *err);
+
+/* How this template writes tool calls; NULL when it renders no tools (every family but Qwen2.5). */
+const ToolSyntax *chat_template_tool_syntax(const ChatTemplate *ct);
 
 /* The text that ends an assistant turn in this template ("<|im_end|>", "<|eot_id|>", eos...),
  * used as a stop marker; NULL for the plain template. Owned by ct. */

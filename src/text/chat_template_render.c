@@ -2,9 +2,11 @@
  * family (ChatML, Qwen2.5, Llama 3, Llama 2, Mistral, plain) writing exactly what the reference
  * templates write, byte for byte (tests/golden/chat_template holds jinja2's renderings). Roles
  * are parsed and checked against what the template can express before anything is written;
- * rendering runs twice over the messages, first to size the output, then to fill it. It does not
- * lex or recognise templates (chat_template_match.c) and does not tokenize the result. */
+ * rendering runs twice over the messages, first to size the output, then to fill it. Tool
+ * definitions and call arguments are serialised once, before (json_py.c: the templates' tojson).
+ * It does not lex or recognise templates (chat_template_match.c) and does not tokenize the result. */
 #include "chat_template_internal.h"
+#include "json_py.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -120,7 +122,19 @@ typedef struct {
     const Role *roles;
     int n;
     bool gen;
+    char **tools;     /* (n_tools) each tool's tojson text */
+    int n_tools;
+    char **args;      /* every tool call's arguments as tojson writes them, message after message */
 } RenderJob;
+
+/* Qwen2.5's tools block, around the system message (the template's own strings). */
+static const char QWEN25_TOOLS_HEAD[] =
+    "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with "
+    "function signatures within <tools></tools> XML tags:\n<tools>";
+static const char QWEN25_TOOLS_TAIL[] =
+    "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
+    "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": "
+    "<args-json-object>}\n</tool_call><|im_end|>\n";
 
 static void render_chatml(const RenderJob *j, Out *o) {
     const ChatTemplate *ct = j->ct;
@@ -144,10 +158,36 @@ static void render_chatml(const RenderJob *j, Out *o) {
 static void render_qwen25(const RenderJob *j, Out *o) {
     out_str(o, CHATML_SYS_PREFIX);
     out_str(o, j->roles[0] == ROLE_SYSTEM ? j->msgs[0].content : j->ct->default_system);
-    out_str(o, CHATML_SYS_SUFFIX);
+    if (j->n_tools > 0) {
+        out_str(o, QWEN25_TOOLS_HEAD);
+        for (int t = 0; t < j->n_tools; t++) {
+            out_str(o, "\n");
+            out_str(o, j->tools[t]);
+        }
+        out_str(o, QWEN25_TOOLS_TAIL);
+    } else {
+        out_str(o, CHATML_SYS_SUFFIX);
+    }
+    int arg = 0;
     for (int i = 0; i < j->n; i++) {
         Role r = j->roles[i];
         if (r == ROLE_SYSTEM && i == 0) continue;
+        if (r == ROLE_ASSISTANT && j->msgs[i].n_tool_calls > 0) {
+            out_str(o, "<|im_start|>assistant");
+            if (j->msgs[i].content[0]) {
+                out_str(o, "\n");
+                out_str(o, j->msgs[i].content);
+            }
+            for (int k = 0; k < j->msgs[i].n_tool_calls; k++) {
+                out_str(o, "\n<tool_call>\n{\"name\": \"");
+                out_str(o, j->msgs[i].tool_calls[k].name);
+                out_str(o, "\", \"arguments\": ");
+                out_str(o, j->args[arg++]);
+                out_str(o, "}\n</tool_call>");
+            }
+            out_str(o, "<|im_end|>\n");
+            continue;
+        }
         if (r == ROLE_TOOL) {
             if (i == 0 || j->roles[i - 1] != ROLE_TOOL) out_str(o, "<|im_start|>user");
             out_str(o, "\n<tool_response>\n");
@@ -291,10 +331,23 @@ static int role_parse(const char *s, Role *r) {
 static int validate(const RenderJob *j, Err *err) {
     const ChatTemplate *ct = j->ct;
     bool tools_ok = ct->kind == CHAT_TEMPLATE_CHATML || ct->kind == CHAT_TEMPLATE_PLAIN;
-    for (int i = 0; i < j->n; i++)
+    bool renders_tools = chat_template_tool_syntax(ct) != NULL;
+    if (j->n_tools > 0 && !renders_tools)
+        return err_set(err, ERR_UNSUPPORTED, "tools are not supported by the %s chat template: it renders no "
+                       "tool definitions", ct->variant_name);
+    for (int i = 0; i < j->n; i++) {
         if (j->roles[i] == ROLE_TOOL && !tools_ok)
             return err_set(err, ERR_ARG, "message %d: role 'tool' is not supported by the %s template",
                            i, ct->variant_name);
+        if (j->msgs[i].n_tool_calls > 0 && j->roles[i] != ROLE_ASSISTANT)
+            return err_set(err, ERR_ARG, "message %d: only assistant messages carry tool calls", i);
+        if (j->msgs[i].n_tool_calls > 0 && !renders_tools)
+            return err_set(err, ERR_UNSUPPORTED, "message %d: tool calls are not supported by the %s chat "
+                           "template: it renders none", i, ct->variant_name);
+        for (int k = 0; k < j->msgs[i].n_tool_calls; k++)
+            if (!j->msgs[i].tool_calls || !j->msgs[i].tool_calls[k].name || !j->msgs[i].tool_calls[k].arguments)
+                return err_set(err, ERR_ARG, "message %d: tool call %d has no name or arguments", i, k);
+    }
     if (ct->kind == CHAT_TEMPLATE_LLAMA2)
         return check_alternation(j, j->roles[0] == ROLE_SYSTEM ? 1 : 0, ct->variant_name, err);
     if (ct->kind == CHAT_TEMPLATE_MISTRAL) {
@@ -304,12 +357,49 @@ static int validate(const RenderJob *j, Err *err) {
     return 0;
 }
 
+static void free_texts(char **t, int n) {
+    for (int i = 0; t && i < n; i++) free(t[i]);
+    free(t);
+}
+
+/* Serialises the tools and every call's arguments as the template's tojson writes them. */
+static int serialise(RenderJob *j, const char *const *tools, int *n_args, Err *err) {
+    *n_args = 0;
+    for (int i = 0; i < j->n; i++) *n_args += j->msgs[i].n_tool_calls;
+    j->tools = j->n_tools ? calloc((size_t)j->n_tools, sizeof *j->tools) : NULL;
+    j->args = *n_args ? calloc((size_t)*n_args, sizeof *j->args) : NULL;
+    if ((j->n_tools && !j->tools) || (*n_args && !j->args)) return err_set(err, ERR_NOMEM, "chat template: out of memory");
+    for (int t = 0; t < j->n_tools; t++) {
+        Err e = {0};
+        if (!tools[t] || json_py_dumps(tools[t], strlen(tools[t]), false, &j->tools[t], NULL, &e))
+            return e.code == ERR_NOMEM ? err_set(err, ERR_NOMEM, "chat template: out of memory")
+                                       : err_set(err, ERR_ARG, "tool %d: %s", t, tools[t] ? e.msg : "NULL");
+    }
+    int a = 0;
+    for (int i = 0; i < j->n; i++)
+        for (int k = 0; k < j->msgs[i].n_tool_calls; k++, a++) {
+            const char *s = j->msgs[i].tool_calls[k].arguments;
+            Err e = {0};
+            if (json_py_dumps(s, strlen(s), false, &j->args[a], NULL, &e) &&
+                (e.code == ERR_NOMEM || json_py_dumps_string(s, strlen(s), &j->args[a], NULL, &e)))
+                return err_set(err, ERR_NOMEM, "chat template: out of memory");
+        }
+    return 0;
+}
+
 int chat_template_render(const ChatTemplate *ct, const ChatMessage *msgs, int n_msgs,
                          bool add_generation_prompt, char **out, size_t *len, Err *err) {
+    return chat_template_render_tools(ct, msgs, n_msgs, NULL, 0, add_generation_prompt, out, len, err);
+}
+
+int chat_template_render_tools(const ChatTemplate *ct, const ChatMessage *msgs, int n_msgs,
+                               const char *const *tools, int n_tools, bool add_generation_prompt, char **out,
+                               size_t *len, Err *err) {
     if (out) *out = NULL;
     if (len) *len = 0;
     if (!ct || !out) return err_set(err, ERR_ARG, "chat_template_render: NULL template or output");
     if (n_msgs <= 0 || !msgs) return err_set(err, ERR_ARG, "chat template: no messages to render");
+    if (n_tools < 0 || (n_tools > 0 && !tools)) return err_set(err, ERR_ARG, "chat template: bad tool list");
     if (n_msgs > CHAT_TEMPLATE_MESSAGES_MAX)
         return err_set(err, ERR_ARG, "chat template: %d messages, more than %d", n_msgs, CHAT_TEMPLATE_MESSAGES_MAX);
     Role *roles = malloc(sizeof(Role) * (size_t)n_msgs);
@@ -326,28 +416,30 @@ int chat_template_render(const ChatTemplate *ct, const ChatMessage *msgs, int n_
             return -1;
         }
     }
-    RenderJob job = {ct, msgs, roles, n_msgs, add_generation_prompt};
-    if (validate(&job, err)) {
-        free(roles);
-        return -1;
-    }
+    RenderJob job = {ct, msgs, roles, n_msgs, add_generation_prompt, NULL, n_tools, NULL};
+    int n_args = 0, rc = -1;
     Out o = {NULL, 0, false};
+    if (validate(&job, err) || serialise(&job, tools, &n_args, err)) goto done;
     render_into(&job, &o); /* measure */
     if (o.overflow) {
-        free(roles);
-        return err_set(err, ERR_ARG, "chat template: rendered prompt longer than %zu bytes", CHAT_TEMPLATE_OUTPUT_MAX);
+        err_set(err, ERR_ARG, "chat template: rendered prompt longer than %zu bytes", CHAT_TEMPLATE_OUTPUT_MAX);
+        goto done;
     }
     size_t need = o.len;
     o.buf = malloc(need + 1);
     if (!o.buf) {
-        free(roles);
-        return err_set(err, ERR_NOMEM, "chat template: out of memory for a %zu-byte prompt", need);
+        err_set(err, ERR_NOMEM, "chat template: out of memory for a %zu-byte prompt", need);
+        goto done;
     }
     o.len = 0;
     render_into(&job, &o); /* fill */
     o.buf[need] = 0;
-    free(roles);
     *out = o.buf;
     if (len) *len = need;
-    return 0;
+    rc = 0;
+done:
+    free_texts(job.tools, n_tools);
+    free_texts(job.args, n_args);
+    free(roles);
+    return rc;
 }

@@ -62,10 +62,12 @@ int dataset_load(const TextModel *tm, const char *path, long max_length, long mi
             break;
         }
         example_messages_reset(&em);
-        if ((rc = example_messages_add_list(&em, &doc, jdoc_get(&doc, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, err))) break;
+        if ((rc = example_messages_add_tools(&em, &doc, 0, err)) ||
+            (rc = example_messages_add_list(&em, &doc, jdoc_get(&doc, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, err)))
+            break;
         TrainExample e = {0};
         ExampleTokenCounts counts;
-        if ((rc = example_tokenize(tm, em.msgs, em.trained, em.n, 0, &e.ids, &e.mask, &counts, err))) {
+        if ((rc = example_tokenize(tm, &em, 0, &e.ids, &e.mask, &counts, err))) {
             err_prefix(err, "%s: line %ld", path, line.number);
             break;
         }

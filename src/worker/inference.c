@@ -13,6 +13,9 @@ void inference_request_free(InferRequest *r) {
     free((void *)r->params.logit_bias_ids);
     free((void *)r->params.logit_bias_values);
     ft_grammar_free((FtGrammar *)r->params.grammar);
+    for (int i = 0; i < r->tools.n_defs; i++) free(r->tools.defs[i]);
+    free(r->tools.defs);
+    free(r->tools.calls);
     free(r);
 }
 

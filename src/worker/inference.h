@@ -22,6 +22,7 @@
 #define INFERENCE_MAX_QUEUE 256      /* waiting requests; more are refused (the server answers 503) */
 #define INFERENCE_MAX_SEQ 4096       /* positions of a sequence (capped at the model's context) */
 #define INFERENCE_MAX_CHOICES 16
+#define INFERENCE_MAX_TOOL_CALLS 16 /* calls read out of one reply (more: the reply is text) */
 #define INFERENCE_DEFAULT_MAX_TOKENS 1024 /* a reply's bound when the request sets none: its key/value
                                            * memory is reserved when it is admitted */
 #define INFERENCE_DEFAULT_SEQS 32    /* live sequences at once (ftune serve --parallel) */
@@ -64,6 +65,22 @@ typedef struct {
     bool (*cancelled)(void *user);
 } InferCallbacks;
 
+/* A request's tools (OpenAI's tools, tool_choice, parallel_tool_calls). */
+typedef struct {
+    char **defs;                /* heap: n_defs JSON texts of OpenAI tools, each heap (freed with the
+                                 * request); 0: none */
+    int n_defs;
+    FtToolChoice choice;        /* none: the tools are not rendered; required / a function: the reply
+                                 * is constrained to calls (ft_grammar_tool_calls) */
+    const char *function;       /* FT_TOOL_CHOICE_FUNCTION: its name (owned by owner) */
+    bool parallel;              /* false: at most one call */
+    FtToolCall *calls;          /* heap: the messages' tool calls (msgs point into it; freed with the
+                                 * request) */
+    const FtToolSyntax **syntax_out; /* (may be NULL) where the thread writes the model's tool-call
+                                 * syntax before the first piece, when the tools are rendered */
+    bool prepared;              /* the thread has added the grammar / stop string */
+} InferTools;
+
 typedef struct InferRequest {
     char base_path[4096];
     char adapter_dir[4096];     /* "" = the base model alone */
@@ -73,6 +90,8 @@ typedef struct InferRequest {
                                  * by owner), logprobs, penalties, logit_bias (its arrays heap, freed
                                  * with the request), grammar (heap,
                                  * freed with the request); the thread adds the model's end-of-turn ids */
+    InferTools tools;           /* a model whose template renders no tools refuses them: 400
+                                 * unsupported_parameter */
     int n_choices;              /* choice i samples with seed params.seed + i */
     json_t *owner;              /* released with the request (may be NULL) */
     InferCallbacks cb;

@@ -314,6 +314,51 @@ static Admit place(Inference *inf, const int32_t *ids, int n, int adapter) {
     return ADMIT_DONE;
 }
 
+/* Renders r's prompt (with its tools unless tool_choice is none) into ids; with tools, sets up the
+ * grammar of a forced call or, for at most one call, a stop after it, and tells the request the
+ * model's tool-call syntax. 0, or -1 with r refused. */
+static int request_prompt(Inference *inf, InferRequest *r, int32_t **ids, int *n) {
+    InferTools *t = &r->tools;
+    FtError fe = {0};
+    const FtToolSyntax *syn = ft_model_tool_syntax(inf->model);
+    if (t->n_defs > 0 && !syn) {
+        FtModelInfo info;
+        ft_model_info(inf->model, &info);
+        char msg[256];
+        snprintf(msg, sizeof msg, "tools are not supported by this model: its chat template (%s) renders no tool "
+                 "definitions", info.chat_template_variant);
+        refuse_next(inf, 400, "unsupported_parameter", msg);
+        return -1;
+    }
+    bool render = t->n_defs > 0 && t->choice != FT_TOOL_CHOICE_NONE;
+    const char *const *defs = (const char *const *)t->defs;
+    if (ft_chat_prompt_tools(inf->model, r->msgs, r->n_msgs, render ? defs : NULL, render ? t->n_defs : 0, ids, n,
+                             &fe)) {
+        refuse_next(inf, fe.code == FT_ERR_ARG || fe.code == FT_ERR_UNSUPPORTED ? 400 : 500, NULL, fe.msg);
+        return -1;
+    }
+    if (render && !t->prepared) {
+        bool forced = t->choice == FT_TOOL_CHOICE_REQUIRED || t->choice == FT_TOOL_CHOICE_FUNCTION;
+        FtGrammar *g = NULL;
+        if (forced && ft_grammar_tool_calls(inf->model, defs, t->n_defs,
+                                            t->choice == FT_TOOL_CHOICE_FUNCTION ? t->function : NULL, t->parallel,
+                                            &g, &fe)) {
+            ft_free(*ids);
+            refuse_next(inf, fe.code == FT_ERR_NOMEM ? 500 : 400, "unsupported_parameter", fe.msg);
+            return -1;
+        }
+        if (g) {
+            ft_grammar_free((FtGrammar *)r->params.grammar);
+            r->params.grammar = g;
+        }
+        if (!forced && !t->parallel && r->params.n_stop < FT_GEN_MAX_STOP) /* one call: stop after it */
+            r->params.stop[r->params.n_stop++] = ft_tool_call_close(syn);
+        t->prepared = true;
+    }
+    if (render && t->syntax_out) *t->syntax_out = syn;
+    return 0;
+}
+
 bool sched_admit(Inference *inf) {
     while (take_next(inf)) {
         InferRequest *r = inf->next_up;
@@ -343,11 +388,7 @@ bool sched_admit(Inference *inf) {
         }
         int32_t *ids;
         int n;
-        FtError fe = {0};
-        if (ft_chat_prompt(inf->model, r->msgs, r->n_msgs, &ids, &n, &fe)) {
-            refuse_next(inf, fe.code == FT_ERR_ARG ? 400 : 500, NULL, fe.msg);
-            continue;
-        }
+        if (request_prompt(inf, r, &ids, &n)) continue;
         if (n >= inf->ctx) {
             char msg[160];
             snprintf(msg, sizeof msg, "the prompt has %d tokens, more than the context of %d allows", n, inf->ctx);

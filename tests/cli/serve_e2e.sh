@@ -3,8 +3,8 @@
 # directory, driven by the official openai Python SDK (tests/e2e/test_workflow.py, test_errors.py,
 # test_restart.py, test_adapters.py: --adapter models, test_aliases.py: model aliases, the job method
 # object and continued training; test_batching.py: the chat scheduler; test_structured.py:
-# response_format by constrained decoding; test_disk_full.py: a tmpfs filled while a
-# job trains, skipped without root; test_data_dir.py: start-up checks of the data directory, paths
+# response_format by constrained decoding; test_tools.py: tool calling on Qwen2.5-Coder-0.5B;
+# test_disk_full.py: a tmpfs filled while a job trains, skipped without root; test_data_dir.py: start-up checks of the data directory, paths
 # relative to it; test_limits.py: queued jobs and request rate; test_projects.py: projects, API keys
 # and the access log; test_responses.py: the Responses API)
 # and by raw HTTP (test_bad_input.py). Each script starts its own server, runs
@@ -22,7 +22,7 @@ status=0
 # then together several times over (about 5 minutes on 2 cores at bf16, where a lone sequence
 # decodes slower than at fp32); the former 300 s cut a CI run short after 6 of its 8 tests had passed.
 SCRIPT_TIMEOUT_S=600
-for t in test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_disk_full test_data_dir test_limits test_projects test_responses; do
+for t in test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_tools test_disk_full test_data_dir test_limits test_projects test_responses; do
     start=$(date +%s)
     if out=$(timeout "$SCRIPT_TIMEOUT_S" python3 "tests/e2e/$t.py" 2>&1); then
         echo "ok   e2e/$t ($(( $(date +%s) - start )) s)"

@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
         Err err = {0};
         if (chat_template_new((const char *)buf, "<s>", "</s>", &ct, &err)) continue;
         recognised++;
-        ChatMessage msgs[8];
+        ChatMessage msgs[8] = {0};
         int nm = (int)(rng_next(&r) % 9);
         for (int m = 0; m < nm; m++) {
             msgs[m].role = roles[rng_next(&r) % 7];

@@ -26,6 +26,12 @@ static const char *const SEEDS[] = {
     "\"json_schema\",\"json_schema\":{\"name\":\"t\",\"strict\":true,\"schema\":{\"type\":\"object\",\"properties\":"
     "{\"a\":{\"enum\":[\"x\",1]},\"b\":{\"type\":[\"array\",\"null\"],\"items\":{\"$ref\":\"#\"}}},\"required\":"
     "[\"a\",\"b\"],\"additionalProperties\":false}}}}",
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"w?\"},{\"role\":\"assistant\",\"content\":null,"
+    "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"w\",\"arguments\":"
+    "\"{\\\"c\\\":1}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"ok\"}],\"tools\":[{\"type\":"
+    "\"function\",\"function\":{\"name\":\"w\",\"description\":\"d\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"c\":{\"type\":\"integer\"}},\"required\":[\"c\"]},\"strict\":false}}],\"tool_choice\":"
+    "{\"type\":\"function\",\"function\":{\"name\":\"w\"}},\"parallel_tool_calls\":false}",
 };
 #define N_SEEDS (sizeof SEEDS / sizeof SEEDS[0])
 

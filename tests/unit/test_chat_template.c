@@ -91,28 +91,47 @@ static int run_golden(const char *path) {
     json_array_foreach(cases, ci, c) {
         const char *name = json_str_or_null(c, "name");
         json_t *jm = json_object_get(c, "messages");
-        ChatMessage msgs[MAX_CASE_MSGS];
-        int n = 0;
+        ChatMessage msgs[MAX_CASE_MSGS] = {0};
+        ChatToolCall calls[MAX_CASE_MSGS];
+        char *tools[MAX_CASE_MSGS];
+        int n = 0, n_calls = 0, n_tools = 0;
         size_t mi;
         json_t *m;
         json_array_foreach(jm, mi, m) {
             if (n == MAX_CASE_MSGS) break;
             msgs[n].role = json_str_or_null(m, "role");
             msgs[n].content = json_str_or_null(m, "content");
+            if (!msgs[n].content) msgs[n].content = ""; /* an assistant's null content */
+            size_t k;
+            json_t *tc;
+            msgs[n].tool_calls = calls + n_calls;
+            json_array_foreach(json_object_get(m, "tool_calls"), k, tc) {
+                if (n_calls == MAX_CASE_MSGS) break;
+                json_t *fn = json_object_get(tc, "function");
+                calls[n_calls++] = (ChatToolCall){json_str_or_null(fn, "name"), json_str_or_null(fn, "arguments")};
+                msgs[n].n_tool_calls++;
+            }
             n++;
         }
+        json_t *t;
+        json_array_foreach(json_object_get(c, "tools"), mi, t) /* the tools as JSON text, keys in order */
+            if (n_tools < MAX_CASE_MSGS) tools[n_tools++] = json_dumps(t, JSON_COMPACT);
         bool gen = json_is_true(json_object_get(c, "add_generation_prompt"));
         bool want_error = json_is_true(json_object_get(c, "expect_error"));
+        bool tool_case = n_tools > 0 || n_calls > 0;
         char *got = NULL;
         size_t got_len = 0;
         Err rerr = {0};
-        int rc = chat_template_render(ct, msgs, n, gen, &got, &got_len, &rerr);
+        int rc = chat_template_render_tools(ct, msgs, n, (const char *const *)tools, n_tools, gen, &got, &got_len, &rerr);
+        for (int i = 0; i < n_tools; i++) free(tools[i]);
         n_run++;
         if (want_error) {
             if (rc == 0 && reported++ < 3)
                 test_fail(__FILE__, __LINE__, "%s: case '%s' rendered, but the template (%s) fails: %s",
                           path, name, json_str_or_null(c, "error_source"), json_str_or_null(c, "error"));
-            else if (rc != 0 && rerr.code != ERR_ARG)
+            else if (rc != 0 && tool_case && rerr.code != ERR_UNSUPPORTED && rerr.code != ERR_ARG)
+                test_fail(__FILE__, __LINE__, "%s: case '%s' error code %d, want ERR_UNSUPPORTED", path, name, rerr.code);
+            else if (rc != 0 && !tool_case && rerr.code != ERR_ARG)
                 test_fail(__FILE__, __LINE__, "%s: case '%s' error code %d, want ERR_ARG", path, name, rerr.code);
         } else {
             json_t *jw = json_object_get(c, "expected");
@@ -249,7 +268,7 @@ TEST(chat_template_smollm2_default_system_is_extracted) {
     snprintf(edited, sizeof edited, "%.*sYou are Bob.%s", (int)(at - src), src, at + strlen(old));
     ct = make(edited, NULL, NULL);
     REQUIRE(ct);
-    ChatMessage m[] = {{"user", "hi"}};
+    ChatMessage m[] = {{.role = "user", .content = "hi"}};
     char *out = render(ct, m, 1, true);
     CHECK(out && strcmp(out, "<|im_start|>system\nYou are Bob.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
                              "<|im_start|>assistant\n") == 0);
@@ -290,7 +309,7 @@ TEST(chat_template_reformatted_chatml_is_recognised) {
     REQUIRE(ct);
     CHECK(strcmp(chat_template_variant(ct), "chatml") == 0);
     CHECK(chat_template_default_system(ct) == NULL);
-    ChatMessage m[] = {{"developer", "sys"}, {"user", "q"}, {"tool", "r"}};
+    ChatMessage m[] = {{.role = "developer", .content = "sys"}, {.role = "user", .content = "q"}, {.role = "tool", .content = "r"}};
     char *out = render(ct, m, 3, false);
     CHECK(out && strcmp(out, "<|im_start|>system\nsys<|im_end|>\n<|im_start|>user\nq<|im_end|>\n"
                              "<|im_start|>tool\nr<|im_end|>\n") == 0);
@@ -306,13 +325,13 @@ TEST(chat_template_llama3_defaults_and_markers) {
     CHECK(chat_template_kind(ct) == CHAT_TEMPLATE_LLAMA3);
     CHECK(chat_template_adds_bos(ct));
     CHECK(strcmp(chat_template_end_of_turn(ct), "<|eot_id|>") == 0);
-    ChatMessage m[] = {{"user", "  hi  "}};
+    ChatMessage m[] = {{.role = "user", .content = "  hi  "}};
     char *out = render(ct, m, 1, true);
     CHECK(out && strcmp(out, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>"
                              "<|start_header_id|>assistant<|end_header_id|>\n\n") == 0);
     free(out);
     Err err = {0};
-    ChatMessage t[] = {{"user", "x"}, {"tool", "y"}};
+    ChatMessage t[] = {{.role = "user", .content = "x"}, {.role = "tool", .content = "y"}};
     char *bad = NULL;
     CHECK(chat_template_render(ct, t, 2, true, &bad, NULL, &err) != 0);
     CHECK(bad == NULL && err.code == ERR_ARG && strstr(err.msg, "message 1") != NULL);
@@ -357,8 +376,8 @@ TEST(chat_template_null_template_is_plain) {
     CHECK(strcmp(chat_template_variant(ct), "plain") == 0);
     CHECK(chat_template_end_of_turn(ct) == NULL);
     CHECK(!chat_template_adds_bos(ct));
-    ChatMessage m[] = {{"developer", "Be brief."}, {"user", "Hi\nthere"}, {"assistant", ""},
-                       {"tool", "{}"}};
+    ChatMessage m[] = {{.role = "developer", .content = "Be brief."}, {.role = "user", .content = "Hi\nthere"}, {.role = "assistant", .content = ""},
+                       {.role = "tool", .content = "{}"}};
     char *out = render(ct, m, 4, true);
     CHECK(out && strcmp(out, "system: Be brief.\nuser: Hi\nthere\nassistant: \ntool: {}\nassistant:") == 0);
     free(out);
@@ -383,19 +402,19 @@ TEST(chat_template_null_template_is_plain) {
 TEST(chat_template_render_argument_errors) {
     ChatTemplate *ct = make(NULL, NULL, NULL);
     REQUIRE(ct);
-    ChatMessage ok[] = {{"user", "x"}};
+    ChatMessage ok[] = {{.role = "user", .content = "x"}};
     char *out = (char *)1;
     size_t len = 7;
     Err err = {0};
     CHECK(chat_template_render(ct, ok, 0, true, &out, &len, &err) != 0);
     CHECK(err.code == ERR_ARG && out == NULL && len == 0);
 
-    ChatMessage bad_role[] = {{"user", "x"}, {"function", "y"}};
+    ChatMessage bad_role[] = {{.role = "user", .content = "x"}, {.role = "function", .content = "y"}};
     err = (Err){0};
     CHECK(chat_template_render(ct, bad_role, 2, true, &out, NULL, &err) != 0);
     CHECK(err.code == ERR_ARG && strstr(err.msg, "message 1") && strstr(err.msg, "function"));
 
-    ChatMessage null_content[] = {{"user", NULL}};
+    ChatMessage null_content[] = {{.role = "user", .content = NULL}};
     err = (Err){0};
     CHECK(chat_template_render(ct, null_content, 1, true, &out, NULL, &err) != 0);
     CHECK(err.code == ERR_ARG && strstr(err.msg, "message 0"));
@@ -420,12 +439,12 @@ TEST(chat_template_llama2_reports_message_index_for_order_errors) {
     if (!src) { test_skip("llama2 template file not found"); return; }
     ChatTemplate *ct = make(src, "<s>", "</s>");
     REQUIRE(ct);
-    ChatMessage m[] = {{"system", "s"}, {"user", "a"}, {"user", "b"}};
+    ChatMessage m[] = {{.role = "system", .content = "s"}, {.role = "user", .content = "a"}, {.role = "user", .content = "b"}};
     Err err = {0};
     char *out = NULL;
     CHECK(chat_template_render(ct, m, 3, true, &out, NULL, &err) != 0);
     CHECK(err.code == ERR_ARG && strstr(err.msg, "message 2") != NULL);
-    ChatMessage d[] = {{"user", "a"}, {"system", "dropped"}, {"user", "b"}};
+    ChatMessage d[] = {{.role = "user", .content = "a"}, {.role = "system", .content = "dropped"}, {.role = "user", .content = "b"}};
     err = (Err){0};
     CHECK(chat_template_render(ct, d, 3, true, &out, NULL, &err) != 0);
     CHECK(err.code == ERR_ARG && strstr(err.msg, "message 1") != NULL);

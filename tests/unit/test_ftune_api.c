@@ -304,7 +304,7 @@ TEST(ftune_api_generate_chat) {
     if (!m) return;
     FtModelInfo in;
     ft_model_info(m, &in);
-    FtChatMessage msgs[2] = {{"system", "Be brief."}, {"user", "Once upon a time"}};
+    FtChatMessage msgs[2] = {{.role = "system", .content = "Be brief."}, {.role = "user", .content = "Once upon a time"}};
     FtGenParams gp;
     ft_gen_params_default(m, &gp);
     CHECK_EQ_INT(gp.max_tokens, 256);
@@ -330,7 +330,7 @@ TEST(ftune_api_generate_chat) {
     ft_gen_result_free(&r);
     ft_gen_result_free(NULL);
     /* bad input */
-    FtChatMessage bad_role[1] = {{"narrator", "hi"}};
+    FtChatMessage bad_role[1] = {{.role = "narrator", .content = "hi"}};
     CHECK(ft_generate_chat(m, NULL, bad_role, 1, &gp, NULL, NULL, &r, &err) == -1 && err.code == FT_ERR_ARG);
     CHECK(r.text == NULL);
     CHECK(ft_generate_chat(m, NULL, msgs, 0, &gp, NULL, NULL, &r, &err) == -1 && err.code == FT_ERR_ARG);
@@ -359,7 +359,7 @@ TEST(ftune_api_session) {
     CHECK_EQ_INT(ft_session_threads(s), 2);
     REQUIRE(ft_session_new(m, 24, 1, &small, &err) == 0);
     CHECK_EQ_INT(ft_session_ctx(small), 24);
-    FtChatMessage a[1] = {{"user", "Once upon a time"}}, b[2] = {{"system", "Be brief."}, {"user", "The cat"}};
+    FtChatMessage a[1] = {{.role = "user", .content = "Once upon a time"}}, b[2] = {{.role = "system", .content = "Be brief."}, {.role = "user", .content = "The cat"}};
     FtGenParams gp;
     ft_gen_params_default(m, &gp);
     gp.max_tokens = 24;
@@ -386,7 +386,7 @@ TEST(ftune_api_session) {
     CHECK(rs.n_prompt + rs.n_completion <= 24);
     ft_gen_result_free(&rs);
     /* bad input leaves the session usable */
-    FtChatMessage longer[1] = {{"user", "Once upon a time there was a little cat who lived in a big house with a dog"}};
+    FtChatMessage longer[1] = {{.role = "user", .content = "Once upon a time there was a little cat who lived in a big house with a dog"}};
     CHECK(ft_session_generate_chat(small, NULL, longer, 1, &gp, NULL, NULL, &rs, &err) == -1 && err.code == FT_ERR_ARG);
     CHECK(rs.text == NULL);
     CHECK(ft_session_generate_chat(s, NULL, a, 0, &gp, NULL, NULL, &rs, &err) == -1 && err.code == FT_ERR_ARG);
@@ -498,7 +498,7 @@ TEST(ftune_api_train) {
     if (a) {
         CHECK_EQ_INT(ft_adapter_rank(a), 4);
         CHECK(ft_adapter_alpha(a) == 16.0f);
-        FtChatMessage msg[1] = {{"user", "Tell me about toy 3."}};
+        FtChatMessage msg[1] = {{.role = "user", .content = "Tell me about toy 3."}};
         FtGenParams gp;
         ft_gen_params_default(m, &gp);
         gp.max_tokens = 8;

@@ -437,7 +437,8 @@ static int golden_messages(json_t *example, JDoc *d, char **text, ExampleMessage
     *text = json_dumps(example, JSON_COMPACT);
     if (!*text || jdoc_parse(d, *text, strlen(*text)) != JDOC_OK) return -1;
     example_messages_reset(em);
-    return example_messages_add_list(em, d, jdoc_get(d, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, NULL);
+    return example_messages_add_tools(em, d, 0, NULL) ||
+           example_messages_add_list(em, d, jdoc_get(d, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, NULL);
 }
 
 TEST(validate_token_counts_match_reference) {
@@ -473,7 +474,7 @@ TEST(validate_token_counts_match_reference) {
             int32_t *ids = NULL;
             uint8_t *mask = NULL;
             if (golden_messages(json_object_get(c, "example"), &d, &text, &em) ||
-                example_tokenize(tm, em.msgs, em.trained, em.n, 0, &ids, &mask, &counts, &err)) {
+                example_tokenize(tm, &em, 0, &ids, &mask, &counts, &err)) {
                 test_fail(__FILE__, __LINE__, "%s/%s: %s", key, name, err.msg);
             } else {
                 long want_tokens = (long)json_integer_value(json_object_get(c, "tokens"));
@@ -492,7 +493,7 @@ TEST(validate_token_counts_match_reference) {
                 CHECK_EQ_INT(masked, counts.n_trained);
                 /* A limit counts only the trained tokens before it. */
                 ExampleTokenCounts cut;
-                if (example_tokenize(tm, em.msgs, em.trained, em.n, counts.n_tokens - 1, NULL, NULL, &cut, &err) == 0)
+                if (example_tokenize(tm, &em, counts.n_tokens - 1, NULL, NULL, &cut, &err) == 0)
                     CHECK_EQ_INT(cut.n_trained_kept, counts.n_trained - mask[counts.n_tokens - 1]);
                 checked++;
             }

@@ -7,8 +7,11 @@ way transformers' apply_chat_template does), the whole text is tokenized once wi
 `tokenizers` package, and a token is "trained" when its character offsets fall inside a trained
 assistant message's span: from the end of render(messages[:i], add_generation_prompt=True) to the
 end of render(messages[:i+1]). ftune's documented input policy is applied first (developer is
-rendered as system; a function message as tool; an assistant's tool calls are appended to its
-text as {"name": ..., "arguments": ...} lines; text parts are joined).
+rendered as system; a function message as tool; text parts are joined; with a template that
+renders tools (its source mentions `tools`, as Qwen2.5's), the example's tools and an assistant's
+tool calls are passed to it, each call's arguments string parsed into the value it holds, as vLLM
+hands them to transformers; otherwise the calls are appended to the assistant's text as
+{"name": ..., "arguments": ...} lines and the tools are not rendered).
 
 Run from the repository root: python3 tests/data/validate/make_token_golden.py
 Needs: jinja2, gguf, tokenizers (PyPI).
@@ -57,18 +60,25 @@ CASES = [
 ]
 
 
-def flatten(example):
+def flatten(example, with_tools):
     """ftune's policy: messages as (role, content, trained)."""
     out = []
     for m in example["messages"]:
         role = {"developer": "system", "function": "tool"}.get(m["role"], m["role"])
         c = m.get("content")
         text = c if isinstance(c, str) else "".join(p["text"] for p in c) if isinstance(c, list) else ""
-        for call in m.get("tool_calls") or []:
-            fn = call["function"]
-            text += ("\n" if text else "") + '{"name": "' + fn["name"] + '", "arguments": ' + fn["arguments"] + "}"
+        msg = {"role": role, "content": text}
+        if with_tools and m.get("tool_calls"):
+            msg["tool_calls"] = [{"type": "function", "function": {
+                "name": call["function"]["name"], "arguments": json.loads(call["function"]["arguments"])}}
+                for call in m["tool_calls"]]
+        else:
+            for call in m.get("tool_calls") or []:
+                fn = call["function"]
+                text += ("\n" if text else "") + '{"name": "' + fn["name"] + '", "arguments": ' + fn["arguments"] + "}"
+            msg["content"] = text
         trained = m["role"] == "assistant" and m.get("weight", 1) == 1
-        out.append(({"role": role, "content": text}, trained))
+        out.append((msg, trained))
     return out
 
 
@@ -83,19 +93,26 @@ def load_template(path, tc_path):
 
 def main():
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    env.filters["tojson"] = lambda x, **kw: json.dumps(x, **kw)
+    # transformers' tojson: json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
+    env.filters["tojson"] = lambda x, ensure_ascii=False, indent=None, separators=None, sort_keys=False: json.dumps(
+        x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
     result = {"description": "reference token counts; see make_token_golden.py", "models": {}}
     for name, (path, tc_path, tok_path) in MODELS.items():
         src, bos, eos = load_template(path, tc_path)
         tmpl = env.from_string(src)
         tok = Tokenizer.from_file(tok_path)
 
-        def render(msgs, gen):
-            return tmpl.render(messages=msgs, add_generation_prompt=gen, tools=None, bos_token=bos or "", eos_token=eos or "")
+        with_tools = "tools" in src
 
         cases = []
         for case in CASES:
-            flat = flatten(case["example"])
+            tools = (case["example"].get("tools") or None) if with_tools else None
+
+            def render(msgs, gen):
+                return tmpl.render(messages=msgs, add_generation_prompt=gen, tools=tools, bos_token=bos or "",
+                                   eos_token=eos or "")
+
+            flat = flatten(case["example"], with_tools)
             msgs = [m for m, _ in flat]
             full = render(msgs, False)
             spans = []
