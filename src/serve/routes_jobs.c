@@ -24,21 +24,22 @@ static void job_not_found(Ctx *c, const char *id) {
                "No such fine-tuning job: %s", id);
 }
 
-/* Refuses a new job (429) while max jobs are already validating or queued (max <= 0: no bound).
+/* Refuses a new job (429) while max jobs of the request's project are already validating or
+ * queued (max <= 0: no bound): one project filling its queue does not stop another's jobs.
  * Checked before the insert: requests racing on several HTTP threads may pass it together. */
 static int check_queue_room(Ctx *c, int max, ApiError *e) {
     static const char *const waiting[] = {"validating_files", "queued"};
     long long counts[2];
     Err err = {0};
     if (max <= 0) return 0;
-    if (store_job_count_by_status(c->store, waiting, 2, counts, &err)) {
+    if (store_job_count_by_status(c->store, c->project, waiting, 2, counts, &err)) {
         api_note_cause(c, "the jobs could not be counted", &err);
         return api_fail(e, 500, "server_error", NULL, NULL, "The jobs could not be counted (request id %s).",
                         c->req->request_id);
     }
     if (counts[0] + counts[1] < max) return 0;
     return api_fail(e, 429, "invalid_request_error", NULL, "too_many_queued_jobs",
-                    "%lld fine-tuning jobs are already waiting (the server's limit is %d): wait for some to start, or "
+                    "%lld fine-tuning jobs of this project are already waiting (the server's limit is %d per project): wait for some to start, or "
                     "cancel some, before creating another.",
                     counts[0] + counts[1], max);
 }
