@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "../data/jdoc.h"
 #include "../data/validate.h"
@@ -48,7 +49,7 @@ static int check_jsonl(const unsigned char *data, size_t len, ApiError *e) {
         if (n + 1 > cap) {
             cap = n + 1;
             free(line);
-            line = malloc(cap);
+            line = fault_malloc(cap);
             if (!line) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
         }
         memcpy(line, text, n);

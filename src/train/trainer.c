@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "../core/clock.h"
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "../core/rng.h"
 #include "../model/peft.h"
@@ -60,7 +61,7 @@ static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int 
     g_sort_set = set;
     for (int g = 0; g < set->n; g += group) qsort(order + g, (size_t)(set->n - g < group ? set->n - g : group), sizeof(int), by_length);
     int n_batches = (set->n + batch_size - 1) / batch_size;
-    int *perm = malloc(n_batches * sizeof(int)), *copy = malloc(set->n * sizeof(int));
+    int *perm = fault_malloc(n_batches * sizeof(int)), *copy = fault_malloc(set->n * sizeof(int));
     for (int b = 0; b < n_batches; b++) perm[b] = b;
     /* the last (possibly short) batch stays last so that every other batch is full */
     shuffle(perm, n_batches - 1 > 0 ? n_batches - 1 : 0, &r);
@@ -174,7 +175,8 @@ static int save_checkpoint(const Lora *l, const TrainConfig *cfg, const TrainPro
     snprintf(old, sizeof old, "%s.old", path);
     if (rename(path, old) == 0) /* an earlier checkpoint of the same step (resumed run) */
         file_remove_tree(old, NULL); /* leaving it is harmless */
-    if (rename(tmp, path) != 0) return err_set(err, ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (fault_fire(FAULT_RENAME, "save_checkpoint") || rename(tmp, path) != 0)
+        return err_set(err, ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
     snprintf(out_path, cap, "%s", path);
     return 0;
 }
@@ -226,12 +228,12 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
 
     TrainState *ts;
     if (train_state_new(m, lora, max_len, pack_rows(train, cfg->batch_size), &ts, err)) return -1;
-    TrainSeq *seqs = malloc((size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
+    TrainSeq *seqs = fault_malloc((size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
     long per_epoch = (train->n + cfg->batch_size - 1) / cfg->batch_size;
     long total = per_epoch * cfg->n_epochs;
     long warmup = (long)(cfg->warmup_fraction * total + 0.5);
-    int *order = malloc(train->n * sizeof(int)), *valid_idx = NULL;
-    ResultRow *rows = calloc(total + 1, sizeof(ResultRow));
+    int *order = fault_malloc(train->n * sizeof(int)), *valid_idx = NULL;
+    ResultRow *rows = fault_calloc(total + 1, sizeof(ResultRow));
     long n_rows = 0;
     int n_valid_interval = 0;
     if (!seqs || !order || !rows) {
@@ -240,7 +242,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         return err_set(err, ERR_NOMEM, "out of memory");
     }
     if (valid && valid->n > 0) {
-        valid_idx = malloc(valid->n * sizeof(int));
+        valid_idx = fault_malloc(valid->n * sizeof(int));
         for (int i = 0; i < valid->n; i++) valid_idx[i] = i;
         Rng r;
         rng_seed(&r, cfg->seed ^ 0x5eedull);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "../data/validate.h"
 #include "../ftune.h"
@@ -28,6 +29,8 @@ struct JobWorker {
     pthread_cond_t wake;
     unsigned long wakeups;
     volatile int stop;
+    JobRecord validator_job, trainer_job; /* each thread's job record, made with the worker (no
+                                           * allocation in a thread that could leave it stopped) */
 };
 
 static long long now_s(void) { return (long long)time(NULL); }
@@ -185,17 +188,27 @@ static int validate_job(JobWorker *w, Store *s, JobRecord *job) {
     return rc < 0 || strcmp(status, "validating_files") == 0 ? -1 : 0;
 }
 
+/* The thread's own connection, tried again each poll while it cannot be opened (a failing
+ * disk, or no memory for now): a thread that gave up would leave jobs waiting until a restart.
+ * NULL only when the worker stops first. */
+static Store *open_store(JobWorker *w, const char *who, unsigned long *seen) {
+    Store *s = NULL;
+    Err err = {0};
+    while (!w->stop && store_open(w->data_dir, &s, &err)) {
+        fprintf(stderr, "ftune serve: %s: %s (trying again)\n", who, err.msg);
+        wait_for_work(w, seen);
+    }
+    return s;
+}
+
 static void *validator_main(void *arg) {
     JobWorker *w = arg;
-    Store *s;
     Err err = {0};
-    if (store_open(w->data_dir, &s, &err)) {
-        log_err("validator", &err);
-        return NULL;
-    }
     unsigned long seen = 0;
-    JobRecord *job = malloc(sizeof *job);
-    while (job && !w->stop) {
+    Store *s = open_store(w, "validator", &seen);
+    if (!s) return NULL;
+    JobRecord *job = &w->validator_job;
+    while (!w->stop) {
         int rc = store_job_oldest(s, "validating_files", job, &err);
         if (rc == 0 && validate_job(w, s, job) == 0) continue;
         if (rc < 0) log_err("validator", &err);
@@ -203,7 +216,6 @@ static void *validator_main(void *arg) {
         store_reserve_ensure(w->data_dir, NULL); /* again once a full disk has room */
         wait_for_work(w, &seen);
     }
-    free(job);
     store_close(s);
     return NULL;
 }
@@ -347,7 +359,7 @@ static char *base64_file(const char *path, size_t *out_len, Err *err) {
     char *raw;
     size_t len;
     if (file_read_all(path, (size_t)1 << 30, &raw, &len, err)) return NULL;
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    char *out = fault_malloc(4 * ((len + 2) / 3) + 1);
     if (!out) {
         free(raw);
         err_set(err, ERR_NOMEM, "out of memory");
@@ -425,7 +437,7 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
     JobRecord *job = rc->job;
     job_set_hyperparams(job, plan);
     Err err = {0};
-    if (mkdir(rc->run_dir, 0700) != 0 && errno != EEXIST) {
+    if ((fault_fire(FAULT_WRITE, "job directory mkdir") || mkdir(rc->run_dir, 0700) != 0) && errno != EEXIST) {
         err_set(&err, ERR_IO, "%.1000s: cannot create: %s", rc->run_dir, strerror(errno));
         run_write_failed(rc, "its directory", &err);
         return 1;
@@ -607,18 +619,15 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
 
 static void *trainer_main(void *arg) {
     JobWorker *w = arg;
-    Store *s;
     Err err = {0};
-    if (store_open(w->data_dir, &s, &err)) {
-        log_err("trainer", &err);
-        return NULL;
-    }
     unsigned long seen = 0;
-    JobRecord *job = malloc(sizeof *job);
+    Store *s = open_store(w, "trainer", &seen);
+    if (!s) return NULL;
+    JobRecord *job = &w->trainer_job;
     bool startup = true; /* jobs still `running` were cut off by a restart */
     bool pending = false; /* *job failed but could not be recorded (a full disk): retried each poll */
     static const char *const queued[] = {"queued"};
-    while (job && !w->stop) {
+    while (!w->stop) {
         if (pending) {
             pending = record_failure(s, job, "running", false) != 0;
             if (pending) wait_for_work(w, &seen);
@@ -640,13 +649,12 @@ static void *trainer_main(void *arg) {
         if (rc < 0) log_err("trainer", &err);
         wait_for_work(w, &seen);
     }
-    free(job);
     store_close(s);
     return NULL;
 }
 
 int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
-    JobWorker *w = calloc(1, sizeof *w);
+    JobWorker *w = fault_calloc(1, sizeof *w);
     if (!w) return err_set(err, ERR_NOMEM, "out of memory");
     w->cfg = *cfg;
     snprintf(w->data_dir, sizeof w->data_dir, "%s", cfg->data_dir);
