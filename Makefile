@@ -27,7 +27,7 @@ TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz_%)
 
-.PHONY: all setup models test unit-test demo bench fuzz clean
+.PHONY: all setup models test test-slow unit-test demo bench fuzz clean
 
 all: $(BUILD)/ftune
 
@@ -72,6 +72,14 @@ test: setup
 	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests $(FUZZ_BIN)
 	@bash scripts/fetch_models.sh
 	@bash tests/run.sh
+
+# The slow durability checks, not in `make test` (which runs a sample of each): the whole
+# fault-injection sweep (every write, fsync and rename, every 50th allocation) and 50 kill -9.
+test-slow: setup
+	@$(MAKE) --no-print-directory all
+	@bash scripts/fetch_models.sh
+	python3 tests/e2e/test_faults.py --all
+	python3 tests/e2e/test_kill9.py --iterations 50
 
 unit-test: $(BUILD)/unit_tests
 	./$(BUILD)/unit_tests

@@ -5,8 +5,8 @@ a job created with 200) in Acked; check_database runs SQLite's PRAGMA integrity_
 directory's database; check_restarted, on a server restarted without faults, checks that every
 acknowledged object is still there and intact (a file byte for byte, a job retrievable), that
 every job reaches a terminal status (a `running` one resumes and ends: none is stuck), and that a
-succeeded job's results file, fine-tuned model and checkpoint models are there, a failed one has
-an error message. It returns what it checked and what was lost (must be nothing).
+succeeded job's results file (each step once, in order), fine-tuned model and checkpoint models
+are there, a failed one has an error message. It returns what it checked and what was lost (must be nothing).
 """
 import base64
 import os
@@ -117,8 +117,9 @@ def check_restarted(server, acked, job_timeout=120.0):
         checks += 3
         try:
             csv = base64.b64decode(client.files.content(job.result_files[0]).read()).decode()
-            if not csv.startswith("step,"):
-                lost.append("job %s: results file %r" % (jid, csv[:40]))
+            steps = [int(line.split(",")[0]) for line in csv.splitlines()[1:]]
+            if not csv.startswith("step,") or steps != list(range(1, len(steps) + 1)) or not steps:
+                lost.append("job %s: results file with steps %s (each step once, in order, expected)" % (jid, steps))
             client.models.retrieve(job.fine_tuned_model)
             for cp in client.fine_tuning.jobs.checkpoints.list(jid, limit=100):
                 checks += 1
