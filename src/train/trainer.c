@@ -296,7 +296,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         rows[n_rows++] = (ResultRow){mt.step, mt.train_loss, mt.train_accuracy, mt.valid_loss, mt.valid_accuracy,
                                      mt.has_valid};
         if (epoch_end) progress->epoch = epoch + 1;
-        bool stop = (cfg->stop && *cfg->stop) || (progress->step == total);
+        bool stop = (cfg->stop && __atomic_load_n(cfg->stop, __ATOMIC_RELAXED)) || (progress->step == total);
         char ckpt[4096] = "";
         if (cfg->out_dir && (epoch_end || stop)) {
             if (save_checkpoint(lora, cfg, progress, ckpt, sizeof ckpt, err) ||

@@ -28,12 +28,16 @@ struct JobWorker {
     pthread_mutex_t mu;
     pthread_cond_t wake;
     unsigned long wakeups;
-    volatile int stop;
+    volatile int stop;     /* read and written atomically (stopping(), jobs_stop); ft_train reads it too */
     JobRecord validator_job, trainer_job; /* each thread's job record, made with the worker (no
                                            * allocation in a thread that could leave it stopped) */
 };
 
 static long long now_s(void) { return (long long)time(NULL); }
+
+/* Whether jobs_stop was called (the threads poll it; the trainer also stops at the next step). */
+static bool stopping(const JobWorker *w) { return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) != 0; }
+static void set_stopping(JobWorker *w) { __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE); }
 
 static void log_err(const char *what, const Err *err) { fprintf(stderr, "ftune serve: %s: %s\n", what, err->msg); }
 
@@ -57,7 +61,7 @@ static int add_event(Store *s, Err *err, const char *job_id, const char *level, 
 /* Waits until notified, stopped, or JOBS_POLL_MS passed. */
 static void wait_for_work(JobWorker *w, unsigned long *seen) {
     pthread_mutex_lock(&w->mu);
-    if (*seen == w->wakeups && !w->stop) {
+    if (*seen == w->wakeups && !stopping(w)) {
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
         t.tv_sec += JOBS_POLL_MS / 1000;
@@ -194,7 +198,7 @@ static int validate_job(JobWorker *w, Store *s, JobRecord *job) {
 static Store *open_store(JobWorker *w, const char *who, unsigned long *seen) {
     Store *s = NULL;
     Err err = {0};
-    while (!w->stop && store_open(w->data_dir, &s, &err)) {
+    while (!stopping(w) && store_open(w->data_dir, &s, &err)) {
         fprintf(stderr, "ftune serve: %s: %s (trying again)\n", who, err.msg);
         wait_for_work(w, seen);
     }
@@ -208,7 +212,7 @@ static void *validator_main(void *arg) {
     Store *s = open_store(w, "validator", &seen);
     if (!s) return NULL;
     JobRecord *job = &w->validator_job;
-    while (!w->stop) {
+    while (!stopping(w)) {
         int rc = store_job_oldest(s, "validating_files", job, &err);
         if (rc == 0 && validate_job(w, s, job) == 0) continue;
         if (rc < 0) log_err("validator", &err);
@@ -350,7 +354,7 @@ static int on_train_step(const FtTrainMetrics *m, const char *checkpoint_dir, vo
     int st = store_job_update_if(rc->s, rc->job, "running", &err);
     if (st < 0) run_write_failed(rc, "the job's progress", &err);
     else if (st != 0) rc->stopped_by_status = true;
-    return rc->write_failed || rc->stopped_by_status || rc->w->stop;
+    return rc->write_failed || rc->stopped_by_status || stopping(rc->w);
 }
 
 /* Base64 of a file's bytes (the results file is served encoded, as OpenAI does). */
@@ -627,7 +631,7 @@ static void *trainer_main(void *arg) {
     bool startup = true; /* jobs still `running` were cut off by a restart */
     bool pending = false; /* *job failed but could not be recorded (a full disk): retried each poll */
     static const char *const queued[] = {"queued"};
-    while (!w->stop) {
+    while (!stopping(w)) {
         if (pending) {
             pending = record_failure(s, job, "running", false) != 0;
             if (pending) wait_for_work(w, &seen);
@@ -672,7 +676,7 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
         return err_set(err, ERR_IO, "cannot start the job validator thread");
     }
     if (pthread_create(&w->trainer, NULL, trainer_main, w) != 0) {
-        w->stop = 1;
+        set_stopping(w);
         jobs_notify(w);
         pthread_join(w->validator, NULL);
         free(w);
@@ -684,7 +688,7 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
 
 void jobs_stop(JobWorker *w) {
     if (!w) return;
-    w->stop = 1;
+    set_stopping(w);
     jobs_notify(w);
     pthread_join(w->validator, NULL);
     pthread_join(w->trainer, NULL);

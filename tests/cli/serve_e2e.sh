@@ -23,7 +23,8 @@ status=0
 # then together several times over (about 5 minutes on 2 cores at bf16, where a lone sequence
 # decodes slower than at fp32); the former 300 s cut a CI run short after 6 of its 8 tests had passed.
 SCRIPT_TIMEOUT_S=600
-for t in test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_disk_full test_data_dir test_limits test_projects test_faults test_kill9; do
+SCRIPTS="test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_disk_full test_data_dir test_limits test_projects test_faults test_kill9"
+for t in ${FTUNE_E2E_SCRIPTS:-$SCRIPTS}; do   # FTUNE_E2E_SCRIPTS: only these (e.g. make tsan's)
     start=$(date +%s)
     if out=$(timeout "$SCRIPT_TIMEOUT_S" python3 "tests/e2e/$t.py" 2>&1); then
         echo "ok   e2e/$t ($(( $(date +%s) - start )) s)"

@@ -65,6 +65,15 @@ def job_status(client, job_id):
         return None
 
 
+def newest_event(client, job_id):
+    """The message of the job's newest event (None when it cannot be read)."""
+    try:
+        events = client.fine_tuning.jobs.list_events(job_id, limit=1).data
+    except CLIENT_ERRORS:
+        return None
+    return events[0].message if events else ""
+
+
 def check_database(data_dir):
     """PRAGMA integrity_check of data_dir/ftune.db (with its WAL): 'ok' or the first problems."""
     db = sqlite3.connect(os.path.join(data_dir, "ftune.db"), timeout=30)

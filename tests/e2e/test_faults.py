@@ -13,6 +13,7 @@ die of a signal nor hang.
     python3 tests/e2e/test_faults.py --all           # every N of write, fsync and rename until one
                                                      # does not fire; allocations every --alloc-stride
     python3 tests/e2e/test_faults.py --kinds write --from 100 --to 120   # a range, to reproduce one
+                                                     # (with --all: from --from on)
     ... --report FILE                                # appends the summary (Markdown) to FILE
 
 A calibration run (FTUNE_FAULT armed with an N never reached) counts each kind's operations
@@ -32,7 +33,7 @@ import durability as d  # noqa: E402
 from serve_util import Server, TestFailure  # noqa: E402
 
 KINDS = ("write", "fsync", "rename", "alloc")
-FAULTED_JOB_WAIT_S = 60.0  # a faulted run's job must end (or the server exit) within this
+FAULTED_JOB_WAIT_S = 60.0  # a faulted run's job must not go this long without a new event
 
 
 def start(data, fault):
@@ -74,14 +75,19 @@ def run_point(tmp, kind, n, seed):
         client = server.client(timeout=30.0)
         fid = d.upload(client, d.dataset_bytes(seed), acked)
         jid = d.create_job(client, fid, acked) if fid else None
-        deadline = time.time() + FAULTED_JOB_WAIT_S
-        while jid and server.alive() and time.time() < deadline:
+        # until the job ends; stuck = no new event for FAULTED_JOB_WAIT_S (a loaded machine only slows it)
+        last_change, last_seen = time.time(), None
+        while jid and server.alive() and time.time() - last_change < FAULTED_JOB_WAIT_S:
             r["status"] = d.job_status(client, jid)
             if r["status"] in d.TERMINAL:
                 break
+            seen = (r["status"], d.newest_event(client, jid))
+            if seen != last_seen:
+                last_change, last_seen = time.time(), seen
             time.sleep(0.1)
         if jid and server.alive() and r["status"] not in d.TERMINAL:
-            r["problems"].append("the faulted run's job is still %s after %.0f s" % (r["status"], FAULTED_JOB_WAIT_S))
+            r["problems"].append("the faulted run's job is still %s, with no new event for %.0f s (last: %s)" % (
+                r["status"], FAULTED_JOB_WAIT_S, last_seen))
         if not server.alive() and server.proc.returncode < 0:
             r["problems"].append("the faulted server died of signal %d" % -server.proc.returncode)
         rc = server.stop()
@@ -104,6 +110,9 @@ def run_point(tmp, kind, n, seed):
         r["lost"] = len(lost)
         again.stop()
     r["acked"] = len(acked.files) + len(acked.jobs)
+    if r["problems"]:  # what the faulted server said, to find the bug
+        said = [line for line in log.splitlines() if line.startswith("ftune")][-12:]
+        r["problems"].append("the faulted server's log:\n" + "\n".join(said))
     if r["problems"] and os.environ.get("FTUNE_E2E_KEEP"):
         print("    kept", data)
     else:
@@ -155,11 +164,11 @@ def main():
     print("operations in an unfaulted run: %s" % ", ".join("%s %d" % (k, counts.get(k, 0)) for k in KINDS))
     results, ok = [], True
     for kind in kinds:
-        if args.first:
-            points = iter(range(args.first, (args.last or args.first) + 1))
-        elif args.all:
+        if args.all:  # from --from (default 1) until a fault no longer fires
             stride = args.alloc_stride if kind == "alloc" else 1
-            points = iter(range(1, 10 ** 9, stride))  # until a fault no longer fires
+            points = iter(range(args.first or 1, 10 ** 9, stride))
+        elif args.first:
+            points = iter(range(args.first, (args.last or args.first) + 1))
         else:
             points = iter(sample_points(counts.get(kind, 1), args.points))
         for n in points:
@@ -174,7 +183,7 @@ def main():
                 print("      " + p.replace("\n", "\n      "))
             sys.stdout.flush()
             ok &= not r["problems"]
-            if args.all and not args.first and not r["fired"]:
+            if args.all and not r["fired"]:
                 break
     shutil.rmtree(tmp, ignore_errors=True)
     fired = [r for r in results if r["fired"]]
