@@ -23,6 +23,9 @@ N_EXAMPLES = 16
 # 2 epochs of 4 steps: a checkpoint at steps 4 and 8 (the API's, one an epoch), results at the end
 JOB_METHOD = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}}
 TERMINAL = ("succeeded", "failed", "cancelled")
+# one compute thread: these loops run hundreds of servers on a shared 2-core machine, where two
+# OpenMP threads per server would mostly wait for each other
+SERVER_ARGS = ["--threads", "1"]
 CLIENT_ERRORS = (openai.APIError, openai.APIConnectionError)
 
 

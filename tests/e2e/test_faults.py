@@ -42,7 +42,7 @@ def start(data, fault):
     if fault:
         os.environ["FTUNE_FAULT"] = fault
     try:
-        return Server(data).start(), None
+        return Server(data, extra_args=d.SERVER_ARGS).start(), None
     except TestFailure as e:
         return None, str(e)
     finally:

@@ -1,8 +1,8 @@
 """test_kill9.py: the kill -9 loop (issue 11): `ftune serve` is killed with SIGKILL at a random
 moment while jobs train, restarted on the same data directory, checked, and again, ITERATIONS
 times. Each iteration uploads a file and creates a 2-epoch job (durability.py's workload) and
-kills the server 0 to KILL_WINDOW_S seconds after the job is acknowledged, while it or an earlier
-job (resumed after the previous kill) trains. After each kill the database must pass PRAGMA
+kills the server 0 to KILL_WINDOW_S seconds after that job starts running (or an earlier job,
+resumed after the previous kill, trains meanwhile). After each kill the database must pass PRAGMA
 integrity_check and the next start must succeed and still serve every acknowledged file byte for
 byte and every acknowledged job; at the end a last restart must bring every job to a terminal
 status (the killed ones resume from their checkpoints), each succeeded job with its results
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import durability as d  # noqa: E402
 from serve_util import Server, TestFailure  # noqa: E402
 
-KILL_WINDOW_S = 1.5  # a tiny-qwen2 job of 8 steps trains in about 0.5 s on an idle core
+KILL_WINDOW_S = 1.0  # a tiny-qwen2 job of 8 steps trains in about 0.5-1 s on an idle core
 
 
 def main():
@@ -42,7 +42,7 @@ def main():
     print("seed %d" % args.seed)
     for i in range(args.iterations):
         try:
-            server = Server(data).start()
+            server = Server(data, extra_args=d.SERVER_ARGS).start()
         except TestFailure as e:
             problems.append("iteration %d: no restart after a kill -9: %s" % (i, e))
             break
@@ -63,6 +63,10 @@ def main():
         jid = d.create_job(client, fid, acked) if fid else None
         if not jid:
             problems.append("iteration %d: an unfaulted server refused the upload or the job" % i)
+        # a random moment of its training: once it runs (an earlier job resumed first may be training)
+        deadline = time.time() + 30
+        while jid and d.job_status(client, jid) in ("validating_files", "queued") and time.time() < deadline:
+            time.sleep(0.05)
         delay = rng.uniform(0, KILL_WINDOW_S)
         time.sleep(delay)
         statuses = [d.job_status(client, j) for j in acked.jobs]
@@ -79,7 +83,7 @@ def main():
     lost = []
     if not problems or not problems[-1].startswith("iteration %d: no restart" % (args.iterations - 1)):
         try:
-            server = Server(data).start()
+            server = Server(data, extra_args=d.SERVER_ARGS).start()
             n, lost = d.check_restarted(server, acked, job_timeout=60.0 + 10.0 * len(acked.jobs))
             checks += n
             problems += lost
