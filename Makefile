@@ -98,7 +98,8 @@ test: setup
 	@bash tests/run.sh
 
 # The slow durability checks, not in `make test` (which runs a sample of each): the whole
-# fault-injection sweep (every write, fsync and rename, every 50th allocation) and 50 kill -9.
+# fault-injection sweep (every write, fsync, rename and allocation of ftune's, every 50th of
+# SQLite's allocations) and 50 kill -9.
 test-slow: setup
 	@$(MAKE) --no-print-directory all
 	@bash scripts/fetch_models.sh

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const KIND_NAMES[FAULT_KINDS] = {"write", "fsync", "rename", "alloc"};
+static const char *const KIND_NAMES[FAULT_KINDS] = {"write", "fsync", "rename", "alloc", "sqlalloc"};
 #define FAULT_ANY FAULT_KINDS /* the counter of every kind together */
 
 static pthread_once_t parse_once = PTHREAD_ONCE_INIT;
@@ -20,8 +20,9 @@ static atomic_long counts[FAULT_KINDS + 1];
 
 /* At a normal exit: how many operations of each kind ran, so that a sweep knows its range. */
 static void report_counts(void) {
-    fprintf(stderr, "ftune: fault counts: write=%ld fsync=%ld rename=%ld alloc=%ld\n", atomic_load(&counts[FAULT_WRITE]),
-            atomic_load(&counts[FAULT_FSYNC]), atomic_load(&counts[FAULT_RENAME]), atomic_load(&counts[FAULT_ALLOC]));
+    fprintf(stderr, "ftune: fault counts:");
+    for (int k = 0; k < FAULT_KINDS; k++) fprintf(stderr, " %s=%ld", KIND_NAMES[k], atomic_load(&counts[k]));
+    fprintf(stderr, "\n");
 }
 
 static void parse_env(void) {
@@ -35,7 +36,8 @@ static void parse_env(void) {
     for (int k = 0; colon && k < FAULT_KINDS; k++)
         if ((size_t)(colon - v) == strlen(KIND_NAMES[k]) && strncmp(v, KIND_NAMES[k], (size_t)(colon - v)) == 0) kind = k;
     if (kind < 0 || n < 1 || !end || *end) {
-        fprintf(stderr, "ftune: %s=%s ignored: expected KIND:N, KIND one of write, fsync, rename, alloc, any and N >= 1\n",
+        fprintf(stderr, "ftune: %s=%s ignored: expected KIND:N, KIND one of write, fsync, rename, alloc, sqlalloc, any and "
+                "N >= 1\n",
                 FAULT_ENV, v);
         return;
     }
@@ -58,7 +60,7 @@ bool fault_fire(FaultKind kind, const char *site) {
     if (!fire) return false;
     fprintf(stderr, "ftune: fault injected: %s #%ld at %s\n", KIND_NAMES[kind], target_kind == FAULT_ANY ? any : own,
             site);
-    errno = kind == FAULT_ALLOC ? ENOMEM : EIO;
+    errno = kind == FAULT_ALLOC || kind == FAULT_SQL_ALLOC ? ENOMEM : EIO;
     return true;
 }
 

@@ -2,13 +2,13 @@
  * them: with FTUNE_FAULT=KIND:N in the environment, the Nth operation of KIND counted from the
  * start of the process fails as the real operation would (the caller sees -1 / NULL with errno
  * EIO, or ENOMEM for an allocation), once; every other operation runs normally. KIND is write,
- * fsync, rename, alloc, or any (the Nth of all four counted together). The sites are the writes,
- * fsyncs, renames and allocations of the store (SQLite's through the VFS and allocator hooks of
- * store_fault.c), the crash-safe file writer (fileio.c), the upload spool (http.c), the job
- * worker, the trainer and the checkpoint/adapter writers. A fault that fires says so on stderr
+ * fsync, rename, alloc, sqlalloc, or any (the Nth of all of them counted together). The sites are
+ * the writes, fsyncs, renames and allocations of the store (SQLite's through the VFS and
+ * allocator hooks of store_fault.c), the crash-safe file writer (fileio.c), the upload spool
+ * (http.c), the job worker, the trainer and the checkpoint/adapter writers. A fault that fires says so on stderr
  * ("ftune: fault injected: write #N at SITE"), so a sweep over N = 1, 2, 3, ... knows when it has
  * passed the last operation (no line); a normal exit prints the counts of each kind ("ftune: fault
- * counts: write=W fsync=F rename=R alloc=A"). Without the variable nothing fails and a check costs one
+ * counts: write=W fsync=F rename=R alloc=A sqlalloc=S"). Without the variable nothing fails and a check costs one
  * load. A malformed value is reported on stderr once and injects nothing. Thread-safe. */
 #ifndef FTUNE_FAULT_H
 #define FTUNE_FAULT_H
@@ -16,7 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum { FAULT_WRITE, FAULT_FSYNC, FAULT_RENAME, FAULT_ALLOC, FAULT_KINDS } FaultKind;
+/* FAULT_ALLOC: ftune's own allocations (fault_malloc and co.); FAULT_SQL_ALLOC: SQLite's allocator,
+ * counted apart because it allocates a hundred times more often (a sweep samples it). */
+typedef enum { FAULT_WRITE, FAULT_FSYNC, FAULT_RENAME, FAULT_ALLOC, FAULT_SQL_ALLOC, FAULT_KINDS } FaultKind;
 
 #define FAULT_ENV "FTUNE_FAULT"
 #define FAULT_STR_(x) #x

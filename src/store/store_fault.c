@@ -2,7 +2,7 @@
  * shim becomes the default VFS: it passes every call to the system's VFS, except that a write or
  * truncate (kind write) and an xSync (kind fsync) of any database, WAL or journal file can be made
  * to fail, as a full or failing disk would; and SQLite's allocator is wrapped (SQLITE_CONFIG_MALLOC)
- * so that its allocations (kind alloc) can fail. SQLite's own sqlite3_test_control hooks are not
+ * so that its allocations (kind sqlalloc) can fail. SQLite's own sqlite3_test_control hooks are not
  * in release builds; these are public interfaces. Installed once, before the first connection
  * (store_open); without FTUNE_FAULT nothing is installed. */
 #include <pthread.h>
@@ -106,9 +106,9 @@ static int v_time64(sqlite3_vfs *v, sqlite3_int64 *out) {
     return real_vfs->xCurrentTimeInt64(real_vfs, out);
 }
 
-static void *m_malloc(int n) { return fault_fire(FAULT_ALLOC, "sqlite xMalloc") ? NULL : real_mem.xMalloc(n); }
+static void *m_malloc(int n) { return fault_fire(FAULT_SQL_ALLOC, "sqlite xMalloc") ? NULL : real_mem.xMalloc(n); }
 static void *m_realloc(void *p, int n) {
-    return fault_fire(FAULT_ALLOC, "sqlite xRealloc") ? NULL : real_mem.xRealloc(p, n);
+    return fault_fire(FAULT_SQL_ALLOC, "sqlite xRealloc") ? NULL : real_mem.xRealloc(p, n);
 }
 
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;

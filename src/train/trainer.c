@@ -52,7 +52,7 @@ static void shuffle(int *v, int n, Rng *r) {
 /* The example order of one epoch: shuffled, then sorted by length within groups of
  * GROUP_BATCHES batches (similar lengths share a batch), then the batches shuffled. Depends only
  * on (seed, epoch). */
-static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int epoch, int *order) {
+static int epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int epoch, int *order, Err *err) {
     Rng r;
     rng_seed(&r, seed * 1000003u + (uint64_t)epoch);
     for (int i = 0; i < set->n; i++) order[i] = i;
@@ -62,6 +62,11 @@ static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int 
     for (int g = 0; g < set->n; g += group) qsort(order + g, (size_t)(set->n - g < group ? set->n - g : group), sizeof(int), by_length);
     int n_batches = (set->n + batch_size - 1) / batch_size;
     int *perm = fault_malloc(n_batches * sizeof(int)), *copy = fault_malloc(set->n * sizeof(int));
+    if (!perm || !copy) {
+        free(perm);
+        free(copy);
+        return err_set(err, ERR_NOMEM, "out of memory for the order of epoch %d", epoch + 1);
+    }
     for (int b = 0; b < n_batches; b++) perm[b] = b;
     /* the last (possibly short) batch stays last so that every other batch is full */
     shuffle(perm, n_batches - 1 > 0 ? n_batches - 1 : 0, &r);
@@ -71,6 +76,7 @@ static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int 
     memcpy(order, copy, set->n * sizeof(int));
     free(perm);
     free(copy);
+    return 0;
 }
 
 #define TRAIN_MAX_PACK_EXAMPLES 256 /* examples pack_rows sums at most (more only means more passes) */
@@ -242,7 +248,11 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         return err_set(err, ERR_NOMEM, "out of memory");
     }
     if (valid && valid->n > 0) {
-        valid_idx = fault_malloc(valid->n * sizeof(int));
+        if (!(valid_idx = fault_malloc(valid->n * sizeof(int)))) {
+            free(seqs), free(order), free(rows);
+            train_state_free(ts);
+            return err_set(err, ERR_NOMEM, "out of memory");
+        }
         for (int i = 0; i < valid->n; i++) valid_idx[i] = i;
         Rng r;
         rng_seed(&r, cfg->seed ^ 0x5eedull);
@@ -256,7 +266,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     while (!rc && progress->step < total) {
         int epoch = (int)(progress->step / per_epoch);
         long in_epoch = progress->step % per_epoch;
-        epoch_order(train, cfg->batch_size, cfg->seed, epoch, order);
+        if ((rc = epoch_order(train, cfg->batch_size, cfg->seed, epoch, order, err))) break;
         /* one optimizer step: the batch's gradient is the mean over its trained tokens */
         int first = (int)(in_epoch * cfg->batch_size), last = first + cfg->batch_size;
         if (last > train->n) last = train->n;

@@ -1,8 +1,8 @@
 """test_faults.py: the fault-injection sweep (issue 11), as SQLite tests itself: the real server
 runs the upload -> job -> checkpoint -> result path (durability.py's workload: one upload, one
 2-epoch job on tiny-qwen2 with checkpoints and a results file) with FTUNE_FAULT=KIND:N, so that
-the Nth write, fsync, rename or allocation of the process (SQLite's included, core/fault.h)
-fails, once. After each run the server is stopped (SIGTERM), its database must pass PRAGMA
+the Nth write, fsync, rename, allocation of ftune's (alloc) or of SQLite's (sqlalloc) of the
+process fails, once (core/fault.h). After each run the server is stopped (SIGTERM), its database must pass PRAGMA
 integrity_check, and a restart without faults must find every object the faulted run
 acknowledged (files byte for byte, jobs), bring every job to a terminal status (none stuck
 `running`), and have a succeeded job's results, model and checkpoints. A faulted server may refuse
@@ -10,8 +10,8 @@ a request (5xx) or fail a job with an error, or exit at start-up with a message;
 die of a signal nor hang.
 
     python3 tests/e2e/test_faults.py                 # a sample: FTUNE_FAULT_POINTS (default 3) per kind
-    python3 tests/e2e/test_faults.py --all           # every N of write, fsync and rename until one
-                                                     # does not fire; allocations every --alloc-stride
+    python3 tests/e2e/test_faults.py --all           # every N of each kind until one does not fire;
+                                                     # SQLite's allocations every --sqlalloc-stride
     python3 tests/e2e/test_faults.py --kinds write --from 100 --to 120   # a range, to reproduce one
                                                      # (with --all: from --from on)
     ... --report FILE                                # appends the summary (Markdown) to FILE
@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import durability as d  # noqa: E402
 from serve_util import Server, TestFailure  # noqa: E402
 
-KINDS = ("write", "fsync", "rename", "alloc")
+KINDS = ("write", "fsync", "rename", "alloc", "sqlalloc")
 FAULTED_JOB_WAIT_S = 60.0  # a faulted run's job must not go this long without a new event
 
 
@@ -146,10 +146,10 @@ def sample_points(total, k):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--all", action="store_true", help="every point (allocations every --alloc-stride)")
+    ap.add_argument("--all", action="store_true", help="every point (SQLite's allocations every --sqlalloc-stride)")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--points", type=int, default=int(os.environ.get("FTUNE_FAULT_POINTS", "3")))
-    ap.add_argument("--alloc-stride", type=int, default=50)
+    ap.add_argument("--sqlalloc-stride", type=int, default=50)
     ap.add_argument("--from", dest="first", type=int, default=0)
     ap.add_argument("--to", dest="last", type=int, default=0)
     ap.add_argument("--report", default="")
@@ -165,7 +165,7 @@ def main():
     results, ok = [], True
     for kind in kinds:
         if args.all:  # from --from (default 1) until a fault no longer fires
-            stride = args.alloc_stride if kind == "alloc" else 1
+            stride = args.sqlalloc_stride if kind == "sqlalloc" else 1
             points = iter(range(args.first or 1, 10 ** 9, stride))
         elif args.first:
             points = iter(range(args.first, (args.last or args.first) + 1))
