@@ -52,9 +52,9 @@ def upload(client, data, acked):
     return f.id
 
 
-def create_job(client, file_id, acked):
+def create_job(client, file_id, acked, method=JOB_METHOD):
     try:
-        j = client.fine_tuning.jobs.create(training_file=file_id, model=BASE, method=JOB_METHOD)
+        j = client.fine_tuning.jobs.create(training_file=file_id, model=BASE, method=method)
     except CLIENT_ERRORS:
         return None
     acked.jobs.append(j.id)

@@ -1,6 +1,6 @@
 """test_kill9.py: the kill -9 loop (issue 11): `ftune serve` is killed with SIGKILL at a random
 moment while jobs train, restarted on the same data directory, checked, and again, ITERATIONS
-times. Each iteration uploads a file and creates a 2-epoch job (durability.py's workload) and
+times. Each iteration uploads a file and creates an 8-epoch job on tiny-qwen2 and
 kills the server 0 to KILL_WINDOW_S seconds after that job starts running (or an earlier job,
 resumed after the previous kill, trains meanwhile). After each kill the database must pass PRAGMA
 integrity_check and the next start must succeed and still serve every acknowledged file byte for
@@ -24,7 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import durability as d  # noqa: E402
 from serve_util import Server, TestFailure  # noqa: E402
 
-KILL_WINDOW_S = 1.0  # a tiny-qwen2 job of 8 steps trains in about 0.5-1 s on an idle core
+# 8 epochs of 4 steps, a checkpoint each epoch: about 1-2 s of training on one idle core, so that
+# most kills land in it
+JOB_METHOD = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 8, "batch_size": 4}}}
+KILL_WINDOW_S = 1.0
 
 
 def main():
@@ -60,7 +63,7 @@ def main():
             if d.job_status(client, jid) is None:
                 problems.append("iteration %d: job %s is gone" % (i, jid))
         fid = d.upload(client, d.dataset_bytes(i + 1), acked)
-        jid = d.create_job(client, fid, acked) if fid else None
+        jid = d.create_job(client, fid, acked, JOB_METHOD) if fid else None
         if not jid:
             problems.append("iteration %d: an unfaulted server refused the upload or the job" % i)
         # a random moment of its training: once it runs (an earlier job resumed first may be training)
