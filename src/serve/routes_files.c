@@ -184,6 +184,9 @@ void route_files_create(Ctx *c) {
     if (!rc && expires_after) {
         rec.expires_at = rec.created_at + expires_after;
         rc = store_file_set_expiry(c->store, rec.id, rec.expires_at, &err);
+        /* the client gets a 500: the file is not kept (an upload not acknowledged, which would
+         * never expire); if it cannot be removed either, it stays without an expiry */
+        if (rc) store_file_delete(c->store, rec.id, NULL);
     }
     if (rc) {
         api_server_error(c, "the file could not be stored", &err);
