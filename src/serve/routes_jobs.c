@@ -118,10 +118,14 @@ void route_jobs_create(Ctx *c) {
         if (job->seed < 0) job->seed = (long long)(store_random_u64() % 2147483648ull); /* OpenAI's 0..2^31-1 */
         char msg[STORE_ID_MAX + 40];
         snprintf(msg, sizeof msg, "Created fine-tuning job: %s", job->id);
-        if (store_job_create(c->store, job, &err) ||
-            store_event_add(c->store, job->id, "info", "message", msg, NULL, NULL, &err)) {
+        if (store_job_create(c->store, job, &err)) {
             api_server_error(c, "the job could not be stored", &err);
         } else {
+            /* the job is stored (it will run): it is acknowledged even if its first event is lost
+             * (a 500 here made clients retry and create it twice) */
+            if (store_event_add(c->store, job->id, "info", "message", msg, NULL, NULL, &err))
+                fprintf(stderr, "ftune serve: job %s: its creation event could not be recorded: %s\n", job->id,
+                        err.msg);
             jobs_notify(c->srv->jobs);
             api_json(c, 200, api_job_json(job));
         }

@@ -42,10 +42,10 @@ def dataset_bytes(seed):
     return "".join(json.dumps(chat_example(seed * 100 + i)) + "\n" for i in range(N_EXAMPLES)).encode()
 
 
-def upload(client, data, acked):
+def upload(client, data, acked, **kw):
     """Uploads data; records it when acknowledged. The file id, or None when the server refused."""
     try:
-        f = client.files.create(file=("train.jsonl", data), purpose="fine-tune")
+        f = client.files.create(file=("train.jsonl", data), purpose="fine-tune", **kw)
     except CLIENT_ERRORS:
         return None
     acked.files[f.id] = data

@@ -1,13 +1,14 @@
 """test_faults.py: the fault-injection sweep (issue 11), as SQLite tests itself: the real server
-runs the upload -> job -> checkpoint -> result path (durability.py's workload: one upload, one
-2-epoch job on tiny-qwen2 with checkpoints and a results file) with FTUNE_FAULT=KIND:N, so that
-the Nth write, fsync, rename, allocation of ftune's (alloc) or of SQLite's (sqlalloc) of the
-process fails, once (core/fault.h). After each run the server is stopped (SIGTERM), its database must pass PRAGMA
-integrity_check, and a restart without faults must find every object the faulted run
-acknowledged (files byte for byte, jobs), bring every job to a terminal status (none stuck
-`running`), and have a succeeded job's results, model and checkpoints. A faulted server may refuse
-a request (5xx) or fail a job with an error, or exit at start-up with a message; it must never
-die of a signal nor hang.
+runs the upload -> job -> checkpoint -> result path (durability.py's workload: two uploads, one
+with expires_after, and a 2-epoch job on tiny-qwen2 with checkpoints and a results file) with
+FTUNE_FAULT=KIND:N, so that the Nth write, fsync, rename, allocation of ftune's (alloc) or of
+SQLite's (sqlalloc) of the process fails, once (core/fault.h). After each run the server is
+stopped (SIGTERM), its database must pass PRAGMA integrity_check, and a restart without faults
+must find every object the faulted run acknowledged (files byte for byte, jobs), bring every job
+to a terminal status (none stuck `running`), and have a succeeded job's results, model and
+checkpoints; and no upload or job it refused may be there. A faulted server may refuse a request
+(5xx) or fail a job with an error, or exit at start-up with a message; it must never die of a
+signal nor hang.
 
     python3 tests/e2e/test_faults.py                 # a sample: FTUNE_FAULT_POINTS (default 3) per kind
     python3 tests/e2e/test_faults.py --all           # every N of each kind until one does not fire;
@@ -33,6 +34,7 @@ import durability as d  # noqa: E402
 from serve_util import Server, TestFailure  # noqa: E402
 
 KINDS = ("write", "fsync", "rename", "alloc", "sqlalloc")
+EXPIRES = {"anchor": "created_at", "seconds": 86400}
 FAULTED_JOB_WAIT_S = 60.0  # a faulted run's job must not go this long without a new event
 
 
@@ -47,6 +49,16 @@ def start(data, fault):
         return None, str(e)
     finally:
         os.environ.pop("FTUNE_FAULT", None)
+
+
+def unacknowledged(server, acked):
+    """Uploads and jobs the server keeps although it refused them (a client would retry and have
+    them twice): none may be, since no fault here can hit the answer after the commit."""
+    client = server.client()
+    files = [f.id for f in client.files.list(purpose="fine-tune")]
+    jobs = [j.id for j in client.fine_tuning.jobs.list(limit=100)]
+    return (["file %s was kept, its upload refused" % f for f in files if f not in acked.files] +
+            ["job %s was kept, its creation refused" % j for j in jobs if j not in acked.jobs])
 
 
 def log_of(data):
@@ -73,6 +85,7 @@ def run_point(tmp, kind, n, seed):
             r["problems"].append("the faulted server did not exit cleanly at start-up: " + why[:1500])
     else:
         client = server.client(timeout=30.0)
+        d.upload(client, d.dataset_bytes(seed + 1000), acked, expires_after=EXPIRES)  # a second row write
         fid = d.upload(client, d.dataset_bytes(seed), acked)
         jid = d.create_job(client, fid, acked) if fid else None
         # until the job ends; stuck = no new event for FAULTED_JOB_WAIT_S (a loaded machine only slows it)
@@ -108,6 +121,7 @@ def run_point(tmp, kind, n, seed):
         r["checks"], lost = d.check_restarted(again, acked)
         r["problems"] += lost
         r["lost"] = len(lost)
+        r["problems"] += unacknowledged(again, acked)
         again.stop()
     r["acked"] = len(acked.files) + len(acked.jobs)
     if r["problems"]:  # what the faulted server said, to find the bug
