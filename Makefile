@@ -27,7 +27,7 @@ TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz_%)
 
-.PHONY: all setup models test unit-test demo bench fuzz clean
+.PHONY: all setup models test test-slow tsan unit-test demo bench fuzz clean
 
 all: $(BUILD)/ftune
 
@@ -61,6 +61,30 @@ $(BUILD)/asan/libftune.a: $(ASAN_OBJ)
 $(BUILD)/fuzz_%: tests/fuzz/%.c $(BUILD)/asan/libftune.a
 	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -march=native $(SAN) $^ -o $@ $(LDLIBS)
 
+# ThreadSanitizer build of the binary and the unit tests (build/tsan/, -O1), for `make tsan`.
+TSAN_DIR = $(BUILD)/tsan
+TSAN = -fsanitize=thread -fno-omit-frame-pointer
+TSAN_OBJ = $(LIB_SRC:%.c=$(TSAN_DIR)/%.o)
+
+$(TSAN_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -march=native $(TSAN) -MMD -MP -c $< -o $@
+
+$(TSAN_DIR)/libftune.a: $(TSAN_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(TSAN_DIR)/ftune: $(TSAN_DIR)/src/main.o $(TSAN_DIR)/libftune.a
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 $(TSAN) $^ -o $@ $(LDLIBS)
+
+$(TSAN_DIR)/unit_tests: $(TEST_SRC:%.c=$(TSAN_DIR)/%.o) $(TSAN_DIR)/libftune.a
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 $(TSAN) $^ -o $@ $(LDLIBS)
+
+# The server's unit tests and e2e scripts under ThreadSanitizer (tests/tsan.sh; not in `make test`).
+tsan: setup
+	@$(MAKE) --no-print-directory $(TSAN_DIR)/ftune $(TSAN_DIR)/unit_tests
+	@bash scripts/fetch_models.sh
+	@bash tests/tsan.sh
+
 setup:
 	@bash scripts/setup.sh
 
@@ -72,6 +96,15 @@ test: setup
 	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests $(FUZZ_BIN)
 	@bash scripts/fetch_models.sh
 	@bash tests/run.sh
+
+# The slow durability checks, not in `make test` (which runs a sample of each): the whole
+# fault-injection sweep (every write, fsync, rename and allocation of ftune's, every 50th of
+# SQLite's allocations) and 50 kill -9.
+test-slow: setup
+	@$(MAKE) --no-print-directory all
+	@bash scripts/fetch_models.sh
+	python3 tests/e2e/test_faults.py --all
+	python3 tests/e2e/test_kill9.py --iterations 50
 
 unit-test: $(BUILD)/unit_tests
 	./$(BUILD)/unit_tests
@@ -92,4 +125,4 @@ bench: setup all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(TSAN_OBJ:.o=.d) $(BUILD)/src/main.d

@@ -1,15 +1,18 @@
-/* fileio.c: mmap-based read-only file access and whole-file reads. */
+/* fileio.c: mmap-based read-only file access, whole-file reads and the crash-safe writer. */
 #include "fileio.h"
 
 #include <errno.h>
 #include <ftw.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "fault.h"
 
 int file_map(const char *path, MappedFile *out, Err *err) {
     out->data = NULL;
@@ -54,7 +57,7 @@ int file_read_all(const char *path, size_t max_size, char **out, size_t *len, Er
     FILE *fp = fopen(path, "rb");
     if (!fp) return err_set(err, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
+    char *buf = fault_malloc(cap + 1);
     if (!buf) {
         fclose(fp);
         return err_set(err, ERR_NOMEM, "%s: out of memory", path);
@@ -67,7 +70,7 @@ int file_read_all(const char *path, size_t max_size, char **out, size_t *len, Er
                 return err_set(err, ERR_FORMAT, "%s: larger than the limit of %zu bytes", path, max_size);
             }
             cap = cap * 2 > max_size ? max_size : cap * 2;
-            char *nb = realloc(buf, cap + 1);
+            char *nb = fault_realloc(buf, cap + 1);
             if (!nb) {
                 free(buf);
                 fclose(fp);
@@ -92,12 +95,20 @@ int file_read_all(const char *path, size_t max_size, char **out, size_t *len, Er
 }
 
 int file_atomic_open(AtomicFile *af, const char *path, Err *err) {
+    af->fp = NULL;
+    af->write_errno = 0;
     if (snprintf(af->path, sizeof af->path, "%s", path) >= (int)sizeof af->path ||
         snprintf(af->tmp, sizeof af->tmp, "%s.tmp", path) >= (int)sizeof af->tmp)
         return err_set(err, ERR_ARG, "%s: path too long", path);
-    af->fp = fopen(af->tmp, "wb");
+    af->fp = fault_fire(FAULT_WRITE, "file_atomic_open") ? NULL : fopen(af->tmp, "wb");
     if (!af->fp) return err_set(err, ERR_IO, "%s: cannot create: %s", af->tmp, strerror(errno));
     return 0;
+}
+
+void file_atomic_write(AtomicFile *af, const void *data, size_t len) {
+    if (af->write_errno || !len) return;
+    if (fault_fire(FAULT_WRITE, "file_atomic_write")) af->write_errno = errno;
+    else if (fwrite(data, 1, len, af->fp) != len) af->write_errno = errno ? errno : EIO;
 }
 
 void file_atomic_abort(AtomicFile *af) {
@@ -106,27 +117,37 @@ void file_atomic_abort(AtomicFile *af) {
     unlink(af->tmp);
 }
 
-int file_atomic_commit(AtomicFile *af, Err *err) {
-    FILE *fp = af->fp;
-    int bad = ferror(fp) || fflush(fp) != 0 || fsync(fileno(fp)) != 0;
-    int e = errno;
-    bad |= fclose(fp) != 0;
-    af->fp = NULL;
-    if (bad || rename(af->tmp, af->path) != 0) {
-        if (!bad) e = errno;
-        unlink(af->tmp);
-        return err_set(err, ERR_IO, "%s: cannot write: %s", af->path, strerror(e));
-    }
-    /* make the rename itself durable */
+/* fsync of the directory holding path: makes a rename into it durable. */
+static int sync_parent_dir(const char *path) {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", af->path);
+    snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
+    if (dfd < 0) return -1;
+    int rc = fault_fire(FAULT_FSYNC, "file_atomic_commit directory") ? -1 : fsync(dfd);
+    int e = errno;
+    close(dfd);
+    errno = e;
+    return rc;
+}
+
+int file_atomic_commit(AtomicFile *af, Err *err) {
+    FILE *fp = af->fp;
+    int e = af->write_errno;
+    bool bad = e != 0 || ferror(fp);
+    if (!bad && (fault_fire(FAULT_WRITE, "file_atomic_commit flush") || fflush(fp) != 0)) bad = true, e = errno;
+    if (!bad && (fault_fire(FAULT_FSYNC, "file_atomic_commit") || fsync(fileno(fp)) != 0)) bad = true, e = errno;
+    if (fclose(fp) != 0 && !bad) bad = true, e = errno;
+    af->fp = NULL;
+    if (!bad && (fault_fire(FAULT_RENAME, "file_atomic_commit") || rename(af->tmp, af->path) != 0)) bad = true, e = errno;
+    if (bad) {
+        unlink(af->tmp);
+        return err_set(err, ERR_IO, "%s: cannot write: %s", af->path, strerror(e ? e : EIO));
     }
+    if (sync_parent_dir(af->path) != 0)
+        return err_set(err, ERR_IO, "%s: cannot make the new file durable (directory fsync): %s", af->path,
+                       strerror(errno));
     return 0;
 }
 
@@ -158,10 +179,6 @@ int file_remove_tree(const char *path, Err *err) {
 int file_write_atomic(const char *path, const void *data, size_t len, Err *err) {
     AtomicFile af;
     if (file_atomic_open(&af, path, err)) return -1;
-    if (len && fwrite(data, 1, len, af.fp) != len) {
-        int e = errno;
-        file_atomic_abort(&af);
-        return err_set(err, ERR_IO, "%s: cannot write: %s", path, strerror(e));
-    }
+    file_atomic_write(&af, data, len);
     return file_atomic_commit(&af, err);
 }

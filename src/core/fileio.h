@@ -1,5 +1,5 @@
 /* fileio.h: read-only file mappings and whole-file reads, with errors that name the file.
- * Does not write files (the crash-safe writer belongs to later modules). */
+ * and the crash-safe writer. */
 #ifndef FTUNE_FILEIO_H
 #define FTUNE_FILEIO_H
 
@@ -17,16 +17,22 @@ typedef struct {
 int file_map(const char *path, MappedFile *out, Err *err);
 void file_unmap(MappedFile *f); /* a zeroed MappedFile is a no-op */
 
-/* Crash-safe writing: file_atomic_open creates "<path>.tmp"; the caller writes to *fp; then
- * file_atomic_commit flushes, fsyncs, renames over path and fsyncs the directory, so that path
- * holds either the old or the whole new content after a crash. On any failure the temporary file
- * is removed and err names path. file_atomic_abort discards it. */
+/* Crash-safe writing: file_atomic_open creates "<path>.tmp"; the caller writes to it with
+ * file_atomic_write (or stdio on *fp); then file_atomic_commit flushes, fsyncs, renames over path
+ * and fsyncs the directory, so that path holds either the old or the whole new content after a
+ * crash. On any failure (a failed write included) the temporary file is removed and err names
+ * path; a failed directory fsync is a failure too (the rename may not survive a crash), though
+ * path then already holds the new content. file_atomic_abort discards it. Each create, write,
+ * flush, fsync and rename is a fault-injection site (fault.h). */
 typedef struct {
     void *fp;         /* FILE * */
+    int write_errno;  /* the first failed file_atomic_write's errno; 0 = none */
     char tmp[4096];
     char path[4096];
 } AtomicFile;
 int file_atomic_open(AtomicFile *af, const char *path, Err *err);
+/* Appends len bytes; a failure is remembered and reported by file_atomic_commit. */
+void file_atomic_write(AtomicFile *af, const void *data, size_t len);
 /* Writes len bytes as the whole new content of path, crash-safely (the three calls in one). */
 int file_write_atomic(const char *path, const void *data, size_t len, Err *err);
 int file_atomic_commit(AtomicFile *af, Err *err);

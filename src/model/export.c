@@ -36,7 +36,7 @@ static int copy_file(const char *from, const char *to, Err *err) {
     AtomicFile af;
     int rc = file_atomic_open(&af, to, err);
     if (!rc) {
-        fwrite(data, 1, len, af.fp);
+        file_atomic_write(&af, data, len);
         rc = file_atomic_commit(&af, err);
     }
     free(data);

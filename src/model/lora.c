@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fault.h"
 #include "../core/rng.h"
 #include "../tensor/matmul.h"
 #include "arch.h"
@@ -80,21 +81,21 @@ int lora_new(const Model *m, const LoraConfig *cfg, Lora **out, Err *err) {
             dims[t][1] = (int)arch_dim_size(w->rows, c);
         }
     }
-    Lora *l = calloc(1, sizeof *l);
+    Lora *l = fault_calloc(1, sizeof *l);
     if (!l) return err_set(err, ERR_NOMEM, "out of memory");
     l->cfg = *cfg;
     l->scale = cfg->alpha / (float)cfg->rank;
     l->n_layer = c->n_layer;
-    l->pairs = calloc((size_t)c->n_layer * LORA_N_TARGETS, sizeof(LoraPair));
+    l->pairs = fault_calloc((size_t)c->n_layer * LORA_N_TARGETS, sizeof(LoraPair));
     size_t total = 0;
     for (int t = 0; t < LORA_N_TARGETS; t++)
         if (cfg->targets & (1u << t)) total += (size_t)cfg->rank * (dims[t][0] + dims[t][1]);
     total *= c->n_layer;
     l->n_params = total;
-    l->params = calloc(total, sizeof(float));
-    l->grads = calloc(total, sizeof(float));
-    l->adam_m = calloc(total, sizeof(float));
-    l->adam_v = calloc(total, sizeof(float));
+    l->params = fault_calloc(total, sizeof(float));
+    l->grads = fault_calloc(total, sizeof(float));
+    l->adam_m = fault_calloc(total, sizeof(float));
+    l->adam_v = fault_calloc(total, sizeof(float));
     if (!l->pairs || !l->params || !l->grads || !l->adam_m || !l->adam_v) {
         lora_free(l);
         return err_set(err, ERR_NOMEM, "cannot allocate LoRA adapters (%zu parameters)", total);

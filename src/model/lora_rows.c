@@ -10,6 +10,8 @@
 
 #include "lora.h"
 
+#include "../core/fault.h"
+
 /* 16 floats with element-wise arithmetic (GCC vector extensions: AVX-512, two AVX or four SSE
  * registers, by the target), loaded and stored unaligned. */
 typedef float v16 __attribute__((vector_size(64)));
@@ -103,7 +105,7 @@ int lora_prepare_rows(Lora *l, Err *err) {
     for (int i = 0; i < l->n_layer * LORA_N_TARGETS; i++)
         if (l->pairs[i].A) total += (size_t)l->pairs[i].rank * l->pairs[i].out;
     free(l->b_rows);
-    if (!(l->b_rows = malloc((total ? total : 1) * sizeof(float)))) return err_set(err, ERR_NOMEM, "out of memory");
+    if (!(l->b_rows = fault_malloc((total ? total : 1) * sizeof(float)))) return err_set(err, ERR_NOMEM, "out of memory");
     float *bt = l->b_rows;
     for (int i = 0; i < l->n_layer * LORA_N_TARGETS; i++) {
         LoraPair *p = &l->pairs[i];

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "safetensors.h"
 
@@ -19,10 +20,11 @@ static void key_name(char *buf, size_t cap, int layer, LoraTarget t, const char 
 }
 
 int peft_save(const Lora *l, const char *dir, const char *base_model, Err *err) {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return err_set(err, ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+    if ((fault_fire(FAULT_WRITE, "peft_save mkdir") || mkdir(dir, 0755) != 0) && errno != EEXIST)
+        return err_set(err, ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
     int n = 0, cap = l->n_layer * LORA_N_TARGETS * 2;
-    StWriteTensor *ts = calloc(cap, sizeof *ts);
-    char (*names)[160] = calloc(cap, sizeof *names);
+    StWriteTensor *ts = fault_calloc(cap, sizeof *ts);
+    char (*names)[160] = fault_calloc(cap, sizeof *names);
     if (!ts || !names) {
         free(ts);
         free(names);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "../core/half.h"
 
@@ -93,7 +94,7 @@ static int parse(SafeTensors *st, Err *err) {
         return err_set(err, ERR_FORMAT, "%s: header is not a JSON object", path);
     }
     uint64_t data_size = st->file.size - 8 - hlen;
-    st->tensors = calloc(json_object_size(root) + 1, sizeof(StTensor));
+    st->tensors = fault_calloc(json_object_size(root) + 1, sizeof(StTensor));
     if (!st->tensors) {
         json_decref(root);
         return err_set(err, ERR_NOMEM, "%s: out of memory", path);
@@ -117,7 +118,7 @@ static int parse(SafeTensors *st, Err *err) {
 
 int st_open(const char *path, SafeTensors **out, Err *err) {
     *out = NULL;
-    SafeTensors *st = calloc(1, sizeof *st);
+    SafeTensors *st = fault_calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
         free(st);
         return err_set(err, ERR_NOMEM, "%s: out of memory", path);
@@ -193,14 +194,14 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
         return -1;
     }
     uint64_t hlen = padded;
-    fwrite(&hlen, 8, 1, af.fp);
-    fwrite(text, 1, len, af.fp);
-    for (size_t i = len; i < padded; i++) fputc(' ', af.fp);
+    file_atomic_write(&af, &hlen, 8);
+    file_atomic_write(&af, text, len);
+    file_atomic_write(&af, "        ", padded - len); /* fewer than 8 spaces */
     free(text);
     for (int i = 0; i < n; i++) {
         uint64_t count = 1;
         for (int d = 0; d < tensors[i].n_dims; d++) count *= tensors[i].shape[d];
-        fwrite(tensors[i].data, 4, count, af.fp);
+        file_atomic_write(&af, tensors[i].data, 4 * count);
     }
     return file_atomic_commit(&af, err);
 }

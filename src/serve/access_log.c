@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,8 @@
 struct AccessLog {
     int fd;
     bool own;     /* fd is ours to close (not stderr) */
-    bool failing; /* the last write failed: said once on stderr until one succeeds (a benign race) */
+    atomic_bool failing; /* the last write failed: said once on stderr until one succeeds (HTTP
+                          * threads write at once: two may both say it, never a torn value) */
 };
 
 int access_log_open(const char *path, AccessLog **out, Err *err) {
@@ -78,11 +81,11 @@ void access_log_write(AccessLog *log, const HttpRequest *req, int status, double
     text[n] = '\n'; /* json_dumps's NUL becomes the line's end: one write, one line */
     ssize_t w = write(log->fd, text, n + 1);
     bool ok = w == (ssize_t)(n + 1);
-    if (!ok && log->own && !log->failing)
+    bool was_failing = atomic_exchange_explicit(&log->failing, !ok, memory_order_relaxed);
+    if (!ok && log->own && !was_failing)
         fprintf(stderr, "ftune serve: access log: the line of %s was not written (nor will be the next ones until "
                         "there is room): %s\n", req->request_id, w < 0 ? strerror(errno) : "short write");
-    if (ok && log->failing) fprintf(stderr, "ftune serve: access log: written again from %s on\n", req->request_id);
-    log->failing = !ok;
+    if (ok && was_failing) fprintf(stderr, "ftune serve: access log: written again from %s on\n", req->request_id);
     if (status >= 500 && log->own)
         fprintf(stderr, "ftune serve: %d %s %s %s: %s\n", status, req->request_id, req->method, req->path,
                 req->cause[0] ? req->cause : "unknown cause");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../core/clock.h"
+#include "../core/fault.h"
 #include "../store/store.h"
 
 #define HTTP_STREAM_BLOCK 16384 /* bytes handed to MHD per read of a stream */
@@ -62,7 +63,7 @@ typedef struct {
 /* ---- streams ---- */
 
 HttpStream *http_stream_new(void) {
-    HttpStream *s = calloc(1, sizeof *s);
+    HttpStream *s = fault_calloc(1, sizeof *s);
     if (!s) return NULL;
     pthread_mutex_init(&s->mu, NULL);
     s->refs = 2; /* the producer's and the connection's */
@@ -98,7 +99,7 @@ int http_stream_write(HttpStream *s, const char *data, size_t len) {
     if (s->len + len > s->cap) {
         size_t cap = s->cap ? s->cap : 4096;
         while (cap < s->len + len) cap *= 2;
-        char *b = realloc(s->buf, cap);
+        char *b = fault_realloc(s->buf, cap);
         if (!b) {
             pthread_mutex_unlock(&s->mu);
             return -1;
@@ -216,7 +217,7 @@ static void conn_free(ConnState *c) {
 }
 
 static ConnState *conn_new(HttpServer *s, struct MHD_Connection *conn, const char *url, const char *method) {
-    ConnState *c = calloc(1, sizeof *c);
+    ConnState *c = fault_calloc(1, sizeof *c);
     if (!c) return NULL;
     c->t0 = clock_now_s();
     c->srv = s;
@@ -319,14 +320,14 @@ static int body_append(ConnState *c, const char *data, size_t n) {
     if (c->spool) {
         if (c->spool_fd < 0) {
             snprintf(c->req.spool_path, sizeof c->req.spool_path, "%s/" HTTP_SPOOL_PREFIX "XXXXXX", c->srv->spool_dir);
-            c->spool_fd = mkstemp(c->req.spool_path);
+            c->spool_fd = fault_fire(FAULT_WRITE, "upload spool create") ? -1 : mkstemp(c->req.spool_path);
             if (c->spool_fd < 0) {
                 c->req.spool_path[0] = 0;
                 return -1;
             }
         }
         for (size_t done = 0; done < n;) {
-            ssize_t w = write(c->spool_fd, data + done, n - done);
+            ssize_t w = fault_fire(FAULT_WRITE, "upload spool write") ? -1 : write(c->spool_fd, data + done, n - done);
             if (w < 0 && errno == EINTR) continue;
             if (w <= 0) return -1;
             done += (size_t)w;
@@ -337,7 +338,7 @@ static int body_append(ConnState *c, const char *data, size_t n) {
     if (c->req.body_len + n + 1 > c->body_cap) {
         size_t cap = c->body_cap ? c->body_cap : 4096;
         while (cap < c->req.body_len + n + 1) cap *= 2;
-        char *b = realloc(c->req.body, cap);
+        char *b = fault_realloc(c->req.body, cap);
         if (!b) return -1;
         c->req.body = b;
         c->body_cap = cap;
@@ -553,7 +554,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 int http_start(const HttpConfig *cfg, HttpServer **out, Err *err) {
     *out = NULL;
-    HttpServer *s = calloc(1, sizeof *s);
+    HttpServer *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->cfg = *cfg;
     snprintf(s->spool_dir, sizeof s->spool_dir, "%s", cfg->spool_dir);

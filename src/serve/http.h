@@ -25,8 +25,14 @@
 #define HTTP_MAX_URL (16 << 10)      /* bytes of a request's path and query: longer is a 414 */
 #define HTTP_MAX_HEADERS (32 << 10)  /* bytes of a request's header names and values: more is a 431 */
 /* Per-connection buffer: room for a request line and headers well past the two limits above, so
- * that the handler answers them with OpenAI-shaped errors; beyond it libmicrohttpd answers by
- * itself (its own HTML 414/431). */
+ * that the handler answers them with OpenAI-shaped errors. Beyond it libmicrohttpd (0.9.75)
+ * answers by itself, with the right status (414 for the request line, 431 for the headers,
+ * Connection: close) but its compiled-in HTML body: it gives up on the request before the headers
+ * are complete, and no callback runs there that could queue a response (the access handler needs
+ * complete headers; MHD_OPTION_URI_LOG_CALLBACK sees the URL but can only return a context;
+ * MHD_OPTION_NOTIFY_COMPLETED only learns that the request ended; no option replaces that body).
+ * Moving the bound up would only move where this happens, at up to this much memory per
+ * connection (HTTP_CONNECTION_LIMIT of them). */
 #define HTTP_CONNECTION_MEMORY (256 << 10)
 
 typedef struct HttpStream HttpStream;

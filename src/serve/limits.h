@@ -2,12 +2,12 @@
  * refilled continuously (so a burst of a minute's worth is allowed, then one request every
  * 60/per_minute seconds). A request over it gets 429 with Retry-After (server.c). Buckets are named
  * by key id (never the secret), made when a key is first seen: keys created while the server runs
- * get theirs. The bound on queued jobs is a count in the store, checked by routes_jobs.c.
+ * get theirs. The bound on queued jobs is a count in the store per project, checked by routes_jobs.c.
  * Thread-safe. */
 #ifndef FTUNE_LIMITS_H
 #define FTUNE_LIMITS_H
 
-#define LIMITS_QUEUED_JOBS_DEFAULT 100 /* jobs validating or queued at once (ftune serve --max-queued-jobs) */
+#define LIMITS_QUEUED_JOBS_DEFAULT 100 /* a project's jobs validating or queued at once (--max-queued-jobs) */
 #define LIMITS_RATE_DEFAULT 0          /* requests per minute per API key; 0 = no limit (--rate-limit) */
 #define LIMITS_KEY_MAX 64              /* bytes of a key id, NUL included */
 

@@ -174,7 +174,7 @@ char *metrics_render(Metrics *m, Store *s, const InferStats *sched, size_t *len)
     enum { N_STATUS = sizeof statuses / sizeof statuses[0] };
     long long counts[N_STATUS];
     Err err = {0};
-    if (s && store_job_count_by_status(s, statuses, N_STATUS, counts, &err) == 0) {
+    if (s && store_job_count_by_status(s, NULL, statuses, N_STATUS, counts, &err) == 0) {
         text_add(&t, "# HELP ftune_fine_tuning_jobs Fine-tuning jobs by status.\n# TYPE ftune_fine_tuning_jobs gauge\n");
         for (int i = 0; i < N_STATUS; i++)
             text_add(&t, "ftune_fine_tuning_jobs{status=\"%s\"} %lld\n", statuses[i], counts[i]);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "../data/jdoc.h"
 #include "../data/validate.h"
@@ -48,7 +49,7 @@ static int check_jsonl(const unsigned char *data, size_t len, ApiError *e) {
         if (n + 1 > cap) {
             cap = n + 1;
             free(line);
-            line = malloc(cap);
+            line = fault_malloc(cap);
             if (!line) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
         }
         memcpy(line, text, n);
@@ -183,6 +184,9 @@ void route_files_create(Ctx *c) {
     if (!rc && expires_after) {
         rec.expires_at = rec.created_at + expires_after;
         rc = store_file_set_expiry(c->store, rec.id, rec.expires_at, &err);
+        /* the client gets a 500: the file is not kept (an upload not acknowledged, which would
+         * never expire); if it cannot be removed either, it stays without an expiry */
+        if (rc) store_file_delete(c->store, rec.id, NULL);
     }
     if (rc) {
         api_server_error(c, "the file could not be stored", &err);

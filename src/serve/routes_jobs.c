@@ -24,21 +24,22 @@ static void job_not_found(Ctx *c, const char *id) {
                "No such fine-tuning job: %s", id);
 }
 
-/* Refuses a new job (429) while max jobs are already validating or queued (max <= 0: no bound).
+/* Refuses a new job (429) while max jobs of the request's project are already validating or
+ * queued (max <= 0: no bound): one project filling its queue does not stop another's jobs.
  * Checked before the insert: requests racing on several HTTP threads may pass it together. */
 static int check_queue_room(Ctx *c, int max, ApiError *e) {
     static const char *const waiting[] = {"validating_files", "queued"};
     long long counts[2];
     Err err = {0};
     if (max <= 0) return 0;
-    if (store_job_count_by_status(c->store, waiting, 2, counts, &err)) {
+    if (store_job_count_by_status(c->store, c->project, waiting, 2, counts, &err)) {
         api_note_cause(c, "the jobs could not be counted", &err);
         return api_fail(e, 500, "server_error", NULL, NULL, "The jobs could not be counted (request id %s).",
                         c->req->request_id);
     }
     if (counts[0] + counts[1] < max) return 0;
     return api_fail(e, 429, "invalid_request_error", NULL, "too_many_queued_jobs",
-                    "%lld fine-tuning jobs are already waiting (the server's limit is %d): wait for some to start, or "
+                    "%lld fine-tuning jobs of this project are already waiting (the server's limit is %d per project): wait for some to start, or "
                     "cancel some, before creating another.",
                     counts[0] + counts[1], max);
 }
@@ -117,10 +118,14 @@ void route_jobs_create(Ctx *c) {
         if (job->seed < 0) job->seed = (long long)(store_random_u64() % 2147483648ull); /* OpenAI's 0..2^31-1 */
         char msg[STORE_ID_MAX + 40];
         snprintf(msg, sizeof msg, "Created fine-tuning job: %s", job->id);
-        if (store_job_create(c->store, job, &err) ||
-            store_event_add(c->store, job->id, "info", "message", msg, NULL, NULL, &err)) {
+        if (store_job_create(c->store, job, &err)) {
             api_server_error(c, "the job could not be stored", &err);
         } else {
+            /* the job is stored (it will run): it is acknowledged even if its first event is lost
+             * (a 500 here made clients retry and create it twice) */
+            if (store_event_add(c->store, job->id, "info", "message", msg, NULL, NULL, &err))
+                fprintf(stderr, "ftune serve: job %s: its creation event could not be recorded: %s\n", job->id,
+                        err.msg);
             jobs_notify(c->srv->jobs);
             api_json(c, 200, api_job_json(job));
         }

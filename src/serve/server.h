@@ -32,7 +32,7 @@ typedef struct {
     int precision;                   /* FtPrecision of every model it loads (auto, fp32, bf16) */
     int parallel;                    /* live chat sequences at once (<= 0: the default) */
     int kv_cache_mib;                /* key/value cache bound (<= 0: the default) */
-    int max_queued_jobs;             /* jobs validating or queued at once; more is a 429 (<= 0: no bound) */
+    int max_queued_jobs;             /* a project's jobs validating or queued at once; more is a 429 (<= 0: no bound) */
     int rate_limit;                  /* requests per minute per API key; more is a 429 (<= 0: no limit) */
     int max_tokens;                  /* a reply's most tokens: more asked is a 400, none asked gets this
                                       * (<= 0: the context and INFERENCE_DEFAULT_MAX_TOKENS only) */

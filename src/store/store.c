@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "store_internal.h"
 
@@ -200,7 +201,7 @@ int store_collect(Store *s, sqlite3_stmt *st, StoreRowFn read, size_t rec_size, 
         if (count == cap) {
             int grown = cap ? cap * 2 : 16;
             if (grown > limit) grown = limit;
-            char *p = realloc(items, (size_t)grown * rec_size);
+            char *p = fault_realloc(items, (size_t)grown * rec_size);
             if (!p) {
                 free(items);
                 sqlite3_finalize(st);
@@ -417,7 +418,8 @@ static int open_db(Store *s, Err *err) {
 
 int store_open(const char *data_dir, Store **out, Err *err) {
     *out = NULL;
-    Store *s = calloc(1, sizeof *s);
+    store_fault_install();
+    Store *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "%s: out of memory", data_dir);
     /* room for "/files/<id>.tmp" after the directory */
     if (!*data_dir || strlen(data_dir) + sizeof "/files/.tmp" + STORE_ID_MAX > STORE_PATH_MAX ||

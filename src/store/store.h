@@ -162,8 +162,10 @@ int store_job_oldest(Store *s, const char *status, JobRecord *out, Err *err);
 int store_job_list(Store *s, const char *project, const char *after, int limit, const char *const *keys,
                    const char *const *values, int n_filter, bool metadata_null, JobRecord **out, int *n, bool *has_more,
                    Err *err);
-/* Counts of jobs by status, for /metrics: fills counts[i] for statuses[i]. */
-int store_job_count_by_status(Store *s, const char *const *statuses, int n, long long *counts, Err *err);
+/* Counts of jobs of project (NULL: every project's) by status, for /metrics and the queue bound:
+ * fills counts[i] for statuses[i]. */
+int store_job_count_by_status(Store *s, const char *project, const char *const *statuses, int n, long long *counts,
+                              Err *err);
 /* The succeeded, not deleted job whose fine_tuned_model is name (STORE_NOT_FOUND otherwise). */
 int store_job_by_model(Store *s, const char *name, JobRecord *out, Err *err);
 

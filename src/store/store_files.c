@@ -73,7 +73,10 @@ int store_file_create(Store *s, const char *project, const char *filename, const
     new_file_record(&f, project, filename, purpose, (long long)len);
     char path[STORE_PATH_MAX];
     store_file_path(s, f.id, path, sizeof path);
-    if (file_write_atomic(path, data, len, err)) return -1;
+    if (file_write_atomic(path, data, len, err)) {
+        unlink(path); /* written but not made durable (directory fsync): no row will name it */
+        return -1;
+    }
     return insert_file_row(s, &f, path, out, err);
 }
 

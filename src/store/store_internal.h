@@ -24,6 +24,9 @@ struct Store {
     bool use_reserve;             /* a write that finds the disk full may spend the reserve (store_reserve_use) */
 };
 
+/* Installs SQLite's fault-injection hooks when FTUNE_FAULT is set (store_fault.c); once per
+ * process, before the first connection. */
+void store_fault_install(void);
 /* Fills err with "<db_path>: <what>: <sqlite message>" (ERR_IO); returns -1. */
 int store_sql_error(Store *s, const char *what, Err *err);
 /* Runs constant SQL (one or more statements, no parameters); on failure fills err naming what. */

@@ -1,6 +1,6 @@
 /* store_jobs.c: fine-tuning job rows: create, get, whole-row and conditional updates, atomic
  * status transitions, the worker's flags, the queue head, paged lists with a metadata filter,
- * counts by status and the lookup of a fine-tuned model's job. A conditional write (transition,
+ * counts by status (of one project or all) and the lookup of a fine-tuned model's job. A conditional write (transition,
  * update_if) is a single UPDATE, so of two racing writers exactly one wins. Metadata is kept as
  * JSON object text and only looked into (with SQLite's JSON1) when a list is filtered; this file
  * does not validate it. */
@@ -208,10 +208,14 @@ int store_job_list(Store *s, const char *project, const char *after, int limit, 
     return 0;
 }
 
-int store_job_count_by_status(Store *s, const char *const *statuses, int n, long long *counts, Err *err) {
+int store_job_count_by_status(Store *s, const char *project, const char *const *statuses, int n, long long *counts,
+                              Err *err) {
     for (int i = 0; i < n; i++) counts[i] = 0;
     sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT status, count(*) FROM jobs GROUP BY status", &st, "count jobs", err)) return -1;
+    if (store_prepare(s, "SELECT status, count(*) FROM jobs WHERE ?1 IS NULL OR project = ?1 GROUP BY status", &st,
+                      "count jobs", err))
+        return -1;
+    store_bind_text(st, 1, project);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(st, 0);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/fault.h"
 #include "store_internal.h"
 
 static void reserve_path(const char *data_dir, char *out, size_t size) {
@@ -24,8 +25,9 @@ int store_reserve_ensure(const char *data_dir, Err *err) {
     if (stat(path, &st) == 0 && st.st_size >= STORE_RESERVE_BYTES) return 0;
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return err_set(err, ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    int rc = posix_fallocate(fd, 0, STORE_RESERVE_BYTES); /* blocks really allocated, not a sparse file */
-    if (rc == 0 && fsync(fd) != 0) rc = errno;
+    /* blocks really allocated, not a sparse file */
+    int rc = fault_fire(FAULT_WRITE, "reserve fallocate") ? EIO : posix_fallocate(fd, 0, STORE_RESERVE_BYTES);
+    if (rc == 0 && (fault_fire(FAULT_FSYNC, "reserve fsync") || fsync(fd) != 0)) rc = errno;
     close(fd);
     if (rc == 0) return 0;
     unlink(path); /* a partial reserve only takes space */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fault.h"
 #include "../data/example_messages.h"
 #include "../data/example_tokens.h"
 #include "../data/jdoc.h"
@@ -84,7 +85,7 @@ int dataset_load(const TextModel *tm, const char *path, long max_length, long mi
         info->n_without_trained += e.n_trained == 0;
         if (out->n == cap) {
             cap = cap ? cap * 2 : 256;
-            TrainExample *grown = realloc(out->ex, (size_t)cap * sizeof *grown);
+            TrainExample *grown = fault_realloc(out->ex, (size_t)cap * sizeof *grown);
             if (!grown) {
                 free(e.ids);
                 free(e.mask);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fault.h"
 #include "../model/layer.h"
 #include "../tensor/matmul.h"
 #include "../tensor/ops.h"
@@ -64,19 +65,19 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     size_t total = per_layer * c->n_layer + R * C /* final residual */ + R * C + R + /* final norm */
                    2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * L * L + R * (r ? r : 1) + HEAD_CHUNK * V +
                    HEAD_CHUNK * C + (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? R * wide : 0);
-    TrainState *s = calloc(1, sizeof *s);
+    TrainState *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->m = m;
     s->lora = lora;
     s->max_len = max_len;
     s->max_rows = max_rows;
-    s->arena = malloc(total * sizeof(float));
-    s->acts = calloc(c->n_layer, sizeof(LayerActs));
-    s->x_in = calloc(c->n_layer + 1, sizeof(float *));
-    s->pos = malloc(R * sizeof(int));
-    s->rows = malloc(R * sizeof(int));
-    s->targets = malloc(R * sizeof(int));
-    s->runs = malloc(R * sizeof(RowRun));
+    s->arena = fault_malloc(total * sizeof(float));
+    s->acts = fault_calloc(c->n_layer, sizeof(LayerActs));
+    s->x_in = fault_calloc(c->n_layer + 1, sizeof(float *));
+    s->pos = fault_malloc(R * sizeof(int));
+    s->rows = fault_malloc(R * sizeof(int));
+    s->targets = fault_malloc(R * sizeof(int));
+    s->runs = fault_malloc(R * sizeof(RowRun));
     if (!s->arena || !s->acts || !s->x_in || !s->pos || !s->rows || !s->targets || !s->runs) {
         train_state_free(s);
         return err_set(err, ERR_NOMEM, "cannot allocate %zu MiB of activations for %d tokens per pass",

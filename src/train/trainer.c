@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "../core/clock.h"
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "../core/rng.h"
 #include "../model/peft.h"
@@ -51,7 +52,7 @@ static void shuffle(int *v, int n, Rng *r) {
 /* The example order of one epoch: shuffled, then sorted by length within groups of
  * GROUP_BATCHES batches (similar lengths share a batch), then the batches shuffled. Depends only
  * on (seed, epoch). */
-static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int epoch, int *order) {
+static int epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int epoch, int *order, Err *err) {
     Rng r;
     rng_seed(&r, seed * 1000003u + (uint64_t)epoch);
     for (int i = 0; i < set->n; i++) order[i] = i;
@@ -60,7 +61,12 @@ static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int 
     g_sort_set = set;
     for (int g = 0; g < set->n; g += group) qsort(order + g, (size_t)(set->n - g < group ? set->n - g : group), sizeof(int), by_length);
     int n_batches = (set->n + batch_size - 1) / batch_size;
-    int *perm = malloc(n_batches * sizeof(int)), *copy = malloc(set->n * sizeof(int));
+    int *perm = fault_malloc(n_batches * sizeof(int)), *copy = fault_malloc(set->n * sizeof(int));
+    if (!perm || !copy) {
+        free(perm);
+        free(copy);
+        return err_set(err, ERR_NOMEM, "out of memory for the order of epoch %d", epoch + 1);
+    }
     for (int b = 0; b < n_batches; b++) perm[b] = b;
     /* the last (possibly short) batch stays last so that every other batch is full */
     shuffle(perm, n_batches - 1 > 0 ? n_batches - 1 : 0, &r);
@@ -70,6 +76,7 @@ static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int 
     memcpy(order, copy, set->n * sizeof(int));
     free(perm);
     free(copy);
+    return 0;
 }
 
 #define TRAIN_MAX_PACK_EXAMPLES 256 /* examples pack_rows sums at most (more only means more passes) */
@@ -174,7 +181,8 @@ static int save_checkpoint(const Lora *l, const TrainConfig *cfg, const TrainPro
     snprintf(old, sizeof old, "%s.old", path);
     if (rename(path, old) == 0) /* an earlier checkpoint of the same step (resumed run) */
         file_remove_tree(old, NULL); /* leaving it is harmless */
-    if (rename(tmp, path) != 0) return err_set(err, ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (fault_fire(FAULT_RENAME, "save_checkpoint") || rename(tmp, path) != 0)
+        return err_set(err, ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
     snprintf(out_path, cap, "%s", path);
     return 0;
 }
@@ -226,12 +234,12 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
 
     TrainState *ts;
     if (train_state_new(m, lora, max_len, pack_rows(train, cfg->batch_size), &ts, err)) return -1;
-    TrainSeq *seqs = malloc((size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
+    TrainSeq *seqs = fault_malloc((size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
     long per_epoch = (train->n + cfg->batch_size - 1) / cfg->batch_size;
     long total = per_epoch * cfg->n_epochs;
     long warmup = (long)(cfg->warmup_fraction * total + 0.5);
-    int *order = malloc(train->n * sizeof(int)), *valid_idx = NULL;
-    ResultRow *rows = calloc(total + 1, sizeof(ResultRow));
+    int *order = fault_malloc(train->n * sizeof(int)), *valid_idx = NULL;
+    ResultRow *rows = fault_calloc(total + 1, sizeof(ResultRow));
     long n_rows = 0;
     int n_valid_interval = 0;
     if (!seqs || !order || !rows) {
@@ -240,7 +248,11 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         return err_set(err, ERR_NOMEM, "out of memory");
     }
     if (valid && valid->n > 0) {
-        valid_idx = malloc(valid->n * sizeof(int));
+        if (!(valid_idx = fault_malloc(valid->n * sizeof(int)))) {
+            free(seqs), free(order), free(rows);
+            train_state_free(ts);
+            return err_set(err, ERR_NOMEM, "out of memory");
+        }
         for (int i = 0; i < valid->n; i++) valid_idx[i] = i;
         Rng r;
         rng_seed(&r, cfg->seed ^ 0x5eedull);
@@ -254,7 +266,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     while (!rc && progress->step < total) {
         int epoch = (int)(progress->step / per_epoch);
         long in_epoch = progress->step % per_epoch;
-        epoch_order(train, cfg->batch_size, cfg->seed, epoch, order);
+        if ((rc = epoch_order(train, cfg->batch_size, cfg->seed, epoch, order, err))) break;
         /* one optimizer step: the batch's gradient is the mean over its trained tokens */
         int first = (int)(in_epoch * cfg->batch_size), last = first + cfg->batch_size;
         if (last > train->n) last = train->n;
@@ -294,7 +306,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         rows[n_rows++] = (ResultRow){mt.step, mt.train_loss, mt.train_accuracy, mt.valid_loss, mt.valid_accuracy,
                                      mt.has_valid};
         if (epoch_end) progress->epoch = epoch + 1;
-        bool stop = (cfg->stop && *cfg->stop) || (progress->step == total);
+        bool stop = (cfg->stop && __atomic_load_n(cfg->stop, __ATOMIC_RELAXED)) || (progress->step == total);
         char ckpt[4096] = "";
         if (cfg->out_dir && (epoch_end || stop)) {
             if (save_checkpoint(lora, cfg, progress, ckpt, sizeof ckpt, err) ||

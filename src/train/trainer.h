@@ -38,7 +38,8 @@ typedef struct {
     int eval_examples;     /* examples in an interval validation pass (the full set at epoch ends) */
     const char *out_dir;   /* checkpoints and results.csv; NULL: none written */
     const char *base_model;/* recorded in the adapters */
-    const volatile int *stop; /* set to non-zero (e.g. by SIGINT) to stop at the next step boundary */
+    const volatile int *stop; /* set to non-zero (e.g. by SIGINT) to stop at the next step boundary;
+                               * read atomically (another thread may set it) */
     int n_threads;         /* the run's thread budget (<= 0: every core), set on the calling thread */
 } TrainConfig;
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../core/fault.h"
 #include "../core/fileio.h"
 #include "../data/validate.h"
 #include "../ftune.h"
@@ -27,10 +28,16 @@ struct JobWorker {
     pthread_mutex_t mu;
     pthread_cond_t wake;
     unsigned long wakeups;
-    volatile int stop;
+    volatile int stop;     /* read and written atomically (stopping(), jobs_stop); ft_train reads it too */
+    JobRecord validator_job, trainer_job; /* each thread's job record, made with the worker (no
+                                           * allocation in a thread that could leave it stopped) */
 };
 
 static long long now_s(void) { return (long long)time(NULL); }
+
+/* Whether jobs_stop was called (the threads poll it; the trainer also stops at the next step). */
+static bool stopping(const JobWorker *w) { return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) != 0; }
+static void set_stopping(JobWorker *w) { __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE); }
 
 static void log_err(const char *what, const Err *err) { fprintf(stderr, "ftune serve: %s: %s\n", what, err->msg); }
 
@@ -54,7 +61,7 @@ static int add_event(Store *s, Err *err, const char *job_id, const char *level, 
 /* Waits until notified, stopped, or JOBS_POLL_MS passed. */
 static void wait_for_work(JobWorker *w, unsigned long *seen) {
     pthread_mutex_lock(&w->mu);
-    if (*seen == w->wakeups && !w->stop) {
+    if (*seen == w->wakeups && !stopping(w)) {
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
         t.tv_sec += JOBS_POLL_MS / 1000;
@@ -185,17 +192,27 @@ static int validate_job(JobWorker *w, Store *s, JobRecord *job) {
     return rc < 0 || strcmp(status, "validating_files") == 0 ? -1 : 0;
 }
 
+/* The thread's own connection, tried again each poll while it cannot be opened (a failing
+ * disk, or no memory for now): a thread that gave up would leave jobs waiting until a restart.
+ * NULL only when the worker stops first. */
+static Store *open_store(JobWorker *w, const char *who, unsigned long *seen) {
+    Store *s = NULL;
+    Err err = {0};
+    while (!stopping(w) && store_open(w->data_dir, &s, &err)) {
+        fprintf(stderr, "ftune serve: %s: %s (trying again)\n", who, err.msg);
+        wait_for_work(w, seen);
+    }
+    return s;
+}
+
 static void *validator_main(void *arg) {
     JobWorker *w = arg;
-    Store *s;
     Err err = {0};
-    if (store_open(w->data_dir, &s, &err)) {
-        log_err("validator", &err);
-        return NULL;
-    }
     unsigned long seen = 0;
-    JobRecord *job = malloc(sizeof *job);
-    while (job && !w->stop) {
+    Store *s = open_store(w, "validator", &seen);
+    if (!s) return NULL;
+    JobRecord *job = &w->validator_job;
+    while (!stopping(w)) {
         int rc = store_job_oldest(s, "validating_files", job, &err);
         if (rc == 0 && validate_job(w, s, job) == 0) continue;
         if (rc < 0) log_err("validator", &err);
@@ -203,7 +220,6 @@ static void *validator_main(void *arg) {
         store_reserve_ensure(w->data_dir, NULL); /* again once a full disk has room */
         wait_for_work(w, &seen);
     }
-    free(job);
     store_close(s);
     return NULL;
 }
@@ -338,7 +354,7 @@ static int on_train_step(const FtTrainMetrics *m, const char *checkpoint_dir, vo
     int st = store_job_update_if(rc->s, rc->job, "running", &err);
     if (st < 0) run_write_failed(rc, "the job's progress", &err);
     else if (st != 0) rc->stopped_by_status = true;
-    return rc->write_failed || rc->stopped_by_status || rc->w->stop;
+    return rc->write_failed || rc->stopped_by_status || stopping(rc->w);
 }
 
 /* Base64 of a file's bytes (the results file is served encoded, as OpenAI does). */
@@ -347,7 +363,7 @@ static char *base64_file(const char *path, size_t *out_len, Err *err) {
     char *raw;
     size_t len;
     if (file_read_all(path, (size_t)1 << 30, &raw, &len, err)) return NULL;
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    char *out = fault_malloc(4 * ((len + 2) / 3) + 1);
     if (!out) {
         free(raw);
         err_set(err, ERR_NOMEM, "out of memory");
@@ -425,7 +441,7 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
     JobRecord *job = rc->job;
     job_set_hyperparams(job, plan);
     Err err = {0};
-    if (mkdir(rc->run_dir, 0700) != 0 && errno != EEXIST) {
+    if ((fault_fire(FAULT_WRITE, "job directory mkdir") || mkdir(rc->run_dir, 0700) != 0) && errno != EEXIST) {
         err_set(&err, ERR_IO, "%.1000s: cannot create: %s", rc->run_dir, strerror(errno));
         run_write_failed(rc, "its directory", &err);
         return 1;
@@ -607,18 +623,15 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
 
 static void *trainer_main(void *arg) {
     JobWorker *w = arg;
-    Store *s;
     Err err = {0};
-    if (store_open(w->data_dir, &s, &err)) {
-        log_err("trainer", &err);
-        return NULL;
-    }
     unsigned long seen = 0;
-    JobRecord *job = malloc(sizeof *job);
+    Store *s = open_store(w, "trainer", &seen);
+    if (!s) return NULL;
+    JobRecord *job = &w->trainer_job;
     bool startup = true; /* jobs still `running` were cut off by a restart */
     bool pending = false; /* *job failed but could not be recorded (a full disk): retried each poll */
     static const char *const queued[] = {"queued"};
-    while (job && !w->stop) {
+    while (!stopping(w)) {
         if (pending) {
             pending = record_failure(s, job, "running", false) != 0;
             if (pending) wait_for_work(w, &seen);
@@ -640,13 +653,12 @@ static void *trainer_main(void *arg) {
         if (rc < 0) log_err("trainer", &err);
         wait_for_work(w, &seen);
     }
-    free(job);
     store_close(s);
     return NULL;
 }
 
 int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
-    JobWorker *w = calloc(1, sizeof *w);
+    JobWorker *w = fault_calloc(1, sizeof *w);
     if (!w) return err_set(err, ERR_NOMEM, "out of memory");
     w->cfg = *cfg;
     snprintf(w->data_dir, sizeof w->data_dir, "%s", cfg->data_dir);
@@ -664,7 +676,7 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
         return err_set(err, ERR_IO, "cannot start the job validator thread");
     }
     if (pthread_create(&w->trainer, NULL, trainer_main, w) != 0) {
-        w->stop = 1;
+        set_stopping(w);
         jobs_notify(w);
         pthread_join(w->validator, NULL);
         free(w);
@@ -676,7 +688,7 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
 
 void jobs_stop(JobWorker *w) {
     if (!w) return;
-    w->stop = 1;
+    set_stopping(w);
     jobs_notify(w);
     pthread_join(w->validator, NULL);
     pthread_join(w->trainer, NULL);

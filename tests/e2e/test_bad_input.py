@@ -205,12 +205,16 @@ def test_huge_header(c):
         resp = send_raw(c, b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer unused\r\nX-Big: "
                         + b"b" * (kib << 10) + b"\r\n\r\n")
         status = int(resp.split(b" ")[1]) if resp.startswith(b"HTTP/1.") else None
-        check(status in (400, 413, 431), "a %d KiB header: %r, expected status 400, 413 or 431" % (kib, resp[:200]))
+        check(status == 431, "a %d KiB header: %r, expected status 431" % (kib, resp[:200]))
         head, _, body = resp.partition(b"\r\n\r\n")
-        if not body.startswith(b"{"):
+        if not body.startswith(b"{"):  # past HTTP_CONNECTION_MEMORY: libmicrohttpd's own body (http.h)
             print("     note: the %d KiB header's %d answer is not an OpenAI-shaped error: %r"
                   % (kib, status, body[:80]))
         server_answers(c, "a %d KiB header" % kib)
+    # a 1 MiB request line: libmicrohttpd's own 414 (http.h says why), but a 414 and a server that goes on
+    resp = send_raw(c, b"GET /v1/models?a=" + b"y" * (1 << 20) + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    check(resp.startswith(b"HTTP/1.1 414"), "a 1 MiB request line: %r, expected status 414" % resp[:200])
+    server_answers(c, "a 1 MiB request line")
 
 
 def test_long_url_and_headers_json(c):

@@ -1,6 +1,7 @@
 """test_limits.py: the server's limits (issue 11, item 9), as the official openai SDK sees them:
-with --max-queued-jobs 2, a third job waiting (validating or queued) behind a training one is
-refused with 429 too_many_queued_jobs and nothing is stored; with --rate-limit 20, the 21st request
+with --max-queued-jobs 2, a third job of one project waiting (validating or queued) behind a
+training one is refused with 429 too_many_queued_jobs and nothing is stored, while another
+project's key still creates jobs (the bound is per project); with --rate-limit 20, the 21st request
 of a burst from one API key is a 429 rate_limit_exceeded with Retry-After, while another key and
 /health are unaffected; with --max-tokens 6, a chat asking 7 tokens (as max_tokens or
 max_completion_tokens) is a 400 naming that field, and one asking none stops at 6. Plain script:
@@ -14,6 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openai  # noqa: E402
 from serve_util import Server, stop_and_clean, chat_example, check, check_error_shape, run_tests, write_jsonl  # noqa: E402
+from test_projects import new_key  # noqa: E402
 
 BASE = "tiny-qwen2"
 LONG = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 50, "batch_size": 1}}}
@@ -26,7 +28,9 @@ class Ctx:
 def setup():
     c = Ctx()
     c.tmp = tempfile.mkdtemp(prefix="ftune-e2e-lim-")
-    c.server = Server(os.path.join(c.tmp, "data"), extra_args=["--max-queued-jobs", "2"]).start()
+    data = os.path.join(c.tmp, "data")
+    c.other_key, _ = new_key(data, "--project", "other")
+    c.server = Server(data, api_key="default-project-key", extra_args=["--max-queued-jobs", "2"]).start()
     c.client = c.server.client()
     c.path = write_jsonl(os.path.join(c.tmp, "train.jsonl"), [chat_example(i) for i in range(20)])
     return c
@@ -52,6 +56,18 @@ def test_queued_jobs_bound(c):
     except openai.RateLimitError as e:
         check(e.status_code == 429 and e.code == "too_many_queued_jobs", "error %r %r" % (e.status_code, e.body))
     check(len(list(c.client.fine_tuning.jobs.list(limit=100))) == n_before, "the refused job was stored")
+    # the bound is per project: another project's queue is empty
+    other = c.server.client(api_key=c.other_key)
+    with open(c.path, "rb") as f:
+        other_fid = other.files.create(file=f, purpose="fine-tune").id
+    other_jobs = [other.fine_tuning.jobs.create(training_file=other_fid, model=BASE).id for _ in range(2)]
+    try:
+        other.fine_tuning.jobs.create(training_file=other_fid, model=BASE)
+        raise AssertionError("a third waiting job of the other project was accepted with --max-queued-jobs 2")
+    except openai.RateLimitError as e:
+        check(e.status_code == 429 and "per project" in e.message, "error %r %r" % (e.status_code, e.body))
+    for j in other_jobs:
+        other.fine_tuning.jobs.cancel(j)
     for j in [first] + waiting:
         c.client.fine_tuning.jobs.cancel(j)
     c.client.fine_tuning.jobs.create(training_file=fid, model=BASE)  # room again

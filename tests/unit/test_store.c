@@ -427,7 +427,7 @@ static void oldest_body(Store *s, const char *dir) {
 
     const char *statuses[] = {"queued", "running", "succeeded"};
     long long counts[3] = {-1, -1, -1};
-    REQUIRE(store_job_count_by_status(s, statuses, 3, counts, &err) == 0);
+    REQUIRE(store_job_count_by_status(s, NULL, statuses, 3, counts, &err) == 0);
     CHECK_EQ_INT(counts[0], 2);
     CHECK_EQ_INT(counts[1], 2);
     CHECK_EQ_INT(counts[2], 0);

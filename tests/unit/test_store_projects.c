@@ -238,6 +238,16 @@ static void ownership_body(Store *s, const char *dir) {
                            &more, &err) == 0);
     CHECK_EQ_INT(n, 0);
     free(jobs);
+    /* counts by status, per project (the queue bound) or of all */
+    add_job(s, "ftjob-b2", "proj_b", NULL);
+    static const char *const st[] = {"queued", "succeeded"};
+    long long counts[2];
+    REQUIRE(store_job_count_by_status(s, "proj_b", st, 2, counts, &err) == 0);
+    CHECK(counts[0] == 2 && counts[1] == 0);
+    REQUIRE(store_job_count_by_status(s, "proj_a", st, 2, counts, &err) == 0);
+    CHECK(counts[0] == 0 && counts[1] == 1);
+    REQUIRE(store_job_count_by_status(s, NULL, st, 2, counts, &err) == 0);
+    CHECK(counts[0] == 2 && counts[1] == 1);
     /* a fine-tuned model carries its job's project (the base model must exist: none here) */
     ModelInfo m;
     CHECK_EQ_INT(registry_resolve(s, NULL, 0, "ft:tiny-qwen2:ftune::a", &m, &err), STORE_NOT_FOUND);
