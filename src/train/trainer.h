@@ -24,7 +24,8 @@ typedef struct {
 } TrainExample;
 
 typedef struct {
-    TrainExample *ex;
+    TrainExample *ex;       /* (n); for DPO the preferred replies */
+    TrainExample *rejected; /* (n) DPO: rejected[i] is the rejected reply to ex[i]'s prompt; NULL for SFT */
     int n;
 } TrainSet;
 
