@@ -15,9 +15,6 @@
 #include "train_step.h"
 #include "trainer.h"
 
-#define DPO_DEFAULT_BETA 0.1f /* OpenAI's "auto" beta (its documented example) and TRL's default */
-#define DPO_MAX_BETA 2.0      /* OpenAI's range: 0 < beta <= 2 */
-
 typedef struct {
     double loss_sum;            /* sum over pairs of the DPO loss */
     double chosen_reward_sum;   /* sum over pairs of beta * (log pi(y_w) - log pi_ref(y_w)) */
