@@ -6,7 +6,7 @@
 # response_format by constrained decoding; test_disk_full.py: a tmpfs filled while a
 # job trains, skipped without root; test_data_dir.py: start-up checks of the data directory, paths
 # relative to it; test_limits.py: queued jobs and request rate; test_projects.py: projects, API keys
-# and the access log)
+# and the access log; test_dpo.py: DPO jobs on preference data)
 # and by raw HTTP (test_bad_input.py). Each script starts its own server, runs
 # its tests in order and stops at the first failure; this fails when any of them fails.
 # FTUNE_E2E_KEEP=1 keeps the temporary directories (data and server logs) for a look afterwards.
@@ -22,7 +22,7 @@ status=0
 # then together several times over (about 5 minutes on 2 cores at bf16, where a lone sequence
 # decodes slower than at fp32); the former 300 s cut a CI run short after 6 of its 8 tests had passed.
 SCRIPT_TIMEOUT_S=600
-for t in test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_disk_full test_data_dir test_limits test_projects; do
+for t in test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_disk_full test_data_dir test_limits test_projects test_dpo; do
     start=$(date +%s)
     if out=$(timeout "$SCRIPT_TIMEOUT_S" python3 "tests/e2e/$t.py" 2>&1); then
         echo "ok   e2e/$t ($(( $(date +%s) - start )) s)"
