@@ -81,8 +81,8 @@ static void epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int 
 static int pack_rows(const TrainSet *train, int batch_size) {
     int per_batch = train->rejected ? 2 * batch_size : batch_size;
     int top[TRAIN_MAX_PACK_EXAMPLES] = {0}, k = per_batch < TRAIN_MAX_PACK_EXAMPLES ? per_batch : TRAIN_MAX_PACK_EXAMPLES;
-    for (int j = 0; j < (train->rejected ? 2 : 1) * train->n; j++) { /* the k largest lengths, sorted descending */
-        int len = j < train->n ? train->ex[j].len : train->rejected[j - train->n].len;
+    for (int e = 0; e < (train->rejected ? 2 : 1) * train->n; e++) { /* the k largest lengths, sorted descending */
+        int len = e < train->n ? train->ex[e].len : train->rejected[e - train->n].len;
         for (int j = 0; j < k && len > 0; j++)
             if (len > top[j]) {
                 int t = top[j];

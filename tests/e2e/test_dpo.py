@@ -7,7 +7,8 @@ chosen/rejected rewards, reward accuracy and margin), the job object as OpenAI s
 preferring the preferred labels more than the base model does: the mean log-probability margin
 of the preferred over the rejected label where the reply starts, from chat completions' logprobs
 (the reply constrained to the labels), rises.
-Also the refusals: beta out of range, reinforcement, a supervised file for a DPO job (fails in
+A DPO job on that ft: model continues its adapter against it, frozen, as the reference. Also the
+refusals: beta out of range, reinforcement, a supervised file for a DPO job (fails in
 validation naming the line). Plain script: `python3 tests/e2e/test_dpo.py`.
 """
 import json
@@ -160,6 +161,7 @@ def test_dpo_job(c):
         check(0 <= m["train_reward_accuracy"] <= 1 and m["train_loss"] > 0, "metrics out of range: %r" % m)
     # a new adapter starts as the base model, the reference: the first step's loss is log 2
     check(abs(metrics[0]["train_loss"] - 0.693147) < 0.02, "first DPO loss %r, expected ~log 2" % metrics[0])
+    c.last_loss = metrics[-1]["train_loss"]
     check(metrics[-1]["train_reward_margin"] > 0 and metrics[-1]["train_loss"] < metrics[0]["train_loss"],
           "DPO did not separate the replies: first %r, last %r" % (metrics[0], metrics[-1]))
     ckpts = c.client.fine_tuning.jobs.checkpoints.list(j.id).data
@@ -175,7 +177,29 @@ def test_dpo_job(c):
           "the margin rose on too few pairs: base %s, DPO %s" % (c.base_margins, tuned))
 
 
-TESTS = [test_refusals, test_supervised_file_fails_validation, test_dpo_job]
+def test_dpo_continues_ft_model(c):
+    """A DPO job on the ft: model: its reference is that model's adapter, frozen, so its first step
+    (the policy still equal to it) has loss log 2 exactly, whereas against the base model the first
+    job's adapter already separates the pairs (its last steps' loss was well below log 2)."""
+    j = c.client.fine_tuning.jobs.create(training_file=c.file_id, model=c.model, suffix="dpo2", seed=5,
+                                         method=dpo_method(n_epochs=1, batch_size=N_PAIRS))
+    job, _ = wait_job(c.client, j.id, timeout=300)
+    check(job.status == "succeeded", "DPO job on an ft: model: %s (%r)" % (job.status, job.error))
+    check(job.method.dpo.hyperparameters.beta == 0.1, "auto beta resolved to %r" % job.method.dpo.hyperparameters)
+    events = list(reversed(c.client.fine_tuning.jobs.list_events(j.id, limit=100).data))
+    messages = [e.message for e in events]
+    check(any("reference model: %s (its adapter, frozen)" % c.model in m for m in messages),
+          "no event naming the frozen reference: %s" % messages)
+    metrics = [e.data for e in events if e.type == "metrics"]
+    # equal up to the bf16 products' dependence on how a pass's rows are packed (~1e-3 nats)
+    check(len(metrics) == 1 and abs(metrics[0]["train_loss"] - math.log(2)) < 2e-3
+          and abs(metrics[0]["train_reward_margin"]) < 0.01, "first step against the frozen starting adapter: %r"
+          % metrics)
+    check(c.last_loss < math.log(2) - 0.1, "the first job's adapter should be far from the base model: %r"
+          % c.last_loss)
+
+
+TESTS = [test_refusals, test_supervised_file_fails_validation, test_dpo_job, test_dpo_continues_ft_model]
 
 if __name__ == "__main__":
     run_tests(TESTS, setup, teardown)
