@@ -45,9 +45,9 @@ static int check_valid(const TextModel *tm, const char *path, bool dpo, long max
     return rc;
 }
 
-/* The messages of em tokenized into e, truncated to max_length, counted into info. */
+/* The messages of em tokenized into e, truncated to max_length (*truncated set), counted into info. */
 static int tokenize_into(const TextModel *tm, const ExampleMessages *em, long line, long max_length,
-                         TrainExample *e, DatasetInfo *info, Err *err) {
+                         TrainExample *e, bool *truncated, DatasetInfo *info, Err *err) {
     ExampleTokenCounts counts;
     memset(e, 0, sizeof *e);
     if (example_tokenize(tm, em->msgs, em->trained, em->n, 0, &e->ids, &e->mask, &counts, err)) return -1;
@@ -55,8 +55,7 @@ static int tokenize_into(const TextModel *tm, const ExampleMessages *em, long li
     e->line = line;
     if (e->len > max_length) {
         e->len = (int)max_length;
-        if (info->n_truncated < DATASET_MAX_REPORTED_LINES) info->truncated_lines[info->n_truncated] = line;
-        info->n_truncated++;
+        *truncated = true;
     }
     for (int t = 1; t < e->len; t++) e->n_trained += e->mask[t];
     info->tokens += e->len;
@@ -65,29 +64,42 @@ static int tokenize_into(const TextModel *tm, const ExampleMessages *em, long li
     return 0;
 }
 
-/* One line: the example, or the pair (the input's messages untrained, then each output trained). */
-static int tokenize_line(const TextModel *tm, const JDoc *doc, bool dpo, ExampleMessages *em, long line,
-                         long max_length, TrainExample *e, TrainExample *rejected, DatasetInfo *info, Err *err) {
+/* The example, or the pair (the input's messages untrained, then each output trained). */
+static int tokenize_example(const TextModel *tm, const JDoc *doc, bool dpo, ExampleMessages *em, long line,
+                         long max_length, TrainExample *e, TrainExample *rejected, bool *truncated, DatasetInfo *info,
+                         Err *err) {
     example_messages_reset(em);
     if (!dpo) {
         if (example_messages_add_list(em, doc, jdoc_get(doc, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, err)) return -1;
-        return tokenize_into(tm, em, line, max_length, e, info, err);
+        return tokenize_into(tm, em, line, max_length, e, truncated, info, err);
     }
     if (example_messages_add_list(em, doc, jdoc_get(doc, jdoc_get(doc, 0, "input"), "messages"), EXAMPLE_TRAIN_NONE,
                                   err))
         return -1;
     int n_in = em->n;
     if (example_messages_add_list(em, doc, example_dpo_output(doc, false), EXAMPLE_TRAIN_ALL, err) ||
-        tokenize_into(tm, em, line, max_length, e, info, err))
+        tokenize_into(tm, em, line, max_length, e, truncated, info, err))
         return -1;
     example_messages_truncate(em, n_in);
     if (example_messages_add_list(em, doc, example_dpo_output(doc, true), EXAMPLE_TRAIN_ALL, err) ||
-        tokenize_into(tm, em, line, max_length, rejected, info, err)) {
+        tokenize_into(tm, em, line, max_length, rejected, truncated, info, err)) {
         free(e->ids);
         free(e->mask);
         return -1;
     }
     return 0;
+}
+
+/* One line, tokenized; a line truncated (either reply of a pair) is counted once. */
+static int tokenize_line(const TextModel *tm, const JDoc *doc, bool dpo, ExampleMessages *em, long line,
+                         long max_length, TrainExample *e, TrainExample *rejected, DatasetInfo *info, Err *err) {
+    bool truncated = false;
+    int rc = tokenize_example(tm, doc, dpo, em, line, max_length, e, rejected, &truncated, info, err);
+    if (!rc && truncated) {
+        if (info->n_truncated < DATASET_MAX_REPORTED_LINES) info->truncated_lines[info->n_truncated] = line;
+        info->n_truncated++;
+    }
+    return rc;
 }
 
 int dataset_load(const TextModel *tm, const char *path, bool dpo, long max_length, long min_examples, TrainSet *out,
