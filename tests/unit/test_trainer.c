@@ -204,7 +204,10 @@ TEST(trainer_dpo_separates_pairs_and_resumes_exactly) {
     make_pairs(m, &set);
     Err err = {0};
     TrainProgress p;
-    REQUIRE(system("rm -rf /tmp/ftune_trainer_dpo") == 0);
+    char dir[] = "/tmp/ftune_trainer_dpo_XXXXXX", ckpt[64], rm[64];
+    REQUIRE(mkdtemp(dir) != NULL); /* its own directory: runs of the suite side by side do not collide */
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint-5", dir);
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
     TrainConfig cfg = config(3, NULL);
     cfg.dpo_beta = 0.1f;
     cfg.adam.lr = 2e-3f;
@@ -222,21 +225,21 @@ TEST(trainer_dpo_separates_pairs_and_resumes_exactly) {
     CHECK(da.valid_loss[2] < log(2.0) && da.valid_loss[8] < da.valid_loss[2] && da.valid_loss[8] < 0.45);
     CHECK(da.margin[last] > 0);
 
-    cfg.out_dir = "/tmp/ftune_trainer_dpo";
+    cfg.out_dir = dir;
     db.curve.stop_after = 5;
     REQUIRE(trainer_run(m, b, &set, &set, &cfg, NULL, record_dpo, &db, &p, &err) == 0);
     CHECK_EQ_INT(p.step, 5);
     lora_free(b);
     b = fresh_lora(m);
     db.curve.stop_after = 0;
-    REQUIRE(trainer_run(m, b, &set, &set, &cfg, "/tmp/ftune_trainer_dpo/checkpoint-5", record_dpo, &db, &p, &err) == 0);
+    REQUIRE(trainer_run(m, b, &set, &set, &cfg, ckpt, record_dpo, &db, &p, &err) == 0);
     CHECK_EQ_INT(db.curve.n, 9);
     CHECK(memcmp(da.curve.losses, db.curve.losses, sizeof da.curve.losses) == 0);
     CHECK(memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0);
     /* pairs are required */
     TrainSet plain = {set.ex, NULL, set.n};
     CHECK(trainer_run(m, b, &plain, NULL, &cfg, NULL, NULL, NULL, &p, &err) != 0);
-    REQUIRE(system("rm -rf /tmp/ftune_trainer_dpo") == 0);
+    REQUIRE(system(rm) == 0);
     lora_free(a);
     lora_free(b);
     free_pairs(&set);
