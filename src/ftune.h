@@ -471,15 +471,19 @@ typedef struct {
     long step, total_steps;
     int epoch;             /* 1-based */
     double train_loss;     /* this step's batch */
-    double train_accuracy; /* mean token accuracy of this step's batch */
+    double train_accuracy; /* mean token accuracy of this step's batch (DPO: of its preferred replies) */
     bool has_valid;        /* valid_* are set on this step */
-    double valid_loss, valid_accuracy;
+    double valid_loss, valid_accuracy; /* DPO: the DPO loss, and the preferred replies' token accuracy */
     bool full_valid;       /* valid_* cover the whole validation set (epoch end) */
     float lr;
     double grad_norm;
     long tokens_seen;      /* trained tokens so far */
     double elapsed_s;
     double tokens_per_s;   /* all tokens processed per second */
+    bool dpo;              /* a DPO run: train_loss is the DPO loss and the fields below are set */
+    double chosen_reward, rejected_reward; /* means over the step's pairs of beta * (log pi - log pi_ref) */
+    double reward_accuracy;  /* fraction of the step's pairs whose preferred reward is the higher */
+    double reward_margin;    /* chosen_reward - rejected_reward */
 } FtTrainMetrics;
 
 #define FT_TRAIN_REPORTED_LINES 20 /* truncated examples whose lines an FtDataReport lists */
@@ -511,6 +515,7 @@ typedef struct {
     int n_epochs, batch_size;    /* the resolved hyperparameters, from FT_TRAIN_PREPARE on */
     double lr_multiplier;
     float learning_rate;
+    double beta;                 /* DPO's resolved beta; 0 for supervised training */
     long total_steps;
     long step;                   /* optimizer steps done (< total_steps when stopped early) */
     int epoch;                   /* epochs completed */
@@ -530,11 +535,15 @@ typedef int (*FtTrainReadyFn)(const FtTrainResult *plan, void *user);
 #define FT_LORA_MAX_RANK 1024 /* the largest LoRA rank ft_train accepts */
 
 typedef struct {
-    const char *train_path;      /* chat JSONL (OpenAI format), at least 10 examples */
-    const char *valid_path;      /* chat JSONL, or NULL */
+    const char *train_path;      /* chat JSONL (OpenAI format; DPO: preference pairs), at least 10 examples */
+    const char *valid_path;      /* the same format, or NULL */
     const char *n_epochs;        /* "auto", NULL (= auto) or 1..50 */
     const char *batch_size;      /* "auto", NULL or 1..256 */
     const char *lr_multiplier;   /* "auto", NULL or (0, 10] */
+    const char *method;          /* "supervised" (NULL) or "dpo": the files are then preference pairs
+                                  * (OpenAI's format); the reference model is the starting point, frozen
+                                  * (the base model, or init_adapter as loaded) */
+    const char *beta;            /* DPO: "auto" (0.1), NULL or (0, 2] */
     int rank;                    /* LoRA rank, 1..FT_LORA_MAX_RANK */
     float alpha;                 /* LoRA alpha (scale = alpha / rank) */
     float dropout;               /* on the LoRA branch's input, [0, 1) */
@@ -548,6 +557,8 @@ typedef struct {
     const char *init_adapter;    /* a PEFT adapter directory (for m) to start from instead of a new
                                   * adapter: its rank, alpha, dropout and targets replace the fields
                                   * above; optimizer moments start at zero. NULL: a new adapter */
+    const char *reference_adapter; /* DPO: the adapter directory of the frozen reference (same shape);
+                                  * NULL: init_adapter when given, else the base model */
     const char *base_model;      /* base_model_name_or_path in adapter_config.json; NULL: the model's path */
     const volatile int *stop;    /* non-zero stops at the next step boundary; may be NULL */
     FtTrainReadyFn on_ready;     /* may be NULL */

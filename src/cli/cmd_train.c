@@ -1,4 +1,5 @@
-/* cmd_train.c: `ftune train`: fine-tunes a LoRA adapter on a chat JSONL file and writes it in the
+/* cmd_train.c: `ftune train`: fine-tunes a LoRA adapter on a chat JSONL file (or, with --method dpo,
+ * a preference file) and writes it in the
  * PEFT layout, with checkpoints and results.csv, a progress bar on a terminal (plain log lines
  * otherwise), and Ctrl-C stopping at a step boundary with a usable checkpoint. A client of the
  * public engine API (ftune.h): the run is one ft_train; this file parses the arguments and prints
@@ -16,16 +17,19 @@
 
 static const char *const TRAIN_OPTIONS[] = {"model", "train", "validation", "epochs", "batch-size", "lr-multiplier",
                                             "rank", "alpha", "dropout", "target", "seed", "max-length", "out", "resume",
-                                            "threads", "eval-every", "precision", NULL};
+                                            "threads", "eval-every", "precision", "method", "beta", NULL};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune train --model PATH --train FILE [--validation FILE] [--epochs N|auto]\n"
             "                   [--batch-size N|auto] [--lr-multiplier X|auto] [--rank N] [--alpha N] [--dropout P]\n"
             "                   [--target LIST] [--seed N] [--max-length N] [--threads N] [--eval-every N]\n"
-            "                   [" CLI_PRECISION_USAGE "] --out DIR [--resume CHECKPOINT_DIR]\n"
+            "                   [" CLI_PRECISION_USAGE "] [--method supervised|dpo] [--beta X|auto]\n"
+            "                   --out DIR [--resume CHECKPOINT_DIR]\n"
             "Trains a LoRA adapter on a chat-format JSONL file (OpenAI's format) and writes it to DIR in the\n"
-            "PEFT layout, with checkpoint-<step>/ directories and results.csv. --target: q,k,v,o,gate,up,down\n"
+            "PEFT layout, with checkpoint-<step>/ directories and results.csv. --method dpo: the file holds\n"
+            "preference pairs (input, preferred_output, non_preferred_output) and the adapter is trained by DPO\n"
+            "against the base model, with --beta in (0, 2] (auto: 0.1). --target: q,k,v,o,gate,up,down\n"
             "or all (the default). Ctrl-C stops at the next step and leaves a checkpoint to --resume from.\n"
             "--precision: the base-weight products in fp32 or bf16 (auto: bf16 where the CPU has AMX).\n");
 }
@@ -61,6 +65,7 @@ static int on_ready(const FtTrainResult *plan, void *user) {
             "training: %d epochs, batch size %d, learning rate %.3g (multiplier %g), LoRA rank %d alpha %g, %ld steps\n",
             plan->n_epochs, plan->batch_size, plan->learning_rate, plan->lr_multiplier, v->params->rank,
             v->params->alpha, plan->total_steps);
+    if (plan->beta > 0) fprintf(stderr, "method: dpo, beta %g, reference: the base model\n", plan->beta);
     cli_catch_interrupt();
     v->n_epochs = plan->n_epochs;
     v->started = true;
@@ -76,6 +81,9 @@ static int on_step(const FtTrainMetrics *m, const char *checkpoint, void *user) 
     if (m->has_valid)
         n += snprintf(text + n, sizeof text - n, " %svalid %.4f/%.3f", m->full_valid ? "full " : "", m->valid_loss,
                       m->valid_accuracy);
+    if (m->dpo)
+        n += snprintf(text + n, sizeof text - n, " rewards %+.3f/%+.3f margin %.3f racc %.2f", m->chosen_reward,
+                      m->rejected_reward, m->reward_margin, m->reward_accuracy);
     snprintf(text + n, sizeof text - n, " lr %.2g %.0f tok/s", m->lr, m->tokens_per_s);
     progress_update(&v->bar, m->step, text, checkpoint != NULL || m->has_valid);
     if (checkpoint) {
@@ -107,6 +115,8 @@ static int params_from_args(const Args *a, FtTrainParams *p) {
     p->n_epochs = args_get(a, "epochs");
     p->batch_size = args_get(a, "batch-size");
     p->lr_multiplier = args_get(a, "lr-multiplier");
+    p->method = args_get(a, "method");
+    p->beta = args_get(a, "beta");
     p->out_dir = args_get(a, "out");
     p->resume_dir = args_get(a, "resume");
     p->stop = &cli_interrupted;
@@ -130,9 +140,9 @@ int cmd_train(int argc, char **argv) {
     p.user = &view;
     FtError err = {0};
     /* the other values were range-checked above (ranges within the engine's): only the target
-     * list can be refused here, before the model is loaded */
+     * list, the method and beta can be refused here, before the model is loaded */
     if (ft_train_params_check(&p, &err)) {
-        fprintf(stderr, "ftune train: --target: %s\n", err.msg);
+        fprintf(stderr, "ftune train: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }
     FtPrecision precision;

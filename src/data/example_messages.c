@@ -241,3 +241,8 @@ int example_messages_add_list(ExampleMessages *em, const JDoc *d, uint32_t list,
     set_pointers(em);
     return 0;
 }
+
+uint32_t example_dpo_output(const JDoc *d, bool rejected) {
+    uint32_t v = jdoc_get(d, 0, rejected ? "non_preferred_output" : "preferred_output");
+    return v != JDOC_NONE ? v : jdoc_get(d, 0, rejected ? "non_preferred_completion" : "preferred_completion");
+}

@@ -53,4 +53,9 @@ int example_messages_add_tools(ExampleMessages *em, const JDoc *d, uint32_t obj,
 typedef enum { EXAMPLE_TRAIN_WEIGHT, EXAMPLE_TRAIN_ALL, EXAMPLE_TRAIN_NONE } ExampleTrain;
 int example_messages_add_list(ExampleMessages *em, const JDoc *d, uint32_t list, ExampleTrain train, Err *err);
 
+/* The list of a DPO example's preferred (rejected false) or rejected output, under its current name
+ * (preferred_output, non_preferred_output) or its older one (preferred_completion,
+ * non_preferred_completion); JDOC_NONE when absent. */
+uint32_t example_dpo_output(const JDoc *d, bool rejected);
+
 #endif

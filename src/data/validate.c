@@ -86,12 +86,6 @@ static void report_bad_json(Run *r, const char *text, size_t len) {
         utf8_count_chars(text, r->doc.err_pos) + 1, r->doc.err_msg);
 }
 
-/* The output list of a DPO example under its current or older name. */
-static uint32_t dpo_output(const JDoc *d, const char *key, const char *old) {
-    uint32_t v = jdoc_get(d, 0, key);
-    return v != JDOC_NONE ? v : jdoc_get(d, 0, old);
-}
-
 /* Counts the tokens of a valid example. Returns 0, 1 when the template cannot render it (reported),
  * -1 on failure. */
 static int count_tokens(Run *r, ExampleTokenCounts *counts, Err *err) {
@@ -113,12 +107,10 @@ static int count_tokens(Run *r, ExampleTokenCounts *counts, Err *err) {
             return -1;
         int n_in = em->n;
         ExampleTokenCounts c[2];
-        const char *keys[2][2] = {{"preferred_output", "preferred_completion"},
-                                  {"non_preferred_output", "non_preferred_completion"}};
         rc = 0;
         for (int k = 0; k < 2 && rc == 0; k++) {
             example_messages_truncate(em, n_in);
-            if (example_messages_add_list(em, d, dpo_output(d, keys[k][0], keys[k][1]), EXAMPLE_TRAIN_ALL, err))
+            if (example_messages_add_list(em, d, example_dpo_output(d, k == 1), EXAMPLE_TRAIN_ALL, err))
                 return -1;
             rc = example_tokenize(tm, em, r->max_length, NULL, NULL, &c[k], &terr);
         }

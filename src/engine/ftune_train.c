@@ -1,5 +1,6 @@
-/* ftune_train.c: ft_train, LoRA fine-tuning from a chat JSONL file through the training modules:
- * train/dataset.h (validate, render, tokenize), train/hyperparams.h ("auto" resolution),
+/* ftune_train.c: ft_train, LoRA fine-tuning from a chat JSONL file (SFT) or a preference file (DPO)
+ * through the training modules: train/dataset.h (validate, render, tokenize), train/hyperparams.h
+ * ("auto" resolution),
  * model/lora.h (a fresh adapter, PEFT initialisation) or model/peft.h (an adapter to continue) and
  * train/trainer.h (the loop, checkpoints,
  * results.csv, the final adapter). It converts the public parameters, reports and per-step
@@ -36,9 +37,12 @@ static int relay_step(const TrainMetrics *m, const char *checkpoint_dir, void *u
     if (!r->fn) return 0;
     FtTrainMetrics fm = {m->step,      m->total_steps, m->epoch,     m->train_loss,  m->train_accuracy,
                          m->has_valid, m->valid_loss,  m->valid_accuracy, m->full_valid, m->lr,
-                         m->grad_norm, m->tokens_seen, m->elapsed_s,  m->tokens_per_s};
+                         m->grad_norm, m->tokens_seen, m->elapsed_s,  m->tokens_per_s, m->dpo,
+                         m->chosen_reward, m->rejected_reward, m->reward_accuracy, m->reward_margin};
     return r->fn(&fm, checkpoint_dir, r->user);
 }
+
+static bool is_dpo(const FtTrainParams *p) { return p->method && strcmp(p->method, "dpo") == 0; }
 
 /* -1 with err naming the first bad parameter; *targets gets the parsed target list. */
 static int params_check(const FtTrainParams *p, unsigned *targets, FtError *err) {
@@ -49,7 +53,12 @@ static int params_check(const FtTrainParams *p, unsigned *targets, FtError *err)
     if (!(p->alpha > 0)) return ft_err_set(err, FT_ERR_ARG, "LoRA alpha %g must be positive", p->alpha);
     if (!(p->dropout >= 0 && p->dropout < 1)) return ft_err_set(err, FT_ERR_ARG, "LoRA dropout %g is outside [0, 1)", p->dropout);
     if (p->eval_every < 0) return ft_err_set(err, FT_ERR_ARG, "eval_every %d is negative", p->eval_every);
+    if (p->method && strcmp(p->method, "supervised") && strcmp(p->method, "dpo"))
+        return ft_err_set(err, FT_ERR_ARG, "method '%s' is not supported (supervised or dpo)", p->method);
+    if (p->beta && !is_dpo(p)) return ft_err_set(err, FT_ERR_ARG, "beta applies to the dpo method only");
     Err e = {0};
+    double beta;
+    if (is_dpo(p) && hyperparams_resolve_beta(p->beta, &beta, &e)) return ft_err_from(err, &e);
     *targets = LORA_ALL_TARGETS;
     if (p->targets && lora_parse_targets(p->targets, targets, &e)) return ft_err_from(err, &e);
     return 0;
@@ -62,10 +71,10 @@ int ft_train_params_check(const FtTrainParams *p, FtError *err) {
 }
 
 /* Loads one chat file into set and its public report. */
-static int load_set(const Model *m, const char *path, long max_length, long min_examples, TrainSet *set,
+static int load_set(const Model *m, const char *path, bool dpo, long max_length, long min_examples, TrainSet *set,
                     FtDataReport *out, Err *e) {
     DatasetInfo info;
-    if (dataset_load(m->text, path, max_length, min_examples, set, &info, e)) return -1;
+    if (dataset_load(m->text, path, dpo, max_length, min_examples, set, &info, e)) return -1;
     *out = (FtDataReport){info.n_examples, info.tokens, info.trained_tokens, info.n_truncated, {0}};
     memcpy(out->truncated_lines, info.truncated_lines, sizeof out->truncated_lines);
     return 0;
@@ -86,15 +95,17 @@ int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtEr
 
     Err e = {0};
     TrainSet train = {0}, valid = {0};
-    Lora *lora = NULL;
+    Lora *lora = NULL, *reference = NULL;
     Hyperparams hp;
+    bool dpo = is_dpo(p);
     int rc = -1;
     res->stage = FT_TRAIN_LOAD_TRAIN;
-    if (load_set(m, p->train_path, max_length, VALIDATE_MIN_EXAMPLES, &train, &res->train, &e)) goto done;
+    if (load_set(m, p->train_path, dpo, max_length, VALIDATE_MIN_EXAMPLES, &train, &res->train, &e)) goto done;
     res->stage = FT_TRAIN_LOAD_VALID;
-    if (p->valid_path && load_set(m, p->valid_path, max_length, 1, &valid, &res->valid, &e)) goto done;
+    if (p->valid_path && load_set(m, p->valid_path, dpo, max_length, 1, &valid, &res->valid, &e)) goto done;
     res->stage = FT_TRAIN_RESOLVE;
     if (hyperparams_resolve(train.n, p->n_epochs, p->batch_size, p->lr_multiplier, &hp, &e)) goto done;
+    if (dpo && hyperparams_resolve_beta(p->beta, &res->beta, &e)) goto done;
     res->n_epochs = hp.n_epochs;
     res->batch_size = hp.batch_size;
     res->lr_multiplier = hp.lr_multiplier;
@@ -112,6 +123,9 @@ int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtEr
         if (lora_new(m, &lc, &lora, &e)) goto done;
         lora_init(lora, p->seed);
     }
+    /* DPO's reference: the starting adapter (or the one named), frozen, as a second copy */
+    const char *ref_dir = p->reference_adapter ? p->reference_adapter : p->init_adapter;
+    if (dpo && ref_dir && peft_load(m, ref_dir, &reference, &e)) goto done;
     res->stage = FT_TRAIN_RUN;
     rc = 0;
     if (p->on_ready && p->on_ready(res, p->user)) goto done;
@@ -122,6 +136,8 @@ int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtEr
     cfg.base_model = p->base_model ? p->base_model : m->path;
     cfg.stop = p->stop;
     cfg.n_threads = p->n_threads;
+    cfg.dpo_beta = (float)res->beta;
+    cfg.dpo_reference = reference; /* NULL for a new adapter: the base model */
     StepRelay relay = {p->on_step, p->user};
     TrainProgress progress = {0};
     rc = trainer_run(m, lora, &train, valid.n ? &valid : NULL, &cfg, p->resume_dir, relay_step, &relay, &progress, &e);
@@ -132,6 +148,7 @@ done:
     dataset_free(&train);
     dataset_free(&valid);
     lora_free(lora);
+    lora_free(reference);
     if (rc) return ft_err_from(err, &e);
     return 0;
 }

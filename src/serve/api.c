@@ -294,7 +294,12 @@ json_t *api_job_json(const JobRecord *j) {
     json_t *hp = json_pack("{s:o, s:o, s:o}", "n_epochs", hyper_value(j->n_epochs, true), "batch_size",
                            hyper_value(j->batch_size, true), "learning_rate_multiplier",
                            hyper_value(j->lr_multiplier, false));
-    json_t *method = json_pack("{s:s, s:{s:O}}", "type", "supervised", "supervised", "hyperparameters", hp);
+    /* a DPO job shows its hyperparameters (with beta) under method.dpo only, the top-level
+     * (deprecated) object being null, as OpenAI's DPO jobs do */
+    bool dpo = strcmp(j->method, "dpo") == 0;
+    if (dpo) json_object_set_new(hp, "beta", hyper_value(j->beta, false));
+    json_t *method = json_pack("{s:s, s:{s:O}}", "type", dpo ? "dpo" : "supervised", dpo ? "dpo" : "supervised",
+                               "hyperparameters", hp);
     json_t *error = json_pack("{s:o, s:o, s:o}", "code", string_or_null(j->error_code), "message",
                               j->error_code[0] ? json_string(j->error_message) : json_null(), "param",
                               string_or_null(j->error_param));
@@ -308,7 +313,8 @@ json_t *api_job_json(const JobRecord *j) {
     json_object_set_new(o, "error", error);
     json_object_set_new(o, "fine_tuned_model", string_or_null(j->fine_tuned_model));
     json_object_set_new(o, "finished_at", optional_time(j->finished_at));
-    json_object_set_new(o, "hyperparameters", hp);
+    if (dpo) json_decref(hp);
+    json_object_set_new(o, "hyperparameters", dpo ? json_null() : hp);
     json_object_set_new(o, "model", json_string(j->model));
     json_object_set_new(o, "organization_id", json_string(API_ORG_ID));
     json_object_set_new(o, "result_files", results);

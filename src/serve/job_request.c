@@ -1,8 +1,8 @@
 /* job_request.c: the body of POST /v1/fine_tuning/jobs (see requests.h). Hyperparameter ranges
  * are checked by the same function that resolves them when the job runs (hyperparams.h). The
- * method object is OpenAI's current form; the deprecated top-level hyperparameters are accepted
- * alone, or beside method when both say the same. Methods other than supervised (dpo,
- * reinforcement) are refused by name until they are trained. */
+ * method object is OpenAI's current form ("supervised", or "dpo" with its beta); the deprecated
+ * top-level hyperparameters are accepted alone, or beside method when both say the same.
+ * "reinforcement" is refused by name (no grader runs here). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +36,37 @@ static int parse_hyper(json_t *hp, int which, const char *prefix, char *text, si
     return 0;
 }
 
-static int parse_hyperparameters(json_t *hp, const char *prefix, JobRecord *job, ApiError *e) {
+/* DPO's beta: "auto" or a number in (0, 2], written to job->beta. */
+static int parse_beta(json_t *hp, const char *prefix, JobRecord *job, ApiError *e) {
+    char param[96];
+    snprintf(param, sizeof param, "%s.beta", prefix);
+    json_t *v = json_object_get(hp, "beta");
+    snprintf(job->beta, sizeof job->beta, "auto");
+    if (!v || json_is_null(v) || (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)) return 0;
+    if (!json_is_number(v)) return api_bad_param(e, param, "expected \"auto\" or a number.");
+    snprintf(job->beta, sizeof job->beta, "%.17g", json_number_value(v));
+    double beta;
+    Err err = {0};
+    if (hyperparams_resolve_beta(job->beta, &beta, &err)) return api_bad_param(e, param, "%s.", err.msg);
+    return 0;
+}
+
+/* hp: a method's (or the top-level) hyperparameters; dpo: beta is one of them. */
+static int parse_hyperparameters(json_t *hp, const char *prefix, bool dpo, JobRecord *job, ApiError *e) {
+    if (dpo) snprintf(job->beta, sizeof job->beta, "auto");
     if (!hp || json_is_null(hp)) return 0;
     if (!json_is_object(hp)) return api_bad_param(e, prefix, "expected an object.");
     const char *key;
     json_t *v;
     json_object_foreach(hp, key, v) {
-        if (strcmp(key, "n_epochs") && strcmp(key, "batch_size") && strcmp(key, "learning_rate_multiplier"))
+        if (strcmp(key, "n_epochs") && strcmp(key, "batch_size") && strcmp(key, "learning_rate_multiplier") &&
+            (!dpo || strcmp(key, "beta")))
             return api_fail(e, 400, "invalid_request_error", prefix, "unknown_parameter",
                             "Unrecognized hyperparameter supplied: %s (expected n_epochs, batch_size, "
-                            "learning_rate_multiplier)",
-                            key);
+                            "learning_rate_multiplier%s)",
+                            key, dpo ? ", beta" : "");
     }
+    if (dpo && parse_beta(hp, prefix, job, e)) return -1;
     if (parse_hyper(hp, 0, prefix, job->n_epochs, sizeof job->n_epochs, e) ||
         parse_hyper(hp, 1, prefix, job->batch_size, sizeof job->batch_size, e) ||
         parse_hyper(hp, 2, prefix, job->lr_multiplier, sizeof job->lr_multiplier, e))
@@ -56,65 +75,70 @@ static int parse_hyperparameters(json_t *hp, const char *prefix, JobRecord *job,
 }
 
 /* The deprecated top-level hyperparameters beside method: accepted when they say what
- * method.supervised.hyperparameters says (as already parsed into job), else a 400 naming the first
+ * method.<type>.hyperparameters says (as already parsed into job), else a 400 naming the first
  * that differs. */
-static int check_same_hyperparameters(json_t *legacy, const JobRecord *job, ApiError *e) {
+static int check_same_hyperparameters(json_t *legacy, const char *type, const JobRecord *job, ApiError *e) {
     JobRecord *old = calloc(1, sizeof *old);
     if (!old) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
-    int rc = parse_hyperparameters(legacy, "hyperparameters", old, e);
+    int rc = parse_hyperparameters(legacy, "hyperparameters", false, old, e);
     const char *mine[3] = {old->n_epochs, old->batch_size, old->lr_multiplier};
     const char *theirs[3] = {job->n_epochs[0] ? job->n_epochs : "auto", job->batch_size[0] ? job->batch_size : "auto",
                              job->lr_multiplier[0] ? job->lr_multiplier : "auto"};
     for (int i = 0; i < 3 && !rc; i++)
         if (strcmp(mine[i], theirs[i]) != 0)
             rc = api_fail(e, 400, "invalid_request_error", "hyperparameters", "conflicting_parameters",
-                          "hyperparameters.%s (%s) conflicts with method.supervised.hyperparameters.%s (%s): pass "
-                          "them once, in method.supervised.hyperparameters (the top-level 'hyperparameters' is "
+                          "hyperparameters.%s (%s) conflicts with method.%s.hyperparameters.%s (%s): pass "
+                          "them once, in method.%s.hyperparameters (the top-level 'hyperparameters' is "
                           "deprecated).",
-                          HYPER_NAMES[i], mine[i], HYPER_NAMES[i], theirs[i]);
+                          HYPER_NAMES[i], mine[i], type, HYPER_NAMES[i], theirs[i], type);
     free(old);
     return rc;
 }
 
 static int parse_method(json_t *root, JobRecord *job, ApiError *e) {
     json_t *method = json_object_get(root, "method"), *legacy = json_object_get(root, "hyperparameters");
-    if (!method || json_is_null(method)) return parse_hyperparameters(legacy, "hyperparameters", job, e);
+    snprintf(job->method, sizeof job->method, "supervised");
+    if (!method || json_is_null(method)) return parse_hyperparameters(legacy, "hyperparameters", false, job, e);
     if (!json_is_object(method)) return api_bad_param(e, "method", "expected an object.");
     json_t *type = json_object_get(method, "type");
-    if (!json_is_string(type)) return api_bad_param(e, "method.type", "expected \"supervised\".");
+    if (!json_is_string(type)) return api_bad_param(e, "method.type", "expected \"supervised\" or \"dpo\".");
     const char *t = json_string_value(type);
-    if (strcmp(t, "dpo") == 0 || strcmp(t, "reinforcement") == 0)
+    if (strcmp(t, "reinforcement") == 0)
         return api_fail(e, 400, "invalid_request_error", "method.type", "unsupported_method",
-                        "The %s method is not supported by this server yet: use \"supervised\".", t);
-    if (strcmp(t, "supervised") != 0) return api_bad_param(e, "method.type", "expected \"supervised\".");
-    /* the other methods' sections beside type "supervised" would be ignored: refused by name */
+                        "The reinforcement method is not supported by this server: use \"supervised\" or \"dpo\".");
+    if (strcmp(t, "supervised") != 0 && strcmp(t, "dpo") != 0)
+        return api_bad_param(e, "method.type", "expected \"supervised\" or \"dpo\".");
+    bool dpo = strcmp(t, "dpo") == 0;
+    snprintf(job->method, sizeof job->method, "%s", t);
+    /* the other methods' sections beside the type would be ignored: refused by name */
     const char *key;
     json_t *v;
     json_object_foreach(method, key, v) {
         char param[96];
         snprintf(param, sizeof param, "method.%.80s", key);
-        if (strcmp(key, "type") == 0 || strcmp(key, "supervised") == 0) continue;
-        if (strcmp(key, "dpo") != 0 && strcmp(key, "reinforcement") != 0)
+        if (strcmp(key, "type") == 0 || strcmp(key, t) == 0) continue;
+        if (strcmp(key, "supervised") != 0 && strcmp(key, "dpo") != 0 && strcmp(key, "reinforcement") != 0)
             return api_fail(e, 400, "invalid_request_error", param, "unknown_parameter",
-                            "Unrecognized method argument supplied: %s (expected type and supervised)", key);
+                            "Unrecognized method argument supplied: %s (expected type and %s)", key, t);
         if (!json_is_null(v))
-            return api_bad_param(e, param, "a '%s' section cannot be combined with type \"supervised\".", key);
+            return api_bad_param(e, param, "a '%s' section cannot be combined with type \"%s\".", key, t);
     }
-    json_t *sup = json_object_get(method, "supervised");
-    if (sup && !json_is_null(sup)) {
-        if (!json_is_object(sup)) return api_bad_param(e, "method.supervised", "expected an object.");
-        json_object_foreach(sup, key, v) {
+    char section[32], prefix[64];
+    snprintf(section, sizeof section, "method.%s", t);
+    snprintf(prefix, sizeof prefix, "method.%s.hyperparameters", t);
+    json_t *sub = json_object_get(method, t);
+    if (dpo) snprintf(job->beta, sizeof job->beta, "auto");
+    if (sub && !json_is_null(sub)) {
+        if (!json_is_object(sub)) return api_bad_param(e, section, "expected an object.");
+        json_object_foreach(sub, key, v) {
             if (strcmp(key, "hyperparameters") != 0)
-                return api_fail(e, 400, "invalid_request_error", "method.supervised", "unknown_parameter",
-                                "Unrecognized argument supplied: method.supervised.%.80s (expected hyperparameters)",
-                                key);
+                return api_fail(e, 400, "invalid_request_error", section, "unknown_parameter",
+                                "Unrecognized argument supplied: %s.%.80s (expected hyperparameters)", section, key);
         }
-        if (parse_hyperparameters(json_object_get(sup, "hyperparameters"), "method.supervised.hyperparameters", job,
-                                  e))
-            return -1;
+        if (parse_hyperparameters(json_object_get(sub, "hyperparameters"), prefix, dpo, job, e)) return -1;
     }
     if (!legacy || json_is_null(legacy)) return 0;
-    return check_same_hyperparameters(legacy, job, e);
+    return check_same_hyperparameters(legacy, t, job, e);
 }
 
 static int parse_metadata(json_t *root, JobRecord *job, ApiError *e) {

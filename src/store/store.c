@@ -5,8 +5,8 @@
  * 1 and 2 ones get the jobs' base_model, parent_model and name_base columns (version 3), and
  * version 1 to 3 ones the projects and keys tables and a project column on files and jobs, their
  * rows in the default project (version 4: store_projects_schema), and version 1 to 4 ones the
- * responses table (version 5: store_responses_schema); a database newer than this build is
- * refused. */
+ * jobs' method and beta columns (DPO) and the responses table (version 5: store_responses_schema);
+ * a database newer than this build is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,7 +55,8 @@ static const char SCHEMA_SQL[] =
     " result_file TEXT, error_code TEXT, error_param TEXT, error_message TEXT,"
     " step INTEGER NOT NULL DEFAULT 0, total_steps INTEGER NOT NULL DEFAULT 0,"
     " model_deleted INTEGER NOT NULL DEFAULT 0,"
-    " base_model TEXT, parent_model TEXT, name_base TEXT);"
+    " base_model TEXT, parent_model TEXT, name_base TEXT,"
+    " method TEXT, beta TEXT);"
     "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);"
     "CREATE INDEX IF NOT EXISTS jobs_fine_tuned_model ON jobs(fine_tuned_model);"
     "CREATE TABLE IF NOT EXISTS events ("
@@ -98,6 +99,10 @@ static const char MIGRATE_1_TO_2_SQL[] =
 static const char *const MIGRATE_2_TO_3_COLUMNS[] = {"base_model", "parent_model", "name_base"};
 static const char MIGRATE_2_TO_3_SQL[] =
     "UPDATE jobs SET base_model = model, name_base = model WHERE base_model IS NULL;";
+
+/* Version 5 records a job's training method and DPO's beta; NULL (every job before it) reads as
+ * supervised. */
+static const char *const MIGRATE_4_TO_5_COLUMNS[] = {"method", "beta"};
 
 /* ---- SQLite helpers ---- */
 
@@ -353,22 +358,30 @@ static int pragma_text(Store *s, const char *sql, char *out, size_t size, Err *e
     return ret;
 }
 
-/* Adds version 3's job columns that are missing (each is added once, whatever the version said)
- * and fills them for the jobs written before. */
-static int migrate_2_to_3(Store *s, Err *err) {
-    for (size_t i = 0; i < sizeof MIGRATE_2_TO_3_COLUMNS / sizeof MIGRATE_2_TO_3_COLUMNS[0]; i++) {
+/* Adds the TEXT columns cols[0..n) to jobs where missing (each is added once, whatever the version
+ * said). */
+static int add_job_columns(Store *s, const char *const *cols, size_t n, const char *what, Err *err) {
+    for (size_t i = 0; i < n; i++) {
         sqlite3_stmt *st;
         if (store_prepare(s, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?1", &st, "read job columns", err))
             return -1;
-        store_bind_text(st, 1, MIGRATE_2_TO_3_COLUMNS[i]);
+        store_bind_text(st, 1, cols[i]);
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc == SQLITE_ROW) continue;
         if (rc != SQLITE_DONE) return store_sql_error(s, "read job columns", err);
         char sql[128]; /* the column names are the constants above */
-        snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s TEXT", MIGRATE_2_TO_3_COLUMNS[i]);
-        if (store_exec(s, sql, "migrate schema 2 to 3", err)) return -1;
+        snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s TEXT", cols[i]);
+        if (store_exec(s, sql, what, err)) return -1;
     }
+    return 0;
+}
+
+/* Adds version 3's job columns and fills them for the jobs written before. */
+static int migrate_2_to_3(Store *s, Err *err) {
+    if (add_job_columns(s, MIGRATE_2_TO_3_COLUMNS, sizeof MIGRATE_2_TO_3_COLUMNS / sizeof MIGRATE_2_TO_3_COLUMNS[0],
+                        "migrate schema 2 to 3", err))
+        return -1;
     return store_exec(s, MIGRATE_2_TO_3_SQL, "migrate schema 2 to 3", err);
 }
 
@@ -385,6 +398,9 @@ static int ensure_schema(Store *s, Err *err) {
     /* the jobs table of an older database lacks version 3's columns: added before SCHEMA_SQL,
      * whose CREATE TABLE IF NOT EXISTS leaves an existing table as it is */
     if (rc == 0 && v >= 1 && v < 3) rc = migrate_2_to_3(s, err);
+    if (rc == 0 && v >= 1 && v < 5)
+        rc = add_job_columns(s, MIGRATE_4_TO_5_COLUMNS, sizeof MIGRATE_4_TO_5_COLUMNS / sizeof MIGRATE_4_TO_5_COLUMNS[0],
+                             "migrate schema 4 to 5", err);
     if (rc == 0) rc = store_exec(s, SCHEMA_SQL, "create schema", err);
     if (rc == 0 && v == 1) rc = store_exec(s, MIGRATE_1_TO_2_SQL, "migrate schema 1 to 2", err);
     /* version 4 (idempotent itself, but run only on older databases: an open of a current one

@@ -136,6 +136,8 @@ typedef struct {
     char parent_model[STORE_NAME_MAX];    /* the fine-tuned, checkpoint or --adapter model whose
                                            * adapter it continues; "" = a new adapter */
     char name_base[STORE_NAME_MAX];       /* what its ft: name starts with: ft:<name_base>:... */
+    char method[16];                      /* "supervised" or "dpo" ("" in a new record: supervised) */
+    char beta[32];                        /* DPO: "auto" or a number as text, resolved once it runs; "" otherwise */
 } JobRecord;
 
 /* Inserts job (its id, project and created_at are set by the caller; an empty project is ERR_ARG).

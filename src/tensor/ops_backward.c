@@ -87,6 +87,11 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
 }
 
 double op_cross_entropy(float *logits, const int *targets, int n, int V, float grad_scale, int *n_correct) {
+    return op_cross_entropy_rows(logits, targets, n, V, grad_scale, NULL, NULL, n_correct);
+}
+
+double op_cross_entropy_rows(float *logits, const int *targets, int n, int V, float grad_scale,
+                             const float *row_scale, double *row_loss, int *n_correct) {
     double total = 0;
     int correct = 0;
 #pragma omp parallel for reduction(+ : total, correct) schedule(static)
@@ -105,11 +110,14 @@ double op_cross_entropy(float *logits, const int *targets, int n, int V, float g
             row[j] = e;
             sum += e;
         }
-        total += log(sum) - (double)(target - mx);
-        float scale = (float)(grad_scale / sum);
+        double loss = log(sum) - (double)(target - mx);
+        total += loss;
+        if (row_loss) row_loss[i] = loss;
+        float g = row_scale ? grad_scale * row_scale[i] : grad_scale;
+        float scale = (float)(g / sum);
 #pragma omp simd
         for (int j = 0; j < V; j++) row[j] *= scale;
-        row[targets[i]] -= grad_scale;
+        row[targets[i]] -= g;
     }
     if (n_correct) *n_correct = correct;
     return total;

@@ -33,4 +33,10 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
  * of rows whose argmax equals the target to *n_correct (may be NULL). */
 double op_cross_entropy(float *logits, const int *targets, int n, int V, float grad_scale, int *n_correct);
 
+/* The same with a gradient scale per row, grad_scale * row_scale[i] (row_scale NULL: 1), and each
+ * row's -log p[target] written to row_loss[i] (may be NULL): what a loss that is a function of
+ * per-sequence sums of log-probabilities (DPO) needs. */
+double op_cross_entropy_rows(float *logits, const int *targets, int n, int V, float grad_scale,
+                             const float *row_scale, double *row_loss, int *n_correct);
+
 #endif

@@ -1,4 +1,5 @@
-/* dataset.c: validation, then rendering and tokenizing every example (see dataset.h). */
+/* dataset.c: validation, then rendering and tokenizing every example, or both replies of every
+ * preference pair (see dataset.h). */
 #include "dataset.h"
 
 #include <stdlib.h>
@@ -16,16 +17,20 @@ void dataset_free(TrainSet *set) {
     for (int i = 0; i < set->n; i++) {
         free(set->ex[i].ids);
         free(set->ex[i].mask);
+        if (set->rejected) free(set->rejected[i].ids), free(set->rejected[i].mask);
     }
     free(set->ex);
-    set->ex = NULL;
+    free(set->rejected);
+    set->ex = set->rejected = NULL;
     set->n = 0;
 }
 
-static int check_valid(const TextModel *tm, const char *path, long max_length, long min_examples, Err *err) {
+static int check_valid(const TextModel *tm, const char *path, bool dpo, long max_length, long min_examples,
+                       Err *err) {
     ValidateOptions opt;
     validate_options_default(&opt);
     opt.model = tm;
+    opt.method = dpo ? VALIDATE_DPO : VALIDATE_SUPERVISED;
     opt.max_length = max_length;
     opt.max_problems = 1;
     opt.min_examples = min_examples;
@@ -41,12 +46,72 @@ static int check_valid(const TextModel *tm, const char *path, long max_length, l
     return rc;
 }
 
-int dataset_load(const TextModel *tm, const char *path, long max_length, long min_examples, TrainSet *out,
+/* The messages of em tokenized into e, truncated to max_length (*truncated set), counted into info. */
+static int tokenize_into(const TextModel *tm, const ExampleMessages *em, long line, long max_length,
+                         TrainExample *e, bool *truncated, DatasetInfo *info, Err *err) {
+    ExampleTokenCounts counts;
+    memset(e, 0, sizeof *e);
+    if (example_tokenize(tm, em, 0, &e->ids, &e->mask, &counts, err)) return -1;
+    e->len = (int)counts.n_tokens;
+    e->line = line;
+    if (e->len > max_length) {
+        e->len = (int)max_length;
+        *truncated = true;
+    }
+    for (int t = 1; t < e->len; t++) e->n_trained += e->mask[t];
+    info->tokens += e->len;
+    info->trained_tokens += e->n_trained;
+    info->n_without_trained += e->n_trained == 0;
+    return 0;
+}
+
+/* The example, or the pair (the input's messages untrained, then each output trained). */
+static int tokenize_example(const TextModel *tm, const JDoc *doc, bool dpo, ExampleMessages *em, long line,
+                         long max_length, TrainExample *e, TrainExample *rejected, bool *truncated, DatasetInfo *info,
+                         Err *err) {
+    example_messages_reset(em);
+    if (!dpo) {
+        if (example_messages_add_tools(em, doc, 0, err) ||
+            example_messages_add_list(em, doc, jdoc_get(doc, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, err))
+            return -1;
+        return tokenize_into(tm, em, line, max_length, e, truncated, info, err);
+    }
+    uint32_t input = jdoc_get(doc, 0, "input");
+    if (example_messages_add_tools(em, doc, input, err) ||
+        example_messages_add_list(em, doc, jdoc_get(doc, input, "messages"), EXAMPLE_TRAIN_NONE, err))
+        return -1;
+    int n_in = em->n;
+    if (example_messages_add_list(em, doc, example_dpo_output(doc, false), EXAMPLE_TRAIN_ALL, err) ||
+        tokenize_into(tm, em, line, max_length, e, truncated, info, err))
+        return -1;
+    example_messages_truncate(em, n_in);
+    if (example_messages_add_list(em, doc, example_dpo_output(doc, true), EXAMPLE_TRAIN_ALL, err) ||
+        tokenize_into(tm, em, line, max_length, rejected, truncated, info, err)) {
+        free(e->ids);
+        free(e->mask);
+        return -1;
+    }
+    return 0;
+}
+
+/* One line, tokenized; a line truncated (either reply of a pair) is counted once. */
+static int tokenize_line(const TextModel *tm, const JDoc *doc, bool dpo, ExampleMessages *em, long line,
+                         long max_length, TrainExample *e, TrainExample *rejected, DatasetInfo *info, Err *err) {
+    bool truncated = false;
+    int rc = tokenize_example(tm, doc, dpo, em, line, max_length, e, rejected, &truncated, info, err);
+    if (!rc && truncated) {
+        if (info->n_truncated < DATASET_MAX_REPORTED_LINES) info->truncated_lines[info->n_truncated] = line;
+        info->n_truncated++;
+    }
+    return rc;
+}
+
+int dataset_load(const TextModel *tm, const char *path, bool dpo, long max_length, long min_examples, TrainSet *out,
                  DatasetInfo *info, Err *err) {
     memset(out, 0, sizeof *out);
     memset(info, 0, sizeof *info);
     if (max_length <= 0) max_length = tm->context_length > 0 ? tm->context_length : 2048;
-    if (check_valid(tm, path, max_length, min_examples, err)) return -1;
+    if (check_valid(tm, path, dpo, max_length, min_examples, err)) return -1;
     JsonlReader *reader;
     if (jsonl_open(path, VALIDATE_LINE_MAX, &reader, err)) return -1;
     JDoc doc;
@@ -62,38 +127,24 @@ int dataset_load(const TextModel *tm, const char *path, long max_length, long mi
             rc = err_set(err, ERR_FORMAT, "%s: line %ld: not JSON (the file changed while reading?)", path, line.number);
             break;
         }
-        example_messages_reset(&em);
-        if ((rc = example_messages_add_tools(&em, &doc, 0, err)) ||
-            (rc = example_messages_add_list(&em, &doc, jdoc_get(&doc, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, err)))
-            break;
-        TrainExample e = {0};
-        ExampleTokenCounts counts;
-        if ((rc = example_tokenize(tm, &em, 0, &e.ids, &e.mask, &counts, err))) {
+        TrainExample e, r = {0};
+        if ((rc = tokenize_line(tm, &doc, dpo, &em, line.number, max_length, &e, &r, info, err))) {
             err_prefix(err, "%s: line %ld", path, line.number);
             break;
         }
-        e.len = (int)counts.n_tokens;
-        e.line = line.number;
-        if (e.len > max_length) {
-            e.len = (int)max_length;
-            if (info->n_truncated < DATASET_MAX_REPORTED_LINES) info->truncated_lines[info->n_truncated] = line.number;
-            info->n_truncated++;
-        }
-        for (int t = 1; t < e.len; t++) e.n_trained += e.mask[t];
-        info->tokens += e.len;
-        info->trained_tokens += e.n_trained;
-        info->n_without_trained += e.n_trained == 0;
         if (out->n == cap) {
             cap = cap ? cap * 2 : 256;
             TrainExample *grown = fault_realloc(out->ex, (size_t)cap * sizeof *grown);
-            if (!grown) {
-                free(e.ids);
-                free(e.mask);
+            if (grown) out->ex = grown;
+            TrainExample *grown_r = dpo ? fault_realloc(out->rejected, (size_t)cap * sizeof *grown_r) : NULL;
+            if (grown_r) out->rejected = grown_r;
+            if (!grown || (dpo && !grown_r)) {
+                free(e.ids), free(e.mask), free(r.ids), free(r.mask);
                 rc = err_set(err, ERR_NOMEM, "%s: out of memory at line %ld", path, line.number);
                 break;
             }
-            out->ex = grown;
         }
+        if (dpo) out->rejected[out->n] = r;
         out->ex[out->n++] = e;
     }
     if (got < 0) rc = -1;

@@ -43,3 +43,13 @@ int hyperparams_resolve(long n, const char *n_epochs, const char *batch_size, co
     out->learning_rate = (float)(TRAIN_BASE_LR * out->lr_multiplier);
     return 0;
 }
+
+int hyperparams_resolve_beta(const char *beta, double *out, Err *err) {
+    if (is_auto(beta)) {
+        *out = DPO_DEFAULT_BETA;
+        return 0;
+    }
+    if (parse_number("beta", beta, 0, DPO_MAX_BETA, false, out, err)) return -1;
+    if (!(*out > 0)) return err_set(err, ERR_ARG, "beta must be \"auto\" or a number greater than 0 and at most %g, got '%s'", DPO_MAX_BETA, beta);
+    return 0;
+}

@@ -22,6 +22,7 @@
 struct TrainState {
     const Model *m;
     Lora *lora;
+    LoraConfig sized;     /* the adapter shape the buffers are sized for (rank 0: none) */
     int max_len, max_rows;
     float *arena;
     LayerActs *acts;      // (n_layer)
@@ -30,6 +31,11 @@ struct TrainState {
     /* backward scratch */
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dP, *du, *head, *gather, *inv_freq, *drop_x;
     int *pos, *rows, *targets;
+    int *row_seq;         // (R) the batch index of the sequence a trained row belongs to
+    float *row_scale;     // (R) that sequence's gradient weight
+    double *row_loss;     // (HEAD_CHUNK) -log p(target) of the rows of a head chunk
+    const float *seq_weight; /* of the current train_batch_weighted call, or NULL */
+    double *seq_nll;         /* of the current call, or NULL */
     RowRun *runs;
     LayerCtx lc;
     uint64_t drop_seed;   /* for train_sequence */
@@ -43,6 +49,9 @@ void train_state_free(TrainState *s) {
     free(s->pos);
     free(s->rows);
     free(s->targets);
+    free(s->row_seq);
+    free(s->row_scale);
+    free(s->row_loss);
     free(s->runs);
     free(s);
 }
@@ -69,6 +78,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->m = m;
     s->lora = lora;
+    if (lora) s->sized = lora->cfg;
     s->max_len = max_len;
     s->max_rows = max_rows;
     s->arena = fault_malloc(total * sizeof(float));
@@ -78,7 +88,11 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     s->rows = fault_malloc(R * sizeof(int));
     s->targets = fault_malloc(R * sizeof(int));
     s->runs = fault_malloc(R * sizeof(RowRun));
-    if (!s->arena || !s->acts || !s->x_in || !s->pos || !s->rows || !s->targets || !s->runs) {
+    s->row_seq = fault_malloc(R * sizeof(int));
+    s->row_scale = fault_malloc(R * sizeof(float));
+    s->row_loss = fault_malloc(HEAD_CHUNK * sizeof(double));
+    if (!s->arena || !s->acts || !s->x_in || !s->pos || !s->rows || !s->targets || !s->runs || !s->row_seq ||
+        !s->row_scale || !s->row_loss) {
         train_state_free(s);
         return err_set(err, ERR_NOMEM, "cannot allocate %zu MiB of activations for %d tokens per pass",
                        total * sizeof(float) >> 20, max_rows);
@@ -108,6 +122,15 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
 }
 
 void train_state_set_dropout_seed(TrainState *s, uint64_t seed) { s->drop_seed = seed; }
+
+int train_state_set_lora(TrainState *s, Lora *lora, Err *err) {
+    const LoraConfig *had = &s->sized;
+    if (lora && (lora->cfg.rank != had->rank || lora->cfg.targets != had->targets ||
+                 (lora->cfg.dropout > 0) != (had->dropout > 0)))
+        return err_set(err, ERR_ARG, "the adapter's rank, targets or dropout differ from those the state was sized for");
+    s->lora = lora;
+    return 0;
+}
 
 /* Given dy (n, N) of y = lin(x): dx (n, K) = dy W (+ LoRA part), overwritten or accumulated
  * (beta 0 or 1), and the LoRA factor gradients accumulated. */
@@ -146,7 +169,9 @@ static void forward(TrainState *s, const int32_t *const *ids) {
     op_rmsnorm_save(s->xn_final, s->rstd_final, s->x_in[c->n_layer], m->out_norm, s->lc.n, C, c->rms_eps);
 }
 
-/* Loss on the selected rows; with backward, d(loss)/d(xn_final) into s->dxn (zero elsewhere). */
+/* Loss on the selected rows; with backward, d(loss)/d(xn_final) into s->dxn (zero elsewhere). Each
+ * row's gradient is scaled by its sequence's weight and its loss added to its sequence's sum when
+ * the call asked for them. */
 static void head(TrainState *s, int n_rows, float grad_scale, bool backward, StepStats *st) {
     const ModelConfig *c = &s->m->cfg;
     int C = c->dim, V = c->vocab;
@@ -156,8 +181,10 @@ static void head(TrainState *s, int n_rows, float grad_scale, bool backward, Ste
         for (int i = 0; i < n; i++) memcpy(g + (size_t)i * C, s->xn_final + (size_t)s->rows[b + i] * C, C * sizeof(float));
         op_matmul(s->head, g, &s->m->output, NULL, n);
         int correct;
-        st->loss_sum += op_cross_entropy(s->head, s->targets + b, n, V, grad_scale, &correct);
+        st->loss_sum += op_cross_entropy_rows(s->head, s->targets + b, n, V, grad_scale,
+                                              s->seq_weight ? s->row_scale + b : NULL, s->row_loss, &correct);
         st->n_correct += correct;
+        for (int i = 0; s->seq_nll && i < n; i++) s->seq_nll[s->row_seq[b + i]] += s->row_loss[i];
         if (!backward) continue;
         op_matmul_backward(g, 0.0f, s->head, &s->m->output, n);
         for (int i = 0; i < n; i++) memcpy(s->dxn + (size_t)s->rows[b + i] * C, g + (size_t)i * C, C * sizeof(float));
@@ -201,8 +228,10 @@ static void backward_pass(TrainState *s) {
     /* the embeddings are frozen: the gradient stops here */
 }
 
-/* Forward (and backward) of seqs[0..n), which fit in max_rows together. */
-static void run_pack(TrainState *s, const TrainSeq *seqs, int n, float grad_scale, bool backward, StepStats *st) {
+/* Forward (and backward) of seqs[0..n), which fit in max_rows together; idx[i]: seqs[i]'s index in
+ * the train_batch_weighted call. */
+static void run_pack(TrainState *s, const TrainSeq *seqs, const int *idx, int n, float grad_scale, bool backward,
+                     StepStats *st) {
     const ModelConfig *c = &s->m->cfg;
     const int32_t *ids[n];
     int rows = 0, n_rows = 0;
@@ -216,6 +245,8 @@ static void run_pack(TrainState *s, const TrainSeq *seqs, int n, float grad_scal
         for (int t = 1; t < q->len; t++)
             if (q->mask[t]) {
                 s->rows[n_rows] = rows + t - 1; /* the row whose output predicts token t */
+                s->row_seq[n_rows] = idx[i];
+                s->row_scale[n_rows] = s->seq_weight ? s->seq_weight[idx[i]] : 1.0f;
                 s->targets[n_rows++] = q->ids[t];
             }
         rows += q->len;
@@ -235,6 +266,11 @@ static void run_pack(TrainState *s, const TrainSeq *seqs, int n, float grad_scal
 
 int train_batch(TrainState *s, const TrainSeq *seqs, int n, float grad_scale, bool backward, StepStats *stats,
                 Err *err) {
+    return train_batch_weighted(s, seqs, n, NULL, grad_scale, backward, stats, NULL, err);
+}
+
+int train_batch_weighted(TrainState *s, const TrainSeq *seqs, int n, const float *weight, float grad_scale,
+                         bool backward, StepStats *stats, double *nll, Err *err) {
     const ModelConfig *c = &s->m->cfg;
     if (backward && !s->lora) return err_set(err, ERR_ARG, "no LoRA adapters to train");
     for (int i = 0; i < n; i++) {
@@ -244,21 +280,28 @@ int train_batch(TrainState *s, const TrainSeq *seqs, int n, float grad_scale, bo
             if (seqs[i].ids[t] < 0 || seqs[i].ids[t] >= c->vocab)
                 return err_set(err, ERR_ARG, "token id %d at position %d is outside the vocabulary", seqs[i].ids[t], t);
     }
+    if (nll) memset(nll, 0, (size_t)n * sizeof *nll);
+    s->seq_weight = weight;
+    s->seq_nll = nll;
     TrainSeq pack[s->max_rows / 2 + 1];
+    int pack_idx[s->max_rows / 2 + 1];
     int k = 0, rows = 0;
     for (int i = 0; i <= n; i++) {
         bool trained = false;
         for (int t = 1; i < n && t < seqs[i].len && !trained; t++) trained = seqs[i].mask[t];
         if (i < n && !trained) continue; /* nothing to learn or measure in it */
         if (k && (i == n || rows + seqs[i].len > s->max_rows)) {
-            run_pack(s, pack, k, grad_scale, backward, stats);
+            run_pack(s, pack, pack_idx, k, grad_scale, backward, stats);
             k = rows = 0;
         }
         if (i < n) {
+            pack_idx[k] = i;
             pack[k++] = seqs[i];
             rows += seqs[i].len;
         }
     }
+    s->seq_weight = NULL;
+    s->seq_nll = NULL;
     return 0;
 }
 

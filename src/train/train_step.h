@@ -46,6 +46,19 @@ typedef struct {
 int train_batch(TrainState *s, const TrainSeq *seqs, int n, float grad_scale, bool backward, StepStats *stats,
                 Err *err);
 
+/* As train_batch, per sequence: sequence i's gradient is scaled by grad_scale * weight[i] (weight
+ * NULL: 1; a weight may be negative) and, when nll is non-NULL, nll[i] gets its sum of
+ * -log p(target) over its trained positions (0 for a sequence with none). A loss that is a
+ * function of these sums (DPO's) backpropagates by passing its derivative w.r.t. each sum as the
+ * weight. */
+int train_batch_weighted(TrainState *s, const TrainSeq *seqs, int n, const float *weight, float grad_scale,
+                         bool backward, StepStats *stats, double *nll, Err *err);
+
+/* Makes the passes use lora instead (NULL: the base model alone, the LoRA term off), e.g. a frozen
+ * reference adapter for no-grad passes. ERR_ARG when lora's rank, targets or dropout differ from
+ * those of the adapter the state was created with (its buffers are sized for those). */
+int train_state_set_lora(TrainState *s, Lora *lora, Err *err);
+
 /* One sequence on its own, with the seed set by train_state_set_dropout_seed. */
 void train_state_set_dropout_seed(TrainState *s, uint64_t seed);
 int train_sequence(TrainState *s, const int32_t *ids, const uint8_t *mask, int len, float grad_scale, bool backward,

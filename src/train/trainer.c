@@ -19,6 +19,7 @@
 #include "../model/peft.h"
 #include "../model/safetensors.h"
 #include "../tensor/ops.h"
+#include "dpo.h"
 #include "train_step.h"
 
 #define GROUP_BATCHES 32 /* batches per length-sorted group when shuffling */
@@ -82,12 +83,13 @@ static int epoch_order(const TrainSet *set, int batch_size, uint64_t seed, int e
 #define TRAIN_MAX_PACK_EXAMPLES 256 /* examples pack_rows sums at most (more only means more passes) */
 
 /* Rows a packed pass needs: the tokens of the batch_size longest examples (the most one batch can
- * hold), at most TRAIN_PACK_ROWS, so small batches of short examples do not pay for activations of
- * TRAIN_PACK_ROWS tokens. */
+ * hold; DPO: the 2 x batch_size longest replies), at most TRAIN_PACK_ROWS, so small batches of
+ * short examples do not pay for activations of TRAIN_PACK_ROWS tokens. */
 static int pack_rows(const TrainSet *train, int batch_size) {
-    int top[TRAIN_MAX_PACK_EXAMPLES] = {0}, k = batch_size < TRAIN_MAX_PACK_EXAMPLES ? batch_size : TRAIN_MAX_PACK_EXAMPLES;
-    for (int i = 0; i < train->n; i++) { /* the k largest lengths, kept sorted descending */
-        int len = train->ex[i].len;
+    int per_batch = train->rejected ? 2 * batch_size : batch_size;
+    int top[TRAIN_MAX_PACK_EXAMPLES] = {0}, k = per_batch < TRAIN_MAX_PACK_EXAMPLES ? per_batch : TRAIN_MAX_PACK_EXAMPLES;
+    for (int e = 0; e < (train->rejected ? 2 : 1) * train->n; e++) { /* the k largest lengths, sorted descending */
+        int len = e < train->n ? train->ex[e].len : train->rejected[e - train->n].len;
         for (int j = 0; j < k && len > 0; j++)
             if (len > top[j]) {
                 int t = top[j];
@@ -116,6 +118,18 @@ static int evaluate(TrainState *ts, TrainSeq *seqs, const TrainSet *set, const i
     }
     *loss = st.n_tokens ? st.loss_sum / st.n_tokens : 0;
     *acc = st.n_tokens ? (double)st.n_correct / st.n_tokens : 0;
+    return 0;
+}
+
+/* The DPO loss over pairs idx[0..n) of set and the token accuracy of their preferred replies. */
+static int evaluate_dpo(TrainState *ts, TrainSeq *seqs, const TrainSet *set, const int *idx, int n,
+                        const double *ref_logp, float beta, double *loss, double *acc, Err *err) {
+    DpoStats st = {0};
+    for (int b = 0; b < n; b += EVAL_PACK)
+        if (dpo_batch(ts, set, idx + b, n - b < EVAL_PACK ? n - b : EVAL_PACK, ref_logp, beta, false, 0, seqs, &st, err))
+            return -1;
+    *loss = st.n_pairs ? st.loss_sum / st.n_pairs : 0;
+    *acc = st.chosen.n_tokens ? (double)st.chosen.n_correct / st.chosen.n_tokens : 0;
     return 0;
 }
 
@@ -225,25 +239,35 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     if (train->n <= 0) return err_set(err, ERR_ARG, "no training examples");
     omp_set_num_threads(ops_threads(cfg->n_threads));
     if (cfg->batch_size < 1 || cfg->n_epochs < 1) return err_set(err, ERR_ARG, "batch size and epochs must be >= 1");
+    bool dpo = cfg->dpo_beta > 0;
+    if (dpo && (!train->rejected || (valid && valid->n > 0 && !valid->rejected)))
+        return err_set(err, ERR_ARG, "DPO needs preference pairs");
     int max_len = 2;
-    for (int i = 0; i < train->n; i++) max_len = train->ex[i].len > max_len ? train->ex[i].len : max_len;
-    for (int i = 0; valid && i < valid->n; i++) max_len = valid->ex[i].len > max_len ? valid->ex[i].len : max_len;
+    for (int k = 0; k < (dpo ? 2 : 1); k++) {
+        const TrainExample *tr = k ? train->rejected : train->ex, *va = valid && valid->n ? (k ? valid->rejected : valid->ex) : NULL;
+        for (int i = 0; i < train->n; i++) max_len = tr[i].len > max_len ? tr[i].len : max_len;
+        for (int i = 0; va && i < valid->n; i++) max_len = va[i].len > max_len ? va[i].len : max_len;
+    }
     if (cfg->out_dir && mkdir(cfg->out_dir, 0755) != 0 && errno != EEXIST)
         return err_set(err, ERR_IO, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
     if (resume_dir && load_checkpoint(m, lora, resume_dir, progress, err)) return -1;
 
     TrainState *ts;
     if (train_state_new(m, lora, max_len, pack_rows(train, cfg->batch_size), &ts, err)) return -1;
-    TrainSeq *seqs = fault_malloc((size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
+    /* DPO: both replies of each pair */
+    TrainSeq *seqs = fault_malloc(2 * (size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
     long per_epoch = (train->n + cfg->batch_size - 1) / cfg->batch_size;
     long total = per_epoch * cfg->n_epochs;
     long warmup = (long)(cfg->warmup_fraction * total + 0.5);
     int *order = fault_malloc(train->n * sizeof(int)), *valid_idx = NULL;
     ResultRow *rows = fault_calloc(total + 1, sizeof(ResultRow));
+    /* DPO: the reference's log-probabilities of both replies of every pair, computed once */
+    double *ref_train = dpo ? fault_malloc(2 * (size_t)train->n * sizeof(double)) : NULL,
+           *ref_valid = dpo && valid && valid->n ? fault_malloc(2 * (size_t)valid->n * sizeof(double)) : NULL;
     long n_rows = 0;
     int n_valid_interval = 0;
-    if (!seqs || !order || !rows) {
-        free(seqs), free(order), free(rows);
+    if (!seqs || !order || !rows || (dpo && !ref_train) || (dpo && valid && valid->n && !ref_valid)) {
+        free(seqs), free(order), free(rows), free(ref_train), free(ref_valid);
         train_state_free(ts);
         return err_set(err, ERR_NOMEM, "out of memory");
     }
@@ -261,6 +285,8 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     }
     if (resume_dir && cfg->out_dir) n_rows = read_results_csv(cfg->out_dir, progress->step, rows, total);
     int rc = 0;
+    if (dpo) rc = dpo_reference_logps(ts, lora, cfg->dpo_reference, train, seqs, EVAL_PACK, ref_train, err);
+    if (!rc && ref_valid) rc = dpo_reference_logps(ts, lora, cfg->dpo_reference, valid, seqs, EVAL_PACK, ref_valid, err);
     double t0 = clock_now_s();
     long tokens_processed = 0;
     while (!rc && progress->step < total) {
@@ -272,30 +298,49 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         if (last > train->n) last = train->n;
         int batch_tokens = 0;
         for (int i = first; i < last; i++) batch_tokens += train->ex[order[i]].n_trained;
+        uint64_t seed = (cfg->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)progress->step << 24);
         StepStats st = {0};
-        for (int i = first; i < last; i++) {
-            const TrainExample *e = &train->ex[order[i]];
-            seqs[i - first] = (TrainSeq){e->ids, e->mask, e->len,
-                                         (cfg->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)progress->step << 24) ^ (uint64_t)i};
-            tokens_processed += e->len;
+        DpoStats ds = {0};
+        if (dpo) {
+            rc = dpo_batch(ts, train, order + first, last - first, ref_train, cfg->dpo_beta, true, seed ^ (uint64_t)first,
+                           seqs, &ds, err);
+            for (int i = first; i < last; i++) tokens_processed += train->ex[order[i]].len + train->rejected[order[i]].len;
+        } else {
+            for (int i = first; i < last; i++) {
+                const TrainExample *e = &train->ex[order[i]];
+                seqs[i - first] = (TrainSeq){e->ids, e->mask, e->len, seed ^ (uint64_t)i};
+                tokens_processed += e->len;
+            }
+            rc = train_batch(ts, seqs, last - first, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
         }
-        rc = train_batch(ts, seqs, last - first, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
         if (rc) break;
         TrainMetrics mt = {0};
         mt.grad_norm = adamw_clip_grads(lora, cfg->adam.clip_norm);
         mt.lr = lr_schedule(cfg->adam.lr, progress->step, warmup, total);
         adamw_step(lora, &cfg->adam, mt.lr, progress->step + 1);
         progress->step++;
-        progress->tokens_seen += st.n_tokens;
+        progress->tokens_seen += dpo ? ds.trained_tokens : st.n_tokens;
         mt.step = progress->step;
         mt.total_steps = total;
         mt.epoch = epoch + 1;
-        mt.train_loss = st.n_tokens ? st.loss_sum / st.n_tokens : 0;
-        mt.train_accuracy = st.n_tokens ? (double)st.n_correct / st.n_tokens : 0;
+        if (dpo) {
+            mt.dpo = true;
+            mt.train_loss = ds.loss_sum / ds.n_pairs;
+            mt.train_accuracy = ds.chosen.n_tokens ? (double)ds.chosen.n_correct / ds.chosen.n_tokens : 0;
+            mt.chosen_reward = ds.chosen_reward_sum / ds.n_pairs;
+            mt.rejected_reward = ds.rejected_reward_sum / ds.n_pairs;
+            mt.reward_accuracy = (double)ds.n_ordered / ds.n_pairs;
+            mt.reward_margin = mt.chosen_reward - mt.rejected_reward;
+        } else {
+            mt.train_loss = st.n_tokens ? st.loss_sum / st.n_tokens : 0;
+            mt.train_accuracy = st.n_tokens ? (double)st.n_correct / st.n_tokens : 0;
+        }
         bool epoch_end = progress->step % per_epoch == 0;
         if (valid_idx && (epoch_end || (cfg->eval_every > 0 && progress->step % cfg->eval_every == 0))) {
             int n_eval = epoch_end ? valid->n : n_valid_interval;
-            rc = evaluate(ts, seqs, valid, valid_idx, n_eval, &mt.valid_loss, &mt.valid_accuracy, err);
+            rc = dpo ? evaluate_dpo(ts, seqs, valid, valid_idx, n_eval, ref_valid, cfg->dpo_beta, &mt.valid_loss,
+                                    &mt.valid_accuracy, err)
+                     : evaluate(ts, seqs, valid, valid_idx, n_eval, &mt.valid_loss, &mt.valid_accuracy, err);
             mt.has_valid = true;
             mt.full_valid = epoch_end;
         }
@@ -329,6 +374,8 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     free(seqs);
     free(valid_idx);
     free(rows);
+    free(ref_train);
+    free(ref_valid);
     train_state_free(ts);
     return rc;
 }

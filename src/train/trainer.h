@@ -24,7 +24,8 @@ typedef struct {
 } TrainExample;
 
 typedef struct {
-    TrainExample *ex;
+    TrainExample *ex;       /* (n); for DPO the preferred replies */
+    TrainExample *rejected; /* (n) DPO: rejected[i] is the rejected reply to ex[i]'s prompt; NULL for SFT */
     int n;
 } TrainSet;
 
@@ -41,15 +42,21 @@ typedef struct {
     const volatile int *stop; /* set to non-zero (e.g. by SIGINT) to stop at the next step boundary;
                                * read atomically (another thread may set it) */
     int n_threads;         /* the run's thread budget (<= 0: every core), set on the calling thread */
+    float dpo_beta;        /* > 0: DPO (dpo.h) with this beta on the pairs of train and valid; 0: SFT */
+    Lora *dpo_reference;   /* DPO's reference: a frozen adapter of the same shape, or NULL for the base model */
 } TrainConfig;
 
 typedef struct {
     long step, total_steps;
     int epoch;             /* 1-based */
     double train_loss;     /* this step's batch */
-    double train_accuracy; /* mean token accuracy of this step's batch */
-    bool has_valid;        /* valid_* are set on this step */
+    double train_accuracy; /* mean token accuracy of this step's batch (DPO: of its preferred replies) */
+    bool has_valid;        /* valid_* are set on this step (DPO: loss and accuracy as for train) */
     double valid_loss, valid_accuracy;
+    bool dpo;              /* the DPO fields below are set: means over the step's pairs */
+    double chosen_reward, rejected_reward; /* beta * (log pi - log pi_ref) of the preferred / rejected replies */
+    double reward_accuracy;  /* fraction of pairs whose preferred reward exceeds the rejected one */
+    double reward_margin;    /* chosen_reward - rejected_reward */
     bool full_valid;       /* the valid_* values cover the whole validation set (epoch end) */
     float lr;
     double grad_norm;
@@ -68,7 +75,7 @@ typedef struct {
  * non-zero stops training at this boundary (as the stop flag does). */
 typedef int (*TrainCallback)(const TrainMetrics *m, const char *checkpoint_dir, void *user);
 
-/* Trains lora on train (valid may be NULL or empty). When resume_dir is given the adapter,
+/* Trains lora on train (valid may be NULL or empty); with cfg->dpo_beta > 0 on their pairs by DPO. When resume_dir is given the adapter,
  * optimizer state and progress come from that checkpoint. On return *progress says how far it
  * got; stopping early is not an error. */
 int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSet *valid, const TrainConfig *cfg,

@@ -142,6 +142,7 @@ static int check_file(Store *s, JobRecord *job, const char *file_id, const char 
     validate_options_default(&opt);
     opt.min_examples = min_examples;
     opt.max_problems = 1;
+    opt.method = strcmp(job->method, "dpo") == 0 ? VALIDATE_DPO : VALIDATE_SUPERVISED;
     ValidateReport rep;
     rc = validate_file(path, &opt, &rep, &err);
     if (rc) {
@@ -279,6 +280,12 @@ static char *metrics_json(const FtTrainMetrics *m, bool for_event) {
     json_object_set_new(o, "train_loss", json_real(m->train_loss));
     json_object_set_new(o, "train_mean_token_accuracy", json_real(m->train_accuracy));
     if (for_event) json_object_set_new(o, "total_steps", json_integer(m->total_steps));
+    if (for_event && m->dpo) { /* the step's pairs: beta * (log pi - log pi_ref) of each reply, means */
+        json_object_set_new(o, "train_chosen_reward", json_real(m->chosen_reward));
+        json_object_set_new(o, "train_rejected_reward", json_real(m->rejected_reward));
+        json_object_set_new(o, "train_reward_accuracy", json_real(m->reward_accuracy));
+        json_object_set_new(o, "train_reward_margin", json_real(m->reward_margin));
+    }
     if (m->has_valid) {
         json_object_set_new(o, "valid_loss", json_real(m->valid_loss));
         json_object_set_new(o, "valid_mean_token_accuracy", json_real(m->valid_accuracy));
@@ -431,6 +438,7 @@ static void job_set_hyperparams(JobRecord *job, const FtTrainResult *plan) {
     snprintf(job->n_epochs, sizeof job->n_epochs, "%d", plan->n_epochs);
     snprintf(job->batch_size, sizeof job->batch_size, "%d", plan->batch_size);
     snprintf(job->lr_multiplier, sizeof job->lr_multiplier, "%.17g", plan->lr_multiplier);
+    if (plan->beta > 0) snprintf(job->beta, sizeof job->beta, "%.17g", plan->beta);
 }
 
 /* The data are loaded, the hyperparameters resolved and the adapter made: the job gets its
@@ -464,6 +472,10 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
                   "Fine-tuning job started on base model %s ('%s' is an alias of it)", job->base_model, job->model);
     else
         add_event(rc->s, NULL, job->id, "info", "message", NULL, "Fine-tuning job started");
+    if (plan->beta > 0)
+        add_event(rc->s, NULL, job->id, "info", "message", NULL, "Method: DPO, beta %g, reference model: %s%s", plan->beta,
+                  job->parent_model[0] ? job->parent_model : job->base_model,
+                  job->parent_model[0] ? " (its adapter, frozen)" : " (the base model)");
     if (rc->w->cfg.precision)
         add_event(rc->s, NULL, job->id, "info", "message", NULL, "Training precision: %s", rc->w->cfg.precision);
     if (rc->w->cfg.inference) {
@@ -565,7 +577,9 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
     /* a continued job starts from its parent's adapter; once it has a checkpoint of its own, that
      * holds the same adapter shape (and the parent may be gone by then) */
     char parent_dir[4096] = "";
-    if (job->parent_model[0] && !resume[0] && parent_adapter(w, s, job, parent_dir, sizeof parent_dir, &failed))
+    bool dpo = strcmp(job->method, "dpo") == 0;
+    /* DPO's reference is the parent's adapter as it was, also when resuming from a checkpoint */
+    if (job->parent_model[0] && (!resume[0] || dpo) && parent_adapter(w, s, job, parent_dir, sizeof parent_dir, &failed))
         return failed;
     long lost = checkpoint_lost(s, job, rc.first_step);
     if (lost) {
@@ -589,6 +603,9 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
     p.n_epochs = job->n_epochs;
     p.batch_size = job->batch_size;
     p.lr_multiplier = job->lr_multiplier;
+    p.method = job->method;
+    p.beta = dpo ? job->beta : NULL;
+    p.reference_adapter = dpo && parent_dir[0] ? parent_dir : NULL;
     p.seed = (uint64_t)job->seed;
     p.n_threads = w->cfg.threads;
     p.out_dir = rc.run_dir;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ftune train end to end on stories260K: a run writes the PEFT adapter, checkpoints and
-# results.csv; chat uses the adapter; an invalid file is refused with its line; Ctrl-C stops at a
-# step boundary with a checkpoint that --resume finishes.
+# results.csv; chat uses the adapter; an invalid file is refused with its line; --method dpo trains
+# on preference pairs; Ctrl-C stops at a step boundary with a checkpoint that --resume finishes.
 set -uo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -29,6 +29,25 @@ out=$(./build/ftune train --model $M --train "$tmp/train.jsonl" --out "$tmp/bad"
 [ $? -eq 2 ] || fail "invalid file: exit status should be 2 ($out)"
 grep -q "line 13: messages\[1\].role" <<<"$out" || fail "invalid file message: $out"
 sed -i '$d' "$tmp/train.jsonl"
+
+# --method dpo: preference pairs (the right toy preferred); the first step starts at log 2 (a new
+# adapter is the base model, the reference); beta out of range, beta without dpo, and a chat file
+# for dpo are refused with status 2
+for i in $(seq 1 10); do
+    printf '{"input": {"messages": [{"role": "user", "content": "Tell me about toy %d."}]}, "preferred_output": [{"role": "assistant", "content": "Toy %d is a red ball."}], "non_preferred_output": [{"role": "assistant", "content": "Toy %d is a blue car."}]}\n' $i $i $((i + 1))
+done >"$tmp/dpo.jsonl"
+out=$(./build/ftune train --model $M --train "$tmp/dpo.jsonl" --method dpo --beta 0.5 --epochs 1 --batch-size 5 \
+      --rank 4 --seed 3 --out "$tmp/dpo" 2>&1) || fail "dpo train: $out"
+grep -q "method: dpo, beta 0.5, reference: the base model" <<<"$out" || fail "no dpo line: $out"
+grep -q "1/2 .*loss 0.6931 .*rewards +0.000/+0.000 margin 0.000" <<<"$out" || fail "first DPO step not at log 2: $out"
+[ -f "$tmp/dpo/adapter_model.safetensors" ] && [ -f "$tmp/dpo/checkpoint-2/optimizer.safetensors" ] ||
+    fail "dpo run wrote no adapter"
+for bad in "--beta 0 --method dpo" "--beta 3 --method dpo" "--beta 0.1" "--method rl"; do
+    out=$(./build/ftune train --model $M --train "$tmp/dpo.jsonl" $bad --out "$tmp/dpo-bad" 2>&1)
+    [ $? -eq 2 ] || fail "$bad: exit status should be 2 ($out)"
+done
+out=$(./build/ftune train --model $M --train "$tmp/train.jsonl" --method dpo --out "$tmp/dpo-bad" 2>&1)
+[ $? -eq 2 ] && grep -q "line 1" <<<"$out" || fail "a chat file for dpo: $out"
 
 # Ctrl-C: a long run (60 examples x 50 epochs at batch 1) interrupted by SIGINT once its first
 # epoch's checkpoint exists stops at a step boundary with a checkpoint that --resume completes

@@ -1,8 +1,8 @@
 """test_aliases.py: what a script moving from OpenAI fine-tuning meets, against the real `ftune
 serve` with the official openai SDK: model aliases (`--alias NAME=TARGET` and `ftune alias set`
 while the server runs), chat on an alias, a fine-tuning job on an alias (its ft: name keeps the
-alias), the method object (supervised accepted, dpo and reinforcement refused naming them, the
-deprecated top-level hyperparameters beside it only when they agree), continued training of an
+alias), the method object (supervised accepted, reinforcement refused naming it (dpo: test_dpo.py),
+the deprecated top-level hyperparameters beside it only when they agree), continued training of an
 ft: model (it starts from that adapter: its first loss is near the first job's last loss, far
 below a new adapter's first loss), live re-pointing of an alias between two ft: models and back
 (rollback), /v1/models listing aliases with alias_for, and the refusals: an unknown target, an
@@ -113,7 +113,7 @@ def test_chat_on_alias(c):
 
 def test_method_object(c):
     create = c.client.fine_tuning.jobs.create
-    for method in ("dpo", "reinforcement"):
+    for method in ("reinforcement",):
         expect_error(lambda: create(training_file=c.file_id, model=OPENAI_NAME,
                                     method={"type": method, method: {"hyperparameters": {}}}),
                      400, "method " + method, param="method.type", contains=(method,))

@@ -797,6 +797,8 @@ TEST(store_schema_2_migrates_to_3) {
     CHECK_EQ_STR(j.base_model, "SmolLM2-135M-Instruct.Q4_1");
     CHECK_EQ_STR(j.name_base, "SmolLM2-135M-Instruct.Q4_1");
     CHECK_EQ_STR(j.parent_model, "");
+    CHECK_EQ_STR(j.method, "supervised"); /* schema 5's columns, NULL in the old row */
+    CHECK_EQ_STR(j.beta, "");
     CHECK(store_alias_set(s, "a", "SmolLM2-135M-Instruct.Q4_1", NULL, &err) == 0);
     store_close(s);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);

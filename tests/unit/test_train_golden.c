@@ -2,7 +2,10 @@
  * tests/golden/train/<model>/): with the reference's initial adapter (loaded through the PEFT
  * reader) and batch, the loss, every LoRA gradient (to 1e-4 of each tensor's largest entry), and
  * the losses of five clipped AdamW steps agree, and so does the adapter after them (to a bound
- * derived from how Adam treats near-zero gradients: see visit_adapter). */
+ * derived from how Adam treats near-zero gradients: see visit_adapter). The same for DPO
+ * (scripts/reference_dpo.py, tests/golden/dpo/<model>/): reference log-probabilities, loss,
+ * rewards, gradients and five steps with the base model as reference, and the loss and gradients
+ * with the initial adapter frozen as reference. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include "model/peft.h"
 #include "model/safetensors.h"
 #include "train/adamw.h"
+#include "train/dpo.h"
 #include "train/train_step.h"
 #include "test.h"
 
@@ -241,3 +245,157 @@ static void check_training_golden(const char *name) {
 
 TEST(train_golden_stories260k) { check_training_golden("stories260K"); }
 TEST(train_golden_tiny_qwen2) { check_training_golden("tiny_qwen2"); }
+
+/* ---------------------------------------------------------------- DPO */
+
+static void read_example(json_t *side, TrainExample *e) {
+    json_t *ids = json_object_get(side, "ids"), *mask = json_object_get(side, "token_mask");
+    e->len = (int)json_array_size(ids);
+    e->ids = malloc(e->len * sizeof(int32_t));
+    e->mask = malloc(e->len);
+    e->n_trained = 0;
+    for (int t = 0; t < e->len; t++) {
+        e->ids[t] = (int32_t)json_integer_value(json_array_get(ids, t));
+        e->mask[t] = (uint8_t)json_integer_value(json_array_get(mask, t));
+        e->n_trained += t > 0 && e->mask[t];
+    }
+}
+
+static void read_pairs(json_t *g, TrainSet *set) {
+    json_t *pairs = json_object_get(g, "pairs");
+    set->n = (int)json_array_size(pairs);
+    set->ex = calloc(set->n, sizeof(TrainExample));
+    set->rejected = calloc(set->n, sizeof(TrainExample));
+    for (int i = 0; i < set->n; i++) {
+        read_example(json_array_get(json_array_get(pairs, i), 0), &set->ex[i]);
+        read_example(json_array_get(json_array_get(pairs, i), 1), &set->rejected[i]);
+    }
+}
+
+static void free_pairs(TrainSet *set) {
+    for (int i = 0; i < set->n; i++)
+        free(set->ex[i].ids), free(set->ex[i].mask), free(set->rejected[i].ids), free(set->rejected[i].mask);
+    free(set->ex);
+    free(set->rejected);
+}
+
+static double pair_field_sum(json_t *infos, const char *key) {
+    double sum = 0;
+    for (size_t i = 0; i < json_array_size(infos); i++) sum += json_real_value(json_object_get(json_array_get(infos, i), key));
+    return sum;
+}
+
+/* One DPO case: ref NULL (the base model) or the frozen adapter; steps > 0 also runs the AdamW
+ * steps and compares the adapter after them. */
+static void check_dpo_case(const char *name, Model *m, json_t *g, const char *adapter_dir, const char *c_name,
+                           bool adapter_ref) {
+    json_t *c = json_object_get(json_object_get(g, "cases"), c_name), *infos = json_object_get(c, "pairs_fp64");
+    float beta = (float)json_real_value(json_object_get(g, "beta"));
+    Err err = {0};
+    Lora *l, *ref = NULL;
+    TrainSet set;
+    TrainState *ts;
+    REQUIRE(peft_load(m, adapter_dir, &l, &err) == 0);
+    if (adapter_ref) REQUIRE(peft_load(m, adapter_dir, &ref, &err) == 0);
+    read_pairs(g, &set);
+    int max_len = 2, idx[8];
+    for (int i = 0; i < set.n; i++) {
+        max_len = set.ex[i].len > max_len ? set.ex[i].len : max_len;
+        max_len = set.rejected[i].len > max_len ? set.rejected[i].len : max_len;
+        idx[i] = i;
+    }
+    REQUIRE(set.n <= 8 && train_state_new(m, l, max_len, TRAIN_PACK_ROWS, &ts, &err) == 0);
+    TrainSeq seqs[16];
+    double ref_logp[16];
+    REQUIRE(dpo_reference_logps(ts, l, ref, &set, seqs, 2, ref_logp, &err) == 0);
+    double worst_ref = 0;
+    for (int i = 0; i < set.n; i++) {
+        json_t *p = json_array_get(infos, i);
+        worst_ref = fmax(worst_ref, fabs(ref_logp[2 * i] - json_real_value(json_object_get(p, "ref_logp_preferred"))));
+        worst_ref = fmax(worst_ref, fabs(ref_logp[2 * i + 1] - json_real_value(json_object_get(p, "ref_logp_rejected"))));
+    }
+    CHECK(worst_ref < 1e-4); /* sums of ~20 fp32 log-probabilities of magnitude ~2 */
+
+    DpoStats st = {0};
+    REQUIRE(dpo_batch(ts, &set, idx, set.n, ref_logp, beta, true, 0, seqs, &st, &err) == 0);
+    double loss = st.loss_sum / st.n_pairs, ref_loss = json_real_value(json_object_get(c, "loss"));
+    /* the loss depends on beta x (differences of log-prob sums, each within 1e-4): 1e-5 is ample */
+    CHECK_NEAR(loss, ref_loss, 1e-5);
+    CHECK_NEAR(st.chosen_reward_sum, pair_field_sum(infos, "reward_preferred"), 1e-5);
+    CHECK_NEAR(st.rejected_reward_sum, pair_field_sum(infos, "reward_rejected"), 1e-5);
+    char path[512];
+    snprintf(path, sizeof path, "tests/golden/dpo/%s/grads_%s.safetensors", name, c_name);
+    double gw = worst_rel(l, l->grads, path);
+    printf("    %s DPO (%s): loss %.7f (reference %.7f), reference log-probs within %.2g, gradients within %.2g of "
+           "each tensor's max\n", name, c_name, loss, ref_loss, worst_ref, gw);
+    CHECK(gw < GRAD_TOL);
+
+    json_t *losses = json_object_get(c, "step_losses"), *norms = json_object_get(c, "grad_norm_before_clip");
+    if (losses) {
+        json_t *adam = json_object_get(g, "adamw"), *betas = json_object_get(adam, "betas");
+        AdamWConfig cfg = {(float)json_number_value(json_object_get(adam, "lr")),
+                           (float)json_number_value(json_array_get(betas, 0)),
+                           (float)json_number_value(json_array_get(betas, 1)),
+                           (float)json_number_value(json_object_get(adam, "eps")),
+                           (float)json_number_value(json_object_get(adam, "weight_decay")),
+                           (float)json_number_value(json_object_get(adam, "clip_grad_norm"))};
+        int steps = (int)json_integer_value(json_object_get(adam, "steps"));
+        for (int k = 1; k <= steps; k++) {
+            if (k > 1) {
+                st = (DpoStats){0};
+                REQUIRE(dpo_batch(ts, &set, idx, set.n, ref_logp, beta, true, 0, seqs, &st, &err) == 0);
+                loss = st.loss_sum / st.n_pairs;
+            }
+            CHECK_NEAR(loss, json_real_value(json_array_get(losses, k - 1)), 1e-5);
+            double norm = adamw_clip_grads(l, cfg.clip_norm);
+            CHECK_NEAR(norm, json_real_value(json_array_get(norms, k - 1)), 1e-4 * norm);
+            adamw_step(l, &cfg, cfg.lr, k);
+        }
+        st = (DpoStats){0};
+        REQUIRE(dpo_batch(ts, &set, idx, set.n, ref_logp, beta, false, 0, seqs, &st, &err) == 0);
+        double final = st.loss_sum / st.n_pairs;
+        CHECK_NEAR(final, json_real_value(json_array_get(losses, steps)), 1e-5);
+        char grads_path[512];
+        snprintf(path, sizeof path, "tests/golden/dpo/%s/adapter_step5/adapter_model.safetensors", name);
+        snprintf(grads_path, sizeof grads_path, "tests/golden/dpo/%s/grads_%s.safetensors", name, c_name);
+        double drift_lr = 0;
+        for (int k = 1; k <= steps; k++) drift_lr += 2 * adam_step_bound(cfg.beta1, cfg.beta2, k);
+        AdapterCheck ac = {GRAD_TOL, cfg.lr, 0, 0, 0, 0};
+        visit_adapter_tensors(l, l->params, path, grads_path, visit_adapter, &ac);
+        printf("    %s DPO: %d AdamW steps, final loss %.7f; adapter: %d of %d elements with a stable direction "
+               "within %.2g of the reference, all within %.2g lr (bound %.2g lr)\n",
+               name, steps, final, ac.n_stable, ac.n_total, ac.worst_stable, ac.worst_abs_lr, drift_lr);
+        CHECK(ac.worst_stable < ADAPTER_TOL);
+        CHECK(ac.worst_abs_lr <= drift_lr * (1 + 1e-3));
+        CHECK(ac.n_stable > ac.n_total / 2);
+    }
+    free_pairs(&set);
+    train_state_free(ts);
+    lora_free(ref);
+    lora_free(l);
+}
+
+static void check_dpo_golden(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "tests/golden/dpo/%s/pairs.json", name);
+    json_error_t je;
+    json_t *g = json_load_file(path, 0, &je);
+    if (!g) { test_skip("golden missing"); return; }
+    const char *model_path = json_string_value(json_object_get(g, "model"));
+    if (!file_exists(model_path) && !file_is_dir(model_path)) {
+        test_skip("model not fetched");
+        json_decref(g);
+        return;
+    }
+    Err err = {0};
+    Model *m;
+    REQUIRE(model_load(model_path, &m, &err) == 0);
+    const char *adapter_dir = json_string_value(json_object_get(g, "adapter_init"));
+    check_dpo_case(name, m, g, adapter_dir, "base_ref", false);
+    check_dpo_case(name, m, g, adapter_dir, "adapter_ref", true);
+    model_free(m);
+    json_decref(g);
+}
+
+TEST(dpo_golden_stories260k) { check_dpo_golden("stories260K"); }
+TEST(dpo_golden_tiny_qwen2) { check_dpo_golden("tiny_qwen2"); }
