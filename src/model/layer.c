@@ -73,12 +73,11 @@ void layer_lora_input_backward(const LayerCtx *c, float *dx, const float *g, int
     }
 }
 
-/* The LoRA terms of projection t of layer l added to y (n, N). Inference: the blocks of rows of
- * one adapter (lora_apply_rows), all of them in one parallel loop (rows of many adapters interleave
- * in a step). Training (one adapter): as two matrix products, u (n, r) keeping x A^T for the
- * backward pass. */
-static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, float *u, int K, int N) {
-    (void)N; /* the rows of y are p->out long */
+/* The LoRA terms of projection t of layer l added to y (n rows of its outputs) from x (n, K).
+ * Inference: the blocks of rows of one adapter (lora_apply_rows), all of them in one parallel loop
+ * (rows of many adapters interleave in a step). Training (one adapter): as two matrix products,
+ * u (n, r) keeping x A^T for the backward pass. */
+static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, float *u, int K) {
     if (c->uniform_adapter == -1) return;
     if (c->kv) {
 #pragma omp parallel for schedule(static) if (c->n_lora_blocks > 1)
@@ -108,7 +107,7 @@ void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *b
 static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, const QuantMatrix *w,
                        const float *bias, float *u) {
     layer_matmul(y, x, w, bias, c->n, c->n_decode, c->kv != NULL);
-    lora_rows(c, l, t, y, x, u, w->cols, w->rows);
+    lora_rows(c, l, t, y, x, u, w->cols);
 }
 
 /* Causal attention of every run: with a cache, the run's keys and values are appended to its slot
