@@ -34,6 +34,11 @@ int api_bad_param(ApiError *e, const char *param, const char *fmt, ...) {
                     detail);
 }
 
+int api_missing_param(ApiError *e, const char *param) {
+    return api_fail(e, 400, "invalid_request_error", param, "missing_required_parameter",
+                    "Missing required parameter: '%s'.", param);
+}
+
 static json_t *string_or_null(const char *s) { return s && s[0] ? json_string(s) : json_null(); }
 
 /* s as a JSON string whatever its bytes: an id from a URL or a name cut mid-character may hold

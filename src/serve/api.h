@@ -32,6 +32,8 @@ int api_fail(ApiError *e, int status, const char *type, const char *param, const
     __attribute__((format(printf, 6, 7)));
 /* 400 invalid_request_error for a bad field: "Invalid value for 'param': ...". */
 int api_bad_param(ApiError *e, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* 400 missing_required_parameter: "Missing required parameter: 'param'.". */
+int api_missing_param(ApiError *e, const char *param);
 
 /* The error body for e, as JSON text (heap). */
 char *api_error_json(const ApiError *e, size_t *len);

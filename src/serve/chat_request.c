@@ -42,8 +42,7 @@ static int join_parts(json_t *msg, json_t *parts, int index, ApiError *e) {
 static int parse_messages(json_t *root, ChatRequest *r, ApiError *e) {
     json_t *msgs = json_object_get(root, "messages");
     if (!msgs)
-        return api_fail(e, 400, "invalid_request_error", "messages", "missing_required_parameter",
-                        "Missing required parameter: 'messages'.");
+        return api_missing_param(e, "messages");
     if (!json_is_array(msgs) || json_array_size(msgs) == 0)
         return api_bad_param(e, "messages", "expected a non-empty array of messages.");
     size_t n = json_array_size(msgs);
@@ -106,23 +105,12 @@ static const char *const CHAT_FIELDS[] = {
     "stream_options", "seed", "user", "logprobs", "top_logprobs", "response_format", "tool_choice", "tools",
     "parallel_tool_calls", "frequency_penalty", "presence_penalty", "logit_bias", "store", "metadata"};
 
-
-/* A field ftune knows but does not implement: refused unless absent, null or its neutral value
- * (0, false, an empty array or object), never silently ignored. */
-static int refuse_unless_neutral(json_t *root, const char *key, const char *why, ApiError *e) {
-    json_t *v = json_object_get(root, key);
-    bool neutral = !v || json_is_null(v) || json_is_false(v) || (json_is_number(v) && json_number_value(v) == 0) ||
-                   (json_is_array(v) && json_array_size(v) == 0) || (json_is_object(v) && json_object_size(v) == 0);
-    if (neutral) return 0;
-    return api_fail(e, 400, "invalid_request_error", key, "unsupported_parameter", "%s is not supported by this server%s.",
-                    key, why);
-}
-
-/* Options ftune cannot honour are refused rather than silently ignored. */
+/* Options ftune cannot honour are refused rather than silently ignored (api_refuse_unless_neutral:
+ * absent, null or a neutral value pass). */
 static int check_unsupported(json_t *root, ApiError *e) {
     if (api_check_fields(root, CHAT_FIELDS, sizeof CHAT_FIELDS / sizeof CHAT_FIELDS[0], e) ||
-        refuse_unless_neutral(root, "store", " (completions are not stored)", e) ||
-        refuse_unless_neutral(root, "metadata", " (it belongs to stored completions)", e))
+        api_refuse_unless_neutral(root, "store", NULL, 0, " (completions are not stored)", e) ||
+        api_refuse_unless_neutral(root, "metadata", NULL, 0, " (it belongs to stored completions)", e))
         return -1;
     json_t *user = json_object_get(root, "user");
     if (user && !json_is_null(user) && !json_is_string(user)) return api_bad_param(e, "user", "expected a string.");
@@ -161,8 +149,7 @@ static int parse_response_format(json_t *root, ChatRequest *r, ApiError *e) {
     }
     json_t *js = json_object_get(rf, "json_schema");
     if (!js)
-        return api_fail(e, 400, "invalid_request_error", "response_format.json_schema", "missing_required_parameter",
-                        "Missing required parameter: 'response_format.json_schema'.");
+        return api_missing_param(e, "response_format.json_schema");
     if (!json_is_object(js)) return api_bad_param(e, "response_format.json_schema", "expected an object.");
     if (api_check_fields(js, JS_FIELDS, sizeof JS_FIELDS / sizeof JS_FIELDS[0], &fe))
         return api_bad_param(e, "response_format.json_schema", "%s", fe.message);
@@ -206,8 +193,7 @@ int chat_request_parse(const char *body, size_t len, ChatRequest *r, ApiError *e
     long long n = 1, max_tokens = 0, max_completion = 0;
     int rc = api_field_string(root, "model", false, &r->model, e);
     if (rc > 0)
-        return api_fail(e, 400, "invalid_request_error", "model", "missing_required_parameter",
-                        "Missing required parameter: 'model'.");
+        return api_missing_param(e, "model");
     if (rc < 0 || parse_messages(root, r, e) ||
         chat_request_parse_message_tools(json_object_get(root, "messages"), r, e) || parse_stop(root, r, e) ||
         check_unsupported(root, e) || chat_request_parse_tools(root, r, e) ||

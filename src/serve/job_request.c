@@ -177,8 +177,7 @@ static int required_id(json_t *root, const char *key, char *out, size_t cap, Api
     const char *s;
     int rc = api_field_string(root, key, false, &s, e);
     if (rc < 0) return -1;
-    if (rc > 0 || !s[0]) return api_fail(e, 400, "invalid_request_error", key, "missing_required_parameter",
-                                         "Missing required parameter: '%s'.", key);
+    if (rc > 0 || !s[0]) return api_missing_param(e, key);
     if (strlen(s) >= cap) return api_bad_param(e, key, "too long.");
     snprintf(out, cap, "%s", s);
     return 0;

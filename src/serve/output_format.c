@@ -19,8 +19,7 @@ int output_format_compile_schema(json_t *obj, const char *prefix, const char *sc
            *strict = json_object_get(obj, "strict"), *desc = json_object_get(obj, "description");
     snprintf(param, sizeof param, "%s.name", prefix);
     if (!name)
-        return api_fail(e, 400, "invalid_request_error", param, "missing_required_parameter",
-                        "Missing required parameter: '%s'.", param);
+        return api_missing_param(e, param);
     const char *nm = json_is_string(name) ? json_string_value(name) : "";
     size_t nl = strlen(nm);
     if (nl == 0 || nl > OUTPUT_FORMAT_NAME_MAX ||

@@ -113,8 +113,7 @@ static int parse_item(json_t *item, size_t i, ResponseRequest *r, ApiError *e) {
            *phase = json_object_get(item, "phase");
     snprintf(sub, sizeof sub, "%s.role", param);
     if (!role)
-        return api_fail(e, 400, "invalid_request_error", sub, "missing_required_parameter",
-                        "Missing required parameter: '%s'.", sub);
+        return api_missing_param(e, sub);
     const char *rl = json_is_string(role) ? json_string_value(role) : "";
     if (!is_role(rl, "user") && !is_role(rl, "assistant") && !is_role(rl, "system") && !is_role(rl, "developer"))
         return api_bad_param(e, sub, "expected one of user, assistant, system, developer.");
@@ -130,8 +129,7 @@ static int parse_item(json_t *item, size_t i, ResponseRequest *r, ApiError *e) {
                         "phase is not supported by this server.");
     snprintf(sub, sizeof sub, "%s.content", param);
     if (!content)
-        return api_fail(e, 400, "invalid_request_error", sub, "missing_required_parameter",
-                        "Missing required parameter: '%s'.", sub);
+        return api_missing_param(e, sub);
     json_t *parts = json_array();
     json_t *norm = json_pack("{s:s, s:s, s:o}", "type", "message", "role", rl, "content", parts);
     if (!norm) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
@@ -157,8 +155,7 @@ static int parse_item(json_t *item, size_t i, ResponseRequest *r, ApiError *e) {
 static int parse_input(json_t *root, ResponseRequest *r, ApiError *e) {
     json_t *input = json_object_get(root, "input");
     if (!input || json_is_null(input))
-        return api_fail(e, 400, "invalid_request_error", "input", "missing_required_parameter",
-                        "Missing required parameter: 'input'.");
+        return api_missing_param(e, "input");
     r->input = json_array();
     if (!r->input) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
     if (json_is_string(input)) {
@@ -204,8 +201,7 @@ static int parse_text(json_t *root, ResponseRequest *r, ApiError *e) {
         if (check_item_fields(format, "text.format", SCHEMA_FIELDS, schema ? 5 : 1, e)) return -1;
         if (schema) {
             if (!json_object_get(format, "schema"))
-                return api_fail(e, 400, "invalid_request_error", "text.format.schema", "missing_required_parameter",
-                                "Missing required parameter: 'text.format.schema'.");
+                return api_missing_param(e, "text.format.schema");
             if (output_format_compile_schema(format, "text.format", "text.format.schema", &r->grammar, e)) return -1;
         } else if (strcmp(t, "json_object") == 0) {
             r->json_object = true;
@@ -265,8 +261,7 @@ int response_request_parse(const char *body, size_t len, ResponseRequest *r, Api
     if (api_check_fields(root, RESPONSE_FIELDS, sizeof RESPONSE_FIELDS / sizeof RESPONSE_FIELDS[0], e)) return -1;
     int rc = api_field_string(root, "model", false, &r->model, e);
     if (rc > 0)
-        return api_fail(e, 400, "invalid_request_error", "model", "missing_required_parameter",
-                        "Missing required parameter: 'model'.");
+        return api_missing_param(e, "model");
     if (rc < 0 || api_field_bool(root, "stream", &r->stream, e) < 0 || check_unsupported(root, r, e) ||
         parse_input(root, r, e) || api_field_string(root, "instructions", true, &r->instructions, e) < 0 ||
         api_field_string(root, "previous_response_id", true, &r->previous_response_id, e) < 0 ||
