@@ -1,27 +1,19 @@
 /* lora_rows.c: inference's LoRA terms for a few rows of one adapter at a time (lora.h): the rows
  * of one adapter in a step share every read of its factors, where row by row each row read them
- * all again. Each row's arithmetic is written out per lane, on vectors of 16 with element-wise
- * operations: u[i] is 16 partial sums over the input (element k into lane k mod 16, in the order of
- * k), a tail, then the lanes added in a fixed tree; y[o] += scale * (the sum over i of B[o][i] u[i],
- * in the order of i). So a row gets the same bits in a block of any size: the kernel is instantiated
- * for 1 .. LORA_ROW_BLOCK rows with the same code. */
+ * all again. Each row's arithmetic is written out per lane, on dot_fixed.h's vectors of 16 with
+ * element-wise operations: u[i] is 16 partial sums over the input (element k into lane k mod 16, in
+ * the order of k), a tail, then lanes_sum's fixed order; y[o] += scale * (the sum over i of
+ * B[o][i] u[i], in the order of i). So a row gets the same bits in a block of any size: the kernel is
+ * instantiated for 1 .. LORA_ROW_BLOCK rows with the same code. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "lora.h"
 
 #include "../core/fault.h"
+#include "../tensor/dot_fixed.h"
 
-/* 16 floats with element-wise arithmetic (GCC vector extensions: AVX-512, two AVX or four SSE
- * registers, by the target), loaded and stored unaligned. */
-typedef float v16 __attribute__((vector_size(64)));
 #define LANES 16
-
-static inline v16 load16(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
 
 static inline void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
@@ -38,12 +30,9 @@ static inline __attribute__((always_inline)) void rows_u(float *restrict u, cons
             for (int b = 0; b < nb; b++) acc[b] += av * load16(xr[b] + k);
         }
         for (int b = 0; b < nb; b++) {
-            float l[LANES], tail = 0;
-            store16(l, acc[b]);
+            float tail = 0;
             for (int kk = k; kk < K; kk++) tail += a[kk] * xr[b][kk];
-            for (int w = LANES / 2; w > 0; w /= 2)
-                for (int j = 0; j < w; j++) l[j] += l[j + w];
-            u[b * r + i] = l[0] + tail;
+            u[b * r + i] = lanes_sum(acc[b]) + tail;
         }
     }
 }
