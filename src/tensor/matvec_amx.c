@@ -134,11 +134,14 @@ AMX_TARGET static void group_tiles(uint16_t *buf, const QuantMatrix *w, int j0, 
     }
 }
 
-/* y[t][j0 + o] (+ bias) from a C tile's sums c[o][t], o < n_out, for the x rows t0 .. t0 + n_in - 1. */
-static void scatter(float *y, int N, const float *c, int j0, int n_out, int t0, int n_in, const float *bias) {
+/* y[t0 + t][j0 + o] (+ bias) = c[t * t_step + o * o_step] for t < n_in, o < n_out: a C tile's sums,
+ * weight-major (narrow layout: t_step 1, o_step 16) or x-major (wide: t_step 16, o_step 1). A sum is
+ * written as it is where there is no bias, so both layouts give the same bits. */
+static void put_sums(float *y, int N, const float *c, int t_step, int o_step, int j0, int n_out, int t0, int n_in,
+                     const float *bias) {
     for (int t = 0; t < n_in; t++)
         for (int o = 0; o < n_out; o++) {
-            float v = c[o * AMX_ROWS + t]; /* the sum as it is without a bias, as the wide layout stores it */
+            float v = c[t * t_step + o * o_step];
             y[(size_t)(t0 + t) * N + j0 + o] = bias ? v + bias[j0 + o] : v;
         }
 }
@@ -148,7 +151,7 @@ AMX_TARGET static void store_sums(float *y, int N, float *c, int j0, int n_out, 
     _tile_stored(0, c, AMX_ROWS * (int)sizeof(float));
     _tile_stored(1, c + AMX_ROWS * AMX_ROWS, AMX_ROWS * (int)sizeof(float));
     _tile_stored(2, c + 2 * AMX_ROWS * AMX_ROWS, AMX_ROWS * (int)sizeof(float));
-    scatter(y, N, c, j0, n_out, t0, n_in, bias);
+    put_sums(y, N, c, 1, AMX_ROWS, j0, n_out, t0, n_in, bias);
 }
 
 AMX_TARGET static void narrow_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
@@ -275,17 +278,10 @@ AMX_TARGET static void wide_tiles(uint16_t *buf, const QuantMatrix *w, int j0, i
             _tile_stored(tile, y + (size_t)(t0) * N + (j0), N * (int)sizeof(float));                                 \
         else if (n_in_ > 0 && n_o_ > 0) {                                                                              \
             _tile_stored(tile, c, AMX_ROWS * (int)sizeof(float));                                                    \
-            wide_put(y, N, c, t0, n_in_, j0, n_o_, bias);                                                              \
+            put_sums(y, N, c, AMX_ROWS, 1, j0, n_o_, t0, n_in_, bias);                                                 \
         }                                                                                                              \
     } while (0)
 
-static void wide_put(float *y, int N, const float *c, int t0, int n_in, int j0, int n_out, const float *bias) {
-    for (int t = 0; t < n_in; t++)
-        for (int o = 0; o < n_out; o++) {
-            float v = c[t * AMX_ROWS + o];
-            y[(size_t)(t0 + t) * N + j0 + o] = bias ? v + bias[j0 + o] : v;
-        }
-}
 
 /* x rows t0 .. t0 + 31 (x0, x1: their A tiles' rows, stride bytes apart; x1 NULL when only
  * t0 .. t0 + 15 exist) against the 32 weight rows from j0 in B tiles at b: four sums a step. */
@@ -323,6 +319,12 @@ AMX_TARGET static void wide_block(float *y, const QuantMatrix *w, const float *b
     WIDE_STORE(1, t0, j0 + AMX_ROWS);
 }
 
+/* The first of chunk ch's 16 rows as A tiles read them (Kp apart): x's own before `full` (there
+ * Kp is K), else the padded copy's. */
+static inline const uint16_t *chunk_x(const uint16_t *xb, const uint16_t *tail, int full, int Kp, int ch) {
+    return ch < full ? xb + (size_t)ch * AMX_ROWS * Kp : tail + (size_t)(ch - full) * AMX_ROWS * Kp;
+}
+
 /* Each thread takes a contiguous share of the groups and works through it WIDE_GROUPS groups at a
  * time: converts them, then runs every pair of x chunks against each of them, so that a chunk
  * pair's tiles are read from far once per WIDE_GROUPS groups instead of once per group. */
@@ -331,12 +333,17 @@ AMX_TARGET static void wide_block(float *y, const QuantMatrix *w, const float *b
 AMX_TARGET static void wide_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols, steps = (K + AMX_K - 1) / AMX_K, Kp = steps * AMX_K;
     int chunks = (n + AMX_ROWS - 1) / AMX_ROWS, n_groups = (N + AMX_WIDE - 1) / AMX_WIDE;
-    const uint16_t *xa = xb; /* x as A tiles: its rows as they are, or padded to 16-row chunks and Kp */
-    if (K % AMX_K || n % AMX_ROWS) {
-        uint16_t *pad = bf16_thread_buffer(&x_tiles, &x_tiles_cap, (size_t)chunks * AMX_ROWS * Kp, "x in tiles");
-        memset(pad, 0, (size_t)chunks * AMX_ROWS * Kp * sizeof(uint16_t));
-        for (int t = 0; t < n; t++) memcpy(pad + (size_t)t * Kp, xb + (size_t)t * K, (size_t)K * sizeof(uint16_t));
-        xa = pad;
+    /* x as A tiles: its rows as they are, the chunks before `full`; the rest from a zero-padded copy
+     * (all of x when K is not a multiple of 32, else only a last chunk of fewer than 16 rows) */
+    const uint16_t *tail = NULL;
+    int full = K % AMX_K ? 0 : n / AMX_ROWS;
+    if (full < chunks) {
+        int t0 = full * AMX_ROWS;
+        size_t elems = (size_t)(chunks - full) * AMX_ROWS * Kp;
+        uint16_t *pad = bf16_thread_buffer(&x_tiles, &x_tiles_cap, elems, "x in tiles");
+        memset(pad, 0, elems * sizeof(uint16_t));
+        for (int t = t0; t < n; t++) memcpy(pad + (size_t)(t - t0) * Kp, xb + (size_t)t * K, (size_t)K * sizeof(uint16_t));
+        tail = pad;
     }
     bool convert = quant_bf16_fast(w->type) && K % AMX_K == 0;
     int stride = Kp * (int)sizeof(uint16_t);
@@ -354,8 +361,8 @@ AMX_TARGET static void wide_rows(float *y, const uint16_t *xb, const QuantMatrix
                 wide_tiles(b + g * group_elems, w, j0, N - j0 < AMX_WIDE ? N - j0 : AMX_WIDE, steps, convert);
             }
             for (int ch = 0; ch < chunks; ch += 2) {
-                const uint16_t *x0 = xa + (size_t)ch * AMX_ROWS * Kp;
-                const uint16_t *x1 = ch + 1 < chunks ? x0 + (size_t)AMX_ROWS * Kp : NULL;
+                const uint16_t *x0 = chunk_x(xb, tail, full, Kp, ch);
+                const uint16_t *x1 = ch + 1 < chunks ? chunk_x(xb, tail, full, Kp, ch + 1) : NULL;
                 for (int g = 0; g < ng; g++)
                     wide_block(y, w, bias, n, x0, x1, stride, b + g * group_elems, steps, ch * AMX_ROWS,
                                (g0 + g) * AMX_WIDE);
