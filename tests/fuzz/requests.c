@@ -3,6 +3,7 @@
  * must be either accepted with values in their documented ranges or refused with an
  * OpenAI-shaped error (a 4xx/5xx status, a type and a message). Usage: build/fuzz_requests
  * [ITERATIONS] (default 2000). */
+#include "fuzz_api.h"
 #include "fuzz_util.h"
 #include "serve/requests.h"
 
@@ -35,14 +36,6 @@ static const char *const SEEDS[] = {
 };
 #define N_SEEDS (sizeof SEEDS / sizeof SEEDS[0])
 
-static void check_error(const ApiError *e) {
-    if (e->status < 400 || e->status > 599 || !e->type || !e->message[0]) {
-        fprintf(stderr, "bad error: status %d type %s message '%s'\n", e->status, e->type ? e->type : "(null)",
-                e->message);
-        exit(1);
-    }
-}
-
 static void run_chat(const char *body, size_t len) {
     ChatRequest r;
     ApiError e = {0};
@@ -55,7 +48,7 @@ static void run_chat(const char *body, size_t len) {
             exit(1);
         }
     } else {
-        check_error(&e);
+        fuzz_check_api_error(&e);
     }
     chat_request_free(&r);
 }
@@ -69,7 +62,7 @@ static void run_job(const char *body, size_t len) {
             exit(1);
         }
     } else {
-        check_error(&e);
+        fuzz_check_api_error(&e);
     }
     free(job);
 }

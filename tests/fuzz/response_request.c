@@ -3,6 +3,7 @@
  * either accepted with values in their documented ranges and messages that all have a role and
  * content, or refused with an OpenAI-shaped error (a 4xx/5xx status, a type and a message). Usage:
  * build/fuzz_response_request [ITERATIONS] (default 2000). */
+#include "fuzz_api.h"
 #include "fuzz_util.h"
 #include "serve/response_request.h"
 
@@ -24,14 +25,6 @@ static const char *const SEEDS[] = {
 };
 #define N_SEEDS (sizeof SEEDS / sizeof SEEDS[0])
 
-static void check_error(const ApiError *e) {
-    if (e->status < 400 || e->status > 599 || !e->type || !e->message[0]) {
-        fprintf(stderr, "bad error: status %d type %s message '%s'\n", e->status, e->type ? e->type : "(null)",
-                e->message);
-        exit(1);
-    }
-}
-
 static void run(const char *body, size_t len) {
     ResponseRequest r;
     ApiError e = {0};
@@ -46,14 +39,14 @@ static void run(const char *body, size_t len) {
             free(msgs);
             json_decref(keep);
         } else if (ok) {
-            check_error(&e);
+            fuzz_check_api_error(&e);
         }
         if (!ok) {
             fprintf(stderr, "accepted a response request out of range: %.*s\n", (int)len, body);
             exit(1);
         }
     } else {
-        check_error(&e);
+        fuzz_check_api_error(&e);
     }
     response_request_free(&r);
 }
