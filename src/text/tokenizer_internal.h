@@ -29,6 +29,8 @@
 #define TOK_MAX_DECODE_BYTES ((size_t)1 << 31) /* longest text tok_decode produces */
 #define TOK_MAX_REGEX_BYTES 4096               /* longest pre-tokenizer regex */
 #define TOK_UTF8_MAX 4                         /* bytes in one UTF-8 sequence */
+#define TOK_WP_PREFIX_MAX 16                   /* bytes of a WordPiece continuing_subword_prefix + NUL */
+#define TOK_WP_MAX_CHARS 100000                /* largest max_input_chars_per_word accepted */
 
 /* ---- token attributes (bit flags, one byte per token) ---- */
 enum {
@@ -61,13 +63,17 @@ typedef struct {
 } TokPairMap;
 
 /* ---- pipeline steps ---- */
-typedef enum { TOK_NORM_NFC, TOK_NORM_PREPEND, TOK_NORM_REPLACE } TokNormKind;
+typedef enum { TOK_NORM_NFC, TOK_NORM_PREPEND, TOK_NORM_REPLACE, TOK_NORM_BERT } TokNormKind;
+
+/* BertNormalizer's options (TokNormStep.bert): bit flags */
+enum { TOK_BERT_CLEAN = 1, TOK_BERT_CJK = 2, TOK_BERT_STRIP = 4, TOK_BERT_LOWER = 8 };
 
 typedef struct {
     TokNormKind kind;
     char *text; /* PREPEND: the prefix; REPLACE: the replacement */
     size_t text_len;
     pcre2_code *re; /* REPLACE: the pattern (a literal is compiled with PCRE2_LITERAL) */
+    unsigned bert;  /* BERT: TOK_BERT_* options */
 } TokNormStep;
 
 typedef enum { TOK_PRE_SPLIT, TOK_PRE_BYTELEVEL, TOK_PRE_METASPACE } TokPreKind;
@@ -116,12 +122,13 @@ typedef enum {
     TOK_ADDED_LLAMA, /* longest token first, every occurrence (llama.cpp tokenizer_st_partition) */
 } TokAddedStyle;
 
-typedef enum { TOK_MODEL_BPE, TOK_MODEL_SPM } TokModelKind;
+typedef enum { TOK_MODEL_BPE, TOK_MODEL_SPM, TOK_MODEL_WORDPIECE } TokModelKind;
 
 typedef enum {
     TOK_DEC_BYTE_LEVEL, /* GPT-2 byte-to-unicode mapping reversed */
     TOK_DEC_SPM,        /* U+2581 -> space, <0xXX> -> byte, strip_lead leading spaces */
     TOK_DEC_PLAIN,      /* token texts concatenated, <0xXX> -> byte */
+    TOK_DEC_WORDPIECE,  /* "##" continuations glued, other tokens after a space (tokenizer_bert.c) */
 } TokDecoderKind;
 
 struct Tokenizer {
@@ -150,6 +157,13 @@ struct Tokenizer {
 
     /* SPM */
     bool add_space_prefix;
+
+    /* WordPiece (tokenizer_bert.c); unk_id is its unknown token */
+    char wp_prefix[TOK_WP_PREFIX_MAX]; /* continuing_subword_prefix, e.g. "##" */
+    size_t wp_prefix_len;
+    int wp_max_chars;                  /* a longer word is one unk token */
+    bool bert_pretok;                  /* BertPreTokenizer: split at whitespace, isolate punctuation */
+    bool wp_cleanup;                   /* WordPiece decoder's cleanup of " ." " ," ... */
 
     /* normalizer and pre-tokenizer */
     int n_norm;
@@ -272,6 +286,40 @@ extern const TokDecomp tok_decomps[];
 extern const int tok_n_decomps;
 extern const TokComp tok_comps[];
 extern const int tok_n_comps;
+
+/* BERT character tables (tokenizer_bert_data.c, scripts/gen_tokenizer_bert_unicode.py) */
+enum {
+    TOK_BERT_F_CONTROL = 1,    /* clean_text removes it */
+    TOK_BERT_F_SPACE = 2,      /* clean_text turns it into a space */
+    TOK_BERT_F_CJK = 4,        /* handle_chinese_chars surrounds it with spaces */
+    TOK_BERT_F_PRE_SPACE = 8,  /* the pre-tokenizer splits there and drops it */
+    TOK_BERT_F_PRE_PUNCT = 16, /* the pre-tokenizer isolates it */
+    TOK_BERT_F_MARK = 32,      /* strip_accents drops it */
+};
+typedef struct {
+    uint32_t first, last;
+    uint8_t flags;
+} TokBertRange;
+typedef struct {
+    uint32_t cp;
+    uint16_t at, n; /* n code points from the pool, at index at */
+} TokBertMap;
+extern const TokBertRange tok_bert_ranges[];
+extern const int tok_bert_n_ranges;
+extern const TokBertMap tok_bert_strip[], tok_bert_lower[];
+extern const uint32_t tok_bert_strip_pool[], tok_bert_lower_pool[];
+extern const int tok_bert_n_strip, tok_bert_n_lower;
+
+/* ---- BERT pieces (tokenizer_bert.c) ---- */
+/* BertNormalizer with st->bert's options over valid UTF-8; *out heap. */
+int tok_bert_normalize(TokCtx *c, const TokNormStep *st, const char *s, size_t n, char **out, size_t *out_len);
+/* A WordPiece tokenizer's segment: BertPreTokenizer's words (when bert_pretok, else the whole
+ * segment), each through WordPiece. */
+int tok_wordpiece_segment(TokCtx *c, const char *s, size_t n, TokIds *out);
+/* WordPiece decoder: a token's text s[0..n) as HF's decoder writes it, the first token of the
+ * output (first) or a later one; *out heap. */
+int tok_wordpiece_piece(const Tokenizer *t, bool first, const char *s, size_t n, char **out, size_t *out_len,
+                        Err *err);
 
 /* ---- regex (tokenizer_pretok.c) ---- */
 /* Compiles a pattern with PCRE2_UTF | PCRE2_UCP (and JIT when available); literal for String. */

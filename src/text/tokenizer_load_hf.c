@@ -1,10 +1,12 @@
 /* tokenizer_load_hf.c: builds a Tokenizer from a Hugging Face tokenizer.json (and optionally
  * tokenizer_config.json) with Jansson. Supported: model BPE (vocab, merges as "a b" strings or
- * [a, b] lists, unk_token, byte_fallback, fuse_unk, ignore_merges); added_tokens with special,
- * lstrip, rstrip, single_word, normalized; normalizers NFC, Prepend, Replace, Sequence;
- * pre-tokenizers Split, Digits, ByteLevel, Metaspace, Sequence; post-processors ByteLevel,
- * TemplateProcessing, RobertaProcessing, BertProcessing, Sequence; decoders ByteLevel,
- * Metaspace and the Replace/ByteFallback/Fuse/Strip sequence. Anything else is ERR_UNSUPPORTED
+ * [a, b] lists, unk_token, byte_fallback, fuse_unk, ignore_merges) and WordPiece (vocab,
+ * unk_token, continuing_subword_prefix, max_input_chars_per_word); added_tokens with special,
+ * lstrip, rstrip, single_word, normalized; normalizers NFC, Prepend, Replace, BertNormalizer,
+ * Sequence; pre-tokenizers Split, Digits, ByteLevel, Metaspace, Sequence, and BertPreTokenizer
+ * (WordPiece only, alone); post-processors ByteLevel, TemplateProcessing, RobertaProcessing,
+ * BertProcessing, Sequence; decoders ByteLevel, Metaspace, WordPiece and the
+ * Replace/ByteFallback/Fuse/Strip sequence. Anything else is ERR_UNSUPPORTED
  * with its name: it never guesses. It does not tokenize (tokenizer.c). */
 #include <jansson.h>
 #include <stdio.h>
@@ -64,6 +66,12 @@ static int parse_normalizer(Loader *L, json_t *n, int depth) {
     TokNormStep *st = &t->norm[t->n_norm];
     if (!strcmp(ty, "NFC")) {
         st->kind = TOK_NORM_NFC;
+    } else if (!strcmp(ty, "BertNormalizer")) {
+        st->kind = TOK_NORM_BERT;
+        bool lower = get_bool(n, "lowercase", true);
+        st->bert = (get_bool(n, "clean_text", true) ? TOK_BERT_CLEAN : 0) |
+                   (get_bool(n, "handle_chinese_chars", true) ? TOK_BERT_CJK : 0) |
+                   (get_bool(n, "strip_accents", lower) ? TOK_BERT_STRIP : 0) | (lower ? TOK_BERT_LOWER : 0);
     } else if (!strcmp(ty, "Prepend") || !strcmp(ty, "Replace")) {
         json_t *txt = json_object_get(n, !strcmp(ty, "Prepend") ? "prepend" : "content");
         if (!json_is_string(txt)) return fail(L, ERR_FORMAT, "Prepend/Replace normalizer without its text");
@@ -77,7 +85,7 @@ static int parse_normalizer(Loader *L, json_t *n, int depth) {
             return -1;
         return 0;
     } else {
-        return err_set(L->err, ERR_UNSUPPORTED, "%s: normalizer \"%s\" is not supported (NFC, Prepend, Replace, Sequence)",
+        return err_set(L->err, ERR_UNSUPPORTED, "%s: normalizer \"%s\" is not supported (NFC, Prepend, Replace, BertNormalizer, Sequence)",
                        L->path, ty);
     }
     t->n_norm++;
@@ -119,6 +127,15 @@ static int parse_pretok(Loader *L, json_t *p, int depth) {
     if (json_is_null(p) || !p) return 0;
     const char *ty = type_of(p);
     if (!ty) return fail(L, ERR_FORMAT, "pre_tokenizer has no \"type\"");
+    if (!strcmp(ty, "BertPreTokenizer")) {
+        if (t->model != TOK_MODEL_WORDPIECE || depth > 0)
+            return fail(L, ERR_UNSUPPORTED, "pre_tokenizer BertPreTokenizer is supported alone with a WordPiece model only");
+        t->bert_pretok = true;
+        return 0;
+    }
+    if (t->model == TOK_MODEL_WORDPIECE)
+        return err_set(L->err, ERR_UNSUPPORTED, "%s: pre_tokenizer \"%s\" with a WordPiece model is not supported (BertPreTokenizer only)",
+                       L->path, ty);
     if (!strcmp(ty, "Sequence")) {
         json_t *list = json_object_get(p, "pretokenizers");
         if (!json_is_array(list) || depth >= TOK_MAX_NESTING) return fail(L, ERR_FORMAT, "bad pre_tokenizer Sequence");
@@ -159,7 +176,7 @@ static int parse_pretok(Loader *L, json_t *p, int depth) {
         if (get_bool(p, "split", true) && tok_regex_compile(rs, rl, true, &st->re, L->err)) return -1;
     } else {
         return err_set(L->err, ERR_UNSUPPORTED,
-                       "%s: pre_tokenizer \"%s\" is not supported (Split, Digits, ByteLevel, Metaspace, Sequence)", L->path, ty);
+                       "%s: pre_tokenizer \"%s\" is not supported (Split, Digits, ByteLevel, Metaspace, BertPreTokenizer, Sequence)", L->path, ty);
     }
     t->n_pre++;
     return 0;
@@ -271,6 +288,14 @@ static int parse_decoder(Loader *L, json_t *d, int depth) {
         if (json_is_string(content) && strcmp(json_string_value(content), " "))
             return fail(L, ERR_UNSUPPORTED, "decoder Strip of a character other than space is not supported");
         t->strip_lead = (int)json_integer_value(json_object_get(d, "start"));
+    } else if (!strcmp(ty, "WordPiece")) {
+        json_t *prefix = json_object_get(d, "prefix");
+        if (json_is_string(prefix) && (json_string_length(prefix) != t->wp_prefix_len ||
+                                       memcmp(json_string_value(prefix), t->wp_prefix, t->wp_prefix_len)))
+            return fail(L, ERR_UNSUPPORTED, "WordPiece decoder prefix differs from the model's continuing_subword_prefix");
+        if (t->model != TOK_MODEL_WORDPIECE) return fail(L, ERR_UNSUPPORTED, "WordPiece decoder without a WordPiece model");
+        t->decoder = TOK_DEC_WORDPIECE;
+        t->wp_cleanup = get_bool(d, "cleanup", true);
     } else if (!strcmp(ty, "ByteFallback")) {
         t->dec_bytes = true;
     } else if (!strcmp(ty, "Fuse")) {
@@ -384,13 +409,34 @@ static int parse_merges(Loader *L, json_t *merges) {
     return 0;
 }
 
+static int parse_wordpiece(Loader *L, json_t *root, json_t *model) {
+    Tokenizer *t = L->t;
+    t->model = TOK_MODEL_WORDPIECE;
+    if (parse_vocab(L, json_object_get(model, "vocab"), json_object_get(root, "added_tokens"))) return -1;
+    json_t *unk = json_object_get(model, "unk_token"), *prefix = json_object_get(model, "continuing_subword_prefix");
+    json_t *max = json_object_get(model, "max_input_chars_per_word");
+    const char *unk_s = json_is_string(unk) ? json_string_value(unk) : "[UNK]";
+    t->unk_id = tok_strmap_get(t, &t->vocab, unk_s, strlen(unk_s));
+    if (t->unk_id < 0)
+        return err_set(L->err, ERR_FORMAT, "%s: WordPiece unk_token \"%.64s\" is not in the vocabulary", L->path, unk_s);
+    const char *pre = json_is_string(prefix) ? json_string_value(prefix) : "##";
+    if (strlen(pre) >= TOK_WP_PREFIX_MAX) return fail(L, ERR_UNSUPPORTED, "WordPiece continuing_subword_prefix is too long");
+    memcpy(t->wp_prefix, pre, strlen(pre) + 1);
+    t->wp_prefix_len = strlen(pre);
+    json_int_t mx = json_is_integer(max) ? json_integer_value(max) : 100;
+    if (mx < 1 || mx > TOK_WP_MAX_CHARS) return fail(L, ERR_FORMAT, "WordPiece max_input_chars_per_word out of range");
+    t->wp_max_chars = (int)mx;
+    return 0;
+}
+
 static int parse_model(Loader *L, json_t *root) {
     Tokenizer *t = L->t;
     json_t *model = json_object_get(root, "model");
     if (!json_is_object(model)) return fail(L, ERR_FORMAT, "no \"model\" object");
     const char *ty = type_of(model);
+    if (ty && !strcmp(ty, "WordPiece")) return parse_wordpiece(L, root, model);
     if (ty && strcmp(ty, "BPE"))
-        return err_set(L->err, ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (BPE only)", L->path, ty);
+        return err_set(L->err, ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (BPE, WordPiece)", L->path, ty);
     if (!ty && !json_object_get(model, "merges"))
         return fail(L, ERR_UNSUPPORTED, "model has no \"type\" and no \"merges\": not a BPE model");
     json_t *dropout = json_object_get(model, "dropout");
@@ -480,8 +526,7 @@ static int build(Loader *L, json_t *root) {
     if (parse_post(L, json_object_get(root, "post_processor"), 0)) return -1;
     t->decoder = t->byte_level ? TOK_DEC_BYTE_LEVEL : TOK_DEC_PLAIN;
     if (parse_decoder(L, json_object_get(root, "decoder"), 0)) return -1;
-    t->model = TOK_MODEL_BPE;
-    t->model_name = t->byte_level ? "byte-level BPE" : "BPE";
+    t->model_name = t->model == TOK_MODEL_WORDPIECE ? "WordPiece" : t->byte_level ? "byte-level BPE" : "BPE";
     t->added_style = TOK_ADDED_HF;
     /* normalized added tokens are matched against their normalized content */
     bool need_word = false;

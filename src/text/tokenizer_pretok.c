@@ -1,4 +1,4 @@
-/* tokenizer_pretok.c: normalizers (NFC, Prepend, Replace) and pre-tokenizers (regex Split with
+/* tokenizer_pretok.c: normalizers (NFC, Prepend, Replace; BertNormalizer in tokenizer_bert.c) and pre-tokenizers (regex Split with
  * HF's five delimiter behaviours, Digits as a \p{N} split, ByteLevel with its GPT-2 regex and
  * prefix space, Metaspace) over one text segment, then the model on every resulting word.
  * Regexes are PCRE2 with UTF and Unicode properties. It does not match added tokens
@@ -255,6 +255,7 @@ static int rebuild(TokCtx *c, const TokPreStep *st, const char **buf, char **own
 int tok_encode_segment(TokCtx *c, const char *s, size_t n, bool is_first, TokIds *out) {
     const Tokenizer *t = c->t;
     if (n == 0) return 0;
+    if (t->model == TOK_MODEL_WORDPIECE) return tok_wordpiece_segment(c, s, n, out);
     const char *buf = s;
     char *own = NULL, *shadow = NULL;
     size_t buf_len = n;
@@ -364,6 +365,8 @@ int tok_normalize(TokCtx *c, const char *s, size_t n, char **out, size_t *out_le
         size_t nl = 0;
         if (st->kind == TOK_NORM_NFC) {
             if (tok_nfc(cur, len, &nx, &nl, c->err)) goto fail;
+        } else if (st->kind == TOK_NORM_BERT) {
+            if (tok_bert_normalize(c, st, cur, len, &nx, &nl)) goto fail;
         } else if (st->kind == TOK_NORM_PREPEND) {
             if (len == 0) continue;
             nx = malloc(len + st->text_len + 1);

@@ -148,3 +148,33 @@ TEST(ops_fast_exp_within_4_ulp) {
     for (int i = 0; i < 333; i++) o[i] = fast_expf(v[i]);
     for (int i = 0; i < 333; i++) CHECK(o[i] == fast_expf(v[i]));
 }
+
+TEST(ops_encoder_kernels_match_ref) {
+    Rng r;
+    rng_seed(&r, 7);
+    omp_set_num_threads(2);
+    int T = 13, C = 48, H = 3, hd = 16;
+    float *x = randn(&r, (size_t)T * C, 3), *w = randn(&r, C, 1), *bias = randn(&r, C, 1);
+    for (int c = 0; c < C; c++) x[c] += 50; /* a row far from zero mean */
+    float *a = malloc((size_t)T * C * sizeof(float)), *b = malloc((size_t)T * C * sizeof(float));
+    op_layernorm(a, x, w, bias, T, C, 1e-12f);
+    op_layernorm_ref(b, x, w, bias, T, C, 1e-12f);
+    CHECK(max_rel_diff(a, b, (size_t)T * C) < 1e-5);
+    memcpy(a, x, (size_t)T * C * sizeof(float));
+    memcpy(b, x, (size_t)T * C * sizeof(float));
+    for (int i = 0; i < C; i++) a[i] = b[i] = (float)(i - C / 2) / 4; /* -6..6, the curved part */
+    op_gelu(a, (size_t)T * C);
+    op_gelu_ref(b, (size_t)T * C);
+    CHECK(max_rel_diff(a, b, (size_t)T * C) < 1e-6);
+    CHECK_NEAR(a[C / 2 + 4], 0.8413447, 1e-6); /* gelu(1) = Phi(1) */
+    for (int len = 1; len <= T; len += 6) { /* T=1: attention returns v */
+        float *q = randn(&r, (size_t)len * C, 1), *k = randn(&r, (size_t)len * C, 1), *v = randn(&r, (size_t)len * C, 1);
+        float *scratch = malloc((size_t)omp_get_max_threads() * len * sizeof(float) + (size_t)len * sizeof(float));
+        op_attention_full(a, q, k, v, len, H, hd, scratch);
+        op_attention_full_ref(b, q, k, v, len, H, hd, scratch);
+        CHECK(max_rel_diff(a, b, (size_t)len * C) < 1e-5);
+        if (len == 1) CHECK(max_rel_diff(a, v, C) < 1e-6);
+        free(q), free(k), free(v), free(scratch);
+    }
+    free(x), free(w), free(bias), free(a), free(b);
+}

@@ -491,7 +491,7 @@ TEST(tok_hf_bad_files_give_clear_errors) {
     expect_hf_error("[1, 2, 3]", ERR_FORMAT, "not a JSON object");
     expect_hf_error("{\"version\": \"1.0\"}", ERR_FORMAT, "model");
     expect_hf_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", 0.0]]}}", ERR_UNSUPPORTED, "Unigram");
-    expect_hf_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", ERR_UNSUPPORTED, "WordPiece");
+    expect_hf_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}}", ERR_FORMAT, "unk_token");
     expect_hf_error("{\"model\": {\"type\": \"BPE\", \"merges\": []}}", ERR_FORMAT, "vocab");
     expect_hf_error("{\"model\": {\"type\": \"BPE\", " MINI_VOCAB "}}", ERR_FORMAT, "merges");
     expect_hf_error("{\"model\": {\"type\": \"BPE\", " MINI_VOCAB ", \"merges\": [\"a c\"]}}", ERR_FORMAT,

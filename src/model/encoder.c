@@ -1,0 +1,159 @@
+/* encoder.c: the encoder's forward pass over a packed batch (encoder.h) and its tokenizer entry.
+ * Rows of every input are laid end to end, (R, C) with R the sum of the sequence lengths; each
+ * linear layer is one sgemm over all R rows (op_linear), attention runs per sequence over its own
+ * rows (op_attention_full), then each sequence's rows are pooled and normalised. Post-LayerNorm
+ * BERT: x = LN(x + Attn(x)); x = LN(x + W2 gelu(W1 x)). Token type 0 everywhere (one text per
+ * input). A large batch runs in groups of at most ENCODER_BATCH_ROWS rows (whole inputs), so its
+ * scratch stays bounded; scratch is allocated per call (a batch's size is known only then). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tensor/ops.h"
+#include "encoder.h"
+
+int encoder_tokenize(const Encoder *e, const char *text, size_t len, int32_t **ids, int *n, Err *err) {
+    return tok_encode(e->tok, text, len, false, true, ids, n, err);
+}
+
+int encoder_max_text_tokens(const Encoder *e) { return e->cfg.max_seq - 2; }
+
+typedef struct {
+    float *x, *q, *k, *v, *att, *h, *scratch; /* (R, C) x5, (R, F), (threads, max T) */
+    int *start, *len;                         /* each sequence's first row and row count */
+} Scratch;
+
+static void scratch_free(Scratch *s) {
+    free(s->x);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->att);
+    free(s->h);
+    free(s->scratch);
+    free(s->start);
+    free(s->len);
+}
+
+static void layer_forward(const Encoder *e, const EncoderLayer *L, Scratch *s, int R, int n) {
+    const EncoderConfig *c = &e->cfg;
+    int C = c->n_embd, F = c->n_ff, hd = C / c->n_head;
+    op_linear(s->q, s->x, L->q_w, L->q_b, R, C, C); // (R, C)
+    op_linear(s->k, s->x, L->k_w, L->k_b, R, C, C);
+    op_linear(s->v, s->x, L->v_w, L->v_b, R, C, C);
+    for (int i = 0; i < n; i++) {
+        size_t off = (size_t)s->start[i] * C;
+        op_attention_full(s->att + off, s->q + off, s->k + off, s->v + off, s->len[i], c->n_head, hd, s->scratch);
+    }
+    op_linear(s->q, s->att, L->o_w, L->o_b, R, C, C); /* q reused: the attention's output projection */
+    size_t RC = (size_t)R * C;
+#pragma omp parallel for simd if (RC > 65536)
+    for (size_t i = 0; i < RC; i++) s->x[i] += s->q[i];
+    op_layernorm(s->x, s->x, L->ln1_w, L->ln1_b, R, C, c->ln_eps);
+    op_linear(s->h, s->x, L->ff1_w, L->ff1_b, R, C, F); // (R, F)
+    op_gelu(s->h, (size_t)R * F);
+    op_linear(s->q, s->h, L->ff2_w, L->ff2_b, R, F, C);
+#pragma omp parallel for simd if (RC > 65536)
+    for (size_t i = 0; i < RC; i++) s->x[i] += s->q[i];
+    op_layernorm(s->x, s->x, L->ln2_w, L->ln2_b, R, C, c->ln_eps);
+}
+
+/* Sequence i's rows pooled (mean over every row, or its first row) and normalised into out (C). */
+static void pool(const Encoder *e, const Scratch *s, int i, float *out) {
+    int C = e->cfg.n_embd, T = s->len[i];
+    const float *x = s->x + (size_t)s->start[i] * C;
+    if (e->cfg.pooling == ENCODER_POOL_CLS) {
+        memcpy(out, x, (size_t)C * sizeof(float));
+    } else {
+        for (int c = 0; c < C; c++) out[c] = 0;
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < C; c++) out[c] += x[(size_t)t * C + c];
+        for (int c = 0; c < C; c++) out[c] /= (float)T;
+    }
+    if (!e->cfg.normalize) return;
+    double ss = 0;
+    for (int c = 0; c < C; c++) ss += (double)out[c] * out[c];
+    float inv = (float)(1.0 / fmax(sqrt(ss), 1e-12)); /* torch.nn.functional.normalize's eps */
+    for (int c = 0; c < C; c++) out[c] *= inv;
+}
+
+/* Inputs [first, first + n) whose rows start at 0 in the scratch: embeddings, layers, pooling. */
+static void embed_group(const Encoder *e, const int32_t *const *ids, Scratch *s, int first, int n, float *out) {
+    const EncoderConfig *c = &e->cfg;
+    int C = c->n_embd, R = 0;
+    for (int i = first; i < first + n; i++) { /* token + position + token type 0 */
+        s->start[i] = R;
+        for (int t = 0; t < s->len[i]; t++) {
+            int32_t id = t == 0 ? e->cls_id : t == s->len[i] - 1 ? e->sep_id : ids[i][t - 1];
+            float *row = s->x + ((size_t)R + t) * C;
+            const float *te = e->tok_emb + (size_t)id * C, *pe = e->pos_emb + (size_t)t * C;
+            for (int k = 0; k < C; k++) row[k] = te[k] + pe[k] + e->type_emb[k];
+        }
+        R += s->len[i];
+    }
+    op_layernorm(s->x, s->x, e->emb_ln_w, e->emb_ln_b, R, C, c->ln_eps);
+    Scratch g = *s; /* the group's view: its sequences from index 0 */
+    g.start = s->start + first;
+    g.len = s->len + first;
+    for (int l = 0; l < c->n_layer; l++) layer_forward(e, &e->layers[l], &g, R, n);
+    for (int i = 0; i < n; i++) pool(e, &g, i, out + (size_t)(first + i) * C);
+}
+
+int encoder_embed(const Encoder *e, const int32_t *const *ids, const int *n_ids, int n, int n_threads, float *out,
+                  Err *err) {
+    if (!e || (n > 0 && (!ids || !n_ids || !out)) || n < 0) return err_set(err, ERR_ARG, "encoder_embed: missing argument");
+    if (n == 0) return 0;
+    const EncoderConfig *c = &e->cfg;
+    int C = c->n_embd, max_text = encoder_max_text_tokens(e);
+    Scratch s = {0};
+    s.start = malloc((size_t)n * sizeof(int));
+    s.len = malloc((size_t)n * sizeof(int));
+    if (!s.start || !s.len) {
+        scratch_free(&s);
+        return err_set(err, ERR_NOMEM, "encoder_embed: out of memory");
+    }
+    size_t R = 0;
+    int max_T = 0;
+    for (int i = 0; i < n; i++) {
+        if (n_ids[i] < 0 || (n_ids[i] > 0 && !ids[i])) {
+            scratch_free(&s);
+            return err_set(err, ERR_ARG, "encoder_embed: input %d has no ids", i);
+        }
+        int kept = n_ids[i] < max_text ? n_ids[i] : max_text;
+        for (int t = 0; t < kept; t++)
+            if (ids[i][t] < 0 || ids[i][t] >= c->n_vocab) {
+                scratch_free(&s);
+                return err_set(err, ERR_ARG, "encoder_embed: input %d: token %d is %d, outside the vocabulary (0..%d)", i,
+                               t, (int)ids[i][t], c->n_vocab - 1);
+            }
+        s.len[i] = kept + 2;
+        R += (size_t)kept + 2;
+        if (kept + 2 > max_T) max_T = kept + 2;
+    }
+    size_t cap = R < ENCODER_BATCH_ROWS ? R : ENCODER_BATCH_ROWS; /* rows of one group */
+    if (cap < (size_t)max_T) cap = (size_t)max_T;
+    int threads = ops_threads(n_threads);
+    size_t capC = cap * C;
+    s.x = malloc(capC * sizeof(float));
+    s.q = malloc(capC * sizeof(float));
+    s.k = malloc(capC * sizeof(float));
+    s.v = malloc(capC * sizeof(float));
+    s.att = malloc(capC * sizeof(float));
+    s.h = malloc(cap * c->n_ff * sizeof(float));
+    s.scratch = malloc((size_t)threads * max_T * sizeof(float));
+    if (!s.x || !s.q || !s.k || !s.v || !s.att || !s.h || !s.scratch) {
+        scratch_free(&s);
+        return err_set(err, ERR_NOMEM, "encoder_embed: out of memory for %zu rows", cap);
+    }
+    omp_set_num_threads(threads); /* this thread's budget (OpenBLAS's OpenMP build follows it) */
+    for (int first = 0; first < n;) {
+        int count = 0;
+        size_t rows = 0;
+        while (first + count < n && rows + (size_t)s.len[first + count] <= cap) rows += (size_t)s.len[first + count++];
+        embed_group(e, ids, &s, first, count, out);
+        first += count;
+    }
+    scratch_free(&s);
+    return 0;
+}
