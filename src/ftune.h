@@ -124,6 +124,40 @@ int ft_tokenizer_encode(const FtTokenizer *t, const char *text, size_t len, bool
 int ft_detokenize(const FtModel *m, const int32_t *ids, int n, bool skip_special, char **text, size_t *len,
                   FtError *err);
 
+/* ---------------------------------------------------------------- sentence embeddings */
+
+/* A sentence-embedding model (a BERT encoder, e.g. all-MiniLM-L6-v2, from a sentence-transformers
+ * folder: config.json, model.safetensors, tokenizer.json, 1_Pooling/config.json, modules.json),
+ * computing what sentence-transformers' encode() does. Read-only once loaded: threads may share it. */
+typedef struct FtEncoder FtEncoder;
+
+typedef struct {
+    const char *path;       /* the folder (owned by the encoder) */
+    int dim;                /* floats of a vector */
+    int max_tokens;         /* text tokens of one input the model sees ([CLS] and [SEP] aside) */
+    int n_vocab;
+    size_t n_params;
+    bool normalized;        /* vectors have unit length */
+} FtEncoderInfo;
+
+/* True when the Hugging Face folder at path holds an encoder (config.json's model_type "bert"):
+ * what ft_encoder_load takes rather than ft_model_load. Reads config.json only. */
+bool ft_is_encoder_dir(const char *path);
+/* Loads the folder dir (FT_ERR_IO, FT_ERR_FORMAT naming the file and field, FT_ERR_UNSUPPORTED for
+ * what it cannot run: another model_type, activation, pooling or module). */
+int ft_encoder_load(const char *dir, FtEncoder **out, FtError *err);
+void ft_encoder_free(FtEncoder *e); /* NULL is a no-op */
+void ft_encoder_info(const FtEncoder *e, FtEncoderInfo *out);
+/* The text's tokens, without the [CLS]/[SEP] the model adds (*ids: release with ft_free). */
+int ft_encoder_tokenize(const FtEncoder *e, const char *text, size_t len, int32_t **ids, int *n, FtError *err);
+/* Embeds n inputs given as text tokens (ids[i], n_ids[i] of them) into out (n x dim floats): the
+ * model puts [CLS] and [SEP] around each and sees only its first max_tokens (as
+ * sentence-transformers truncates; callers that must refuse longer inputs check first). A batch
+ * runs packed (no padding) on n_threads (<= 0: every core). FT_ERR_ARG for an id outside the
+ * vocabulary (naming the input and position), FT_ERR_NOMEM. */
+int ft_encoder_embed(const FtEncoder *e, const int32_t *const *ids, const int *n_ids, int n, int n_threads,
+                     float *out, FtError *err);
+
 /* ---------------------------------------------------------------- precision */
 
 /* The arithmetic of the products with the frozen base weights (in training and in prefill; a few

@@ -13,6 +13,7 @@ typedef struct {
 static const Command COMMANDS[] = {
     {"chat", cmd_chat, "talk to a model"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"embed", cmd_embed, "write sentence embeddings of texts (JSONL)"},
     {"info", cmd_info, "describe a model file"},
     {"train", cmd_train, "fine-tune a LoRA adapter on a chat JSONL file"},
     {"export", cmd_export, "merge an adapter into its model, as a Hugging Face directory"},
