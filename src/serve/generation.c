@@ -7,6 +7,14 @@
 #include "server.h"
 
 int generation_resolve_model(Ctx *c, const char *name, ModelInfo *m) {
+    if (generation_lookup_model(c, name, m)) return -1;
+    if (!m->embedding) return 0;
+    api_errorf(c, 400, "invalid_request_error", "model", "model_not_supported",
+               "'%s' is an embedding model: it cannot generate text. Use it with /v1/embeddings.", name);
+    return -1;
+}
+
+int generation_lookup_model(Ctx *c, const char *name, ModelInfo *m) {
     Err err = {0};
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, name, m, &err);
     if (rc == 0 && !api_visible(c, m->project)) rc = STORE_NOT_FOUND; /* another project's fine-tuned model */

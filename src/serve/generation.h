@@ -9,7 +9,10 @@
 #include "../worker/registry.h"
 #include "api.h"
 
-/* 0 with *m filled, or -1 after answering 404 (model_not_found, naming it) or 500. */
+/* Any model the caller may use (chat or embedding): 0 with *m filled, or -1 after answering 404
+ * (model_not_found, naming it) or 500. */
+int generation_lookup_model(Ctx *c, const char *name, ModelInfo *m);
+/* generation_lookup_model, and a 400 (param model) for an embedding model, which cannot generate. */
 int generation_resolve_model(Ctx *c, const char *name, ModelInfo *m);
 /* The most tokens of a reply: asked (0 = not given) when within --max-tokens, else -1 after a 400
  * naming param; not given: --max-tokens capped at INFERENCE_DEFAULT_MAX_TOKENS, or 0 (the

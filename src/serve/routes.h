@@ -1,5 +1,5 @@
 /* routes.h: the endpoint handlers, one file per resource (routes_files.c, routes_jobs.c,
- * routes_models.c, routes_chat.c, routes_responses.c, routes_admin.c). Each sees only its project's records
+ * routes_models.c, routes_chat.c, routes_embeddings.c, routes_responses.c, routes_admin.c). Each sees only its project's records
  * (api_visible, c->project). Each reads its path parameters from c->req->params and
  * answers through api.h. */
 #ifndef FTUNE_ROUTES_H
@@ -28,6 +28,9 @@ void route_models_get(Ctx *c);
 void route_models_delete(Ctx *c);
 
 void route_chat_completions(Ctx *c);
+
+/* /v1/embeddings (routes_embeddings.c) */
+void route_embeddings(Ctx *c);
 
 /* /v1/responses (routes_responses.c) */
 void route_responses_create(Ctx *c);

@@ -78,6 +78,10 @@ static int resolve_job_model(Ctx *c, JobRecord *job, ApiError *e) {
         return api_fail(e, 404, "invalid_request_error", "model", "model_not_found", "%s", msg);
     }
     if (rc) return api_fail(e, 500, "server_error", NULL, NULL, "the model could not be looked up: %s", err.msg);
+    if (m.embedding)
+        return api_fail(e, 400, "invalid_request_error", "model", "model_not_available",
+                        "Model %s is an embedding model and is not available for fine-tuning (ftune fine-tunes chat "
+                        "models).", job->model);
     snprintf(job->base_model, sizeof job->base_model, "%s", m.base_id);
     if (m.kind == MODEL_BASE) {
         snprintf(job->name_base, sizeof job->name_base, "%s", job->model);

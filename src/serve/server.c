@@ -54,6 +54,7 @@ static const Route ROUTES[] = {
     {"GET", "/v1/models/{}", route_models_get, ROUTE_PROJECT},
     {"DELETE", "/v1/models/{}", route_models_delete, ROUTE_PROJECT},
     {"POST", "/v1/chat/completions", route_chat_completions, ROUTE_PROJECT},
+    {"POST", "/v1/embeddings", route_embeddings, ROUTE_PROJECT},
     {"POST", "/v1/responses", route_responses_create, ROUTE_PROJECT},
     {"GET", "/v1/responses/{}", route_responses_get, ROUTE_PROJECT},
     {"DELETE", "/v1/responses/{}", route_responses_delete, ROUTE_PROJECT},
@@ -311,7 +312,8 @@ int server_run(const ServerConfig *cfg, Err *err) {
     InferenceConfig ic = {cfg->parallel, cfg->kv_cache_mib > 0 ? (size_t)cfg->kv_cache_mib << 20 : 0, cfg->threads};
     if (store_thread_start(srv->data_dir, &srv->responses_writer, err) ||
         resolve_precision(cfg->precision, &precision, srv->precision, err) ||
-        model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err))
+        model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err) ||
+        embedder_start(cfg->threads, &srv->embedder, err))
         goto done;
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
@@ -333,6 +335,7 @@ done:
     /* order: no new requests, then no model work, then free what they used */
     jobs_stop(srv->jobs);
     inference_stop(srv->inference);
+    embedder_stop(srv->embedder);
     store_thread_stop(srv->responses_writer); /* after the inference thread: it hands responses to it */
     http_stop(srv->http);
     model_cache_free(srv->cache);

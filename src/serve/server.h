@@ -1,11 +1,12 @@
 /* server.h: `ftune serve`: the OpenAI-compatible server put together: HTTP threads, the store,
- * the model cache, the inference thread and the job worker, the route table, API keys and
+ * the model cache, the inference thread, the embedding thread and the job worker, the route table, API keys and
  * projects (auth.h), the access log, and /health and /metrics. The Server struct is shared by the route handlers (routes.h). */
 #ifndef FTUNE_SERVER_H
 #define FTUNE_SERVER_H
 
 #include <pthread.h>
 
+#include "../worker/embedder.h"
 #include "../worker/inference.h"
 #include "../worker/jobs.h"
 #include "../worker/model_cache.h"
@@ -47,6 +48,7 @@ struct Server {
     HttpServer *http;
     ModelCache *cache;
     Inference *inference;
+    Embedder *embedder;              /* the embedding thread (/v1/embeddings) */
     JobWorker *jobs;
     Metrics *metrics;
     RateLimiter *limiter;            /* NULL: no rate limit */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "../core/fileio.h"
+#include "../ftune.h"
 
 static bool ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
@@ -32,6 +33,7 @@ static bool base_model_at(const char *dir, const char *name, ModelInfo *m) {
         snprintf(index, sizeof index, "%s/model.safetensors.index.json", path);
         if (!file_exists(config) || !(file_exists(weights) || file_exists(index))) return false;
         snprintf(m->id, sizeof m->id, "%s", name);
+        m->embedding = ft_is_encoder_dir(path);
     } else {
         return false;
     }

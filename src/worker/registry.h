@@ -5,7 +5,9 @@
  * server was started with (`--adapter NAME=DIR[@BASE_ID]`: base model + any PEFT directory), and
  * aliases: names standing for one of those (`--alias NAME=TARGET`, fixed for the process, then the
  * store's alias table, read on each lookup so that `ftune alias set` takes effect at once).
- * Directories are scanned on each call, so models copied in while the server runs appear at once. */
+ * Directories are scanned on each call, so models copied in while the server runs appear at once.
+ * A Hugging Face folder holding an encoder (config.json's model_type "bert", e.g. all-MiniLM-L6-v2)
+ * is a base model with `embedding` set: served by /v1/embeddings, refused by chat and fine-tuning. */
 #ifndef FTUNE_REGISTRY_H
 #define FTUNE_REGISTRY_H
 
@@ -28,6 +30,7 @@ typedef struct {
     char alias[STORE_NAME_MAX]; /* the alias the caller named ("" when it named the model itself);
                                  * id is then its target's */
     char project[STORE_ID_MAX]; /* fine-tuned models and checkpoints: their job's; "" = every project's */
+    bool embedding;             /* a sentence-embedding model (ft_is_encoder_dir): /v1/embeddings only */
 } ModelInfo;
 
 /* Base models in dirs, sorted by id (*out heap, caller frees; unreadable dirs are skipped). */

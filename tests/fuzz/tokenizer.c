@@ -1,8 +1,9 @@
 /* fuzz/tokenizer.c: a bounded, deterministic fuzz run of the tokenizer under ASan/UBSan.
  * Usage: build/fuzz_tokenizer [ITERATIONS] (default 2000). Each iteration encodes and decodes a
- * pseudo-random or mutated byte string with the stories260K (SentencePiece) and SmolLM2
- * (byte-level BPE, from GGUF and tokenizer.json) tokenizers, checks that ids are in range and
- * that valid text round-trips, and feeds a mutated tokenizer.json to the loader. Models that are
+ * pseudo-random or mutated byte string with the stories260K (SentencePiece), SmolLM2
+ * (byte-level BPE, from GGUF and tokenizer.json) and all-MiniLM-L6-v2 (WordPiece) tokenizers,
+ * checks that ids are in range and that valid text round-trips (not WordPiece's: it lowercases and
+ * drops accents and spaces), and feeds a mutated tokenizer.json (BPE or WordPiece) to the loader. Models that are
  * absent are skipped with a message; the run fails (exit 1) on a broken invariant and the
  * sanitizers abort on memory errors. It is not coverage-guided (no libFuzzer needed). */
 #include <stdint.h>
@@ -20,7 +21,7 @@
 #define SEED 0x5eed70c3u
 #define MAX_INPUT 512     /* bytes of one generated text */
 #define MAX_JSON (1 << 16) /* bytes of one mutated tokenizer.json */
-#define N_TOKENIZERS 3
+#define N_TOKENIZERS 4
 
 static uint64_t rng_state = SEED;
 
@@ -113,6 +114,7 @@ typedef struct {
     Tokenizer *t;
     const char *lacks; /* bytes the vocabulary has no token for (text with them cannot round-trip) */
     int spm;
+    int lossy; /* the text does not round-trip (WordPiece) */
 } Tok;
 
 static int failures;
@@ -143,7 +145,7 @@ static void exercise(const Tok *k, const char *text, size_t n) {
     free(out);
     free(ids);
     /* round trip: valid UTF-8, specials not parsed, nothing the vocabulary cannot spell */
-    if (!valid_utf8((const unsigned char *)text, n) || memchr(text, 0, n)) return;
+    if (k->lossy || !valid_utf8((const unsigned char *)text, n) || memchr(text, 0, n)) return;
     for (const char *p = k->lacks; *p; p++)
         if (memchr(text, *p, n)) return;
     if (k->spm && memmem(text, n, "\xe2\x96\x81", 3)) return;
@@ -170,6 +172,7 @@ static const char *const JSON_SNIPPETS[] = {
     "\"Sequence\"", "\"Split\"", "\"ByteLevel\"", "\"Metaspace\"", "\"Digits\"", "\"NFC\"", "\"Prepend\"",
     "\"Replace\"", "\"TemplateProcessing\"", "{\"Regex\": \"(\"}", "{\"String\": \"\"}", "\"merges\"",
     "\"vocab\"", "\"added_tokens\"", "[\"a\", \"b\"]", "\"a b\"", "\"\\u0000\"", "\"\\ud800\"", "\"<0x41>\"",
+    "\"WordPiece\"", "\"BertNormalizer\"", "\"BertPreTokenizer\"", "\"##\"", "\"[UNK]\"",
 };
 
 #define MAX_NODES 512
@@ -309,6 +312,22 @@ static const char BASE_JSON[] =
     " \"vocab\": {\"<unk>\": 0, \"a\": 1, \"b\": 2, \"ab\": 3, \"_\": 4, \"<0x41>\": 5, \"_ab\": 8},"
     " \"merges\": [\"a b\", [\"_\", \"ab\"]]}}";
 
+/* A small valid WordPiece tokenizer.json (BERT's pipeline) to mutate. */
+static const char BASE_WP_JSON[] =
+    "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 0, \"content\": \"[UNK]\", \"special\": true, \"normalized\": false},"
+    " {\"id\": 1, \"content\": \"[CLS]\", \"special\": true, \"normalized\": false}, {\"id\": 2, \"content\": \"[SEP]\","
+    " \"special\": true, \"normalized\": false}],"
+    " \"normalizer\": {\"type\": \"BertNormalizer\", \"clean_text\": true, \"handle_chinese_chars\": true,"
+    " \"strip_accents\": null, \"lowercase\": true}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"},"
+    " \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\","
+    " \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"[SEP]\", \"type_id\": 0}}],"
+    " \"pair\": [], \"special_tokens\": {\"[CLS]\": {\"id\": \"[CLS]\", \"ids\": [1], \"tokens\": [\"[CLS]\"]},"
+    " \"[SEP]\": {\"id\": \"[SEP]\", \"ids\": [2], \"tokens\": [\"[SEP]\"]}}},"
+    " \"decoder\": {\"type\": \"WordPiece\", \"prefix\": \"##\", \"cleanup\": true},"
+    " \"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", \"continuing_subword_prefix\": \"##\","
+    " \"max_input_chars_per_word\": 8, \"vocab\": {\"[UNK]\": 0, \"[CLS]\": 1, \"[SEP]\": 2, \"a\": 3, \"b\": 4,"
+    " \"##b\": 5, \"ab\": 6, \"##a\": 7, \".\": 8, \"\\u4e2d\": 9}}}";
+
 int main(int argc, char **argv) {
     long iters = argc > 1 ? strtol(argv[1], NULL, 10) : DEFAULT_ITERATIONS;
     if (iters <= 0) iters = DEFAULT_ITERATIONS;
@@ -320,20 +339,25 @@ int main(int argc, char **argv) {
     const char *smol_lacks = "\x04\x06\x13\x14\x16\x1d\xf1\xf2"; /* bytes with no token in SmolLM2 */
     const char *p = find("../shared/models/stories260K/stories260K.gguf", "models/stories260K.gguf");
     if (p && gguf_open(p, &g1, &err) == 0 && tok_load_gguf(g1, &t, &err) == 0)
-        toks[nt++] = (Tok){"stories260K gguf", t, "", 1};
+        toks[nt++] = (Tok){"stories260K gguf", t, "", 1, 0};
     else
         printf("fuzz_tokenizer: skipping stories260K (%s)\n", p ? err.msg : "not found");
     p = find("models/SmolLM2-135M-Instruct.Q4_1.gguf", "../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf");
     if (p && gguf_open(p, &g2, &err) == 0 && tok_load_gguf(g2, &t, &err) == 0)
-        toks[nt++] = (Tok){"SmolLM2 gguf", t, smol_lacks, 0};
+        toks[nt++] = (Tok){"SmolLM2 gguf", t, smol_lacks, 0, 0};
     else
         printf("fuzz_tokenizer: skipping SmolLM2 GGUF (%s)\n", p ? err.msg : "not found");
     p = find("../shared/models/smollm2-135m-instruct-tokenizer/tokenizer.json",
              "models/smollm2-135m-instruct-tokenizer/tokenizer.json");
     if (p && tok_load_hf(p, NULL, &t, &err) == 0)
-        toks[nt++] = (Tok){"SmolLM2 tokenizer.json", t, smol_lacks, 0};
+        toks[nt++] = (Tok){"SmolLM2 tokenizer.json", t, smol_lacks, 0, 0};
     else
         printf("fuzz_tokenizer: skipping SmolLM2 tokenizer.json (%s)\n", p ? err.msg : "not found");
+    p = find("models/all-MiniLM-L6-v2/tokenizer.json", "../shared/models/all-MiniLM-L6-v2/tokenizer.json");
+    if (p && tok_load_hf(p, NULL, &t, &err) == 0)
+        toks[nt++] = (Tok){"all-MiniLM-L6-v2 WordPiece", t, "", 0, 1};
+    else
+        printf("fuzz_tokenizer: skipping all-MiniLM-L6-v2 tokenizer.json (%s)\n", p ? err.msg : "not found");
     gguf_close(g1); /* tokenizers keep their own copies */
     gguf_close(g2);
 
@@ -349,6 +373,7 @@ int main(int argc, char **argv) {
         size_t n = make_input(text, sizeof text);
         for (int k = 0; k < nt; k++) exercise(&toks[k], text, n);
         if (it % 4 == 0) fuzz_loader(BASE_JSON, sizeof BASE_JSON - 1, json_path);
+        if (it % 4 == 2) fuzz_loader(BASE_WP_JSON, sizeof BASE_WP_JSON - 1, json_path);
     }
     unlink(json_path);
     for (int k = 0; k < nt; k++) tok_free(toks[k].t);
