@@ -317,7 +317,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
         goto done;
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
-                     cfg->threads, srv->precision};
+                     srv->embedder, cfg->threads, srv->precision};
     if (jobs_start(&jc, &srv->jobs, err)) goto done;
     HttpConfig hc = {srv->cfg.host, cfg->port, cfg->http_threads > 0 ? cfg->http_threads : HTTP_THREADS_DEFAULT,
                      srv->spool_dir, "/v1/files", handle, on_done, on_http_error, srv};

@@ -23,7 +23,8 @@ struct Embedder {
     EmbedRequest *head, *tail;
     int queued;
     bool stopping;
-    int n_threads;
+    int n_threads;    /* the configured budget */
+    int threads_now;  /* what the next group uses (embedder_set_threads), under mu */
     LoadedEncoder models[EMBEDDER_MAX_MODELS];
     unsigned long long clock;
 };
@@ -122,7 +123,10 @@ static int step(Embedder *e, EmbedRequest *r) {
     long long rows = 0;
     while (r->done + count < r->n && (count == 0 || rows + r->n_ids[r->done + count] + 2 <= EMBEDDER_CHUNK_TOKENS))
         rows += r->n_ids[r->done + count++] + 2;
-    if (ft_encoder_embed(enc, (const int32_t *const *)r->ids + r->done, r->n_ids + r->done, count, e->n_threads,
+    pthread_mutex_lock(&e->mu);
+    int threads = e->threads_now;
+    pthread_mutex_unlock(&e->mu);
+    if (ft_encoder_embed(enc, (const int32_t *const *)r->ids + r->done, r->n_ids + r->done, count, threads,
                          r->vecs + (size_t)r->done * info.dim, &err))
         return finish(r, 500, NULL, NULL, err.msg, 0), -1;
     r->done += count;
@@ -159,7 +163,7 @@ static void *run(void *arg) {
 int embedder_start(int n_threads, Embedder **out, Err *err) {
     Embedder *e = calloc(1, sizeof *e);
     if (!e) return err_set(err, ERR_NOMEM, "out of memory");
-    e->n_threads = n_threads;
+    e->n_threads = e->threads_now = n_threads;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (pthread_create(&e->thread, NULL, run, e)) {
@@ -170,6 +174,12 @@ int embedder_start(int n_threads, Embedder **out, Err *err) {
     }
     *out = e;
     return 0;
+}
+
+void embedder_set_threads(Embedder *e, int n) {
+    pthread_mutex_lock(&e->mu);
+    e->threads_now = n > 0 ? n : e->n_threads;
+    pthread_mutex_unlock(&e->mu);
 }
 
 void embedder_submit(Embedder *e, EmbedRequest *r) {

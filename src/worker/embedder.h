@@ -5,7 +5,8 @@
  * vocabulary, then embeds it in packed groups of at most EMBEDDER_CHUNK_TOKENS tokens; between
  * groups a request with more to do goes behind the others waiting, so a request of 2048 long texts
  * delays a one-text request by one group, not by all of it. It runs beside the inference thread with
- * the same compute budget (ftune serve --threads); it does not know HTTP or JSON. */
+ * the same compute budget (ftune serve --threads; one thread while a job trains, as inference); it
+ * does not know HTTP or JSON. */
 #ifndef FTUNE_EMBEDDER_H
 #define FTUNE_EMBEDDER_H
 
@@ -54,6 +55,9 @@ typedef struct Embedder Embedder;
 int embedder_start(int n_threads, Embedder **out, Err *err);
 /* Answers every queued request with 503 and stops the thread (NULL is a no-op). */
 void embedder_stop(Embedder *e);
+/* Threads of the forward passes from the next group on: n, or (n <= 0) the start's n_threads. The
+ * job worker lowers it to 1 while a training job shares the cores. Thread-safe. */
+void embedder_set_threads(Embedder *e, int n);
 /* Queues r (taken in every case: a full queue or a stopping thread answers 503 at once). */
 void embedder_submit(Embedder *e, EmbedRequest *r);
 

@@ -237,7 +237,7 @@ typedef struct {
     long per_epoch;      /* steps in an epoch: checkpoints at their multiples are the API's */
     long long t_start;
     bool stopped_by_status; /* the API cancelled or paused the job */
-    bool shared_cores;   /* the inference thread was told to use one thread while this job trains */
+    bool shared_cores;   /* the inference and embedding threads were told to use one thread while this job trains */
     bool resumed_after_restart;
     bool write_failed;   /* a write of the run's state failed: the job stops and fails */
     char write_msg[STORE_TEXT_MAX];
@@ -482,6 +482,10 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
         inference_set_threads(rc->w->cfg.inference, 1);
         rc->shared_cores = true;
     }
+    if (rc->w->cfg.embedder) {
+        embedder_set_threads(rc->w->cfg.embedder, 1);
+        rc->shared_cores = true;
+    }
     return 0;
 }
 
@@ -619,7 +623,8 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
     FtTrainResult res;
     FtError fe = {0};
     int trc = ft_train(m, &p, &res, &fe);
-    if (rc.shared_cores) inference_set_threads(w->cfg.inference, 0);
+    if (rc.shared_cores && w->cfg.inference) inference_set_threads(w->cfg.inference, 0);
+    if (rc.shared_cores && w->cfg.embedder) embedder_set_threads(w->cfg.embedder, 0);
     if (rc.write_failed) {
         failed = fail_job(s, job, "running", "server_error", NULL, rc.write_msg);
     } else if (trc) {

@@ -12,6 +12,7 @@
 #define FTUNE_JOBS_H
 
 #include "../store/store.h"
+#include "embedder.h"
 #include "inference.h"
 #include "model_cache.h"
 
@@ -24,6 +25,7 @@ typedef struct {
     int n_model_dirs;
     ModelCache *cache;
     Inference *inference;          /* told to use one thread while a job trains (may be NULL) */
+    Embedder *embedder;            /* likewise (may be NULL) */
     int threads;                   /* training threads (<= 0: every core) */
     const char *precision;         /* the models' precision and why, recorded in each job's events */
 } JobsConfig;
