@@ -32,6 +32,17 @@ void route_chat_completions(Ctx *c);
 /* /v1/embeddings (routes_embeddings.c) */
 void route_embeddings(Ctx *c);
 
+/* /v1/vector_stores and their files and search (routes_vector_stores.c) */
+void route_vector_stores_create(Ctx *c);
+void route_vector_stores_list(Ctx *c);
+void route_vector_stores_get(Ctx *c);
+void route_vector_stores_delete(Ctx *c);
+void route_vector_stores_search(Ctx *c);
+void route_vector_store_files_create(Ctx *c);
+void route_vector_store_files_list(Ctx *c);
+void route_vector_store_files_get(Ctx *c);
+void route_vector_store_files_delete(Ctx *c);
+
 /* /v1/responses (routes_responses.c) */
 void route_responses_create(Ctx *c);
 void route_responses_get(Ctx *c);

@@ -55,6 +55,15 @@ static const Route ROUTES[] = {
     {"DELETE", "/v1/models/{}", route_models_delete, ROUTE_PROJECT},
     {"POST", "/v1/chat/completions", route_chat_completions, ROUTE_PROJECT},
     {"POST", "/v1/embeddings", route_embeddings, ROUTE_PROJECT},
+    {"POST", "/v1/vector_stores", route_vector_stores_create, ROUTE_PROJECT},
+    {"GET", "/v1/vector_stores", route_vector_stores_list, ROUTE_PROJECT},
+    {"GET", "/v1/vector_stores/{}", route_vector_stores_get, ROUTE_PROJECT},
+    {"DELETE", "/v1/vector_stores/{}", route_vector_stores_delete, ROUTE_PROJECT},
+    {"POST", "/v1/vector_stores/{}/search", route_vector_stores_search, ROUTE_PROJECT},
+    {"POST", "/v1/vector_stores/{}/files", route_vector_store_files_create, ROUTE_PROJECT},
+    {"GET", "/v1/vector_stores/{}/files", route_vector_store_files_list, ROUTE_PROJECT},
+    {"GET", "/v1/vector_stores/{}/files/{}", route_vector_store_files_get, ROUTE_PROJECT},
+    {"DELETE", "/v1/vector_stores/{}/files/{}", route_vector_store_files_delete, ROUTE_PROJECT},
     {"POST", "/v1/responses", route_responses_create, ROUTE_PROJECT},
     {"GET", "/v1/responses/{}", route_responses_get, ROUTE_PROJECT},
     {"DELETE", "/v1/responses/{}", route_responses_delete, ROUTE_PROJECT},
@@ -302,7 +311,8 @@ int server_run(const ServerConfig *cfg, Err *err) {
     }
     if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
         store_check_presence(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) ||
-        store_check_integrity(main_store, err) || make_dir(srv->spool_dir, err) || open_access_log(srv, err))
+        store_check_integrity(main_store, err) || store_vs_fail_in_progress(main_store, err) ||
+        make_dir(srv->spool_dir, err) || open_access_log(srv, err))
         goto done;
     sweep_spool(srv->spool_dir);
     Err reserve_err = {0};
@@ -313,7 +323,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
     if (store_thread_start(srv->data_dir, &srv->responses_writer, err) ||
         resolve_precision(cfg->precision, &precision, srv->precision, err) ||
         model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err) ||
-        embedder_start(cfg->threads, &srv->embedder, err))
+        embedder_start(cfg->threads, srv->data_dir, &srv->embedder, err))
         goto done;
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,

@@ -251,6 +251,71 @@ int store_response_get(Store *s, const char *id, ResponseRecord *out, Err *err);
 int store_response_delete(Store *s, const char *id, Err *err);
 void store_response_clear(ResponseRecord *r); /* frees body and input; NULL is a no-op */
 
+/* ---- vector stores (store_vectors.c; schema version 6) ----
+ * A vector store belongs to a project and holds files (uploaded ones, by id), each cut into chunks
+ * whose text and embedding (dim float32, little-endian, one BLOB) are rows of vector_chunks, indexed
+ * for full-text search by an FTS5 table (BM25). Chunks of a store are read back as one contiguous
+ * matrix for exact cosine search. */
+typedef struct {
+    char id[STORE_ID_MAX];                /* vs_... */
+    char project[STORE_ID_MAX];
+    char name[STORE_NAME_MAX];            /* "" = null */
+    long long created_at, last_active_at;
+    char metadata[STORE_JSON_MAX];        /* JSON object text, "" = null */
+    char model[STORE_NAME_MAX];           /* the embedding model of its chunks (fixed at creation) */
+    /* computed by get and list: */
+    long long usage_bytes;                /* bytes of its chunks' text and vectors */
+    int n_in_progress, n_completed, n_failed;
+} VectorStoreRecord;
+
+typedef struct {
+    char store_id[STORE_ID_MAX];
+    char file_id[STORE_ID_MAX];
+    long long created_at;
+    char status[STORE_ID_MAX];            /* in_progress, completed, failed */
+    char last_error[STORE_TEXT_MAX];      /* "" = none */
+    long long usage_bytes;
+    int chunk_max, chunk_overlap;         /* static chunking, in tokens */
+    char attributes[STORE_JSON_MAX];      /* JSON object text, "" = null */
+} VectorFileRecord;
+
+typedef struct {
+    const char *text;                     /* the chunk's text (len bytes of UTF-8) */
+    size_t len;
+    const float *embedding;               /* dim floats */
+} VectorChunkIn;
+
+int store_vs_create(Store *s, const VectorStoreRecord *v, Err *err);
+int store_vs_get(Store *s, const char *id, VectorStoreRecord *out, Err *err); /* STORE_NOT_FOUND */
+/* A project's stores newest first (ascending: oldest first) after `after` (STORE_NOT_FOUND: unknown). */
+int store_vs_list(Store *s, const char *project, const char *after, int limit, bool ascending, VectorStoreRecord **out,
+                  int *n, bool *has_more, Err *err);
+/* Removes a store with its files' rows and chunks. STORE_NOT_FOUND. */
+int store_vs_delete(Store *s, const char *id, Err *err);
+/* Records a file attached to a store, status in_progress; STORE_CONFLICT when it is already. */
+int store_vs_file_add(Store *s, const VectorFileRecord *f, Err *err);
+/* Ends an in_progress file in one transaction: its n chunks (dim floats each) stored and status
+ * completed, or (error non-NULL) no chunks and status failed with that error. STORE_NOT_FOUND when
+ * the file was detached (or its store deleted) meanwhile. */
+int store_vs_file_finish(Store *s, const char *store_id, const char *file_id, const VectorChunkIn *chunks, int n,
+                         int dim, const char *error, Err *err);
+int store_vs_file_get(Store *s, const char *store_id, const char *file_id, VectorFileRecord *out, Err *err);
+int store_vs_file_list(Store *s, const char *store_id, const char *after, int limit, bool ascending,
+                       VectorFileRecord **out, int *n, bool *has_more, Err *err);
+/* Detaches a file: its row and chunks. STORE_NOT_FOUND. */
+int store_vs_file_delete(Store *s, const char *store_id, const char *file_id, Err *err);
+/* At start-up: files left in_progress by a stop or a crash become failed, saying so. */
+int store_vs_fail_in_progress(Store *s, Err *err);
+/* Every chunk of a store: ids (n) and embeddings as one contiguous (n, dim) matrix (both heap,
+ * caller frees; NULL when n is 0). */
+int store_vs_vectors(Store *s, const char *store_id, int dim, int64_t **ids, float **vecs, int *n, Err *err);
+/* Full-text search of a store's chunks: the best `limit` by BM25 for query (words matched as any
+ * of them, FTS5 syntax neutralised), ids and scores -bm25 (higher is better; heap, caller frees). */
+int store_vs_text_search(Store *s, const char *store_id, const char *query, int limit, int64_t **ids, double **scores,
+                         int *n, Err *err);
+/* A chunk's file id and text (*text heap, caller frees). STORE_NOT_FOUND. */
+int store_vs_chunk(Store *s, int64_t id, char file_id[STORE_ID_MAX], char **text, Err *err);
+
 /* ---- projects and API keys (store_projects.c) ----
  * A key's secret is "sk-proj-" (a project key) or "sk-admin-" (an admin key: manages projects and
  * keys, nothing else) followed by STORE_KEY_RANDOM_LEN random characters. Only its SHA-256 digest

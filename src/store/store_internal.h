@@ -38,6 +38,9 @@ int store_projects_schema(Store *s, Err *err);
 /* Creates the responses table (store_responses.c; schema version 5). Inside ensure_schema's
  * transaction. */
 int store_responses_schema(Store *s, Err *err);
+/* Creates the vector store tables and their FTS5 index (store_vectors.c; schema version 6). Inside
+ * ensure_schema's transaction. */
+int store_vectors_schema(Store *s, Err *err);
 /* Prepares sql on s; on failure fills err naming what. */
 int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what, Err *err);
 /* Steps st once expecting no row (INSERT/UPDATE/DELETE) and finalizes it. */

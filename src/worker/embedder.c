@@ -25,6 +25,7 @@ struct Embedder {
     bool stopping;
     int n_threads;    /* the configured budget */
     int threads_now;  /* what the next group uses (embedder_set_threads), under mu */
+    Store *store;     /* the tasks' connection (NULL without a data directory) */
     LoadedEncoder models[EMBEDDER_MAX_MODELS];
     unsigned long long clock;
 };
@@ -42,7 +43,8 @@ static void request_free(EmbedRequest *r) {
 }
 
 static void finish(EmbedRequest *r, int status, const char *code, const char *param, const char *message, int dim) {
-    r->cb.on_done(r->user, status, code, param, message, status ? NULL : r->vecs, status ? 0 : r->n, dim, r->tokens);
+    if (r->task) r->task(r->task_arg, NULL, 0, NULL, message ? message : "the task could not run");
+    else r->cb.on_done(r->user, status, code, param, message, status ? NULL : r->vecs, status ? 0 : r->n, dim, r->tokens);
     request_free(r);
 }
 
@@ -113,9 +115,23 @@ static int prepare(EmbedRequest *r, const FtEncoder *enc) {
 /* One group of r's inputs; 1 when r is complete (answered), 0 when more remains, -1 answered. */
 static int step(Embedder *e, EmbedRequest *r) {
     FtError err = {0};
-    if (r->cb.cancelled && r->cb.cancelled(r->user)) return finish(r, 499, NULL, NULL, "the client went away", 0), -1;
+    if (!r->task && r->cb.cancelled && r->cb.cancelled(r->user))
+        return finish(r, 499, NULL, NULL, "the client went away", 0), -1;
     FtEncoder *enc = encoder_for(e, r->model_path, &err);
+    if (!enc && r->task) {
+        r->task(r->task_arg, NULL, 0, e->store, err.msg);
+        request_free(r);
+        return -1;
+    }
     if (!enc) return finish(r, 500, "model_load_failed", "model", err.msg, 0), -1;
+    pthread_mutex_lock(&e->mu);
+    int threads = e->threads_now;
+    pthread_mutex_unlock(&e->mu);
+    if (r->task) {
+        r->task(r->task_arg, enc, threads, e->store, NULL);
+        request_free(r);
+        return 1;
+    }
     if (!r->vecs && prepare(r, enc)) return -1;
     FtEncoderInfo info;
     ft_encoder_info(enc, &info);
@@ -123,9 +139,6 @@ static int step(Embedder *e, EmbedRequest *r) {
     long long rows = 0;
     while (r->done + count < r->n && (count == 0 || rows + r->n_ids[r->done + count] + 2 <= EMBEDDER_CHUNK_TOKENS))
         rows += r->n_ids[r->done + count++] + 2;
-    pthread_mutex_lock(&e->mu);
-    int threads = e->threads_now;
-    pthread_mutex_unlock(&e->mu);
     if (ft_encoder_embed(enc, (const int32_t *const *)r->ids + r->done, r->n_ids + r->done, count, threads,
                          r->vecs + (size_t)r->done * info.dim, &err))
         return finish(r, 500, NULL, NULL, err.msg, 0), -1;
@@ -160,15 +173,20 @@ static void *run(void *arg) {
     return NULL;
 }
 
-int embedder_start(int n_threads, Embedder **out, Err *err) {
+int embedder_start(int n_threads, const char *data_dir, Embedder **out, Err *err) {
     Embedder *e = calloc(1, sizeof *e);
     if (!e) return err_set(err, ERR_NOMEM, "out of memory");
+    if (data_dir && store_open(data_dir, &e->store, err)) {
+        free(e);
+        return -1;
+    }
     e->n_threads = e->threads_now = n_threads;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (pthread_create(&e->thread, NULL, run, e)) {
         pthread_mutex_destroy(&e->mu);
         pthread_cond_destroy(&e->cv);
+        store_close(e->store);
         free(e);
         return err_set(err, ERR_NOMEM, "the embedding thread could not be started");
     }
@@ -182,11 +200,12 @@ void embedder_set_threads(Embedder *e, int n) {
     pthread_mutex_unlock(&e->mu);
 }
 
-void embedder_submit(Embedder *e, EmbedRequest *r) {
+/* Appends r to the queue; false (r not taken) when it is full or the thread stopping. */
+static bool enqueue(Embedder *e, EmbedRequest *r) {
     r->next = NULL;
     pthread_mutex_lock(&e->mu);
-    bool refuse = e->stopping || e->queued >= EMBEDDER_MAX_QUEUE;
-    if (!refuse) {
+    bool ok = !e->stopping && e->queued < EMBEDDER_MAX_QUEUE;
+    if (ok) {
         if (e->tail) e->tail->next = r;
         else e->head = r;
         e->tail = r;
@@ -194,7 +213,22 @@ void embedder_submit(Embedder *e, EmbedRequest *r) {
         pthread_cond_signal(&e->cv);
     }
     pthread_mutex_unlock(&e->mu);
-    if (refuse) finish(r, 503, "server_busy", NULL, "The server has too many embedding requests waiting; retry later.", 0);
+    return ok;
+}
+
+void embedder_submit(Embedder *e, EmbedRequest *r) {
+    if (!enqueue(e, r)) finish(r, 503, "server_busy", NULL, "The server has too many embedding requests waiting; retry later.", 0);
+}
+
+int embedder_submit_task(Embedder *e, const char *model_path, EmbedTaskFn fn, void *arg) {
+    EmbedRequest *r = calloc(1, sizeof *r);
+    if (!r) return -1;
+    snprintf(r->model_path, sizeof r->model_path, "%s", model_path);
+    r->task = fn;
+    r->task_arg = arg;
+    if (enqueue(e, r)) return 0;
+    free(r);
+    return -1;
 }
 
 void embedder_stop(Embedder *e) {
@@ -209,6 +243,7 @@ void embedder_stop(Embedder *e) {
         finish(r, 503, NULL, NULL, "The server is stopping.", 0);
     }
     for (int i = 0; i < EMBEDDER_MAX_MODELS; i++) ft_encoder_free(e->models[i].enc);
+    store_close(e->store);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     free(e);

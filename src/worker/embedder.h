@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "../core/err.h"
+#include "../ftune.h"
+#include "../store/store.h"
 
 #define EMBEDDER_MAX_QUEUE 256        /* waiting requests; more are refused (503) */
 #define EMBEDDER_MAX_MODELS 4         /* encoders kept loaded */
@@ -31,6 +33,12 @@ typedef struct {
     bool (*cancelled)(void *user);
 } EmbedCallbacks;
 
+/* A task run on the embedding thread with the encoder of its model loaded (vector stores: chunking
+ * and embedding a file, embedding a query and searching): enc and s (the thread's own store
+ * connection) are valid during the call; error is non-NULL instead when the encoder could not be
+ * loaded or the thread is stopping (enc NULL). The task frees arg. */
+typedef void (*EmbedTaskFn)(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error);
+
 typedef struct EmbedRequest {
     char model_path[4096];    /* the encoder's folder */
     int n;                    /* inputs */
@@ -42,6 +50,8 @@ typedef struct EmbedRequest {
     json_t *owner;            /* released with the request (may be NULL) */
     EmbedCallbacks cb;
     void *user;
+    EmbedTaskFn task;         /* set: a task (embedder_submit_task) rather than inputs */
+    void *task_arg;
     /* the thread's own progress */
     int done;                 /* inputs embedded so far */
     float *vecs;              /* (n, dim) */
@@ -51,8 +61,9 @@ typedef struct EmbedRequest {
 
 typedef struct Embedder Embedder;
 
-/* n_threads: compute threads of each forward pass (<= 0: every core). */
-int embedder_start(int n_threads, Embedder **out, Err *err);
+/* n_threads: compute threads of each forward pass (<= 0: every core); data_dir (may be NULL): where
+ * the tasks' store connection is opened. */
+int embedder_start(int n_threads, const char *data_dir, Embedder **out, Err *err);
 /* Answers every queued request with 503 and stops the thread (NULL is a no-op). */
 void embedder_stop(Embedder *e);
 /* Threads of the forward passes from the next group on: n, or (n <= 0) the start's n_threads. The
@@ -60,5 +71,10 @@ void embedder_stop(Embedder *e);
 void embedder_set_threads(Embedder *e, int n);
 /* Queues r (taken in every case: a full queue or a stopping thread answers 503 at once). */
 void embedder_submit(Embedder *e, EmbedRequest *r);
+/* Queues fn(arg, ...) with the encoder at model_path: 0, or -1 when the queue is full or the thread
+ * stopping (fn is not called: arg is still the caller's). A task runs whole, between two groups of
+ * other requests; when the encoder cannot be loaded fn gets the error (and the store), when the
+ * thread stops before it runs fn gets an error and no store. */
+int embedder_submit_task(Embedder *e, const char *model_path, EmbedTaskFn fn, void *arg);
 
 #endif
