@@ -5,7 +5,7 @@ set with a known nearest document finds it first (the cosine part), a query of a
 finds its document (the BM25 part), a long document chunked statically (100 tokens, 50 of overlap)
 answers with the chunk that holds the sentence asked for, files listed, retrieved, attached with
 create_and_poll and detached (its chunks gone from the results), the store listed, kept across a
-restart and deleted; refusals: a fine-tune file, an unknown store, bad chunking, filters,
+restart and deleted; another project's key finds none of it (404) and cannot attach its files; refusals: a fine-tune file, an unknown store, bad chunking, filters,
 max_num_results over 50, a missing query, an unknown field. Plain script:
 `python3 tests/e2e/test_vector_stores.py`.
 """
@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openai  # noqa: E402
 from serve_util import MODELS, Server, check, run_tests, stop_and_clean  # noqa: E402
+from test_projects import new_key  # noqa: E402
 
 DOCS = {
     "cards.md": "# Lost cards\nIf your card is lost or stolen, freeze it in the app right away and order a "
@@ -65,6 +66,7 @@ def wait_completed(c, vs_id, timeout=120):
 def setup():
     c = Ctx()
     c.tmp = tempfile.mkdtemp(prefix="ftune-e2e-vs-")
+    c.other_key, _ = new_key(os.path.join(c.tmp, "data"), "--project", "other")
     c.server = Server(os.path.join(c.tmp, "data"), api_key="k").start()
     c.client = c.server.client()
     c.ids = {name: upload(c, name, text, "user_data" if name == "pets.txt" else "assistants")
@@ -112,6 +114,26 @@ def test_long_document_chunks(c):
     check(top.filename == "handbook.md" and NEEDLE in top.content[0].text, "top hit %r" % top)
     check(len(top.content[0].text) < len(text) / 4, "the hit is not a chunk: %d bytes" % len(top.content[0].text))
     c.handbook = fid
+
+
+def test_other_project_sees_nothing(c):
+    other = c.server.client(api_key=c.other_key)
+    check(c.vs not in [v.id for v in other.vector_stores.list()], "another project's store is listed")
+    for fn in (lambda: other.vector_stores.retrieve(c.vs), lambda: other.vector_stores.search(c.vs, query="cards"),
+               lambda: other.vector_stores.delete(c.vs),
+               lambda: other.vector_stores.files.list(vector_store_id=c.vs)):
+        try:
+            fn()
+            raise AssertionError("another project reached store %s" % c.vs)
+        except openai.NotFoundError:
+            pass
+    mine = other.vector_stores.create(name="theirs")
+    try:
+        other.vector_stores.files.create(vector_store_id=mine.id, file_id=c.ids["cards.md"])
+        raise AssertionError("another project's file was attached")
+    except openai.NotFoundError as e:
+        check(e.body.get("param") == "file_id", "error %r" % e.body)
+    other.vector_stores.delete(mine.id)
 
 
 def test_files_list_retrieve_detach(c):
@@ -176,4 +198,4 @@ if __name__ == "__main__":
         print("skip: models/all-MiniLM-L6-v2 not fetched (scripts/fetch_models.sh)")
         sys.exit(0)
     run_tests([test_create_and_poll, test_nearest_document_first, test_long_document_chunks,
-               test_files_list_retrieve_detach, test_errors, test_restart_and_delete], setup, teardown)
+               test_other_project_sees_nothing, test_files_list_retrieve_detach, test_errors, test_restart_and_delete], setup, teardown)
