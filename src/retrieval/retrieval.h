@@ -22,7 +22,7 @@
 #define RETRIEVAL_MAX_RESULTS 50       /* max_num_results' bound, as OpenAI's */
 
 /* A chunk: bytes [start, end) of the text, and its tokens (heap). */
-typedef struct {
+typedef struct TextChunk {
     size_t start, end;
     int32_t *ids;
     int n_ids;

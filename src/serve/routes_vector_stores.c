@@ -470,6 +470,7 @@ void route_vector_stores_search(Ctx *c) {
         return;
     }
     snprintf(q->store_id, sizeof q->store_id, "%s", v.id);
+    q->cache = c->srv->vs_cache;
     HttpStream *stream = q->stream = http_stream_new(); /* q is the task's once submitted */
     if (!stream || embedder_submit_task(c->srv->embedder, m.base_path, vs_search_task, q)) {
         free(stream);

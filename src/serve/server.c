@@ -17,6 +17,7 @@
 #include "../core/clock.h"
 #include "auth.h"
 #include "routes.h"
+#include "vector_stores.h"
 
 typedef void (*RouteFn)(Ctx *c);
 
@@ -325,6 +326,11 @@ int server_run(const ServerConfig *cfg, Err *err) {
         model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err) ||
         embedder_start(cfg->threads, srv->data_dir, &srv->embedder, err))
         goto done;
+    srv->vs_cache = vs_cache_new();
+    if (!srv->vs_cache) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        goto done;
+    }
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
                      srv->embedder, cfg->threads, srv->precision};
@@ -346,6 +352,7 @@ done:
     jobs_stop(srv->jobs);
     inference_stop(srv->inference);
     embedder_stop(srv->embedder);
+    vs_cache_free(srv->vs_cache); /* after the embedding thread, its only user */
     store_thread_stop(srv->responses_writer); /* after the inference thread: it hands responses to it */
     http_stop(srv->http);
     model_cache_free(srv->cache);

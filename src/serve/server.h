@@ -48,7 +48,8 @@ struct Server {
     HttpServer *http;
     ModelCache *cache;
     Inference *inference;
-    Embedder *embedder;              /* the embedding thread (/v1/embeddings) */
+    Embedder *embedder;              /* the embedding thread (/v1/embeddings, vector stores) */
+    struct VsMatrixCache *vs_cache;  /* vector stores' matrices, used by the embedding thread only */
     JobWorker *jobs;
     Metrics *metrics;
     RateLimiter *limiter;            /* NULL: no rate limit */

@@ -1,7 +1,8 @@
 /* vector_store_tasks.c: the work of vector stores that computes, run as tasks on the embedding
  * thread (src/worker/embedder.h) with its encoder and its own store connection: attaching a file
- * (read its blob, chunk it statically by the model's tokens, embed the chunks, store them with the
- * file's status in one transaction) and searching (embed the query, rank the store's chunks by
+ * (read its blob, chunk it statically by the model's tokens, embed the chunks a step of at most
+ * VS_STEP_TOKENS tokens at a time, so that other requests run between steps, then store them with
+ * the file's status in one transaction) and searching (embed the query, rank the store's chunks by
  * cosine and BM25, answer the deferred HTTP response with the results page). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,63 +15,161 @@
 
 #define VS_MAX_FILE_BYTES ((size_t)64 << 20) /* the largest file a store takes */
 #define VS_FTS_CANDIDATES 200                /* full-text hits merged with the cosine ranking */
+#define VS_STEP_TOKENS 8192                  /* tokens of chunks embedded in one step of a file's task */
+#define VS_STEP_MAX_CHUNKS 1024
 
 /* ---- attaching a file ---- */
 
-static int ingest(const VsIngest *a, const FtEncoder *enc, int n_threads, Store *s, Err *err) {
-    char *text = NULL;
-    size_t len = 0;
-    if (file_read_all(a->blob_path, VS_MAX_FILE_BYTES, &text, &len, err)) return -1;
-    size_t bad = utf8_find_invalid(text, len);
-    if (bad != len) {
-        free(text);
+/* The first step: the file's text, checked and chunked; its chunks' vectors allocated. */
+static int ingest_start(VsIngest *a, const FtEncoder *enc, Err *err) {
+    if (file_read_all(a->blob_path, VS_MAX_FILE_BYTES, &a->text, &a->len, err)) return -1;
+    size_t bad = utf8_find_invalid(a->text, a->len);
+    if (bad != a->len)
         return err_set(err, ERR_FORMAT, "The file is not UTF-8 text (byte %zu); vector stores take text, Markdown "
                                         "and JSONL files.", bad + 1);
-    }
-    TextChunk *chunks;
-    int n;
-    if (retrieval_chunk(enc, text, len, a->chunk_max, a->chunk_overlap, &chunks, &n, err)) {
-        free(text);
-        return -1;
-    }
+    if (retrieval_chunk(enc, a->text, a->len, a->chunk_max, a->chunk_overlap, &a->chunks, &a->n, err)) return -1;
     FtEncoderInfo info;
     ft_encoder_info(enc, &info);
-    const int32_t **ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
-    int *n_ids = malloc((size_t)(n ? n : 1) * sizeof *n_ids);
-    float *vecs = malloc((size_t)(n ? n : 1) * info.dim * sizeof *vecs);
-    VectorChunkIn *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
-    int rc = ids && n_ids && vecs && rows ? 0 : err_set(err, ERR_NOMEM, "out of memory for %d chunks", n);
-    for (int i = 0; !rc && i < n; i++) {
-        ids[i] = chunks[i].ids;
-        n_ids[i] = chunks[i].n_ids;
-        rows[i] = (VectorChunkIn){text + chunks[i].start, chunks[i].end - chunks[i].start, vecs + (size_t)i * info.dim};
-    }
-    if (!rc && n) rc = retrieval_embed(enc, ids, n_ids, n, n_threads, vecs, err);
-    if (!rc) {
-        rc = store_vs_file_finish(s, a->store_id, a->file_id, rows, n, info.dim, NULL, err);
-        if (rc == STORE_NOT_FOUND) rc = 0; /* detached meanwhile: nothing to keep */
-    }
-    free(ids), free(n_ids), free(vecs), free(rows);
-    retrieval_chunks_free(chunks, n);
-    free(text);
-    return rc;
+    a->dim = info.dim;
+    a->vecs = malloc((size_t)(a->n ? a->n : 1) * a->dim * sizeof *a->vecs);
+    return a->vecs ? 0 : err_set(err, ERR_NOMEM, "out of memory for %d chunks", a->n);
 }
 
-void vs_ingest_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error) {
+/* The next chunks, up to VS_STEP_TOKENS tokens. */
+static int ingest_step(VsIngest *a, const FtEncoder *enc, int n_threads, Err *err) {
+    int count = 0;
+    long tokens = 0;
+    while (a->next + count < a->n && (count == 0 || tokens + a->chunks[a->next + count].n_ids <= VS_STEP_TOKENS))
+        tokens += a->chunks[a->next + count++].n_ids;
+    const int32_t *ids[VS_STEP_MAX_CHUNKS];
+    int n_ids[VS_STEP_MAX_CHUNKS];
+    if (count > VS_STEP_MAX_CHUNKS) count = VS_STEP_MAX_CHUNKS;
+    for (int i = 0; i < count; i++) {
+        ids[i] = a->chunks[a->next + i].ids;
+        n_ids[i] = a->chunks[a->next + i].n_ids;
+    }
+    if (retrieval_embed(enc, ids, n_ids, count, n_threads, a->vecs + (size_t)a->next * a->dim, err)) return -1;
+    a->next += count;
+    return 0;
+}
+
+static int ingest_store(VsIngest *a, Store *s, Err *err) {
+    VectorChunkIn *rows = malloc((size_t)(a->n ? a->n : 1) * sizeof *rows);
+    if (!rows) return err_set(err, ERR_NOMEM, "out of memory for %d chunks", a->n);
+    for (int i = 0; i < a->n; i++)
+        rows[i] = (VectorChunkIn){a->text + a->chunks[i].start, a->chunks[i].end - a->chunks[i].start,
+                                  a->vecs + (size_t)i * a->dim};
+    int rc = store_vs_file_finish(s, a->store_id, a->file_id, rows, a->n, a->dim, NULL, err);
+    free(rows);
+    return rc == STORE_NOT_FOUND ? 0 : rc; /* detached meanwhile: nothing to keep */
+}
+
+static int ingest_free(VsIngest *a) {
+    retrieval_chunks_free(a->chunks, a->n);
+    free(a->text);
+    free(a->vecs);
+    free(a);
+    return 0;
+}
+
+int vs_ingest_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error) {
     VsIngest *a = arg;
     Err err = {0};
-    if (!s) { /* stopping: the file stays in_progress and is failed at the next start */
-        free(a);
-        return;
+    VectorFileRecord still;
+    if (!s) return ingest_free(a); /* stopping: the file stays in_progress and is failed at the next start */
+    if (!error && store_vs_file_get(s, a->store_id, a->file_id, &still, &err) == STORE_NOT_FOUND)
+        return ingest_free(a); /* detached (or its store deleted): no more work for it */
+    int rc = error ? -1 : 0;
+    if (!rc && !a->started) {
+        rc = ingest_start(a, enc, &err);
+        a->started = true;
+    } else if (!rc && a->next < a->n) {
+        rc = ingest_step(a, enc, n_threads, &err);
     }
-    if (error || ingest(a, enc, n_threads, s, &err)) {
+    if (!rc && a->next < a->n) return 1; /* more to embed: behind the others */
+    if (!rc) rc = ingest_store(a, s, &err);
+    if (rc) {
         Err ignored = {0};
         const char *why = error ? error : err.msg;
         if (store_vs_file_finish(s, a->store_id, a->file_id, NULL, 0, 0, why, &ignored) < 0)
             fprintf(stderr, "ftune serve: vector store %s: file %s could not be marked failed (%s): %s\n", a->store_id,
                     a->file_id, why, ignored.msg);
     }
-    free(a);
+    return ingest_free(a);
+}
+
+/* ---- the matrices of recent stores ---- */
+
+typedef struct {
+    char store_id[STORE_ID_MAX];
+    long long count, max_id;  /* the version it was read at */
+    int64_t *ids;
+    float *vecs;              /* (n, dim) */
+    int n, dim;
+    unsigned long long used;
+} CachedMatrix;
+
+struct VsMatrixCache {
+    CachedMatrix e[VS_CACHE_STORES];
+    unsigned long long clock;
+};
+
+VsMatrixCache *vs_cache_new(void) { return calloc(1, sizeof(VsMatrixCache)); }
+
+static void entry_drop(CachedMatrix *m) {
+    free(m->ids);
+    free(m->vecs);
+    memset(m, 0, sizeof *m);
+}
+
+void vs_cache_free(VsMatrixCache *c) {
+    if (!c) return;
+    for (int i = 0; i < VS_CACHE_STORES; i++) entry_drop(&c->e[i]);
+    free(c);
+}
+
+static size_t entry_bytes(const CachedMatrix *m) { return (size_t)m->n * ((size_t)m->dim * sizeof(float) + sizeof(int64_t)); }
+
+/* The store's vectors: from the cache while its chunks are unchanged, else read (and cached when they
+ * fit). *owned: the caller frees *ids and *vecs (not cached). */
+static int store_matrix(VsMatrixCache *c, Store *s, const char *store_id, int dim, int64_t **ids, float **vecs, int *n,
+                        bool *owned, Err *err) {
+    long long count, max_id;
+    if (store_vs_version(s, store_id, &count, &max_id, err)) return -1;
+    CachedMatrix *slot = NULL;
+    for (int i = 0; c && i < VS_CACHE_STORES; i++) {
+        CachedMatrix *m = &c->e[i];
+        if (m->vecs && !strcmp(m->store_id, store_id)) {
+            if (m->count == count && m->max_id == max_id && m->dim == dim) {
+                m->used = ++c->clock;
+                *ids = m->ids, *vecs = m->vecs, *n = m->n, *owned = false;
+                return 0;
+            }
+            entry_drop(m); /* changed since */
+        }
+    }
+    if (store_vs_vectors(s, store_id, dim, ids, vecs, n, err)) return -1;
+    *owned = true;
+    CachedMatrix fresh = {.count = count, .max_id = max_id, .ids = *ids, .vecs = *vecs, .n = *n, .dim = dim};
+    if (!c || !*n || entry_bytes(&fresh) > VS_CACHE_BYTES) return 0;
+    for (;;) { /* room: a free slot and the bytes, dropping the least recently used */
+        size_t total = entry_bytes(&fresh);
+        slot = NULL;
+        CachedMatrix *lru = NULL;
+        for (int i = 0; i < VS_CACHE_STORES; i++) {
+            CachedMatrix *m = &c->e[i];
+            total += entry_bytes(m);
+            if (!m->vecs && !slot) slot = m;
+            if (m->vecs && (!lru || m->used < lru->used)) lru = m;
+        }
+        if (slot && total <= VS_CACHE_BYTES) break;
+        entry_drop(lru);
+    }
+    snprintf(fresh.store_id, sizeof fresh.store_id, "%s", store_id);
+    fresh.used = ++c->clock;
+    *slot = fresh;
+    *owned = false;
+    return 0;
 }
 
 /* ---- search ---- */
@@ -124,9 +223,10 @@ static int search(VsSearch *q, const FtEncoder *enc, int n_threads, Store *s, js
     double *fts_scores = NULL;
     RankHit *hits = NULL;
     int n = 0, n_fts = 0, rc = qv ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+    bool owned = false;
     const int32_t *qp = qids;
     if (!rc) rc = retrieval_embed(enc, &qp, &n_q, 1, n_threads, qv, err);
-    if (!rc) rc = store_vs_vectors(s, q->store_id, info.dim, &ids, &vecs, &n, err);
+    if (!rc) rc = store_matrix(q->cache, s, q->store_id, info.dim, &ids, &vecs, &n, &owned, err);
     if (!rc) rc = store_vs_text_search(s, q->store_id, q->text, VS_FTS_CANDIDATES, &fts_ids, &fts_scores, &n_fts, err);
     if (!rc && n) {
         scratch = malloc((size_t)n * sizeof *scratch);
@@ -141,11 +241,12 @@ static int search(VsSearch *q, const FtEncoder *enc, int n_threads, Store *s, js
         if (!*page) rc = -1;
     }
     ft_free(qids);
-    free(qv), free(ids), free(vecs), free(fts_ids), free(fts_scores), free(scratch), free(hits);
+    if (owned) free(ids), free(vecs);
+    free(qv), free(fts_ids), free(fts_scores), free(scratch), free(hits);
     return rc;
 }
 
-void vs_search_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error) {
+int vs_search_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error) {
     VsSearch *q = arg;
     Err err = {0};
     json_t *page = NULL;
@@ -160,6 +261,7 @@ void vs_search_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, co
         else answer_error(q, 500, "server_error", "out of memory writing the results");
     }
     vs_search_free(q);
+    return 0;
 }
 
 void vs_search_free(VsSearch *q) {

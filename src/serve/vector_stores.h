@@ -8,17 +8,36 @@
 #include "../worker/embedder.h"
 #include "api.h"
 
-/* A file to chunk and embed into a store (its row is in_progress until the task ends it). */
+/* A file to chunk and embed into a store (its row is in_progress until the task ends it), with the
+ * task's progress. */
 typedef struct {
     char store_id[STORE_ID_MAX];
     char file_id[STORE_ID_MAX];
     char blob_path[4096];
     int chunk_max, chunk_overlap;
+    /* progress (the task's): */
+    bool started;
+    char *text;
+    size_t len;
+    struct TextChunk *chunks;
+    int n, next, dim;       /* chunks, the first not embedded yet, floats of a vector */
+    float *vecs;            /* (n, dim) */
 } VsIngest;
+
+/* The vectors of the stores searched last, kept as their contiguous matrices (up to
+ * VS_CACHE_STORES stores and VS_CACHE_BYTES, least recently used dropped) and used while the store's
+ * chunks have not changed (store_vs_version), so that a search reads no vectors from the database.
+ * Used by the embedding thread only; the server owns it. */
+#define VS_CACHE_STORES 4
+#define VS_CACHE_BYTES ((size_t)512 << 20)
+typedef struct VsMatrixCache VsMatrixCache;
+VsMatrixCache *vs_cache_new(void);
+void vs_cache_free(VsMatrixCache *c); /* NULL is a no-op */
 
 /* A search whose answer goes to a deferred HTTP response. */
 typedef struct {
     HttpStream *stream;
+    VsMatrixCache *cache;  /* the server's */
     char store_id[STORE_ID_MAX];
     json_t *queries;      /* the query as given, as an array of strings (echoed as search_query) */
     char *text;           /* heap: the queries joined by spaces: what is embedded and matched */
@@ -27,8 +46,8 @@ typedef struct {
 } VsSearch;
 
 /* EmbedTaskFn tasks; each frees its argument. */
-void vs_ingest_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error);
-void vs_search_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error);
+int vs_ingest_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error);
+int vs_search_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error);
 void vs_search_free(VsSearch *q);
 
 #endif

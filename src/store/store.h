@@ -309,6 +309,10 @@ int store_vs_fail_in_progress(Store *s, Err *err);
 /* Every chunk of a store: ids (n) and embeddings as one contiguous (n, dim) matrix (both heap,
  * caller frees; NULL when n is 0). */
 int store_vs_vectors(Store *s, const char *store_id, int dim, int64_t **ids, float **vecs, int *n, Err *err);
+/* What identifies a store's set of chunks: their number and largest id (ids are never reused, so
+ * any insert or delete changes one of them): a cached copy of store_vs_vectors is current while
+ * both are the same. */
+int store_vs_version(Store *s, const char *store_id, long long *count, long long *max_id, Err *err);
 /* Full-text search of a store's chunks: the best `limit` by BM25 for query (words matched as any
  * of them, FTS5 syntax neutralised), ids and scores -bm25 (higher is better; heap, caller frees). */
 int store_vs_text_search(Store *s, const char *store_id, const char *query, int limit, int64_t **ids, double **scores,

@@ -25,7 +25,7 @@ int store_vectors_schema(Store *s, Err *err) {
         " created_at INTEGER NOT NULL, status TEXT NOT NULL, last_error TEXT, usage_bytes INTEGER NOT NULL DEFAULT 0,"
         " chunk_max INTEGER NOT NULL, chunk_overlap INTEGER NOT NULL, attributes TEXT, UNIQUE (store_id, file_id));"
         "CREATE TABLE IF NOT EXISTS vector_chunks ("
-        " id INTEGER PRIMARY KEY, store_id TEXT NOT NULL, file_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " id INTEGER PRIMARY KEY AUTOINCREMENT, store_id TEXT NOT NULL, file_id TEXT NOT NULL, seq INTEGER NOT NULL,"
         " text TEXT NOT NULL, embedding BLOB NOT NULL);"
         "CREATE INDEX IF NOT EXISTS vector_chunks_store ON vector_chunks(store_id, file_id);"
         "CREATE VIRTUAL TABLE IF NOT EXISTS vector_chunks_fts USING fts5(text, content='vector_chunks',"
@@ -343,6 +343,25 @@ int store_vs_vectors(Store *s, const char *store_id, int dim, int64_t **ids, flo
     }
     *n = (int)count;
     return 0;
+}
+
+static void read_version(sqlite3_stmt *st, void *rec) {
+    long long *v = rec;
+    v[0] = store_col_int(st, 0, 0);
+    v[1] = store_col_int(st, 1, 0);
+}
+
+int store_vs_version(Store *s, const char *store_id, long long *count, long long *max_id, Err *err) {
+    sqlite3_stmt *st;
+    if (store_prepare(s, "SELECT count(*), coalesce(max(id), 0) FROM vector_chunks WHERE store_id = ?1", &st,
+                      "count vector chunks", err))
+        return -1;
+    store_bind_text(st, 1, store_id);
+    long long v[2] = {0, 0};
+    int rc = store_get_one(s, st, read_version, v, "count vector chunks", err);
+    *count = v[0];
+    *max_id = v[1];
+    return rc < 0 ? -1 : 0;
 }
 
 /* The FTS5 query for free text: each word (a run of letters and digits, any byte >= 0x80 counted as

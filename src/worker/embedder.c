@@ -128,7 +128,7 @@ static int step(Embedder *e, EmbedRequest *r) {
     int threads = e->threads_now;
     pthread_mutex_unlock(&e->mu);
     if (r->task) {
-        r->task(r->task_arg, enc, threads, e->store, NULL);
+        if (r->task(r->task_arg, enc, threads, e->store, NULL)) return 0; /* more: behind the others */
         request_free(r);
         return 1;
     }

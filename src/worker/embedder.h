@@ -36,8 +36,10 @@ typedef struct {
 /* A task run on the embedding thread with the encoder of its model loaded (vector stores: chunking
  * and embedding a file, embedding a query and searching): enc and s (the thread's own store
  * connection) are valid during the call; error is non-NULL instead when the encoder could not be
- * loaded or the thread is stopping (enc NULL). The task frees arg. */
-typedef void (*EmbedTaskFn)(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error);
+ * loaded or the thread is stopping (enc NULL). A task does a bounded step of its work and returns
+ * 1 to be called again after the requests waiting behind it (a long file does not hold the thread),
+ * or 0 when it is done and has freed arg (always 0 when given an error). */
+typedef int (*EmbedTaskFn)(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error);
 
 typedef struct EmbedRequest {
     char model_path[4096];    /* the encoder's folder */
