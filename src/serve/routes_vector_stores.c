@@ -18,14 +18,6 @@
 #include "vector_stores.h"
 
 #define VS_LIST_MAX 100
-#define VS_MAX_FILE_IDS 500         /* file_ids of one create, as OpenAI's */
-#define VS_NAME_MAX 256
-#define VS_DEFAULT_RESULTS 10
-
-static const char *const CREATE_FIELDS[] = {"name", "file_ids", "metadata", "chunking_strategy", "expires_after",
-                                            "description"};
-static const char *const ATTACH_FIELDS[] = {"file_id", "chunking_strategy", "attributes"};
-static const char *const SEARCH_FIELDS[] = {"query", "max_num_results", "filters", "ranking_options", "rewrite_query"};
 
 /* ---- shapes ---- */
 
@@ -91,30 +83,6 @@ static int default_model(Ctx *c, ModelInfo *out) {
     return found < 0 ? -1 : 0;
 }
 
-/* chunking_strategy: absent, null, {"type": "auto"} or {"type": "static", "static":
- * {"max_chunk_size_tokens": 100..4096, "chunk_overlap_tokens": 0..max/2}}. */
-static int parse_chunking(json_t *cs, int *max, int *overlap, ApiError *e) {
-    *max = RETRIEVAL_CHUNK_TOKENS;
-    *overlap = RETRIEVAL_CHUNK_OVERLAP;
-    if (!cs || json_is_null(cs)) return 0;
-    const char *type = json_string_value(json_object_get(cs, "type"));
-    if (!json_is_object(cs) || !type || (strcmp(type, "auto") && strcmp(type, "static")))
-        return api_bad_param(e, "chunking_strategy", "expected {\"type\": \"auto\"} or {\"type\": \"static\", ...}.");
-    if (!strcmp(type, "auto")) return json_object_size(cs) == 1 ? 0 : api_bad_param(e, "chunking_strategy", "auto takes no other field.");
-    json_t *st = json_object_get(cs, "static");
-    json_t *m = json_object_get(st, "max_chunk_size_tokens"), *o = json_object_get(st, "chunk_overlap_tokens");
-    if (!json_is_integer(m) || json_integer_value(m) < RETRIEVAL_CHUNK_MIN || json_integer_value(m) > RETRIEVAL_CHUNK_MAX)
-        return api_bad_param(e, "chunking_strategy.static.max_chunk_size_tokens", "expected an integer from %d to %d.",
-                             RETRIEVAL_CHUNK_MIN, RETRIEVAL_CHUNK_MAX);
-    if (!json_is_integer(o) || json_integer_value(o) < 0 || json_integer_value(o) > json_integer_value(m) / 2)
-        return api_bad_param(e, "chunking_strategy.static.chunk_overlap_tokens",
-                             "expected an integer from 0 to half of max_chunk_size_tokens (%lld).",
-                             (long long)json_integer_value(m) / 2);
-    *max = (int)json_integer_value(m);
-    *overlap = (int)json_integer_value(o);
-    return 0;
-}
-
 /* The uploaded file id as something a store takes: the caller's, purpose assistants or user_data. */
 static int check_file(Ctx *c, const char *id, const char *param, ApiError *e) {
     FileRecord f;
@@ -175,77 +143,49 @@ static int attach(Ctx *c, const VectorStoreRecord *v, const char *file_id, int m
 void route_vector_stores_create(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     ApiError e;
-    json_t *root = api_parse_object(c->req->body, c->req->body_len, &e);
-    const char *name = NULL, *description = NULL;
-    json_t *ids = root ? json_object_get(root, "file_ids") : NULL, *md = root ? json_object_get(root, "metadata") : NULL;
-    json_t *expires = root ? json_object_get(root, "expires_after") : NULL;
-    int max, overlap;
+    VsCreateRequest cr;
     ModelInfo m;
-    if (!root || api_check_fields(root, CREATE_FIELDS, sizeof CREATE_FIELDS / sizeof CREATE_FIELDS[0], &e) ||
-        api_field_string(root, "name", true, &name, &e) < 0 ||
-        api_field_string(root, "description", true, &description, &e) < 0 || api_check_metadata(md, "metadata", &e) ||
-        parse_chunking(json_object_get(root, "chunking_strategy"), &max, &overlap, &e)) {
-        json_decref(root);
+    size_t i;
+    json_t *id;
+    int rc = vs_create_request_parse(c->req->body, c->req->body_len, &cr, &e);
+    json_array_foreach(cr.file_ids, i, id) {
+        char param[32];
+        snprintf(param, sizeof param, "file_ids[%zu]", i);
+        if (!rc) rc = check_file(c, json_string_value(id), param, &e);
+    }
+    if (rc) {
+        vs_create_request_free(&cr);
         api_error(c, &e);
         return;
     }
-    if (expires && !json_is_null(expires)) {
-        json_decref(root);
-        api_errorf(c, 400, "invalid_request_error", "expires_after", "unsupported_parameter",
-                   "expires_after is not supported by this server: vector stores are kept until deleted.");
-        return;
-    }
-    if (ids && !json_is_null(ids) && (!json_is_array(ids) || json_array_size(ids) > VS_MAX_FILE_IDS)) {
-        json_decref(root);
-        api_errorf(c, 400, "invalid_request_error", "file_ids", "invalid_value",
-                   "Invalid value for 'file_ids': expected an array of at most %d file ids.", VS_MAX_FILE_IDS);
-        return;
-    }
-    if (name && strlen(name) >= VS_NAME_MAX) {
-        json_decref(root);
-        api_errorf(c, 400, "invalid_request_error", "name", "invalid_value", "Invalid 'name': at most %d bytes.",
-                   VS_NAME_MAX - 1);
-        return;
-    }
-    size_t i;
-    json_t *id;
-    json_array_foreach(ids, i, id) {
-        char param[32];
-        snprintf(param, sizeof param, "file_ids[%zu]", i);
-        if (!json_is_string(id) ? api_bad_param(&e, param, "expected a file id.") : check_file(c, json_string_value(id), param, &e)) {
-            json_decref(root);
-            api_error(c, &e);
-            return;
-        }
-    }
     if (default_model(c, &m)) {
-        json_decref(root);
+        vs_create_request_free(&cr);
         return;
     }
     VectorStoreRecord v = {.created_at = (long long)time(NULL)};
     v.last_active_at = v.created_at;
     store_new_id("vs_", v.id, sizeof v.id);
     snprintf(v.project, sizeof v.project, "%s", c->project);
-    snprintf(v.name, sizeof v.name, "%s", name ? name : "");
+    snprintf(v.name, sizeof v.name, "%s", cr.name ? cr.name : "");
     snprintf(v.model, sizeof v.model, "%s", m.id);
-    char *mdt = md && !json_is_null(md) ? json_dumps(md, JSON_COMPACT) : NULL;
+    char *mdt = cr.metadata ? json_dumps(cr.metadata, JSON_COMPACT) : NULL;
     if (mdt) snprintf(v.metadata, sizeof v.metadata, "%s", mdt);
     free(mdt);
     Err err = {0};
     if (store_vs_create(c->store, &v, &err)) {
-        json_decref(root);
+        vs_create_request_free(&cr);
         api_server_error(c, "the vector store could not be created", &err);
         return;
     }
-    json_array_foreach(ids, i, id) {
+    json_array_foreach(cr.file_ids, i, id) {
         VectorFileRecord f;
-        if (attach(c, &v, json_string_value(id), max, overlap, NULL, &f, &e) && e.status != 400) {
-            json_decref(root);
+        if (attach(c, &v, json_string_value(id), cr.chunk_max, cr.chunk_overlap, NULL, &f, &e) && e.status != 400) {
+            vs_create_request_free(&cr);
             api_error(c, &e);
             return;
         } /* a file_id listed twice is attached once */
     }
-    json_decref(root);
+    vs_create_request_free(&cr);
     if (store_vs_get(c->store, v.id, &v, &err)) {
         api_server_error(c, "the vector store could not be read", &err);
         return;
@@ -322,21 +262,12 @@ void route_vector_store_files_create(Ctx *c) {
     VectorStoreRecord v;
     if (load_store(c, &v)) return;
     ApiError e;
-    json_t *root = api_parse_object(c->req->body, c->req->body_len, &e);
-    const char *file_id = NULL;
-    int max, overlap, rc = -1;
-    json_t *attrs = root ? json_object_get(root, "attributes") : NULL;
-    if (root && !api_check_fields(root, ATTACH_FIELDS, sizeof ATTACH_FIELDS / sizeof ATTACH_FIELDS[0], &e)) {
-        rc = api_field_string(root, "file_id", false, &file_id, &e);
-        if (rc > 0) rc = api_missing_param(&e, "file_id");
-    }
+    VsAttachRequest ar;
     VectorFileRecord f;
-    if (rc == 0 && attrs && !json_is_null(attrs) && (!json_is_object(attrs) || json_object_size(attrs) > API_METADATA_PAIRS))
-        rc = api_bad_param(&e, "attributes", "expected an object of at most %d keys.", API_METADATA_PAIRS);
-    if (rc == 0) rc = parse_chunking(json_object_get(root, "chunking_strategy"), &max, &overlap, &e);
-    if (rc == 0) rc = check_file(c, file_id, "file_id", &e);
-    if (rc == 0) rc = attach(c, &v, file_id, max, overlap, attrs, &f, &e);
-    json_decref(root);
+    int rc = vs_attach_request_parse(c->req->body, c->req->body_len, &ar, &e);
+    if (rc == 0) rc = check_file(c, ar.file_id, "file_id", &e);
+    if (rc == 0) rc = attach(c, &v, ar.file_id, ar.chunk_max, ar.chunk_overlap, ar.attributes, &f, &e);
+    vs_attach_request_free(&ar);
     if (rc) api_error(c, &e);
     else api_json(c, 200, file_json(&f));
 }
@@ -401,67 +332,21 @@ void route_vector_store_files_delete(Ctx *c) {
 
 /* ---- search ---- */
 
-/* query (a non-empty string or array of them), max_num_results, ranking_options; the rest refused. */
-static int parse_search(json_t *root, VsSearch *q, ApiError *e) {
-    if (api_check_fields(root, SEARCH_FIELDS, sizeof SEARCH_FIELDS / sizeof SEARCH_FIELDS[0], e)) return -1;
-    json_t *query = json_object_get(root, "query");
-    if (!query || json_is_null(query)) return api_missing_param(e, "query");
-    q->queries = json_is_string(query) ? json_pack("[O]", query) : json_incref(query);
-    size_t i, total = 0;
-    json_t *s;
-    if (!json_is_array(q->queries) || json_array_size(q->queries) == 0)
-        return api_bad_param(e, "query", "expected a string or a non-empty array of strings.");
-    json_array_foreach(q->queries, i, s) {
-        if (!json_is_string(s) || json_string_length(s) == 0)
-            return api_bad_param(e, "query", "expected a string or a non-empty array of non-empty strings.");
-        total += json_string_length(s) + 1;
-    }
-    q->text = malloc(total + 1);
-    if (!q->text) return api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
-    q->text[0] = 0;
-    json_array_foreach(q->queries, i, s) {
-        if (i) strcat(q->text, " ");
-        strcat(q->text, json_string_value(s));
-    }
-    long long k = VS_DEFAULT_RESULTS;
-    if (api_field_int(root, "max_num_results", 1, RETRIEVAL_MAX_RESULTS, &k, e) < 0) return -1;
-    q->max_results = (int)k;
-    json_t *f = json_object_get(root, "filters"), *rw = json_object_get(root, "rewrite_query");
-    if (f && !json_is_null(f))
-        return api_fail(e, 400, "invalid_request_error", "filters", "unsupported_parameter",
-                        "filters is not supported by this server.");
-    if (rw && !json_is_null(rw) && !json_is_false(rw))
-        return api_fail(e, 400, "invalid_request_error", "rewrite_query", "unsupported_parameter",
-                        "rewrite_query is not supported by this server (only false).");
-    json_t *ro = json_object_get(root, "ranking_options");
-    if (ro && !json_is_null(ro)) {
-        static const char *const RO_FIELDS[] = {"ranker", "score_threshold"};
-        const char *ranker = NULL;
-        if (!json_is_object(ro)) return api_bad_param(e, "ranking_options", "expected an object.");
-        if (api_check_fields(ro, RO_FIELDS, 2, e) || api_field_string(ro, "ranker", true, &ranker, e) < 0 ||
-            api_field_number(ro, "score_threshold", 0, 1, &q->score_threshold, e) < 0)
-            return -1;
-        if (ranker && strcmp(ranker, "auto") && strcmp(ranker, "default-2024-11-15"))
-            return api_bad_param(e, "ranking_options.ranker", "expected 'auto' or 'default-2024-11-15'.");
-    }
-    return 0;
-}
-
 void route_vector_stores_search(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     VectorStoreRecord v;
     if (load_store(c, &v)) return;
     ApiError e;
-    json_t *root = api_parse_object(c->req->body, c->req->body_len, &e);
     VsSearch *q = calloc(1, sizeof *q);
-    if (!root || !q || parse_search(root, q, &e)) {
-        if (root && !q) api_fail(&e, 500, "server_error", NULL, NULL, "out of memory");
-        json_decref(root);
-        if (q) vs_search_free(q);
+    if (!q) {
+        api_errorf(c, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    if (vs_search_request_parse(c->req->body, c->req->body_len, &q->req, &e)) {
+        vs_search_free(q);
         api_error(c, &e);
         return;
     }
-    json_decref(root);
     ModelInfo m;
     if (registry_find_base(c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, v.model, &m) != 0 || !m.embedding) {
         vs_search_free(q);

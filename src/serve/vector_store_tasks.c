@@ -187,7 +187,7 @@ static void answer_error(VsSearch *q, int status, const char *type, const char *
 static json_t *results_page(const VsSearch *q, Store *s, const RankHit *hits, int n, Err *err) {
     json_t *data = json_array();
     for (int i = 0; i < n; i++) {
-        if (hits[i].score < q->score_threshold) break;
+        if (hits[i].score < q->req.score_threshold) break;
         char file_id[STORE_ID_MAX], *text = NULL;
         if (store_vs_chunk(s, hits[i].id, file_id, &text, err) < 0) {
             json_decref(data);
@@ -207,7 +207,7 @@ static json_t *results_page(const VsSearch *q, Store *s, const RankHit *hits, in
         free(text);
     }
     return json_pack("{s:s, s:O, s:o, s:b, s:n}", "object", "vector_store.search_results.page", "search_query",
-                     q->queries, "data", data, "has_more", false, "next_page");
+                     q->req.queries, "data", data, "has_more", false, "next_page");
 }
 
 static int search(VsSearch *q, const FtEncoder *enc, int n_threads, Store *s, json_t **page, Err *err) {
@@ -216,7 +216,7 @@ static int search(VsSearch *q, const FtEncoder *enc, int n_threads, Store *s, js
     int32_t *qids = NULL;
     int n_q = 0;
     FtError fe = {0};
-    if (ft_encoder_tokenize(enc, q->text, strlen(q->text), &qids, &n_q, &fe)) return err_set(err, fe.code, "%s", fe.msg);
+    if (ft_encoder_tokenize(enc, q->req.text, strlen(q->req.text), &qids, &n_q, &fe)) return err_set(err, fe.code, "%s", fe.msg);
     float *qv = malloc((size_t)info.dim * sizeof *qv);
     int64_t *ids = NULL, *fts_ids = NULL;
     float *vecs = NULL, *scratch = NULL;
@@ -227,13 +227,13 @@ static int search(VsSearch *q, const FtEncoder *enc, int n_threads, Store *s, js
     const int32_t *qp = qids;
     if (!rc) rc = retrieval_embed(enc, &qp, &n_q, 1, n_threads, qv, err);
     if (!rc) rc = store_matrix(q->cache, s, q->store_id, info.dim, &ids, &vecs, &n, &owned, err);
-    if (!rc) rc = store_vs_text_search(s, q->store_id, q->text, VS_FTS_CANDIDATES, &fts_ids, &fts_scores, &n_fts, err);
+    if (!rc) rc = store_vs_text_search(s, q->store_id, q->req.text, VS_FTS_CANDIDATES, &fts_ids, &fts_scores, &n_fts, err);
     if (!rc && n) {
         scratch = malloc((size_t)n * sizeof *scratch);
-        hits = malloc((size_t)q->max_results * sizeof *hits);
+        hits = malloc((size_t)q->req.max_results * sizeof *hits);
         if (!scratch || !hits) rc = err_set(err, ERR_NOMEM, "out of memory for %d chunks", n);
     }
-    int kept = !rc && n ? retrieval_rank(vecs, ids, n, info.dim, qv, fts_ids, fts_scores, n_fts, q->max_results, hits,
+    int kept = !rc && n ? retrieval_rank(vecs, ids, n, info.dim, qv, fts_ids, fts_scores, n_fts, q->req.max_results, hits,
                                          scratch)
                         : 0;
     if (!rc) {
@@ -265,7 +265,6 @@ int vs_search_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, con
 }
 
 void vs_search_free(VsSearch *q) {
-    json_decref(q->queries);
-    free(q->text);
+    vs_search_request_free(&q->req);
     free(q);
 }

@@ -7,6 +7,7 @@
 
 #include "../worker/embedder.h"
 #include "api.h"
+#include "vector_store_request.h"
 
 /* A file to chunk and embed into a store (its row is in_progress until the task ends it), with the
  * task's progress. */
@@ -39,10 +40,7 @@ typedef struct {
     HttpStream *stream;
     VsMatrixCache *cache;  /* the server's */
     char store_id[STORE_ID_MAX];
-    json_t *queries;      /* the query as given, as an array of strings (echoed as search_query) */
-    char *text;           /* heap: the queries joined by spaces: what is embedded and matched */
-    int max_results;
-    double score_threshold;
+    VsSearchRequest req;   /* its queries are echoed as search_query; its text is embedded and matched */
 } VsSearch;
 
 /* EmbedTaskFn tasks; each frees its argument. */
