@@ -18,6 +18,7 @@
 
 typedef struct {
     HttpStream *stream;
+    Metrics *metrics;
     bool base64;
     char model[STORE_NAME_MAX];
 } EmbedCall;
@@ -52,6 +53,7 @@ static void on_done(void *user, int status, const char *code, const char *param,
         if (status >= 500) http_stream_cause(call->stream, e.message);
         body = api_error_json(&e, &len);
     } else {
+        metrics_add_embeddings(call->metrics, n, (long)tokens);
         json_t *data = json_array();
         for (int i = 0; i < n; i++) {
             const float *v = vecs + (size_t)i * dim;
@@ -104,6 +106,7 @@ void route_embeddings(Ctx *c) {
         return;
     }
     call->stream = stream;
+    call->metrics = c->srv->metrics;
     call->base64 = er.base64;
     snprintf(call->model, sizeof call->model, "%s", generation_model_name(&m, er.model));
     snprintf(r->model_path, sizeof r->model_path, "%s", m.base_path);

@@ -3,7 +3,7 @@ models/all-MiniLM-L6-v2 (scripts/fetch_models.sh; skipped without it): the model
 text, a batch (in order) and token-id inputs give the vectors sentence-transformers gives
 (tests/golden/embeddings, within the C test's bound 5e-6) with usage counting the inputs' tokens;
 base64 (the SDK's default, decoded by the SDK, and asked explicitly) is the same float32 bits as the
-float form; OpenAI's errors: empty input, an empty string, more than 2048 inputs, an input over the
+float form; /metrics counts the requests, inputs and tokens; OpenAI's errors: empty input, an empty string, more than 2048 inputs, an input over the
 window, a token id outside the vocabulary, dimensions, an unknown field, a bad encoding_format, a
 chat model (400) and an unknown one (404); chat completions and fine-tuning refuse the embedding
 model. Plain script: `python3 tests/e2e/test_embeddings.py`.
@@ -110,6 +110,14 @@ def test_token_inputs(c):
     check(two.usage.prompt_tokens == len(g1["ids"]) + len(g2["ids"]) - 4, "usage %r" % two.usage)
 
 
+def test_metrics_count_embeddings(c):
+    status, _, body = c.server.request("GET", "/metrics", headers={"Authorization": "Bearer k"})
+    check(status == 200, "GET /metrics: %d" % status)
+    values = {l.split()[0]: float(l.split()[1]) for l in body.decode().splitlines() if l.startswith("ftune_embedding_")}
+    check(values.get("ftune_embedding_requests_total", 0) >= 5 and values.get("ftune_embedding_inputs_total", 0) >= 20
+          and values.get("ftune_embedding_tokens_total", 0) > 100, "metrics %r" % values)
+
+
 def test_errors(c):
     emb = c.client.embeddings.create
     B, NF = openai.BadRequestError, openai.NotFoundError
@@ -144,4 +152,4 @@ if __name__ == "__main__":
         print("skip: models/%s not fetched (scripts/fetch_models.sh)" % MODEL)
         sys.exit(0)
     run_tests([test_model_is_listed, test_one_text, test_batch_in_order, test_base64_is_the_same_floats,
-               test_token_inputs, test_errors, test_chat_and_fine_tuning_refuse_it], setup, teardown)
+               test_token_inputs, test_metrics_count_embeddings, test_errors, test_chat_and_fine_tuning_refuse_it], setup, teardown)
