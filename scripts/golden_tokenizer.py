@@ -45,6 +45,7 @@ SMOLLM2_JSON = ["../shared/models/smollm2-135m-instruct-tokenizer/tokenizer.json
 SMOLLM2_GGUF = ["models/SmolLM2-135M-Instruct.Q4_1.gguf"]
 STORIES_GGUF = ["../shared/models/stories260K/stories260K.gguf", "models/stories260K.gguf"]
 TINY_QWEN2_JSON = ["models/tiny-qwen2/tokenizer.json"]
+MINILM_JSON = ["models/all-MiniLM-L6-v2/tokenizer.json"]  # WordPiece (BertNormalizer, BertPreTokenizer)
 
 
 def first_existing(paths):
@@ -545,6 +546,10 @@ def golden_hf(name, path, corpus, config=None):
     from tokenizers import Tokenizer
     import tokenizers
     tok = Tokenizer.from_file(os.path.join(ROOT, path))
+    # a file's own truncation/padding (all-MiniLM-L6-v2's: 128, fixed) is the caller's policy, not the
+    # tokenizer's: ftune's tok_encode applies neither (the encoder truncates as sentence-transformers)
+    tok.no_truncation()
+    tok.no_padding()
     cases = []
     for text in corpus:
         tok.encode_special_tokens = False
@@ -655,6 +660,9 @@ def main():
             compare(results["llama_bpe_pre_gguf"], results["llama3_style_hf"], ("noadd", "noparse"))
     if os.path.exists(os.path.join(DATA_DIR, "tokenizer_qwen2_nfc.json")) and want("qwen2_nfc_hf"):
         golden_hf("qwen2_nfc_hf", "tests/data/tokenizer_qwen2_nfc.json", corpus)
+    minilm = first_existing(MINILM_JSON)
+    if minilm and want("minilm_hf"):
+        golden_hf("minilm_hf", minilm, corpus)
     if "smollm2_hf" in results and "smollm2_gguf" in results:
         compare(results["smollm2_gguf"], results["smollm2_hf"])
 

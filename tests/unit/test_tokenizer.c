@@ -38,6 +38,7 @@ static const Fixture FIXTURES[] = {
     {"llama3_style_hf", "hf", NULL, "tests/data/tokenizer_llama3_style.json", NULL},
     {"qwen2_pre_gguf", "gguf", NULL, "tests/data/tokenizer_qwen2_pre.gguf", NULL},
     {"llama_bpe_pre_gguf", "gguf", NULL, "tests/data/tokenizer_llama_bpe_pre.gguf", NULL},
+    {"minilm_hf", "hf", "models/all-MiniLM-L6-v2/tokenizer.json", "all-MiniLM-L6-v2/tokenizer.json", NULL},
 };
 
 static const Fixture *fixture(const char *name) {
@@ -262,6 +263,7 @@ TEST(tok_golden_spm_metaspace_hf) { run_golden("spm_metaspace_hf"); }
 TEST(tok_golden_llama3_style_hf) { run_golden("llama3_style_hf"); }
 TEST(tok_golden_qwen2_pre_gguf) { run_golden("qwen2_pre_gguf"); }
 TEST(tok_golden_llama_bpe_pre_gguf) { run_golden("llama_bpe_pre_gguf"); }
+TEST(tok_golden_minilm_hf) { run_golden("minilm_hf"); } /* WordPiece */
 
 /* ---- behaviour on the real files ---- */
 
