@@ -1,6 +1,7 @@
 /* encoder.c: the encoder's forward pass over a packed batch (encoder.h) and its tokenizer entry.
  * Rows of every input are laid end to end, (R, C) with R the sum of the sequence lengths; each
- * linear layer is one sgemm over all R rows (op_linear), attention runs per sequence over its own
+ * linear layer is one fp32 matrix product over all R rows (op_gemm: oneDNN where built, else
+ * OpenBLAS; plus the bias), attention runs per sequence over its own
  * rows (op_attention_full), then each sequence's rows are pooled and normalised. Post-LayerNorm
  * BERT: x = LN(x + Attn(x)); x = LN(x + W2 gelu(W1 x)). Token type 0 everywhere (one text per
  * input). A large batch runs in groups of at most ENCODER_BATCH_ROWS rows (whole inputs), so its
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tensor/matmul.h"
 #include "../tensor/ops.h"
 #include "encoder.h"
 
@@ -36,24 +38,33 @@ static void scratch_free(Scratch *s) {
     free(s->len);
 }
 
+/* y (T, N) = x (T, K) W^T + b, W (N, K): op_gemm (oneDNN's fp32 matmul where built, faster than
+ * OpenBLAS at the few-row shapes of short texts), then the bias. */
+static void linear(float *y, const float *x, const float *w, const float *b, int T, int K, int N) {
+    op_gemm(false, true, T, N, K, 1.0f, x, w, 0.0f, y);
+#pragma omp parallel for if ((size_t)T * N > 65536)
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++) y[(size_t)t * N + n] += b[n];
+}
+
 static void layer_forward(const Encoder *e, const EncoderLayer *L, Scratch *s, int R, int n) {
     const EncoderConfig *c = &e->cfg;
     int C = c->n_embd, F = c->n_ff, hd = C / c->n_head;
-    op_linear(s->q, s->x, L->q_w, L->q_b, R, C, C); // (R, C)
-    op_linear(s->k, s->x, L->k_w, L->k_b, R, C, C);
-    op_linear(s->v, s->x, L->v_w, L->v_b, R, C, C);
+    linear(s->q, s->x, L->q_w, L->q_b, R, C, C); // (R, C)
+    linear(s->k, s->x, L->k_w, L->k_b, R, C, C);
+    linear(s->v, s->x, L->v_w, L->v_b, R, C, C);
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)s->start[i] * C;
         op_attention_full(s->att + off, s->q + off, s->k + off, s->v + off, s->len[i], c->n_head, hd, s->scratch);
     }
-    op_linear(s->q, s->att, L->o_w, L->o_b, R, C, C); /* q reused: the attention's output projection */
+    linear(s->q, s->att, L->o_w, L->o_b, R, C, C); /* q reused: the attention's output projection */
     size_t RC = (size_t)R * C;
 #pragma omp parallel for simd if (RC > 65536)
     for (size_t i = 0; i < RC; i++) s->x[i] += s->q[i];
     op_layernorm(s->x, s->x, L->ln1_w, L->ln1_b, R, C, c->ln_eps);
-    op_linear(s->h, s->x, L->ff1_w, L->ff1_b, R, C, F); // (R, F)
+    linear(s->h, s->x, L->ff1_w, L->ff1_b, R, C, F); // (R, F)
     op_gelu(s->h, (size_t)R * F);
-    op_linear(s->q, s->h, L->ff2_w, L->ff2_b, R, F, C);
+    linear(s->q, s->h, L->ff2_w, L->ff2_b, R, F, C);
 #pragma omp parallel for simd if (RC > 65536)
     for (size_t i = 0; i < RC; i++) s->x[i] += s->q[i];
     op_layernorm(s->x, s->x, L->ln2_w, L->ln2_b, R, C, c->ln_eps);
