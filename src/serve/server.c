@@ -1,6 +1,7 @@
 /* server.c: `ftune serve` put together (see server.h): start-up and shutdown order, the route
  * table and its matching, who may call each route (keys: auth.c), per-thread store connections,
- * /health and /metrics, and the access log's feed (access_log.c). */
+ * /health and /metrics, the web console's pages (routes_console.c), and the access log's feed
+ * (access_log.c). */
 #include "server.h"
 
 #include <dirent.h>
@@ -35,6 +36,8 @@ static void route_health(Ctx *c);
 static void route_metrics(Ctx *c);
 
 static const Route ROUTES[] = {
+    {"GET", "/", route_console_index, ROUTE_PUBLIC},
+    {"GET", "/console/{}", route_console_asset, ROUTE_PUBLIC},
     {"GET", "/health", route_health, ROUTE_PUBLIC},
     {"GET", "/metrics", route_metrics, ROUTE_ANY_KEY},
     {"POST", "/v1/files", route_files_create, ROUTE_PROJECT},
@@ -42,6 +45,7 @@ static const Route ROUTES[] = {
     {"GET", "/v1/files/{}", route_files_get, ROUTE_PROJECT},
     {"DELETE", "/v1/files/{}", route_files_delete, ROUTE_PROJECT},
     {"GET", "/v1/files/{}/content", route_files_content, ROUTE_PROJECT},
+    {"GET", "/v1/files/{}/validation", route_files_validation, ROUTE_PROJECT},
     {"POST", "/v1/fine_tuning/jobs", route_jobs_create, ROUTE_PROJECT},
     {"GET", "/v1/fine_tuning/jobs", route_jobs_list, ROUTE_PROJECT},
     {"GET", "/v1/fine_tuning/jobs/{}", route_jobs_get, ROUTE_PROJECT},
