@@ -429,7 +429,7 @@ async function viewFiles(token) {
   }
 
   async function validate(id) {
-    const q = `?method=${method.value}` + (model.value ? "&model=" + encodeURIComponent(model.value) : "");
+    const q = `?method=${method.value}` + (model.value ? `&model=${encodeURIComponent(model.value)}&preview=${PREVIEW_EXAMPLES}` : "");
     const box = h("div", {class: "panel", id: "validation-report"}, h("p", {class: "muted", text: `Validating ${id}…`}));
     out.append(box);
     let rep;
@@ -449,7 +449,27 @@ async function viewFiles(token) {
       h("p", {}, `Examples: ${rep.examples} (${rep.valid_examples} valid). Epochs (auto): ${st.n_epochs === null ? "–" : st.n_epochs}. ` +
         (st.trained_tokens !== null ? `Tokens trained: ${fmtNum(st.trained_tokens)}. ` : "Token counts: choose a model. ") +
         `Without a system message: ${st.examples_without_system_message}; duplicates: ${st.duplicate_examples}; same prompt, different answer: ${st.conflicting_examples}.` +
-        (rep.model ? ` Chat template: ${rep.model.chat_template}.` : "")));
+        (rep.model ? ` Chat template: ${rep.model.chat_template}.` : "")),
+      rep.preview ? templatePreview(rep) : null);
+  }
+
+  /* The examples as the model reads them (its chat template, tokenized and decoded back), with
+   * the trained tokens marked. */
+  function templatePreview(rep) {
+    return h("section", {id: "template-preview"},
+      h("h2", {text: `The first ${rep.preview.length} valid examples as ${rep.model.id} reads them`}),
+      h("p", {class: "muted"}, "Rendered with its chat template (", rep.model.chat_template, "); ",
+        h("mark", {class: "seg-trained", text: "marked text"}), " is trained (the loss is computed on those tokens)."),
+      rep.preview.map(p => h("figure", {class: "panel preview-rendered"},
+        h("figcaption", {class: "muted", text: `line ${p.line}: ${p.tokens} tokens`}),
+        h("pre", {}, p.segments.map(g => g.trained ? h("mark", {class: "seg-trained", text: g.text}) : g.text)))));
+  }
+
+  async function previewRendered(f, where) {
+    let rep;
+    const q = `?method=${method.value}&max_problems=0&model=${encodeURIComponent(model.value)}&preview=${PREVIEW_EXAMPLES}`;
+    try { rep = await api("GET", `/files/${encodeURIComponent(f.id)}/validation${q}`); } catch (e) { showError(where, e); return; }
+    fill(where, rep.preview ? templatePreview(rep) : h("p", {class: "muted", text: "No valid examples to show."}));
   }
 
   async function preview(f, where) {
@@ -479,7 +499,7 @@ async function viewFiles(token) {
         h("td", {class: "num", text: fmtNum(f.bytes)}), h("td", {text: fmtTime(f.created_at)}),
         h("td", {},
           f.purpose === "fine-tune" ? h("button", {type: "button", class: "secondary", "aria-label": "Validate " + f.filename, onclick: () => { fill(out); validate(f.id); }}, "Validate") : null, " ",
-          h("button", {type: "button", class: "secondary", "aria-label": "Preview " + f.filename, onclick: () => preview(f, where)}, "Preview"), " ",
+          h("button", {type: "button", class: "secondary", "aria-label": "Preview " + f.filename, onclick: () => (model.value && f.purpose === "fine-tune" ? previewRendered(f, where) : preview(f, where))}, "Preview"), " ",
           h("button", {type: "button", class: "secondary", "aria-label": "Delete " + f.filename, onclick: async () => {
             try { await api("DELETE", "/files/" + encodeURIComponent(f.id)); loadList(); } catch (e) { showError(where, e); }
           }}, "Delete")))))) : h("p", {class: "muted", text: "No files yet."}), where);

@@ -1,11 +1,12 @@
 /* routes_files_validation.c: GET /v1/files/{id}/validation[?method=supervised|dpo][&model=ID]
- * [&max_problems=N]: an uploaded file checked by the same library call as `ftune validate` and a
- * job's validating_files stage (src/data/validate.h), answered as `ftune validate --json` prints
- * it (every problem with its line and JSON path, the statistics, the auto epochs), with the file's
- * id in place of its server path. With model (any model id: base, fine-tuned, checkpoint,
- * adapter, alias), tokens are counted with that model's tokenizer and chat template, read without
- * its weights. An ftune extension (OpenAI has no such endpoint), for the web console's upload
- * page. It does not store the report: each call reads the file again. */
+ * [&max_problems=N][&preview=N]: an uploaded file checked by the same library call as `ftune
+ * validate` and a job's validating_files stage (src/data/validate.h), answered as `ftune validate
+ * --json` prints it (every problem with its line and JSON path, the statistics, the auto epochs),
+ * with the file's id in place of its server path. With model (any model id: base, fine-tuned,
+ * checkpoint, adapter, alias), tokens are counted with that model's tokenizer and chat template,
+ * read without its weights, and preview=N adds the first N valid examples as that template renders
+ * them, cut into trained and untrained segments. An ftune extension (OpenAI has no such endpoint),
+ * for the web console's upload page. It does not store the report: each call reads the file again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +40,26 @@ static TextModel *load_text_model(Ctx *c, const char *id) {
     return tm;
 }
 
+/* The query parameter name as an integer 0..max into *out (unchanged when absent); answers 400 and
+ * returns -1 when it is not one. */
+static int query_count(Ctx *c, const char *name, long max, long *out) {
+    const char *text = http_query(c->req, name);
+    if (!text) return 0;
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < 0 || v > max) {
+        ApiError e;
+        api_bad_param(&e, name, "expected an integer from 0 to %ld.", max);
+        api_error(c, &e);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 void route_files_validation(Ctx *c) {
-    static const char *const allowed[] = {"method", "model", "max_problems"};
-    if (api_query_refused(c, allowed, 3)) return;
+    static const char *const allowed[] = {"method", "model", "max_problems", "preview"};
+    if (api_query_refused(c, allowed, 4)) return;
     ValidateOptions opt;
     validate_options_default(&opt);
     ApiError e;
@@ -52,16 +70,13 @@ void route_files_validation(Ctx *c) {
         api_error(c, &e);
         return;
     }
-    const char *max = http_query(c->req, "max_problems");
-    if (max) {
-        char *end;
-        long v = strtol(max, &end, 10);
-        if (!*max || *end || v < 0 || v > VALIDATION_PROBLEMS_MAX) {
-            api_bad_param(&e, "max_problems", "expected an integer from 0 to %d.", VALIDATION_PROBLEMS_MAX);
-            api_error(c, &e);
-            return;
-        }
-        opt.max_problems = v;
+    if (query_count(c, "max_problems", VALIDATION_PROBLEMS_MAX, &opt.max_problems) ||
+        query_count(c, "preview", VALIDATE_PREVIEW_MAX, &opt.preview_examples))
+        return;
+    if (opt.preview_examples && !(model && model[0])) {
+        api_bad_param(&e, "preview", "needs a model (the examples are rendered with its chat template).");
+        api_error(c, &e);
+        return;
     }
     FileRecord f;
     if (route_files_load(c, &f)) return;

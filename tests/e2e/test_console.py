@@ -3,8 +3,9 @@ against the real server started with an API key required.
 
 Checks: the pages are served without a key (content types, ETag and 304, Content-Security-Policy)
 and nothing else is; the page asks for the key when the API answers 401 and works once it is
-entered; an uploaded file's validation problems are shown with their lines (and a file the
-server refuses, with its reason); a job created from the page on tiny-qwen2 shows its loss curve
+entered; an uploaded file's validation problems are shown with their lines, its examples as the
+model's chat template renders them with the trained text marked (and a file the server refuses,
+with its reason); a job created from the page on tiny-qwen2 shows its loss curve
 gaining points while it runs, without a reload, and is cancelled with the page's button; a
 finished job shows its checkpoints with metrics, and "use in playground" opens the playground on
 that checkpoint, where a streamed chat beside the base model shows its text, token counts and
@@ -208,6 +209,12 @@ def test_upload_validation(c):
     check("invalid: 2 errors" in one(c, "#validation-verdict").text, "verdict %r" % one(c, "#validation-verdict").text)
     stats = one(c, "#validation-statistics").text
     check("tokens" in stats and "assistant (trained) tokens" in stats, "statistics without token rows: %r" % stats)
+    rendered = css(c, "#template-preview .preview-rendered")
+    check(len(rendered) == 5, "%d examples rendered through the template, want 5" % len(rendered))
+    first = rendered[0].find_element("css selector", "pre").text
+    marked = rendered[0].find_element("css selector", "mark").text
+    check("<|im_start|>user\nWhat colour is item 0?<|im_end|>" in first, "rendered example: %r" % first)
+    check(marked.startswith("Item 0 is red.<|im_end|>"), "trained text: %r" % marked)
     shot(c, "02-files-validation")
     # a file the server refuses at upload (not JSONL): its reason, with the line
     notjson = os.path.join(c.tmp, "notjson.jsonl")
@@ -217,7 +224,8 @@ def test_upload_validation(c):
     one(c, "#upload-form button[type=submit]").click()
     refused = wait_for(c, lambda: css(c, "#upload-refused"), "the refused upload")[0].text
     check("line 2" in refused, "the refusal does not name line 2: %r" % refused)
-    # the preview of the good rows of the first file
+    # the raw preview of the first file's rows (no model chosen)
+    select(c, "#upload-model", "")
     wait_for(c, lambda: css(c, "#files-table tbody tr"), "the files table")
     css(c, "#files-table button[aria-label^='Preview']")[0].click()
     wait_for(c, lambda: len(css(c, ".preview-example")) == 5, "five preview examples")
