@@ -204,6 +204,38 @@ function barChart(id, title, rows, opt) {
   return root;
 }
 
+/* The relative luminance of an "rgb(r,g,b)" colour (WCAG 2). */
+function luminance(r, g, b) {
+  const lin = v => (v /= 255) <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+
+/* A confusion matrix {rows, columns, counts} as a heat map, shaded by the share of its row; the
+ * count in each cell in whichever of black or white contrasts more with the cell. */
+function heatMap(name, cm) {
+  const k = cm.rows.length, cols = cm.columns.length, size = k <= 12 ? 34 : k <= 30 ? 24 : 14;
+  const L = 130, T = 70, W = L + cols * size + 20, H = T + k * size + 10;
+  const root = svg("svg", {class: "chart confusion", "data-candidate": name, width: W, height: H, viewBox: `0 0 ${W} ${H}`,
+                           role: "img", "aria-label": `confusion matrix of ${name}: expected labels in rows, predicted in columns`});
+  root.append(svg("title", {}, `confusion matrix of ${name}`));
+  const clip = t => t.length > 16 ? t.slice(0, 15) + "…" : t;
+  cm.columns.forEach((c, p) => root.append(svg("text", {transform: `translate(${L + (p + 0.5) * size} ${T - 6}) rotate(-45)`}, clip(c))));
+  cm.rows.forEach((r, e) => {
+    root.append(svg("text", {x: L - 6, y: T + (e + 0.5) * size + 4, "text-anchor": "end"}, clip(r)));
+    const support = cm.counts[e].reduce((a, b) => a + b, 0);
+    cm.counts[e].forEach((n, p) => {
+      const share = support ? n / support : 0;
+      const rgb = [255 - 224 * share, 255 - 160 * share, 255 - 87 * share].map(Math.round);
+      const x = L + p * size, y = T + e * size, lum = luminance(...rgb);
+      root.append(svg("rect", {class: "cell" + (e === p ? " diag" : ""), x: x, y: y, width: size, height: size, fill: `rgb(${rgb.join(",")})`, "data-count": n},
+                      svg("title", {}, `expected ${r}, predicted ${cm.columns[p]}: ${n}`)));
+      const white = 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.05; /* white or black: one of them has 4.58:1 or more */
+      if (size >= 24) root.append(svg("text", {class: "count" + (white ? " on-dark" : ""), x: x + size / 2, y: y + size / 2 + 4, "text-anchor": "middle"}, String(n)));
+    });
+  });
+  return root;
+}
+
 /* ---- jobs ---- */
 
 function jobDuration(j) {
@@ -690,6 +722,8 @@ function renderEval(out, r, name) {
       h("figure", {class: "panel"}, h("figcaption", {text: "Accuracy with 95% confidence interval"}), barChart("eval-chart-accuracy", "accuracy per candidate with 95% confidence interval", acc, {vmax: 1, fmt: pct})),
       h("figure", {class: "panel"}, h("figcaption", {text: "Mean prompt tokens per request"}), barChart("eval-chart-prompt-tokens", "mean prompt tokens per request", tok, {fmt: v => fmtNum(v, 0)})),
       h("figure", {class: "panel"}, h("figcaption", {text: "Median latency (ms)"}), barChart("eval-chart-latency", "median latency per request in milliseconds", lat, {fmt: v => fmtNum(v, 0)}))),
+    cands.some(c => c.labels) ? h("div", {}, h("h2", {text: "Confusion matrices (rows: expected, columns: predicted)"}),
+      h("div", {class: "grid2"}, cands.filter(c => c.labels).map(c => h("figure", {class: "panel"}, h("figcaption", {text: c.name}), heatMap(c.name, c.labels.confusion))))) : null,
     (r.comparisons || []).length ? h("div", {}, h("h2", {text: "Against " + cands[0].name + " (paired)"}),
       h("table", {id: "eval-comparisons"}, h("thead", {}, h("tr", {}, ["Candidate", "Difference", "95% CI", "Only this right", "Only baseline right", "McNemar p"].map(t => h("th", {scope: "col", text: t})))),
         h("tbody", {}, r.comparisons.map(p => h("tr", {}, h("td", {text: p.candidate}), h("td", {class: "num", text: pct(p.difference)}),

@@ -9,10 +9,12 @@ with its reason); a job created from the page on tiny-qwen2 shows its loss curve
 gaining points while it runs, without a reload, and is cancelled with the page's button; a
 finished job shows its checkpoints with metrics, and "use in playground" opens the playground on
 that checkpoint, where a streamed chat beside the base model shows its text, token counts and
-latency; an `ftune eval --json` report opens in the Evaluations page with its charts; the console
+latency; an `ftune eval --json` report opens in the Evaluations page with its charts and confusion
+matrices; the console
 works on a server that requires no key. Every page
 passes axe-core (the axe-selenium-python package, scripts/setup.sh), every control is reached by
-the Tab key, and the chart colours keep a contrast of 3:1 or more against the background.
+the Tab key, the chart colours keep a contrast of 3:1 or more against the background, and the
+counts in the heat maps 4.5:1 against their cells.
 Screenshots of each page go to build/console-screenshots/ (printed at the end).
 
     python3 tests/e2e/test_console.py [test names...]
@@ -33,6 +35,7 @@ BASE = "tiny-qwen2"
 SHOTS = os.path.join(ROOT, "build", "console-screenshots")
 WAIT_S = 20.0
 MIN_CONTRAST = 3.0  # WCAG 2.1 non-text contrast (1.4.11) for the chart lines and bars
+MIN_TEXT_CONTRAST = 4.5  # WCAG 2.1 text contrast (1.4.3) for the counts drawn in the heat maps' cells
 
 
 class Ctx:
@@ -149,10 +152,14 @@ def accessibility(c, page):
                       getComputedStyle(e.closest('svg')).backgroundColor]);
         }
         return out;""")
+    colours += c.driver.execute_script("""
+        return Array.from(document.querySelectorAll('svg.confusion text.count')).map(t => {
+            const cell = t.previousElementSibling;
+            return ['count in ' + cell.querySelector('title').textContent, getComputedStyle(t).fill, getComputedStyle(cell).fill];
+        });""")
     for cls, fg, bg in colours:
-        ratio = contrast(fg, bg)
-        check(ratio >= MIN_CONTRAST, "%s: chart colour %s of %s has contrast %.2f on %s (< %.1f)"
-              % (page, fg, cls, ratio, bg, MIN_CONTRAST))
+        ratio, want = contrast(fg, bg), MIN_TEXT_CONTRAST if cls.startswith("count") else MIN_CONTRAST
+        check(ratio >= want, "%s: chart colour %s of %s has contrast %.2f on %s (< %.1f)" % (page, fg, cls, ratio, bg, want))
     return len(colours)
 
 
@@ -304,7 +311,11 @@ def test_checkpoints_and_playground(c):
 
 
 def test_eval_report(c):
-    held = write_jsonl(os.path.join(c.tmp, "held.jsonl"), [example(i) for i in range(100, 104)])
+    def labelled(i):  # answers that are labels: the report has per-label scores and confusion matrices
+        ex = example(i)
+        ex["messages"][-1]["content"] = ("red", "blue", "green")[i % 3]
+        return ex
+    held = write_jsonl(os.path.join(c.tmp, "held.jsonl"), [labelled(i) for i in range(100, 106)])
     report = os.path.join(c.tmp, "report.json")
     r = subprocess.run([BINARY, "eval", "--data", held, "--max-tokens", "2", "--candidate", "base", "--model",
                         os.path.join(MODELS, BASE), "--candidate", "served", "--model", BASE, "--base-url",
@@ -317,6 +328,10 @@ def test_eval_report(c):
     check(len(bars) == 2, "accuracy bars: %d, want 2" % len(bars))
     check(len(css(c, "#eval-table tbody tr")) == 2, "table rows")
     check(len(css(c, "#eval-comparisons tbody tr")) == 1, "comparison rows")
+    maps = css(c, "svg.confusion")
+    check([m.get_attribute("data-candidate") for m in maps] == ["base", "served"], "confusion maps %r" % maps)
+    counts = [int(x.get_attribute("data-count")) for x in css(c, "svg.confusion[data-candidate=base] rect.cell")]
+    check(sum(counts) == 6 and len(counts) == 3 * 4, "base's confusion cells %r: want 3 x 4 summing to 6" % counts)
     accessibility(c, "evals")
     shot(c, "07-evals")
 
