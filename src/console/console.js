@@ -412,7 +412,18 @@ async function viewJob(token, id) {
       : h("p", {class: "muted", text: "No checkpoints yet (one per epoch)."}));
   }
 
-  async function refresh() {
+  /* One refresh at a time (a button's refresh may come while the poll's runs): another asked for
+   * meanwhile runs after it, so that no event is fetched twice. */
+  let running = null, again = false;
+  function refresh() {
+    if (running) { again = true; return; }
+    running = doRefresh().finally(() => {
+      running = null;
+      if (again) { again = false; refresh(); }
+    });
+  }
+
+  async function doRefresh() {
     clearTimeout(pollTimer);
     try {
       const [j, fresh] = await Promise.all([api("GET", "/fine_tuning/jobs/" + encodeURIComponent(id)), fetchEvents(id, known)]);

@@ -34,6 +34,7 @@ KEY = "console-test-key"
 BASE = "tiny-qwen2"
 SHOTS = os.path.join(ROOT, "build", "console-screenshots")
 WAIT_S = 20.0
+TRAIN_EXAMPLES = 40  # x 50 epochs, batch 1: a job that runs long enough to watch and cancel on a fast machine
 MIN_CONTRAST = 3.0  # WCAG 2.1 non-text contrast (1.4.11) for the chart lines and bars
 MIN_TEXT_CONTRAST = 4.5  # WCAG 2.1 text contrast (1.4.3) for the counts drawn in the heat maps' cells
 
@@ -53,7 +54,7 @@ def setup():
     c.tmp = tempfile.mkdtemp(prefix="ftune-console-")
     c.server = Server(os.path.join(c.tmp, "data"), api_key=KEY).start()
     c.client = c.server.client()
-    path = write_jsonl(os.path.join(c.tmp, "train.jsonl"), [example(i) for i in range(20)])
+    path = write_jsonl(os.path.join(c.tmp, "train.jsonl"), [example(i) for i in range(TRAIN_EXAMPLES)])
     with open(path, "rb") as f:
         c.train_file = c.client.files.create(file=f, purpose="fine-tune").id
     os.makedirs(SHOTS, exist_ok=True)
@@ -244,7 +245,7 @@ def test_job_curve_and_cancel(c):
     go(c, "#/jobs")
     select(c, "#job-model", BASE)
     select(c, "#job-training-file", c.train_file)
-    for sel, v in (("#job-epochs", "30"), ("#job-batch", "1"), ("#job-suffix", "live"), ("#job-metadata", "run=console")):
+    for sel, v in (("#job-epochs", "50"), ("#job-batch", "1"), ("#job-suffix", "live"), ("#job-metadata", "run=console")):
         el = one(c, sel)
         el.clear()
         el.send_keys(v)
@@ -283,8 +284,8 @@ def test_checkpoints_and_playground(c):
     wait_for(c, lambda: "succeeded" in text_of(c, "h1 .status"), "the job to succeed", timeout=60)
     rows = wait_for(c, lambda: len(css(c, "#checkpoints-table tbody tr")) == 2 and css(c, "#checkpoints-table tbody tr"), "two checkpoints")
     check(all("ckpt-step-" in r.text for r in rows), "checkpoint rows: %r" % [r.text for r in rows])
-    n = len(css(c, "#chart-loss circle.point-train"))
-    check(n == 10, "the finished job's chart has %d points, want its 10 steps" % n)
+    n, steps = len(css(c, "#chart-loss circle.point-train")), TRAIN_EXAMPLES // 4 * 2
+    check(n == steps, "the finished job's chart has %d points, want its %d steps" % (n, steps))
     hp = one(c, "#job-hyperparameters").text
     check("n_epochs" in hp and "batch_size\n4" in hp, "hyperparameters shown: %r" % hp)
     accessibility(c, "job")
