@@ -6,7 +6,8 @@
  * checkpoint, adapter, alias), tokens are counted with that model's tokenizer and chat template,
  * read without its weights, and preview=N adds the first N valid examples as that template renders
  * them, cut into trained and untrained segments. An ftune extension (OpenAI has no such endpoint),
- * for the web console's upload page. It does not store the report: each call reads the file again. */
+ * for the web console's upload page. It does not store the report: each call reads the file again,
+ * on the HTTP thread (as an upload's own JSONL check does), loading no weights. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -278,8 +278,9 @@ def test_job_curve_and_cancel(c):
 
 
 def test_checkpoints_and_playground(c):
-    job = c.client.fine_tuning.jobs.create(model=BASE, training_file=c.train_file, suffix="done",
-                                           method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 4}}})
+    hp = {"n_epochs": 2, "batch_size": 4}
+    job = c.client.fine_tuning.jobs.create(model=BASE, training_file=c.train_file, validation_file=c.train_file,
+                                           suffix="done", method={"type": "supervised", "supervised": {"hyperparameters": hp}})
     go(c, "#/jobs/" + job.id)
     wait_for(c, lambda: "succeeded" in text_of(c, "h1 .status"), "the job to succeed", timeout=60)
     rows = wait_for(c, lambda: len(css(c, "#checkpoints-table tbody tr")) == 2 and css(c, "#checkpoints-table tbody tr"), "two checkpoints")
@@ -288,6 +289,9 @@ def test_checkpoints_and_playground(c):
     check(n == steps, "the finished job's chart has %d points, want its %d steps" % (n, steps))
     hp = one(c, "#job-hyperparameters").text
     check("n_epochs" in hp and "batch_size\n4" in hp, "hyperparameters shown: %r" % hp)
+    for chart in ("chart-loss", "chart-accuracy"):
+        check(css(c, "#%s circle.point-valid" % chart), "no validation points in #%s" % chart)
+    check(rows[0].find_elements("css selector", "td")[4].text not in ("", "–"), "no valid_loss in the checkpoint row")
     accessibility(c, "job")
     shot(c, "05-job-succeeded")
     ckpt = rows[-1].find_element("css selector", "code").text
