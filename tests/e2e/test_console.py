@@ -2,7 +2,8 @@
 against the real server started with an API key required.
 
 Checks: the pages are served without a key (content types, ETag and 304, Content-Security-Policy)
-and nothing else is; the page asks for the key when the API answers 401 and works once it is
+and nothing else is; GET /v1/files/{id}/validation refuses bad parameters naming them and shows no
+server path; the page asks for the key when the API answers 401 and works once it is
 entered; an uploaded file's validation problems are shown with their lines, its examples as the
 model's chat template renders them with the trained text marked (and a file the server refuses,
 with its reason); a job created from the page on tiny-qwen2 shows its loss curve
@@ -191,6 +192,29 @@ def test_pages_served(c):
         check(status == 401, "GET %s without a key: %d, want 401" % (path, status))
 
 
+def test_validation_endpoint(c):
+    """GET /v1/files/{id}/validation: its refusals name the parameter; the report names no server path."""
+    bad = [example(i) for i in range(12)]
+    bad[2] = {"messages": [{"role": "usr", "content": "x"}, {"role": "assistant", "content": "y"}]}
+    bad[5] = {"messages": [{"role": "user", "content": "only a question"}]}
+    with open(write_jsonl(os.path.join(c.tmp, "bad-api.jsonl"), bad), "rb") as f:
+        fid = c.client.files.create(file=f, purpose="fine-tune").id
+    auth = {"Authorization": "Bearer " + KEY}
+    for query, param in (("?colour=red", "colour"), ("?preview=2", "preview"), ("?method=rl", "method"),
+                         ("?max_problems=-1", "max_problems"), ("?model=" + BASE + "&preview=21", "preview")):
+        status, headers, body = c.server.request("GET", "/v1/files/%s/validation%s" % (fid, query), headers=auth)
+        check(status == 400 and json.loads(body)["error"]["param"] == param, "%s: %d %s" % (query, status, body[:200]))
+    status, _, body = c.server.request("GET", "/v1/files/file-nope/validation", headers=auth)
+    check(status == 404, "a missing file: %d" % status)
+    status, _, body = c.server.request("GET", "/v1/files/%s/validation?model=nope" % fid, headers=auth)
+    check(status == 404 and json.loads(body)["error"]["code"] == "model_not_found", "a missing model: %s" % body[:200])
+    status, _, body = c.server.request("GET", "/v1/files/%s/validation?max_problems=1&model=%s" % (fid, BASE), headers=auth)
+    rep = json.loads(body)
+    check(status == 200 and rep["file"] == fid and rep["errors"] == 2 and len(rep["problems"]) == 1
+          and rep["problems_not_listed"] == 1 and rep["problems"][0]["line"] == 3, "report %s" % body[:400])
+    check(rep["model"]["id"] == BASE and "path" not in rep["model"] and c.tmp not in body.decode(), "paths: %s" % body[:400])
+
+
 def test_key_prompt(c):
     c.driver.get(c.url)
     status = one(c, "#key-status")
@@ -353,5 +377,5 @@ def test_server_without_keys(c):
 
 
 if __name__ == "__main__":
-    run_tests([test_pages_served, test_key_prompt, test_upload_validation, test_job_curve_and_cancel,
+    run_tests([test_pages_served, test_validation_endpoint, test_key_prompt, test_upload_validation, test_job_curve_and_cancel,
                test_checkpoints_and_playground, test_eval_report, test_server_without_keys], setup=setup, teardown=teardown)
