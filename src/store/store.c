@@ -326,23 +326,6 @@ void store_new_id(const char *prefix, char *out, size_t size) {
 
 /* ---- open / close ---- */
 
-/* mkdir -p: creates path and its missing parents (0700: uploads are private). */
-static int make_dirs(const char *path, Err *err) {
-    char buf[STORE_PATH_MAX];
-    store_copy(buf, sizeof buf, path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != 0) continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return err_set(err, ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = c;
-        if (!c) break;
-    }
-    if (!file_is_dir(path)) return err_set(err, ERR_IO, "%s: not a directory", path);
-    return 0;
-}
-
 int store_exec(Store *s, const char *sql, const char *what, Err *err) {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_sql_error(s, what, err);
     return 0;
@@ -445,7 +428,7 @@ int store_open(const char *data_dir, Store **out, Err *err) {
         free(s);
         return err_set(err, ERR_ARG, "data directory \"%s\": empty or too long", data_dir);
     }
-    if (make_dirs(s->dir, err) || make_dirs(s->files_dir, err)) {
+    if (file_make_dirs(s->dir, 0700, err) || file_make_dirs(s->files_dir, 0700, err)) { /* uploads are private */
         store_close(s);
         return -1;
     }
