@@ -15,8 +15,11 @@ U+212A lowercase (str.lower()) into something with an ASCII letter or digit.
 
 rapidfuzz, sacrebleu and rouge-score are reference tools only (pip install rapidfuzz sacrebleu
 rouge-score); ftune and its tests need none of them. Deterministic (fixed seed); no arguments.
-Run from the repository root: python3 scripts/reference_graders.py
+Run from the repository root: python3 scripts/reference_graders.py (a larger random check:
+  python3 scripts/reference_graders.py --random 20000 --out /tmp/graders_cases.jsonl
+  GRADERS_CASES=/tmp/graders_cases.jsonl ./build/unit_tests test_graders_similarity_golden)
 """
+import argparse
 import json
 import os
 import random
@@ -150,6 +153,26 @@ def random_cases(rng, n):
     return out
 
 
+def tricky_cases(rng, n):
+    """Strings of small fragments chosen to hit the tokenizers' corners: periods and commas next to
+    digits or not, dashes after digits, entities split or nested, "<skipped>", "-" before a newline,
+    Python-only whitespace, case-changing letters."""
+    frags = [".", ",", "-", "--", "1", "23", "4.5", "6,7", "a", "B", "xyz", "Q.", "&", "&amp;", "&amp",
+             "quot;", "&quot;", "&lt;", "&gt;", "<", ">", "<skipped>", "skipped", "-\n", "\n", "\t", " ",
+             " ", "  ", "\u00a0", "\u2003", "\x1c", "\x85", "\u3000", "!", "?", "'", '"', "(", ")", "$",
+             "%", "/", "\\", "_", "`", "~", "|", "{", "}", "[", "]", "é", "É", "İ", "\u212a", "ß", "東",
+             "😀", "\u0301", "0", "9", ".5", "5.", ",5", "5,"]
+    out = []
+    for _ in range(n):
+        a = "".join(rng.choice(frags) for _ in range(rng.randint(0, 14)))
+        if rng.random() < 0.5:
+            b = "".join(rng.choice(frags) for _ in range(rng.randint(0, 14)))
+        else:  # a variant of a
+            b = "".join(c if rng.random() < 0.8 else rng.choice(frags) for c in a)
+        out.append((a, b))
+    return out
+
+
 def long_cases(rng):
     vocab = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho".split()
     out = []
@@ -177,21 +200,43 @@ INVALID = [
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=OUT, help="where to write the cases (default: the committed goldens)")
+    ap.add_argument("--random", type=int, default=0,
+                    help="write only N random and tricky cases (seed --seed), for a larger one-off check: "
+                         "GRADERS_CASES=FILE ./build/unit_tests test_graders_similarity_golden")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
     check_lowercase_claim()
-    rng = random.Random(20261206)
-    cases = [{"input": a, "reference": b} for a, b in HAND + random_cases(rng, 100) + long_cases(rng)]
+    if args.random:
+        rng = random.Random(args.seed)
+        pairs = random_cases(rng, args.random // 2) + tricky_cases(rng, args.random - args.random // 2)
+        cases = [{"input": a, "reference": b} for a, b in pairs]
+    else:
+        rng = random.Random(20261206)
+        pairs = HAND + random_cases(rng, 100) + tricky_cases(rng, 60) + long_cases(rng)
+        cases = [{"input": a, "reference": b} for a, b in pairs]
+    write(cases if args.random else cases + invalid_cases(), args.out)
+
+
+def invalid_cases():
+    cases = []
     for a, b in INVALID:
         cases.append({"input_hex": a.hex(), "reference_hex": b.hex(),
                       "input": a.decode("utf-8", "replace"), "reference": b.decode("utf-8", "replace")})
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w", encoding="utf-8") as f:
+    return cases
+
+
+def write(cases, out):
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
         for c in cases:
             row = {k: c[k] for k in ("input_hex", "reference_hex") if k in c}
             if not row:
                 row = {"input": c["input"], "reference": c["reference"]}
             row.update(scores(c["input"], c["reference"]))
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{len(cases)} cases -> {OUT} (rapidfuzz {rapidfuzz.__version__}, sacrebleu {sacrebleu.__version__})")
+    print(f"{len(cases)} cases -> {out} (rapidfuzz {rapidfuzz.__version__}, sacrebleu {sacrebleu.__version__})")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@
  * `like` 1 if input contains reference (case-sensitive), `ilike` 1 if input contains reference
  * ignoring case; 0 otherwise. eq, ne and like compare bytes. ilike compares with Unicode simple
  * case folding (PCRE2 caseless literal matching in UTF mode: "É" matches "é", "K" matches the
- * Kelvin sign; "ß" does not match "SS") after utf8_repair (each invalid byte one U+FFFD). An
- * empty reference is contained in every input.
+ * Kelvin sign; "ß" does not match "SS") after utf8_repair (each invalid byte one U+FFFD; so on
+ * invalid UTF-8 a `like` hit on part of a character is no `ilike` hit). An empty reference is
+ * contained in every input.
  *
  * text_similarity: OpenAI does not publish its metric implementations, so each metric follows
  * the standard reference implementation exactly (checked against it on the goldens

@@ -37,6 +37,9 @@ int grader_ngram_matches(const uint32_t *a, size_t na, const uint32_t *b, size_t
 /* The length of a longest common subsequence of a and b (bit-parallel, O(ceil(min/64) * max)
  * word operations, O(na + nb) bytes of scratch). */
 int grader_lcs(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t *lcs, Err *err);
+/* The same by the textbook O(na * nb) dynamic programme (rouge-score's _lcs_table), the naive
+ * twin grader_lcs is tested against. */
+int grader_lcs_ref(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t *lcs, Err *err);
 
 /* sacrebleu sentence BLEU / 100 of input against one reference (graders_bleu.c). */
 int grader_bleu(const uint32_t *in, size_t n_in, const uint32_t *ref, size_t n_ref, double *score, Err *err);

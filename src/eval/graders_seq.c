@@ -4,37 +4,32 @@
  * ones over the positions of a; for each symbol c of b, U = V & Match(c), V = (V + U) | (V - U);
  * the LCS is the number of zero bits of V. Multi-word additions and subtractions are done one
  * 64-bit word of a at a time over all of b, keeping the carry and the borrow into the next word
- * per position of b, so that only the match masks of 64 symbols exist at once (memory O(na + nb)
- * whatever the alphabet). No I/O, no global state. */
+ * per position of b, so that only the match masks of 64 symbols are set at once (memory O(na + nb)
+ * whatever the alphabet); symbols are renamed to dense ranks first so that a mask is one array
+ * access. No I/O, no global state. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "graders_internal.h"
 
 #define LCS_WORD_BITS 64
-#define LCS_TABLE_SLOTS 128 /* open addressing for the <= 64 distinct symbols of one word */
 
-typedef struct {
-    uint32_t sym;
-    uint64_t mask;
-    bool used;
-} LcsSlot;
-
-static size_t slot_of(uint32_t sym) { return (sym * 2654435761u) >> 25; /* 7 bits */ }
-
-static uint64_t table_get(const LcsSlot *t, uint32_t sym) {
-    for (size_t i = slot_of(sym);; i = (i + 1) & (LCS_TABLE_SLOTS - 1)) {
-        if (!t[i].used) return 0;
-        if (t[i].sym == sym) return t[i].mask;
-    }
+static int u32_cmp(const void *x, const void *y) {
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
 }
 
-static void table_add(LcsSlot *t, uint32_t sym, uint64_t bit) {
-    size_t i = slot_of(sym);
-    while (t[i].used && t[i].sym != sym) i = (i + 1) & (LCS_TABLE_SLOTS - 1);
-    t[i].used = true;
-    t[i].sym = sym;
-    t[i].mask |= bit;
+/* Renames the symbols of s[0..n) to their ranks in the sorted distinct alphabet[0..k). */
+static void to_ranks(const uint32_t *s, size_t n, const uint32_t *alphabet, size_t k, uint32_t *ranks) {
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = 0, hi = k; /* alphabet[lo] == s[i] at the end: s[i] is in it */
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (alphabet[mid] <= s[i]) lo = mid;
+            else hi = mid;
+        }
+        ranks[i] = (uint32_t)lo;
+    }
 }
 
 int grader_lcs(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t *lcs, Err *err) {
@@ -46,17 +41,33 @@ int grader_lcs(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_
     }
     *lcs = 0;
     if (na == 0) return 0;
-    unsigned char *carry = calloc(2 * nb, 1), *borrow = carry + nb; /* into the current word, per b[j] */
-    if (!carry) return err_set(err, ERR_NOMEM, "out of memory for a longest common subsequence");
+    /* symbols renamed to dense ranks so that a match mask is one array access */
+    uint32_t *alphabet = malloc(2 * (na + nb) * sizeof *alphabet);
+    uint64_t *masks = calloc(na + nb, sizeof *masks);
+    unsigned char *carry = calloc(2 * nb, 1); /* carry and borrow into the current word, per b[j] */
+    if (!alphabet || !masks || !carry) {
+        free(alphabet);
+        free(masks);
+        free(carry);
+        return err_set(err, ERR_NOMEM, "out of memory for a longest common subsequence");
+    }
+    uint32_t *ra = alphabet + na + nb, *rb = ra + na;
+    unsigned char *borrow = carry + nb;
+    memcpy(alphabet, a, na * sizeof *a);
+    memcpy(alphabet + na, b, nb * sizeof *b);
+    qsort(alphabet, na + nb, sizeof *alphabet, u32_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < na + nb; i++)
+        if (k == 0 || alphabet[i] != alphabet[k - 1]) alphabet[k++] = alphabet[i];
+    to_ranks(a, na, alphabet, k, ra);
+    to_ranks(b, nb, alphabet, k, rb);
     size_t total = 0;
     for (size_t w0 = 0; w0 < na; w0 += LCS_WORD_BITS) {
         size_t bits = na - w0 < LCS_WORD_BITS ? na - w0 : LCS_WORD_BITS;
-        LcsSlot table[LCS_TABLE_SLOTS];
-        memset(table, 0, sizeof table);
-        for (size_t i = 0; i < bits; i++) table_add(table, a[w0 + i], (uint64_t)1 << i);
+        for (size_t i = 0; i < bits; i++) masks[ra[w0 + i]] |= (uint64_t)1 << i;
         uint64_t v = ~(uint64_t)0;
         for (size_t j = 0; j < nb; j++) {
-            uint64_t u = v & table_get(table, b[j]);
+            uint64_t u = v & masks[rb[j]];
             uint64_t x = v + u;
             uint64_t sum = x + carry[j];
             unsigned char c_out = (x < v) | (sum < x);
@@ -67,11 +78,30 @@ int grader_lcs(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_
             carry[j] = c_out;
             borrow[j] = b_out;
         }
+        for (size_t i = 0; i < bits; i++) masks[ra[w0 + i]] = 0;
         uint64_t low = bits == LCS_WORD_BITS ? ~(uint64_t)0 : (((uint64_t)1 << bits) - 1);
         total += (size_t)__builtin_popcountll(~v & low);
     }
+    free(alphabet);
+    free(masks);
     free(carry);
     *lcs = total;
+    return 0;
+}
+
+int grader_lcs_ref(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t *lcs, Err *err) {
+    size_t *row = calloc(nb + 1, sizeof *row); /* row[j]: LCS of a[0..i) and b[0..j) */
+    if (!row) return err_set(err, ERR_NOMEM, "out of memory for a longest common subsequence");
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = 0; /* row[j - 1] of the previous i */
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            row[j] = a[i - 1] == b[j - 1] ? diag + 1 : (up > row[j - 1] ? up : row[j - 1]);
+            diag = up;
+        }
+    }
+    *lcs = row[nb];
+    free(row);
     return 0;
 }
 
