@@ -147,7 +147,7 @@ static int contains_caseless(const char *input, const char *reference, Err *err)
     if (!re) {
         PCRE2_UCHAR msg[120];
         pcre2_get_error_message(errcode, msg, sizeof msg);
-        err_set(err, ERR_NOMEM, "string_check ilike: reference not usable at byte %zu: %s", (size_t)erroff, msg);
+        err_set(err, ERR_ARG, "string_check ilike: reference not usable at byte %zu: %s", (size_t)erroff, msg);
     } else if (!md) {
         err_set(err, ERR_NOMEM, "out of memory in string_check ilike");
     } else {

@@ -33,7 +33,7 @@
  * Scores above 1 by rounding (sacrebleu's 1.0000000000000004 for identical texts) become 1.
  * Not supported (grader_similarity_metric returns -1): cosine, gleu, meteor.
  *
- * Text is decoded from UTF-8 as Python's bytes.decode('utf-8', errors='replace') does: each
+ * text_similarity decodes its texts from UTF-8 as Python's bytes.decode('utf-8', errors='replace') does: each
  * maximal ill-formed subsequence (Unicode's recommended practice) becomes one U+FFFD. JSON
  * request bodies are valid UTF-8, so this only matters to direct callers.
  * Limits: each text may hold at most GRADER_TEXT_MAX_CHARS code points (the longest common
