@@ -296,6 +296,7 @@ def test_job_curve_and_cancel(c):
     go(c, "#/jobs")
     row = wait_for(c, lambda: css(c, "#jobs-table tr[data-job='%s']" % job_id), "the job in the list")[0]
     check("cancelled" in row.text and BASE in row.text and "live" in row.text, "list row %r" % row.text)
+    shot(c, "05-jobs-list")
     one(c, "main form input[type=text]").send_keys("run=other\n")
     wait_for(c, lambda: "No jobs match" in text_of(c, "main"), "the metadata filter")
     accessibility(c, "jobs")
@@ -317,7 +318,7 @@ def test_checkpoints_and_playground(c):
         check(css(c, "#%s circle.point-valid" % chart), "no validation points in #%s" % chart)
     check(rows[0].find_elements("css selector", "td")[4].text not in ("", "–"), "no valid_loss in the checkpoint row")
     accessibility(c, "job")
-    shot(c, "05-job-succeeded")
+    shot(c, "06-job-succeeded")
     ckpt = rows[-1].find_element("css selector", "code").text
     rows[-1].find_element("css selector", "button").click()
     wait_for(c, lambda: one(c, "#pg-model-a").get_attribute("value") == ckpt, "the playground on " + ckpt)
@@ -336,7 +337,7 @@ def test_checkpoints_and_playground(c):
     code = one(c, "#pg-snippet").text
     check("from openai import OpenAI" in code and "model=\"%s\"" % ckpt in code and "stream=True" in code, "snippet %r" % code)
     accessibility(c, "playground")
-    shot(c, "06-playground")
+    shot(c, "07-playground")
 
 
 def test_eval_report(c):
@@ -362,7 +363,7 @@ def test_eval_report(c):
     counts = [int(x.get_attribute("data-count")) for x in css(c, "svg.confusion[data-candidate=base] rect.cell")]
     check(sum(counts) == 6 and len(counts) == 3 * 4, "base's confusion cells %r: want 3 x 4 summing to 6" % counts)
     accessibility(c, "evals")
-    shot(c, "07-evals")
+    shot(c, "08-evals")
 
 
 def test_server_without_keys(c):
