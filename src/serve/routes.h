@@ -46,6 +46,22 @@ void route_responses_delete(Ctx *c);
 void route_responses_input_items(Ctx *c);
 void route_responses_cancel(Ctx *c);
 
+/* /v1/evals, its runs and output items, and /v1/fine_tuning/alpha/graders (routes_evals.c) */
+void route_evals_create(Ctx *c);
+void route_evals_list(Ctx *c);
+void route_evals_get(Ctx *c);
+void route_evals_update(Ctx *c);
+void route_evals_delete(Ctx *c);
+void route_eval_runs_create(Ctx *c);
+void route_eval_runs_list(Ctx *c);
+void route_eval_runs_get(Ctx *c);
+void route_eval_runs_cancel(Ctx *c);
+void route_eval_runs_delete(Ctx *c);
+void route_eval_items_list(Ctx *c);
+void route_eval_items_get(Ctx *c);
+void route_graders_run(Ctx *c);
+void route_graders_validate(Ctx *c);
+
 /* /v1/organization/projects and their api_keys (routes_admin.c): admin keys only. */
 void route_admin_projects_list(Ctx *c);
 void route_admin_projects_create(Ctx *c);
