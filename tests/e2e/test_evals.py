@@ -6,12 +6,14 @@ script computes itself (rapidfuzz's ratio for fuzzy_match when it is installed);
 whose every answer equals a chat completion of the same messages with the same sampling parameters
 (one generation path) and whose pass/fail follows from those answers; per_model_usage equal to the
 chat completions' usage; output items filtered by status and paged; a canceled run; a run resumed
-after a restart with each row graded once; graders.run and graders.validate; and the requests ftune
+after a restart with each row graded once; `ftune eval --record` writing a model's answers through
+the server as a held-out set (equal to chat completions; the model scores 100% against it); graders.run and graders.validate; and the requests ftune
 refuses with a 400 naming the field. Plain script: `python3 tests/e2e/test_evals.py`.
 """
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openai  # noqa: E402
 
-from serve_util import MODELS, Server, check, run_tests  # noqa: E402
+from serve_util import BINARY, MODELS, Server, check, run_tests  # noqa: E402
 
 BASE = "SmolLM2-135M-Instruct.Q4_1"
 SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
@@ -229,6 +231,40 @@ def test_resume_after_restart(c):
     check(sorted(i.datasource_item_id for i in got) == list(range(36)), "each row once: %s" % [i.datasource_item_id for i in got])
 
 
+def test_record(c):
+    """ftune eval --record: a model's answers through the server, written as a held-out set."""
+    prompts = os.path.join(c.tmp, "prompts.jsonl")
+    with open(prompts, "w") as f:
+        for i, (q, a) in enumerate(QUESTIONS[:4]):
+            msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}]
+            if i % 2:  # an example that ends with an answer: replaced by the one recorded
+                msgs.append({"role": "assistant", "content": "old answer"})
+            f.write(json.dumps({"messages": msgs}) + "\n")
+    out = os.path.join(c.tmp, "recorded.jsonl")
+    base = ["--candidate", "hosted", "--model", BASE, "--base-url", c.server.base_url + "/v1", "--max-tokens", "12"]
+    p = subprocess.run([BINARY, "eval", "--data", prompts, "--record", out] + base, capture_output=True, text=True,
+                       timeout=300)
+    check(p.returncode == 0 and "recorded 4 answers" in p.stderr, "eval --record (%d): %s" % (p.returncode, p.stderr))
+    lines = [json.loads(x) for x in open(out)]
+    check(len(lines) == 4, "%d lines recorded" % len(lines))
+    for (q, a), line in zip(QUESTIONS, lines):
+        msgs = line["messages"]
+        prompt = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}]
+        direct = c.client.chat.completions.create(model=BASE, messages=prompt, temperature=0, max_tokens=12)
+        check(msgs[:2] == prompt and msgs[2] == {"role": "assistant", "content": direct.choices[0].message.content}
+              and len(msgs) == 3, "recorded %s, a chat completion answered %r" % (msgs, direct.choices[0].message.content))
+    # the same model judged against its own recorded answers: every one right
+    report = os.path.join(c.tmp, "self.json")
+    p = subprocess.run([BINARY, "eval", "--data", out, "--json", report] + base, capture_output=True, text=True,
+                       timeout=300)
+    check(p.returncode == 0, "eval on the recorded set (%d): %s" % (p.returncode, p.stderr))
+    acc = json.load(open(report))["candidates"][0]["accuracy"]
+    check(acc["correct"] == 4 and acc["n"] == 4, "the model against its own answers: %s" % acc)
+    p = subprocess.run([BINARY, "eval", "--data", prompts, "--record", out] + base + ["--candidate", "b", "--model", BASE],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 2 and "exactly one candidate" in p.stderr, "two candidates with --record: %s" % p.stderr)
+
+
 def test_graders_endpoints(c):
     g = {"type": "text_similarity", "name": "sim", "input": "{{sample.output_text}}", "reference": "{{item.answer}}",
          "evaluation_metric": "fuzzy_match"}
@@ -300,4 +336,4 @@ if __name__ == "__main__":
         print("skipped: models/%s.gguf is missing" % BASE)
         sys.exit(0)
     run_tests([test_eval_crud, test_jsonl_inline, test_completions_run, test_cancel, test_resume_after_restart,
-               test_graders_endpoints, test_refusals], setup, teardown)
+               test_record, test_graders_endpoints, test_refusals], setup, teardown)
