@@ -14,15 +14,16 @@
 #include "interrupt.h"
 #include "progress.h"
 
-static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot",
+static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot", "labels",
                                            "base-url", "api-key", "normalize", "max-tokens", "temperature",
                                            "seed", "limit", "threads", "json", "html", "precision", "record", NULL};
-static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "base-url", "api-key"};
+static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "labels", "base-url", "api-key"};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune eval --data HELDOUT.jsonl\n"
             "                  --candidate NAME --model PATH|ID [--adapter DIR] [--system-file FILE] [--fewshot FILE]\n"
+            "                                   [--labels FILE]\n"
             "                                   [--base-url URL [--api-key KEY]]\n"
             "                  [--candidate NAME ...]... [--normalize none|trim|case] [--max-tokens N]\n"
             "                  [--temperature T] [--seed N] [--limit N] [--threads N] [--json FILE] [--html FILE]\n"
@@ -33,7 +34,9 @@ static void usage(void) {
             "locally (a GGUF file or Hugging Face folder, with an optional PEFT adapter) or, with --base-url,\n"
             "on an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1 for ftune serve). --system-file\n"
             "replaces the examples' system message; --fewshot puts a chat JSONL's examples before each\n"
-            "prompt. Generation is greedy unless --temperature is given. Default normalisation: trim.\n"
+            "prompt. --labels constrains the reply to the answers of a chat JSONL (e.g. the training file): a\n"
+            "structured-output candidate (locally by constrained decoding; remotely as a json_schema response_format\n"
+            "{\"label\": one of them}). Generation is greedy unless --temperature is given. Default normalisation: trim.\n"
             "--record runs one candidate (typically the hosted model being replaced, through --base-url) and writes\n"
             "its answers as a held-out chat JSONL: each example's prompt (all its messages, or those before a\n"
             "final assistant message) followed by the answer; `ftune eval --data OUT.jsonl` then judges other\n"
@@ -50,6 +53,7 @@ static int set_field(EvalCandidate *c, const char *name, const char *value) {
                 : strcmp(name, "adapter") == 0     ? c->adapter
                 : strcmp(name, "system-file") == 0 ? c->system_file
                 : strcmp(name, "fewshot") == 0     ? c->fewshot_file
+                : strcmp(name, "labels") == 0      ? c->labels_file
                 : strcmp(name, "base-url") == 0    ? c->base_url
                                                    : c->api_key;
     size_t cap = strcmp(name, "api-key") == 0 ? sizeof c->api_key : sizeof c->model;

@@ -123,7 +123,55 @@ typedef struct {
     char *system;          /* replacement system prompt, or NULL */
     json_t **fewshot;      /* examples' messages (system messages dropped) */
     long n_fewshot;
+    json_t *labels;        /* the answers a reply is constrained to (array of strings), or NULL */
+    FtGrammar *grammar;    /* local: the labels as a grammar */
+    json_t *response_format; /* remote: the labels as a json_schema response format */
 } PromptStyle;
+
+/* The distinct final assistant answers of a chat JSONL, in order of first appearance. */
+static int labels_load(const char *path, json_t **out, Err *err) {
+    json_t **examples;
+    long n;
+    if (read_chat_jsonl(path, 0, &examples, &n, err)) return -1;
+    json_t *labels = json_array();
+    int rc = 0;
+    for (long i = 0; i < n; i++) {
+        json_t *last = json_array_get(examples[i], json_array_size(examples[i]) - 1);
+        json_t *role = json_object_get(last, "role"), *content = json_object_get(last, "content");
+        if (!rc && (!json_is_string(role) || strcmp(json_string_value(role), "assistant") != 0 || !json_is_string(content)))
+            rc = err_set(err, ERR_FORMAT, "%s: example %ld: the last message is not an assistant answer (a label)", path,
+                         i + 1);
+        bool seen = false;
+        for (size_t k = 0; !rc && k < json_array_size(labels) && !seen; k++)
+            seen = json_equal(json_array_get(labels, k), content);
+        if (!rc && !seen) json_array_append(labels, content);
+        json_decref(examples[i]);
+    }
+    free(examples);
+    if (!rc && json_array_size(labels) == 0) rc = err_set(err, ERR_FORMAT, "%s: no labels", path);
+    if (rc) json_decref(labels);
+    else *out = labels;
+    return rc;
+}
+
+/* The labels as what the candidate's generation takes: a grammar, or a response format. */
+static int labels_constraint(PromptStyle *ps, bool remote, Err *err) {
+    size_t n = json_array_size(ps->labels);
+    if (remote) {
+        ps->response_format = json_pack("{s:s, s:{s:s, s:b, s:{s:s, s:{s:{s:s, s:O}}, s:[s], s:b}}}", "type", "json_schema",
+                                        "json_schema", "name", "label", "strict", 1, "schema", "type", "object",
+                                        "properties", "label", "type", "string", "enum", ps->labels, "required", "label",
+                                        "additionalProperties", 0);
+        return ps->response_format ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+    }
+    const char **choices = calloc(n, sizeof *choices);
+    if (!choices) return err_set(err, ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) choices[i] = json_string_value(json_array_get(ps->labels, i));
+    FtError fe = {0};
+    int rc = ft_grammar_choices(choices, (int)n, &ps->grammar, &fe);
+    free(choices);
+    return rc ? err_set(err, fe.code, "%s", fe.msg) : 0;
+}
 
 static int style_load(const EvalCandidate *c, PromptStyle *ps, Err *err) {
     memset(ps, 0, sizeof *ps);
@@ -132,11 +180,16 @@ static int style_load(const EvalCandidate *c, PromptStyle *ps, Err *err) {
     if (ps->system)
         while (len > 0 && (ps->system[len - 1] == '\n' || ps->system[len - 1] == '\r')) ps->system[--len] = 0;
     if (c->fewshot_file[0] && read_chat_jsonl(c->fewshot_file, 0, &ps->fewshot, &ps->n_fewshot, err)) return -1;
+    if (c->labels_file[0] && (labels_load(c->labels_file, &ps->labels, err) || labels_constraint(ps, c->base_url[0], err)))
+        return -1;
     return 0;
 }
 
 static void style_free(PromptStyle *ps) {
     free(ps->system);
+    json_decref(ps->labels);
+    json_decref(ps->response_format);
+    ft_grammar_free(ps->grammar);
     for (long i = 0; i < ps->n_fewshot; i++) json_decref(ps->fewshot[i]);
     free(ps->fewshot);
 }
@@ -182,7 +235,7 @@ typedef struct {
     bool fatal;           /* the candidate cannot go on (endpoint unreachable, model unknown) */
 } Answer;
 
-static int local_answer(Runner *rn, json_t *msgs, const EvalRunOptions *o, Answer *a) {
+static int local_answer(Runner *rn, json_t *msgs, const PromptStyle *ps, const EvalRunOptions *o, Answer *a) {
     size_t n = json_array_size(msgs);
     FtChatMessage *cm = calloc(n ? n : 1, sizeof *cm);
     if (!cm) return -1;
@@ -197,6 +250,7 @@ static int local_answer(Runner *rn, json_t *msgs, const EvalRunOptions *o, Answe
     p.max_tokens = o->max_tokens;
     p.temperature = o->temperature;
     p.seed = o->seed;
+    p.grammar = ps->grammar;
     FtGenResult res;
     FtError err = {0};
     int rc = ft_session_generate_chat(rn->session, rn->adapter, cm, (int)n, &p, NULL, NULL, &res, &err);
@@ -228,9 +282,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user) {
     return n;
 }
 
-static int remote_answer(Runner *rn, const EvalCandidate *c, json_t *msgs, const EvalRunOptions *o, Answer *a) {
+static int remote_answer(Runner *rn, const EvalCandidate *c, json_t *msgs, const PromptStyle *ps,
+                         const EvalRunOptions *o, Answer *a) {
     json_t *req = json_pack("{s:s, s:O, s:f, s:i, s:I}", "model", c->model, "messages", msgs, "temperature",
                             (double)o->temperature, "max_tokens", o->max_tokens, "seed", (json_int_t)o->seed);
+    if (req && ps->response_format) json_object_set(req, "response_format", ps->response_format);
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (!body) return -1;
@@ -261,6 +317,16 @@ static int remote_answer(Runner *rn, const EvalCandidate *c, json_t *msgs, const
         a->fatal = status == 401 || status == 403 || status == 404;
     } else if (!json_is_string(content) && !json_is_null(content)) {
         snprintf(a->error, sizeof a->error, "%.200s: the response has no choices[0].message.content", url);
+    } else if (ps->response_format) { /* {"label": ...}: the label is the answer */
+        json_t *doc = json_is_string(content) ? json_loads(json_string_value(content), 0, NULL) : NULL;
+        json_t *label = json_object_get(doc, "label");
+        if (json_is_string(label)) a->text = strdup(json_string_value(label));
+        else snprintf(a->error, sizeof a->error, "%.200s: the reply is not {\"label\": ...}: %.200s", url,
+                      json_is_string(content) ? json_string_value(content) : "(none)");
+        json_decref(doc);
+        json_t *usage = json_object_get(root, "usage");
+        a->prompt_tokens = (int)json_integer_value(json_object_get(usage, "prompt_tokens"));
+        a->completion_tokens = (int)json_integer_value(json_object_get(usage, "completion_tokens"));
     } else {
         a->text = strdup(json_is_string(content) ? json_string_value(content) : "");
         json_t *usage = json_object_get(root, "usage");
@@ -335,7 +401,7 @@ int eval_run_candidate(const EvalSet *set, EvalCandidate *c, const EvalRunOption
         json_t *msgs = build_prompt(&ps, set->prompts[i]);
         Answer a = {0};
         double t = clock_now_s();
-        rc = c->base_url[0] ? remote_answer(&rn, c, msgs, o, &a) : local_answer(&rn, msgs, o, &a);
+        rc = c->base_url[0] ? remote_answer(&rn, c, msgs, &ps, o, &a) : local_answer(&rn, msgs, &ps, o, &a);
         c->latency_s[i] = clock_now_s() - t;
         json_decref(msgs);
         if (rc) break;
