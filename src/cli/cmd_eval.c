@@ -16,7 +16,8 @@
 
 static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot", "labels",
                                            "base-url", "api-key", "normalize", "max-tokens", "temperature",
-                                           "seed", "limit", "threads", "json", "html", "precision", "record", NULL};
+                                           "seed", "limit", "threads", "json", "html", "precision", "record",
+                                           "via-evals-api", NULL};
 static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "labels", "base-url", "api-key"};
 
 static void usage(void) {
@@ -27,6 +28,7 @@ static void usage(void) {
             "                                   [--base-url URL [--api-key KEY]]\n"
             "                  [--candidate NAME ...]... [--normalize none|trim|case] [--max-tokens N]\n"
             "                  [--temperature T] [--seed N] [--limit N] [--threads N] [--json FILE] [--html FILE]\n"
+            "                  [--via-evals-api]\n"
             "                  [" CLI_PRECISION_USAGE "]\n"
             "       ftune eval --data PROMPTS.jsonl --record OUT.jsonl --candidate NAME --model ID --base-url URL ...\n"
             "Each example's last assistant message is the expected answer; the messages before it are the\n"
@@ -37,6 +39,8 @@ static void usage(void) {
             "prompt. --labels constrains the reply to the answers of a chat JSONL (e.g. the training file): a\n"
             "structured-output candidate (locally by constrained decoding; remotely as a json_schema response_format\n"
             "{\"label\": one of them}). Generation is greedy unless --temperature is given. Default normalisation: trim.\n"
+            "--via-evals-api runs each --base-url candidate as one run of its endpoint's Evals API (ftune serve's or\n"
+            "OpenAI's) and scores its output items as the direct path scores its answers.\n"
             "--record runs one candidate (typically the hosted model being replaced, through --base-url) and writes\n"
             "its answers as a held-out chat JSONL: each example's prompt (all its messages, or those before a\n"
             "final assistant message) followed by the answer; `ftune eval --data OUT.jsonl` then judges other\n"
@@ -111,7 +115,8 @@ static int parse_norm(const char *s, EvalNorm *out) {
 int cmd_eval(int argc, char **argv) {
     Args a;
     int status;
-    if (args_parse_command(&a, argc, argv, "eval", NULL, EVAL_OPTIONS, usage, &status)) return status;
+    static const char *const flags[] = {"via-evals-api", NULL};
+    if (args_parse_command(&a, argc, argv, "eval", flags, EVAL_OPTIONS, usage, &status)) return status;
     EvalReport *r = calloc(1, sizeof *r);
     if (!r) return 1;
     long max_tokens = 64, limit = 0, threads = 0, seed = 0;
@@ -147,7 +152,8 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "candidate %d/%d: %s (%s%s%s)\n", i + 1, r->n_cands, c->name, c->model,
                 c->adapter[0] ? " + " : "", c->adapter);
         progress_start(&bar, set.n);
-        int run = eval_run_candidate(&set, c, &o);
+        bool via_api = args_has(&a, "via-evals-api") && c->base_url[0];
+        int run = via_api ? eval_run_candidate_via_evals(&set, r, c, &o) : eval_run_candidate(&set, c, &o);
         progress_end(&bar);
         if (c->precision[0]) fprintf(stderr, "precision: %s\n", c->precision);
         if (run) {
