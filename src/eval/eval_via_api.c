@@ -95,7 +95,7 @@ static int wait_run(EvalHttp *h, EvalCandidate *c, const char *path, const EvalS
             char cancel[600];
             snprintf(cancel, sizeof cancel, "%s/cancel", path);
             if (call(h, c, "POST", cancel, NULL, &ignored) == 0) json_decref(ignored);
-            snprintf(c->error, sizeof c->error, "stopped: the run %s was canceled", path);
+            snprintf(c->error, sizeof c->error, "stopped: the run %.400s was canceled", path);
             return -1;
         }
         pause_s(POLL_S);
