@@ -148,7 +148,7 @@ def accessibility(c, page):
     check(not not_reached, "%s: Tab does not reach %s" % (page, not_reached[:5]))
     colours = c.driver.execute_script("""
         const out = [];
-        for (const e of document.querySelectorAll('svg.chart polyline, svg.chart rect.bar, svg.chart circle.point')) {
+        for (const e of document.querySelectorAll('svg.chart polyline, svg.chart rect.bar, svg.chart rect.seg, svg.chart circle.point')) {
             const s = getComputedStyle(e);
             out.push([e.getAttribute('class'), e.tagName === 'polyline' ? s.stroke : s.fill,
                       getComputedStyle(e.closest('svg')).backgroundColor]);
@@ -177,7 +177,8 @@ def contrast(a, b):
 # ---- tests ----
 
 def test_pages_served(c):
-    for path, ctype in (("/", "text/html"), ("/console/console.js", "text/javascript"), ("/console/console.css", "text/css")):
+    for path, ctype in (("/", "text/html"), ("/console/console.js", "text/javascript"), ("/console/evals.js", "text/javascript"),
+                        ("/console/console.css", "text/css")):
         status, headers, body = c.server.request("GET", path)
         check(status == 200, "GET %s without a key: %d" % (path, status))
         check(headers.get("content-type", "").startswith(ctype), "GET %s: content-type %r" % (path, headers.get("content-type")))
