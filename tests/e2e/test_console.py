@@ -58,11 +58,16 @@ def setup():
     path = write_jsonl(os.path.join(c.tmp, "train.jsonl"), [example(i) for i in range(TRAIN_EXAMPLES)])
     with open(path, "rb") as f:
         c.train_file = c.client.files.create(file=f, purpose="fine-tune").id
+    open_browser(c)
+    c.url = c.server.base_url + "/"
+    return c
+
+
+def open_browser(c):
+    """Headless Chromium as c.driver, 1280 pixels wide; the screenshots' folder made."""
     os.makedirs(SHOTS, exist_ok=True)
     c.driver = start_browser()
     c.driver.set_window_size(1280, 1000)
-    c.url = c.server.base_url + "/"
-    return c
 
 
 def teardown(c):

@@ -8,8 +8,9 @@ API's list, the "failed" filter shows exactly the API's status=fail items; the p
 criterion comes with the 95% Wilson interval computed by the page, equal to the `wilson` function of
 scripts/reference_eval_metrics.py (read from that file, run here) for 7 of 10, 4 of 10 and the edge
 cases; a completions run on tiny-qwen2 started from an eval's page with a JSONL file uploaded by the
-form (purpose evals) completes with each answer shown as the API stores it; a queued run and a
-running one are cancelled with the runs list's buttons and one is deleted. Every page passes
+form (purpose evals) completes with each answer shown as the API stores it (and equal to a chat
+completion's); a queued run is cancelled from the runs list, a running one's counts grow on its page
+without a reload until its Cancel button stops it, and a run is deleted from the list. Every page passes
 axe-core, Tab reaches every control, and the chart colours keep 3:1 against the background
 (test_console.accessibility). Screenshots in build/console-screenshots/ (10-...).
 
@@ -23,24 +24,17 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import ROOT, Server, check, run_tests, stop_and_clean, write_jsonl  # noqa: E402
-from test_console import KEY, SHOTS, accessibility, css, go, one, select, shot, text_of, wait_for  # noqa: E402
-from check_html_render import start_browser  # noqa: E402
+from serve_util import ROOT, Server, check, run_tests, write_jsonl  # noqa: E402
+from test_console import KEY, accessibility, css, go, one, open_browser, select, shot, teardown, text_of, wait_for  # noqa: E402
+from test_evals import CRITERIA, SCHEMA  # noqa: E402 (the eval of the Evals API's own test: exact and contains)
 
 BASE = "tiny-qwen2"
-SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
-          "required": ["question", "answer"]}
-CRITERIA = [
-    {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}", "reference": "{{item.answer}}",
-     "operation": "eq"},
-    {"type": "string_check", "name": "contains", "input": "{{sample.output_text}}", "reference": "{{item.answer}}",
-     "operation": "ilike"},
-]
 # (answer, the row's given output): 4 exact, 3 more containing it (7 of 10 for "contains"), 3 wrong,
 # then 2 rows whose item lacks the required answer (errored)
 GIVEN = [("Paris", "Paris"), ("4", "4"), ("blue", "blue"), ("cold", "cold"), ("Jupiter", "It is JUPITER"),
          ("8", "8 legs"), ("red", "Red."), ("green", "blue"), ("seven", "6"), ("dog", "cat")]
 ITEMS_PAGE = 10
+LONG_ROWS = 600  # x 48 tokens on tiny-qwen2: a run that lasts long enough to watch and cancel on a fast machine
 
 
 class Ctx:
@@ -68,20 +62,11 @@ def setup():
     c.eval = c.client.evals.create(name="capitals", data_source_config={"type": "custom", "item_schema": SCHEMA,
                                                                         "include_sample_schema": True},
                                    testing_criteria=CRITERIA)
-    os.makedirs(SHOTS, exist_ok=True)
-    c.driver = start_browser()
-    c.driver.set_window_size(1280, 1000)
+    open_browser(c)
     c.driver.get(c.server.base_url + "/#/evals")
     c.driver.execute_script("sessionStorage.setItem('ftune.apiKey', arguments[0])", KEY)
     c.driver.refresh()
     return c
-
-
-def teardown(c):
-    if c is not None:
-        c.driver.quit()
-        print("screenshots in", SHOTS)
-    stop_and_clean(c)
 
 
 def set_value(c, sel, text):
@@ -229,36 +214,49 @@ def test_completions_run_from_page(c):
     shot(c, "12-eval-run-completions")
 
 
-def test_cancel_and_delete(c):
-    rows = [{"item": {"question": "Count to one hundred, slowly. %d" % i, "answer": "x"}} for i in range(200)]
+def test_live_cancel_and_delete(c):
+    """Two long runs: the second waits behind the first (one run at a time) and is cancelled from the
+    runs list; the first's counts grow on its page without a reload, and its Cancel button stops it."""
+    rows = [{"item": {"question": "Count to one hundred, slowly. %d" % i, "answer": "x"}} for i in range(LONG_ROWS)]
     long_ds = {"type": "completions", "model": BASE, "input_messages": {"type": "template", "template": [
-        {"role": "user", "content": "{{item.question}}"}]}, "sampling_params": {"max_completion_tokens": 512},
+        {"role": "user", "content": "{{item.question}}"}]}, "sampling_params": {"max_completion_tokens": 48},
         "source": {"type": "file_content", "content": rows}}
     running = c.client.evals.runs.create(c.eval.id, name="long", data_source=long_ds)
     queued = c.client.evals.runs.create(c.eval.id, name="behind it", data_source=long_ds)
     go(c, "#/evals/" + c.eval.id)
     sel = "#runs-table tr[data-run='%s']"
     row = wait_for(c, lambda: css(c, sel % queued.id), "the queued run in the list")[0]
-    check(row.get_attribute("data-status") in ("queued", "in_progress"), "the second run is %s" % row.get_attribute("data-status"))
+    check(row.get_attribute("data-status") == "queued", "the second run is %s" % row.get_attribute("data-status"))
     row.find_element("css selector", "button.run-cancel").click()
     wait_for(c, lambda: css(c, sel % queued.id)[0].get_attribute("data-status") == "canceled", "the queued run cancelled")
-    wait_for(c, lambda: css(c, sel % running.id)[0].get_attribute("data-status") == "in_progress", "the long run in progress")
-    check(c.client.evals.runs.retrieve(running.id, eval_id=c.eval.id).status == "in_progress", "the long run is not running")
-    accessibility(c, "eval")
+    check(c.client.evals.runs.retrieve(queued.id, eval_id=c.eval.id).status == "canceled", "the API does not say canceled")
+    c.driver.execute_script("window.__noReload = 1")
+    listed = lambda: int(css(c, (sel % running.id) + " svg.counts-bar")[0].get_attribute("data-total"))  # noqa: E731
+    first = wait_for(c, lambda: listed() >= 1 and listed(), "the long run's first rows in the list", timeout=60)
     shot(c, "13-eval-runs-live")
-    css(c, sel % running.id)[0].find_element("css selector", "button.run-cancel").click()
-    wait_for(c, lambda: css(c, sel % running.id)[0].get_attribute("data-status") == "canceled", "the running run cancelled")
-    for r in (running, queued):
-        got = c.client.evals.runs.retrieve(r.id, eval_id=c.eval.id)
-        check(got.status == "canceled" and got.result_counts.total < 200, "%s: %s %s" % (r.name, got.status, got.result_counts))
+    css(c, sel % running.id)[0].find_element("css selector", "a").click()
+    wait_for(c, lambda: running.id in text_of(c, "h1"), "the long run's page")
+    counted = lambda: int(one(c, "#run-counts").get_attribute("data-total"))  # noqa: E731
+    now = wait_for(c, lambda: counted() > first and counted(), "more rows counted on the run's page")
+    wait_for(c, lambda: counted() > now, "the count growing on the run's page")
+    check(status_of(c) == "in_progress" and c.driver.execute_script("return window.__noReload") == 1,
+          "the run's page: %s, reloaded: %s" % (status_of(c), c.driver.execute_script("return window.__noReload")))
+    check(len(shown_rows(c)) == ITEMS_PAGE, "the running run's first page of items")
+    one(c, "#run-cancel").click()
+    wait_for(c, lambda: status_of(c) == "canceled", "the running run cancelled on its page")
+    got = c.client.evals.runs.retrieve(running.id, eval_id=c.eval.id)
+    check(got.status == "canceled" and got.result_counts.total < LONG_ROWS, "the long run: %s %s" % (got.status, got.result_counts))
+    go(c, "#/evals/" + c.eval.id)
+    wait_for(c, lambda: css(c, sel % queued.id), "the runs list again")
     css(c, sel % queued.id)[0].find_element("css selector", "button.run-delete").click()
     wait_for(c, lambda: not css(c, sel % queued.id), "the deleted run gone from the list")
     ids = [r.id for r in c.client.evals.runs.list(c.eval.id)]
     check(queued.id not in ids and running.id in ids, "runs after the delete: %s" % ids)
     check(len(css(c, "#runs-table tbody tr")) == len(ids), "the list shows %d runs, the API %d" % (len(css(c, "#runs-table tbody tr")), len(ids)))
+    accessibility(c, "eval")  # with every run finished: no redraw moves the focus while Tab walks the page
     shot(c, "14-eval-runs")
 
 
 if __name__ == "__main__":
-    run_tests([test_evals_list, test_jsonl_run_from_page, test_completions_run_from_page, test_cancel_and_delete],
+    run_tests([test_evals_list, test_jsonl_run_from_page, test_completions_run_from_page, test_live_cancel_and_delete],
               setup=setup, teardown=teardown)
