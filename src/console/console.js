@@ -1,5 +1,6 @@
-/* console.js: the ftune web console, a single page with hash routes (#/jobs, #/jobs/ID,
- * #/files, #/playground; the Evaluations pages, #/evals..., are evals.js's). It talks only to this server's /v1 API, sending the key the user
+/* console.js: the ftune web console, a single page with hash routes (#/jobs, #/jobs/ID, #/files,
+ * #/playground; the Evaluations pages, #/evals..., are in evals.js), its helpers and charts. It
+ * talks only to this server's /v1 API, sending the key the user
  * entered (kept in sessionStorage, sent as "Authorization: Bearer KEY"; no key is sent when none
  * was entered, for servers without keys). Charts are SVG drawn here. Everything from the server
  * or a file is put in the page as text (textContent), never as HTML. It keeps no data of its own. */

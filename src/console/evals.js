@@ -113,7 +113,6 @@ function reportViewer(box) {
 function renderEval(out, r, name) {
   if (!r || !Array.isArray(r.candidates)) throw new Error("not an ftune eval JSON report (no candidates)");
   const cands = r.candidates;
-  const pct = v => typeof v === "number" ? (100 * v).toFixed(1) + "%" : "–";
   const acc = cands.map(c => ({name: c.name, value: c.accuracy.accuracy, lo: c.accuracy.ci95_lo, hi: c.accuracy.ci95_hi}));
   const tok = cands.map(c => ({name: c.name, value: c.mean_prompt_tokens}));
   const lat = cands.map(c => ({name: c.name, value: c.latency ? c.latency.p50_s * 1000 : 0}));
