@@ -39,7 +39,7 @@ static int open_store(const char *dir, bool create, Store **s, Err *err) {
     snprintf(db, sizeof db, "%s/ftune.db", dir);
     *s = NULL;
     if (!create && !file_exists(db)) return STORE_NOT_FOUND;
-    if (store_check_presence(dir, err) || store_open(dir, s, err)) return -1;
+    if (store_check_presence(dir, NULL, err) || store_open(dir, NULL, s, err)) return -1;
     return 0;
 }
 

@@ -164,7 +164,7 @@ int cmd_keys(int argc, char **argv) {
     Store *s;
     Err err = {0};
     /* as ftune serve: never a new database beside the uploads and jobs of a lost one */
-    if (store_check_presence(dir, &err) || store_open(dir, &s, &err)) {
+    if (store_check_presence(dir, NULL, &err) || store_open(dir, NULL, &s, &err)) {
         fprintf(stderr, "ftune keys: %s\n", err.msg);
         return 1;
     }
