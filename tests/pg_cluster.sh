@@ -1,5 +1,6 @@
-# pg_cluster.sh: sourced by the tests that need PostgreSQL (tests/cli/store_postgres.sh, the e2e
-# test_postgres.py through tests/e2e/pg_cluster.py): pg_cluster_start makes a throwaway cluster in a
+# pg_cluster.sh: a throwaway PostgreSQL cluster for the tests that need one. Sourced
+# (tests/cli/store_postgres.sh) or run (tests/e2e/test_postgres.py: `bash tests/pg_cluster.sh start`
+# prints the URI and the directory on two lines; `... stop DIR` stops it). pg_cluster_start makes a throwaway cluster in a
 # temporary directory (initdb, trust authentication, no TCP: a unix socket in that directory),
 # starts it (pg_ctl -w), creates database ftune_test and exports FTUNE_PG_URL
 # (postgresql:///ftune_test?host=DIR&user=postgres); pg_cluster_stop stops it and removes the
@@ -37,3 +38,12 @@ pg_cluster_stop() {
     rm -rf "$PG_DIR"
     PG_DIR=
 }
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+    start) pg_cluster_start && printf '%s\n%s\n' "$FTUNE_PG_URL" "$PG_DIR" ;;
+    stop) PG_BIN=$(pg_cluster_bindir) PG_DIR=${2:?the cluster directory} pg_cluster_stop ;;
+    bindir) pg_cluster_bindir ;;
+    *) echo "usage: bash tests/pg_cluster.sh start | stop DIR | bindir" >&2; exit 2 ;;
+    esac
+fi
