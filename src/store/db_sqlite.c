@@ -18,6 +18,7 @@ struct Db {
     DbKind kind; /* DB_SQLITE: db_pg.c's Db starts with the same field */
     sqlite3 *conn;
     DbError err;
+    bool oom; /* the last failure was this layer's own allocation, not SQLite's */
 };
 
 struct DbStmt {
@@ -47,6 +48,7 @@ static DbError map_error(int code) {
 }
 
 static int fail(Db *db) {
+    db->oom = false;
     db->err = map_error(sqlite3_extended_errcode(db->conn));
     if (db->err == DB_OK) db->err = DB_ERROR;
     return -1;
@@ -64,6 +66,7 @@ int db_prepare(Db *db, const char *sql, DbStmt **out) {
     DbStmt *st = fault_calloc(1, sizeof *st);
     if (!st) {
         db->err = DB_ERROR;
+        db->oom = true;
         return -1;
     }
     st->kind = DB_SQLITE;
@@ -154,7 +157,7 @@ DbError db_error(const Db *db) { return db->kind == DB_POSTGRES ? dbpg_error(db)
 
 const char *db_errmsg(const Db *db) {
     if (db->kind == DB_POSTGRES) return dbpg_errmsg(db);
-    return sqlite3_errmsg(db->conn);
+    return db->oom ? "out of memory" : sqlite3_errmsg(db->conn);
 }
 
 int db_exec(Db *db, const char *sql) {

@@ -1,13 +1,14 @@
 /* store.c: opening the data directory and the database (ftune.db in it through db_sqlite.c, or
- * PostgreSQL through db_pg.c; schema version 6 either way), random ids, and the statement helpers the per-resource files share
- * (store_files.c, store_jobs.c, store_events.c, store_aliases.c, store_projects.c). Version 1
+ * PostgreSQL through db_pg.c; schema version 6 either way: a new database gets it in one
+ * transaction), random ids, and the statement helpers the per-resource files share (store_files.c,
+ * store_jobs.c, store_events.c, store_aliases.c, store_projects.c, ...). Version 1
  * databases are migrated (checkpoint directories recorded relative to the data directory), version
  * 1 and 2 ones get the jobs' base_model, parent_model and name_base columns (version 3), and
  * version 1 to 3 ones the projects and keys tables and a project column on files and jobs, their
  * rows in the default project (version 4: store_projects_schema), and version 1 to 4 ones the
  * jobs' method and beta columns (DPO) and the responses table (version 5: store_responses_schema),
  * and version 1 to 5 ones the Evals API's tables (version 6: store_evals_schema); a database newer
- * than this build is refused. */
+ * than this build is refused. Those migrations are SQLite's: PostgreSQL support began at 6. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -378,14 +379,22 @@ static int ensure_schema(Store *s, Err *err) {
 
 #define STORE_OPEN_RETRIES 100 /* 20 ms apart: 2 s */
 
-/* database without its password (postgresql://user:secret@host/db -> postgresql://user@host/db),
- * for messages. */
+/* database without its password (postgresql://user:secret@host/db -> postgresql://user@host/db;
+ * ?password=secret -> ?password=***), for messages. */
 static void display_url(const char *database, char *out, size_t size) {
     const char *scheme = strstr(database, "://");
     const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
     const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
     if (colon) snprintf(out, size, "%.*s%s", (int)(colon - database), database, at);
     else snprintf(out, size, "%s", database);
+    char *pw = strstr(out, "password=");
+    if (pw) {
+        pw += strlen("password=");
+        char *end = pw + strcspn(pw, "&");
+        char rest[STORE_PATH_MAX];
+        snprintf(rest, sizeof rest, "%s", end);
+        snprintf(pw, size - (size_t)(pw - out), "***%s", rest);
+    }
 }
 
 static int connect_db(Store *s, const char *database, Err *err) {

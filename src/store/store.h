@@ -11,7 +11,7 @@
  *
  * Threads: a Store is one connection and is used by one thread at a time; every thread opens
  * its own (SQLite in WAL mode lets them read while one writes; writers wait up to
- * STORE_BUSY_TIMEOUT_MS). Lists are newest first unless asked otherwise; `after` is the id of
+ * STORE_BUSY_TIMEOUT_MS; PostgreSQL: one connection each). Lists are newest first unless asked otherwise; `after` is the id of
  * the last item of the previous page (the OpenAI SDKs' cursor).
  *
  * Errors: functions return 0, STORE_NOT_FOUND (1) where a lookup can miss, or -1 with err
@@ -63,7 +63,7 @@ int store_check_integrity(Store *s, Err *err);
 
 /* The reserve (store_reserve.c): store_reserve_ensure makes <data>/reserve, STORE_RESERVE_BYTES
  * of allocated space, unless it is there (-1, ERR_IO, when the disk has no room for it). A
- * connection with store_reserve_use(s, true) that finds the disk full (SQLITE_FULL) on a write
+ * connection with store_reserve_use(s, true) that finds the disk full (SQLite's SQLITE_FULL, PostgreSQL's disk_full) on a write
  * releases the reserve (store_reserve_release: true when there was one) and retries the write once:
  * for writes that free space or record a failure. store_file_delete and store_checkpoint_delete
  * use it always. */

@@ -2,7 +2,7 @@
  * status transitions, the worker's flags, the queue head, paged lists with a metadata filter,
  * counts by status (of one project or all) and the lookup of a fine-tuned model's job. A conditional write (transition,
  * update_if) is a single UPDATE, so of two racing writers exactly one wins. Metadata is kept as
- * JSON object text and only looked into (with SQLite's JSON1) when a list is filtered; this file
+ * JSON object text and only looked into (SQLite's JSON1, PostgreSQL's jsonb) when a list is filtered; this file
  * does not validate it. */
 #include <limits.h>
 #include <stdio.h>
