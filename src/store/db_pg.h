@@ -1,10 +1,15 @@
 /* db_pg.h: db_pg.c's side of db.h, called by db_sqlite.c's functions when a Db or DbStmt is
- * PostgreSQL's (its first field, the kind, says so). Nothing else includes it. */
+ * PostgreSQL's (its first field, the kind, says so). Nothing else includes it but the unit test of
+ * dbpg_translate. */
 #ifndef FTUNE_STORE_DB_PG_H
 #define FTUNE_STORE_DB_PG_H
 
 #include "db.h"
 
+/* PostgreSQL's spelling of the store's sql: `?N` and `?` as `$N`, the DDL types (see db_pg.c),
+ * quoted strings untouched (heap, caller frees; NULL when out of memory); *nparams receives the
+ * largest parameter number. */
+char *dbpg_translate(const char *sql, int *nparams);
 int dbpg_prepare(Db *db, const char *sql, DbStmt **out);
 /* v NULL binds NULL; integer: v is a decimal integer, sent as int8 */
 void dbpg_bind(DbStmt *st, int i, const char *v, bool integer);
