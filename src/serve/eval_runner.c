@@ -617,7 +617,7 @@ int eval_runner_start(Server *srv, EvalRunner **out, Err *err) {
     EvalRunner *r = calloc(1, sizeof *r);
     if (!r) return err_set(err, ERR_NOMEM, "out of memory");
     r->srv = srv;
-    if (store_open(srv->data_dir, &r->store, err)) {
+    if (store_open(srv->data_dir, srv->cfg.database, &r->store, err)) {
         free(r);
         return -1;
     }
