@@ -3,6 +3,8 @@ CC ?= gcc
 OPT ?= -O3 -march=native
 CFLAGS ?= $(OPT) -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -Itests -I/usr/include/x86_64-linux-gnu/openblas-openmp
+# libpq (libpq-dev): the store's PostgreSQL backend (src/store/db_pg.c)
+CFLAGS += -I/usr/include/postgresql
 # -Wno-psabi: GCC notes that 64-byte vectors (dot_fixed.h) pass differently without AVX-512; they
 # only pass between static functions of one file, never across an ABI boundary (an AVX2-only
 # build failed on that note under -Werror)
@@ -10,7 +12,7 @@ CFLAGS += -Wno-psabi
 # OpenBLAS built on OpenMP shares libgomp's thread pool with our own loops (the pthread build and
 # OpenMP spin against each other and run ~10x slower on decode).
 OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
-LDLIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -ljansson -lpcre2-8 -lsqlite3 -lmicrohttpd -lcurl -lcrypto -lpthread -lm -fopenmp
+LDLIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -ljansson -lpcre2-8 -lsqlite3 -lpq -lmicrohttpd -lcurl -lcrypto -lpthread -lm -fopenmp
 # oneDNN (libdnnl-dev) brings the bf16 path (AMX / AVX512-BF16); without it ftune builds fp32 only.
 # DNNL=0 builds without it even where it is installed.
 DNNL ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
@@ -21,8 +23,12 @@ endif
 
 BUILD = build
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*/*.c) $(wildcard src/*.c))
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC = $(wildcard tests/unit/*.c) tests/test_main.c tests/test_models.c tests/test_weights.c
+# The web console's pages (src/console/), embedded as byte arrays in a generated C file
+# (scripts/embed_console.sh, coreutils only) that goes into every build of the library.
+CONSOLE_FILES = $(sort $(wildcard src/console/*.html src/console/*.css src/console/*.js))
+CONSOLE_C = $(BUILD)/gen/console_assets.c
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/console_assets.o
+TEST_SRC = $(wildcard tests/unit/*.c) tests/test_main.c tests/test_models.c tests/test_weights.c tests/test_database.c
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz_%)
@@ -34,6 +40,13 @@ all: $(BUILD)/ftune
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(CONSOLE_C): scripts/embed_console.sh $(CONSOLE_FILES)
+	@mkdir -p $(dir $@)
+	bash scripts/embed_console.sh $@ $(CONSOLE_FILES)
+
+$(BUILD)/gen/console_assets.o: $(CONSOLE_C) src/serve/console.h
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libftune.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -49,7 +62,11 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libftune.a
 
 # Fuzz targets and their copy of the library are built with ASan/UBSan, at -O1.
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer
-ASAN_OBJ = $(LIB_SRC:%.c=$(BUILD)/asan/%.o)
+ASAN_OBJ = $(LIB_SRC:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/gen/console_assets.o
+
+$(BUILD)/asan/gen/console_assets.o: $(CONSOLE_C) src/serve/console.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -c $< -o $@
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -64,7 +81,11 @@ $(BUILD)/fuzz_%: tests/fuzz/%.c $(BUILD)/asan/libftune.a
 # ThreadSanitizer build of the binary and the unit tests (build/tsan/, -O1), for `make tsan`.
 TSAN_DIR = $(BUILD)/tsan
 TSAN = -fsanitize=thread -fno-omit-frame-pointer
-TSAN_OBJ = $(LIB_SRC:%.c=$(TSAN_DIR)/%.o)
+TSAN_OBJ = $(LIB_SRC:%.c=$(TSAN_DIR)/%.o) $(TSAN_DIR)/gen/console_assets.o
+
+$(TSAN_DIR)/gen/console_assets.o: $(CONSOLE_C) src/serve/console.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -c $< -o $@
 
 $(TSAN_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -125,4 +146,4 @@ bench: setup all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(TSAN_OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_SRC:%.c=$(BUILD)/%.d) $(TEST_OBJ:.o=.d) $(LIB_SRC:%.c=$(BUILD)/asan/%.d) $(LIB_SRC:%.c=$(TSAN_DIR)/%.d) $(BUILD)/src/main.d

@@ -7,7 +7,10 @@ set -euo pipefail
 
 DEB_PACKAGES=(build-essential libopenblas-openmp-dev libdnnl-dev libjansson-dev libpcre2-dev libsqlite3-dev
               libmicrohttpd-dev libcurl4-openssl-dev libssl-dev pkg-config ca-certificates python3 python3-pip unzip
-              chromium chromium-driver)
+              chromium chromium-driver libpq-dev postgresql)
+# libpq-dev: the store's PostgreSQL backend (ftune serve --database); postgresql: the server binaries
+# (initdb, pg_ctl) the tests start a throwaway cluster with (tests/pg_cluster.sh); its own service
+# is not used.
 # The official OpenAI SDK is the end-to-end tests' and the demo's client; Selenium drives headless
 # Chromium to check that `ftune eval --html` renders; jsonschema validates structured outputs in the
 # e2e tests (all pinned: the versions tested).
@@ -34,6 +37,10 @@ for p in "${PY_PACKAGES[@]}"; do
     "$PY" -c "import $module, sys; sys.exit(0 if not '$want' or $module.__version__ == '$want' else 1)" 2>/dev/null ||
         pymissing+=("$p")
 done
+# axe-core, for the web console's accessibility check (tests/e2e/test_console.py): this package
+# bundles axe.min.js; it has no __version__, so its distribution's version is checked.
+"$PY" -c "import importlib.metadata as m, sys; sys.exit(m.version('axe-selenium-python') != '2.1.6')" 2>/dev/null ||
+    pymissing+=("axe-selenium-python==2.1.6")
 if [ ${#pymissing[@]} -gt 0 ]; then
     echo "setup: installing Python packages: ${pymissing[*]}"
     "$PY" -m pip install -q "${pymissing[@]}" 2>/dev/null ||

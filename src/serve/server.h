@@ -24,6 +24,7 @@ typedef struct {
     const char *host;                /* NULL: 127.0.0.1 */
     int port;
     const char *data_dir;
+    const char *database;            /* NULL: SQLite in the data directory; else a postgresql:// URI */
     const char *model_dirs[SERVER_MAX_DIRS];
     int n_model_dirs;
     const char *api_keys[SERVER_MAX_KEYS];
@@ -55,6 +56,7 @@ struct Server {
     RateLimiter *limiter;            /* NULL: no rate limit */
     AccessLog *access_log;
     StoreThread *responses_writer;   /* stores finished responses, then sends them (routes_responses.c) */
+    struct EvalRunner *evals;        /* carries out eval runs (eval_runner.h) */
     char precision[FT_PRECISION_WHY_MAX]; /* the models' precision and why, for the log and job events */
 };
 

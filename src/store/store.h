@@ -1,6 +1,7 @@
 /* store.h: the server's durable state: uploaded files (rows + blob files written crash-safely
  * under <data>/files/), fine-tuning jobs, their events and checkpoints, projects and their API
- * keys (stored as SHA-256 digests), stored responses, in SQLite (WAL mode) at <data>/ftune.db.
+ * keys (stored as SHA-256 digests), stored responses, evals, in SQLite (WAL mode) at
+ * <data>/ftune.db or in a PostgreSQL database (db.h is the layer that speaks to either).
  * Files, jobs and responses belong to a project (events, checkpoints and fine-tuned models through
  * their job); the store filters lists by project, and callers compare a record's project with the
  * caller's for single lookups. This is the only module that speaks SQL, so that another database
@@ -10,7 +11,7 @@
  *
  * Threads: a Store is one connection and is used by one thread at a time; every thread opens
  * its own (SQLite in WAL mode lets them read while one writes; writers wait up to
- * STORE_BUSY_TIMEOUT_MS). Lists are newest first unless asked otherwise; `after` is the id of
+ * STORE_BUSY_TIMEOUT_MS; PostgreSQL: one connection each). Lists are newest first unless asked otherwise; `after` is the id of
  * the last item of the previous page (the OpenAI SDKs' cursor).
  *
  * Errors: functions return 0, STORE_NOT_FOUND (1) where a lookup can miss, or -1 with err
@@ -42,22 +43,27 @@
 
 typedef struct Store Store;
 
-/* Opens (creating when missing) the data directory, its files/ subdirectory and ftune.db with
- * the schema. Caller closes with store_close (NULL is a no-op). */
-int store_open(const char *data_dir, Store **out, Err *err);
+/* Opens (creating when missing) the data directory, its files/ subdirectory and the database with
+ * the schema: database NULL (or "") is SQLite at <data_dir>/ftune.db; a postgresql:// or
+ * postgres:// URI is that PostgreSQL database (libpq; the blobs and job directories stay in the
+ * data directory either way). Caller closes with store_close (NULL is a no-op). */
+int store_open(const char *data_dir, const char *database, Store **out, Err *err);
 void store_close(Store *s);
+/* True when database is a URI store_open takes (postgresql:// or postgres://). */
+bool store_is_database_url(const char *database);
 const char *store_data_dir(const Store *s);
 
 /* Start-up checks (store_check.c). store_check_presence, before store_open (which would create
  * the database): -1 naming what is there when ftune.db is missing or empty while files/ or jobs/
  * hold entries. store_check_integrity: PRAGMA quick_check, -1 (ERR_FORMAT) naming the first
- * problem when the database is corrupt. */
-int store_check_presence(const char *data_dir, Err *err);
+ * problem when the database is corrupt. With PostgreSQL (database non-NULL) neither has anything to
+ * look at: presence is 0, integrity is PostgreSQL's own. */
+int store_check_presence(const char *data_dir, const char *database, Err *err);
 int store_check_integrity(Store *s, Err *err);
 
 /* The reserve (store_reserve.c): store_reserve_ensure makes <data>/reserve, STORE_RESERVE_BYTES
  * of allocated space, unless it is there (-1, ERR_IO, when the disk has no room for it). A
- * connection with store_reserve_use(s, true) that finds the disk full (SQLITE_FULL) on a write
+ * connection with store_reserve_use(s, true) that finds the disk full (SQLite's SQLITE_FULL, PostgreSQL's disk_full) on a write
  * releases the reserve (store_reserve_release: true when there was one) and retries the write once:
  * for writes that free space or record a failure. store_file_delete and store_checkpoint_delete
  * use it always. */
@@ -251,11 +257,53 @@ int store_response_get(Store *s, const char *id, ResponseRecord *out, Err *err);
 int store_response_delete(Store *s, const char *id, Err *err);
 void store_response_clear(ResponseRecord *r); /* frees body and input; NULL is a no-op */
 
-/* ---- vector stores (store_vectors.c; schema version 6) ----
+/* ---- evals (store_evals.c) ----
+ * The Evals API's evals, runs and output items: each record is the API object as JSON text (body,
+ * which the store does not read) with the columns lists filter on. Its project is compared by the
+ * caller, as for files and jobs. */
+typedef enum { EVAL_OBJ_EVAL = 0, EVAL_OBJ_RUN = 1, EVAL_OBJ_ITEM = 2 } EvalKind;
+
+typedef struct {
+    char id[STORE_ID_MAX];      /* eval_..., evalrun_..., outputitem_... */
+    char project[STORE_ID_MAX];
+    char parent[STORE_ID_MAX];  /* a run's eval, an item's run; "" for an eval */
+    long long created_at;
+    char status[STORE_ID_MAX];  /* a run's (queued, in_progress, completed, canceled, failed), an
+                                 * item's (pass, fail); "" for an eval */
+    long long item_index;       /* an item's index in its run's data source; -1 otherwise */
+    char *body;                 /* heap: the API object (JSON text) */
+} EvalObject;
+
+typedef struct {
+    const char *project;        /* NULL: every project's */
+    const char *parent;         /* NULL: any */
+    const char *status;         /* NULL: any */
+    const char *after;          /* NULL: from the start (an unknown id, or another project's, is STORE_NOT_FOUND) */
+    int limit;
+    bool ascending;             /* creation order (items: their index) */
+} EvalListQuery;
+
+/* Inserts o (every field set by the caller; an item's (parent, item_index) is unique). */
+int store_eval_put(Store *s, EvalKind kind, const EvalObject *o, Err *err);
+/* Replaces a record's status and body. STORE_NOT_FOUND. */
+int store_eval_update(Store *s, EvalKind kind, const char *id, const char *status, const char *body, Err *err);
+/* out's body is heap: store_eval_clear. STORE_NOT_FOUND. */
+int store_eval_get(Store *s, EvalKind kind, const char *id, EvalObject *out, Err *err);
+/* Records matching q, at most q->limit; *out heap (store_eval_list_free). */
+int store_eval_list(Store *s, EvalKind kind, const EvalListQuery *q, EvalObject **out, int *n, bool *has_more,
+                    Err *err);
+/* Removes a record with what hangs off it (an eval's runs and their items, a run's items), in one
+ * transaction. STORE_NOT_FOUND. */
+int store_eval_delete(Store *s, EvalKind kind, const char *id, Err *err);
+void store_eval_clear(EvalObject *o);
+void store_eval_list_free(EvalObject *list, int n);
+
+/* ---- vector stores (store_vectors.c; schema version 7) ----
  * A vector store belongs to a project and holds files (uploaded ones, by id), each cut into chunks
- * whose text and embedding (dim float32, little-endian, one BLOB) are rows of vector_chunks, indexed
- * for full-text search by an FTS5 table (BM25). Chunks of a store are read back as one contiguous
- * matrix for exact cosine search. */
+ * whose text and embedding (dim float32, little-endian, as hex text: the database layer binds text
+ * and integers) are rows of vector_chunks, indexed for full-text search (SQLite: an FTS5 table,
+ * BM25; PostgreSQL: a GIN index of to_tsvector('simple', text), ts_rank). Chunks of a store are read
+ * back as one contiguous matrix for exact cosine search. */
 typedef struct {
     char id[STORE_ID_MAX];                /* vs_... */
     char project[STORE_ID_MAX];
@@ -313,8 +361,9 @@ int store_vs_vectors(Store *s, const char *store_id, int dim, int64_t **ids, flo
  * any insert or delete changes one of them): a cached copy of store_vs_vectors is current while
  * both are the same. */
 int store_vs_version(Store *s, const char *store_id, long long *count, long long *max_id, Err *err);
-/* Full-text search of a store's chunks: the best `limit` by BM25 for query (words matched as any
- * of them, FTS5 syntax neutralised), ids and scores -bm25 (higher is better; heap, caller frees). */
+/* Full-text search of a store's chunks: the best `limit` for query (words matched as any of them,
+ * query syntax neutralised), ids and scores (SQLite: -bm25; PostgreSQL: ts_rank; higher is better;
+ * heap, caller frees). */
 int store_vs_text_search(Store *s, const char *store_id, const char *query, int limit, int64_t **ids, double **scores,
                          int *n, Err *err);
 /* A chunk's file id and text (*text heap, caller frees). STORE_NOT_FOUND. */

@@ -173,10 +173,10 @@ static void *run(void *arg) {
     return NULL;
 }
 
-int embedder_start(int n_threads, const char *data_dir, Embedder **out, Err *err) {
+int embedder_start(int n_threads, const char *data_dir, const char *database, Embedder **out, Err *err) {
     Embedder *e = calloc(1, sizeof *e);
     if (!e) return err_set(err, ERR_NOMEM, "out of memory");
-    if (data_dir && store_open(data_dir, &e->store, err)) {
+    if (data_dir && store_open(data_dir, database, &e->store, err)) {
         free(e);
         return -1;
     }

@@ -63,9 +63,9 @@ typedef struct EmbedRequest {
 
 typedef struct Embedder Embedder;
 
-/* n_threads: compute threads of each forward pass (<= 0: every core); data_dir (may be NULL): where
- * the tasks' store connection is opened. */
-int embedder_start(int n_threads, const char *data_dir, Embedder **out, Err *err);
+/* n_threads: compute threads of each forward pass (<= 0: every core); data_dir (may be NULL) and
+ * database (NULL: SQLite in data_dir): where the tasks' store connection is opened (store_open). */
+int embedder_start(int n_threads, const char *data_dir, const char *database, Embedder **out, Err *err);
 /* Answers every queued request with 503 and stops the thread (NULL is a no-op). */
 void embedder_stop(Embedder *e);
 /* Threads of the forward passes from the next group on: n, or (n <= 0) the start's n_threads. The

@@ -41,9 +41,4 @@ static void run(const char *body, size_t len) {
     embedding_request_free(&r);
 }
 
-int main(int argc, char **argv) {
-    long iters = fuzz_iterations(argc, argv);
-    fuzz_bodies(SEEDS, N_SEEDS, SEED, BODY_MAX, iters, run);
-    printf("fuzz_embedding_request: %ld bodies\n", iters);
-    return 0;
-}
+int main(int argc, char **argv) { return fuzz_bodies(argc, argv, "fuzz_embedding_request", SEED, SEEDS, N_SEEDS, BODY_MAX, run); }

@@ -47,28 +47,6 @@ static inline size_t fuzz_mutate(Rng *r, unsigned char *buf, size_t len, size_t 
     return len;
 }
 
-/* The request-body targets' loop: iters bodies, each a mutation of the next seed (round robin, the
- * mutator seeded with rng_seed), passed to fn as an exact-size NUL-terminated heap copy so that ASan
- * sees any read past the body. */
-static inline void fuzz_bodies(const char *const *seeds, size_t n_seeds, uint64_t rng_seed_value, size_t body_max,
-                               long iters, void (*fn)(const char *body, size_t len)) {
-    Rng r;
-    rng_seed(&r, rng_seed_value);
-    unsigned char *buf = malloc(body_max + 1);
-    for (long it = 0; buf && it < iters; it++) {
-        const char *seed = seeds[it % (long)n_seeds];
-        size_t len = strlen(seed);
-        memcpy(buf, seed, len);
-        len = fuzz_mutate(&r, buf, len, body_max, 0);
-        char *body = malloc(len + 1);
-        memcpy(body, buf, len);
-        body[len] = 0;
-        fn(body, len);
-        free(body);
-    }
-    free(buf);
-}
-
 static inline int fuzz_write(const char *path, const unsigned char *buf, size_t len) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;

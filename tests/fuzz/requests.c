@@ -67,14 +67,9 @@ static void run_job(const char *body, size_t len) {
     free(job);
 }
 
-static void run_both(const char *body, size_t len) {
+static void run(const char *body, size_t len) {
     run_chat(body, len);
     run_job(body, len);
 }
 
-int main(int argc, char **argv) {
-    long iters = fuzz_iterations(argc, argv);
-    fuzz_bodies(SEEDS, N_SEEDS, SEED, BODY_MAX, iters, run_both);
-    printf("fuzz_requests: %ld bodies\n", iters);
-    return 0;
-}
+int main(int argc, char **argv) { return fuzz_bodies(argc, argv, "fuzz_requests", SEED, SEEDS, N_SEEDS, BODY_MAX, run); }

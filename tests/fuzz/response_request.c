@@ -52,8 +52,5 @@ static void run(const char *body, size_t len) {
 }
 
 int main(int argc, char **argv) {
-    long iters = fuzz_iterations(argc, argv);
-    fuzz_bodies(SEEDS, N_SEEDS, SEED, BODY_MAX, iters, run);
-    printf("fuzz_response_request: %ld bodies\n", iters);
-    return 0;
+    return fuzz_bodies(argc, argv, "fuzz_response_request", SEED, SEEDS, N_SEEDS, BODY_MAX, run);
 }

@@ -59,9 +59,4 @@ static void run(const char *body, size_t len) {
     vs_search_request_free(&sr);
 }
 
-int main(int argc, char **argv) {
-    long iters = fuzz_iterations(argc, argv);
-    fuzz_bodies(SEEDS, N_SEEDS, SEED, BODY_MAX, iters, run);
-    printf("fuzz_vector_store_request: %ld bodies\n", iters);
-    return 0;
-}
+int main(int argc, char **argv) { return fuzz_bodies(argc, argv, "fuzz_vector_store_request", SEED, SEEDS, N_SEEDS, BODY_MAX, run); }

@@ -3,7 +3,8 @@
  * chunks as one contiguous matrix in insertion order and makes them searchable by BM25 (the chunk
  * with a rare word first, FTS5 syntax in a query taken as words), a failed or detached file keeps
  * no chunks, deleting a store or a file removes its chunks from both the table and the index, and
- * files left in_progress are failed at start-up. */
+ * files left in_progress are failed at start-up. On SQLite, and on PostgreSQL under
+ * tests/cli/store_postgres.sh (FTUNE_TEST_DATABASE; full-text search through ts_rank there). */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "test_database.h"
 
 #define DIM 4
 
@@ -40,7 +42,7 @@ TEST(store_vectors_roundtrip_and_search) {
     REQUIRE(mkdtemp(dir));
     Store *s;
     Err err = {0};
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     VectorStoreRecord v = make_store("vs_a", "proj_1"), w = make_store("vs_b", "proj_1"), x = make_store("vs_c", "proj_2");
     snprintf(v.name, sizeof v.name, "kb");
     snprintf(v.metadata, sizeof v.metadata, "{\"k\":\"v\"}");
