@@ -2,17 +2,21 @@
 throwaway PostgreSQL cluster (tests/pg_cluster.sh): upload a file, fine-tune tiny-qwen2 on it, chat
 with the fine-tuned model; the data directory holds the blob and the job's directory but no
 ftune.db (the records are in PostgreSQL); after a restart on the same database the file, the job
-and every one of its events are still there and the model still answers. Skipped (exit 0, with a
+and every one of its events are still there and the model still answers; a vector store (its
+chunks' full-text part through PostgreSQL's tsvector) finds a rare product code's file and the
+nearest file of a question, before and after the restart (with models/all-MiniLM-L6-v2). Skipped (exit 0, with a
 message) where the PostgreSQL server binaries are absent; scripts/setup.sh installs them.
 Plain script: `python3 tests/e2e/test_postgres.py`.
 """
+import io
 import os
 import subprocess
+import time
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import ROOT, Server, chat_example, check, run_tests, stop_and_clean, wait_job, write_jsonl  # noqa: E402
+from serve_util import MODELS, ROOT, Server, chat_example, check, run_tests, stop_and_clean, wait_job, write_jsonl  # noqa: E402
 
 BASE = "tiny-qwen2"
 CLUSTER = os.path.join(ROOT, "tests", "pg_cluster.sh")
@@ -63,6 +67,30 @@ def test_fine_tune_and_chat(c):
     check(not os.path.exists(os.path.join(c.data_dir, "ftune.db")), "ftune.db made beside --database")
 
 
+VS_DOCS = {"router.txt": "The ZX-4471 router resets when its button is held for ten seconds.",
+           "cards.txt": "A lost or stolen card can be frozen in the app and replaced within five days.",
+           "cats.txt": "Cats sleep up to sixteen hours a day and purr when they are content."}
+
+
+def vs_search_first(c, query):
+    return c.client.vector_stores.search(c.vs_id, query=query, max_num_results=2).data[0].filename
+
+
+def test_vector_store(c):
+    if not os.path.isfile(os.path.join(MODELS, "all-MiniLM-L6-v2", "model.safetensors")):
+        print("    (no all-MiniLM-L6-v2: vector store part skipped)")
+        c.vs_id = None
+        return
+    ids = [c.client.files.create(file=(n, io.BytesIO(t.encode())), purpose="assistants").id for n, t in VS_DOCS.items()]
+    c.vs_id = c.client.vector_stores.create(name="pg", file_ids=ids).id
+    deadline = time.time() + 120
+    while c.client.vector_stores.retrieve(c.vs_id).status != "completed":
+        check(time.time() < deadline, "the vector store is still in progress")
+        time.sleep(0.1)
+    check(vs_search_first(c, "ZX-4471") == "router.txt", "the rare code did not find its file")
+    check(vs_search_first(c, "my credit card was stolen") == "cards.txt", "the question did not find its file")
+
+
 def test_restart_keeps_everything(c):
     c.server.stop()
     c.server.start()
@@ -74,6 +102,8 @@ def test_restart_keeps_everything(c):
     r = c.client.chat.completions.create(model=c.model, messages=[{"role": "user", "content": "What colour is item 3?"}],
                                          max_tokens=8, temperature=0)
     check(r.choices[0].message.content == c.reply, "reply after restart %r != %r" % (r.choices[0].message.content, c.reply))
+    if c.vs_id:
+        check(vs_search_first(c, "how long do cats sleep") == "cats.txt", "the vector store after a restart")
 
 
 if __name__ == "__main__":
@@ -81,4 +111,4 @@ if __name__ == "__main__":
     if not probe.stdout.strip():
         print("skipped: no PostgreSQL server binaries (scripts/setup.sh installs the postgresql package)")
         sys.exit(0)
-    run_tests([test_fine_tune_and_chat, test_restart_keeps_everything], setup, teardown)
+    run_tests([test_fine_tune_and_chat, test_vector_store, test_restart_keeps_everything], setup, teardown)
