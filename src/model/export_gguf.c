@@ -1,0 +1,193 @@
+/* export_gguf.c: LoRA adapters and merged models as GGUF files (see export_gguf.h). Tensor names
+ * and shapes come from the architecture table (arch.h); matrices are merged and quantized a block
+ * of rows at a time, so only the output file's bytes are held in memory. */
+#include "export_gguf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../tensor/matmul.h"
+#include "../tensor/quantize.h"
+#include "gguf.h"
+#include "gguf_write.h"
+
+#define EXPORT_ROW_BLOCK 256 /* rows dequantized, merged and quantized at a time */
+
+/* GGML file types (llama.h's LLAMA_FTYPE_*) for general.file_type. */
+static uint32_t file_type_of(uint32_t type) {
+    switch (type) {
+    case QUANT_F32: return 0;
+    case QUANT_F16: return 1;
+    case QUANT_Q4_0: return 2;
+    case QUANT_Q8_0: return 7;
+    case QUANT_Q4_K: return 14; /* MOSTLY_Q4_K_S: every matrix Q4_K */
+    default: return 0;
+    }
+}
+
+int export_gguf_type(const char *name, uint32_t *type, Err *err) {
+    static const struct {
+        const char *name;
+        uint32_t type;
+    } types[] = {{"f32", QUANT_F32}, {"f16", QUANT_F16}, {"q8_0", QUANT_Q8_0}, {"q4_0", QUANT_Q4_0}, {"q4_k", QUANT_Q4_K}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcasecmp(name, types[i].name) == 0) {
+            *type = types[i].type;
+            return 0;
+        }
+    return err_set(err, ERR_ARG, "unknown GGUF type '%s' (f32, f16, q8_0, q4_0 and q4_k are written)", name);
+}
+
+/* Whether weight w's rows are stored in GGUF's RoPE pair order for this architecture. */
+static bool rope_permuted(const Model *m, const ArchWeight *w) {
+    return w->rope && arch_describe(m->cfg.arch)->gguf_rope_permuted;
+}
+
+static int out_row(const Model *m, const ArchWeight *w, int r) {
+    return rope_permuted(m, w) ? model_gguf_rope_row(r, m->cfg.head_dim) : r;
+}
+
+/* --- the adapter --- */
+
+int model_export_gguf_adapter(const Model *m, const Lora *lora, const char *out_path, Err *err) {
+    const ModelConfig *c = &m->cfg;
+    const ArchDesc *a = arch_describe(c->arch);
+    if (lora->n_layer != c->n_layer)
+        return err_set(err, ERR_ARG, "the adapter has %d layers, the model %d", lora->n_layer, c->n_layer);
+    GgufWriter *w;
+    if (gguf_writer_new(&w, err)) return -1;
+    int rc = gguf_writer_add_str(w, "general.architecture", a->name, err) ||
+             gguf_writer_add_str(w, "general.type", "adapter", err) ||
+             gguf_writer_add_str(w, "adapter.type", "lora", err) ||
+             gguf_writer_add_f32(w, "adapter.lora.alpha", lora->cfg.alpha, err);
+    char name[ARCH_MAX_NAME + 16], base[ARCH_MAX_NAME];
+    for (int l = 0; !rc && l < c->n_layer; l++)
+        for (int t = 0; !rc && t < LORA_N_TARGETS; t++) {
+            const LoraPair *p = lora_pair(lora, l, (LoraTarget)t);
+            const ArchWeight *aw = arch_find_lora_weight(a, (LoraTarget)t);
+            if (!p->A || !aw) continue;
+            arch_format_gguf_name(aw, l, base, sizeof base);
+            snprintf(name, sizeof name, "%s.lora_a", base);
+            uint64_t ne_a[2] = {(uint64_t)p->in, (uint64_t)p->rank}, ne_b[2] = {(uint64_t)p->rank, (uint64_t)p->out};
+            rc = gguf_writer_add_tensor(w, name, QUANT_F32, 2, ne_a, p->A, (size_t)p->rank * p->in * sizeof(float),
+                                        false, err);
+            size_t row = (size_t)p->rank * sizeof(float);
+            float *b = rc ? NULL : malloc((size_t)p->out * row);
+            if (!rc && !b) rc = err_set(err, ERR_NOMEM, "out of memory");
+            for (int r = 0; !rc && r < p->out; r++)
+                memcpy(b + (size_t)out_row(m, aw, r) * p->rank, p->B + (size_t)r * p->rank, row);
+            snprintf(name, sizeof name, "%s.lora_b", base);
+            if (!rc) rc = gguf_writer_add_tensor(w, name, QUANT_F32, 2, ne_b, b, (size_t)p->out * row, true, err);
+        }
+    if (!rc) rc = gguf_writer_write(w, out_path, err);
+    gguf_writer_free(w);
+    return rc ? -1 : 0;
+}
+
+/* --- the merged model --- */
+
+typedef struct {
+    const Model *m;
+    const Lora *lora;
+    uint32_t type;
+    GgufWriter *w;
+    float *rows; /* (EXPORT_ROW_BLOCK, widest row) scratch */
+    int n_fallback;
+    Err *err;
+} MergeCtx;
+
+/* The type a matrix with rows of cols values is written in: the asked one when its blocks fit. */
+static uint32_t fitting_type(uint32_t type, int cols) {
+    if (cols % (int)quant_block_elems(type) == 0) return type;
+    if (type != QUANT_F32 && cols % 32 == 0) return QUANT_Q8_0;
+    return type == QUANT_F32 ? QUANT_F32 : QUANT_F16;
+}
+
+static int merge_matrix(MergeCtx *x, const ArchWeight *aw, int layer, const QuantMatrix *mat, const char *name) {
+    const Model *m = x->m;
+    int rows = mat->rows, cols = mat->cols;
+    uint32_t type = fitting_type(x->type, cols);
+    if (type != x->type) {
+        x->n_fallback++;
+        fprintf(stderr, "note: %s has rows of %d values, not a multiple of %s's blocks: written as %s\n", name, cols,
+                ggml_type_name(x->type), ggml_type_name(type));
+    }
+    size_t row_bytes = quant_row_bytes(type, (size_t)cols);
+    unsigned char *out = malloc((size_t)rows * row_bytes);
+    if (!out) return err_set(x->err, ERR_NOMEM, "out of memory");
+    const LoraPair *p = x->lora && aw->lora != ARCH_NO_LORA ? lora_pair(x->lora, layer, (LoraTarget)aw->lora) : NULL;
+    for (int r0 = 0; r0 < rows; r0 += EXPORT_ROW_BLOCK) {
+        int nr = rows - r0 < EXPORT_ROW_BLOCK ? rows - r0 : EXPORT_ROW_BLOCK;
+        for (int i = 0; i < nr; i++) op_matrix_row(x->rows + (size_t)i * cols, mat, r0 + i);
+        if (p && p->A) /* rows r0.. of W + scale B A: B's rows r0.. times A */
+            op_gemm(false, false, nr, cols, p->rank, x->lora->scale, p->B + (size_t)r0 * p->rank, p->A, 1.0f, x->rows);
+        for (int i = 0; i < nr; i++)
+            quant_quantize(type, x->rows + (size_t)i * cols, (size_t)cols,
+                           out + (size_t)out_row(m, aw, r0 + i) * row_bytes);
+    }
+    uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
+    return gguf_writer_add_tensor(x->w, name, type, 2, ne, out, (size_t)rows * row_bytes, true, x->err);
+}
+
+static int merge_weight(void *vctx, const ArchWeight *aw, int layer) {
+    MergeCtx *x = vctx;
+    char name[ARCH_MAX_NAME];
+    arch_format_gguf_name(aw, layer, name, sizeof name);
+    const QuantMatrix *mat = model_matrix(x->m, aw, layer);
+    if (mat) return merge_matrix(x, aw, layer, mat, name);
+    int rows = (int)arch_dim_size(aw->rows, &x->m->cfg);
+    const float *v = model_vector(x->m, aw, layer);
+    float *out = malloc((size_t)rows * sizeof(float));
+    if (!out) return err_set(x->err, ERR_NOMEM, "out of memory");
+    for (int r = 0; r < rows; r++) out[out_row(x->m, aw, r)] = v[r];
+    uint64_t ne[1] = {(uint64_t)rows};
+    return gguf_writer_add_tensor(x->w, name, QUANT_F32, 1, ne, out, (size_t)rows * sizeof(float), true, x->err);
+}
+
+/* Every key of the source but those the new file states itself. */
+static int copy_metadata(GgufWriter *w, const Gguf *src, uint32_t type, Err *err) {
+    for (int i = 0; i < gguf_n_kv(src); i++) {
+        const GgufKV *kv = gguf_kv(src, i);
+        if (strcmp(kv->key, "general.alignment") == 0 || strcmp(kv->key, "general.file_type") == 0 ||
+            strcmp(kv->key, "general.quantization_version") == 0)
+            continue;
+        if (gguf_writer_copy_kv(w, kv, err)) return -1;
+    }
+    return gguf_writer_add_u32(w, "general.file_type", file_type_of(type), err) ||
+                   gguf_writer_add_u32(w, "general.quantization_version", 2, err)
+               ? -1
+               : 0;
+}
+
+int model_export_gguf_merged(const Model *m, const Lora *lora, uint32_t type, const char *out_path, Err *err) {
+    const ModelConfig *c = &m->cfg;
+    if (!m->source)
+        return err_set(err, ERR_UNSUPPORTED,
+                       "%s: a merged GGUF is made from a GGUF base model (its tokenizer and chat template metadata "
+                       "are copied); this base is a Hugging Face directory: export it with --format hf, or convert "
+                       "the base with llama.cpp's convert_hf_to_gguf.py first",
+                       m->path);
+    if (!quant_can_quantize(type) || type == QUANT_BF16)
+        return err_set(err, ERR_ARG, "cannot write merged weights as %s", ggml_type_name(type));
+    if (lora && lora->n_layer != c->n_layer)
+        return err_set(err, ERR_ARG, "the adapter has %d layers, the model %d", lora->n_layer, c->n_layer);
+    int widest = c->dim;
+    if (c->ffn_dim > widest) widest = c->ffn_dim;
+    if (c->n_head * c->head_dim > widest) widest = c->n_head * c->head_dim;
+    MergeCtx x = {m, lora, type, NULL, malloc((size_t)EXPORT_ROW_BLOCK * widest * sizeof(float)), 0, err};
+    if (!x.rows) return err_set(err, ERR_NOMEM, "out of memory");
+    int rc = gguf_writer_new(&x.w, err);
+    if (!rc) rc = copy_metadata(x.w, m->source, type, err);
+    if (!rc) rc = arch_visit_weights(arch_describe(c->arch), c, merge_weight, &x);
+    if (!rc && m->rope_factors) {
+        uint64_t ne[1] = {(uint64_t)c->head_dim / 2};
+        rc = gguf_writer_add_tensor(x.w, "rope_freqs.weight", QUANT_F32, 1, ne, m->rope_factors,
+                                    (size_t)ne[0] * sizeof(float), false, err);
+    }
+    if (!rc) rc = gguf_writer_write(x.w, out_path, err);
+    gguf_writer_free(x.w);
+    free(x.rows);
+    return rc ? -1 : 0;
+}
