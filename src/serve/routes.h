@@ -26,6 +26,8 @@ void route_jobs_checkpoints(Ctx *c);
 void route_models_list(Ctx *c);
 void route_models_get(Ctx *c);
 void route_models_delete(Ctx *c);
+/* GET /v1/models/{model}/export (routes_model_export.c): an ftune extension */
+void route_models_export(Ctx *c);
 
 void route_chat_completions(Ctx *c);
 
