@@ -1,10 +1,11 @@
 """gguf_export_check.py: checks ftune's GGUF exports against llama.cpp (PyPI llama-cpp-python) and
 PyPI gguf's reader. Run by tests/cli/export_gguf.sh:
 
-    python3 tests/gguf_export_check.py FTUNE BASE.gguf ADAPTER_DIR WORKDIR
+    python3 tests/gguf_export_check.py FTUNE BASE.gguf ADAPTER_DIR WORKDIR [--types f16,q8_0]
+                                       [--report-only TYPES] [--prompts-file FILE]
 
 with ADAPTER_DIR a PEFT adapter ftune trained on BASE. It exports the adapter as a LoRA GGUF and
-the merged model as F16 and Q8_0 GGUFs, then checks:
+the merged model in each of --types (default F16 and Q8_0), then checks:
   1. every exported file reads the same through ftune (`ftune info --gguf`) and through
      gguf.GGUFReader: names, types, shapes, SHA-256 of the stored bytes and of the values as fp32;
   2. the adapter GGUF holds PEFT's A and B (read from adapter_model.safetensors by numpy), with
@@ -14,10 +15,17 @@ the merged model as F16 and Q8_0 GGUFs, then checks:
      and the PEFT factors, within fp16 rounding; the source's metadata is carried over;
   4. llama.cpp with the adapter GGUF on the base (Llama(lora_path=...)) gives the same greedy text
      as `ftune chat --adapter` on every prompt, and the adapter visibly changes the base's text;
-  5. llama.cpp on the merged F16 and Q8_0 files gives the same greedy text as `ftune chat` on the
-     same files, and llama.cpp's logits on the merged F16 file are within LOGIT_BOUND of its logits
-     on the base with the adapter GGUF (the export's own error: fp16 rounding of merged weights).
-Exits 1 with a message on the first failed check."""
+  5. llama.cpp on each merged file gives the same greedy text as `ftune chat` on the same file,
+     and, for a base stored in F32/F16, llama.cpp's logits on the merged F16 file are within
+     LOGIT_BOUND of its logits on the base with the adapter GGUF (the export's own error: fp16
+     rounding of merged weights; on a quantized base llama.cpp's own arithmetic differs more
+     between the two files than that, and the difference is printed).
+Prompts are rendered as ftune renders them: the plain format for a model without a chat template,
+else the model's Jinja template (tokenizer.chat_template, rendered by jinja2). Exits 1 with a
+message on the first failed check; greedy mismatches of the --report-only types (Q4_0, Q4_K:
+llama.cpp rounds activations to 8 bits for their products, ftune does not, so near-ties may go
+either way) are printed, not failed."""
+import argparse
 import hashlib
 import json
 import os
@@ -179,6 +187,11 @@ class LlamaCpp:
             c.llama_model_default_params = no_extra
         self.Llama = llama_cpp.Llama
 
+    @staticmethod
+    def stop_ids(llm):  # the end-of-turn tokens ftune stops at (chat_template_end_of_turn)
+        return {i for i in range(llm.n_vocab()) if llm.detokenize([i], special=True) in (b"<|im_end|>", b"<|eot_id|>")} \
+            if llm.metadata.get("tokenizer.chat_template") else set()
+
     def generate(self, model, prompt_ids, lora=None):
         kw = {"lora_path": lora} if lora else {}
         llm = self.Llama(model_path=model, n_ctx=len(prompt_ids) + MAX_TOKENS + 8, logits_all=True, n_threads=1,
@@ -188,7 +201,7 @@ class LlamaCpp:
         out = []
         for _ in range(MAX_TOKENS):
             nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-            if nxt == llm.token_eos():
+            if nxt == llm.token_eos() or nxt in self.stop_ids(llm):
                 break
             out.append(nxt)
             llm.eval([nxt])
@@ -201,8 +214,15 @@ class LlamaCpp:
 
 
 def prompt_ids(ftune, base, prompt):
-    # the plain chat format of a model without a template (chat_template.h), tokenized by ftune
-    return json.loads(run(ftune, "tokenize", "--model", base, "--no-special", f"<s>user: {prompt}\nassistant:"))
+    """The prompt as ftune renders it (chat_template.h), tokenized by ftune."""
+    tmpl = field(GGUFReader(base), "tokenizer.chat_template")
+    if tmpl is None:  # the plain format of a model without a template
+        text = f"<s>user: {prompt}\nassistant:"
+    else:
+        import jinja2
+        text = jinja2.Environment().from_string(tmpl).render(
+            messages=[{"role": "user", "content": prompt}], add_generation_prompt=True, bos_token="<s>")
+    return json.loads(run(ftune, "tokenize", "--model", base, "--no-special", text))
 
 
 def ftune_chat(ftune, model, prompt, adapter=None):
@@ -213,22 +233,36 @@ def ftune_chat(ftune, model, prompt, adapter=None):
 
 
 def main():
-    ftune, base, adapter_dir, work = sys.argv[1:5]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ftune")
+    ap.add_argument("base")
+    ap.add_argument("adapter_dir")
+    ap.add_argument("work")
+    ap.add_argument("--types", default="f16,q8_0")
+    ap.add_argument("--report-only", default="", help="types whose greedy mismatches are printed, not failed")
+    ap.add_argument("--prompts-file", help="one prompt a line (default: the toy prompts)")
+    a = ap.parse_args()
+    ftune, base, adapter_dir, work = a.ftune, a.base, a.adapter_dir, a.work
+    prompts = [l.strip() for l in open(a.prompts_file) if l.strip()] if a.prompts_file else PROMPTS
+    report_only = set(filter(None, a.report_only.split(",")))
     adapter = os.path.join(work, "adapter.gguf")
     run(ftune, "export", "--adapter", adapter_dir, "--model", base, "--format", "gguf", "--out", adapter)
     merged = {}
-    for t in ("f16", "q8_0"):
+    for t in a.types.split(","):
         merged[t] = os.path.join(work, f"merged-{t}.gguf")
         run(ftune, "export", "--model", base, "--adapter", adapter_dir, "--merge", "--format", "gguf", "--type", t,
             "--no-modelfile", "--out", merged[t])
     n = check_adapter(ftune, base, adapter_dir, adapter)
     print(f"  adapter GGUF: {n} LoRA pairs equal PEFT's, q/k rows in llama.cpp's order; ftune and gguf read the same")
-    check_merged_f16(ftune, base, adapter_dir, merged["f16"])
-    check_readers(ftune, merged["q8_0"])
-    print("  merged F16 and Q8_0: ftune and gguf read the same tensors")
+    if "f16" in merged:
+        check_merged_f16(ftune, base, adapter_dir, merged["f16"])
+    for path in merged.values():
+        check_readers(ftune, path)
+    print(f"  merged {', '.join(merged)}: ftune and gguf read the same tensors")
+    float_base = all(t.tensor_type.name in ("F32", "F16") for t in GGUFReader(base).tensors)
     lc = LlamaCpp()
-    changed = 0
-    for p in PROMPTS:
+    changed, mismatches = 0, 0
+    for p in prompts:
         ids = prompt_ids(ftune, base, p)
         with_lora, lora_logits = lc.generate(base, ids, lora=adapter)
         ours = ftune_chat(ftune, base, p, adapter_dir)
@@ -236,19 +270,29 @@ def main():
             fail(f"{p!r}: llama.cpp with the adapter GGUF says {with_lora!r}, ftune chat --adapter {ours!r}")
         plain, _ = lc.generate(base, ids)
         changed += plain != with_lora
+        same = ["base + adapter GGUF"]
         for t, path in merged.items():
             text, logits = lc.generate(path, ids)
-            ours = ftune_chat(ftune, path, p)
-            if text != ours:
-                fail(f"{p!r}: llama.cpp on merged {t} says {text!r}, ftune chat on it {ours!r}")
+            theirs = ftune_chat(ftune, path, p)
+            if text != theirs:
+                if t not in report_only:
+                    fail(f"{p!r}: llama.cpp on merged {t} says {text!r}, ftune chat on it {theirs!r}")
+                mismatches += 1
+                print(f"  {p!r}: merged {t}: llama.cpp {text!r}, ftune {theirs!r} (reported, not failed)")
+            else:
+                same.append(f"merged {t}")
             if t == "f16":
                 diff = float(np.max(np.abs(logits - lora_logits))) / float(np.max(np.abs(lora_logits)))
-                if diff > LOGIT_BOUND:
+                if float_base and diff > LOGIT_BOUND:
                     fail(f"{p!r}: merged f16 logits differ from base + adapter by {diff:.4f} of the largest")
-        print(f"  {p!r}: {ours!r} from llama.cpp and ftune alike (base + adapter GGUF, merged f16, merged q8_0)")
+                if not float_base:
+                    print(f"  {p!r}: merged f16 logits vs the quantized base + adapter in llama.cpp: {diff:.4f} of "
+                          "the largest (llama.cpp's quantized products round activations: reported, not bounded)")
+        print(f"  {p!r}: {ours!r} from llama.cpp and ftune alike ({', '.join(same)})")
     if not changed:
         fail("the adapter did not change llama.cpp's greedy text on any prompt: the check proves nothing")
-    print(f"  the adapter changes the base model's greedy text on {changed} of {len(PROMPTS)} prompts")
+    print(f"  the adapter changes the base model's greedy text on {changed} of {len(prompts)} prompts"
+          + (f"; {mismatches} reported mismatches" if report_only else ""))
 
 
 if __name__ == "__main__":
