@@ -19,26 +19,21 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
-import llama_cpp
-import llama_cpp.llama_cpp as c
 import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from gguf_export_check import load_llama_cpp  # noqa: E402  (the same llama.cpp settings as the test)
 OUT = os.path.join(ROOT, "tests", "golden", "gguf_export")
 # "<s>user: Tell me about toy 3.\nassistant: Toy 3 is a" in stories260K's vocabulary
 PROMPT = "<s>user: Tell me about toy 3.\nassistant: Toy 3 is a"
 
 
 def main():
-    dflt = c.llama_model_default_params
-    if hasattr(dflt(), "use_extra_bufts"):  # the AMX/repacking buffers segfault in llama_decode here
-        def no_extra():
-            p = dflt()
-            p.use_extra_bufts = False
-            return p
-        c.llama_model_default_params = no_extra
+    llama_cpp = load_llama_cpp()
     ftune = os.path.join(ROOT, "build", "ftune")
     model = os.path.join(ROOT, "models", "stories260K.gguf")
     with tempfile.TemporaryDirectory() as tmp:

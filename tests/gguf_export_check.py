@@ -172,20 +172,27 @@ def check_merged_f16(ftune, base, adapter_dir, path):
     print(f"  merged F16: every weight within {worst:.3f} of half an fp16 step of W + alpha/r B A")
 
 
+def load_llama_cpp():
+    """llama_cpp, its models loaded without the AMX/repacking weight buffers (they segfault in
+    llama_decode on small models on some hosts, e.g. stories260K in Q8_0 on Sapphire Rapids)."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as c
+    dflt = c.llama_model_default_params
+    if hasattr(dflt(), "use_extra_bufts") and not getattr(dflt, "ftune_no_extra", False):
+        def no_extra():
+            p = dflt()
+            p.use_extra_bufts = False
+            return p
+        no_extra.ftune_no_extra = True
+        c.llama_model_default_params = no_extra
+    return llama_cpp
+
+
 class LlamaCpp:
     """llama.cpp through llama-cpp-python, greedy, all logits kept."""
 
     def __init__(self):
-        import llama_cpp
-        import llama_cpp.llama_cpp as c
-        dflt = c.llama_model_default_params
-        if hasattr(dflt(), "use_extra_bufts"):  # the AMX/repacking buffers segfault in llama_decode here
-            def no_extra():
-                p = dflt()
-                p.use_extra_bufts = False
-                return p
-            c.llama_model_default_params = no_extra
-        self.Llama = llama_cpp.Llama
+        self.Llama = load_llama_cpp().Llama
 
     @staticmethod
     def stop_ids(llm):  # the end-of-turn tokens ftune stops at (chat_template_end_of_turn)

@@ -71,18 +71,7 @@ void route_models_export(Ctx *c) {
     ModelInfo m;
     Err err = {0};
     const char *id = c->req->params[0];
-    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
-    if (rc == 0 && !api_visible(c, m.project)) rc = STORE_NOT_FOUND;
-    if (rc == STORE_NOT_FOUND) {
-        char msg[3 * STORE_NAME_MAX];
-        registry_missing_text(id, &m, msg, sizeof msg);
-        api_errorf(c, 404, "invalid_request_error", "model", "model_not_found", "%s", msg);
-        return;
-    }
-    if (rc) {
-        api_server_error(c, "the model could not be looked up", &err);
-        return;
-    }
+    if (!route_model_lookup(c, id, &m)) return;
     if (m.kind == MODEL_BASE) {
         api_errorf(c, 400, "invalid_request_error", "model", "model_not_exportable",
                    "'%s' is a base model: only fine-tuned models, checkpoints and --adapter models have an adapter "
