@@ -43,13 +43,18 @@ static char *recorded_base(const char *adapter_dir) {
     return out;
 }
 
+static const char *eos_text(const Model *m) {
+    int32_t eos = tok_eos_id(m->tok);
+    return eos >= 0 ? tok_token_text(m->tok, eos) : NULL;
+}
+
 /* The Modelfile beside out_path: FROM ./<its file name>. */
 static int write_modelfile(const Model *m, const char *out_path, Err *err) {
     char dir_buf[4096], name_buf[4096], path[4200];
     snprintf(dir_buf, sizeof dir_buf, "%s", out_path);
     snprintf(name_buf, sizeof name_buf, "%s", out_path);
     char *text;
-    if (export_modelfile_text(m, basename(name_buf), &text, err)) return -1;
+    if (export_modelfile_text(m->tmpl, eos_text(m), m->path, basename(name_buf), &text, err)) return -1;
     snprintf(path, sizeof path, "%s/Modelfile", dirname(dir_buf));
     int rc = file_write_atomic(path, text, strlen(text), err);
     free(text);
@@ -70,7 +75,7 @@ static int run(const Args *a, const Model *m, const Lora *lora, Err *err) {
     /* the Modelfile is checked first, so that an untranslatable template leaves nothing written */
     char *probe;
     bool modelfile = !args_has(a, "no-modelfile");
-    if (modelfile && export_modelfile_text(m, "x.gguf", &probe, err)) return -1;
+    if (modelfile && export_modelfile_text(m->tmpl, eos_text(m), m->path, "x.gguf", &probe, err)) return -1;
     if (modelfile) free(probe);
     if (model_export_gguf_merged(m, lora, type, out, err)) return -1;
     fprintf(stderr, "wrote %s (%s, %s%s)\n", out, ggml_type_name(type), lora ? "adapter merged into " : "", m->path);

@@ -61,7 +61,9 @@ int model_export_gguf_adapter(const Model *m, const Lora *lora, const char *out_
     int rc = gguf_writer_add_str(w, "general.architecture", a->name, err) ||
              gguf_writer_add_str(w, "general.type", "adapter", err) ||
              gguf_writer_add_str(w, "adapter.type", "lora", err) ||
-             gguf_writer_add_f32(w, "adapter.lora.alpha", lora->cfg.alpha, err);
+             /* llama.cpp scales by alpha / r: the alpha that gives this adapter's scale (rsLoRA's
+              * alpha / sqrt(r) included) */
+             gguf_writer_add_f32(w, "adapter.lora.alpha", lora->scale * (float)lora->cfg.rank, err);
     char name[ARCH_MAX_NAME + 16], base[ARCH_MAX_NAME];
     for (int l = 0; !rc && l < c->n_layer; l++)
         for (int t = 0; !rc && t < LORA_N_TARGETS; t++) {
@@ -120,9 +122,12 @@ static int merge_matrix(MergeCtx *x, const ArchWeight *aw, int layer, const Quan
     const LoraPair *p = x->lora && aw->lora != ARCH_NO_LORA ? lora_pair(x->lora, layer, (LoraTarget)aw->lora) : NULL;
     for (int r0 = 0; r0 < rows; r0 += EXPORT_ROW_BLOCK) {
         int nr = rows - r0 < EXPORT_ROW_BLOCK ? rows - r0 : EXPORT_ROW_BLOCK;
+#pragma omp parallel for schedule(static)
         for (int i = 0; i < nr; i++) op_matrix_row(x->rows + (size_t)i * cols, mat, r0 + i);
         if (p && p->A) /* rows r0.. of W + scale B A: B's rows r0.. times A */
             op_gemm(false, false, nr, cols, p->rank, x->lora->scale, p->B + (size_t)r0 * p->rank, p->A, 1.0f, x->rows);
+        /* rows are quantized independently: the same bytes with any number of threads */
+#pragma omp parallel for schedule(static)
         for (int i = 0; i < nr; i++)
             quant_quantize(type, x->rows + (size_t)i * cols, (size_t)cols,
                            out + (size_t)out_row(m, aw, r0 + i) * row_bytes);

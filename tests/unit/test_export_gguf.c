@@ -206,29 +206,158 @@ TEST(export_gguf_merged_f16_logits_match_llama_cpp) {
     unlink(out);
 }
 
-TEST(export_modelfile_translates_chatml_and_refuses_plain) {
-    const char *s = test_model("nonexistent", "SmolLM2-135M-Instruct.Q4_1.gguf"); /* a static buffer */
-    Err err = {0};
-    Model *m;
-    char *text;
-    if (s) {
-        REQUIRE(model_load(s, &m, &err) == 0);
-        if (export_modelfile_text(m, "smol.gguf", &text, &err)) test_fail(__FILE__, __LINE__, "%s", err.msg);
-        REQUIRE(text);
-        CHECK(strstr(text, "FROM ./smol.gguf\n") != NULL);
-        CHECK(strstr(text, "TEMPLATE \"\"\"{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n") != NULL);
-        CHECK(strstr(text, "SYSTEM \"\"\"You are a helpful AI assistant named SmolLM, trained by Hugging Face\"\"\"") != NULL);
-        CHECK(strstr(text, "PARAMETER stop \"<|im_end|>\"\n") != NULL);
-        free(text);
-        model_free(m);
-    } else {
-        test_skip("SmolLM2 GGUF not fetched");
+/* The text an Ollama TEMPLATE of the shape export_modelfile.c writes ("{{- range .Messages }}BODY
+ * {{ end }}SUFFIX", "{{- end }}" trimming the whitespace before it) renders for messages, with
+ * {{ .Role }} and {{ .Content }} replaced, as Ollama's Go template engine renders it. */
+static char *expand_ollama(const char *tmpl, json_t *msgs) {
+    static const char open_tag[] = "{{- range .Messages }}";
+    const char *end = strstr(tmpl, "{{ end }}"), *end_trim = strstr(tmpl, "{{- end }}");
+    if (strncmp(tmpl, open_tag, sizeof open_tag - 1) != 0 || (!end && !end_trim)) return NULL;
+    const char *body = tmpl + sizeof open_tag - 1, *stop = end_trim ? end_trim : end;
+    size_t body_len = (size_t)(stop - body);
+    if (end_trim)
+        while (body_len && strchr(" \t\r\n", body[body_len - 1])) body_len--;
+    const char *suffix = stop + (end_trim ? strlen("{{- end }}") : strlen("{{ end }}"));
+    size_t cap = 1 << 16, n = 0;
+    char *out = calloc(1, cap);
+    for (size_t i = 0; i < json_array_size(msgs); i++) {
+        json_t *m = json_array_get(msgs, i);
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *content = json_string_value(json_object_get(m, "content"));
+        for (const char *p = body; p < body + body_len;) {
+            if (!strncmp(p, "{{ .Role }}", 11)) n += (size_t)snprintf(out + n, cap - n, "%s", role), p += 11;
+            else if (!strncmp(p, "{{ .Content }}", 14)) n += (size_t)snprintf(out + n, cap - n, "%s", content), p += 14;
+            else if (n + 1 < cap) out[n++] = *p++;
+        }
     }
-    const char *p = test_model("models/stories260K/stories260K.gguf", "stories260K.gguf");
-    if (p) {
-        REQUIRE(model_load(p, &m, &err) == 0);
-        CHECK(export_modelfile_text(m, "x.gguf", &text, &err) == -1 && err.code == ERR_UNSUPPORTED);
-        CHECK(strstr(err.msg, "plain") != NULL);
-        model_free(m);
+    snprintf(out + n, cap - n, "%s", suffix);
+    return out;
+}
+
+/* Whether text starts or ends with whitespace Python's str.strip() removes (ASCII and Unicode). */
+static bool strip_changes(const char *text) {
+    static const char *const ws[] = {" ", "\t", "\n", "\r", "\v", "\f", "\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80",
+                                     "\xe2\x80\x80", "\xe2\x80\x81", "\xe2\x80\x82", "\xe2\x80\x83", "\xe2\x80\x84",
+                                     "\xe2\x80\x85", "\xe2\x80\x86", "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89",
+                                     "\xe2\x80\x8a", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f",
+                                     "\xe3\x80\x80"};
+    size_t n = strlen(text);
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+        size_t k = strlen(ws[i]);
+        if (n >= k && (!memcmp(text, ws[i], k) || !memcmp(text + n - k, ws[i], k))) return true;
+    }
+    return false;
+}
+
+/* The part of a Modelfile line KEY """...""" (heap), or NULL. */
+static char *modelfile_block(const char *mf, const char *key) {
+    char open_s[32];
+    snprintf(open_s, sizeof open_s, "\n%s \"\"\"", key);
+    const char *a = strstr(mf, open_s);
+    if (!a) return NULL;
+    a += strlen(open_s);
+    const char *b = strstr(a, "\"\"\"");
+    return b ? strndup(a, (size_t)(b - a)) : NULL;
+}
+
+/* Every golden chat of the ChatML and Llama 3 templates (jinja2's renderings, tests/golden/
+ * chat_template/) that Ollama can express -- system, user and assistant messages, a generation
+ * prompt, no tools; for Llama 3 contents without the surrounding whitespace its template strips --
+ * renders through the Modelfile's TEMPLATE (with SYSTEM as Ollama adds it when the chat has no
+ * system message, and bos as the tokenizer adds it) to the same text. */
+TEST(export_modelfile_template_renders_like_the_model_template) {
+    static const char *const names[] = {"smollm2-135m-instruct", "qwen2.5-instruct", "qwen1.5-chat",
+                                        "chatml-openhermes-2.5", "llama3-8b-instruct", "llama3-8b-instruct-original"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/golden/chat_template/%s.json", names[k]);
+        json_t *g = json_load_file(test_path(path), 0, NULL);
+        REQUIRE(g);
+        char *src, *mf;
+        size_t len;
+        Err err = {0};
+        REQUIRE(file_read_all(test_path(json_string_value(json_object_get(g, "template_file"))), 1 << 20, &src, &len,
+                              &err) == 0);
+        const char *bos = json_string_value(json_object_get(g, "bos_token"));
+        const char *eos = json_string_value(json_object_get(g, "eos_token"));
+        ChatTemplate *ct;
+        REQUIRE(chat_template_new(src, bos, eos, &ct, &err) == 0);
+        if (export_modelfile_text(ct, eos, names[k], "m.gguf", &mf, &err)) {
+            test_fail(__FILE__, __LINE__, "%s: %s", names[k], err.msg);
+            continue;
+        }
+        CHECK(strstr(mf, "FROM ./m.gguf\n") != NULL);
+        char stop[300];
+        snprintf(stop, sizeof stop, "PARAMETER stop \"%s\"\n", chat_template_end_of_turn(ct));
+        CHECK(strstr(mf, stop) != NULL);
+        char *tmpl = modelfile_block(mf, "TEMPLATE"), *sys = modelfile_block(mf, "SYSTEM");
+        REQUIRE(tmpl);
+        CHECK((sys != NULL) == (chat_template_default_system(ct) != NULL));
+        int checked = 0;
+        json_t *cases = json_object_get(g, "cases"), *c;
+        size_t i;
+        json_array_foreach(cases, i, c) {
+            json_t *msgs = json_object_get(c, "messages");
+            if (!json_is_true(json_object_get(c, "add_generation_prompt")) || json_object_get(c, "tools") ||
+                json_is_true(json_object_get(c, "expect_error")) || !json_string_value(json_object_get(c, "expected")))
+                continue;
+            bool ok = json_array_size(msgs) > 0;
+            json_t *m;
+            size_t j;
+            json_array_foreach(msgs, j, m) {
+                const char *role = json_string_value(json_object_get(m, "role"));
+                const char *content = json_string_value(json_object_get(m, "content"));
+                if (!role || !content || json_object_get(m, "tool_calls") ||
+                    (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant")))
+                    ok = false;
+                else if (chat_template_kind(ct) == CHAT_TEMPLATE_LLAMA3 && strip_changes(content))
+                    ok = false; /* Llama 3 strips contents; Ollama passes them as sent */
+            }
+            if (!ok) continue;
+            json_t *with_sys = json_deep_copy(msgs);
+            const char *first = json_string_value(json_object_get(json_array_get(msgs, 0), "role"));
+            if (sys && strcmp(first, "system") != 0)
+                json_array_insert_new(with_sys, 0, json_pack("{s:s, s:s}", "role", "system", "content", sys));
+            char *got = expand_ollama(tmpl, with_sys);
+            REQUIRE(got);
+            char want[1 << 16];
+            snprintf(want, sizeof want, "%s", json_string_value(json_object_get(c, "expected")));
+            const char *w = want;
+            if (chat_template_adds_bos(ct) && !strncmp(w, bos, strlen(bos))) w += strlen(bos); /* the tokenizer's */
+            if (strcmp(got, w) != 0)
+                test_fail(__FILE__, __LINE__, "%s, %s: Ollama would render\n%s\nthe template renders\n%s", names[k],
+                          json_string_value(json_object_get(c, "name")), got, w);
+            checked++;
+            free(got);
+            json_decref(with_sys);
+        }
+        CHECK(checked >= 5);
+        printf("    %s: %d chats render the same through the Modelfile\n", names[k], checked);
+        free(tmpl);
+        free(sys);
+        free(mf);
+        free(src);
+        chat_template_free(ct);
+        json_decref(g);
+    }
+}
+
+TEST(export_modelfile_refuses_templates_without_translation) {
+    static const char *const names[] = {"llama2-chat", "mistral-7b-instruct-v0.2"};
+    for (size_t k = 0; k < 3; k++) {
+        ChatTemplate *ct;
+        Err err = {0};
+        char *src = NULL, *mf = NULL;
+        size_t len;
+        if (k < 2) {
+            char path[256];
+            snprintf(path, sizeof path, "tests/data/chat_templates/%s.jinja", names[k]);
+            REQUIRE(file_read_all(test_path(path), 1 << 20, &src, &len, &err) == 0);
+        }
+        REQUIRE(chat_template_new(src, "<s>", "</s>", &ct, &err) == 0);
+        CHECK(export_modelfile_text(ct, "</s>", "model", "x.gguf", &mf, &err) == -1 && err.code == ERR_UNSUPPORTED);
+        CHECK(mf == NULL && strstr(err.msg, "no Ollama translation") != NULL);
+        chat_template_free(ct);
+        free(src);
     }
 }
