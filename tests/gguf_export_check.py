@@ -20,6 +20,9 @@ the merged model in each of --types (default F16 and Q8_0), then checks:
      LOGIT_BOUND of its logits on the base with the adapter GGUF (the export's own error: fp16
      rounding of merged weights; on a quantized base llama.cpp's own arithmetic differs more
      between the two files than that, and the difference is printed).
+With a Hugging Face folder as BASE it checks instead that llama.cpp tokenizes the GGUF metadata ftune
+writes from tokenizer.json as ftune does (hard texts), and gives ftune's greedy text with the adapter
+GGUF on an F32 GGUF of the base and on merged F32 and F16 files (hf_main).
 Prompts are rendered as ftune renders them: the plain format for a model without a chat template,
 else the model's Jinja template (tokenizer.chat_template, rendered by jinja2). Exits 1 with a
 message on the first failed check; greedy mismatches of the --report-only types (Q4_0, Q4_K:
@@ -220,9 +223,17 @@ class LlamaCpp:
         return text, logits
 
 
+def chat_template(base):
+    """The Jinja chat template of a GGUF file or a Hugging Face folder, or None."""
+    if os.path.isdir(base):
+        cfg = json.load(open(os.path.join(base, "tokenizer_config.json")))
+        return cfg.get("chat_template")
+    return field(GGUFReader(base), "tokenizer.chat_template")
+
+
 def prompt_ids(ftune, base, prompt):
     """The prompt as ftune renders it (chat_template.h), tokenized by ftune."""
-    tmpl = field(GGUFReader(base), "tokenizer.chat_template")
+    tmpl = chat_template(base)
     if tmpl is None:  # the plain format of a model without a template
         text = f"<s>user: {prompt}\nassistant:"
     else:
@@ -239,6 +250,53 @@ def ftune_chat(ftune, model, prompt, adapter=None):
     return run(*args, prompt)[:-1]  # the reply and a newline
 
 
+# texts whose tokenization llama.cpp must share with ftune's Hugging Face tokenizer
+HARD_TEXTS = ["Hello world! 12345 don't", "  multiple   spaces\n\nnewlines\ttabs", "héllo wörld — naïve café 日本語 🌍",
+              "<|im_start|>user\nhi<|im_end|>", "it's 3.14159 and 1,000,000", "'S 'LL caps ÀÉÎ", "a\r\n\r\nb  \n c"]
+
+
+def hf_main(ftune, base, adapter_dir, work):
+    """A Hugging Face base: the merged GGUF carries tokenizer metadata ftune wrote itself
+    (tok_export_gguf), so llama.cpp must tokenize as ftune's tokenizer.json reader does; the adapter
+    GGUF is checked on an F32 GGUF of the base made by ftune."""
+    base_gguf, adapter = os.path.join(work, "base-f32.gguf"), os.path.join(work, "adapter.gguf")
+    merged = {t: os.path.join(work, f"merged-{t}.gguf") for t in ("f32", "f16")}
+    run(ftune, "export", "--model", base, "--merge", "--format", "gguf", "--type", "f32", "--no-modelfile",
+        "--out", base_gguf)
+    run(ftune, "export", "--model", base, "--adapter", adapter_dir, "--format", "gguf", "--out", adapter)
+    for t, path in merged.items():
+        run(ftune, "export", "--model", base, "--adapter", adapter_dir, "--merge", "--format", "gguf", "--type", t,
+            "--no-modelfile", "--out", path)
+        check_readers(ftune, path)
+    check_readers(ftune, adapter)
+    lc = LlamaCpp()
+    voc = lc.Llama(model_path=merged["f32"], vocab_only=True, verbose=False)
+    for text in HARD_TEXTS:
+        ours = json.loads(run(ftune, "tokenize", "--model", base, "--no-special", text))
+        theirs = voc.tokenize(text.encode(), add_bos=False, special=True)
+        if ours != theirs:
+            fail(f"{text!r}: ftune (tokenizer.json) {ours}, llama.cpp (exported GGUF metadata) {theirs}")
+    print(f"  {len(HARD_TEXTS)} hard texts: llama.cpp tokenizes the exported metadata as ftune tokenizes tokenizer.json")
+    changed = 0
+    for p in PROMPTS:
+        ids = prompt_ids(ftune, base, p)
+        ours = ftune_chat(ftune, base, p, adapter_dir)
+        with_lora, _ = lc.generate(base_gguf, ids, lora=adapter)
+        plain, _ = lc.generate(base_gguf, ids)
+        changed += plain != with_lora
+        if with_lora != ours:
+            fail(f"{p!r}: llama.cpp with the adapter GGUF says {with_lora!r}, ftune chat --adapter {ours!r}")
+        for t, path in merged.items():
+            text, _ = lc.generate(path, ids)
+            mine = ftune_chat(ftune, path, p)
+            if text != mine or (t == "f32" and text != ours):
+                fail(f"{p!r}: merged {t}: llama.cpp {text!r}, ftune on it {mine!r}, ftune on the folder {ours!r}")
+        print(f"  {p!r}: {ours!r} from ftune (folder + adapter) and llama.cpp (base GGUF + adapter GGUF, merged "
+              "f32, f16) alike")
+    if not changed:
+        fail("the adapter did not change llama.cpp's greedy text on any prompt: the check proves nothing")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ftune")
@@ -250,6 +308,8 @@ def main():
     ap.add_argument("--prompts-file", help="one prompt a line (default: the toy prompts)")
     a = ap.parse_args()
     ftune, base, adapter_dir, work = a.ftune, a.base, a.adapter_dir, a.work
+    if os.path.isdir(base):
+        return hf_main(ftune, base, adapter_dir, work)
     prompts = [l.strip() for l in open(a.prompts_file) if l.strip()] if a.prompts_file else PROMPTS
     report_only = set(filter(None, a.report_only.split(",")))
     adapter = os.path.join(work, "adapter.gguf")

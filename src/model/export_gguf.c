@@ -166,14 +166,36 @@ static int copy_metadata(GgufWriter *w, const Gguf *src, uint32_t type, Err *err
                : 0;
 }
 
+/* A Hugging Face source's metadata as llama.cpp's convert_hf_to_gguf.py writes it: the
+ * architecture's hyperparameters, the tokenizer (tok_export_gguf) and the chat template. */
+static int hf_metadata(GgufWriter *w, const Model *m, Err *err) {
+    const ModelConfig *c = &m->cfg;
+    const char *arch = arch_describe(c->arch)->name, *name = strrchr(m->path, '/');
+    name = name && name[1] ? name + 1 : m->path;
+    char key[128];
+#define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
+    if (gguf_writer_add_str(w, "general.architecture", arch, err) || gguf_writer_add_str(w, "general.name", name, err) ||
+        gguf_writer_add_u32(w, KEY("context_length"), (uint32_t)c->max_seq, err) ||
+        gguf_writer_add_u32(w, KEY("embedding_length"), (uint32_t)c->dim, err) ||
+        gguf_writer_add_u32(w, KEY("block_count"), (uint32_t)c->n_layer, err) ||
+        gguf_writer_add_u32(w, KEY("feed_forward_length"), (uint32_t)c->ffn_dim, err) ||
+        gguf_writer_add_u32(w, KEY("attention.head_count"), (uint32_t)c->n_head, err) ||
+        gguf_writer_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_head, err) ||
+        gguf_writer_add_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim, err) ||
+        gguf_writer_add_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim, err) ||
+        gguf_writer_add_u32(w, KEY("rope.dimension_count"), (uint32_t)c->head_dim, err) ||
+        gguf_writer_add_f32(w, KEY("rope.freq_base"), c->rope_theta, err) ||
+        gguf_writer_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->rms_eps, err) ||
+        gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)c->vocab, err))
+        return -1;
+#undef KEY
+    if (tok_export_gguf(m->tok, c->vocab, w, err)) return err_prefix(err, "%s", m->path);
+    const char *tmpl = m->text->chat_template_src;
+    return tmpl ? gguf_writer_add_str(w, "tokenizer.chat_template", tmpl, err) : 0;
+}
+
 int model_export_gguf_merged(const Model *m, const Lora *lora, uint32_t type, const char *out_path, Err *err) {
     const ModelConfig *c = &m->cfg;
-    if (!m->source)
-        return err_set(err, ERR_UNSUPPORTED,
-                       "%s: a merged GGUF is made from a GGUF base model (its tokenizer and chat template metadata "
-                       "are copied); this base is a Hugging Face directory: export it with --format hf, or convert "
-                       "the base with llama.cpp's convert_hf_to_gguf.py first",
-                       m->path);
     if (!quant_can_quantize(type) || type == QUANT_BF16)
         return err_set(err, ERR_ARG, "cannot write merged weights as %s", ggml_type_name(type));
     if (lora && lora->n_layer != c->n_layer)
@@ -184,7 +206,12 @@ int model_export_gguf_merged(const Model *m, const Lora *lora, uint32_t type, co
     MergeCtx x = {m, lora, type, NULL, malloc((size_t)EXPORT_ROW_BLOCK * widest * sizeof(float)), 0, err};
     if (!x.rows) return err_set(err, ERR_NOMEM, "out of memory");
     int rc = gguf_writer_new(&x.w, err);
-    if (!rc) rc = copy_metadata(x.w, m->source, type, err);
+    if (!rc) rc = m->source ? copy_metadata(x.w, m->source, type, err) : hf_metadata(x.w, m, err);
+    if (!rc && !m->source)
+        rc = gguf_writer_add_u32(x.w, "general.file_type", file_type_of(type), err) ||
+                     gguf_writer_add_u32(x.w, "general.quantization_version", 2, err)
+                 ? -1
+                 : 0;
     if (!rc) rc = arch_visit_weights(arch_describe(c->arch), c, merge_weight, &x);
     if (!rc && m->rope_factors) {
         uint64_t ne[1] = {(uint64_t)c->head_dim / 2};

@@ -8,10 +8,12 @@
  *    Hugging Face's order). llama.cpp scales by alpha / r, as PEFT and ftune do.
  *  - A base model with an adapter merged (W + alpha/r B A) in one type (F32, F16, Q8_0, Q4_0,
  *    Q4_K: every matrix, "pure"; a matrix whose rows do not fit the type's blocks falls back to
- *    Q8_0, else F16; vectors stay F32), with every metadata key of the source GGUF (architecture
- *    hyperparameters, tokenizer.ggml.*, tokenizer.chat_template, ...) copied except the file type
- *    and alignment. The source must be a GGUF file: a Hugging Face directory is refused (ftune does
- *    not build tokenizer.ggml.* metadata from tokenizer.json).
+ *    Q8_0, else F16; vectors stay F32). From a GGUF source every metadata key (architecture
+ *    hyperparameters, tokenizer.ggml.*, tokenizer.chat_template, ...) is copied except the file
+ *    type and alignment; from a Hugging Face folder the keys are written as llama.cpp's
+ *    convert_hf_to_gguf.py writes them: hyperparameters from the configuration, the tokenizer by
+ *    tok_export_gguf (byte-level BPE with a pre-tokenizer llama.cpp names; others refused), the
+ *    chat template.
  * Both are written crash-safely; nothing is written when something is refused. */
 #ifndef FTUNE_EXPORT_GGUF_H
 #define FTUNE_EXPORT_GGUF_H

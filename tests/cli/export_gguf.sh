@@ -2,9 +2,10 @@
 # ftune export to GGUF on stories260K (Llama architecture: q/k rows permuted): a LoRA adapter
 # trained for a few steps at a high learning rate is exported as an adapter GGUF and merged into
 # F16 and Q8_0 GGUFs; tests/gguf_export_check.py checks them with llama.cpp (llama-cpp-python) and
-# PyPI gguf's reader (same tensors, same greedy text as ftune, logits bound). Then the refusals:
-# an unknown --type, a merged GGUF from a Hugging Face directory, a Modelfile for a model whose
-# template has no Ollama translation, --type without --merge --format gguf.
+# PyPI gguf's reader (same tensors, same greedy text as ftune, logits bound); the same from a
+# Hugging Face folder (tiny-qwen2), whose GGUF tokenizer metadata ftune writes itself. Then the
+# refusals: an unknown --type, a Modelfile for a model whose template has no Ollama translation,
+# --type without --merge --format gguf.
 set -uo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -16,6 +17,13 @@ done >"$tmp/train.jsonl"
 out=$(./build/ftune train --model $M --train "$tmp/train.jsonl" --epochs 3 --batch-size 4 --rank 4 --seed 3 \
       --lr-multiplier 10 --precision fp32 --out "$tmp/run" 2>&1) || fail "train: $out"
 python3 tests/gguf_export_check.py ./build/ftune $M "$tmp/run" "$tmp" || fail "gguf_export_check.py"
+# a Hugging Face base (tiny Qwen2: q/k/v biases, no q/k permutation): the GGUF tokenizer metadata is
+# ftune's own (tok_export_gguf)
+mkdir -p "$tmp/hf"
+out=$(./build/ftune train --model models/tiny-qwen2 --train "$tmp/train.jsonl" --epochs 3 --batch-size 4 --rank 4 \
+      --seed 3 --lr-multiplier 10 --precision fp32 --out "$tmp/hf/run" 2>&1) || fail "train tiny-qwen2: $out"
+python3 tests/gguf_export_check.py ./build/ftune models/tiny-qwen2 "$tmp/hf/run" "$tmp/hf" 2>&1 | grep -v n_ctx_train
+[ "${PIPESTATUS[0]}" -eq 0 ] || fail "gguf_export_check.py on tiny-qwen2"
 
 # the adapter's recorded base model is used when --model is left out
 ./build/ftune export --adapter "$tmp/run" --format gguf --out "$tmp/a2.gguf" 2>/dev/null || fail "export without --model"
@@ -23,8 +31,6 @@ cmp -s "$tmp/a2.gguf" "$tmp/adapter.gguf" || fail "export without --model wrote 
 
 out=$(./build/ftune export --model $M --adapter "$tmp/run" --merge --format gguf --type q3_k --out "$tmp/x.gguf" 2>&1)
 [ $? -eq 2 ] && grep -q "unknown GGUF type 'q3_k'" <<<"$out" || fail "bad --type: $out"
-out=$(./build/ftune export --model models/tiny-qwen2 --merge --format gguf --out "$tmp/x.gguf" 2>&1)
-[ $? -eq 2 ] && grep -q "Hugging Face directory" <<<"$out" || fail "merged GGUF from a HF directory: $out"
 out=$(./build/ftune export --model $M --merge --format gguf --out "$tmp/x.gguf" 2>&1)
 [ $? -eq 2 ] && grep -q "no Ollama translation" <<<"$out" || fail "Modelfile of a plain template: $out"
 [ ! -e "$tmp/x.gguf" ] || fail "a refused export left a file"
