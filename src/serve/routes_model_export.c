@@ -2,7 +2,9 @@
  * never lets weights leave): the adapter of a fine-tuned model, a checkpoint or an --adapter model,
  * as a download. format=gguf: one LoRA adapter GGUF for llama.cpp's --lora and Ollama's ADAPTER
  * (model/export_gguf.h), made for the model's base (loaded through the model cache, as a chat
- * request would load it); format=peft: a ustar archive of adapter_config.json and
+ * request would load it: the first request for a base nobody has used loads it on the HTTP thread,
+ * which then waits as long as a first chat request waits for it; a full cache is a 503);
+ * format=peft: a ustar archive of adapter_config.json and
  * adapter_model.safetensors as they lie on disk. The same visibility as the other model routes
  * (another project's model is a 404); a base model has no adapter (400). The file is written under
  * DATA/tmp, opened, unlinked and streamed from the open descriptor. */
@@ -35,7 +37,7 @@ static int write_gguf(Ctx *c, const ModelInfo *m, const char *path, Err *err) {
     FtAdapter *a = NULL;
     FtError fe = {0};
     int rc = ft_adapter_load(base, m->adapter_dir, &a, &fe) || ft_adapter_save_gguf(a, path, &fe) ? -1 : 0;
-    if (rc) err_set(err, ERR_IO, "%s", fe.msg);
+    if (rc) err_set(err, ERR_IO, "%s", fe.msg); /* never ERR_UNSUPPORTED: that code means a busy cache */
     ft_adapter_free(a);
     model_cache_put(c->srv->cache, base);
     return rc;
@@ -78,11 +80,14 @@ void route_models_export(Ctx *c) {
                    "to export.", id);
         return;
     }
-    char path[4096];
+    char path[4096] = "";
     if (temp_file(c, path, sizeof path, &err) ||
         (gguf ? write_gguf(c, &m, path, &err) : write_peft_tar(&m, path, &err))) {
         if (path[0]) unlink(path);
-        api_server_error(c, "the adapter could not be exported", &err);
+        if (err.code == ERR_UNSUPPORTED) /* the model cache's slots are all in use */
+            api_errorf(c, 503, "server_error", NULL, "server_busy", "The server is busy (%s); retry later.", err.msg);
+        else
+            api_server_error(c, "the adapter could not be exported", &err);
         return;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
