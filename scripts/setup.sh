@@ -41,9 +41,10 @@ if [ ${#pymissing[@]} -gt 0 ]; then
         "$PY" -m pip install -q --break-system-packages "${pymissing[@]}"
 fi
 
-# The GGUF export test checks ftune's files with llama.cpp and PyPI gguf's reader (pinned: the
-# versions tested). llama-cpp-python builds llama.cpp from source once (a few minutes on 2 cores).
-for spec in gguf:gguf==0.19.0 llama_cpp:llama-cpp-python==0.3.36; do
+# The GGUF export test checks ftune's files with llama.cpp and PyPI gguf's reader, rendering chat
+# prompts with jinja2 (pinned: the versions tested). llama-cpp-python builds llama.cpp from source
+# once (a few minutes on 2 cores).
+for spec in gguf:gguf==0.19.0 jinja2:jinja2==3.1.6 llama_cpp:llama-cpp-python==0.3.36; do
     "$PY" -c "import ${spec%%:*}" 2>/dev/null && continue
     echo "setup: installing ${spec#*:}"
     "$PY" -m pip install -q "${spec#*:}" 2>/dev/null || "$PY" -m pip install -q --break-system-packages "${spec#*:}"
