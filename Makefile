@@ -21,7 +21,11 @@ endif
 
 BUILD = build
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*/*.c) $(wildcard src/*.c))
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The web console's pages (src/console/), embedded as byte arrays in a generated C file
+# (scripts/embed_console.sh, coreutils only) that goes into every build of the library.
+CONSOLE_FILES = $(sort $(wildcard src/console/*.html src/console/*.css src/console/*.js))
+CONSOLE_C = $(BUILD)/gen/console_assets.c
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/console_assets.o
 TEST_SRC = $(wildcard tests/unit/*.c) tests/test_main.c tests/test_models.c tests/test_weights.c
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/*.c)
@@ -34,6 +38,13 @@ all: $(BUILD)/ftune
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(CONSOLE_C): scripts/embed_console.sh $(CONSOLE_FILES)
+	@mkdir -p $(dir $@)
+	bash scripts/embed_console.sh $@ $(CONSOLE_FILES)
+
+$(BUILD)/gen/console_assets.o: $(CONSOLE_C) src/serve/console.h
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libftune.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -49,7 +60,11 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libftune.a
 
 # Fuzz targets and their copy of the library are built with ASan/UBSan, at -O1.
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer
-ASAN_OBJ = $(LIB_SRC:%.c=$(BUILD)/asan/%.o)
+ASAN_OBJ = $(LIB_SRC:%.c=$(BUILD)/asan/%.o) $(BUILD)/asan/gen/console_assets.o
+
+$(BUILD)/asan/gen/console_assets.o: $(CONSOLE_C) src/serve/console.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -c $< -o $@
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -64,7 +79,11 @@ $(BUILD)/fuzz_%: tests/fuzz/%.c $(BUILD)/asan/libftune.a
 # ThreadSanitizer build of the binary and the unit tests (build/tsan/, -O1), for `make tsan`.
 TSAN_DIR = $(BUILD)/tsan
 TSAN = -fsanitize=thread -fno-omit-frame-pointer
-TSAN_OBJ = $(LIB_SRC:%.c=$(TSAN_DIR)/%.o)
+TSAN_OBJ = $(LIB_SRC:%.c=$(TSAN_DIR)/%.o) $(TSAN_DIR)/gen/console_assets.o
+
+$(TSAN_DIR)/gen/console_assets.o: $(CONSOLE_C) src/serve/console.h
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out $(OPT),$(CFLAGS)) -O1 -c $< -o $@
 
 $(TSAN_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -125,4 +144,4 @@ bench: setup all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(TSAN_OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_SRC:%.c=$(BUILD)/%.d) $(TEST_OBJ:.o=.d) $(LIB_SRC:%.c=$(BUILD)/asan/%.d) $(LIB_SRC:%.c=$(TSAN_DIR)/%.d) $(BUILD)/src/main.d

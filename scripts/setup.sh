@@ -35,6 +35,10 @@ for p in "${PY_PACKAGES[@]}"; do
     "$PY" -c "import $module, sys; sys.exit(0 if not '$want' or $module.__version__ == '$want' else 1)" 2>/dev/null ||
         pymissing+=("$p")
 done
+# axe-core, for the web console's accessibility check (tests/e2e/test_console.py): this package
+# bundles axe.min.js; it has no __version__, so its distribution's version is checked.
+"$PY" -c "import importlib.metadata as m, sys; sys.exit(m.version('axe-selenium-python') != '2.1.6')" 2>/dev/null ||
+    pymissing+=("axe-selenium-python==2.1.6")
 if [ ${#pymissing[@]} -gt 0 ]; then
     echo "setup: installing Python packages: ${pymissing[*]}"
     "$PY" -m pip install -q "${pymissing[@]}" 2>/dev/null ||

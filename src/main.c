@@ -15,6 +15,7 @@ static const Command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"info", cmd_info, "describe a model file"},
     {"train", cmd_train, "fine-tune a LoRA adapter on a chat JSONL file"},
+    {"pull", cmd_pull, "download a model from the Hugging Face Hub into the models directory"},
     {"export", cmd_export, "merge an adapter into its model, as a Hugging Face directory"},
     {"validate", cmd_validate, "check a fine-tuning dataset (JSONL) and describe it"},
     {"eval", cmd_eval, "compare models on a held-out chat set (accuracy, tokens, latency)"},

@@ -16,5 +16,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_alias(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
 
 #endif

@@ -16,7 +16,7 @@
 
 static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot",
                                            "base-url", "api-key", "normalize", "max-tokens", "temperature",
-                                           "seed", "limit", "threads", "json", "html", "precision", NULL};
+                                           "seed", "limit", "threads", "json", "html", "precision", "record", NULL};
 static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "base-url", "api-key"};
 
 static void usage(void) {
@@ -27,12 +27,17 @@ static void usage(void) {
             "                  [--candidate NAME ...]... [--normalize none|trim|case] [--max-tokens N]\n"
             "                  [--temperature T] [--seed N] [--limit N] [--threads N] [--json FILE] [--html FILE]\n"
             "                  [" CLI_PRECISION_USAGE "]\n"
+            "       ftune eval --data PROMPTS.jsonl --record OUT.jsonl --candidate NAME --model ID --base-url URL ...\n"
             "Each example's last assistant message is the expected answer; the messages before it are the\n"
             "prompt. The first candidate is the baseline the others are compared with. A candidate runs\n"
             "locally (a GGUF file or Hugging Face folder, with an optional PEFT adapter) or, with --base-url,\n"
             "on an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1 for ftune serve). --system-file\n"
             "replaces the examples' system message; --fewshot puts a chat JSONL's examples before each\n"
-            "prompt. Generation is greedy unless --temperature is given. Default normalisation: trim.\n");
+            "prompt. Generation is greedy unless --temperature is given. Default normalisation: trim.\n"
+            "--record runs one candidate (typically the hosted model being replaced, through --base-url) and writes\n"
+            "its answers as a held-out chat JSONL: each example's prompt (all its messages, or those before a\n"
+            "final assistant message) followed by the answer; `ftune eval --data OUT.jsonl` then judges other\n"
+            "candidates against those answers.\n");
 }
 
 static void on_progress(void *user, const EvalCandidate *c, long done, long total) {
@@ -120,7 +125,12 @@ int cmd_eval(int argc, char **argv) {
     }
     Err err = {0};
     EvalSet set = {0};
-    if (eval_set_load(r, args_get(&a, "data"), limit, &set, &err)) {
+    const char *record = args_get(&a, "record");
+    if (record && r->n_cands != 1) {
+        fprintf(stderr, "ftune eval: --record runs exactly one candidate (%d given)\n", r->n_cands);
+        goto done;
+    }
+    if (eval_set_load(r, args_get(&a, "data"), limit, record != NULL, &set, &err)) {
         fprintf(stderr, "ftune eval: %s\n", err.msg);
         goto done;
     }
@@ -146,6 +156,21 @@ int cmd_eval(int argc, char **argv) {
     }
     cli_release_interrupt();
     if (cli_interrupted) fprintf(stderr, "stopped: reporting the examples done so far\n");
+    if (record) {
+        long written = 0;
+        const EvalCandidate *c = &r->cands[0];
+        if (c->error[0]) {
+            rc = 1;
+        } else if (eval_record_write(&set, c, record, &written, &err)) {
+            fprintf(stderr, "ftune eval: %s\n", err.msg);
+            rc = 1;
+        } else {
+            fprintf(stderr, "recorded %ld answers of %s in %s%s\n", written, c->name, record,
+                    written < set.n ? " (the others failed or were not reached: see above)" : "");
+            rc = written == set.n ? 0 : 1;
+        }
+        goto done;
+    }
     if (eval_summarise(r, &err)) {
         fprintf(stderr, "ftune eval: %s\n", err.msg);
         goto done;

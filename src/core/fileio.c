@@ -156,6 +156,22 @@ int file_is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+int file_make_dirs(const char *path, unsigned mode, Err *err) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return err_set(err, ERR_IO, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != 0) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+            return err_set(err, ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = c;
+        if (!c) break;
+    }
+    if (!file_is_dir(path)) return err_set(err, ERR_IO, "%s: not a directory", path);
+    return 0;
+}
+
 int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);

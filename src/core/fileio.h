@@ -44,6 +44,8 @@ int file_read_all(const char *path, size_t max_size, char **out, size_t *len, Er
 
 /* 1 if path is an existing directory, else 0. */
 int file_is_dir(const char *path);
+/* mkdir -p: creates path and its missing parents with mode; ERR_IO naming the one that failed. */
+int file_make_dirs(const char *path, unsigned mode, Err *err);
 /* Removes path and everything under it (a missing path is not an error). ERR_IO naming the first
  * entry that could not be removed. */
 int file_remove_tree(const char *path, Err *err);

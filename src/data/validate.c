@@ -16,6 +16,7 @@
 #include "jdoc.h"
 #include "jsonl_reader.h"
 #include "problem_list.h"
+#include "validate_preview.h"
 #include "../model/text_model.h"
 #include "utf8_check.h"
 
@@ -86,7 +87,9 @@ static void report_bad_json(Run *r, const char *text, size_t len) {
         utf8_count_chars(text, r->doc.err_pos) + 1, r->doc.err_msg);
 }
 
-/* Counts the tokens of a valid example. Returns 0, 1 when the template cannot render it (reported),
+static bool wants_preview(const Run *r) { return r->rep->n_previews < r->opt->preview_examples; }
+
+/* Counts the tokens of a valid example (and renders it for the preview while one is wanted). Returns 0, 1 when the template cannot render it (reported),
  * -1 on failure. */
 static int count_tokens(Run *r, ExampleTokenCounts *counts, Err *err) {
     const TextModel *tm = r->opt->model;
@@ -100,6 +103,7 @@ static int count_tokens(Run *r, ExampleTokenCounts *counts, Err *err) {
             example_messages_add_list(em, d, jdoc_get(d, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, err))
             return -1;
         rc = example_tokenize(tm, em, r->max_length, NULL, NULL, counts, &terr);
+        if (rc == 0 && wants_preview(r) && preview_add(r->rep, tm, em, r->line, err)) return -1;
     } else {
         uint32_t input = jdoc_get(d, 0, "input");
         if (example_messages_add_tools(em, d, input, err) ||
@@ -113,6 +117,7 @@ static int count_tokens(Run *r, ExampleTokenCounts *counts, Err *err) {
             if (example_messages_add_list(em, d, example_dpo_output(d, k == 1), EXAMPLE_TRAIN_ALL, err))
                 return -1;
             rc = example_tokenize(tm, em, r->max_length, NULL, NULL, &c[k], &terr);
+            if (rc == 0 && k == 0 && wants_preview(r) && preview_add(r->rep, tm, em, r->line, err)) return -1;
         }
         if (rc == 0) {
             counts->n_tokens = c[0].n_tokens > c[1].n_tokens ? c[0].n_tokens : c[1].n_tokens;
@@ -259,7 +264,8 @@ int validate_file(const char *path, const ValidateOptions *opt, ValidateReport *
     rep->method = opt->method;
     if (!(rep->path = strdup(path))) return err_set(err, ERR_NOMEM, "out of memory");
     if (opt->max_problems < 0 || opt->max_problems > VALIDATE_MAX_PROBLEMS_LIMIT || opt->max_length < 0 ||
-        opt->min_examples < 0 || (opt->method != VALIDATE_SUPERVISED && opt->method != VALIDATE_DPO))
+        opt->min_examples < 0 || (opt->method != VALIDATE_SUPERVISED && opt->method != VALIDATE_DPO) ||
+        opt->preview_examples < 0 || opt->preview_examples > VALIDATE_PREVIEW_MAX)
         return err_set(err, ERR_ARG, "invalid validation options");
     Run *r = calloc(1, sizeof *r);
     if (!r) return err_set(err, ERR_NOMEM, "out of memory");
@@ -288,6 +294,8 @@ void validate_report_free(ValidateReport *rep) {
     free(rep->model_path);
     free(rep->model_template);
     free(rep->model_note);
+    for (long i = 0; i < rep->n_previews; i++) preview_free(&rep->previews[i]);
+    free(rep->previews);
     memset(rep, 0, sizeof *rep);
 }
 

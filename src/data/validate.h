@@ -31,6 +31,7 @@
 #define VALIDATE_JANSSON_LINE_MAX ((size_t)1 << 20)   /* longest bad line re-read by Jansson for its message */
 #define VALIDATE_PATH_MAX 160                         /* bytes of a problem's JSON path */
 #define VALIDATE_MESSAGE_MAX 320                      /* bytes of a problem's message */
+#define VALIDATE_PREVIEW_MAX 20                       /* examples a report may render (preview_examples) */
 
 typedef enum { VALIDATE_SUPERVISED = 0, VALIDATE_DPO = 1 } ValidateMethod;
 typedef enum { VALIDATE_ERROR = 0, VALIDATE_WARNING = 1 } ValidateSeverity;
@@ -44,6 +45,7 @@ typedef struct {
     long max_problems;             /* problems listed, errors first */
     long min_examples;
     uint64_t max_file_bytes;
+    long preview_examples;         /* with a model: the first N valid examples rendered (rep->previews) */
 } ValidateOptions;
 
 /* Supervised, no model, the limits above. */
@@ -61,6 +63,17 @@ typedef struct {
     long n; /* values counted; the rest are 0 when n == 0 */
     double min, mean, median, p90, max;
 } ValidateDist;
+
+/* A valid example as the model sees it: its chat template's rendering, tokenized and decoded back,
+ * in segments of tokens that are all trained (the loss mask) or all not. A DPO example shows its
+ * preferred output. */
+typedef struct {
+    long line;
+    long n_tokens;
+    int n_segments;
+    char **text;   /* per segment, heap, NUL-terminated */
+    bool *trained; /* per segment */
+} ValidatePreview;
 
 typedef struct {
     char *path;
@@ -88,6 +101,8 @@ typedef struct {
     char *model_template;             /* chat template variant ("chatml", "llama3", "plain", ...) */
     long model_context;
     char *model_note; /* why the model's own template was not used, or NULL */
+    ValidatePreview *previews; /* the first opt->preview_examples valid examples (with a model) */
+    long n_previews;
 } ValidateReport;
 
 /* Validates the file at path. Returns 0 when the file could be read (valid or not: see

@@ -22,6 +22,21 @@ static json_t *problem_json(const ValidateProblem *p) {
                      p->message, "text", validate_problem_format(p, text, sizeof text));
 }
 
+/* {"line", "tokens", "segments": [{"text", "trained"}, ...]} */
+static json_t *preview_json(const ValidatePreview *p) {
+    json_t *segs = json_array();
+    bool ok = segs != NULL;
+    for (int i = 0; i < p->n_segments && ok; i++)
+        if (json_array_append_new(segs, json_pack("{s:s, s:b}", "text", p->text[i], "trained", p->trained[i])))
+            ok = false;
+    if (!ok) {
+        json_decref(segs);
+        return NULL;
+    }
+    return json_pack("{s:I, s:I, s:o}", "line", (json_int_t)p->line, "tokens", (json_int_t)p->n_tokens, "segments",
+                     segs);
+}
+
 json_t *validate_report_to_json(const ValidateReport *rep) {
     json_t *o = json_object(), *problems = json_array(), *stats = json_object();
     bool ok = o && problems && stats;
@@ -67,6 +82,12 @@ json_t *validate_report_to_json(const ValidateReport *rep) {
     } else {
         put(o, "model", json_null(), &ok);
         put(o, "token_counts", json_string("not computed: no model given"), &ok);
+    }
+    if (rep->n_previews > 0) { /* only when asked for (ValidateOptions.preview_examples) */
+        json_t *pv = json_array();
+        put(o, "preview", pv, &ok);
+        for (long i = 0; ok && i < rep->n_previews; i++)
+            if (json_array_append_new(pv, preview_json(&rep->previews[i]))) ok = false;
     }
     if (ok) return o;
 fail:

@@ -66,7 +66,7 @@ static int read_chat_jsonl(const char *path, long limit, json_t ***out, long *n_
     return 0;
 }
 
-int eval_set_load(EvalReport *r, const char *path, long limit, EvalSet *set, Err *err) {
+int eval_set_load(EvalReport *r, const char *path, long limit, bool prompts_only, EvalSet *set, Err *err) {
     memset(set, 0, sizeof *set);
     snprintf(r->data_path, sizeof r->data_path, "%s", path);
     json_t **all;
@@ -88,13 +88,19 @@ int eval_set_load(EvalReport *r, const char *path, long limit, EvalSet *set, Err
             json_t *role = json_object_get(json_array_get(msgs, k), "role");
             if (json_is_string(role) && strcmp(json_string_value(role), "assistant") == 0) last = (long)k;
         }
-        json_t *content = last >= 0 ? json_object_get(json_array_get(msgs, last), "content") : NULL;
-        if (last < 1 || !json_is_string(content))
+        /* a prompt to record an answer to may end before any assistant message (all of it is the
+         * prompt) or with one (replaced by the answer recorded) */
+        long size = (long)json_array_size(msgs);
+        bool unanswered = prompts_only && last != size - 1;
+        if (unanswered) last = size;
+        json_t *content = last < size ? json_object_get(json_array_get(msgs, last), "content") : NULL;
+        const char *answer = unanswered ? "" : json_is_string(content) ? json_string_value(content) : NULL;
+        if (last < 1 || !answer)
             return err_set(err, ERR_FORMAT,
                            "%s: example %ld: needs a prompt followed by an assistant message whose content is a string "
                            "(the expected answer)",
                            path, i + 1);
-        r->expected[i] = strdup(json_string_value(content));
+        r->expected[i] = strdup(answer);
         r->expected_norm[i] = eval_normalise_answer_dup(r->expected[i], r->norm);
         if (!r->expected[i] || !r->expected_norm[i]) return err_set(err, ERR_NOMEM, "out of memory");
         json_t *prompt = json_array();

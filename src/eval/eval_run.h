@@ -9,6 +9,7 @@
 #define FTUNE_EVAL_RUN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "eval.h"
@@ -23,8 +24,15 @@ typedef struct {
 
 /* Loads path into set and r->expected / r->expected_norm (normalised with r->norm); at most limit
  * examples (<= 0: all). Errors name the file and line: not JSON, no messages, no assistant
- * message, a non-string expected answer. */
-int eval_set_load(EvalReport *r, const char *path, long limit, EvalSet *set, Err *err);
+ * message, a non-string expected answer. prompts_only (for recording answers): an example that
+ * does not end with an assistant message is all prompt (its expected answer ""); one that does
+ * ends its prompt before it. */
+int eval_set_load(EvalReport *r, const char *path, long limit, bool prompts_only, EvalSet *set, Err *err);
+
+/* Writes c's answers as a held-out chat JSONL at path (crash-safely): one line per example that
+ * got an answer, {"messages": its prompt + {"role": "assistant", "content": the answer}}, in the
+ * set's order; *written: how many (the others' requests failed). */
+int eval_record_write(const EvalSet *set, const EvalCandidate *c, const char *path, long *written, Err *err);
 void eval_set_free(EvalSet *set);
 
 typedef struct {

@@ -178,17 +178,23 @@ int api_field_number(json_t *obj, const char *key, double min, double max, doubl
     return 0;
 }
 
-int api_check_fields(json_t *obj, const char *const *fields, size_t n, ApiError *e) {
+int api_check_fields_at(json_t *obj, const char *at, const char *const *fields, size_t n, ApiError *e) {
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
         bool known = false;
         for (size_t i = 0; i < n && !known; i++) known = strcmp(key, fields[i]) == 0;
-        if (!known)
-            return api_fail(e, 400, "invalid_request_error", key, "unknown_parameter",
-                            "Unrecognized request argument supplied: %s", key);
+        if (known) continue;
+        char param[160];
+        snprintf(param, sizeof param, "%s%s%s", at ? at : "", at && *at ? "." : "", key);
+        return api_fail(e, 400, "invalid_request_error", param, "unknown_parameter",
+                        "Unrecognized request argument supplied: %s", param);
     }
     return 0;
+}
+
+int api_check_fields(json_t *obj, const char *const *fields, size_t n, ApiError *e) {
+    return api_check_fields_at(obj, NULL, fields, n, e);
 }
 
 int api_refuse_unless_neutral(json_t *obj, const char *key, const char *const *neutral, int n_neutral, const char *why,

@@ -71,6 +71,9 @@ json_t *api_parse_object(const char *body, size_t len, ApiError *e);
 /* -1 with a 400 unknown_parameter naming the first key of obj that is not one of the n fields
  * (OpenAI's "Unrecognized request argument supplied"); 0 when all are known. */
 int api_check_fields(json_t *obj, const char *const *fields, size_t n, ApiError *e);
+/* The same for an object nested at the path `at` ("testing_criteria[0]"): the parameter named is
+ * at.key. */
+int api_check_fields_at(json_t *obj, const char *at, const char *const *fields, size_t n, ApiError *e);
 
 /* A field of the API that ftune knows but does not implement: 0 when it is absent, null or its
  * neutral value (false, 0, an empty array or object, or one of the n_neutral strings), else -1 with

@@ -6,6 +6,44 @@
 
 #include "server.h"
 
+void generation_chat_request(ChatRequest *cr, const ModelInfo *m, InferRequest *r) {
+    snprintf(r->base_path, sizeof r->base_path, "%s", m->base_path);
+    snprintf(r->adapter_dir, sizeof r->adapter_dir, "%s", m->adapter_dir);
+    r->msgs = cr->msgs;
+    r->n_msgs = cr->n_msgs;
+    r->tools = (InferTools){.defs = cr->tools, .n_defs = cr->n_tools, .choice = cr->tool_choice,
+                            .function = cr->tool_function, .parallel = cr->parallel_tool_calls,
+                            .calls = cr->tool_calls};
+    r->owner = cr->root;
+    r->n_choices = cr->n;
+    FtGenParams *p = &r->params;
+    p->max_tokens = (int)cr->max_tokens;
+    p->temperature = (float)cr->temperature;
+    p->top_p = cr->top_p > 0 ? (float)cr->top_p : 1.0f;
+    if (cr->top_p == 0) p->temperature = 0; /* top_p 0 keeps only the most likely token */
+    p->seed = cr->has_seed ? (uint64_t)cr->seed : store_random_u64();
+    for (int i = 0; i < cr->n_stop; i++) p->stop[i] = cr->stop[i];
+    p->n_stop = cr->n_stop;
+    p->logprobs = cr->logprobs;
+    p->top_logprobs = cr->top_logprobs;
+    p->frequency_penalty = (float)cr->frequency_penalty;
+    p->presence_penalty = (float)cr->presence_penalty;
+    p->logit_bias_ids = cr->bias_ids;
+    p->logit_bias_values = cr->bias_values;
+    p->n_logit_bias = cr->n_bias;
+    p->grammar = cr->grammar; /* shared by the request's choices */
+    /* the request's from now on */
+    cr->msgs = NULL;
+    cr->n_msgs = 0;
+    cr->tools = NULL;
+    cr->n_tools = 0;
+    cr->tool_calls = NULL;
+    cr->root = NULL;
+    cr->bias_ids = NULL;
+    cr->bias_values = NULL;
+    cr->grammar = NULL;
+}
+
 int generation_resolve_model(Ctx *c, const char *name, ModelInfo *m) {
     Err err = {0};
     int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, name, m, &err);

@@ -6,8 +6,10 @@
 #ifndef FTUNE_GENERATION_H
 #define FTUNE_GENERATION_H
 
+#include "../worker/inference.h"
 #include "../worker/registry.h"
 #include "api.h"
+#include "requests.h"
 
 /* 0 with *m filled, or -1 after answering 404 (model_not_found, naming it) or 500. */
 int generation_resolve_model(Ctx *c, const char *name, ModelInfo *m);
@@ -18,5 +20,9 @@ int generation_max_tokens(Ctx *c, long long asked, const char *param, long long 
 /* The name a reply gives for the model that answered: its own id when name was an alias (as OpenAI
  * names the snapshot), else name as asked. */
 const char *generation_model_name(const ModelInfo *m, const char *name);
+/* Fills r's model, messages, tools and sampling parameters from a parsed chat request for model m,
+ * taking what cr owns (its JSON root, messages, tools, logit bias, grammar): cr is left empty
+ * (chat_request_free of it is then a no-op for those). A seed not given is drawn at random. */
+void generation_chat_request(ChatRequest *cr, const ModelInfo *m, InferRequest *r);
 
 #endif

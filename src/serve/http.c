@@ -302,6 +302,12 @@ static enum MHD_Result send_response(ConnState *c) {
         snprintf(secs, sizeof secs, "%d", r->retry_after);
         MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, secs);
     }
+    if (r->cache_control[0]) MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
+    if (r->etag[0]) MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
+    if (r->csp) {
+        MHD_add_response_header(mr, "Content-Security-Policy", r->csp);
+        MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    }
     MHD_add_response_header(mr, "x-request-id", c->req.request_id);
     c->status = r->status;
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r->status, mr);

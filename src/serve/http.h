@@ -65,6 +65,10 @@ typedef struct {
     char disposition[320];      /* Content-Disposition, "" = none */
     char allow[64];             /* Allow (the methods of a 405), "" = none */
     int retry_after;            /* Retry-After seconds (a 429), 0 = none */
+    char cache_control[48];     /* Cache-Control, "" = none */
+    char etag[48];              /* ETag (quoted), "" = none */
+    const char *csp;            /* Content-Security-Policy (static), NULL = none; sent with
+                                 * X-Content-Type-Options: nosniff (the web console's pages) */
     int fd;                     /* >= 0: send this file (fd_size bytes) instead of body; closed after */
     uint64_t fd_size;
     HttpStream *stream;         /* non-NULL: the answer comes from the stream (see below) */

@@ -1,5 +1,5 @@
 /* routes.h: the endpoint handlers, one file per resource (routes_files.c, routes_jobs.c,
- * routes_models.c, routes_chat.c, routes_responses.c, routes_admin.c). Each sees only its project's records
+ * routes_models.c, routes_chat.c, routes_responses.c, routes_admin.c; routes_console.c: the web console). Each sees only its project's records
  * (api_visible, c->project). Each reads its path parameters from c->req->params and
  * answers through api.h. */
 #ifndef FTUNE_ROUTES_H
@@ -14,6 +14,16 @@ void route_files_list(Ctx *c);
 void route_files_get(Ctx *c);
 void route_files_content(Ctx *c);
 void route_files_delete(Ctx *c);
+/* GET /v1/files/{id}/validation (routes_files_validation.c): the file checked as `ftune validate`
+ * checks it. */
+void route_files_validation(Ctx *c);
+/* The file named by the path's first parameter, when the request's project may see it; answers
+ * 404 or 500 itself and returns non-zero otherwise. */
+int route_files_load(Ctx *c, FileRecord *f);
+
+/* The web console's pages (routes_console.c): GET / and GET /console/{name}, without a key. */
+void route_console_index(Ctx *c);
+void route_console_asset(Ctx *c);
 
 void route_jobs_create(Ctx *c);
 void route_jobs_list(Ctx *c);
@@ -41,6 +51,22 @@ void route_responses_get(Ctx *c);
 void route_responses_delete(Ctx *c);
 void route_responses_input_items(Ctx *c);
 void route_responses_cancel(Ctx *c);
+
+/* /v1/evals, its runs and output items, and /v1/fine_tuning/alpha/graders (routes_evals.c) */
+void route_evals_create(Ctx *c);
+void route_evals_list(Ctx *c);
+void route_evals_get(Ctx *c);
+void route_evals_update(Ctx *c);
+void route_evals_delete(Ctx *c);
+void route_eval_runs_create(Ctx *c);
+void route_eval_runs_list(Ctx *c);
+void route_eval_runs_get(Ctx *c);
+void route_eval_runs_cancel(Ctx *c);
+void route_eval_runs_delete(Ctx *c);
+void route_eval_items_list(Ctx *c);
+void route_eval_items_get(Ctx *c);
+void route_graders_run(Ctx *c);
+void route_graders_validate(Ctx *c);
 
 /* /v1/organization/projects and their api_keys (routes_admin.c): admin keys only. */
 void route_admin_projects_list(Ctx *c);

@@ -335,40 +335,11 @@ void route_chat_completions(Ctx *c) {
     /* an alias answers with the id of the model that replied, as OpenAI names the snapshot */
     snprintf(call->model, sizeof call->model, "%s", generation_model_name(&m, cr.model));
 
-    snprintf(r->base_path, sizeof r->base_path, "%s", m.base_path);
-    snprintf(r->adapter_dir, sizeof r->adapter_dir, "%s", m.adapter_dir);
-    r->msgs = cr.msgs;
-    r->n_msgs = cr.n_msgs;
-    r->tools = (InferTools){.defs = cr.tools, .n_defs = cr.n_tools, .choice = cr.tool_choice,
-                            .function = cr.tool_function, .parallel = cr.parallel_tool_calls,
-                            .calls = cr.tool_calls, .syntax_out = &call->syntax};
-    cr.tools = NULL; /* the request's from now on */
-    cr.n_tools = 0;
-    cr.tool_calls = NULL;
+    call->logprobs = cr.logprobs;
+    generation_chat_request(&cr, &m, r); /* takes what cr owns */
+    r->tools.syntax_out = &call->syntax;
     call->tools = r->tools.n_defs > 0 && r->tools.choice != FT_TOOL_CHOICE_NONE;
     call->max_calls = r->tools.parallel ? INFERENCE_MAX_TOOL_CALLS : 1;
-    r->owner = cr.root;
-    r->n_choices = cr.n;
-    FtGenParams *p = &r->params;
-    p->max_tokens = (int)cr.max_tokens;
-    p->temperature = (float)cr.temperature;
-    p->top_p = cr.top_p > 0 ? (float)cr.top_p : 1.0f;
-    if (cr.top_p == 0) p->temperature = 0; /* top_p 0 keeps only the most likely token */
-    p->seed = cr.has_seed ? (uint64_t)cr.seed : store_random_u64();
-    for (int i = 0; i < cr.n_stop; i++) p->stop[i] = cr.stop[i];
-    p->n_stop = cr.n_stop;
-    p->logprobs = cr.logprobs;
-    p->top_logprobs = cr.top_logprobs;
-    p->frequency_penalty = (float)cr.frequency_penalty;
-    p->presence_penalty = (float)cr.presence_penalty;
-    p->logit_bias_ids = cr.bias_ids; /* the request's from now on */
-    p->logit_bias_values = cr.bias_values;
-    p->n_logit_bias = cr.n_bias;
-    cr.bias_ids = NULL;
-    cr.bias_values = NULL;
-    p->grammar = cr.grammar; /* the request's from now on, shared by its choices */
-    cr.grammar = NULL;
-    call->logprobs = cr.logprobs;
     r->cb = (InferCallbacks){on_piece, on_choice_done, on_done, is_cancelled};
     r->user = call;
     c->res->stream = stream;

@@ -225,9 +225,8 @@ void route_files_list(Ctx *c) {
     api_json(c, 200, list);
 }
 
-/* Looks up the file named by the path; answers 404/500 itself and returns non-zero when absent
- * (another project's file included). */
-static int load_file(Ctx *c, FileRecord *f) {
+/* (routes.h) */
+int route_files_load(Ctx *c, FileRecord *f) {
     Err err = {0};
     int rc = store_file_get(c->store, c->req->params[0], f, &err);
     if (rc == 0 && !api_visible(c, f->project)) rc = STORE_NOT_FOUND;
@@ -238,12 +237,12 @@ static int load_file(Ctx *c, FileRecord *f) {
 
 void route_files_get(Ctx *c) {
     FileRecord f;
-    if (load_file(c, &f) == 0) api_json(c, 200, api_file_json(&f));
+    if (route_files_load(c, &f) == 0) api_json(c, 200, api_file_json(&f));
 }
 
 void route_files_content(Ctx *c) {
     FileRecord f;
-    if (load_file(c, &f)) return;
+    if (route_files_load(c, &f)) return;
     char path[4096];
     store_file_path(c->store, f.id, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -274,7 +273,7 @@ void route_files_delete(Ctx *c) {
     Err err = {0};
     const char *id = c->req->params[0];
     FileRecord f;
-    if (load_file(c, &f)) return;
+    if (route_files_load(c, &f)) return;
     int rc = store_file_delete(c->store, id, &err);
     if (rc == STORE_NOT_FOUND) {
         not_found(c, id);

@@ -1,6 +1,7 @@
 /* server.c: `ftune serve` put together (see server.h): start-up and shutdown order, the route
  * table and its matching, who may call each route (keys: auth.c), per-thread store connections,
- * /health and /metrics, and the access log's feed (access_log.c). */
+ * /health and /metrics, the web console's pages (routes_console.c), and the access log's feed
+ * (access_log.c). */
 #include "server.h"
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 
 #include "../core/clock.h"
 #include "auth.h"
+#include "eval_runner.h"
 #include "routes.h"
 
 typedef void (*RouteFn)(Ctx *c);
@@ -35,6 +37,8 @@ static void route_health(Ctx *c);
 static void route_metrics(Ctx *c);
 
 static const Route ROUTES[] = {
+    {"GET", "/", route_console_index, ROUTE_PUBLIC},
+    {"GET", "/console/{}", route_console_asset, ROUTE_PUBLIC},
     {"GET", "/health", route_health, ROUTE_PUBLIC},
     {"GET", "/metrics", route_metrics, ROUTE_ANY_KEY},
     {"POST", "/v1/files", route_files_create, ROUTE_PROJECT},
@@ -42,6 +46,7 @@ static const Route ROUTES[] = {
     {"GET", "/v1/files/{}", route_files_get, ROUTE_PROJECT},
     {"DELETE", "/v1/files/{}", route_files_delete, ROUTE_PROJECT},
     {"GET", "/v1/files/{}/content", route_files_content, ROUTE_PROJECT},
+    {"GET", "/v1/files/{}/validation", route_files_validation, ROUTE_PROJECT},
     {"POST", "/v1/fine_tuning/jobs", route_jobs_create, ROUTE_PROJECT},
     {"GET", "/v1/fine_tuning/jobs", route_jobs_list, ROUTE_PROJECT},
     {"GET", "/v1/fine_tuning/jobs/{}", route_jobs_get, ROUTE_PROJECT},
@@ -60,6 +65,21 @@ static const Route ROUTES[] = {
     {"DELETE", "/v1/responses/{}", route_responses_delete, ROUTE_PROJECT},
     {"GET", "/v1/responses/{}/input_items", route_responses_input_items, ROUTE_PROJECT},
     {"POST", "/v1/responses/{}/cancel", route_responses_cancel, ROUTE_PROJECT},
+    {"POST", "/v1/evals", route_evals_create, ROUTE_PROJECT},
+    {"GET", "/v1/evals", route_evals_list, ROUTE_PROJECT},
+    {"GET", "/v1/evals/{}", route_evals_get, ROUTE_PROJECT},
+    {"POST", "/v1/evals/{}", route_evals_update, ROUTE_PROJECT},
+    {"DELETE", "/v1/evals/{}", route_evals_delete, ROUTE_PROJECT},
+    {"POST", "/v1/evals/{}/runs", route_eval_runs_create, ROUTE_PROJECT},
+    {"GET", "/v1/evals/{}/runs", route_eval_runs_list, ROUTE_PROJECT},
+    {"GET", "/v1/evals/{}/runs/{}", route_eval_runs_get, ROUTE_PROJECT},
+    {"POST", "/v1/evals/{}/runs/{}", route_eval_runs_cancel, ROUTE_PROJECT},        /* the API reference's */
+    {"POST", "/v1/evals/{}/runs/{}/cancel", route_eval_runs_cancel, ROUTE_PROJECT}, /* the SDK's */
+    {"DELETE", "/v1/evals/{}/runs/{}", route_eval_runs_delete, ROUTE_PROJECT},
+    {"GET", "/v1/evals/{}/runs/{}/output_items", route_eval_items_list, ROUTE_PROJECT},
+    {"GET", "/v1/evals/{}/runs/{}/output_items/{}", route_eval_items_get, ROUTE_PROJECT},
+    {"POST", "/v1/fine_tuning/alpha/graders/run", route_graders_run, ROUTE_PROJECT},
+    {"POST", "/v1/fine_tuning/alpha/graders/validate", route_graders_validate, ROUTE_PROJECT},
     {"GET", "/v1/organization/projects", route_admin_projects_list, ROUTE_ADMIN},
     {"POST", "/v1/organization/projects", route_admin_projects_create, ROUTE_ADMIN},
     {"GET", "/v1/organization/projects/{}", route_admin_projects_get, ROUTE_ADMIN},
@@ -317,7 +337,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
                      cfg->threads, srv->precision};
-    if (jobs_start(&jc, &srv->jobs, err)) goto done;
+    if (jobs_start(&jc, &srv->jobs, err) || eval_runner_start(srv, &srv->evals, err)) goto done;
     HttpConfig hc = {srv->cfg.host, cfg->port, cfg->http_threads > 0 ? cfg->http_threads : HTTP_THREADS_DEFAULT,
                      srv->spool_dir, "/v1/files", handle, on_done, on_http_error, srv};
     if (http_start(&hc, &srv->http, err)) goto done;
@@ -333,6 +353,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
 done:
     /* order: no new requests, then no model work, then free what they used */
     jobs_stop(srv->jobs);
+    eval_runner_stop(srv->evals); /* before the inference thread: it waits on its answers */
     inference_stop(srv->inference);
     store_thread_stop(srv->responses_writer); /* after the inference thread: it hands responses to it */
     http_stop(srv->http);

@@ -52,6 +52,7 @@ struct Server {
     RateLimiter *limiter;            /* NULL: no rate limit */
     AccessLog *access_log;
     StoreThread *responses_writer;   /* stores finished responses, then sends them (routes_responses.c) */
+    struct EvalRunner *evals;        /* carries out eval runs (eval_runner.h) */
     char precision[FT_PRECISION_WHY_MAX]; /* the models' precision and why, for the log and job events */
 };
 

@@ -1,12 +1,13 @@
 /* store.c: opening the data directory and ftune.db (WAL, synchronous=FULL, foreign keys, busy
- * timeout, schema version 5), random ids, and the SQLite helpers the per-resource files share
+ * timeout, schema version 6), random ids, and the SQLite helpers the per-resource files share
  * (store_files.c, store_jobs.c, store_events.c, store_aliases.c, store_projects.c). Version 1
  * databases are migrated (checkpoint directories recorded relative to the data directory), version
  * 1 and 2 ones get the jobs' base_model, parent_model and name_base columns (version 3), and
  * version 1 to 3 ones the projects and keys tables and a project column on files and jobs, their
  * rows in the default project (version 4: store_projects_schema), and version 1 to 4 ones the
- * jobs' method and beta columns (DPO) and the responses table (version 5: store_responses_schema);
- * a database newer than this build is refused. */
+ * jobs' method and beta columns (DPO) and the responses table (version 5: store_responses_schema),
+ * and version 1 to 5 ones the Evals API's tables (version 6: store_evals_schema); a database newer
+ * than this build is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,7 +23,7 @@
 #include "../core/fileio.h"
 #include "store_internal.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -326,23 +327,6 @@ void store_new_id(const char *prefix, char *out, size_t size) {
 
 /* ---- open / close ---- */
 
-/* mkdir -p: creates path and its missing parents (0700: uploads are private). */
-static int make_dirs(const char *path, Err *err) {
-    char buf[STORE_PATH_MAX];
-    store_copy(buf, sizeof buf, path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != 0) continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return err_set(err, ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = c;
-        if (!c) break;
-    }
-    if (!file_is_dir(path)) return err_set(err, ERR_IO, "%s: not a directory", path);
-    return 0;
-}
-
 int store_exec(Store *s, const char *sql, const char *what, Err *err) {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_sql_error(s, what, err);
     return 0;
@@ -407,6 +391,7 @@ static int ensure_schema(Store *s, Err *err) {
      * writes nothing, so that a server restarts on a full disk) */
     if (rc == 0 && v < 4) rc = store_projects_schema(s, err);
     if (rc == 0 && v < 5) rc = store_responses_schema(s, err); /* version 5: stored responses */
+    if (rc == 0 && v < 6) rc = store_evals_schema(s, err);     /* version 6: the Evals API */
     if (rc == 0 && v < STORE_SCHEMA_VERSION)
         rc = store_exec(s, "PRAGMA user_version = " STORE_STR(STORE_SCHEMA_VERSION), "set schema version", err);
     if (rc == 0) return store_exec(s, "COMMIT", "commit schema", err);
@@ -445,7 +430,7 @@ int store_open(const char *data_dir, Store **out, Err *err) {
         free(s);
         return err_set(err, ERR_ARG, "data directory \"%s\": empty or too long", data_dir);
     }
-    if (make_dirs(s->dir, err) || make_dirs(s->files_dir, err)) {
+    if (file_make_dirs(s->dir, 0700, err) || file_make_dirs(s->files_dir, 0700, err)) { /* uploads are private */
         store_close(s);
         return -1;
     }

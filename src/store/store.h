@@ -251,6 +251,47 @@ int store_response_get(Store *s, const char *id, ResponseRecord *out, Err *err);
 int store_response_delete(Store *s, const char *id, Err *err);
 void store_response_clear(ResponseRecord *r); /* frees body and input; NULL is a no-op */
 
+/* ---- evals (store_evals.c) ----
+ * The Evals API's evals, runs and output items: each record is the API object as JSON text (body,
+ * which the store does not read) with the columns lists filter on. Its project is compared by the
+ * caller, as for files and jobs. */
+typedef enum { EVAL_OBJ_EVAL = 0, EVAL_OBJ_RUN = 1, EVAL_OBJ_ITEM = 2 } EvalKind;
+
+typedef struct {
+    char id[STORE_ID_MAX];      /* eval_..., evalrun_..., outputitem_... */
+    char project[STORE_ID_MAX];
+    char parent[STORE_ID_MAX];  /* a run's eval, an item's run; "" for an eval */
+    long long created_at;
+    char status[STORE_ID_MAX];  /* a run's (queued, in_progress, completed, canceled, failed), an
+                                 * item's (pass, fail); "" for an eval */
+    long long item_index;       /* an item's index in its run's data source; -1 otherwise */
+    char *body;                 /* heap: the API object (JSON text) */
+} EvalObject;
+
+typedef struct {
+    const char *project;        /* NULL: every project's */
+    const char *parent;         /* NULL: any */
+    const char *status;         /* NULL: any */
+    const char *after;          /* NULL: from the start (an unknown id, or another project's, is STORE_NOT_FOUND) */
+    int limit;
+    bool ascending;             /* creation order (items: their index) */
+} EvalListQuery;
+
+/* Inserts o (every field set by the caller; an item's (parent, item_index) is unique). */
+int store_eval_put(Store *s, EvalKind kind, const EvalObject *o, Err *err);
+/* Replaces a record's status and body. STORE_NOT_FOUND. */
+int store_eval_update(Store *s, EvalKind kind, const char *id, const char *status, const char *body, Err *err);
+/* out's body is heap: store_eval_clear. STORE_NOT_FOUND. */
+int store_eval_get(Store *s, EvalKind kind, const char *id, EvalObject *out, Err *err);
+/* Records matching q, at most q->limit; *out heap (store_eval_list_free). */
+int store_eval_list(Store *s, EvalKind kind, const EvalListQuery *q, EvalObject **out, int *n, bool *has_more,
+                    Err *err);
+/* Removes a record with what hangs off it (an eval's runs and their items, a run's items), in one
+ * transaction. STORE_NOT_FOUND. */
+int store_eval_delete(Store *s, EvalKind kind, const char *id, Err *err);
+void store_eval_clear(EvalObject *o);
+void store_eval_list_free(EvalObject *list, int n);
+
 /* ---- projects and API keys (store_projects.c) ----
  * A key's secret is "sk-proj-" (a project key) or "sk-admin-" (an admin key: manages projects and
  * keys, nothing else) followed by STORE_KEY_RANDOM_LEN random characters. Only its SHA-256 digest

@@ -38,6 +38,9 @@ int store_projects_schema(Store *s, Err *err);
 /* Creates the responses table (store_responses.c; schema version 5). Inside ensure_schema's
  * transaction. */
 int store_responses_schema(Store *s, Err *err);
+/* Creates the evals, eval_runs and eval_items tables (store_evals.c; schema version 6). Inside
+ * ensure_schema's transaction. */
+int store_evals_schema(Store *s, Err *err);
 /* Prepares sql on s; on failure fills err naming what. */
 int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what, Err *err);
 /* Steps st once expecting no row (INSERT/UPDATE/DELETE) and finalizes it. */

@@ -7,8 +7,12 @@
 # test_disk_full.py: a tmpfs filled while a job trains, skipped without root; test_data_dir.py: start-up checks of the data directory, paths
 # relative to it; test_limits.py: queued jobs and request rate; test_projects.py: projects, API keys
 # and the access log; test_responses.py: the Responses API; test_dpo.py: DPO jobs on preference
-# data; test_model_export.py: the adapter download (GET /v1/models/{model}/export); test_faults.py: a sample of the fault-injection sweep, 3 failure points of each kind;
-# test_kill9.py: 4 kill -9 while jobs train; make test-slow runs the whole sweep and 50 kills)
+# data; test_faults.py: a sample of the fault-injection sweep, 3 failure points of each kind;
+# test_kill9.py: 4 kill -9 while jobs train; make test-slow runs the whole sweep and 50 kills;
+# test_pull.py: `ftune pull` against a local Hub-shaped server, a running server listing the result;
+# test_console.py: the web console in headless Chromium, screenshots in build/console-screenshots/;
+# test_evals.py: the Evals API and the graders endpoints; test_model_export.py: the adapter
+# download, GET /v1/models/{model}/export)
 # and by raw HTTP (test_bad_input.py). Each script starts its own server, runs
 # its tests in order and stops at the first failure; this fails when any of them fails.
 # FTUNE_E2E_KEEP=1 keeps the temporary directories (data and server logs) for a look afterwards.
@@ -24,7 +28,7 @@ status=0
 # then together several times over (about 5 minutes on 2 cores at bf16, where a lone sequence
 # decodes slower than at fp32); the former 300 s cut a CI run short after 6 of its 8 tests had passed.
 SCRIPT_TIMEOUT_S=600
-SCRIPTS="test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_tools test_disk_full test_data_dir test_limits test_projects test_responses test_dpo test_model_export test_faults test_kill9"
+SCRIPTS="test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_tools test_disk_full test_data_dir test_limits test_projects test_responses test_dpo test_faults test_kill9 test_pull test_console test_evals test_model_export"
 for t in ${FTUNE_E2E_SCRIPTS:-$SCRIPTS}; do   # FTUNE_E2E_SCRIPTS: only these (e.g. make tsan's)
     start=$(date +%s)
     if out=$(timeout "$SCRIPT_TIMEOUT_S" python3 "tests/e2e/$t.py" 2>&1); then

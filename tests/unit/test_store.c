@@ -90,7 +90,7 @@ static void open_body(Store *s, const char *dir) {
     sqlite3_finalize(st);
     REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 5);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 6);
     sqlite3_finalize(st);
     sqlite3_close(db);
     /* a nested directory that does not exist yet is created */
@@ -690,7 +690,7 @@ static void checkpoint_paths_body(Store *s, const char *dir) {
     raw_sql(dir, "SELECT dir FROM checkpoints", raw, sizeof raw);
     CHECK(strcmp(raw, "jobs/ftjob-p/checkpoint-5") == 0);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
-    CHECK(strcmp(raw, "5") == 0);
+    CHECK(strcmp(raw, "6") == 0);
     CheckpointRecord *items;
     int n;
     bool more;
@@ -802,7 +802,7 @@ TEST(store_schema_2_migrates_to_3) {
     CHECK(store_alias_set(s, "a", "SmolLM2-135M-Instruct.Q4_1", NULL, &err) == 0);
     store_close(s);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
-    CHECK_EQ_STR(raw, "5");
+    CHECK_EQ_STR(raw, "6");
     REQUIRE(store_open(dir, &s, &err) == 0); /* opening again changes nothing */
     store_close(s);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

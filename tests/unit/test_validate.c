@@ -441,6 +441,66 @@ static int golden_messages(json_t *example, JDoc *d, char **text, ExampleMessage
            example_messages_add_list(em, d, jdoc_get(d, 0, "messages"), EXAMPLE_TRAIN_WEIGHT, NULL);
 }
 
+/* The validation preview (ValidateOptions.preview_examples) of a reference model's examples: the
+ * segments put together are the reference token ids decoded (ids from Hugging Face's tokenizer on
+ * the Jinja rendering), its token count theirs, and the trained segments are the assistant's reply
+ * (single_turn: "billing" and the end of turn). */
+static void check_previews(const char *key, json_t *model, TextModel *tm) {
+    Err err = {0};
+    json_t *cases = json_object_get(model, "cases");
+    char path[TMP_PATH_MAX];
+    tmp_path(path, "preview.jsonl");
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        char *line = json_dumps(json_object_get(c, "example"), JSON_COMPACT);
+        fprintf(f, "%s\n", line);
+        free(line);
+    }
+    fclose(f);
+    ValidateOptions opt;
+    validate_options_default(&opt);
+    opt.model = tm;
+    opt.min_examples = 0;
+    opt.preview_examples = VALIDATE_PREVIEW_MAX;
+    ValidateReport rep;
+    REQUIRE(validate_file(path, &opt, &rep, &err) == 0);
+    CHECK_EQ_INT(rep.n_previews, (long)json_array_size(cases));
+    for (long k = 0; k < rep.n_previews && k < (long)json_array_size(cases); k++) {
+        const ValidatePreview *p = &rep.previews[k];
+        json_t *ref = json_array_get(cases, (size_t)k), *ids = json_object_get(ref, "ids");
+        const char *name = json_string_value(json_object_get(ref, "name"));
+        int n = (int)json_array_size(ids);
+        int32_t *want_ids = malloc(sizeof *want_ids * (size_t)n);
+        for (int t = 0; t < n; t++) want_ids[t] = (int32_t)json_integer_value(json_array_get(ids, (size_t)t));
+        char *want = NULL, joined[8192] = "", trained[8192] = "";
+        REQUIRE(tok_decode(tm->tok, want_ids, n, false, &want, NULL, &err) == 0);
+        for (int g = 0; g < p->n_segments; g++) {
+            strncat(joined, p->text[g], sizeof joined - strlen(joined) - 1);
+            if (p->trained[g]) strncat(trained, p->text[g], sizeof trained - strlen(trained) - 1);
+            if (g > 0 && p->trained[g] == p->trained[g - 1])
+                test_fail(__FILE__, __LINE__, "%s/%s: segments %d and %d have the same mask", key, name, g - 1, g);
+        }
+        if (strcmp(joined, want) != 0)
+            test_fail(__FILE__, __LINE__, "%s/%s: preview text differs from the reference ids decoded", key, name);
+        CHECK_EQ_INT(p->line, k + 1);
+        CHECK_EQ_INT(p->n_tokens, n);
+        CHECK(p->n_segments >= 2 && !p->trained[0] && trained[0]);
+        if (strcmp(name, "single_turn") == 0) CHECK(strncmp(trained, "billing", 7) == 0 && strlen(trained) > 7);
+        free(want);
+        free(want_ids);
+    }
+    json_t *j = validate_report_to_json(&rep);
+    json_t *pv = json_object_get(j, "preview");
+    CHECK(json_array_size(pv) == (size_t)rep.n_previews &&
+          json_is_true(json_object_get(json_array_get(json_object_get(json_array_get(pv, 0), "segments"), 1), "trained")));
+    json_decref(j);
+    validate_report_free(&rep);
+    unlink(path);
+}
+
 TEST(validate_token_counts_match_reference) {
     json_error_t je;
     json_t *golden = json_load_file("tests/data/validate/token_counts.json", 0, &je);
@@ -503,6 +563,7 @@ TEST(validate_token_counts_match_reference) {
             example_messages_free(&em);
             jdoc_free(&d);
         }
+        check_previews(key, model, tm);
         text_model_free(tm);
     }
     json_decref(golden);
