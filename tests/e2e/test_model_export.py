@@ -2,7 +2,8 @@
 the real server. Project A fine-tunes stories260K (a Llama model: the adapter GGUF's q/k rows are
 permuted); A downloads the fine-tuned model and a checkpoint as a LoRA adapter GGUF, byte-identical
 to `ftune export --format gguf` of the job's adapter directory and read by PyPI gguf as an adapter,
-and as a PEFT tar (Python's tarfile) holding the job's adapter files unchanged. Project B gets 404
+and as a PEFT tar (Python's tarfile) holding the job's adapter files unchanged; an --adapter model
+(everyone's) downloads for project B too. Project B gets 404
 for A's models (as for every other model route), a base model 400 model_not_exportable, a missing
 or unknown format 400, an unknown query parameter 400, no key 401. Plain script:
 `python3 tests/e2e/test_model_export.py`.
@@ -38,7 +39,8 @@ def setup():
     c.tmp = tempfile.mkdtemp(prefix="ftune-e2e-export-")
     c.data = os.path.join(c.tmp, "data")
     c.key_a, c.key_b = new_key(c.data, "alpha"), new_key(c.data, "beta")
-    c.server = Server(c.data).start()
+    c.adapter_dir = os.path.join(ROOT, "tests", "golden", "gguf_export", "adapter")
+    c.server = Server(c.data, extra_args=["--adapter", "toys=%s@%s" % (c.adapter_dir, BASE)]).start()
     c.a = c.server.client(api_key=c.key_a)
     return c
 
@@ -97,6 +99,17 @@ def test_peft_download_is_the_adapter_directory(c):
             check(t.extractfile(n).read() == want, "%s in the tar differs from the job's" % n)
 
 
+def test_adapter_flag_model(c):
+    # an --adapter model is every project's: B downloads it too
+    status, _, body = get(c, "toys", "?format=gguf", c.key_b)
+    check(status == 200 and body[:4] == b"GGUF", "--adapter model, format=gguf: HTTP %d %s" % (status, body[:200]))
+    status, _, body = get(c, "toys", "?format=peft", c.key_b)
+    check(status == 200, "--adapter model, format=peft: HTTP %d" % status)
+    with tarfile.open(fileobj=io.BytesIO(body)) as t:
+        for n in t.getnames():
+            check(t.extractfile(n).read() == open(os.path.join(c.adapter_dir, n), "rb").read(), "%s differs" % n)
+
+
 def test_refusals(c):
     for model, query, key, status, code in [
             (c.ft, "?format=gguf", c.key_b, 404, "model_not_found"),
@@ -117,4 +130,4 @@ def test_refusals(c):
 
 if __name__ == "__main__":
     run_tests([test_fine_tune, test_gguf_download_is_the_cli_export, test_peft_download_is_the_adapter_directory,
-               test_refusals], setup=setup, teardown=teardown)
+               test_adapter_flag_model, test_refusals], setup=setup, teardown=teardown)
