@@ -152,7 +152,7 @@ static int merge_weight(void *vctx, const ArchWeight *aw, int layer) {
 }
 
 /* Every key of the source but those the new file states itself. */
-static int copy_metadata(GgufWriter *w, const Gguf *src, uint32_t type, Err *err) {
+static int copy_metadata(GgufWriter *w, const Gguf *src, Err *err) {
     for (int i = 0; i < gguf_n_kv(src); i++) {
         const GgufKV *kv = gguf_kv(src, i);
         if (strcmp(kv->key, "general.alignment") == 0 || strcmp(kv->key, "general.file_type") == 0 ||
@@ -160,10 +160,7 @@ static int copy_metadata(GgufWriter *w, const Gguf *src, uint32_t type, Err *err
             continue;
         if (gguf_writer_copy_kv(w, kv, err)) return -1;
     }
-    return gguf_writer_add_u32(w, "general.file_type", file_type_of(type), err) ||
-                   gguf_writer_add_u32(w, "general.quantization_version", 2, err)
-               ? -1
-               : 0;
+    return 0;
 }
 
 /* A Hugging Face source's metadata as llama.cpp's convert_hf_to_gguf.py writes it: the
@@ -206,8 +203,8 @@ int model_export_gguf_merged(const Model *m, const Lora *lora, uint32_t type, co
     MergeCtx x = {m, lora, type, NULL, malloc((size_t)EXPORT_ROW_BLOCK * widest * sizeof(float)), 0, err};
     if (!x.rows) return err_set(err, ERR_NOMEM, "out of memory");
     int rc = gguf_writer_new(&x.w, err);
-    if (!rc) rc = m->source ? copy_metadata(x.w, m->source, type, err) : hf_metadata(x.w, m, err);
-    if (!rc && !m->source)
+    if (!rc) rc = m->source ? copy_metadata(x.w, m->source, err) : hf_metadata(x.w, m, err);
+    if (!rc)
         rc = gguf_writer_add_u32(x.w, "general.file_type", file_type_of(type), err) ||
                      gguf_writer_add_u32(x.w, "general.quantization_version", 2, err)
                  ? -1
