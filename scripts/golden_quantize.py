@@ -1,10 +1,10 @@
 """golden_quantize.py: writes tests/golden/quantize/<TYPE>.bin, fp32 inputs and the bytes GGML's
-reference quantizers make of them, for the types ftune writes (F16, BF16, Q8_0, Q4_0, Q4_K).
+reference quantizers make of them, for the types ftune writes (F16, BF16, Q8_0, Q5_0, Q4_0, Q4_K).
 tests/unit/test_quantize.c checks that quant_quantize gives the same bytes.
 
-The reference is GGML itself: quantize_row_{q8_0,q4_0,q4_K}_ref, ggml_fp32_to_fp16_row and
+The reference is GGML itself: quantize_row_{q8_0,q5_0,q4_0,q4_K}_ref, ggml_fp32_to_fp16_row and
 ggml_fp32_to_bf16_row from the libggml-base.so that PyPI llama-cpp-python ships (through ctypes);
-where PyPI gguf's numpy quantizers exist (F16, BF16, Q8_0, Q4_0) the script checks that they give
+where PyPI gguf's numpy quantizers exist (F16, BF16, Q8_0, Q5_0, Q4_0) the script checks that they give
 the same bytes. Inputs: normal values of several scales, blocks with outliers, an all-zero block,
 a constant block, all-positive and all-negative blocks, tiny values (fp16 subnormals), values
 near fp16's largest, and exact halves (rounding ties).
@@ -29,9 +29,10 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "g
 LIB = os.path.join(os.path.dirname(llama_cpp.__file__), "lib", "libggml-base.so")
 N = 4096  # 16 super-blocks of 256, 128 blocks of 32
 
-BYTES = {T.F16: 2 * N, T.BF16: 2 * N, T.Q8_0: N // 32 * 34, T.Q4_0: N // 32 * 18, T.Q4_K: N // 256 * 144}
+BYTES = {T.F16: 2 * N, T.BF16: 2 * N, T.Q8_0: N // 32 * 34, T.Q5_0: N // 32 * 22, T.Q4_0: N // 32 * 18,
+         T.Q4_K: N // 256 * 144}
 FUNCS = {T.F16: "ggml_fp32_to_fp16_row", T.BF16: "ggml_fp32_to_bf16_row", T.Q8_0: "quantize_row_q8_0_ref",
-         T.Q4_0: "quantize_row_q4_0_ref", T.Q4_K: "quantize_row_q4_K_ref"}
+         T.Q5_0: "quantize_row_q5_0_ref", T.Q4_0: "quantize_row_q4_0_ref", T.Q4_K: "quantize_row_q4_K_ref"}
 
 
 def inputs():

@@ -100,11 +100,12 @@ typedef struct {
     Err *err;
 } MergeCtx;
 
-/* The type a matrix with rows of cols values is written in: the asked one when its blocks fit. */
+/* The type a matrix with rows of cols values is written in: the asked one when its blocks fit,
+ * else llama.cpp's quantizer's fallback (Q4_K: Q5_0), else F16. */
 static uint32_t fitting_type(uint32_t type, int cols) {
     if (cols % (int)quant_block_elems(type) == 0) return type;
-    if (type != QUANT_F32 && cols % 32 == 0) return QUANT_Q8_0;
-    return type == QUANT_F32 ? QUANT_F32 : QUANT_F16;
+    if (type == QUANT_Q4_K && cols % 32 == 0) return QUANT_Q5_0;
+    return QUANT_F16;
 }
 
 static int merge_matrix(MergeCtx *x, const ArchWeight *aw, int layer, const QuantMatrix *mat, const char *name) {

@@ -7,8 +7,8 @@
  *    B are put in GGUF's interleaved-pair RoPE order, as the base's q/k rows are (Qwen2 keeps
  *    Hugging Face's order). llama.cpp scales by alpha / r, as PEFT and ftune do.
  *  - A base model with an adapter merged (W + alpha/r B A) in one type (F32, F16, Q8_0, Q4_0,
- *    Q4_K: every matrix, "pure"; a matrix whose rows do not fit the type's blocks falls back to
- *    Q8_0, else F16; vectors stay F32). From a GGUF source every metadata key (architecture
+ *    Q4_K: every matrix, "pure"; a matrix whose rows do not fit the type's blocks falls back as
+ *    llama.cpp's quantizer does: Q4_K to Q5_0, else F16; vectors stay F32). From a GGUF source every metadata key (architecture
  *    hyperparameters, tokenizer.ggml.*, tokenizer.chat_template, ...) is copied except the file
  *    type and alignment; from a Hugging Face folder the keys are written as llama.cpp's
  *    convert_hf_to_gguf.py writes them: hyperparameters from the configuration, the tokenizer by

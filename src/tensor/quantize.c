@@ -1,8 +1,9 @@
-/* quantize.c: fp32 to F32 / F16 / BF16 / Q8_0 / Q4_0 / Q4_K (see quantize.h). The block types
+/* quantize.c: fp32 to F32 / F16 / BF16 / Q8_0 / Q5_0 / Q4_0 / Q4_K (see quantize.h). The block types
  * follow GGML's reference quantizers step for step, in the same fp32 operations and order (the
  * build has no floating-point contraction under -std=c11), so the bytes equal theirs:
  *   Q8_0: d = max|x| / 127, q = round(x / d) (half away from zero);
  *   Q4_0: d = (the x of largest magnitude) / -8, q = min(15, trunc(x / d + 8.5));
+ *   Q5_0: the same with -16 and min(31, trunc(x / d + 16.5)), the fifth bits packed apart;
  *   Q4_K: per 32 values a scale and a min fitted by weighted least squares over 21 trial scales
  *         (weights |x| + rms of the sub-block), then both quantized to 6 bits against the
  *         super-block's fp16 d and dmin, and the 4-bit values recomputed with them. */
@@ -55,6 +56,31 @@ static void quantize_q4_0(const float *x, size_t nblocks, unsigned char *out) {
             q1 = q1 < 15 ? q1 : 15;
             out[2 + j] = (unsigned char)(q0 | (q1 << 4));
         }
+    }
+}
+
+/* Block: d (fp16), the fifth bits of the 32 values (u32, value j at bit j), then the low 4 bits
+ * as Q4_0 packs them. */
+static void quantize_q5_0(const float *x, size_t nblocks, unsigned char *out) {
+    for (size_t b = 0; b < nblocks; b++, x += 32, out += 22) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < 32; j++)
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        float d = max / -16, id = d != 0 ? 1.0f / d : 0.0f;
+        put_fp16(out, d);
+        uint32_t qh = 0;
+        for (int j = 0; j < 16; j++) {
+            int q0 = (int8_t)(x[j] * id + 16.5f), q1 = (int8_t)(x[16 + j] * id + 16.5f);
+            q0 = q0 < 31 ? q0 : 31;
+            q1 = q1 < 31 ? q1 : 31;
+            out[6 + j] = (unsigned char)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+            qh |= (uint32_t)((q0 & 0x10) >> 4) << j;
+            qh |= (uint32_t)((q1 & 0x10) >> 4) << (j + 16);
+        }
+        for (int k = 0; k < 4; k++) out[2 + k] = (unsigned char)(qh >> (8 * k));
     }
 }
 
@@ -172,7 +198,9 @@ static void quantize_q4_k(const float *x, size_t nblocks, unsigned char *out) {
 
 bool quant_can_quantize(uint32_t type) {
     switch (type) {
-    case QUANT_F32: case QUANT_F16: case QUANT_BF16: case QUANT_Q8_0: case QUANT_Q4_0: case QUANT_Q4_K: return true;
+    case QUANT_F32: case QUANT_F16: case QUANT_BF16: case QUANT_Q8_0: case QUANT_Q5_0: case QUANT_Q4_0:
+    case QUANT_Q4_K:
+        return true;
     default: return false;
     }
 }
@@ -191,6 +219,7 @@ void quant_quantize(uint32_t type, const float *x, size_t n, unsigned char *out)
         }
         break;
     case QUANT_Q8_0: quantize_q8_0(x, n / 32, out); break;
+    case QUANT_Q5_0: quantize_q5_0(x, n / 32, out); break;
     case QUANT_Q4_0: quantize_q4_0(x, n / 32, out); break;
     case QUANT_Q4_K: quantize_q4_k(x, n / 256, out); break;
     default: break;

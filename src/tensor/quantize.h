@@ -1,6 +1,6 @@
 /* quantize.h: fp32 values into GGML's storage types, the reverse of quant_dequantize
  * (ops_quant.h), for writing GGUF files: F32, F16, BF16 (rounded to nearest even), and the block
- * types Q8_0, Q4_0 and Q4_K as GGML's reference quantizers (quantize_row_*_ref, no importance
+ * types Q8_0, Q5_0, Q4_0 and Q4_K as GGML's reference quantizers (quantize_row_*_ref, no importance
  * matrix) make them, bit for bit (tests/golden/quantize/, made by scripts/golden_quantize.py with
  * PyPI gguf's quants and llama-cpp-python's libggml). Single-threaded, no SIMD: an export pass
  * runs it once per tensor. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ftune export to GGUF on stories260K (Llama architecture: q/k rows permuted): a LoRA adapter
 # trained for a few steps at a high learning rate is exported as an adapter GGUF and merged into
-# F16 and Q8_0 GGUFs; tests/gguf_export_check.py checks them with llama.cpp (llama-cpp-python) and
-# PyPI gguf's reader (same tensors, same greedy text as ftune, logits bound); the same from a
+# F16, Q8_0, Q4_0 and Q4_K (its rows of 64 fall back to Q5_0) GGUFs; tests/gguf_export_check.py
+# checks them with llama.cpp (llama-cpp-python) and PyPI gguf's reader (same tensors, same greedy
+# text as ftune, required for the adapter, F16 and Q8_0, printed for Q4_0/Q4_K; logits bound); the same from a
 # Hugging Face folder (tiny-qwen2), whose GGUF tokenizer metadata ftune writes itself. Then the
 # refusals: an unknown --type, a Modelfile for a model whose template has no Ollama translation,
 # --type without --merge --format gguf.
@@ -16,7 +17,8 @@ for i in $(seq 1 12); do
 done >"$tmp/train.jsonl"
 out=$(./build/ftune train --model $M --train "$tmp/train.jsonl" --epochs 3 --batch-size 4 --rank 4 --seed 3 \
       --lr-multiplier 10 --precision fp32 --out "$tmp/run" 2>&1) || fail "train: $out"
-python3 tests/gguf_export_check.py ./build/ftune $M "$tmp/run" "$tmp" || fail "gguf_export_check.py"
+python3 tests/gguf_export_check.py ./build/ftune $M "$tmp/run" "$tmp" --types f16,q8_0,q4_0,q4_k --report-only q4_0,q4_k ||
+    fail "gguf_export_check.py"
 # a Hugging Face base (tiny Qwen2: q/k/v biases, no q/k permutation): the GGUF tokenizer metadata is
 # ftune's own (tok_export_gguf)
 mkdir -p "$tmp/hf"

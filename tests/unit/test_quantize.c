@@ -15,8 +15,8 @@
 static const struct {
     const char *name;
     uint32_t type;
-} GOLDEN_TYPES[] = {{"F16", QUANT_F16}, {"BF16", QUANT_BF16}, {"Q8_0", QUANT_Q8_0}, {"Q4_0", QUANT_Q4_0},
-                    {"Q4_K", QUANT_Q4_K}};
+} GOLDEN_TYPES[] = {{"F16", QUANT_F16}, {"BF16", QUANT_BF16}, {"Q8_0", QUANT_Q8_0}, {"Q5_0", QUANT_Q5_0},
+                    {"Q4_0", QUANT_Q4_0}, {"Q4_K", QUANT_Q4_K}};
 
 TEST(quantize_matches_ggml_reference_bytes) {
     for (size_t k = 0; k < sizeof GOLDEN_TYPES / sizeof GOLDEN_TYPES[0]; k++) {
@@ -51,8 +51,8 @@ TEST(quantize_round_trip_within_the_step) {
     enum { N = 512 };
     float x[N], y[N];
     for (int i = 0; i < N; i++) x[i] = sinf((float)i * 0.37f) * (1.0f + (float)(i % 7));
-    static const uint32_t types[] = {QUANT_F32, QUANT_F16, QUANT_BF16, QUANT_Q8_0, QUANT_Q4_0, QUANT_Q4_K};
-    static const float rel[] = {0, 1e-3f, 8e-3f, 1.0f / 127, 1.0f / 7, 1.0f / 7};
+    static const uint32_t types[] = {QUANT_F32, QUANT_F16, QUANT_BF16, QUANT_Q8_0, QUANT_Q5_0, QUANT_Q4_0, QUANT_Q4_K};
+    static const float rel[] = {0, 1e-3f, 8e-3f, 1.0f / 127, 1.0f / 15, 1.0f / 7, 1.0f / 7};
     unsigned char buf[N * 4];
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         REQUIRE(quant_can_quantize(types[k]));
