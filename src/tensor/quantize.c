@@ -40,14 +40,20 @@ static void quantize_q8_0(const float *x, size_t nblocks, unsigned char *out) {
     }
 }
 
+/* The first of a block's 32 values with the largest magnitude, sign kept (Q4_0 / Q5_0's d). */
+static float largest_magnitude(const float *x) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; j++)
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    return max;
+}
+
 static void quantize_q4_0(const float *x, size_t nblocks, unsigned char *out) {
     for (size_t b = 0; b < nblocks; b++, x += 32, out += 18) {
-        float amax = 0, max = 0;
-        for (int j = 0; j < 32; j++)
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
+        float max = largest_magnitude(x);
         float d = max / -8, id = d != 0 ? 1.0f / d : 0.0f;
         put_fp16(out, d);
         for (int j = 0; j < 16; j++) {
@@ -63,12 +69,7 @@ static void quantize_q4_0(const float *x, size_t nblocks, unsigned char *out) {
  * as Q4_0 packs them. */
 static void quantize_q5_0(const float *x, size_t nblocks, unsigned char *out) {
     for (size_t b = 0; b < nblocks; b++, x += 32, out += 22) {
-        float amax = 0, max = 0;
-        for (int j = 0; j < 32; j++)
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
+        float max = largest_magnitude(x);
         float d = max / -16, id = d != 0 ? 1.0f / d : 0.0f;
         put_fp16(out, d);
         uint32_t qh = 0;
