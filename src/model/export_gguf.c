@@ -1,6 +1,7 @@
 /* export_gguf.c: LoRA adapters and merged models as GGUF files (see export_gguf.h). Tensor names
- * and shapes come from the architecture table (arch.h); matrices are merged and quantized a block
- * of rows at a time, so only the output file's bytes are held in memory. */
+ * and shapes come from the architecture table (arch.h); a merged model's matrices are merged and
+ * quantized a block of rows at a time while the file is written (lazy tensors of gguf_write.h),
+ * so that memory holds a block, not the model. */
 #include "export_gguf.h"
 
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include "gguf.h"
 #include "gguf_write.h"
 
-#define EXPORT_ROW_BLOCK 256 /* rows dequantized, merged and quantized at a time */
+#define EXPORT_ROW_BLOCK 256 /* rows dequantized, merged and quantized at a time (rounded to whole heads) */
 
 /* GGML file types (llama.h's LLAMA_FTYPE_*) for general.file_type. */
 static uint32_t file_type_of(uint32_t type) {
@@ -90,15 +91,28 @@ int model_export_gguf_adapter(const Model *m, const Lora *lora, const char *out_
 
 /* --- the merged model --- */
 
+/* One matrix to merge and quantize when the file is written (a lazy tensor of the writer). */
+typedef struct MergeCtx MergeCtx;
 typedef struct {
+    MergeCtx *x;
+    const ArchWeight *aw;
+    int layer;
+    const QuantMatrix *mat;
+    uint32_t type; /* the type it is written in */
+} MatrixJob;
+
+struct MergeCtx {
     const Model *m;
     const Lora *lora;
     uint32_t type;
     GgufWriter *w;
-    float *rows; /* (EXPORT_ROW_BLOCK, widest row) scratch */
-    int n_fallback;
+    int block;            /* rows per block: a multiple of head_dim, so q/k rows permute within one */
+    float *rows;          /* (block, widest row) scratch */
+    unsigned char *out;   /* (block, widest row in F32) bytes of quantized rows */
+    MatrixJob *jobs;      /* one per matrix */
+    int n_jobs;
     Err *err;
-} MergeCtx;
+};
 
 /* The type a matrix with rows of cols values is written in: the asked one when its blocks fit,
  * else llama.cpp's quantizer's fallback (Q4_K: Q5_0), else F16. */
@@ -108,33 +122,43 @@ static uint32_t fitting_type(uint32_t type, int cols) {
     return QUANT_F16;
 }
 
-static int merge_matrix(MergeCtx *x, const ArchWeight *aw, int layer, const QuantMatrix *mat, const char *name) {
-    const Model *m = x->m;
+/* GgufProduce: the matrix's rows, a block at a time: dequantized, merged (W + scale B A), put in
+ * GGUF's row order, quantized. */
+static int produce_matrix(void *vjob, GgufSink *sink, Err *err) {
+    (void)err;
+    const MatrixJob *j = vjob;
+    const MergeCtx *x = j->x;
+    const QuantMatrix *mat = j->mat;
     int rows = mat->rows, cols = mat->cols;
-    uint32_t type = fitting_type(x->type, cols);
-    if (type != x->type) {
-        x->n_fallback++;
-        fprintf(stderr, "note: %s has rows of %d values, not a multiple of %s's blocks: written as %s\n", name, cols,
-                ggml_type_name(x->type), ggml_type_name(type));
-    }
-    size_t row_bytes = quant_row_bytes(type, (size_t)cols);
-    unsigned char *out = malloc((size_t)rows * row_bytes);
-    if (!out) return err_set(x->err, ERR_NOMEM, "out of memory");
-    const LoraPair *p = x->lora && aw->lora != ARCH_NO_LORA ? lora_pair(x->lora, layer, (LoraTarget)aw->lora) : NULL;
-    for (int r0 = 0; r0 < rows; r0 += EXPORT_ROW_BLOCK) {
-        int nr = rows - r0 < EXPORT_ROW_BLOCK ? rows - r0 : EXPORT_ROW_BLOCK;
+    size_t row_bytes = quant_row_bytes(j->type, (size_t)cols);
+    const LoraPair *p =
+        x->lora && j->aw->lora != ARCH_NO_LORA ? lora_pair(x->lora, j->layer, (LoraTarget)j->aw->lora) : NULL;
+    for (int r0 = 0; r0 < rows; r0 += x->block) {
+        int nr = rows - r0 < x->block ? rows - r0 : x->block;
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nr; i++) op_matrix_row(x->rows + (size_t)i * cols, mat, r0 + i);
         if (p && p->A) /* rows r0.. of W + scale B A: B's rows r0.. times A */
             op_gemm(false, false, nr, cols, p->rank, x->lora->scale, p->B + (size_t)r0 * p->rank, p->A, 1.0f, x->rows);
-        /* rows are quantized independently: the same bytes with any number of threads */
+        /* rows are quantized independently: the same bytes with any number of threads; a q/k row
+         * moves within its head, so within the block */
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nr; i++)
-            quant_quantize(type, x->rows + (size_t)i * cols, (size_t)cols,
-                           out + (size_t)out_row(m, aw, r0 + i) * row_bytes);
+            quant_quantize(j->type, x->rows + (size_t)i * cols, (size_t)cols,
+                           x->out + (size_t)(out_row(x->m, j->aw, r0 + i) - r0) * row_bytes);
+        gguf_sink_write(sink, x->out, (size_t)nr * row_bytes);
     }
-    uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
-    return gguf_writer_add_tensor(x->w, name, type, 2, ne, out, (size_t)rows * row_bytes, true, x->err);
+    return 0;
+}
+
+static int merge_matrix(MergeCtx *x, const ArchWeight *aw, int layer, const QuantMatrix *mat, const char *name) {
+    uint32_t type = fitting_type(x->type, mat->cols);
+    if (type != x->type)
+        fprintf(stderr, "note: %s has rows of %d values, not a multiple of %s's blocks: written as %s\n", name,
+                mat->cols, ggml_type_name(x->type), ggml_type_name(type));
+    MatrixJob *j = &x->jobs[x->n_jobs++];
+    *j = (MatrixJob){x, aw, layer, mat, type};
+    uint64_t ne[2] = {(uint64_t)mat->cols, (uint64_t)mat->rows};
+    return gguf_writer_add_tensor_lazy(x->w, name, type, 2, ne, produce_matrix, j, x->err);
 }
 
 static int merge_weight(void *vctx, const ArchWeight *aw, int layer) {
@@ -201,8 +225,17 @@ int model_export_gguf_merged(const Model *m, const Lora *lora, uint32_t type, co
     int widest = c->dim;
     if (c->ffn_dim > widest) widest = c->ffn_dim;
     if (c->n_head * c->head_dim > widest) widest = c->n_head * c->head_dim;
-    MergeCtx x = {m, lora, type, NULL, malloc((size_t)EXPORT_ROW_BLOCK * widest * sizeof(float)), 0, err};
-    if (!x.rows) return err_set(err, ERR_NOMEM, "out of memory");
+    int block = EXPORT_ROW_BLOCK / c->head_dim * c->head_dim;
+    if (block < c->head_dim) block = c->head_dim;
+    size_t n_weights = (size_t)arch_describe(c->arch)->n_weights * (size_t)(c->n_layer + 1);
+    MergeCtx x = {m, lora, type, NULL, block, malloc((size_t)block * widest * sizeof(float)),
+                  malloc((size_t)block * widest * sizeof(float)), calloc(n_weights, sizeof(MatrixJob)), 0, err};
+    if (!x.rows || !x.out || !x.jobs) {
+        free(x.rows);
+        free(x.out);
+        free(x.jobs);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
     int rc = gguf_writer_new(&x.w, err);
     if (!rc) rc = m->source ? copy_metadata(x.w, m->source, err) : hf_metadata(x.w, m, err);
     if (!rc)
@@ -219,5 +252,7 @@ int model_export_gguf_merged(const Model *m, const Lora *lora, uint32_t type, co
     if (!rc) rc = gguf_writer_write(x.w, out_path, err);
     gguf_writer_free(x.w);
     free(x.rows);
+    free(x.out);
+    free(x.jobs);
     return rc ? -1 : 0;
 }

@@ -14,9 +14,21 @@ typedef struct {
     char *name;
     uint32_t type, n_dims;
     uint64_t ne[GGUF_MAX_DIMS];
-    unsigned char *data;
+    unsigned char *data; /* NULL for a lazy tensor */
     size_t nbytes;
+    GgufProduce produce; /* a lazy tensor's producer */
+    void *ctx;
 } WTensor;
+
+struct GgufSink {
+    AtomicFile *af;
+    size_t written;
+};
+
+void gguf_sink_write(GgufSink *sink, const void *data, size_t n) {
+    file_atomic_write(sink->af, data, n);
+    sink->written += n;
+}
 
 struct GgufWriter {
     unsigned char *meta; /* serialised key/values */
@@ -181,46 +193,65 @@ int gguf_writer_copy_kv(GgufWriter *w, const GgufKV *kv, Err *err) {
     return end_kv(w, err);
 }
 
+/* Checks a new tensor and makes room for it: its byte size in *nbytes, or -1 with err. */
+static int check_tensor(GgufWriter *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne,
+                        size_t *nbytes, Err *err) {
+    if (n_dims == 0 || n_dims > GGUF_MAX_DIMS)
+        return err_set(err, ERR_ARG, "GGUF writer: tensor '%s' has %u dimensions (1 to %d)", name, n_dims, GGUF_MAX_DIMS);
+    if (!quant_type_supported(type) || ne[0] % quant_block_elems(type))
+        return err_set(err, ERR_ARG, "GGUF writer: tensor '%s': type %s cannot hold rows of %llu values", name,
+                       ggml_type_name(type), (unsigned long long)ne[0]);
+    uint64_t rows = 1;
+    for (uint32_t d = 1; d < n_dims; d++) rows *= ne[d];
+    *nbytes = quant_row_bytes(type, ne[0]) * rows;
+    for (int i = 0; i < w->n_tensors; i++)
+        if (strcmp(w->tensors[i].name, name) == 0) return err_set(err, ERR_ARG, "GGUF writer: tensor '%s' added twice", name);
+    if (w->n_tensors == w->tensors_cap) {
+        int cap = w->tensors_cap ? w->tensors_cap * 2 : 64;
+        WTensor *t = realloc(w->tensors, (size_t)cap * sizeof *t);
+        if (!t) return err_set(err, ERR_NOMEM, "out of memory");
+        w->tensors = t;
+        w->tensors_cap = cap;
+    }
+    return 0;
+}
+
+/* Appends the checked tensor (data owned, or NULL with a producer). */
+static int push_tensor(GgufWriter *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne,
+                       unsigned char *data, size_t nbytes, GgufProduce produce, void *ctx, Err *err) {
+    WTensor *t = &w->tensors[w->n_tensors];
+    *t = (WTensor){strdup(name), type, n_dims, {1, 1, 1, 1}, data, nbytes, produce, ctx};
+    if (!t->name) {
+        free(data);
+        return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t d = 0; d < n_dims; d++) t->ne[d] = ne[d];
+    w->n_tensors++;
+    return 0;
+}
+
 int gguf_writer_add_tensor(GgufWriter *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne,
                            const void *data, size_t nbytes, bool own, Err *err) {
     unsigned char *owned = own ? (unsigned char *)data : NULL;
-    int rc = 0;
-    uint64_t rows = 1;
-    if (n_dims == 0 || n_dims > GGUF_MAX_DIMS)
-        rc = err_set(err, ERR_ARG, "GGUF writer: tensor '%s' has %u dimensions (1 to %d)", name, n_dims, GGUF_MAX_DIMS);
-    else if (!quant_type_supported(type) || ne[0] % quant_block_elems(type))
-        rc = err_set(err, ERR_ARG, "GGUF writer: tensor '%s': type %s cannot hold rows of %llu values", name,
-                     ggml_type_name(type), (unsigned long long)ne[0]);
-    for (uint32_t d = 1; !rc && d < n_dims; d++) rows *= ne[d];
-    if (!rc && quant_row_bytes(type, ne[0]) * rows != nbytes)
-        rc = err_set(err, ERR_ARG, "GGUF writer: tensor '%s': %zu bytes of data for %llu rows of %llu %s values", name,
-                     nbytes, (unsigned long long)rows, (unsigned long long)ne[0], ggml_type_name(type));
-    for (int i = 0; !rc && i < w->n_tensors; i++)
-        if (strcmp(w->tensors[i].name, name) == 0) rc = err_set(err, ERR_ARG, "GGUF writer: tensor '%s' added twice", name);
-    if (!rc && w->n_tensors == w->tensors_cap) {
-        int cap = w->tensors_cap ? w->tensors_cap * 2 : 64;
-        WTensor *t = realloc(w->tensors, (size_t)cap * sizeof *t);
-        if (!t) rc = err_set(err, ERR_NOMEM, "out of memory");
-        else {
-            w->tensors = t;
-            w->tensors_cap = cap;
-        }
-    }
+    size_t want = 0;
+    int rc = check_tensor(w, name, type, n_dims, ne, &want, err);
+    if (!rc && want != nbytes)
+        rc = err_set(err, ERR_ARG, "GGUF writer: tensor '%s': %zu bytes of data for %zu bytes of %s values", name, nbytes,
+                     want, ggml_type_name(type));
     if (!rc && !owned && !(owned = malloc(nbytes ? nbytes : 1))) rc = err_set(err, ERR_NOMEM, "out of memory");
     if (rc) {
         if (own) free(owned);
         return -1;
     }
     if (!own) memcpy(owned, data, nbytes);
-    WTensor *t = &w->tensors[w->n_tensors];
-    *t = (WTensor){strdup(name), type, n_dims, {1, 1, 1, 1}, owned, nbytes};
-    if (!t->name) {
-        free(owned);
-        return err_set(err, ERR_NOMEM, "out of memory");
-    }
-    for (uint32_t d = 0; d < n_dims; d++) t->ne[d] = ne[d];
-    w->n_tensors++;
-    return 0;
+    return push_tensor(w, name, type, n_dims, ne, owned, nbytes, NULL, NULL, err);
+}
+
+int gguf_writer_add_tensor_lazy(GgufWriter *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne,
+                                GgufProduce produce, void *ctx, Err *err) {
+    size_t nbytes = 0;
+    if (check_tensor(w, name, type, n_dims, ne, &nbytes, err)) return -1;
+    return push_tensor(w, name, type, n_dims, ne, NULL, nbytes, produce, ctx, err);
 }
 
 static size_t pad_to(size_t n, size_t align) { return (n + align - 1) / align * align; }
@@ -256,7 +287,18 @@ int gguf_writer_write(GgufWriter *w, const char *path, Err *err) {
         file_atomic_write(&af, zeros, pad > 256 ? 256 : pad);
     for (int i = 0; i < w->n_tensors; i++) {
         const WTensor *t = &w->tensors[i];
-        file_atomic_write(&af, t->data, t->nbytes);
+        if (t->produce) {
+            GgufSink sink = {&af, 0};
+            if (t->produce(t->ctx, &sink, err) ||
+                (sink.written != t->nbytes &&
+                 err_set(err, ERR_ARG, "GGUF writer: tensor '%s': %zu bytes produced, %zu expected", t->name,
+                         sink.written, t->nbytes))) {
+                file_atomic_abort(&af);
+                return -1;
+            }
+        } else {
+            file_atomic_write(&af, t->data, t->nbytes);
+        }
         for (size_t pad = pad_to(t->nbytes, w->alignment) - t->nbytes; pad; pad -= pad > 256 ? 256 : pad)
             file_atomic_write(&af, zeros, pad > 256 ? 256 : pad);
     }

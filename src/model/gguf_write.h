@@ -49,6 +49,16 @@ bool gguf_writer_has_key(const GgufWriter *w, const char *key);
 int gguf_writer_add_tensor(GgufWriter *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne,
                            const void *data, size_t nbytes, bool own, Err *err);
 
+/* A tensor whose bytes are made while the file is written, so that they need not all be in memory
+ * at once: produce(ctx, sink, err) must write exactly its quant_row_bytes(type, ne[0]) * rows bytes
+ * through gguf_sink_write, in order, and return 0 (else -1 with err set: the file is not written).
+ * ctx must stay valid until gguf_writer_write returns. */
+typedef struct GgufSink GgufSink;
+void gguf_sink_write(GgufSink *sink, const void *data, size_t n);
+typedef int (*GgufProduce)(void *ctx, GgufSink *sink, Err *err);
+int gguf_writer_add_tensor_lazy(GgufWriter *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne,
+                                GgufProduce produce, void *ctx, Err *err);
+
 /* Writes the file (crash-safely: path holds the old or the whole new file). */
 int gguf_writer_write(GgufWriter *w, const char *path, Err *err);
 

@@ -103,3 +103,47 @@ TEST(gguf_writer_values_read_back) {
     gguf_close(g);
     unlink(out);
 }
+
+/* A lazy tensor's producer writes n floats counting from *start. */
+typedef struct {
+    float start;
+    int n;
+} Counter;
+
+static int produce_counter(void *ctx, GgufSink *sink, Err *err) {
+    (void)err;
+    const Counter *c = ctx;
+    for (int i = 0; i < c->n; i++) {
+        float v = c->start + (float)i;
+        gguf_sink_write(sink, &v, sizeof v);
+    }
+    return 0;
+}
+
+TEST(gguf_writer_lazy_tensors_are_produced_at_write) {
+    GgufWriter *w;
+    Err err = {0};
+    REQUIRE(gguf_writer_new(&w, &err) == 0);
+    Counter good = {5.0f, 32}, short_one = {0.0f, 31};
+    REQUIRE(gguf_writer_add_tensor_lazy(w, "lazy", QUANT_F32, 1, (uint64_t[]){32}, produce_counter, &good, &err) == 0);
+    char out[256];
+    tmp_path(out, sizeof out, "lazy.gguf");
+    REQUIRE(gguf_writer_write(w, out, &err) == 0);
+    Gguf *g;
+    REQUIRE(gguf_open(out, &g, &err) == 0);
+    const GgufTensor *t = gguf_find_tensor(g, "lazy");
+    REQUIRE(t && t->nbytes == 128);
+    float v[32];
+    memcpy(v, t->data, sizeof v);
+    CHECK(v[0] == 5.0f && v[31] == 36.0f);
+    gguf_close(g);
+    /* a producer that writes too few bytes fails the write, and the old file stays */
+    REQUIRE(gguf_writer_add_tensor_lazy(w, "short", QUANT_F32, 1, (uint64_t[]){32}, produce_counter, &short_one,
+                                        &err) == 0);
+    CHECK(gguf_writer_write(w, out, &err) == -1 && strstr(err.msg, "124 bytes produced, 128 expected"));
+    REQUIRE(gguf_open(out, &g, &err) == 0);
+    CHECK_EQ_INT(gguf_n_tensors(g), 1);
+    gguf_close(g);
+    gguf_writer_free(w);
+    unlink(out);
+}
