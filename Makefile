@@ -3,6 +3,8 @@ CC ?= gcc
 OPT ?= -O3 -march=native
 CFLAGS ?= $(OPT) -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fopenmp -Isrc -Itests -I/usr/include/x86_64-linux-gnu/openblas-openmp
+# libpq (libpq-dev): the store's PostgreSQL backend (src/store/db_pg.c)
+CFLAGS += -I/usr/include/postgresql
 # -Wno-psabi: GCC notes that 64-byte vectors (dot_fixed.h) pass differently without AVX-512; they
 # only pass between static functions of one file, never across an ABI boundary (an AVX2-only
 # build failed on that note under -Werror)
@@ -10,7 +12,7 @@ CFLAGS += -Wno-psabi
 # OpenBLAS built on OpenMP shares libgomp's thread pool with our own loops (the pthread build and
 # OpenMP spin against each other and run ~10x slower on decode).
 OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
-LDLIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -ljansson -lpcre2-8 -lsqlite3 -lmicrohttpd -lcurl -lcrypto -lpthread -lm -fopenmp
+LDLIBS = -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas -ljansson -lpcre2-8 -lsqlite3 -lpq -lmicrohttpd -lcurl -lcrypto -lpthread -lm -fopenmp
 # oneDNN (libdnnl-dev) brings the bf16 path (AMX / AVX512-BF16); without it ftune builds fp32 only.
 # DNNL=0 builds without it even where it is installed.
 DNNL ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
@@ -26,7 +28,7 @@ LIB_SRC = $(filter-out src/main.c,$(wildcard src/*/*.c) $(wildcard src/*.c))
 CONSOLE_FILES = $(sort $(wildcard src/console/*.html src/console/*.css src/console/*.js))
 CONSOLE_C = $(BUILD)/gen/console_assets.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/console_assets.o
-TEST_SRC = $(wildcard tests/unit/*.c) tests/test_main.c tests/test_models.c tests/test_weights.c
+TEST_SRC = $(wildcard tests/unit/*.c) tests/test_main.c tests/test_models.c tests/test_weights.c tests/test_database.c
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz_%)

@@ -3,9 +3,9 @@
 
 Starts `ftune serve` on a temporary data directory, validates and uploads the support-triage
 training set, fine-tunes SmolLM2-135M-Instruct with default settings while printing the job's
-progress, then runs `ftune eval` on the held-out validation set with two candidates served by the
-same server: the base model with the bloated baseline prompt, and the fine-tuned model with the
-short system message. Prints the comparison and leaves an HTML report.
+progress, then runs `ftune eval` on the held-out validation set with candidates served by the same
+server: the base model with the bloated baseline prompt, the same with its answer constrained to the
+training file's labels (structured output), and the fine-tuned model with the short system message. Prints the comparison and leaves an HTML report.
 
 Data: ../shared/data/support-triage when present, else rebuilt from BANKING77's public training
 split by scripts/make_support_triage.py (see that folder's README)."""
@@ -126,12 +126,15 @@ def main():
             f"multiplier {hp.learning_rate_multiplier}, {job.trained_tokens} trained tokens, "
             f"{time.time() - t_train:.0f} s")
 
-        log(f"5. ftune eval on {valid}: base model + long prompt vs fine-tuned + short system message")
+        log(f"5. ftune eval on {valid}: base model + long prompt, the same constrained to the training labels "
+            f"(structured output), fine-tuned + short system message")
         report_json = os.path.join(args.out, "report.json")
         report_html = os.path.join(args.out, "report.html")
         cmd = [FTUNE, "eval", "--data", valid,
                "--candidate", "base + long prompt", "--model", BASE_MODEL, "--base-url", base_url,
                "--system-file", baseline_prompt,
+               "--candidate", "base + long prompt + structured output", "--model", BASE_MODEL, "--base-url", base_url,
+               "--system-file", baseline_prompt, "--labels", train,
                "--candidate", "fine-tuned", "--model", job.fine_tuned_model, "--base-url", base_url,
                "--json", report_json, "--html", report_html]
         if args.limit:

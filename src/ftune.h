@@ -266,6 +266,8 @@ typedef struct FtGrammar FtGrammar;
 int ft_grammar_from_json_schema(const char *schema, size_t len, bool strict, FtGrammar **out, FtError *err);
 /* Any JSON object (OpenAI's json_object mode). */
 int ft_grammar_json_object(FtGrammar **out, FtError *err);
+/* Exactly one of n strings, as they are (a classifier's labels): FT_ERR_ARG for none. */
+int ft_grammar_choices(const char *const *choices, int n, FtGrammar **out, FtError *err);
 void ft_grammar_free(FtGrammar *g); /* NULL is a no-op */
 
 /* ---------------------------------------------------------------- generation */

@@ -18,14 +18,14 @@
 #include "args.h"
 #include "cli.h"
 
-static const char *const ALIAS_OPTIONS[] = {"data", "models", "json", NULL};
+static const char *const ALIAS_OPTIONS[] = {"data", "database", "models", "json", NULL};
 static const char *const ALIAS_FLAGS[] = {"json", NULL};
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: ftune alias set NAME TARGET [--data DIR] [--models DIR]...\n"
-            "       ftune alias rm NAME [--data DIR]\n"
-            "       ftune alias list [--data DIR] [--models DIR]... [--json]\n"
+            "usage: ftune alias set NAME TARGET [--data DIR] [--database URI] [--models DIR]...\n"
+            "       ftune alias rm NAME [--data DIR] [--database URI]\n"
+            "       ftune alias list [--data DIR] [--database URI] [--models DIR]... [--json]\n"
             "Model aliases of the server whose data directory is DIR (default ./ftune-data): NAME then stands\n"
             "for TARGET wherever a model id goes (chat, models, the base of a fine-tuning job), from the\n"
             "server's next request on, whether or not it runs. TARGET is a base model in the --models\n"
@@ -33,20 +33,22 @@ static void usage(void) {
             "has no '/', ':' or spaces and is no model's own id. `set` on an existing NAME re-points it.\n");
 }
 
-/* Opens DIR's database; with create false, STORE_NOT_FOUND (nothing opened) when there is none. */
-static int open_store(const char *dir, bool create, Store **s, Err *err) {
+/* Opens DIR's database (or the server's --database); with create false, STORE_NOT_FOUND (nothing
+ * opened) when there is none. */
+static int open_store(const char *dir, const char *database, bool create, Store **s, Err *err) {
     char db[4200];
     snprintf(db, sizeof db, "%s/ftune.db", dir);
     *s = NULL;
-    if (!create && !file_exists(db)) return STORE_NOT_FOUND;
-    if (store_check_presence(dir, err) || store_open(dir, s, err)) return -1;
+    if (!create && !database && !file_exists(db)) return STORE_NOT_FOUND;
+    if (store_check_presence(dir, database, err) || store_open(dir, database, s, err)) return -1;
     return 0;
 }
 
-static int alias_set(const char *dir, const char *const *dirs, int n_dirs, const char *name, const char *target) {
+static int alias_set(const char *dir, const char *database, const char *const *dirs, int n_dirs, const char *name,
+                     const char *target) {
     Store *s;
     Err err = {0};
-    if (open_store(dir, true, &s, &err)) {
+    if (open_store(dir, database, true, &s, &err)) {
         fprintf(stderr, "ftune alias: %s\n", err.msg);
         return 1;
     }
@@ -67,10 +69,10 @@ static int alias_set(const char *dir, const char *const *dirs, int n_dirs, const
     return status;
 }
 
-static int alias_rm(const char *dir, const char *name) {
+static int alias_rm(const char *dir, const char *database, const char *name) {
     Store *s;
     Err err = {0};
-    int rc = open_store(dir, false, &s, &err);
+    int rc = open_store(dir, database, false, &s, &err);
     if (rc == 0) rc = store_alias_delete(s, name, &err);
     store_close(s);
     if (rc == STORE_NOT_FOUND) {
@@ -85,12 +87,12 @@ static int alias_rm(const char *dir, const char *name) {
     return 0;
 }
 
-static int alias_list(const char *dir, const char *const *dirs, int n_dirs, bool as_json) {
+static int alias_list(const char *dir, const char *database, const char *const *dirs, int n_dirs, bool as_json) {
     Store *s;
     Err err = {0};
     AliasRecord *list = NULL;
     int n = 0;
-    int rc = open_store(dir, false, &s, &err);
+    int rc = open_store(dir, database, false, &s, &err);
     if (rc == 0) rc = store_alias_list(s, &list, &n, &err);
     if (rc < 0) {
         store_close(s);
@@ -133,10 +135,15 @@ int cmd_alias(int argc, char **argv) {
     }
     umask(077); /* as the server: a database this makes is its owner's alone */
     const char *dir = args_get(&a, "data") ? args_get(&a, "data") : "ftune-data";
+    const char *database = args_get(&a, "database");
+    if (database && !store_is_database_url(database)) {
+        fprintf(stderr, "ftune alias: --database \"%s\": expected a postgresql:// or postgres:// URI\n", database);
+        return EXIT_BAD_INPUT;
+    }
     const char *dirs[SERVER_MAX_DIRS];
     int n_dirs = args_all(&a, "models", dirs, SERVER_MAX_DIRS);
     if (!n_dirs) dirs[n_dirs++] = "models";
-    if (want == 3) return alias_set(dir, dirs, n_dirs, a.positional[1], a.positional[2]);
-    if (want == 2) return alias_rm(dir, a.positional[1]);
-    return alias_list(dir, dirs, n_dirs, args_has(&a, "json"));
+    if (want == 3) return alias_set(dir, database, dirs, n_dirs, a.positional[1], a.positional[2]);
+    if (want == 2) return alias_rm(dir, database, a.positional[1]);
+    return alias_list(dir, database, dirs, n_dirs, args_has(&a, "json"));
 }

@@ -14,18 +14,21 @@
 #include "interrupt.h"
 #include "progress.h"
 
-static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot",
+static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot", "labels",
                                            "base-url", "api-key", "normalize", "max-tokens", "temperature",
-                                           "seed", "limit", "threads", "json", "html", "precision", "record", NULL};
-static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "base-url", "api-key"};
+                                           "seed", "limit", "threads", "json", "html", "precision", "record",
+                                           "via-evals-api", NULL};
+static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "labels", "base-url", "api-key"};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune eval --data HELDOUT.jsonl\n"
             "                  --candidate NAME --model PATH|ID [--adapter DIR] [--system-file FILE] [--fewshot FILE]\n"
+            "                                   [--labels FILE]\n"
             "                                   [--base-url URL [--api-key KEY]]\n"
             "                  [--candidate NAME ...]... [--normalize none|trim|case] [--max-tokens N]\n"
             "                  [--temperature T] [--seed N] [--limit N] [--threads N] [--json FILE] [--html FILE]\n"
+            "                  [--via-evals-api]\n"
             "                  [" CLI_PRECISION_USAGE "]\n"
             "       ftune eval --data PROMPTS.jsonl --record OUT.jsonl --candidate NAME --model ID --base-url URL ...\n"
             "Each example's last assistant message is the expected answer; the messages before it are the\n"
@@ -33,7 +36,11 @@ static void usage(void) {
             "locally (a GGUF file or Hugging Face folder, with an optional PEFT adapter) or, with --base-url,\n"
             "on an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1 for ftune serve). --system-file\n"
             "replaces the examples' system message; --fewshot puts a chat JSONL's examples before each\n"
-            "prompt. Generation is greedy unless --temperature is given. Default normalisation: trim.\n"
+            "prompt. --labels constrains the reply to the answers of a chat JSONL (e.g. the training file): a\n"
+            "structured-output candidate (locally by constrained decoding; remotely as a json_schema response_format\n"
+            "{\"label\": one of them}). Generation is greedy unless --temperature is given. Default normalisation: trim.\n"
+            "--via-evals-api runs each --base-url candidate as one run of its endpoint's Evals API (ftune serve's or\n"
+            "OpenAI's) and scores its output items as the direct path scores its answers.\n"
             "--record runs one candidate (typically the hosted model being replaced, through --base-url) and writes\n"
             "its answers as a held-out chat JSONL: each example's prompt (all its messages, or those before a\n"
             "final assistant message) followed by the answer; `ftune eval --data OUT.jsonl` then judges other\n"
@@ -50,6 +57,7 @@ static int set_field(EvalCandidate *c, const char *name, const char *value) {
                 : strcmp(name, "adapter") == 0     ? c->adapter
                 : strcmp(name, "system-file") == 0 ? c->system_file
                 : strcmp(name, "fewshot") == 0     ? c->fewshot_file
+                : strcmp(name, "labels") == 0      ? c->labels_file
                 : strcmp(name, "base-url") == 0    ? c->base_url
                                                    : c->api_key;
     size_t cap = strcmp(name, "api-key") == 0 ? sizeof c->api_key : sizeof c->model;
@@ -107,7 +115,8 @@ static int parse_norm(const char *s, EvalNorm *out) {
 int cmd_eval(int argc, char **argv) {
     Args a;
     int status;
-    if (args_parse_command(&a, argc, argv, "eval", NULL, EVAL_OPTIONS, usage, &status)) return status;
+    static const char *const flags[] = {"via-evals-api", NULL};
+    if (args_parse_command(&a, argc, argv, "eval", flags, EVAL_OPTIONS, usage, &status)) return status;
     EvalReport *r = calloc(1, sizeof *r);
     if (!r) return 1;
     long max_tokens = 64, limit = 0, threads = 0, seed = 0;
@@ -143,7 +152,8 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "candidate %d/%d: %s (%s%s%s)\n", i + 1, r->n_cands, c->name, c->model,
                 c->adapter[0] ? " + " : "", c->adapter);
         progress_start(&bar, set.n);
-        int run = eval_run_candidate(&set, c, &o);
+        bool via_api = args_has(&a, "via-evals-api") && c->base_url[0];
+        int run = via_api ? eval_run_candidate_via_evals(&set, r, c, &o) : eval_run_candidate(&set, c, &o);
         progress_end(&bar);
         if (c->precision[0]) fprintf(stderr, "precision: %s\n", c->precision);
         if (run) {

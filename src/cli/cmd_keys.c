@@ -17,16 +17,17 @@
 #define KEYS_DATA_DEFAULT "ftune-data" /* as ftune serve's --data */
 #define KEYS_LIST_PAGE 1000
 
-static const char *const KEYS_OPTIONS[] = {"data", "project", "name", "admin", NULL};
+static const char *const KEYS_OPTIONS[] = {"data", "database", "project", "name", "admin", NULL};
 static const char *const KEYS_FLAGS[] = {"admin", NULL};
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: ftune keys create --project P [--name N] [--data DIR]\n"
-            "       ftune keys create --admin [--name N] [--data DIR]\n"
-            "       ftune keys list [--project P] [--data DIR]\n"
-            "       ftune keys revoke KEY_ID [--data DIR]\n"
-            "Manages the API keys of `ftune serve --data DIR` (default ./" KEYS_DATA_DEFAULT "), running or not.\n"
+            "usage: ftune keys create --project P [--name N] [--data DIR] [--database URI]\n"
+            "       ftune keys create --admin [--name N] [--data DIR] [--database URI]\n"
+            "       ftune keys list [--project P] [--data DIR] [--database URI]\n"
+            "       ftune keys revoke KEY_ID [--data DIR] [--database URI]\n"
+            "Manages the API keys of `ftune serve --data DIR` (default ./" KEYS_DATA_DEFAULT "), running or not\n"
+            "(or of a server with --database URI: pass the same URI).\n"
             "A project key (sk-proj-...) sees only its project's files, fine-tuning jobs and fine-tuned models;\n"
             "an admin key (sk-admin-...) only manages projects and keys (/v1/organization/...). P is a project's\n"
             "name or id; `create` makes the project when no project has that name. The server's --api-key keys\n"
@@ -156,6 +157,11 @@ int cmd_keys(int argc, char **argv) {
         return EXIT_BAD_INPUT;
     }
     const char *dir = args_get(&a, "data") ? args_get(&a, "data") : KEYS_DATA_DEFAULT;
+    const char *database = args_get(&a, "database");
+    if (database && !store_is_database_url(database)) {
+        fprintf(stderr, "ftune keys: --database \"%s\": expected a postgresql:// or postgres:// URI\n", database);
+        return EXIT_BAD_INPUT;
+    }
     if (strcmp(verb, "create") != 0 && !file_is_dir(dir)) { /* listing or revoking never makes a directory */
         fprintf(stderr, "ftune keys %s: %s: no such data directory\n", verb, dir);
         return EXIT_BAD_INPUT;
@@ -164,7 +170,7 @@ int cmd_keys(int argc, char **argv) {
     Store *s;
     Err err = {0};
     /* as ftune serve: never a new database beside the uploads and jobs of a lost one */
-    if (store_check_presence(dir, &err) || store_open(dir, &s, &err)) {
+    if (store_check_presence(dir, database, &err) || store_open(dir, database, &s, &err)) {
         fprintf(stderr, "ftune keys: %s\n", err.msg);
         return 1;
     }

@@ -13,14 +13,15 @@
 #include "cli.h"
 #include "cli_precision.h"
 
-static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "models", "api-key", "threads", "http-threads",
+static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "database", "models", "api-key", "threads", "http-threads",
                                             "allow-no-key", "precision", "parallel", "kv-cache-mib", "max-queued-jobs",
                                             "rate-limit", "max-tokens", "adapter", "alias", "access-log", NULL};
 static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: ftune serve [--host H] [--port P] [--data DIR] [--models DIR]... [--api-key KEY]...\n"
+            "usage: ftune serve [--host H] [--port P] [--data DIR] [--database URI] [--models DIR]...\n"
+            "                   [--api-key KEY]...\n"
             "                   [--threads N] [--http-threads N] [--allow-no-key] [" CLI_PRECISION_USAGE "]\n"
             "                   [--parallel N] [--kv-cache-mib M] [--max-queued-jobs N] [--rate-limit N]\n"
             "                   [--max-tokens N]\n"
@@ -45,7 +46,9 @@ static void usage(void) {
             "that component and '.'), or on BASE_ID when given. --alias NAME=TARGET makes NAME stand for the\n"
             "model TARGET (a base, ft:, checkpoint or --adapter model id) wherever a model id goes, for the\n"
             "life of the process; `ftune alias set` keeps aliases in DIR's database, applied without a restart.\n"
-            "Every request is logged as a JSON line to DIR/access.log, or to --access-log FILE ('-': stderr).\n",
+            "Every request is logged as a JSON line to DIR/access.log, or to --access-log FILE ('-': stderr).\n"
+            "--database postgresql://USER@HOST/DB (or postgres://) keeps the records (files, jobs, events, keys,\n"
+            "aliases, responses, evals) in PostgreSQL instead of DIR/ftune.db; blobs and job directories stay in DIR.\n",
             LIMITS_QUEUED_JOBS_DEFAULT);
 }
 
@@ -94,6 +97,11 @@ int cmd_serve(int argc, char **argv) {
     cfg.threads = (int)threads;
     cfg.http_threads = (int)http_threads;
     cfg.data_dir = args_get(&a, "data") ? args_get(&a, "data") : "ftune-data";
+    cfg.database = args_get(&a, "database");
+    if (cfg.database && !store_is_database_url(cfg.database)) {
+        fprintf(stderr, "ftune serve: --database \"%s\": expected a postgresql:// or postgres:// URI\n", cfg.database);
+        return EXIT_BAD_INPUT;
+    }
     cfg.access_log = args_get(&a, "access-log");
     if (cfg.access_log && !cfg.access_log[0]) {
         fprintf(stderr, "ftune serve: --access-log: an empty path (pass a file, or - for stderr)\n");
@@ -123,7 +131,7 @@ int cmd_serve(int argc, char **argv) {
     }
     const char *aliases[REGISTRY_MAX_ALIASES + 1];
     int n_aliases = args_all(&a, "alias", aliases, REGISTRY_MAX_ALIASES + 1);
-    if (registry_aliases_configure(aliases, n_aliases, cfg.data_dir, cfg.model_dirs, cfg.n_model_dirs, &err)) {
+    if (registry_aliases_configure(aliases, n_aliases, cfg.data_dir, cfg.database, cfg.model_dirs, cfg.n_model_dirs, &err)) {
         fprintf(stderr, "ftune serve: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }

@@ -1,5 +1,6 @@
-/* console.js: the ftune web console, a single page with hash routes (#/jobs, #/jobs/ID,
- * #/files, #/playground, #/evals). It talks only to this server's /v1 API, sending the key the user
+/* console.js: the ftune web console, a single page with hash routes (#/jobs, #/jobs/ID, #/files,
+ * #/playground; the Evaluations pages, #/evals..., are in evals.js), its helpers and charts. It
+ * talks only to this server's /v1 API, sending the key the user
  * entered (kept in sessionStorage, sent as "Authorization: Bearer KEY"; no key is sent when none
  * was entered, for servers without keys). Charts are SVG drawn here. Everything from the server
  * or a file is put in the page as text (textContent), never as HTML. It keeps no data of its own. */
@@ -191,7 +192,8 @@ function barChart(id, title, rows, opt) {
   rows.forEach((r, i) => {
     const y = T + i * rowH;
     root.append(svg("text", {x: L - 8, y: y + 19, "text-anchor": "end"}, r.name.length > 28 ? r.name.slice(0, 27) + "…" : r.name));
-    root.append(svg("rect", {class: "bar", x: L, y: y + 5, width: Math.max(0, sx(r.value || 0) - L), height: rowH - 10, "data-value": r.value}));
+    root.append(svg("rect", {class: "bar", x: L, y: y + 5, width: Math.max(0, sx(r.value || 0) - L), height: rowH - 10, "data-value": r.value,
+                             "data-lo": r.lo, "data-hi": r.hi}));
     if (r.lo !== undefined && r.hi !== undefined) {
       root.append(svg("line", {class: "ci", x1: sx(r.lo), x2: sx(r.hi), y1: y + rowH / 2, y2: y + rowH / 2}));
       for (const v of [r.lo, r.hi]) root.append(svg("line", {class: "ci", x1: sx(v), x2: sx(v), y1: y + 9, y2: y + rowH - 9}));
@@ -697,52 +699,6 @@ async function viewPlayground(token, params) {
   snippet.textContent = pythonSnippet(bodyFor(modelA.value || "MODEL", [{role: "user", content: "Hello"}]));
 }
 
-/* ---- evaluations ---- */
-
-function viewEvals() {
-  const m = main();
-  const [fileF, fileIn] = field("Report (ftune eval --json)", h("input", {id: "eval-file", type: "file", accept: ".json,application/json"}));
-  const out = h("div", {id: "eval-report", "aria-live": "polite"});
-  fill(m, h("h1", {text: "Evaluations"}),
-    h("p", {class: "notice"}, "This server does not keep evaluation reports yet: there is no API that lists them. ",
-      "Open a report that ", h("code", {text: "ftune eval --json FILE"}), " wrote; it is read by this page only (nothing is uploaded)."),
-    h("div", {class: "row"}, fileF), out);
-  fileIn.addEventListener("change", () => {
-    const f = fileIn.files[0];
-    if (!f) return;
-    f.text().then(t => renderEval(out, JSON.parse(t), f.name)).catch(e => showError(out, new Error(`${f.name}: ${e.message}`)));
-  });
-}
-
-function renderEval(out, r, name) {
-  if (!r || !Array.isArray(r.candidates)) throw new Error("not an ftune eval JSON report (no candidates)");
-  const cands = r.candidates;
-  const pct = v => typeof v === "number" ? (100 * v).toFixed(1) + "%" : "–";
-  const acc = cands.map(c => ({name: c.name, value: c.accuracy.accuracy, lo: c.accuracy.ci95_lo, hi: c.accuracy.ci95_hi}));
-  const tok = cands.map(c => ({name: c.name, value: c.mean_prompt_tokens}));
-  const lat = cands.map(c => ({name: c.name, value: c.latency ? c.latency.p50_s * 1000 : 0}));
-  fill(out, h("h2", {}, "Report ", h("code", {text: name})),
-    h("p", {id: "eval-verdict", text: r.verdict || ""}),
-    h("p", {class: "muted", text: `${r.n} examples; answers compared ${r.normalisation === "none" ? "exactly" : "after " + r.normalisation}.`}),
-    h("table", {id: "eval-table"}, h("thead", {}, h("tr", {}, ["Candidate", "Model", "Accuracy", "95% CI", "Failed", "Prompt tokens", "Completion tokens", "p50 ms", "p95 ms"].map(t => h("th", {scope: "col", text: t})))),
-      h("tbody", {}, cands.map(c => h("tr", {}, h("td", {text: c.name}), h("td", {text: c.model + (c.adapter ? " + adapter" : "")}),
-        h("td", {class: "num", text: pct(c.accuracy.accuracy)}), h("td", {class: "num", text: `${pct(c.accuracy.ci95_lo)} – ${pct(c.accuracy.ci95_hi)}`}),
-        h("td", {class: "num", text: c.n_failed}), h("td", {class: "num", text: fmtNum(c.mean_prompt_tokens, 1)}), h("td", {class: "num", text: fmtNum(c.mean_completion_tokens, 1)}),
-        h("td", {class: "num", text: c.latency ? fmtNum(c.latency.p50_s * 1000, 0) : "–"}), h("td", {class: "num", text: c.latency ? fmtNum(c.latency.p95_s * 1000, 0) : "–"}))))),
-    h("div", {class: "grid2"},
-      h("figure", {class: "panel"}, h("figcaption", {text: "Accuracy with 95% confidence interval"}), barChart("eval-chart-accuracy", "accuracy per candidate with 95% confidence interval", acc, {vmax: 1, fmt: pct})),
-      h("figure", {class: "panel"}, h("figcaption", {text: "Mean prompt tokens per request"}), barChart("eval-chart-prompt-tokens", "mean prompt tokens per request", tok, {fmt: v => fmtNum(v, 0)})),
-      h("figure", {class: "panel"}, h("figcaption", {text: "Median latency (ms)"}), barChart("eval-chart-latency", "median latency per request in milliseconds", lat, {fmt: v => fmtNum(v, 0)}))),
-    cands.some(c => c.labels) ? h("div", {}, h("h2", {text: "Confusion matrices (rows: expected, columns: predicted)"}),
-      h("div", {class: "grid2"}, cands.filter(c => c.labels).map(c => h("figure", {class: "panel"}, h("figcaption", {text: c.name}), heatMap(c.name, c.labels.confusion))))) : null,
-    (r.comparisons || []).length ? h("div", {}, h("h2", {text: "Against " + cands[0].name + " (paired)"}),
-      h("table", {id: "eval-comparisons"}, h("thead", {}, h("tr", {}, ["Candidate", "Difference", "95% CI", "Only this right", "Only baseline right", "McNemar p"].map(t => h("th", {scope: "col", text: t})))),
-        h("tbody", {}, r.comparisons.map(p => h("tr", {}, h("td", {text: p.candidate}), h("td", {class: "num", text: pct(p.difference)}),
-          h("td", {class: "num", text: `${pct(p.difference_ci95_lo)} – ${pct(p.difference_ci95_hi)}`}), h("td", {class: "num", text: p.only_candidate_right}),
-          h("td", {class: "num", text: p.only_baseline_right}), h("td", {class: "num", text: p.mcnemar_p === null ? "–" : p.mcnemar_p.toFixed(4)}))))))
-      : "");
-}
-
 /* ---- routing ---- */
 
 const ROUTES = [
@@ -750,7 +706,9 @@ const ROUTES = [
   [/^#\/jobs$/, t => viewJobs(t), "jobs"],
   [/^#\/files$/, t => viewFiles(t), "files"],
   [/^#\/playground$/, (t, m, p) => viewPlayground(t, p), "playground"],
-  [/^#\/evals$/, () => viewEvals(), "evals"],
+  [/^#\/evals\/([^/?]+)\/runs\/([^/?]+)$/, (t, m) => viewRun(t, decodeURIComponent(m[1]), decodeURIComponent(m[2])), "evals"],
+  [/^#\/evals\/([^/?]+)$/, (t, m) => viewEval(t, decodeURIComponent(m[1])), "evals"],
+  [/^#\/evals$/, t => viewEvals(t), "evals"],
 ];
 
 function route() {
@@ -785,6 +743,9 @@ function setUpKey() {
   say();
 }
 
-setUpKey();
-window.addEventListener("hashchange", route);
-route();
+/* Started once every script (evals.js too) is loaded. */
+window.addEventListener("DOMContentLoaded", () => {
+  setUpKey();
+  window.addEventListener("hashchange", route);
+  route();
+});

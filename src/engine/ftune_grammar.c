@@ -26,6 +26,20 @@ int ft_grammar_from_json_schema(const char *schema, size_t len, bool strict, FtG
 
 int ft_grammar_json_object(FtGrammar **out, FtError *err) { return grammar_make(NULL, 0, false, out, err); }
 
+int ft_grammar_choices(const char *const *choices, int n, FtGrammar **out, FtError *err) {
+    if (!out) return ft_err_set(err, FT_ERR_ARG, "no place for the grammar");
+    *out = NULL;
+    FtGrammar *g = calloc(1, sizeof *g);
+    if (!g) return ft_err_set(err, FT_ERR_NOMEM, "out of memory");
+    Err e = {0};
+    if (grammar_choices(&g->g, choices, n, &e)) {
+        ft_grammar_free(g);
+        return ft_err_from(err, &e);
+    }
+    *out = g;
+    return 0;
+}
+
 void ft_grammar_free(FtGrammar *g) {
     if (!g) return;
     grammar_free(&g->g);

@@ -27,6 +27,8 @@ typedef struct {
     char api_key[256];
     char system_file[1024];     /* replaces (or adds) the system message, "" = keep the example's */
     char fewshot_file[1024];    /* chat JSONL whose examples are put before each prompt, "" = none */
+    char labels_file[1024];     /* chat JSONL whose answers are the labels the reply is constrained to
+                                 * (structured output), "" = free text */
     char precision[FT_PRECISION_WHY_MAX]; /* local: the precision it ran at and why, "" = remote */
 
     /* results, per example (n of the set) */

@@ -3,75 +3,22 @@
  * reused for every example. */
 #include "eval_run.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/clock.h"
-#include "../core/fileio.h"
-#include "../data/jsonl_reader.h"
-#include "../data/validate.h"
 #include "../ftune.h"
+#include "eval_internal.h"
 
 /* ---- the held-out set ---- */
-
-/* Reads a chat JSONL file (the project's JSONL reader: line numbers, BOM, CRLF) into a list of
- * message arrays, one per non-blank line. */
-static int read_chat_jsonl(const char *path, long limit, json_t ***out, long *n_out, Err *err) {
-    JsonlReader *rd;
-    if (jsonl_open(path, VALIDATE_LINE_MAX, &rd, err)) return -1;
-    json_t **list = NULL;
-    long n = 0, cap = 0;
-    JsonlLine line;
-    int rc = 0, more;
-    while (!rc && (limit <= 0 || n < limit) && (more = jsonl_next(rd, &line, err)) != 0) {
-        if (more < 0) {
-            rc = -1;
-            break;
-        }
-        if (line.too_long) {
-            rc = err_set(err, ERR_FORMAT, "%s: line %ld: longer than %zu bytes", path, line.number, VALIDATE_LINE_MAX);
-            break;
-        }
-        size_t k = 0;
-        while (k < line.len && (line.text[k] == ' ' || line.text[k] == '\t')) k++;
-        if (k == line.len) continue;
-        json_error_t je;
-        json_t *ex = json_loadb(line.text, line.len, 0, &je);
-        json_t *msgs = ex ? json_object_get(ex, "messages") : NULL;
-        if (!ex) rc = err_set(err, ERR_FORMAT, "%s: line %ld: not JSON: %s", path, line.number, je.text);
-        else if (!json_is_array(msgs) || json_array_size(msgs) == 0)
-            rc = err_set(err, ERR_FORMAT, "%s: line %ld: no \"messages\" list", path, line.number);
-        if (!rc && n == cap) {
-            cap = cap ? cap * 2 : 256;
-            json_t **grown = realloc(list, cap * sizeof *list);
-            if (!grown) rc = err_set(err, ERR_NOMEM, "out of memory");
-            else list = grown;
-        }
-        if (!rc) {
-            json_incref(msgs);
-            list[n++] = msgs;
-        }
-        json_decref(ex);
-    }
-    jsonl_close(rd);
-    if (rc) {
-        for (long i = 0; i < n; i++) json_decref(list[i]);
-        free(list);
-        return -1;
-    }
-    *out = list;
-    *n_out = n;
-    return 0;
-}
 
 int eval_set_load(EvalReport *r, const char *path, long limit, bool prompts_only, EvalSet *set, Err *err) {
     memset(set, 0, sizeof *set);
     snprintf(r->data_path, sizeof r->data_path, "%s", path);
     json_t **all;
     long n;
-    if (read_chat_jsonl(path, limit > 0 ? limit : EVAL_MAX_EXAMPLES, &all, &n, err)) return -1;
+    if (eval_read_chat_jsonl(path, limit > 0 ? limit : EVAL_MAX_EXAMPLES, &all, &n, err)) return -1;
     if (n == 0) {
         free(all);
         return err_set(err, ERR_FORMAT, "%s: no examples", path);
@@ -117,62 +64,13 @@ void eval_set_free(EvalSet *set) {
     memset(set, 0, sizeof *set);
 }
 
-/* ---- a candidate's prompts ---- */
-
-typedef struct {
-    char *system;          /* replacement system prompt, or NULL */
-    json_t **fewshot;      /* examples' messages (system messages dropped) */
-    long n_fewshot;
-} PromptStyle;
-
-static int style_load(const EvalCandidate *c, PromptStyle *ps, Err *err) {
-    memset(ps, 0, sizeof *ps);
-    size_t len;
-    if (c->system_file[0] && file_read_all(c->system_file, (size_t)1 << 24, &ps->system, &len, err)) return -1;
-    if (ps->system)
-        while (len > 0 && (ps->system[len - 1] == '\n' || ps->system[len - 1] == '\r')) ps->system[--len] = 0;
-    if (c->fewshot_file[0] && read_chat_jsonl(c->fewshot_file, 0, &ps->fewshot, &ps->n_fewshot, err)) return -1;
-    return 0;
-}
-
-static void style_free(PromptStyle *ps) {
-    free(ps->system);
-    for (long i = 0; i < ps->n_fewshot; i++) json_decref(ps->fewshot[i]);
-    free(ps->fewshot);
-}
-
-static bool is_system(json_t *m) {
-    json_t *role = json_object_get(m, "role");
-    return json_is_string(role) &&
-           (strcmp(json_string_value(role), "system") == 0 || strcmp(json_string_value(role), "developer") == 0);
-}
-
-/* The messages sent for one example: system (replaced when the candidate has one), few-shot
- * turns, then the example's own turns. */
-static json_t *build_prompt(const PromptStyle *ps, json_t *prompt) {
-    json_t *out = json_array();
-    if (ps->system) {
-        json_array_append_new(out, json_pack("{s:s, s:s}", "role", "system", "content", ps->system));
-    } else {
-        for (size_t k = 0; k < json_array_size(prompt); k++)
-            if (is_system(json_array_get(prompt, k))) json_array_append(out, json_array_get(prompt, k));
-    }
-    for (long f = 0; f < ps->n_fewshot; f++)
-        for (size_t k = 0; k < json_array_size(ps->fewshot[f]); k++)
-            if (!is_system(json_array_get(ps->fewshot[f], k))) json_array_append(out, json_array_get(ps->fewshot[f], k));
-    for (size_t k = 0; k < json_array_size(prompt); k++)
-        if (!is_system(json_array_get(prompt, k))) json_array_append(out, json_array_get(prompt, k));
-    return out;
-}
-
 /* ---- generating one answer ---- */
 
 typedef struct {
     FtModel *model;       /* local */
     FtAdapter *adapter;   /* or NULL */
     FtSession *session;
-    CURL *curl;           /* remote */
-    struct curl_slist *headers;
+    EvalHttp http;        /* remote */
 } Runner;
 
 typedef struct {
@@ -182,7 +80,7 @@ typedef struct {
     bool fatal;           /* the candidate cannot go on (endpoint unreachable, model unknown) */
 } Answer;
 
-static int local_answer(Runner *rn, json_t *msgs, const EvalRunOptions *o, Answer *a) {
+static int local_answer(Runner *rn, json_t *msgs, const EvalPromptStyle *ps, const EvalRunOptions *o, Answer *a) {
     size_t n = json_array_size(msgs);
     FtChatMessage *cm = calloc(n ? n : 1, sizeof *cm);
     if (!cm) return -1;
@@ -197,6 +95,7 @@ static int local_answer(Runner *rn, json_t *msgs, const EvalRunOptions *o, Answe
     p.max_tokens = o->max_tokens;
     p.temperature = o->temperature;
     p.seed = o->seed;
+    p.grammar = ps->grammar;
     FtGenResult res;
     FtError err = {0};
     int rc = ft_session_generate_chat(rn->session, rn->adapter, cm, (int)n, &p, NULL, NULL, &res, &err);
@@ -211,82 +110,41 @@ static int local_answer(Runner *rn, json_t *msgs, const EvalRunOptions *o, Answe
     return 0;
 }
 
-typedef struct {
-    char *buf;
-    size_t len;
-} Body;
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *user) {
-    Body *b = user;
-    size_t n = size * nmemb;
-    char *grown = realloc(b->buf, b->len + n + 1);
-    if (!grown) return 0;
-    memcpy(grown + b->len, data, n);
-    b->buf = grown;
-    b->len += n;
-    b->buf[b->len] = 0;
-    return n;
-}
-
-static int remote_answer(Runner *rn, const EvalCandidate *c, json_t *msgs, const EvalRunOptions *o, Answer *a) {
+static int remote_answer(Runner *rn, const EvalCandidate *c, json_t *msgs, const EvalPromptStyle *ps,
+                         const EvalRunOptions *o, Answer *a) {
     json_t *req = json_pack("{s:s, s:O, s:f, s:i, s:I}", "model", c->model, "messages", msgs, "temperature",
                             (double)o->temperature, "max_tokens", o->max_tokens, "seed", (json_int_t)o->seed);
-    char *body = json_dumps(req, JSON_COMPACT);
+    if (!req) return -1;
+    if (ps->response_format) json_object_set(req, "response_format", ps->response_format);
+    long status;
+    json_t *root;
+    int rc = eval_http_json(&rn->http, "POST", c->base_url, "/chat/completions", req, &status, &root, a->error,
+                            sizeof a->error, &a->fatal);
     json_decref(req);
-    if (!body) return -1;
-    char url[1100];
-    size_t ul = strlen(c->base_url);
-    snprintf(url, sizeof url, "%.*s/chat/completions", (int)(ul && c->base_url[ul - 1] == '/' ? ul - 1 : ul),
-             c->base_url);
-    Body resp = {0};
-    curl_easy_setopt(rn->curl, CURLOPT_URL, url);
-    curl_easy_setopt(rn->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(rn->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(rn->curl, CURLOPT_WRITEDATA, &resp);
-    CURLcode cc = curl_easy_perform(rn->curl);
-    free(body);
-    long status = 0;
-    curl_easy_getinfo(rn->curl, CURLINFO_RESPONSE_CODE, &status);
-    json_t *root = cc == CURLE_OK && resp.buf ? json_loads(resp.buf, 0, NULL) : NULL;
-    json_t *err_msg = json_object_get(json_object_get(root, "error"), "message");
+    if (rc) return 0;
     json_t *message = json_object_get(json_array_get(json_object_get(root, "choices"), 0), "message");
-    json_t *content = json_object_get(message, "content");
-    if (cc != CURLE_OK) {
-        snprintf(a->error, sizeof a->error, "%.200s: %s", url, curl_easy_strerror(cc));
-        a->fatal = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_UNSUPPORTED_PROTOCOL ||
-                   cc == CURLE_URL_MALFORMAT;
-    } else if (status != 200) {
-        snprintf(a->error, sizeof a->error, "%.200s: HTTP %ld: %.250s", url, status,
-                 json_is_string(err_msg) ? json_string_value(err_msg) : "(no error message)");
+    json_t *content = json_object_get(message, "content"), *usage = json_object_get(root, "usage");
+    if (status != 200) {
+        snprintf(a->error, sizeof a->error, "%.200s/chat/completions: HTTP %ld: %.250s", c->base_url, status,
+                 eval_http_error_message(root));
         a->fatal = status == 401 || status == 403 || status == 404;
     } else if (!json_is_string(content) && !json_is_null(content)) {
-        snprintf(a->error, sizeof a->error, "%.200s: the response has no choices[0].message.content", url);
+        snprintf(a->error, sizeof a->error, "%.200s: the response has no choices[0].message.content", c->base_url);
     } else {
-        a->text = strdup(json_is_string(content) ? json_string_value(content) : "");
-        json_t *usage = json_object_get(root, "usage");
+        const char *text = json_is_string(content) ? json_string_value(content) : "";
+        a->text = ps->response_format ? eval_label_of_reply(text) : strdup(text); /* labels: {"label": ...} */
+        if (!a->text) snprintf(a->error, sizeof a->error, "the reply is not {\"label\": ...}: %.200s", text);
         a->prompt_tokens = (int)json_integer_value(json_object_get(usage, "prompt_tokens"));
         a->completion_tokens = (int)json_integer_value(json_object_get(usage, "completion_tokens"));
     }
     json_decref(root);
-    free(resp.buf);
     return 0;
 }
 
 /* Loads what the candidate needs: model + adapter + state, or an HTTP handle. */
 static int runner_open(EvalCandidate *c, const EvalRunOptions *o, Runner *rn, Err *err) {
     memset(rn, 0, sizeof *rn);
-    if (c->base_url[0]) {
-        rn->curl = curl_easy_init();
-        if (!rn->curl) return err_set(err, ERR_NOMEM, "cannot start an HTTP client");
-        char auth[300];
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->api_key[0] ? c->api_key : "unused");
-        rn->headers = curl_slist_append(rn->headers, "Content-Type: application/json");
-        rn->headers = curl_slist_append(rn->headers, auth);
-        curl_easy_setopt(rn->curl, CURLOPT_HTTPHEADER, rn->headers);
-        curl_easy_setopt(rn->curl, CURLOPT_TIMEOUT, (long)EVAL_HTTP_TIMEOUT_S);
-        curl_easy_setopt(rn->curl, CURLOPT_NOSIGNAL, 1L);
-        return 0;
-    }
+    if (c->base_url[0]) return eval_http_open(&rn->http, c->api_key, err);
     FtError fe = {0};
     if (ft_model_load(c->model, &rn->model, &fe) ||
         ft_model_set_precision(rn->model, (FtPrecision)o->precision, c->precision, &fe))
@@ -304,11 +162,10 @@ static void runner_close(Runner *rn) {
     ft_session_free(rn->session);
     ft_adapter_free(rn->adapter);
     ft_model_free(rn->model);
-    if (rn->curl) curl_easy_cleanup(rn->curl);
-    curl_slist_free_all(rn->headers);
+    eval_http_close(&rn->http);
 }
 
-static int alloc_results(EvalCandidate *c, long n) {
+int eval_alloc_results(EvalCandidate *c, long n) {
     c->predictions = calloc(n, sizeof(char *));
     c->correct = calloc(n, sizeof(bool));
     c->failed = calloc(n, sizeof(bool));
@@ -319,23 +176,23 @@ static int alloc_results(EvalCandidate *c, long n) {
 }
 
 int eval_run_candidate(const EvalSet *set, EvalCandidate *c, const EvalRunOptions *o) {
-    if (alloc_results(c, set->n)) return -1;
+    if (eval_alloc_results(c, set->n)) return -1;
     Err err = {0};
-    PromptStyle ps;
+    EvalPromptStyle ps;
     Runner rn = {0};
     double t0 = clock_now_s();
-    if (style_load(c, &ps, &err) || runner_open(c, o, &rn, &err)) {
+    if (eval_style_load(c, &ps, &err) || runner_open(c, o, &rn, &err)) {
         snprintf(c->error, sizeof c->error, "%s", err.msg);
         runner_close(&rn);
-        style_free(&ps);
+        eval_style_free(&ps);
         return 0;
     }
     int rc = 0;
     for (long i = 0; i < set->n && !rc && !(o->stop && *o->stop); i++) {
-        json_t *msgs = build_prompt(&ps, set->prompts[i]);
+        json_t *msgs = eval_build_prompt(&ps, set->prompts[i]);
         Answer a = {0};
         double t = clock_now_s();
-        rc = c->base_url[0] ? remote_answer(&rn, c, msgs, o, &a) : local_answer(&rn, msgs, o, &a);
+        rc = c->base_url[0] ? remote_answer(&rn, c, msgs, &ps, o, &a) : local_answer(&rn, msgs, &ps, o, &a);
         c->latency_s[i] = clock_now_s() - t;
         json_decref(msgs);
         if (rc) break;
@@ -356,6 +213,6 @@ int eval_run_candidate(const EvalSet *set, EvalCandidate *c, const EvalRunOption
     }
     c->wall_s = clock_now_s() - t0;
     runner_close(&rn);
-    style_free(&ps);
+    eval_style_free(&ps);
     return rc;
 }

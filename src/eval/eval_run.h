@@ -50,5 +50,8 @@ typedef struct {
  * c->error when it cannot run at all (model missing, endpoint unreachable). Returns -1 only when
  * out of memory. */
 int eval_run_candidate(const EvalSet *set, EvalCandidate *c, const EvalRunOptions *o);
+/* The same for a remote candidate through its endpoint's Evals API (eval_via_api.c): one eval run
+ * of every example, the predictions from its output items (r: the expected answers). */
+int eval_run_candidate_via_evals(const EvalSet *set, const EvalReport *r, EvalCandidate *c, const EvalRunOptions *o);
 
 #endif

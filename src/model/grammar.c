@@ -155,3 +155,17 @@ int grammar_check(const Grammar *g, Err *err) {
                        g->origin[hit] ? g->origin[hit] : "a rule");
     return 0;
 }
+
+int grammar_choices(Grammar *g, const char *const *choices, int n, Err *err) {
+    grammar_init(g);
+    if (n <= 0) return err_set(err, ERR_ARG, "no choices to constrain the reply to");
+    GBody b = {0};
+    int root = grammar_declare(g, "choices", err), rc = root < 0 ? -1 : 0;
+    for (int i = 0; !rc && i < n; i++)
+        rc = (i && gbody_alt(&b, err)) || gbody_bytes(g, &b, choices[i], strlen(choices[i]), err) ? -1 : 0;
+    if (!rc) rc = grammar_define(g, root, &b, err);
+    gbody_free(&b);
+    if (rc) return -1;
+    g->root = root;
+    return grammar_check(g, err);
+}

@@ -71,6 +71,10 @@ int gbody_ref(GBody *b, int rule, Err *err);
 int gbody_bytes(Grammar *g, GBody *b, const char *s, size_t n, Err *err); /* these exact bytes */
 void gbody_free(GBody *b);
 
+/* A grammar whose documents are exactly the n choices (their bytes, no quoting): the reply is one
+ * of a set of labels. ERR_ARG for no choices. */
+int grammar_choices(Grammar *g, const char *const *choices, int n, Err *err);
+
 /* Checks that every rule is defined and that no rule can reach itself without consuming a byte
  * (left recursion): ERR_ARG naming the rule's origin. Also finds which rules can match nothing. */
 int grammar_check(const Grammar *g, Err *err);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "../core/fileio.h"
+#include "../data/utf8_check.h"
 #include "../eval/eval_template.h"
 #include "../eval/grading.h"
 #include "eval_request.h"
@@ -82,7 +83,8 @@ static void on_choice_done(void *user, int choice, const FtGenResult *res, int c
     GenSlot *g = user;
     pthread_mutex_lock(&g->runner->mu);
     free(g->text);
-    g->text = strdup(res->text ? res->text : "");
+    size_t n; /* a model can emit bytes that are not UTF-8: U+FFFD for them, as a chat completion has */
+    g->text = utf8_repair(res->text ? res->text : "", res->text ? res->len : 0, &n);
     g->finish = res->finish == FT_FINISH_LENGTH ? "length" : "stop";
     g->prompt = res->n_prompt;
     g->completion = res->n_completion;
@@ -615,7 +617,7 @@ int eval_runner_start(Server *srv, EvalRunner **out, Err *err) {
     EvalRunner *r = calloc(1, sizeof *r);
     if (!r) return err_set(err, ERR_NOMEM, "out of memory");
     r->srv = srv;
-    if (store_open(srv->data_dir, &r->store, err)) {
+    if (store_open(srv->data_dir, srv->cfg.database, &r->store, err)) {
         free(r);
         return -1;
     }

@@ -187,19 +187,26 @@ void route_evals_update(Ctx *c) {
     api_json(c, 200, obj);
 }
 
-void route_evals_delete(Ctx *c) {
+/* DELETE of an eval (with its runs) or of a run (with its items): a run being carried out is
+ * canceled first, and the runner has let go of it when the rows go. */
+static void delete_record(Ctx *c, EvalKind kind, const char *id, const char *parent) {
     EvalObject rec;
     json_t *obj;
-    if (!load(c, EVAL_OBJ_EVAL, c->req->params[0], NULL, &rec, &obj)) return;
+    if (!load(c, kind, id, parent, &rec, &obj)) return;
     json_decref(obj);
     Err err = {0};
-    int rc = eval_runner_release_eval(c->srv->evals, c->store, rec.id, &err);
-    if (!rc) rc = store_eval_delete(c->store, EVAL_OBJ_EVAL, rec.id, &err);
-    if (rc == STORE_NOT_FOUND) not_found(c, EVAL_OBJ_EVAL, rec.id);
-    else if (rc) api_server_error(c, "the eval could not be deleted", &err);
-    else api_json(c, 200, json_pack("{s:s, s:b, s:s}", "object", "eval.deleted", "deleted", 1, "eval_id", rec.id));
+    int rc = kind == EVAL_OBJ_EVAL ? eval_runner_release_eval(c->srv->evals, c->store, rec.id, &err)
+                                   : eval_runner_cancel(c->srv->evals, c->store, rec.id, &err);
+    if (!rc) rc = store_eval_delete(c->store, kind, rec.id, &err);
+    if (rc == STORE_NOT_FOUND) not_found(c, kind, rec.id);
+    else if (rc) api_server_error(c, "the record could not be deleted", &err);
+    else
+        api_json(c, 200, json_pack("{s:s, s:b, s:s}", "object", kind == EVAL_OBJ_EVAL ? "eval.deleted" : "eval.run.deleted",
+                                   "deleted", 1, kind == EVAL_OBJ_EVAL ? "eval_id" : "run_id", rec.id));
     store_eval_clear(&rec);
 }
+
+void route_evals_delete(Ctx *c) { delete_record(c, EVAL_OBJ_EVAL, c->req->params[0], NULL); }
 
 /* ---- runs ---- */
 
@@ -306,19 +313,7 @@ void route_eval_runs_cancel(Ctx *c) {
     api_json(c, 200, obj);
 }
 
-void route_eval_runs_delete(Ctx *c) {
-    EvalObject rec;
-    json_t *obj;
-    if (!load(c, EVAL_OBJ_RUN, c->req->params[1], c->req->params[0], &rec, &obj)) return;
-    json_decref(obj);
-    Err err = {0};
-    int rc = eval_runner_cancel(c->srv->evals, c->store, rec.id, &err);
-    if (!rc) rc = store_eval_delete(c->store, EVAL_OBJ_RUN, rec.id, &err);
-    if (rc == STORE_NOT_FOUND) not_found(c, EVAL_OBJ_RUN, rec.id);
-    else if (rc) api_server_error(c, "the run could not be deleted", &err);
-    else api_json(c, 200, json_pack("{s:s, s:b, s:s}", "object", "eval.run.deleted", "deleted", 1, "run_id", rec.id));
-    store_eval_clear(&rec);
-}
+void route_eval_runs_delete(Ctx *c) { delete_record(c, EVAL_OBJ_RUN, c->req->params[1], c->req->params[0]); }
 
 /* ---- output items ---- */
 

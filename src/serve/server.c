@@ -127,7 +127,7 @@ static void free_store(void *s) { store_close(s); }
 static Store *thread_store(Server *srv, Err *err) {
     Store *s = pthread_getspecific(srv->store_key);
     if (s) return s;
-    if (store_open(srv->data_dir, &s, err)) return NULL;
+    if (store_open(srv->data_dir, srv->cfg.database, &s, err)) return NULL;
     pthread_setspecific(srv->store_key, s);
     return s;
 }
@@ -321,7 +321,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
         goto done;
     }
     if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
-        store_check_presence(srv->data_dir, err) || store_open(srv->data_dir, &main_store, err) ||
+        store_check_presence(srv->data_dir, cfg->database, err) || store_open(srv->data_dir, cfg->database, &main_store, err) ||
         store_check_integrity(main_store, err) || make_dir(srv->spool_dir, err) || open_access_log(srv, err))
         goto done;
     sweep_spool(srv->spool_dir);
@@ -330,12 +330,12 @@ int server_run(const ServerConfig *cfg, Err *err) {
         fprintf(stderr, "ftune serve: warning: %s: deletes on a full disk may fail until there is room\n",
                 reserve_err.msg);
     InferenceConfig ic = {cfg->parallel, cfg->kv_cache_mib > 0 ? (size_t)cfg->kv_cache_mib << 20 : 0, cfg->threads};
-    if (store_thread_start(srv->data_dir, &srv->responses_writer, err) ||
+    if (store_thread_start(srv->data_dir, cfg->database, &srv->responses_writer, err) ||
         resolve_precision(cfg->precision, &precision, srv->precision, err) ||
         model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err))
         goto done;
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
-    JobsConfig jc = {srv->data_dir, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
+    JobsConfig jc = {srv->data_dir, cfg->database, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
                      cfg->threads, srv->precision};
     if (jobs_start(&jc, &srv->jobs, err) || eval_runner_start(srv, &srv->evals, err)) goto done;
     HttpConfig hc = {srv->cfg.host, cfg->port, cfg->http_threads > 0 ? cfg->http_threads : HTTP_THREADS_DEFAULT,

@@ -23,6 +23,7 @@ typedef struct {
     const char *host;                /* NULL: 127.0.0.1 */
     int port;
     const char *data_dir;
+    const char *database;            /* NULL: SQLite in the data directory; else a postgresql:// URI */
     const char *model_dirs[SERVER_MAX_DIRS];
     int n_model_dirs;
     const char *api_keys[SERVER_MAX_KEYS];

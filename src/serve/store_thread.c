@@ -39,10 +39,10 @@ static void *store_thread_main(void *arg) {
     return NULL;
 }
 
-int store_thread_start(const char *data_dir, StoreThread **out, Err *err) {
+int store_thread_start(const char *data_dir, const char *database, StoreThread **out, Err *err) {
     StoreThread *t = calloc(1, sizeof *t);
     if (!t) return err_set(err, ERR_NOMEM, "out of memory");
-    if (store_open(data_dir, &t->store, err)) {
+    if (store_open(data_dir, database, &t->store, err)) {
         free(t);
         return -1;
     }

@@ -14,8 +14,8 @@ typedef struct StoreThread StoreThread;
  * answer and free arg). */
 typedef void (*StoreTaskFn)(Store *s, void *arg);
 
-/* Opens a connection on data_dir and starts the thread. */
-int store_thread_start(const char *data_dir, StoreThread **out, Err *err);
+/* Opens a connection on data_dir's store (database: see store_open) and starts the thread. */
+int store_thread_start(const char *data_dir, const char *database, StoreThread **out, Err *err);
 /* Queues fn(store, arg). After store_thread_stop has begun, fn runs in the caller at once. */
 void store_thread_submit(StoreThread *t, StoreTaskFn fn, void *arg);
 /* Runs the queued tasks, stops the thread and closes its connection (NULL is a no-op). */

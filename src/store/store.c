@@ -1,13 +1,14 @@
-/* store.c: opening the data directory and ftune.db (WAL, synchronous=FULL, foreign keys, busy
- * timeout, schema version 6), random ids, and the SQLite helpers the per-resource files share
- * (store_files.c, store_jobs.c, store_events.c, store_aliases.c, store_projects.c). Version 1
+/* store.c: opening the data directory and the database (ftune.db in it through db_sqlite.c, or
+ * PostgreSQL through db_pg.c; schema version 6 either way: a new database gets it in one
+ * transaction), random ids, and the statement helpers the per-resource files share (store_files.c,
+ * store_jobs.c, store_events.c, store_aliases.c, store_projects.c, ...). Version 1
  * databases are migrated (checkpoint directories recorded relative to the data directory), version
  * 1 and 2 ones get the jobs' base_model, parent_model and name_base columns (version 3), and
  * version 1 to 3 ones the projects and keys tables and a project column on files and jobs, their
  * rows in the default project (version 4: store_projects_schema), and version 1 to 4 ones the
  * jobs' method and beta columns (DPO) and the responses table (version 5: store_responses_schema),
  * and version 1 to 5 ones the Evals API's tables (version 6: store_evals_schema); a database newer
- * than this build is refused. */
+ * than this build is refused. Those migrations are SQLite's: PostgreSQL support began at 6. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,8 +25,6 @@
 #include "store_internal.h"
 
 #define STORE_SCHEMA_VERSION 6
-#define STORE_STR_(x) #x
-#define STORE_STR(x) STORE_STR_(x)
 
 /* Constant DDL: each resource has a seq rowid (stable order, even within one second) and a
  * unique text id. Optional values are NULL in the database and "" / 0 / -1 in the records. */
@@ -105,58 +104,53 @@ static const char MIGRATE_2_TO_3_SQL[] =
  * supervised. */
 static const char *const MIGRATE_4_TO_5_COLUMNS[] = {"method", "beta"};
 
-/* ---- SQLite helpers ---- */
+/* ---- statement helpers ---- */
 
 int store_sql_error(Store *s, const char *what, Err *err) {
-    s->last_err = sqlite3_extended_errcode(s->db);
-    return err_set(err, ERR_IO, "%s: %s: %s", s->db_path, what, sqlite3_errmsg(s->db));
+    s->last_err = db_error(s->db);
+    return err_set(err, ERR_IO, "%s: %s: %s", s->db_path, what, db_errmsg(s->db));
 }
 
-int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what, Err *err) {
+int store_prepare(Store *s, const char *sql, DbStmt **st, const char *what, Err *err) {
     *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return store_sql_error(s, what, err);
+    if (db_prepare(s->db, sql, st)) return store_sql_error(s, what, err);
     return 0;
 }
 
-int store_run(Store *s, sqlite3_stmt *st, const char *what, Err *err) {
-    int rc = sqlite3_step(st);
-    if ((rc & 0xff) == SQLITE_FULL && s->use_reserve && store_reserve_release(s->dir)) {
+int store_run(Store *s, DbStmt *st, const char *what, Err *err) {
+    int rc = db_step(st);
+    if (rc == DB_FAIL && db_error(s->db) == DB_FULL && s->use_reserve && store_reserve_release(s->dir)) {
         fprintf(stderr, "ftune: %s: the disk is full: released the reserve (%s/%s) to %s\n", s->db_path, s->dir,
                 STORE_RESERVE_FILE, what);
-        sqlite3_reset(st);
-        rc = sqlite3_step(st);
+        db_reset(st);
+        rc = db_step(st);
     }
-    int ret = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : store_sql_error(s, what, err);
-    sqlite3_finalize(st);
+    int ret = rc != DB_FAIL ? 0 : store_sql_error(s, what, err);
+    db_finalize(st);
     return ret;
 }
 
-int store_run_one(Store *s, sqlite3_stmt *st, const char *what, Err *err) {
+int store_run_one(Store *s, DbStmt *st, const char *what, Err *err) {
     if (store_run(s, st, what, err)) return -1;
-    return sqlite3_changes(s->db) > 0 ? 0 : STORE_NOT_FOUND;
+    return db_changes(s->db) > 0 ? 0 : STORE_NOT_FOUND;
 }
 
-int store_run_child(Store *s, sqlite3_stmt *st, const char *job_id, const char *what, Err *err) {
+int store_run_child(Store *s, DbStmt *st, const char *job_id, const char *what, Err *err) {
     if (store_run(s, st, what, err) == 0) return 0;
-    if (s->last_err != SQLITE_CONSTRAINT_FOREIGNKEY) return -1;
+    if (s->last_err != DB_FOREIGN_KEY) return -1;
     err_set(err, ERR_ARG, "%s: %s: no such job %s", s->db_path, what, job_id);
     return STORE_NOT_FOUND;
 }
 
-void store_bind_text(sqlite3_stmt *st, int i, const char *v) {
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
+void store_bind_text(DbStmt *st, int i, const char *v) { db_bind_text(st, i, v); }
 
-void store_bind_opt_text(sqlite3_stmt *st, int i, const char *v) { store_bind_text(st, i, v && *v ? v : NULL); }
+void store_bind_opt_text(DbStmt *st, int i, const char *v) { store_bind_text(st, i, v && *v ? v : NULL); }
 
-void store_bind_opt_int(sqlite3_stmt *st, int i, long long v, long long null_value) {
+void store_bind_opt_int(DbStmt *st, int i, long long v, long long null_value) {
     if (v == null_value)
-        sqlite3_bind_null(st, i);
+        db_bind_null_int(st, i);
     else
-        sqlite3_bind_int64(st, i, v);
+        db_bind_int64(st, i, v);
 }
 
 void store_copy(char *dst, size_t size, const char *src) {
@@ -171,37 +165,35 @@ void store_copy(char *dst, size_t size, const char *src) {
     dst[n] = 0;
 }
 
-void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size) {
-    store_copy(dst, size, (const char *)sqlite3_column_text(st, i));
+void store_col_text(DbStmt *st, int i, char *dst, size_t size) { store_copy(dst, size, db_column_text(st, i)); }
+
+long long store_col_int(DbStmt *st, int i, long long null_value) {
+    return db_column_is_null(st, i) ? null_value : db_column_int64(st, i);
 }
 
-long long store_col_int(sqlite3_stmt *st, int i, long long null_value) {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_int64(st, i);
-}
-
-int store_get_one(Store *s, sqlite3_stmt *st, StoreRowFn read, void *rec, const char *what, Err *err) {
-    int rc = sqlite3_step(st), ret;
-    if (rc == SQLITE_ROW) {
+int store_get_one(Store *s, DbStmt *st, StoreRowFn read, void *rec, const char *what, Err *err) {
+    int rc = db_step(st), ret;
+    if (rc == DB_ROW) {
         read(st, rec);
         ret = 0;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == DB_DONE) {
         ret = STORE_NOT_FOUND;
     } else {
         ret = store_sql_error(s, what, err);
     }
-    sqlite3_finalize(st);
+    db_finalize(st);
     return ret;
 }
 
-int store_collect(Store *s, sqlite3_stmt *st, StoreRowFn read, size_t rec_size, int limit, void **out, int *n,
+int store_collect(Store *s, DbStmt *st, StoreRowFn read, size_t rec_size, int limit, void **out, int *n,
                   bool *has_more, const char *what, Err *err) {
     char *items = NULL;
     int count = 0, cap = 0, rc;
     *has_more = false;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         if (count == limit) {
             *has_more = true;
-            rc = SQLITE_DONE;
+            rc = DB_DONE;
             break;
         }
         if (count == cap) {
@@ -210,7 +202,7 @@ int store_collect(Store *s, sqlite3_stmt *st, StoreRowFn read, size_t rec_size, 
             char *p = fault_realloc(items, (size_t)grown * rec_size);
             if (!p) {
                 free(items);
-                sqlite3_finalize(st);
+                db_finalize(st);
                 return err_set(err, ERR_NOMEM, "%s: %s: out of memory for %d rows", s->db_path, what, grown);
             }
             items = p;
@@ -219,27 +211,27 @@ int store_collect(Store *s, sqlite3_stmt *st, StoreRowFn read, size_t rec_size, 
         read(st, items + (size_t)count * rec_size);
         count++;
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != DB_DONE) {
         free(items);
         store_sql_error(s, what, err);
-        sqlite3_finalize(st);
+        db_finalize(st);
         return -1;
     }
-    sqlite3_finalize(st);
+    db_finalize(st);
     *out = items;
     *n = count;
     return 0;
 }
 
-static void read_keys(sqlite3_stmt *st, void *rec) {
+static void read_keys(DbStmt *st, void *rec) {
     long long *keys = rec;
-    keys[0] = sqlite3_column_int64(st, 0);
-    keys[1] = sqlite3_column_count(st) > 1 ? sqlite3_column_int64(st, 1) : 0;
+    keys[0] = db_column_int64(st, 0);
+    keys[1] = db_column_count(st) > 1 ? db_column_int64(st, 1) : 0;
 }
 
 int store_cursor(Store *s, const char *sql, const char *id, const char *job_id, long long *key0, long long *key1,
                  Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, sql, &st, "find page cursor", err)) return -1;
     store_bind_text(st, 1, id);
     if (job_id) store_bind_text(st, 2, job_id);
@@ -263,7 +255,7 @@ void sqlbuf_add(SqlBuf *b, const char *fragment) {
     b->len += n;
 }
 
-int store_prepare_buf(Store *s, const SqlBuf *b, sqlite3_stmt **st, const char *what, Err *err) {
+int store_prepare_buf(Store *s, const SqlBuf *b, DbStmt **st, const char *what, Err *err) {
     *st = NULL;
     if (b->overflow) return err_set(err, ERR_ARG, "%s: %s: statement too long", s->db_path, what);
     return store_prepare(s, b->sql, st, what, err);
@@ -328,32 +320,17 @@ void store_new_id(const char *prefix, char *out, size_t size) {
 /* ---- open / close ---- */
 
 int store_exec(Store *s, const char *sql, const char *what, Err *err) {
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return store_sql_error(s, what, err);
+    if (db_exec(s->db, sql)) return store_sql_error(s, what, err);
     return 0;
-}
-
-static int pragma_text(Store *s, const char *sql, char *out, size_t size, Err *err) {
-    sqlite3_stmt *st;
-    if (store_prepare(s, sql, &st, sql, err)) return -1;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) store_col_text(st, 0, out, size);
-    int ret = rc == SQLITE_ROW ? 0 : store_sql_error(s, sql, err);
-    sqlite3_finalize(st);
-    return ret;
 }
 
 /* Adds the TEXT columns cols[0..n) to jobs where missing (each is added once, whatever the version
  * said). */
 static int add_job_columns(Store *s, const char *const *cols, size_t n, const char *what, Err *err) {
     for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st;
-        if (store_prepare(s, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?1", &st, "read job columns", err))
-            return -1;
-        store_bind_text(st, 1, cols[i]);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc == SQLITE_ROW) continue;
-        if (rc != SQLITE_DONE) return store_sql_error(s, "read job columns", err);
+        bool has = false;
+        if (db_has_column(s->db, "jobs", cols[i], &has)) return store_sql_error(s, "read job columns", err);
+        if (has) continue;
         char sql[128]; /* the column names are the constants above */
         snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s TEXT", cols[i]);
         if (store_exec(s, sql, what, err)) return -1;
@@ -369,13 +346,14 @@ static int migrate_2_to_3(Store *s, Err *err) {
     return store_exec(s, MIGRATE_2_TO_3_SQL, "migrate schema 2 to 3", err);
 }
 
-/* Creates the schema or checks its version, in one write transaction so that two processes
- * opening a new database at once do not race. */
+/* Creates the schema or checks its version, in one write transaction that other first opens wait
+ * for (db_begin_schema), so that two processes opening a new database at once do not race. A new
+ * database (SQLite or PostgreSQL) gets version 6 in one step; the migrations from 1..5 are for
+ * SQLite databases written by older builds. */
 static int ensure_schema(Store *s, Err *err) {
-    if (store_exec(s, "BEGIN IMMEDIATE", "begin schema transaction", err)) return -1;
-    char version[32] = "";
-    int rc = pragma_text(s, "PRAGMA user_version", version, sizeof version, err);
-    long v = rc ? 0 : strtol(version, NULL, 10);
+    if (db_begin_schema(s->db)) return store_sql_error(s, "begin schema transaction", err);
+    long v = 0;
+    int rc = db_schema_version(s->db, &v) ? store_sql_error(s, "read schema version", err) : 0;
     if (rc == 0 && v > STORE_SCHEMA_VERSION)
         rc = err_set(err, ERR_UNSUPPORTED, "%s: schema version %ld is newer than this build's (%d)", s->db_path, v,
                      STORE_SCHEMA_VERSION);
@@ -385,40 +363,50 @@ static int ensure_schema(Store *s, Err *err) {
     if (rc == 0 && v >= 1 && v < 5)
         rc = add_job_columns(s, MIGRATE_4_TO_5_COLUMNS, sizeof MIGRATE_4_TO_5_COLUMNS / sizeof MIGRATE_4_TO_5_COLUMNS[0],
                              "migrate schema 4 to 5", err);
-    if (rc == 0) rc = store_exec(s, SCHEMA_SQL, "create schema", err);
+    /* an open of a current database writes nothing, so that a server restarts on a full disk */
+    if (rc == 0 && v < STORE_SCHEMA_VERSION) rc = store_exec(s, SCHEMA_SQL, "create schema", err);
     if (rc == 0 && v == 1) rc = store_exec(s, MIGRATE_1_TO_2_SQL, "migrate schema 1 to 2", err);
-    /* version 4 (idempotent itself, but run only on older databases: an open of a current one
-     * writes nothing, so that a server restarts on a full disk) */
-    if (rc == 0 && v < 4) rc = store_projects_schema(s, err);
+    if (rc == 0 && v < 4) rc = store_projects_schema(s, err);  /* version 4: projects and keys */
     if (rc == 0 && v < 5) rc = store_responses_schema(s, err); /* version 5: stored responses */
     if (rc == 0 && v < 6) rc = store_evals_schema(s, err);     /* version 6: the Evals API */
-    if (rc == 0 && v < STORE_SCHEMA_VERSION)
-        rc = store_exec(s, "PRAGMA user_version = " STORE_STR(STORE_SCHEMA_VERSION), "set schema version", err);
+    if (rc == 0 && v < 6) rc = store_jobs_schema(s, err);
+    if (rc == 0 && v < STORE_SCHEMA_VERSION && db_set_schema_version(s->db, STORE_SCHEMA_VERSION))
+        rc = store_sql_error(s, "set schema version", err);
     if (rc == 0) return store_exec(s, "COMMIT", "commit schema", err);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    db_rollback(s->db);
     return -1;
 }
 
 #define STORE_OPEN_RETRIES 100 /* 20 ms apart: 2 s */
 
-static int open_db(Store *s, Err *err) {
-    if (sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        if (!s->db) return err_set(err, ERR_NOMEM, "%s: cannot open: out of memory", s->db_path);
-        return err_set(err, ERR_IO, "%s: cannot open: %s", s->db_path, sqlite3_errmsg(s->db));
+/* database without its password (postgresql://user:secret@host/db -> postgresql://user@host/db;
+ * ?password=secret -> ?password=***), for messages. */
+static void display_url(const char *database, char *out, size_t size) {
+    const char *scheme = strstr(database, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (colon) snprintf(out, size, "%.*s%s", (int)(colon - database), database, at);
+    else snprintf(out, size, "%s", database);
+    char *pw = strstr(out, "password=");
+    if (pw) {
+        pw += strlen("password=");
+        char *end = pw + strcspn(pw, "&");
+        char rest[STORE_PATH_MAX];
+        snprintf(rest, sizeof rest, "%s", end);
+        snprintf(pw, size - (size_t)(pw - out), "***%s", rest);
     }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-    char mode[16] = "";
-    if (pragma_text(s, "PRAGMA journal_mode=WAL", mode, sizeof mode, err)) return -1;
-    if (strcmp(mode, "wal") != 0)
-        return err_set(err, ERR_IO, "%s: cannot use WAL mode (journal mode is %s)", s->db_path, mode);
-    /* FULL: a committed transaction survives a kill -9 or a power cut */
-    if (store_exec(s, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", "set pragmas", err)) return -1;
-    return ensure_schema(s, err);
 }
 
-int store_open(const char *data_dir, Store **out, Err *err) {
+static int connect_db(Store *s, const char *database, Err *err) {
+    if (database) return db_open_postgres(database, s->db_path, &s->db, err);
+    return db_open_sqlite(s->db_path, STORE_BUSY_TIMEOUT_MS, &s->db, err);
+}
+
+int store_open(const char *data_dir, const char *database, Store **out, Err *err) {
     *out = NULL;
+    if (database && !*database) database = NULL;
+    if (database && !db_is_postgres_url(database))
+        return err_set(err, ERR_ARG, "--database \"%s\": not a postgresql:// or postgres:// URI", database);
     store_fault_install();
     Store *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "%s: out of memory", data_dir);
@@ -430,18 +418,23 @@ int store_open(const char *data_dir, Store **out, Err *err) {
         free(s);
         return err_set(err, ERR_ARG, "data directory \"%s\": empty or too long", data_dir);
     }
+    if (database) display_url(database, s->db_path, sizeof s->db_path);
     if (file_make_dirs(s->dir, 0700, err) || file_make_dirs(s->files_dir, 0700, err)) { /* uploads are private */
         store_close(s);
         return -1;
     }
-    /* Connections that create a new database at the same moment can find it locked while one of
-     * them switches it to WAL (SQLite does not always call the busy handler there): try again. */
+    /* A schema transaction that finds the database locked past the busy timeout (a new SQLite
+     * database being switched to WAL by another connection) is tried again on a new connection. */
     for (int attempt = 0;; attempt++) {
-        if (!open_db(s, err)) break;
-        int code = s->db ? sqlite3_errcode(s->db) & 0xff : SQLITE_OK;
-        sqlite3_close(s->db);
+        if (connect_db(s, database, err)) {
+            store_close(s);
+            return -1;
+        }
+        if (!ensure_schema(s, err)) break;
+        DbError e = db_error(s->db);
+        db_close(s->db);
         s->db = NULL;
-        if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || attempt >= STORE_OPEN_RETRIES) {
+        if (e != DB_BUSY || attempt >= STORE_OPEN_RETRIES) {
             store_close(s);
             return -1;
         }
@@ -452,9 +445,11 @@ int store_open(const char *data_dir, Store **out, Err *err) {
     return 0;
 }
 
+bool store_is_database_url(const char *database) { return db_is_postgres_url(database); }
+
 void store_close(Store *s) {
     if (!s) return;
-    sqlite3_close(s->db);
+    db_close(s->db);
     free(s);
 }
 

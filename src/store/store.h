@@ -1,6 +1,7 @@
 /* store.h: the server's durable state: uploaded files (rows + blob files written crash-safely
  * under <data>/files/), fine-tuning jobs, their events and checkpoints, projects and their API
- * keys (stored as SHA-256 digests), stored responses, in SQLite (WAL mode) at <data>/ftune.db.
+ * keys (stored as SHA-256 digests), stored responses, evals, in SQLite (WAL mode) at
+ * <data>/ftune.db or in a PostgreSQL database (db.h is the layer that speaks to either).
  * Files, jobs and responses belong to a project (events, checkpoints and fine-tuned models through
  * their job); the store filters lists by project, and callers compare a record's project with the
  * caller's for single lookups. This is the only module that speaks SQL, so that another database
@@ -10,7 +11,7 @@
  *
  * Threads: a Store is one connection and is used by one thread at a time; every thread opens
  * its own (SQLite in WAL mode lets them read while one writes; writers wait up to
- * STORE_BUSY_TIMEOUT_MS). Lists are newest first unless asked otherwise; `after` is the id of
+ * STORE_BUSY_TIMEOUT_MS; PostgreSQL: one connection each). Lists are newest first unless asked otherwise; `after` is the id of
  * the last item of the previous page (the OpenAI SDKs' cursor).
  *
  * Errors: functions return 0, STORE_NOT_FOUND (1) where a lookup can miss, or -1 with err
@@ -42,22 +43,27 @@
 
 typedef struct Store Store;
 
-/* Opens (creating when missing) the data directory, its files/ subdirectory and ftune.db with
- * the schema. Caller closes with store_close (NULL is a no-op). */
-int store_open(const char *data_dir, Store **out, Err *err);
+/* Opens (creating when missing) the data directory, its files/ subdirectory and the database with
+ * the schema: database NULL (or "") is SQLite at <data_dir>/ftune.db; a postgresql:// or
+ * postgres:// URI is that PostgreSQL database (libpq; the blobs and job directories stay in the
+ * data directory either way). Caller closes with store_close (NULL is a no-op). */
+int store_open(const char *data_dir, const char *database, Store **out, Err *err);
 void store_close(Store *s);
+/* True when database is a URI store_open takes (postgresql:// or postgres://). */
+bool store_is_database_url(const char *database);
 const char *store_data_dir(const Store *s);
 
 /* Start-up checks (store_check.c). store_check_presence, before store_open (which would create
  * the database): -1 naming what is there when ftune.db is missing or empty while files/ or jobs/
  * hold entries. store_check_integrity: PRAGMA quick_check, -1 (ERR_FORMAT) naming the first
- * problem when the database is corrupt. */
-int store_check_presence(const char *data_dir, Err *err);
+ * problem when the database is corrupt. With PostgreSQL (database non-NULL) neither has anything to
+ * look at: presence is 0, integrity is PostgreSQL's own. */
+int store_check_presence(const char *data_dir, const char *database, Err *err);
 int store_check_integrity(Store *s, Err *err);
 
 /* The reserve (store_reserve.c): store_reserve_ensure makes <data>/reserve, STORE_RESERVE_BYTES
  * of allocated space, unless it is there (-1, ERR_IO, when the disk has no room for it). A
- * connection with store_reserve_use(s, true) that finds the disk full (SQLITE_FULL) on a write
+ * connection with store_reserve_use(s, true) that finds the disk full (SQLite's SQLITE_FULL, PostgreSQL's disk_full) on a write
  * releases the reserve (store_reserve_release: true when there was one) and retries the write once:
  * for writes that free space or record a failure. store_file_delete and store_checkpoint_delete
  * use it always. */

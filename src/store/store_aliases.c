@@ -7,7 +7,7 @@
 
 #include "store_internal.h"
 
-static void read_alias(sqlite3_stmt *st, void *rec) {
+static void read_alias(DbStmt *st, void *rec) {
     AliasRecord *a = rec;
     store_col_text(st, 0, a->name, sizeof a->name);
     store_col_text(st, 1, a->target, sizeof a->target);
@@ -28,7 +28,7 @@ int store_alias_set(Store *s, const char *name, const char *target, bool *create
     AliasRecord old;
     int found = store_alias_get(s, name, &old, err);
     if (found < 0) return -1;
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s,
                       "INSERT INTO aliases (name, target, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) "
                       "ON CONFLICT(name) DO UPDATE SET target = excluded.target, updated_at = excluded.updated_at",
@@ -36,14 +36,14 @@ int store_alias_set(Store *s, const char *name, const char *target, bool *create
         return -1;
     store_bind_text(st, 1, name);
     store_bind_text(st, 2, target);
-    sqlite3_bind_int64(st, 3, store_now());
+    db_bind_int64(st, 3, store_now());
     if (store_run(s, st, "set alias", err)) return -1;
     if (created) *created = found == STORE_NOT_FOUND;
     return 0;
 }
 
 int store_alias_get(Store *s, const char *name, AliasRecord *out, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT name, target, created_at, updated_at FROM aliases WHERE name = ?1", &st, "get alias",
                       err))
         return -1;
@@ -52,7 +52,7 @@ int store_alias_get(Store *s, const char *name, AliasRecord *out, Err *err) {
 }
 
 int store_alias_delete(Store *s, const char *name, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "DELETE FROM aliases WHERE name = ?1", &st, "delete alias", err)) return -1;
     store_bind_text(st, 1, name);
     return store_run_one(s, st, "delete alias", err);
@@ -61,7 +61,7 @@ int store_alias_delete(Store *s, const char *name, Err *err) {
 int store_alias_list(Store *s, AliasRecord **out, int *n, Err *err) {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT name, target, created_at, updated_at FROM aliases ORDER BY name", &st,
                       "list aliases", err))
         return -1;

@@ -26,7 +26,8 @@ static long long file_size(const char *path) {
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-int store_check_presence(const char *data_dir, Err *err) {
+int store_check_presence(const char *data_dir, const char *database, Err *err) {
+    if (database && *database) return 0; /* the record is in PostgreSQL */
     char db[STORE_PATH_MAX], wal[STORE_PATH_MAX], files[STORE_PATH_MAX], jobs[STORE_PATH_MAX];
     snprintf(db, sizeof db, "%s/ftune.db", data_dir);
     snprintf(wal, sizeof wal, "%s/ftune.db-wal", data_dir);
@@ -45,18 +46,12 @@ int store_check_presence(const char *data_dir, Err *err) {
 }
 
 int store_check_integrity(Store *s, Err *err) {
-    sqlite3_stmt *st;
-    if (store_prepare(s, "PRAGMA quick_check(1)", &st, "check the database", err)) return -1;
-    int rc = sqlite3_step(st);
     char first[STORE_TEXT_MAX] = "";
-    if (rc == SQLITE_ROW) store_col_text(st, 0, first, sizeof first);
-    int ret = 0;
-    if (rc != SQLITE_ROW) ret = store_sql_error(s, "check the database (PRAGMA quick_check)", err);
-    else if (strcmp(first, "ok") != 0)
-        ret = err_set(err, ERR_FORMAT,
-                      "%s is corrupt (PRAGMA quick_check: %s): restore it from a backup, or salvage what it holds "
-                      "with `sqlite3 %s .recover`",
-                      s->db_path, first, s->db_path);
-    sqlite3_finalize(st);
-    return ret;
+    if (db_quick_check(s->db, first, sizeof first)) return store_sql_error(s, "check the database (PRAGMA quick_check)", err);
+    if (strcmp(first, "ok") != 0)
+        return err_set(err, ERR_FORMAT,
+                       "%s is corrupt (PRAGMA quick_check: %s): restore it from a backup, or salvage what it holds "
+                       "with `sqlite3 %s .recover`",
+                       s->db_path, first, s->db_path);
+    return 0;
 }

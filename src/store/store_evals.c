@@ -32,7 +32,7 @@ static const char *const TABLE[] = {"evals", "eval_runs", "eval_items"};
 
 #define EVAL_COLS "id, project, parent, created_at, status, item_index, body"
 
-static void read_row(sqlite3_stmt *st, void *rec) {
+static void read_row(DbStmt *st, void *rec) {
     EvalObject *o = rec;
     store_col_text(st, 0, o->id, sizeof o->id);
     store_col_text(st, 1, o->project, sizeof o->project);
@@ -40,7 +40,7 @@ static void read_row(sqlite3_stmt *st, void *rec) {
     o->created_at = store_col_int(st, 3, 0);
     store_col_text(st, 4, o->status, sizeof o->status);
     o->item_index = store_col_int(st, 5, -1);
-    const char *t = (const char *)sqlite3_column_text(st, 6);
+    const char *t = (const char *)db_column_text(st, 6);
     o->body = strdup(t ? t : "");
 }
 
@@ -57,12 +57,12 @@ int store_eval_put(Store *s, EvalKind kind, const EvalObject *o, Err *err) {
     sqlbuf_add(&b, "INSERT INTO ");
     sqlbuf_add(&b, TABLE[kind]);
     sqlbuf_add(&b, " (" EVAL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare_buf(s, &b, &st, "insert eval record", err)) return -1;
     store_bind_text(st, 1, o->id);
     store_bind_text(st, 2, o->project);
     store_bind_opt_text(st, 3, o->parent);
-    sqlite3_bind_int64(st, 4, o->created_at);
+    db_bind_int64(st, 4, o->created_at);
     store_bind_opt_text(st, 5, o->status);
     store_bind_opt_int(st, 6, o->item_index, -1);
     store_bind_text(st, 7, o->body);
@@ -75,7 +75,7 @@ int store_eval_update(Store *s, EvalKind kind, const char *id, const char *statu
     sqlbuf_add(&b, "UPDATE ");
     sqlbuf_add(&b, TABLE[kind]);
     sqlbuf_add(&b, " SET status = ?2, body = ?3 WHERE id = ?1");
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare_buf(s, &b, &st, "update eval record", err)) return -1;
     store_bind_text(st, 1, id);
     store_bind_opt_text(st, 2, status);
@@ -90,7 +90,7 @@ int store_eval_get(Store *s, EvalKind kind, const char *id, EvalObject *out, Err
     sqlbuf_add(&b, "SELECT " EVAL_COLS " FROM ");
     sqlbuf_add(&b, TABLE[kind]);
     sqlbuf_add(&b, " WHERE id = ?1");
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare_buf(s, &b, &st, "get eval record", err)) return -1;
     store_bind_text(st, 1, id);
     int rc = store_get_one(s, st, read_row, out, "get eval record", err);
@@ -124,9 +124,9 @@ int store_eval_list(Store *s, EvalKind kind, const EvalListQuery *q, EvalObject 
     /* items in their data source's order; evals and runs in creation order */
     if (kind == EVAL_OBJ_ITEM) sqlbuf_add(&b, q->ascending ? " ORDER BY item_index ASC, seq ASC" : " ORDER BY item_index DESC, seq DESC");
     else sqlbuf_add(&b, q->ascending ? " ORDER BY seq ASC" : " ORDER BY seq DESC");
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare_buf(s, &b, &st, "list eval records", err)) return -1;
-    sqlite3_bind_int64(st, 1, after_seq);
+    db_bind_int64(st, 1, after_seq);
     if (q->project) store_bind_text(st, 2, q->project);
     if (q->parent) store_bind_text(st, 3, q->parent);
     if (q->status) store_bind_text(st, 4, q->status);
@@ -152,14 +152,15 @@ static int delete_where(Store *s, const char *table, const char *condition, cons
     sqlbuf_add(&b, table);
     sqlbuf_add(&b, " WHERE ");
     sqlbuf_add(&b, condition);
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare_buf(s, &b, &st, "delete eval records", err)) return -1;
     store_bind_text(st, 1, id);
     return one ? store_run_one(s, st, "delete eval record", err) : store_run(s, st, "delete eval records", err);
 }
 
 int store_eval_delete(Store *s, EvalKind kind, const char *id, Err *err) {
-    if (bad_kind(s, kind, err) || store_exec(s, "BEGIN IMMEDIATE", "begin delete", err)) return -1;
+    if (bad_kind(s, kind, err)) return -1;
+    if (db_begin(s->db)) return store_sql_error(s, "begin delete", err);
     bool was = s->use_reserve; /* a delete frees space: it may spend the reserve on a full disk */
     s->use_reserve = true;
     int rc = 0;
@@ -171,7 +172,7 @@ int store_eval_delete(Store *s, EvalKind kind, const char *id, Err *err) {
     }
     if (!rc) rc = delete_where(s, TABLE[kind], "id = ?1", id, true, err);
     if (!rc) rc = store_exec(s, "COMMIT", "commit delete", err);
-    else sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    else db_rollback(s->db);
     s->use_reserve = was;
     return rc;
 }

@@ -12,7 +12,7 @@
 
 #define EVENT_COLS "id, created_at, level, type, message, data"
 
-static void read_event(sqlite3_stmt *st, void *rec) {
+static void read_event(DbStmt *st, void *rec) {
     EventRecord *e = rec;
     store_col_text(st, 0, e->id, sizeof e->id);
     e->created_at = store_col_int(st, 1, 0);
@@ -27,7 +27,7 @@ int store_event_add(Store *s, const char *job_id, const char *level, const char 
     char id[STORE_ID_MAX];
     store_new_id("ftevent-", id, sizeof id);
     long long now = store_now();
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s,
                       "INSERT INTO events (id, job_id, created_at, level, type, message, data) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -35,7 +35,7 @@ int store_event_add(Store *s, const char *job_id, const char *level, const char 
         return -1;
     store_bind_text(st, 1, id);
     store_bind_text(st, 2, job_id);
-    sqlite3_bind_int64(st, 3, now);
+    db_bind_int64(st, 3, now);
     store_bind_text(st, 4, level);
     store_bind_text(st, 5, type);
     store_bind_text(st, 6, message);
@@ -62,12 +62,12 @@ int store_event_list(Store *s, const char *job_id, const char *after, int limit,
                               NULL, err);
         if (rc) return rc;
     }
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT " EVENT_COLS " FROM events WHERE job_id = ?1 AND seq < ?2 ORDER BY seq DESC", &st,
                       "list events", err))
         return -1;
     store_bind_text(st, 1, job_id);
-    sqlite3_bind_int64(st, 2, after_seq);
+    db_bind_int64(st, 2, after_seq);
     void *items;
     if (store_collect(s, st, read_event, sizeof **out, store_clamp_limit(limit), &items, n, has_more, "list events",
                       err))
@@ -82,7 +82,7 @@ int store_event_list(Store *s, const char *job_id, const char *after, int limit,
  * overlap). */
 #define CKPT_COLS "c.id, c.created_at, c.job_id, c.step, c.model, c.metrics, c.dir"
 
-static void read_checkpoint(sqlite3_stmt *st, void *rec) {
+static void read_checkpoint(DbStmt *st, void *rec) {
     CheckpointRecord *c = rec;
     store_col_text(st, 0, c->id, sizeof c->id);
     c->created_at = store_col_int(st, 1, 0);
@@ -114,7 +114,7 @@ int store_checkpoint_add(Store *s, const char *job_id, long long step, const cha
     store_copy(c.dir, sizeof c.dir, dir);
     char rel[STORE_TEXT_MAX];
     store_path_relative(s, dir, rel, sizeof rel);
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s,
                       "INSERT INTO checkpoints (id, job_id, created_at, step, model, metrics, dir) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -122,8 +122,8 @@ int store_checkpoint_add(Store *s, const char *job_id, long long step, const cha
         return -1;
     store_bind_text(st, 1, c.id);
     store_bind_text(st, 2, job_id);
-    sqlite3_bind_int64(st, 3, c.created_at);
-    sqlite3_bind_int64(st, 4, step);
+    db_bind_int64(st, 3, c.created_at);
+    db_bind_int64(st, 4, step);
     store_bind_text(st, 5, model);
     store_bind_opt_text(st, 6, metrics);
     store_bind_text(st, 7, rel);
@@ -144,15 +144,15 @@ int store_checkpoint_list(Store *s, const char *job_id, const char *after, int l
         if (rc) return rc;
     }
     /* order: step descending, then newest (seq descending); "after" is a (step, seq) pair */
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s,
                       "SELECT " CKPT_COLS " FROM checkpoints c WHERE c.job_id = ?1 "
                       "AND (c.step < ?2 OR (c.step = ?2 AND c.seq < ?3)) ORDER BY c.step DESC, c.seq DESC",
                       &st, "list checkpoints", err))
         return -1;
     store_bind_text(st, 1, job_id);
-    sqlite3_bind_int64(st, 2, after_step);
-    sqlite3_bind_int64(st, 3, after_seq);
+    db_bind_int64(st, 2, after_step);
+    db_bind_int64(st, 3, after_seq);
     void *items;
     if (store_collect(s, st, read_checkpoint, sizeof **out, store_clamp_limit(limit), &items, n, has_more,
                       "list checkpoints", err))
@@ -163,7 +163,7 @@ int store_checkpoint_list(Store *s, const char *job_id, const char *after, int l
 }
 
 int store_checkpoint_by_model(Store *s, const char *name, CheckpointRecord *out, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s,
                       "SELECT " CKPT_COLS " FROM checkpoints c JOIN jobs j ON j.id = c.job_id "
                       "WHERE c.model = ?1 AND j.model_deleted = 0 ORDER BY c.seq DESC LIMIT 1",
@@ -176,7 +176,7 @@ int store_checkpoint_by_model(Store *s, const char *name, CheckpointRecord *out,
 }
 
 int store_checkpoint_delete(Store *s, const char *id, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "DELETE FROM checkpoints WHERE id = ?1", &st, "delete checkpoint", err)) return -1;
     store_bind_text(st, 1, id);
     bool was = s->use_reserve;

@@ -15,9 +15,10 @@
 #include "store_internal.h"
 
 #define FILE_COLS "id, bytes, created_at, filename, purpose, expires_at, project"
-#define NOT_EXPIRED "(expires_at IS NULL OR expires_at > strftime('%s', 'now'))"
+/* ?4 = now (store_now) */
+#define NOT_EXPIRED "(expires_at IS NULL OR expires_at > ?4)"
 
-static void read_file_row(sqlite3_stmt *st, void *rec) {
+static void read_file_row(DbStmt *st, void *rec) {
     FileRecord *f = rec;
     store_col_text(st, 0, f->id, sizeof f->id);
     f->bytes = store_col_int(st, 1, 0);
@@ -41,13 +42,13 @@ static void new_file_record(FileRecord *f, const char *project, const char *file
 
 /* Inserts f's row; on failure removes the blob at path (nothing else refers to it). */
 static int insert_file_row(Store *s, const FileRecord *f, const char *path, FileRecord *out, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     int rc = store_prepare(s, "INSERT INTO files (" FILE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)", &st,
                            "insert file", err);
     if (rc == 0) {
         store_bind_text(st, 1, f->id);
-        sqlite3_bind_int64(st, 2, f->bytes);
-        sqlite3_bind_int64(st, 3, f->created_at);
+        db_bind_int64(st, 2, f->bytes);
+        db_bind_int64(st, 3, f->created_at);
         store_bind_text(st, 4, f->filename);
         store_bind_text(st, 5, f->purpose);
         store_bind_text(st, 6, f->project);
@@ -81,9 +82,10 @@ int store_file_create(Store *s, const char *project, const char *filename, const
 }
 
 int store_file_get(Store *s, const char *id, FileRecord *out, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT " FILE_COLS " FROM files WHERE id = ?1 AND " NOT_EXPIRED, &st, "get file", err)) return -1;
     store_bind_text(st, 1, id);
+    db_bind_int64(st, 4, store_now());
     return store_get_one(s, st, read_file_row, out, "get file", err);
 }
 
@@ -105,11 +107,12 @@ int store_file_list(Store *s, const char *project, const char *purpose, const ch
     if (purpose) sqlbuf_add(&b, " AND purpose = ?2");
     if (project) sqlbuf_add(&b, " AND project = ?3");
     sqlbuf_add(&b, ascending ? " ORDER BY seq ASC" : " ORDER BY seq DESC");
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare_buf(s, &b, &st, "list files", err)) return -1;
-    sqlite3_bind_int64(st, 1, after_seq);
+    db_bind_int64(st, 1, after_seq);
     if (purpose) store_bind_text(st, 2, purpose);
     if (project) store_bind_text(st, 3, project);
+    db_bind_int64(st, 4, store_now());
     void *items;
     if (store_collect(s, st, read_file_row, sizeof **out, store_clamp_limit(limit), &items, n, has_more, "list files",
                       err))
@@ -119,7 +122,7 @@ int store_file_list(Store *s, const char *project, const char *purpose, const ch
 }
 
 static int delete_file_row(Store *s, const char *id, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "DELETE FROM files WHERE id = ?1", &st, "delete file", err)) return -1;
     store_bind_text(st, 1, id);
     return store_run_one(s, st, "delete file", err);
@@ -134,7 +137,7 @@ int store_file_delete(Store *s, const char *id, Err *err) {
     /* Still full with no reserve left (the row exists: deleting none writes nothing): the blob's
      * space first, then the row. A crash in between leaves a row whose content is gone, which a
      * later delete removes. */
-    if (rc < 0 && (s->last_err & 0xff) == SQLITE_FULL && unlink(path) == 0) rc = delete_file_row(s, id, err);
+    if (rc < 0 && s->last_err == DB_FULL && unlink(path) == 0) rc = delete_file_row(s, id, err);
     s->use_reserve = was;
     if (rc) return rc;
     if (unlink(path) != 0 && errno != ENOENT)
@@ -143,22 +146,22 @@ int store_file_delete(Store *s, const char *id, Err *err) {
 }
 
 int store_file_set_expiry(Store *s, const char *id, long long expires_at, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "UPDATE files SET expires_at = ?2 WHERE id = ?1", &st, "set file expiry", err)) return -1;
     store_bind_text(st, 1, id);
-    if (expires_at > 0) sqlite3_bind_int64(st, 2, expires_at);
-    else sqlite3_bind_null(st, 2);
+    if (expires_at > 0) db_bind_int64(st, 2, expires_at);
+    else db_bind_null_int(st, 2);
     return store_run_one(s, st, "set file expiry", err);
 }
 
 int store_file_purge_expired(Store *s, long long now, int *n_deleted, Err *err) {
     if (n_deleted) *n_deleted = 0;
     for (;;) { /* one at a time: each delete removes its blob too */
-        sqlite3_stmt *st;
+        DbStmt *st;
         if (store_prepare(s, "SELECT " FILE_COLS " FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT 1",
                           &st, "find expired files", err))
             return -1;
-        sqlite3_bind_int64(st, 1, now);
+        db_bind_int64(st, 1, now);
         FileRecord f;
         int rc = store_get_one(s, st, read_file_row, &f, "find expired files", err);
         if (rc == STORE_NOT_FOUND) return 0;

@@ -1,12 +1,11 @@
 /* store_internal.h: what the store_*.c files share and nobody else sees: the Store handle and
- * small helpers over the SQLite C API (preparing, binding "" as NULL, copying columns into the
+ * small helpers over the database layer db.h (preparing, binding "" as NULL, copying columns into the
  * fixed-size record fields, paging cursors, collecting rows into a heap array). Values only ever
  * reach SQL as bound parameters; the SQL text is built from constant fragments only. */
 #ifndef FTUNE_STORE_INTERNAL_H
 #define FTUNE_STORE_INTERNAL_H
 
-#include <sqlite3.h>
-
+#include "db.h"
 #include "store.h"
 
 #define STORE_PATH_MAX 4096
@@ -16,18 +15,18 @@
 #define STORE_ID_RANDOM_LEN 24      /* random characters after an id's prefix */
 
 struct Store {
-    sqlite3 *db;
+    Db *db;
     char dir[STORE_PATH_MAX];     /* the data directory */
     char files_dir[STORE_PATH_MAX]; /* <dir>/files: the blobs */
-    char db_path[STORE_PATH_MAX]; /* <dir>/ftune.db, for error messages */
-    int last_err;                 /* extended SQLite code of the last failure */
+    char db_path[STORE_PATH_MAX]; /* <dir>/ftune.db, or the PostgreSQL URI without its password: for messages */
+    DbError last_err;             /* what the last failure was */
     bool use_reserve;             /* a write that finds the disk full may spend the reserve (store_reserve_use) */
 };
 
 /* Installs SQLite's fault-injection hooks when FTUNE_FAULT is set (store_fault.c); once per
  * process, before the first connection. */
 void store_fault_install(void);
-/* Fills err with "<db_path>: <what>: <sqlite message>" (ERR_IO); returns -1. */
+/* Fills err with "<db_path>: <what>: <database message>" (ERR_IO); returns -1. */
 int store_sql_error(Store *s, const char *what, Err *err);
 /* Runs constant SQL (one or more statements, no parameters); on failure fills err naming what. */
 int store_exec(Store *s, const char *sql, const char *what, Err *err);
@@ -35,6 +34,9 @@ int store_exec(Store *s, const char *sql, const char *what, Err *err);
  * and jobs where it is missing (existing rows: the default project). Inside ensure_schema's
  * transaction. */
 int store_projects_schema(Store *s, Err *err);
+/* What the job list's metadata filter needs (store_jobs.c): on PostgreSQL a function that reads
+ * text as JSON, NULL where it is not; nothing on SQLite (JSON1 is built in). Schema version 6. */
+int store_jobs_schema(Store *s, Err *err);
 /* Creates the responses table (store_responses.c; schema version 5). Inside ensure_schema's
  * transaction. */
 int store_responses_schema(Store *s, Err *err);
@@ -42,34 +44,34 @@ int store_responses_schema(Store *s, Err *err);
  * ensure_schema's transaction. */
 int store_evals_schema(Store *s, Err *err);
 /* Prepares sql on s; on failure fills err naming what. */
-int store_prepare(Store *s, const char *sql, sqlite3_stmt **st, const char *what, Err *err);
+int store_prepare(Store *s, const char *sql, DbStmt **st, const char *what, Err *err);
 /* Steps st once expecting no row (INSERT/UPDATE/DELETE) and finalizes it. */
-int store_run(Store *s, sqlite3_stmt *st, const char *what, Err *err);
+int store_run(Store *s, DbStmt *st, const char *what, Err *err);
 /* Like store_run, then STORE_NOT_FOUND when the statement changed no row. */
-int store_run_one(Store *s, sqlite3_stmt *st, const char *what, Err *err);
+int store_run_one(Store *s, DbStmt *st, const char *what, Err *err);
 /* Like store_run for a row that belongs to job_id (an event, a checkpoint): STORE_NOT_FOUND, with
  * err filled, when there is no such job. */
-int store_run_child(Store *s, sqlite3_stmt *st, const char *job_id, const char *what, Err *err);
+int store_run_child(Store *s, DbStmt *st, const char *job_id, const char *what, Err *err);
 
 /* Text (NULL binds SQL NULL) and optional text ("" binds NULL too: the records' "" = null). */
-void store_bind_text(sqlite3_stmt *st, int i, const char *v);
-void store_bind_opt_text(sqlite3_stmt *st, int i, const char *v);
+void store_bind_text(DbStmt *st, int i, const char *v);
+void store_bind_opt_text(DbStmt *st, int i, const char *v);
 /* An integer, or SQL NULL when it equals null_value (the records' 0 or -1 = null). */
-void store_bind_opt_int(sqlite3_stmt *st, int i, long long v, long long null_value);
+void store_bind_opt_int(DbStmt *st, int i, long long v, long long null_value);
 /* Column i copied into dst (size bytes, NUL-terminated, cut at a UTF-8 boundary); NULL -> "". */
-void store_col_text(sqlite3_stmt *st, int i, char *dst, size_t size);
+void store_col_text(DbStmt *st, int i, char *dst, size_t size);
 /* Column i as an integer; null_value when it is NULL. */
-long long store_col_int(sqlite3_stmt *st, int i, long long null_value);
+long long store_col_int(DbStmt *st, int i, long long null_value);
 /* Copies src (NULL = "") into dst of size bytes, truncating at a UTF-8 boundary. */
 void store_copy(char *dst, size_t size, const char *src);
 
 /* Reads one record from the current row of a statement. */
-typedef void (*StoreRowFn)(sqlite3_stmt *st, void *rec);
+typedef void (*StoreRowFn)(DbStmt *st, void *rec);
 /* Steps st for at most one row into rec: 0, STORE_NOT_FOUND or -1. Finalizes st. */
-int store_get_one(Store *s, sqlite3_stmt *st, StoreRowFn read, void *rec, const char *what, Err *err);
+int store_get_one(Store *s, DbStmt *st, StoreRowFn read, void *rec, const char *what, Err *err);
 /* Steps st collecting up to limit records of rec_size bytes into a heap array (*out, caller frees),
  * then looks at one more row for *has_more. Finalizes st. */
-int store_collect(Store *s, sqlite3_stmt *st, StoreRowFn read, size_t rec_size, int limit, void **out, int *n,
+int store_collect(Store *s, DbStmt *st, StoreRowFn read, size_t rec_size, int limit, void **out, int *n,
                   bool *has_more, const char *what, Err *err);
 /* The paging keys of the item `id`: sql selects one or two integer columns, with ?1 = id and, when
  * job_id is non-NULL, ?2 = job_id. STORE_NOT_FOUND when there is no such item. */
@@ -93,6 +95,6 @@ typedef struct {
 } SqlBuf;
 void sqlbuf_add(SqlBuf *b, const char *fragment);
 /* store_prepare of b's statement (an error if it overflowed). */
-int store_prepare_buf(Store *s, const SqlBuf *b, sqlite3_stmt **st, const char *what, Err *err);
+int store_prepare_buf(Store *s, const SqlBuf *b, DbStmt **st, const char *what, Err *err);
 
 #endif

@@ -2,13 +2,36 @@
  * status transitions, the worker's flags, the queue head, paged lists with a metadata filter,
  * counts by status (of one project or all) and the lookup of a fine-tuned model's job. A conditional write (transition,
  * update_if) is a single UPDATE, so of two racing writers exactly one wins. Metadata is kept as
- * JSON object text and only looked into (with SQLite's JSON1) when a list is filtered; this file
+ * JSON object text and only looked into (SQLite's JSON1, PostgreSQL's jsonb) when a list is filtered; this file
  * does not validate it. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store_internal.h"
+
+/* On PostgreSQL: metadata text as jsonb, NULL where it is not JSON (rows are written by callers
+ * that validate it, but the store does not rely on that). */
+static const char PG_JSONB_FUNCTION[] =
+    "CREATE OR REPLACE FUNCTION ftune_jsonb(t TEXT) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $f$ "
+    "BEGIN RETURN t::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $f$";
+
+int store_jobs_schema(Store *s, Err *err) {
+    if (db_kind(s->db) != DB_POSTGRES) return 0;
+    return store_exec(s, PG_JSONB_FUNCTION, "create ftune_jsonb", err);
+}
+
+/* The condition "the job's metadata has key ? with value ?", the one place the dialects' JSON
+ * differs. SQLite: json_each compares decoded keys (SQLite 3.40's json_extract paths cannot name
+ * a key that holds '"' and compare the key's raw escaped text). PostgreSQL: jsonb_each_text of
+ * an object. */
+static const char *metadata_pair_sql(Store *s) {
+    if (db_kind(s->db) == DB_POSTGRES)
+        return " AND EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof(ftune_jsonb(jobs.metadata)) = "
+               "'object' THEN ftune_jsonb(jobs.metadata) END) WHERE key = ? AND value = ?)";
+    return " AND EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(jobs.metadata) THEN "
+           "jobs.metadata END) WHERE key = ? AND value = ?)";
+}
 
 /* Column order shared by every SELECT (read_job) and by INSERT/UPDATE parameters (bind_job). */
 #define JOB_COLS                                                                                      \
@@ -19,7 +42,7 @@
 /* What SELECTs read: JOB_COLS and the project (column 28), which only an INSERT writes. */
 #define JOB_READ_COLS JOB_COLS ", project"
 
-static void read_job(sqlite3_stmt *st, void *rec) {
+static void read_job(DbStmt *st, void *rec) {
     JobRecord *j = rec;
     store_col_text(st, 0, j->id, sizeof j->id);
     j->created_at = store_col_int(st, 1, 0);
@@ -54,14 +77,14 @@ static void read_job(sqlite3_stmt *st, void *rec) {
 }
 
 /* Binds ?1..?28 in JOB_COLS order; the records' "" / 0 / -1 "null" values become SQL NULL. */
-static void bind_job(sqlite3_stmt *st, const JobRecord *j) {
+static void bind_job(DbStmt *st, const JobRecord *j) {
     store_bind_text(st, 1, j->id);
-    sqlite3_bind_int64(st, 2, j->created_at);
+    db_bind_int64(st, 2, j->created_at);
     store_bind_text(st, 3, j->model);
     store_bind_text(st, 4, j->training_file);
     store_bind_opt_text(st, 5, j->validation_file);
     store_bind_opt_text(st, 6, j->suffix);
-    sqlite3_bind_int64(st, 7, j->seed);
+    db_bind_int64(st, 7, j->seed);
     store_bind_text(st, 8, j->status);
     store_bind_opt_text(st, 9, j->n_epochs);
     store_bind_opt_text(st, 10, j->batch_size);
@@ -75,9 +98,9 @@ static void bind_job(sqlite3_stmt *st, const JobRecord *j) {
     store_bind_opt_text(st, 18, j->error_code);
     store_bind_opt_text(st, 19, j->error_param);
     store_bind_opt_text(st, 20, j->error_message);
-    sqlite3_bind_int64(st, 21, j->step);
-    sqlite3_bind_int64(st, 22, j->total_steps);
-    sqlite3_bind_int(st, 23, j->model_deleted);
+    db_bind_int64(st, 21, j->step);
+    db_bind_int64(st, 22, j->total_steps);
+    db_bind_int64(st, 23, j->model_deleted);
     store_bind_opt_text(st, 24, j->base_model);
     store_bind_opt_text(st, 25, j->parent_model);
     store_bind_opt_text(st, 26, j->name_base);
@@ -87,7 +110,7 @@ static void bind_job(sqlite3_stmt *st, const JobRecord *j) {
 
 /* Prepares sql, binds ?1 = text and runs it as a one-row query into out. */
 static int get_job_where(Store *s, const char *sql, const char *text, JobRecord *out, const char *what, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, sql, &st, what, err)) return -1;
     store_bind_text(st, 1, text);
     return store_get_one(s, st, read_job, out, what, err);
@@ -106,7 +129,7 @@ static int get_job_where(Store *s, const char *sql, const char *text, JobRecord 
  * must_exist, STORE_NOT_FOUND when no row changed. */
 static int write_job(Store *s, const char *sql, const JobRecord *job, const char *status, bool must_exist,
                      const char *what, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, sql, &st, what, err)) return -1;
     bind_job(st, job);
     if (status) store_bind_text(st, 29, status);
@@ -130,13 +153,13 @@ int store_job_update(Store *s, const JobRecord *job, Err *err) {
     return write_job(s, JOB_UPDATE, job, NULL, true, "update job", err);
 }
 
-static void read_status(sqlite3_stmt *st, void *rec) { store_col_text(st, 0, rec, STORE_ID_MAX); }
+static void read_status(DbStmt *st, void *rec) { store_col_text(st, 0, rec, STORE_ID_MAX); }
 
 /* After a conditional write changed nothing: STORE_NOT_FOUND when job id is gone, else
  * STORE_CONFLICT with its status in current (if non-NULL). */
 static int job_not_written(Store *s, const char *id, char current[STORE_ID_MAX], Err *err) {
     char status[STORE_ID_MAX];
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT status FROM jobs WHERE id = ?1", &st, "get job status", err)) return -1;
     store_bind_text(st, 1, id);
     int rc = store_get_one(s, st, read_status, status, "get job status", err);
@@ -159,7 +182,7 @@ int store_job_transition(Store *s, const char *id, const char *const *from, int 
     sqlbuf_add(&b, "UPDATE jobs SET status = ?1 WHERE id = ?2 AND status IN (");
     for (int i = 0; i < n_from; i++) sqlbuf_add(&b, i ? ", ?" : "?"); /* ?3, ?4, ... */
     sqlbuf_add(&b, ")");
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare_buf(s, &b, &st, "move job", err)) return -1;
     store_bind_text(st, 1, to);
     store_bind_text(st, 2, id);
@@ -193,15 +216,11 @@ int store_job_list(Store *s, const char *project, const char *after, int limit, 
     sqlbuf_add(&b, "SELECT " JOB_READ_COLS " FROM jobs WHERE seq < ?1");
     if (metadata_null) sqlbuf_add(&b, " AND (metadata IS NULL OR metadata = '')");
     sqlbuf_add(&b, " AND (?2 IS NULL OR project = ?2)"); /* always there: the filters' ? follow ?2 */
-    /* json_each compares decoded keys: SQLite 3.40's json_extract paths cannot name a key that
-     * holds '"' (a quoted label ends at the first '"') and compare the key's raw escaped text. */
-    for (int i = 0; i < n_filter; i++)
-        sqlbuf_add(&b, " AND EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(jobs.metadata) THEN "
-                       "jobs.metadata END) WHERE key = ? AND value = ?)"); /* ?3, ?4, ... */
+    for (int i = 0; i < n_filter; i++) sqlbuf_add(&b, metadata_pair_sql(s)); /* ?3, ?4, ... */
     sqlbuf_add(&b, " ORDER BY seq DESC");
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare_buf(s, &b, &st, "list jobs", err)) return -1;
-    sqlite3_bind_int64(st, 1, after_seq);
+    db_bind_int64(st, 1, after_seq);
     store_bind_text(st, 2, project);
     for (int i = 0; i < n_filter; i++) {
         store_bind_text(st, 3 + 2 * i, keys[i]);
@@ -217,19 +236,19 @@ int store_job_list(Store *s, const char *project, const char *after, int limit, 
 int store_job_count_by_status(Store *s, const char *project, const char *const *statuses, int n, long long *counts,
                               Err *err) {
     for (int i = 0; i < n; i++) counts[i] = 0;
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT status, count(*) FROM jobs WHERE ?1 IS NULL OR project = ?1 GROUP BY status", &st,
                       "count jobs", err))
         return -1;
     store_bind_text(st, 1, project);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *status = (const char *)sqlite3_column_text(st, 0);
+    while ((rc = db_step(st)) == DB_ROW) {
+        const char *status = (const char *)db_column_text(st, 0);
         for (int i = 0; i < n; i++)
-            if (status && strcmp(status, statuses[i]) == 0) counts[i] = sqlite3_column_int64(st, 1);
+            if (status && strcmp(status, statuses[i]) == 0) counts[i] = db_column_int64(st, 1);
     }
-    int ret = rc == SQLITE_DONE ? 0 : store_sql_error(s, "count jobs", err);
-    sqlite3_finalize(st);
+    int ret = rc == DB_DONE ? 0 : store_sql_error(s, "count jobs", err);
+    db_finalize(st);
     return ret;
 }
 

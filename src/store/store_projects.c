@@ -32,22 +32,20 @@ static const char PROJECTS_SQL[] =
     " hash TEXT NOT NULL UNIQUE,"                /* hex SHA-256 of the secret */
     " created_at INTEGER NOT NULL,"
     " revoked_at INTEGER);"
-    "CREATE INDEX IF NOT EXISTS api_keys_project ON api_keys(project);"
-    "INSERT OR IGNORE INTO projects (id, name, created_at) VALUES ('" STORE_DEFAULT_PROJECT
-    "', '" STORE_DEFAULT_PROJECT_NAME "', strftime('%s', 'now'));";
+    "CREATE INDEX IF NOT EXISTS api_keys_project ON api_keys(project);";
+/* the default project, unless it is there */
+static const char DEFAULT_PROJECT_SQL[] =
+    "INSERT INTO projects (id, name, created_at) SELECT '" STORE_DEFAULT_PROJECT "', '" STORE_DEFAULT_PROJECT_NAME
+    "', ?1 WHERE NOT EXISTS (SELECT 1 FROM projects WHERE id = '" STORE_DEFAULT_PROJECT "')";
 
-static void read_flag(sqlite3_stmt *st, void *rec) { *(bool *)rec = sqlite3_column_int(st, 0) != 0; }
+static void read_flag(DbStmt *st, void *rec) { *(bool *)rec = db_column_int64(st, 0) != 0; }
 
 /* Adds table.project (rows that exist: the default project) unless the table has it already, so
  * that this step can run on every open whatever the recorded version. No REFERENCES clause:
  * SQLite refuses one on an added column with a non-NULL default. */
 static int add_project_column(Store *s, const char *table, Err *err) {
-    sqlite3_stmt *st;
-    if (store_prepare(s, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = 'project'", &st, "read columns", err))
-        return -1;
-    store_bind_text(st, 1, table);
     bool has = false;
-    if (store_get_one(s, st, read_flag, &has, "read columns", err)) return -1;
+    if (db_has_column(s->db, table, "project", &has)) return store_sql_error(s, "read columns", err);
     if (has) return 0;
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -59,13 +57,17 @@ static int add_project_column(Store *s, const char *table, Err *err) {
 
 int store_projects_schema(Store *s, Err *err) {
     if (store_exec(s, PROJECTS_SQL, "create projects", err)) return -1;
+    DbStmt *st;
+    if (store_prepare(s, DEFAULT_PROJECT_SQL, &st, "create the default project", err)) return -1;
+    db_bind_int64(st, 1, store_now());
+    if (store_run(s, st, "create the default project", err)) return -1;
     if (add_project_column(s, "files", err) || add_project_column(s, "jobs", err)) return -1;
     return 0;
 }
 
 /* ---- projects ---- */
 
-static void read_project(sqlite3_stmt *st, void *rec) {
+static void read_project(DbStmt *st, void *rec) {
     ProjectRecord *p = rec;
     store_col_text(st, 0, p->id, sizeof p->id);
     store_col_text(st, 1, p->name, sizeof p->name);
@@ -73,7 +75,7 @@ static void read_project(sqlite3_stmt *st, void *rec) {
 }
 
 int store_project_get(Store *s, const char *ref, ProjectRecord *out, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT " PROJECT_COLS " FROM projects WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
                       &st, "get project", err))
         return -1;
@@ -90,14 +92,14 @@ int store_project_create(Store *s, const char *name, ProjectRecord *out, Err *er
     store_new_id("proj_", p.id, sizeof p.id);
     store_copy(p.name, sizeof p.name, name);
     p.created_at = store_now();
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "INSERT INTO projects (" PROJECT_COLS ") VALUES (?1, ?2, ?3)", &st, "insert project", err))
         return -1;
     store_bind_text(st, 1, p.id);
     store_bind_text(st, 2, p.name);
-    sqlite3_bind_int64(st, 3, p.created_at);
+    db_bind_int64(st, 3, p.created_at);
     if (store_run(s, st, "insert project", err)) /* a racing create of the same name: UNIQUE */
-        return (s->last_err & 0xff) == SQLITE_CONSTRAINT ? STORE_CONFLICT : -1;
+        return s->last_err == DB_UNIQUE ? STORE_CONFLICT : -1;
     if (out) *out = p;
     return 0;
 }
@@ -111,11 +113,11 @@ int store_project_list(Store *s, const char *after, int limit, ProjectRecord **o
         int rc = store_cursor(s, "SELECT seq FROM projects WHERE id = ?1", after, NULL, &after_seq, NULL, err);
         if (rc) return rc;
     }
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT " PROJECT_COLS " FROM projects WHERE seq > ?1 ORDER BY seq ASC", &st, "list projects",
                       err))
         return -1;
-    sqlite3_bind_int64(st, 1, after_seq);
+    db_bind_int64(st, 1, after_seq);
     void *items;
     if (store_collect(s, st, read_project, sizeof **out, store_clamp_limit(limit), &items, n, has_more, "list projects",
                       err))
@@ -131,7 +133,7 @@ typedef struct {
     char hash[DIGEST_SHA256_HEX];
 } KeyRow;
 
-static void read_key(sqlite3_stmt *st, void *rec) {
+static void read_key(DbStmt *st, void *rec) {
     KeyRow *r = rec;
     KeyRecord *k = &r->key;
     store_col_text(st, 0, k->id, sizeof k->id);
@@ -169,7 +171,7 @@ int store_key_create(Store *s, const char *project, const char *name, KeyRecord 
     snprintf(k.redacted, sizeof k.redacted, "%s...%s", prefix, secret + p + STORE_KEY_RANDOM_LEN - 4);
     char hash[DIGEST_SHA256_HEX];
     digest_sha256_hex(secret, strlen(secret), hash);
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "INSERT INTO api_keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)", &st,
                       "insert key", err)) {
         secret[0] = 0;
@@ -179,8 +181,8 @@ int store_key_create(Store *s, const char *project, const char *name, KeyRecord 
     store_bind_opt_text(st, 2, k.project);
     store_bind_opt_text(st, 3, k.name);
     store_bind_text(st, 4, k.redacted);
-    sqlite3_bind_int(st, 5, k.admin);
-    sqlite3_bind_int64(st, 6, k.created_at);
+    db_bind_int64(st, 5, k.admin);
+    db_bind_int64(st, 6, k.created_at);
     store_bind_text(st, 7, hash);
     if (store_run(s, st, "insert key", err)) {
         secret[0] = 0;
@@ -193,7 +195,7 @@ int store_key_create(Store *s, const char *project, const char *name, KeyRecord 
 int store_key_find(Store *s, const char *secret, size_t len, KeyRecord *out, Err *err) {
     char hash[DIGEST_SHA256_HEX];
     digest_sha256_hex(secret, len, hash);
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT " KEY_COLS " FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL", &st, "find key",
                       err))
         return -1;
@@ -207,7 +209,7 @@ int store_key_find(Store *s, const char *secret, size_t len, KeyRecord *out, Err
 }
 
 int store_key_get(Store *s, const char *id, KeyRecord *out, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1", &st, "get key", err)) return -1;
     store_bind_text(st, 1, id);
     KeyRow row;
@@ -226,13 +228,13 @@ int store_key_list(Store *s, const char *project, const char *after, int limit, 
         int rc = store_cursor(s, "SELECT seq FROM api_keys WHERE id = ?1", after, NULL, &after_seq, NULL, err);
         if (rc) return rc;
     }
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s,
                       project ? "SELECT " KEY_COLS " FROM api_keys WHERE seq > ?1 AND project = ?2 ORDER BY seq ASC"
                               : "SELECT " KEY_COLS " FROM api_keys WHERE seq > ?1 ORDER BY seq ASC",
                       &st, "list keys", err))
         return -1;
-    sqlite3_bind_int64(st, 1, after_seq);
+    db_bind_int64(st, 1, after_seq);
     if (project) store_bind_text(st, 2, project);
     void *items;
     if (store_collect(s, st, read_key, sizeof(KeyRow), store_clamp_limit(limit), &items, n, has_more, "list keys", err))
@@ -246,12 +248,12 @@ int store_key_list(Store *s, const char *project, const char *after, int limit, 
 }
 
 int store_key_revoke(Store *s, const char *id, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", &st, "revoke key",
                       err))
         return -1;
     store_bind_text(st, 1, id);
-    sqlite3_bind_int64(st, 2, store_now());
+    db_bind_int64(st, 2, store_now());
     int rc = store_run_one(s, st, "revoke key", err);
     if (rc != STORE_NOT_FOUND) return rc;
     KeyRecord k;
@@ -260,7 +262,7 @@ int store_key_revoke(Store *s, const char *id, Err *err) {
 }
 
 int store_key_any(Store *s, bool *any, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     *any = false;
     if (store_prepare(s, "SELECT EXISTS (SELECT 1 FROM api_keys)", &st, "count keys", err)) return -1;
     return store_get_one(s, st, read_flag, any, "count keys", err) == 0 ? 0 : -1;

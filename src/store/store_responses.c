@@ -25,12 +25,12 @@ int store_responses_schema(Store *s, Err *err) {
                       "create the responses table", err);
 }
 
-static char *col_heap_text(sqlite3_stmt *st, int i) {
-    const char *t = (const char *)sqlite3_column_text(st, i);
+static char *col_heap_text(DbStmt *st, int i) {
+    const char *t = (const char *)db_column_text(st, i);
     return strdup(t ? t : "");
 }
 
-static void read_response_row(sqlite3_stmt *st, void *rec) {
+static void read_response_row(DbStmt *st, void *rec) {
     ResponseRecord *r = rec;
     store_col_text(st, 0, r->id, sizeof r->id);
     store_col_text(st, 1, r->project, sizeof r->project);
@@ -45,13 +45,13 @@ static void read_response_row(sqlite3_stmt *st, void *rec) {
 int store_response_create(Store *s, const ResponseRecord *r, Err *err) {
     if (!r->project[0]) return err_set(err, ERR_ARG, "%s: a response needs a project", s->db_path);
     if (!r->id[0] || !r->body || !r->input) return err_set(err, ERR_ARG, "%s: a response needs an id, a body and input", s->db_path);
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "INSERT INTO responses (" RESPONSE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st,
                       "insert response", err))
         return -1;
     store_bind_text(st, 1, r->id);
     store_bind_text(st, 2, r->project);
-    sqlite3_bind_int64(st, 3, r->created_at);
+    db_bind_int64(st, 3, r->created_at);
     store_bind_text(st, 4, r->model);
     store_bind_text(st, 5, r->status);
     store_bind_opt_text(st, 6, r->previous_response_id);
@@ -62,7 +62,7 @@ int store_response_create(Store *s, const ResponseRecord *r, Err *err) {
 
 int store_response_get(Store *s, const char *id, ResponseRecord *out, Err *err) {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "SELECT " RESPONSE_COLS " FROM responses WHERE id = ?1", &st, "get response", err)) return -1;
     store_bind_text(st, 1, id);
     int rc = store_get_one(s, st, read_response_row, out, "get response", err);
@@ -74,7 +74,7 @@ int store_response_get(Store *s, const char *id, ResponseRecord *out, Err *err) 
 }
 
 int store_response_delete(Store *s, const char *id, Err *err) {
-    sqlite3_stmt *st;
+    DbStmt *st;
     if (store_prepare(s, "DELETE FROM responses WHERE id = ?1", &st, "delete response", err)) return -1;
     store_bind_text(st, 1, id);
     bool was = s->use_reserve; /* a delete frees space: it may spend the reserve on a full disk */

@@ -24,6 +24,7 @@
 struct JobWorker {
     JobsConfig cfg;
     char data_dir[2048];
+    char database[2048];   /* "" = SQLite */
     pthread_t validator, trainer;
     pthread_mutex_t mu;
     pthread_cond_t wake;
@@ -199,7 +200,7 @@ static int validate_job(JobWorker *w, Store *s, JobRecord *job) {
 static Store *open_store(JobWorker *w, const char *who, unsigned long *seen) {
     Store *s = NULL;
     Err err = {0};
-    while (!stopping(w) && store_open(w->data_dir, &s, &err)) {
+    while (!stopping(w) && store_open(w->data_dir, w->database[0] ? w->database : NULL, &s, &err)) {
         fprintf(stderr, "ftune serve: %s: %s (trying again)\n", who, err.msg);
         wait_for_work(w, seen);
     }
@@ -680,6 +681,8 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
     w->cfg = *cfg;
     snprintf(w->data_dir, sizeof w->data_dir, "%s", cfg->data_dir);
     w->cfg.data_dir = w->data_dir;
+    snprintf(w->database, sizeof w->database, "%s", cfg->database ? cfg->database : "");
+    w->cfg.database = w->database;
     char jobs_dir[2100];
     snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", w->data_dir);
     if (mkdir(jobs_dir, 0700) != 0 && errno != EEXIST) {

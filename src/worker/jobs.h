@@ -20,6 +20,7 @@
 
 typedef struct {
     const char *data_dir;
+    const char *database;          /* NULL: SQLite in the data directory (store_open) */
     const char *const *model_dirs;
     int n_model_dirs;
     ModelCache *cache;

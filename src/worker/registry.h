@@ -56,9 +56,10 @@ int registry_alias_check(Store *s, const char *const *dirs, int n_dirs, const ch
                          Err *err);
 /* Checks every --alias value ("NAME=TARGET") and replaces the process-wide table with them (same
  * rule as the adapters: before any thread resolves names, never after; configure the adapters
- * first). data_dir's database is opened only when a target is an ft: model and it exists. */
-int registry_aliases_configure(const char *const *specs, int n, const char *data_dir, const char *const *dirs,
-                               int n_dirs, Err *err);
+ * first). The store (data_dir's, or database: see store_open) is opened only when a target is an
+ * ft: model and the database exists (PostgreSQL's always does). */
+int registry_aliases_configure(const char *const *specs, int n, const char *data_dir, const char *database,
+                               const char *const *dirs, int n_dirs, Err *err);
 /* The target of alias name: an --alias flag's, else the store's table's (s may be NULL: flags
  * only). 0, STORE_NOT_FOUND or -1; *from_flag (may be NULL) says which. */
 int registry_alias_target(Store *s, const char *name, char target[STORE_NAME_MAX], bool *from_flag, Err *err);

@@ -68,8 +68,8 @@ int registry_alias_check(Store *s, const char *const *dirs, int n_dirs, const ch
                    target);
 }
 
-int registry_aliases_configure(const char *const *specs, int n, const char *data_dir, const char *const *dirs,
-                               int n_dirs, Err *err) {
+int registry_aliases_configure(const char *const *specs, int n, const char *data_dir, const char *database,
+                               const char *const *dirs, int n_dirs, Err *err) {
     g_n_aliases = 0;
     g_configured_at = (long long)time(NULL);
     if (n > REGISTRY_MAX_ALIASES) return err_set(err, ERR_ARG, "--alias: %d aliases, at most %d", n, REGISTRY_MAX_ALIASES);
@@ -81,7 +81,7 @@ int registry_aliases_configure(const char *const *specs, int n, const char *data
         const char *eq = strchr(specs[i], '=');
         need_store |= eq && strncmp(eq + 1, "ft:", 3) == 0;
     }
-    if (need_store && file_exists(db) && store_open(data_dir, &s, err)) return err_prefix(err, "--alias");
+    if (need_store && (database || file_exists(db)) && store_open(data_dir, database, &s, err)) return err_prefix(err, "--alias");
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         FlagAlias a = {0};

@@ -3,8 +3,9 @@
 # a held-out set: the base model with a replacement system prompt (local), the fine-tuned adapter
 # (local) and the base model served by `ftune serve` (through --base-url). The JSON and HTML
 # reports are produced, the HTML renders in headless Chromium with its charts and one confusion
-# heat map per candidate, and a missing model or an unreachable endpoint fails only its own
-# candidate (exit 1, the other results still reported).
+# heat map per candidate, --labels keeps every reply within the training file's answers (locally
+# and served), and a missing model or an unreachable endpoint fails only its own candidate (exit
+# 1, the other results still reported).
 set -uo pipefail
 tmp=$(mktemp -d)
 server=""
@@ -60,6 +61,21 @@ python3 - "$tmp/shots.json" <<'PY' || fail "few-shot prompts are not longer"
 import json, sys
 plain, shots = json.load(open(sys.argv[1]))["candidates"]
 assert shots["mean_prompt_tokens"] > plain["mean_prompt_tokens"] + 3 * 20, (plain, shots)
+PY
+
+# structured output: --labels constrains every reply to one of the training file's answers, locally
+# (a grammar) and through the server (a json_schema response format whose label is the answer)
+./build/ftune eval --data "$tmp/held.jsonl" --max-tokens 48 --limit 6 \
+    --candidate labels --model $M --labels "$tmp/train.jsonl" \
+    --candidate served-labels --model tiny-qwen2 --base-url "http://127.0.0.1:$port/v1" --labels "$tmp/train.jsonl" \
+    --json "$tmp/labels.json" >/dev/null 2>"$tmp/labels.log" || fail "eval --labels: $(cat "$tmp/labels.log")"
+python3 - "$tmp/labels.json" <<'PY' || fail "--labels replies are not labels"
+import json, sys
+r = json.load(open(sys.argv[1]))
+for c in r["candidates"]:
+    preds = [e["results"][r["candidates"].index(c)]["prediction"] for e in r["examples"]]
+    assert c["n_done"] == 6 and c["n_failed"] == 0, c
+    assert all(p in ("red", "blue", "green") for p in preds), (c["name"], preds)
 PY
 
 # a candidate that cannot run fails alone: the others are still reported

@@ -58,11 +58,16 @@ def setup():
     path = write_jsonl(os.path.join(c.tmp, "train.jsonl"), [example(i) for i in range(TRAIN_EXAMPLES)])
     with open(path, "rb") as f:
         c.train_file = c.client.files.create(file=f, purpose="fine-tune").id
+    open_browser(c)
+    c.url = c.server.base_url + "/"
+    return c
+
+
+def open_browser(c):
+    """Headless Chromium as c.driver, 1280 pixels wide; the screenshots' folder made."""
     os.makedirs(SHOTS, exist_ok=True)
     c.driver = start_browser()
     c.driver.set_window_size(1280, 1000)
-    c.url = c.server.base_url + "/"
-    return c
 
 
 def teardown(c):
@@ -148,7 +153,7 @@ def accessibility(c, page):
     check(not not_reached, "%s: Tab does not reach %s" % (page, not_reached[:5]))
     colours = c.driver.execute_script("""
         const out = [];
-        for (const e of document.querySelectorAll('svg.chart polyline, svg.chart rect.bar, svg.chart circle.point')) {
+        for (const e of document.querySelectorAll('svg.chart polyline, svg.chart rect.bar, svg.chart rect.seg, svg.chart circle.point')) {
             const s = getComputedStyle(e);
             out.push([e.getAttribute('class'), e.tagName === 'polyline' ? s.stroke : s.fill,
                       getComputedStyle(e.closest('svg')).backgroundColor]);
@@ -177,7 +182,8 @@ def contrast(a, b):
 # ---- tests ----
 
 def test_pages_served(c):
-    for path, ctype in (("/", "text/html"), ("/console/console.js", "text/javascript"), ("/console/console.css", "text/css")):
+    for path, ctype in (("/", "text/html"), ("/console/console.js", "text/javascript"), ("/console/evals.js", "text/javascript"),
+                        ("/console/console.css", "text/css")):
         status, headers, body = c.server.request("GET", path)
         check(status == 200, "GET %s without a key: %d" % (path, status))
         check(headers.get("content-type", "").startswith(ctype), "GET %s: content-type %r" % (path, headers.get("content-type")))

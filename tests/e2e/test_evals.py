@@ -7,7 +7,8 @@ whose every answer equals a chat completion of the same messages with the same s
 (one generation path) and whose pass/fail follows from those answers; per_model_usage equal to the
 chat completions' usage; output items filtered by status and paged; a canceled run; a run resumed
 after a restart with each row graded once; `ftune eval --record` writing a model's answers through
-the server as a held-out set (equal to chat completions; the model scores 100% against it); graders.run and graders.validate; and the requests ftune
+the server as a held-out set (equal to chat completions; the model scores 100% against it); `ftune eval --via-evals-api` giving
+the direct path's predictions and accuracy (free text and --labels); graders.run and graders.validate; and the requests ftune
 refuses with a 400 naming the field. Plain script: `python3 tests/e2e/test_evals.py`.
 """
 import json
@@ -265,6 +266,40 @@ def test_record(c):
     check(p.returncode == 2 and "exactly one candidate" in p.stderr, "two candidates with --record: %s" % p.stderr)
 
 
+def test_eval_via_api(c):
+    """ftune eval --via-evals-api: the same numbers as the direct path, given the same answers."""
+    held = os.path.join(c.tmp, "held.jsonl")
+    with open(held, "w") as f:
+        for q, a in QUESTIONS:
+            f.write(json.dumps({"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q},
+                                             {"role": "assistant", "content": a}]}) + "\n")
+    labels = os.path.join(c.tmp, "labels.jsonl")
+    with open(labels, "w") as f:
+        for a in ["Paris", "4", "blue", "Jupiter", "cold", "8", "London"]:
+            f.write(json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": a}]}) + "\n")
+    url = c.server.base_url + "/v1"
+    cands = ["--candidate", "free", "--model", BASE, "--base-url", url,
+             "--candidate", "labels", "--model", BASE, "--base-url", url, "--labels", labels]
+    reports = []
+    for extra in ([], ["--via-evals-api"]):
+        out = os.path.join(c.tmp, "via%d.json" % len(reports))
+        p = subprocess.run([BINARY, "eval", "--data", held, "--max-tokens", "16", "--json", out] + cands + extra,
+                           capture_output=True, text=True, timeout=300)
+        check(p.returncode == 0, "ftune eval %s (%d): %s" % (extra, p.returncode, p.stderr))
+        reports.append(json.load(open(out)))
+    direct, via = reports
+    for k in range(2):
+        dp = [e["results"][k]["prediction"] for e in direct["examples"]]
+        vp = [e["results"][k]["prediction"] for e in via["examples"]]
+        check(dp == vp, "candidate %d: direct %s, via the Evals API %s" % (k, dp, vp))
+        da, va = direct["candidates"][k]["accuracy"], via["candidates"][k]["accuracy"]
+        check(da == va, "candidate %d accuracy: direct %s, via the Evals API %s" % (k, da, va))
+        check(direct["candidates"][k]["mean_prompt_tokens"] == via["candidates"][k]["mean_prompt_tokens"],
+              "prompt tokens differ")
+    names = [e.name for e in c.client.evals.list(limit=100)]
+    check("ftune eval: labels" in names, "the eval it ran is not listed: %s" % names)
+
+
 def test_graders_endpoints(c):
     g = {"type": "text_similarity", "name": "sim", "input": "{{sample.output_text}}", "reference": "{{item.answer}}",
          "evaluation_metric": "fuzzy_match"}
@@ -336,4 +371,4 @@ if __name__ == "__main__":
         print("skipped: models/%s.gguf is missing" % BASE)
         sys.exit(0)
     run_tests([test_eval_crud, test_jsonl_inline, test_completions_run, test_cancel, test_resume_after_restart,
-               test_record, test_graders_endpoints, test_refusals], setup, teardown)
+               test_record, test_eval_via_api, test_graders_endpoints, test_refusals], setup, teardown)

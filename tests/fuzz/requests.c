@@ -67,24 +67,9 @@ static void run_job(const char *body, size_t len) {
     free(job);
 }
 
-int main(int argc, char **argv) {
-    long iters = fuzz_iterations(argc, argv);
-    Rng r;
-    rng_seed(&r, SEED);
-    unsigned char buf[BODY_MAX + 1];
-    for (long it = 0; it < iters; it++) {
-        const char *seed = SEEDS[it % N_SEEDS];
-        size_t len = strlen(seed);
-        memcpy(buf, seed, len);
-        len = fuzz_mutate(&r, buf, len, BODY_MAX, 0);
-        /* an exact-size copy so that ASan sees any read past the body */
-        char *body = malloc(len + 1);
-        memcpy(body, buf, len);
-        body[len] = 0;
-        run_chat(body, len);
-        run_job(body, len);
-        free(body);
-    }
-    printf("fuzz_requests: %ld bodies\n", iters);
-    return 0;
+static void run(const char *body, size_t len) {
+    run_chat(body, len);
+    run_job(body, len);
 }
+
+int main(int argc, char **argv) { return fuzz_bodies(argc, argv, "fuzz_requests", SEED, SEEDS, N_SEEDS, BODY_MAX, run); }

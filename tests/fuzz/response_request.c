@@ -52,21 +52,5 @@ static void run(const char *body, size_t len) {
 }
 
 int main(int argc, char **argv) {
-    long iters = fuzz_iterations(argc, argv);
-    Rng r;
-    rng_seed(&r, SEED);
-    unsigned char buf[BODY_MAX + 1];
-    for (long it = 0; it < iters; it++) {
-        const char *seed = SEEDS[it % N_SEEDS];
-        size_t len = strlen(seed);
-        memcpy(buf, seed, len);
-        len = fuzz_mutate(&r, buf, len, BODY_MAX, 0);
-        char *body = malloc(len + 1); /* an exact-size copy so that ASan sees any read past the body */
-        memcpy(body, buf, len);
-        body[len] = 0;
-        run(body, len);
-        free(body);
-    }
-    printf("fuzz_response_request: %ld bodies\n", iters);
-    return 0;
+    return fuzz_bodies(argc, argv, "fuzz_response_request", SEED, SEEDS, N_SEEDS, BODY_MAX, run);
 }

@@ -12,6 +12,7 @@
 #include "serve/auth.h"
 #include "serve/limits.h"
 #include "test.h"
+#include "test_database.h"
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
@@ -38,7 +39,7 @@ TEST(auth_identify_keys_and_projects) {
     REQUIRE(mkdtemp(dir) != NULL);
     Store *s;
     Err err = {0};
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     Principal who;
     /* no keys anywhere: anyone, in the default project */
     CHECK_EQ_INT(auth_identify(s, NULL, 0, NULL, 0, &who, &err), 0);

@@ -18,6 +18,7 @@
 #include "core/fileio.h"
 #include "store/store.h"
 #include "test.h"
+#include "test_database.h"
 
 #define PATH_LEN 512
 
@@ -41,7 +42,7 @@ static void with_store(void (*body)(Store *s, const char *dir)) {
     }
     Store *s = NULL;
     Err err = {0};
-    if (store_open(dir, &s, &err) == 0)
+    if (store_open(dir, test_database(dir), &s, &err) == 0)
         body(s, dir);
     else
         test_fail(__FILE__, __LINE__, "store_open: %s", err.msg);
@@ -73,15 +74,11 @@ static int add_job(Store *s, const char *id, const char *status, const char *met
 
 /* ---- open ---- */
 
-static void open_body(Store *s, const char *dir) {
+/* ftune.db in WAL mode with schema version 6, seen through a second connection. */
+static void open_sqlite_checks(const char *dir) {
     char path[PATH_LEN];
-    CHECK(strcmp(store_data_dir(s), dir) == 0);
     snprintf(path, sizeof path, "%s/ftune.db", dir);
     CHECK(file_exists(path));
-    snprintf(path, sizeof path, "%s/files", dir);
-    CHECK(file_is_dir(path));
-    /* WAL and schema version 5, seen through a second connection */
-    snprintf(path, sizeof path, "%s/ftune.db", dir);
     sqlite3 *db;
     REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
     sqlite3_stmt *st;
@@ -93,20 +90,35 @@ static void open_body(Store *s, const char *dir) {
     CHECK_EQ_INT(sqlite3_column_int(st, 0), 6);
     sqlite3_finalize(st);
     sqlite3_close(db);
+}
+
+static void open_body(Store *s, const char *dir) {
+    char path[PATH_LEN];
+    CHECK(strcmp(store_data_dir(s), dir) == 0);
+    snprintf(path, sizeof path, "%s/files", dir);
+    CHECK(file_is_dir(path));
+    if (test_on_postgres()) { /* schema version 6, seen through a second connection; no ftune.db */
+        char version[16];
+        test_pg_sql(dir, "SELECT version FROM schema_version", version, sizeof version);
+        CHECK(strcmp(version, "6") == 0);
+    } else {
+        open_sqlite_checks(dir);
+    }
     /* a nested directory that does not exist yet is created */
     char nested[PATH_LEN / 2];
     snprintf(nested, sizeof nested, "%s/a/b", dir);
     Store *s2;
     Err err;
-    REQUIRE(store_open(nested, &s2, &err) == 0);
+    REQUIRE(store_open(nested, test_database(nested), &s2, &err) == 0);
     snprintf(path, sizeof path, "%s/files", nested);
     CHECK(file_is_dir(path));
     store_close(s2);
     /* a data directory that is a regular file is refused with its name */
-    snprintf(path, sizeof path, "%s/ftune.db", dir);
-    CHECK_EQ_INT(store_open(path, &s2, &err), -1);
+    snprintf(path, sizeof path, "%s/plain-file", dir);
+    REQUIRE(file_write_atomic(path, "x", 1, &err) == 0);
+    CHECK_EQ_INT(store_open(path, test_database(path), &s2, &err), -1);
     CHECK(s2 == NULL);
-    CHECK(strstr(err.msg, "ftune.db") != NULL);
+    CHECK(strstr(err.msg, "plain-file") != NULL);
     store_close(NULL);
 }
 TEST(store_open_creates_db_and_files_dir) { with_store(open_body); }
@@ -119,11 +131,11 @@ static void reopen_body(Store *s, const char *dir) {
     EventRecord e;
     REQUIRE(store_event_add(s, "ftjob-persist", "info", "message", "Job created", NULL, &e, &err) == 0);
     Store *s2;
-    REQUIRE(store_open(dir, &s2, &err) == 0); /* a second connection sees committed rows */
+    REQUIRE(store_open(dir, test_database(dir), &s2, &err) == 0); /* a second connection sees committed rows */
     FileRecord f2;
     CHECK_EQ_INT(store_file_get(s2, f.id, &f2, &err), 0);
     store_close(s2);
-    REQUIRE(store_open(dir, &s2, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s2, &err) == 0);
     store_close(s2);
     FileRecord g;
     REQUIRE(store_file_get(s, f.id, &g, &err) == 0);
@@ -147,11 +159,11 @@ TEST(store_reopen_sees_same_data) {
     REQUIRE(mkdtemp(dir) != NULL);
     Store *s;
     Err err;
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     FileRecord f;
     REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
     store_close(s);
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     FileRecord g;
     CHECK_EQ_INT(store_file_get(s, f.id, &g, &err), 0);
     CHECK(strcmp(g.id, f.id) == 0 && g.created_at == f.created_at && strcmp(g.purpose, "fine-tune") == 0);
@@ -361,7 +373,8 @@ static void job_roundtrip_body(Store *s, const char *dir) {
     /* a duplicate id fails, naming the database */
     job_init(&j, "ftjob-abc", "queued", "");
     CHECK_EQ_INT(store_job_create(s, &j, &err), -1);
-    CHECK(strstr(err.msg, "ftune.db: insert job:") != NULL);
+    CHECK(strstr(err.msg, test_on_postgres() ? "postgresql://" : "ftune.db: insert job:") != NULL);
+    CHECK(strstr(err.msg, "insert job:") != NULL);
 }
 TEST(store_job_roundtrip_every_field) { with_store(job_roundtrip_body); }
 
@@ -653,6 +666,10 @@ TEST(store_checkpoints_order_by_step) { with_store(checkpoints_body); }
 /* Runs sql on the database of dir through a connection of its own; the first column of its first
  * row (if any) into out. */
 static void raw_sql(const char *dir, const char *sql, char *out, size_t size) {
+    if (test_on_postgres()) {
+        test_pg_sql(dir, sql, out, size);
+        return;
+    }
     char path[PATH_LEN];
     snprintf(path, sizeof path, "%s/ftune.db", dir);
     sqlite3 *db;
@@ -682,11 +699,12 @@ static void checkpoint_paths_body(Store *s, const char *dir) {
     CheckpointRecord g;
     REQUIRE(store_checkpoint_by_model(s, "ft:m:p:ckpt-step-5", &g, &err) == 0);
     CHECK(strcmp(g.dir, path) == 0);
+    if (test_on_postgres()) return; /* no PostgreSQL database had version 1 */
     /* as version 1 left it: the path relative to some other working directory */
     raw_sql(dir, "UPDATE checkpoints SET dir = 'old-cwd/ftune-data/jobs/ftjob-p/checkpoint-5'", NULL, 0);
     raw_sql(dir, "PRAGMA user_version = 1", NULL, 0);
     Store *s2;
-    REQUIRE(store_open(dir, &s2, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s2, &err) == 0);
     raw_sql(dir, "SELECT dir FROM checkpoints", raw, sizeof raw);
     CHECK(strcmp(raw, "jobs/ftjob-p/checkpoint-5") == 0);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
@@ -756,7 +774,7 @@ TEST(store_aliases_set_repoint_list_delete) { with_store(aliases_body); }
 static void aliases_live_body(Store *s, const char *dir) {
     Err err = {0};
     Store *other;
-    REQUIRE(store_open(dir, &other, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &other, &err) == 0);
     AliasRecord a;
     REQUIRE(store_alias_set(other, "prod", "ft:a", NULL, &err) == 0);
     REQUIRE(store_alias_get(s, "prod", &a, &err) == 0);
@@ -771,6 +789,10 @@ TEST(store_aliases_seen_by_another_connection) { with_store(aliases_live_body); 
 /* A version 2 database (jobs without base_model, parent_model, name_base; no aliases table) is
  * migrated on open: the columns are added and filled with the job's model, the table made. */
 TEST(store_schema_2_migrates_to_3) {
+    if (test_on_postgres()) {
+        test_skip("SQLite only (ftune.db)");
+        return;
+    }
     char dir[] = "/tmp/ftune_test_store_XXXXXX";
     REQUIRE(mkdtemp(dir) != NULL);
     char path[PATH_LEN], raw[PATH_LEN];
@@ -791,7 +813,7 @@ TEST(store_schema_2_migrates_to_3) {
     sqlite3_close(db);
     Store *s;
     Err err = {0};
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     JobRecord j;
     REQUIRE(store_job_get(s, "ftjob-old", &j, &err) == 0);
     CHECK_EQ_STR(j.base_model, "SmolLM2-135M-Instruct.Q4_1");
@@ -803,7 +825,7 @@ TEST(store_schema_2_migrates_to_3) {
     store_close(s);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
     CHECK_EQ_STR(raw, "6");
-    REQUIRE(store_open(dir, &s, &err) == 0); /* opening again changes nothing */
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0); /* opening again changes nothing */
     store_close(s);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -811,39 +833,47 @@ TEST(store_schema_2_migrates_to_3) {
 /* Start-up checks: a missing or empty database beside uploaded files or job directories is
  * refused naming them; a new directory is not; PRAGMA quick_check finds a damaged page. */
 TEST(store_check_presence_refuses_lost_database) {
+    if (test_on_postgres()) {
+        test_skip("SQLite only (ftune.db)");
+        return;
+    }
     char dir[] = "/tmp/ftune_test_store_XXXXXX", path[PATH_LEN], moved[PATH_LEN];
     REQUIRE(mkdtemp(dir) != NULL);
     Store *s;
     Err err = {0};
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     CHECK_EQ_INT(store_check_integrity(s, &err), 0);
     FileRecord f;
     REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
     store_close(s); /* the WAL is folded into ftune.db and removed */
-    CHECK_EQ_INT(store_check_presence(dir, &err), 0); /* the database is there */
+    CHECK_EQ_INT(store_check_presence(dir, NULL, &err), 0); /* the database is there */
     snprintf(path, sizeof path, "%s/ftune.db", dir);
     snprintf(moved, sizeof moved, "%s/elsewhere.db", dir);
     REQUIRE(rename(path, moved) == 0);
-    CHECK_EQ_INT(store_check_presence(dir, &err), -1);
+    CHECK_EQ_INT(store_check_presence(dir, NULL, &err), -1);
     CHECK(strstr(err.msg, "missing") && strstr(err.msg, "1 file"));
     FILE *fp = fopen(path, "w"); /* empty */
     REQUIRE(fp != NULL);
     fclose(fp);
-    CHECK_EQ_INT(store_check_presence(dir, &err), -1);
+    CHECK_EQ_INT(store_check_presence(dir, NULL, &err), -1);
     CHECK(strstr(err.msg, "empty") != NULL);
     REQUIRE(rename(moved, path) == 0);
     char fresh[PATH_LEN];
     snprintf(fresh, sizeof fresh, "%s/new", dir);
-    CHECK_EQ_INT(store_check_presence(fresh, &err), 0);
+    CHECK_EQ_INT(store_check_presence(fresh, NULL, &err), 0);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 TEST(store_check_integrity_finds_damage) {
+    if (test_on_postgres()) {
+        test_skip("SQLite only (ftune.db)");
+        return;
+    }
     char dir[] = "/tmp/ftune_test_store_XXXXXX", path[PATH_LEN];
     REQUIRE(mkdtemp(dir) != NULL);
     Store *s;
     Err err = {0};
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     for (int i = 0; i < 200; i++) {
         char id[32];
         snprintf(id, sizeof id, "ftjob-%d", i);
@@ -863,7 +893,7 @@ TEST(store_check_integrity_finds_damage) {
     }
     fclose(fp);
     s = NULL;
-    if (store_open(dir, &s, &err) == 0) {
+    if (store_open(dir, test_database(dir), &s, &err) == 0) {
         CHECK_EQ_INT(store_check_integrity(s, &err), -1);
         CHECK(strstr(err.msg, "corrupt") != NULL);
     } /* else: refused at open, which is as good */
@@ -885,7 +915,7 @@ static void *writer_main(void *arg) {
     Writer *w = arg;
     Store *s;
     Err err;
-    if (store_open(w->dir, &s, &err) != 0) {
+    if (store_open(w->dir, test_database(w->dir), &s, &err) != 0) {
         w->failures = WRITER_EVENTS;
         return NULL;
     }
@@ -936,7 +966,7 @@ static void *opener_main(void *arg) {
     Opener *o = arg;
     Store *s;
     Err err;
-    o->rc = store_open(o->dir, &s, &err);
+    o->rc = store_open(o->dir, test_database(o->dir), &s, &err);
     if (o->rc == 0) o->rc = store_file_create(s, STORE_DEFAULT_PROJECT, "f", "fine-tune", "x", 1, &o->file, &err);
     if (o->rc) snprintf(o->msg, sizeof o->msg, "%s", err.msg);
     store_close(s);
@@ -959,7 +989,7 @@ static void concurrent_open_body(Store *s, const char *dir) {
     }
     Store *s2;
     Err err;
-    REQUIRE(store_open(fresh, &s2, &err) == 0);
+    REQUIRE(store_open(fresh, test_database(fresh), &s2, &err) == 0);
     FileRecord *items;
     int n;
     bool more;

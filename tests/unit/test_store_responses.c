@@ -10,6 +10,7 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "test_database.h"
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
@@ -50,7 +51,7 @@ TEST(store_response_roundtrip) {
     REQUIRE(mkdtemp(dir));
     Store *s = NULL;
     Err err = {0};
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     /* a body far larger than the fixed-size record fields (STORE_JSON_MAX) */
     size_t big = 3 * STORE_JSON_MAX;
     char *body = malloc(big + 1);
@@ -103,16 +104,23 @@ TEST(store_response_migrate_from_4) {
     REQUIRE(mkdtemp(dir));
     Store *s = NULL;
     Err err = {0};
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     FileRecord f;
     REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
     store_close(s);
+    if (test_on_postgres()) { /* no PostgreSQL database had version 4; a newer one is refused */
+        test_pg_sql(dir, "UPDATE schema_version SET version = 7", NULL, 0);
+        CHECK(store_open(dir, test_database(dir), &s, &err) == -1 && strstr(err.msg, "newer"));
+        store_close(s);
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return;
+    }
     db_exec(dir, "DROP TABLE responses", NULL, 0);
     db_exec(dir, "PRAGMA user_version = 4", NULL, 0);
     char got[64];
     db_exec(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'responses'", got, sizeof got);
     REQUIRE(strcmp(got, "0") == 0);
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     db_exec(dir, "PRAGMA user_version", got, sizeof got);
     CHECK(strcmp(got, "6") == 0);
     db_exec(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'responses'", got, sizeof got);
@@ -124,7 +132,7 @@ TEST(store_response_migrate_from_4) {
     store_close(s);
     /* a database of a newer version is refused */
     db_exec(dir, "PRAGMA user_version = 7", NULL, 0);
-    CHECK(store_open(dir, &s, &err) == -1 && strstr(err.msg, "newer"));
+    CHECK(store_open(dir, test_database(dir), &s, &err) == -1 && strstr(err.msg, "newer"));
     store_close(s);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -10,6 +10,7 @@
 
 #include "serve/store_thread.h"
 #include "test.h"
+#include "test_database.h"
 
 #define SUBMITTERS 4
 #define PER_SUBMITTER 50
@@ -67,7 +68,7 @@ TEST(store_thread_runs_tasks_in_order) {
     REQUIRE(mkdtemp(dir));
     StoreThread *st = NULL;
     Err err = {0};
-    REQUIRE(store_thread_start(dir, &st, &err) == 0);
+    REQUIRE(store_thread_start(dir, test_database(dir), &st, &err) == 0);
     Log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
     pthread_t th[SUBMITTERS];
     Submitter subs[SUBMITTERS];
@@ -82,7 +83,7 @@ TEST(store_thread_runs_tasks_in_order) {
     for (int i = 0; i < SUBMITTERS; i++)
         for (int k = 1; k < PER_SUBMITTER; k++) CHECK(log.order[i][k] > log.order[i][k - 1]);
     Store *s;
-    REQUIRE(store_open(dir, &s, &err) == 0);
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     for (int i = 0; i < SUBMITTERS; i++)
         for (int k = 0; k < PER_SUBMITTER; k += 7) {
             char id[64];
@@ -99,5 +100,5 @@ TEST(store_thread_runs_tasks_in_order) {
 TEST(store_thread_start_fails_on_a_bad_directory) {
     StoreThread *st = NULL;
     Err err = {0};
-    CHECK(store_thread_start("/proc/ftune-no-such-dir/x", &st, &err) == -1 && err.msg[0]);
+    CHECK(store_thread_start("/proc/ftune-no-such-dir/x", test_database("/proc/ftune-no-such-dir/x"), &st, &err) == -1 && err.msg[0]);
 }

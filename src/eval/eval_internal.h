@@ -1,0 +1,59 @@
+/* eval_internal.h: what the files of `ftune eval`'s runs share (eval_run.c runs a candidate example
+ * by example, eval_via_api.c through an Evals API): reading chat JSONL files, a candidate's prompt
+ * style (replacement system prompt, few-shot examples, labels the reply is constrained to) and the
+ * messages it sends per example (eval_prompts.c), and JSON over HTTP to an OpenAI-compatible
+ * endpoint (eval_http.c). */
+#ifndef FTUNE_EVAL_INTERNAL_H
+#define FTUNE_EVAL_INTERNAL_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "eval.h"
+
+/* Reads a chat JSONL file (the project's JSONL reader: line numbers, BOM, CRLF) into a list of
+ * message arrays, one per non-blank line; at most limit (<= 0: all). */
+int eval_read_chat_jsonl(const char *path, long limit, json_t ***out, long *n_out, Err *err);
+
+typedef struct {
+    char *system;          /* replacement system prompt, or NULL */
+    json_t **fewshot;      /* examples' messages (system messages dropped) */
+    long n_fewshot;
+    json_t *labels;        /* the answers a reply is constrained to (array of strings), or NULL */
+    FtGrammar *grammar;    /* local: the labels as a grammar */
+    json_t *response_format; /* remote: the labels as a json_schema response format */
+} EvalPromptStyle;
+
+/* Loads c's system file, few-shot file and labels (as a grammar for a local candidate, a
+ * json_schema response format {"label": one of them} for a remote one). */
+int eval_style_load(const EvalCandidate *c, EvalPromptStyle *ps, Err *err);
+void eval_style_free(EvalPromptStyle *ps);
+/* The messages sent for one example: system (replaced when the candidate has one), few-shot
+ * turns, then the example's own turns (a new reference). */
+json_t *eval_build_prompt(const EvalPromptStyle *ps, json_t *prompt);
+/* The answer in a reply to the labels' response format ({"label": ...}): heap, or NULL when the
+ * reply is not that. */
+char *eval_label_of_reply(const char *reply);
+
+/* The per-example result arrays of c for n examples; -1 when out of memory. */
+int eval_alloc_results(EvalCandidate *c, long n);
+
+/* JSON over HTTP with a bearer key (libcurl; one handle, reused). */
+typedef struct {
+    CURL *curl;
+    struct curl_slist *headers;
+} EvalHttp;
+
+int eval_http_open(EvalHttp *h, const char *api_key, Err *err);
+void eval_http_close(EvalHttp *h);
+/* method "GET", "POST" or "DELETE" to base_url + path, body (may be NULL) as JSON. Returns 0 with
+ * *status and *out (the answer parsed, NULL when it is not JSON) when the server answered;
+ * -1 when it could not be reached (error filled, *fatal when no retry can help: refused, unknown
+ * host, a malformed URL). */
+int eval_http_json(EvalHttp *h, const char *method, const char *base_url, const char *path, json_t *body, long *status,
+                   json_t **out, char *error, size_t cap, bool *fatal);
+/* The error message of an OpenAI-shaped error answer, or "(no error message)". */
+const char *eval_http_error_message(json_t *answer);
+
+#endif
