@@ -2,7 +2,8 @@
 # setup.sh: installs what ftune needs on a fresh Debian 12 machine, idempotently and quietly when
 # everything is already there. Debian packages with apt-get (build and run), Python packages with
 # pip (the tests' helpers). Reference tools that only regenerate committed golden files (PyTorch,
-# tokenizers, llama-cpp-python) are installed by scripts/setup_reference.sh, not here.
+# tokenizers) are installed by scripts/setup_reference.sh, not here; llama-cpp-python and gguf are
+# here because tests/cli/export_gguf.sh runs the exported GGUF files in llama.cpp itself.
 set -euo pipefail
 
 DEB_PACKAGES=(build-essential libopenblas-openmp-dev libdnnl-dev libjansson-dev libpcre2-dev libsqlite3-dev
@@ -46,3 +47,12 @@ if [ ${#pymissing[@]} -gt 0 ]; then
     "$PY" -m pip install -q "${pymissing[@]}" 2>/dev/null ||
         "$PY" -m pip install -q --break-system-packages "${pymissing[@]}"
 fi
+
+# The GGUF export test checks ftune's files with llama.cpp and PyPI gguf's reader, rendering chat
+# prompts with jinja2 (pinned: the versions tested). llama-cpp-python builds llama.cpp from source
+# once (a few minutes on 2 cores).
+for spec in gguf:gguf==0.19.0 jinja2:jinja2==3.1.6 llama_cpp:llama-cpp-python==0.3.36; do
+    "$PY" -c "import ${spec%%:*}" 2>/dev/null && continue
+    echo "setup: installing ${spec#*:}"
+    "$PY" -m pip install -q "${spec#*:}" 2>/dev/null || "$PY" -m pip install -q --break-system-packages "${spec#*:}"
+done

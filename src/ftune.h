@@ -198,6 +198,9 @@ void ft_adapter_free(FtAdapter *a); /* NULL is a no-op */
 int ft_adapter_rank(const FtAdapter *a);
 float ft_adapter_alpha(const FtAdapter *a);
 size_t ft_adapter_bytes(const FtAdapter *a); /* memory of its factors */
+/* Writes a as a LoRA adapter GGUF for its model (llama.cpp's --lora, Ollama's ADAPTER; layout in
+ * model/export_gguf.h), crash-safely. FT_ERR_IO naming the file, FT_ERR_NOMEM. */
+int ft_adapter_save_gguf(const FtAdapter *a, const char *path, FtError *err);
 
 /* ---------------------------------------------------------------- sequence cache */
 

@@ -1,13 +1,15 @@
 /* cmd_info.c: `ftune info`: what a model file is: architecture, shape, parameter count, stored
- * tensor types, chat template and special tokens. A client of the public engine API (ftune.h). */
+ * tensor types, chat template and special tokens. A client of the public engine API (ftune.h);
+ * `--gguf FILE` lists any GGUF file's keys and tensors instead (info_gguf.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "../ftune.h"
 #include "args.h"
 #include "cli.h"
+#include "info_gguf.h"
 
-static const char *const INFO_OPTIONS[] = {"model", NULL};
+static const char *const INFO_OPTIONS[] = {"model", "gguf", NULL};
 
 static void print_token(const char *label, const FtModel *m, int32_t id) {
     if (id >= 0) printf("%-18s %d %s\n", label, id, ft_token_text(m, id));
@@ -16,14 +18,17 @@ static void print_token(const char *label, const FtModel *m, int32_t id) {
 
 static void usage(void) {
     fprintf(stderr, "usage: ftune info --model PATH\n"
+                    "       ftune info --gguf FILE\n"
                     "Describes a model: architecture, shape, parameters, tensor types, chat template and\n"
-                    "special tokens.\n");
+                    "special tokens. --gguf lists a GGUF file's metadata keys and tensors (type, shape, SHA-256\n"
+                    "of the stored bytes and of the values as fp32), adapters included.\n");
 }
 
 int cmd_info(int argc, char **argv) {
     Args a;
     int status;
     if (args_parse_command(&a, argc, argv, "info", NULL, INFO_OPTIONS, usage, &status)) return status;
+    if (args_get(&a, "gguf") && !args_get(&a, "model") && !a.n_positional) return info_gguf(args_get(&a, "gguf"));
     if (!args_get(&a, "model") || a.n_positional) {
         usage();
         return EXIT_BAD_INPUT;

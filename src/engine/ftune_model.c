@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../model/export_gguf.h"
 #include "../model/peft.h"
 #include "ftune_internal.h"
 
@@ -155,3 +156,9 @@ void ft_adapter_free(FtAdapter *a) {
 int ft_adapter_rank(const FtAdapter *a) { return a->lora->cfg.rank; }
 float ft_adapter_alpha(const FtAdapter *a) { return a->lora->cfg.alpha; }
 size_t ft_adapter_bytes(const FtAdapter *a) { return 2 * a->lora->n_params * sizeof(float); /* factors and their transposes */ }
+
+int ft_adapter_save_gguf(const FtAdapter *a, const char *path, FtError *err) {
+    if (!a || !path) return ft_err_set(err, FT_ERR_ARG, "ft_adapter_save_gguf: no adapter or path");
+    Err e = {0};
+    return model_export_gguf_adapter(a->owner->model, a->lora, path, &e) ? ft_err_from(err, &e) : 0;
+}

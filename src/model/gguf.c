@@ -55,7 +55,7 @@ static int rd_str(Reader *r, char **out, uint64_t *len_out, const char *what) {
     return 0;
 }
 
-static size_t type_size(GgufType t) {
+size_t gguf_type_size(GgufType t) {
     switch (t) {
     case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
     case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
@@ -68,7 +68,7 @@ static size_t type_size(GgufType t) {
 /* Reads one scalar of a numeric type into kv->num. */
 static int rd_scalar(Reader *r, GgufType t, GgufKV *kv) {
     unsigned char b[8] = {0};
-    size_t n = type_size(t);
+    size_t n = gguf_type_size(t);
     if (rd_bytes(r, b, n, "metadata value")) return -1;
     switch (t) {
     case GGUF_TYPE_UINT8: case GGUF_TYPE_BOOL: kv->num.u = b[0]; break;
@@ -100,7 +100,7 @@ static int skip_array(Reader *r, int depth) {
         } else if (et == GGUF_TYPE_ARRAY) {
             if (skip_array(r, depth + 1)) return -1;
         } else {
-            size_t es = type_size((GgufType)et);
+            size_t es = gguf_type_size((GgufType)et);
             if (n > (r->size - r->pos) / es) return rd_bytes(r, NULL, r->size, "array data");
             return rd_bytes(r, NULL, n * es, "array data");
         }
@@ -138,12 +138,14 @@ static int rd_value(Reader *r, GgufKV *kv) {
         kv->arr_data = r->p + r->pos;
         for (uint64_t i = 0; i < kv->arr_len; i++)
             if (skip_array(r, 1)) return -1;
+        kv->arr_bytes = (uint64_t)(r->p + r->pos - kv->arr_data);
         return 0;
     }
-    size_t es = type_size(kv->arr_type);
+    size_t es = gguf_type_size(kv->arr_type);
     if (kv->arr_len > (r->size - r->pos) / es)
         return err_set(r->err, ERR_FORMAT, "%s: key '%s': array data runs past the end of the file", r->path, kv->key);
     kv->arr_data = r->p + r->pos;
+    kv->arr_bytes = kv->arr_len * es;
     r->pos += kv->arr_len * es;
     return 0;
 }
@@ -321,12 +323,12 @@ int64_t gguf_get_int(const Gguf *g, const char *key, int64_t dflt) {
 
 double gguf_get_float(const Gguf *g, const char *key, double dflt) {
     const GgufKV *kv = gguf_find(g, key);
-    return kv && type_size(kv->type) ? num_as_double(kv->type, kv) : dflt;
+    return kv && gguf_type_size(kv->type) ? num_as_double(kv->type, kv) : dflt;
 }
 
 /* Element i of a numeric array into out->num; -1 if out of range or not numeric. */
 static int arr_elem(const GgufKV *kv, uint64_t i, GgufKV *out) {
-    size_t es = type_size(kv->arr_type);
+    size_t es = gguf_type_size(kv->arr_type);
     if (!kv->arr_data || i >= kv->arr_len || !es) return -1;
     Reader r = {kv->arr_data + i * es, es, 0, "", NULL};
     return rd_scalar(&r, kv->arr_type, out);

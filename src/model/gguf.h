@@ -61,7 +61,9 @@ typedef struct {
     uint64_t str_len;
     GgufType arr_type;  /* ARRAY: element type */
     uint64_t arr_len;   /* ARRAY: number of elements */
-    const unsigned char *arr_data; /* ARRAY of numbers: raw little-endian elements in the mapping */
+    const unsigned char *arr_data; /* ARRAY of numbers or of arrays: raw little-endian elements in
+                                    * the mapping (nested arrays as the file holds them) */
+    uint64_t arr_bytes;            /* ARRAY of numbers or of arrays: bytes at arr_data */
     char **arr_str;     /* ARRAY of STRING: NUL-terminated copies */
     uint32_t *arr_str_len;
 } GgufKV;
@@ -103,6 +105,7 @@ const GgufTensor *gguf_tensor(const Gguf *g, int i);
 const GgufTensor *gguf_find_tensor(const Gguf *g, const char *name); /* NULL if absent */
 
 const char *gguf_type_name(GgufType t);
+size_t gguf_type_size(GgufType t); /* bytes of one numeric value or bool; 0 for STRING, ARRAY */
 const char *ggml_type_name(uint32_t t); /* "Q4_1", ...; "unknown" otherwise */
 
 /* Dequantizes t into out (t->n_elements floats). ERR_UNSUPPORTED for other tensor types. */

@@ -116,6 +116,14 @@ typedef int (*WeightReader)(void *ctx, const ArchWeight *w, int layer, float *ve
  * through read. */
 int model_alloc_and_read(Model *m, WeightReader read, void *ctx, Err *err);
 
+/* GGUF's llama conversion stores each head's rows for interleaved-pair RoPE: Hugging Face row
+ * r = h*head_dim + s*(head_dim/2) + i (s in {0,1}) of q or k (and their biases) is GGUF row
+ * h*head_dim + 2i + s. The loader undoes it (model_gguf.c), the GGUF export redoes it. */
+static inline int model_gguf_rope_row(int r, int head_dim) {
+    int half = head_dim / 2, j = r % head_dim;
+    return r - j + 2 * (j % half) + j / half;
+}
+
 int model_load_gguf(const char *path, Model *m, Err *err);
 int model_load_hf(const char *dir, Model *m, Err *err);
 

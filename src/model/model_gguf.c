@@ -17,15 +17,10 @@ typedef struct {
     bool permuted_qk; /* llama GGUF: q/k rows stored for interleaved-pair rotation */
 } GgufCtx;
 
-/* GGUF's llama conversion permutes each head's rows r = s*(hd/2) + i (s in {0,1}) to 2i + s.
- * Undo it on rows of row_bytes bytes: hf[h][s*half + i] = gguf[h][2i + s]. */
-static void unpermute_rows(unsigned char *dst, const unsigned char *src, int n_heads, int head_dim, size_t row_bytes) {
-    int half = head_dim / 2;
-    for (int h = 0; h < n_heads; h++)
-        for (int i = 0; i < half; i++)
-            for (int s = 0; s < 2; s++)
-                memcpy(dst + ((size_t)h * head_dim + s * half + i) * row_bytes,
-                       src + ((size_t)h * head_dim + 2 * i + s) * row_bytes, row_bytes);
+/* Copies rows (row_bytes each) from GGUF's interleaved-pair order back to Hugging Face's. */
+static void unpermute_rows(unsigned char *dst, const unsigned char *src, int rows, int head_dim, size_t row_bytes) {
+    for (int r = 0; r < rows; r++)
+        memcpy(dst + (size_t)r * row_bytes, src + (size_t)model_gguf_rope_row(r, head_dim) * row_bytes, row_bytes);
 }
 
 static int read_weight(void *vctx, const ArchWeight *w, int layer, float *vec, QuantMatrix *mat, void **owned,
@@ -50,7 +45,7 @@ static int read_weight(void *vctx, const ArchWeight *w, int layer, float *vec, Q
         if (permuted) {
             float tmp[rows];
             memcpy(tmp, vec, sizeof tmp);
-            unpermute_rows((unsigned char *)vec, (const unsigned char *)tmp, rows / hd, hd, sizeof(float));
+            unpermute_rows((unsigned char *)vec, (const unsigned char *)tmp, rows, hd, sizeof(float));
         }
         return 0;
     }
@@ -62,7 +57,7 @@ static int read_weight(void *vctx, const ArchWeight *w, int layer, float *vec, Q
         size_t row_bytes = quant_row_bytes(t->type, (size_t)cols);
         unsigned char *copy = malloc((size_t)rows * row_bytes);
         if (!copy) return err_set(err, ERR_NOMEM, "%s: out of memory", path);
-        unpermute_rows(copy, t->data, rows / hd, hd, row_bytes);
+        unpermute_rows(copy, t->data, rows, hd, row_bytes);
         mat->data = copy;
         *owned = copy;
     }

@@ -7,6 +7,7 @@
 #define FTUNE_ROUTES_H
 
 #include "api.h"
+#include "../worker/registry.h"
 #include "server.h"
 
 void route_files_create(Ctx *c);
@@ -37,6 +38,11 @@ void route_jobs_checkpoints(Ctx *c);
 void route_models_list(Ctx *c);
 void route_models_get(Ctx *c);
 void route_models_delete(Ctx *c);
+/* The model named id as the request's key may see it (registry_resolve, then api_visible): false
+ * when the response is already an error (404 model_not_found, 500). */
+bool route_model_lookup(Ctx *c, const char *id, ModelInfo *m);
+/* GET /v1/models/{model}/export (routes_model_export.c): an ftune extension */
+void route_models_export(Ctx *c);
 
 void route_chat_completions(Ctx *c);
 

@@ -100,16 +100,19 @@ void route_models_list(Ctx *c) {
     api_json(c, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
+bool route_model_lookup(Ctx *c, const char *id, ModelInfo *m) {
+    Err err = {0};
+    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, m, &err);
+    if (rc == 0 && !api_visible(c, m->project)) rc = STORE_NOT_FOUND;
+    if (rc == STORE_NOT_FOUND) model_not_found(c, id, m);
+    else if (rc) api_server_error(c, "the model could not be looked up", &err);
+    return rc == 0;
+}
+
 void route_models_get(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     ModelInfo m;
-    Err err = {0};
-    const char *id = c->req->params[0];
-    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
-    if (rc == 0 && !api_visible(c, m.project)) rc = STORE_NOT_FOUND;
-    if (rc == STORE_NOT_FOUND) model_not_found(c, id, &m);
-    else if (rc) api_server_error(c, "the model could not be looked up", &err);
-    else api_json(c, 200, model_json(&m));
+    if (route_model_lookup(c, c->req->params[0], &m)) api_json(c, 200, model_json(&m));
 }
 
 void route_models_delete(Ctx *c) {
@@ -117,16 +120,8 @@ void route_models_delete(Ctx *c) {
     ModelInfo m;
     Err err = {0};
     const char *id = c->req->params[0];
-    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, id, &m, &err);
-    if (rc == 0 && !api_visible(c, m.project)) rc = STORE_NOT_FOUND;
-    if (rc == STORE_NOT_FOUND) {
-        model_not_found(c, id, &m);
-        return;
-    }
-    if (rc) {
-        api_server_error(c, "the model could not be looked up", &err);
-        return;
-    }
+    if (!route_model_lookup(c, id, &m)) return;
+    int rc;
     if (m.alias[0]) {
         bool from_flag = false;
         char target[STORE_NAME_MAX];

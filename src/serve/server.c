@@ -59,6 +59,7 @@ static const Route ROUTES[] = {
     {"GET", "/v1/models", route_models_list, ROUTE_PROJECT},
     {"GET", "/v1/models/{}", route_models_get, ROUTE_PROJECT},
     {"DELETE", "/v1/models/{}", route_models_delete, ROUTE_PROJECT},
+    {"GET", "/v1/models/{}/export", route_models_export, ROUTE_PROJECT},
     {"POST", "/v1/chat/completions", route_chat_completions, ROUTE_PROJECT},
     {"POST", "/v1/embeddings", route_embeddings, ROUTE_PROJECT},
     {"POST", "/v1/vector_stores", route_vector_stores_create, ROUTE_PROJECT},

@@ -19,6 +19,8 @@ typedef float (*QuantRowDot)(const unsigned char *row, const float *x, const flo
 
 /* ops_quant_k.c: nblocks super-blocks of Q4_K / Q5_K / Q6_K to fp32 (256 values each). */
 void quant_dequantize_k(uint32_t type, const unsigned char *src, size_t nblocks, float *out);
+/* ops_quant_k.c: the eight 6-bit scales and mins packed in a Q4_K / Q5_K block's 12 bytes s. */
+void quant_scale_min_k4(const unsigned char *s, uint8_t sc[8], uint8_t m[8]);
 /* The SIMD row kernel for a type, or NULL where this build has none. */
 QuantRowDot quant_row_dot_k(uint32_t type);  /* ops_quant_k.c: Q4_K, Q5_K, Q6_K */
 QuantRowDot quant_row_dot_32(uint32_t type); /* ops_quant_rows.c: F32, F16, BF16 and the 32-blocks */

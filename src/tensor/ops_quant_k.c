@@ -20,7 +20,7 @@
 
 #include "ops_quant_impl.h"
 
-static void scale_min_k4(const unsigned char *s, uint8_t sc[8], uint8_t m[8]) {
+void quant_scale_min_k4(const unsigned char *s, uint8_t sc[8], uint8_t m[8]) {
     for (int j = 0; j < 4; j++) {
         sc[j] = s[j] & 63;
         m[j] = s[j + 4] & 63;
@@ -32,7 +32,7 @@ static void scale_min_k4(const unsigned char *s, uint8_t sc[8], uint8_t m[8]) {
 static void dequantize_q45_k(bool five, const unsigned char *p, float *out) {
     float d = quant_rdh(p), dmin = quant_rdh(p + 2);
     uint8_t sc[8], mn[8];
-    scale_min_k4(p + 4, sc, mn);
+    quant_scale_min_k4(p + 4, sc, mn);
     const unsigned char *qh = p + 16, *qs = five ? p + 48 : p + 16;
     for (int i = 0; i < 4; i++, qs += 32, out += 64) {
         float d1 = d * (float)sc[2 * i], m1 = dmin * (float)mn[2 * i];

@@ -76,4 +76,12 @@ int tok_set_bos_eos(Tokenizer *t, int32_t bos_id, int32_t eos_id, Err *err);
  * SentencePiece tokenizers and for tokenizers loaded from tokenizer.json (copy that file instead). */
 int tok_export_hf(const Tokenizer *t, char **json, Err *err);
 
+/* Writes the tokenizer as GGUF metadata (tokenizer.ggml.*: model "gpt2", pre, tokens, token_type,
+ * merges, bos/eos ids, add_bos_token) into w, with n_vocab tokens (the model's embedding rows;
+ * rows beyond the tokenizer's vocabulary become unused "[PADn]" tokens, as llama.cpp's converter
+ * writes them), for exporting a model that came as a Hugging Face folder: byte-level BPE with a
+ * pre-tokenizer llama.cpp names (Qwen2, Llama 3, SmolLM, GPT-2), else ERR_UNSUPPORTED. */
+struct GgufWriter;
+int tok_export_gguf(const Tokenizer *t, int n_vocab, struct GgufWriter *w, Err *err);
+
 #endif

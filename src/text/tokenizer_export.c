@@ -7,28 +7,30 @@
 
 #include "tokenizer_internal.h"
 
-typedef struct {
-    int32_t rank, a, b;
-} MergeRow;
-
 static int by_rank(const void *x, const void *y) {
-    const MergeRow *p = x, *q = y;
+    const TokMergeRow *p = x, *q = y;
     return p->rank != q->rank ? (p->rank < q->rank ? -1 : 1) : 0;
 }
 
-static json_t *merges_json(const Tokenizer *t, Err *err) {
-    MergeRow *rows = malloc((size_t)(t->merges.n ? t->merges.n : 1) * sizeof *rows);
-    if (!rows) {
-        err_set(err, ERR_NOMEM, "out of memory");
-        return NULL;
-    }
+int tok_merge_rows(const Tokenizer *t, TokMergeRow **out, uint32_t *n_out, Err *err) {
+    TokMergeRow *rows = malloc((size_t)(t->merges.n ? t->merges.n : 1) * sizeof *rows);
+    if (!rows) return err_set(err, ERR_NOMEM, "out of memory");
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->merges.cap && n < t->merges.n; i++) {
         const TokPairSlot *s = &t->merges.slots[i];
         if (s->key == UINT64_MAX) continue;
-        rows[n++] = (MergeRow){s->rank, (int32_t)(s->key >> 32), (int32_t)(s->key & 0xffffffffu)};
+        rows[n++] = (TokMergeRow){s->rank, (int32_t)(s->key >> 32), (int32_t)(s->key & 0xffffffffu)};
     }
     qsort(rows, n, sizeof *rows, by_rank);
+    *out = rows;
+    *n_out = n;
+    return 0;
+}
+
+static json_t *merges_json(const Tokenizer *t, Err *err) {
+    TokMergeRow *rows;
+    uint32_t n;
+    if (tok_merge_rows(t, &rows, &n, err)) return NULL;
     json_t *arr = json_array();
     for (uint32_t i = 0; i < n; i++) {
         const char *a = t->text[rows[i].a], *b = t->text[rows[i].b];
@@ -87,6 +89,8 @@ int tok_export_hf(const Tokenizer *t, char **out, Err *err) {
     *out = NULL;
     if (t->model != TOK_MODEL_BPE || !t->byte_level)
         return err_set(err, ERR_UNSUPPORTED, "only byte-level BPE tokenizers can be written as tokenizer.json");
+    if (t->added_style == TOK_ADDED_HF)
+        return err_set(err, ERR_UNSUPPORTED, "this tokenizer came from tokenizer.json: copy that file instead");
     json_t *pre = json_array();
     for (int i = 0; i < t->n_pre; i++) {
         const TokPreStep *st = &t->pre[i];

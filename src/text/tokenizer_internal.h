@@ -91,7 +91,9 @@ typedef enum { TOK_PREPEND_NEVER, TOK_PREPEND_FIRST, TOK_PREPEND_ALWAYS } TokPre
 typedef struct {
     TokPreKind kind;
     pcre2_code *re;            /* SPLIT, BYTELEVEL with use_regex, METASPACE with split */
-    const char *re_src;        /* SPLIT from GGUF: the (static) pattern text, for tok_export_hf */
+    const char *re_src;        /* the (static) pattern text when it is a known one, for the exports:
+                                * SPLIT from GGUF, or from tokenizer.json a known regex (as llama.cpp
+                                * spells it) or Digits (\p{N}); BYTELEVEL with its GPT-2 regex */
     TokSplitBehavior behavior; /* SPLIT (METASPACE splits MergedWithNext) */
     bool invert;               /* SPLIT */
     bool add_prefix_space;     /* BYTELEVEL */
@@ -190,6 +192,13 @@ struct Tokenizer {
     int strip_lead;  /* leading spaces removed from the decoded text */
     bool dec_bytes;  /* <0xXX> byte tokens decode to their byte (HF ByteFallback decoder) */
 };
+
+/* ---- BPE merges by rank (tokenizer_export.c) ---- */
+typedef struct {
+    int32_t rank, a, b;
+} TokMergeRow;
+/* Every merge of t, by rank (*out heap, caller frees). ERR_NOMEM. */
+int tok_merge_rows(const Tokenizer *t, TokMergeRow **out, uint32_t *n, Err *err);
 
 /* ---- growable id vector ---- */
 typedef struct {
@@ -333,6 +342,8 @@ int tok_regex_next(TokCtx *c, const pcre2_code *re, const char *s, size_t n, siz
 extern const char *const tok_regex_gpt2;
 extern const char *const tok_regex_llama3;
 extern const char *const tok_regex_qwen2;
+extern const char *const tok_regex_hf_qwen2;  /* tokenizer.json's spelling of tok_regex_qwen2 */
+extern const char *const tok_regex_hf_llama3; /* tokenizer.json's spelling of tok_regex_llama3 */
 
 /* ---- pipeline stages ---- */
 /* Applies the normalizer steps; *out is heap (may be a copy of the input). */

@@ -152,16 +152,21 @@ static int parse_pretok(Loader *L, json_t *p, int depth) {
         st->invert = get_bool(p, "invert", false);
         if (parse_behavior(L, json_object_get(p, "behavior"), &st->behavior)) return -1;
         if (compile_pattern(L, json_object_get(p, "pattern"), &st->re, "Split pre-tokenizer")) return -1;
+        const char *rx = json_string_value(json_object_get(json_object_get(p, "pattern"), "Regex"));
+        if (rx && st->behavior == TOK_SPLIT_ISOLATED && !st->invert)
+            st->re_src = !strcmp(rx, tok_regex_hf_qwen2) ? tok_regex_qwen2 : !strcmp(rx, tok_regex_hf_llama3) ? tok_regex_llama3 : NULL;
     } else if (!strcmp(ty, "Digits")) {
         st->kind = TOK_PRE_SPLIT;
         st->behavior = get_bool(p, "individual_digits", false) ? TOK_SPLIT_ISOLATED : TOK_SPLIT_CONTIGUOUS;
         if (tok_regex_compile("\\p{N}", 5, false, &st->re, L->err)) return -1;
+        if (st->behavior == TOK_SPLIT_ISOLATED) st->re_src = "\\p{N}";
     } else if (!strcmp(ty, "ByteLevel")) {
         st->kind = TOK_PRE_BYTELEVEL;
         st->add_prefix_space = get_bool(p, "add_prefix_space", true);
-        if (get_bool(p, "use_regex", true) &&
-            tok_regex_compile(tok_regex_gpt2, strlen(tok_regex_gpt2), false, &st->re, L->err))
-            return -1;
+        if (get_bool(p, "use_regex", true)) {
+            if (tok_regex_compile(tok_regex_gpt2, strlen(tok_regex_gpt2), false, &st->re, L->err)) return -1;
+            st->re_src = tok_regex_gpt2;
+        }
         t->byte_level = true;
     } else if (!strcmp(ty, "Metaspace")) {
         st->kind = TOK_PRE_METASPACE;

@@ -22,6 +22,14 @@ const char *const tok_regex_qwen2 =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+/* The same two as Hugging Face's tokenizer.json spells them (Qwen2, Llama 3). */
+const char *const tok_regex_hf_qwen2 =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+    "\\s+(?!\\S)|\\s+";
+const char *const tok_regex_hf_llama3 =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
 int tok_regex_compile(const char *pattern, size_t len, bool literal, pcre2_code **out, Err *err) {
     if (len > TOK_MAX_REGEX_BYTES)
         return err_set(err, ERR_UNSUPPORTED, "pre-tokenizer regex is %zu bytes (limit %d)", len, TOK_MAX_REGEX_BYTES);
