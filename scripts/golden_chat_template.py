@@ -189,6 +189,10 @@ TOOL_CONVERSATIONS = [
     ("tool_call_with_content", [WEATHER], [
         m("user", "Paris?"), a_calls("Let me check.", [call("call_1", "get_weather", '{"city":"Paris"}')]),
         tool("call_1", "sunny")]),
+    ("tools_training_example", [WEATHER], [
+        m("system", "You are a weather bot."), m("user", "Weather in Oslo?"),
+        a_calls("", [call("call_o", "get_weather", '{"city": "Oslo", "unit": "celsius"}')]),
+        tool("call_o", '{"temp_c": -3}'), m("assistant", "It is -3 °C in Oslo.")]),
     ("tool_calls_without_tools", None, [
         m("user", "Weather?"), a_calls("", [call("call_1", "get_weather", '{"city":"Oslo"}')]),
         tool("call_1", "cold")]),

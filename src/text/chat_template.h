@@ -101,7 +101,8 @@ ChatTemplateKind chat_template_kind(const ChatTemplate *ct);
 const char *chat_template_kind_name(ChatTemplateKind k); /* "chatml", "llama3", ... */
 
 /* The recognised variant within the family: "chatml", "qwen2.5", "llama3", "llama3-always-gen"
- * (the first Llama 3 release, which appends the assistant header unconditionally), "llama2",
+ * (the first Llama 3 release, which appends the assistant header unconditionally), "llama3.1"
+ * (Llama 3.1 and 3.3), "llama3.2", "llama2",
  * "mistral-v0.1", "mistral-v0.2-legacy" (also Mixtral-8x7B-Instruct-v0.1), "mistral-v0.2",
  * "plain". Static string. */
 const char *chat_template_variant(const ChatTemplate *ct);

@@ -9,7 +9,9 @@ gives for jinja2's text (with tool_choice "none" the tools are left out, as the 
 shows). The calls: random weights never call a tool by themselves, so calls are forced: a named
 function and tool_choice "required" (parallel_tool_calls true still one call: the template renders
 one per message) give message.tool_calls parsed by the SDK with schema-valid JSON arguments and
-finish_reason "tool_calls", streamed too; a call and its result sent back render. Fast (a 0.2M
+finish_reason "tool_calls", streamed too; a call and its result sent back render. Training data
+with tools and a call (`ftune validate --model`) counts the tokens of jinja2's rendering and trains
+the call and the answer. Fast (a 0.2M
 parameter model). Plain script: `python3 tests/e2e/test_tools_llama.py`.
 """
 import json
@@ -94,6 +96,27 @@ def test_prompt_tokens_match_jinja2(c):
           "none: %d vs %d" % (r.usage.prompt_tokens, r0.usage.prompt_tokens))
 
 
+def test_training_renders_alike(c):
+    """A training example with tools, a call and its result: `ftune validate --model` counts the tokens
+    of jinja2's rendering, and trains exactly the call and the answer (each with its <|eot_id|>)."""
+    case = golden_case("tools_training_example/gen=off")
+    path = os.path.join(c.tmp, "train.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(10):  # the fewest examples a training file may have
+            f.write(json.dumps({"tools": case["tools"], "messages": case["messages"]}) + "\n")
+    out = subprocess.run([BINARY, "validate", path, "--model", c.model_dir, "--json", "--max-length", "4096"],
+                         capture_output=True, text=True)
+    report = json.loads(out.stdout)
+    check(out.returncode == 0 and report["valid"], "validate: %s" % out.stdout[:2000])
+    st = report["statistics"]
+    want = n_tokens(c, case["expected"])
+    check(st["tokens_per_example"]["max"] == want, "tokens %r, jinja2's text has %d" % (st["tokens_per_example"], want))
+    trained = n_tokens(c, '{"name": "get_weather", "parameters": {"city": "Oslo", "unit": "celsius"}}<|eot_id|>') + \
+        n_tokens(c, "It is -3 \u00b0C in Oslo.<|eot_id|>")
+    check(st["assistant_tokens_per_example"]["max"] == trained,
+          "trained %r, want %d" % (st["assistant_tokens_per_example"], trained))
+
+
 def check_call(tc, names, what):
     check(tc.id.startswith("call_") and tc.type == "function", "%s: %r" % (what, tc))
     check(tc.function.name in names, "%s: name %r" % (what, tc.function.name))
@@ -166,5 +189,5 @@ def test_two_calls_in_one_message_is_400(c):
 
 
 if __name__ == "__main__":
-    run_tests([test_prompt_tokens_match_jinja2, test_named_function_call, test_required_one_call_round_trip,
+    run_tests([test_prompt_tokens_match_jinja2, test_training_renders_alike, test_named_function_call, test_required_one_call_round_trip,
                test_streamed_call, test_two_calls_in_one_message_is_400], setup, teardown)
