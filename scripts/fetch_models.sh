@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fetch_models.sh: puts the real models the tests and the demo use into models/ (git-ignored),
 # each checked against its pinned sha256. A file is taken from ../shared when it is there and
-# otherwise from its public source. Also writes the tiny random Qwen2 model (our own script).
+# otherwise from its public source. Also writes the tiny random Qwen2 and Llama (3.1 chat template)
+# models (our own scripts).
 # Idempotent: a file already present with the right digest is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,4 +120,7 @@ fetch_qwen25_coder
 fetch_minilm
 if [ -f scripts/make_tiny_qwen2.py ]; then
     python3 scripts/make_tiny_qwen2.py --quiet models/tiny-qwen2
+fi
+if [ -f scripts/make_tiny_llama31.py ]; then
+    python3 scripts/make_tiny_llama31.py --quiet models/tiny-llama31
 fi

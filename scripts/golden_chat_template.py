@@ -20,8 +20,13 @@ one rejected only by ftune's policy has error_source "ftune_policy".
 Tool cases (TOOL_CONVERSATIONS) pass `tools` (OpenAI tool objects) and assistant `tool_calls` in
 OpenAI's form (arguments as a JSON string) the way transformers' apply_chat_template(..., tools=...)
 receives them from vLLM: each call's arguments string is parsed into the value it holds (left a
-string when it is not JSON). A template whose source never mentions tools (every one but Qwen2.5)
-would drop them silently: ftune refuses them instead (error_source "ftune_policy").
+string when it is not JSON). A template whose source never mentions tools (every one but Qwen2.5 and
+Llama 3.1 / 3.2) would drop them silently: ftune refuses them instead (error_source "ftune_policy").
+
+Llama 3.1 / 3.2 are rendered without date_string and without a strftime_now global, so their date
+header is the template's own default, "26 Jul 2024" (what ftune always writes). ftune's policy also
+refuses what these templates would drop or splice silently: content beside a tool call, and tools
+when the first non-system message is not a user message (the tools turn takes its text).
 
 Run from the repository root:  python3 scripts/golden_chat_template.py
 It needs the PyPI packages jinja2 and gguf (for the SmolLM2 GGUF cross-check). It does not touch
@@ -49,6 +54,8 @@ TEMPLATES = [
     ("llama3-8b-instruct", "llama3-8b-instruct.jinja", "<|begin_of_text|>", "<|end_of_text|>", "llama3", "llama3"),
     ("llama3-8b-instruct-original", "llama3-8b-instruct-original.jinja", "<|begin_of_text|>",
      "<|end_of_text|>", "llama3", "llama3-always-gen"),
+    ("llama3.1-8b-instruct", "llama3.1-8b-instruct.jinja", "<|begin_of_text|>", "<|eot_id|>", "llama3", "llama3.1"),
+    ("llama3.2-3b-instruct", "llama3.2-3b-instruct.jinja", "<|begin_of_text|>", "<|eot_id|>", "llama3", "llama3.2"),
     ("llama2-chat", "llama2-chat.jinja", "<s>", "</s>", "llama2", "llama2"),
     ("mistral-7b-instruct-v0.1", "mistral-7b-instruct-v0.1.jinja", "<s>", "</s>", "mistral", "mistral-v0.1"),
     ("mixtral-8x7b-instruct-v0.1", "mixtral-8x7b-instruct-v0.1.jinja", "<s>", "</s>", "mistral", "mistral-v0.2-legacy"),
@@ -166,6 +173,26 @@ TOOL_CONVERSATIONS = [
         a_calls(None, [call("call_x", "now", "not json {"), call("call_y", "now", '"a string"'),
                        call("call_z", "now", "")]),
         tool("call_x", "12:00")]),
+    ("tools_single_call_odd", [SEARCH, NO_PARAMS], [
+        m("system", "  Tools ahead.\n"), m("user", "  search ünïcode \"quotes\"\n"),
+        a_calls("", [call("call_s", "search_docs", '{"query": "caf\u00e9 \\n", "weights": [1e-07, 2.0, 1e16]}')]),
+        tool("call_s", 'line one\n"two"\t\u00e9 \U0001F600 \\ </s>'),
+        a_calls("", [call("call_t", "now", "not json {")]), tool("call_t", ""),
+        m("assistant", "  Done.  "), m("user", "again?")]),
+    ("tools_developer_multi_turn", [WEATHER], [
+        m("developer", "Use tools."), m("user", "Paris?"),
+        a_calls("", [call("call_1", "get_weather", '{"city":"Paris","unit":"celsius"}')]),
+        tool("call_1", '{"temp_c": 21}'), m("assistant", "21 °C."), m("system", " late system "),
+        m("user", "Rome?")]),
+    ("tools_first_not_user", [WEATHER], [m("assistant", "Hello."), m("user", "Paris?")]),
+    ("tools_system_only", [WEATHER], [m("system", "Only system.")]),
+    ("tool_call_with_content", [WEATHER], [
+        m("user", "Paris?"), a_calls("Let me check.", [call("call_1", "get_weather", '{"city":"Paris"}')]),
+        tool("call_1", "sunny")]),
+    ("tools_training_example", [WEATHER], [
+        m("system", "You are a weather bot."), m("user", "Weather in Oslo?"),
+        a_calls("", [call("call_o", "get_weather", '{"city": "Oslo", "unit": "celsius"}')]),
+        tool("call_o", '{"temp_c": -3}'), m("assistant", "It is -3 °C in Oslo.")]),
     ("tool_calls_without_tools", None, [
         m("user", "Weather?"), a_calls("", [call("call_1", "get_weather", '{"city":"Oslo"}')]),
         tool("call_1", "cold")]),
@@ -212,15 +239,26 @@ def normalise(messages):
     return out
 
 
+TOOL_VARIANTS = ("qwen2.5", "llama3.1", "llama3.2")
+LLAMA31_VARIANTS = ("llama3.1", "llama3.2")
+
+
 def policy_error(family, variant, msgs, tools=None):
     """ftune's documented input policy (beyond what the template itself raises)."""
-    if tools and variant != "qwen2.5":
+    if tools and variant not in TOOL_VARIANTS:
         return f"tools are not supported by the {variant} chat template: it renders no tool definitions"
     for i, x in enumerate(msgs):
-        if x.get("tool_calls") and variant != "qwen2.5":
+        if x.get("tool_calls") and variant not in TOOL_VARIANTS:
             return f"message {i}: tool calls are not supported by the {variant} chat template: it renders none"
-        if x["role"] == "tool" and family != "chatml":
+        if x["role"] == "tool" and family != "chatml" and variant not in LLAMA31_VARIANTS:
             return f"message {i}: role 'tool' is not supported by the {variant} template"
+    if variant in LLAMA31_VARIANTS:
+        for i, x in enumerate(msgs):
+            if x.get("tool_calls") and x["content"]:
+                return f"message {i}: the {variant} template drops the content of a message with a tool call"
+        first = 1 if msgs and msgs[0]["role"] == "system" else 0
+        if tools and (first >= len(msgs) or msgs[first]["role"] != "user"):
+            return f"message {first}: the {variant} template puts the tools into the first user message"
     if family == "llama2":
         # The Llama 2 template drops a non-user/assistant message at an odd loop position.
         start = 1 if msgs and msgs[0]["role"] == "system" else 0

@@ -234,8 +234,9 @@ def train_bpe(text, n_merges, byte_to_char):
     return merges
 
 
-def build_tokenizer():
-    """Returns (tokenizer.json dict, vocab dict token->id, merges list, special token ids)."""
+def build_tokenizer(special_tokens=SPECIAL_TOKENS, split_regex=QWEN2_SPLIT_REGEX):
+    """Returns (tokenizer.json dict, vocab dict token->id, merges list, special token ids).
+    special_tokens and split_regex default to Qwen2's (make_tiny_llama31.py passes Llama 3's)."""
     alphabet = byte_level_alphabet()
     byte_to_char = {b: c for b, c in alphabet}
     vocab = {}
@@ -247,7 +248,7 @@ def build_tokenizer():
             vocab[a + b] = len(vocab)
     special_ids = {}
     added = []
-    for s in SPECIAL_TOKENS:
+    for s in special_tokens:
         special_ids[s] = len(vocab) + len(added)
         added.append({"id": special_ids[s], "content": s, "single_word": False, "lstrip": False,
                       "rstrip": False, "normalized": False, "special": True})
@@ -262,7 +263,7 @@ def build_tokenizer():
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": QWEN2_SPLIT_REGEX}, "behavior": "Isolated",
+                {"type": "Split", "pattern": {"Regex": split_regex}, "behavior": "Isolated",
                  "invert": False},
                 dict(byte_level),
             ],
@@ -339,8 +340,9 @@ def model_config(vocab_size, special_ids):
 # Weights and safetensors
 # ---------------------------------------------------------------------------------------------
 
-def make_weights(vocab_size):
-    """name -> float32 array (HF layout: Linear weights are (out, in)), in a fixed order."""
+def make_weights(vocab_size, biases=True):
+    """name -> float32 array (HF layout: Linear weights are (out, in)), in a fixed order; without
+    biases, no q/k/v bias (Llama)."""
     rng = np.random.default_rng(SEED)
     kv = N_KV_HEADS * HEAD_DIM
 
@@ -353,11 +355,14 @@ def make_weights(vocab_size):
         p = "model.layers.%d." % l
         w[p + "input_layernorm.weight"] = 1.0 + normal((HIDDEN,), 0.1)
         w[p + "self_attn.q_proj.weight"] = normal((HIDDEN, HIDDEN), 0.1)
-        w[p + "self_attn.q_proj.bias"] = normal((HIDDEN,), 0.1)
+        if biases:
+            w[p + "self_attn.q_proj.bias"] = normal((HIDDEN,), 0.1)
         w[p + "self_attn.k_proj.weight"] = normal((kv, HIDDEN), 0.1)
-        w[p + "self_attn.k_proj.bias"] = normal((kv,), 0.2)
+        if biases:
+            w[p + "self_attn.k_proj.bias"] = normal((kv,), 0.2)
         w[p + "self_attn.v_proj.weight"] = normal((kv, HIDDEN), 0.1)
-        w[p + "self_attn.v_proj.bias"] = normal((kv,), 0.1)
+        if biases:
+            w[p + "self_attn.v_proj.bias"] = normal((kv,), 0.1)
         w[p + "self_attn.o_proj.weight"] = normal((HIDDEN, HIDDEN), 0.1)
         w[p + "post_attention_layernorm.weight"] = 1.0 + normal((HIDDEN,), 0.1)
         w[p + "mlp.gate_proj.weight"] = normal((INTERMEDIATE, HIDDEN), 0.1)

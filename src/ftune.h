@@ -410,7 +410,8 @@ int ft_chat_prompt(const FtModel *m, const FtChatMessage *msgs, int n_msgs, int3
  * tools are not shown to it), must call at least one (required) or must call one function. */
 typedef enum { FT_TOOL_CHOICE_AUTO, FT_TOOL_CHOICE_NONE, FT_TOOL_CHOICE_REQUIRED, FT_TOOL_CHOICE_FUNCTION } FtToolChoice;
 
-/* How a model's chat template writes tool calls (Qwen2.5's "<tool_call>\n{...}\n</tool_call>"). */
+/* How a model's chat template writes tool calls (Qwen2.5's "<tool_call>\n{...}\n</tool_call>", Llama
+ * 3.1+'s whole reply {"name": ..., "parameters": {...}}). */
 typedef struct FtToolSyntax FtToolSyntax;
 
 /* The tool-call syntax of m's chat template; NULL when the template renders no tools (then tools
@@ -454,7 +455,8 @@ int ft_tool_reply_parse(const FtToolSyntax *s, const char *text, size_t len, int
 void ft_tool_reply_free(FtToolReply *r); /* NULL is a no-op */
 /* Leading bytes of a reply in progress that are content whatever follows (for streaming). */
 size_t ft_tool_text_safe_len(const FtToolSyntax *s, const char *text, size_t len);
-/* The closing marker of a call in syntax s ("</tool_call>"), e.g. a stop string for one call. */
+/* The closing marker of a call in syntax s ("</tool_call>"), e.g. a stop string for one call; NULL
+ * when a call has none (Llama 3.1+: a call is the whole reply and ends the turn). */
 const char *ft_tool_call_close(const FtToolSyntax *s);
 
 /* ---------------------------------------------------------------- replies driven by the caller */

@@ -15,6 +15,9 @@ void gen_params_default(const Model *m, GenParams *p) {
     const char *eot = chat_template_end_of_turn(m->tmpl);
     int32_t eot_id = eot ? tok_find_token(m->tok, eot) : -1;
     if (eot_id >= 0 && eot_id != eos) p->stop_ids[p->n_stop_ids++] = eot_id;
+    const char *eom = chat_template_end_of_message(m->tmpl);
+    int32_t eom_id = eom ? tok_find_token(m->tok, eom) : -1;
+    if (eom_id >= 0 && eom_id != eos && eom_id != eot_id) p->stop_ids[p->n_stop_ids++] = eom_id;
 }
 
 void gen_result_free(GenResult *r) {

@@ -115,7 +115,9 @@ int tool_grammar_compile(const ToolSyntax *syn, const char *const *tools, int n_
     int rc = json_schema_compile(schema, strlen(schema), false, out, err);
     free(schema);
     if (rc) return -1;
-    /* call ::= open object close;  calls ::= call | call sep calls */
+    /* call ::= open object close;  calls ::= call | call sep calls. A syntax without a separator
+     * (Llama's bare call) has one call per reply and no markers: the object is the reply. */
+    if (!syn->sep) return grammar_check(out, err);
     GBody b = {0};
     int object = out->root, call = grammar_declare(out, "tool call", err), calls = -1;
     if (call < 0 || gbody_bytes(out, &b, syn->open, strlen(syn->open), err) || gbody_ref(&b, object, err) ||

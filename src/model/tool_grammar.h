@@ -2,7 +2,8 @@
  * is required (tool_choice "required" or a named function): each call written in the template's
  * syntax (tool_calls.h: open marker, {"name": NAME, "arguments": ARGS}, close marker), NAME one of
  * the allowed functions and ARGS following that function's parameters schema (json_schema.h, not
- * strict). It builds on json_schema_compile and adds the markers around it; it does not parse
+ * strict); for a syntax with one bare call per reply (Llama 3.1+), just that object, whatever
+ * parallel says. It builds on json_schema_compile and adds the markers around it; it does not parse
  * replies (tool_calls.c) nor render prompts. */
 #ifndef FTUNE_TOOL_GRAMMAR_H
 #define FTUNE_TOOL_GRAMMAR_H

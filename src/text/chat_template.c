@@ -98,7 +98,13 @@ bool chat_template_adds_bos(const ChatTemplate *ct) {
 }
 
 const ToolSyntax *chat_template_tool_syntax(const ChatTemplate *ct) {
-    return ct->variant == VARIANT_QWEN25 ? &tool_syntax_hermes : NULL;
+    if (ct->variant == VARIANT_QWEN25) return &tool_syntax_hermes;
+    if (ct->variant == VARIANT_LLAMA31 || ct->variant == VARIANT_LLAMA32) return &tool_syntax_llama3_json;
+    return NULL;
+}
+
+const char *chat_template_end_of_message(const ChatTemplate *ct) {
+    return ct->variant == VARIANT_LLAMA31 || ct->variant == VARIANT_LLAMA32 ? "<|eom_id|>" : NULL;
 }
 
 const char *chat_template_end_of_turn(const ChatTemplate *ct) {

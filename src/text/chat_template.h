@@ -2,11 +2,13 @@
  * The model's own template (tokenizer_config.json "chat_template" or GGUF
  * tokenizer.chat_template, a Jinja source) is recognised and rendered natively: ChatML
  * (SmolLM2, Qwen1.5/Qwen2 with the default system message they inject, generic OpenHermes-style
- * ChatML, and Qwen2.5 with its tool-response turns), Llama 3 (both releases of 8B-Instruct),
+ * ChatML, and Qwen2.5 with its tool-response turns), Llama 3 (both releases of 8B-Instruct), Llama
+ * 3.1 / 3.3 and 3.2 (tools, the knowledge/date header, ipython turns),
  * Llama 2 chat, and Mistral [INST] (7B-Instruct v0.1, v0.2 before and after its 2024 update, which
  * Mixtral-8x7B-Instruct-v0.1 shares), plus a plain fallback for base models without a template.
- * One renderer, used by chat, training and serving alike. Templates that render tools (Qwen2.5)
- * also render tool definitions (the system turn's "# Tools" block) and assistant tool calls, as
+ * One renderer, used by chat, training and serving alike. Templates that render tools (Qwen2.5,
+ * Llama 3.1+) also render tool definitions (Qwen's system turn "# Tools" block; Llama's first user
+ * turn, its default tools_in_user_message) and assistant tool calls, as
  * transformers' apply_chat_template(..., tools=...) does; a call's arguments (OpenAI's JSON string)
  * are rendered as the JSON value they hold, as vLLM passes them, so that a call reads back exactly as
  * the model writes one (tool_calls.h). It does not tokenize and does not run a general Jinja
@@ -17,16 +19,24 @@
  * templates above. Only what cannot change the output may differ: whitespace inside tags, quote
  * style and escapes, comments, whitespace control (no text may survive outside tags), and the
  * text of the ChatML default system message, which is extracted as a constant. Anything else --
- * Llama 3.1's tool/date logic, Gemma, Phi, Zephyr/TinyLlama, a one-token edit -- is
+ * Gemma, Phi, Zephyr/TinyLlama, Mistral v0.3, a one-token edit -- is
  * ERR_UNSUPPORTED with a message naming the closest known template, never a silent fallback.
  *
  * Input policy (the same for every family):
  *  - roles are "system", "developer", "user", "assistant", "tool"; "developer" (OpenAI's newer
  *    name for system) is rendered exactly as "system";
  *  - "tool" is accepted by ChatML (as a role; Qwen2.5 wraps it in <tool_response> the way its
- *    template does) and by the plain format; other families give ERR_ARG naming the message;
+ *    template does), by Llama 3.1+ (an "ipython" turn holding the content as a JSON string, as the
+ *    template's tojson writes it) and by the plain format; other families give ERR_ARG;
+ *  - Llama 3.1+ date header: "Today Date: 26 Jul 2024", the template's own default when no
+ *    date_string is passed and strftime_now is not defined (transformers defines strftime_now and
+ *    writes today's date under the 3.2 template): fixed, so that training and serving render alike;
+ *  - Llama 3.1+: the tools go into the first user message (the template's default); an assistant
+ *    message holds at most one tool call and no content beside it (the template raises for more
+ *    calls and drops the content), and with tools the first message after the system message must
+ *    be a user message (the template would splice any message's text into the tools turn): ERR_ARG;
  *  - tool definitions and assistant tool calls are ERR_UNSUPPORTED on a template that renders none
- *    (every family but Qwen2.5, whose real templates would drop them silently);
+ *    (every template but Qwen2.5 and Llama 3.1+; the others would drop them silently);
  *  - where the real template raises (e.g. Llama 2 / Mistral with roles out of order) or would
  *    silently drop a message (a Llama 2 system message after the first position), ERR_ARG;
  *  - content is inserted verbatim (Llama 3 and Llama 2 strip surrounding whitespace exactly as
@@ -91,7 +101,8 @@ ChatTemplateKind chat_template_kind(const ChatTemplate *ct);
 const char *chat_template_kind_name(ChatTemplateKind k); /* "chatml", "llama3", ... */
 
 /* The recognised variant within the family: "chatml", "qwen2.5", "llama3", "llama3-always-gen"
- * (the first Llama 3 release, which appends the assistant header unconditionally), "llama2",
+ * (the first Llama 3 release, which appends the assistant header unconditionally), "llama3.1"
+ * (Llama 3.1 and 3.3), "llama3.2", "llama2",
  * "mistral-v0.1", "mistral-v0.2-legacy" (also Mixtral-8x7B-Instruct-v0.1), "mistral-v0.2",
  * "plain". Static string. */
 const char *chat_template_variant(const ChatTemplate *ct);
@@ -122,11 +133,16 @@ int chat_template_render_tools(const ChatTemplate *ct, const ChatMessage *msgs, 
                                const char *const *tools, int n_tools, bool add_generation_prompt, char **out,
                                size_t *len, Err *err);
 
-/* How this template writes tool calls; NULL when it renders no tools (every family but Qwen2.5). */
+/* How this template writes tool calls; NULL when it renders no tools (every template but Qwen2.5 and
+ * Llama 3.1 / 3.2 / 3.3). */
 const ToolSyntax *chat_template_tool_syntax(const ChatTemplate *ct);
 
 /* The text that ends an assistant turn in this template ("<|im_end|>", "<|eot_id|>", eos...),
  * used as a stop marker; NULL for the plain template. Owned by ct. */
 const char *chat_template_end_of_turn(const ChatTemplate *ct);
+
+/* A second marker that ends an assistant message ("<|eom_id|>" of Llama 3.1+, written after a call
+ * in ipython mode), also a stop marker; NULL when the template has none. Static. */
+const char *chat_template_end_of_message(const ChatTemplate *ct);
 
 #endif

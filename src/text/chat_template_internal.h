@@ -17,6 +17,8 @@ typedef enum {
     VARIANT_QWEN25,
     VARIANT_LLAMA3,
     VARIANT_LLAMA3_ALWAYS_GEN,
+    VARIANT_LLAMA31, /* Llama 3.1 / 3.3: tools, date header, ipython role */
+    VARIANT_LLAMA32, /* Llama 3.2: the same output (strftime_now undefined, no builtin tools) */
     VARIANT_LLAMA2,
     VARIANT_MISTRAL_V01,
     VARIANT_MISTRAL_LEGACY,

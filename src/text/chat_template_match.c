@@ -360,7 +360,7 @@ static int recognise(const Scan *in, int *ref_out, char **dsys, Err *err) {
     if (in->n_toks == 0 || best_len == 0)
         return err_set(err, ERR_UNSUPPORTED,
                        "chat template not recognised: it is none of the supported templates (ChatML as in "
-                       "SmolLM2/Qwen/OpenHermes, Qwen2.5, Llama 3, Llama 2, Mistral v0.1/v0.2)");
+                       "SmolLM2/Qwen/OpenHermes, Qwen2.5, Llama 3, Llama 3.1/3.2/3.3, Llama 2, Mistral v0.1/v0.2)");
     if (best_len < in->n_toks)
         return err_set(err, ERR_UNSUPPORTED,
                        "chat template not recognised: closest is the %s template (%s), which it leaves at "

@@ -1,5 +1,5 @@
 /* chat_template_render.c: renders chat messages with a recognised ChatTemplate, one renderer per
- * family (ChatML, Qwen2.5, Llama 3, Llama 2, Mistral, plain) writing exactly what the reference
+ * family (ChatML, Qwen2.5, Llama 3, Llama 3.1+, Llama 2, Mistral, plain) writing exactly what the reference
  * templates write, byte for byte (tests/golden/chat_template holds jinja2's renderings). Roles
  * are parsed and checked against what the template can express before anything is written;
  * rendering runs twice over the messages, first to size the output, then to fill it. Tool
@@ -125,7 +125,10 @@ typedef struct {
     char **tools;     /* (n_tools) each tool's tojson text */
     int n_tools;
     char **args;      /* every tool call's arguments as tojson writes them, message after message */
+    char **quoted;    /* (n) Llama 3.1+: each tool message's content as a JSON string; NULL otherwise */
 } RenderJob;
+
+static bool is_llama31(const ChatTemplate *ct) { return ct->variant == VARIANT_LLAMA31 || ct->variant == VARIANT_LLAMA32; }
 
 /* Qwen2.5's tools block, around the system message (the template's own strings). */
 static const char QWEN25_TOOLS_HEAD[] =
@@ -217,6 +220,69 @@ static void render_llama3(const RenderJob *j, Out *o) {
     }
     if (j->gen || j->ct->variant == VARIANT_LLAMA3_ALWAYS_GEN)
         out_str(o, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+/* Llama 3.1+'s header and tools turn, the template's own strings. */
+static const char LLAMA31_DATE[] = "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n";
+static const char LLAMA31_TOOLS_HEAD[] =
+    "Given the following functions, please respond with a JSON for a function call with its proper arguments "
+    "that best answers the given prompt.\n\nRespond in the format {\"name\": function name, \"parameters\": "
+    "dictionary of argument name and its value}.Do not use variables.\n\n";
+
+static void llama3_header(Out *o, const char *role) {
+    out_str(o, "<|start_header_id|>");
+    out_str(o, role);
+    out_str(o, "<|end_header_id|>\n\n");
+}
+
+static void out_trimmed(Out *o, const char *s) {
+    const char *parts[1] = {s};
+    out_stripped(o, parts, 1);
+}
+
+/* Llama 3.1 / 3.2 / 3.3: a system turn always (the date header, the system message trimmed), the
+ * tools in the first user turn, a call as {"name": ..., "parameters": ...}, tool results as
+ * ipython turns. */
+static void render_llama31(const RenderJob *j, Out *o) {
+    int i = 0;
+    out_str(o, j->ct->bos);
+    llama3_header(o, "system");
+    if (j->n_tools > 0) out_str(o, "Environment: ipython\n");
+    out_str(o, LLAMA31_DATE);
+    if (j->roles[0] == ROLE_SYSTEM) out_trimmed(o, j->msgs[i++].content);
+    out_str(o, "<|eot_id|>");
+    if (j->n_tools > 0) { /* validate() made sure message i is a user message */
+        llama3_header(o, "user");
+        out_str(o, LLAMA31_TOOLS_HEAD);
+        for (int t = 0; t < j->n_tools; t++) {
+            out_str(o, j->tools[t]);
+            out_str(o, "\n\n");
+        }
+        out_trimmed(o, j->msgs[i++].content);
+        out_str(o, "<|eot_id|>");
+    }
+    int arg = 0;
+    for (int k = 0; k < i; k++) arg += j->msgs[k].n_tool_calls;
+    for (; i < j->n; i++) {
+        const ChatMessage *m = &j->msgs[i];
+        if (m->n_tool_calls > 0) {
+            llama3_header(o, "assistant");
+            out_str(o, "{\"name\": \"");
+            out_str(o, m->tool_calls[0].name);
+            out_str(o, "\", \"parameters\": ");
+            out_str(o, j->args[arg++]);
+            out_str(o, "}<|eot_id|>");
+        } else if (j->roles[i] == ROLE_TOOL) {
+            llama3_header(o, "ipython");
+            out_str(o, j->quoted[i]);
+            out_str(o, "<|eot_id|>");
+        } else {
+            llama3_header(o, ROLE_NAMES[j->roles[i]]);
+            out_trimmed(o, m->content);
+            out_str(o, "<|eot_id|>");
+        }
+    }
+    if (j->gen) llama3_header(o, "assistant");
 }
 
 /* Llama 2 and Mistral: after an optional leading system message (Llama 2, Mistral v0.2), roles
@@ -311,7 +377,10 @@ static void render_into(const RenderJob *j, Out *o) {
         if (j->ct->variant == VARIANT_QWEN25) render_qwen25(j, o);
         else render_chatml(j, o);
         break;
-    case CHAT_TEMPLATE_LLAMA3: render_llama3(j, o); break;
+    case CHAT_TEMPLATE_LLAMA3:
+        if (is_llama31(j->ct)) render_llama31(j, o);
+        else render_llama3(j, o);
+        break;
     case CHAT_TEMPLATE_LLAMA2: render_llama2(j, o); break;
     case CHAT_TEMPLATE_MISTRAL: render_mistral(j, o); break;
     case CHAT_TEMPLATE_PLAIN: render_plain(j, o); break;
@@ -327,10 +396,30 @@ static int role_parse(const char *s, Role *r) {
     return 0;
 }
 
+/* Llama 3.1+: what its template raises for, drops or splices (see chat_template.h). */
+static int validate_llama31(const RenderJob *j, Err *err) {
+    const char *name = j->ct->variant_name;
+    for (int i = 0; i < j->n; i++) {
+        if (j->msgs[i].n_tool_calls > 1)
+            return err_set(err, ERR_ARG, "message %d: %d tool calls; the %s template renders one call per assistant "
+                           "message", i, j->msgs[i].n_tool_calls, name);
+        if (j->msgs[i].n_tool_calls == 1 && j->msgs[i].content[0])
+            return err_set(err, ERR_ARG, "message %d: an assistant message with a tool call has content too, which the "
+                           "%s template would drop", i, name);
+    }
+    if (j->n_tools > 0) {
+        int first = j->roles[0] == ROLE_SYSTEM ? 1 : 0;
+        if (first >= j->n || j->roles[first] != ROLE_USER || j->msgs[first].n_tool_calls)
+            return err_set(err, ERR_ARG, "message %d: the %s template puts the tools into the first user message, "
+                           "and this is %s", first, name, first >= j->n ? "missing" : "not a user message");
+    }
+    return 0;
+}
+
 /* Checks what the template cannot express, before anything is written. */
 static int validate(const RenderJob *j, Err *err) {
     const ChatTemplate *ct = j->ct;
-    bool tools_ok = ct->kind == CHAT_TEMPLATE_CHATML || ct->kind == CHAT_TEMPLATE_PLAIN;
+    bool tools_ok = ct->kind == CHAT_TEMPLATE_CHATML || ct->kind == CHAT_TEMPLATE_PLAIN || is_llama31(ct);
     bool renders_tools = chat_template_tool_syntax(ct) != NULL;
     if (j->n_tools > 0 && !renders_tools)
         return err_set(err, ERR_UNSUPPORTED, "tools are not supported by the %s chat template: it renders no "
@@ -348,6 +437,7 @@ static int validate(const RenderJob *j, Err *err) {
             if (!j->msgs[i].tool_calls || !j->msgs[i].tool_calls[k].name || !j->msgs[i].tool_calls[k].arguments)
                 return err_set(err, ERR_ARG, "message %d: tool call %d has no name or arguments", i, k);
     }
+    if (is_llama31(ct)) return validate_llama31(j, err);
     if (ct->kind == CHAT_TEMPLATE_LLAMA2)
         return check_alternation(j, j->roles[0] == ROLE_SYSTEM ? 1 : 0, ct->variant_name, err);
     if (ct->kind == CHAT_TEMPLATE_MISTRAL) {
@@ -369,9 +459,11 @@ static int serialise(RenderJob *j, const char *const *tools, int *n_args, Err *e
     j->tools = j->n_tools ? calloc((size_t)j->n_tools, sizeof *j->tools) : NULL;
     j->args = *n_args ? calloc((size_t)*n_args, sizeof *j->args) : NULL;
     if ((j->n_tools && !j->tools) || (*n_args && !j->args)) return err_set(err, ERR_NOMEM, "chat template: out of memory");
+    bool llama31 = is_llama31(j->ct);
     for (int t = 0; t < j->n_tools; t++) {
         Err e = {0};
-        if (!tools[t] || json_py_dumps(tools[t], strlen(tools[t]), false, &j->tools[t], NULL, &e))
+        if (!tools[t] || (llama31 ? json_py_dumps_indent(tools[t], strlen(tools[t]), 4, &j->tools[t], NULL, &e)
+                                  : json_py_dumps(tools[t], strlen(tools[t]), false, &j->tools[t], NULL, &e)))
             return e.code == ERR_NOMEM ? err_set(err, ERR_NOMEM, "chat template: out of memory")
                                        : err_set(err, ERR_ARG, "tool %d: %s", t, tools[t] ? e.msg : "NULL");
     }
@@ -384,6 +476,16 @@ static int serialise(RenderJob *j, const char *const *tools, int *n_args, Err *e
                 (e.code == ERR_NOMEM || json_py_dumps_string(s, strlen(s), &j->args[a], NULL, &e)))
                 return err_set(err, ERR_NOMEM, "chat template: out of memory");
         }
+    if (llama31) { /* a tool message's content goes through tojson: a JSON string */
+        if (!(j->quoted = calloc((size_t)j->n, sizeof *j->quoted))) return err_set(err, ERR_NOMEM, "chat template: out of memory");
+        for (int i = 0; i < j->n; i++)
+            if (j->roles[i] == ROLE_TOOL) {
+                Err e = {0};
+                const char *c = j->msgs[i].content;
+                if (json_py_dumps_string(c, strlen(c), &j->quoted[i], NULL, &e))
+                    return err_set(err, ERR_NOMEM, "chat template: out of memory");
+            }
+    }
     return 0;
 }
 
@@ -416,7 +518,7 @@ int chat_template_render_tools(const ChatTemplate *ct, const ChatMessage *msgs, 
             return -1;
         }
     }
-    RenderJob job = {ct, msgs, roles, n_msgs, add_generation_prompt, NULL, n_tools, NULL};
+    RenderJob job = {ct, msgs, roles, n_msgs, add_generation_prompt, NULL, n_tools, NULL, NULL};
     int n_args = 0, rc = -1;
     Out o = {NULL, 0, false};
     if (validate(&job, err) || serialise(&job, tools, &n_args, err)) goto done;
@@ -440,6 +542,7 @@ int chat_template_render_tools(const ChatTemplate *ct, const ChatMessage *msgs, 
 done:
     free_texts(job.tools, n_tools);
     free_texts(job.args, n_args);
+    free_texts(job.quoted, job.quoted ? n_msgs : 0);
     free(roles);
     return rc;
 }

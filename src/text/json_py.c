@@ -113,9 +113,16 @@ static void put_real(Buf *b, double d) {
     put_str(b, out);
 }
 
-static int put_value(Buf *b, json_t *v, bool compact, int depth, Err *err) {
+/* A line break and the indentation of nesting level depth (json.dumps with indent). */
+static void put_newline(Buf *b, int indent, int depth) {
+    put(b, "\n", 1);
+    for (int i = 0; i < indent * depth; i++) put(b, " ", 1);
+}
+
+/* indent > 0: json.dumps(indent=indent): items on their own lines, separators (",", ": "). */
+static int put_value(Buf *b, json_t *v, bool compact, int indent, int depth, Err *err) {
     if (depth > JSON_PY_MAX_DEPTH) return err_set(err, ERR_ARG, "JSON nested deeper than %d levels", JSON_PY_MAX_DEPTH);
-    const char *item_sep = compact ? "," : ", ", *key_sep = compact ? ":" : ": ";
+    const char *item_sep = compact || indent > 0 ? "," : ", ", *key_sep = compact ? ":" : ": ";
     char num[32];
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -126,10 +133,12 @@ static int put_value(Buf *b, json_t *v, bool compact, int depth, Err *err) {
         json_object_foreach(v, key, x) {
             if (!first) put_str(b, item_sep);
             first = false;
+            if (indent > 0) put_newline(b, indent, depth + 1);
             put_quoted(b, key, strlen(key));
             put_str(b, key_sep);
-            if (put_value(b, x, compact, depth + 1, err)) return -1;
+            if (put_value(b, x, compact, indent, depth + 1, err)) return -1;
         }
+        if (indent > 0 && !first) put_newline(b, indent, depth);
         put(b, "}", 1);
         break;
     }
@@ -137,8 +146,10 @@ static int put_value(Buf *b, json_t *v, bool compact, int depth, Err *err) {
         put(b, "[", 1);
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i) put_str(b, item_sep);
-            if (put_value(b, json_array_get(v, i), compact, depth + 1, err)) return -1;
+            if (indent > 0) put_newline(b, indent, depth + 1);
+            if (put_value(b, json_array_get(v, i), compact, indent, depth + 1, err)) return -1;
         }
+        if (indent > 0 && json_array_size(v) > 0) put_newline(b, indent, depth);
         put(b, "]", 1);
         break;
     case JSON_STRING: put_quoted(b, json_string_value(v), json_string_length(v)); break;
@@ -164,20 +175,29 @@ static int finish(Buf *b, char **out, size_t *out_len, Err *err) {
     return 0;
 }
 
-int json_py_dumps(const char *text, size_t len, bool compact, char **out, size_t *out_len, Err *err) {
+static int dumps(const char *text, size_t len, bool compact, int indent, char **out, size_t *out_len, Err *err) {
     *out = NULL;
     if (out_len) *out_len = 0;
     json_error_t je;
     json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!v) return err_set(err, ERR_ARG, "not valid JSON: %s (at byte %d)", je.text, je.position);
     Buf b = {0};
-    int rc = put_value(&b, v, compact, 0, err);
+    int rc = put_value(&b, v, compact, indent, 0, err);
     json_decref(v);
     if (rc) {
         free(b.buf);
         return -1;
     }
     return finish(&b, out, out_len, err);
+}
+
+int json_py_dumps(const char *text, size_t len, bool compact, char **out, size_t *out_len, Err *err) {
+    return dumps(text, len, compact, 0, out, out_len, err);
+}
+
+int json_py_dumps_indent(const char *text, size_t len, int indent, char **out, size_t *out_len, Err *err) {
+    if (indent < 1 || indent > JSON_PY_MAX_INDENT) return err_set(err, ERR_ARG, "JSON indent %d is not 1..%d", indent, JSON_PY_MAX_INDENT);
+    return dumps(text, len, false, indent, out, out_len, err);
 }
 
 int json_py_dumps_string(const char *s, size_t len, char **out, size_t *out_len, Err *err) {

@@ -9,7 +9,9 @@
 
 #include "json_py.h"
 
-const ToolSyntax tool_syntax_hermes = {"hermes", "<tool_call>\n", "\n</tool_call>", "\n", "</tool_call>", "name", "arguments"};
+const ToolSyntax tool_syntax_hermes = {"hermes", "<tool_call>\n", "\n</tool_call>", "\n", "</tool_call>", "name", "arguments",
+                                       false, NULL};
+const ToolSyntax tool_syntax_llama3_json = {"llama3-json", "", "", NULL, NULL, "name", "parameters", true, "<|python_tag|>"};
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -102,27 +104,56 @@ static int parse_calls(const ToolSyntax *syn, const char *t, size_t len, size_t 
     }
 }
 
-int tool_reply_parse(const ToolSyntax *syn, const char *text, size_t len, int max_calls, ToolReply *out, Err *err) {
-    memset(out, 0, sizeof *out);
+/* Where the call object of a bare-syntax reply starts (after whitespace and the optional lead). */
+static size_t bare_start(const ToolSyntax *syn, const char *t, size_t len) {
+    size_t i = skip_ws(t, 0, len), nl = syn->lead ? strlen(syn->lead) : 0;
+    if (nl && len - i >= nl && memcmp(t + i, syn->lead, nl) == 0) i = skip_ws(t, i + nl, len);
+    return i;
+}
+
+/* A bare-syntax reply: one call object and nothing else (*content_len 0), or text (left as it is).
+ * -1: ERR_NOMEM. */
+static int parse_bare(const ToolSyntax *syn, const char *text, size_t len, ToolReply *out, size_t *content_len,
+                      Err *err) {
+    size_t i = bare_start(syn, text, len);
+    if (i == len || text[i] != '{') return 0;
+    out->calls = calloc(1, sizeof *out->calls);
+    if (!out->calls) return err_set(err, ERR_NOMEM, "out of memory reading tool calls");
+    int rc = parse_call(syn, text, len, &i, &out->calls[0], err);
+    if (rc < 0) return -1;
+    out->n_calls = rc == 0 ? 1 : 0; /* (tool_reply_free frees the call when it is not kept) */
+    if (rc == 0 && skip_ws(text, i, len) == len) *content_len = 0;
+    else tool_reply_free(out);
+    return 0;
+}
+
+/* The calls of a marked-syntax reply and the text before the first (*content_len); -1: ERR_NOMEM. */
+static int parse_marked(const ToolSyntax *syn, const char *text, size_t len, int max_calls, ToolReply *out,
+                        size_t *content_len, Err *err) {
     if (max_calls < 1) max_calls = 1;
     if (max_calls > TOOL_CALLS_MAX) max_calls = TOOL_CALLS_MAX;
     const char *open;
     size_t no;
     trimmed(syn->open, &open, &no);
     const char *first = find(text, len, open, no);
-    size_t content_len = len;
-    if (first) {
-        int rc = parse_calls(syn, text, len, (size_t)(first - text), max_calls, out, err);
-        if (rc < 0) return -1;
-        if (rc == 0) {
-            content_len = (size_t)(first - text);
-            while (content_len > 0 && is_ws(text[content_len - 1])) content_len--;
-        } else { /* not calls after all: the reply is text */
-            ToolReply empty = {0};
-            tool_reply_free(out);
-            *out = empty;
-        }
+    if (!first) return 0;
+    int rc = parse_calls(syn, text, len, (size_t)(first - text), max_calls, out, err);
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        *content_len = (size_t)(first - text);
+        while (*content_len > 0 && is_ws(text[*content_len - 1])) (*content_len)--;
+    } else { /* not calls after all: the reply is text */
+        tool_reply_free(out);
     }
+    return 0;
+}
+
+int tool_reply_parse(const ToolSyntax *syn, const char *text, size_t len, int max_calls, ToolReply *out, Err *err) {
+    memset(out, 0, sizeof *out);
+    size_t content_len = len;
+    if (syn->bare ? parse_bare(syn, text, len, out, &content_len, err)
+                  : parse_marked(syn, text, len, max_calls, out, &content_len, err))
+        return -1;
     out->content = malloc(content_len + 1);
     if (!out->content) return err_set(err, ERR_NOMEM, "out of memory reading a reply");
     memcpy(out->content, text, content_len);
@@ -132,6 +163,12 @@ int tool_reply_parse(const ToolSyntax *syn, const char *text, size_t len, int ma
 }
 
 size_t tool_text_safe_len(const ToolSyntax *syn, const char *text, size_t len) {
+    if (syn->bare) { /* a call is the whole reply: nothing is sure until the reply is not one */
+        size_t i = bare_start(syn, text, len), nl = syn->lead ? strlen(syn->lead) : 0;
+        if (i == len || text[i] == '{') return 0;
+        if (nl && len - i < nl && memcmp(text + i, syn->lead, len - i) == 0) return 0;
+        return len;
+    }
     const char *open;
     size_t no;
     trimmed(syn->open, &open, &no);

@@ -1,6 +1,7 @@
 /* tool_calls.h: how a chat template writes tool calls, and tool calls read back out of a model's
  * reply. A ToolSyntax is a template family's call format (Qwen2.5, Hermes-style: each call is
- * "<tool_call>\n" + {"name": NAME, "arguments": {...}} + "\n</tool_call>"); chat_template.h hands
+ * "<tool_call>\n" + {"name": NAME, "arguments": {...}} + "\n</tool_call>"; Llama 3.1+: the whole
+ * reply is one bare {"name": NAME, "parameters": {...}}); chat_template.h hands
  * out the syntax of a template that renders tools. Parsing splits a reply into the text before the
  * first call (the message content) and the calls; a reply that is not exactly that (a call whose
  * JSON does not parse, lacks a string "name" or an object "arguments" (or a string holding one),
@@ -25,10 +26,16 @@ typedef struct {
     const char *sep;    /* between two calls, e.g. "\n" */
     const char *stop;   /* the close marker alone ("</tool_call>"): a stop string after one call */
     const char *name_key, *args_key; /* the call object's keys: "name", "arguments" */
+    bool bare;          /* Llama 3.1+: no markers; the reply is one call object and nothing else */
+    const char *lead;   /* bare: text the model may write before the object ("<|python_tag|>"), or NULL */
 } ToolSyntax;
 
 /* The Qwen2.5 / Hermes format. */
 extern const ToolSyntax tool_syntax_hermes;
+/* Llama 3.1 / 3.2 / 3.3 (JSON tool calling): the whole reply is {"name": NAME, "parameters": {...}},
+ * optionally after <|python_tag|>; one call per reply (the templates render no more); open, close
+ * and sep are "" / NULL and stop is NULL (the call ends the turn: <|eot_id|> or <|eom_id|>). */
+extern const ToolSyntax tool_syntax_llama3_json;
 
 typedef struct {
     char *name;      /* heap, NUL-terminated */

@@ -351,7 +351,7 @@ static int request_prompt(Inference *inf, InferRequest *r, int32_t **ids, int *n
             ft_grammar_free((FtGrammar *)r->params.grammar);
             r->params.grammar = g;
         }
-        if (!forced && !t->parallel && r->params.n_stop < FT_GEN_MAX_STOP) /* one call: stop after it */
+        if (!forced && !t->parallel && ft_tool_call_close(syn) && r->params.n_stop < FT_GEN_MAX_STOP) /* one call: stop after it */
             r->params.stop[r->params.n_stop++] = ft_tool_call_close(syn);
         t->prepared = true;
     }

@@ -4,6 +4,7 @@
 # test_restart.py, test_adapters.py: --adapter models, test_aliases.py: model aliases, the job method
 # object and continued training; test_batching.py: the chat scheduler; test_structured.py:
 # response_format by constrained decoding; test_tools.py: tool calling on Qwen2.5-Coder-0.5B;
+# test_tools_llama.py: tool calling with Llama 3.1's template on a tiny random Llama model;
 # test_disk_full.py: a tmpfs filled while a job trains, skipped without root; test_data_dir.py: start-up checks of the data directory, paths
 # relative to it; test_limits.py: queued jobs and request rate; test_projects.py: projects, API keys
 # and the access log; test_responses.py: the Responses API; test_dpo.py: DPO jobs on preference
@@ -34,7 +35,7 @@ status=0
 # then together several times over (about 5 minutes on 2 cores at bf16, where a lone sequence
 # decodes slower than at fp32); the former 300 s cut a CI run short after 6 of its 8 tests had passed.
 SCRIPT_TIMEOUT_S=600
-SCRIPTS="test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_tools test_disk_full test_data_dir test_limits test_projects test_responses test_dpo test_embeddings test_vector_stores test_faults test_kill9 test_pull test_console test_console_evals test_evals test_postgres test_model_export"
+SCRIPTS="test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_tools test_tools_llama test_disk_full test_data_dir test_limits test_projects test_responses test_dpo test_embeddings test_vector_stores test_faults test_kill9 test_pull test_console test_console_evals test_evals test_postgres test_model_export"
 for t in ${FTUNE_E2E_SCRIPTS:-$SCRIPTS}; do   # FTUNE_E2E_SCRIPTS: only these (e.g. make tsan's)
     start=$(date +%s)
     if out=$(timeout "$SCRIPT_TIMEOUT_S" python3 "tests/e2e/$t.py" 2>&1); then

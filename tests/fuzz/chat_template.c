@@ -1,5 +1,6 @@
 /* fuzz chat_template: mutated copies of the real Jinja templates through recognition, and random
- * conversations (roles, contents with special-token text and invalid UTF-8) through rendering.
+ * conversations (roles, contents with special-token text and invalid UTF-8, sometimes tools and tool
+ * calls) through rendering.
  * Never crashes; a template that is recognised must render or fail with an error. */
 #include <dirent.h>
 
@@ -33,6 +34,11 @@ int main(int argc, char **argv) {
     static const char *roles[] = {"system", "developer", "user", "assistant", "tool", "bogus", ""};
     static const char *contents[] = {"", "hi", "<|im_end|>", "[INST] x [/INST]", "<|eot_id|>", "\xff\xfe bad",
                                      "  padded\n\n", "multi\nline\r\ntext", "\xf0\x9f\x98\x80 emoji", "<s></s>"};
+    static const char *const tools[] = {
+        "{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"object\", "
+        "\"properties\": {\"a\": {\"type\": \"array\", \"items\": {}}}}}}",
+        "{\"type\": \"function\", \"function\": {\"name\": \"g\"}}"};
+    static const ChatToolCall calls[] = {{"f", "{\"a\": [1, 2.5, {}]}"}, {"g", "not json {"}};
     Rng r;
     rng_seed(&r, 4242);
     long recognised = 0, rendered = 0;
@@ -53,9 +59,17 @@ int main(int argc, char **argv) {
             msgs[m].role = roles[rng_next(&r) % 7];
             msgs[m].content = contents[rng_next(&r) % 10];
         }
+        /* sometimes tools, and a call on each assistant message (one or two; arguments JSON or not) */
+        bool with_tools = rng_next(&r) % 2;
+        for (int m = 0; with_tools && m < nm; m++)
+            if (strcmp(msgs[m].role, "assistant") == 0) {
+                msgs[m].tool_calls = calls;
+                msgs[m].n_tool_calls = 1 + (int)(rng_next(&r) % 2);
+            }
         char *out;
         size_t out_len;
-        if (chat_template_render(ct, msgs, nm, rng_next(&r) % 2, &out, &out_len, &err) == 0) {
+        int n_tools = with_tools ? 1 + (int)(rng_next(&r) % 2) : 0;
+        if (chat_template_render_tools(ct, msgs, nm, tools, n_tools, rng_next(&r) % 2, &out, &out_len, &err) == 0) {
             rendered++;
             free(out);
         }

@@ -12,7 +12,7 @@
 #include "text/chat_template.h"
 
 #define GOLDEN_DIR "tests/golden/chat_template"
-#define GOLDEN_FILES_MIN 8 /* smollm2, qwen1.5, qwen2.5, llama3, llama2, 3 x mistral */
+#define GOLDEN_FILES_MIN 10 /* smollm2, qwen1.5, qwen2.5, llama3, llama3.1, llama3.2, llama2, 3 x mistral */
 #define GOLDEN_CASES_MIN 15
 #define PATH_MAX_LEN 512
 #define MAX_CASE_MSGS 64
@@ -345,6 +345,45 @@ TEST(chat_template_llama3_defaults_and_markers) {
     out = render(ct, m, 1, false);
     CHECK(out && strstr(out, "<|start_header_id|>assistant<|end_header_id|>\n\n") != NULL);
     free(out);
+    chat_template_free(ct);
+    free(src);
+}
+
+/* Llama 3.1 / 3.2: recognised from the real sources, tool syntax and both end markers; a one-token
+ * edit of the date default (or a template without its tools logic) is no longer either. */
+TEST(chat_template_llama31_variants_and_markers) {
+    const char *files[] = {"tests/data/chat_templates/llama3.1-8b-instruct.jinja",
+                           "tests/data/chat_templates/llama3.2-3b-instruct.jinja"};
+    const char *variants[] = {"llama3.1", "llama3.2"};
+    for (int f = 0; f < 2; f++) {
+        char *src = slurp(files[f]);
+        REQUIRE(src);
+        ChatTemplate *ct = make(src, NULL, NULL);
+        REQUIRE(ct);
+        CHECK(chat_template_kind(ct) == CHAT_TEMPLATE_LLAMA3 && strcmp(chat_template_variant(ct), variants[f]) == 0);
+        CHECK(chat_template_tool_syntax(ct) == &tool_syntax_llama3_json);
+        CHECK(strcmp(chat_template_end_of_turn(ct), "<|eot_id|>") == 0);
+        CHECK(strcmp(chat_template_end_of_message(ct), "<|eom_id|>") == 0);
+        ChatMessage m[] = {{.role = "user", .content = " hi "}};
+        char *out = render(ct, m, 1, false);
+        CHECK(out && strcmp(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge "
+                                 "Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user"
+                                 "<|end_header_id|>\n\nhi<|eot_id|>") == 0);
+        free(out);
+        chat_template_free(ct);
+        char *edit = strstr(src, "26 Jul 2024");
+        REQUIRE(edit);
+        edit[0] = '2', edit[1] = '7';
+        Err err = {0};
+        CHECK(chat_template_new(src, NULL, NULL, &ct, &err) != 0 && err.code == ERR_UNSUPPORTED);
+        CHECK(strstr(err.msg, variants[f]) != NULL);
+        free(src);
+    }
+    char *src = slurp("tests/data/chat_templates/llama3-8b-instruct.jinja");
+    REQUIRE(src);
+    ChatTemplate *ct = make(src, NULL, NULL);
+    REQUIRE(ct);
+    CHECK(chat_template_tool_syntax(ct) == NULL && chat_template_end_of_message(ct) == NULL);
     chat_template_free(ct);
     free(src);
 }

@@ -197,6 +197,91 @@ TEST(tool_grammar_refuses_bad_tools_naming_them) {
     grammar_free(&g);
 }
 
+TEST(json_py_indent_writes_what_python_json_dumps_indent_4_writes) {
+    /* python3 -c 'import json; print(json.dumps(json.loads(S), indent=4))' */
+    const char *in = "{\"a\": [1, 2.50, {}], \"b\": {\"c\": [], \"d\": {\"e\": null}}, \"f\": \"\u00e9\\n\"}";
+    const char *want = "{\n    \"a\": [\n        1,\n        2.5,\n        {}\n    ],\n    \"b\": {\n        \"c\": [],\n"
+                       "        \"d\": {\n            \"e\": null\n        }\n    },\n    \"f\": \"\xc3\xa9\\n\"\n}";
+    char *out = NULL;
+    Err e = {0};
+    REQUIRE(json_py_dumps_indent(in, strlen(in), 4, &out, NULL, &e) == 0);
+    CHECK(strcmp(out, want) == 0);
+    if (strcmp(out, want) != 0) printf("    got  %s\n    want %s\n", out, want);
+    free(out);
+    CHECK(json_py_dumps_indent("7", 1, 4, &out, NULL, &e) == 0 && strcmp(out, "7") == 0);
+    free(out);
+    CHECK(json_py_dumps_indent("[1", 2, 4, &out, NULL, &e) == -1 && e.code == ERR_ARG && !out);
+    CHECK(json_py_dumps_indent("[1]", 3, 0, &out, NULL, &e) == -1 && e.code == ERR_ARG);
+}
+
+static int parse_llama(const char *text, ToolReply *r) {
+    Err e = {0};
+    return tool_reply_parse(&tool_syntax_llama3_json, text, strlen(text), 8, r, &e);
+}
+
+/* Llama 3.1+: a reply that is one {"name", "parameters"} object (after an optional <|python_tag|>)
+ * is a call; anything else is text. */
+TEST(tool_reply_llama_reads_a_bare_call) {
+    ToolReply r;
+    const char *calls[] = {
+        "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": 2.50}}",
+        "  <|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": 2.5}}\n",
+        "<|python_tag|> {\"parameters\": \"{\\\"city\\\": \\\"Paris\\\", \\\"days\\\": 2.5}\", \"name\": \"get_weather\"}",
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        REQUIRE(parse_llama(calls[i], &r) == 0);
+        CHECK(r.n_calls == 1 && r.content_len == 0 && strcmp(r.content, "") == 0);
+        if (r.n_calls == 1) {
+            CHECK(strcmp(r.calls[0].name, "get_weather") == 0);
+            CHECK(strcmp(r.calls[0].arguments, "{\"city\":\"Paris\",\"days\":2.5}") == 0);
+        }
+        tool_reply_free(&r);
+    }
+    const char *texts[] = {
+        "Sure: {\"name\": \"f\", \"parameters\": {}}",          /* text first */
+        "{\"name\": \"f\", \"parameters\": {}} and more",        /* text after */
+        "{\"name\": \"f\", \"arguments\": {}}",                  /* Hermes keys */
+        "{\"name\": \"f\", \"parameters\": [1]}",                /* arguments not an object */
+        "{\"name\": \"f\", \"parameters\": {}}{\"name\": \"g\", \"parameters\": {}}", /* two */
+        "{\"name\": \"f\", \"parameters\": {",                   /* cut off */
+        "<|python_tag|>print(1)", "plain answer", "",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        REQUIRE(parse_llama(texts[i], &r) == 0);
+        CHECK(r.n_calls == 0 && strcmp(r.content, texts[i]) == 0);
+        tool_reply_free(&r);
+    }
+}
+
+TEST(tool_text_safe_len_llama_holds_back_what_may_be_a_call) {
+    struct { const char *text; size_t want; } cases[] = {
+        {"Hello {x}", 9}, {"", 0}, {"  ", 0}, {"{\"name\"", 0}, {" {", 0}, {"<|python", 0},
+        {"<|python_tag|>{\"na", 0}, {"<|python_tag|>print", 19}, {"<|pyx", 5}, {"x", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t got = tool_text_safe_len(&tool_syntax_llama3_json, cases[i].text, strlen(cases[i].text));
+        CHECK(got == cases[i].want);
+        if (got != cases[i].want) printf("    '%s': %zu, want %zu\n", cases[i].text, got, cases[i].want);
+    }
+}
+
+TEST(tool_grammar_llama_is_one_bare_call) {
+    Grammar g;
+    Err e = {0};
+    REQUIRE(tool_grammar_compile(&tool_syntax_llama3_json, TOOLS, 2, NULL, true, &g, &e) == 0); /* parallel: still one */
+    CHECK(feed(&g, "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}") == 3);
+    CHECK(feed(&g, "{\"name\": \"now\", \"parameters\": {}}") == 3);
+    CHECK(feed(&g, "{\"name\": \"now\", \"parameters\": {}}\n{") == 0);                 /* no second call */
+    CHECK(feed(&g, "{\"name\": \"now\", \"arguments\"") == 0);                           /* Llama's key */
+    CHECK(feed(&g, "{\"name\": \"get_weather\", \"parameters\": {\"city\": 3") == 0);
+    CHECK(feed(&g, "<tool_call>") == 0);
+    grammar_free(&g);
+    REQUIRE(tool_grammar_compile(&tool_syntax_llama3_json, TOOLS, 2, "get_weather", false, &g, &e) == 0);
+    CHECK(feed(&g, "{\"name\": \"now\"") == 0);
+    CHECK(feed(&g, "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\"") == 1);
+    grammar_free(&g);
+}
+
 /* Training and serving agree: an example with tools and a tool call, tokenized for training
  * (example_tokenize), starts with the prompt the server renders for the same conversation up to the
  * call (chat_template_render_tools, as ft_chat_prompt_tools), and its trained tokens after it are
