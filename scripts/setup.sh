@@ -7,7 +7,9 @@ set -euo pipefail
 
 DEB_PACKAGES=(build-essential libopenblas-openmp-dev libdnnl-dev libjansson-dev libpcre2-dev libsqlite3-dev
               libmicrohttpd-dev libcurl4-openssl-dev libssl-dev pkg-config ca-certificates python3 python3-pip unzip
-              chromium chromium-driver)
+              chromium chromium-driver libopenmpi-dev openmpi-bin iproute2)
+# Open MPI (libopenmpi-dev, openmpi-bin) for data-parallel training under mpirun, iproute2 for its test
+# across network namespaces (tests/cli/train_mpi.sh); the Makefile builds without MPI where it is absent.
 # The official OpenAI SDK is the end-to-end tests' and the demo's client; Selenium drives headless
 # Chromium to check that `ftune eval --html` renders; jsonschema validates structured outputs in the
 # e2e tests (all pinned: the versions tested).

@@ -13,6 +13,7 @@
 #include "../model/lora.h"
 #include "../model/model.h"
 #include "adamw.h"
+#include "data_parallel.h"
 #include "hyperparams.h"
 
 typedef struct {
@@ -44,6 +45,10 @@ typedef struct {
     int n_threads;         /* the run's thread budget (<= 0: every core), set on the calling thread */
     float dpo_beta;        /* > 0: DPO (dpo.h) with this beta on the pairs of train and valid; 0: SFT */
     Lora *dpo_reference;   /* DPO's reference: a frozen adapter of the same shape, or NULL for the base model */
+    DataParallel *dp;      /* the MPI ranks sharing every batch (data_parallel.h), or NULL: this process
+                            * alone. Each rank runs every size-th example of a batch, the gradients and
+                            * statistics are summed over the ranks, every rank takes the same AdamW step;
+                            * rank 0 alone writes out_dir and calls the callback (SFT only) */
 } TrainConfig;
 
 typedef struct {
