@@ -336,7 +336,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
             rc = train_batch(ts, seqs, k, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
         }
         if (rc) break;
-        dp_sum_floats(dp, lora->grads, lora->n_params); /* // (n_params) one buffer, one allreduce */
+        dp_sum_floats(dp, lora->grads, lora->n_params); /* (n_params): one buffer, one allreduce */
         sum_stats(dp, &st);
         TrainMetrics mt = {0};
         mt.grad_norm = adamw_clip_grads(lora, cfg->adam.clip_norm);

@@ -2,8 +2,9 @@
  * batches (seeded), gradient accumulation over a batch, clipping, AdamW with warm-up and linear
  * decay, validation at intervals and at each epoch's end, OpenAI-style metrics through a callback,
  * and a checkpoint (adapter + optimizer state) at the end of every epoch, resumable. Same seed and
- * threads give the same loss curve bit for bit. Reading JSONL and rendering templates is
- * dataset.h's job; this file sees only token ids and loss masks. */
+ * threads give the same loss curve bit for bit. Under MPI (cfg->dp) the ranks split every batch and
+ * sum their gradients (data_parallel.h). Reading JSONL and rendering templates is dataset.h's job;
+ * this file sees only token ids and loss masks. */
 #ifndef FTUNE_TRAINER_H
 #define FTUNE_TRAINER_H
 

@@ -3,7 +3,8 @@
 # `mpirun -n 2` and on `mpirun -n 3` (uneven shares; in the last, short batch one rank has no
 # example) gives the same per-step losses in results.csv and the same final adapter, within the
 # bounds below; every rank holds the same adapter after every step (FTUNE_MPI_CHECK=1 compares
-# checksums); rank 0 alone prints the outcome. Then the same 2-rank run with the ranks in two
+# checksums); rank 0 alone prints the outcome; a 2-rank run resumed from a checkpoint ends with the
+# same bytes as the uninterrupted one. Then the same 2-rank run with the ranks in two
 # network namespaces joined by a veth pair (TCP transport only), when this machine lets root make
 # them. Skipped when mpirun is missing; an ftune built without MPI must refuse an mpirun launch.
 #
@@ -121,6 +122,13 @@ for n in 2 3; do
     [ -f "$tmp/ranks$n/checkpoint-8/optimizer.safetensors" ] || fail "no checkpoint from mpirun -n $n"
     compare "$tmp/one" "$tmp/ranks$n"
 done
+
+# resuming the 2-rank run from its first epoch's checkpoint on 2 ranks ends with the same bytes
+cp -r "$tmp/ranks2" "$tmp/resumed" && rm -r "$tmp/resumed/checkpoint-8" "$tmp/resumed/adapter_model.safetensors"
+out=$("${MPIRUN[@]}" -n 2 ./build/ftune train "${ARGS[@]}" --out "$tmp/resumed" --resume "$tmp/resumed/checkpoint-4" 2>&1) ||
+    fail "resume on 2 ranks: $out"
+cmp -s "$tmp/ranks2/adapter_model.safetensors" "$tmp/resumed/adapter_model.safetensors" &&
+    cmp -s "$tmp/ranks2/results.csv" "$tmp/resumed/results.csv" || fail "the resumed 2-rank run differs"
 
 # DPO stays single-process: refused up front on several ranks
 for i in $(seq 1 10); do
