@@ -32,7 +32,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 M=models/stories260K.gguf
 command -v mpirun >/dev/null || { echo "skip: mpirun is not installed (Debian: openmpi-bin)"; exit 0; }
 [ -f "$M" ] || { echo "skip: $M is missing (scripts/fetch_models.sh)"; exit 0; }
-MPIRUN=(mpirun --oversubscribe --allow-run-as-root)
+# (single_copy none: containers that forbid ptrace break shared memory's CMA copies)
+MPIRUN=(mpirun --oversubscribe --allow-run-as-root --mca btl_vader_single_copy_mechanism none)
 
 for i in $(seq 1 14); do
     printf '{"messages": [{"role": "user", "content": "Tell me about toy %d."}, {"role": "assistant", "content": "Toy %d is a red ball number %d."}]}\n' $i $i $((i * 7))
