@@ -17,7 +17,7 @@ DATA=${FTUNE_DATA:-../shared/data/support-triage/train.jsonl}
 [ -f "$DATA" ] || DATA=/work/shared/data/support-triage/train.jsonl
 command -v mpirun >/dev/null || { echo "mpirun is missing (apt-get install openmpi-bin libopenmpi-dev)"; exit 1; }
 make --no-print-directory build/ftune >/dev/null
-ldd build/ftune | grep -q libmpi || { echo "build/ftune was built without MPI"; exit 1; }
+ldd build/ftune | grep libmpi >/dev/null || { echo "build/ftune was built without MPI"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 head -n "$EXAMPLES" "$DATA" >"$tmp/train.jsonl"

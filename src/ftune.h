@@ -595,7 +595,7 @@ typedef struct {
     FtParallel *parallel;        /* the MPI ranks training together (ft_parallel_join), NULL: alone.
                                   * Every rank calls ft_train with the same parameters and files;
                                   * rank 0 alone writes out_dir and calls on_ready and on_step (their
-                                  * stop requests reach every rank). Supervised training only */
+                                  * stop requests reach every rank) */
 } FtTrainParams;
 
 /* The defaults `ftune train` uses: rank 8, alpha 16, no dropout, every target, auto

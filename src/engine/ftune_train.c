@@ -94,9 +94,6 @@ static int params_check(const FtTrainParams *p, unsigned *targets, FtError *err)
     if (p->method && strcmp(p->method, "supervised") && strcmp(p->method, "dpo"))
         return ft_err_set(err, FT_ERR_ARG, "method '%s' is not supported (supervised or dpo)", p->method);
     if (p->beta && !is_dpo(p)) return ft_err_set(err, FT_ERR_ARG, "beta applies to the dpo method only");
-    if (is_dpo(p) && ft_parallel_size(p->parallel) > 1)
-        return ft_err_set(err, FT_ERR_UNSUPPORTED, "the dpo method runs in one process, not on %d MPI ranks",
-                          ft_parallel_size(p->parallel));
     Err e = {0};
     double beta;
     if (is_dpo(p) && hyperparams_resolve_beta(p->beta, &beta, &e)) return ft_err_from(err, &e);

@@ -131,13 +131,28 @@ static int evaluate(TrainState *ts, DataParallel *dp, TrainSeq *seqs, const Trai
     return 0;
 }
 
-/* The DPO loss over pairs idx[0..n) of set and the token accuracy of their preferred replies. */
-static int evaluate_dpo(TrainState *ts, TrainSeq *seqs, const TrainSet *set, const int *idx, int n,
+/* The same for DPO's statistics. */
+static void sum_dpo_stats(DataParallel *dp, DpoStats *st) {
+    double v[9] = {st->loss_sum, st->chosen_reward_sum, st->rejected_reward_sum, st->n_pairs, st->n_ordered,
+                   st->chosen.loss_sum, st->chosen.n_tokens, st->chosen.n_correct, (double)st->trained_tokens};
+    dp_sum_doubles(dp, v, 9);
+    *st = (DpoStats){v[0], v[1], v[2], (int)v[3], (int)v[4], {v[5], (int)v[6], (int)v[7]}, (long)v[8]};
+}
+
+/* The DPO loss over pairs idx[0..n) of set and the token accuracy of their preferred replies (each
+ * MPI rank runs every size-th pair). */
+static int evaluate_dpo(TrainState *ts, DataParallel *dp, TrainSeq *seqs, const TrainSet *set, const int *idx, int n,
                         const double *ref_logp, float beta, double *loss, double *acc, Err *err) {
     DpoStats st = {0};
-    for (int b = 0; b < n; b += EVAL_PACK)
-        if (dpo_batch(ts, set, idx + b, n - b < EVAL_PACK ? n - b : EVAL_PACK, ref_logp, beta, false, 0, seqs, &st, err))
-            return -1;
+    int share[EVAL_PACK], k = 0;
+    for (int i = dp_rank(dp); i < n; i += dp_size(dp)) {
+        share[k++] = idx[i];
+        if (k == EVAL_PACK || i + dp_size(dp) >= n) {
+            if (dpo_batch(ts, set, share, k, ref_logp, beta, false, 0, seqs, &st, err)) return -1;
+            k = 0;
+        }
+    }
+    sum_dpo_stats(dp, &st);
     *loss = st.n_pairs ? st.loss_sum / st.n_pairs : 0;
     *acc = st.chosen.n_tokens ? (double)st.chosen.n_correct / st.chosen.n_tokens : 0;
     return 0;
@@ -255,9 +270,6 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     bool dpo = cfg->dpo_beta > 0;
     if (dpo && (!train->rejected || (valid && valid->n > 0 && !valid->rejected)))
         return err_set(err, ERR_ARG, "DPO needs preference pairs");
-    if (dpo && n_ranks > 1)
-        return err_set(err, ERR_UNSUPPORTED, "DPO is not supported on several MPI ranks (%d): run it as one process",
-                       n_ranks);
     int max_len = 2;
     for (int k = 0; k < (dpo ? 2 : 1); k++) {
         const TrainExample *tr = k ? train->rejected : train->ex, *va = valid && valid->n ? (k ? valid->rejected : valid->ex) : NULL;
@@ -319,25 +331,28 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         uint64_t seed = (cfg->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)progress->step << 24);
         StepStats st = {0};
         DpoStats ds = {0};
+        /* this rank's share: every n_ranks-th example of the batch (lengths are similar within a
+         * batch), its gradient scaled by the whole batch's trained tokens (DPO: pairs) so that the sum
+         * over ranks is the batch's mean gradient; dropout seeds follow the example, not the rank */
+        int share[cfg->batch_size], share_pos[cfg->batch_size], k = 0;
+        for (int i = first; i < last; i++) {
+            if ((i - first) % n_ranks == rank) share[k] = order[i], share_pos[k++] = i - first;
+            tokens_processed += train->ex[order[i]].len + (dpo ? train->rejected[order[i]].len : 0);
+        }
         if (dpo) {
-            rc = dpo_batch(ts, train, order + first, last - first, ref_train, cfg->dpo_beta, true, seed ^ (uint64_t)first,
-                           seqs, &ds, err);
-            for (int i = first; i < last; i++) tokens_processed += train->ex[order[i]].len + train->rejected[order[i]].len;
+            rc = dpo_batch_share(ts, train, share, share_pos, k, last - first, ref_train, cfg->dpo_beta, true,
+                                 seed ^ (uint64_t)first, seqs, &ds, err);
         } else {
-            /* this rank's share: every n_ranks-th example of the batch (lengths are similar within a
-             * batch), scaled by the whole batch's trained tokens so that the sum over ranks is the
-             * batch's mean gradient; dropout seeds follow the example, not the rank */
-            int k = 0;
-            for (int i = first; i < last; i++) {
-                const TrainExample *e = &train->ex[order[i]];
-                if ((i - first) % n_ranks == rank) seqs[k++] = (TrainSeq){e->ids, e->mask, e->len, seed ^ (uint64_t)i};
-                tokens_processed += e->len;
+            for (int j = 0; j < k; j++) {
+                const TrainExample *e = &train->ex[share[j]];
+                seqs[j] = (TrainSeq){e->ids, e->mask, e->len, seed ^ (uint64_t)(first + share_pos[j])};
             }
             rc = train_batch(ts, seqs, k, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
         }
         if (rc) break;
         dp_sum_floats(dp, lora->grads, lora->n_params); /* (n_params): one buffer, one allreduce */
-        sum_stats(dp, &st);
+        if (dpo) sum_dpo_stats(dp, &ds);
+        else sum_stats(dp, &st);
         TrainMetrics mt = {0};
         mt.grad_norm = adamw_clip_grads(lora, cfg->adam.clip_norm);
         mt.lr = lr_schedule(cfg->adam.lr, progress->step, warmup, total);
@@ -363,7 +378,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         bool epoch_end = progress->step % per_epoch == 0;
         if (valid_idx && (epoch_end || (cfg->eval_every > 0 && progress->step % cfg->eval_every == 0))) {
             int n_eval = epoch_end ? valid->n : n_valid_interval;
-            rc = dpo ? evaluate_dpo(ts, seqs, valid, valid_idx, n_eval, ref_valid, cfg->dpo_beta, &mt.valid_loss,
+            rc = dpo ? evaluate_dpo(ts, dp, seqs, valid, valid_idx, n_eval, ref_valid, cfg->dpo_beta, &mt.valid_loss,
                                     &mt.valid_accuracy, err)
                      : evaluate(ts, dp, seqs, valid, valid_idx, n_eval, &mt.valid_loss, &mt.valid_accuracy, err);
             mt.has_valid = true;

@@ -49,7 +49,7 @@ typedef struct {
     DataParallel *dp;      /* the MPI ranks sharing every batch (data_parallel.h), or NULL: this process
                             * alone. Each rank runs every size-th example of a batch, the gradients and
                             * statistics are summed over the ranks, every rank takes the same AdamW step;
-                            * rank 0 alone writes out_dir and calls the callback (SFT only) */
+                            * rank 0 alone writes out_dir and calls the callback */
 } TrainConfig;
 
 typedef struct {

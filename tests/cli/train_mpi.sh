@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel `ftune train` over MPI (src/train/data_parallel.c): the same run on 1 process, on
 # `mpirun -n 2` and on `mpirun -n 3` (uneven shares; in the last, short batch one rank has no
-# example) gives the same per-step losses in results.csv and the same final adapter, within the
+# example), with LoRA dropout (masks seeded by the example, not the rank), and DPO on 2 ranks, gives the same per-step losses in results.csv and the same final adapter, within the
 # bounds below; every rank holds the same adapter after every step (FTUNE_MPI_CHECK=1 compares
 # checksums); rank 0 alone prints the outcome; a 2-rank run resumed from a checkpoint ends with the
 # same bytes as the uninterrupted one. Then the same 2-rank run with the ranks in two
@@ -40,9 +40,9 @@ for i in $(seq 1 14); do
 done >"$tmp/train.jsonl"
 head -5 "$tmp/train.jsonl" >"$tmp/valid.jsonl"
 ARGS=(--model $M --train "$tmp/train.jsonl" --validation "$tmp/valid.jsonl" --epochs 2 --batch-size 4 --rank 4
-      --seed 3 --threads 1 --precision fp32)
+      --dropout 0.1 --seed 3 --threads 1 --precision fp32)
 
-if ! ldd ./build/ftune | grep -q libmpi; then
+if ! ldd ./build/ftune | grep libmpi >/dev/null; then  # (not -q: pipefail would see ldd's SIGPIPE)
     out=$("${MPIRUN[@]}" -n 2 ./build/ftune train "${ARGS[@]}" --out "$tmp/nompi" 2>&1)
     [ $? -ne 0 ] && grep -q "built without MPI" <<<"$out" || fail "a build without MPI under mpirun -n 2: $out"
     echo "skip: ftune was built without MPI (install libopenmpi-dev and rebuild); its refusal checked"
@@ -131,12 +131,21 @@ out=$("${MPIRUN[@]}" -n 2 ./build/ftune train "${ARGS[@]}" --out "$tmp/resumed" 
 cmp -s "$tmp/ranks2/adapter_model.safetensors" "$tmp/resumed/adapter_model.safetensors" &&
     cmp -s "$tmp/ranks2/results.csv" "$tmp/resumed/results.csv" || fail "the resumed 2-rank run differs"
 
-# DPO stays single-process: refused up front on several ranks
-for i in $(seq 1 10); do
-    printf '{"input": {"messages": [{"role": "user", "content": "Toy %d?"}]}, "preferred_output": [{"role": "assistant", "content": "Red %d."}], "non_preferred_output": [{"role": "assistant", "content": "Blue %d."}]}\n' $i $i $i
-done >"$tmp/dpo.jsonl"
-out=$("${MPIRUN[@]}" -n 2 ./build/ftune train --model $M --train "$tmp/dpo.jsonl" --method dpo --out "$tmp/dpo" 2>&1)
-[ $? -ne 0 ] && grep -q "the dpo method runs in one process, not on 2 MPI ranks" <<<"$out" || fail "dpo on 2 ranks: $out"
 
 netns_run && compare "$tmp/one" "$tmp/netns"
+
+# DPO: the same comparison on preference pairs (the loss is a mean over the batch's pairs)
+for i in $(seq 1 12); do
+    printf '{"input": {"messages": [{"role": "user", "content": "Toy %d?"}]}, "preferred_output": [{"role": "assistant", "content": "Red %d."}], "non_preferred_output": [{"role": "assistant", "content": "Blue %d."}]}\n' $i $i $i
+done >"$tmp/dpo.jsonl"
+head -4 "$tmp/dpo.jsonl" >"$tmp/dpo_valid.jsonl"
+DPO=(--model $M --train "$tmp/dpo.jsonl" --validation "$tmp/dpo_valid.jsonl" --method dpo --beta 0.5 --epochs 2
+     --batch-size 5 --rank 4 --dropout 0.1 --seed 3 --threads 1 --precision fp32)
+out=$(./build/ftune train "${DPO[@]}" --out "$tmp/dpo1" 2>&1) || fail "dpo, 1 process: $out"
+out=$(FTUNE_MPI_CHECK=1 "${MPIRUN[@]}" -n 2 -x FTUNE_MPI_CHECK ./build/ftune train "${DPO[@]}" --out "$tmp/dpo2" 2>&1) ||
+    fail "dpo, mpirun -n 2: $out"
+lr=$(sed -n 's/.*learning rate \([0-9.e-]*\).*/\1/p' <<<"$out")
+steps=$(sed -n 's/.* \([0-9]*\) steps$/\1/p' <<<"$out")
+[ -n "$lr" ] && [ "$steps" = 6 ] || fail "dpo: no plan line: $out"
+compare "$tmp/dpo1" "$tmp/dpo2"
 echo ok
