@@ -21,6 +21,15 @@ CFLAGS += -DFTUNE_HAVE_DNNL
 LDLIBS += -ldnnl
 endif
 
+# Open MPI (libopenmpi-dev) brings data-parallel training (`mpirun -n N ftune train`, see
+# src/train/data_parallel.h); without it ftune trains in one process and refuses an mpirun launch
+# of several. MPI=0 builds without it even where it is installed.
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+CFLAGS += -DFTUNE_HAVE_MPI $(shell mpicc --showme:compile)
+LDLIBS += $(shell mpicc --showme:link)
+endif
+
 BUILD = build
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*/*.c) $(wildcard src/*.c))
 # The web console's pages (src/console/), embedded as byte arrays in a generated C file

@@ -8,10 +8,12 @@ set -euo pipefail
 
 DEB_PACKAGES=(build-essential libopenblas-openmp-dev libdnnl-dev libjansson-dev libpcre2-dev libsqlite3-dev
               libmicrohttpd-dev libcurl4-openssl-dev libssl-dev pkg-config ca-certificates python3 python3-pip unzip
-              chromium chromium-driver libpq-dev postgresql)
+              chromium chromium-driver libpq-dev postgresql libopenmpi-dev openmpi-bin iproute2)
 # libpq-dev: the store's PostgreSQL backend (ftune serve --database); postgresql: the server binaries
 # (initdb, pg_ctl) the tests start a throwaway cluster with (tests/pg_cluster.sh); its own service
-# is not used.
+# is not used. Open MPI (libopenmpi-dev, openmpi-bin) for data-parallel training under mpirun,
+# iproute2 for its test across network namespaces (tests/cli/train_mpi.sh); the Makefile builds
+# without MPI where it is absent.
 # The official OpenAI SDK is the end-to-end tests' and the demo's client; Selenium drives headless
 # Chromium to check that `ftune eval --html` renders; jsonschema validates structured outputs in the
 # e2e tests (all pinned: the versions tested).

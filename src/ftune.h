@@ -506,6 +506,34 @@ const FtTokenLogprob *ft_reply_logprobs(const FtReply *r, int *n);
 /* Tokens generated so far, stop tokens included (what usage's completion_tokens counts). */
 int ft_reply_tokens(const FtReply *r);
 
+/* ---------------------------------------------------------------- data-parallel training (MPI) */
+
+/* The processes of one `mpirun -n N ftune ...` job, training one adapter together: each runs its
+ * share of every batch, the gradients are summed over them (one MPI_Allreduce per step), and each
+ * takes the same optimizer step. Only a process started by mpirun joins (a plain process never
+ * initialises MPI). Once per process, before training; one thread calls these. */
+typedef struct FtParallel FtParallel;
+
+/* Joins the MPI job this process was launched in: *out is this rank, or NULL when mpirun did not
+ * start it (then train alone). FT_ERR_UNSUPPORTED when mpirun started several processes of an
+ * ftune built without MPI. */
+int ft_parallel_join(FtParallel **out, FtError *err);
+int ft_parallel_rank(const FtParallel *p); /* 0..size-1; 0 for NULL */
+int ft_parallel_size(const FtParallel *p); /* 1 for NULL */
+/* Leaves the job after a clean run (every rank calls it) and frees p; NULL is a no-op. */
+void ft_parallel_leave(FtParallel *p);
+/* After a failure on this rank, ends every rank of the job with status (the others would wait for
+ * this one forever); returns for NULL or a job of one (the caller exits itself). */
+void ft_parallel_abort(FtParallel *p, int status);
+
+typedef struct {
+    long n_reductions;  /* gradient reductions (one per optimizer step) */
+    double bytes;       /* the gradient bytes each reduced */
+    double wait_s;      /* total time waiting for the slowest rank before them */
+    double reduce_s;    /* total time in the reductions themselves */
+} FtParallelTiming;
+void ft_parallel_timing(const FtParallel *p, FtParallelTiming *t); /* zeros for NULL */
+
 /* ---------------------------------------------------------------- training */
 
 typedef struct {
@@ -605,6 +633,10 @@ typedef struct {
     FtTrainReadyFn on_ready;     /* may be NULL */
     FtTrainFn on_step;           /* may be NULL */
     void *user;                  /* passed to on_ready and on_step */
+    FtParallel *parallel;        /* the MPI ranks training together (ft_parallel_join), NULL: alone.
+                                  * Every rank calls ft_train with the same parameters and files;
+                                  * rank 0 alone writes out_dir and calls on_ready and on_step (their
+                                  * stop requests reach every rank) */
 } FtTrainParams;
 
 /* The defaults `ftune train` uses: rank 8, alpha 16, no dropout, every target, auto

@@ -3,7 +3,9 @@
  * PEFT layout, with checkpoints and results.csv, a progress bar on a terminal (plain log lines
  * otherwise), and Ctrl-C stopping at a step boundary with a usable checkpoint. A client of the
  * public engine API (ftune.h): the run is one ft_train; this file parses the arguments and prints
- * the data report, the plan, the progress and the outcome. */
+ * the data report, the plan, the progress and the outcome. Under `mpirun -n N` every process runs
+ * this command and trains its share of each batch (ft_parallel_join); rank 0 alone prints the plan,
+ * the progress and the outcome, with the time the gradient reductions took. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,9 @@ static void usage(void) {
             "preference pairs (input, preferred_output, non_preferred_output) and the adapter is trained by DPO\n"
             "against the base model, with --beta in (0, 2] (auto: 0.1). --target: q,k,v,o,gate,up,down\n"
             "or all (the default). Ctrl-C stops at the next step and leaves a checkpoint to --resume from.\n"
-            "--precision: the base-weight products in fp32 or bf16 (auto: bf16 where the CPU has AMX).\n");
+            "--precision: the base-weight products in fp32 or bf16 (auto: bf16 where the CPU has AMX).\n"
+            "Under mpirun -n N (an ftune built with Open MPI) the N processes share every batch and write\n"
+            "one adapter (rank 0 writes DIR).\n");
 }
 
 typedef struct {
@@ -123,6 +127,19 @@ static int params_from_args(const Args *a, FtTrainParams *p) {
     return 0;
 }
 
+/* Rank 0's summary of the gradient reductions of a run on several ranks. */
+static void print_parallel(const FtParallel *par) {
+    FtParallelTiming t;
+    ft_parallel_timing(par, &t);
+    if (!t.n_reductions) return;
+    fprintf(stderr,
+            "data parallel: %d ranks, %.2f MB of gradients per step, allreduce %.2f ms/step, "
+            "waiting for the slowest rank %.2f ms/step\n",
+            ft_parallel_size(par), t.bytes / 1e6, 1e3 * t.reduce_s / t.n_reductions, 1e3 * t.wait_s / t.n_reductions);
+}
+
+static int train_with(const Args *a, FtParallel *par);
+
 int cmd_train(int argc, char **argv) {
     Args a;
     int status;
@@ -131,25 +148,44 @@ int cmd_train(int argc, char **argv) {
         usage();
         return EXIT_BAD_INPUT;
     }
+    FtParallel *par;
+    FtError err = {0};
+    if (ft_parallel_join(&par, &err)) {
+        fprintf(stderr, "ftune train: %s\n", err.msg);
+        return 1;
+    }
+    status = train_with(&a, par);
+    if (status) ft_parallel_abort(par, status); /* the other ranks would wait for this one */
+    ft_parallel_leave(par);
+    return status;
+}
+
+static int train_with(const Args *a, FtParallel *par) {
     FtTrainParams p;
     ft_train_params_default(&p);
-    if (params_from_args(&a, &p)) return EXIT_BAD_INPUT;
+    if (params_from_args(a, &p)) return EXIT_BAD_INPUT;
+    p.parallel = par;
+    bool root = ft_parallel_rank(par) == 0;
+    char who[64] = "ftune train";
+    if (ft_parallel_size(par) > 1)
+        snprintf(who, sizeof who, "ftune train (rank %d of %d)", ft_parallel_rank(par), ft_parallel_size(par));
     TrainView view = {.params = &p};
     p.on_ready = on_ready;
     p.on_step = on_step;
     p.user = &view;
     FtError err = {0};
+    int status;
     /* the other values were range-checked above (ranges within the engine's): only the target
      * list, the method and beta can be refused here, before the model is loaded */
     if (ft_train_params_check(&p, &err)) {
-        fprintf(stderr, "ftune train: %s\n", err.msg);
+        fprintf(stderr, "%s: %s\n", who, err.msg);
         return EXIT_BAD_INPUT;
     }
     FtPrecision precision;
-    if (cli_precision_parse(&a, &precision)) return EXIT_BAD_INPUT;
+    if (cli_precision_parse(a, &precision)) return EXIT_BAD_INPUT;
     FtModel *m;
-    if (ft_model_load(args_get(&a, "model"), &m, &err)) {
-        fprintf(stderr, "ftune train: %s\n", err.msg);
+    if (ft_model_load(args_get(a, "model"), &m, &err)) {
+        fprintf(stderr, "%s: %s\n", who, err.msg);
         return EXIT_BAD_INPUT;
     }
     if ((status = cli_precision_apply(m, precision))) {
@@ -164,10 +200,12 @@ int cmd_train(int argc, char **argv) {
     }
     ft_model_free(m);
     if (trc) {
-        if (res.stage < FT_TRAIN_RUN) print_loaded(&res, &p);
-        fprintf(stderr, "ftune train: %s\n", err.msg);
+        if (res.stage < FT_TRAIN_RUN && root) print_loaded(&res, &p);
+        fprintf(stderr, "%s: %s\n", who, err.msg);
         return res.stage < FT_TRAIN_RUN || err.code == FT_ERR_ARG || err.code == FT_ERR_FORMAT ? EXIT_BAD_INPUT : 1;
     }
+    if (!root) return 0;
+    print_parallel(par);
     if (res.step < res.total_steps)
         fprintf(stderr, "stopped at step %ld of %ld; resume with --resume %s/checkpoint-%ld\n", res.step,
                 res.total_steps, p.out_dir, res.step);

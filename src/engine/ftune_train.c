@@ -6,6 +6,7 @@
  * results.csv, the final adapter). It converts the public parameters, reports and per-step
  * metrics and records the stage it reached; it does not print anything (the caller's callbacks
  * do). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../data/validate.h"
@@ -15,6 +16,43 @@
 #include "../train/hyperparams.h"
 #include "../train/trainer.h"
 #include "ftune_internal.h"
+
+struct FtParallel {
+    DataParallel *dp;
+};
+
+int ft_parallel_join(FtParallel **out, FtError *err) {
+    if (!out) return ft_err_set(err, FT_ERR_ARG, "ft_parallel_join: NULL argument");
+    *out = NULL;
+    Err e = {0};
+    DataParallel *dp;
+    if (dp_join(&dp, &e)) return ft_err_from(err, &e);
+    if (!dp) return 0;
+    if (!(*out = calloc(1, sizeof **out))) {
+        dp_abort(dp, 1);
+        dp_leave(dp);
+        return ft_err_set(err, FT_ERR_NOMEM, "out of memory");
+    }
+    (*out)->dp = dp;
+    return 0;
+}
+
+int ft_parallel_rank(const FtParallel *p) { return dp_rank(p ? p->dp : NULL); }
+int ft_parallel_size(const FtParallel *p) { return dp_size(p ? p->dp : NULL); }
+
+void ft_parallel_leave(FtParallel *p) {
+    if (!p) return;
+    dp_leave(p->dp);
+    free(p);
+}
+
+void ft_parallel_abort(FtParallel *p, int status) { dp_abort(p ? p->dp : NULL, status); }
+
+void ft_parallel_timing(const FtParallel *p, FtParallelTiming *t) {
+    DpTiming d;
+    dp_timing(p ? p->dp : NULL, &d);
+    *t = (FtParallelTiming){d.n_reductions, d.bytes, d.wait_s, d.reduce_s};
+}
 
 #define FT_TRAIN_FALLBACK_LENGTH 2048 /* max_length when the model states no context length */
 
@@ -128,7 +166,9 @@ int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtEr
     if (dpo && ref_dir && peft_load(m, ref_dir, &reference, &e)) goto done;
     res->stage = FT_TRAIN_RUN;
     rc = 0;
-    if (p->on_ready && p->on_ready(res, p->user)) goto done;
+    DataParallel *dp = p->parallel ? p->parallel->dp : NULL;
+    /* rank 0 reports; whether to train at all is every rank's decision */
+    if (dp_any(dp, dp_rank(dp) == 0 && p->on_ready && p->on_ready(res, p->user))) goto done;
     TrainConfig cfg;
     trainer_config_init(&cfg, &hp, p->seed);
     cfg.eval_every = p->eval_every;
@@ -138,6 +178,7 @@ int ft_train(const FtModel *fm, const FtTrainParams *p, FtTrainResult *res, FtEr
     cfg.n_threads = p->n_threads;
     cfg.dpo_beta = (float)res->beta;
     cfg.dpo_reference = reference; /* NULL for a new adapter: the base model */
+    cfg.dp = dp;
     StepRelay relay = {p->on_step, p->user};
     TrainProgress progress = {0};
     rc = trainer_run(m, lora, &train, valid.n ? &valid : NULL, &cfg, p->resume_dir, relay_step, &relay, &progress, &e);

@@ -4,10 +4,22 @@
 #include <math.h>
 #include <string.h>
 
+#define CLIP_CHUNKS 64 /* partial sums of the gradient norm, added in order */
+
 double adamw_clip_grads(Lora *l, float clip_norm) {
-    double ss = 0;
-#pragma omp parallel for reduction(+ : ss) schedule(static)
-    for (size_t i = 0; i < l->n_params; i++) ss += (double)l->grads[i] * l->grads[i];
+    /* a fixed split into chunks summed in a fixed order: the same norm whatever the thread count
+     * and timing (an OpenMP reduction combines in finishing order), so that MPI ranks holding the
+     * same gradients clip them the same, bit for bit */
+    double part[CLIP_CHUNKS] = {0}, ss = 0;
+    size_t per = (l->n_params + CLIP_CHUNKS - 1) / CLIP_CHUNKS;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < CLIP_CHUNKS; c++) {
+        size_t end = (c + 1) * per < l->n_params ? (c + 1) * per : l->n_params;
+        double sum = 0;
+        for (size_t i = c * per; i < end; i++) sum += (double)l->grads[i] * l->grads[i];
+        part[c] = sum;
+    }
+    for (int c = 0; c < CLIP_CHUNKS; c++) ss += part[c];
     double norm = sqrt(ss);
     if (clip_norm > 0) {
         double coef = clip_norm / (norm + 1e-6);

@@ -32,12 +32,19 @@ int dpo_reference_logps(TrainState *ts, Lora *policy, Lora *ref, const TrainSet 
 
 int dpo_batch(TrainState *ts, const TrainSet *set, const int *idx, int n, const double *ref_logp, float beta,
               bool backward, uint64_t dropout_seed, TrainSeq *seqs, DpoStats *st, Err *err) {
-    double nll[2 * n];
-    float weight[2 * n];
+    return dpo_batch_share(ts, set, idx, NULL, n, n, ref_logp, beta, backward, dropout_seed, seqs, st, err);
+}
+
+int dpo_batch_share(TrainState *ts, const TrainSet *set, const int *idx, const int *pos, int n, int n_batch,
+                    const double *ref_logp, float beta, bool backward, uint64_t dropout_seed, TrainSeq *seqs,
+                    DpoStats *st, Err *err) {
+    double nll[2 * n + 1];
+    float weight[2 * n + 1];
     /* the current sums: the preferred replies, then the rejected ones (their token statistics apart) */
     for (int i = 0; i < n; i++) {
-        seqs[i] = seq_of(&set->ex[idx[i]], dropout_seed ^ (2 * (uint64_t)i));
-        seqs[n + i] = seq_of(&set->rejected[idx[i]], dropout_seed ^ (2 * (uint64_t)i + 1));
+        uint64_t p = pos ? (uint64_t)pos[i] : (uint64_t)i;
+        seqs[i] = seq_of(&set->ex[idx[i]], dropout_seed ^ (2 * p));
+        seqs[n + i] = seq_of(&set->rejected[idx[i]], dropout_seed ^ (2 * p + 1));
     }
     StepStats chosen = {0}, rejected = {0};
     if (train_batch_weighted(ts, seqs, n, NULL, 0.0f, false, &chosen, nll, err) ||
@@ -62,5 +69,5 @@ int dpo_batch(TrainState *ts, const TrainSet *set, const int *idx, int n, const 
     st->n_pairs += n;
     if (!backward) return 0;
     StepStats ignored = {0};
-    return train_batch_weighted(ts, seqs, 2 * n, weight, 1.0f / n, true, &ignored, NULL, err);
+    return train_batch_weighted(ts, seqs, 2 * n, weight, 1.0f / n_batch, true, &ignored, NULL, err);
 }

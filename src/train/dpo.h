@@ -38,4 +38,11 @@ int dpo_reference_logps(TrainState *ts, Lora *policy, Lora *ref, const TrainSet 
 int dpo_batch(TrainState *ts, const TrainSet *set, const int *idx, int n, const double *ref_logp, float beta,
               bool backward, uint64_t dropout_seed, TrainSeq *seqs, DpoStats *st, Err *err);
 
+/* As dpo_batch for this process's share of a batch of n_batch pairs (data-parallel training):
+ * pos[i] is pair idx[i]'s position in the batch (its dropout seeds derive from it) and the gradient
+ * is that of the mean over all n_batch pairs, so the shares' gradients sum to the batch's. */
+int dpo_batch_share(TrainState *ts, const TrainSet *set, const int *idx, const int *pos, int n, int n_batch,
+                    const double *ref_logp, float beta, bool backward, uint64_t dropout_seed, TrainSeq *seqs,
+                    DpoStats *st, Err *err);
+
 #endif

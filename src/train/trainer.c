@@ -104,30 +104,55 @@ static int pack_rows(const TrainSet *train, int batch_size) {
 
 #define EVAL_PACK 64 /* validation examples handed to one train_batch call */
 
-/* Loss and token accuracy over examples idx[0..n) of set (no gradients); seqs holds EVAL_PACK. */
-static int evaluate(TrainState *ts, TrainSeq *seqs, const TrainSet *set, const int *idx, int n, double *loss,
-                    double *acc, Err *err) {
+/* Sums a step's or a validation pass's statistics over the MPI ranks (each ran its share). */
+static void sum_stats(DataParallel *dp, StepStats *st) {
+    double v[3] = {st->loss_sum, st->n_tokens, st->n_correct};
+    dp_sum_doubles(dp, v, 3);
+    *st = (StepStats){v[0], (int)v[1], (int)v[2]};
+}
+
+/* Loss and token accuracy over examples idx[0..n) of set (no gradients); seqs holds EVAL_PACK.
+ * With several MPI ranks each runs every size-th example and the sums are shared. */
+static int evaluate(TrainState *ts, DataParallel *dp, TrainSeq *seqs, const TrainSet *set, const int *idx, int n,
+                    double *loss, double *acc, Err *err) {
     StepStats st = {0};
-    for (int b = 0; b < n; b += EVAL_PACK) {
-        int k = n - b < EVAL_PACK ? n - b : EVAL_PACK;
-        for (int i = 0; i < k; i++) {
-            const TrainExample *e = &set->ex[idx ? idx[b + i] : b + i];
-            seqs[i] = (TrainSeq){e->ids, e->mask, e->len, 0};
+    int k = 0;
+    for (int i = dp_rank(dp); i < n; i += dp_size(dp)) {
+        const TrainExample *e = &set->ex[idx[i]];
+        seqs[k++] = (TrainSeq){e->ids, e->mask, e->len, 0};
+        if (k == EVAL_PACK || i + dp_size(dp) >= n) {
+            if (train_batch(ts, seqs, k, 1.0f, false, &st, err)) return -1;
+            k = 0;
         }
-        if (train_batch(ts, seqs, k, 1.0f, false, &st, err)) return -1;
     }
+    sum_stats(dp, &st);
     *loss = st.n_tokens ? st.loss_sum / st.n_tokens : 0;
     *acc = st.n_tokens ? (double)st.n_correct / st.n_tokens : 0;
     return 0;
 }
 
-/* The DPO loss over pairs idx[0..n) of set and the token accuracy of their preferred replies. */
-static int evaluate_dpo(TrainState *ts, TrainSeq *seqs, const TrainSet *set, const int *idx, int n,
+/* The same for DPO's statistics. */
+static void sum_dpo_stats(DataParallel *dp, DpoStats *st) {
+    double v[9] = {st->loss_sum, st->chosen_reward_sum, st->rejected_reward_sum, st->n_pairs, st->n_ordered,
+                   st->chosen.loss_sum, st->chosen.n_tokens, st->chosen.n_correct, (double)st->trained_tokens};
+    dp_sum_doubles(dp, v, 9);
+    *st = (DpoStats){v[0], v[1], v[2], (int)v[3], (int)v[4], {v[5], (int)v[6], (int)v[7]}, (long)v[8]};
+}
+
+/* The DPO loss over pairs idx[0..n) of set and the token accuracy of their preferred replies (each
+ * MPI rank runs every size-th pair). */
+static int evaluate_dpo(TrainState *ts, DataParallel *dp, TrainSeq *seqs, const TrainSet *set, const int *idx, int n,
                         const double *ref_logp, float beta, double *loss, double *acc, Err *err) {
     DpoStats st = {0};
-    for (int b = 0; b < n; b += EVAL_PACK)
-        if (dpo_batch(ts, set, idx + b, n - b < EVAL_PACK ? n - b : EVAL_PACK, ref_logp, beta, false, 0, seqs, &st, err))
-            return -1;
+    int share[EVAL_PACK], k = 0;
+    for (int i = dp_rank(dp); i < n; i += dp_size(dp)) {
+        share[k++] = idx[i];
+        if (k == EVAL_PACK || i + dp_size(dp) >= n) {
+            if (dpo_batch(ts, set, share, k, ref_logp, beta, false, 0, seqs, &st, err)) return -1;
+            k = 0;
+        }
+    }
+    sum_dpo_stats(dp, &st);
     *loss = st.n_pairs ? st.loss_sum / st.n_pairs : 0;
     *acc = st.chosen.n_tokens ? (double)st.chosen.n_correct / st.chosen.n_tokens : 0;
     return 0;
@@ -237,6 +262,9 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
                 const char *resume_dir, TrainCallback cb, void *user, TrainProgress *progress, Err *err) {
     memset(progress, 0, sizeof *progress);
     if (train->n <= 0) return err_set(err, ERR_ARG, "no training examples");
+    DataParallel *dp = cfg->dp;
+    int rank = dp_rank(dp), n_ranks = dp_size(dp);
+    bool writer = rank == 0; /* the one rank that writes out_dir and reports */
     omp_set_num_threads(ops_threads(cfg->n_threads));
     if (cfg->batch_size < 1 || cfg->n_epochs < 1) return err_set(err, ERR_ARG, "batch size and epochs must be >= 1");
     bool dpo = cfg->dpo_beta > 0;
@@ -248,12 +276,14 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         for (int i = 0; i < train->n; i++) max_len = tr[i].len > max_len ? tr[i].len : max_len;
         for (int i = 0; va && i < valid->n; i++) max_len = va[i].len > max_len ? va[i].len : max_len;
     }
-    if (cfg->out_dir && mkdir(cfg->out_dir, 0755) != 0 && errno != EEXIST)
+    if (writer && cfg->out_dir && mkdir(cfg->out_dir, 0755) != 0 && errno != EEXIST)
         return err_set(err, ERR_IO, "%s: cannot create: %s", cfg->out_dir, strerror(errno));
     if (resume_dir && load_checkpoint(m, lora, resume_dir, progress, err)) return -1;
 
     TrainState *ts;
-    if (train_state_new(m, lora, max_len, pack_rows(train, cfg->batch_size), &ts, err)) return -1;
+    /* each rank runs at most ceil(batch_size / n_ranks) examples of a batch */
+    if (train_state_new(m, lora, max_len, pack_rows(train, (cfg->batch_size + n_ranks - 1) / n_ranks), &ts, err))
+        return -1;
     /* DPO: both replies of each pair */
     TrainSeq *seqs = fault_malloc(2 * (size_t)(cfg->batch_size > EVAL_PACK ? cfg->batch_size : EVAL_PACK) * sizeof(TrainSeq));
     long per_epoch = (train->n + cfg->batch_size - 1) / cfg->batch_size;
@@ -301,23 +331,33 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         uint64_t seed = (cfg->seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)progress->step << 24);
         StepStats st = {0};
         DpoStats ds = {0};
+        /* this rank's share: every n_ranks-th example of the batch (lengths are similar within a
+         * batch), its gradient scaled by the whole batch's trained tokens (DPO: pairs) so that the sum
+         * over ranks is the batch's mean gradient; dropout seeds follow the example, not the rank */
+        int share[cfg->batch_size], share_pos[cfg->batch_size], k = 0;
+        for (int i = first; i < last; i++) {
+            if ((i - first) % n_ranks == rank) share[k] = order[i], share_pos[k++] = i - first;
+            tokens_processed += train->ex[order[i]].len + (dpo ? train->rejected[order[i]].len : 0);
+        }
         if (dpo) {
-            rc = dpo_batch(ts, train, order + first, last - first, ref_train, cfg->dpo_beta, true, seed ^ (uint64_t)first,
-                           seqs, &ds, err);
-            for (int i = first; i < last; i++) tokens_processed += train->ex[order[i]].len + train->rejected[order[i]].len;
+            rc = dpo_batch_share(ts, train, share, share_pos, k, last - first, ref_train, cfg->dpo_beta, true,
+                                 seed ^ (uint64_t)first, seqs, &ds, err);
         } else {
-            for (int i = first; i < last; i++) {
-                const TrainExample *e = &train->ex[order[i]];
-                seqs[i - first] = (TrainSeq){e->ids, e->mask, e->len, seed ^ (uint64_t)i};
-                tokens_processed += e->len;
+            for (int j = 0; j < k; j++) {
+                const TrainExample *e = &train->ex[share[j]];
+                seqs[j] = (TrainSeq){e->ids, e->mask, e->len, seed ^ (uint64_t)(first + share_pos[j])};
             }
-            rc = train_batch(ts, seqs, last - first, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
+            rc = train_batch(ts, seqs, k, batch_tokens ? 1.0f / batch_tokens : 0.0f, true, &st, err);
         }
         if (rc) break;
+        dp_sum_floats(dp, lora->grads, lora->n_params); /* (n_params): one buffer, one allreduce */
+        if (dpo) sum_dpo_stats(dp, &ds);
+        else sum_stats(dp, &st);
         TrainMetrics mt = {0};
         mt.grad_norm = adamw_clip_grads(lora, cfg->adam.clip_norm);
         mt.lr = lr_schedule(cfg->adam.lr, progress->step, warmup, total);
         adamw_step(lora, &cfg->adam, mt.lr, progress->step + 1);
+        if (dp_check_every_step(dp) && (rc = dp_check_same(dp, lora->params, lora->n_params, "the adapter", err))) break;
         progress->step++;
         progress->tokens_seen += dpo ? ds.trained_tokens : st.n_tokens;
         mt.step = progress->step;
@@ -338,9 +378,9 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         bool epoch_end = progress->step % per_epoch == 0;
         if (valid_idx && (epoch_end || (cfg->eval_every > 0 && progress->step % cfg->eval_every == 0))) {
             int n_eval = epoch_end ? valid->n : n_valid_interval;
-            rc = dpo ? evaluate_dpo(ts, seqs, valid, valid_idx, n_eval, ref_valid, cfg->dpo_beta, &mt.valid_loss,
+            rc = dpo ? evaluate_dpo(ts, dp, seqs, valid, valid_idx, n_eval, ref_valid, cfg->dpo_beta, &mt.valid_loss,
                                     &mt.valid_accuracy, err)
-                     : evaluate(ts, seqs, valid, valid_idx, n_eval, &mt.valid_loss, &mt.valid_accuracy, err);
+                     : evaluate(ts, dp, seqs, valid, valid_idx, n_eval, &mt.valid_loss, &mt.valid_accuracy, err);
             mt.has_valid = true;
             mt.full_valid = epoch_end;
         }
@@ -353,23 +393,25 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         if (epoch_end) progress->epoch = epoch + 1;
         bool stop = (cfg->stop && __atomic_load_n(cfg->stop, __ATOMIC_RELAXED)) || (progress->step == total);
         char ckpt[4096] = "";
-        if (cfg->out_dir && (epoch_end || stop)) {
+        if (writer && cfg->out_dir && (epoch_end || stop)) {
             if (save_checkpoint(lora, cfg, progress, ckpt, sizeof ckpt, err) ||
                 write_results_csv(cfg->out_dir, rows, n_rows, err)) {
                 rc = -1;
                 break;
             }
         }
-        if (cb && cb(&mt, ckpt[0] ? ckpt : NULL, user)) stop = true;
+        if (writer && cb && cb(&mt, ckpt[0] ? ckpt : NULL, user)) stop = true;
+        stop = dp_any(dp, stop); /* a stop (Ctrl-C, the callback) on any rank stops them all here */
         if (stop && progress->step < total) {
-            if (cfg->out_dir && !ckpt[0] &&
+            if (writer && cfg->out_dir && !ckpt[0] &&
                 (save_checkpoint(lora, cfg, progress, ckpt, sizeof ckpt, err) ||
                  write_results_csv(cfg->out_dir, rows, n_rows, err)))
                 rc = -1;
             break;
         }
     }
-    if (!rc && cfg->out_dir) rc = peft_save(lora, cfg->out_dir, cfg->base_model, err);
+    if (!rc) rc = dp_check_same(dp, lora->params, lora->n_params, "the trained adapter", err);
+    if (!rc && writer && cfg->out_dir) rc = peft_save(lora, cfg->out_dir, cfg->base_model, err);
     free(order);
     free(seqs);
     free(valid_idx);

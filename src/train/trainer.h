@@ -2,8 +2,9 @@
  * batches (seeded), gradient accumulation over a batch, clipping, AdamW with warm-up and linear
  * decay, validation at intervals and at each epoch's end, OpenAI-style metrics through a callback,
  * and a checkpoint (adapter + optimizer state) at the end of every epoch, resumable. Same seed and
- * threads give the same loss curve bit for bit. Reading JSONL and rendering templates is
- * dataset.h's job; this file sees only token ids and loss masks. */
+ * threads give the same loss curve bit for bit. Under MPI (cfg->dp) the ranks split every batch and
+ * sum their gradients (data_parallel.h). Reading JSONL and rendering templates is dataset.h's job;
+ * this file sees only token ids and loss masks. */
 #ifndef FTUNE_TRAINER_H
 #define FTUNE_TRAINER_H
 
@@ -13,6 +14,7 @@
 #include "../model/lora.h"
 #include "../model/model.h"
 #include "adamw.h"
+#include "data_parallel.h"
 #include "hyperparams.h"
 
 typedef struct {
@@ -44,6 +46,10 @@ typedef struct {
     int n_threads;         /* the run's thread budget (<= 0: every core), set on the calling thread */
     float dpo_beta;        /* > 0: DPO (dpo.h) with this beta on the pairs of train and valid; 0: SFT */
     Lora *dpo_reference;   /* DPO's reference: a frozen adapter of the same shape, or NULL for the base model */
+    DataParallel *dp;      /* the MPI ranks sharing every batch (data_parallel.h), or NULL: this process
+                            * alone. Each rank runs every size-th example of a batch, the gradients and
+                            * statistics are summed over the ranks, every rank takes the same AdamW step;
+                            * rank 0 alone writes out_dir and calls the callback */
 } TrainConfig;
 
 typedef struct {
