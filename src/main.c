@@ -19,6 +19,7 @@ static const Command COMMANDS[] = {
     {"pull", cmd_pull, "download a model from the Hugging Face Hub into the models directory"},
     {"export", cmd_export, "merge an adapter into its model, as a Hugging Face directory"},
     {"validate", cmd_validate, "check a fine-tuning dataset (JSONL) and describe it"},
+    {"dataset", cmd_dataset, "add retrieved examples to a chat JSONL (dataset add-context)"},
     {"eval", cmd_eval, "compare models on a held-out chat set (accuracy, tokens, latency)"},
     {"serve", cmd_serve, "run the OpenAI-compatible fine-tuning and chat server"},
     {"alias", cmd_alias, "set, remove or list model aliases in a server's data directory"},

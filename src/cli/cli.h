@@ -18,5 +18,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_alias(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
 
 #endif

@@ -15,20 +15,22 @@
 #include "progress.h"
 
 static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot", "labels",
+                                           "retrieve", "k", "embedding-model",
                                            "base-url", "api-key", "normalize", "max-tokens", "temperature",
                                            "seed", "limit", "threads", "json", "html", "precision", "record",
                                            "via-evals-api", NULL};
-static const char *const CANDIDATE_OPTIONS[] = {"model", "adapter", "system-file", "fewshot", "labels", "base-url", "api-key"};
+static const char *const CANDIDATE_OPTIONS[] = {"model",  "adapter",  "system-file", "fewshot",
+                                                "labels", "retrieve", "base-url",    "api-key"};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune eval --data HELDOUT.jsonl\n"
             "                  --candidate NAME --model PATH|ID [--adapter DIR] [--system-file FILE] [--fewshot FILE]\n"
-            "                                   [--labels FILE]\n"
+            "                                   [--labels FILE] [--retrieve FILE]\n"
             "                                   [--base-url URL [--api-key KEY]]\n"
             "                  [--candidate NAME ...]... [--normalize none|trim|case] [--max-tokens N]\n"
             "                  [--temperature T] [--seed N] [--limit N] [--threads N] [--json FILE] [--html FILE]\n"
-            "                  [--via-evals-api]\n"
+            "                  [--via-evals-api] [--k N] [--embedding-model DIR]\n"
             "                  [" CLI_PRECISION_USAGE "]\n"
             "       ftune eval --data PROMPTS.jsonl --record OUT.jsonl --candidate NAME --model ID --base-url URL ...\n"
             "Each example's last assistant message is the expected answer; the messages before it are the\n"
@@ -39,6 +41,9 @@ static void usage(void) {
             "prompt. --labels constrains the reply to the answers of a chat JSONL (e.g. the training file): a\n"
             "structured-output candidate (locally by constrained decoding; remotely as a json_schema response_format\n"
             "{\"label\": one of them}). Generation is greedy unless --temperature is given. Default normalisation: trim.\n"
+            "--retrieve puts before each prompt the --k (default 3) most similar examples of a chat JSONL (e.g. the\n"
+            "training file), by the sentence embeddings of their user turns (--embedding-model, default\n"
+            "models/all-MiniLM-L6-v2): the retrieved few-shot baseline.\n"
             "--via-evals-api runs each --base-url candidate as one run of its endpoint's Evals API (ftune serve's or\n"
             "OpenAI's) and scores its output items as the direct path scores its answers.\n"
             "--record runs one candidate (typically the hosted model being replaced, through --base-url) and writes\n"
@@ -58,6 +63,7 @@ static int set_field(EvalCandidate *c, const char *name, const char *value) {
                 : strcmp(name, "system-file") == 0 ? c->system_file
                 : strcmp(name, "fewshot") == 0     ? c->fewshot_file
                 : strcmp(name, "labels") == 0      ? c->labels_file
+                : strcmp(name, "retrieve") == 0    ? c->retrieve_file
                 : strcmp(name, "base-url") == 0    ? c->base_url
                                                    : c->api_key;
     size_t cap = strcmp(name, "api-key") == 0 ? sizeof c->api_key : sizeof c->model;
@@ -119,7 +125,7 @@ int cmd_eval(int argc, char **argv) {
     if (args_parse_command(&a, argc, argv, "eval", flags, EVAL_OPTIONS, usage, &status)) return status;
     EvalReport *r = calloc(1, sizeof *r);
     if (!r) return 1;
-    long max_tokens = 64, limit = 0, threads = 0, seed = 0;
+    long max_tokens = 64, limit = 0, threads = 0, seed = 0, k = 3;
     double temperature = 0;
     FtPrecision precision = FT_PRECISION_AUTO;
     int rc = EXIT_BAD_INPUT;
@@ -127,6 +133,7 @@ int cmd_eval(int argc, char **argv) {
         parse_norm(args_get(&a, "normalize"), &r->norm) || args_int(&a, "max-tokens", &max_tokens, 1, 1 << 20) ||
         args_int(&a, "limit", &limit, 0, EVAL_MAX_EXAMPLES) || args_int(&a, "threads", &threads, 0, 1024) ||
         args_int(&a, "seed", &seed, 0, 0x7fffffffffffffffl) || args_float(&a, "temperature", &temperature, 0, 2) ||
+        args_int(&a, "k", &k, 1, 64) ||
         cli_precision_parse(&a, &precision)) {
         if (!r->n_cands) usage();
         free(r);
@@ -145,7 +152,9 @@ int cmd_eval(int argc, char **argv) {
     }
     Progress bar;
     EvalRunOptions o = {(int)max_tokens, (float)temperature, (uint64_t)seed, (int)threads, (int)precision,
-                        &cli_interrupted, on_progress, &bar};
+                        &cli_interrupted, args_get(&a, "embedding-model") ? args_get(&a, "embedding-model")
+                                                                          : "models/all-MiniLM-L6-v2",
+                        (int)k, on_progress, &bar};
     cli_catch_interrupt();
     for (int i = 0; i < r->n_cands && !cli_interrupted; i++) {
         EvalCandidate *c = &r->cands[i];

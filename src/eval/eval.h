@@ -29,6 +29,8 @@ typedef struct {
     char fewshot_file[1024];    /* chat JSONL whose examples are put before each prompt, "" = none */
     char labels_file[1024];     /* chat JSONL whose answers are the labels the reply is constrained to
                                  * (structured output), "" = free text */
+    char retrieve_file[1024];   /* chat JSONL pool: each prompt gets its k most similar examples before
+                                 * it (retrieved few-shot), "" = none */
     char precision[FT_PRECISION_WHY_MAX]; /* local: the precision it ran at and why, "" = remote */
 
     /* results, per example (n of the set) */

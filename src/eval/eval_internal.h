@@ -10,11 +10,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "../retrieval/nearest.h"
 #include "eval.h"
-
-/* Reads a chat JSONL file (the project's JSONL reader: line numbers, BOM, CRLF) into a list of
- * message arrays, one per non-blank line; at most limit (<= 0: all). */
-int eval_read_chat_jsonl(const char *path, long limit, json_t ***out, long *n_out, Err *err);
+#include "eval_run.h"
 
 typedef struct {
     char *system;          /* replacement system prompt, or NULL */
@@ -23,15 +21,19 @@ typedef struct {
     json_t *labels;        /* the answers a reply is constrained to (array of strings), or NULL */
     FtGrammar *grammar;    /* local: the labels as a grammar */
     json_t *response_format; /* remote: the labels as a json_schema response format */
+    NearestIndex *nearest; /* the retrieval pool, or NULL */
+    int k;                 /* examples retrieved per prompt */
 } EvalPromptStyle;
 
-/* Loads c's system file, few-shot file and labels (as a grammar for a local candidate, a
- * json_schema response format {"label": one of them} for a remote one). */
-int eval_style_load(const EvalCandidate *c, EvalPromptStyle *ps, Err *err);
+/* Loads c's system file, few-shot file, labels (as a grammar for a local candidate, a json_schema
+ * response format {"label": one of them} for a remote one) and retrieval pool (embedded with
+ * o->embedding_model). */
+int eval_style_load(const EvalCandidate *c, const EvalRunOptions *o, EvalPromptStyle *ps, Err *err);
 void eval_style_free(EvalPromptStyle *ps);
 /* The messages sent for one example: system (replaced when the candidate has one), few-shot
- * turns, then the example's own turns (a new reference). */
-json_t *eval_build_prompt(const EvalPromptStyle *ps, json_t *prompt);
+ * turns, the retrieved examples' turns (the most similar last, next to the question), then the
+ * example's own turns (a new reference); NULL with err when retrieval fails. */
+json_t *eval_build_prompt(const EvalPromptStyle *ps, json_t *prompt, Err *err);
 /* The answer in a reply to the labels' response format ({"label": ...}): heap, or NULL when the
  * reply is not that. */
 char *eval_label_of_reply(const char *reply);

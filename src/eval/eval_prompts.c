@@ -105,7 +105,25 @@ static int labels_constraint(EvalPromptStyle *ps, bool remote, Err *err) {
     return rc ? err_set(err, fe.code, "%s", fe.msg) : 0;
 }
 
-int eval_style_load(const EvalCandidate *c, EvalPromptStyle *ps, Err *err) {
+/* The candidate's retrieval pool, embedded. */
+static int pool_load(const EvalCandidate *c, const EvalRunOptions *o, EvalPromptStyle *ps, Err *err) {
+    json_t **pool;
+    long n;
+    if (eval_read_chat_jsonl(c->retrieve_file, 0, &pool, &n, err)) return -1;
+    ps->nearest = calloc(1, sizeof *ps->nearest);
+    int rc = ps->nearest ? nearest_build(o->embedding_model, pool, n, o->threads, ps->nearest, err)
+                         : err_set(err, ERR_NOMEM, "out of memory");
+    if (rc) {
+        free(ps->nearest);
+        ps->nearest = NULL;
+    }
+    for (long i = 0; i < n; i++) json_decref(pool[i]);
+    free(pool);
+    ps->k = o->k > 0 ? o->k : 3;
+    return rc;
+}
+
+int eval_style_load(const EvalCandidate *c, const EvalRunOptions *o, EvalPromptStyle *ps, Err *err) {
     memset(ps, 0, sizeof *ps);
     size_t len;
     if (c->system_file[0] && file_read_all(c->system_file, (size_t)1 << 24, &ps->system, &len, err)) return -1;
@@ -114,6 +132,7 @@ int eval_style_load(const EvalCandidate *c, EvalPromptStyle *ps, Err *err) {
     if (c->fewshot_file[0] && eval_read_chat_jsonl(c->fewshot_file, 0, &ps->fewshot, &ps->n_fewshot, err)) return -1;
     if (c->labels_file[0] && (labels_load(c->labels_file, &ps->labels, err) || labels_constraint(ps, c->base_url[0], err)))
         return -1;
+    if (c->retrieve_file[0] && pool_load(c, o, ps, err)) return -1;
     return 0;
 }
 
@@ -122,6 +141,8 @@ void eval_style_free(EvalPromptStyle *ps) {
     json_decref(ps->labels);
     json_decref(ps->response_format);
     ft_grammar_free(ps->grammar);
+    if (ps->nearest) nearest_free(ps->nearest);
+    free(ps->nearest);
     for (long i = 0; i < ps->n_fewshot; i++) json_decref(ps->fewshot[i]);
     free(ps->fewshot);
 }
@@ -134,7 +155,16 @@ static bool is_system(json_t *m) {
 
 /* The messages sent for one example: system (replaced when the candidate has one), few-shot
  * turns, then the example's own turns. */
-json_t *eval_build_prompt(const EvalPromptStyle *ps, json_t *prompt) {
+static void append_turns(json_t *out, json_t *example) {
+    for (size_t k = 0; k < json_array_size(example); k++)
+        if (!is_system(json_array_get(example, k))) json_array_append(out, json_array_get(example, k));
+}
+
+json_t *eval_build_prompt(const EvalPromptStyle *ps, json_t *prompt, Err *err) {
+    long near[64];
+    int n_near = 0;
+    if (ps->nearest && (n_near = nearest_find(ps->nearest, prompt, ps->k < 64 ? ps->k : 64, -1, near, err)) < 0)
+        return NULL;
     json_t *out = json_array();
     if (ps->system) {
         json_array_append_new(out, json_pack("{s:s, s:s}", "role", "system", "content", ps->system));
@@ -142,11 +172,9 @@ json_t *eval_build_prompt(const EvalPromptStyle *ps, json_t *prompt) {
         for (size_t k = 0; k < json_array_size(prompt); k++)
             if (is_system(json_array_get(prompt, k))) json_array_append(out, json_array_get(prompt, k));
     }
-    for (long f = 0; f < ps->n_fewshot; f++)
-        for (size_t k = 0; k < json_array_size(ps->fewshot[f]); k++)
-            if (!is_system(json_array_get(ps->fewshot[f], k))) json_array_append(out, json_array_get(ps->fewshot[f], k));
-    for (size_t k = 0; k < json_array_size(prompt); k++)
-        if (!is_system(json_array_get(prompt, k))) json_array_append(out, json_array_get(prompt, k));
+    for (long f = 0; f < ps->n_fewshot; f++) append_turns(out, ps->fewshot[f]);
+    for (int j = n_near - 1; j >= 0; j--) append_turns(out, ps->nearest->examples[near[j]]);
+    append_turns(out, prompt);
     return out;
 }
 

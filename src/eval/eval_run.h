@@ -29,6 +29,10 @@ typedef struct {
  * ends its prompt before it. */
 int eval_set_load(EvalReport *r, const char *path, long limit, bool prompts_only, EvalSet *set, Err *err);
 
+/* Reads a chat JSONL file (the project's JSONL reader: line numbers, BOM, CRLF) into a list of
+ * message arrays (each line's "messages"), one per non-blank line; at most limit (<= 0: all). */
+int eval_read_chat_jsonl(const char *path, long limit, json_t ***out, long *n_out, Err *err);
+
 /* Writes c's answers as a held-out chat JSONL at path (crash-safely): one line per example that
  * got an answer, {"messages": its prompt + {"role": "assistant", "content": the answer}}, in the
  * set's order; *written: how many (the others' requests failed). */
@@ -42,6 +46,8 @@ typedef struct {
     int threads;                /* local inference threads (<= 0: every core) */
     int precision;              /* local candidates' FtPrecision (auto, fp32, bf16) */
     const volatile int *stop;   /* set by Ctrl-C: stop after the current example */
+    const char *embedding_model; /* the sentence encoder of --retrieve candidates */
+    int k;                      /* examples retrieved per prompt */
     void (*progress)(void *user, const EvalCandidate *c, long done, long total);
     void *user;
 } EvalRunOptions;

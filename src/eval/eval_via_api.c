@@ -44,11 +44,18 @@ static int call(EvalHttp *h, EvalCandidate *c, const char *method, const char *p
     return 0;
 }
 
-static json_t *rows_of(const EvalSet *set, const EvalReport *r, const EvalPromptStyle *ps) {
+static json_t *rows_of(const EvalSet *set, const EvalReport *r, const EvalPromptStyle *ps, EvalCandidate *c) {
     json_t *rows = json_array();
-    for (long i = 0; i < set->n; i++)
-        json_array_append_new(rows, json_pack("{s:{s:o, s:s}}", "item", "messages", eval_build_prompt(ps, set->prompts[i]),
-                                              "expected", r->expected[i]));
+    for (long i = 0; i < set->n; i++) {
+        Err err = {0};
+        json_t *msgs = eval_build_prompt(ps, set->prompts[i], &err);
+        if (!msgs) {
+            snprintf(c->error, sizeof c->error, "example %ld: %.400s", i + 1, err.msg);
+            json_decref(rows);
+            return NULL;
+        }
+        json_array_append_new(rows, json_pack("{s:{s:o, s:s}}", "item", "messages", msgs, "expected", r->expected[i]));
+    }
     return rows;
 }
 
@@ -150,7 +157,7 @@ int eval_run_candidate_via_evals(const EvalSet *set, const EvalReport *r, EvalCa
     EvalPromptStyle ps;
     EvalHttp h;
     double t0 = clock_now_s();
-    if (eval_style_load(c, &ps, &err) || eval_http_open(&h, c->api_key, &err)) {
+    if (eval_style_load(c, o, &ps, &err) || eval_http_open(&h, c->api_key, &err)) {
         snprintf(c->error, sizeof c->error, "%s", err.msg);
         eval_style_free(&ps);
         return 0;
@@ -159,7 +166,8 @@ int eval_run_candidate_via_evals(const EvalSet *set, const EvalReport *r, EvalCa
     char run_path[512] = "";
     if (body && call(&h, c, "POST", "/evals", body, &ev) == 0) {
         json_decref(body);
-        body = run_body(c, &ps, o, rows_of(set, r, &ps));
+        json_t *rows = rows_of(set, r, &ps, c);
+        body = rows ? run_body(c, &ps, o, rows) : NULL;
         char runs[300];
         snprintf(runs, sizeof runs, "/evals/%s/runs", json_string_value(json_object_get(ev, "id")));
         if (body && call(&h, c, "POST", runs, body, &run) == 0)

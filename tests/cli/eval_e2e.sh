@@ -3,7 +3,8 @@
 # a held-out set: the base model with a replacement system prompt (local), the fine-tuned adapter
 # (local) and the base model served by `ftune serve` (through --base-url). The JSON and HTML
 # reports are produced, the HTML renders in headless Chromium with its charts and one confusion
-# heat map per candidate, --labels keeps every reply within the training file's answers (locally
+# heat map per candidate, --retrieve lengthens prompts by the retrieved examples and dataset
+# add-context writes them into a training file, --labels keeps every reply within the training file's answers (locally
 # and served), and a missing model or an unreachable endpoint fails only its own candidate (exit
 # 1, the other results still reported).
 set -uo pipefail
@@ -62,6 +63,32 @@ import json, sys
 plain, shots = json.load(open(sys.argv[1]))["candidates"]
 assert shots["mean_prompt_tokens"] > plain["mean_prompt_tokens"] + 3 * 20, (plain, shots)
 PY
+
+# retrieval: --retrieve puts the k most similar training examples before each prompt; dataset
+# add-context writes them into a training file (never an example itself, their answers weight 0)
+if [ -f models/all-MiniLM-L6-v2/model.safetensors ]; then
+    ./build/ftune eval --data "$tmp/held.jsonl" --max-tokens 1 --limit 3 --k 2 --candidate plain --model $M \
+        --candidate retrieved --model $M --retrieve "$tmp/train.jsonl" --json "$tmp/ret.json" >/dev/null 2>"$tmp/ret.log" ||
+        fail "eval --retrieve: $(cat "$tmp/ret.log")"
+    ./build/ftune dataset add-context --pool "$tmp/train.jsonl" --in "$tmp/train.jsonl" --out "$tmp/ctx.jsonl" --k 2 \
+        2>"$tmp/ctx.log" || fail "dataset add-context: $(cat "$tmp/ctx.log")"
+    python3 - "$tmp/ret.json" "$tmp/ctx.jsonl" "$tmp/train.jsonl" <<'PY' || fail "retrieval"
+import json, sys
+plain, ret = json.load(open(sys.argv[1]))["candidates"]
+assert ret["mean_prompt_tokens"] > plain["mean_prompt_tokens"] + 2 * 15, (plain, ret)
+ctx = [json.loads(l)["messages"] for l in open(sys.argv[2])]
+orig = [json.loads(l)["messages"] for l in open(sys.argv[3])]
+assert len(ctx) == len(orig) == 30
+for c, o in zip(ctx, orig):
+    assert c[0] == o[0] and c[-2:] == o[-2:], c  # system first, the example's own turns last
+    extra = c[1:-2]
+    assert len(extra) == 4 and [m["role"] for m in extra] == ["user", "assistant"] * 2, extra
+    assert all(m.get("weight") == 0 for m in extra if m["role"] == "assistant"), extra
+    assert all(m["content"] != o[1]["content"] for m in extra if m["role"] == "user"), "retrieved itself"
+PY
+else
+    echo "skip: retrieval (models/all-MiniLM-L6-v2 is missing)"
+fi
 
 # structured output: --labels constrains every reply to one of the training file's answers, locally
 # (a grammar) and through the server (a json_schema response format whose label is the answer)

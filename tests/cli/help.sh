@@ -2,7 +2,7 @@
 # Every command answers --help (and -h) with its usage on stderr and exit status 0; a missing
 # required option is a usage error with exit status 2.
 set -uo pipefail
-for c in chat tokenize embed info train validate export serve eval keys pull; do
+for c in chat tokenize embed info train validate export serve eval keys pull dataset; do
     for h in --help -h; do
         out=$(./build/ftune $c $h 2>&1)
         rc=$?
