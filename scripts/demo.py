@@ -3,9 +3,12 @@
 
 Starts `ftune serve` on a temporary data directory, validates and uploads the support-triage
 training set, fine-tunes SmolLM2-135M-Instruct with default settings while printing the job's
-progress, then runs `ftune eval` on the held-out validation set with candidates served by the same
-server: the base model with the bloated baseline prompt, the same with its answer constrained to the
-training file's labels (structured output), and the fine-tuned model with the short system message. Prints the comparison and leaves an HTML report.
+progress, fine-tunes a second time on the same data with retrieved examples as context (`ftune
+dataset add-context`), then runs `ftune eval` on the held-out validation set with every alternative
+served by the same server: the base model with the bloated baseline prompt, the same with its answer
+constrained to the training file's labels (structured output), the base model with the 3 most
+similar training examples before each ticket (retrieved few-shot), the fine-tuned model with the
+short system message, and the second fine-tuned model with the same retrieval. Prints the comparison and leaves an HTML report.
 
 Data: ../shared/data/support-triage when present, else rebuilt from BANKING77's public training
 split by scripts/make_support_triage.py (see that folder's README)."""
@@ -126,8 +129,23 @@ def main():
             f"multiplier {hp.learning_rate_multiplier}, {job.trained_tokens} trained tokens, "
             f"{time.time() - t_train:.0f} s")
 
+        # fine-tuned + retrieval: the same data with each example's 3 most similar training examples
+        # before it (their answers not trained), then evaluated with the same retrieval
+        train_ctx = os.path.join(args.out, "train_with_context.jsonl")
+        log(f"4b. ftune dataset add-context: {train_ctx} (3 retrieved examples each), fine-tuned the same way")
+        subprocess.run([FTUNE, "dataset", "add-context", "--pool", train, "--in", train, "--out", train_ctx, "--k", "3"],
+                       check=True)
+        f_ctx = client.files.create(file=open(train_ctx, "rb"), purpose="fine-tune")
+        client.files.wait_for_processing(f_ctx.id)
+        t_train = time.time()
+        job_ctx = follow_job(client, client.fine_tuning.jobs.create(training_file=f_ctx.id, model=BASE_MODEL,
+                                                                    suffix="support-triage-rag").id)
+        if job_ctx.status != "succeeded":
+            sys.exit(f"demo: the job ended {job_ctx.status}: {job_ctx.error}")
+        log(f"   {job_ctx.fine_tuned_model}: {job_ctx.trained_tokens} trained tokens, {time.time() - t_train:.0f} s")
+
         log(f"5. ftune eval on {valid}: base model + long prompt, the same constrained to the training labels "
-            f"(structured output), fine-tuned + short system message")
+            f"(structured output), base model + 3 retrieved examples, fine-tuned, fine-tuned + retrieval")
         report_json = os.path.join(args.out, "report.json")
         report_html = os.path.join(args.out, "report.html")
         cmd = [FTUNE, "eval", "--data", valid,
@@ -135,7 +153,11 @@ def main():
                "--system-file", baseline_prompt,
                "--candidate", "base + long prompt + structured output", "--model", BASE_MODEL, "--base-url", base_url,
                "--system-file", baseline_prompt, "--labels", train,
+               "--candidate", "base + retrieved few-shot", "--model", BASE_MODEL, "--base-url", base_url,
+               "--retrieve", train,
                "--candidate", "fine-tuned", "--model", job.fine_tuned_model, "--base-url", base_url,
+               "--candidate", "fine-tuned + retrieval", "--model", job_ctx.fine_tuned_model, "--base-url", base_url,
+               "--retrieve", train,
                "--json", report_json, "--html", report_html]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
