@@ -34,7 +34,7 @@ BASE = "tiny-qwen2"
 GIVEN = [("Paris", "Paris"), ("4", "4"), ("blue", "blue"), ("cold", "cold"), ("Jupiter", "It is JUPITER"),
          ("8", "8 legs"), ("red", "Red."), ("green", "blue"), ("seven", "6"), ("dog", "cat")]
 ITEMS_PAGE = 10
-LONG_ROWS = 600  # x 48 tokens on tiny-qwen2: a run that lasts long enough to watch and cancel on a fast machine
+LONG_ROWS = 4000  # x 200 tokens on tiny-qwen2: a run that lasts minutes even on a quiet machine (it is cancelled)
 
 
 class Ctx:
@@ -223,7 +223,7 @@ def test_live_cancel_and_delete(c):
     runs list; the first's counts grow on its page without a reload, and its Cancel button stops it."""
     rows = [{"item": {"question": "Count to one hundred, slowly. %d" % i, "answer": "x"}} for i in range(LONG_ROWS)]
     long_ds = {"type": "completions", "model": BASE, "input_messages": {"type": "template", "template": [
-        {"role": "user", "content": "{{item.question}}"}]}, "sampling_params": {"max_completion_tokens": 48},
+        {"role": "user", "content": "{{item.question}}"}]}, "sampling_params": {"max_completion_tokens": 200},
         "source": {"type": "file_content", "content": rows}}
     running = c.client.evals.runs.create(c.eval.id, name="long", data_source=long_ds)
     queued = c.client.evals.runs.create(c.eval.id, name="behind it", data_source=long_ds)
