@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
     if (!mkdtemp(dir)) die("mkdtemp", "failed");
     Store *s;
     Err err = {0};
-    if (store_open(dir, &s, &err)) die("store", err.msg);
+    if (store_open(dir, NULL, &s, &err)) die("store", err.msg);
     Rng r;
     rng_seed(&r, 42);
     VectorStoreRecord v = {.created_at = 1, .last_active_at = 1};
