@@ -1,6 +1,8 @@
 /* test_main.c: runs the registered C unit tests and prints "N passed, N failed" last. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,8 +65,17 @@ static int by_name(const void *a, const void *b) {
     return strcmp(((const TestCase *)a)->name, ((const TestCase *)b)->name);
 }
 
+/* Some tests write fixed paths under /tmp (/tmp/ftune_trainer_a, ...): two runs at once on one machine
+ * (two checkouts) would overwrite each other's files, so a run waits for the other to finish. */
+#define TEST_LOCK "/tmp/ftune_unit_tests.lock"
+
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
+    int lock = open(TEST_LOCK, O_RDWR | O_CREAT, 0666);
+    if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "another unit test run holds %s: waiting for it\n", TEST_LOCK);
+        flock(lock, LOCK_EX);
+    }
     qsort(tests, n_tests, sizeof tests[0], by_name);
     int passed = 0, failed = 0, skipped = 0;
     for (int i = 0; i < n_tests; i++) {
