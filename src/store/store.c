@@ -168,6 +168,11 @@ void store_copy(char *dst, size_t size, const char *src) {
 
 void store_col_text(DbStmt *st, int i, char *dst, size_t size) { store_copy(dst, size, db_column_text(st, i)); }
 
+char *store_col_heap_text(DbStmt *st, int i) {
+    const char *t = db_column_text(st, i);
+    return strdup(t ? t : "");
+}
+
 long long store_col_int(DbStmt *st, int i, long long null_value) {
     return db_column_is_null(st, i) ? null_value : db_column_int64(st, i);
 }

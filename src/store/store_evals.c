@@ -40,8 +40,7 @@ static void read_row(DbStmt *st, void *rec) {
     o->created_at = store_col_int(st, 3, 0);
     store_col_text(st, 4, o->status, sizeof o->status);
     o->item_index = store_col_int(st, 5, -1);
-    const char *t = (const char *)db_column_text(st, 6);
-    o->body = strdup(t ? t : "");
+    o->body = store_col_heap_text(st, 6);
 }
 
 static int bad_kind(Store *s, EvalKind kind, Err *err) {

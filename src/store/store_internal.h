@@ -63,6 +63,8 @@ void store_bind_opt_text(DbStmt *st, int i, const char *v);
 void store_bind_opt_int(DbStmt *st, int i, long long v, long long null_value);
 /* Column i copied into dst (size bytes, NUL-terminated, cut at a UTF-8 boundary); NULL -> "". */
 void store_col_text(DbStmt *st, int i, char *dst, size_t size);
+/* Column i as a heap string (NULL -> ""; NULL only when out of memory): the caller frees it. */
+char *store_col_heap_text(DbStmt *st, int i);
 /* Column i as an integer; null_value when it is NULL. */
 long long store_col_int(DbStmt *st, int i, long long null_value);
 /* Copies src (NULL = "") into dst of size bytes, truncating at a UTF-8 boundary. */

@@ -25,11 +25,6 @@ int store_responses_schema(Store *s, Err *err) {
                       "create the responses table", err);
 }
 
-static char *col_heap_text(DbStmt *st, int i) {
-    const char *t = (const char *)db_column_text(st, i);
-    return strdup(t ? t : "");
-}
-
 static void read_response_row(DbStmt *st, void *rec) {
     ResponseRecord *r = rec;
     store_col_text(st, 0, r->id, sizeof r->id);
@@ -38,8 +33,8 @@ static void read_response_row(DbStmt *st, void *rec) {
     store_col_text(st, 3, r->model, sizeof r->model);
     store_col_text(st, 4, r->status, sizeof r->status);
     store_col_text(st, 5, r->previous_response_id, sizeof r->previous_response_id);
-    r->body = col_heap_text(st, 6);
-    r->input = col_heap_text(st, 7);
+    r->body = store_col_heap_text(st, 6);
+    r->input = store_col_heap_text(st, 7);
 }
 
 int store_response_create(Store *s, const ResponseRecord *r, Err *err) {

@@ -494,8 +494,7 @@ int store_vs_text_search(Store *s, const char *store_id, const char *query, int 
 static void read_chunk(DbStmt *st, void *rec) {
     void **out = rec;
     store_col_text(st, 0, out[0], STORE_ID_MAX);
-    const char *t = db_column_text(st, 1);
-    *(char **)out[1] = strdup(t ? t : "");
+    *(char **)out[1] = store_col_heap_text(st, 1);
 }
 
 int store_vs_chunk(Store *s, int64_t id, char file_id[STORE_ID_MAX], char **text, Err *err) {
