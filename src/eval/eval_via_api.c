@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../core/clock.h"
 #include "eval_internal.h"
@@ -18,11 +17,6 @@
 
 #define POLL_S 0.2
 #define ITEMS_PAGE 100
-
-static void pause_s(double s) {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
 
 /* A request whose answer must be 2xx JSON: 0 with *out, else -1 with c->error. */
 static int call(EvalHttp *h, EvalCandidate *c, const char *method, const char *path, json_t *body, json_t **out) {
@@ -105,7 +99,7 @@ static int wait_run(EvalHttp *h, EvalCandidate *c, const char *path, const EvalS
             snprintf(c->error, sizeof c->error, "stopped: the run %.400s was canceled", path);
             return -1;
         }
-        pause_s(POLL_S);
+        clock_sleep_s(POLL_S);
     }
 }
 

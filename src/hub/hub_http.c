@@ -9,7 +9,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
+
+#include "../core/clock.h"
 
 #define ERROR_BODY_MAX 2048
 
@@ -253,11 +254,6 @@ static bool transient(CURLcode cc, long status) {
            cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM;
 }
 
-static void sleep_s(double s) {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 int hub_download(const HubConfig *c, const char *url, const char *path, long long total, HubProgressFn progress,
                  void *ctx, Err *err) {
     double wait = c->retry_wait_s > 0 ? c->retry_wait_s : 1.0;
@@ -301,7 +297,7 @@ int hub_download(const HubConfig *c, const char *url, const char *path, long lon
             rc = answer_error(&t, url, url, err);
         free(t.body);
         if (rc != 1) return rc;
-        sleep_s(wait);
+        clock_sleep_s(wait);
         wait *= 2;
     }
 }
