@@ -69,13 +69,17 @@ typedef struct {
 
 /* ---- inference callbacks (the inference thread) ---- */
 
+/* The current run is being cancelled, or the server stops. */
+static bool cancelled(EvalRunner *r) {
+    pthread_mutex_lock(&r->mu);
+    bool c = r->cancel_current || r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return c;
+}
+
 static int on_piece(void *user, int choice, const char *text, size_t len, const InferLogprob *lp, int n_lp) {
     (void)choice, (void)text, (void)len, (void)lp, (void)n_lp;
-    GenSlot *g = user;
-    pthread_mutex_lock(&g->runner->mu);
-    int stop = g->runner->cancel_current || g->runner->stop;
-    pthread_mutex_unlock(&g->runner->mu);
-    return stop;
+    return cancelled(((GenSlot *)user)->runner);
 }
 
 static void on_choice_done(void *user, int choice, const FtGenResult *res, int cached) {
@@ -102,13 +106,7 @@ static void on_done(void *user, int status, const char *code, const char *messag
     pthread_mutex_unlock(&g->runner->mu);
 }
 
-static bool is_cancelled(void *user) {
-    GenSlot *g = user;
-    pthread_mutex_lock(&g->runner->mu);
-    bool stop = g->runner->cancel_current || g->runner->stop;
-    pthread_mutex_unlock(&g->runner->mu);
-    return stop;
-}
+static bool is_cancelled(void *user) { return cancelled(((GenSlot *)user)->runner); }
 
 /* ---- the run's object ---- */
 
@@ -151,9 +149,10 @@ static int save_run(Run *run, const char *status, json_t *error, Err *err) {
 static void tally_item(Tally *t, json_t *item) {
     json_t *sample = json_object_get(item, "sample"), *results = json_object_get(item, "results");
     json_t *error = json_object_get(sample, "error"), *usage = json_object_get(sample, "usage");
+    const char *status = json_string_value(json_object_get(item, "status"));
     t->total++;
     if (json_is_object(error)) t->errored++;
-    else if (strcmp(json_string_value(json_object_get(item, "status")) ? json_string_value(json_object_get(item, "status")) : "", "pass") == 0) t->passed++;
+    else if (status && strcmp(status, "pass") == 0) t->passed++;
     else t->failed++;
     for (size_t i = 0; i < json_array_size(results) && i < t->n_crit; i++) {
         if (json_is_true(json_object_get(json_array_get(results, i), "passed"))) t->crit_passed[i]++;
@@ -387,13 +386,6 @@ static int submit_row(Run *run, GenSlot *g, long long index, Err *err) {
     g->busy = true;
     inference_submit(run->r->srv->inference, req);
     return 0;
-}
-
-static bool cancelled(EvalRunner *r) {
-    pthread_mutex_lock(&r->mu);
-    bool c = r->cancel_current || r->stop;
-    pthread_mutex_unlock(&r->mu);
-    return c;
 }
 
 /* A finished slot's row graded and stored (unless the run is being cancelled or stopped). */

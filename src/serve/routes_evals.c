@@ -262,10 +262,8 @@ void route_eval_runs_create(Ctx *c) {
         api_errorf(c, 500, "server_error", NULL, NULL, "out of memory");
         return;
     }
-    json_incref(obj); /* answered by put_and_answer; kept to wake the runner only when stored */
     put_and_answer(c, EVAL_OBJ_RUN, obj, ev.id, "queued");
     eval_runner_wake(c->srv->evals);
-    json_decref(obj);
     store_eval_clear(&ev);
 }
 
