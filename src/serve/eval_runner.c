@@ -360,10 +360,9 @@ static int submit_row(Run *run, GenSlot *g, long long index, Err *err) {
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
         if (sampling(run, KEYS[i]) && !json_is_null(sampling(run, KEYS[i]))) json_object_set(body, KEYS[i], sampling(run, KEYS[i]));
     if (!json_object_get(body, "seed")) json_object_set_new(body, "seed", json_integer(42)); /* OpenAI's default here */
-    int cap = run->r->srv->cfg.max_tokens;
-    if (!json_object_get(body, "max_completion_tokens") && cap > 0)
-        json_object_set_new(body, "max_completion_tokens",
-                            json_integer(cap < INFERENCE_DEFAULT_MAX_TOKENS ? cap : INFERENCE_DEFAULT_MAX_TOKENS));
+    long long bound = generation_default_max_tokens(run->r->srv);
+    if (!json_object_get(body, "max_completion_tokens") && bound > 0)
+        json_object_set_new(body, "max_completion_tokens", json_integer(bound));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     ChatRequest cr;
@@ -501,10 +500,8 @@ static int prepare(Run *run, Err *err) {
         if (!run->stored) rc = err_set(err, ERR_NOMEM, "out of memory");
     }
     if (!rc && run->model) {
-        Server *srv = run->r->srv;
-        int found = registry_resolve(run->r->store, srv->cfg.model_dirs, srv->cfg.n_model_dirs, run->model, &run->m, err);
-        if (found == STORE_NOT_FOUND || (found == 0 && run->m.project[0] && strcmp(run->m.project, run->project) != 0))
-            rc = err_set(err, ERR_ARG, "the model '%s' does not exist", run->model);
+        int found = generation_find_model(run->r->srv, run->r->store, run->project, run->model, &run->m, err);
+        if (found == STORE_NOT_FOUND) rc = err_set(err, ERR_ARG, "the model '%s' does not exist", run->model);
         else if (found) rc = -1;
     }
     if (!rc) rc = load_done(run, err);

@@ -3,6 +3,7 @@
 #include "generation.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "server.h"
 
@@ -52,10 +53,15 @@ int generation_resolve_model(Ctx *c, const char *name, ModelInfo *m) {
     return -1;
 }
 
+int generation_find_model(const Server *srv, Store *s, const char *project, const char *name, ModelInfo *m, Err *err) {
+    int rc = registry_resolve(s, srv->cfg.model_dirs, srv->cfg.n_model_dirs, name, m, err);
+    if (rc == 0 && m->project[0] && strcmp(m->project, project) != 0) rc = STORE_NOT_FOUND; /* another project's */
+    return rc;
+}
+
 int generation_lookup_model(Ctx *c, const char *name, ModelInfo *m) {
     Err err = {0};
-    int rc = registry_resolve(c->store, c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, name, m, &err);
-    if (rc == 0 && !api_visible(c, m->project)) rc = STORE_NOT_FOUND; /* another project's fine-tuned model */
+    int rc = generation_find_model(c->srv, c->store, c->project, name, m, &err);
     if (rc == 0) return 0;
     if (rc == STORE_NOT_FOUND) {
         char msg[3 * STORE_NAME_MAX];
@@ -75,9 +81,13 @@ int generation_max_tokens(Ctx *c, long long asked, const char *param, long long 
                    "--max-tokens).", param, asked, cap);
         return -1;
     }
-    *out = asked;
-    if (cap > 0 && asked == 0) *out = cap < INFERENCE_DEFAULT_MAX_TOKENS ? cap : INFERENCE_DEFAULT_MAX_TOKENS;
+    *out = asked ? asked : generation_default_max_tokens(c->srv);
     return 0;
+}
+
+long long generation_default_max_tokens(const Server *srv) {
+    int cap = srv->cfg.max_tokens;
+    return cap <= 0 ? 0 : cap < INFERENCE_DEFAULT_MAX_TOKENS ? cap : INFERENCE_DEFAULT_MAX_TOKENS;
 }
 
 const char *generation_model_name(const ModelInfo *m, const char *name) { return m->alias[0] ? m->id : name; }
