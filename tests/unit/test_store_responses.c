@@ -109,7 +109,7 @@ TEST(store_response_migrate_from_4) {
     REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
     store_close(s);
     if (test_on_postgres()) { /* no PostgreSQL database had version 4; a newer one is refused */
-        test_pg_sql(dir, "UPDATE schema_version SET version = 8", NULL, 0);
+        test_pg_sql(dir, "UPDATE schema_version SET version = 9", NULL, 0);
         CHECK(store_open(dir, test_database(dir), &s, &err) == -1 && strstr(err.msg, "newer"));
         store_close(s);
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
