@@ -3,7 +3,8 @@
  * worker first, then the oldest queued one), leases (a live lease is never taken, an expired one
  * is, a worker takes its own back at once), the heartbeat's renewal, a stop that hands the jobs
  * on at once, a worker's write refused once another holds its job, worker ids refused while a
- * live worker holds them, and four connections claiming 40 jobs at once with none claimed twice. */
+ * live worker holds them, four connections claiming 40 jobs at once with none claimed twice, and
+ * the jobs channel (PostgreSQL: a new job, a status change and a stopping worker wake a listener). */
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -217,5 +218,29 @@ TEST(store_workers_concurrent_claims_take_each_job_once) {
     long long done = 0;
     Err err = {0};
     CHECK(store_job_count_by_status(s, NULL, st, 1, &done, &err) == 0 && done == RACE_JOBS);
+    close_and_remove(s, dir);
+}
+
+TEST(store_workers_jobs_channel_notifies) {
+    char dir[] = "/tmp/ftune_test_workers_XXXXXX";
+    Store *s = open_fresh(dir), *other = NULL;
+    REQUIRE(s);
+    Err err = {0};
+    REQUIRE(store_open(dir, test_database(dir), &other, &err) == 0);
+    REQUIRE(store_jobs_listen(s, &err) == 0);
+    if (!test_on_postgres()) { /* SQLite has no channel: a wait is a sleep, and says nothing came */
+        CHECK(store_jobs_wait(s, 10, &err) == 0);
+    } else {
+        CHECK(store_jobs_wait(s, 50, &err) == 0); /* nothing yet */
+        add_job(other, "ftjob-n", "validating_files"); /* another connection's new job wakes the listener */
+        CHECK(store_jobs_wait(s, 5000, &err) == 1);
+        CHECK(store_jobs_wait(s, 50, &err) == 0); /* consumed */
+        static const char *const from[] = {"validating_files"};
+        CHECK(store_job_transition(other, "ftjob-n", from, 1, "cancelled", NULL, &err) == 0);
+        CHECK(store_jobs_wait(s, 5000, &err) == 1);
+        CHECK(store_worker_stop(other, "w1", T0, &err) == 0); /* a stopping worker's released jobs */
+        CHECK(store_jobs_wait(s, 5000, &err) == 1);
+    }
+    store_close(other);
     close_and_remove(s, dir);
 }
