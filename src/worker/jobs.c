@@ -33,6 +33,9 @@ struct JobWorker {
     Store *beat_store;     /* the heartbeat thread's connection (opened by jobs_start, which registers) */
     pthread_t validator, trainer, beat;
     volatile int stop_beat; /* read and written atomically: the heartbeat stops after the others */
+    volatile int registered; /* read and written atomically: the worker's row is in the store (a start
+                              * on a full disk registers later, from the heartbeat thread; the
+                              * validator and trainer claim nothing before) */
     pthread_mutex_t mu;
     pthread_cond_t wake;
     unsigned long wakeups;
@@ -54,6 +57,7 @@ static long long now_ms(void) {
 /* Whether jobs_stop was called (the threads poll it; the trainer also stops at the next step). */
 static bool stopping(const JobWorker *w) { return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) != 0; }
 static void set_stopping(JobWorker *w) { __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE); }
+static bool registered(const JobWorker *w) { return __atomic_load_n(&w->registered, __ATOMIC_ACQUIRE) != 0; }
 
 static void log_err(const char *what, const Err *err) { fprintf(stderr, "ftune serve: %s: %s\n", what, err->msg); }
 
@@ -231,7 +235,8 @@ static void *validator_main(void *arg) {
     if (!s) return NULL;
     JobRecord *job = &w->validator_job;
     while (!stopping(w)) {
-        int rc = store_job_claim(s, STORE_CLAIM_VALIDATE, w->id, now_ms(), w->lease_ms, job, NULL, &err);
+        int rc = registered(w) ? store_job_claim(s, STORE_CLAIM_VALIDATE, w->id, now_ms(), w->lease_ms, job, NULL, &err)
+                               : STORE_NOT_FOUND;
         if (rc == 0 && validate_job(w, s, job) == 0) continue;
         if (rc < 0) log_err("validator", &err);
         if (store_file_purge_expired(s, now_s(), NULL, &err)) log_err("removing expired files", &err);
@@ -768,13 +773,21 @@ static void *trainer_main(void *arg) {
     JobRecord *job = &w->trainer_job;
     StoreClaim claim;
     bool pending = false; /* *job failed but could not be recorded (a full disk): retried each poll */
+    bool said_no_room = false;
     while (!stopping(w)) {
         if (pending) {
             pending = record_failure(s, job, "running", false) != 0;
             if (pending) wait_for_work(w, &seen);
             continue;
         }
-        int rc = store_job_claim(s, STORE_CLAIM_TRAIN, w->id, now_ms(), w->lease_ms, job, &claim, &err);
+        /* a job starts or resumes only with the reserve in place: its failure on a disk it fills
+         * must be recordable (store_reserve.c), or it would stay `running` */
+        bool room = store_reserve_ensure(w->data_dir, &err) == 0;
+        if (!room && !said_no_room) log_err("not taking jobs until there is room for the reserve", &err);
+        said_no_room = !room;
+        int rc = registered(w) && room
+                     ? store_job_claim(s, STORE_CLAIM_TRAIN, w->id, now_ms(), w->lease_ms, job, &claim, &err)
+                     : STORE_NOT_FOUND;
         if (rc == 0) {
             pending = train_job(w, s, job, &claim) != 0;
             continue;
@@ -787,6 +800,14 @@ static void *trainer_main(void *arg) {
 }
 
 static bool beat_stopping(const JobWorker *w) { return __atomic_load_n(&w->stop_beat, __ATOMIC_ACQUIRE) != 0; }
+
+/* Registers the worker (store_worker_register): 0 when done, STORE_CONFLICT while a live worker
+ * holds the id, -1 when it could not be written (a full disk). */
+static int register_worker(JobWorker *w, Store *s, Err *err) {
+    int rc = store_worker_register(s, w->id, w->host, (long)getpid(), now_ms(), w->lease_ms, err);
+    if (rc == 0) __atomic_store_n(&w->registered, 1, __ATOMIC_RELEASE);
+    return rc;
+}
 
 /* The heartbeat: renews the worker's leases every third of the lease, and between beats waits on
  * the store's jobs channel (in slices of JOBS_BEAT_SLICE_MS, so that a stop is prompt), waking the
@@ -807,10 +828,15 @@ static void *beat_main(void *arg) {
             clock_sleep_s(JOBS_BEAT_SLICE_MS / 1000.0);
         }
         if (now_ms() < next) continue;
-        if (store_worker_heartbeat(s, w->id, now_ms(), w->lease_ms, NULL, &err)) log_err("heartbeat", &err);
+        if (!registered(w)) {
+            if (register_worker(w, s, &err) == 0) jobs_notify(w);
+            else log_err("cannot register the worker (trying again)", &err);
+        } else if (store_worker_heartbeat(s, w->id, now_ms(), w->lease_ms, NULL, &err)) {
+            log_err("heartbeat", &err);
+        }
         next = now_ms() + every;
     }
-    if (store_worker_stop(s, w->id, now_ms(), &err)) log_err("cannot end the worker's leases", &err);
+    if (registered(w) && store_worker_stop(s, w->id, now_ms(), &err)) log_err("cannot end the worker's leases", &err);
     store_close(s);
     return NULL;
 }
@@ -841,12 +867,16 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
         free(w);
         return err_set(err, ERR_IO, "%s: cannot create: %s", jobs_dir, strerror(errno));
     }
-    if (store_open(w->data_dir, w->database[0] ? w->database : NULL, &w->beat_store, err) ||
-        store_worker_register(w->beat_store, w->id, w->host, (long)getpid(), now_ms(), w->lease_ms, err)) {
+    /* a live worker with the same id refuses the start; a registration that cannot be written (a
+     * server restarting on a full disk) is tried again by the heartbeat thread */
+    int reg = store_open(w->data_dir, w->database[0] ? w->database : NULL, &w->beat_store, err);
+    if (reg == 0) reg = register_worker(w, w->beat_store, err);
+    if (reg == STORE_CONFLICT || !w->beat_store) {
         store_close(w->beat_store);
         free(w);
         return -1;
     }
+    if (reg) fprintf(stderr, "ftune: cannot register worker %s yet (trying again): %s\n", w->id, err->msg);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->wake, NULL);
     if (pthread_create(&w->beat, NULL, beat_main, w) != 0) {

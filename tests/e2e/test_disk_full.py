@@ -4,8 +4,9 @@ fills the disk while a job trains: the job must end `failed` with an error event
 could not be written (never stay `running`), the API keeps answering, and DELETE /v1/files/{id}
 and DELETE /v1/models/{id} work with the disk still full (the server keeps a reserve,
 <data>/reserve, and deletes a blob or adapter before its row when even that is spent). Then a job cut off by a kill -9 is found at the restart
-with the disk full and no reserve left: the server must not spin (its CPU time stays low), a
-DELETE still works (blob first), and with the room it made the job is recorded `failed`.
+with the disk full and no reserve left: the server must not spin (its CPU time stays low), two
+DELETEs still work (blob first), and once they made room for the reserve the restarted worker takes
+the job again, fills the disk, and its failure is recorded (`failed`, through the reserve).
 Plain script: `python3 tests/e2e/test_disk_full.py`.
 """
 import errno
@@ -168,6 +169,9 @@ def test_restart_on_full_disk(c):
         check(time.time() < deadline, "the reserve was not made again after space was freed")
         time.sleep(0.2)
     c.file2, c.file3 = upload(c), upload(c)
+    big = write_jsonl(os.path.join(c.tmp, "big.jsonl"), [chat_example(i, long=True) for i in range(6000)])
+    with open(big, "rb") as f:  # about 8 MB: room for the reserve (2 MB) again, as a real clean-up makes
+        c.file4 = c.client.files.create(file=f, purpose="fine-tune").id
     job = c.client.fine_tuning.jobs.create(training_file=c.file2, model=BASE, method=LONG_JOB, seed=2).id
     wait_running(c, job)
     c.server.kill_9()
@@ -184,7 +188,11 @@ def test_restart_on_full_disk(c):
     r = c.client.files.delete(c.file3)
     check(r.deleted, "files.delete after the restart on a full disk, no reserve left: %r" % r)
     check(c.client.files.retrieve(c.file2).id == c.file2, "the other upload is gone")
-    j, seen = wait_job(c.client, job, timeout=30, interval=0.3)  # recorded once a delete made room
+    # the restarted worker takes the job again only once the reserve can be made again (so that a
+    # failure on the disk it fills is recorded): a delete of a bigger file makes room for it
+    r = c.client.files.delete(c.file4)
+    check(r.deleted, "a second files.delete on a full disk: %r" % r)
+    j, seen = wait_job(c.client, job, timeout=120, interval=0.3)  # it trains until the disk is full again
     check_failed_for_disk(c, j, "resumed on a full disk")
 
 
