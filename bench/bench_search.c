@@ -151,7 +151,7 @@ int main(int argc, char **argv) {
             if (store_vs_version(s, "vs_bench", &count, &max_id, &err)) die("version", err.msg);
             if (!cached && store_vs_vectors(s, "vs_bench", dim, &ids2, &vecs2, &n2, &err)) die("read", err.msg);
             if (store_vs_text_search(s, "vs_bench", q, 200, &fts_ids, &fts_scores, &n_fts, &err)) die("fts", err.msg);
-            retrieval_rank(vecs2, ids2, n2, dim, qv, fts_ids, fts_scores, n_fts, 10, hits, scratch);
+            retrieval_rank(vecs2, ids2, n2, dim, qv, fts_ids, fts_scores, n_fts, NULL, 0, 10, hits, scratch);
             if (!cached) free(ids2), free(vecs2);
             free(fts_ids), free(fts_scores);
             ft_free(qids);

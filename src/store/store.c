@@ -1,5 +1,5 @@
 /* store.c: opening the data directory and the database (ftune.db in it through db_sqlite.c, or
- * PostgreSQL through db_pg.c; schema version 7 either way: a new database gets it in one
+ * PostgreSQL through db_pg.c; schema version 9 either way: a new database gets it in one
  * transaction), random ids, and the statement helpers the per-resource files share (store_files.c,
  * store_jobs.c, store_events.c, store_aliases.c, store_projects.c, ...). Version 1
  * databases are migrated (checkpoint directories recorded relative to the data directory), version
@@ -8,8 +8,9 @@
  * rows in the default project (version 4: store_projects_schema), and version 1 to 4 ones the
  * jobs' method and beta columns (DPO) and the responses table (version 5: store_responses_schema),
  * and version 1 to 5 ones the Evals API's tables (version 6: store_evals_schema), and version 1 to 6
- * ones the vector store tables (version 7: store_vectors_schema); a database newer than this build is
- * refused. Those migrations are SQLite's: PostgreSQL support began at 6. */
+ * ones the vector store tables (version 7: store_vectors_schema), and version 1 to 8 ones vector
+ * store expiry and file batches (version 9: store_vectors_batches_schema); a database newer than
+ * this build is refused. Those migrations are SQLite's: PostgreSQL support began at 6. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,7 +26,7 @@
 #include "../core/fileio.h"
 #include "store_internal.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 9
 
 /* Constant DDL: each resource has a seq rowid (stable order, even within one second) and a
  * unique text id. Optional values are NULL in the database and "" / 0 / -1 in the records. */
@@ -377,6 +378,7 @@ static int ensure_schema(Store *s, Err *err) {
     if (rc == 0 && v < 6) rc = store_evals_schema(s, err);     /* version 6: the Evals API */
     if (rc == 0 && v < 6) rc = store_jobs_schema(s, err);
     if (rc == 0 && v < 7) rc = store_vectors_schema(s, err);   /* version 7: vector stores */
+    if (rc == 0 && v < 9) rc = store_vectors_batches_schema(s, err); /* version 9: expiry, file batches */
     if (rc == 0 && v < STORE_SCHEMA_VERSION && db_set_schema_version(s->db, STORE_SCHEMA_VERSION))
         rc = store_sql_error(s, "set schema version", err);
     if (rc == 0) return store_exec(s, "COMMIT", "commit schema", err);

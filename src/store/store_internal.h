@@ -46,6 +46,9 @@ int store_evals_schema(Store *s, Err *err);
 /* Creates the vector store tables and their FTS5 index (store_vectors.c; schema version 7). Inside
  * ensure_schema's transaction. */
 int store_vectors_schema(Store *s, Err *err);
+/* Adds a store's expires_days, the file batches table and each file's batch_id (store_vectors.c;
+ * schema version 9). Inside ensure_schema's transaction. */
+int store_vectors_batches_schema(Store *s, Err *err);
 /* Prepares sql on s; on failure fills err naming what. */
 int store_prepare(Store *s, const char *sql, DbStmt **st, const char *what, Err *err);
 /* Steps st once expecting no row (INSERT/UPDATE/DELETE) and finalizes it. */

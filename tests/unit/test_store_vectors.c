@@ -50,7 +50,7 @@ TEST(store_vectors_roundtrip_and_search) {
     VectorStoreRecord g;
     REQUIRE(store_vs_get(s, "vs_a", &g, &err) == 0);
     CHECK(!strcmp(g.name, "kb") && !strcmp(g.project, "proj_1") && !strcmp(g.metadata, "{\"k\":\"v\"}") &&
-          !strcmp(g.model, "all-MiniLM-L6-v2") && g.n_completed == 0 && g.usage_bytes == 0);
+          !strcmp(g.model, "all-MiniLM-L6-v2") && g.counts.completed == 0 && g.counts.usage_bytes == 0);
     CHECK(store_vs_get(s, "vs_none", &g, &err) == STORE_NOT_FOUND);
     VectorStoreRecord *list;
     int n;
@@ -76,13 +76,13 @@ TEST(store_vectors_roundtrip_and_search) {
     REQUIRE(store_vs_file_finish(s, "vs_a", "file-3", NULL, 0, DIM, "not UTF-8", &err) == 0);
     CHECK(store_vs_file_finish(s, "vs_a", "file-1", c2, 1, DIM, NULL, &err) == STORE_NOT_FOUND); /* not in_progress */
     REQUIRE(store_vs_get(s, "vs_a", &g, &err) == 0);
-    CHECK(g.n_completed == 2 && g.n_failed == 1 && g.n_in_progress == 0);
-    CHECK(g.usage_bytes == 31 + 26 + 30 + 3 * DIM * 4);
+    CHECK(g.counts.completed == 2 && g.counts.failed == 1 && g.counts.in_progress == 0);
+    CHECK(g.counts.usage_bytes == 31 + 26 + 30 + 3 * DIM * 4);
     VectorFileRecord fr;
     REQUIRE(store_vs_file_get(s, "vs_a", "file-3", &fr, &err) == 0);
     CHECK(!strcmp(fr.status, "failed") && !strcmp(fr.last_error, "not UTF-8") && fr.chunk_max == 800);
     VectorFileRecord *files;
-    REQUIRE(store_vs_file_list(s, "vs_a", NULL, 2, true, &files, &n, &more, &err) == 0);
+    REQUIRE(store_vs_file_list(s, "vs_a", NULL, NULL, NULL, 2, true, &files, &n, &more, &err) == 0);
     CHECK(n == 2 && more && !strcmp(files[0].file_id, "file-1") && !strcmp(files[1].file_id, "file-2"));
     free(files);
 
