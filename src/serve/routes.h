@@ -60,6 +60,7 @@ void route_vector_store_files_create(Ctx *c);
 void route_vector_store_files_list(Ctx *c);
 void route_vector_store_files_get(Ctx *c);
 void route_vector_store_files_update(Ctx *c);
+void route_vector_store_files_content(Ctx *c);
 void route_vector_store_files_delete(Ctx *c);
 /* file batches (routes_vector_store_batches.c) */
 void route_vector_store_batches_create(Ctx *c);

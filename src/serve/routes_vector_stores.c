@@ -1,6 +1,7 @@
 /* routes_vector_stores.c: OpenAI's vector stores API subset: /v1/vector_stores (create, list,
  * retrieve, modify, delete), /v1/vector_stores/{id}/files (attach, list, retrieve, update
- * attributes, detach) and /v1/vector_stores/{id}/search (file batches: routes_vector_store_batches.c).
+ * attributes, detach, content: the uploaded text of a completed file as one text part) and
+ * /v1/vector_stores/{id}/search (file batches: routes_vector_store_batches.c).
  * A store belongs to the project that created it (another project's is 404) and embeds with the
  * first embedding model of the models directories, fixed at creation. Attaching records the files
  * in_progress and queues their chunking and embedding on the embedding thread as one task
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/fileio.h"
 #include "../retrieval/retrieval.h"
 #include "../worker/registry.h"
 #include "routes.h"
@@ -440,6 +442,36 @@ void route_vector_store_files_update(Ctx *c) {
         return;
     }
     api_json(c, 200, vs_file_json(&f));
+}
+
+void route_vector_store_files_content(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
+    VectorStoreRecord v;
+    VectorFileRecord f;
+    if (vs_load_store(c, &v) || load_file(c, &v, &f)) return;
+    if (strcmp(f.status, "completed")) {
+        api_errorf(c, 400, "invalid_request_error", "file_id", "file_not_processed",
+                   "File %s is %s in vector store %s: its content is there once it is completed.", f.file_id, f.status,
+                   v.id);
+        return;
+    }
+    char path[4096];
+    char *text = NULL;
+    size_t len = 0;
+    Err err = {0};
+    store_file_path(c->store, f.file_id, path, sizeof path);
+    if (file_read_all(path, VS_MAX_FILE_BYTES, &text, &len, &err)) {
+        api_server_error(c, "the file's content could not be read", &err);
+        return;
+    }
+    json_t *part = json_pack("{s:s, s:s%}", "type", "text", "text", text, len); /* UTF-8: checked when processed */
+    free(text);
+    if (!part) {
+        api_errorf(c, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    api_json(c, 200, json_pack("{s:s, s:[o], s:b, s:n}", "object", "vector_store.file_content.page", "data", part,
+                               "has_more", false, "next_page"));
 }
 
 void route_vector_store_files_delete(Ctx *c) {

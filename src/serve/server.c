@@ -72,6 +72,7 @@ static const Route ROUTES[] = {
     {"GET", "/v1/vector_stores/{}/files", route_vector_store_files_list, ROUTE_PROJECT},
     {"GET", "/v1/vector_stores/{}/files/{}", route_vector_store_files_get, ROUTE_PROJECT},
     {"POST", "/v1/vector_stores/{}/files/{}", route_vector_store_files_update, ROUTE_PROJECT},
+    {"GET", "/v1/vector_stores/{}/files/{}/content", route_vector_store_files_content, ROUTE_PROJECT},
     {"DELETE", "/v1/vector_stores/{}/files/{}", route_vector_store_files_delete, ROUTE_PROJECT},
     {"POST", "/v1/vector_stores/{}/file_batches", route_vector_store_batches_create, ROUTE_PROJECT},
     {"GET", "/v1/vector_stores/{}/file_batches/{}", route_vector_store_batches_get, ROUTE_PROJECT},

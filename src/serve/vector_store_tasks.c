@@ -15,7 +15,6 @@
 #include "vector_store_filter.h"
 #include "vector_stores.h"
 
-#define VS_MAX_FILE_BYTES ((size_t)64 << 20) /* the largest file a store takes */
 #define VS_FTS_CANDIDATES 200                /* full-text hits merged with the cosine ranking */
 #define VS_STEP_TOKENS 8192                  /* tokens of chunks embedded in one step of a file's task */
 #define VS_STEP_MAX_CHUNKS 1024

@@ -51,6 +51,7 @@ typedef struct {
 } VsSearch;
 
 #define VS_SECONDS_PER_DAY 86400
+#define VS_MAX_FILE_BYTES ((size_t)64 << 20) /* the largest file a store takes */
 
 /* ---- shared by the routes (routes_vector_stores.c) ---- */
 

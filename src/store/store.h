@@ -103,8 +103,8 @@ void store_file_path(const Store *s, const char *id, char *out, size_t size);
  * *out is heap (caller frees), *n items, *has_more whether more follow. */
 int store_file_list(Store *s, const char *project, const char *purpose, const char *after, int limit, bool ascending,
                     FileRecord **out, int *n, bool *has_more, Err *err);
-/* Removes the row, then the blob (on a full disk: the reserve, else the blob first). STORE_NOT_FOUND
- * when there is no such file. */
+/* Removes the file from every vector store, its row, then the blob (on a full disk: the reserve,
+ * else the blob first). STORE_NOT_FOUND when there is no such file. */
 int store_file_delete(Store *s, const char *id, Err *err);
 /* Sets when a file expires (0 = never). An expired file is no longer found or listed; its row and
  * blob are removed by store_file_purge_expired. STORE_NOT_FOUND when there is no such file. */
@@ -392,6 +392,9 @@ int store_vs_batch_get(Store *s, const char *store_id, const char *batch_id, Vec
 int store_vs_batch_cancel(Store *s, const char *store_id, const char *batch_id, Err *err);
 /* Detaches a file: its row and chunks. STORE_NOT_FOUND. */
 int store_vs_file_delete(Store *s, const char *store_id, const char *file_id, Err *err);
+/* Detaches an uploaded file from every store (its rows and chunks), in one transaction: what
+ * deleting the file (store_file_delete) does first. */
+int store_vs_file_forget(Store *s, const char *file_id, Err *err);
 /* At start-up: files left in_progress by a stop or a crash become failed, saying so. */
 int store_vs_fail_in_progress(Store *s, Err *err);
 /* Every chunk of a store: ids (n) and embeddings as one contiguous (n, dim) matrix (both heap,

@@ -496,6 +496,15 @@ int store_vs_file_delete(Store *s, const char *store_id, const char *file_id, Er
     return rc;
 }
 
+int store_vs_file_forget(Store *s, const char *file_id, Err *err) {
+    if (begin(s, "begin vector store file forget", err)) return -1;
+    int rc = run_keyed(s, "DELETE FROM vector_chunks WHERE file_id = ?1", file_id, NULL, NULL, "delete vector chunks", err);
+    if (!rc)
+        rc = run_keyed(s, "DELETE FROM vector_store_files WHERE file_id = ?1", file_id, NULL, NULL,
+                       "detach the file from vector stores", err);
+    return end_transaction(s, rc ? -1 : 0, err);
+}
+
 int store_vs_fail_in_progress(Store *s, Err *err) {
     return store_exec(s,
                       "UPDATE vector_store_files SET status = 'failed', last_error = 'The server stopped before the "

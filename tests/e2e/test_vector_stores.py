@@ -4,7 +4,8 @@ user_data, a store created with them (in_progress, then completed when polled), 
 set with a known nearest document finds it first (the cosine part), a query of a rare product code
 finds its document (the BM25 part), a long document chunked statically (100 tokens, 50 of overlap)
 answers with the chunk that holds the sentence asked for, files listed, retrieved, attached with
-create_and_poll and detached (its chunks gone from the results), the store listed, kept across a
+create_and_poll and detached (its chunks gone from the results), a file's content read back, an
+uploaded file deleted leaving the store too, the store listed, kept across a
 restart and deleted; another project's key finds none of it (404) and cannot attach its files;
 file attributes (set with files.update) filter a search: every comparison (eq, ne, gt, gte, lt,
 lte, in, nin) and compound (and, or) filter returns exactly the files whose attributes pass it, as
@@ -327,6 +328,18 @@ def test_files_list_retrieve_detach(c):
     r = c.client.vector_stores.search(c.vs, query="how long do cats sleep", max_num_results=10)
     check("pets.txt" not in [x.filename for x in r.data], "a detached file is still found")
     check(c.client.vector_stores.retrieve(c.vs).file_counts.total == len(DOCS), "counts after detach")
+    parts = list(c.client.vector_stores.files.content(file_id=c.ids["weather.txt"], vector_store_id=c.vs))
+    check([(p.type, p.text) for p in parts] == [("text", DOCS["weather.txt"])], "content %r" % parts)
+    # deleting the uploaded file takes it out of the store too
+    c.client.files.delete(c.ids["recipe.md"])
+    try:
+        c.client.vector_stores.files.retrieve(file_id=c.ids["recipe.md"], vector_store_id=c.vs)
+        raise AssertionError("a deleted file is still in the store")
+    except openai.NotFoundError:
+        pass
+    r = c.client.vector_stores.search(c.vs, query="how do I make pancakes", max_num_results=10)
+    check("recipe.md" not in [x.filename for x in r.data], "a deleted file is still found")
+    check(c.client.vector_stores.retrieve(c.vs).file_counts.total == len(DOCS) - 1, "counts after a file delete")
 
 
 def test_errors(c):

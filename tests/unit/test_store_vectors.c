@@ -6,7 +6,8 @@
  * files left in_progress are failed at start-up; a store's expiry and modification round-trip, a
  * file batch attaches its files all or none (the conflicting one named), counts and lists them by
  * batch and status, cancelling it cancels its unfinished files (whose chunks are then refused),
- * attributes are replaced, and the chunks of the files a test keeps are listed in id order. On SQLite, and on PostgreSQL under
+ * attributes are replaced, the chunks of the files a test keeps are listed in id order, and an
+ * uploaded file forgotten leaves every store. On SQLite, and on PostgreSQL under
  * tests/cli/store_postgres.sh (FTUNE_TEST_DATABASE; full-text search through ts_rank there). */
 #include <ftw.h>
 #include <stdio.h>
@@ -239,6 +240,18 @@ TEST(store_vectors_batches_expiry_attributes) {
     REQUIRE(store_vs_chunks_where(s, "vs_e", keep_year, "1999", &ids, &n, &err) == 0);
     CHECK(n == 0 && ids == NULL);
     free(all), free(vecs);
+
+    /* an uploaded file forgotten leaves every store, with its chunks */
+    VectorStoreRecord w = make_store("vs_f", "proj_1");
+    REQUIRE(store_vs_create(s, &w, &err) == 0);
+    REQUIRE(store_vs_files_add(s, "vs_f", 1700000800, NULL, &in[2], 1, &conflict, &err) == 0);
+    REQUIRE(store_vs_file_forget(s, "file-c", &err) == 0);
+    CHECK(store_vs_file_get(s, "vs_e", "file-c", &fr, &err) == STORE_NOT_FOUND);
+    CHECK(store_vs_file_get(s, "vs_f", "file-c", &fr, &err) == STORE_NOT_FOUND);
+    REQUIRE(store_vs_vectors(s, "vs_e", DIM, &all, &vecs, &n_all, &err) == 0);
+    CHECK(n_all == 1);
+    free(all), free(vecs);
+    REQUIRE(store_vs_file_get(s, "vs_e", "file-a", &fr, &err) == 0);
 
     /* deleting the store takes its batches */
     REQUIRE(store_vs_delete(s, "vs_e", &err) == 0);
