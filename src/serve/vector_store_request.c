@@ -251,30 +251,20 @@ int vs_search_request_parse(const char *body, size_t len, VsSearchRequest *r, Ap
     return rc;
 }
 
-void vs_create_request_free(VsCreateRequest *r) {
-    json_decref(r->root);
-    memset(r, 0, sizeof *r);
+/* The request structs that own their JSON through root: released and zeroed. */
+static void free_root(json_t *root, void *r, size_t size) {
+    json_decref(root);
+    memset(r, 0, size);
 }
 
-void vs_attach_request_free(VsAttachRequest *r) {
-    json_decref(r->root);
-    memset(r, 0, sizeof *r);
-}
-
-void vs_modify_request_free(VsModifyRequest *r) {
-    json_decref(r->root);
-    memset(r, 0, sizeof *r);
-}
-
-void vs_attributes_request_free(VsAttributesRequest *r) {
-    json_decref(r->root);
-    memset(r, 0, sizeof *r);
-}
+void vs_create_request_free(VsCreateRequest *r) { free_root(r->root, r, sizeof *r); }
+void vs_attach_request_free(VsAttachRequest *r) { free_root(r->root, r, sizeof *r); }
+void vs_modify_request_free(VsModifyRequest *r) { free_root(r->root, r, sizeof *r); }
+void vs_attributes_request_free(VsAttributesRequest *r) { free_root(r->root, r, sizeof *r); }
 
 void vs_batch_request_free(VsBatchRequest *r) {
-    json_decref(r->root);
     free(r->files);
-    memset(r, 0, sizeof *r);
+    free_root(r->root, r, sizeof *r);
 }
 
 void vs_search_request_free(VsSearchRequest *r) {

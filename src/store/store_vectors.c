@@ -710,7 +710,7 @@ int store_vs_chunks_where(Store *s, const char *store_id, bool (*keep)(const cha
         *n = 0;
         return -1;
     }
-    qsort(*ids, (size_t)*n, sizeof **ids, by_value);
+    if (*n) qsort(*ids, (size_t)*n, sizeof **ids, by_value);
     return 0;
 }
 
