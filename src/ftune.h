@@ -592,7 +592,9 @@ typedef struct {
 } FtTrainResult;
 
 /* Called after every optimizer step; checkpoint_dir is non-NULL on a step that wrote one. Return
- * non-zero to stop at this boundary. */
+ * non-zero to stop at this boundary; FT_TRAIN_ABANDON to stop without writing anything more to
+ * out_dir (no stop checkpoint, results or adapter: another process has taken the run over). */
+#define FT_TRAIN_ABANDON 2
 typedef int (*FtTrainFn)(const FtTrainMetrics *m, const char *checkpoint_dir, void *user);
 
 /* Called once, before the first step, when the files are loaded, the hyperparameters resolved and

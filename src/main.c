@@ -22,6 +22,7 @@ static const Command COMMANDS[] = {
     {"dataset", cmd_dataset, "add retrieved examples to a chat JSONL (dataset add-context)"},
     {"eval", cmd_eval, "compare models on a held-out chat set (accuracy, tokens, latency)"},
     {"serve", cmd_serve, "run the OpenAI-compatible fine-tuning and chat server"},
+    {"worker", cmd_worker, "validate and train the jobs of `serve --no-worker` nodes (several machines)"},
     {"alias", cmd_alias, "set, remove or list model aliases in a server's data directory"},
     {"keys", cmd_keys, "create, list and revoke the server's API keys and projects"},
 };

@@ -19,5 +19,6 @@ int cmd_alias(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 #endif

@@ -11,12 +11,14 @@
 #include "../worker/registry.h"
 #include "args.h"
 #include "cli.h"
+#include "cli_node.h"
 #include "cli_precision.h"
 
 static const char *const SERVE_OPTIONS[] = {"host", "port", "data", "database", "models", "api-key", "threads", "http-threads",
                                             "allow-no-key", "precision", "parallel", "kv-cache-mib", "max-queued-jobs",
-                                            "rate-limit", "max-tokens", "adapter", "alias", "access-log", NULL};
-static const char *const SERVE_FLAGS[] = {"allow-no-key", NULL};
+                                            "rate-limit", "max-tokens", "adapter", "alias", "access-log", "no-worker",
+                                            CLI_NODE_OPTIONS, NULL};
+static const char *const SERVE_FLAGS[] = {"allow-no-key", "no-worker", NULL};
 
 static void usage(void) {
     fprintf(stderr,
@@ -26,7 +28,7 @@ static void usage(void) {
             "                   [--parallel N] [--kv-cache-mib M] [--max-queued-jobs N] [--rate-limit N]\n"
             "                   [--max-tokens N]\n"
             "                   [--adapter NAME=DIR[@BASE_ID]]... [--alias NAME=TARGET]...\n"
-            "                   [--access-log FILE|-]\n"
+            "                   [--access-log FILE|-] [--no-worker] " CLI_NODE_USAGE "\n"
             "Serves the OpenAI API for fine-tuning (files, fine_tuning.jobs, models, chat.completions, responses) on\n"
             "http://H:P/v1 (default 127.0.0.1:8080). State lives in DIR (default ./ftune-data); base models are\n"
             "the GGUF files and Hugging Face folders in the --models directories (default ./models), named by\n"
@@ -48,8 +50,12 @@ static void usage(void) {
             "life of the process; `ftune alias set` keeps aliases in DIR's database, applied without a restart.\n"
             "Every request is logged as a JSON line to DIR/access.log, or to --access-log FILE ('-': stderr).\n"
             "--database postgresql://USER@HOST/DB (or postgres://) keeps the records (files, jobs, events, keys,\n"
-            "aliases, responses, evals) in PostgreSQL instead of DIR/ftune.db; blobs and job directories stay in DIR.\n",
-            LIMITS_QUEUED_JOBS_DEFAULT);
+            "aliases, responses, evals) in PostgreSQL instead of DIR/ftune.db; blobs and job directories stay in DIR.\n"
+            "Jobs are trained by this server's worker unless --no-worker (an API-only node: `ftune worker` processes\n"
+            "train them). Several nodes on one PostgreSQL database share DIR (shared storage), each with its own\n"
+            "--node-id (default: the host's name; its lock and uploads in DIR/nodes/NAME); a worker holds a job by a\n"
+            "lease of --lease-seconds (default %d) that another worker takes over when it runs out.\n",
+            LIMITS_QUEUED_JOBS_DEFAULT, JOBS_LEASE_DEFAULT_S);
 }
 
 static bool is_loopback(const char *host) {
@@ -90,7 +96,9 @@ int cmd_serve(int argc, char **argv) {
     cfg.rate_limit = (int)rate;
     cfg.max_tokens = (int)max_tokens;
     FtPrecision precision;
-    if (cli_precision_parse(&a, &precision)) return EXIT_BAD_INPUT;
+    if (cli_precision_parse(&a, &precision) || cli_node_parse(&a, "serve", &cfg.node_id, &cfg.lease_s))
+        return EXIT_BAD_INPUT;
+    cfg.no_worker = args_has(&a, "no-worker");
     cfg.precision = (int)precision;
     cfg.host = args_get(&a, "host") ? args_get(&a, "host") : "127.0.0.1";
     cfg.port = (int)port;

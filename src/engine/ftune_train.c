@@ -70,6 +70,8 @@ typedef struct {
     void *user;
 } StepRelay;
 
+_Static_assert(FT_TRAIN_ABANDON == TRAIN_CB_ABANDON, "on_step's abandon is the trainer's");
+
 static int relay_step(const TrainMetrics *m, const char *checkpoint_dir, void *user) {
     const StepRelay *r = user;
     if (!r->fn) return 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../core/clock.h"
+#include "../core/fileio.h"
 #include "auth.h"
 #include "eval_runner.h"
 #include "routes.h"
@@ -268,8 +269,29 @@ static void route_metrics(Ctx *c) {
 /* Takes the data directory's lock (DATA/lock, flock exclusive, held until the process ends or
  * *fd is closed): two servers on one directory would both train its jobs and write the same
  * files. -1 with err naming the directory when another process holds it. */
+/* The directory of this node's own files, which no other node shares: the data directory on
+ * SQLite (one server per data directory), <data>/nodes/<node id> on PostgreSQL (several API nodes
+ * and workers share the data directory on shared storage, each with its own lock and spool). */
+static int node_dir(const ServerConfig *cfg, const char *data_dir, const char *node_id, char *out, size_t size,
+                    Err *err) {
+    if (!cfg->database) {
+        snprintf(out, size, "%s", data_dir);
+        return 0;
+    }
+    if (snprintf(out, size, "%s/nodes/%s", data_dir, node_id) >= (int)size)
+        return err_set(err, ERR_ARG, "%s/nodes/%s: path too long", data_dir, node_id);
+    return file_make_dirs(out, 0700, err);
+}
+
+/* The spool of partial uploads: <dir>/tmp. */
+static int spool_in(Server *srv, const char *dir, Err *err) {
+    if (snprintf(srv->spool_dir, sizeof srv->spool_dir, "%s/tmp", dir) >= (int)sizeof srv->spool_dir)
+        return err_set(err, ERR_ARG, "%s/tmp: path too long", dir);
+    return 0;
+}
+
 static int lock_data_dir(const char *dir, int *fd, Err *err) {
-    char path[2200];
+    char path[2400];
     snprintf(path, sizeof path, "%s/%s", dir, SERVER_LOCK_FILE);
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (*fd < 0) return err_set(err, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -338,7 +360,11 @@ int server_run(const ServerConfig *cfg, Err *err) {
         err_set(err, ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (make_dir(srv->data_dir, err) || lock_data_dir(srv->data_dir, &lock_fd, err) ||
+    char host[256] = "localhost", own_dir[2300];
+    gethostname(host, sizeof host - 1);
+    const char *node_id = cfg->node_id && cfg->node_id[0] ? cfg->node_id : host;
+    if (make_dir(srv->data_dir, err) || node_dir(cfg, srv->data_dir, node_id, own_dir, sizeof own_dir, err) ||
+        spool_in(srv, own_dir, err) || lock_data_dir(own_dir, &lock_fd, err) ||
         store_check_presence(srv->data_dir, cfg->database, err) || store_open(srv->data_dir, cfg->database, &main_store, err) ||
         store_check_integrity(main_store, err) || store_vs_fail_in_progress(main_store, err) ||
         make_dir(srv->spool_dir, err) || open_access_log(srv, err))
@@ -361,8 +387,10 @@ int server_run(const ServerConfig *cfg, Err *err) {
     }
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, cfg->database, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
-                     srv->embedder, cfg->threads, srv->precision};
-    if (jobs_start(&jc, &srv->jobs, err) || eval_runner_start(srv, &srv->evals, err)) goto done;
+                     srv->embedder, cfg->threads, srv->precision, node_id, cfg->lease_s};
+    if ((!cfg->no_worker && jobs_start(&jc, &srv->jobs, err)) || eval_runner_start(srv, &srv->evals, err)) goto done;
+    if (srv->jobs) fprintf(stderr, "ftune serve: trains jobs as worker %s\n", jobs_worker_id(srv->jobs));
+    else fprintf(stderr, "ftune serve: --no-worker: jobs are validated and trained by `ftune worker` processes\n");
     HttpConfig hc = {srv->cfg.host, cfg->port, cfg->http_threads > 0 ? cfg->http_threads : HTTP_THREADS_DEFAULT,
                      srv->spool_dir, "/v1/files", handle, on_done, on_http_error, srv};
     if (http_start(&hc, &srv->http, err)) goto done;

@@ -18,7 +18,7 @@
 
 #define SERVER_MAX_DIRS 16
 #define SERVER_MAX_KEYS 16
-#define SERVER_LOCK_FILE "lock" /* in the data directory: one server per directory */
+#define SERVER_LOCK_FILE "lock" /* in the node's directory: one server per directory */
 
 typedef struct {
     const char *host;                /* NULL: 127.0.0.1 */
@@ -39,12 +39,16 @@ typedef struct {
     int max_tokens;                  /* a reply's most tokens: more asked is a 400, none asked gets this
                                       * (<= 0: the context and INFERENCE_DEFAULT_MAX_TOKENS only) */
     const char *access_log;          /* a file, or "-" for stderr; NULL: <data>/access.log */
+    const char *node_id;             /* this node's id (NULL: the host's name): its worker id, and with
+                                      * PostgreSQL its own directory <data>/nodes/<id> */
+    int lease_s;                     /* the job worker's lease (<= 0: JOBS_LEASE_DEFAULT_S) */
+    bool no_worker;                  /* an API-only node: no job worker (`ftune worker` runs them) */
 } ServerConfig;
 
 struct Server {
     ServerConfig cfg;
     char data_dir[2048];
-    char spool_dir[2100];
+    char spool_dir[2400];
     pthread_key_t store_key;         /* each HTTP thread's Store */
     HttpServer *http;
     ModelCache *cache;

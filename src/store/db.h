@@ -89,4 +89,14 @@ int db_has_column(Db *db, const char *table, const char *column, bool *has);
 /* The integrity check: "ok" in first, or the first problem found. */
 int db_quick_check(Db *db, char *first, size_t size);
 
+/* Wake-ups between processes (PostgreSQL's LISTEN/NOTIFY; SQLite has none, and its callers poll):
+ * db_notify sends a notification on channel (delivered when the sending transaction commits, at
+ * once outside one; a no-op on SQLite); db_listen subscribes this connection to channel (again
+ * after a lost connection is made anew); db_wait_notification waits up to timeout_ms for one and
+ * consumes every one that arrived: 1 when there was one, 0 when the time passed (SQLite: after
+ * sleeping timeout_ms), -1 when the connection failed. channel is a constant identifier. */
+int db_notify(Db *db, const char *channel);
+int db_listen(Db *db, const char *channel);
+int db_wait_notification(Db *db, int timeout_ms);
+
 #endif

@@ -9,6 +9,8 @@
  * other 23xxx constraint, 53100 disk full, 55P03/40P01 busy). A connection lost outside a
  * transaction (the server restarted) is made again once, and the statement run again. */
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ typedef struct {
     DbError err;
     char msg[1024];
     long long changes;
+    char listen[64];         /* the channel of db_listen ("" = none), listened to again after a reset */
 } PgDb;
 
 typedef struct {
@@ -292,6 +295,43 @@ int dbpg_set_schema_version(Db *d, long version) {
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (%ld)", version);
     return dbpg_exec(d, sql);
+}
+
+int dbpg_listen(Db *d, const char *channel) {
+    PgDb *db = PG(d);
+    char sql[96];
+    snprintf(sql, sizeof sql, "LISTEN %s", channel);
+    if (channel != db->listen) snprintf(db->listen, sizeof db->listen, "%s", channel);
+    return dbpg_exec(d, sql);
+}
+
+/* Consumes what arrived on the socket; true when a notification was among it. */
+static bool drain_notifications(PgDb *db) {
+    bool got = false;
+    PGnotify *n;
+    while ((n = PQnotifies(db->conn))) {
+        got = true;
+        PQfreemem(n);
+    }
+    return got;
+}
+
+int dbpg_wait_notification(Db *d, int timeout_ms) {
+    PgDb *db = PG(d);
+    if (PQstatus(db->conn) != CONNECTION_OK) { /* lost: made anew, listening again */
+        PQreset(db->conn);
+        if (PQstatus(db->conn) != CONNECTION_OK || (db->listen[0] && dbpg_listen(d, db->listen)))
+            return result_error(db, NULL);
+        return 1; /* what was sent meanwhile is lost: the caller looks at the store now */
+    }
+    if (!PQconsumeInput(db->conn)) return result_error(db, NULL);
+    if (drain_notifications(db)) return 1;
+    struct pollfd p = {.fd = PQsocket(db->conn), .events = POLLIN};
+    int rc = poll(&p, 1, timeout_ms);
+    if (rc < 0) return errno == EINTR ? 0 : result_error(db, NULL);
+    if (rc == 0) return 0;
+    if (!PQconsumeInput(db->conn)) return result_error(db, NULL);
+    return drain_notifications(db) ? 1 : 0;
 }
 
 static void quiet_notices(void *arg, const char *message) { (void)arg, (void)message; } /* "already exists, skipping" */

@@ -27,6 +27,8 @@ void dbpg_rollback(Db *db);
 int dbpg_begin_schema(Db *db);
 int dbpg_schema_version(Db *db, long *version);
 int dbpg_set_schema_version(Db *db, long version);
+int dbpg_listen(Db *db, const char *channel);
+int dbpg_wait_notification(Db *db, int timeout_ms);
 void dbpg_close(Db *db);
 
 #endif

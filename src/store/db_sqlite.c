@@ -232,6 +232,22 @@ int db_quick_check(Db *db, char *first, size_t size) {
     return query_text(db, "PRAGMA quick_check(1)", first, size);
 }
 
+int db_notify(Db *db, const char *channel) {
+    if (db->kind != DB_POSTGRES) return 0;
+    char sql[96];
+    snprintf(sql, sizeof sql, "NOTIFY %s", channel);
+    return dbpg_exec(db, sql);
+}
+
+int db_listen(Db *db, const char *channel) { return db->kind == DB_POSTGRES ? dbpg_listen(db, channel) : 0; }
+
+int db_wait_notification(Db *db, int timeout_ms) {
+    if (db->kind == DB_POSTGRES) return dbpg_wait_notification(db, timeout_ms);
+    struct timespec t = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+    return 0;
+}
+
 static int open_once(const char *path, int busy_ms, Db *db, Err *err) {
     if (sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         if (!db->conn) return err_set(err, ERR_NOMEM, "%s: cannot open: out of memory", path);

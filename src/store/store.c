@@ -8,9 +8,11 @@
  * rows in the default project (version 4: store_projects_schema), and version 1 to 4 ones the
  * jobs' method and beta columns (DPO) and the responses table (version 5: store_responses_schema),
  * and version 1 to 5 ones the Evals API's tables (version 6: store_evals_schema), and version 1 to 6
- * ones the vector store tables (version 7: store_vectors_schema), and version 1 to 8 ones vector
- * store expiry and file batches (version 9: store_vectors_batches_schema); a database newer than
- * this build is refused. Those migrations are SQLite's: PostgreSQL support began at 6. */
+ * ones the vector store tables (version 7: store_vectors_schema), and version 1 to 7 ones the workers
+ * table and the jobs' worker, lease and resume columns (version 8: store_workers_schema), and
+ * version 1 to 8 ones vector store expiry and file batches (version 9: store_vectors_batches_schema);
+ * a database newer than this build is refused. Those migrations are SQLite's: PostgreSQL support
+ * began at 6. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -378,6 +380,7 @@ static int ensure_schema(Store *s, Err *err) {
     if (rc == 0 && v < 6) rc = store_evals_schema(s, err);     /* version 6: the Evals API */
     if (rc == 0 && v < 6) rc = store_jobs_schema(s, err);
     if (rc == 0 && v < 7) rc = store_vectors_schema(s, err);   /* version 7: vector stores */
+    if (rc == 0 && v < 8) rc = store_workers_schema(s, err);   /* version 8: workers and job leases */
     if (rc == 0 && v < 9) rc = store_vectors_batches_schema(s, err); /* version 9: expiry, file batches */
     if (rc == 0 && v < STORE_SCHEMA_VERSION && db_set_schema_version(s->db, STORE_SCHEMA_VERSION))
         rc = store_sql_error(s, "set schema version", err);

@@ -34,6 +34,8 @@
 #define STORE_TEXT_MAX 2048       /* error messages, event messages */
 #define STORE_JSON_MAX 16384      /* metadata (16 pairs of 64 + 512 bytes fit), event data, metrics */
 #define STORE_LIST_MAX 10000      /* most items one list call returns */
+#define STORE_WORKER_MAX 128      /* a worker's id (--node-id) */
+#define STORE_RESUME_MAX 256      /* a job's checkpoint directory relative to the data directory */
 
 #define STORE_RESERVE_FILE "reserve" /* in the data directory: space kept for deletes on a full disk */
 #define STORE_RESERVE_BYTES (2 << 20)
@@ -144,6 +146,11 @@ typedef struct {
     char name_base[STORE_NAME_MAX];       /* what its ft: name starts with: ft:<name_base>:... */
     char method[16];                      /* "supervised" or "dpo" ("" in a new record: supervised) */
     char beta[32];                        /* DPO: "auto" or a number as text, resolved once it runs; "" otherwise */
+    char worker[STORE_WORKER_MAX];        /* the worker that validates, trains or trained it ("" = none yet) */
+    char resume_dir[STORE_RESUME_MAX];    /* its newest checkpoint directory, relative to the data
+                                           * directory, which a resumed run starts from ("" = none) */
+    long long lease_expires_at;           /* read only (store_worker_*, store_job_claim write it):
+                                           * Unix ms until which its worker holds it; 0 = no lease */
 } JobRecord;
 
 /* Inserts job (its id, project and created_at are set by the caller; an empty project is ERR_ARG).
@@ -152,9 +159,10 @@ int store_job_create(Store *s, const JobRecord *job, Err *err);
 int store_job_get(Store *s, const char *id, JobRecord *out, Err *err); /* STORE_NOT_FOUND */
 /* Writes every column of job (matched by id). STORE_NOT_FOUND if the row is gone. */
 int store_job_update(Store *s, const JobRecord *job, Err *err);
-/* Writes every column of job only if its stored status is still `status` (so that a worker's
- * write never undoes a cancel or pause made meanwhile): 0 when written, STORE_CONFLICT when the
- * status differs, STORE_NOT_FOUND when the job is gone. */
+/* Writes every column of job only if its stored status is still `status` and its stored worker
+ * is still job->worker (so that a worker's write never undoes a cancel or pause made meanwhile,
+ * nor touches a job another worker took over): 0 when written, STORE_CONFLICT when the status or
+ * the worker differs, STORE_NOT_FOUND when the job is gone. */
 int store_job_update_if(Store *s, const JobRecord *job, const char *status, Err *err);
 /* Atomically moves job id to status `to` if its status is one of from[0..n_from-1]:
  * 0 when moved, STORE_NOT_FOUND when the job does not exist, 2 (STORE_CONFLICT) when it is in
@@ -176,6 +184,48 @@ int store_job_count_by_status(Store *s, const char *project, const char *const *
                               Err *err);
 /* The succeeded, not deleted job whose fine_tuned_model is name (STORE_NOT_FOUND otherwise). */
 int store_job_by_model(Store *s, const char *name, JobRecord *out, Err *err);
+
+/* ---- workers and leases (store_workers.c) ----
+ * Every process that validates or trains jobs is a worker with an id of its own. A worker holds a
+ * job by a lease (an expiry time in the job's row) that it renews by heartbeat; a job whose lease
+ * expired (its worker died, or lost the database) can be claimed by another worker, which resumes
+ * it from its recorded checkpoint. Times are Unix milliseconds, passed in by the caller (the
+ * tests choose them). On PostgreSQL claims skip rows other claims hold (FOR UPDATE SKIP LOCKED),
+ * so that workers never wait on each other; on SQLite a claim is one write transaction. Changes
+ * that make work claimable notify STORE_JOBS_CHANNEL (PostgreSQL's NOTIFY; store_jobs_listen). */
+#define STORE_JOBS_CHANNEL "ftune_jobs"
+
+typedef enum { STORE_CLAIM_VALIDATE, STORE_CLAIM_TRAIN } StoreClaimKind;
+
+/* Registers worker id (host and pid say where it runs) with a heartbeat at now. STORE_CONFLICT,
+ * with err naming the holder, when a live worker has that id: its heartbeat is younger than
+ * lease_ms and it is not this host's process pid that no longer exists (a restarted worker takes
+ * its id back at once; a second live process with the same id is refused). */
+int store_worker_register(Store *s, const char *id, const char *host, long pid, long long now_ms, long long lease_ms,
+                          Err *err);
+/* The heartbeat: the worker's row and the leases of the jobs it holds (validating or running)
+ * renewed until now + lease_ms. *n_jobs (may be NULL) receives the number of jobs renewed. */
+int store_worker_heartbeat(Store *s, const char *id, long long now_ms, long long lease_ms, int *n_jobs, Err *err);
+/* A worker that stops: its leases end (its running jobs can be claimed at once, by any worker)
+ * and its row is marked stopped. */
+int store_worker_stop(Store *s, const char *id, long long now_ms, Err *err);
+/* Claims the next job for worker id: STORE_CLAIM_VALIDATE takes a validating_files job,
+ * STORE_CLAIM_TRAIN a running job first (one cut off by its worker's death, or this worker's own
+ * from before a restart) and else the oldest queued one, moved to running. A job is claimable when
+ * it is queued, or when its lease is missing, expired (before now_ms) or this worker's. The claimed
+ * job records the worker and a lease until now_ms + lease_ms; *out is its record after the claim,
+ * *claim (may be NULL) says whether it was already in progress (validating or running: a takeover,
+ * or a restart) and by whom. STORE_NOT_FOUND when there is nothing to claim. */
+typedef struct {
+    bool in_progress;                     /* it was validating_files / running already */
+    char prev_worker[STORE_WORKER_MAX];   /* who held it then ("" = nobody: a job from before schema 8) */
+} StoreClaim;
+int store_job_claim(Store *s, StoreClaimKind kind, const char *id, long long now_ms, long long lease_ms,
+                    JobRecord *out, StoreClaim *claim, Err *err);
+/* Subscribes this connection to STORE_JOBS_CHANNEL and waits on it (db_listen / db_wait_notification:
+ * 1 notified, 0 timed out, -1 failed; SQLite sleeps). */
+int store_jobs_listen(Store *s, Err *err);
+int store_jobs_wait(Store *s, int timeout_ms, Err *err);
 
 /* ---- events ---- */
 typedef struct {

@@ -38,9 +38,10 @@ static const char *metadata_pair_sql(Store *s) {
     "id, created_at, model, training_file, validation_file, suffix, seed, status, n_epochs, "        \
     "batch_size, lr_multiplier, metadata, fine_tuned_model, finished_at, trained_tokens, "           \
     "estimated_finish, result_file, error_code, error_param, error_message, step, total_steps, "     \
-    "model_deleted, base_model, parent_model, name_base, method, beta"
-/* What SELECTs read: JOB_COLS and the project (column 28), which only an INSERT writes. */
-#define JOB_READ_COLS JOB_COLS ", project"
+    "model_deleted, base_model, parent_model, name_base, method, beta, worker, resume_dir"
+/* What SELECTs read: JOB_COLS, the project (column 30), which only an INSERT writes, and the lease
+ * (column 31), which only store_workers.c writes. */
+#define JOB_READ_COLS JOB_COLS ", project, lease_expires_at"
 
 static void read_job(DbStmt *st, void *rec) {
     JobRecord *j = rec;
@@ -73,10 +74,13 @@ static void read_job(DbStmt *st, void *rec) {
     store_col_text(st, 26, j->method, sizeof j->method);
     if (!j->method[0]) snprintf(j->method, sizeof j->method, "supervised"); /* rows before schema 5 */
     store_col_text(st, 27, j->beta, sizeof j->beta);
-    store_col_text(st, 28, j->project, sizeof j->project);
+    store_col_text(st, 28, j->worker, sizeof j->worker);
+    store_col_text(st, 29, j->resume_dir, sizeof j->resume_dir);
+    store_col_text(st, 30, j->project, sizeof j->project);
+    j->lease_expires_at = store_col_int(st, 31, 0);
 }
 
-/* Binds ?1..?28 in JOB_COLS order; the records' "" / 0 / -1 "null" values become SQL NULL. */
+/* Binds ?1..?30 in JOB_COLS order; the records' "" / 0 / -1 "null" values become SQL NULL. */
 static void bind_job(DbStmt *st, const JobRecord *j) {
     store_bind_text(st, 1, j->id);
     db_bind_int64(st, 2, j->created_at);
@@ -106,6 +110,8 @@ static void bind_job(DbStmt *st, const JobRecord *j) {
     store_bind_opt_text(st, 26, j->name_base);
     store_bind_opt_text(st, 27, j->method);
     store_bind_opt_text(st, 28, j->beta);
+    store_bind_opt_text(st, 29, j->worker);
+    store_bind_opt_text(st, 30, j->resume_dir);
 }
 
 /* Prepares sql, binds ?1 = text and runs it as a one-row query into out. */
@@ -123,26 +129,29 @@ static int get_job_where(Store *s, const char *sql, const char *text, JobRecord 
     "metadata = ?12, fine_tuned_model = ?13, finished_at = ?14, trained_tokens = ?15, "              \
     "estimated_finish = ?16, result_file = ?17, error_code = ?18, error_param = ?19, "               \
     "error_message = ?20, step = ?21, total_steps = ?22, model_deleted = ?23, base_model = ?24, "       \
-    "parent_model = ?25, name_base = ?26, method = ?27, beta = ?28 WHERE id = ?1"
+    "parent_model = ?25, name_base = ?26, method = ?27, beta = ?28, worker = ?29, resume_dir = ?30 WHERE id = ?1"
 
-/* Prepares sql, binds the job's columns (and ?29 = status when non-NULL) and runs it; with
+/* Prepares sql, binds the job's columns (and ?31 = status when non-NULL) and runs it; with
  * must_exist, STORE_NOT_FOUND when no row changed. */
 static int write_job(Store *s, const char *sql, const JobRecord *job, const char *status, bool must_exist,
                      const char *what, Err *err) {
     DbStmt *st;
     if (store_prepare(s, sql, &st, what, err)) return -1;
     bind_job(st, job);
-    if (status) store_bind_text(st, 29, status);
+    if (status) store_bind_text(st, 31, status);
     return must_exist ? store_run_one(s, st, what, err) : store_run(s, st, what, err);
 }
 
 int store_job_create(Store *s, const JobRecord *job, Err *err) {
     if (!job->project[0]) return err_set(err, ERR_ARG, "%s: job %s: a new job needs a project", s->db_path, job->id);
-    /* ?29 is the project here (write_job binds it where updates bind a status) */
-    return write_job(s,
-                     "INSERT INTO jobs (" JOB_COLS ", project) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                     "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
-                     job, job->project, false, "insert job", err);
+    /* ?31 is the project here (write_job binds it where updates bind a status) */
+    int rc = write_job(s,
+                       "INSERT INTO jobs (" JOB_COLS ", project) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                       "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, "
+                       "?30, ?31)",
+                       job, job->project, false, "insert job", err);
+    if (rc == 0) db_notify(s->db, STORE_JOBS_CHANNEL); /* a wake-up lost is made up by the workers' polls */
+    return rc;
 }
 
 int store_job_get(Store *s, const char *id, JobRecord *out, Err *err) {
@@ -169,7 +178,8 @@ static int job_not_written(Store *s, const char *id, char current[STORE_ID_MAX],
 }
 
 int store_job_update_if(Store *s, const JobRecord *job, const char *status, Err *err) {
-    int rc = write_job(s, JOB_UPDATE " AND status = ?29", job, status, true, "update job", err);
+    int rc = write_job(s, JOB_UPDATE " AND status = ?31 AND COALESCE(worker, '') = COALESCE(?29, '')", job, status,
+                       true, "update job", err);
     return rc == STORE_NOT_FOUND ? job_not_written(s, job->id, NULL, err) : rc;
 }
 
@@ -188,6 +198,7 @@ int store_job_transition(Store *s, const char *id, const char *const *from, int 
     store_bind_text(st, 2, id);
     for (int i = 0; i < n_from; i++) store_bind_text(st, 3 + i, from[i]);
     int rc = store_run_one(s, st, "move job", err);
+    if (rc == 0) db_notify(s->db, STORE_JOBS_CHANNEL); /* queued, cancelled, paused: the workers look */
     return rc == STORE_NOT_FOUND ? job_not_written(s, id, current, err) : rc;
 }
 

@@ -315,6 +315,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
     }
     if (resume_dir && cfg->out_dir) n_rows = read_results_csv(cfg->out_dir, progress->step, rows, total);
     int rc = 0;
+    bool abandon = false; /* the callback said TRAIN_CB_ABANDON */
     if (dpo) rc = dpo_reference_logps(ts, lora, cfg->dpo_reference, train, seqs, EVAL_PACK, ref_train, err);
     if (!rc && ref_valid) rc = dpo_reference_logps(ts, lora, cfg->dpo_reference, valid, seqs, EVAL_PACK, ref_valid, err);
     double t0 = clock_now_s();
@@ -400,10 +401,12 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
                 break;
             }
         }
-        if (writer && cb && cb(&mt, ckpt[0] ? ckpt : NULL, user)) stop = true;
+        int said = writer && cb ? cb(&mt, ckpt[0] ? ckpt : NULL, user) : 0;
+        if (said) stop = true;
+        if (said == TRAIN_CB_ABANDON) abandon = true;
         stop = dp_any(dp, stop); /* a stop (Ctrl-C, the callback) on any rank stops them all here */
         if (stop && progress->step < total) {
-            if (writer && cfg->out_dir && !ckpt[0] &&
+            if (writer && cfg->out_dir && !ckpt[0] && !abandon &&
                 (save_checkpoint(lora, cfg, progress, ckpt, sizeof ckpt, err) ||
                  write_results_csv(cfg->out_dir, rows, n_rows, err)))
                 rc = -1;
@@ -411,7 +414,7 @@ int trainer_run(const Model *m, Lora *lora, const TrainSet *train, const TrainSe
         }
     }
     if (!rc) rc = dp_check_same(dp, lora->params, lora->n_params, "the trained adapter", err);
-    if (!rc && writer && cfg->out_dir) rc = peft_save(lora, cfg->out_dir, cfg->base_model, err);
+    if (!rc && writer && cfg->out_dir && !abandon) rc = peft_save(lora, cfg->out_dir, cfg->base_model, err);
     free(order);
     free(seqs);
     free(valid_idx);

@@ -78,7 +78,10 @@ typedef struct {
 } TrainProgress;
 
 /* Called after every step; a checkpoint_dir is non-NULL on the step that wrote one. Returning
- * non-zero stops training at this boundary (as the stop flag does). */
+ * non-zero stops training at this boundary (as the stop flag does); TRAIN_CB_ABANDON stops it
+ * without writing anything more to out_dir (no stop checkpoint, results or adapter: the directory
+ * is no longer this run's). */
+#define TRAIN_CB_ABANDON 2
 typedef int (*TrainCallback)(const TrainMetrics *m, const char *checkpoint_dir, void *user);
 
 /* Trains lora on train (valid may be NULL or empty); with cfg->dpo_beta > 0 on their pairs by DPO. When resume_dir is given the adapter,

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/fault.h"
 #include "../core/fileio.h"
 #include "../data/validate.h"
@@ -25,16 +27,29 @@ struct JobWorker {
     JobsConfig cfg;
     char data_dir[2048];
     char database[2048];   /* "" = SQLite */
-    pthread_t validator, trainer;
+    char id[STORE_WORKER_MAX]; /* the worker's id (cfg.node_id or the host's name) */
+    char host[256];
+    long long lease_ms;
+    Store *beat_store;     /* the heartbeat thread's connection (opened by jobs_start, which registers) */
+    pthread_t validator, trainer, beat;
+    volatile int stop_beat; /* read and written atomically: the heartbeat stops after the others */
     pthread_mutex_t mu;
     pthread_cond_t wake;
     unsigned long wakeups;
     volatile int stop;     /* read and written atomically (stopping(), jobs_stop); ft_train reads it too */
     JobRecord validator_job, trainer_job; /* each thread's job record, made with the worker (no
                                            * allocation in a thread that could leave it stopped) */
+    JobRecord probe_job;   /* the trainer's second record (job_taken) */
 };
 
 static long long now_s(void) { return (long long)time(NULL); }
+
+/* The time of day in milliseconds: leases are compared across machines. */
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 /* Whether jobs_stop was called (the threads poll it; the trainer also stops at the next step). */
 static bool stopping(const JobWorker *w) { return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) != 0; }
@@ -73,6 +88,7 @@ static void wait_for_work(JobWorker *w, unsigned long *seen) {
 }
 
 void jobs_notify(JobWorker *w) {
+    if (!w) return; /* an API-only node: the workers learn of it from the store */
     pthread_mutex_lock(&w->mu);
     w->wakeups++;
     pthread_cond_broadcast(&w->wake);
@@ -215,7 +231,7 @@ static void *validator_main(void *arg) {
     if (!s) return NULL;
     JobRecord *job = &w->validator_job;
     while (!stopping(w)) {
-        int rc = store_job_oldest(s, "validating_files", job, &err);
+        int rc = store_job_claim(s, STORE_CLAIM_VALIDATE, w->id, now_ms(), w->lease_ms, job, NULL, &err);
         if (rc == 0 && validate_job(w, s, job) == 0) continue;
         if (rc < 0) log_err("validator", &err);
         if (store_file_purge_expired(s, now_s(), NULL, &err)) log_err("removing expired files", &err);
@@ -235,11 +251,15 @@ typedef struct {
     char model_name[STORE_NAME_MAX];
     char run_dir[4096];
     long first_step;     /* step the run started from (resume) */
+    long recorded_step;  /* the step the job's record had reached when claimed: the metrics events
+                          * up to it are recorded already (a resumed run redoes the steps after its
+                          * checkpoint without recording them twice) */
     long per_epoch;      /* steps in an epoch: checkpoints at their multiples are the API's */
     long long t_start;
     bool stopped_by_status; /* the API cancelled or paused the job */
+    bool taken_over;     /* another worker holds the job now: this run writes nothing more */
     bool shared_cores;   /* the inference and embedding threads were told to use one thread while this job trains */
-    bool resumed_after_restart;
+    const StoreClaim *claim; /* how the trainer came by the job */
     bool write_failed;   /* a write of the run's state failed: the job stops and fails */
     char write_msg[STORE_TEXT_MAX];
 } RunCtx;
@@ -330,17 +350,49 @@ static void prune_checkpoints(RunCtx *rc) {
     free(list);
 }
 
+/* dir relative to the data directory (what a job records: every node may mount it elsewhere). */
+static const char *relative_to_data(const JobWorker *w, const char *dir) {
+    size_t n = strlen(w->data_dir);
+    return strncmp(dir, w->data_dir, n) == 0 && dir[n] == '/' ? dir + n + 1 : dir;
+}
+
+/* After a conditional write of the job found it changed: whether another worker holds it now (a
+ * takeover after this worker's lease ran out) rather than the API having paused or cancelled it. */
+static bool job_taken(RunCtx *rc) {
+    JobRecord *now = &rc->w->probe_job;
+    Err err = {0};
+    return store_job_get(rc->s, rc->job->id, now, &err) == 0 && strcmp(now->worker, rc->job->worker) != 0;
+}
+
 static int on_train_step(const FtTrainMetrics *m, const char *checkpoint_dir, void *user) {
     RunCtx *rc = user;
     Err err = {0};
-    char msg[512], *data = metrics_json(m, true);
-    int n = snprintf(msg, sizeof msg, "Step %ld/%ld: training loss=%.2f", m->step, m->total_steps, m->train_loss);
-    if (m->has_valid)
-        snprintf(msg + n, sizeof msg - n, ", %svalidation loss=%.2f", m->full_valid ? "full " : "", m->valid_loss);
-    if (add_event(rc->s, &err, rc->job->id, "info", "metrics", data, "%s", msg))
-        run_write_failed(rc, "the step's metrics", &err);
-    free(data);
-    if (checkpoint_dir && rc->per_epoch > 0 && m->step % rc->per_epoch == 0) { /* not a stop's checkpoint */
+    if (m->step > rc->recorded_step) { /* else recorded by the run this one resumes */
+        char msg[512], *data = metrics_json(m, true);
+        int n = snprintf(msg, sizeof msg, "Step %ld/%ld: training loss=%.2f", m->step, m->total_steps, m->train_loss);
+        if (m->has_valid)
+            snprintf(msg + n, sizeof msg - n, ", %svalidation loss=%.2f", m->full_valid ? "full " : "", m->valid_loss);
+        if (add_event(rc->s, &err, rc->job->id, "info", "metrics", data, "%s", msg))
+            run_write_failed(rc, "the step's metrics", &err);
+        free(data);
+    }
+    if (rc->write_failed) return 1;
+    /* progress, written only while the job is still running and ours (a cancel or pause stops us
+     * here, a takeover too); a checkpoint becomes the job's resume point in the same write, before
+     * its row is added and older ones pruned, so that the recorded resume point always exists */
+    if (checkpoint_dir)
+        snprintf(rc->job->resume_dir, sizeof rc->job->resume_dir, "%s", relative_to_data(rc->w, checkpoint_dir));
+    rc->job->step = m->step;
+    rc->job->total_steps = m->total_steps;
+    long done = m->step - rc->first_step;
+    double per_step = done > 0 ? (double)(now_s() - rc->t_start) / done : 0;
+    rc->job->estimated_finish = now_s() + (long long)(per_step * (m->total_steps - m->step) + 0.5);
+    int st = store_job_update_if(rc->s, rc->job, "running", &err);
+    if (st < 0) run_write_failed(rc, "the job's progress", &err);
+    else if (st != 0 && job_taken(rc)) rc->taken_over = true;
+    else if (st != 0) rc->stopped_by_status = true;
+    if (rc->taken_over) return FT_TRAIN_ABANDON;
+    if (st == 0 && checkpoint_dir && rc->per_epoch > 0 && m->step % rc->per_epoch == 0) { /* not a stop's checkpoint */
         char name[STORE_NAME_MAX + 32], *metrics = metrics_json(m, false);
         snprintf(name, sizeof name, "%s:ckpt-step-%ld", rc->model_name, m->step);
         int added = store_checkpoint_add(rc->s, rc->job->id, m->step, name, metrics ? metrics : "{}", checkpoint_dir,
@@ -352,16 +404,6 @@ static int on_train_step(const FtTrainMetrics *m, const char *checkpoint_dir, vo
         if (added == 0) prune_checkpoints(rc); /* never without the new one among those kept */
         else run_write_failed(rc, "a checkpoint", &err);
     }
-    if (rc->write_failed) return 1;
-    /* progress, written only while the job is still running (a cancel or pause stops us here) */
-    rc->job->step = m->step;
-    rc->job->total_steps = m->total_steps;
-    long done = m->step - rc->first_step;
-    double per_step = done > 0 ? (double)(now_s() - rc->t_start) / done : 0;
-    rc->job->estimated_finish = now_s() + (long long)(per_step * (m->total_steps - m->step) + 0.5);
-    int st = store_job_update_if(rc->s, rc->job, "running", &err);
-    if (st < 0) run_write_failed(rc, "the job's progress", &err);
-    else if (st != 0) rc->stopped_by_status = true;
     return rc->write_failed || rc->stopped_by_status || stopping(rc->w);
 }
 
@@ -461,9 +503,14 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
     int st = store_job_update_if(rc->s, job, "running", &err);
     if (st < 0) run_write_failed(rc, "the job's start", &err);
     if (st != 0) return 1;
-    if (rc->first_step > 0)
+    const StoreClaim *cl = rc->claim;
+    if (cl->in_progress && cl->prev_worker[0] && strcmp(cl->prev_worker, job->worker) != 0)
+        add_event(rc->s, NULL, job->id, "info", "message", NULL,
+                  "Fine-tuning job taken over by worker %s from step %ld: worker %s stopped renewing its lease",
+                  job->worker, rc->first_step, cl->prev_worker);
+    else if (rc->first_step > 0)
         add_event(rc->s, NULL, job->id, "info", "message", NULL, "Fine-tuning job resumed from step %ld%s", rc->first_step,
-                  rc->resumed_after_restart ? " after a server restart" : "");
+                  cl->in_progress ? " after a server restart" : "");
     else if (job->parent_model[0])
         add_event(rc->s, NULL, job->id, "info", "message", NULL,
                   "Fine-tuning job started: continuing the adapter of %s (on base model %s)", job->parent_model,
@@ -478,7 +525,8 @@ static int on_train_ready(const FtTrainResult *plan, void *user) {
                   job->parent_model[0] ? job->parent_model : job->base_model,
                   job->parent_model[0] ? " (its adapter, frozen)" : " (the base model)");
     if (rc->w->cfg.precision)
-        add_event(rc->s, NULL, job->id, "info", "message", NULL, "Training precision: %s", rc->w->cfg.precision);
+        add_event(rc->s, NULL, job->id, "info", "message", NULL, "Training precision: %s; worker: %s",
+                  rc->w->cfg.precision, job->worker);
     if (rc->w->cfg.inference) {
         inference_set_threads(rc->w->cfg.inference, 1);
         rc->shared_cores = true;
@@ -536,6 +584,54 @@ static long checkpoint_lost(Store *s, const JobRecord *job, long on_disk) {
     return step;
 }
 
+/* Where a job's run resumes, into out (size bytes; "" = from the start): the checkpoint its record
+ * names (JobRecord.resume_dir, relative to the data directory), or, for a job that progressed
+ * without one (a record from before schema 8), the newest complete checkpoint in its directory.
+ * Returns its step; -1 with *lost set to the step when that checkpoint, or a newer recorded one,
+ * is no longer on disk. */
+static long resume_point(JobWorker *w, Store *s, const JobRecord *job, const char *run_dir, char *out, size_t size,
+                         long *lost) {
+    long step = 0;
+    out[0] = 0;
+    *lost = 0;
+    if (job->resume_dir[0]) {
+        struct stat st;
+        const char *name = strrchr(job->resume_dir, '/');
+        name = name ? name + 1 : job->resume_dir;
+        step = strncmp(name, "checkpoint-", 11) == 0 ? strtol(name + 11, NULL, 10) : 0;
+        if (snprintf(out, size, "%s/%s", w->data_dir, job->resume_dir) >= (int)size || stat(out, &st) != 0 ||
+            !S_ISDIR(st.st_mode) || step <= 0) {
+            out[0] = 0;
+            *lost = step > 0 ? step : 1;
+            return -1;
+        }
+    } else if (job->step > 0) {
+        step = latest_checkpoint(run_dir, out, size);
+    }
+    *lost = checkpoint_lost(s, job, step);
+    return *lost ? -1 : step;
+}
+
+/* A run that stopped early left its checkpoint at step (the trainer writes it after the step's
+ * callback when the stop was asked for there): it becomes the job's resume point, written only
+ * while the job is still in status (paused, or running) and this worker's. 0 when recorded or
+ * nothing needed recording; -1 when the write failed or the job changed meanwhile (logged). */
+static int record_stop_checkpoint(RunCtx *rc, long step, const char *status) {
+    char dir[4200], rel[STORE_RESUME_MAX];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s/checkpoint-%ld", rc->run_dir, step);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    if (snprintf(rel, sizeof rel, "%s", relative_to_data(rc->w, dir)) >= (int)sizeof rel ||
+        strcmp(rel, rc->job->resume_dir) == 0)
+        return 0; /* a data directory path too long for the record: never the case under the API's limits */
+    snprintf(rc->job->resume_dir, sizeof rc->job->resume_dir, "%s", rel);
+    snprintf(rc->job->status, sizeof rc->job->status, "%s", status);
+    Err err = {0};
+    int w = store_job_update_if(rc->s, rc->job, status, &err);
+    if (w < 0) log_err("cannot record a stopped job's checkpoint", &err);
+    return w == 0 ? 0 : -1;
+}
+
 /* The adapter directory of the model a continued job trains further, into dir; when that model is
  * gone (deleted since the job was created) or is on another base, fails the job naming it and
  * returns -1 with the failure's status in *failed. */
@@ -564,8 +660,8 @@ static int parent_adapter(JobWorker *w, Store *s, JobRecord *job, char *dir, siz
 /* Trains one running job to its end (or a stop); 0 when its outcome is recorded (or it stays
  * running because the server stops), -1 when the job failed but that could not be written: the
  * caller retries record_failure. */
-static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_restart) {
-    RunCtx rc = {.w = w, .s = s, .job = job, .t_start = now_s(), .resumed_after_restart = resumed_after_restart};
+static int train_job(JobWorker *w, Store *s, JobRecord *job, const StoreClaim *claim) {
+    RunCtx rc = {.w = w, .s = s, .job = job, .t_start = now_s(), .claim = claim, .recorded_step = job->step};
     jobs_model_name(job, "ftune", rc.model_name, sizeof rc.model_name);
     registry_job_dir(w->data_dir, job->id, rc.run_dir, sizeof rc.run_dir);
     char msg[STORE_TEXT_MAX], resume[4200], train_path[4096], valid_path[4096];
@@ -578,7 +674,15 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
         return fail_job(s, job, "running", "model_not_found", "model", msg);
     }
     if (job_files_present(s, job, &failed)) return failed;
-    rc.first_step = latest_checkpoint(rc.run_dir, resume, sizeof resume); /* 0 while there is no directory */
+    long lost = 0;
+    rc.first_step = resume_point(w, s, job, rc.run_dir, resume, sizeof resume, &lost);
+    if (rc.first_step < 0) {
+        snprintf(msg, sizeof msg,
+                 "The job failed because its checkpoint at step %ld is no longer on the server's disk (its directory "
+                 "jobs/%s was removed): it cannot resume. Create the job again.",
+                 lost, job->id);
+        return fail_job(s, job, "running", "server_error", NULL, msg);
+    }
     /* a continued job starts from its parent's adapter; once it has a checkpoint of its own, that
      * holds the same adapter shape (and the parent may be gone by then) */
     char parent_dir[4096] = "";
@@ -586,14 +690,6 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
     /* DPO's reference is the parent's adapter as it was, also when resuming from a checkpoint */
     if (job->parent_model[0] && (!resume[0] || dpo) && parent_adapter(w, s, job, parent_dir, sizeof parent_dir, &failed))
         return failed;
-    long lost = checkpoint_lost(s, job, rc.first_step);
-    if (lost) {
-        snprintf(msg, sizeof msg,
-                 "The job failed because its checkpoint at step %ld is no longer on the server's disk (its directory "
-                 "jobs/%s was removed): it cannot resume. Create the job again.",
-                 lost, job->id);
-        return fail_job(s, job, "running", "server_error", NULL, msg);
-    }
     const FtModel *m;
     if (model_cache_get(w->cfg.cache, base.base_path, &m, &err)) {
         snprintf(msg, sizeof msg, "The job failed because the base model could not be loaded: %s", err.msg);
@@ -632,16 +728,35 @@ static int train_job(JobWorker *w, Store *s, JobRecord *job, bool resumed_after_
         if (res.stage >= FT_TRAIN_PREPARE) job_set_hyperparams(job, &res);
         snprintf(msg, sizeof msg, "%s%s", TRAIN_FAILURES[res.stage].prefix, fe.msg);
         failed = fail_job(s, job, "running", TRAIN_FAILURES[res.stage].code, TRAIN_FAILURES[res.stage].param, msg);
+    } else if (rc.taken_over) {
+        fprintf(stderr, "ftune: job %s: taken over by another worker after this one's lease ran out; stopped here\n",
+                job->id);
     } else if (res.step >= res.total_steps) {
         failed = finish_job(&rc, res.train.tokens * (long long)res.n_epochs);
     } else if (rc.stopped_by_status) {
         JobRecord now;
-        if (store_job_get(s, job->id, &now, &err) == 0 && strcmp(now.status, "paused") == 0)
+        if (store_job_get(s, job->id, &now, &err) == 0 && strcmp(now.status, "paused") == 0 &&
+            record_stop_checkpoint(&rc, res.step, "paused") == 0)
             add_event(s, NULL, job->id, "info", "message", NULL, "Fine-tuning job paused at step %ld", res.step);
-    } /* else the server is stopping, or the job's status changed before it started: it stays as
-       * it is (a running job resumes at the next start) */
+    } else if (res.step > 0) { /* the worker stops: the job stays running, to go on from here */
+        record_stop_checkpoint(&rc, res.step, "running");
+    } /* else the job's status changed before it started: it stays as it is */
     model_cache_put(w->cfg.cache, m);
     return failed;
+}
+
+/* Stops the threads that were started (the validator and trainer as said; the heartbeat always,
+ * last, so that it ends the leases after the others' last writes) and frees w. */
+static void jobs_stop_threads(JobWorker *w, bool validator, bool trainer) {
+    set_stopping(w);
+    jobs_notify(w);
+    if (validator) pthread_join(w->validator, NULL);
+    if (trainer) pthread_join(w->trainer, NULL);
+    __atomic_store_n(&w->stop_beat, 1, __ATOMIC_RELEASE);
+    pthread_join(w->beat, NULL);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
 }
 
 static void *trainer_main(void *arg) {
@@ -651,26 +766,17 @@ static void *trainer_main(void *arg) {
     Store *s = open_store(w, "trainer", &seen);
     if (!s) return NULL;
     JobRecord *job = &w->trainer_job;
-    bool startup = true; /* jobs still `running` were cut off by a restart */
+    StoreClaim claim;
     bool pending = false; /* *job failed but could not be recorded (a full disk): retried each poll */
-    static const char *const queued[] = {"queued"};
     while (!stopping(w)) {
         if (pending) {
             pending = record_failure(s, job, "running", false) != 0;
             if (pending) wait_for_work(w, &seen);
             continue;
         }
-        int rc = startup ? store_job_oldest(s, "running", job, &err) : STORE_NOT_FOUND;
-        bool resumed = rc == 0;
-        if (rc == STORE_NOT_FOUND) {
-            startup = false;
-            rc = store_job_oldest(s, "queued", job, &err);
-            if (rc == 0) rc = store_job_transition(s, job->id, queued, 1, "running", NULL, &err);
-            if (rc == STORE_CONFLICT) continue; /* cancelled or paused meanwhile */
-            if (rc == 0) snprintf(job->status, sizeof job->status, "running");
-        }
+        int rc = store_job_claim(s, STORE_CLAIM_TRAIN, w->id, now_ms(), w->lease_ms, job, &claim, &err);
         if (rc == 0) {
-            pending = train_job(w, s, job, resumed) != 0;
+            pending = train_job(w, s, job, &claim) != 0;
             continue;
         }
         if (rc < 0) log_err("trainer", &err);
@@ -678,6 +784,44 @@ static void *trainer_main(void *arg) {
     }
     store_close(s);
     return NULL;
+}
+
+static bool beat_stopping(const JobWorker *w) { return __atomic_load_n(&w->stop_beat, __ATOMIC_ACQUIRE) != 0; }
+
+/* The heartbeat: renews the worker's leases every third of the lease, and between beats waits on
+ * the store's jobs channel (in slices of JOBS_BEAT_SLICE_MS, so that a stop is prompt), waking the
+ * other threads when work arrives. It ends the worker's leases when it stops, after the others. */
+#define JOBS_BEAT_SLICE_MS 200
+static void *beat_main(void *arg) {
+    JobWorker *w = arg;
+    Store *s = w->beat_store;
+    Err err = {0};
+    if (store_jobs_listen(s, &err)) log_err("cannot listen for new jobs (polling instead)", &err);
+    long long every = w->lease_ms / 3, next = now_ms() + every;
+    while (!beat_stopping(w)) {
+        long long left = next - now_ms();
+        int rc = store_jobs_wait(s, left <= 0 ? 0 : left < JOBS_BEAT_SLICE_MS ? (int)left : JOBS_BEAT_SLICE_MS, &err);
+        if (rc > 0) jobs_notify(w);
+        if (rc < 0) { /* the database is unreachable: the leases run out unless it comes back */
+            log_err("heartbeat", &err);
+            clock_sleep_s(JOBS_BEAT_SLICE_MS / 1000.0);
+        }
+        if (now_ms() < next) continue;
+        if (store_worker_heartbeat(s, w->id, now_ms(), w->lease_ms, NULL, &err)) log_err("heartbeat", &err);
+        next = now_ms() + every;
+    }
+    if (store_worker_stop(s, w->id, now_ms(), &err)) log_err("cannot end the worker's leases", &err);
+    store_close(s);
+    return NULL;
+}
+
+/* The worker's id: cfg.node_id, or this host's name. */
+static void worker_id(JobWorker *w) {
+    if (gethostname(w->host, sizeof w->host) != 0) snprintf(w->host, sizeof w->host, "localhost");
+    w->host[sizeof w->host - 1] = 0;
+    if (snprintf(w->id, sizeof w->id, "%s", w->cfg.node_id && w->cfg.node_id[0] ? w->cfg.node_id : w->host) >=
+        (int)sizeof w->id)
+        w->id[sizeof w->id - 1] = 0; /* a host name past STORE_WORKER_MAX: its start (--node-id is checked) */
 }
 
 int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
@@ -688,36 +832,42 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
     w->cfg.data_dir = w->data_dir;
     snprintf(w->database, sizeof w->database, "%s", cfg->database ? cfg->database : "");
     w->cfg.database = w->database;
+    worker_id(w);
+    w->cfg.node_id = w->id;
+    w->lease_ms = 1000LL * (cfg->lease_s > 0 ? cfg->lease_s : JOBS_LEASE_DEFAULT_S);
     char jobs_dir[2100];
     snprintf(jobs_dir, sizeof jobs_dir, "%s/jobs", w->data_dir);
     if (mkdir(jobs_dir, 0700) != 0 && errno != EEXIST) {
         free(w);
         return err_set(err, ERR_IO, "%s: cannot create: %s", jobs_dir, strerror(errno));
     }
+    if (store_open(w->data_dir, w->database[0] ? w->database : NULL, &w->beat_store, err) ||
+        store_worker_register(w->beat_store, w->id, w->host, (long)getpid(), now_ms(), w->lease_ms, err)) {
+        store_close(w->beat_store);
+        free(w);
+        return -1;
+    }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->wake, NULL);
-    if (pthread_create(&w->validator, NULL, validator_main, w) != 0) {
+    if (pthread_create(&w->beat, NULL, beat_main, w) != 0) {
+        store_close(w->beat_store);
         free(w);
+        return err_set(err, ERR_IO, "cannot start the heartbeat thread");
+    }
+    if (pthread_create(&w->validator, NULL, validator_main, w) != 0) {
+        jobs_stop_threads(w, false, false);
         return err_set(err, ERR_IO, "cannot start the job validator thread");
     }
     if (pthread_create(&w->trainer, NULL, trainer_main, w) != 0) {
-        set_stopping(w);
-        jobs_notify(w);
-        pthread_join(w->validator, NULL);
-        free(w);
+        jobs_stop_threads(w, true, false);
         return err_set(err, ERR_IO, "cannot start the trainer thread");
     }
     *out = w;
     return 0;
 }
 
+const char *jobs_worker_id(const JobWorker *w) { return w->id; }
+
 void jobs_stop(JobWorker *w) {
-    if (!w) return;
-    set_stopping(w);
-    jobs_notify(w);
-    pthread_join(w->validator, NULL);
-    pthread_join(w->trainer, NULL);
-    pthread_cond_destroy(&w->wake);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
+    if (w) jobs_stop_threads(w, true, true);
 }

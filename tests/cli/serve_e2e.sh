@@ -18,7 +18,9 @@
 # test_console_evals.py: the console's Evaluations pages (Evals API runs started, watched,
 # filtered, cancelled in the browser);
 # test_evals.py: the Evals API and the graders endpoints; test_postgres.py: a server on PostgreSQL
-# (--database), a job trained and its records kept across a restart; test_model_export.py: the
+# (--database), a job trained and its records kept across a restart; test_workers.py: two API nodes
+# (--no-worker) and two `ftune worker`s on one PostgreSQL, a kill -9 of a worker taken over from its
+# checkpoint, a cancel through another node; test_model_export.py: the
 # adapter download, GET /v1/models/{model}/export)
 # and by raw HTTP (test_bad_input.py). Each script starts its own server, runs
 # its tests in order and stops at the first failure; this fails when any of them fails.
@@ -35,7 +37,7 @@ status=0
 # then together several times over (about 5 minutes on 2 cores at bf16, where a lone sequence
 # decodes slower than at fp32); the former 300 s cut a CI run short after 6 of its 8 tests had passed.
 SCRIPT_TIMEOUT_S=600
-SCRIPTS="test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_tools test_tools_llama test_disk_full test_data_dir test_limits test_projects test_responses test_dpo test_embeddings test_vector_stores test_faults test_kill9 test_pull test_console test_console_evals test_evals test_postgres test_model_export"
+SCRIPTS="test_workflow test_errors test_bad_input test_restart test_adapters test_aliases test_batching test_structured test_tools test_tools_llama test_disk_full test_data_dir test_limits test_projects test_responses test_dpo test_embeddings test_vector_stores test_faults test_kill9 test_pull test_console test_console_evals test_evals test_postgres test_workers test_model_export"
 for t in ${FTUNE_E2E_SCRIPTS:-$SCRIPTS}; do   # FTUNE_E2E_SCRIPTS: only these (e.g. make tsan's)
     start=$(date +%s)
     if out=$(timeout "$SCRIPT_TIMEOUT_S" python3 "tests/e2e/$t.py" 2>&1); then

@@ -74,7 +74,7 @@ static int add_job(Store *s, const char *id, const char *status, const char *met
 
 /* ---- open ---- */
 
-/* ftune.db in WAL mode with schema version 7, seen through a second connection. */
+/* ftune.db in WAL mode with schema version 9, seen through a second connection. */
 static void open_sqlite_checks(const char *dir) {
     char path[PATH_LEN];
     snprintf(path, sizeof path, "%s/ftune.db", dir);
@@ -97,7 +97,7 @@ static void open_body(Store *s, const char *dir) {
     CHECK(strcmp(store_data_dir(s), dir) == 0);
     snprintf(path, sizeof path, "%s/files", dir);
     CHECK(file_is_dir(path));
-    if (test_on_postgres()) { /* schema version 7, seen through a second connection; no ftune.db */
+    if (test_on_postgres()) { /* schema version 9, seen through a second connection; no ftune.db */
         char version[16];
         test_pg_sql(dir, "SELECT version FROM schema_version", version, sizeof version);
         CHECK(strcmp(version, "9") == 0);
