@@ -17,22 +17,25 @@ static const char *const SEARCH_FIELDS[] = {"query", "max_num_results", "filters
 
 /* chunking_strategy: absent, null, {"type": "auto"} or {"type": "static", "static":
  * {"max_chunk_size_tokens": 100..4096, "chunk_overlap_tokens": 0..max/2}}. */
-static int parse_chunking(json_t *cs, int *max, int *overlap, ApiError *e) {
+static int parse_chunking(json_t *cs, const char *at, int *max, int *overlap, ApiError *e) {
+    char param[96]; /* at.chunking_strategy..., or chunking_strategy... at the top level (at "") */
+    const char *dot = at[0] ? "." : "";
     *max = RETRIEVAL_CHUNK_TOKENS;
     *overlap = RETRIEVAL_CHUNK_OVERLAP;
     if (!cs || json_is_null(cs)) return 0;
     const char *type = json_string_value(json_object_get(cs, "type"));
+    snprintf(param, sizeof param, "%s%schunking_strategy", at, dot);
     if (!json_is_object(cs) || !type || (strcmp(type, "auto") && strcmp(type, "static")))
-        return api_bad_param(e, "chunking_strategy", "expected {\"type\": \"auto\"} or {\"type\": \"static\", ...}.");
-    if (!strcmp(type, "auto")) return json_object_size(cs) == 1 ? 0 : api_bad_param(e, "chunking_strategy", "auto takes no other field.");
+        return api_bad_param(e, param, "expected {\"type\": \"auto\"} or {\"type\": \"static\", ...}.");
+    if (!strcmp(type, "auto")) return json_object_size(cs) == 1 ? 0 : api_bad_param(e, param, "auto takes no other field.");
     json_t *st = json_object_get(cs, "static");
     json_t *m = json_object_get(st, "max_chunk_size_tokens"), *o = json_object_get(st, "chunk_overlap_tokens");
+    snprintf(param, sizeof param, "%s%schunking_strategy.static.max_chunk_size_tokens", at, dot);
     if (!json_is_integer(m) || json_integer_value(m) < RETRIEVAL_CHUNK_MIN || json_integer_value(m) > RETRIEVAL_CHUNK_MAX)
-        return api_bad_param(e, "chunking_strategy.static.max_chunk_size_tokens", "expected an integer from %d to %d.",
-                             RETRIEVAL_CHUNK_MIN, RETRIEVAL_CHUNK_MAX);
+        return api_bad_param(e, param, "expected an integer from %d to %d.", RETRIEVAL_CHUNK_MIN, RETRIEVAL_CHUNK_MAX);
+    snprintf(param, sizeof param, "%s%schunking_strategy.static.chunk_overlap_tokens", at, dot);
     if (!json_is_integer(o) || json_integer_value(o) < 0 || json_integer_value(o) > json_integer_value(m) / 2)
-        return api_bad_param(e, "chunking_strategy.static.chunk_overlap_tokens",
-                             "expected an integer from 0 to half of max_chunk_size_tokens (%lld).",
+        return api_bad_param(e, param, "expected an integer from 0 to half of max_chunk_size_tokens (%lld).",
                              (long long)json_integer_value(m) / 2);
     *max = (int)json_integer_value(m);
     *overlap = (int)json_integer_value(o);
@@ -71,7 +74,7 @@ int vs_create_request_parse(const char *body, size_t len, VsCreateRequest *r, Ap
     if (api_check_fields(root, CREATE_FIELDS, sizeof CREATE_FIELDS / sizeof CREATE_FIELDS[0], e) ||
         api_field_string(root, "name", true, &r->name, e) < 0 ||
         api_field_string(root, "description", true, &description, e) < 0 || api_check_metadata(md, "metadata", e) ||
-        parse_chunking(json_object_get(root, "chunking_strategy"), &r->chunk_max, &r->chunk_overlap, e) ||
+        parse_chunking(json_object_get(root, "chunking_strategy"), "", &r->chunk_max, &r->chunk_overlap, e) ||
         parse_expires(json_object_get(root, "expires_after"), &r->expires_days, e))
         return -1;
     if (ids && !json_is_null(ids) && (!json_is_array(ids) || json_array_size(ids) > VS_MAX_FILE_IDS))
@@ -127,7 +130,7 @@ static int parse_attach(json_t *obj, const char *at, VsAttachRequest *r, ApiErro
     snprintf(param, sizeof param, "%s%sattributes", at, at[0] ? "." : "");
     if (vs_check_attributes(attrs, param, e)) return -1;
     r->attributes = attrs && !json_is_null(attrs) ? attrs : NULL;
-    return parse_chunking(json_object_get(obj, "chunking_strategy"), &r->chunk_max, &r->chunk_overlap, e);
+    return parse_chunking(json_object_get(obj, "chunking_strategy"), at, &r->chunk_max, &r->chunk_overlap, e);
 }
 
 int vs_attach_request_parse(const char *body, size_t len, VsAttachRequest *r, ApiError *e) {
@@ -160,7 +163,7 @@ int vs_batch_request_parse(const char *body, size_t len, VsBatchRequest *r, ApiE
         return api_bad_param(e, "chunking_strategy", "with 'files', give each file its own chunking_strategy.");
     VsAttachRequest shared = {0};
     if (ids && (vs_check_attributes(attrs, "attributes", e) ||
-                parse_chunking(cs, &shared.chunk_max, &shared.chunk_overlap, e)))
+                parse_chunking(cs, "", &shared.chunk_max, &shared.chunk_overlap, e)))
         return -1;
     shared.attributes = attrs && !json_is_null(attrs) ? attrs : NULL;
     r->files = calloc(json_array_size(list), sizeof *r->files);

@@ -377,6 +377,9 @@ def test_errors(c):
         (B, "file_ids[0]", lambda: c.client.vector_stores.file_batches.create(vector_store_id=c.vs, file_ids=[ft])),
         (B, "file_ids[2]", lambda: c.client.vector_stores.file_batches.create(  # attached already: none is
             vector_store_id=c.vs, file_ids=[fresh, fresh, c.ids["cards.md"]])),
+        (B, "files[1].chunking_strategy.static.chunk_overlap_tokens", lambda: c.client.vector_stores.file_batches.create(
+            vector_store_id=c.vs, files=[{"file_id": fresh}, {"file_id": fresh, "chunking_strategy": {
+                "type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 51}}}])),
         (NF, "batch_id", lambda: c.client.vector_stores.file_batches.retrieve("vsfb_nope", vector_store_id=c.vs)),
         (B, "filter", lambda: c.client.vector_stores.files.list(vector_store_id=c.vs, extra_query={"filter": "done"})),
         (B, "max_num_results", lambda: c.client.vector_stores.search(c.vs, query="x", max_num_results=51)),
