@@ -2,7 +2,9 @@
  * text: static chunking at 800/400 tokens, embedding, storing with the FTS5 index) and search over
  * N stored chunks (queries/s: the query embedded, BM25 over the FTS5 index, the cosine of every
  * chunk in one sgemv, the fusion), with the store's matrix in memory (as the server keeps it
- * between searches) and read from the database on every query (the first search after a change).
+ * between searches) and read from the database on every query (the first search after a change),
+ * and with the matrix in memory restricted by a filter to every other file (the allowed chunk ids
+ * read with store_vs_chunks_where on each query, as a search with `filters` does).
  * The N chunks of the search part have random unit vectors and texts of random words (embedding
  * 100k real chunks would time the encoder, which the ingestion figure already does). One JSON line
  * per measure. It asserts nothing. Usage: build/bench_search MODEL_DIR [N_CHUNKS] [THREADS]
@@ -21,6 +23,13 @@
 #define QUERIES 50
 #define INGEST_WORDS 60000 /* words of real-looking text ingested (about 150 chunks of 800 tokens) */
 #define RANDOM_VOCAB 5000
+
+/* store_vs_chunks_where's test for the filtered measure: the even files (file-0, file-2, ...). */
+static bool even_file(const char *file_id, const char *attributes, void *user) {
+    (void)attributes, (void)user;
+    const char *dash = strrchr(file_id, '-');
+    return dash && dash[1] >= '0' && dash[1] <= '9' && atoi(dash + 1) % 2 == 0;
+}
 
 static const char *const WORDS[] = {"my", "card", "was", "charged", "twice", "for", "the", "same", "order", "and",
                                     "I", "cannot", "log", "in", "since", "update", "please", "help", "refund",
@@ -151,7 +160,7 @@ int main(int argc, char **argv) {
             if (store_vs_version(s, "vs_bench", &count, &max_id, &err)) die("version", err.msg);
             if (!cached && store_vs_vectors(s, "vs_bench", dim, &ids2, &vecs2, &n2, &err)) die("read", err.msg);
             if (store_vs_text_search(s, "vs_bench", q, 200, &fts_ids, &fts_scores, &n_fts, &err)) die("fts", err.msg);
-            retrieval_rank(vecs2, ids2, n2, dim, qv, fts_ids, fts_scores, n_fts, 10, hits, scratch);
+            retrieval_rank(vecs2, ids2, n2, dim, qv, fts_ids, fts_scores, n_fts, NULL, 0, 10, hits, scratch);
             if (!cached) free(ids2), free(vecs2);
             free(fts_ids), free(fts_scores);
             ft_free(qids);
@@ -161,6 +170,29 @@ int main(int argc, char **argv) {
                cached ? "in memory" : "read each query", QUERIES / t);
         fflush(stdout);
     }
+    t0 = clock_now_s();
+    int kept_total = 0;
+    for (int qi = 0; qi < QUERIES; qi++) {
+        char q[64];
+        snprintf(q, sizeof q, "w%d w%d refund card", qi * 7 % RANDOM_VOCAB, qi * 13 % RANDOM_VOCAB);
+        int32_t *qids;
+        int nq, n_fts, n_allow;
+        if (ft_encoder_tokenize(enc, q, strlen(q), &qids, &nq, &fe)) die("tokenize", fe.msg);
+        const int32_t *qp = qids;
+        if (retrieval_embed(enc, &qp, &nq, 1, threads, qv, &err)) die("embed", err.msg);
+        int64_t *fts_ids, *allow;
+        double *fts_scores;
+        if (store_vs_text_search(s, "vs_bench", q, 200, &fts_ids, &fts_scores, &n_fts, &err)) die("fts", err.msg);
+        if (store_vs_chunks_where(s, "vs_bench", even_file, NULL, &allow, &n_allow, &err)) die("filter", err.msg);
+        retrieval_rank(all, all_ids, total, dim, qv, fts_ids, fts_scores, n_fts, allow, n_allow, 10, hits, scratch);
+        kept_total = n_allow;
+        free(fts_ids), free(fts_scores), free(allow);
+        ft_free(qids);
+    }
+    t = clock_now_s() - t0;
+    printf("{\"measure\": \"search\", \"chunks\": %d, \"matrix\": \"in memory, filtered\", \"allowed_chunks\": %d, "
+           "\"queries_per_s\": %.1f}\n", total, kept_total, QUERIES / t);
+    fflush(stdout);
     free(all_ids), free(all), free(scratch), free(qv);
     store_close(s);
     ft_encoder_free(enc);

@@ -1,10 +1,9 @@
-/* eval_http.c: JSON requests to an OpenAI-compatible endpoint for `ftune eval` (see
- * eval_internal.h). */
+/* eval_http.c: JSON requests to an OpenAI-compatible endpoint (see eval_http.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval_internal.h"
+#include "eval_http.h"
 #include "eval_run.h"
 
 int eval_http_open(EvalHttp *h, const char *api_key, Err *err) {

@@ -1,8 +1,8 @@
 /* eval_internal.h: what the files of `ftune eval`'s runs share (eval_run.c runs a candidate example
  * by example, eval_via_api.c through an Evals API): reading chat JSONL files, a candidate's prompt
  * style (replacement system prompt, few-shot examples, labels the reply is constrained to) and the
- * messages it sends per example (eval_prompts.c), and JSON over HTTP to an OpenAI-compatible
- * endpoint (eval_http.c). */
+ * messages it sends per example (eval_prompts.c); JSON over HTTP to an OpenAI-compatible endpoint
+ * is eval_http.h's. */
 #ifndef FTUNE_EVAL_INTERNAL_H
 #define FTUNE_EVAL_INTERNAL_H
 
@@ -12,6 +12,7 @@
 
 #include "../retrieval/nearest.h"
 #include "eval.h"
+#include "eval_http.h"
 #include "eval_run.h"
 
 typedef struct {
@@ -40,22 +41,5 @@ char *eval_label_of_reply(const char *reply);
 
 /* The per-example result arrays of c for n examples; -1 when out of memory. */
 int eval_alloc_results(EvalCandidate *c, long n);
-
-/* JSON over HTTP with a bearer key (libcurl; one handle, reused). */
-typedef struct {
-    CURL *curl;
-    struct curl_slist *headers;
-} EvalHttp;
-
-int eval_http_open(EvalHttp *h, const char *api_key, Err *err);
-void eval_http_close(EvalHttp *h);
-/* method "GET", "POST" or "DELETE" to base_url + path, body (may be NULL) as JSON. Returns 0 with
- * *status and *out (the answer parsed, NULL when it is not JSON) when the server answered;
- * -1 when it could not be reached (error filled, *fatal when no retry can help: refused, unknown
- * host, a malformed URL). */
-int eval_http_json(EvalHttp *h, const char *method, const char *base_url, const char *path, json_t *body, long *status,
-                   json_t **out, char *error, size_t cap, bool *fatal);
-/* The error message of an OpenAI-shaped error answer, or "(no error message)". */
-const char *eval_http_error_message(json_t *answer);
 
 #endif

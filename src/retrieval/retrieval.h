@@ -52,9 +52,11 @@ typedef struct {
 /* The best k (at most n) of n chunks for query vector q (dim): semantic = vecs (n, dim) q, the
  * cosine of unit vectors, clipped at 0; lexical = the chunk's BM25 (fts_ids / fts_scores, n_fts of
  * them, higher better) over the best one's, 0 when it is not among them; score = the weights above.
- * Ties by id. ids ascending. out: k hits (at most n), best first; returns their number. scratch: n
- * floats. */
+ * Ties by id. ids ascending. allow (NULL: every chunk): the n_allow ids (ascending) the hits are
+ * taken from, the others skipped. out: k hits (at most n), best first; returns their number.
+ * scratch: n floats. */
 int retrieval_rank(const float *vecs, const int64_t *ids, int n, int dim, const float *q, const int64_t *fts_ids,
-                   const double *fts_scores, int n_fts, int k, RankHit *out, float *scratch);
+                   const double *fts_scores, int n_fts, const int64_t *allow, int n_allow, int k, RankHit *out,
+                   float *scratch);
 
 #endif

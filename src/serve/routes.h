@@ -53,12 +53,20 @@ void route_embeddings(Ctx *c);
 void route_vector_stores_create(Ctx *c);
 void route_vector_stores_list(Ctx *c);
 void route_vector_stores_get(Ctx *c);
+void route_vector_stores_modify(Ctx *c);
 void route_vector_stores_delete(Ctx *c);
 void route_vector_stores_search(Ctx *c);
 void route_vector_store_files_create(Ctx *c);
 void route_vector_store_files_list(Ctx *c);
 void route_vector_store_files_get(Ctx *c);
+void route_vector_store_files_update(Ctx *c);
+void route_vector_store_files_content(Ctx *c);
 void route_vector_store_files_delete(Ctx *c);
+/* file batches (routes_vector_store_batches.c) */
+void route_vector_store_batches_create(Ctx *c);
+void route_vector_store_batches_get(Ctx *c);
+void route_vector_store_batches_cancel(Ctx *c);
+void route_vector_store_batches_files(Ctx *c);
 
 /* /v1/responses (routes_responses.c) */
 void route_responses_create(Ctx *c);

@@ -1,17 +1,23 @@
 /* routes_vector_stores.c: OpenAI's vector stores API subset: /v1/vector_stores (create, list,
- * retrieve, delete), /v1/vector_stores/{id}/files (attach, list, retrieve, detach) and
- * /v1/vector_stores/{id}/search. A store belongs to the project that created it (another project's
- * is 404) and embeds with the first embedding model of the models directories, fixed at creation.
- * Attaching records the file in_progress and queues its chunking and embedding on the embedding
- * thread (vector_store_tasks.c), which ends it completed or failed: clients poll, as with OpenAI
- * (the SDK's create_and_poll). A search is queued there too and answers through a deferred
- * response. Files of purpose assistants or user_data only; chunking_strategy auto (800 tokens, 400
- * of overlap) or static; expires_after, filters and rewrite_query are refused when set. */
+ * retrieve, modify, delete), /v1/vector_stores/{id}/files (attach, list, retrieve, update
+ * attributes, detach, content: the uploaded text of a completed file as one text part) and
+ * /v1/vector_stores/{id}/search (file batches: routes_vector_store_batches.c).
+ * A store belongs to the project that created it (another project's is 404) and embeds with the
+ * first embedding model of the models directories, fixed at creation. Attaching records the files
+ * in_progress and queues their chunking and embedding on the embedding thread as one task
+ * (vector_store_tasks.c), which ends each completed or failed: clients poll, as with OpenAI (the
+ * SDK's create_and_poll). A search is queued there too and answers through a deferred response;
+ * it makes the store active (last_active_at). A store with expires_after {anchor: last_active_at,
+ * days} is expired from last_active_at + days on: reported so (status expired, expires_at), it
+ * refuses searches and new files (400 vector_store_expired), and its expiry cannot be changed any
+ * more, as OpenAI's. Files of purpose assistants or user_data only; chunking_strategy auto (800
+ * tokens, 400 of overlap) or static; rewrite_query true is refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../core/fileio.h"
 #include "../retrieval/retrieval.h"
 #include "../worker/registry.h"
 #include "routes.h"
@@ -26,18 +32,32 @@ static json_t *object_or_empty(const char *text) {
     return o ? o : json_object();
 }
 
-static json_t *store_json(const VectorStoreRecord *v) {
-    int total = v->n_in_progress + v->n_completed + v->n_failed;
-    return json_pack("{s:s, s:s, s:I, s:o, s:I, s:{s:i, s:i, s:i, s:i, s:i}, s:s, s:n, s:n, s:I, s:o}", "id", v->id,
-                     "object", "vector_store", "created_at", (json_int_t)v->created_at, "name",
-                     v->name[0] ? json_string(v->name) : json_null(), "usage_bytes", (json_int_t)v->usage_bytes,
-                     "file_counts", "in_progress", v->n_in_progress, "completed", v->n_completed, "failed",
-                     v->n_failed, "cancelled", 0, "total", total, "status",
-                     v->n_in_progress ? "in_progress" : "completed", "expires_after", "expires_at",
-                     "last_active_at", (json_int_t)v->last_active_at, "metadata", object_or_empty(v->metadata));
+json_t *vs_counts_json(const VectorFileCounts *n) {
+    return json_pack("{s:i, s:i, s:i, s:i, s:i}", "in_progress", n->in_progress, "completed", n->completed, "failed",
+                     n->failed, "cancelled", n->cancelled, "total",
+                     n->in_progress + n->completed + n->failed + n->cancelled);
 }
 
-static json_t *file_json(const VectorFileRecord *f) {
+/* When the store expires (0: never). */
+static long long expires_at(const VectorStoreRecord *v) {
+    return v->expires_days ? v->last_active_at + (long long)v->expires_days * VS_SECONDS_PER_DAY : 0;
+}
+
+bool vs_expired(const VectorStoreRecord *v) { return expires_at(v) && (long long)time(NULL) >= expires_at(v); }
+
+static json_t *store_json(const VectorStoreRecord *v) {
+    const char *status = vs_expired(v) ? "expired" : v->counts.in_progress ? "in_progress" : "completed";
+    json_t *expires = v->expires_days ? json_pack("{s:s, s:i}", "anchor", "last_active_at", "days", v->expires_days)
+                                      : json_null();
+    return json_pack("{s:s, s:s, s:I, s:o, s:I, s:o, s:s, s:o, s:o, s:I, s:o}", "id", v->id, "object", "vector_store",
+                     "created_at", (json_int_t)v->created_at, "name", v->name[0] ? json_string(v->name) : json_null(),
+                     "usage_bytes", (json_int_t)v->counts.usage_bytes, "file_counts", vs_counts_json(&v->counts),
+                     "status", status, "expires_after", expires, "expires_at",
+                     v->expires_days ? json_integer(expires_at(v)) : json_null(), "last_active_at",
+                     (json_int_t)v->last_active_at, "metadata", object_or_empty(v->metadata));
+}
+
+json_t *vs_file_json(const VectorFileRecord *f) {
     json_t *err = f->last_error[0] ? json_pack("{s:s, s:s}", "code", "server_error", "message", f->last_error)
                                    : json_null();
     return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:o, s:{s:s, s:{s:i, s:i}}, s:o}", "id", f->file_id, "object",
@@ -49,8 +69,7 @@ static json_t *file_json(const VectorFileRecord *f) {
 
 /* ---- lookups ---- */
 
-/* The store named by the path (the caller's project's); answers 404/500 itself when not. */
-static int load_store(Ctx *c, VectorStoreRecord *v) {
+int vs_load_store(Ctx *c, VectorStoreRecord *v) {
     Err err = {0};
     int rc = store_vs_get(c->store, c->req->params[0], v, &err);
     if (rc == 0 && !api_visible(c, v->project)) rc = STORE_NOT_FOUND;
@@ -83,8 +102,7 @@ static int default_model(Ctx *c, ModelInfo *out) {
     return found < 0 ? -1 : 0;
 }
 
-/* The uploaded file id as something a store takes: the caller's, purpose assistants or user_data. */
-static int check_file(Ctx *c, const char *id, const char *param, ApiError *e) {
+int vs_check_file(Ctx *c, const char *id, const char *param, ApiError *e) {
     FileRecord f;
     Err err = {0};
     int rc = store_file_get(c->store, id, &f, &err);
@@ -98,44 +116,84 @@ static int check_file(Ctx *c, const char *id, const char *param, ApiError *e) {
     return 0;
 }
 
-/* Records file_id in_progress in the store and queues its processing; -1 with e (503 when the
- * embedding thread's queue is full: the row is taken back). */
-static int attach(Ctx *c, const VectorStoreRecord *v, const char *file_id, int max, int overlap, json_t *attributes,
-                  VectorFileRecord *out, ApiError *e) {
+static int expired_error(const VectorStoreRecord *v, ApiError *e) {
+    return api_fail(e, 400, "invalid_request_error", "vector_store_id", "vector_store_expired",
+                    "Vector store %s expired at %lld (%d days after its last activity, as its expires_after says); "
+                    "create a new vector store.", v->id, expires_at(v), v->expires_days);
+}
+
+/* "file_id", or list[i] ("file_ids[3]") for a file given in a list. */
+static void item_param(char *out, size_t cap, const char *list, int i) {
+    if (list) snprintf(out, cap, "%s[%d]", list, i);
+    else snprintf(out, cap, "file_id");
+}
+
+/* Drops repeated file ids from files (n of them; the first stays), keeping in at[i] the index the
+ * i-th kept one had. Returns how many are kept. */
+static int unique_files(VsAttachRequest *files, int n, int *at) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < kept && strcmp(files[j].file_id, files[i].file_id)) j++;
+        if (j < kept) continue;
+        at[kept] = i;
+        files[kept++] = files[i];
+    }
+    return kept;
+}
+
+int vs_attach_files(Ctx *c, const VectorStoreRecord *v, VsAttachRequest *files, int n, const char *batch_id,
+                    const char *list_param, long long now, ApiError *e) {
     ModelInfo m;
     Err err = {0};
+    char param[64];
+    if (vs_expired(v)) return expired_error(v, e);
     if (registry_find_base(c->srv->cfg.model_dirs, c->srv->cfg.n_model_dirs, v->model, &m) != 0 || !m.embedding)
         return api_fail(e, 400, "invalid_request_error", NULL, "model_not_found",
                         "The embedding model of vector store %s, '%s', is no longer in the models directories.", v->id,
                         v->model);
-    VectorFileRecord f = {.created_at = (long long)time(NULL), .chunk_max = max, .chunk_overlap = overlap};
-    snprintf(f.store_id, sizeof f.store_id, "%s", v->id);
-    snprintf(f.file_id, sizeof f.file_id, "%s", file_id);
-    snprintf(f.status, sizeof f.status, "in_progress");
-    char *attrs = attributes && !json_is_null(attributes) ? json_dumps(attributes, JSON_COMPACT) : NULL;
-    if (attrs) snprintf(f.attributes, sizeof f.attributes, "%s", attrs);
-    free(attrs);
-    int rc = store_vs_file_add(c->store, &f, &err);
-    if (rc == STORE_CONFLICT)
-        return api_fail(e, 400, "invalid_request_error", "file_id", "file_already_attached",
-                        "File %s is already in vector store %s.", file_id, v->id);
-    if (rc) return api_fail(e, 500, "server_error", NULL, NULL, "the file could not be attached: %s", err.msg);
+    int *at = malloc((size_t)n * sizeof *at);
+    VectorFileIn *in = malloc((size_t)n * sizeof *in);
+    char **attrs = calloc((size_t)n, sizeof *attrs);
     VsIngest *job = calloc(1, sizeof *job);
-    if (job) {
+    VsIngestFile *todo = malloc((size_t)n * sizeof *todo);
+    int rc = at && in && attrs && job && todo ? 0 : api_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    int kept = rc ? 0 : unique_files(files, n, at);
+    for (int i = 0; i < kept && !rc; i++) {
+        item_param(param, sizeof param, list_param, at[i]);
+        rc = vs_check_file(c, files[i].file_id, param, e);
+        attrs[i] = files[i].attributes ? json_dumps(files[i].attributes, JSON_COMPACT) : NULL;
+        in[i] = (VectorFileIn){files[i].file_id, attrs[i], files[i].chunk_max, files[i].chunk_overlap};
+        todo[i] = (VsIngestFile){.chunk_max = files[i].chunk_max, .chunk_overlap = files[i].chunk_overlap};
+        snprintf(todo[i].file_id, sizeof todo[i].file_id, "%s", files[i].file_id);
+    }
+    int conflict = -1;
+    if (!rc) {
+        int added = store_vs_files_add(c->store, v->id, now, batch_id, in, kept, &conflict, &err);
+        if (added == STORE_CONFLICT) {
+            item_param(param, sizeof param, list_param, at[conflict]);
+            rc = api_fail(e, 400, "invalid_request_error", param, "file_already_attached",
+                          "File %s is already in vector store %s.", files[conflict].file_id, v->id);
+        } else if (added) {
+            rc = api_fail(e, 500, "server_error", NULL, NULL, "the files could not be attached: %s", err.msg);
+        }
+    }
+    if (!rc) {
         snprintf(job->store_id, sizeof job->store_id, "%s", v->id);
-        snprintf(job->file_id, sizeof job->file_id, "%s", file_id);
-        store_file_path(c->store, file_id, job->blob_path, sizeof job->blob_path);
-        job->chunk_max = max;
-        job->chunk_overlap = overlap;
+        job->files = todo, job->n_files = kept;
+        todo = NULL;
+        if (embedder_submit_task(c->srv->embedder, m.base_path, vs_ingest_task, job)) {
+            for (int i = 0; i < kept; i++) store_vs_file_delete(c->store, v->id, in[i].file_id, &err);
+            todo = job->files;
+            rc = api_fail(e, 503, "server_error", NULL, "server_busy",
+                          "The server has too much embedding work waiting; retry later.");
+        } else {
+            job = NULL; /* the task's */
+        }
     }
-    if (!job || embedder_submit_task(c->srv->embedder, m.base_path, vs_ingest_task, job)) {
-        free(job);
-        store_vs_file_delete(c->store, v->id, file_id, &err);
-        return api_fail(e, 503, "server_error", NULL, "server_busy",
-                        "The server has too much embedding work waiting; retry later.");
-    }
-    *out = f;
-    return 0;
+    for (int i = 0; attrs && i < kept; i++) free(attrs[i]);
+    free(attrs), free(at), free(in), free(todo), free(job);
+    return rc;
 }
 
 /* ---- /v1/vector_stores ---- */
@@ -151,7 +209,7 @@ void route_vector_stores_create(Ctx *c) {
     json_array_foreach(cr.file_ids, i, id) {
         char param[32];
         snprintf(param, sizeof param, "file_ids[%zu]", i);
-        if (!rc) rc = check_file(c, json_string_value(id), param, &e);
+        if (!rc) rc = vs_check_file(c, json_string_value(id), param, &e);
     }
     if (rc) {
         vs_create_request_free(&cr);
@@ -162,7 +220,7 @@ void route_vector_stores_create(Ctx *c) {
         vs_create_request_free(&cr);
         return;
     }
-    VectorStoreRecord v = {.created_at = (long long)time(NULL)};
+    VectorStoreRecord v = {.created_at = (long long)time(NULL), .expires_days = cr.expires_days};
     v.last_active_at = v.created_at;
     store_new_id("vs_", v.id, sizeof v.id);
     snprintf(v.project, sizeof v.project, "%s", c->project);
@@ -177,15 +235,21 @@ void route_vector_stores_create(Ctx *c) {
         api_server_error(c, "the vector store could not be created", &err);
         return;
     }
-    json_array_foreach(cr.file_ids, i, id) {
-        VectorFileRecord f;
-        if (attach(c, &v, json_string_value(id), cr.chunk_max, cr.chunk_overlap, NULL, &f, &e) && e.status != 400) {
-            vs_create_request_free(&cr);
-            api_error(c, &e);
-            return;
-        } /* a file_id listed twice is attached once */
-    }
+    int n = (int)json_array_size(cr.file_ids);
+    VsAttachRequest *files = calloc((size_t)(n ? n : 1), sizeof *files);
+    for (int k = 0; files && k < n; k++)
+        files[k] = (VsAttachRequest){.file_id = json_string_value(json_array_get(cr.file_ids, (size_t)k)),
+                                     .chunk_max = cr.chunk_max, .chunk_overlap = cr.chunk_overlap};
+    rc = !files ? api_fail(&e, 500, "server_error", NULL, NULL, "out of memory")
+         : n    ? vs_attach_files(c, &v, files, n, NULL, "file_ids", v.created_at, &e)
+                : 0;
+    free(files);
     vs_create_request_free(&cr);
+    if (rc) {
+        store_vs_delete(c->store, v.id, &err); /* not created after all */
+        api_error(c, &e);
+        return;
+    }
     if (store_vs_get(c->store, v.id, &v, &err)) {
         api_server_error(c, "the vector store could not be read", &err);
         return;
@@ -239,13 +303,44 @@ void route_vector_stores_list(Ctx *c) {
 void route_vector_stores_get(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     VectorStoreRecord v;
-    if (load_store(c, &v) == 0) api_json(c, 200, store_json(&v));
+    if (vs_load_store(c, &v) == 0) api_json(c, 200, store_json(&v));
+}
+
+void route_vector_stores_modify(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
+    VectorStoreRecord v;
+    if (vs_load_store(c, &v)) return;
+    ApiError e;
+    VsModifyRequest mr;
+    int rc = vs_modify_request_parse(c->req->body, c->req->body_len, &mr, &e);
+    if (!rc && mr.has_expires && vs_expired(&v))
+        rc = api_fail(&e, 400, "invalid_request_error", "expires_after", "vector_store_expired",
+                      "Vector store %s has expired; its expires_after can no longer be changed.", v.id);
+    if (rc) {
+        vs_modify_request_free(&mr);
+        api_error(c, &e);
+        return;
+    }
+    if (mr.has_name) snprintf(v.name, sizeof v.name, "%s", mr.name ? mr.name : "");
+    if (mr.has_expires) v.expires_days = mr.expires_days;
+    if (mr.has_metadata) {
+        char *mdt = mr.metadata ? json_dumps(mr.metadata, JSON_COMPACT) : NULL;
+        snprintf(v.metadata, sizeof v.metadata, "%s", mdt ? mdt : "");
+        free(mdt);
+    }
+    vs_modify_request_free(&mr);
+    Err err = {0};
+    if (store_vs_update(c->store, &v, &err) < 0) {
+        api_server_error(c, "the vector store could not be updated", &err);
+        return;
+    }
+    api_json(c, 200, store_json(&v));
 }
 
 void route_vector_stores_delete(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     VectorStoreRecord v;
-    if (load_store(c, &v)) return;
+    if (vs_load_store(c, &v)) return;
     Err err = {0};
     int rc = store_vs_delete(c->store, v.id, &err);
     if (rc < 0) {
@@ -260,42 +355,50 @@ void route_vector_stores_delete(Ctx *c) {
 void route_vector_store_files_create(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     VectorStoreRecord v;
-    if (load_store(c, &v)) return;
+    if (vs_load_store(c, &v)) return;
     ApiError e;
     VsAttachRequest ar;
-    VectorFileRecord f;
+    long long now = (long long)time(NULL);
     int rc = vs_attach_request_parse(c->req->body, c->req->body_len, &ar, &e);
-    if (rc == 0) rc = check_file(c, ar.file_id, "file_id", &e);
-    if (rc == 0) rc = attach(c, &v, ar.file_id, ar.chunk_max, ar.chunk_overlap, ar.attributes, &f, &e);
+    if (rc == 0) rc = vs_attach_files(c, &v, &ar, 1, NULL, NULL, now, &e);
+    VectorFileRecord f;
+    Err err = {0};
+    if (rc == 0 && store_vs_file_get(c->store, v.id, ar.file_id, &f, &err) < 0)
+        rc = api_fail(&e, 500, "server_error", NULL, NULL, "the vector store file could not be read: %s", err.msg);
     vs_attach_request_free(&ar);
     if (rc) api_error(c, &e);
-    else api_json(c, 200, file_json(&f));
+    else api_json(c, 200, vs_file_json(&f));
 }
 
-void route_vector_store_files_list(Ctx *c) {
+int vs_list_files(Ctx *c, const char *batch_id) {
     int limit;
     bool asc, more;
     const char *after, *filter = http_query(c->req, "filter");
-    if (list_params(c, &limit, &asc, &after)) return;
-    if (filter) {
-        api_errorf(c, 400, "invalid_request_error", "filter", "unsupported_parameter",
-                   "'filter' is not supported by this server: list every file and look at its status.");
-        return;
+    if (list_params(c, &limit, &asc, &after)) return -1;
+    if (filter && strcmp(filter, "in_progress") && strcmp(filter, "completed") && strcmp(filter, "failed") &&
+        strcmp(filter, "cancelled")) {
+        api_errorf(c, 400, "invalid_request_error", "filter", "invalid_value",
+                   "Invalid 'filter': expected one of in_progress, completed, failed, cancelled.");
+        return -1;
     }
-    VectorStoreRecord v;
-    if (load_store(c, &v)) return;
     VectorFileRecord *f;
     int n;
     Err err = {0};
-    int rc = store_vs_file_list(c->store, v.id, after, limit, asc, &f, &n, &more, &err);
-    if (api_list_failed(c, rc, after, "vector store files", &err)) return;
+    int rc = store_vs_file_list(c->store, c->req->params[0], batch_id, filter, after, limit, asc, &f, &n, &more, &err);
+    if (api_list_failed(c, rc, after, "vector store files", &err)) return -1;
     json_t *data = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(data, file_json(&f[i]));
+    for (int i = 0; i < n; i++) json_array_append_new(data, vs_file_json(&f[i]));
     json_t *list = api_list(data, more);
     json_object_set_new(list, "first_id", n ? json_string(f[0].file_id) : json_null());
     json_object_set_new(list, "last_id", n ? json_string(f[n - 1].file_id) : json_null());
     free(f);
     api_json(c, 200, list);
+    return 0;
+}
+
+void route_vector_store_files_list(Ctx *c) {
+    VectorStoreRecord v;
+    if (vs_load_store(c, &v) == 0) vs_list_files(c, NULL);
 }
 
 /* The store's file named by the path; answers 404/500 itself when absent. */
@@ -314,14 +417,68 @@ void route_vector_store_files_get(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     VectorStoreRecord v;
     VectorFileRecord f;
-    if (load_store(c, &v) == 0 && load_file(c, &v, &f) == 0) api_json(c, 200, file_json(&f));
+    if (vs_load_store(c, &v) == 0 && load_file(c, &v, &f) == 0) api_json(c, 200, vs_file_json(&f));
+}
+
+void route_vector_store_files_update(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
+    VectorStoreRecord v;
+    VectorFileRecord f;
+    if (vs_load_store(c, &v) || load_file(c, &v, &f)) return;
+    ApiError e;
+    VsAttributesRequest ar;
+    if (vs_attributes_request_parse(c->req->body, c->req->body_len, &ar, &e)) {
+        vs_attributes_request_free(&ar);
+        api_error(c, &e);
+        return;
+    }
+    char *text = ar.attributes ? json_dumps(ar.attributes, JSON_COMPACT) : NULL;
+    snprintf(f.attributes, sizeof f.attributes, "%s", text ? text : "");
+    free(text);
+    vs_attributes_request_free(&ar);
+    Err err = {0};
+    if (store_vs_file_set_attributes(c->store, v.id, f.file_id, f.attributes, &err) < 0) {
+        api_server_error(c, "the vector store file could not be updated", &err);
+        return;
+    }
+    api_json(c, 200, vs_file_json(&f));
+}
+
+void route_vector_store_files_content(Ctx *c) {
+    if (api_query_refused(c, NULL, 0)) return;
+    VectorStoreRecord v;
+    VectorFileRecord f;
+    if (vs_load_store(c, &v) || load_file(c, &v, &f)) return;
+    if (strcmp(f.status, "completed")) {
+        api_errorf(c, 400, "invalid_request_error", "file_id", "file_not_processed",
+                   "File %s is %s in vector store %s: its content is there once it is completed.", f.file_id, f.status,
+                   v.id);
+        return;
+    }
+    char path[4096];
+    char *text = NULL;
+    size_t len = 0;
+    Err err = {0};
+    store_file_path(c->store, f.file_id, path, sizeof path);
+    if (file_read_all(path, VS_MAX_FILE_BYTES, &text, &len, &err)) {
+        api_server_error(c, "the file's content could not be read", &err);
+        return;
+    }
+    json_t *part = json_pack("{s:s, s:s%}", "type", "text", "text", text, len); /* UTF-8: checked when processed */
+    free(text);
+    if (!part) {
+        api_errorf(c, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    api_json(c, 200, json_pack("{s:s, s:[o], s:b, s:n}", "object", "vector_store.file_content.page", "data", part,
+                               "has_more", false, "next_page"));
 }
 
 void route_vector_store_files_delete(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     VectorStoreRecord v;
     VectorFileRecord f;
-    if (load_store(c, &v) || load_file(c, &v, &f)) return;
+    if (vs_load_store(c, &v) || load_file(c, &v, &f)) return;
     Err err = {0};
     if (store_vs_file_delete(c->store, v.id, f.file_id, &err) < 0) {
         api_server_error(c, "the vector store file could not be deleted", &err);
@@ -335,7 +492,7 @@ void route_vector_store_files_delete(Ctx *c) {
 void route_vector_stores_search(Ctx *c) {
     if (api_query_refused(c, NULL, 0)) return;
     VectorStoreRecord v;
-    if (load_store(c, &v)) return;
+    if (vs_load_store(c, &v)) return;
     ApiError e;
     VsSearch *q = calloc(1, sizeof *q);
     if (!q) {
@@ -354,6 +511,15 @@ void route_vector_stores_search(Ctx *c) {
                    "The embedding model of vector store %s, '%s', is no longer in the models directories.", v.id, v.model);
         return;
     }
+    if (vs_expired(&v)) {
+        vs_search_free(q);
+        expired_error(&v, &e);
+        api_error(c, &e);
+        return;
+    }
+    Err err = {0};
+    if (store_vs_touch(c->store, v.id, (long long)time(NULL), &err) < 0) /* the search goes on without it */
+        api_note_cause(c, "the vector store's last_active_at could not be updated", &err);
     snprintf(q->store_id, sizeof q->store_id, "%s", v.id);
     q->cache = c->srv->vs_cache;
     HttpStream *stream = q->stream = http_stream_new(); /* q is the task's once submitted */

@@ -2,8 +2,9 @@
  * thread (src/worker/embedder.h) with its encoder and its own store connection: attaching a file
  * (read its blob, chunk it statically by the model's tokens, embed the chunks a step of at most
  * VS_STEP_TOKENS tokens at a time, so that other requests run between steps, then store them with
- * the file's status in one transaction) and searching (embed the query, rank the store's chunks by
- * cosine and BM25, answer the deferred HTTP response with the results page). */
+ * the file's status in one transaction; the files of one task one after the other) and searching
+ * (embed the query, rank the store's chunks by cosine and BM25 restricted to the files whose
+ * attributes pass the request's filters, answer the deferred HTTP response with the results page). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,23 +12,26 @@
 #include "../core/fileio.h"
 #include "../data/utf8_check.h"
 #include "../retrieval/retrieval.h"
+#include "vector_store_filter.h"
 #include "vector_stores.h"
 
-#define VS_MAX_FILE_BYTES ((size_t)64 << 20) /* the largest file a store takes */
 #define VS_FTS_CANDIDATES 200                /* full-text hits merged with the cosine ranking */
 #define VS_STEP_TOKENS 8192                  /* tokens of chunks embedded in one step of a file's task */
 #define VS_STEP_MAX_CHUNKS 1024
 
 /* ---- attaching a file ---- */
 
-/* The first step: the file's text, checked and chunked; its chunks' vectors allocated. */
-static int ingest_start(VsIngest *a, const FtEncoder *enc, Err *err) {
-    if (file_read_all(a->blob_path, VS_MAX_FILE_BYTES, &a->text, &a->len, err)) return -1;
+/* The first step: the current file's text, checked and chunked; its chunks' vectors allocated. */
+static int ingest_start(VsIngest *a, const FtEncoder *enc, Store *s, Err *err) {
+    const VsIngestFile *f = &a->files[a->cur];
+    char path[4096];
+    store_file_path(s, f->file_id, path, sizeof path);
+    if (file_read_all(path, VS_MAX_FILE_BYTES, &a->text, &a->len, err)) return -1;
     size_t bad = utf8_find_invalid(a->text, a->len);
     if (bad != a->len)
         return err_set(err, ERR_FORMAT, "The file is not UTF-8 text (byte %zu); vector stores take text, Markdown "
                                         "and JSONL files.", bad + 1);
-    if (retrieval_chunk(enc, a->text, a->len, a->chunk_max, a->chunk_overlap, &a->chunks, &a->n, err)) return -1;
+    if (retrieval_chunk(enc, a->text, a->len, f->chunk_max, f->chunk_overlap, &a->chunks, &a->n, err)) return -1;
     FtEncoderInfo info;
     ft_encoder_info(enc, &info);
     a->dim = info.dim;
@@ -59,41 +63,66 @@ static int ingest_store(VsIngest *a, Store *s, Err *err) {
     for (int i = 0; i < a->n; i++)
         rows[i] = (VectorChunkIn){a->text + a->chunks[i].start, a->chunks[i].end - a->chunks[i].start,
                                   a->vecs + (size_t)i * a->dim};
-    int rc = store_vs_file_finish(s, a->store_id, a->file_id, rows, a->n, a->dim, NULL, err);
+    int rc = store_vs_file_finish(s, a->store_id, a->files[a->cur].file_id, rows, a->n, a->dim, NULL, err);
     free(rows);
-    return rc == STORE_NOT_FOUND ? 0 : rc; /* detached meanwhile: nothing to keep */
+    return rc == STORE_NOT_FOUND ? 0 : rc; /* detached or cancelled meanwhile: nothing to keep */
+}
+
+/* Marks the current file failed with why. */
+static void ingest_fail(VsIngest *a, Store *s, const char *why) {
+    Err ignored = {0};
+    if (store_vs_file_finish(s, a->store_id, a->files[a->cur].file_id, NULL, 0, 0, why, &ignored) < 0)
+        fprintf(stderr, "ftune serve: vector store %s: file %s could not be marked failed (%s): %s\n", a->store_id,
+                a->files[a->cur].file_id, why, ignored.msg);
+}
+
+/* Drops the current file's progress and moves to the next file. */
+static void ingest_next(VsIngest *a) {
+    retrieval_chunks_free(a->chunks, a->n);
+    free(a->text);
+    free(a->vecs);
+    a->chunks = NULL, a->text = NULL, a->vecs = NULL;
+    a->n = a->next = 0;
+    a->len = 0;
+    a->started = false;
+    a->cur++;
 }
 
 static int ingest_free(VsIngest *a) {
     retrieval_chunks_free(a->chunks, a->n);
     free(a->text);
     free(a->vecs);
+    free(a->files);
     free(a);
     return 0;
 }
 
 int vs_ingest_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error) {
     VsIngest *a = arg;
-    Err err = {0};
-    VectorFileRecord still;
-    if (!s) return ingest_free(a); /* stopping: the file stays in_progress and is failed at the next start */
-    if (!error && store_vs_file_get(s, a->store_id, a->file_id, &still, &err) == STORE_NOT_FOUND)
-        return ingest_free(a); /* detached (or its store deleted): no more work for it */
-    int rc = error ? -1 : 0;
-    if (!rc && !a->started) {
-        rc = ingest_start(a, enc, &err);
-        a->started = true;
-    } else if (!rc && a->next < a->n) {
-        rc = ingest_step(a, enc, n_threads, &err);
+    if (!s) return ingest_free(a); /* stopping: the files stay in_progress and are failed at the next start */
+    if (error) {
+        for (; a->cur < a->n_files; a->cur++) ingest_fail(a, s, error);
+        return ingest_free(a);
     }
-    if (!rc && a->next < a->n) return 1; /* more to embed: behind the others */
-    if (!rc) rc = ingest_store(a, s, &err);
-    if (rc) {
-        Err ignored = {0};
-        const char *why = error ? error : err.msg;
-        if (store_vs_file_finish(s, a->store_id, a->file_id, NULL, 0, 0, why, &ignored) < 0)
-            fprintf(stderr, "ftune serve: vector store %s: file %s could not be marked failed (%s): %s\n", a->store_id,
-                    a->file_id, why, ignored.msg);
+    while (a->cur < a->n_files) {
+        Err err = {0};
+        VectorFileRecord still;
+        int rc = store_vs_file_get(s, a->store_id, a->files[a->cur].file_id, &still, &err);
+        if (rc == STORE_NOT_FOUND || (rc == 0 && strcmp(still.status, "in_progress"))) {
+            ingest_next(a); /* detached, cancelled (or its store deleted): no more work for it */
+            continue;
+        }
+        if (!rc && !a->started) {
+            rc = ingest_start(a, enc, s, &err);
+            a->started = true;
+        } else if (!rc && a->next < a->n) {
+            rc = ingest_step(a, enc, n_threads, &err);
+        }
+        if (!rc && a->next < a->n) return 1; /* more to embed: behind the others */
+        if (!rc) rc = ingest_store(a, s, &err);
+        if (rc) ingest_fail(a, s, err.msg);
+        ingest_next(a);
+        return a->cur < a->n_files ? 1 : ingest_free(a);
     }
     return ingest_free(a);
 }
@@ -210,6 +239,17 @@ static json_t *results_page(const VsSearch *q, Store *s, const RankHit *hits, in
                      q->req.queries, "data", data, "has_more", false, "next_page");
 }
 
+static const int64_t NO_CHUNK = 0; /* the allowed list of a filter no file passes (n_allow 0) */
+
+/* store_vs_chunks_where's test: the file's attributes pass the request's filters. */
+static bool passes(const char *file_id, const char *attributes, void *user) {
+    (void)file_id;
+    json_t *attrs = attributes[0] ? json_loads(attributes, 0, NULL) : NULL;
+    bool ok = vs_filter_match(user, attrs);
+    json_decref(attrs);
+    return ok;
+}
+
 static int search(VsSearch *q, const FtEncoder *enc, int n_threads, Store *s, json_t **page, Err *err) {
     FtEncoderInfo info;
     ft_encoder_info(enc, &info);
@@ -218,23 +258,25 @@ static int search(VsSearch *q, const FtEncoder *enc, int n_threads, Store *s, js
     FtError fe = {0};
     if (ft_encoder_tokenize(enc, q->req.text, strlen(q->req.text), &qids, &n_q, &fe)) return err_set(err, fe.code, "%s", fe.msg);
     float *qv = malloc((size_t)info.dim * sizeof *qv);
-    int64_t *ids = NULL, *fts_ids = NULL;
+    int64_t *ids = NULL, *fts_ids = NULL, *allow = NULL;
     float *vecs = NULL, *scratch = NULL;
     double *fts_scores = NULL;
     RankHit *hits = NULL;
-    int n = 0, n_fts = 0, rc = qv ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+    int n = 0, n_fts = 0, n_allow = 0, rc = qv ? 0 : err_set(err, ERR_NOMEM, "out of memory");
     bool owned = false;
     const int32_t *qp = qids;
     if (!rc) rc = retrieval_embed(enc, &qp, &n_q, 1, n_threads, qv, err);
     if (!rc) rc = store_matrix(q->cache, s, q->store_id, info.dim, &ids, &vecs, &n, &owned, err);
     if (!rc) rc = store_vs_text_search(s, q->store_id, q->req.text, VS_FTS_CANDIDATES, &fts_ids, &fts_scores, &n_fts, err);
+    if (!rc && q->req.filters) rc = store_vs_chunks_where(s, q->store_id, passes, q->req.filters, &allow, &n_allow, err);
     if (!rc && n) {
         scratch = malloc((size_t)n * sizeof *scratch);
         hits = malloc((size_t)q->req.max_results * sizeof *hits);
         if (!scratch || !hits) rc = err_set(err, ERR_NOMEM, "out of memory for %d chunks", n);
     }
-    int kept = !rc && n ? retrieval_rank(vecs, ids, n, info.dim, qv, fts_ids, fts_scores, n_fts, q->req.max_results, hits,
-                                         scratch)
+    int kept = !rc && n ? retrieval_rank(vecs, ids, n, info.dim, qv, fts_ids, fts_scores, n_fts,
+                                         q->req.filters ? (allow ? allow : &NO_CHUNK) : NULL, n_allow, q->req.max_results,
+                                         hits, scratch)
                         : 0;
     if (!rc) {
         *page = results_page(q, s, hits, kept, err);
@@ -242,7 +284,7 @@ static int search(VsSearch *q, const FtEncoder *enc, int n_threads, Store *s, js
     }
     ft_free(qids);
     if (owned) free(ids), free(vecs);
-    free(qv), free(fts_ids), free(fts_scores), free(scratch), free(hits);
+    free(qv), free(fts_ids), free(fts_scores), free(scratch), free(hits), free(allow);
     return rc;
 }
 

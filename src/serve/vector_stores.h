@@ -1,5 +1,6 @@
-/* vector_stores.h: what the vector store routes (routes_vector_stores.c) hand to the embedding
- * thread (vector_store_tasks.c): attaching a file and searching a store, as EmbedTaskFn tasks. */
+/* vector_stores.h: what the vector store routes (routes_vector_stores.c, routes_vector_store_batches.c)
+ * share, and what they hand to the embedding thread (vector_store_tasks.c): attaching files and
+ * searching a store, as EmbedTaskFn tasks. */
 #ifndef FTUNE_VECTOR_STORES_H
 #define FTUNE_VECTOR_STORES_H
 
@@ -9,14 +10,20 @@
 #include "api.h"
 #include "vector_store_request.h"
 
-/* A file to chunk and embed into a store (its row is in_progress until the task ends it), with the
- * task's progress. */
+/* Files to chunk and embed into a store, one after the other (a single attach, a create's
+ * file_ids, a file batch): each file's row is in_progress until the task ends it, and a file whose
+ * row is gone or no longer in_progress (detached, its batch cancelled) is skipped. The task's
+ * progress is the current file's. */
+typedef struct {
+    char file_id[STORE_ID_MAX];
+    int chunk_max, chunk_overlap;
+} VsIngestFile;
+
 typedef struct {
     char store_id[STORE_ID_MAX];
-    char file_id[STORE_ID_MAX];
-    char blob_path[4096];
-    int chunk_max, chunk_overlap;
-    /* progress (the task's): */
+    VsIngestFile *files;    /* n_files (heap) */
+    int n_files, cur;       /* the file being processed */
+    /* progress on files[cur] (the task's): */
     bool started;
     char *text;
     size_t len;
@@ -42,6 +49,32 @@ typedef struct {
     char store_id[STORE_ID_MAX];
     VsSearchRequest req;   /* its queries are echoed as search_query; its text is embedded and matched */
 } VsSearch;
+
+#define VS_SECONDS_PER_DAY 86400
+#define VS_MAX_FILE_BYTES ((size_t)64 << 20) /* the largest file a store takes */
+
+/* ---- shared by the routes (routes_vector_stores.c) ---- */
+
+/* The store named by the path's first parameter (the caller's project's); answers 404/500 itself
+ * when not. */
+int vs_load_store(Ctx *c, VectorStoreRecord *v);
+/* Whether v has expired (expires_after days after its last activity). */
+bool vs_expired(const VectorStoreRecord *v);
+/* An uploaded file id as something a store takes: the caller's, purpose assistants or user_data
+ * (404/400 naming param otherwise). */
+int vs_check_file(Ctx *c, const char *id, const char *param, ApiError *e);
+/* Attaches n files to v at now (with batch_id, recorded as a new batch, when not NULL): a file
+ * listed twice is attached once; each checked (vs_check_file), recorded in_progress in one
+ * transaction and queued as one task. -1 with e naming the file (list_param[i], or file_id when
+ * list_param is NULL): a 400 for one attached already or an expired store, a 503 when the embedding
+ * queue is full (nothing is kept). files' entries are reordered. */
+int vs_attach_files(Ctx *c, const VectorStoreRecord *v, VsAttachRequest *files, int n, const char *batch_id,
+                    const char *list_param, long long now, ApiError *e);
+/* Answers GET of the path's store's files (of batch_id only when not NULL): limit, order, after
+ * and filter (a status); -1 after an error answer. */
+int vs_list_files(Ctx *c, const char *batch_id);
+json_t *vs_file_json(const VectorFileRecord *f);
+json_t *vs_counts_json(const VectorFileCounts *n); /* file_counts */
 
 /* EmbedTaskFn tasks; each frees its argument. */
 int vs_ingest_task(void *arg, const FtEncoder *enc, int n_threads, Store *s, const char *error);

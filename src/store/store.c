@@ -1,5 +1,5 @@
 /* store.c: opening the data directory and the database (ftune.db in it through db_sqlite.c, or
- * PostgreSQL through db_pg.c; schema version 8 either way: a new database gets it in one
+ * PostgreSQL through db_pg.c; schema version 9 either way: a new database gets it in one
  * transaction), random ids, and the statement helpers the per-resource files share (store_files.c,
  * store_jobs.c, store_events.c, store_aliases.c, store_projects.c, ...). Version 1
  * databases are migrated (checkpoint directories recorded relative to the data directory), version
@@ -9,8 +9,10 @@
  * jobs' method and beta columns (DPO) and the responses table (version 5: store_responses_schema),
  * and version 1 to 5 ones the Evals API's tables (version 6: store_evals_schema), and version 1 to 6
  * ones the vector store tables (version 7: store_vectors_schema), and version 1 to 7 ones the workers
- * table and the jobs' worker, lease and resume columns (version 8: store_workers_schema); a database newer than this build is
- * refused. Those migrations are SQLite's: PostgreSQL support began at 6. */
+ * table and the jobs' worker, lease and resume columns (version 8: store_workers_schema), and
+ * version 1 to 8 ones vector store expiry and file batches (version 9: store_vectors_batches_schema);
+ * a database newer than this build is refused. Those migrations are SQLite's: PostgreSQL support
+ * began at 6. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,7 +28,7 @@
 #include "../core/fileio.h"
 #include "store_internal.h"
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* Constant DDL: each resource has a seq rowid (stable order, even within one second) and a
  * unique text id. Optional values are NULL in the database and "" / 0 / -1 in the records. */
@@ -379,6 +381,7 @@ static int ensure_schema(Store *s, Err *err) {
     if (rc == 0 && v < 6) rc = store_jobs_schema(s, err);
     if (rc == 0 && v < 7) rc = store_vectors_schema(s, err);   /* version 7: vector stores */
     if (rc == 0 && v < 8) rc = store_workers_schema(s, err);   /* version 8: workers and job leases */
+    if (rc == 0 && v < 9) rc = store_vectors_batches_schema(s, err); /* version 9: expiry, file batches */
     if (rc == 0 && v < STORE_SCHEMA_VERSION && db_set_schema_version(s->db, STORE_SCHEMA_VERSION))
         rc = store_sql_error(s, "set schema version", err);
     if (rc == 0) return store_exec(s, "COMMIT", "commit schema", err);

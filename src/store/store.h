@@ -105,8 +105,8 @@ void store_file_path(const Store *s, const char *id, char *out, size_t size);
  * *out is heap (caller frees), *n items, *has_more whether more follow. */
 int store_file_list(Store *s, const char *project, const char *purpose, const char *after, int limit, bool ascending,
                     FileRecord **out, int *n, bool *has_more, Err *err);
-/* Removes the row, then the blob (on a full disk: the reserve, else the blob first). STORE_NOT_FOUND
- * when there is no such file. */
+/* Removes the file from every vector store, its row, then the blob (on a full disk: the reserve,
+ * else the blob first). STORE_NOT_FOUND when there is no such file. */
 int store_file_delete(Store *s, const char *id, Err *err);
 /* Sets when a file expires (0 = never). An expired file is no longer found or listed; its row and
  * blob are removed by store_file_purge_expired. STORE_NOT_FOUND when there is no such file. */
@@ -348,12 +348,18 @@ int store_eval_delete(Store *s, EvalKind kind, const char *id, Err *err);
 void store_eval_clear(EvalObject *o);
 void store_eval_list_free(EvalObject *list, int n);
 
-/* ---- vector stores (store_vectors.c; schema version 7) ----
+/* ---- vector stores (store_vectors.c; schema versions 7 and 9) ----
  * A vector store belongs to a project and holds files (uploaded ones, by id), each cut into chunks
  * whose text and embedding (dim float32, little-endian, as hex text: the database layer binds text
  * and integers) are rows of vector_chunks, indexed for full-text search (SQLite: an FTS5 table,
  * BM25; PostgreSQL: a GIN index of to_tsvector('simple', text), ts_rank). Chunks of a store are read
- * back as one contiguous matrix for exact cosine search. */
+ * back as one contiguous matrix for exact cosine search. Files attached together by one file batch
+ * carry its id; a store may expire expires_days after its last activity. */
+typedef struct {
+    int in_progress, completed, failed, cancelled; /* files by status */
+    long long usage_bytes;                /* bytes of their chunks' text and vectors */
+} VectorFileCounts;
+
 typedef struct {
     char id[STORE_ID_MAX];                /* vs_... */
     char project[STORE_ID_MAX];
@@ -361,21 +367,29 @@ typedef struct {
     long long created_at, last_active_at;
     char metadata[STORE_JSON_MAX];        /* JSON object text, "" = null */
     char model[STORE_NAME_MAX];           /* the embedding model of its chunks (fixed at creation) */
-    /* computed by get and list: */
-    long long usage_bytes;                /* bytes of its chunks' text and vectors */
-    int n_in_progress, n_completed, n_failed;
+    int expires_days;                     /* expires_after {anchor: last_active_at, days}; 0 = never */
+    VectorFileCounts counts;              /* computed by get and list */
 } VectorStoreRecord;
 
 typedef struct {
     char store_id[STORE_ID_MAX];
     char file_id[STORE_ID_MAX];
     long long created_at;
-    char status[STORE_ID_MAX];            /* in_progress, completed, failed */
+    char status[STORE_ID_MAX];            /* in_progress, completed, failed, cancelled */
     char last_error[STORE_TEXT_MAX];      /* "" = none */
     long long usage_bytes;
     int chunk_max, chunk_overlap;         /* static chunking, in tokens */
     char attributes[STORE_JSON_MAX];      /* JSON object text, "" = null */
+    char batch_id[STORE_ID_MAX];          /* the file batch that attached it, "" = none */
 } VectorFileRecord;
+
+typedef struct {
+    char id[STORE_ID_MAX];                /* vsfb_... */
+    char store_id[STORE_ID_MAX];
+    long long created_at;
+    bool cancelled;                       /* cancel was asked */
+    VectorFileCounts counts;              /* of its files, computed by get */
+} VectorBatchRecord;
 
 typedef struct {
     const char *text;                     /* the chunk's text (len bytes of UTF-8) */
@@ -388,20 +402,49 @@ int store_vs_get(Store *s, const char *id, VectorStoreRecord *out, Err *err); /*
 /* A project's stores newest first (ascending: oldest first) after `after` (STORE_NOT_FOUND: unknown). */
 int store_vs_list(Store *s, const char *project, const char *after, int limit, bool ascending, VectorStoreRecord **out,
                   int *n, bool *has_more, Err *err);
-/* Removes a store with its files' rows and chunks. STORE_NOT_FOUND. */
+/* Writes v's name, metadata and expires_days. STORE_NOT_FOUND. */
+int store_vs_update(Store *s, const VectorStoreRecord *v, Err *err);
+/* Sets a store's last_active_at (a search). STORE_NOT_FOUND. */
+int store_vs_touch(Store *s, const char *id, long long now, Err *err);
+/* Removes a store with its files' rows, batches and chunks. STORE_NOT_FOUND. */
 int store_vs_delete(Store *s, const char *id, Err *err);
 /* Records a file attached to a store, status in_progress; STORE_CONFLICT when it is already. */
 int store_vs_file_add(Store *s, const VectorFileRecord *f, Err *err);
+/* A file to attach (store_vs_files_add). */
+typedef struct {
+    const char *file_id;
+    const char *attributes;               /* JSON object text; NULL or "" = null */
+    int chunk_max, chunk_overlap;
+} VectorFileIn;
+/* Records n files attached to store_id at created_at, in_progress, in one transaction, with
+ * (batch_id non-NULL) the file batch attaching them recorded first and each file's batch_id set:
+ * all or none: STORE_CONFLICT with *conflict the index of a file attached already. The store's
+ * last_active_at becomes created_at. */
+int store_vs_files_add(Store *s, const char *store_id, long long created_at, const char *batch_id,
+                       const VectorFileIn *files, int n, int *conflict, Err *err);
+/* Replaces a file's attributes (JSON object text, "" = null). STORE_NOT_FOUND. */
+int store_vs_file_set_attributes(Store *s, const char *store_id, const char *file_id, const char *attributes, Err *err);
 /* Ends an in_progress file in one transaction: its n chunks (dim floats each) stored and status
  * completed, or (error non-NULL) no chunks and status failed with that error. STORE_NOT_FOUND when
- * the file was detached (or its store deleted) meanwhile. */
+ * the file was detached, cancelled (or its store deleted) meanwhile. */
 int store_vs_file_finish(Store *s, const char *store_id, const char *file_id, const VectorChunkIn *chunks, int n,
                          int dim, const char *error, Err *err);
 int store_vs_file_get(Store *s, const char *store_id, const char *file_id, VectorFileRecord *out, Err *err);
-int store_vs_file_list(Store *s, const char *store_id, const char *after, int limit, bool ascending,
-                       VectorFileRecord **out, int *n, bool *has_more, Err *err);
+/* A store's files (those of batch_id only, those of status only, when not NULL) newest first
+ * (ascending: oldest first) after the file `after` (STORE_NOT_FOUND: unknown). */
+int store_vs_file_list(Store *s, const char *store_id, const char *batch_id, const char *status, const char *after,
+                       int limit, bool ascending, VectorFileRecord **out, int *n, bool *has_more, Err *err);
+/* A batch of store_id with its files' counts. STORE_NOT_FOUND. */
+int store_vs_batch_get(Store *s, const char *store_id, const char *batch_id, VectorBatchRecord *out, Err *err);
+/* Marks a batch cancelled and its in_progress files cancelled (their processing then keeps
+ * nothing: store_vs_file_finish finds them no longer in_progress), in one transaction.
+ * STORE_NOT_FOUND. */
+int store_vs_batch_cancel(Store *s, const char *store_id, const char *batch_id, Err *err);
 /* Detaches a file: its row and chunks. STORE_NOT_FOUND. */
 int store_vs_file_delete(Store *s, const char *store_id, const char *file_id, Err *err);
+/* Detaches an uploaded file from every store (its rows and chunks), in one transaction: what
+ * deleting the file (store_file_delete) does first. */
+int store_vs_file_forget(Store *s, const char *file_id, Err *err);
 /* At start-up: files left in_progress by a stop or a crash become failed, saying so. */
 int store_vs_fail_in_progress(Store *s, Err *err);
 /* Every chunk of a store: ids (n) and embeddings as one contiguous (n, dim) matrix (both heap,
@@ -416,6 +459,11 @@ int store_vs_version(Store *s, const char *store_id, long long *count, long long
  * heap, caller frees). */
 int store_vs_text_search(Store *s, const char *store_id, const char *query, int limit, int64_t **ids, double **scores,
                          int *n, Err *err);
+/* The ids (ascending; heap, caller frees, NULL when none) of the chunks of those completed files of
+ * store_id for which keep(file_id, attributes: JSON object text or "", user) is true (a search's
+ * filters). */
+int store_vs_chunks_where(Store *s, const char *store_id, bool (*keep)(const char *file_id, const char *attributes, void *user),
+                          void *user, int64_t **ids, int *n, Err *err);
 /* A chunk's file id and text (*text heap, caller frees). STORE_NOT_FOUND. */
 int store_vs_chunk(Store *s, int64_t id, char file_id[STORE_ID_MAX], char **text, Err *err);
 

@@ -133,7 +133,8 @@ int store_file_delete(Store *s, const char *id, Err *err) {
     store_file_path(s, id, path, sizeof path);
     bool was = s->use_reserve;
     s->use_reserve = true;
-    int rc = delete_file_row(s, id, err);
+    int rc = store_vs_file_forget(s, id, err); /* as OpenAI's: out of every vector store too */
+    if (!rc) rc = delete_file_row(s, id, err);
     /* Still full with no reserve left (the row exists: deleting none writes nothing): the blob's
      * space first, then the row. A crash in between leaves a row whose content is gone, which a
      * later delete removes. */

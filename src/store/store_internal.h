@@ -49,6 +49,9 @@ int store_vectors_schema(Store *s, Err *err);
 /* Adds the jobs' worker, resume_dir and lease_expires_at columns and creates the workers table
  * (store_workers.c; schema version 8). Inside ensure_schema's transaction. */
 int store_workers_schema(Store *s, Err *err);
+/* Adds a store's expires_days, the file batches table and each file's batch_id (store_vectors.c;
+ * schema version 9). Inside ensure_schema's transaction. */
+int store_vectors_batches_schema(Store *s, Err *err);
 /* Prepares sql on s; on failure fills err naming what. */
 int store_prepare(Store *s, const char *sql, DbStmt **st, const char *what, Err *err);
 /* Steps st once expecting no row (INSERT/UPDATE/DELETE) and finalizes it. */

@@ -2,16 +2,19 @@
  * (text, embedding as hex text of little-endian float32) with a full-text index: on SQLite an
  * external-content FTS5 table kept by triggers (BM25), on PostgreSQL a GIN index of
  * to_tsvector('simple', text) (ts_rank). Schema version 7 (store_vectors_schema, run by
- * ensure_schema on older databases). It does not chunk, embed or rank (src/retrieval/): it stores
- * and reads back. */
+ * ensure_schema on older databases); version 9 adds a store's expiry (expires_days), file batches
+ * and each file's batch_id (store_vectors_batches_schema). It does not chunk, embed or rank
+ * (src/retrieval/): it stores and reads back. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_internal.h"
 
-#define VS_COLS "id, project, name, created_at, last_active_at, metadata, model"
-#define VSF_COLS "store_id, file_id, created_at, status, last_error, usage_bytes, chunk_max, chunk_overlap, attributes"
+#define VS_COLS "id, project, name, created_at, last_active_at, metadata, model, expires_days"
+#define VSF_COLS \
+    "store_id, file_id, created_at, status, last_error, usage_bytes, chunk_max, chunk_overlap, attributes, batch_id"
+#define VSB_COLS "id, store_id, created_at, cancelled"
 #define FTS_MAX_TERMS 64      /* words of a query used for full-text search */
 #define FTS_QUERY_MAX 8192    /* bytes of the FTS5 query built from them */
 
@@ -46,6 +49,23 @@ int store_vectors_schema(Store *s, Err *err) {
         "CREATE TRIGGER IF NOT EXISTS vector_chunks_ad AFTER DELETE ON vector_chunks BEGIN"
         " INSERT INTO vector_chunks_fts(vector_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END;",
         "create the vector chunks' FTS5 index", err);
+}
+
+int store_vectors_batches_schema(Store *s, Err *err) {
+    static const char *const COLUMNS[][2] = {{"vector_stores", "expires_days"}, {"vector_store_files", "batch_id"}};
+    static const char *const ADD[] = {"ALTER TABLE vector_stores ADD COLUMN expires_days INTEGER",
+                                      "ALTER TABLE vector_store_files ADD COLUMN batch_id TEXT"};
+    for (int i = 0; i < 2; i++) { /* each added once, whatever the version said */
+        bool has = false;
+        if (db_has_column(s->db, COLUMNS[i][0], COLUMNS[i][1], &has)) return store_sql_error(s, "read columns", err);
+        if (!has && store_exec(s, ADD[i], "add vector store expiry and file batches", err)) return -1;
+    }
+    return store_exec(s,
+                      "CREATE INDEX IF NOT EXISTS vector_store_files_batch ON vector_store_files(batch_id, seq);"
+                      "CREATE TABLE IF NOT EXISTS vector_store_file_batches ("
+                      " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, store_id TEXT NOT NULL,"
+                      " created_at INTEGER NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0);",
+                      "add vector store file batches", err);
 }
 
 static const char HEX[] = "0123456789abcdef";
@@ -85,27 +105,33 @@ static void read_vs_row(DbStmt *st, void *rec) {
     v->last_active_at = store_col_int(st, 4, 0);
     store_col_text(st, 5, v->metadata, sizeof v->metadata);
     store_col_text(st, 6, v->model, sizeof v->model);
+    v->expires_days = (int)store_col_int(st, 7, 0);
 }
 
 static void read_counts(DbStmt *st, void *rec) {
-    VectorStoreRecord *v = rec;
-    v->n_in_progress = (int)store_col_int(st, 0, 0);
-    v->n_completed = (int)store_col_int(st, 1, 0);
-    v->n_failed = (int)store_col_int(st, 2, 0);
-    v->usage_bytes = store_col_int(st, 3, 0);
+    VectorFileCounts *c = rec;
+    c->in_progress = (int)store_col_int(st, 0, 0);
+    c->completed = (int)store_col_int(st, 1, 0);
+    c->failed = (int)store_col_int(st, 2, 0);
+    c->cancelled = (int)store_col_int(st, 3, 0);
+    c->usage_bytes = store_col_int(st, 4, 0);
 }
 
-/* The file counts and bytes of v (computed from its files). */
-static int fill_counts(Store *s, VectorStoreRecord *v, Err *err) {
+#define COUNTS_SQL                                                                                                   \
+    "SELECT count(*) FILTER (WHERE status = 'in_progress'), count(*) FILTER (WHERE status = 'completed'),"          \
+    " count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'cancelled'),"                      \
+    " coalesce(sum(usage_bytes), 0) FROM vector_store_files"
+
+/* The file counts and bytes of a store's files (batch_id NULL) or of one batch's. */
+static int fill_counts(Store *s, const char *store_id, const char *batch_id, VectorFileCounts *c, Err *err) {
     DbStmt *st;
-    if (store_prepare(s,
-                      "SELECT count(*) FILTER (WHERE status = 'in_progress'), count(*) FILTER (WHERE status = "
-                      "'completed'), count(*) FILTER (WHERE status = 'failed'), coalesce(sum(usage_bytes), 0)"
-                      " FROM vector_store_files WHERE store_id = ?1",
+    memset(c, 0, sizeof *c);
+    if (store_prepare(s, batch_id ? COUNTS_SQL " WHERE store_id = ?1 AND batch_id = ?2" : COUNTS_SQL " WHERE store_id = ?1",
                       &st, "count vector store files", err))
         return -1;
-    store_bind_text(st, 1, v->id);
-    int rc = store_get_one(s, st, read_counts, v, "count vector store files", err);
+    store_bind_text(st, 1, store_id);
+    if (batch_id) store_bind_text(st, 2, batch_id);
+    int rc = store_get_one(s, st, read_counts, c, "count vector store files", err);
     return rc == STORE_NOT_FOUND ? 0 : rc;
 }
 
@@ -113,7 +139,7 @@ int store_vs_create(Store *s, const VectorStoreRecord *v, Err *err) {
     if (!v->id[0] || !v->project[0] || !v->model[0])
         return err_set(err, ERR_ARG, "%s: a vector store needs an id, a project and a model", s->db_path);
     DbStmt *st;
-    if (store_prepare(s, "INSERT INTO vector_stores (" VS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st,
+    if (store_prepare(s, "INSERT INTO vector_stores (" VS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st,
                       "insert vector store", err))
         return -1;
     store_bind_text(st, 1, v->id);
@@ -123,7 +149,29 @@ int store_vs_create(Store *s, const VectorStoreRecord *v, Err *err) {
     db_bind_int64(st, 5, v->last_active_at);
     store_bind_opt_text(st, 6, v->metadata);
     store_bind_text(st, 7, v->model);
+    store_bind_opt_int(st, 8, v->expires_days, 0);
     return store_run(s, st, "insert vector store", err);
+}
+
+int store_vs_update(Store *s, const VectorStoreRecord *v, Err *err) {
+    DbStmt *st;
+    if (store_prepare(s, "UPDATE vector_stores SET name = ?2, metadata = ?3, expires_days = ?4 WHERE id = ?1", &st,
+                      "update vector store", err))
+        return -1;
+    store_bind_text(st, 1, v->id);
+    store_bind_opt_text(st, 2, v->name);
+    store_bind_opt_text(st, 3, v->metadata);
+    store_bind_opt_int(st, 4, v->expires_days, 0);
+    return store_run_one(s, st, "update vector store", err);
+}
+
+int store_vs_touch(Store *s, const char *id, long long now, Err *err) {
+    DbStmt *st;
+    if (store_prepare(s, "UPDATE vector_stores SET last_active_at = ?2 WHERE id = ?1", &st, "touch vector store", err))
+        return -1;
+    store_bind_text(st, 1, id);
+    db_bind_int64(st, 2, now);
+    return store_run_one(s, st, "touch vector store", err);
 }
 
 int store_vs_get(Store *s, const char *id, VectorStoreRecord *out, Err *err) {
@@ -134,14 +182,15 @@ int store_vs_get(Store *s, const char *id, VectorStoreRecord *out, Err *err) {
     if (store_prepare(s, "SELECT " VS_COLS " FROM vector_stores WHERE id = ?1", &st, "get vector store", err)) return -1;
     store_bind_text(st, 1, key);
     int rc = store_get_one(s, st, read_vs_row, out, "get vector store", err);
-    return rc ? rc : fill_counts(s, out, err);
+    return rc ? rc : fill_counts(s, out->id, NULL, &out->counts, err);
 }
 
 /* One page of rows owned by owner (?2 in every statement) after the item `after` (found by
- * cursor_sql), in seq order (asc_sql or desc_sql, with ?1 the seq to start after). */
+ * cursor_sql), in seq order (asc_sql or desc_sql, with ?1 the seq to start after, and ?3.. the
+ * n_extra extra values, NULL binding SQL NULL). */
 static int list_page(Store *s, const char *cursor_sql, const char *asc_sql, const char *desc_sql, const char *owner,
-                     const char *after, int limit, bool ascending, StoreRowFn read, size_t rec_size, void **out, int *n,
-                     bool *has_more, const char *what, Err *err) {
+                     const char *const *extra, int n_extra, const char *after, int limit, bool ascending, StoreRowFn read,
+                     size_t rec_size, void **out, int *n, bool *has_more, const char *what, Err *err) {
     *out = NULL;
     *n = 0;
     *has_more = false;
@@ -154,6 +203,7 @@ static int list_page(Store *s, const char *cursor_sql, const char *asc_sql, cons
     if (store_prepare(s, ascending ? asc_sql : desc_sql, &st, what, err)) return -1;
     db_bind_int64(st, 1, after_seq);
     store_bind_text(st, 2, owner);
+    for (int i = 0; i < n_extra; i++) store_bind_text(st, 3 + i, extra[i]);
     return store_collect(s, st, read, rec_size, store_clamp_limit(limit), out, n, has_more, what, err) ? -1 : 0;
 }
 
@@ -163,10 +213,10 @@ int store_vs_list(Store *s, const char *project, const char *after, int limit, b
     int rc = list_page(s, "SELECT seq FROM vector_stores WHERE id = ?1 AND project = ?2",
                        "SELECT " VS_COLS " FROM vector_stores WHERE seq > ?1 AND project = ?2 ORDER BY seq ASC",
                        "SELECT " VS_COLS " FROM vector_stores WHERE seq < ?1 AND project = ?2 ORDER BY seq DESC", project,
-                       after, limit, ascending, read_vs_row, sizeof **out, &items, n, has_more, "list vector stores", err);
+                       NULL, 0, after, limit, ascending, read_vs_row, sizeof **out, &items, n, has_more, "list vector stores", err);
     *out = items;
     for (int i = 0; !rc && i < *n; i++)
-        if (fill_counts(s, &(*out)[i], err)) {
+        if (fill_counts(s, (*out)[i].id, NULL, &(*out)[i].counts, err)) {
             free(*out);
             *out = NULL;
             rc = -1;
@@ -209,32 +259,83 @@ int store_vs_delete(Store *s, const char *id, Err *err) {
     s->use_reserve = true;
     int rc = run_keyed(s, "DELETE FROM vector_chunks WHERE store_id = ?1", id, NULL, NULL, "delete vector chunks", err);
     if (!rc) rc = run_keyed(s, "DELETE FROM vector_store_files WHERE store_id = ?1", id, NULL, NULL, "delete vector store files", err);
+    if (!rc)
+        rc = run_keyed(s, "DELETE FROM vector_store_file_batches WHERE store_id = ?1", id, NULL, NULL,
+                       "delete vector store file batches", err);
     if (!rc) rc = run_keyed(s, "DELETE FROM vector_stores WHERE id = ?1", id, NULL, &changed, "delete vector store", err);
     rc = end_transaction(s, rc ? -1 : changed ? 0 : STORE_NOT_FOUND, err);
     s->use_reserve = was;
     return rc;
 }
 
-int store_vs_file_add(Store *s, const VectorFileRecord *f, Err *err) {
+/* Inserts a file's row in_progress (with batch_id when not NULL): STORE_CONFLICT when it is there already. */
+static int insert_file(Store *s, const char *store_id, long long created_at, const char *batch_id, const VectorFileIn *f,
+                       Err *err) {
     DbStmt *st;
     if (store_prepare(s,
                       "INSERT INTO vector_store_files (" VSF_COLS ") VALUES (?1, ?2, ?3, 'in_progress', NULL,"
-                      " 0, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                      " 0, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
                       &st, "attach vector store file", err))
         return -1;
-    store_bind_text(st, 1, f->store_id);
+    store_bind_text(st, 1, store_id);
     store_bind_text(st, 2, f->file_id);
-    db_bind_int64(st, 3, f->created_at);
+    db_bind_int64(st, 3, created_at);
     db_bind_int64(st, 4, f->chunk_max);
     db_bind_int64(st, 5, f->chunk_overlap);
     store_bind_opt_text(st, 6, f->attributes);
+    store_bind_text(st, 7, batch_id);
     if (store_run(s, st, "attach vector store file", err)) return -1;
-    if (db_changes(s->db) == 0) return STORE_CONFLICT;
-    if (store_prepare(s, "UPDATE vector_stores SET last_active_at = ?2 WHERE id = ?1", &st, "touch vector store", err))
+    return db_changes(s->db) == 0 ? STORE_CONFLICT : 0;
+}
+
+int store_vs_files_add(Store *s, const char *store_id, long long created_at, const char *batch_id,
+                       const VectorFileIn *files, int n, int *conflict, Err *err) {
+    *conflict = -1;
+    if (begin(s, "begin vector store files", err)) return -1;
+    DbStmt *st;
+    int rc = 0;
+    if (batch_id) {
+        rc = store_prepare(s, "INSERT INTO vector_store_file_batches (" VSB_COLS ") VALUES (?1, ?2, ?3, 0)", &st,
+                           "insert vector store file batch", err);
+        if (!rc) {
+            store_bind_text(st, 1, batch_id);
+            store_bind_text(st, 2, store_id);
+            db_bind_int64(st, 3, created_at);
+            rc = store_run(s, st, "insert vector store file batch", err);
+        }
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        rc = insert_file(s, store_id, created_at, batch_id, &files[i], err);
+        if (rc == STORE_CONFLICT) *conflict = i;
+    }
+    if (!rc) rc = store_prepare(s, "UPDATE vector_stores SET last_active_at = ?2 WHERE id = ?1", &st, "touch vector store", err);
+    if (!rc) {
+        store_bind_text(st, 1, store_id);
+        db_bind_int64(st, 2, created_at);
+        rc = store_run(s, st, "touch vector store", err);
+    }
+    if (rc == STORE_CONFLICT) {
+        db_rollback(s->db);
+        return STORE_CONFLICT;
+    }
+    return end_transaction(s, rc, err);
+}
+
+int store_vs_file_add(Store *s, const VectorFileRecord *f, Err *err) {
+    VectorFileIn in = {f->file_id, f->attributes, f->chunk_max, f->chunk_overlap};
+    int conflict;
+    return store_vs_files_add(s, f->store_id, f->created_at, NULL, &in, 1, &conflict, err);
+}
+
+int store_vs_file_set_attributes(Store *s, const char *store_id, const char *file_id, const char *attributes, Err *err) {
+    DbStmt *st;
+    if (store_prepare(s, "UPDATE vector_store_files SET attributes = ?3 WHERE store_id = ?1 AND file_id = ?2", &st,
+                      "update vector store file attributes", err))
         return -1;
-    store_bind_text(st, 1, f->store_id);
-    db_bind_int64(st, 2, f->created_at);
-    return store_run(s, st, "touch vector store", err);
+    store_bind_text(st, 1, store_id);
+    store_bind_text(st, 2, file_id);
+    store_bind_opt_text(st, 3, attributes);
+    return store_run_one(s, st, "update vector store file attributes", err);
 }
 
 static int insert_chunks(Store *s, const char *store_id, const char *file_id, const VectorChunkIn *chunks, int n,
@@ -315,6 +416,7 @@ static void read_vsf_row(DbStmt *st, void *rec) {
     f->chunk_max = (int)store_col_int(st, 6, 0);
     f->chunk_overlap = (int)store_col_int(st, 7, 0);
     store_col_text(st, 8, f->attributes, sizeof f->attributes);
+    store_col_text(st, 9, f->batch_id, sizeof f->batch_id);
 }
 
 int store_vs_file_get(Store *s, const char *store_id, const char *file_id, VectorFileRecord *out, Err *err) {
@@ -328,16 +430,55 @@ int store_vs_file_get(Store *s, const char *store_id, const char *file_id, Vecto
     return store_get_one(s, st, read_vsf_row, out, "get vector store file", err);
 }
 
-int store_vs_file_list(Store *s, const char *store_id, const char *after, int limit, bool ascending,
-                       VectorFileRecord **out, int *n, bool *has_more, Err *err) {
+int store_vs_file_list(Store *s, const char *store_id, const char *batch_id, const char *status, const char *after,
+                       int limit, bool ascending, VectorFileRecord **out, int *n, bool *has_more, Err *err) {
     void *items;
+    const char *extra[2] = {batch_id, status};
+#define VSF_WHERE " AND store_id = ?2 AND (?3 IS NULL OR batch_id = ?3) AND (?4 IS NULL OR status = ?4)"
     int rc = list_page(s, "SELECT seq FROM vector_store_files WHERE file_id = ?1 AND store_id = ?2",
-                       "SELECT " VSF_COLS " FROM vector_store_files WHERE seq > ?1 AND store_id = ?2 ORDER BY seq ASC",
-                       "SELECT " VSF_COLS " FROM vector_store_files WHERE seq < ?1 AND store_id = ?2 ORDER BY seq DESC",
-                       store_id, after, limit, ascending, read_vsf_row, sizeof **out, &items, n, has_more,
+                       "SELECT " VSF_COLS " FROM vector_store_files WHERE seq > ?1" VSF_WHERE " ORDER BY seq ASC",
+                       "SELECT " VSF_COLS " FROM vector_store_files WHERE seq < ?1" VSF_WHERE " ORDER BY seq DESC",
+                       store_id, extra, 2, after, limit, ascending, read_vsf_row, sizeof **out, &items, n, has_more,
                        "list vector store files", err);
+#undef VSF_WHERE
     *out = items;
     return rc;
+}
+
+static void read_batch_row(DbStmt *st, void *rec) {
+    VectorBatchRecord *b = rec;
+    store_col_text(st, 0, b->id, sizeof b->id);
+    store_col_text(st, 1, b->store_id, sizeof b->store_id);
+    b->created_at = store_col_int(st, 2, 0);
+    b->cancelled = store_col_int(st, 3, 0) != 0;
+}
+
+int store_vs_batch_get(Store *s, const char *store_id_in, const char *batch_id_in, VectorBatchRecord *out, Err *err) {
+    char store_id[STORE_ID_MAX], batch_id[STORE_ID_MAX]; /* they may be out's */
+    store_copy(store_id, sizeof store_id, store_id_in);
+    store_copy(batch_id, sizeof batch_id, batch_id_in);
+    memset(out, 0, sizeof *out);
+    DbStmt *st;
+    if (store_prepare(s, "SELECT " VSB_COLS " FROM vector_store_file_batches WHERE store_id = ?1 AND id = ?2", &st,
+                      "get vector store file batch", err))
+        return -1;
+    store_bind_text(st, 1, store_id);
+    store_bind_text(st, 2, batch_id);
+    int rc = store_get_one(s, st, read_batch_row, out, "get vector store file batch", err);
+    return rc ? rc : fill_counts(s, store_id, batch_id, &out->counts, err);
+}
+
+int store_vs_batch_cancel(Store *s, const char *store_id, const char *batch_id, Err *err) {
+    if (begin(s, "begin vector store file batch cancel", err)) return -1;
+    int changed = 0;
+    int rc = run_keyed(s, "UPDATE vector_store_file_batches SET cancelled = 1 WHERE store_id = ?1 AND id = ?2", store_id,
+                       batch_id, &changed, "cancel vector store file batch", err);
+    if (!rc)
+        rc = run_keyed(s,
+                       "UPDATE vector_store_files SET status = 'cancelled' WHERE store_id = ?1 AND batch_id = ?2"
+                       " AND status = 'in_progress'",
+                       store_id, batch_id, NULL, "cancel vector store file batch's files", err);
+    return end_transaction(s, rc ? -1 : changed ? 0 : STORE_NOT_FOUND, err);
 }
 
 int store_vs_file_delete(Store *s, const char *store_id, const char *file_id, Err *err) {
@@ -353,6 +494,15 @@ int store_vs_file_delete(Store *s, const char *store_id, const char *file_id, Er
     rc = end_transaction(s, rc ? -1 : changed ? 0 : STORE_NOT_FOUND, err);
     s->use_reserve = was;
     return rc;
+}
+
+int store_vs_file_forget(Store *s, const char *file_id, Err *err) {
+    if (begin(s, "begin vector store file forget", err)) return -1;
+    int rc = run_keyed(s, "DELETE FROM vector_chunks WHERE file_id = ?1", file_id, NULL, NULL, "delete vector chunks", err);
+    if (!rc)
+        rc = run_keyed(s, "DELETE FROM vector_store_files WHERE file_id = ?1", file_id, NULL, NULL,
+                       "detach the file from vector stores", err);
+    return end_transaction(s, rc ? -1 : 0, err);
 }
 
 int store_vs_fail_in_progress(Store *s, Err *err) {
@@ -488,6 +638,79 @@ int store_vs_text_search(Store *s, const char *store_id, const char *query, int 
         *n = 0;
         return -1;
     }
+    return 0;
+}
+
+static int by_value(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Appends the ids of a file's chunks to *ids (*n of them, room for *cap). */
+static int append_chunk_ids(Store *s, const char *store_id, const char *file_id, int64_t **ids, int *n, size_t *cap,
+                            Err *err) {
+    DbStmt *st;
+    if (store_prepare(s, "SELECT id FROM vector_chunks WHERE store_id = ?1 AND file_id = ?2", &st, "read chunk ids", err))
+        return -1;
+    store_bind_text(st, 1, store_id);
+    store_bind_text(st, 2, file_id);
+    int step, rc = 0;
+    while ((step = db_step(st)) == DB_ROW) {
+        if ((size_t)*n == *cap) {
+            size_t grown = *cap ? 2 * *cap : 1024;
+            int64_t *more = realloc(*ids, grown * sizeof **ids);
+            if (!more) {
+                rc = err_set(err, ERR_NOMEM, "out of memory for %zu chunk ids", grown);
+                break;
+            }
+            *ids = more, *cap = grown;
+        }
+        (*ids)[(*n)++] = db_column_int64(st, 0);
+    }
+    if (!rc && step == DB_FAIL) rc = store_sql_error(s, "read chunk ids", err);
+    db_finalize(st);
+    return rc;
+}
+
+int store_vs_chunks_where(Store *s, const char *store_id, bool (*keep)(const char *file_id, const char *attributes, void *user),
+                          void *user, int64_t **ids, int *n, Err *err) {
+    *ids = NULL;
+    *n = 0;
+    DbStmt *st;
+    if (store_prepare(s, "SELECT file_id, attributes FROM vector_store_files WHERE store_id = ?1 AND status = 'completed'",
+                      &st, "read vector store file attributes", err))
+        return -1;
+    store_bind_text(st, 1, store_id);
+    char (*kept)[STORE_ID_MAX] = NULL;
+    size_t n_kept = 0, cap_kept = 0, cap = 0;
+    int step, rc = 0;
+    while (!rc && (step = db_step(st)) == DB_ROW) {
+        char file_id[STORE_ID_MAX];
+        store_col_text(st, 0, file_id, sizeof file_id);
+        char *attrs = store_col_heap_text(st, 1);
+        if (!attrs) rc = err_set(err, ERR_NOMEM, "out of memory");
+        else if (keep(file_id, attrs, user)) {
+            if (n_kept == cap_kept) {
+                size_t grown = cap_kept ? 2 * cap_kept : 64;
+                char(*more)[STORE_ID_MAX] = realloc(kept, grown * sizeof *kept);
+                if (!more) rc = err_set(err, ERR_NOMEM, "out of memory");
+                else kept = more, cap_kept = grown;
+            }
+            if (!rc) memcpy(kept[n_kept++], file_id, sizeof file_id);
+        }
+        free(attrs);
+    }
+    if (!rc && step == DB_FAIL) rc = store_sql_error(s, "read vector store file attributes", err);
+    db_finalize(st);
+    for (size_t i = 0; !rc && i < n_kept; i++) rc = append_chunk_ids(s, store_id, kept[i], ids, n, &cap, err);
+    free(kept);
+    if (rc) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return -1;
+    }
+    if (*n) qsort(*ids, (size_t)*n, sizeof **ids, by_value);
     return 0;
 }
 

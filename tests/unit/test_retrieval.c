@@ -23,7 +23,7 @@ TEST(retrieval_rank_cosine_and_bm25) {
     int64_t ids[N] = {10, 20, 30, 40, 50};
     float q[D] = {1, 0, 0, 0}, scratch[N];
     RankHit hits[N];
-    int k = retrieval_rank(vecs, ids, N, D, q, NULL, NULL, 0, 3, hits, scratch);
+    int k = retrieval_rank(vecs, ids, N, D, q, NULL, NULL, 0, NULL, 0, 3, hits, scratch);
     CHECK_EQ_INT(k, 3);
     CHECK(hits[0].id == 30 && hits[1].id == 10 && hits[2].id == 50);
     CHECK_NEAR(hits[0].score, RETRIEVAL_SEMANTIC_WEIGHT * 1.0, 1e-6);
@@ -31,7 +31,7 @@ TEST(retrieval_rank_cosine_and_bm25) {
     /* BM25: id 20 matches the words best, id 50 half as well: lexical 1 and 0.5 */
     int64_t fts_ids[2] = {50, 20};
     double fts_scores[2] = {2.5, 5.0};
-    k = retrieval_rank(vecs, ids, N, D, q, fts_ids, fts_scores, 2, N, hits, scratch);
+    k = retrieval_rank(vecs, ids, N, D, q, fts_ids, fts_scores, 2, NULL, 0, N, hits, scratch);
     CHECK_EQ_INT(k, N);
     CHECK(hits[0].id == 30); /* 0.7 */
     CHECK(hits[1].id == 50); /* 0.7 * 0.6 + 0.3 * 0.5 = 0.57 */
@@ -40,12 +40,18 @@ TEST(retrieval_rank_cosine_and_bm25) {
     CHECK(hits[3].id == 20); /* 0.3 */
     CHECK_NEAR(hits[3].lexical, 1.0, 1e-9);
     CHECK(hits[4].id == 40 && hits[4].score == 0); /* no negative scores */
+    /* restricted to allowed ids (a search's filters): the others are never returned */
+    int64_t allow[3] = {20, 45, 50};
+    k = retrieval_rank(vecs, ids, N, D, q, fts_ids, fts_scores, 2, allow, 3, N, hits, scratch);
+    CHECK_EQ_INT(k, 2);
+    CHECK(hits[0].id == 50 && hits[1].id == 20);
+    CHECK_EQ_INT(retrieval_rank(vecs, ids, N, D, q, NULL, NULL, 0, allow, 0, N, hits, scratch), 0);
     /* ties go to the smaller id; k larger than n gives n */
     float same[2 * D] = {1, 0, 0, 0, 1, 0, 0, 0};
     int64_t two[2] = {7, 3};
-    k = retrieval_rank(same, two, 2, D, q, NULL, NULL, 0, 10, hits, scratch);
+    k = retrieval_rank(same, two, 2, D, q, NULL, NULL, 0, NULL, 0, 10, hits, scratch);
     CHECK(k == 2 && hits[0].id == 3 && hits[1].id == 7);
-    CHECK_EQ_INT(retrieval_rank(vecs, ids, 0, D, q, NULL, NULL, 0, 3, hits, scratch), 0);
+    CHECK_EQ_INT(retrieval_rank(vecs, ids, 0, D, q, NULL, NULL, 0, NULL, 0, 3, hits, scratch), 0);
 }
 
 static FtEncoder *load_minilm(void) {

@@ -74,7 +74,7 @@ static int add_job(Store *s, const char *id, const char *status, const char *met
 
 /* ---- open ---- */
 
-/* ftune.db in WAL mode with schema version 8, seen through a second connection. */
+/* ftune.db in WAL mode with schema version 9, seen through a second connection. */
 static void open_sqlite_checks(const char *dir) {
     char path[PATH_LEN];
     snprintf(path, sizeof path, "%s/ftune.db", dir);
@@ -87,7 +87,7 @@ static void open_sqlite_checks(const char *dir) {
     sqlite3_finalize(st);
     REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_EQ_INT(sqlite3_column_int(st, 0), 8);
+    CHECK_EQ_INT(sqlite3_column_int(st, 0), 9);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -97,10 +97,10 @@ static void open_body(Store *s, const char *dir) {
     CHECK(strcmp(store_data_dir(s), dir) == 0);
     snprintf(path, sizeof path, "%s/files", dir);
     CHECK(file_is_dir(path));
-    if (test_on_postgres()) { /* schema version 8, seen through a second connection; no ftune.db */
+    if (test_on_postgres()) { /* schema version 9, seen through a second connection; no ftune.db */
         char version[16];
         test_pg_sql(dir, "SELECT version FROM schema_version", version, sizeof version);
-        CHECK(strcmp(version, "8") == 0);
+        CHECK(strcmp(version, "9") == 0);
     } else {
         open_sqlite_checks(dir);
     }
@@ -708,7 +708,7 @@ static void checkpoint_paths_body(Store *s, const char *dir) {
     raw_sql(dir, "SELECT dir FROM checkpoints", raw, sizeof raw);
     CHECK(strcmp(raw, "jobs/ftjob-p/checkpoint-5") == 0);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
-    CHECK(strcmp(raw, "8") == 0);
+    CHECK(strcmp(raw, "9") == 0);
     CheckpointRecord *items;
     int n;
     bool more;
@@ -824,7 +824,7 @@ TEST(store_schema_2_migrates_to_3) {
     CHECK(store_alias_set(s, "a", "SmolLM2-135M-Instruct.Q4_1", NULL, &err) == 0);
     store_close(s);
     raw_sql(dir, "PRAGMA user_version", raw, sizeof raw);
-    CHECK_EQ_STR(raw, "8");
+    CHECK_EQ_STR(raw, "9");
     REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0); /* opening again changes nothing */
     store_close(s);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

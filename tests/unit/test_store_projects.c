@@ -276,7 +276,7 @@ static void migrate_body(Store *s, const char *dir) {
     Store *s2;
     REQUIRE(store_open(dir, test_database(dir), &s2, &err) == 0);
     query_text(dir, "PRAGMA user_version", got, sizeof got);
-    CHECK(strcmp(got, "8") == 0);
+    CHECK(strcmp(got, "9") == 0);
     FileRecord g;
     REQUIRE(store_file_get(s2, f.id, &g, &err) == 0);
     CHECK(strcmp(g.project, STORE_DEFAULT_PROJECT) == 0);

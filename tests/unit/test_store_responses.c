@@ -109,7 +109,7 @@ TEST(store_response_migrate_from_4) {
     REQUIRE(store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", "{}\n", 3, &f, &err) == 0);
     store_close(s);
     if (test_on_postgres()) { /* no PostgreSQL database had version 4; a newer one is refused */
-        test_pg_sql(dir, "UPDATE schema_version SET version = 9", NULL, 0);
+        test_pg_sql(dir, "UPDATE schema_version SET version = 10", NULL, 0);
         CHECK(store_open(dir, test_database(dir), &s, &err) == -1 && strstr(err.msg, "newer"));
         store_close(s);
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -122,7 +122,7 @@ TEST(store_response_migrate_from_4) {
     REQUIRE(strcmp(got, "0") == 0);
     REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
     db_exec(dir, "PRAGMA user_version", got, sizeof got);
-    CHECK(strcmp(got, "8") == 0);
+    CHECK(strcmp(got, "9") == 0);
     db_exec(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'responses'", got, sizeof got);
     CHECK(strcmp(got, "1") == 0);
     ResponseRecord r = make_response("resp_m", STORE_DEFAULT_PROJECT, "{}", "[]");
@@ -131,7 +131,7 @@ TEST(store_response_migrate_from_4) {
     CHECK(store_file_get(s, f.id, &g, &err) == 0);
     store_close(s);
     /* a database of a newer version is refused */
-    db_exec(dir, "PRAGMA user_version = 9", NULL, 0);
+    db_exec(dir, "PRAGMA user_version = 10", NULL, 0);
     CHECK(store_open(dir, test_database(dir), &s, &err) == -1 && strstr(err.msg, "newer"));
     store_close(s);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
