@@ -243,6 +243,29 @@ def wait_job(client, job_id, timeout=300.0, interval=0.5, statuses=None):
         time.sleep(interval)
 
 
+# ---- PostgreSQL (tests/pg_cluster.sh) ----
+
+PG_CLUSTER = os.path.join(ROOT, "tests", "pg_cluster.sh")
+
+
+def pg_available():
+    """Whether the PostgreSQL server binaries are installed (scripts/setup.sh installs them)."""
+    out = subprocess.run(["bash", PG_CLUSTER, "bindir"], stdout=subprocess.PIPE, timeout=30)
+    return bool(out.stdout.strip())
+
+
+def pg_start():
+    """A throwaway cluster: returns (its URI, its directory for pg_stop)."""
+    out = subprocess.run(["bash", PG_CLUSTER, "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    lines = out.stdout.decode("utf-8", "replace").splitlines()
+    check(out.returncode == 0 and len(lines) >= 2, "cannot start PostgreSQL: %s" % "\n".join(lines))
+    return lines[-2], lines[-1]
+
+
+def pg_stop(pg_dir):
+    subprocess.run(["bash", PG_CLUSTER, "stop", pg_dir], timeout=60)
+
+
 # ---- runner ----
 
 def run_tests(tests, setup=None, teardown=None):

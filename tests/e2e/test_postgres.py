@@ -10,16 +10,15 @@ Plain script: `python3 tests/e2e/test_postgres.py`.
 """
 import io
 import os
-import subprocess
 import time
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import MODELS, ROOT, Server, chat_example, check, run_tests, stop_and_clean, wait_job, write_jsonl  # noqa: E402
+from serve_util import (MODELS, ROOT, Server, chat_example, check, pg_available, pg_start, pg_stop, run_tests,  # noqa: E402
+                        stop_and_clean, wait_job, write_jsonl)
 
 BASE = "tiny-qwen2"
-CLUSTER = os.path.join(ROOT, "tests", "pg_cluster.sh")
 
 
 class Ctx:
@@ -29,10 +28,7 @@ class Ctx:
 def setup():
     c = Ctx()
     c.tmp = tempfile.mkdtemp(prefix="ftune-e2e-pg-")
-    out = subprocess.run(["bash", CLUSTER, "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-    lines = out.stdout.decode("utf-8", "replace").splitlines()
-    check(out.returncode == 0 and len(lines) >= 2, "cannot start PostgreSQL: %s" % "\n".join(lines))
-    c.url, c.pg_dir = lines[-2], lines[-1]
+    c.url, c.pg_dir = pg_start()
     c.data_dir = os.path.join(c.tmp, "data")
     c.server = Server(c.data_dir, extra_args=["--database", c.url]).start()
     c.client = c.server.client()
@@ -43,7 +39,7 @@ def teardown(c):
     if c is None:
         return
     stop_and_clean(c)
-    subprocess.run(["bash", CLUSTER, "stop", c.pg_dir], timeout=60)
+    pg_stop(c.pg_dir)
 
 
 def test_fine_tune_and_chat(c):
@@ -107,8 +103,7 @@ def test_restart_keeps_everything(c):
 
 
 if __name__ == "__main__":
-    probe = subprocess.run(["bash", CLUSTER, "bindir"], stdout=subprocess.PIPE)
-    if not probe.stdout.strip():
+    if not pg_available():
         print("skipped: no PostgreSQL server binaries (scripts/setup.sh installs the postgresql package)")
         sys.exit(0)
     run_tests([test_fine_tune_and_chat, test_vector_store, test_restart_keeps_everything], setup, teardown)

@@ -21,11 +21,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import (BINARY, MODELS, ROOT, Server, TestFailure, chat_example, check, run_tests,  # noqa: E402
-                        wait_job, write_jsonl)
+from serve_util import (BINARY, MODELS, ROOT, Server, TestFailure, chat_example, check, pg_available,  # noqa: E402
+                        pg_start, pg_stop, run_tests, wait_job, write_jsonl)
 
 BASE = "tiny-qwen2"
-CLUSTER = os.path.join(ROOT, "tests", "pg_cluster.sh")
 LEASE_S = 2
 LONG_EXAMPLES, LONG_BATCH, LONG_EPOCHS = 40, 4, 20
 LONG_STEPS_PER_EPOCH = LONG_EXAMPLES // LONG_BATCH
@@ -82,10 +81,7 @@ class Ctx:
 def setup():
     c = Ctx()
     c.tmp = tempfile.mkdtemp(prefix="ftune-e2e-workers-")
-    out = subprocess.run(["bash", CLUSTER, "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-    lines = out.stdout.decode("utf-8", "replace").splitlines()
-    check(out.returncode == 0 and len(lines) >= 2, "cannot start PostgreSQL: %s" % "\n".join(lines))
-    c.url, c.pg_dir = lines[-2], lines[-1]
+    c.url, c.pg_dir = pg_start()
     c.data_dir = os.path.join(c.tmp, "data")
     c.apis = [Server(c.data_dir, extra_args=["--database", c.url, "--no-worker", "--node-id", "api-%d" % i]).start()
               for i in (1, 2)]
@@ -104,7 +100,7 @@ def teardown(c):
         w.stop()
     for a in getattr(c, "apis", []):
         a.stop()
-    subprocess.run(["bash", CLUSTER, "stop", c.pg_dir], timeout=60)
+    pg_stop(c.pg_dir)
     if os.environ.get("FTUNE_E2E_KEEP"):
         print("kept", c.tmp)
     else:
@@ -249,8 +245,7 @@ def test_cancel_reaches_the_worker(c):
 
 
 def main():
-    out = subprocess.run(["bash", CLUSTER, "bindir"], stdout=subprocess.PIPE, timeout=30)
-    if not out.stdout.strip():
+    if not pg_available():
         print("skipped: no PostgreSQL server binaries (initdb, pg_ctl): scripts/setup.sh installs the postgresql "
               "package")
         sys.exit(0)
