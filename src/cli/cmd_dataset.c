@@ -13,6 +13,7 @@
 #include "../core/fileio.h"
 #include "../eval/eval_http.h"
 #include "../eval/eval_run.h"
+#include "../eval/store_context.h"
 #include "../retrieval/nearest.h"
 #include "args.h"
 #include "cli.h"
@@ -20,8 +21,6 @@
 static const char *const DATASET_OPTIONS[] = {"pool", "store", "base-url", "api-key", "in", "out", "k",
                                                "embedding-model", "threads", NULL};
 
-#define STORE_MAX_K 50          /* the search's max_num_results bound */
-#define CONTEXT_HEADER "Retrieved context:"
 
 static void usage(void) {
     fprintf(stderr,
@@ -36,7 +35,7 @@ static void usage(void) {
             "With --store, the example's user turns are searched in vector store VS_ID of the server at URL\n"
             "(e.g. http://127.0.0.1:8080/v1; its POST /vector_stores/VS_ID/search, --k results, at most 50), and\n"
             "the chunks found, best first, end the example's leading system message (one is added when it has\n"
-            "none) after a line \"" CONTEXT_HEADER "\", each as \"[FILENAME] TEXT\". Only each line's \"messages\"\n"
+            "none) after a line \"" STORE_CONTEXT_HEADER "\", each as \"[FILENAME] TEXT\". Only each line's \"messages\"\n"
             "is written.\n");
 }
 
@@ -66,81 +65,6 @@ static json_t *with_context(const NearestIndex *ix, json_t *msgs, const long *ne
     return out;
 }
 
-/* obj's string field key, or "". */
-static const char *text_of(json_t *obj, const char *key) {
-    const char *v = json_string_value(json_object_get(obj, key));
-    return v ? v : "";
-}
-
-/* The search hits of a results page as the context text (heap), best first. */
-static char *context_text(json_t *page) {
-    size_t cap = sizeof CONTEXT_HEADER, i, j;
-    json_t *hit, *part, *data = json_object_get(page, "data");
-    json_array_foreach(data, i, hit) {
-        cap += strlen(text_of(hit, "filename")) + 8;
-        json_array_foreach(json_object_get(hit, "content"), j, part) {
-            cap += strlen(text_of(part, "text")) + 1;
-        }
-    }
-    char *out = malloc(cap);
-    if (!out) return NULL;
-    size_t n = (size_t)snprintf(out, cap, "%s", CONTEXT_HEADER);
-    json_array_foreach(data, i, hit) {
-        n += (size_t)snprintf(out + n, cap - n, "\n\n[%s]", text_of(hit, "filename"));
-        json_array_foreach(json_object_get(hit, "content"), j, part) {
-            n += (size_t)snprintf(out + n, cap - n, " %s", text_of(part, "text"));
-        }
-    }
-    return out;
-}
-
-/* msgs with context at the end of their leading system message (a new one when there is none). */
-static json_t *with_store_context(json_t *msgs, const char *context) {
-    json_t *out = json_deep_copy(msgs), *first = json_array_get(out, 0);
-    json_t *content = first && is_system(first) ? json_object_get(first, "content") : NULL;
-    if (json_is_string(content)) {
-        size_t len = json_string_length(content) + strlen(context) + 3;
-        char *joined = malloc(len);
-        if (!joined) return json_decref(out), NULL;
-        snprintf(joined, len, "%s\n\n%s", json_string_value(content), context);
-        json_object_set_new(first, "content", json_string(joined));
-        free(joined);
-    } else if (json_is_array(content)) {
-        json_array_append_new(content, json_pack("{s:s, s:s}", "type", "text", "text", context));
-    } else {
-        json_array_insert_new(out, 0, json_pack("{s:s, s:s}", "role", "system", "content", context));
-    }
-    return out;
-}
-
-/* The context for one example's messages from the store's search; NULL with err. */
-static char *search_store(EvalHttp *h, const char *base_url, const char *store, json_t *msgs, int k, Err *err) {
-    char *query = nearest_text(msgs), path[512], error[512];
-    if (!query) return err_set(err, ERR_NOMEM, "out of memory"), NULL;
-    if (!query[0]) {
-        free(query);
-        return err_set(err, ERR_FORMAT, "no user turn to search with"), NULL;
-    }
-    json_t *body = json_pack("{s:s, s:i}", "query", query, "max_num_results", k), *page = NULL;
-    free(query);
-    snprintf(path, sizeof path, "/vector_stores/%s/search", store);
-    long status;
-    bool fatal;
-    char *text = NULL;
-    if (eval_http_json(h, "POST", base_url, path, body, &status, &page, error, sizeof error, &fatal))
-        err_set(err, ERR_IO, "%s", error);
-    else if (status != 200)
-        err_set(err, status >= 500 ? ERR_IO : ERR_FORMAT, "vector store %s: HTTP %ld: %s", store, status,
-                eval_http_error_message(page));
-    else if (!json_is_array(json_object_get(page, "data")))
-        err_set(err, ERR_FORMAT, "vector store %s: the search answer is not a results page", store);
-    else if (!(text = context_text(page)))
-        err_set(err, ERR_NOMEM, "out of memory");
-    json_decref(body);
-    json_decref(page);
-    return text;
-}
-
 static int add_store_context(const char *store, const char *base_url, const char *api_key, const char *in_path,
                              const char *out_path, int k, Err *err) {
     json_t **in = NULL;
@@ -151,12 +75,12 @@ static int add_store_context(const char *store, const char *base_url, const char
     bool http = !rc && !(rc = eval_http_open(&h, api_key, err)), open = false;
     if (!rc) open = !(rc = file_atomic_open(&af, out_path, err));
     for (long i = 0; !rc && i < n_in; i++) {
-        char *context = search_store(&h, base_url, store, in[i], k, err);
+        char *context = store_context_search(&h, base_url, store, in[i], k, err);
         if (!context) {
             rc = err_prefix(err, "%s: example %ld", in_path, i + 1);
             break;
         }
-        json_t *msgs = with_store_context(in[i], context);
+        json_t *msgs = store_context_add(in[i], context);
         free(context);
         json_t *line = msgs ? json_pack("{s:o}", "messages", msgs) : NULL;
         char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
@@ -235,7 +159,7 @@ int cmd_dataset(int argc, char **argv) {
     long k = 3, threads = 0;
     const char *store = args_get(&a, "store");
     if (a.n_positional || !args_get(&a, "pool") == !store || !args_get(&a, "in") || !args_get(&a, "out") ||
-        args_int(&a, "k", &k, 1, store ? STORE_MAX_K : 64) || args_int(&a, "threads", &threads, 0, 1024)) {
+        args_int(&a, "k", &k, 1, store ? STORE_CONTEXT_MAX_K : 64) || args_int(&a, "threads", &threads, 0, 1024)) {
         usage();
         return EXIT_BAD_INPUT;
     }

@@ -15,18 +15,21 @@
 #include "progress.h"
 
 static const char *const EVAL_OPTIONS[] = {"data", "candidate", "model", "adapter", "system-file", "fewshot", "labels",
-                                           "retrieve", "k", "embedding-model",
+                                           "retrieve", "retrieve-store", "store-url", "store-api-key", "k",
+                                           "embedding-model",
                                            "base-url", "api-key", "normalize", "max-tokens", "temperature",
                                            "seed", "limit", "threads", "json", "html", "precision", "record",
                                            "via-evals-api", NULL};
-static const char *const CANDIDATE_OPTIONS[] = {"model",  "adapter",  "system-file", "fewshot",
-                                                "labels", "retrieve", "base-url",    "api-key"};
+static const char *const CANDIDATE_OPTIONS[] = {"model",    "adapter",        "system-file", "fewshot",
+                                                "labels",   "retrieve",       "base-url",    "api-key",
+                                                "retrieve-store", "store-url", "store-api-key"};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune eval --data HELDOUT.jsonl\n"
             "                  --candidate NAME --model PATH|ID [--adapter DIR] [--system-file FILE] [--fewshot FILE]\n"
             "                                   [--labels FILE] [--retrieve FILE]\n"
+            "                                   [--retrieve-store VS_ID [--store-url URL [--store-api-key KEY]]]\n"
             "                                   [--base-url URL [--api-key KEY]]\n"
             "                  [--candidate NAME ...]... [--normalize none|trim|case] [--max-tokens N]\n"
             "                  [--temperature T] [--seed N] [--limit N] [--threads N] [--json FILE] [--html FILE]\n"
@@ -43,7 +46,9 @@ static void usage(void) {
             "{\"label\": one of them}). Generation is greedy unless --temperature is given. Default normalisation: trim.\n"
             "--retrieve puts before each prompt the --k (default 3) most similar examples of a chat JSONL (e.g. the\n"
             "training file), by the sentence embeddings of their user turns (--embedding-model, default\n"
-            "models/all-MiniLM-L6-v2): the retrieved few-shot baseline.\n"
+            "models/all-MiniLM-L6-v2): the retrieved few-shot baseline. --retrieve-store searches each prompt's user\n"
+            "turns in vector store VS_ID of the server at --store-url (default the candidate's --base-url) and ends\n"
+            "its system message with the --k best chunks, as `ftune dataset add-context --store` does for training.\n"
             "--via-evals-api runs each --base-url candidate as one run of its endpoint's Evals API (ftune serve's or\n"
             "OpenAI's) and scores its output items as the direct path scores its answers.\n"
             "--record runs one candidate (typically the hosted model being replaced, through --base-url) and writes\n"
@@ -65,8 +70,13 @@ static int set_field(EvalCandidate *c, const char *name, const char *value) {
                 : strcmp(name, "labels") == 0      ? c->labels_file
                 : strcmp(name, "retrieve") == 0    ? c->retrieve_file
                 : strcmp(name, "base-url") == 0    ? c->base_url
+                : strcmp(name, "retrieve-store") == 0 ? c->retrieve_store
+                : strcmp(name, "store-url") == 0   ? c->store_url
+                : strcmp(name, "store-api-key") == 0 ? c->store_api_key
                                                    : c->api_key;
-    size_t cap = strcmp(name, "api-key") == 0 ? sizeof c->api_key : sizeof c->model;
+    size_t cap = strcmp(name, "api-key") == 0 || strcmp(name, "store-api-key") == 0 ? sizeof c->api_key
+                 : strcmp(name, "retrieve-store") == 0                             ? sizeof c->retrieve_store
+                                                                                   : sizeof c->model;
     if (strlen(value) >= cap) {
         fprintf(stderr, "ftune eval: --%s: too long\n", name);
         return -1;
@@ -99,11 +109,23 @@ static int parse_candidates(const Args *a, EvalReport *r) {
         }
         if (set_field(&r->cands[r->n_cands - 1], name, a->values[i] ? a->values[i] : "")) return -1;
     }
-    for (int i = 0; i < r->n_cands; i++)
-        if (!r->cands[i].name[0] || !r->cands[i].model[0]) {
+    for (int i = 0; i < r->n_cands; i++) {
+        const EvalCandidate *c = &r->cands[i];
+        if (!c->name[0] || !c->model[0]) {
             fprintf(stderr, "ftune eval: candidate %d needs a name and a --model\n", i + 1);
             return -1;
         }
+        if (c->retrieve_store[0] && !c->store_url[0] && !c->base_url[0]) {
+            fprintf(stderr, "ftune eval: candidate %s: --retrieve-store needs the store's server: --store-url URL (or "
+                            "a --base-url candidate)\n", c->name);
+            return -1;
+        }
+        if ((c->store_url[0] || c->store_api_key[0]) && !c->retrieve_store[0]) {
+            fprintf(stderr, "ftune eval: candidate %s: --store-url and --store-api-key go with --retrieve-store\n",
+                    c->name);
+            return -1;
+        }
+    }
     return r->n_cands ? 0 : -1;
 }
 

@@ -31,6 +31,10 @@ typedef struct {
                                  * (structured output), "" = free text */
     char retrieve_file[1024];   /* chat JSONL pool: each prompt gets its k most similar examples before
                                  * it (retrieved few-shot), "" = none */
+    char retrieve_store[128];   /* a vector store whose k best chunks end each prompt's system message
+                                 * (store_context.h), "" = none */
+    char store_url[1024];       /* the store's server ("" = base_url) */
+    char store_api_key[256];    /* its key ("" with store_url "": api_key) */
     char precision[FT_PRECISION_WHY_MAX]; /* local: the precision it ran at and why, "" = remote */
 
     /* results, per example (n of the set) */

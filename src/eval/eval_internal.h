@@ -23,17 +23,20 @@ typedef struct {
     FtGrammar *grammar;    /* local: the labels as a grammar */
     json_t *response_format; /* remote: the labels as a json_schema response format */
     NearestIndex *nearest; /* the retrieval pool, or NULL */
-    int k;                 /* examples retrieved per prompt */
+    int k;                 /* examples (or store chunks) retrieved per prompt */
+    EvalHttp *store_http;  /* the vector store's server (--retrieve-store), or NULL */
+    const char *store, *store_url; /* the store's id and its server (the candidate's strings) */
 } EvalPromptStyle;
 
 /* Loads c's system file, few-shot file, labels (as a grammar for a local candidate, a json_schema
- * response format {"label": one of them} for a remote one) and retrieval pool (embedded with
- * o->embedding_model). */
+ * response format {"label": one of them} for a remote one), retrieval pool (embedded with
+ * o->embedding_model) and vector store's connection. */
 int eval_style_load(const EvalCandidate *c, const EvalRunOptions *o, EvalPromptStyle *ps, Err *err);
 void eval_style_free(EvalPromptStyle *ps);
-/* The messages sent for one example: system (replaced when the candidate has one), few-shot
- * turns, the retrieved examples' turns (the most similar last, next to the question), then the
- * example's own turns (a new reference); NULL with err when retrieval fails. */
+/* The messages sent for one example: system (replaced when the candidate has one; with a store,
+ * ending with the store's chunks), few-shot turns, the retrieved examples' turns (the most similar
+ * last, next to the question), then the example's own turns (a new reference); NULL with err when
+ * retrieval fails. */
 json_t *eval_build_prompt(const EvalPromptStyle *ps, json_t *prompt, Err *err);
 /* The answer in a reply to the labels' response format ({"label": ...}): heap, or NULL when the
  * reply is not that. */

@@ -8,6 +8,7 @@
 #include "../data/jsonl_reader.h"
 #include "../data/validate.h"
 #include "eval_internal.h"
+#include "store_context.h"
 
 /* Reads a chat JSONL file (the project's JSONL reader: line numbers, BOM, CRLF) into a list of
  * message arrays, one per non-blank line. */
@@ -133,6 +134,19 @@ int eval_style_load(const EvalCandidate *c, const EvalRunOptions *o, EvalPromptS
     if (c->labels_file[0] && (labels_load(c->labels_file, &ps->labels, err) || labels_constraint(ps, c->base_url[0], err)))
         return -1;
     if (c->retrieve_file[0] && pool_load(c, o, ps, err)) return -1;
+    if (c->retrieve_store[0]) {
+        ps->store_http = calloc(1, sizeof *ps->store_http);
+        if (!ps->store_http) return err_set(err, ERR_NOMEM, "out of memory");
+        bool own_url = c->store_url[0] != 0;
+        if (eval_http_open(ps->store_http, own_url ? c->store_api_key : c->api_key, err)) {
+            free(ps->store_http);
+            ps->store_http = NULL;
+            return -1;
+        }
+        ps->store = c->retrieve_store;
+        ps->store_url = own_url ? c->store_url : c->base_url;
+        ps->k = o->k > 0 ? o->k : 3;
+    }
     return 0;
 }
 
@@ -143,6 +157,8 @@ void eval_style_free(EvalPromptStyle *ps) {
     ft_grammar_free(ps->grammar);
     if (ps->nearest) nearest_free(ps->nearest);
     free(ps->nearest);
+    if (ps->store_http) eval_http_close(ps->store_http);
+    free(ps->store_http);
     for (long i = 0; i < ps->n_fewshot; i++) json_decref(ps->fewshot[i]);
     free(ps->fewshot);
 }
@@ -175,7 +191,14 @@ json_t *eval_build_prompt(const EvalPromptStyle *ps, json_t *prompt, Err *err) {
     for (long f = 0; f < ps->n_fewshot; f++) append_turns(out, ps->fewshot[f]);
     for (int j = n_near - 1; j >= 0; j--) append_turns(out, ps->nearest->examples[near[j]]);
     append_turns(out, prompt);
-    return out;
+    if (!ps->store_http) return out;
+    int k = ps->k < STORE_CONTEXT_MAX_K ? ps->k : STORE_CONTEXT_MAX_K;
+    char *context = store_context_search(ps->store_http, ps->store_url, ps->store, prompt, k, err);
+    json_t *with = context ? store_context_add(out, context) : NULL;
+    if (context && !with) err_set(err, ERR_NOMEM, "out of memory");
+    free(context);
+    json_decref(out);
+    return with;
 }
 
 char *eval_label_of_reply(const char *reply) {

@@ -297,6 +297,8 @@ static json_t *candidate_json(const EvalCandidate *c) {
     put(o, "fewshot_file", opt_str(c->fewshot_file), &ok);
     put(o, "labels_file", opt_str(c->labels_file), &ok);
     put(o, "retrieve_file", opt_str(c->retrieve_file), &ok);
+    put(o, "retrieve_store", opt_str(c->retrieve_store), &ok);
+    put(o, "store_url", opt_str(c->store_url), &ok);
     put(o, "precision", opt_str(c->precision), &ok);
     put(o, "error", opt_str(c->error), &ok);
     put(o, "n_done", count(c->n_done), &ok);

@@ -5,7 +5,8 @@
 # every written example keeps its own turns, and its leading system message (kept, or added when it
 # had none) ends with the retrieved chunks, that document's first; --k bounds the chunks; an
 # unknown store, a missing --base-url, --k over 50 and an unreachable server fail with a message
-# naming what, and write nothing.
+# naming what, and write nothing. `ftune eval --retrieve-store` on the plain file gives the prompts
+# (token counts) and greedy answers of an eval of the written file.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ -f models/all-MiniLM-L6-v2/model.safetensors ] || { echo "skipped: models/all-MiniLM-L6-v2 not fetched"; exit 0; }
@@ -61,6 +62,28 @@ for line, (system, q, doc) in zip(lines, want):
     hits = [h for h in context.split("\n\n") if h.strip()]
     assert len(hits) == 2 and hits[0].startswith("[" + doc + "] "), hits
 PY
+
+# `ftune eval --retrieve-store` builds the prompts add-context --store wrote: evaluating the plain
+# file with it gives the same prompts (tokens) and greedy answers as evaluating the written file
+ev() { ./build/ftune eval --candidate m --model tiny-qwen2 --base-url "$url" --max-tokens 6 "$@" 2>>"$tmp/eval.log" >/dev/null; }
+ev --data "$tmp/out.jsonl" --json "$tmp/pre.json" || fail "eval of the written file: $(cat "$tmp/eval.log")"
+ev --data "$tmp/in.jsonl" --retrieve-store "$vs" --k 2 --json "$tmp/live.json" ||
+    fail "eval --retrieve-store: $(cat "$tmp/eval.log")"
+python3 - "$tmp" <<'PY' || fail "eval --retrieve-store differs from the written file's eval"
+import json, sys
+pre, live = (json.load(open(sys.argv[1] + f)) for f in ("/pre.json", "/live.json"))
+for r in (pre, live):
+    c = r["candidates"][0]
+    assert c["n_done"] == 3 and c["n_failed"] == 0, c
+assert live["candidates"][0]["retrieve_store"], live["candidates"][0]
+tokens = [r["candidates"][0]["mean_prompt_tokens"] for r in (pre, live)]
+assert tokens[0] == tokens[1] and tokens[0] > 30, tokens
+answers = [[e["results"][0]["prediction"] for e in r["examples"]] for r in (pre, live)]
+assert answers[0] == answers[1], answers
+PY
+./build/ftune eval --data "$tmp/in.jsonl" --candidate m --model models/tiny-qwen2 --retrieve-store "$vs" \
+    2>"$tmp/log" && fail "a local candidate without --store-url was accepted"
+grep -q -- "--store-url" "$tmp/log" || fail "missing --store-url message: $(cat "$tmp/log")"
 
 # refusals: nothing written, the cause named
 rm -f "$tmp/out.jsonl"
