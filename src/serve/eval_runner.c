@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/fileio.h"
 #include "../data/utf8_check.h"
@@ -42,7 +43,16 @@ struct EvalRunner {
     char current_eval[STORE_ID_MAX];
     bool cancel_current;
     GenSlot slots[EVAL_RUNNER_WINDOW];
+    char node[STORE_WORKER_MAX]; /* this node's id: it holds the runs it carries out by a lease */
+    long long lease_ms;
 };
+
+/* The time of day in ms (leases are compared across machines). */
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 /* What a run has produced so far. */
 typedef struct {
@@ -62,6 +72,7 @@ typedef struct {
     json_t *rows;         /* [{"item", "sample"}] */
     bool *stored;         /* rows whose output item exists */
     Tally t;
+    long long saved_at;   /* when the run (and its lease) was last written, Unix ms */
     const char *model;    /* completions: the model asked for (in run) */
     ModelInfo m;
     char project[STORE_ID_MAX];
@@ -121,7 +132,9 @@ static json_t *tally_usage(const Run *run) {
     return list;
 }
 
-/* Writes the run's counts and status. STORE_NOT_FOUND when the run was deleted meanwhile. */
+/* Writes the run's counts and status, renewing this node's lease. A run that is no longer this
+ * node's (cancelled through another node, or taken over after a lapse) is let go: its current run
+ * is cancelled here and nothing more is written (0). STORE_NOT_FOUND when the run was deleted. */
 static int save_run(Run *run, const char *status, json_t *error, Err *err) {
     json_t *o = run->run, *crit = json_array();
     for (size_t i = 0; i < run->t.n_crit; i++) {
@@ -140,8 +153,16 @@ static int save_run(Run *run, const char *status, json_t *error, Err *err) {
     json_object_set_new(o, "error", error ? error : json_null());
     char *body = json_dumps(o, JSON_COMPACT);
     if (!body) return err_set(err, ERR_NOMEM, "out of memory");
-    int rc = store_eval_update(run->r->store, EVAL_OBJ_RUN, json_string_value(json_object_get(o, "id")), status, body, err);
+    run->saved_at = now_ms();
+    int rc = store_eval_run_save(run->r->store, json_string_value(json_object_get(o, "id")), run->r->node,
+                                 run->saved_at + run->r->lease_ms, status, body, err);
     free(body);
+    if (rc == STORE_CONFLICT) {
+        pthread_mutex_lock(&run->r->mu);
+        run->r->cancel_current = true;
+        pthread_mutex_unlock(&run->r->mu);
+        return 0;
+    }
     return rc;
 }
 
@@ -436,7 +457,17 @@ static int run_completions(Run *run, Err *err) {
         while (!done) {
             for (int i = 0; i < EVAL_RUNNER_WINDOW && !done; i++)
                 if (r->slots[i].busy && r->slots[i].done) done = &r->slots[i];
-            if (!done) pthread_cond_wait(&r->cond, &r->mu);
+            if (done) break;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&r->cond, &r->mu, &until);
+            if (now_ms() - run->saved_at < r->lease_ms / 3) continue;
+            bool going = !r->cancel_current && !r->stop;
+            pthread_mutex_unlock(&r->mu); /* slow rows: the lease is renewed meanwhile */
+            if (!rc && going) rc = save_run(run, "in_progress", NULL, err);
+            pthread_mutex_lock(&r->mu);
+            run->saved_at = now_ms(); /* a failed write is not retried every second */
         }
         pthread_mutex_unlock(&r->mu);
         busy--;
@@ -554,27 +585,18 @@ static void carry_out(EvalRunner *r, const EvalObject *rec) {
     json_decref(run.run);
 }
 
-/* The next run to carry out: one left in progress, else the oldest queued. Sets r->current. */
+/* The next run to carry out, claimed for this node (store_eval_run_claim): one in progress whose
+ * node stopped renewing its lease (or this node's own, cut off by a restart), else the oldest
+ * queued. Sets r->current. */
 static bool pick(EvalRunner *r, EvalObject *out) {
-    static const char *const ORDER[] = {"in_progress", "queued"};
     bool found = false;
     pthread_mutex_lock(&r->mu);
-    for (int i = 0; i < 2 && !found && !r->stop; i++) {
-        EvalListQuery q = {.status = ORDER[i], .limit = 1, .ascending = true};
-        EvalObject *list;
-        int n;
-        bool more;
-        Err err = {0};
-        if (store_eval_list(r->store, EVAL_OBJ_RUN, &q, &list, &n, &more, &err)) continue;
-        if (n) {
-            *out = list[0];
-            list[0].body = NULL;
-            found = true;
-            snprintf(r->current, sizeof r->current, "%s", out->id);
-            snprintf(r->current_eval, sizeof r->current_eval, "%s", out->parent);
-            r->cancel_current = false;
-        }
-        store_eval_list_free(list, n);
+    Err err = {0};
+    if (!r->stop && store_eval_run_claim(r->store, r->node, now_ms(), r->lease_ms, out, &err) == 0) {
+        found = true;
+        snprintf(r->current, sizeof r->current, "%s", out->id);
+        snprintf(r->current_eval, sizeof r->current_eval, "%s", out->parent);
+        r->cancel_current = false;
     }
     pthread_mutex_unlock(&r->mu);
     return found;
@@ -594,7 +616,12 @@ static void *runner_main(void *arg) {
             pthread_mutex_unlock(&r->mu);
         }
         pthread_mutex_lock(&r->mu);
-        while (!r->work && !r->stop) pthread_cond_wait(&r->cond, &r->mu);
+        if (!r->work && !r->stop) { /* woken by a run created here; another node's lapsed runs are looked for */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += EVAL_RUNNER_POLL_S;
+            pthread_cond_timedwait(&r->cond, &r->mu, &until);
+        }
         r->work = false;
         bool stop = r->stop;
         pthread_mutex_unlock(&r->mu);
@@ -606,6 +633,10 @@ int eval_runner_start(Server *srv, EvalRunner **out, Err *err) {
     EvalRunner *r = calloc(1, sizeof *r);
     if (!r) return err_set(err, ERR_NOMEM, "out of memory");
     r->srv = srv;
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(r->node, sizeof r->node, "%s", srv->cfg.node_id && srv->cfg.node_id[0] ? srv->cfg.node_id : host);
+    r->lease_ms = 1000LL * (srv->cfg.lease_s > 0 ? srv->cfg.lease_s : JOBS_LEASE_DEFAULT_S);
     if (store_open(srv->data_dir, srv->cfg.database, &r->store, err)) {
         free(r);
         return -1;
@@ -647,7 +678,8 @@ int eval_runner_cancel(EvalRunner *r, Store *s, const char *run_id, Err *err) {
     } else {
         EvalObject o;
         rc = store_eval_get(s, EVAL_OBJ_RUN, run_id, &o, err);
-        if (rc == 0 && strcmp(o.status, "queued") == 0) {
+        /* queued, or carried out by another node: that node lets it go at its next write */
+        if (rc == 0 && (strcmp(o.status, "queued") == 0 || strcmp(o.status, "in_progress") == 0)) {
             json_t *run = json_loads(o.body, 0, NULL);
             json_object_set_new(run, "status", json_string("canceled"));
             char *body = run ? json_dumps(run, JSON_COMPACT) : NULL;
@@ -677,6 +709,9 @@ void eval_runner_stop(EvalRunner *r) {
         pthread_cond_broadcast(&r->cond);
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->thread, NULL);
+        Err err = {0}; /* a run left in progress goes on at once on another node (or here, restarted) */
+        if (store_eval_runs_release(r->store, r->node, &err))
+            fprintf(stderr, "ftune serve: cannot release the eval runs: %s\n", err.msg);
     }
     store_close(r->store);
     pthread_mutex_destroy(&r->mu);

@@ -17,6 +17,7 @@
 #include "../store/store.h"
 
 #define EVAL_RUNNER_WINDOW 16 /* rows of a completions run generating at once */
+#define EVAL_RUNNER_POLL_S 5   /* an idle runner looks for runs other nodes let lapse this often */
 
 typedef struct Server Server;
 typedef struct EvalRunner EvalRunner;

@@ -348,6 +348,18 @@ int store_eval_delete(Store *s, EvalKind kind, const char *id, Err *err);
 void store_eval_clear(EvalObject *o);
 void store_eval_list_free(EvalObject *list, int n);
 
+/* Eval runs carried out by several API nodes (store_evals.c), leased as jobs are (see the workers
+ * section; times in Unix ms). store_eval_run_claim: the next run for node `worker`: one in progress
+ * whose lease is missing, expired or this node's first, else the oldest queued; it records the node
+ * and a lease until now_ms + lease_ms (STORE_NOT_FOUND: none). store_eval_run_save: the run's status
+ * and body written, and its lease renewed to `until`, only while it is still `worker`'s and queued
+ * or in progress: STORE_CONFLICT when it was cancelled (by any node) or taken over, STORE_NOT_FOUND
+ * when deleted. store_eval_runs_release: the node's in-progress runs can be claimed at once. */
+int store_eval_run_claim(Store *s, const char *worker, long long now_ms, long long lease_ms, EvalObject *out, Err *err);
+int store_eval_run_save(Store *s, const char *id, const char *worker, long long until, const char *status,
+                        const char *body, Err *err);
+int store_eval_runs_release(Store *s, const char *worker, Err *err);
+
 /* ---- vector stores (store_vectors.c; schema versions 7 and 9) ----
  * A vector store belongs to a project and holds files (uploaded ones, by id), each cut into chunks
  * whose text and embedding (dim float32, little-endian, as hex text: the database layer binds text

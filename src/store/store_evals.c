@@ -2,8 +2,10 @@
  * output items, each one row with the columns lists filter on (project, parent, status, item
  * index) and the API object itself as JSON text, which the store does not read. Deleting an eval
  * deletes its runs and their items; deleting a run deletes its items. The tables are schema version
- * 6's (store_evals_schema, run by ensure_schema on older databases). */
+ * 6's (store_evals_schema, run by ensure_schema on older databases). Runs carried out by several API
+ * nodes are claimed and leased (worker and lease_expires_at, schema version 8). */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,4 +187,72 @@ void store_eval_clear(EvalObject *o) {
 void store_eval_list_free(EvalObject *list, int n) {
     for (int i = 0; list && i < n; i++) free(list[i].body);
     free(list);
+}
+
+/* ---- runs on several nodes: claims and leases (see store.h) ---- */
+
+static void read_id(DbStmt *st, void *rec) { store_col_text(st, 0, rec, STORE_ID_MAX); }
+
+int store_eval_run_claim(Store *s, const char *worker, long long now_ms, long long lease_ms, EvalObject *out, Err *err) {
+    memset(out, 0, sizeof *out);
+    char sql[512], id[STORE_ID_MAX];
+    snprintf(sql, sizeof sql, "%s%s",
+             "SELECT id FROM eval_runs WHERE status = 'queued' OR (status = 'in_progress' AND (lease_expires_at IS "
+             "NULL OR lease_expires_at < ?2 OR worker = ?1)) ORDER BY CASE WHEN status = 'in_progress' THEN 0 ELSE 1 "
+             "END, seq LIMIT 1",
+             db_kind(s->db) == DB_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+    if (db_begin(s->db)) return store_sql_error(s, "begin eval run claim", err);
+    DbStmt *st;
+    int rc = store_prepare(s, sql, &st, "find an eval run to claim", err);
+    if (rc == 0) {
+        store_bind_text(st, 1, worker);
+        db_bind_int64(st, 2, now_ms);
+        rc = store_get_one(s, st, read_id, id, "find an eval run to claim", err);
+    }
+    if (rc == 0)
+        rc = store_prepare(s, "UPDATE eval_runs SET worker = ?1, lease_expires_at = ?2 WHERE id = ?3", &st,
+                           "claim eval run", err);
+    if (rc == 0) {
+        store_bind_text(st, 1, worker);
+        db_bind_int64(st, 2, now_ms + lease_ms);
+        store_bind_text(st, 3, id);
+        rc = store_run_one(s, st, "claim eval run", err);
+    }
+    if (rc == 0) rc = store_eval_get(s, EVAL_OBJ_RUN, id, out, err);
+    if (rc == 0 && db_commit(s->db)) rc = store_sql_error(s, "commit eval run claim", err);
+    if (rc) {
+        store_eval_clear(out);
+        db_rollback(s->db);
+    }
+    return rc;
+}
+
+int store_eval_run_save(Store *s, const char *id, const char *worker, long long until, const char *status,
+                        const char *body, Err *err) {
+    DbStmt *st;
+    if (store_prepare(s,
+                      "UPDATE eval_runs SET status = ?2, body = ?3, lease_expires_at = ?5 WHERE id = ?1 AND worker = ?4 "
+                      "AND status IN ('queued', 'in_progress')",
+                      &st, "update eval run", err))
+        return -1;
+    store_bind_text(st, 1, id);
+    store_bind_text(st, 2, status);
+    store_bind_text(st, 3, body);
+    store_bind_text(st, 4, worker);
+    db_bind_int64(st, 5, until);
+    int rc = store_run_one(s, st, "update eval run", err);
+    if (rc != STORE_NOT_FOUND) return rc;
+    EvalObject now;
+    rc = store_eval_get(s, EVAL_OBJ_RUN, id, &now, err); /* gone, or changed by another node */
+    store_eval_clear(&now);
+    return rc == 0 ? STORE_CONFLICT : rc;
+}
+
+int store_eval_runs_release(Store *s, const char *worker, Err *err) {
+    DbStmt *st;
+    if (store_prepare(s, "UPDATE eval_runs SET lease_expires_at = NULL WHERE worker = ?1 AND status = 'in_progress'", &st,
+                      "release eval runs", err))
+        return -1;
+    store_bind_text(st, 1, worker);
+    return store_run(s, st, "release eval runs", err);
 }

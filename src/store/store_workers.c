@@ -21,18 +21,24 @@ static const char WORKERS_SQL[] =
     " stopped_at INTEGER);"
     "CREATE INDEX IF NOT EXISTS jobs_worker ON jobs(worker);";
 
+/* Adds the TEXT or INTEGER column to table where it is missing. */
+static int add_column(Store *s, const char *table, const char *name, const char *type, Err *err) {
+    bool has = false;
+    if (db_has_column(s->db, table, name, &has)) return store_sql_error(s, "read columns", err);
+    if (has) return 0;
+    char sql[160]; /* the names are the constants below */
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, name, type);
+    return store_exec(s, sql, "add a lease column", err);
+}
+
 int store_workers_schema(Store *s, Err *err) {
     static const struct {
-        const char *name, *type;
-    } cols[] = {{"worker", "TEXT"}, {"resume_dir", "TEXT"}, {"lease_expires_at", "INTEGER"}};
-    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
-        bool has = false;
-        if (db_has_column(s->db, "jobs", cols[i].name, &has)) return store_sql_error(s, "read job columns", err);
-        if (has) continue;
-        char sql[128];
-        snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s %s", cols[i].name, cols[i].type);
-        if (store_exec(s, sql, "add the job lease columns", err)) return -1;
-    }
+        const char *table, *name, *type;
+    } cols[] = {{"jobs", "worker", "TEXT"},           {"jobs", "resume_dir", "TEXT"},
+                {"jobs", "lease_expires_at", "INTEGER"}, {"eval_runs", "worker", "TEXT"},
+                {"eval_runs", "lease_expires_at", "INTEGER"}};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        if (add_column(s, cols[i].table, cols[i].name, cols[i].type, err)) return -1;
     return store_exec(s, WORKERS_SQL, "create the workers table", err);
 }
 
