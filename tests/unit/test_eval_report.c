@@ -267,3 +267,72 @@ TEST(test_eval_report_files) {
     eval_report_free(&r);
     file_remove_tree(dir, NULL);
 }
+
+/* BANKING77's shape: 385 examples of 77 labels, 5 each. They are labels (per-label scores, the
+ * confusion matrix) and the HTML report's label table lists all 77, the terminal's the first 30. */
+TEST(test_eval_report_77_labels) {
+    enum { L = 77, PER = 5, M = L * PER };
+    EvalReport r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.data_path, sizeof r.data_path, "data/banking77/validation.jsonl");
+    r.norm = EVAL_NORM_TRIM;
+    r.n = M;
+    r.expected = calloc(M, sizeof *r.expected);
+    EvalCandidate *c = &r.cands[0];
+    snprintf(c->name, sizeof c->name, "fine-tuned");
+    c->predictions = calloc(M, sizeof *c->predictions);
+    c->correct = calloc(M, sizeof *c->correct);
+    c->failed = calloc(M, sizeof *c->failed);
+    c->prompt_tokens = calloc(M, sizeof *c->prompt_tokens);
+    c->completion_tokens = calloc(M, sizeof *c->completion_tokens);
+    c->latency_s = calloc(M, sizeof *c->latency_s);
+    REQUIRE(r.expected && c->predictions && c->correct && c->failed && c->prompt_tokens && c->completion_tokens &&
+            c->latency_s);
+    long right = 0;
+    for (int i = 0; i < M; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "intent_%02d", i % L);
+        r.expected[i] = strdup(name);
+        c->predictions[i] = strdup(i % PER == 0 ? "not a label" : name); /* example 0 of each label wrong */
+        c->correct[i] = i % PER != 0;
+        right += c->correct[i];
+        c->prompt_tokens[i] = 40;
+        c->completion_tokens[i] = 8;
+        c->latency_s[i] = 0.3;
+    }
+    c->n_done = M;
+    c->wall_s = 120;
+    r.n_cands = 1;
+    Err err = {0};
+    REQUIRE(eval_summarise(&r, &err) == 0);
+    CHECK(r.labels && c->has_labels);
+    CHECK_EQ_INT(c->labels.n_labels, L);
+    CHECK_EQ_INT(c->labels.n_other, M / PER);
+    CHECK_EQ_INT(right, M - M / PER);
+
+    char dir[] = "/tmp/ftune_test_eval_77_XXXXXX", path[128];
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    REQUIRE(eval_report_write_html(&r, path, &err) == 0);
+    char *html = slurp(path);
+    REQUIRE(html != NULL);
+    for (int k = 0; k < L; k++) {
+        char cell[48];
+        snprintf(cell, sizeof cell, "<tr><td>intent_%02d</td>", k);
+        CHECK_EQ_INT(count_of(html, cell), 1);
+    }
+    CHECK(strstr(html, "more labels are in the JSON report") == NULL);
+    free(html);
+    snprintf(path, sizeof path, "%s/report.txt", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    eval_report_print(&r, f);
+    fclose(f);
+    char *text = slurp(path);
+    REQUIRE(text != NULL);
+    CHECK(strstr(text, "labels, fine-tuned: macro precision") != NULL);
+    CHECK(strstr(text, "... and 47 more labels") != NULL);
+    free(text);
+    eval_report_free(&r);
+    file_remove_tree(dir, NULL);
+}
