@@ -24,18 +24,25 @@ static const char *const BASE[N] = {"billing", "refund", "billing", "I think bil
 static const char *const TUNED[N] = {"billing", "billing", "billing", "billing", "refund", "refund",
                                      "refund",  "billing", X,         X,         X,        "REFUND "};
 
+/* Candidate c's per-example arrays for n examples, zeroed. */
+static void alloc_results(EvalCandidate *c, long n) {
+    c->predictions = calloc(n, sizeof *c->predictions);
+    c->correct = calloc(n, sizeof *c->correct);
+    c->failed = calloc(n, sizeof *c->failed);
+    c->prompt_tokens = calloc(n, sizeof *c->prompt_tokens);
+    c->completion_tokens = calloc(n, sizeof *c->completion_tokens);
+    c->latency_s = calloc(n, sizeof *c->latency_s);
+    if (!c->predictions || !c->correct || !c->failed || !c->prompt_tokens || !c->completion_tokens || !c->latency_s)
+        test_fail(__FILE__, __LINE__, "out of memory");
+}
+
 /* Candidate c from predictions (NULL = failed request); latency lat0 + i dlat, prompt tokens
  * tok0 + i dtok. */
 static void fill(EvalReport *r, EvalCandidate *c, const char *name, const char *const *pred, double lat0, double dlat,
                  int tok0, int dtok, int completion, double wall) {
     snprintf(c->name, sizeof c->name, "%s", name);
     snprintf(c->model, sizeof c->model, "models/%s.gguf", name);
-    c->predictions = calloc(N, sizeof *c->predictions);
-    c->correct = calloc(N, sizeof *c->correct);
-    c->failed = calloc(N, sizeof *c->failed);
-    c->prompt_tokens = calloc(N, sizeof *c->prompt_tokens);
-    c->completion_tokens = calloc(N, sizeof *c->completion_tokens);
-    c->latency_s = calloc(N, sizeof *c->latency_s);
+    alloc_results(c, N);
     for (long i = 0; i < N; i++) {
         c->failed[i] = pred[i] == NULL;
         c->latency_s[i] = c->failed[i] ? NAN : lat0 + (double)i * dlat;
@@ -280,14 +287,8 @@ TEST(test_eval_report_77_labels) {
     r.expected = calloc(M, sizeof *r.expected);
     EvalCandidate *c = &r.cands[0];
     snprintf(c->name, sizeof c->name, "fine-tuned");
-    c->predictions = calloc(M, sizeof *c->predictions);
-    c->correct = calloc(M, sizeof *c->correct);
-    c->failed = calloc(M, sizeof *c->failed);
-    c->prompt_tokens = calloc(M, sizeof *c->prompt_tokens);
-    c->completion_tokens = calloc(M, sizeof *c->completion_tokens);
-    c->latency_s = calloc(M, sizeof *c->latency_s);
-    REQUIRE(r.expected && c->predictions && c->correct && c->failed && c->prompt_tokens && c->completion_tokens &&
-            c->latency_s);
+    REQUIRE(r.expected != NULL);
+    alloc_results(c, M);
     long right = 0;
     for (int i = 0; i < M; i++) {
         char name[32];
