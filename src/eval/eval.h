@@ -92,7 +92,7 @@ int eval_report_write_html(const EvalReport *r, const char *path, Err *err); /* 
 
 /* ---- the tables, shared by the terminal and HTML reports (report.c) ---------------------------- */
 
-#define EVAL_TABLE_ROWS 64 /* >= EVAL_MAX_CANDIDATES and EVAL_LABELS_MAX_DISTINCT */
+#define EVAL_TABLE_ROWS 150 /* >= EVAL_MAX_CANDIDATES and EVAL_LABELS_MAX_DISTINCT */
 #define EVAL_TABLE_COLS 9
 #define EVAL_CELL_MAX 48
 

@@ -229,7 +229,9 @@ TEST(test_eval_answers_are_labels) {
     CHECK(eval_answers_are_labels(10, 3));
     CHECK(eval_answers_are_labels(100, 50));   /* exactly 2 per label, 50 labels */
     CHECK(!eval_answers_are_labels(99, 50));   /* fewer than 2 per label on average */
-    CHECK(!eval_answers_are_labels(1000, 51)); /* too many labels */
+    CHECK(eval_answers_are_labels(385, 77));   /* BANKING77's intents, 5 held out each */
+    CHECK(eval_answers_are_labels(300, 150));  /* CLINC150's intents, 2 each */
+    CHECK(!eval_answers_are_labels(1000, 151)); /* too many labels */
     CHECK(!eval_answers_are_labels(100, 1));   /* a single label says nothing beyond accuracy */
     CHECK(!eval_answers_are_labels(0, 0));
     CHECK(!eval_answers_are_labels(200, 180)); /* free-form answers */

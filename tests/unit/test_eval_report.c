@@ -24,18 +24,25 @@ static const char *const BASE[N] = {"billing", "refund", "billing", "I think bil
 static const char *const TUNED[N] = {"billing", "billing", "billing", "billing", "refund", "refund",
                                      "refund",  "billing", X,         X,         X,        "REFUND "};
 
+/* Candidate c's per-example arrays for n examples, zeroed. */
+static void alloc_results(EvalCandidate *c, long n) {
+    c->predictions = calloc(n, sizeof *c->predictions);
+    c->correct = calloc(n, sizeof *c->correct);
+    c->failed = calloc(n, sizeof *c->failed);
+    c->prompt_tokens = calloc(n, sizeof *c->prompt_tokens);
+    c->completion_tokens = calloc(n, sizeof *c->completion_tokens);
+    c->latency_s = calloc(n, sizeof *c->latency_s);
+    if (!c->predictions || !c->correct || !c->failed || !c->prompt_tokens || !c->completion_tokens || !c->latency_s)
+        test_fail(__FILE__, __LINE__, "out of memory");
+}
+
 /* Candidate c from predictions (NULL = failed request); latency lat0 + i dlat, prompt tokens
  * tok0 + i dtok. */
 static void fill(EvalReport *r, EvalCandidate *c, const char *name, const char *const *pred, double lat0, double dlat,
                  int tok0, int dtok, int completion, double wall) {
     snprintf(c->name, sizeof c->name, "%s", name);
     snprintf(c->model, sizeof c->model, "models/%s.gguf", name);
-    c->predictions = calloc(N, sizeof *c->predictions);
-    c->correct = calloc(N, sizeof *c->correct);
-    c->failed = calloc(N, sizeof *c->failed);
-    c->prompt_tokens = calloc(N, sizeof *c->prompt_tokens);
-    c->completion_tokens = calloc(N, sizeof *c->completion_tokens);
-    c->latency_s = calloc(N, sizeof *c->latency_s);
+    alloc_results(c, N);
     for (long i = 0; i < N; i++) {
         c->failed[i] = pred[i] == NULL;
         c->latency_s[i] = c->failed[i] ? NAN : lat0 + (double)i * dlat;
@@ -264,6 +271,69 @@ TEST(test_eval_report_files) {
     check_html(html_path);
     CHECK(eval_report_write_json(&r, "/nonexistent/dir/report.json", &err) == -1);
     CHECK_EQ_INT(err.code, ERR_IO);
+    eval_report_free(&r);
+    file_remove_tree(dir, NULL);
+}
+
+/* BANKING77's shape: 385 examples of 77 labels, 5 each. They are labels (per-label scores, the
+ * confusion matrix) and the HTML report's label table lists all 77, the terminal's the first 30. */
+TEST(test_eval_report_77_labels) {
+    enum { L = 77, PER = 5, M = L * PER };
+    EvalReport r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.data_path, sizeof r.data_path, "data/banking77/validation.jsonl");
+    r.norm = EVAL_NORM_TRIM;
+    r.n = M;
+    r.expected = calloc(M, sizeof *r.expected);
+    EvalCandidate *c = &r.cands[0];
+    snprintf(c->name, sizeof c->name, "fine-tuned");
+    REQUIRE(r.expected != NULL);
+    alloc_results(c, M);
+    long right = 0;
+    for (int i = 0; i < M; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "intent_%02d", i % L);
+        r.expected[i] = strdup(name);
+        c->predictions[i] = strdup(i % PER == 0 ? "not a label" : name); /* example 0 of each label wrong */
+        c->correct[i] = i % PER != 0;
+        right += c->correct[i];
+        c->prompt_tokens[i] = 40;
+        c->completion_tokens[i] = 8;
+        c->latency_s[i] = 0.3;
+    }
+    c->n_done = M;
+    c->wall_s = 120;
+    r.n_cands = 1;
+    Err err = {0};
+    REQUIRE(eval_summarise(&r, &err) == 0);
+    CHECK(r.labels && c->has_labels);
+    CHECK_EQ_INT(c->labels.n_labels, L);
+    CHECK_EQ_INT(c->labels.n_other, M / PER);
+    CHECK_EQ_INT(right, M - M / PER);
+
+    char dir[] = "/tmp/ftune_test_eval_77_XXXXXX", path[128];
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    REQUIRE(eval_report_write_html(&r, path, &err) == 0);
+    char *html = slurp(path);
+    REQUIRE(html != NULL);
+    for (int k = 0; k < L; k++) {
+        char cell[48];
+        snprintf(cell, sizeof cell, "<tr><td>intent_%02d</td>", k);
+        CHECK_EQ_INT(count_of(html, cell), 1);
+    }
+    CHECK(strstr(html, "more labels are in the JSON report") == NULL);
+    free(html);
+    snprintf(path, sizeof path, "%s/report.txt", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    eval_report_print(&r, f);
+    fclose(f);
+    char *text = slurp(path);
+    REQUIRE(text != NULL);
+    CHECK(strstr(text, "labels, fine-tuned: macro precision") != NULL);
+    CHECK(strstr(text, "... and 47 more labels") != NULL);
+    free(text);
     eval_report_free(&r);
     file_remove_tree(dir, NULL);
 }
