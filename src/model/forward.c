@@ -55,7 +55,7 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     size_t R = max_rows, C = c->dim, F = c->ffn_dim, qd = (size_t)c->n_head * c->head_dim,
            kvd = (size_t)c->n_kv_head * c->head_dim, wide = C > qd ? C : qd;
     if (F > wide) wide = F;
-    size_t score_rows = (size_t)(f->n_threads > max_rows ? f->n_threads : max_rows);
+    size_t score_rows = (size_t)f->n_threads * OP_ATTENTION_HEADS; /* layer.h: LayerCtx.scores */
     size_t total = R * C * 3 /* x, xn, x_mid */ + R * qd * 2 + R * kvd * 2 + R * F * 2 + score_rows * max_ctx +
                    (size_t)c->head_dim / 2;
     f->arena = malloc(total * sizeof(float));

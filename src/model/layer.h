@@ -62,7 +62,7 @@ typedef struct {
     float dropout;           /* LoRA dropout probability (training passes only), else 0 */
     const float *inv_freq;   // (hd/2)
     /* scratch */
-    float *scores;           /* attention scores with a cache: max(threads, rows of a run) * (its last position + 1) */
+    float *scores;           /* attention scores with a cache: threads * OP_ATTENTION_HEADS * (the last position + 1) */
     float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)
 } LayerCtx;
 

@@ -97,6 +97,8 @@ TEST(ops_attention_matches_ref) {
     check_attention(4, 4, 2, 16, 7, 21);
     check_attention(5, 4, 4, 16, 0, 40);
     check_attention(6, 4, 2, 64, 3, 30); /* a head size of 16-lane sums */
+    check_attention(7, 14, 2, 64, 9, 12); /* 7 heads a kv head: groups of 3, 3 and 1 */
+    check_attention(8, 10, 2, 80, 4, 9); /* 5 heads a kv head, values beyond the 64-value blocks */
 }
 
 /* A query's output does not depend on how its sequence is chunked: 37 queries in one call, and
