@@ -166,8 +166,13 @@ void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, La
     projection(c, l, LORA_Q, a->q, a->xn1, &w->wq, w->bq, a->u[LORA_Q]);
     projection(c, l, LORA_K, a->k, a->xn1, &w->wk, w->bk, a->u[LORA_K]);
     projection(c, l, LORA_V, a->v, a->xn1, &w->wv, w->bv, a->u[LORA_V]);
-    op_rope(a->q, c->pos, c->inv_freq, n, cf->n_head, hd);
-    op_rope(a->k, c->pos, c->inv_freq, n, cf->n_kv_head, hd);
+    if (c->rope_cs) {
+        op_rope_table(a->q, c->rope_cs, n, cf->n_head, hd);
+        op_rope_table(a->k, c->rope_cs, n, cf->n_kv_head, hd);
+    } else {
+        op_rope(a->q, c->pos, c->inv_freq, n, cf->n_head, hd);
+        op_rope(a->k, c->pos, c->inv_freq, n, cf->n_kv_head, hd);
+    }
     attention(c, l, a);
     projection(c, l, LORA_O, a->x_mid, a->att, &w->wo, NULL, a->u[LORA_O]);
     for (size_t i = 0; i < (size_t)n * C; i++) a->x_mid[i] += x_in[i];

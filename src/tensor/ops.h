@@ -22,6 +22,11 @@ void op_rmsnorm_ref(float *y, const float *x, const float *weight, int T, int C,
  *   angle = pos * inv_freq[i]. inv_freq (head_dim/2) is precomputed by rope_inv_freq. */
 void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
 void op_rope_ref(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
+/* op_rope in two halves, for a pass that rotates many heads at the same positions (inference's
+ * layers): rope_table writes each row's cos and sin (cs: (T, head_dim), the cosines of the
+ * head_dim/2 angles then their sines), op_rope_table rotates x by them, to the same bits as op_rope. */
+void rope_table(float *cs, const int *pos, const float *inv_freq, int T, int head_dim);
+void op_rope_table(float *x, const float *cs, int T, int n_heads, int head_dim);
 
 /* inv_freq[i] = 1 / theta^(2i/head_dim) / freq_factors[i] (freq_factors may be NULL). */
 void rope_inv_freq(float *inv_freq, int head_dim, float theta, const float *freq_factors);

@@ -65,6 +65,12 @@ TEST(ops_rmsnorm_rope_swiglu_match_ref) {
     CHECK(max_rel_diff(a, b, (size_t)T * C) < 1e-5);
     /* position 0 is the identity */
     CHECK(memcmp(a, x, (size_t)C * sizeof(float)) == 0);
+    /* the angles tabled once (inference's layers) rotate to the same bits */
+    float cs[9 * 16];
+    rope_table(cs, pos, inv_freq, T, hd);
+    memcpy(b, x, (size_t)T * C * sizeof(float));
+    op_rope_table(b, cs, T, H, hd);
+    CHECK(memcmp(a, b, (size_t)T * C * sizeof(float)) == 0);
 
     float *u = randn(&r, (size_t)T * C, 3);
     op_swiglu(a, x, u, (size_t)T * C);
