@@ -18,6 +18,7 @@ struct Forward {
     float *x;        // (R, C) residual stream
     LayerActs acts;  /* scratch shared by every layer */
     float *scores;
+    float *rope_cs;  // (R, head_dim) the batch's RoPE cos and sin, once for every layer
     float *inv_freq; // (hd/2)
     int *pos;        // (R)
     RowRun *runs;    // (R)
@@ -55,9 +56,9 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     size_t R = max_rows, C = c->dim, F = c->ffn_dim, qd = (size_t)c->n_head * c->head_dim,
            kvd = (size_t)c->n_kv_head * c->head_dim, wide = C > qd ? C : qd;
     if (F > wide) wide = F;
-    size_t score_rows = (size_t)(f->n_threads > max_rows ? f->n_threads : max_rows);
+    size_t score_rows = (size_t)f->n_threads * OP_ATTENTION_HEADS; /* layer.h: LayerCtx.scores */
     size_t total = R * C * 3 /* x, xn, x_mid */ + R * qd * 2 + R * kvd * 2 + R * F * 2 + score_rows * max_ctx +
-                   (size_t)c->head_dim / 2;
+                   (size_t)c->head_dim / 2 + R * c->head_dim;
     f->arena = malloc(total * sizeof(float));
     f->pos = malloc(R * sizeof(int));
     f->runs = malloc(R * sizeof(RowRun));
@@ -83,6 +84,7 @@ int forward_new(const Model *m, int max_rows, int max_ctx, int n_threads, Forwar
     TAKE(a->up, R * F);
     TAKE(f->scores, score_rows * max_ctx);
     TAKE(f->inv_freq, (size_t)c->head_dim / 2);
+    TAKE(f->rope_cs, R * c->head_dim);
 #undef TAKE
     rope_inv_freq(f->inv_freq, c->head_dim, c->rope_theta, m->rope_factors);
     *out = f;
@@ -141,11 +143,12 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
     }
     LayerCtx lc = {.m = m, .n = b->n, .n_decode = b->n_decode, .pos = f->pos, .runs = f->runs, .n_runs = n_runs, .kv = kv,
                    .adapters = adapters, .row_adapter = b->adapter, .n_adapters = b->adapter ? n_adapters : 0,
-                   .inv_freq = f->inv_freq, .scores = f->scores};
+                   .inv_freq = f->inv_freq, .rope_cs = f->rope_cs, .scores = f->scores};
     layer_ctx_prepare(&lc);
     lc.lora_blocks = f->lora_blocks;
     lc.n_lora_blocks = lc.uniform_adapter == -1 ? 0 : layer_lora_blocks(&lc, f->lora_blocks);
     for (int i = 0; i < b->n; i++) op_matrix_row(f->x + (size_t)i * C, &m->tok_embd, b->token[i]);
+    rope_table(f->rope_cs, f->pos, f->inv_freq, b->n, c->head_dim);
     for (int l = 0; l < c->n_layer; l++) layer_forward(&lc, l, f->x, f->x, &f->acts);
     for (int r = 0; r < n_runs; r++) { /* every layer has the runs' positions now */
         const RowRun *run = &f->runs[r];

@@ -9,24 +9,56 @@
 
 #define KV_MAX_SLOTS 4096
 #define KV_MIN_ROOM 64 /* positions of a slot's first allocation */
+#define KV_SPARE_BYTES ((size_t)64 << 20) /* released slot memory kept for reuse, at most (see pages_new) */
+
+/* Takes spare i out of the list: its memory, of *floats floats. */
+static float *spare_take(KvCache *c, int i, size_t *floats) {
+    float *p = c->spares[i];
+    *floats = c->spare_floats[i];
+    c->spare_bytes -= *floats * sizeof(float);
+    c->n_spares--;
+    memmove(c->spares + i, c->spares + i + 1, (size_t)(c->n_spares - i) * sizeof *c->spares);
+    memmove(c->spare_floats + i, c->spare_floats + i + 1, (size_t)(c->n_spares - i) * sizeof *c->spare_floats);
+    return p;
+}
 
 /* Slot memory comes straight from mmap, not malloc: a server's slots grow and shrink by megabytes
  * all the time, and munmap gives pages back at once where malloc's heap would keep them (the
- * process's memory then follows what the cache holds). */
-static float *pages_new(size_t floats) {
+ * process's memory then follows what the cache holds). A few released allocations are kept as
+ * spares (at most KV_SPARES of them and KV_SPARE_BYTES in all) and handed to the next request for
+ * the same size: a server that frees and allocates a slot for each short request would otherwise
+ * fault in, zero and unmap every page of it each time (about 7% of its CPU time under many short
+ * requests). A spare holds stale values, which nothing reads: a slot's positions are written
+ * before they are attended to. */
+static float *pages_new(KvCache *c, size_t floats) {
+    for (int i = c->n_spares - 1; i >= 0; i--) /* the latest released first: its pages are warmest */
+        if (c->spare_floats[i] == floats) return spare_take(c, i, &floats);
     void *p = mmap(NULL, floats * sizeof(float), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void pages_free(float *p, size_t floats) {
-    if (p) munmap(p, floats * sizeof(float));
+static void pages_free(KvCache *c, float *p, size_t floats) {
+    if (!p) return;
+    size_t bytes = floats * sizeof(float);
+    if (bytes > KV_SPARE_BYTES) {
+        munmap(p, bytes);
+        return;
+    }
+    while (c->n_spares == KV_SPARES || c->spare_bytes + bytes > KV_SPARE_BYTES) { /* the oldest spares go */
+        size_t old;
+        float *q = spare_take(c, 0, &old);
+        munmap(q, old * sizeof(float));
+    }
+    c->spares[c->n_spares] = p;
+    c->spare_floats[c->n_spares++] = floats;
+    c->spare_bytes += bytes;
 }
 
 static size_t slot_floats(const KvCache *c, int room) { return (size_t)c->n_layer * room * c->kv_dim; }
 
 static void slot_release(KvCache *c, int s) {
-    pages_free(c->k[s], slot_floats(c, c->room[s]));
-    pages_free(c->v[s], slot_floats(c, c->room[s]));
+    pages_free(c, c->k[s], slot_floats(c, c->room[s]));
+    pages_free(c, c->v[s], slot_floats(c, c->room[s]));
     c->k[s] = c->v[s] = NULL;
     c->room[s] = 0;
 }
@@ -34,6 +66,7 @@ static void slot_release(KvCache *c, int s) {
 void kv_cache_free(KvCache *c) {
     if (!c) return;
     for (int s = 0; c->k && c->v && c->room && s < c->n_slots; s++) slot_release(c, s);
+    for (size_t floats = 0; c->n_spares;) munmap(spare_take(c, c->n_spares - 1, &floats), floats * sizeof(float));
     free(c->k);
     free(c->v);
     free(c->room);
@@ -92,10 +125,10 @@ void kv_slot_reset(KvCache *c, int slot) { c->len[slot] = 0; }
 /* Moves slot s into an allocation of `room` positions (>= its length); -1 when out of memory. */
 static int slot_move(KvCache *c, int s, int room) {
     size_t layer_old = (size_t)c->room[s] * c->kv_dim, layer_new = (size_t)room * c->kv_dim;
-    float *k = pages_new(slot_floats(c, room)), *v = pages_new(slot_floats(c, room));
+    float *k = pages_new(c, slot_floats(c, room)), *v = pages_new(c, slot_floats(c, room));
     if (!k || !v) {
-        pages_free(k, slot_floats(c, room));
-        pages_free(v, slot_floats(c, room));
+        pages_free(c, k, slot_floats(c, room));
+        pages_free(c, v, slot_floats(c, room));
         return -1;
     }
     size_t keep = (size_t)(c->len[s] > 0 ? c->len[s] : 0) * c->kv_dim * sizeof(float);

@@ -15,6 +15,8 @@
 
 struct Model;
 
+#define KV_SPARES 32 /* released slot allocations kept for the next ones of the same size (kv_cache.c) */
+
 typedef struct KvCache {
     int n_layer;
     int kv_dim;    /* n_kv_head * head_dim */
@@ -24,13 +26,19 @@ typedef struct KvCache {
     float **v;     // (n_slots) the same for values
     int *room;     // (n_slots) positions allocated for the slot
     int *len;      // (n_slots) positions filled; -1 when the slot is free
+    /* released allocations kept for reuse (kv_cache.c: pages_new), oldest first */
+    float *spares[KV_SPARES];
+    size_t spare_floats[KV_SPARES];
+    int n_spares;
+    size_t spare_bytes;
 } KvCache;
 
 /* A cache of n_slots sequences of up to capacity positions for model m. ERR_ARG for sizes out of
  * range, ERR_NOMEM. Every slot starts free and holds no memory. */
 int kv_cache_new(const struct Model *m, int n_slots, int capacity, KvCache **out, Err *err);
 void kv_cache_free(KvCache *c); /* NULL is a no-op */
-/* Bytes of keys and values allocated now, over every slot. */
+/* Bytes of keys and values allocated now, over every slot (not counting the spares, at most
+ * 64 MiB of released slot memory kept for reuse). */
 size_t kv_cache_bytes(const KvCache *c);
 /* Bytes one position of one slot takes (keys and values of every layer). */
 size_t kv_position_bytes(const KvCache *c);

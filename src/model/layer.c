@@ -1,6 +1,7 @@
 /* layer.c: the transformer block over a batch of rows (see layer.h). */
 #include "layer.h"
 
+#include <omp.h>
 #include <string.h>
 
 #include "../tensor/ops.h"
@@ -127,13 +128,32 @@ static void attention(const LayerCtx *c, int l, LayerActs *a) {
         }
         return;
     }
+    int ctx = 0;
     for (int r = 0; r < c->n_runs; r++) {
         const RowRun *run = &c->runs[r];
-        size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;
+        size_t k0 = (size_t)run->row0 * kvd;
         float *kc = kv_slot_k(c->kv, l, run->slot), *vc = kv_slot_v(c->kv, l, run->slot);
         memcpy(kc + (size_t)run->pos0 * kvd, a->k + k0, (size_t)run->n * kvd * sizeof(float));
         memcpy(vc + (size_t)run->pos0 * kvd, a->v + k0, (size_t)run->n * kvd * sizeof(float));
-        op_attention(a->att + q0, a->q + q0, kc, vc, run->pos0, run->n, cf->n_head, cf->n_kv_head, hd, c->scores);
+        if (run->pos0 + run->n > ctx) ctx = run->pos0 + run->n;
+    }
+    /* every (row, kv head) of every run in one team: one fork and join a layer instead of one a
+     * run, and the short runs of decode rows share the threads */
+    size_t per_thread = (size_t)OP_ATTENTION_HEADS * ctx;
+    int n_kv = cf->n_kv_head;
+#pragma omp parallel
+    {
+        float *scratch = c->scores + (size_t)omp_get_thread_num() * per_thread;
+        for (int r = 0; r < c->n_runs; r++) {
+            const RowRun *run = &c->runs[r];
+            const float *kc = kv_slot_k(c->kv, l, run->slot), *vc = kv_slot_v(c->kv, l, run->slot);
+#pragma omp for schedule(dynamic, 1) collapse(2) nowait
+            for (int t = 0; t < run->n; t++)
+                for (int kh = 0; kh < n_kv; kh++) {
+                    size_t q0 = (size_t)(run->row0 + t) * qd;
+                    op_attention_query(a->att + q0, a->q + q0, kc, vc, run->pos0 + t, kh, cf->n_head, n_kv, hd, scratch);
+                }
+        }
     }
 }
 
@@ -146,8 +166,13 @@ void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, La
     projection(c, l, LORA_Q, a->q, a->xn1, &w->wq, w->bq, a->u[LORA_Q]);
     projection(c, l, LORA_K, a->k, a->xn1, &w->wk, w->bk, a->u[LORA_K]);
     projection(c, l, LORA_V, a->v, a->xn1, &w->wv, w->bv, a->u[LORA_V]);
-    op_rope(a->q, c->pos, c->inv_freq, n, cf->n_head, hd);
-    op_rope(a->k, c->pos, c->inv_freq, n, cf->n_kv_head, hd);
+    if (c->rope_cs) {
+        op_rope_table(a->q, c->rope_cs, n, cf->n_head, hd);
+        op_rope_table(a->k, c->rope_cs, n, cf->n_kv_head, hd);
+    } else {
+        op_rope(a->q, c->pos, c->inv_freq, n, cf->n_head, hd);
+        op_rope(a->k, c->pos, c->inv_freq, n, cf->n_kv_head, hd);
+    }
     attention(c, l, a);
     projection(c, l, LORA_O, a->x_mid, a->att, &w->wo, NULL, a->u[LORA_O]);
     for (size_t i = 0; i < (size_t)n * C; i++) a->x_mid[i] += x_in[i];

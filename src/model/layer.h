@@ -61,8 +61,9 @@ typedef struct {
     int n_lora_blocks;
     float dropout;           /* LoRA dropout probability (training passes only), else 0 */
     const float *inv_freq;   // (hd/2)
+    const float *rope_cs;    // (n, hd) the rows' RoPE cos and sin (rope_table), or NULL: computed per use
     /* scratch */
-    float *scores;           /* attention scores with a cache: max(threads, rows of a run) * (its last position + 1) */
+    float *scores;           /* attention scores with a cache: threads * OP_ATTENTION_HEADS * (the last position + 1) */
     float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)
 } LayerCtx;
 

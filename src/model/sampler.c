@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int sampler_init(Sampler *s, int vocab, const SamplerParams *params, Err *err) {
     s->cand = NULL;
@@ -24,11 +25,40 @@ void sampler_free(Sampler *s) {
     s->cand = NULL;
 }
 
-int32_t sampler_argmax(const float *logits, int n) {
+int32_t sampler_argmax_ref(const float *logits, int n) {
     int32_t best = 0;
     for (int i = 1; i < n; i++)
         if (logits[i] > logits[best]) best = i;
     return best;
+}
+
+/* sampler_argmax_ref's answer, 16 lanes at a time (the scalar loop waits on each comparison; a
+ * vocabulary of 49,152 took ~2% of a server's time under short greedy requests): each lane keeps
+ * the first index of its largest value, as if it had seen index 0 first (so that a NaN or -inf at
+ * 0 wins as in the scalar loop, and a NaN elsewhere is never taken), then the largest of the lanes,
+ * the lowest index on ties, and the tail in order. */
+int32_t sampler_argmax(const float *logits, int n) {
+    typedef float vf __attribute__((vector_size(64)));
+    typedef int32_t vi __attribute__((vector_size(64)));
+    if (n < 32) return sampler_argmax_ref(logits, n);
+    vf m = {0};
+    m += logits[0];
+    vi best = {0}, idx = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    int i = 0;
+    for (; i + 16 <= n; i += 16, idx += 16) {
+        vf x;
+        memcpy(&x, logits + i, sizeof x);
+        vi gt = x > m;
+        m = (vf)(((vi)x & gt) | ((vi)m & ~gt));
+        best = (idx & gt) | (best & ~gt);
+    }
+    int32_t b = best[0];
+    float bv = m[0];
+    for (int l = 1; l < 16; l++)
+        if (m[l] > bv || (m[l] == bv && best[l] < b)) b = best[l], bv = m[l];
+    for (; i < n; i++)
+        if (logits[i] > bv) b = i, bv = logits[i];
+    return b;
 }
 
 static int by_prob_desc(const void *a, const void *b) {

@@ -33,7 +33,9 @@ int sampler_init(Sampler *s, int vocab, const SamplerParams *params, Err *err);
 void sampler_free(Sampler *s);
 /* Returns the chosen id from logits (vocab), which it only reads. */
 int32_t sampler_sample(Sampler *s, const float *logits);
-/* Index of the largest logit (lowest index on ties). */
+/* Index of the largest logit (lowest index on ties; a NaN is never the answer unless it is at 0).
+ * Vectorized; _ref is the plain loop whose answer it gives. */
 int32_t sampler_argmax(const float *logits, int n);
+int32_t sampler_argmax_ref(const float *logits, int n);
 
 #endif

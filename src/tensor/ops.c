@@ -50,30 +50,51 @@ void rope_inv_freq(float *inv_freq, int head_dim, float theta, const float *freq
     }
 }
 
+/* cos (head_dim/2) then sin (head_dim/2, times dir) of the angles of position pos. */
+static void rope_angles(float *cs, int pos, const float *inv_freq, int half, float dir) {
+    for (int i = 0; i < half; i++) {
+        double ang = (double)pos * inv_freq[i];
+        cs[i] = (float)cos(ang);
+        cs[half + i] = dir * (float)sin(ang);
+    }
+}
+
+/* Rotates each (i, i + hd/2) pair of one row's n_heads heads by the angles in cs (rope_angles). */
+static void rope_apply(float *x, const float *cs, int n_heads, int head_dim) {
+    int half = head_dim / 2;
+    const float *c = cs, *s = cs + half;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        for (int i = 0; i < half; i++) {
+            float a = v[i], b = v[i + half];
+            v[i] = a * c[i] - b * s[i];
+            v[i + half] = a * s[i] + b * c[i];
+        }
+    }
+}
+
 /* Rotates each (i, i + hd/2) pair by +angle (forward) or -angle (the transpose, for backward). */
 static void rope_rotate(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim, float dir) {
-    int half = head_dim / 2;
 #pragma omp parallel for if (T > 4)
     for (int t = 0; t < T; t++) {
-        float c[half], s[half];
-        for (int i = 0; i < half; i++) {
-            double ang = (double)pos[t] * inv_freq[i];
-            c[i] = (float)cos(ang);
-            s[i] = dir * (float)sin(ang);
-        }
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + ((size_t)t * n_heads + h) * head_dim;
-            for (int i = 0; i < half; i++) {
-                float a = v[i], b = v[i + half];
-                v[i] = a * c[i] - b * s[i];
-                v[i + half] = a * s[i] + b * c[i];
-            }
-        }
+        float cs[head_dim];
+        rope_angles(cs, pos[t], inv_freq, head_dim / 2, dir);
+        rope_apply(x + (size_t)t * n_heads * head_dim, cs, n_heads, head_dim);
     }
 }
 
 void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
     rope_rotate(x, pos, inv_freq, T, n_heads, head_dim, 1.0f);
+}
+
+void rope_table(float *cs, const int *pos, const float *inv_freq, int T, int head_dim) {
+    for (int t = 0; t < T; t++) rope_angles(cs + (size_t)t * head_dim, pos[t], inv_freq, head_dim / 2, 1.0f);
+}
+
+void op_rope_table(float *x, const float *cs, int T, int n_heads, int head_dim) {
+#pragma omp parallel for if (T > 4)
+    for (int t = 0; t < T; t++)
+        rope_apply(x + (size_t)t * n_heads * head_dim, cs + (size_t)t * head_dim, n_heads, head_dim);
 }
 
 void op_rope_backward(float *dx, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
@@ -103,10 +124,25 @@ void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
     }
 }
 
+/* The largest of s[0..n) (n >= 1), 16 lanes at a time: the same value in any order. */
+static float max_fixed(const float *s, int n) {
+    typedef int32_t v16i __attribute__((vector_size(64)));
+    v16 m = {0};
+    m += s[0]; /* every lane s[0] (the tail's lanes too) */
+    for (int i = 0; i < n; i += 16) {
+        v16 x = m;
+        memcpy(&x, s + i, (size_t)(n - i < 16 ? n - i : 16) * sizeof(float));
+        v16i gt = x > m;
+        m = (v16)(((v16i)x & gt) | ((v16i)m & ~gt));
+    }
+    float mx = m[0];
+    for (int l = 1; l < 16; l++) mx = m[l] > mx ? m[l] : mx;
+    return mx;
+}
+
 /* Softmax of s[0..n) in place, its sum taken in an order fixed by n alone (lane j % 16). */
 static void softmax_fixed(float *s, int n) {
-    float mx = s[0];
-    for (int i = 1; i < n; i++) mx = s[i] > mx ? s[i] : mx;
+    float mx = max_fixed(s, n);
     for (int i = 0; i < n; i++) s[i] = fast_expf(s[i] - mx);
     v16 acc = {0};
     int i = 0;
@@ -120,50 +156,97 @@ static void softmax_fixed(float *s, int n) {
     for (int k = 0; k < n; k++) s[k] *= inv;
 }
 
-/* o (hd) = sum over j < n of p[j] v_j (row j of v at stride vs), each element summed in the order of
- * j; 64 values at a time kept in registers. */
-static void weighted_sum(float *o, const float *p, const float *v, size_t vs, int n, int hd) {
-    int d0 = 0;
-    for (; d0 + 64 <= hd; d0 += 64) {
-        v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        for (int j = 0; j < n; j++) {
-            const float *vj = v + (size_t)j * vs + d0;
-            v16 pj = {0};
-            pj += p[j];
-            a0 += pj * load16(vj);
-            a1 += pj * load16(vj + 16);
-            a2 += pj * load16(vj + 32);
-            a3 += pj * load16(vj + 48);
+/* Scores of NG query heads (q, hd apart) against keys j0 .. j0 + 3 (rows of k, ks apart) into
+ * sc[g * ld + j0 ..]: each dot_fixed's sum (the same lanes, the same lanes_sum) times scale, the
+ * 4 * NG sums run side by side so that their additions overlap. hd is a multiple of 16; NG a
+ * constant after inlining. */
+static inline __attribute__((always_inline)) void scores4(float *sc, size_t ld, const float *q, const float *k,
+                                                          size_t ks, int j0, int hd, float scale, int NG) {
+    v16 acc[3][4] = {{{0}}};
+    const float *k0 = k + (size_t)j0 * ks;
+    for (int i = 0; i < hd; i += 16) {
+        v16 kx[4] = {load16(k0 + i), load16(k0 + ks + i), load16(k0 + 2 * ks + i), load16(k0 + 3 * ks + i)};
+        for (int g = 0; g < NG; g++) {
+            v16 x = load16(q + (size_t)g * hd + i);
+            for (int u = 0; u < 4; u++) acc[g][u] += x * kx[u];
         }
-        memcpy(o + d0, &a0, sizeof a0);
-        memcpy(o + d0 + 16, &a1, sizeof a1);
-        memcpy(o + d0 + 32, &a2, sizeof a2);
-        memcpy(o + d0 + 48, &a3, sizeof a3);
     }
-    if (d0 == hd) return;
+    for (int g = 0; g < NG; g++)
+        for (int u = 0; u < 4; u++) sc[(size_t)g * ld + j0 + u] = lanes_sum(acc[g][u]) * scale;
+}
+
+/* o_g (64 values from d0, NG heads, hd apart) = sum over j < n of p_g[j] v_j (p_g at p + g * ld,
+ * row j of v at stride vs), each element summed in the order of j, 16 values to a vector: one head's
+ * arithmetic, for NG heads at once, each value row read once for all of them. */
+static inline __attribute__((always_inline)) void weighted64(float *o, const float *p, size_t ld, const float *v,
+                                                             size_t vs, int n, int hd, int d0, int NG) {
+    v16 a[3][4] = {{{0}}};
+    for (int j = 0; j < n; j++) {
+        const float *vj = v + (size_t)j * vs + d0;
+        v16 x[4] = {load16(vj), load16(vj + 16), load16(vj + 32), load16(vj + 48)};
+        for (int g = 0; g < NG; g++) {
+            v16 pj = {0};
+            pj += p[(size_t)g * ld + j];
+            for (int u = 0; u < 4; u++) a[g][u] += pj * x[u];
+        }
+    }
+    for (int g = 0; g < NG; g++) memcpy(o + (size_t)g * hd + d0, a[g], sizeof a[g]);
+}
+
+/* o (hd) = sum over j < n of p[j] v_j (row j of v at stride vs), each element summed in the order of
+ * j (the values from d0 on: those after the 64-value blocks). */
+static void weighted_tail(float *o, const float *p, const float *v, size_t vs, int n, int hd, int d0) {
     memset(o + d0, 0, (size_t)(hd - d0) * sizeof(float));
     for (int j = 0; j < n; j++)
         for (int d = d0; d < hd; d++) o[d] += p[j] * v[(size_t)j * vs + d];
 }
 
-/* Each (query, head) on its own: scores over the visible keys, softmax, the weighted sum of values,
- * every sum in an order fixed by the query's position alone. So a query's output is the same to the
- * bit however the rows are chunked or batched (how many queries share the call, where the call
- * starts), which the bf16 path needs: there a difference in the last bit can round an input to a
- * different bf16 value. scratch: n_threads * (start + T) floats. */
+/* Heads g0 .. g0 + NG - 1 of the group (NG <= 3, a constant after inlining): scores, softmax,
+ * weighted sums. */
+static inline __attribute__((always_inline)) void attend_heads(float *out, const float *q, const float *kc,
+                                                               const float *vc, size_t kvs, int visible, int hd,
+                                                               float scale, float *sc, int NG) {
+    size_t ld = (size_t)visible;
+    int j = 0;
+    if (hd % 16 == 0)
+        for (; j + 4 <= visible; j += 4) scores4(sc, ld, q, kc, kvs, j, hd, scale, NG);
+    for (; j < visible; j++)
+        for (int g = 0; g < NG; g++) sc[g * ld + j] = dot_fixed(q + (size_t)g * hd, kc + (size_t)j * kvs, hd) * scale;
+    for (int g = 0; g < NG; g++) softmax_fixed(sc + g * ld, visible);
+    int d0 = 0;
+    for (; d0 + 64 <= hd; d0 += 64) weighted64(out, sc, ld, vc, kvs, visible, hd, d0, NG);
+    if (d0 < hd)
+        for (int g = 0; g < NG; g++) weighted_tail(out + (size_t)g * hd, sc + g * ld, vc, kvs, visible, hd, d0);
+}
+
+void op_attention_query(float *out, const float *q, const float *k_cache, const float *v_cache, int pos, int kh,
+                        int n_head, int n_kv, int hd, float *scratch) {
+    int group = n_head / n_kv, visible = pos + 1;
+    size_t kvs = (size_t)n_kv * hd, h0 = (size_t)kh * group;
+    float scale = 1.0f / sqrtf((float)hd);
+    const float *kc = k_cache + (size_t)kh * hd, *vc = v_cache + (size_t)kh * hd;
+    for (int g = 0; g < group; g += 3) { /* three heads at a time keep their sums in registers */
+        float *o = out + (h0 + g) * hd;
+        const float *qg = q + (h0 + g) * hd;
+        switch (group - g < 3 ? group - g : 3) {
+        case 1: attend_heads(o, qg, kc, vc, kvs, visible, hd, scale, scratch, 1); break;
+        case 2: attend_heads(o, qg, kc, vc, kvs, visible, hd, scale, scratch, 2); break;
+        default: attend_heads(o, qg, kc, vc, kvs, visible, hd, scale, scratch, 3); break;
+        }
+    }
+}
+
+/* Each (query, kv head) on its own: op_attention_query, every sum in an order fixed by the query's
+ * position alone. So a query's output is the same to the bit however the rows are chunked or
+ * batched (how many queries share the call, where the call starts), which the bf16 path needs:
+ * there a difference in the last bit can round an input to a different bf16 value. */
 void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
                   int n_head, int n_kv, int hd, float *scratch) {
-    int group = n_head / n_kv, kvs = n_kv * hd, ctx = start + T;
-    float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (T * n_head > 1)
+    int ctx = start + T;
+    size_t qd = (size_t)n_head * hd, per_thread = (size_t)OP_ATTENTION_HEADS * ctx;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (T * n_kv > 1)
     for (int t = 0; t < T; t++)
-        for (int h = 0; h < n_head; h++) {
-            float *sc = scratch + (size_t)omp_get_thread_num() * ctx;
-            int visible = start + t + 1, kh = h / group;
-            const float *qv = q + ((size_t)t * n_head + h) * hd, *kc = k_cache + (size_t)kh * hd,
-                        *vc = v_cache + (size_t)kh * hd;
-            for (int j = 0; j < visible; j++) sc[j] = dot_fixed(qv, kc + (size_t)j * kvs, hd) * scale;
-            softmax_fixed(sc, visible);
-            weighted_sum(out + ((size_t)t * n_head + h) * hd, sc, vc, (size_t)kvs, visible, hd);
-        }
+        for (int kh = 0; kh < n_kv; kh++)
+            op_attention_query(out + t * qd, q + t * qd, k_cache, v_cache, start + t, kh, n_head, n_kv, hd,
+                               scratch + (size_t)omp_get_thread_num() * per_thread);
 }

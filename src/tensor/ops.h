@@ -22,6 +22,11 @@ void op_rmsnorm_ref(float *y, const float *x, const float *weight, int T, int C,
  *   angle = pos * inv_freq[i]. inv_freq (head_dim/2) is precomputed by rope_inv_freq. */
 void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
 void op_rope_ref(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
+/* op_rope in two halves, for a pass that rotates many heads at the same positions (inference's
+ * layers): rope_table writes each row's cos and sin (cs: (T, head_dim), the cosines of the
+ * head_dim/2 angles then their sines), op_rope_table rotates x by them, to the same bits as op_rope. */
+void rope_table(float *cs, const int *pos, const float *inv_freq, int T, int head_dim);
+void op_rope_table(float *x, const float *cs, int T, int n_heads, int head_dim);
 
 /* inv_freq[i] = 1 / theta^(2i/head_dim) / freq_factors[i] (freq_factors may be NULL). */
 void rope_inv_freq(float *inv_freq, int head_dim, float theta, const float *freq_factors);
@@ -35,11 +40,20 @@ void op_swiglu_ref(float *h, const float *gate, const float *up, size_t n);
 
 /* Causal grouped-query attention for T new queries at positions start..start+T-1.
  * q (T, n_head*hd); k_cache, v_cache (max_seq, n_kv*hd) hold positions 0..start+T-1;
- * out (T, n_head*hd). scratch: n_threads * (start + T) floats (attention scores). Each query's
- * output is the same to the bit whatever T and start are (its sums run in an order fixed by its
- * position), so that chunking and batching never change a sequence's results. */
+ * out (T, n_head*hd). scratch: n_threads * OP_ATTENTION_HEADS * (start + T) floats (attention
+ * scores). Each query's output is the same to the bit whatever T and start are (its sums run in an
+ * order fixed by its position), so that chunking and batching never change a sequence's results. */
+#define OP_ATTENTION_HEADS 3 /* query heads whose scores op_attention_query keeps at once */
 void op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
                   int n_head, int n_kv, int hd, float *scratch);
+/* One query at position pos (q, out: its row, (n_head*hd)), the query heads of kv head kh only,
+ * against positions 0..pos of the caches, serially: what op_attention runs for each (query, kv
+ * head), for callers that spread the queries of many sequences over one team of threads. The
+ * heads of a group run together (each key and value row read once for up to OP_ATTENTION_HEADS of
+ * them) with each head's sums in the same order as alone. scratch: OP_ATTENTION_HEADS * (pos + 1)
+ * floats. */
+void op_attention_query(float *out, const float *q, const float *k_cache, const float *v_cache, int pos, int kh,
+                        int n_head, int n_kv, int hd, float *scratch);
 void op_attention_ref(float *out, const float *q, const float *k_cache, const float *v_cache, int start, int T,
                       int n_head, int n_kv, int hd, float *scratch);
 

@@ -65,6 +65,12 @@ TEST(ops_rmsnorm_rope_swiglu_match_ref) {
     CHECK(max_rel_diff(a, b, (size_t)T * C) < 1e-5);
     /* position 0 is the identity */
     CHECK(memcmp(a, x, (size_t)C * sizeof(float)) == 0);
+    /* the angles tabled once (inference's layers) rotate to the same bits */
+    float cs[9 * 16];
+    rope_table(cs, pos, inv_freq, T, hd);
+    memcpy(b, x, (size_t)T * C * sizeof(float));
+    op_rope_table(b, cs, T, H, hd);
+    CHECK(memcmp(a, b, (size_t)T * C * sizeof(float)) == 0);
 
     float *u = randn(&r, (size_t)T * C, 3);
     op_swiglu(a, x, u, (size_t)T * C);
@@ -97,6 +103,8 @@ TEST(ops_attention_matches_ref) {
     check_attention(4, 4, 2, 16, 7, 21);
     check_attention(5, 4, 4, 16, 0, 40);
     check_attention(6, 4, 2, 64, 3, 30); /* a head size of 16-lane sums */
+    check_attention(7, 14, 2, 64, 9, 12); /* 7 heads a kv head: groups of 3, 3 and 1 */
+    check_attention(8, 10, 2, 80, 4, 9); /* 5 heads a kv head, values beyond the 64-value blocks */
 }
 
 /* A query's output does not depend on how its sequence is chunked: 37 queries in one call, and

@@ -1,4 +1,5 @@
 /* test_sampler.c: greedy, seeded determinism, top-k/top-p restrictions and parameter checks. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,29 @@ TEST(sampler_greedy_takes_argmax) {
     float logits[4] = {0.1f, 2.0f, 2.0f, -1};
     CHECK_EQ_INT(sampler_sample(&s, logits), 1); /* lowest index on ties */
     sampler_free(&s);
+}
+
+/* sampler_argmax gives the plain loop's answer on vocabularies with ties, -0 and +0, -inf, NaN
+ * (first and elsewhere) and lengths around its 16-lane blocks. */
+TEST(sampler_argmax_matches_ref) {
+    enum { MAXN = 300 };
+    float x[MAXN];
+    uint64_t st = 7;
+    int bad = 0, cases = 0;
+    for (int trial = 0; trial < 400; trial++)
+        for (int n = 1; n <= MAXN; n += 1 + trial % 37) {
+            for (int i = 0; i < n; i++) {
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                int r = (int)(st >> 58); /* 0 .. 63: few distinct values, so ties are common */
+                x[i] = r < 2 ? -INFINITY : r == 2 ? NAN : r == 3 ? -0.0f : (float)(r % 9) - 4;
+            }
+            if (trial % 5 == 0) x[0] = NAN;
+            if (trial % 7 == 0) x[n - 1] = 5;
+            bad += sampler_argmax(x, n) != sampler_argmax_ref(x, n);
+            cases++;
+        }
+    CHECK(cases > 1000);
+    CHECK_EQ_INT(bad, 0);
 }
 
 static void draw(uint64_t seed, float temp, float top_p, int top_k, int32_t *out, int n) {
