@@ -41,4 +41,10 @@ void bf16_matvec_rows_with(Bf16DecodeKernel kernel, float *y, const float *x, co
 void bf16_matmul_backward(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K);
 void bf16_matmul_backward_ref(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K);
 
+/* bf16_matmul and bf16_matmul_backward on activations the caller has already rounded (xb (n, K),
+ * dyb (n, N), e.g. with bf16_convert), for a caller that multiplies one input by many weights or
+ * writes its gradients in bf16 directly (train/head_bf16.h). */
+void bf16_matmul_rounded(float *y, const uint16_t *xb, const uint16_t *w, const float *bias, int n, int N, int K);
+void bf16_matmul_backward_rounded(float *dx, float beta, const uint16_t *dyb, const uint16_t *w, int n, int N, int K);
+
 #endif

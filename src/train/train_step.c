@@ -16,6 +16,7 @@
 #include "../tensor/matmul.h"
 #include "../tensor/ops.h"
 #include "../tensor/ops_backward.h"
+#include "head_bf16.h"
 
 #define HEAD_CHUNK 256 /* trained positions per head matmul: the typed head is dequantized once per chunk */
 
@@ -37,6 +38,7 @@ struct TrainState {
     const float *seq_weight; /* of the current train_batch_weighted call, or NULL */
     double *seq_nll;         /* of the current call, or NULL */
     RowRun *runs;
+    HeadBf16 *head_bf16;  /* the head's scratch on the bf16 path (head_bf16.h) */
     LayerCtx lc;
     uint64_t drop_seed;   /* for train_sequence */
 };
@@ -53,6 +55,7 @@ void train_state_free(TrainState *s) {
     free(s->row_scale);
     free(s->row_loss);
     free(s->runs);
+    head_bf16_free(s->head_bf16);
     free(s);
 }
 
@@ -91,8 +94,9 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     s->row_seq = fault_malloc(R * sizeof(int));
     s->row_scale = fault_malloc(R * sizeof(float));
     s->row_loss = fault_malloc(HEAD_CHUNK * sizeof(double));
+    s->head_bf16 = head_bf16_new(HEAD_CHUNK, c->dim);
     if (!s->arena || !s->acts || !s->x_in || !s->pos || !s->rows || !s->targets || !s->runs || !s->row_seq ||
-        !s->row_scale || !s->row_loss) {
+        !s->row_scale || !s->row_loss || !s->head_bf16) {
         train_state_free(s);
         return err_set(err, ERR_NOMEM, "cannot allocate %zu MiB of activations for %d tokens per pass",
                        total * sizeof(float) >> 20, max_rows);
@@ -171,7 +175,8 @@ static void forward(TrainState *s, const int32_t *const *ids) {
 
 /* Loss on the selected rows; with backward, d(loss)/d(xn_final) into s->dxn (zero elsewhere). Each
  * row's gradient is scaled by its sequence's weight and its loss added to its sequence's sum when
- * the call asked for them. */
+ * the call asked for them. On the bf16 path the head's product and loss are fused a block of the
+ * vocabulary at a time (head_bf16.h). */
 static void head(TrainState *s, int n_rows, float grad_scale, bool backward, StepStats *st) {
     const ModelConfig *c = &s->m->cfg;
     int C = c->dim, V = c->vocab;
@@ -179,14 +184,21 @@ static void head(TrainState *s, int n_rows, float grad_scale, bool backward, Ste
     for (int b = 0; b < n_rows; b += HEAD_CHUNK) {
         int n = n_rows - b < HEAD_CHUNK ? n_rows - b : HEAD_CHUNK;
         for (int i = 0; i < n; i++) memcpy(g + (size_t)i * C, s->xn_final + (size_t)s->rows[b + i] * C, C * sizeof(float));
-        op_matmul(s->head, g, &s->m->output, NULL, n);
+        const QuantMatrix *w = &s->m->output;
+        const float *row_scale = s->seq_weight ? s->row_scale + b : NULL;
         int correct;
-        st->loss_sum += op_cross_entropy_rows(s->head, s->targets + b, n, V, grad_scale,
-                                              s->seq_weight ? s->row_scale + b : NULL, s->row_loss, &correct);
+        if (w->bf16) {
+            st->loss_sum += head_bf16_loss(s->head_bf16, g, n, w, s->targets + b, grad_scale, row_scale, s->row_loss,
+                                           &correct, backward ? g : NULL);
+        } else {
+            op_matmul(s->head, g, w, NULL, n);
+            st->loss_sum +=
+                op_cross_entropy_rows(s->head, s->targets + b, n, V, grad_scale, row_scale, s->row_loss, &correct);
+            if (backward) op_matmul_backward(g, 0.0f, s->head, w, n);
+        }
         st->n_correct += correct;
         for (int i = 0; s->seq_nll && i < n; i++) s->seq_nll[s->row_seq[b + i]] += s->row_loss[i];
         if (!backward) continue;
-        op_matmul_backward(g, 0.0f, s->head, &s->m->output, n);
         for (int i = 0; i < n; i++) memcpy(s->dxn + (size_t)s->rows[b + i] * C, g + (size_t)i * C, C * sizeof(float));
     }
     st->n_tokens += n_rows;
