@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "../tensor/onednn.h"
 #include "kv_cache.h"
 #include "lora.h"
 #include "model.h"
@@ -61,6 +62,9 @@ typedef struct {
     int n_lora_blocks;
     float dropout;           /* LoRA dropout probability (training passes only), else 0 */
     const float *inv_freq;   // (hd/2)
+    /* training on the bf16 path: each projection's base weight packed for the forward product
+     * (onednn.h), [layer * LORA_N_TARGETS + target], NULL entries (or NULL) where not packed */
+    OnednnPacked *const *packs;
     /* scratch */
     float *scores;           /* attention scores with a cache: max(threads, rows of a run) * (its last position + 1) */
     float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)

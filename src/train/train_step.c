@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "../core/fault.h"
+#include "../model/arch.h"
 #include "../model/layer.h"
 #include "../tensor/matmul.h"
+#include "../tensor/matmul_bf16.h"
 #include "../tensor/ops.h"
 #include "../tensor/ops_backward.h"
 #include "head_bf16.h"
@@ -39,6 +41,9 @@ struct TrainState {
     double *seq_nll;         /* of the current call, or NULL */
     RowRun *runs;
     HeadBf16 *head_bf16;  /* the head's scratch on the bf16 path (head_bf16.h) */
+    /* on the bf16 path: each projection's bf16 weight packed for oneDNN (onednn.h), forward packs
+     * [layer * LORA_N_TARGETS + target], then the backward ones; NULL where not packed */
+    OnednnPacked **packs;
     LayerCtx lc;
     uint64_t drop_seed;   /* for train_sequence */
 };
@@ -56,7 +61,32 @@ void train_state_free(TrainState *s) {
     free(s->row_loss);
     free(s->runs);
     head_bf16_free(s->head_bf16);
+    for (int i = 0; s->packs && i < 2 * s->m->cfg.n_layer * LORA_N_TARGETS; i++) onednn_packed_free(s->packs[i]);
+    free(s->packs);
     free(s);
+}
+
+/* Projection t's weight in layer l. */
+static const QuantMatrix *projection_weight(const Model *m, int l, LoraTarget t) {
+    const ArchWeight *aw = arch_find_lora_weight(arch_describe(m->cfg.arch), t);
+    return (const QuantMatrix *)((const char *)&m->layers[l] + aw->slot);
+}
+
+/* On the bf16 path, packs every projection's bf16 weight once for the forward and the backward
+ * products (twice the bf16 copies' memory, for products 15-30% faster). A weight oneDNN cannot pack
+ * (or a failed allocation) stays on its plain copy. */
+static void pack_weights(TrainState *s) {
+    const Model *m = s->m;
+    int n = m->cfg.n_layer * LORA_N_TARGETS;
+    if (m->precision != PRECISION_BF16 || !onednn_built() || !(s->packs = calloc(2 * (size_t)n, sizeof *s->packs)))
+        return;
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            const QuantMatrix *w = projection_weight(m, l, (LoraTarget)t);
+            if (!w->bf16) continue;
+            s->packs[l * LORA_N_TARGETS + t] = onednn_pack_bf16(w->bf16, w->rows, w->cols, false);
+            s->packs[n + l * LORA_N_TARGETS + t] = onednn_pack_bf16(w->bf16, w->rows, w->cols, true);
+        }
 }
 
 int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, TrainState **out, Err *err) {
@@ -121,6 +151,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     if (lora && lora->cfg.dropout > 0) TAKE(s->drop_x, R * wide);
 #undef TAKE
     rope_inv_freq(s->inv_freq, c->head_dim, c->rope_theta, m->rope_factors);
+    pack_weights(s);
     *out = s;
     return 0;
 }
@@ -141,7 +172,10 @@ int train_state_set_lora(TrainState *s, Lora *lora, Err *err) {
 static void lin_bwd(TrainState *s, float *dx, float beta, const float *dy, const float *x, const QuantMatrix *w,
                     int layer, LoraTarget t, const float *u) {
     int n = s->lc.n, K = w->cols, N = w->rows;
-    op_matmul_backward(dx, beta, dy, w, n);
+    const OnednnPacked *pk = s->packs ? s->packs[(s->m->cfg.n_layer + layer) * LORA_N_TARGETS + t] : NULL;
+    if (pk && w->bf16 && onednn_packed_source(pk) == w->bf16 && n > MATMUL_MATVEC_ROWS)
+        bf16_matmul_backward_packed(dx, beta, dy, pk, n, N);
+    else op_matmul_backward(dx, beta, dy, w, n);
     if (!u) return;
     const LoraPair *p = lora_pair(s->lora, layer, t);
     int r = p->rank;
@@ -267,7 +301,7 @@ static void run_pack(TrainState *s, const TrainSeq *seqs, const int *idx, int n,
     const Lora *adapters[1] = {s->lora};
     s->lc = (LayerCtx){.m = s->m, .n = rows, .pos = s->pos, .runs = s->runs, .n_runs = n, .adapters = adapters,
                        .n_adapters = s->lora ? 1 : 0, .dropout = backward && s->lora ? s->lora->cfg.dropout : 0.0f,
-                       .inv_freq = s->inv_freq, .drop_x = s->drop_x};
+                       .inv_freq = s->inv_freq, .drop_x = s->drop_x, .packs = s->packs};
     layer_ctx_prepare(&s->lc);
     forward(s, ids);
     if (backward) memset(s->dxn, 0, (size_t)rows * c->dim * sizeof(float));
