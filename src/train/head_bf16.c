@@ -6,6 +6,7 @@
 
 #include "../tensor/fast_exp.h"
 #include "../tensor/matmul_bf16.h"
+#include "../tensor/onednn.h"
 
 typedef struct {
     double sum;         /* sum of exp(z - max) over the blocks seen */
@@ -21,7 +22,27 @@ struct HeadBf16 {
     uint16_t *grad; /* (max_rows, HEAD_BF16_BLOCK) the block's gradient in bf16 */
     uint16_t *xb;   /* (max_rows, dim) the rows in bf16 */
     RowStat *st;    /* (max_rows) */
+    /* each vocabulary block's weights packed for oneDNN (head_bf16_pack), forward and backward,
+     * NULL where not packed */
+    OnednnPacked **fwd, **bwd;
+    int n_blocks;
 };
+
+/* The block of vocabulary rows v0.. as packed for the forward or the backward product, where it
+ * was packed from the copy wb being multiplied; else NULL. */
+static const OnednnPacked *block_pack(const HeadBf16 *h, bool backward, int v0, const uint16_t *wb) {
+    int b = v0 / HEAD_BF16_BLOCK;
+    if (b >= h->n_blocks) return NULL;
+    const OnednnPacked *p = backward ? h->bwd[b] : h->fwd[b];
+    return p && onednn_packed_source(p) == wb ? p : NULL;
+}
+
+/* logits (n, nb) = xb W_block^T */
+static void block_logits(const HeadBf16 *h, int n, int nb, int v0, const uint16_t *wb, int C) {
+    const OnednnPacked *p = block_pack(h, false, v0, wb);
+    if (p) onednn_matmul_packed(p, n, h->xb, NULL, 0.0f, h->logits);
+    else bf16_matmul_rounded(h->logits, h->xb, wb, NULL, n, nb, C);
+}
 
 HeadBf16 *head_bf16_new(int max_rows, int dim) {
     HeadBf16 *h = calloc(1, sizeof *h);
@@ -39,8 +60,27 @@ HeadBf16 *head_bf16_new(int max_rows, int dim) {
     return h;
 }
 
+void head_bf16_pack(HeadBf16 *h, const QuantMatrix *w) {
+    if (!w->bf16 || !onednn_built() || h->fwd) return;
+    int C = w->cols, V = w->rows, n = (V + HEAD_BF16_BLOCK - 1) / HEAD_BF16_BLOCK;
+    if (!(h->fwd = calloc(n, sizeof *h->fwd)) || !(h->bwd = calloc(n, sizeof *h->bwd))) {
+        free(h->fwd);
+        h->fwd = NULL;
+        return;
+    }
+    h->n_blocks = n;
+    for (int b = 0; b < n; b++) {
+        int v0 = b * HEAD_BF16_BLOCK, nb = V - v0 < HEAD_BF16_BLOCK ? V - v0 : HEAD_BF16_BLOCK;
+        h->fwd[b] = onednn_pack_bf16(w->bf16 + (size_t)v0 * C, nb, C, false);
+        h->bwd[b] = onednn_pack_bf16(w->bf16 + (size_t)v0 * C, nb, C, true);
+    }
+}
+
 void head_bf16_free(HeadBf16 *h) {
     if (!h) return;
+    for (int b = 0; b < h->n_blocks; b++) onednn_packed_free(h->fwd[b]), onednn_packed_free(h->bwd[b]);
+    free(h->fwd);
+    free(h->bwd);
     free(h->logits);
     free(h->grad);
     free(h->xb);
@@ -85,7 +125,7 @@ double head_bf16_loss(HeadBf16 *h, const float *x, int n, const QuantMatrix *w, 
     for (int i = 0; i < n; i++) h->st[i] = (RowStat){0, -INFINITY, -INFINITY, 0, 0};
     for (int v0 = 0; v0 < V; v0 += HEAD_BF16_BLOCK) {
         int nb = V - v0 < HEAD_BF16_BLOCK ? V - v0 : HEAD_BF16_BLOCK;
-        bf16_matmul_rounded(h->logits, h->xb, w->bf16 + (size_t)v0 * C, NULL, n, nb, C);
+        block_logits(h, n, nb, v0, w->bf16 + (size_t)v0 * C, C);
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < n; i++) block_stats(&h->st[i], h->logits + (size_t)i * nb, nb, v0, targets[i]);
     }
@@ -103,13 +143,15 @@ double head_bf16_loss(HeadBf16 *h, const float *x, int n, const QuantMatrix *w, 
     for (int v0 = 0; v0 < V; v0 += HEAD_BF16_BLOCK) {
         int nb = V - v0 < HEAD_BF16_BLOCK ? V - v0 : HEAD_BF16_BLOCK;
         const uint16_t *wb = w->bf16 + (size_t)v0 * C;
-        bf16_matmul_rounded(h->logits, h->xb, wb, NULL, n, nb, C);
+        block_logits(h, n, nb, v0, wb, C);
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < n; i++)
             block_grad(h->logits + (size_t)i * nb, nb, v0, &h->st[i],
                        row_scale ? grad_scale * row_scale[i] : grad_scale, targets[i]);
         bf16_convert(h->grad, h->logits, (size_t)n * nb);
-        bf16_matmul_backward_rounded(dx, v0 ? 1.0f : 0.0f, h->grad, wb, n, nb, C);
+        const OnednnPacked *p = block_pack(h, true, v0, wb);
+        if (p) onednn_matmul_packed(p, n, h->grad, NULL, v0 ? 1.0f : 0.0f, dx);
+        else bf16_matmul_backward_rounded(dx, v0 ? 1.0f : 0.0f, h->grad, wb, n, nb, C);
     }
     return total;
 }

@@ -25,6 +25,10 @@ typedef struct HeadBf16 HeadBf16;
 /* Scratch for up to max_rows rows of dim values; NULL when out of memory. */
 HeadBf16 *head_bf16_new(int max_rows, int dim);
 void head_bf16_free(HeadBf16 *h); /* NULL is a no-op */
+/* Packs each vocabulary block of w's bf16 copy for oneDNN (onednn.h) once, for the products of
+ * head_bf16_loss with that copy (others run from the plain copy); two more copies of the head in
+ * memory. Nothing where w has no bf16 copy or oneDNN cannot. */
+void head_bf16_pack(HeadBf16 *h, const QuantMatrix *w);
 
 /* The cross-entropy of logits = x (n, dim) W^T, W = w (vocab, dim) with w->bf16 set, against
  * targets (n), as op_cross_entropy_rows computes it on those logits: returns the summed loss,

@@ -72,14 +72,15 @@ static const QuantMatrix *projection_weight(const Model *m, int l, LoraTarget t)
     return (const QuantMatrix *)((const char *)&m->layers[l] + aw->slot);
 }
 
-/* On the bf16 path, packs every projection's bf16 weight once for the forward and the backward
- * products (twice the bf16 copies' memory, for products 15-30% faster). A weight oneDNN cannot pack
- * (or a failed allocation) stays on its plain copy. */
+/* On the bf16 path, packs every projection's bf16 weight, and the head's (head_bf16_pack), once for
+ * the forward and the backward products (twice the bf16 copies' memory, for products 15-30%
+ * faster). A weight oneDNN cannot pack (or a failed allocation) stays on its plain copy. */
 static void pack_weights(TrainState *s) {
     const Model *m = s->m;
     int n = m->cfg.n_layer * LORA_N_TARGETS;
-    if (m->precision != PRECISION_BF16 || !onednn_built() || !(s->packs = calloc(2 * (size_t)n, sizeof *s->packs)))
-        return;
+    if (m->precision != PRECISION_BF16 || !onednn_built()) return;
+    head_bf16_pack(s->head_bf16, &m->output);
+    if (!(s->packs = calloc(2 * (size_t)n, sizeof *s->packs))) return;
     for (int l = 0; l < m->cfg.n_layer; l++)
         for (int t = 0; t < LORA_N_TARGETS; t++) {
             const QuantMatrix *w = projection_weight(m, l, (LoraTarget)t);

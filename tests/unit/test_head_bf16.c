@@ -11,7 +11,8 @@
  *    g p_v (2 e_z + (HEAD_BF16_BLOCK + 16) u); then its rounding to bf16 (b |g_v|: 8 significant bits);
  *    the fp32 accumulation over the vocabulary adds (V + 2) u sum_v |g_v w_vk|.
  * The vocabulary (2,500) spans two full blocks and a partial one; some targets are the argmax so
- * that n_correct counts something. Skips where this CPU or build has no bf16 path. */
+ * that n_correct counts something. The same with the head packed for oneDNN (head_bf16_pack, as
+ * training packs it). Skips where this CPU or build has no bf16 path. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,21 @@ TEST(head_bf16_matches_double_reference_and_unfused_path) {
         worst_unfused = fmax(worst_unfused, fabs(x2[i] - dx[i]) / (2 * dx_tol[i] + 1e-30));
     printf("    fused against unfused: worst %.3f of twice the bounds\n", worst_unfused);
     CHECK(worst_unfused <= 1.0);
+
+    /* packed: the same loss, argmax and gradient within the reference's bounds */
+    HeadBf16 *hp = head_bf16_new(N_ROWS, DIM);
+    REQUIRE(hp);
+    head_bf16_pack(hp, &w);
+    double row_loss4[N_ROWS], worst_packed = 0;
+    int correct4 = -1;
+    head_bf16_loss(hp, x, N_ROWS, &w, targets, grad_scale, row_scale, row_loss4, &correct4, x2);
+    CHECK_EQ_INT(correct4, correct);
+    for (int i = 0; i < N_ROWS; i++) worst_packed = fmax(worst_packed, fabs(row_loss4[i] - loss_ref[i]) / loss_tol[i]);
+    for (int i = 0; i < N_ROWS * DIM; i++)
+        worst_packed = fmax(worst_packed, fabs(x2[i] - dx_ref[i]) / (dx_tol[i] + 1e-30));
+    printf("    packed: worst %.3f of the bounds\n", worst_packed);
+    CHECK(worst_packed <= 1.0);
+    head_bf16_free(hp);
 
     head_bf16_free(h);
     free(x), free(W), free(Wb), free(z), free(dx_ref), free(dx_tol), free(dx), free(x2), free(logits);
