@@ -1,6 +1,8 @@
 /* bench_train.c: LoRA training speed of ftune: rank 8, alpha 16 on all seven projections of a
  * model, batch 8 x 128 random tokens with the loss on every position, one AdamW step per batch.
- * Reports training tokens/s (best and median of 5 steps after 2 warm-up steps), peak RSS, this
+ * Reports training tokens/s (best and median of 5 steps after 2 warm-up steps), the process's CPU
+ * seconds per timed step (user + system over all threads: on a machine others load too, wall time
+ * swings with their load while the CPU time of a 1-thread run stays put), peak RSS, this
  * machine's sgemm rate and the model FLOPs utilisation (4N: forward + input gradients, as frozen
  * base weights need no weight gradients; 6N: the usual estimate). One JSON object, the same
  * fields as bench/torch_train_bench.py prints, for a side-by-side run.
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/rng.h"
@@ -27,6 +30,12 @@
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+static double cpu_now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static double sgemm_gflops(int T, int K, int N) {
@@ -74,7 +83,7 @@ int main(int argc, char **argv) {
     AdamWConfig adam = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f};
     const char *steps_env = getenv("FTUNE_BENCH_STEPS"); /* fewer timed steps on big models */
     int TIMED = steps_env && atoi(steps_env) > 0 && atoi(steps_env) <= TIMED_MAX ? atoi(steps_env) : TIMED_MAX;
-    double times[TIMED_MAX];
+    double times[TIMED_MAX], cpu0 = 0;
     for (int step = 0; step < WARMUP + TIMED; step++) {
         double t0 = clock_now_s();
         StepStats st = {0};
@@ -87,7 +96,9 @@ int main(int argc, char **argv) {
         adamw_clip_grads(lora, adam.clip_norm);
         adamw_step(lora, &adam, adam.lr, step + 1);
         if (step >= WARMUP) times[step - WARMUP] = clock_now_s() - t0;
+        if (step == WARMUP - 1) cpu0 = cpu_now_s();
     }
+    double cpu_step = (cpu_now_s() - cpu0) / TIMED;
     qsort(times, TIMED, sizeof(double), cmp_double);
     const ModelConfig *c = &m->cfg;
     double n_matmul = (double)c->n_layer * ((double)c->dim * c->head_dim * (2 * c->n_head + 2 * c->n_kv_head) +
@@ -98,9 +109,9 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"engine\": \"ftune\", \"precision\": \"%s\", \"threads\": %d, \"pack_rows\": %d, \"batch\": %d, \"seq\": %d, \"step_s_best\": %.3f, "
-           "\"step_s_median\": %.3f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.0f, \"sgemm_gflops_128\": %.1f, "
+           "\"step_s_median\": %.3f, \"cpu_s_per_step\": %.3f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.0f, \"sgemm_gflops_128\": %.1f, "
            "\"sgemm_gflops_1024\": %.1f, \"mfu_4n\": %.3f, \"mfu_6n\": %.3f}\n",
-           why, threads, pack_rows, BATCH, SEQ, times[0], times[TIMED / 2], tok_s, ru.ru_maxrss / 1024.0, gemm, gemm_big,
+           why, threads, pack_rows, BATCH, SEQ, times[0], times[TIMED / 2], cpu_step, tok_s, ru.ru_maxrss / 1024.0, gemm, gemm_big,
            4 * n_matmul * tok_s / (gemm_big * 1e9), 6 * n_matmul * tok_s / (gemm_big * 1e9));
     train_state_free(ts);
     lora_free(lora);

@@ -7,6 +7,7 @@
 #include "../tensor/ops.h"
 #include "../tensor/ops_backward.h"
 #include "../tensor/matmul.h"
+#include "../tensor/matmul_bf16.h"
 
 void layer_ctx_prepare(LayerCtx *c) {
     if (c->n_adapters <= 0) {
@@ -104,10 +105,13 @@ void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *b
     op_matmul_inference(y, x, w, bias, n, n_decode);
 }
 
-/* y = x W^T + bias + LoRA(x) for projection t of layer l. */
+/* y = x W^T + bias + LoRA(x) for projection t of layer l; from its packed bf16 copy where training
+ * has one for the copy the model runs on. */
 static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, const QuantMatrix *w,
                        const float *bias, float *u) {
-    layer_matmul(y, x, w, bias, c->n, c->n_decode, c->kv != NULL);
+    const OnednnPacked *p = c->packs ? c->packs[l * LORA_N_TARGETS + t] : NULL;
+    if (p && w->bf16 && onednn_packed_source(p) == w->bf16) bf16_matmul_packed(y, x, p, bias, c->n, w->cols);
+    else layer_matmul(y, x, w, bias, c->n, c->n_decode, c->kv != NULL);
     lora_rows(c, l, t, y, x, u, w->cols);
 }
 

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "../tensor/onednn.h"
 #include "kv_cache.h"
 #include "lora.h"
 #include "model.h"
@@ -62,6 +63,9 @@ typedef struct {
     float dropout;           /* LoRA dropout probability (training passes only), else 0 */
     const float *inv_freq;   // (hd/2)
     const float *rope_cs;    // (n, hd) the rows' RoPE cos and sin (rope_table), or NULL: computed per use
+    /* training on the bf16 path: each projection's base weight packed for the forward product
+     * (onednn.h), [layer * LORA_N_TARGETS + target], NULL entries (or NULL) where not packed */
+    OnednnPacked *const *packs;
     /* scratch */
     float *scores;           /* attention scores with a cache: threads * OP_ATTENTION_HEADS * (the last position + 1) */
     float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)

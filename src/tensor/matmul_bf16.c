@@ -52,14 +52,34 @@ void bf16_matmul_backward_ref(float *dx, float beta, const float *dy, const uint
         }
 }
 
+void bf16_matmul_rounded(float *y, const uint16_t *xb, const uint16_t *w, const float *bias, int n, int N, int K) {
+    onednn_matmul(ONEDNN_BF16, false, true, n, N, K, 1.0f, xb, w, bias, 0.0f, y);
+}
+
 void bf16_matmul(float *y, const float *x, const uint16_t *w, const float *bias, int n, int N, int K) {
     uint16_t *xb = onednn_bf16_buffer((size_t)n * K);
     bf16_convert(xb, x, (size_t)n * K);
-    onednn_matmul(ONEDNN_BF16, false, true, n, N, K, 1.0f, xb, w, bias, 0.0f, y);
+    bf16_matmul_rounded(y, xb, w, bias, n, N, K);
+}
+
+void bf16_matmul_backward_rounded(float *dx, float beta, const uint16_t *dyb, const uint16_t *w, int n, int N, int K) {
+    onednn_matmul(ONEDNN_BF16, false, false, n, K, N, 1.0f, dyb, w, NULL, beta, dx);
 }
 
 void bf16_matmul_backward(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K) {
     uint16_t *dyb = onednn_bf16_buffer((size_t)n * N);
     bf16_convert(dyb, dy, (size_t)n * N);
-    onednn_matmul(ONEDNN_BF16, false, false, n, K, N, 1.0f, dyb, w, NULL, beta, dx);
+    bf16_matmul_backward_rounded(dx, beta, dyb, w, n, N, K);
+}
+
+void bf16_matmul_packed(float *y, const float *x, const OnednnPacked *p, const float *bias, int n, int K) {
+    uint16_t *xb = onednn_bf16_buffer((size_t)n * K);
+    bf16_convert(xb, x, (size_t)n * K);
+    onednn_matmul_packed(p, n, xb, bias, 0.0f, y);
+}
+
+void bf16_matmul_backward_packed(float *dx, float beta, const float *dy, const OnednnPacked *p, int n, int N) {
+    uint16_t *dyb = onednn_bf16_buffer((size_t)n * N);
+    bf16_convert(dyb, dy, (size_t)n * N);
+    onednn_matmul_packed(p, n, dyb, NULL, beta, dx);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "onednn.h"
 #include "ops_quant.h"
 
 /* dst (n) = src rounded to bf16 (nearest even); where the CPU converts with VCVTNEPS2BF16,
@@ -40,5 +41,17 @@ void bf16_matvec_rows_with(Bf16DecodeKernel kernel, float *y, const float *x, co
 /* dx (n, K) = bf16(dy) (n, N) W + beta dx (beta 0 or 1), W (N, K) in bf16. */
 void bf16_matmul_backward(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K);
 void bf16_matmul_backward_ref(float *dx, float beta, const float *dy, const uint16_t *w, int n, int N, int K);
+
+/* bf16_matmul and bf16_matmul_backward on activations the caller has already rounded (xb (n, K),
+ * dyb (n, N), e.g. with bf16_convert), for a caller that multiplies one input by many weights or
+ * writes its gradients in bf16 directly (train/head_bf16.h). */
+void bf16_matmul_rounded(float *y, const uint16_t *xb, const uint16_t *w, const float *bias, int n, int N, int K);
+void bf16_matmul_backward_rounded(float *dx, float beta, const uint16_t *dyb, const uint16_t *w, int n, int N, int K);
+
+/* bf16_matmul and bf16_matmul_backward from a weight packed once in oneDNN's blocked layout
+ * (onednn_pack_bf16: a forward pack for the first, a backward one for the second): the same
+ * products, faster; training packs its base weights so (train_step.c). K and N as above. */
+void bf16_matmul_packed(float *y, const float *x, const OnednnPacked *p, const float *bias, int n, int K);
+void bf16_matmul_backward_packed(float *dx, float beta, const float *dy, const OnednnPacked *p, int n, int N);
 
 #endif

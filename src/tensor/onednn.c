@@ -1,13 +1,18 @@
 /* onednn.c: oneDNN's matmul primitive behind onednn.h. alpha is the output scale, beta (when not
- * 0) the sum post-op, bias oneDNN's (1, N) bias; transposed operands are plain "ba" layouts. */
+ * 0) the sum post-op, bias oneDNN's (1, N) bias; transposed operands are plain "ba" layouts. A
+ * packed weight is the layout oneDNN's matmul asks for when left free to choose (format "any"),
+ * filled once by a reorder primitive. */
 #include "onednn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef FTUNE_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
+
+#define PACK_ROWS_HINT 1024 /* the row count a packed layout is chosen for (any other runs on it too) */
 
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
@@ -82,17 +87,17 @@ static void md_2d(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t t
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, 2, d, t, trans ? dnnl_ba : dnnl_ab));
 }
 
-void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K, float alpha, const void *A,
-                   const void *B, const float *bias, float beta, float *C) {
+/* C = alpha A B + bias + beta C on the given layouts. With need_brgemm, returns false without
+ * running when oneDNN would run it on another implementation than its brgemm kernels (or cannot
+ * run it at all): a packed weight's layout is made for those. */
+static bool run_matmul(const dnnl_memory_desc_t *a_md, const dnnl_memory_desc_t *b_md, const dnnl_memory_desc_t *c_md,
+                       float alpha, const void *A, const void *B, const float *bias, float beta, float *C,
+                       bool need_brgemm) {
     ThreadState *ts = thread_state();
-    dnnl_data_type_t dt = t == ONEDNN_BF16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_memory_desc_t a_md, b_md, c_md, bias_md;
-    md_2d(&a_md, M, K, dt, a_trans);
-    md_2d(&b_md, K, N, dt, b_trans);
-    md_2d(&c_md, M, N, dnnl_f32, false);
-    if (bias) md_2d(&bias_md, 1, N, dnnl_f32, false);
+    dnnl_memory_desc_t bias_md;
+    if (bias) md_2d(&bias_md, 1, (int)c_md->dims[1], dnnl_f32, false);
     dnnl_matmul_desc_t desc;
-    DNNL_CHECK(dnnl_matmul_desc_init(&desc, &a_md, &b_md, bias ? &bias_md : NULL, &c_md));
+    DNNL_CHECK(dnnl_matmul_desc_init(&desc, a_md, b_md, bias ? &bias_md : NULL, c_md));
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     if (alpha != 1.0f || beta != 0.0f) {
@@ -106,14 +111,26 @@ void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K
     }
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
-    DNNL_CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL));
+    const char *impl = NULL;
+    if (need_brgemm) {
+        dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL);
+        if (st == dnnl_success) dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+        if (st != dnnl_success || !impl || strncmp(impl, "brg", 3) != 0) {
+            if (st == dnnl_success) dnnl_primitive_desc_destroy(pd);
+            if (ops) dnnl_post_ops_destroy(ops);
+            if (attr) dnnl_primitive_attr_destroy(attr);
+            return false;
+        }
+    } else {
+        DNNL_CHECK(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL));
+    }
     DNNL_CHECK(dnnl_primitive_create(&prim, pd));
     dnnl_memory_t mem[4];
     dnnl_exec_arg_t args[4];
     int n_args = 0;
-    DNNL_CHECK(dnnl_memory_create(&mem[0], &a_md, engine, (void *)A));
-    DNNL_CHECK(dnnl_memory_create(&mem[1], &b_md, engine, (void *)B));
-    DNNL_CHECK(dnnl_memory_create(&mem[2], &c_md, engine, C));
+    DNNL_CHECK(dnnl_memory_create(&mem[0], a_md, engine, (void *)A));
+    DNNL_CHECK(dnnl_memory_create(&mem[1], b_md, engine, (void *)B));
+    DNNL_CHECK(dnnl_memory_create(&mem[2], c_md, engine, C));
     args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, mem[0]};
     args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, mem[1]};
     args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_DST, mem[2]};
@@ -128,6 +145,86 @@ void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K
     dnnl_primitive_desc_destroy(pd);
     if (ops) dnnl_post_ops_destroy(ops);
     if (attr) dnnl_primitive_attr_destroy(attr);
+    return true;
+}
+
+void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K, float alpha, const void *A,
+                   const void *B, const float *bias, float beta, float *C) {
+    dnnl_data_type_t dt = t == ONEDNN_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t a_md, b_md, c_md;
+    md_2d(&a_md, M, K, dt, a_trans);
+    md_2d(&b_md, K, N, dt, b_trans);
+    md_2d(&c_md, M, N, dnnl_f32, false);
+    run_matmul(&a_md, &b_md, &c_md, alpha, A, B, bias, beta, C, false);
+}
+
+struct OnednnPacked {
+    const uint16_t *w;        /* the plain weight it was packed from */
+    int N, K;                 /* of w */
+    bool backward;            /* packed as W (dx = dy W) rather than W^T (y = x W^T) */
+    dnnl_memory_desc_t md;    /* the packed layout */
+    void *data;
+};
+
+OnednnPacked *onednn_pack_bf16(const uint16_t *w, int N, int K, bool backward) {
+    int red = backward ? N : K, out = backward ? K : N; /* B is (red, out) */
+    dnnl_memory_desc_t a_md, b_any, b_plain, c_md;
+    md_2d(&a_md, PACK_ROWS_HINT, red, dnnl_bf16, false);
+    md_2d(&c_md, PACK_ROWS_HINT, out, dnnl_f32, false);
+    md_2d(&b_plain, red, out, dnnl_bf16, !backward);
+    dnnl_dims_t d = {red, out};
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_any, 2, d, dnnl_bf16, dnnl_format_tag_any));
+    pthread_once(&engine_once, engine_init);
+    dnnl_matmul_desc_t desc;
+    DNNL_CHECK(dnnl_matmul_desc_init(&desc, &a_md, &b_any, NULL, &c_md));
+    dnnl_primitive_desc_t pd;
+    if (dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) != dnnl_success) return NULL;
+    OnednnPacked *p = calloc(1, sizeof *p);
+    if (!p) {
+        dnnl_primitive_desc_destroy(pd);
+        return NULL;
+    }
+    *p = (OnednnPacked){.w = w, .N = N, .K = K, .backward = backward,
+                        .md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)};
+    dnnl_primitive_desc_destroy(pd);
+    size_t bytes = dnnl_memory_desc_get_size(&p->md);
+    if (!(p->data = aligned_alloc(64, (bytes + 63) / 64 * 64))) {
+        free(p);
+        return NULL;
+    }
+    ThreadState *ts = thread_state();
+    dnnl_memory_t from, to;
+    dnnl_primitive_desc_t rpd;
+    dnnl_primitive_t reorder;
+    DNNL_CHECK(dnnl_memory_create(&from, &b_plain, engine, (void *)w));
+    DNNL_CHECK(dnnl_memory_create(&to, &p->md, engine, p->data));
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, &b_plain, engine, &p->md, engine, NULL));
+    DNNL_CHECK(dnnl_primitive_create(&reorder, rpd));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    DNNL_CHECK(dnnl_primitive_execute(reorder, ts->stream, 2, args));
+    DNNL_CHECK(dnnl_stream_wait(ts->stream));
+    dnnl_primitive_destroy(reorder);
+    dnnl_primitive_desc_destroy(rpd);
+    dnnl_memory_destroy(from);
+    dnnl_memory_destroy(to);
+    return p;
+}
+
+void onednn_packed_free(OnednnPacked *p) {
+    if (!p) return;
+    free(p->data);
+    free(p);
+}
+
+const uint16_t *onednn_packed_source(const OnednnPacked *p) { return p->w; }
+
+void onednn_matmul_packed(const OnednnPacked *p, int M, const uint16_t *A, const float *bias, float beta, float *C) {
+    int red = p->backward ? p->N : p->K, out = p->backward ? p->K : p->N;
+    dnnl_memory_desc_t a_md, c_md;
+    md_2d(&a_md, M, red, dnnl_bf16, false);
+    md_2d(&c_md, M, out, dnnl_f32, false);
+    if (!run_matmul(&a_md, &p->md, &c_md, 1.0f, A, p->data, bias, beta, C, true))
+        onednn_matmul(ONEDNN_BF16, false, !p->backward, M, out, red, 1.0f, A, p->w, bias, beta, C);
 }
 
 #else /* built without oneDNN */
@@ -148,6 +245,20 @@ void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K
                    const void *B, const float *bias, float beta, float *C) {
     (void)t, (void)a_trans, (void)b_trans, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)B, (void)bias,
         (void)beta, (void)C;
+    absent();
+}
+OnednnPacked *onednn_pack_bf16(const uint16_t *w, int N, int K, bool backward) {
+    (void)w, (void)N, (void)K, (void)backward;
+    return NULL; /* callers keep the plain weights */
+}
+void onednn_packed_free(OnednnPacked *p) { (void)p; }
+const uint16_t *onednn_packed_source(const OnednnPacked *p) {
+    (void)p;
+    absent();
+    return NULL;
+}
+void onednn_matmul_packed(const OnednnPacked *p, int M, const uint16_t *A, const float *bias, float beta, float *C) {
+    (void)p, (void)M, (void)A, (void)bias, (void)beta, (void)C;
     absent();
 }
 #endif

@@ -112,6 +112,51 @@ TEST(matmul_bf16_matches_ref_and_fp32_within_bound) {
     }
 }
 
+/* The products from weights packed in oneDNN's blocked layout (onednn_pack_bf16, as training packs
+ * its base weights) against the naive twin, within the twin's bound (the same operands: only the
+ * fp32 accumulation differs), forward with a bias and backward overwriting and accumulating, for
+ * row counts other than the one the layout was chosen for. */
+TEST(matmul_bf16_packed_matches_twin_within_bound) {
+    if (!bf16_here()) return;
+    const int shapes[][2] = {{129, 300}, {576, 64}, {96, 1536}}; /* N, K */
+    const int rows[] = {1, 5, 37, 200};
+    Rng r;
+    rng_seed(&r, 13);
+    double worst = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int N = shapes[s][0], K = shapes[s][1], wide = N > K ? N : K, n_max = 200;
+        float *Wd = malloc((size_t)N * K * sizeof(float)), *Wr = malloc((size_t)N * K * sizeof(float));
+        float *x = malloc((size_t)n_max * wide * sizeof(float)), *bias = malloc(N * sizeof(float));
+        float *y = malloc((size_t)n_max * wide * sizeof(float)), *y_ref = malloc((size_t)n_max * wide * sizeof(float));
+        uint16_t *Wb = malloc((size_t)N * K * sizeof(uint16_t));
+        for (size_t i = 0; i < (size_t)N * K; i++) Wd[i] = rng_uniform(&r) * 2 - 1;
+        for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
+        for (size_t i = 0; i < (size_t)n_max * wide; i++) x[i] = rng_uniform(&r) * 2 - 1;
+        bf16_convert(Wb, Wd, (size_t)N * K);
+        for (size_t i = 0; i < (size_t)N * K; i++) Wr[i] = bf16_to_f32(Wb[i]);
+        OnednnPacked *fwd = onednn_pack_bf16(Wb, N, K, false), *bwd = onednn_pack_bf16(Wb, N, K, true);
+        REQUIRE(fwd && bwd);
+        CHECK(onednn_packed_source(fwd) == Wb && onednn_packed_source(bwd) == Wb);
+        for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+            int n = rows[ri];
+            bf16_matmul_packed(y, x, fwd, bias, n, K);
+            bf16_matmul_ref(y_ref, x, Wb, bias, n, N, K);
+            worst = fmax(worst, test_matmul_worst_ratio(y, y_ref, x, Wr, n, N, K, false, 1.0, 2, 0));
+            for (int beta = 0; beta <= 1; beta++) {
+                for (size_t i = 0; i < (size_t)n * K; i++) y[i] = y_ref[i] = rng_uniform(&r);
+                bf16_matmul_backward_packed(y, (float)beta, x, bwd, n, N);
+                bf16_matmul_backward_ref(y_ref, (float)beta, x, Wb, n, N, K);
+                worst = fmax(worst, test_matmul_worst_ratio(y, y_ref, x, Wr, n, N, K, true, 1.0, 2, 0));
+            }
+        }
+        onednn_packed_free(fwd);
+        onednn_packed_free(bwd);
+        free(Wd), free(Wr), free(x), free(bias), free(y), free(y_ref), free(Wb);
+    }
+    printf("    worst %.3f of the twin bound\n", worst);
+    CHECK(worst <= 1.0);
+}
+
 /* op_matmul takes the bf16 copy for any row count, one row included; op_matmul_decode (generated
  * tokens) reads it too where the CPU has AVX512-BF16 (bf16_matvec_rows), else the stored bytes. */
 TEST(matmul_bf16_copy_is_used_for_every_row_count) {
