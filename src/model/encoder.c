@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "../tensor/matmul.h"
+#include "../tensor/matmul_bf16.h"
+#include "../tensor/matvec_amx.h"
 #include "../tensor/ops.h"
 #include "encoder.h"
 
@@ -38,10 +40,18 @@ static void scratch_free(Scratch *s) {
     free(s->len);
 }
 
-/* y (T, N) = x (T, K) W^T + b, W (N, K): op_gemm (oneDNN's fp32 matmul where built, faster than
- * OpenBLAS at the few-row shapes of short texts), then the bias. */
-static void linear(float *y, const float *x, const float *w, const float *b, int T, int K, int N) {
-    op_gemm(false, true, T, N, K, 1.0f, x, w, 0.0f, y);
+/* y (T, N) = x (T, K) W^T + b, W (N, K). fp32: op_gemm (oneDNN's fp32 matmul where built, faster
+ * than OpenBLAS at the few-row shapes of short texts), then the bias. bf16: on AMX tiles
+ * (bf16_matvec_rows, which reads the bf16 copy with no per-call library set-up and gives each row
+ * the same result whatever shares the batch), else oneDNN's bf16 matmul (op_matmul). */
+static void linear(float *y, const float *x, const QuantMatrix *w, const float *b, int T) {
+    int N = w->rows, K = w->cols;
+    if (w->bf16) {
+        if (amx_matvec_available()) bf16_matvec_rows(y, x, w, b, T);
+        else op_matmul(y, x, w, b, T);
+        return;
+    }
+    op_gemm(false, true, T, N, K, 1.0f, x, (const float *)w->data, 0.0f, y);
 #pragma omp parallel for if ((size_t)T * N > 65536)
     for (int t = 0; t < T; t++)
         for (int n = 0; n < N; n++) y[(size_t)t * N + n] += b[n];
@@ -50,21 +60,21 @@ static void linear(float *y, const float *x, const float *w, const float *b, int
 static void layer_forward(const Encoder *e, const EncoderLayer *L, Scratch *s, int R, int n) {
     const EncoderConfig *c = &e->cfg;
     int C = c->n_embd, F = c->n_ff, hd = C / c->n_head;
-    linear(s->q, s->x, L->q_w, L->q_b, R, C, C); // (R, C)
-    linear(s->k, s->x, L->k_w, L->k_b, R, C, C);
-    linear(s->v, s->x, L->v_w, L->v_b, R, C, C);
+    linear(s->q, s->x, &L->q_w, L->q_b, R); // (R, C)
+    linear(s->k, s->x, &L->k_w, L->k_b, R);
+    linear(s->v, s->x, &L->v_w, L->v_b, R);
     for (int i = 0; i < n; i++) {
         size_t off = (size_t)s->start[i] * C;
         op_attention_full(s->att + off, s->q + off, s->k + off, s->v + off, s->len[i], c->n_head, hd, s->scratch);
     }
-    linear(s->q, s->att, L->o_w, L->o_b, R, C, C); /* q reused: the attention's output projection */
+    linear(s->q, s->att, &L->o_w, L->o_b, R); /* q reused: the attention's output projection */
     size_t RC = (size_t)R * C;
 #pragma omp parallel for simd if (RC > 65536)
     for (size_t i = 0; i < RC; i++) s->x[i] += s->q[i];
     op_layernorm(s->x, s->x, L->ln1_w, L->ln1_b, R, C, c->ln_eps);
-    linear(s->h, s->x, L->ff1_w, L->ff1_b, R, C, F); // (R, F)
+    linear(s->h, s->x, &L->ff1_w, L->ff1_b, R); // (R, F)
     op_gelu(s->h, (size_t)R * F);
-    linear(s->q, s->h, L->ff2_w, L->ff2_b, R, F, C);
+    linear(s->q, s->h, &L->ff2_w, L->ff2_b, R);
 #pragma omp parallel for simd if (RC > 65536)
     for (size_t i = 0; i < RC; i++) s->x[i] += s->q[i];
     op_layernorm(s->x, s->x, L->ln2_w, L->ln2_b, R, C, c->ln_eps);
