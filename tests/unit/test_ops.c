@@ -201,11 +201,31 @@ TEST(ops_encoder_kernels_match_ref) {
     for (int len = 1; len <= T; len += 6) { /* T=1: attention returns v */
         float *q = randn(&r, (size_t)len * C, 1), *k = randn(&r, (size_t)len * C, 1), *v = randn(&r, (size_t)len * C, 1);
         float *scratch = malloc((size_t)omp_get_max_threads() * len * sizeof(float) + (size_t)len * sizeof(float));
-        op_attention_full(a, q, k, v, len, H, hd, scratch);
-        op_attention_full_ref(b, q, k, v, len, H, hd, scratch);
+        int zero = 0;
+        op_attention_full(a, q, k, v, &zero, &len, 1, H, hd, scratch);
+        op_attention_full_ref(b, q, k, v, &zero, &len, 1, H, hd, scratch);
         CHECK(max_rel_diff(a, b, (size_t)len * C) < 1e-5);
         if (len == 1) CHECK(max_rel_diff(a, v, C) < 1e-6);
         free(q), free(k), free(v), free(scratch);
     }
     free(x), free(w), free(bias), free(a), free(b);
+    /* sequences packed end to end (enough of them for the threads to share the heads): each
+     * attends to its own rows, as the twin, and each row has the bits it has alone */
+    enum { NS = 41 };
+    int start[NS], lens[NS], R = 0;
+    for (int i = 0; i < NS; i++) start[i] = R, lens[i] = 1 + (i * 7) % 15, R += lens[i];
+    float *q = randn(&r, (size_t)R * C, 1), *k = randn(&r, (size_t)R * C, 1), *v = randn(&r, (size_t)R * C, 1);
+    float *pa = malloc((size_t)R * C * sizeof(float)), *pb = malloc((size_t)R * C * sizeof(float));
+    float *scratch = malloc((size_t)omp_get_max_threads() * 16 * sizeof(float));
+    op_attention_full(pa, q, k, v, start, lens, NS, H, hd, scratch);
+    op_attention_full_ref(pb, q, k, v, start, lens, NS, H, hd, scratch);
+    CHECK(max_rel_diff(pa, pb, (size_t)R * C) < 1e-5);
+    int moved = 0, zero = 0;
+    for (int i = 0; i < NS; i += 5) {
+        size_t off = (size_t)start[i] * C;
+        op_attention_full(pb, q + off, k + off, v + off, &zero, &lens[i], 1, H, hd, scratch);
+        moved += memcmp(pb, pa + off, (size_t)lens[i] * C * sizeof(float)) != 0;
+    }
+    CHECK_EQ_INT(moved, 0);
+    free(q), free(k), free(v), free(pa), free(pb), free(scratch);
 }
