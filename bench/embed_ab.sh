@@ -15,21 +15,7 @@ cd "$(dirname "$0")/.."
 base=${1:?usage: bench/embed_ab.sh BASE_BENCH_EMBED [THREADS [ROUNDS]]}
 threads=${2:-$(nproc)}
 rounds=${3:-2}
-model=models/all-MiniLM-L6-v2
-[ -f "$model/model.safetensors" ] || bash scripts/fetch_models.sh
-make --no-print-directory build/bench_embed >/dev/null
-data=${FTUNE_SHARED:-../shared}/data/support-triage/train.jsonl
-texts=$(mktemp)
-out=$(mktemp)
-trap 'rm -f "$texts" "$out"' EXIT
-python3 - "$data" "$texts" <<'PY'
-import json, sys
-with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
-    for line in f:
-        user = [m["content"] for m in json.loads(line)["messages"] if m["role"] == "user"]
-        if user:
-            out.write(user[0].replace("\n", " ") + "\n")
-PY
+source bench/embed_setup.sh
 echo "$(wc -l <"$texts") texts, $threads threads, $rounds rounds, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 for r in $(seq 1 "$rounds"); do
     "$base" "$model" "$texts" "$threads" fp32 | sed 's/"impl": "ftune"/"impl": "base"/' >>"$out"

@@ -13,21 +13,7 @@ cd "$(dirname "$0")/.."
 threads=${1:-$(nproc)}
 precision=${2:-auto}
 py=${FTUNE_ST_PYTHON:-python3}
-model=models/all-MiniLM-L6-v2
-[ -f "$model/model.safetensors" ] || bash scripts/fetch_models.sh
-make --no-print-directory build/bench_embed >/dev/null
-data=${FTUNE_SHARED:-../shared}/data/support-triage/train.jsonl
-texts=$(mktemp)
-out=$(mktemp)
-trap 'rm -f "$texts" "$out"' EXIT
-python3 - "$data" "$texts" <<'PY'
-import json, sys
-with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
-    for line in f:
-        user = [m["content"] for m in json.loads(line)["messages"] if m["role"] == "user"]
-        if user:
-            out.write(user[0].replace("\n", " ") + "\n")
-PY
+source bench/embed_setup.sh
 echo "$(wc -l <"$texts") texts, $threads threads, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 ./build/bench_embed "$model" "$texts" "$threads" "$precision" | tee -a "$out"
 "$py" bench/embed_torch.py "$model" "$texts" "$threads" | tee -a "$out"
