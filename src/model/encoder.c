@@ -1,10 +1,10 @@
 /* encoder.c: the encoder's forward pass over a packed batch (encoder.h) and its tokenizer entry.
  * Rows of every input are laid end to end, (R, C) with R the sum of the sequence lengths; each
- * linear layer is one fp32 matrix product over all R rows (op_gemm: oneDNN where built, else
- * OpenBLAS; plus the bias), attention runs per sequence over its own
- * rows (op_attention_full, every sequence's heads shared among the threads), then each sequence's rows are pooled and normalised. Post-LayerNorm
- * BERT: x = LN(x + Attn(x)); x = LN(x + W2 gelu(W1 x)). Token type 0 everywhere (one text per
- * input). A large batch runs in groups of at most ENCODER_BATCH_ROWS rows (whole inputs), so its
+ * linear layer is one matrix product over all R rows plus the bias (fp32: op_gemm, oneDNN where
+ * built, else OpenBLAS; bf16: see linear), attention keeps to each sequence's own rows
+ * (op_attention_full, every sequence's heads shared among the threads), then each sequence's rows
+ * are pooled and normalised. Post-LayerNorm BERT: x = LN(x + Attn(x)); x = LN(x + W2 gelu(W1 x)).
+ * Token type 0 everywhere (one text per input). A large batch runs in groups of at most ENCODER_BATCH_ROWS rows (whole inputs), so its
  * scratch stays bounded; scratch is each calling thread's own block, kept between calls. */
 #include <math.h>
 #include <omp.h>

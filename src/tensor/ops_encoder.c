@@ -1,8 +1,9 @@
 /* ops_encoder.c: the fast kernels an encoder (BERT) adds to ops.h: LayerNorm with bias, exact
- * GELU (x Phi(x), Phi from fast_erf.h, vectorised), and bidirectional attention within one sequence (no cache, no causal mask: every token
- * sees every token of its own sequence). OpenMP over rows (and heads); naive twins in ops_ref.c.
- * Padding masks are not needed: the encoder packs sequences end to end and attention keeps to each
- * one; its tasks are (sequence, head) pairs, so a batch of short texts keeps every thread busy. */
+ * GELU (x Phi(x), Phi from fast_erf.h, vectorised), and bidirectional attention within each
+ * sequence (no cache, no causal mask: every token sees every token of its own sequence). OpenMP
+ * over rows, and for attention over (sequence, head) pairs, so a batch of short texts keeps every
+ * thread busy; threads are forked only for enough work. Naive twins in ops_ref.c. Padding masks are
+ * not needed: the encoder packs sequences end to end and attention keeps to each one. */
 #include <math.h>
 #include <omp.h>
 
