@@ -138,6 +138,7 @@ typedef struct {
     int n_vocab;
     size_t n_params;
     bool normalized;        /* vectors have unit length */
+    const char *precision;  /* arithmetic of the layers' products: "fp32" (as loaded) or "bf16" */
 } FtEncoderInfo;
 
 /* True when the Hugging Face folder at path holds an encoder (config.json's model_type "bert"):
@@ -184,6 +185,12 @@ int ft_precision_resolve(FtPrecision p, FtPrecision *got, char *why, FtError *er
  * Not thread-safe: call before the model is shared. FT_ERR_UNSUPPORTED when bf16 is asked for on a
  * CPU or build without it (saying which), FT_ERR_NOMEM. */
 int ft_model_set_precision(FtModel *m, FtPrecision p, char *why, FtError *err);
+/* Sets e's precision (an encoder loads at fp32), as ft_model_set_precision does for a model: bf16
+ * keeps a bf16 copy of each layer matrix (about half the fp32 weights' size without the
+ * embeddings) and runs those products in bf16; embeddings, LayerNorms, attention, GELU and pooling
+ * stay fp32. why as ft_model_set_precision. Not thread-safe: call before the encoder is shared.
+ * FT_ERR_UNSUPPORTED when bf16 is asked for where it is not available. */
+int ft_encoder_set_precision(FtEncoder *e, FtPrecision p, char *why, FtError *err);
 
 /* ---------------------------------------------------------------- adapters */
 

@@ -1,5 +1,5 @@
-/* cli_precision.h: the --precision auto|fp32|bf16 option that train, chat, eval and serve share:
- * parsing it (auto when absent) and applying it to a loaded model, printing the choice and the CPU
+/* cli_precision.h: the --precision auto|fp32|bf16 option that train, chat, eval, serve and embed
+ * share: parsing it (auto when absent) and applying it to a loaded model or encoder, printing the choice and the CPU
  * feature behind it on stderr ("precision: bf16 (AMX-BF16 on <cpu>, oneDNN avx512_core_amx)"). */
 #ifndef FTUNE_CLI_PRECISION_H
 #define FTUNE_CLI_PRECISION_H
@@ -16,5 +16,7 @@ int cli_precision_parse(const Args *a, FtPrecision *out);
 /* Sets p on m and prints the choice on stderr. Returns 0, or EXIT_BAD_INPUT after printing why
  * bf16 is not available (asked for explicitly on a CPU or build without it), 1 on other errors. */
 int cli_precision_apply(FtModel *m, FtPrecision p);
+/* cli_precision_apply for a sentence-embedding model (ft_encoder_set_precision). */
+int cli_precision_apply_encoder(FtEncoder *e, FtPrecision p);
 
 #endif

@@ -12,20 +12,22 @@
 #include "../ftune.h"
 #include "args.h"
 #include "cli.h"
+#include "cli_precision.h"
 
 #define EMBED_DEFAULT_BATCH 64
 #define EMBED_MAX_LINE ((size_t)64 << 20) /* bytes of one input line */
 
-static const char *const EMBED_OPTIONS[] = {"model", "input", "output", "format", "batch", "threads", NULL};
+static const char *const EMBED_OPTIONS[] = {"model", "input", "output", "format", "batch", "threads", "precision", NULL};
 
 static void usage(void) {
     fprintf(stderr,
             "usage: ftune embed --model DIR [--input FILE|-] [--output FILE|-] [--format text|jsonl]\n"
-            "                   [--batch N] [--threads N]\n"
+            "                   [--batch N] [--threads N] [" CLI_PRECISION_USAGE "]\n"
             "Embeds each input (text: one per line; jsonl: one JSON object with a \"text\" field, or a JSON\n"
             "string, per line) with a sentence-embedding model folder (e.g. models/all-MiniLM-L6-v2) and\n"
             "writes one JSON line per input: {\"index\": i, \"tokens\": n, \"embedding\": [...]}.\n"
-            "Input and output default to stdin and stdout; --batch texts per forward pass (default %d).\n",
+            "Input and output default to stdin and stdout; --batch texts per forward pass (default %d);\n"
+            "--precision of the layers' products (default auto: bf16 where the CPU has AMX, else fp32).\n",
             EMBED_DEFAULT_BATCH);
 }
 
@@ -98,6 +100,8 @@ int cmd_embed(int argc, char **argv) {
         fprintf(stderr, "ftune embed: --format must be text or jsonl, not '%s'\n", format);
         return EXIT_BAD_INPUT;
     }
+    FtPrecision precision;
+    if (cli_precision_parse(&a, &precision)) return EXIT_BAD_INPUT;
     const char *in_path = args_get(&a, "input"), *out_path = args_get(&a, "output");
     FILE *in = !in_path || !strcmp(in_path, "-") ? stdin : fopen(in_path, "rb");
     if (!in) {
@@ -110,6 +114,11 @@ int cmd_embed(int argc, char **argv) {
         fprintf(stderr, "ftune embed: %s\n", err.msg);
         if (in != stdin) fclose(in);
         return EXIT_BAD_INPUT;
+    }
+    if ((status = cli_precision_apply_encoder(enc, precision))) {
+        ft_encoder_free(enc);
+        if (in != stdin) fclose(in);
+        return status;
     }
     FILE *out = !out_path || !strcmp(out_path, "-") ? stdout : fopen(out_path, "wb");
     FtEncoderInfo info;

@@ -6,12 +6,7 @@
 #include <string.h>
 
 #include "../core/fileio.h"
-#include "../model/encoder.h"
 #include "ftune_internal.h"
-
-struct FtEncoder {
-    Encoder *enc;
-};
 
 bool ft_is_encoder_dir(const char *path) {
     char cfg[4200];
@@ -48,7 +43,8 @@ void ft_encoder_free(FtEncoder *e) {
 void ft_encoder_info(const FtEncoder *e, FtEncoderInfo *out) {
     const Encoder *x = e->enc;
     *out = (FtEncoderInfo){.path = x->path, .dim = x->cfg.n_embd, .max_tokens = encoder_max_text_tokens(x),
-                           .n_vocab = x->cfg.n_vocab, .n_params = x->n_params, .normalized = x->cfg.normalize};
+                           .n_vocab = x->cfg.n_vocab, .n_params = x->n_params, .normalized = x->cfg.normalize,
+                           .precision = precision_name(x->precision)};
 }
 
 int ft_encoder_tokenize(const FtEncoder *e, const char *text, size_t len, int32_t **ids, int *n, FtError *err) {

@@ -8,6 +8,7 @@
 
 #include "../core/err.h"
 #include "../ftune.h"
+#include "../model/encoder.h"
 #include "../model/forward.h"
 #include "../model/generate.h"
 #include "../model/grammar.h"
@@ -26,6 +27,10 @@ struct FtModel {
     FtTokenizer tokenizer; /* the model's own (tok is model->tok): never freed on its own */
     pthread_mutex_t trie_mu; /* guards trie's lazy construction */
     VocabTrie *trie;       /* the token tree of constrained decoding, built on first use */
+};
+
+struct FtEncoder {
+    Encoder *enc;
 };
 
 struct FtGrammar {

@@ -1,5 +1,6 @@
-/* ftune_precision.c: ft_precision_parse, ft_precision_resolve and ft_model_set_precision, the
- * public face of tensor/precision.h and model_set_precision (bf16 weight copies). */
+/* ftune_precision.c: ft_precision_parse, ft_precision_resolve, ft_model_set_precision and
+ * ft_encoder_set_precision, the public face of tensor/precision.h, model_set_precision and
+ * encoder_set_precision (bf16 weight copies). */
 #include "../tensor/precision.h"
 #include "ftune_internal.h"
 
@@ -39,5 +40,13 @@ int ft_model_set_precision(FtModel *m, FtPrecision p, char *why, FtError *err) {
     Err e = {0};
     if (model_set_precision(m->model, (Precision)p, why, &e)) return ft_err_from(err, &e);
     m->info.precision = precision_name(m->model->precision);
+    return 0;
+}
+
+int ft_encoder_set_precision(FtEncoder *e, FtPrecision p, char *why, FtError *err) {
+    if (!e) return ft_err_set(err, FT_ERR_ARG, "ft_encoder_set_precision: NULL encoder");
+    if (check_value(p, err)) return -1;
+    Err x = {0};
+    if (encoder_set_precision(e->enc, (Precision)p, why, &x)) return ft_err_from(err, &x);
     return 0;
 }

@@ -5,8 +5,11 @@
  * sentence-transformers computes them (e.g. all-MiniLM-L6-v2). A batch of texts runs packed: every
  * sequence's rows go through each weight product together, attention stays within a sequence, so
  * no padding is computed. Weights are fp32 in one allocation, read-only after loading (an Encoder
- * may be shared by threads; each call keeps its own scratch). It does not generate text and is
- * not a decoder (model.h). */
+ * may be shared by threads; each call keeps its own scratch). At bf16 precision
+ * (encoder_set_precision) the six matrices of each layer also have a bf16 copy, made once, and
+ * their products run on the bf16 path (tensor/matmul_bf16.h); embeddings, LayerNorms, attention,
+ * GELU, pooling and the residual stream stay fp32. It does not generate text and is not a decoder
+ * (model.h). */
 #ifndef FTUNE_ENCODER_H
 #define FTUNE_ENCODER_H
 
@@ -15,14 +18,18 @@
 #include <stdint.h>
 
 #include "../core/err.h"
+#include "../tensor/ops_quant.h"
+#include "../tensor/precision.h"
 #include "../text/tokenizer.h"
 
 #define ENCODER_MAX_JSON (1u << 20)  /* bytes of each small JSON file of the folder */
 #define ENCODER_MAX_LAYERS 64
 #define ENCODER_MAX_DIM 8192         /* hidden size, intermediate size */
 #define ENCODER_MAX_POSITIONS 65536
-#define ENCODER_BATCH_ROWS 4096      /* rows (tokens) of one packed group of a batch: ~57 MB of
-                                      * scratch for a 384-wide model */
+#define ENCODER_BATCH_ROWS 1024     /* rows (tokens) of one packed group of a batch: ~14 MB of
+                                      * scratch for a 384-wide model; 4096 let the activations
+                                      * outgrow the caches (batches of 64+ short texts ran 10-40%
+                                      * slower per text than 32) */
 
 typedef enum { ENCODER_POOL_MEAN, ENCODER_POOL_CLS } EncoderPooling;
 
@@ -36,10 +43,11 @@ typedef struct {
 } EncoderConfig;
 
 typedef struct {
-    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (C, C), (C) */
-    const float *o_w, *o_b, *ln1_w, *ln1_b;         /* attention output (C, C); its LayerNorm */
-    const float *ff1_w, *ff1_b, *ff2_w, *ff2_b;     /* (F, C), (F); (C, F), (C) */
-    const float *ln2_w, *ln2_b;
+    QuantMatrix q_w, k_w, v_w, o_w;             /* (C, C) F32 in params; .bf16 set at bf16 precision */
+    QuantMatrix ff1_w, ff2_w;                   /* (F, C), (C, F) */
+    const float *q_b, *k_b, *v_b, *o_b;         /* (C) */
+    const float *ff1_b, *ff2_b;                 /* (F), (C) */
+    const float *ln1_w, *ln1_b, *ln2_w, *ln2_b; /* (C): after attention, after the feed-forward */
 } EncoderLayer;
 
 typedef struct Encoder {
@@ -51,6 +59,8 @@ typedef struct Encoder {
     size_t n_params;
     const float *tok_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b; /* (V, C), (P, C), (types, C), (C) */
     EncoderLayer layers[ENCODER_MAX_LAYERS];
+    Precision precision;     /* fp32 (as loaded) or bf16 */
+    uint16_t *bf16;          /* the layers' matrices in bf16, one allocation, or NULL at fp32 */
 } Encoder;
 
 /* Loads the folder dir. ERR_IO / ERR_FORMAT naming the file and field; ERR_UNSUPPORTED for another
@@ -58,6 +68,12 @@ typedef struct Encoder {
  * mean or CLS, or sentence-transformers modules other than Transformer, Pooling and Normalize. */
 int encoder_load(const char *dir, Encoder **out, Err *err);
 void encoder_free(Encoder *e); /* NULL is a no-op */
+
+/* Sets the arithmetic of the layers' products (precision.h's choice of want; auto: bf16 where the
+ * CPU has AMX-BF16): bf16 makes the bf16 copies (once), fp32 drops them. why as precision_resolve.
+ * Not thread-safe: call before the encoder is shared. ERR_UNSUPPORTED for bf16 where it is not
+ * available, ERR_NOMEM. */
+int encoder_set_precision(Encoder *e, Precision want, char *why, Err *err);
 
 /* The text's tokens without [CLS]/[SEP] (special tokens spelled in the text are parsed, as the
  * reference does). *ids heap, caller frees. */

@@ -166,6 +166,14 @@ static int take(WeightReader *w, const char *name, int rows, int cols, const flo
     return 0;
 }
 
+/* take for a matrix: an F32 QuantMatrix over the copied values (no bf16 copy yet). */
+static int take_matrix(WeightReader *w, const char *name, int rows, int cols, QuantMatrix *out, Err *err) {
+    const float *data;
+    if (take(w, name, rows, cols, &data, err)) return -1;
+    *out = (QuantMatrix){.type = QUANT_F32, .data = (const unsigned char *)data, .rows = rows, .cols = cols};
+    return 0;
+}
+
 static int read_weights(Encoder *e, const char *dir, Err *err) {
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
@@ -198,13 +206,13 @@ static int read_weights(Encoder *e, const char *dir, Err *err) {
             "output.LayerNorm.bias"};
         for (int i = 0; i < 16; i++) snprintf(n[i], sizeof n[i], "encoder.layer.%d.%s", l, parts[i]);
         int Ci = c->n_embd, Fi = c->n_ff;
-        rc = take(&w, n[0], Ci, Ci, &L->q_w, err) || take(&w, n[1], Ci, 0, &L->q_b, err) ||
-             take(&w, n[2], Ci, Ci, &L->k_w, err) || take(&w, n[3], Ci, 0, &L->k_b, err) ||
-             take(&w, n[4], Ci, Ci, &L->v_w, err) || take(&w, n[5], Ci, 0, &L->v_b, err) ||
-             take(&w, n[6], Ci, Ci, &L->o_w, err) || take(&w, n[7], Ci, 0, &L->o_b, err) ||
+        rc = take_matrix(&w, n[0], Ci, Ci, &L->q_w, err) || take(&w, n[1], Ci, 0, &L->q_b, err) ||
+             take_matrix(&w, n[2], Ci, Ci, &L->k_w, err) || take(&w, n[3], Ci, 0, &L->k_b, err) ||
+             take_matrix(&w, n[4], Ci, Ci, &L->v_w, err) || take(&w, n[5], Ci, 0, &L->v_b, err) ||
+             take_matrix(&w, n[6], Ci, Ci, &L->o_w, err) || take(&w, n[7], Ci, 0, &L->o_b, err) ||
              take(&w, n[8], Ci, 0, &L->ln1_w, err) || take(&w, n[9], Ci, 0, &L->ln1_b, err) ||
-             take(&w, n[10], Fi, Ci, &L->ff1_w, err) || take(&w, n[11], Fi, 0, &L->ff1_b, err) ||
-             take(&w, n[12], Ci, Fi, &L->ff2_w, err) || take(&w, n[13], Ci, 0, &L->ff2_b, err) ||
+             take_matrix(&w, n[10], Fi, Ci, &L->ff1_w, err) || take(&w, n[11], Fi, 0, &L->ff1_b, err) ||
+             take_matrix(&w, n[12], Ci, Fi, &L->ff2_w, err) || take(&w, n[13], Ci, 0, &L->ff2_b, err) ||
              take(&w, n[14], Ci, 0, &L->ln2_w, err) || take(&w, n[15], Ci, 0, &L->ln2_b, err);
     }
     st_close(st);
@@ -233,6 +241,7 @@ int encoder_load(const char *dir, Encoder **out, Err *err) {
     Encoder *e = calloc(1, sizeof *e);
     if (!e) return err_set(err, ERR_NOMEM, "out of memory");
     snprintf(e->path, sizeof e->path, "%s", dir);
+    e->precision = PRECISION_FP32;
     if (read_config(e, dir, err) || read_sentence_config(e, dir, err) || read_modules(e, dir, err) ||
         read_tokenizer(e, dir, err) || read_weights(e, dir, err)) {
         encoder_free(e);
@@ -246,5 +255,6 @@ void encoder_free(Encoder *e) {
     if (!e) return;
     tok_free(e->tok);
     free(e->params);
+    free(e->bf16);
     free(e);
 }

@@ -52,7 +52,7 @@ static int read_weight(void *vctx, const ArchWeight *w, int layer, float *vec, Q
     if (!quant_type_supported(t->type) || cols % (int)quant_block_elems(t->type))
         return err_set(err, ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which is not supported", path, name,
                        ggml_type_name(t->type));
-    *mat = (QuantMatrix){t->type, t->data, rows, cols, NULL};
+    *mat = (QuantMatrix){t->type, t->data, rows, cols, NULL, NULL};
     if (permuted) { /* the rows move, whole: a copy in Hugging Face order */
         size_t row_bytes = quant_row_bytes(t->type, (size_t)cols);
         unsigned char *copy = malloc((size_t)rows * row_bytes);

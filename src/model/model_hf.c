@@ -57,7 +57,7 @@ static int read_weight(void *vctx, const ArchWeight *w, int layer, float *vec, Q
     unsigned char *copy = malloc(bytes);
     if (!copy) return err_set(err, ERR_NOMEM, "%s: out of memory", st_path(owner));
     memcpy(copy, t->data, bytes);
-    *mat = (QuantMatrix){types[t->dtype], copy, rows, cols, NULL};
+    *mat = (QuantMatrix){types[t->dtype], copy, rows, cols, NULL, NULL};
     *owned = copy;
     return 0;
 }

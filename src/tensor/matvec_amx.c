@@ -11,6 +11,8 @@
  *   16 weight rows transposed), x read as A tiles straight from its rows, two A and two B tiles for
  *   four sums a step (half the tile loads per sum), and the sums stored straight into y's rows:
  *   no packing of x and no scatter, whose cost grew with the rows.
+ * A weight multiplied by many calls can have its B tiles made once (amx_pack_tiles, w->amx_tiles):
+ * then every n takes the wide layout and reads them (same sums, no conversion on the call).
  * The process asks Linux for the tile state once (arch_prctl); where that fails the caller keeps
  * VDPBF16PS, for the whole process. */
 #include "matvec_amx.h"
@@ -27,6 +29,11 @@
 #define AMX_GROUP 48  /* weight rows per group: three A tiles */
 #define AMX_K 32      /* bf16 values of K per tile step */
 #define AMX_WIDE 32   /* weight rows per group of the wide layout: two B tiles */
+
+/* groups of AMX_WIDE weight rows, each steps x 1024 values (wide_group's B tiles) */
+size_t amx_tiles_elems(int rows, int cols) {
+    return (size_t)((rows + AMX_WIDE - 1) / AMX_WIDE) * ((cols + AMX_K - 1) / AMX_K) * 1024;
+}
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #include <immintrin.h>
@@ -353,12 +360,14 @@ AMX_TARGET static void wide_rows(float *y, const uint16_t *xb, const QuantMatrix
         configure();
         int nth = omp_get_num_threads(), tid = omp_get_thread_num();
         int g_end = (int)((long)n_groups * (tid + 1) / nth);
-        uint16_t *b = bf16_thread_buffer(&w_tiles, &w_tiles_cap, WIDE_GROUPS * group_elems, "bf16 weight tiles");
+        uint16_t *own = w->amx_tiles ? NULL
+                                     : bf16_thread_buffer(&w_tiles, &w_tiles_cap, WIDE_GROUPS * group_elems, "bf16 weight tiles");
         for (int g0 = (int)((long)n_groups * tid / nth); g0 < g_end; g0 += WIDE_GROUPS) {
             int ng = g_end - g0 < WIDE_GROUPS ? g_end - g0 : WIDE_GROUPS;
-            for (int g = 0; g < ng; g++) {
+            const uint16_t *b = own ? own : w->amx_tiles + (size_t)g0 * group_elems;
+            for (int g = 0; own && g < ng; g++) {
                 int j0 = (g0 + g) * AMX_WIDE;
-                wide_tiles(b + g * group_elems, w, j0, N - j0 < AMX_WIDE ? N - j0 : AMX_WIDE, steps, convert);
+                wide_tiles(own + g * group_elems, w, j0, N - j0 < AMX_WIDE ? N - j0 : AMX_WIDE, steps, convert);
             }
             for (int ch = 0; ch < chunks; ch += 2) {
                 const uint16_t *x0 = chunk_x(xb, tail, full, Kp, ch);
@@ -372,9 +381,21 @@ AMX_TARGET static void wide_rows(float *y, const uint16_t *xb, const QuantMatrix
     }
 }
 
+/* With the weights laid out already, the wide layout for any n: its sums are the narrow layout's
+ * bits (one weight row and one x row each, in the same order). */
 AMX_TARGET void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
-    if (n <= AMX_ROWS) narrow_rows(y, xb, w, bias, n);
+    if (n <= AMX_ROWS && !w->amx_tiles) narrow_rows(y, xb, w, bias, n);
     else wide_rows(y, xb, w, bias, n);
+}
+
+/* Each group as wide_rows lays it out on a call, from the bf16 copy. */
+AMX_TARGET void amx_pack_tiles(uint16_t *dst, const QuantMatrix *w) {
+    int steps = (w->cols + AMX_K - 1) / AMX_K, n_groups = (w->rows + AMX_WIDE - 1) / AMX_WIDE;
+#pragma omp parallel for schedule(static)
+    for (int g = 0; g < n_groups; g++) {
+        int j0 = g * AMX_WIDE;
+        wide_tiles(dst + (size_t)g * steps * 1024, w, j0, w->rows - j0 < AMX_WIDE ? w->rows - j0 : AMX_WIDE, steps, false);
+    }
 }
 #else
 bool amx_matvec_available(void) { return false; }
@@ -382,5 +403,10 @@ bool amx_matvec_available(void) { return false; }
 void amx_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
     (void)y, (void)xb, (void)w, (void)bias, (void)n;
     abort(); /* amx_matvec_available() is false: never called */
+}
+
+void amx_pack_tiles(uint16_t *dst, const QuantMatrix *w) {
+    (void)dst, (void)w;
+    abort(); /* as amx_matvec_rows */
 }
 #endif

@@ -117,7 +117,7 @@ void op_softmax(float *x, int n) {
 }
 
 void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
-#pragma omp parallel for simd if (n > 65536)
+#pragma omp parallel for simd if (parallel : n > 65536)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         h[i] = g / (1.0f + fast_expf(-g)) * up[i];

@@ -61,16 +61,19 @@ void op_attention_ref(float *out, const float *q, const float *k_cache, const fl
 /* y (T, C) = (x - mean(x)) / sqrt(var(x) + eps) * weight (C) + bias (C), per row; y may equal x. */
 void op_layernorm(float *y, const float *x, const float *weight, const float *bias, int T, int C, float eps);
 void op_layernorm_ref(float *y, const float *x, const float *weight, const float *bias, int T, int C, float eps);
-/* In place on x (n): x = x * (1 + erf(x / sqrt 2)) / 2, GELU's exact (erf) form, as BERT's "gelu". */
+/* In place on x (n): x = x * (1 + erf(x / sqrt 2)) / 2, GELU's exact (erf) form, as BERT's "gelu"
+ * (the normal CDF from fast_erf.h: within 1e-7 of it, as libm's erff route is within 6e-8). */
 void op_gelu(float *x, size_t n);
 void op_gelu_ref(float *x, size_t n);
-/* Bidirectional (unmasked) multi-head attention within one sequence of T tokens:
- * q, k, v (T, n_head*hd) -> out (T, n_head*hd), scores scaled by 1/sqrt(hd). scratch: T floats per
- * thread of the caller's team (n_threads * T). A row's result does not depend on the threads. */
-void op_attention_full(float *out, const float *q, const float *k, const float *v, int T, int n_head, int hd,
-                       float *scratch);
-void op_attention_full_ref(float *out, const float *q, const float *k, const float *v, int T, int n_head, int hd,
-                           float *scratch);
+/* Bidirectional (unmasked) multi-head attention within each of n_seq sequences packed end to end:
+ * sequence i is rows start[i] .. start[i] + len[i] - 1 of q, k, v (R, n_head*hd) and out (R,
+ * n_head*hd), and attends to its own rows only; scores scaled by 1/sqrt(hd). scratch: max len[i]
+ * floats per thread of the caller's team. A row's result depends neither on the threads nor on the
+ * other sequences. */
+void op_attention_full(float *out, const float *q, const float *k, const float *v, const int *start, const int *len,
+                       int n_seq, int n_head, int hd, float *scratch);
+void op_attention_full_ref(float *out, const float *q, const float *k, const float *v, const int *start,
+                           const int *len, int n_seq, int n_head, int hd, float *scratch);
 
 /* A thread budget: n, or every core when n <= 0. There is no process-wide setting: the kernels run
  * on the calling thread's OpenMP team size (omp_set_num_threads, which OpenBLAS's OpenMP build

@@ -41,6 +41,8 @@ typedef struct {
     int rows, cols;
     const uint16_t *bf16;       /* (rows, cols) the same weights in bf16 for the bf16 compute path
                                  * (matmul_bf16.h), or NULL: fp32 arithmetic */
+    const uint16_t *amx_tiles;  /* bf16 in the AMX kernel's tile layout (amx_pack_tiles, made once for
+                                 * a weight multiplied often), or NULL: laid out on each call */
 } QuantMatrix;
 
 bool quant_type_supported(uint32_t type);

@@ -88,8 +88,9 @@ void op_gelu_ref(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
 }
 
-void op_attention_full_ref(float *out, const float *q, const float *k, const float *v, int T, int n_head, int hd,
-                           float *scratch) {
+/* One sequence of T rows. */
+static void attention_one_ref(float *out, const float *q, const float *k, const float *v, int T, int n_head, int hd,
+                              float *scratch) {
     int C = n_head * hd;
     for (int h = 0; h < n_head; h++)
         for (int i = 0; i < T; i++) {
@@ -107,4 +108,12 @@ void op_attention_full_ref(float *out, const float *q, const float *k, const flo
                 out[(size_t)i * C + h * hd + e] = (float)o;
             }
         }
+}
+
+void op_attention_full_ref(float *out, const float *q, const float *k, const float *v, const int *start,
+                           const int *len, int n_seq, int n_head, int hd, float *scratch) {
+    size_t C = (size_t)n_head * hd;
+    for (int i = 0; i < n_seq; i++)
+        attention_one_ref(out + start[i] * C, q + start[i] * C, k + start[i] * C, v + start[i] * C, len[i], n_head, hd,
+                          scratch);
 }

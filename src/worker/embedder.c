@@ -24,6 +24,7 @@ struct Embedder {
     int queued;
     bool stopping;
     int n_threads;    /* the configured budget */
+    FtPrecision precision; /* of every encoder loaded */
     int threads_now;  /* what the next group uses (embedder_set_threads), under mu */
     Store *store;     /* the tasks' connection (NULL without a data directory) */
     LoadedEncoder models[EMBEDDER_MAX_MODELS];
@@ -62,6 +63,11 @@ static FtEncoder *encoder_for(Embedder *e, const char *path, FtError *err) {
     ft_encoder_free(slot->enc);
     memset(slot, 0, sizeof *slot);
     if (ft_encoder_load(path, &slot->enc, err)) return NULL;
+    if (ft_encoder_set_precision(slot->enc, e->precision, NULL, err)) {
+        ft_encoder_free(slot->enc);
+        slot->enc = NULL;
+        return NULL;
+    }
     snprintf(slot->path, sizeof slot->path, "%s", path);
     slot->used = ++e->clock;
     return slot->enc;
@@ -173,7 +179,8 @@ static void *run(void *arg) {
     return NULL;
 }
 
-int embedder_start(int n_threads, const char *data_dir, const char *database, Embedder **out, Err *err) {
+int embedder_start(int n_threads, FtPrecision precision, const char *data_dir, const char *database, Embedder **out,
+                   Err *err) {
     Embedder *e = calloc(1, sizeof *e);
     if (!e) return err_set(err, ERR_NOMEM, "out of memory");
     if (data_dir && store_open(data_dir, database, &e->store, err)) {
@@ -181,6 +188,7 @@ int embedder_start(int n_threads, const char *data_dir, const char *database, Em
         return -1;
     }
     e->n_threads = e->threads_now = n_threads;
+    e->precision = precision;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (pthread_create(&e->thread, NULL, run, e)) {

@@ -5,8 +5,8 @@
  * vocabulary, then embeds it in packed groups of at most EMBEDDER_CHUNK_TOKENS tokens; between
  * groups a request with more to do goes behind the others waiting, so a request of 2048 long texts
  * delays a one-text request by one group, not by all of it. It runs beside the inference thread with
- * the same compute budget (ftune serve --threads; one thread while a job trains, as inference); it
- * does not know HTTP or JSON. */
+ * the same compute budget (ftune serve --threads; one thread while a job trains, as inference) and
+ * the same precision (ftune serve --precision); it does not know HTTP or JSON. */
 #ifndef FTUNE_EMBEDDER_H
 #define FTUNE_EMBEDDER_H
 
@@ -63,9 +63,12 @@ typedef struct EmbedRequest {
 
 typedef struct Embedder Embedder;
 
-/* n_threads: compute threads of each forward pass (<= 0: every core); data_dir (may be NULL) and
- * database (NULL: SQLite in data_dir): where the tasks' store connection is opened (store_open). */
-int embedder_start(int n_threads, const char *data_dir, const char *database, Embedder **out, Err *err);
+/* n_threads: compute threads of each forward pass (<= 0: every core); precision: what every encoder
+ * it loads runs at (ft_encoder_set_precision; ftune serve passes its resolved --precision); data_dir
+ * (may be NULL) and database (NULL: SQLite in data_dir): where the tasks' store connection is
+ * opened (store_open). */
+int embedder_start(int n_threads, FtPrecision precision, const char *data_dir, const char *database, Embedder **out,
+                   Err *err);
 /* Answers every queued request with 503 and stops the thread (NULL is a no-op). */
 void embedder_stop(Embedder *e);
 /* Threads of the forward passes from the next group on: n, or (n <= 0) the start's n_threads. The

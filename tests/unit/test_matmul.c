@@ -28,7 +28,7 @@ TEST(matmul_typed_weights_match_ref) {
     float *y = malloc((size_t)9 * (N > K ? N : K) * sizeof(float)), *y_ref = malloc((size_t)9 * (N > K ? N : K) * sizeof(float));
     for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
-        QuantMatrix w = {TYPES[i].type, NULL, N, K, NULL};
+        QuantMatrix w = {TYPES[i].type, NULL, N, K, NULL, NULL};
         size_t bytes = (size_t)N * quant_row_bytes(w.type, K);
         unsigned char *data = malloc(bytes);
         test_random_weights(&r, w.type, data, bytes);
@@ -57,7 +57,7 @@ TEST(matmul_typed_weights_match_ref) {
 TEST(matmul_row_lookup_is_the_dequantized_row) {
     Rng r;
     rng_seed(&r, 5);
-    QuantMatrix w = {QUANT_Q4_K, NULL, 3, 512, NULL};
+    QuantMatrix w = {QUANT_Q4_K, NULL, 3, 512, NULL, NULL};
     size_t rb = quant_row_bytes(w.type, 512);
     unsigned char *data = malloc(3 * rb);
     test_random_weights(&r, w.type, data, 3 * rb);

@@ -83,8 +83,8 @@ TEST(matmul_bf16_matches_ref_and_fp32_within_bound) {
         for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
         for (size_t i = 0; i < (size_t)n * wide; i++) x[i] = rng_uniform(&r) * 2 - 1;
         bf16_convert(Wb, Wd, (size_t)N * K);
-        QuantMatrix w = {QUANT_F32, (const unsigned char *)Wd, N, K, Wb};
-        QuantMatrix w32 = {QUANT_F32, (const unsigned char *)Wd, N, K, NULL};
+        QuantMatrix w = {QUANT_F32, (const unsigned char *)Wd, N, K, Wb, NULL};
+        QuantMatrix w32 = {QUANT_F32, (const unsigned char *)Wd, N, K, NULL, NULL};
         float *Wr = malloc((size_t)N * K * sizeof(float)); /* the bf16 weights in fp32, for the twin's bound */
         for (size_t i = 0; i < (size_t)N * K; i++) Wr[i] = bf16_to_f32(Wb[i]);
 
@@ -168,7 +168,7 @@ TEST(matmul_bf16_copy_is_used_for_every_row_count) {
     for (int i = 0; i < N * K; i++) W[i] = rng_uniform(&r) - 0.5f;
     for (int i = 0; i < ROWS * K; i++) x[i] = rng_uniform(&r) - 0.5f;
     memset(Wb, 0, sizeof Wb); /* a zero copy: its use shows as a zero product */
-    QuantMatrix w = {QUANT_F32, (const unsigned char *)W, N, K, Wb}, w32 = {QUANT_F32, (const unsigned char *)W, N, K, NULL};
+    QuantMatrix w = {QUANT_F32, (const unsigned char *)W, N, K, Wb, NULL}, w32 = {QUANT_F32, (const unsigned char *)W, N, K, NULL, NULL};
     op_matmul_decode(y32, x, &w32, NULL, ROWS);
     CHECK(y32[0] != 0.0f);
     if (!bf16_here()) return;
@@ -203,7 +203,7 @@ TEST(quant_rows_bf16_is_the_rounded_dequantization) {
         size_t bytes = quant_row_bytes(types[i], K) * ROWS;
         unsigned char *data = malloc(bytes);
         test_random_weights(&r, types[i], data, bytes);
-        QuantMatrix w = {types[i], data, ROWS, K, NULL};
+        QuantMatrix w = {types[i], data, ROWS, K, NULL, NULL};
         quant_rows_bf16(out, &w, 1, ROWS - 1);
         int bad = 0;
         for (int j = 1; j < ROWS; j++) {
@@ -240,7 +240,7 @@ TEST(matvec_bf16_matches_twin_within_bound) {
         float *Wr = malloc((size_t)N * K * sizeof(float)), *x = malloc((size_t)MAX_ROWS * K * sizeof(float));
         float *bias = malloc(N * sizeof(float)), *y = malloc((size_t)MAX_ROWS * N * sizeof(float));
         float *y_ref = malloc((size_t)MAX_ROWS * N * sizeof(float));
-        QuantMatrix w = {types[i], data, N, K, NULL};
+        QuantMatrix w = {types[i], data, N, K, NULL, NULL};
         quant_rows_bf16(Wb, &w, 0, N);
         w.bf16 = Wb;
         for (size_t e = 0; e < (size_t)N * K; e++) Wr[e] = bf16_to_f32(Wb[e]);
@@ -273,6 +273,47 @@ TEST(matvec_bf16_matches_twin_within_bound) {
     }
 }
 
+/* Weights laid out once in the AMX kernel's tiles (amx_pack_tiles, w->amx_tiles, as an encoder's
+ * layers at bf16) give the bits the kernel gives laying them out on the call, for every row count
+ * (the narrow layout's few rows included) and shapes with partial groups and a K tail, so the twin
+ * bound above holds for them too. */
+TEST(amx_laid_out_tiles_give_the_same_bits) {
+    if (!bf16_matvec_available() || !amx_matvec_available()) {
+        test_skip("no AMX tiles granted here: weights are not laid out in tiles");
+        return;
+    }
+    enum { MAX_ROWS = 48 };
+    const int shapes[][2] = {{70, 200}, {64, 384}, {33, 96}}, ns[] = {1, 3, 16, 17, 31, 33, MAX_ROWS};
+    Rng r;
+    rng_seed(&r, 41);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int N = shapes[s][0], K = shapes[s][1];
+        float *W = malloc((size_t)N * K * sizeof(float)), *x = malloc((size_t)MAX_ROWS * K * sizeof(float));
+        float *bias = malloc(N * sizeof(float)), *y = malloc((size_t)MAX_ROWS * N * sizeof(float));
+        float *y_tiles = malloc((size_t)MAX_ROWS * N * sizeof(float));
+        uint16_t *Wb = malloc((size_t)N * K * sizeof(uint16_t)), *tiles = aligned_alloc(64, amx_tiles_elems(N, K) * sizeof(uint16_t));
+        for (size_t e = 0; e < (size_t)N * K; e++) W[e] = rng_uniform(&r) - 0.5f;
+        for (size_t e = 0; e < (size_t)MAX_ROWS * K; e++) x[e] = rng_uniform(&r) * 2 - 1;
+        for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
+        QuantMatrix w = {QUANT_F32, (const unsigned char *)W, N, K, Wb, NULL};
+        quant_rows_bf16(Wb, &w, 0, N);
+        QuantMatrix wt = w;
+        amx_pack_tiles(tiles, &w);
+        wt.amx_tiles = tiles;
+        int differ = 0;
+        for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+            bf16_matvec_rows_with(BF16_DECODE_AMX, y, x, &w, bias, ns[k]);
+            bf16_matvec_rows_with(BF16_DECODE_AMX, y_tiles, x, &wt, ns[k] % 2 ? bias : NULL, ns[k]);
+            if (!(ns[k] % 2)) /* without a bias the sums are stored as they are: add it to compare */
+                for (int t = 0; t < ns[k]; t++)
+                    for (int j = 0; j < N; j++) y_tiles[(size_t)t * N + j] += bias[j];
+            differ += memcmp(y, y_tiles, (size_t)ns[k] * N * sizeof(float)) != 0;
+        }
+        CHECK_EQ_INT(differ, 0);
+        free(W), free(x), free(bias), free(y), free(y_tiles), free(Wb), free(tiles);
+    }
+}
+
 /* op_matmul_inference with the first half of the rows (rounded down) as decode rows: the row under
  * test, last, is a prompt row among decode and prompt rows. */
 static void inference_half_decode(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
@@ -302,9 +343,9 @@ TEST(matmul_inference_rows_do_not_depend_on_the_batch) {
     unsigned char *q41 = malloc(quant_row_bytes(QUANT_Q4_1, K) * N);
     test_random_weights(&r, QUANT_Q4_1, q41, quant_row_bytes(QUANT_Q4_1, K) * N);
     uint16_t *Wb8 = malloc(sizeof(uint16_t) * N * K), *Wb41 = malloc(sizeof(uint16_t) * N * K);
-    QuantMatrix wp = {QUANT_F32, (const unsigned char *)W, N, K, bf16_here() ? Wb : NULL},
-                wq = {QUANT_Q8_0, q8, N, K, NULL}, wf = {QUANT_F32, (const unsigned char *)W, N, K, NULL},
-                wq8b = {QUANT_Q8_0, q8, N, K, NULL}, wq41b = {QUANT_Q4_1, q41, N, K, NULL};
+    QuantMatrix wp = {QUANT_F32, (const unsigned char *)W, N, K, bf16_here() ? Wb : NULL, NULL},
+                wq = {QUANT_Q8_0, q8, N, K, NULL, NULL}, wf = {QUANT_F32, (const unsigned char *)W, N, K, NULL, NULL},
+                wq8b = {QUANT_Q8_0, q8, N, K, NULL, NULL}, wq41b = {QUANT_Q4_1, q41, N, K, NULL, NULL};
     quant_rows_bf16(Wb8, &wq8b, 0, N);
     quant_rows_bf16(Wb41, &wq41b, 0, N);
     if (bf16_here()) wq8b.bf16 = Wb8, wq41b.bf16 = Wb41; /* the bf16 path's weights (else fp32: the same as wq) */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "tensor/fast_erf.h"
 #include "tensor/fast_exp.h"
 #include "tensor/ops.h"
 #include "test.h"
@@ -157,6 +158,36 @@ TEST(ops_fast_exp_within_4_ulp) {
     for (int i = 0; i < 333; i++) CHECK(o[i] == fast_expf(v[i]));
 }
 
+/* fast_normal_cdf (GELU's factor) against Phi in double (libm's erfc) over [-16, 16]: within 1.2e-7
+ * everywhere (2 ulp of values near 1; the fits' own errors, fast_erf.h, give at most about 1e-7),
+ * and in the small tail below -sqrt 2 (down to -13, where Phi leaves fp32's normal range) within
+ * 8e-7 + 1.5e-7 x^2 relatively: R's 3e-7 and fast_expf's 4 ulp (4.8e-7), plus the error of its
+ * argument -z^2 = -x^2 / 2 (up to five roundings of 2^-24 relative: the 1/sqrt 2 constant, z, z^2,
+ * and fast_expf's reduction; 5 x 2^-24 x^2 / 2 = 1.5e-7 x^2; 1e-7 x^2 is seen). Monotone, 0.5 at 0, 0 and 1 far out, the same in a vectorised
+ * loop. */
+TEST(ops_fast_normal_cdf_within_bound) {
+    double worst_abs = 0, worst_tail = 0;
+    float prev = 0;
+    int not_monotone = 0;
+    for (float x = -16.0f; x < 16.0f; x += 3.3e-5f) {
+        double ref = 0.5 * erfc(-(double)x / sqrt(2.0)), got = fast_normal_cdf(x);
+        worst_abs = fmax(worst_abs, fabs(got - ref));
+        if (x < -1.4142135f && x > -13.0f) worst_tail = fmax(worst_tail, fabs(got - ref) / ref / (8e-7 + 1.5e-7 * x * x));
+        not_monotone += got < prev;
+        prev = (float)got;
+    }
+    printf("    worst absolute error %.3g, tail %.2f of its bound\n", worst_abs, worst_tail);
+    CHECK(worst_abs <= 1.2e-7);
+    CHECK(worst_tail <= 1.0);
+    CHECK_EQ_INT(not_monotone, 0);
+    CHECK(fast_normal_cdf(0.0f) == 0.5f && fast_normal_cdf(-30.0f) == 0.0f && fast_normal_cdf(30.0f) == 1.0f);
+    float v[333], o[333];
+    for (int i = 0; i < 333; i++) v[i] = -12.0f + 0.073f * i;
+#pragma omp simd
+    for (int i = 0; i < 333; i++) o[i] = fast_normal_cdf(v[i]);
+    for (int i = 0; i < 333; i++) CHECK(o[i] == fast_normal_cdf(v[i]));
+}
+
 TEST(ops_encoder_kernels_match_ref) {
     Rng r;
     rng_seed(&r, 7);
@@ -178,11 +209,31 @@ TEST(ops_encoder_kernels_match_ref) {
     for (int len = 1; len <= T; len += 6) { /* T=1: attention returns v */
         float *q = randn(&r, (size_t)len * C, 1), *k = randn(&r, (size_t)len * C, 1), *v = randn(&r, (size_t)len * C, 1);
         float *scratch = malloc((size_t)omp_get_max_threads() * len * sizeof(float) + (size_t)len * sizeof(float));
-        op_attention_full(a, q, k, v, len, H, hd, scratch);
-        op_attention_full_ref(b, q, k, v, len, H, hd, scratch);
+        int zero = 0;
+        op_attention_full(a, q, k, v, &zero, &len, 1, H, hd, scratch);
+        op_attention_full_ref(b, q, k, v, &zero, &len, 1, H, hd, scratch);
         CHECK(max_rel_diff(a, b, (size_t)len * C) < 1e-5);
         if (len == 1) CHECK(max_rel_diff(a, v, C) < 1e-6);
         free(q), free(k), free(v), free(scratch);
     }
     free(x), free(w), free(bias), free(a), free(b);
+    /* sequences packed end to end (enough of them for the threads to share the heads): each
+     * attends to its own rows, as the twin, and each row has the bits it has alone */
+    enum { NS = 41 };
+    int start[NS], lens[NS], R = 0;
+    for (int i = 0; i < NS; i++) start[i] = R, lens[i] = 1 + (i * 7) % 15, R += lens[i];
+    float *q = randn(&r, (size_t)R * C, 1), *k = randn(&r, (size_t)R * C, 1), *v = randn(&r, (size_t)R * C, 1);
+    float *pa = malloc((size_t)R * C * sizeof(float)), *pb = malloc((size_t)R * C * sizeof(float));
+    float *scratch = malloc((size_t)omp_get_max_threads() * 16 * sizeof(float));
+    op_attention_full(pa, q, k, v, start, lens, NS, H, hd, scratch);
+    op_attention_full_ref(pb, q, k, v, start, lens, NS, H, hd, scratch);
+    CHECK(max_rel_diff(pa, pb, (size_t)R * C) < 1e-5);
+    int moved = 0, zero = 0;
+    for (int i = 0; i < NS; i += 5) {
+        size_t off = (size_t)start[i] * C;
+        op_attention_full(pb, q + off, k + off, v + off, &zero, &lens[i], 1, H, hd, scratch);
+        moved += memcmp(pb, pa + off, (size_t)lens[i] * C * sizeof(float)) != 0;
+    }
+    CHECK_EQ_INT(moved, 0);
+    free(q), free(k), free(v), free(pa), free(pb), free(scratch);
 }

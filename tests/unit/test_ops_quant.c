@@ -137,7 +137,7 @@ static void check_matvec(const TypeCase *c, int rows, int cols, Rng *r) {
         memcpy(zeroed + off + c->keep_from, data + off + c->keep_from, c->keep_to - c->keep_from);
     for (int i = 0; i < cols; i++) x[i] = rng_uniform(r) * 2 - 1;
     for (int i = 0; i < rows; i++) bias[i] = rng_uniform(r) * 2 - 1;
-    QuantMatrix m = {c->type, data, rows, cols, NULL};
+    QuantMatrix m = {c->type, data, rows, cols, NULL, NULL};
     op_matvec_quant(y, x, &m, bias);
     op_matvec_quant_ref(y_ref, x, &m, bias);
     double k = 2.0 * cols + 8, u = 1.0 / (1 << 24), gamma = k * u / (1 - k * u), worst = 0;
@@ -183,7 +183,7 @@ TEST(quant_unsupported_type_gives_nan) {
     float out[32], y[2], x[32] = {0};
     quant_dequantize(11, blk, 32, out);
     CHECK(isnan(out[0]) && isnan(out[31]));
-    QuantMatrix m = {11, blk, 2, 32, NULL};
+    QuantMatrix m = {11, blk, 2, 32, NULL, NULL};
     op_matvec_quant(y, x, &m, NULL);
     CHECK(isnan(y[0]) && isnan(y[1]));
 }
