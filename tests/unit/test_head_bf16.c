@@ -44,7 +44,7 @@ TEST(head_bf16_matches_double_reference_and_unfused_path) {
     for (int i = 0; i < VOCAB * DIM; i++) W[i] = (rng_uniform(&r) * 2 - 1) * 0.5f;
     for (int i = 0; i < N_ROWS * DIM; i++) x[i] = rng_uniform(&r) * 2 - 1;
     bf16_convert(Wb, W, (size_t)VOCAB * DIM);
-    QuantMatrix w = {QUANT_F32, (const unsigned char *)W, VOCAB, DIM, Wb};
+    QuantMatrix w = {QUANT_F32, (const unsigned char *)W, VOCAB, DIM, Wb, NULL};
     int targets[N_ROWS];
     float row_scale[N_ROWS];
     const float grad_scale = 0.01f;
