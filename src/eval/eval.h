@@ -43,12 +43,12 @@ typedef struct {
     bool *failed;
     int *prompt_tokens;
     int *completion_tokens;
-    double *latency_s;
+    double *latency_s;          /* each example's time: its retrieval (if any) and its request */
     long n_done;                /* examples attempted so far (a stopped run keeps what it has) */
     long n_failed;
     char first_failure[512];    /* the first per-example error, for the report */
     char error[512];            /* the candidate could not run at all (e.g. model missing), or "" */
-    double wall_s;              /* time for all its examples */
+    double wall_s;              /* time for all its examples, after the one-time setup (model load, pool embedding) */
 
     /* summaries (filled by eval_summarise) */
     EvalAccuracy accuracy;

@@ -180,19 +180,21 @@ int eval_run_candidate(const EvalSet *set, EvalCandidate *c, const EvalRunOption
     Err err = {0};
     EvalPromptStyle ps;
     Runner rn = {0};
-    double t0 = clock_now_s();
     if (eval_style_load(c, o, &ps, &err) || runner_open(c, o, &rn, &err)) {
         snprintf(c->error, sizeof c->error, "%s", err.msg);
         runner_close(&rn);
         eval_style_free(&ps);
         return 0;
     }
+    /* the examples' time: after the one-time setup (a local model's load, a retrieval pool's
+     * embedding); an example's latency includes its retrieval (the query's embedding and search) */
+    double t0 = clock_now_s();
     int rc = 0;
     for (long i = 0; i < set->n && !rc && !(o->stop && *o->stop); i++) {
         Err pe = {0};
+        double t = clock_now_s();
         json_t *msgs = eval_build_prompt(&ps, set->prompts[i], &pe);
         Answer a = {0};
-        double t = clock_now_s();
         if (!msgs) snprintf(a.error, sizeof a.error, "%s", pe.msg); /* retrieval failed: this example fails */
         else rc = c->base_url[0] ? remote_answer(&rn, c, msgs, &ps, o, &a) : local_answer(&rn, msgs, &ps, o, &a);
         c->latency_s[i] = clock_now_s() - t;

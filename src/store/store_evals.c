@@ -105,20 +105,27 @@ int store_eval_list(Store *s, EvalKind kind, const EvalListQuery *q, EvalObject 
     *n = 0;
     *has_more = false;
     if (bad_kind(s, kind, err)) return -1;
-    long long after_seq = q->ascending ? 0 : LLONG_MAX;
+    /* the page starts after the cursor in the list's order: items by (item_index, seq), since rows
+     * are stored as they finish, not in their order; the others by seq */
+    bool items_order = kind == EVAL_OBJ_ITEM;
+    long long after_seq = q->ascending ? 0 : LLONG_MAX, after_index = q->ascending ? LLONG_MIN : LLONG_MAX;
     if (q->after && q->after[0]) {
         SqlBuf c = {.len = 0};
-        sqlbuf_add(&c, "SELECT seq FROM ");
+        sqlbuf_add(&c, items_order ? "SELECT seq, item_index FROM " : "SELECT seq FROM ");
         sqlbuf_add(&c, TABLE[kind]);
         sqlbuf_add(&c, " WHERE id = ?1 AND project = ?2");
         if (c.overflow) return err_set(err, ERR_ARG, "list eval records: statement too long");
-        int rc = store_cursor(s, c.sql, q->after, q->project, &after_seq, NULL, err);
+        int rc = store_cursor(s, c.sql, q->after, q->project, &after_seq, items_order ? &after_index : NULL, err);
         if (rc) return rc;
     }
     SqlBuf b = {.len = 0};
     sqlbuf_add(&b, "SELECT " EVAL_COLS " FROM ");
     sqlbuf_add(&b, TABLE[kind]);
-    sqlbuf_add(&b, q->ascending ? " WHERE seq > ?1" : " WHERE seq < ?1");
+    if (items_order)
+        sqlbuf_add(&b, q->ascending ? " WHERE (item_index > ?5 OR (item_index = ?5 AND seq > ?1))"
+                                    : " WHERE (item_index < ?5 OR (item_index = ?5 AND seq < ?1))");
+    else
+        sqlbuf_add(&b, q->ascending ? " WHERE seq > ?1" : " WHERE seq < ?1");
     if (q->project) sqlbuf_add(&b, " AND project = ?2");
     if (q->parent) sqlbuf_add(&b, " AND parent = ?3");
     if (q->status) sqlbuf_add(&b, " AND status = ?4");
@@ -131,6 +138,7 @@ int store_eval_list(Store *s, EvalKind kind, const EvalListQuery *q, EvalObject 
     if (q->project) store_bind_text(st, 2, q->project);
     if (q->parent) store_bind_text(st, 3, q->parent);
     if (q->status) store_bind_text(st, 4, q->status);
+    if (items_order) db_bind_int64(st, 5, after_index);
     void *items;
     if (store_collect(s, st, read_row, sizeof **out, store_clamp_limit(q->limit), &items, n, has_more,
                       "list eval records", err))

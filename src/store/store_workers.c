@@ -19,7 +19,8 @@ static const char WORKERS_SQL[] =
     " started_at INTEGER NOT NULL,"
     " heartbeat_at INTEGER NOT NULL,"
     " stopped_at INTEGER);"
-    "CREATE INDEX IF NOT EXISTS jobs_worker ON jobs(worker);";
+    "CREATE INDEX IF NOT EXISTS jobs_worker ON jobs(worker);"
+    "CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);"; /* the claims' oldest-first scans */
 
 /* Adds the TEXT or INTEGER column to table where it is missing. */
 static int add_column(Store *s, const char *table, const char *name, const char *type, Err *err) {
@@ -133,14 +134,12 @@ int store_worker_stop(Store *s, const char *id, long long now_ms, Err *err) {
     return 0;
 }
 
-/* The candidates of a claim, best first; ?1 = the worker, ?2 = now. */
-static const char CLAIM_VALIDATE_SQL[] =
-    "SELECT id, worker, status FROM jobs WHERE status = 'validating_files' AND (lease_expires_at IS NULL OR "
-    "lease_expires_at < ?2 OR worker = ?1) ORDER BY seq LIMIT 1";
-static const char CLAIM_TRAIN_SQL[] =
-    "SELECT id, worker, status FROM jobs WHERE status = 'queued' OR (status = 'running' AND (lease_expires_at IS "
-    "NULL OR lease_expires_at < ?2 OR worker = ?1)) ORDER BY CASE WHEN status = 'running' THEN 0 ELSE 1 END, seq "
-    "LIMIT 1";
+/* The candidates of a claim, oldest first (each an index scan of jobs_status_seq): a job in
+ * progress whose lease lapsed (or is the worker's own, ?1; ?2 = now), and a queued one. */
+static const char CLAIM_LAPSED_SQL[] =
+    "SELECT id, worker, status FROM jobs WHERE status = ?3 AND (lease_expires_at IS NULL OR lease_expires_at < ?2 "
+    "OR worker = ?1) ORDER BY seq LIMIT 1";
+static const char CLAIM_QUEUED_SQL[] = "SELECT id, worker, status FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1";
 
 typedef struct {
     char id[STORE_ID_MAX];
@@ -155,20 +154,29 @@ static void read_candidate(DbStmt *st, void *rec) {
     store_col_text(st, 2, c->status, sizeof c->status);
 }
 
+/* The first row of a candidate query (lapsed: CLAIM_LAPSED_SQL for jobs in status, else
+ * CLAIM_QUEUED_SQL), rows other claims hold passed over on PostgreSQL. 0, STORE_NOT_FOUND or -1. */
+static int find_candidate(Store *s, const char *status, const char *id, long long now_ms, Candidate *c, Err *err) {
+    char sql[512];
+    snprintf(sql, sizeof sql, "%s%s", status ? CLAIM_LAPSED_SQL : CLAIM_QUEUED_SQL,
+             db_kind(s->db) == DB_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
+    DbStmt *st;
+    if (store_prepare(s, sql, &st, "find a job to claim", err)) return -1;
+    if (status) {
+        store_bind_text(st, 1, id);
+        db_bind_int64(st, 2, now_ms);
+        store_bind_text(st, 3, status);
+    }
+    return store_get_one(s, st, read_candidate, c, "find a job to claim", err);
+}
+
 int store_job_claim(Store *s, StoreClaimKind kind, const char *id, long long now_ms, long long lease_ms,
                     JobRecord *out, StoreClaim *claim, Err *err) {
-    char sql[512];
-    snprintf(sql, sizeof sql, "%s%s", kind == STORE_CLAIM_VALIDATE ? CLAIM_VALIDATE_SQL : CLAIM_TRAIN_SQL,
-             db_kind(s->db) == DB_POSTGRES ? " FOR UPDATE SKIP LOCKED" : "");
     if (db_begin(s->db)) return store_sql_error(s, "begin job claim", err);
     DbStmt *st;
     Candidate c;
-    int rc = store_prepare(s, sql, &st, "find a job to claim", err);
-    if (rc == 0) {
-        store_bind_text(st, 1, id);
-        db_bind_int64(st, 2, now_ms);
-        rc = store_get_one(s, st, read_candidate, &c, "find a job to claim", err);
-    }
+    int rc = find_candidate(s, kind == STORE_CLAIM_VALIDATE ? "validating_files" : "running", id, now_ms, &c, err);
+    if (rc == STORE_NOT_FOUND && kind == STORE_CLAIM_TRAIN) rc = find_candidate(s, NULL, id, now_ms, &c, err);
     if (rc == 0)
         rc = store_prepare(s,
                            "UPDATE jobs SET worker = ?1, lease_expires_at = ?2, status = CASE WHEN status = 'queued' "

@@ -8,6 +8,9 @@ tests/pg_cluster.sh) and one data directory, driven through the official SDK.
   holds each step once, and no step's metrics event is lost.
 - A worker started while the jobs' leases are live takes none of them; a second worker with the
   id of a live one is refused, naming it.
+- An Evals API run is carried out by one API node (their eval runners claim runs as workers claim
+  jobs): a cancel through the other node stops it, and after a `kill -9` of the node that holds it
+  the other node takes it over and completes it, each row's output item once.
 - A cancel sent to one API node stops the job on whichever worker trains it.
 Skipped (exit 0, with a message) where the PostgreSQL server binaries are absent.
 Plain script: `python3 tests/e2e/test_workers.py`.
@@ -83,7 +86,8 @@ def setup():
     c.tmp = tempfile.mkdtemp(prefix="ftune-e2e-workers-")
     c.url, c.pg_dir = pg_start()
     c.data_dir = os.path.join(c.tmp, "data")
-    c.apis = [Server(c.data_dir, extra_args=["--database", c.url, "--no-worker", "--node-id", "api-%d" % i]).start()
+    c.apis = [Server(c.data_dir, extra_args=["--database", c.url, "--no-worker", "--node-id", "api-%d" % i,
+                                             "--lease-seconds", str(LEASE_S)]).start()
               for i in (1, 2)]
     c.server = c.apis[0]  # run_tests prints its log on a failure
     c.clients = [a.client() for a in c.apis]
@@ -209,7 +213,8 @@ def test_kill9_worker_job_taken_over(c):
 
 
 def test_live_lease_kept_and_id_refused(c):
-    job_id = create_job(c, c.long_file, 50, 1, 1, "lease")  # 2,000 steps: cancelled long before its end
+    many = upload(c, "many.jsonl", [chat_example(i, long=True) for i in range(200)], node=1)
+    job_id = create_job(c, many, 50, 1, 1, "lease")  # 10,000 steps: cancelled long before its end
     ev, runner = wait_for_step(c, job_id, 2)
     # a third worker that starts now finds the running job's lease live: it takes nothing
     third = Worker(c, "worker-3").start().wait_ready()
@@ -244,13 +249,93 @@ def test_cancel_reaches_the_worker(c):
         check(w.stop() == 0, "worker %s did not stop cleanly: %s" % (w.node_id, w.log()))
 
 
+EVAL_SCHEMA = {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]}
+
+
+def long_eval_run(c, node, rows):
+    """An eval and a completions run of `rows` rows on tiny-qwen2 (long replies), created on a node."""
+    client = c.clients[node]
+    ev = client.evals.create(name="multi-node", data_source_config={"type": "custom", "item_schema": EVAL_SCHEMA},
+                             testing_criteria=[{"type": "string_check", "name": "nonempty",
+                                                "input": "{{sample.output_text}}", "reference": "", "operation": "ne"}])
+    content = [{"item": {"question": "Tell me about item %d." % i}} for i in range(rows)]
+    src = {"type": "completions", "model": BASE,
+           "input_messages": {"type": "template", "template": [{"role": "user", "content": "{{item.question}}"}]},
+           "sampling_params": {"temperature": 0, "max_completion_tokens": 48},
+           "source": {"type": "file_content", "content": content}}
+    return ev.id, client.evals.runs.create(ev.id, data_source=src).id
+
+
+def run_holder(c, run_id):
+    """The node that holds an eval run, read from the database (the API does not show it)."""
+    out = subprocess.run(["bash", "-c", '"$(bash %s bindir)/psql" "$1" -tAc "$2"' % os.path.join(ROOT, "tests",
+                                                                                                   "pg_cluster.sh"),
+                          "psql", c.url, "SELECT worker FROM eval_runs WHERE id = '%s'" % run_id],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    return out.stdout.decode().strip()
+
+
+def wait_items(c, eval_id, run_id, n, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        run = c.clients[1].evals.runs.retrieve(run_id, eval_id=eval_id)
+        if run.result_counts.total >= n:
+            return run
+        check(run.status in ("queued", "in_progress"), "run %s is %s" % (run_id, run.status))
+        time.sleep(0.2)
+    raise TestFailure("run %s did not reach %d rows" % (run_id, n))
+
+
+def test_eval_run_cancelled_through_other_node(c):
+    eval_id, run_id = long_eval_run(c, 0, 500)
+    wait_items(c, eval_id, run_id, 2)
+    holder = run_holder(c, run_id)
+    other = 1 if holder == "api-1" else 0
+    check(holder in ("api-1", "api-2"), "the run is held by %r" % holder)
+    run = c.clients[other].evals.runs.cancel(run_id, eval_id=eval_id)
+    check(run.status == "canceled", "cancel through %s answered %s" % (("api-1", "api-2")[other], run.status))
+    time.sleep(2.0)
+    before = c.clients[0].evals.runs.retrieve(run_id, eval_id=eval_id)
+    time.sleep(2.0)
+    after = c.clients[1].evals.runs.retrieve(run_id, eval_id=eval_id)
+    check(before.status == after.status == "canceled", "statuses after the cancel: %s, %s" % (before.status,
+                                                                                          after.status))
+    check(before.result_counts.total == after.result_counts.total < 500,
+          "%s went on with a run cancelled on the other node: %s then %s rows" % (holder, before.result_counts.total,
+                                                                                 after.result_counts.total))
+
+
+def test_eval_run_taken_over_after_kill9(c):
+    eval_id, run_id = long_eval_run(c, 0, 300)
+    wait_items(c, eval_id, run_id, 3)
+    holder = run_holder(c, run_id)
+    idx = {"api-1": 0, "api-2": 1}.get(holder)
+    check(idx is not None, "the run is held by %r" % holder)
+    c.apis[idx].kill_9()
+    survivor = c.clients[1 - idx]
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        run = survivor.evals.runs.retrieve(run_id, eval_id=eval_id)
+        if run.status not in ("queued", "in_progress"):
+            break
+        time.sleep(0.5)
+    check(run.status == "completed", "after %s's kill the run is %s: %s" % (holder, run.status, run.error))
+    check(run_holder(c, run_id) != holder, "the run is still %s's" % holder)
+    got = list(survivor.evals.runs.output_items.list(run_id, eval_id=eval_id, limit=100))
+    ids = sorted(it.datasource_item_id for it in got)
+    check(ids == list(range(300)) and run.result_counts.total == 300,
+          "output items %s (%d counted)" % (ids, run.result_counts.total))
+    c.apis[idx].start(port=c.apis[idx].port)  # back, for the tests after
+
+
 def main():
     if not pg_available():
         print("skipped: no PostgreSQL server binaries (initdb, pg_ctl): scripts/setup.sh installs the postgresql "
               "package")
         sys.exit(0)
     run_tests([test_jobs_spread_over_workers, test_kill9_worker_job_taken_over, test_live_lease_kept_and_id_refused,
-               test_cancel_reaches_the_worker], setup, teardown)
+               test_cancel_reaches_the_worker, test_eval_run_cancelled_through_other_node,
+               test_eval_run_taken_over_after_kill9], setup, teardown)
 
 
 if __name__ == "__main__":

@@ -136,3 +136,44 @@ TEST(store_evals_roundtrip_list_and_delete) {
     store_close(s);
     nftw(dir, rm_tree_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/* Items are stored as their rows finish (out of index order) and listed by index: a page that
+ * starts after an item continues in index order, whatever order they were stored in. */
+TEST(store_evals_items_page_in_index_order) {
+    char dir[] = "/tmp/ftune_test_evals_XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    Store *s;
+    Err err = {0};
+    REQUIRE(store_open(dir, test_database(dir), &s, &err) == 0);
+    EvalObject r = obj("evalrun_p", "p1", "eval_p", "in_progress", -1, "{}");
+    CHECK(store_eval_put(s, EVAL_OBJ_RUN, &r, &err) == 0);
+    enum { N = 12 };
+    const long long stored[N] = {3, 0, 7, 1, 11, 2, 9, 4, 10, 5, 8, 6}; /* the order rows finished in */
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "item_%lld", stored[i]);
+        EvalObject it = obj(id, "p1", "evalrun_p", "pass", stored[i], "{}");
+        CHECK(store_eval_put(s, EVAL_OBJ_ITEM, &it, &err) == 0);
+    }
+    for (int asc = 0; asc < 2; asc++) {
+        char after[STORE_ID_MAX] = "";
+        long long seen[N];
+        int n_seen = 0;
+        for (int page = 0; page < N; page++) {
+            EvalListQuery q = {.project = "p1", .parent = "evalrun_p", .after = after[0] ? after : NULL, .limit = 5,
+                               .ascending = asc};
+            EvalObject *list;
+            int n;
+            bool more;
+            REQUIRE(store_eval_list(s, EVAL_OBJ_ITEM, &q, &list, &n, &more, &err) == 0);
+            for (int i = 0; i < n && n_seen < N; i++) seen[n_seen++] = list[i].item_index;
+            if (n) snprintf(after, sizeof after, "%s", list[n - 1].id);
+            store_eval_list_free(list, n);
+            if (!more) break;
+        }
+        CHECK_EQ_INT(n_seen, N);
+        for (int i = 0; i < n_seen; i++) CHECK_EQ_INT(seen[i], asc ? i : N - 1 - i);
+    }
+    store_close(s);
+    nftw(dir, rm_tree_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
