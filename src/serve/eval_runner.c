@@ -635,7 +635,9 @@ int eval_runner_start(Server *srv, EvalRunner **out, Err *err) {
     r->srv = srv;
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
-    snprintf(r->node, sizeof r->node, "%s", srv->cfg.node_id && srv->cfg.node_id[0] ? srv->cfg.node_id : host);
+    if (snprintf(r->node, sizeof r->node, "%s", srv->cfg.node_id && srv->cfg.node_id[0] ? srv->cfg.node_id : host) >=
+        (int)sizeof r->node)
+        r->node[sizeof r->node - 1] = 0; /* a host name past STORE_WORKER_MAX: its start (--node-id is checked) */
     r->lease_ms = 1000LL * (srv->cfg.lease_s > 0 ? srv->cfg.lease_s : JOBS_LEASE_DEFAULT_S);
     if (store_open(srv->data_dir, srv->cfg.database, &r->store, err)) {
         free(r);
