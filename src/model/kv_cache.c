@@ -66,7 +66,11 @@ static void slot_release(KvCache *c, int s) {
 void kv_cache_free(KvCache *c) {
     if (!c) return;
     for (int s = 0; c->k && c->v && c->room && s < c->n_slots; s++) slot_release(c, s);
-    for (size_t floats = 0; c->n_spares;) munmap(spare_take(c, c->n_spares - 1, &floats), floats * sizeof(float));
+    while (c->n_spares) { /* the spare first, then its size: one statement would leave their order unspecified */
+        size_t floats;
+        float *p = spare_take(c, c->n_spares - 1, &floats);
+        munmap(p, floats * sizeof(float));
+    }
     free(c->k);
     free(c->v);
     free(c->room);

@@ -2,7 +2,8 @@
  * freed and allocated again gets the same memory back, still holding the old sequence's keys and
  * values, and a new sequence run in it gives the same logits, to the bit, as in a cache that never
  * held anything; the spares stay within their bounds of count and bytes and are not counted as
- * held memory. On stories260K. */
+ * held memory; freeing the cache gives every mapping back. On stories260K. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,4 +79,36 @@ TEST(kv_cache_reuses_released_slots_without_reading_them) {
     kv_cache_free(fresh);
     kv_cache_free(kv);
     model_free(m);
+}
+
+/* The process's memory mappings (lines of /proc/self/maps). */
+static int count_mappings(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return -1;
+    int n = 0, ch;
+    while ((ch = fgetc(f)) != EOF) n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+/* kv_cache_free gives every mapping back, spares of several sizes included, and no other: the
+ * process's mappings are what they were before the cache (a spare unmapped with another spare's
+ * length would leave one behind, or take a neighbour's pages with it). */
+TEST(kv_cache_free_unmaps_exactly_its_spares) {
+    Model *m = test_load_stories260k();
+    if (!m) return;
+    Err err = {0};
+    int before = count_mappings();
+    REQUIRE(before > 0);
+    KvCache *kv;
+    REQUIRE(kv_cache_new(m, 8, 4096, &kv, &err) == 0);
+    const int sizes[] = {64, 200, 900, 3000, 64, 1500};
+    for (int i = 0; i < 6; i++) {
+        int s = kv_slot_alloc(kv);
+        REQUIRE(s >= 0 && kv_slot_reserve(kv, s, sizes[i], &err) == 0);
+    }
+    for (int s = 0; s < 6; s++) kv_slot_free(kv, s); /* each slot's grown allocations: spares */
+    CHECK(kv->n_spares >= 4);
+    kv_cache_free(kv);
+    CHECK_EQ_INT(count_mappings(), before);
 }
