@@ -85,6 +85,7 @@ echo "|---|---:|"
 for s in "${STAGES[@]}"; do
     printf '| %s | %.0f |\n' "${s%%|*}" "${s##*|}"
 done
-jq -r '.candidates[] | "|   eval: \(.name) | \(.wall_s | round) |"' "$OUT/report.json"
+python3 -c 'import json, sys
+for c in json.load(open(sys.argv[1]))["candidates"]: print("|   eval: %s | %d |" % (c["name"], round(c["wall_s"])))' "$OUT/report.json"
 echo
 echo "reports: $OUT/report.json $OUT/report.html"
