@@ -1,4 +1,4 @@
-/* clock.c: the monotonic clock (see clock.h). */
+/* clock.c: the monotonic clock and the time of day (see clock.h). */
 #include "clock.h"
 
 #include <time.h>
@@ -7,6 +7,12 @@ double clock_now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+long long clock_wall_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 void clock_sleep_s(double s) {

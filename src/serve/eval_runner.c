@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/fileio.h"
 #include "../data/utf8_check.h"
 #include "../eval/eval_template.h"
@@ -47,12 +47,6 @@ struct EvalRunner {
     long long lease_ms;
 };
 
-/* The time of day in ms (leases are compared across machines). */
-static long long now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* What a run has produced so far. */
 typedef struct {
@@ -153,7 +147,7 @@ static int save_run(Run *run, const char *status, json_t *error, Err *err) {
     json_object_set_new(o, "error", error ? error : json_null());
     char *body = json_dumps(o, JSON_COMPACT);
     if (!body) return err_set(err, ERR_NOMEM, "out of memory");
-    run->saved_at = now_ms();
+    run->saved_at = clock_wall_ms();
     int rc = store_eval_run_save(run->r->store, json_string_value(json_object_get(o, "id")), run->r->node,
                                  run->saved_at + run->r->lease_ms, status, body, err);
     free(body);
@@ -462,12 +456,12 @@ static int run_completions(Run *run, Err *err) {
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += 1;
             pthread_cond_timedwait(&r->cond, &r->mu, &until);
-            if (now_ms() - run->saved_at < r->lease_ms / 3) continue;
+            if (clock_wall_ms() - run->saved_at < r->lease_ms / 3) continue;
             bool going = !r->cancel_current && !r->stop;
             pthread_mutex_unlock(&r->mu); /* slow rows: the lease is renewed meanwhile */
             if (!rc && going) rc = save_run(run, "in_progress", NULL, err);
             pthread_mutex_lock(&r->mu);
-            run->saved_at = now_ms(); /* a failed write is not retried every second */
+            run->saved_at = clock_wall_ms(); /* a failed write is not retried every second */
         }
         pthread_mutex_unlock(&r->mu);
         busy--;
@@ -592,7 +586,7 @@ static bool pick(EvalRunner *r, EvalObject *out) {
     bool found = false;
     pthread_mutex_lock(&r->mu);
     Err err = {0};
-    if (!r->stop && store_eval_run_claim(r->store, r->node, now_ms(), r->lease_ms, out, &err) == 0) {
+    if (!r->stop && store_eval_run_claim(r->store, r->node, clock_wall_ms(), r->lease_ms, out, &err) == 0) {
         found = true;
         snprintf(r->current, sizeof r->current, "%s", out->id);
         snprintf(r->current_eval, sizeof r->current_eval, "%s", out->parent);
@@ -633,11 +627,7 @@ int eval_runner_start(Server *srv, EvalRunner **out, Err *err) {
     EvalRunner *r = calloc(1, sizeof *r);
     if (!r) return err_set(err, ERR_NOMEM, "out of memory");
     r->srv = srv;
-    char host[256] = "localhost";
-    gethostname(host, sizeof host - 1);
-    if (snprintf(r->node, sizeof r->node, "%s", srv->cfg.node_id && srv->cfg.node_id[0] ? srv->cfg.node_id : host) >=
-        (int)sizeof r->node)
-        r->node[sizeof r->node - 1] = 0; /* a host name past STORE_WORKER_MAX: its start (--node-id is checked) */
+    snprintf(r->node, sizeof r->node, "%s", srv->node_id);
     r->lease_ms = 1000LL * (srv->cfg.lease_s > 0 ? srv->cfg.lease_s : JOBS_LEASE_DEFAULT_S);
     if (store_open(srv->data_dir, srv->cfg.database, &r->store, err)) {
         free(r);

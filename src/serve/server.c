@@ -360,10 +360,9 @@ int server_run(const ServerConfig *cfg, Err *err) {
         err_set(err, ERR_NOMEM, "out of memory");
         goto done;
     }
-    char host[256] = "localhost", own_dir[2300];
-    gethostname(host, sizeof host - 1);
-    const char *node_id = cfg->node_id && cfg->node_id[0] ? cfg->node_id : host;
-    if (make_dir(srv->data_dir, err) || node_dir(cfg, srv->data_dir, node_id, own_dir, sizeof own_dir, err) ||
+    char own_dir[2300];
+    jobs_node_id(cfg->node_id, srv->node_id, sizeof srv->node_id);
+    if (make_dir(srv->data_dir, err) || node_dir(cfg, srv->data_dir, srv->node_id, own_dir, sizeof own_dir, err) ||
         spool_in(srv, own_dir, err) || lock_data_dir(own_dir, &lock_fd, err) ||
         store_check_presence(srv->data_dir, cfg->database, err) || store_open(srv->data_dir, cfg->database, &main_store, err) ||
         store_check_integrity(main_store, err) || store_vs_fail_in_progress(main_store, err) ||
@@ -387,7 +386,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
     }
     fprintf(stderr, "ftune serve: precision: %s\n", srv->precision);
     JobsConfig jc = {srv->data_dir, cfg->database, srv->cfg.model_dirs, srv->cfg.n_model_dirs, srv->cache, srv->inference,
-                     srv->embedder, cfg->threads, srv->precision, node_id, cfg->lease_s};
+                     srv->embedder, cfg->threads, srv->precision, srv->node_id, cfg->lease_s};
     if ((!cfg->no_worker && jobs_start(&jc, &srv->jobs, err)) || eval_runner_start(srv, &srv->evals, err)) goto done;
     if (srv->jobs) fprintf(stderr, "ftune serve: trains jobs as worker %s\n", jobs_worker_id(srv->jobs));
     else fprintf(stderr, "ftune serve: --no-worker: jobs are validated and trained by `ftune worker` processes\n");

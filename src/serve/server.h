@@ -62,6 +62,7 @@ struct Server {
     StoreThread *responses_writer;   /* stores finished responses, then sends them (routes_responses.c) */
     struct EvalRunner *evals;        /* carries out eval runs (eval_runner.h) */
     char precision[FT_PRECISION_WHY_MAX]; /* the models' precision and why, for the log and job events */
+    char node_id[STORE_WORKER_MAX];  /* cfg.node_id, or the host's name (jobs_node_id) */
 };
 
 /* Runs the server until SIGINT/SIGTERM; prints "listening on ..." once ready. Returns 0 on a

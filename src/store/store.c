@@ -333,17 +333,19 @@ int store_exec(Store *s, const char *sql, const char *what, Err *err) {
     return 0;
 }
 
-/* Adds the TEXT columns cols[0..n) to jobs where missing (each is added once, whatever the version
- * said). */
+int store_add_column(Store *s, const char *table, const char *name, const char *type, const char *what, Err *err) {
+    bool has = false;
+    if (db_has_column(s->db, table, name, &has)) return store_sql_error(s, "read columns", err);
+    if (has) return 0;
+    char sql[256]; /* table, name and type are the callers' constants */
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, name, type);
+    return store_exec(s, sql, what, err);
+}
+
+/* Adds the TEXT columns cols[0..n) to jobs where missing. */
 static int add_job_columns(Store *s, const char *const *cols, size_t n, const char *what, Err *err) {
-    for (size_t i = 0; i < n; i++) {
-        bool has = false;
-        if (db_has_column(s->db, "jobs", cols[i], &has)) return store_sql_error(s, "read job columns", err);
-        if (has) continue;
-        char sql[128]; /* the column names are the constants above */
-        snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s TEXT", cols[i]);
-        if (store_exec(s, sql, what, err)) return -1;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (store_add_column(s, "jobs", cols[i], "TEXT", what, err)) return -1;
     return 0;
 }
 

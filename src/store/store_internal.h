@@ -28,6 +28,9 @@ struct Store {
 void store_fault_install(void);
 /* Fills err with "<db_path>: <what>: <database message>" (ERR_IO); returns -1. */
 int store_sql_error(Store *s, const char *what, Err *err);
+/* Adds column name of type (constants, e.g. "TEXT") to table where it is missing, so that a
+ * migration step can run whatever the recorded version said; on failure fills err naming what. */
+int store_add_column(Store *s, const char *table, const char *name, const char *type, const char *what, Err *err);
 /* Runs constant SQL (one or more statements, no parameters); on failure fills err naming what. */
 int store_exec(Store *s, const char *sql, const char *what, Err *err);
 /* Creates the projects and api_keys tables, the default project, and the project column of files

@@ -52,14 +52,9 @@ int store_vectors_schema(Store *s, Err *err) {
 }
 
 int store_vectors_batches_schema(Store *s, Err *err) {
-    static const char *const COLUMNS[][2] = {{"vector_stores", "expires_days"}, {"vector_store_files", "batch_id"}};
-    static const char *const ADD[] = {"ALTER TABLE vector_stores ADD COLUMN expires_days INTEGER",
-                                      "ALTER TABLE vector_store_files ADD COLUMN batch_id TEXT"};
-    for (int i = 0; i < 2; i++) { /* each added once, whatever the version said */
-        bool has = false;
-        if (db_has_column(s->db, COLUMNS[i][0], COLUMNS[i][1], &has)) return store_sql_error(s, "read columns", err);
-        if (!has && store_exec(s, ADD[i], "add vector store expiry and file batches", err)) return -1;
-    }
+    if (store_add_column(s, "vector_stores", "expires_days", "INTEGER", "add vector store expiry", err) ||
+        store_add_column(s, "vector_store_files", "batch_id", "TEXT", "add vector store file batches", err))
+        return -1;
     return store_exec(s,
                       "CREATE INDEX IF NOT EXISTS vector_store_files_batch ON vector_store_files(batch_id, seq);"
                       "CREATE TABLE IF NOT EXISTS vector_store_file_batches ("

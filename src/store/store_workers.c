@@ -22,16 +22,6 @@ static const char WORKERS_SQL[] =
     "CREATE INDEX IF NOT EXISTS jobs_worker ON jobs(worker);"
     "CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);"; /* the claims' oldest-first scans */
 
-/* Adds the TEXT or INTEGER column to table where it is missing. */
-static int add_column(Store *s, const char *table, const char *name, const char *type, Err *err) {
-    bool has = false;
-    if (db_has_column(s->db, table, name, &has)) return store_sql_error(s, "read columns", err);
-    if (has) return 0;
-    char sql[160]; /* the names are the constants below */
-    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, name, type);
-    return store_exec(s, sql, "add a lease column", err);
-}
-
 int store_workers_schema(Store *s, Err *err) {
     static const struct {
         const char *table, *name, *type;
@@ -39,7 +29,7 @@ int store_workers_schema(Store *s, Err *err) {
                 {"jobs", "lease_expires_at", "INTEGER"}, {"eval_runs", "worker", "TEXT"},
                 {"eval_runs", "lease_expires_at", "INTEGER"}};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
-        if (add_column(s, cols[i].table, cols[i].name, cols[i].type, err)) return -1;
+        if (store_add_column(s, cols[i].table, cols[i].name, cols[i].type, "add a lease column", err)) return -1;
     return store_exec(s, WORKERS_SQL, "create the workers table", err);
 }
 

@@ -47,12 +47,6 @@ struct JobWorker {
 
 static long long now_s(void) { return (long long)time(NULL); }
 
-/* The time of day in milliseconds: leases are compared across machines. */
-static long long now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* Whether jobs_stop was called (the threads poll it; the trainer also stops at the next step). */
 static bool stopping(const JobWorker *w) { return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) != 0; }
@@ -235,7 +229,7 @@ static void *validator_main(void *arg) {
     if (!s) return NULL;
     JobRecord *job = &w->validator_job;
     while (!stopping(w)) {
-        int rc = registered(w) ? store_job_claim(s, STORE_CLAIM_VALIDATE, w->id, now_ms(), w->lease_ms, job, NULL, &err)
+        int rc = registered(w) ? store_job_claim(s, STORE_CLAIM_VALIDATE, w->id, clock_wall_ms(), w->lease_ms, job, NULL, &err)
                                : STORE_NOT_FOUND;
         if (rc == 0 && validate_job(w, s, job) == 0) continue;
         if (rc < 0) log_err("validator", &err);
@@ -786,7 +780,7 @@ static void *trainer_main(void *arg) {
         if (!room && !said_no_room) log_err("not taking jobs until there is room for the reserve", &err);
         said_no_room = !room;
         int rc = registered(w) && room
-                     ? store_job_claim(s, STORE_CLAIM_TRAIN, w->id, now_ms(), w->lease_ms, job, &claim, &err)
+                     ? store_job_claim(s, STORE_CLAIM_TRAIN, w->id, clock_wall_ms(), w->lease_ms, job, &claim, &err)
                      : STORE_NOT_FOUND;
         if (rc == 0) {
             pending = train_job(w, s, job, &claim) != 0;
@@ -804,7 +798,7 @@ static bool beat_stopping(const JobWorker *w) { return __atomic_load_n(&w->stop_
 /* Registers the worker (store_worker_register): 0 when done, STORE_CONFLICT while a live worker
  * holds the id, -1 when it could not be written (a full disk). */
 static int register_worker(JobWorker *w, Store *s, Err *err) {
-    int rc = store_worker_register(s, w->id, w->host, (long)getpid(), now_ms(), w->lease_ms, err);
+    int rc = store_worker_register(s, w->id, w->host, (long)getpid(), clock_wall_ms(), w->lease_ms, err);
     if (rc == 0) __atomic_store_n(&w->registered, 1, __ATOMIC_RELEASE);
     return rc;
 }
@@ -818,36 +812,35 @@ static void *beat_main(void *arg) {
     Store *s = w->beat_store;
     Err err = {0};
     if (store_jobs_listen(s, &err)) log_err("cannot listen for new jobs (polling instead)", &err);
-    long long every = w->lease_ms / 3, next = now_ms() + every;
+    long long every = w->lease_ms / 3, next = clock_wall_ms() + every;
     while (!beat_stopping(w)) {
-        long long left = next - now_ms();
+        long long left = next - clock_wall_ms();
         int rc = store_jobs_wait(s, left <= 0 ? 0 : left < JOBS_BEAT_SLICE_MS ? (int)left : JOBS_BEAT_SLICE_MS, &err);
         if (rc > 0) jobs_notify(w);
         if (rc < 0) { /* the database is unreachable: the leases run out unless it comes back */
             log_err("heartbeat", &err);
             clock_sleep_s(JOBS_BEAT_SLICE_MS / 1000.0);
         }
-        if (now_ms() < next) continue;
+        if (clock_wall_ms() < next) continue;
         if (!registered(w)) {
             if (register_worker(w, s, &err) == 0) jobs_notify(w);
             else log_err("cannot register the worker (trying again)", &err);
-        } else if (store_worker_heartbeat(s, w->id, now_ms(), w->lease_ms, NULL, &err)) {
+        } else if (store_worker_heartbeat(s, w->id, clock_wall_ms(), w->lease_ms, NULL, &err)) {
             log_err("heartbeat", &err);
         }
-        next = now_ms() + every;
+        next = clock_wall_ms() + every;
     }
-    if (registered(w) && store_worker_stop(s, w->id, now_ms(), &err)) log_err("cannot end the worker's leases", &err);
+    if (registered(w) && store_worker_stop(s, w->id, clock_wall_ms(), &err)) log_err("cannot end the worker's leases", &err);
     store_close(s);
     return NULL;
 }
 
-/* The worker's id: cfg.node_id, or this host's name. */
-static void worker_id(JobWorker *w) {
-    if (gethostname(w->host, sizeof w->host) != 0) snprintf(w->host, sizeof w->host, "localhost");
-    w->host[sizeof w->host - 1] = 0;
-    if (snprintf(w->id, sizeof w->id, "%s", w->cfg.node_id && w->cfg.node_id[0] ? w->cfg.node_id : w->host) >=
-        (int)sizeof w->id)
-        w->id[sizeof w->id - 1] = 0; /* a host name past STORE_WORKER_MAX: its start (--node-id is checked) */
+void jobs_node_id(const char *given, char *out, size_t size) {
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = 0;
+    if (snprintf(out, size, "%s", given && given[0] ? given : host) >= (int)size && size)
+        out[size - 1] = 0; /* a host name past size: its start */
 }
 
 int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
@@ -858,7 +851,8 @@ int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err) {
     w->cfg.data_dir = w->data_dir;
     snprintf(w->database, sizeof w->database, "%s", cfg->database ? cfg->database : "");
     w->cfg.database = w->database;
-    worker_id(w);
+    jobs_node_id(cfg->node_id, w->id, sizeof w->id);
+    jobs_node_id(NULL, w->host, sizeof w->host);
     w->cfg.node_id = w->id;
     w->lease_ms = 1000LL * (cfg->lease_s > 0 ? cfg->lease_s : JOBS_LEASE_DEFAULT_S);
     char jobs_dir[2100];

@@ -48,6 +48,9 @@ typedef struct JobWorker JobWorker;
 int jobs_start(const JobsConfig *cfg, JobWorker **out, Err *err);
 /* The worker's id (its --node-id, or the host's name). */
 const char *jobs_worker_id(const JobWorker *w);
+/* A node's id into out (size bytes): given when non-empty, else this host's name (cut to size;
+ * --node-id itself is checked by cli_node.h). */
+void jobs_node_id(const char *given, char *out, size_t size);
 /* Wakes the threads (a job was created, resumed or cancelled). Thread-safe. */
 void jobs_notify(JobWorker *w);
 /* Stops the threads; a training job stops at its next step with a checkpoint and stays
