@@ -2,7 +2,9 @@
  * model: n = 1, 2, 4, 8, 16, 32 decode rows at once, what one step of the scheduler pays for n
  * generating sequences without attention or sampling; with "prompt", n = 16 .. 512 prompt rows. Prints per n the milliseconds of one pass over the model
  * and rows/s, as CPU time on 1 thread (robust to a busy machine) and as wall time on the given
- * threads. Usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps] [decode|prompt] */
+ * threads. "tiles" lays the matrices out in the AMX kernel's tiles first (model_lay_out_tiles, as
+ * the server does). Usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps] [decode|prompt]
+ * [tiles] */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +50,7 @@ static double pass_s(const Mats *s, float *x, float *y, int n, int reps, double 
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps]\n");
+        fprintf(stderr, "usage: bench_decode_rows MODEL [fp32|bf16|auto] [threads] [reps] [decode|prompt] [tiles]\n");
         return 2;
     }
     Err err = {0};
@@ -56,7 +58,8 @@ int main(int argc, char **argv) {
     Precision prec = PRECISION_FP32;
     char why[PRECISION_WHY_MAX] = "";
     if ((argc > 2 && precision_parse(argv[2], &prec, &err)) || model_load(argv[1], &m, &err) ||
-        model_set_precision(m, prec, why, &err)) {
+        model_set_precision(m, prec, why, &err) ||
+        (argc > 6 && strcmp(argv[6], "tiles") == 0 && model_lay_out_tiles(m, &err))) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -73,8 +76,8 @@ int main(int argc, char **argv) {
     int maxn = prompt ? 512 : 32;
     float *x = malloc((size_t)maxn * kmax * sizeof(float)), *y = malloc((size_t)maxn * nmax * sizeof(float));
     for (size_t i = 0; i < (size_t)maxn * kmax; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-    printf("# %s rows, %s, precision %s, %d matrices; cpu: 1 thread CPU time, wall: %d threads\n",
-           prompt ? "prompt" : "decode", argv[1], why, s.n, threads);
+    printf("# %s rows, %s, precision %s%s, %d matrices; cpu: 1 thread CPU time, wall: %d threads\n",
+           prompt ? "prompt" : "decode", argv[1], why, m->tiles ? ", weights in AMX tiles" : "", s.n, threads);
     printf("| rows | cpu ms/pass | cpu rows/s | wall ms/pass | wall rows/s |\n|---:|---:|---:|---:|---:|\n");
     int decode_ns[] = {1, 2, 4, 8, 16, 32}, prompt_ns[] = {16, 64, 128, 256, 512};
     for (size_t k = 0; k < (prompt ? 5 : 6); k++) {

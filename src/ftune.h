@@ -185,6 +185,11 @@ int ft_precision_resolve(FtPrecision p, FtPrecision *got, char *why, FtError *er
  * Not thread-safe: call before the model is shared. FT_ERR_UNSUPPORTED when bf16 is asked for on a
  * CPU or build without it (saying which), FT_ERR_NOMEM. */
 int ft_model_set_precision(FtModel *m, FtPrecision p, char *why, FtError *err);
+/* For a model that will run many rows a step (a server, an evaluation): at bf16 on a CPU with AMX
+ * tiles, lays every multiplied weight out once in the tile kernel's order (2 bytes a parameter
+ * more), so that its products stop doing it on every call; the outputs stay the same bits.
+ * Elsewhere nothing. Not thread-safe, as ft_model_set_precision. FT_ERR_NOMEM. */
+int ft_model_lay_out_tiles(FtModel *m, FtError *err);
 /* Sets e's precision (an encoder loads at fp32), as ft_model_set_precision does for a model: bf16
  * keeps a bf16 copy of each layer matrix (about half the fp32 weights' size without the
  * embeddings) and runs those products in bf16; embeddings, LayerNorms, attention, GELU and pooling

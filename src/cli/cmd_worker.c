@@ -77,7 +77,7 @@ int cmd_worker(int argc, char **argv) {
     }
     /* the database is there (not a data directory whose ftune.db is missing) and readable */
     if (store_check_presence(data_dir, database, &err) || store_open(data_dir, database, &check, &err) ||
-        store_check_integrity(check, &err) || model_cache_new(&cache, got, &err)) {
+        store_check_integrity(check, &err) || model_cache_new(&cache, got, false, &err)) {
         fprintf(stderr, "ftune worker: %s\n", err.msg);
         goto done;
     }

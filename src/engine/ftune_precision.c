@@ -1,6 +1,6 @@
-/* ftune_precision.c: ft_precision_parse, ft_precision_resolve, ft_model_set_precision and
- * ft_encoder_set_precision, the public face of tensor/precision.h, model_set_precision and
- * encoder_set_precision (bf16 weight copies). */
+/* ftune_precision.c: ft_precision_parse, ft_precision_resolve, ft_model_set_precision,
+ * ft_model_lay_out_tiles and ft_encoder_set_precision, the public face of tensor/precision.h,
+ * model_set_precision, model_lay_out_tiles and encoder_set_precision (bf16 weight copies). */
 #include "../tensor/precision.h"
 #include "ftune_internal.h"
 
@@ -40,6 +40,13 @@ int ft_model_set_precision(FtModel *m, FtPrecision p, char *why, FtError *err) {
     Err e = {0};
     if (model_set_precision(m->model, (Precision)p, why, &e)) return ft_err_from(err, &e);
     m->info.precision = precision_name(m->model->precision);
+    return 0;
+}
+
+int ft_model_lay_out_tiles(FtModel *m, FtError *err) {
+    if (!m) return ft_err_set(err, FT_ERR_ARG, "ft_model_lay_out_tiles: NULL model");
+    Err e = {0};
+    if (model_lay_out_tiles(m->model, &e)) return ft_err_from(err, &e);
     return 0;
 }
 

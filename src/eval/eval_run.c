@@ -147,7 +147,8 @@ static int runner_open(EvalCandidate *c, const EvalRunOptions *o, Runner *rn, Er
     if (c->base_url[0]) return eval_http_open(&rn->http, c->api_key, err);
     FtError fe = {0};
     if (ft_model_load(c->model, &rn->model, &fe) ||
-        ft_model_set_precision(rn->model, (FtPrecision)o->precision, c->precision, &fe))
+        ft_model_set_precision(rn->model, (FtPrecision)o->precision, c->precision, &fe) ||
+        ft_model_lay_out_tiles(rn->model, &fe))
         return err_set(err, fe.code, "%s", fe.msg);
     FtModelInfo info;
     ft_model_info(rn->model, &info);

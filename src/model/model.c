@@ -16,6 +16,7 @@ void model_free(Model *m) {
     if (!m) return;
     free(m->vectors);
     free(m->bf16);
+    free(m->tiles);
     free(m->layers);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);

@@ -73,6 +73,7 @@ typedef struct Model {
     void *source;         /* the open GGUF file that matrices point into, or NULL */
     Precision precision;  /* of the base-weight products: fp32 (as loaded) or bf16 (model_set_precision) */
     uint16_t *bf16;       /* one allocation holding the matrices' bf16 copies, or NULL */
+    uint16_t *tiles;      /* one allocation holding the matrices' AMX tile layouts, or NULL */
     TextModel *text;      /* tokenizer, chat template, context length (owned) */
     Tokenizer *tok;       /* == text->tok */
     ChatTemplate *tmpl;   /* == text->tmpl */
@@ -94,6 +95,13 @@ const char *model_arch_name(ModelArch a);
  * PRECISION_WHY_MAX bytes) receives the reason for the choice. Call before the model is shared:
  * it changes the matrices. ERR_UNSUPPORTED when bf16 is asked for and unavailable, ERR_NOMEM. */
 int model_set_precision(Model *m, Precision want, char *why, Err *err);
+
+/* For a model that serves many rows a step (a server's scheduler, an evaluation): on the bf16 path
+ * where the CPU has AMX tiles, lays out every multiplied matrix once in the AMX kernel's tiles
+ * (w->amx_tiles, 2 bytes a parameter more), which its wide products then read instead of laying
+ * out the weights on every call; the same sums, so no output changes. Elsewhere, or already done,
+ * nothing. model_set_precision drops the layouts with the copies. ERR_NOMEM. */
+int model_lay_out_tiles(Model *m, Err *err);
 
 /* Where weight w of layer (-1 for a global weight) lives in m: a vector's fp32 data (NULL for a
  * matrix), a matrix's typed view (NULL for a vector). */

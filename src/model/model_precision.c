@@ -1,11 +1,12 @@
 /* model_precision.c: model_set_precision, the bf16 copies of a model's matrices: every matrix of the
  * architecture's table (arch.h), dequantized row by row and rounded to bf16 into one allocation;
  * matrices stored in BF16 point at their own bytes; a tied output head shares the embeddings'
- * copy. */
+ * copy. model_lay_out_tiles adds the AMX kernel's tile layout of every multiplied matrix. */
 #include <stdlib.h>
 
 #include "../tensor/matmul.h"
 #include "../tensor/matmul_bf16.h"
+#include "../tensor/matvec_amx.h"
 #include "../tensor/quant_bf16.h"
 #include "model.h"
 
@@ -29,7 +30,7 @@ static int visit_matrix(void *ctx, const ArchWeight *w, int layer) {
     QuantMatrix *q = (QuantMatrix *)model_matrix(p->m, w, layer);
     if (!q) return 0;
     if (p->kind == PASS_DROP) {
-        q->bf16 = NULL;
+        q->bf16 = q->amx_tiles = NULL;
     } else if (q->type == QUANT_BF16) {
         if (p->kind == PASS_COPY) q->bf16 = (const uint16_t *)q->data;
     } else {
@@ -46,9 +47,10 @@ static int visit_matrix(void *ctx, const ArchWeight *w, int layer) {
 static void drop_copies(Model *m) {
     CopyPass drop = {m, PASS_DROP, 0};
     arch_visit_weights(arch_describe(m->cfg.arch), &m->cfg, visit_matrix, &drop);
-    m->output.bf16 = NULL;
+    m->output.bf16 = m->output.amx_tiles = NULL;
     free(m->bf16);
-    m->bf16 = NULL;
+    free(m->tiles);
+    m->bf16 = m->tiles = NULL;
 }
 
 int model_set_precision(Model *m, Precision want, char *why, Err *err) {
@@ -72,5 +74,37 @@ int model_set_precision(Model *m, Precision want, char *why, Err *err) {
     }
     if (m->cfg.tied_embeddings) m->output.bf16 = m->tok_embd.bf16;
     m->precision = PRECISION_BF16;
+    return 0;
+}
+
+typedef struct {
+    Model *m;
+    size_t n_elems; /* tile values counted, or laid out */
+    bool lay_out;
+} TilePass;
+
+/* The products' matrices: not the embeddings (a row lookup; a tied head is m->output, laid out by
+ * the caller, as an untied one is). */
+static int visit_tiles(void *ctx, const ArchWeight *w, int layer) {
+    TilePass *p = ctx;
+    QuantMatrix *q = (QuantMatrix *)model_matrix(p->m, w, layer);
+    if (!q || w->role == W_TOK_EMBD || w->role == W_OUTPUT) return 0;
+    if (p->lay_out) amx_pack_tiles(p->m->tiles + p->n_elems, q), q->amx_tiles = p->m->tiles + p->n_elems;
+    p->n_elems += amx_tiles_elems(q->rows, q->cols);
+    return 0;
+}
+
+int model_lay_out_tiles(Model *m, Err *err) {
+    if (m->tiles || m->precision != PRECISION_BF16 || !amx_matvec_available()) return 0;
+    const ArchDesc *a = arch_describe(m->cfg.arch);
+    TilePass pass = {m, 0, false};
+    arch_visit_weights(a, &m->cfg, visit_tiles, &pass);
+    size_t head = amx_tiles_elems(m->output.rows, m->output.cols), bytes = (pass.n_elems + head) * sizeof(uint16_t);
+    if (!(m->tiles = aligned_alloc(64, (bytes + 63) / 64 * 64)))
+        return err_set(err, ERR_NOMEM, "%s: out of memory for the weights' tile layout (%zu MiB)", m->path, bytes >> 20);
+    pass = (TilePass){m, 0, true};
+    arch_visit_weights(a, &m->cfg, visit_tiles, &pass);
+    amx_pack_tiles(m->tiles + pass.n_elems, &m->output);
+    m->output.amx_tiles = m->tiles + pass.n_elems;
     return 0;
 }

@@ -376,7 +376,7 @@ int server_run(const ServerConfig *cfg, Err *err) {
     InferenceConfig ic = {cfg->parallel, cfg->kv_cache_mib > 0 ? (size_t)cfg->kv_cache_mib << 20 : 0, cfg->threads};
     if (store_thread_start(srv->data_dir, cfg->database, &srv->responses_writer, err) ||
         resolve_precision(cfg->precision, &precision, srv->precision, err) ||
-        model_cache_new(&srv->cache, precision, err) || inference_start(srv->cache, &ic, &srv->inference, err) ||
+        model_cache_new(&srv->cache, precision, true, err) || inference_start(srv->cache, &ic, &srv->inference, err) ||
         embedder_start(cfg->threads, precision, srv->data_dir, cfg->database, &srv->embedder, err))
         goto done;
     srv->vs_cache = vs_cache_new();

@@ -22,12 +22,14 @@ struct ModelCache {
     Slot slots[MODEL_CACHE_SLOTS];
     unsigned long clock;
     FtPrecision precision; /* set on every model after loading */
+    bool serving;          /* every model laid out in tiles after loading */
 };
 
-int model_cache_new(ModelCache **out, FtPrecision precision, Err *err) {
+int model_cache_new(ModelCache **out, FtPrecision precision, bool serving, Err *err) {
     ModelCache *c = calloc(1, sizeof *c);
     if (!c) return err_set(err, ERR_NOMEM, "out of memory");
     c->precision = precision;
+    c->serving = serving;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->loaded, NULL);
     *out = c;
@@ -93,7 +95,8 @@ int model_cache_get(ModelCache *c, const char *path, const FtModel **out, Err *e
         FtError fe = {0};
         int rc = -1;
         if (!s->path) err_set(err, ERR_NOMEM, "out of memory");
-        else if (ft_model_load(path, &m, &fe) || ft_model_set_precision(m, c->precision, NULL, &fe))
+        else if (ft_model_load(path, &m, &fe) || ft_model_set_precision(m, c->precision, NULL, &fe) ||
+                 (c->serving && ft_model_lay_out_tiles(m, &fe)))
             err_set(err, fe.code, "%s", fe.msg); /* the same codes */
         else rc = 0;
         if (rc && m) ft_model_free(m), m = NULL;

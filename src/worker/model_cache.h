@@ -14,8 +14,10 @@
 
 typedef struct ModelCache ModelCache;
 
-/* Every model the cache loads is set to precision (resolved: fp32 or bf16, see ftune.h). */
-int model_cache_new(ModelCache **out, FtPrecision precision, Err *err);
+/* Every model the cache loads is set to precision (resolved: fp32 or bf16, see ftune.h); with
+ * serving, also laid out for many rows a step (ft_model_lay_out_tiles: a server's, not a training
+ * worker's). */
+int model_cache_new(ModelCache **out, FtPrecision precision, bool serving, Err *err);
 void model_cache_free(ModelCache *c); /* every reference must have been put back; NULL is a no-op */
 
 /* The model at path (a GGUF file or a Hugging Face directory), loaded on first use: the code and

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/half.h"
+#include "model/infer.h"
 #include "model/model.h"
 #include "tensor/matmul.h"
 #include "tensor/matmul_bf16.h"
@@ -395,6 +396,47 @@ TEST(model_bf16_copies_are_rounded_weights) {
     free(row);
     REQUIRE(model_set_precision(m, PRECISION_FP32, NULL, &e) == 0);
     CHECK(!m->layers[0].wq.bf16 && !m->output.bf16 && !m->bf16);
+    model_free(m);
+}
+
+/* The logits of a prompt (wide products) and of decode steps (few rows) over infer_forward, with
+ * every matrix laid out in tiles (model_lay_out_tiles, as a server does) and without: the same
+ * bits; fp32 drops the layouts with the copies. */
+static int run_logits(const Model *m, float *prompt_logits, float *step_logits, Err *err) {
+    enum { PROMPT = 40 };
+    InferState *s;
+    if (infer_new(m, 64, 2, &s, err)) return -1;
+    int32_t tokens[PROMPT];
+    for (int i = 0; i < PROMPT; i++) tokens[i] = (i * 37 + 5) % m->cfg.vocab;
+    int rc = infer_forward(s, tokens, PROMPT, prompt_logits, err);
+    for (int i = 0; !rc && i < 3; i++) {
+        rc = infer_step(s, tokens[i], err);
+        memcpy(step_logits + (size_t)i * m->cfg.vocab, s->logits, (size_t)m->cfg.vocab * sizeof(float));
+    }
+    infer_free(s);
+    return rc;
+}
+
+TEST(model_tiles_give_the_same_logits) {
+    if (!bf16_here()) return;
+    if (!amx_matvec_available()) {
+        test_skip("no AMX tiles granted here: model_lay_out_tiles does nothing");
+        return;
+    }
+    Model *m = test_load_stories260k();
+    if (!m) return;
+    Err e = {0};
+    REQUIRE(model_set_precision(m, PRECISION_BF16, NULL, &e) == 0);
+    size_t V = (size_t)m->cfg.vocab;
+    float *a = malloc(43 * V * sizeof(float)), *b = malloc(43 * V * sizeof(float));
+    REQUIRE(run_logits(m, a, a + 40 * V, &e) == 0);
+    REQUIRE(model_lay_out_tiles(m, &e) == 0);
+    CHECK(m->tiles && m->layers[0].wq.amx_tiles && m->layers[m->cfg.n_layer - 1].w_down.amx_tiles && m->output.amx_tiles);
+    REQUIRE(run_logits(m, b, b + 40 * V, &e) == 0);
+    CHECK(memcmp(a, b, 43 * V * sizeof(float)) == 0);
+    REQUIRE(model_set_precision(m, PRECISION_FP32, NULL, &e) == 0);
+    CHECK(!m->tiles && !m->layers[0].wq.amx_tiles && !m->output.amx_tiles);
+    free(a), free(b);
     model_free(m);
 }
 
