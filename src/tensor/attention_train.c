@@ -14,6 +14,7 @@
 
 #define ATT_R 6      /* rows (or keys) of one register tile */
 #define ATT_DMAX 256 /* the largest head size of the kernels (their transposed block lives on the stack) */
+#define ATT_TB 32    /* rows of one block of the P^T A products */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

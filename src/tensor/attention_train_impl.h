@@ -106,18 +106,18 @@ ATT_TARGET static void ATT_FN(att_rows_mat)(float *O, size_t ldo, const float *P
     }
 }
 
-/* Rows [skip, ATT_R) of d (ldd), nv vectors wide, = sum over the G heads g and rows t in
- * [t_from, T) of p_g[t][i] a_g[t]: p (column j0 of P_g's row 0, rows T apart, heads p_head apart),
- * a (a_head apart, rows lda apart). */
+/* Rows [skip, ATT_R) of d (ldd), nv vectors wide, += sum over the G heads g and rows t in
+ * [t_from, t_end) of p_g[t][i] a_g[t]: p (column j0 of P_g's row 0, rows T apart, heads p_head
+ * apart), a (a_head apart, rows lda apart). */
 ATT_INLINE void ATT_FN(att_cols_rows_tile)(float *d, size_t ldd, const float *p, size_t p_head, const float *a,
-                                           size_t lda, size_t a_head, int G, int t_from, int T, int skip,
+                                           size_t lda, size_t a_head, int G, int t_from, int t_end, int T, int skip,
                                            const int nv) {
     ATT_VEC acc[ATT_R][ATT_NV];
     for (int i = 0; i < ATT_R; i++)
-        for (int v = 0; v < nv; v++) acc[i][v] = ATT_ZERO;
+        for (int v = 0; v < nv; v++) acc[i][v] = ATT_LOAD(d + (size_t)i * ldd + v * ATT_VW);
     for (int g = 0; g < G; g++) {
         const float *pg = p + (size_t)g * p_head, *ag = a + (size_t)g * a_head;
-        for (int t = t_from; t < T; t++) {
+        for (int t = t_from; t < t_end; t++) {
             const float *pr = pg + (size_t)t * T, *ar = ag + (size_t)t * lda;
             ATT_VEC av[ATT_NV];
             for (int v = 0; v < nv; v++) av[v] = ATT_LOAD(ar + v * ATT_VW);
@@ -132,19 +132,26 @@ ATT_INLINE void ATT_FN(att_cols_rows_tile)(float *d, size_t ldd, const float *p,
 }
 
 /* D[j] = sum_g sum_{t >= j} P_g[t][j] A_g[t] (overwrite): P_g = P + g p_head (T, T) with zeros
- * past t in each row, A_g = A + g a_head (rows lda apart), D rows ldd apart, hd wide. */
+ * past t in each row, A_g = A + g a_head (rows lda apart), D rows ldd apart, hd wide. The rows t
+ * run in blocks of ATT_TB, each block over every key tile it reaches, so that the block's rows of
+ * A and cache lines of P stay in the L1 cache from one key tile to the next. */
 ATT_TARGET static void ATT_FN(att_cols_rows)(float *D, size_t ldd, const float *P, size_t p_head, const float *A,
                                              size_t lda, size_t a_head, int G, int T, int hd) {
-    for (int j0 = 0, prev_end = 0; j0 < T; j0 += ATT_R) {
-        int s0 = j0 + ATT_R <= T ? j0 : T - ATT_R, skip = prev_end - s0 > 0 ? prev_end - s0 : 0;
-        int dc = 0;
-        for (; dc + ATT_NV * ATT_VW <= hd; dc += ATT_NV * ATT_VW)
-            ATT_FN(att_cols_rows_tile)(D + (size_t)s0 * ldd + dc, ldd, P + s0, p_head, A + dc, lda, a_head, G, s0, T,
-                                       skip, ATT_NV);
-        for (; dc < hd; dc += ATT_VW)
-            ATT_FN(att_cols_rows_tile)(D + (size_t)s0 * ldd + dc, ldd, P + s0, p_head, A + dc, lda, a_head, G, s0, T,
-                                       skip, 1);
-        prev_end = s0 + ATT_R;
+    for (int j = 0; j < T; j++) memset(D + (size_t)j * ldd, 0, (size_t)hd * sizeof(float));
+    for (int tb = 0; tb < T; tb += ATT_TB) {
+        int te = tb + ATT_TB < T ? tb + ATT_TB : T;
+        for (int j0 = 0, prev_end = 0; j0 < te; j0 += ATT_R) {
+            /* the last tile ends at key T - 1; of the keys it shares with the tile before, it stores none */
+            int s0 = j0 + ATT_R <= T ? j0 : T - ATT_R, skip = prev_end - s0 > 0 ? prev_end - s0 : 0;
+            int t_from = s0 > tb ? s0 : tb, dc = 0;
+            for (; dc + ATT_NV * ATT_VW <= hd; dc += ATT_NV * ATT_VW)
+                ATT_FN(att_cols_rows_tile)(D + (size_t)s0 * ldd + dc, ldd, P + s0, p_head, A + dc, lda, a_head, G,
+                                           t_from, te, T, skip, ATT_NV);
+            for (; dc < hd; dc += ATT_VW)
+                ATT_FN(att_cols_rows_tile)(D + (size_t)s0 * ldd + dc, ldd, P + s0, p_head, A + dc, lda, a_head, G,
+                                           t_from, te, T, skip, 1);
+            prev_end = s0 + ATT_R;
+        }
     }
 }
 
