@@ -17,28 +17,27 @@
 #define ATT_INLINE static inline __attribute__((always_inline)) ATT_TARGET
 
 /* Rows [skip, ATT_R) of c (ldc) = a's ATT_R rows (lda) times the transposed block bt (hd, ATT_CB),
- * the first jn columns of each. */
+ * the first jn columns of each; nv (1 or 2) vectors of it (1: rows that end within the first). */
 ATT_INLINE void ATT_FN(att_dots_tile)(float *c, size_t ldc, const float *a, size_t lda, const float *bt, int hd,
-                                      int skip, int jn) {
+                                      int skip, int jn, const int nv) {
     ATT_VEC acc[ATT_R][2];
-    for (int r = 0; r < ATT_R; r++) acc[r][0] = acc[r][1] = ATT_ZERO;
+    for (int r = 0; r < ATT_R; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = ATT_ZERO;
     for (int d = 0; d < hd; d++) {
-        ATT_VEC b0 = ATT_LOAD(bt + d * ATT_CB), b1 = ATT_LOAD(bt + d * ATT_CB + ATT_VW);
+        ATT_VEC b[2];
+        for (int v = 0; v < nv; v++) b[v] = ATT_LOAD(bt + d * ATT_CB + v * ATT_VW);
         for (int r = 0; r < ATT_R; r++) {
             ATT_VEC x = ATT_SET1(a[(size_t)r * lda + d]);
-            acc[r][0] = ATT_FMA(x, b0, acc[r][0]);
-            acc[r][1] = ATT_FMA(x, b1, acc[r][1]);
+            for (int v = 0; v < nv; v++) acc[r][v] = ATT_FMA(x, b[v], acc[r][v]);
         }
     }
     for (int r = skip; r < ATT_R; r++) {
         float *cr = c + (size_t)r * ldc;
-        if (jn == ATT_CB) {
-            ATT_STORE(cr, acc[r][0]);
-            ATT_STORE(cr + ATT_VW, acc[r][1]);
+        if (jn >= nv * ATT_VW) {
+            for (int v = 0; v < nv; v++) ATT_STORE(cr + v * ATT_VW, acc[r][v]);
         } else {
             float tmp[ATT_CB];
-            ATT_STORE(tmp, acc[r][0]);
-            ATT_STORE(tmp + ATT_VW, acc[r][1]);
+            for (int v = 0; v < nv; v++) ATT_STORE(tmp + v * ATT_VW, acc[r][v]);
             memcpy(cr, tmp, (size_t)jn * sizeof(float));
         }
     }
@@ -46,7 +45,7 @@ ATT_INLINE void ATT_FN(att_dots_tile)(float *c, size_t ldc, const float *a, size
 
 /* C_g[t][j] = scale * A_g[t] . B[j] for the G heads g that share B (C_g = C + g c_head, (T, T);
  * A_g = A + g a_head, rows lda apart; B rows ldb apart), for every j <= t and the rest of t's
- * column block (those are left for the caller to overwrite). */
+ * vector in its column block (those are left for the caller to overwrite). */
 ATT_TARGET static void ATT_FN(att_dots)(float *C, size_t c_head, const float *A, size_t lda, size_t a_head, int G,
                                         const float *B, size_t ldb, int T, int hd, float scale) {
     float bt[ATT_DMAX * ATT_CB] __attribute__((aligned(64))); /* B's block transposed, times scale */
@@ -62,8 +61,13 @@ ATT_TARGET static void ATT_FN(att_dots)(float *C, size_t c_head, const float *A,
             const float *ag = A + (size_t)g * a_head;
             for (int t0 = j0, prev_end = j0; t0 < T; t0 += ATT_R) {
                 int s0 = t0 + ATT_R <= T ? t0 : T - ATT_R; /* the last tile ends at T - 1 */
-                ATT_FN(att_dots_tile)(cg + (size_t)s0 * T + j0, (size_t)T, ag + (size_t)s0 * lda, lda, bt, hd,
-                                      prev_end - s0 > 0 ? prev_end - s0 : 0, jn);
+                int skip = prev_end - s0 > 0 ? prev_end - s0 : 0;
+                const float *as = ag + (size_t)s0 * lda;
+                float *cs = cg + (size_t)s0 * T + j0;
+                if (s0 + ATT_R <= j0 + ATT_VW) /* rows t < j0 + ATT_VW: the second vector is past t */
+                    ATT_FN(att_dots_tile)(cs, (size_t)T, as, lda, bt, hd, skip, jn, 1);
+                else
+                    ATT_FN(att_dots_tile)(cs, (size_t)T, as, lda, bt, hd, skip, jn, 2);
                 prev_end = s0 + ATT_R;
             }
         }
