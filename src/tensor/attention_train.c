@@ -20,24 +20,12 @@
 #include <immintrin.h>
 #define ATT_KERNELS 1
 
-/* fast_expf.h's exp, 16 lanes (the same reduction and polynomial, with FMA): 0 below -87.3. */
 #define ATT512 __attribute__((target("avx512f")))
-ATT512 static inline __m512 att_exp_avx512(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-87.3f);
-    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), _mm512_set1_ps(88.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    __m512 y = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    y = _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+/* 2^n for integral n (in range), and y where x >= lo, else 0: att_exp's two instruction-set steps. */
+ATT512 static inline __m512 att_pow2i_avx512(__m512 n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+}
+ATT512 static inline __m512 att_zero_below_avx512(__m512 x, __m512 lo, __m512 y) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), y);
 }
 /* The n (< 16: the rest `fill`) floats at p; stores of the first n lanes. */
@@ -53,7 +41,7 @@ ATT512 static inline float att_hmax_avx512(__m512 x) { return _mm512_reduce_max_
 ATT512 static inline float att_hsum_avx512(__m512 x) { return _mm512_reduce_add_ps(x); }
 
 #define ATT_SUFFIX _avx512
-#define ATT_TARGET __attribute__((target("avx512f")))
+#define ATT_TARGET ATT512
 #define ATT_VEC __m512
 #define ATT_VW 16
 #define ATT_NV 4
@@ -66,6 +54,8 @@ ATT512 static inline float att_hsum_avx512(__m512 x) { return _mm512_reduce_add_
 #define ATT_SUB _mm512_sub_ps
 #define ATT_MUL _mm512_mul_ps
 #define ATT_MAX _mm512_max_ps
+#define ATT_MIN _mm512_min_ps
+#define ATT_ROUND(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #include "attention_train_impl.h"
 #undef ATT_SUFFIX
 #undef ATT_TARGET
@@ -81,24 +71,14 @@ ATT512 static inline float att_hsum_avx512(__m512 x) { return _mm512_reduce_add_
 #undef ATT_SUB
 #undef ATT_MUL
 #undef ATT_MAX
+#undef ATT_MIN
+#undef ATT_ROUND
 
 #define ATT256 __attribute__((target("avx2,fma")))
-ATT256 static inline __m256 att_exp_avx2(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.3f);
-    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
-    r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    __m256 y = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+ATT256 static inline __m256 att_pow2i_avx2(__m256 n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
+ATT256 static inline __m256 att_zero_below_avx2(__m256 x, __m256 lo, __m256 y) {
     return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), y);
 }
 ATT256 static inline __m256i att_tail_mask_avx2(int n) {
@@ -125,7 +105,7 @@ ATT256 static inline float att_hsum_avx2(__m256 x) {
 }
 
 #define ATT_SUFFIX _avx2
-#define ATT_TARGET __attribute__((target("avx2,fma")))
+#define ATT_TARGET ATT256
 #define ATT_VEC __m256
 #define ATT_VW 8
 #define ATT_NV 2 /* 6 x 2 accumulators of 16 registers */
@@ -138,6 +118,8 @@ ATT256 static inline float att_hsum_avx2(__m256 x) {
 #define ATT_SUB _mm256_sub_ps
 #define ATT_MUL _mm256_mul_ps
 #define ATT_MAX _mm256_max_ps
+#define ATT_MIN _mm256_min_ps
+#define ATT_ROUND(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #include "attention_train_impl.h"
 #endif
 
@@ -167,22 +149,20 @@ const char *attention_train_path_name(AttentionPath path) {
 
 size_t attention_train_scratch(int T, int n_head, int n_kv) { return (size_t)(n_head / n_kv) * T * T; }
 
-/* Rows of P_g (G heads, (T, T) each) turned into softmax(row[0..t]) with zeros past t. */
-static void softmax_rows(float *P, int G, int T) {
-    for (int g = 0; g < G; g++)
-        for (int t = 0; t < T; t++) {
-            float *row = P + ((size_t)g * T + t) * T;
-            op_softmax(row, t + 1);
-            memset(row + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
-        }
+/* The rows of P (T, T) turned into softmax(row[0..t]) with zeros past t. */
+static void softmax_rows(float *P, int T) {
+    for (int t = 0; t < T; t++) {
+        float *row = P + (size_t)t * T;
+        op_softmax(row, t + 1);
+        memset(row + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+    }
 }
 
-/* dP rows (G heads) turned into dS = P (dP - sum_j P dP) scale over [0, t], zeros past t. */
-static void softmax_backward_rows(float *dP, const float *P, int G, int T, float scale) {
-    for (size_t r = 0; r < (size_t)G * T; r++) {
-        int t = (int)(r % T);
-        const float *pr = P + r * T;
-        float *dr = dP + r * T, dot = 0;
+/* The rows of dP (T, T) turned into dS = P (dP - sum_j P dP) scale over [0, t], zeros past t. */
+static void softmax_backward_rows(float *dP, const float *P, int T, float scale) {
+    for (int t = 0; t < T; t++) {
+        const float *pr = P + (size_t)t * T;
+        float *dr = dP + (size_t)t * T, dot = 0;
 #pragma omp simd reduction(+ : dot)
         for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
 #pragma omp simd
@@ -200,7 +180,7 @@ static void forward_portable(float *out, float *probs, const float *q, const flo
         float *P = probs + (size_t)h * T * T; // (T, T)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q + (size_t)h * hd, qs,
                     k + (size_t)kh * hd, kvs, 0.0f, P, T);
-        softmax_rows(P, 1, T);
+        softmax_rows(P, T);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, v + (size_t)kh * hd, kvs, 0.0f,
                     out + (size_t)h * hd, qs);
     }
@@ -222,7 +202,7 @@ static void backward_portable(float *dq, float *dk, float *dv, const float *dout
                     kvs);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, qs, v + (size_t)kh * hd, kvs, 0.0f, dP,
                     T);
-        softmax_backward_rows(dP, P, 1, T, scale);
+        softmax_backward_rows(dP, P, T, scale);
         /* S = q k^T: dq = dS k; dk += dS^T q */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dP, T, k + (size_t)kh * hd, kvs, 0.0f,
                     dq + (size_t)h * hd, qs);

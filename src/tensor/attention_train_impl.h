@@ -2,8 +2,8 @@
  * written once over a vector type and included by attention_train.c once per instruction set, with
  * ATT_SUFFIX (the functions' name suffix), ATT_TARGET (their target attribute), ATT_VEC (the
  * vector type), ATT_VW (floats in one), ATT_NV (vectors a row chunk of the row-times-matrix
- * products keeps in registers), ATT_LOAD/STORE/FMA/SET1/ZERO/ADD/SUB/MUL/MAX and the functions
- * att_exp/load_tail/store_tail/hmax/hsum + ATT_SUFFIX defined. The softmax rows and their
+ * products keeps in registers), ATT_LOAD/STORE/FMA/SET1/ZERO/ADD/SUB/MUL/MAX/MIN/ROUND and the
+ * functions att_pow2i/zero_below/load_tail/store_tail/hmax/hsum + ATT_SUFFIX defined. The softmax rows and their
  * backward run here too, vectorised. Only products below
  * the causal diagonal are computed, up to the end of the diagonal's tile (ATT_R rows, or a column
  * block of 2 vectors). Sequences have at least ATT_R rows (a short last tile is moved back to end
@@ -157,6 +157,24 @@ ATT_TARGET static void ATT_FN(att_cols_rows)(float *D, size_t ldd, const float *
             prev_end = s0 + ATT_R;
         }
     }
+}
+
+/* fast_exp.h's fast_expf, a vector at a time: the same reduction and polynomial (with FMA), 0
+ * below -87.3. */
+ATT_INLINE ATT_VEC ATT_FN(att_exp)(ATT_VEC x) {
+    const ATT_VEC lo = ATT_SET1(-87.3f);
+    ATT_VEC xc = ATT_MIN(ATT_MAX(x, lo), ATT_SET1(88.0f));
+    ATT_VEC n = ATT_ROUND(ATT_MUL(xc, ATT_SET1(1.44269504088896341f)));
+    ATT_VEC r = ATT_FMA(n, ATT_SET1(-0.693359375f), xc);
+    r = ATT_FMA(n, ATT_SET1(2.12194440e-4f), r);
+    ATT_VEC p = ATT_SET1(1.9875691500e-4f);
+    p = ATT_FMA(p, r, ATT_SET1(1.3981999507e-3f));
+    p = ATT_FMA(p, r, ATT_SET1(8.3334519073e-3f));
+    p = ATT_FMA(p, r, ATT_SET1(4.1665795894e-2f));
+    p = ATT_FMA(p, r, ATT_SET1(1.6666665459e-1f));
+    p = ATT_FMA(p, r, ATT_SET1(5.0000001201e-1f));
+    ATT_VEC y = ATT_FMA(ATT_MUL(p, r), r, ATT_ADD(r, ATT_SET1(1.0f)));
+    return ATT_FN(att_zero_below)(x, lo, ATT_MUL(y, ATT_FN(att_pow2i)(n)));
 }
 
 /* Rows of P_g (G heads, (T, T)): softmax over [0, t], zeros past t. */
