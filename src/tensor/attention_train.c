@@ -9,6 +9,9 @@
 #include <math.h>
 #include <string.h>
 
+#include <omp.h>
+#include <stdbool.h>
+
 #include "core/cpu_features.h"
 #include "ops.h"
 
@@ -214,51 +217,91 @@ static void backward_portable(float *dq, float *dk, float *dv, const float *dout
 #ifdef ATT_KERNELS
 /* The kernels of one instruction set, by name. */
 typedef struct {
-    void (*softmax_rows)(float *, int, int);
-    void (*softmax_backward_rows)(float *, const float *, int, int, float);
-    void (*dots)(float *, size_t, const float *, size_t, size_t, int, const float *, size_t, int, int, float);
-    void (*rows_mat)(float *, size_t, const float *, const float *, size_t, int, int);
-    void (*cols_rows)(float *, size_t, const float *, size_t, const float *, size_t, size_t, int, int, int);
+    void (*softmax_rows)(float *, int, int, int, int);
+    void (*softmax_backward_rows)(float *, const float *, int, int, float, int, int);
+    void (*dots)(float *, size_t, const float *, size_t, size_t, int, const float *, size_t, int, int, float, int, int);
+    void (*rows_mat)(float *, size_t, const float *, const float *, size_t, int, int, int, int);
+    void (*cols_rows)(float *, size_t, const float *, size_t, const float *, size_t, size_t, int, int, int, int, int);
 } AttKernels;
 
 static AttKernels kernels(AttentionPath path) {
-    if (path == ATTENTION_AVX512) return (AttKernels){att_softmax_rows_avx512, att_softmax_backward_rows_avx512, att_dots_avx512,
+    if (path == ATTENTION_AVX512)
+        return (AttKernels){att_softmax_rows_avx512, att_softmax_backward_rows_avx512, att_dots_avx512,
                             att_rows_mat_avx512, att_cols_rows_avx512};
     return (AttKernels){att_softmax_rows_avx2, att_softmax_backward_rows_avx2, att_dots_avx2, att_rows_mat_avx2,
                         att_cols_rows_avx2};
 }
 
+/* Threads for one sequence: inside a parallel region (train_step runs one sequence a thread) one;
+ * outside, up to all of them, each with at least ATT_SPLIT rows. */
+#define ATT_SPLIT 32
+static int seq_threads(int T) {
+    int n = omp_in_parallel() ? 1 : omp_get_max_threads(), most = T / ATT_SPLIT;
+    return n < most ? n : most > 1 ? most : 1;
+}
+
+/* Part i of n of [0, T) with about equal causal work: rows (work of row t ~ t + 1: the bounds are
+ * T sqrt(i/n)) or keys (work of key j ~ T - j: T (1 - sqrt(1 - i/n))), on multiples of ATT_R, each
+ * part at least ATT_R long (T >= n ATT_R). */
+static void part(int T, int n, int i, bool keys, int *a, int *b) {
+    int bound[2];
+    for (int e = 0; e < 2; e++) {
+        int k = i + e;
+        double f = keys ? 1 - sqrt(1 - (double)k / n) : sqrt((double)k / n);
+        int x = k == n ? T : (int)(f * T) / ATT_R * ATT_R;
+        if (x < k * ATT_R) x = k * ATT_R;
+        if (k < n && x > T - (n - k) * ATT_R) x = T - (n - k) * ATT_R;
+        bound[e] = x;
+    }
+    *a = bound[0], *b = bound[1];
+}
+
 static void forward_kernels(AttKernels K, float *out, float *probs, const float *q, const float *k, const float *v,
                             int T, int n_head, int n_kv, int hd) {
-    int G = n_head / n_kv;
+    int G = n_head / n_kv, n = seq_threads(T);
     size_t qs = (size_t)n_head * hd, kvs = (size_t)n_kv * hd, TT = (size_t)T * T;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int kh = 0; kh < n_kv; kh++) {
-        float *P = probs + (size_t)kh * G * TT; // (G, T, T): the group's heads
-        K.dots(P, TT, q + (size_t)kh * G * hd, qs, (size_t)hd, G, k + (size_t)kh * hd, kvs, T, hd, scale);
-        K.softmax_rows(P, G, T);
-        for (int g = 0; g < G; g++)
-            K.rows_mat(out + (size_t)(kh * G + g) * hd, qs, P + g * TT, v + (size_t)kh * hd, kvs, T, hd);
+    /* a thread's rows depend on nothing but the same rows: no barrier */
+#pragma omp parallel num_threads(n) if (n > 1)
+    {
+        int ta, tb;
+        part(T, omp_get_num_threads(), omp_get_thread_num(), false, &ta, &tb);
+        for (int kh = 0; kh < n_kv; kh++) {
+            float *P = probs + (size_t)kh * G * TT; // (G, T, T): the group's heads
+            K.dots(P, TT, q + (size_t)kh * G * hd, qs, (size_t)hd, G, k + (size_t)kh * hd, kvs, T, hd, scale, ta, tb);
+            K.softmax_rows(P, G, T, ta, tb);
+            for (int g = 0; g < G; g++)
+                K.rows_mat(out + (size_t)(kh * G + g) * hd, qs, P + g * TT, v + (size_t)kh * hd, kvs, T, hd, ta, tb);
+        }
     }
 }
 
 static void backward_kernels(AttKernels K, float *dq, float *dk, float *dv, const float *dout, const float *probs,
                              const float *q, const float *k, const float *v, int T, int n_head, int n_kv, int hd,
                              float *scratch) {
-    int G = n_head / n_kv;
+    int G = n_head / n_kv, n = seq_threads(T);
     size_t qs = (size_t)n_head * hd, kvs = (size_t)n_kv * hd, TT = (size_t)T * T;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int kh = 0; kh < n_kv; kh++) {
-        const float *P = probs + (size_t)kh * G * TT, *dO = dout + (size_t)kh * G * hd, *qg = q + (size_t)kh * G * hd;
-        float *dS = scratch; // (G, T, T)
-        /* out = P V: dP = dO V^T, dV = sum_g P_g^T dO_g */
-        K.dots(dS, TT, dO, qs, (size_t)hd, G, v + (size_t)kh * hd, kvs, T, hd, 1.0f);
-        K.cols_rows(dv + (size_t)kh * hd, kvs, P, TT, dO, qs, (size_t)hd, G, T, hd);
-        K.softmax_backward_rows(dS, P, G, T, scale);
-        /* S = scale q k^T: dq = dS k, dk = sum_g dS_g^T q_g */
-        for (int g = 0; g < G; g++)
-            K.rows_mat(dq + (size_t)(kh * G + g) * hd, qs, dS + g * TT, k + (size_t)kh * hd, kvs, T, hd);
-        K.cols_rows(dk + (size_t)kh * hd, kvs, dS, TT, qg, qs, (size_t)hd, G, T, hd);
+#pragma omp parallel num_threads(n) if (n > 1)
+    {
+        int m = omp_get_num_threads(), ta, tb, ka, kb;
+        part(T, m, omp_get_thread_num(), false, &ta, &tb);
+        part(T, m, omp_get_thread_num(), true, &ka, &kb);
+        for (int kh = 0; kh < n_kv; kh++) {
+            const float *P = probs + (size_t)kh * G * TT, *dO = dout + (size_t)kh * G * hd,
+                        *qg = q + (size_t)kh * G * hd;
+            float *dS = scratch; // (G, T, T)
+            /* out = P V: dP = dO V^T (rows), dV = sum_g P_g^T dO_g (keys) */
+            K.dots(dS, TT, dO, qs, (size_t)hd, G, v + (size_t)kh * hd, kvs, T, hd, 1.0f, ta, tb);
+            K.cols_rows(dv + (size_t)kh * hd, kvs, P, TT, dO, qs, (size_t)hd, G, T, hd, ka, kb);
+            K.softmax_backward_rows(dS, P, G, T, scale, ta, tb);
+            /* S = scale q k^T: dq = dS k (rows); dk = sum_g dS_g^T q_g (keys: every row of dS first) */
+            for (int g = 0; g < G; g++)
+                K.rows_mat(dq + (size_t)(kh * G + g) * hd, qs, dS + g * TT, k + (size_t)kh * hd, kvs, T, hd, ta, tb);
+#pragma omp barrier
+            K.cols_rows(dk + (size_t)kh * hd, kvs, dS, TT, qg, qs, (size_t)hd, G, T, hd, ka, kb);
+#pragma omp barrier
+        }
     }
 }
 #endif

@@ -6,9 +6,10 @@
  * functions att_pow2i/zero_below/load_tail/store_tail/hmax/hsum + ATT_SUFFIX defined. The softmax rows and their
  * backward run here too, vectorised. Only products below
  * the causal diagonal are computed, up to the end of the diagonal's tile (ATT_R rows, or a column
- * block of 2 vectors). Sequences have at least ATT_R rows (a short last tile is moved back to end
- * at row T - 1, and stores only the rows the tile before it did not), hd is a multiple of ATT_VW
- * and at most ATT_DMAX: attention_train.c checks both. */
+ * block of 2 vectors). Each function covers a range of rows [ta, tb) (or keys), so that threads
+ * can share a sequence; a range has at least ATT_R rows (its short last tile is moved back to end
+ * at tb - 1, and stores only the rows the tile before it did not), hd is a multiple of ATT_VW and
+ * at most ATT_DMAX: attention_train.c sees to all three. */
 
 #define ATT_CAT2(a, b) a##b
 #define ATT_CAT(a, b) ATT_CAT2(a, b)
@@ -44,12 +45,12 @@ ATT_INLINE void ATT_FN(att_dots_tile)(float *c, size_t ldc, const float *a, size
 }
 
 /* C_g[t][j] = scale * A_g[t] . B[j] for the G heads g that share B (C_g = C + g c_head, (T, T);
- * A_g = A + g a_head, rows lda apart; B rows ldb apart), for every j <= t and the rest of t's
- * vector in its column block (those are left for the caller to overwrite). */
+ * A_g = A + g a_head, rows lda apart; B rows ldb apart), for the rows t in [ta, tb), every j <= t
+ * and the rest of t's vector in its column block (left for the caller to overwrite). */
 ATT_TARGET static void ATT_FN(att_dots)(float *C, size_t c_head, const float *A, size_t lda, size_t a_head, int G,
-                                        const float *B, size_t ldb, int T, int hd, float scale) {
+                                        const float *B, size_t ldb, int T, int hd, float scale, int ta, int tb) {
     float bt[ATT_DMAX * ATT_CB] __attribute__((aligned(64))); /* B's block transposed, times scale */
-    for (int j0 = 0; j0 < T; j0 += ATT_CB) {
+    for (int j0 = 0; j0 < tb; j0 += ATT_CB) {
         int jn = T - j0 < ATT_CB ? T - j0 : ATT_CB;
         for (int c = 0; c < ATT_CB; c++) {
             const float *br = B + (size_t)(j0 + (c < jn ? c : 0)) * ldb;
@@ -59,8 +60,9 @@ ATT_TARGET static void ATT_FN(att_dots)(float *C, size_t c_head, const float *A,
         for (int g = 0; g < G; g++) {
             float *cg = C + (size_t)g * c_head;
             const float *ag = A + (size_t)g * a_head;
-            for (int t0 = j0, prev_end = j0; t0 < T; t0 += ATT_R) {
-                int s0 = t0 + ATT_R <= T ? t0 : T - ATT_R; /* the last tile ends at T - 1 */
+            int first = j0 > ta ? j0 : ta;
+            for (int t0 = first, prev_end = first; t0 < tb; t0 += ATT_R) {
+                int s0 = t0 + ATT_R <= tb ? t0 : tb - ATT_R; /* the last tile ends at tb - 1 */
                 int skip = prev_end - s0 > 0 ? prev_end - s0 : 0;
                 const float *as = ag + (size_t)s0 * lda;
                 float *cs = cg + (size_t)s0 * T + j0;
@@ -93,12 +95,12 @@ ATT_INLINE void ATT_FN(att_rows_mat_tile)(float *o, size_t ldo, const float *p, 
         for (int v = 0; v < nv; v++) ATT_STORE(o + (size_t)r * ldo + v * ATT_VW, acc[r][v]);
 }
 
-/* O[t] = sum_{j <= t} P[t][j] B[j] (overwrite): P (T, T) with zeros past t in each row, B and O
- * rows ldb and ldo apart, hd wide. */
+/* O[t] = sum_{j <= t} P[t][j] B[j] (overwrite) for the rows t in [ta, tb): P (T, T) with zeros
+ * past t in each row, B and O rows ldb and ldo apart, hd wide. */
 ATT_TARGET static void ATT_FN(att_rows_mat)(float *O, size_t ldo, const float *P, const float *B, size_t ldb, int T,
-                                            int hd) {
-    for (int t0 = 0, prev_end = 0; t0 < T; t0 += ATT_R) {
-        int s0 = t0 + ATT_R <= T ? t0 : T - ATT_R, skip = prev_end - s0 > 0 ? prev_end - s0 : 0;
+                                            int hd, int ta, int tb) {
+    for (int t0 = ta, prev_end = ta; t0 < tb; t0 += ATT_R) {
+        int s0 = t0 + ATT_R <= tb ? t0 : tb - ATT_R, skip = prev_end - s0 > 0 ? prev_end - s0 : 0;
         const float *p = P + (size_t)s0 * T;
         int dc = 0;
         for (; dc + ATT_NV * ATT_VW <= hd; dc += ATT_NV * ATT_VW)
@@ -116,9 +118,9 @@ ATT_TARGET static void ATT_FN(att_rows_mat)(float *O, size_t ldo, const float *P
 ATT_INLINE void ATT_FN(att_cols_rows_tile)(float *d, size_t ldd, const float *p, size_t p_head, const float *a,
                                            size_t lda, size_t a_head, int G, int t_from, int t_end, int T, int skip,
                                            const int nv) {
-    ATT_VEC acc[ATT_R][ATT_NV];
+    ATT_VEC acc[ATT_R][ATT_NV]; /* rows below skip are not this call's: neither read nor written */
     for (int i = 0; i < ATT_R; i++)
-        for (int v = 0; v < nv; v++) acc[i][v] = ATT_LOAD(d + (size_t)i * ldd + v * ATT_VW);
+        for (int v = 0; v < nv; v++) acc[i][v] = i < skip ? ATT_ZERO : ATT_LOAD(d + (size_t)i * ldd + v * ATT_VW);
     for (int g = 0; g < G; g++) {
         const float *pg = p + (size_t)g * p_head, *ag = a + (size_t)g * a_head;
         for (int t = t_from; t < t_end; t++) {
@@ -135,18 +137,19 @@ ATT_INLINE void ATT_FN(att_cols_rows_tile)(float *d, size_t ldd, const float *p,
         for (int v = 0; v < nv; v++) ATT_STORE(d + (size_t)i * ldd + v * ATT_VW, acc[i][v]);
 }
 
-/* D[j] = sum_g sum_{t >= j} P_g[t][j] A_g[t] (overwrite): P_g = P + g p_head (T, T) with zeros
- * past t in each row, A_g = A + g a_head (rows lda apart), D rows ldd apart, hd wide. The rows t
- * run in blocks of ATT_TB, each block over every key tile it reaches, so that the block's rows of
- * A and cache lines of P stay in the L1 cache from one key tile to the next. */
+/* D[j] = sum_g sum_{t >= j} P_g[t][j] A_g[t] (overwrite) for the keys j in [ka, kb): P_g = P +
+ * g p_head (T, T) with zeros past t in each row, A_g = A + g a_head (rows lda apart), D rows ldd
+ * apart, hd wide. The rows t run in blocks of ATT_TB, each block over every key tile it reaches,
+ * so that the block's rows of A and cache lines of P stay in the L1 cache from one key tile to
+ * the next. */
 ATT_TARGET static void ATT_FN(att_cols_rows)(float *D, size_t ldd, const float *P, size_t p_head, const float *A,
-                                             size_t lda, size_t a_head, int G, int T, int hd) {
-    for (int j = 0; j < T; j++) memset(D + (size_t)j * ldd, 0, (size_t)hd * sizeof(float));
-    for (int tb = 0; tb < T; tb += ATT_TB) {
-        int te = tb + ATT_TB < T ? tb + ATT_TB : T;
-        for (int j0 = 0, prev_end = 0; j0 < te; j0 += ATT_R) {
-            /* the last tile ends at key T - 1; of the keys it shares with the tile before, it stores none */
-            int s0 = j0 + ATT_R <= T ? j0 : T - ATT_R, skip = prev_end - s0 > 0 ? prev_end - s0 : 0;
+                                             size_t lda, size_t a_head, int G, int T, int hd, int ka, int kb) {
+    for (int j = ka; j < kb; j++) memset(D + (size_t)j * ldd, 0, (size_t)hd * sizeof(float));
+    for (int tb = ka; tb < T; tb += ATT_TB) {
+        int te = tb + ATT_TB < T ? tb + ATT_TB : T, kend = te < kb ? te : kb;
+        for (int j0 = ka, prev_end = ka; j0 < kend; j0 += ATT_R) {
+            /* the last tile ends at key kb - 1; of the keys it shares with the tile before, it stores none */
+            int s0 = j0 + ATT_R <= kb ? j0 : kb - ATT_R, skip = prev_end - s0 > 0 ? prev_end - s0 : 0;
             int t_from = s0 > tb ? s0 : tb, dc = 0;
             for (; dc + ATT_NV * ATT_VW <= hd; dc += ATT_NV * ATT_VW)
                 ATT_FN(att_cols_rows_tile)(D + (size_t)s0 * ldd + dc, ldd, P + s0, p_head, A + dc, lda, a_head, G,
@@ -177,42 +180,47 @@ ATT_INLINE ATT_VEC ATT_FN(att_exp)(ATT_VEC x) {
     return ATT_FN(att_zero_below)(x, lo, ATT_MUL(y, ATT_FN(att_pow2i)(n)));
 }
 
-/* Rows of P_g (G heads, (T, T)): softmax over [0, t], zeros past t. */
-ATT_TARGET static void ATT_FN(att_softmax_rows)(float *P, int G, int T) {
-    for (size_t r = 0; r < (size_t)G * T; r++) {
-        int m = (int)(r % T) + 1;
-        float *row = P + r * T;
-        ATT_VEC mx = ATT_SET1(-INFINITY), sum = ATT_ZERO;
-        for (int j = 0; j < m; j += ATT_VW) mx = ATT_MAX(mx, ATT_FN(att_load_tail)(row + j, m - j, -INFINITY));
-        ATT_VEC top = ATT_SET1(ATT_FN(att_hmax)(mx));
-        for (int j = 0; j < m; j += ATT_VW) {
-            ATT_VEC e = ATT_FN(att_exp)(ATT_SUB(ATT_FN(att_load_tail)(row + j, m - j, -INFINITY), top));
-            sum = ATT_ADD(sum, e);
-            ATT_FN(att_store_tail)(row + j, e, m - j);
+/* Rows [ta, tb) of P_g (G heads, (T, T)): softmax over [0, t], zeros past t. */
+ATT_TARGET static void ATT_FN(att_softmax_rows)(float *P, int G, int T, int ta, int tb) {
+    for (int g = 0; g < G; g++)
+        for (int t = ta; t < tb; t++) {
+            int m = t + 1;
+            float *row = P + ((size_t)g * T + t) * T;
+            ATT_VEC mx = ATT_SET1(-INFINITY), sum = ATT_ZERO;
+            for (int j = 0; j < m; j += ATT_VW) mx = ATT_MAX(mx, ATT_FN(att_load_tail)(row + j, m - j, -INFINITY));
+            ATT_VEC top = ATT_SET1(ATT_FN(att_hmax)(mx));
+            for (int j = 0; j < m; j += ATT_VW) {
+                ATT_VEC e = ATT_FN(att_exp)(ATT_SUB(ATT_FN(att_load_tail)(row + j, m - j, -INFINITY), top));
+                sum = ATT_ADD(sum, e);
+                ATT_FN(att_store_tail)(row + j, e, m - j);
+            }
+            ATT_VEC inv = ATT_SET1(1.0f / ATT_FN(att_hsum)(sum));
+            for (int j = 0; j < m; j += ATT_VW)
+                ATT_FN(att_store_tail)(row + j, ATT_MUL(ATT_FN(att_load_tail)(row + j, m - j, 0.0f), inv), m - j);
+            memset(row + m, 0, (size_t)(T - m) * sizeof(float));
         }
-        ATT_VEC inv = ATT_SET1(1.0f / ATT_FN(att_hsum)(sum));
-        for (int j = 0; j < m; j += ATT_VW)
-            ATT_FN(att_store_tail)(row + j, ATT_MUL(ATT_FN(att_load_tail)(row + j, m - j, 0.0f), inv), m - j);
-        memset(row + m, 0, (size_t)(T - m) * sizeof(float));
-    }
 }
 
-/* dP rows (G heads, (T, T)) turned into dS = P (dP - sum_j P dP) scale over [0, t], zeros past t. */
-ATT_TARGET static void ATT_FN(att_softmax_backward_rows)(float *dP, const float *P, int G, int T, float scale) {
-    for (size_t r = 0; r < (size_t)G * T; r++) {
-        int m = (int)(r % T) + 1;
-        const float *pr = P + r * T;
-        float *dr = dP + r * T;
-        ATT_VEC acc = ATT_ZERO;
-        for (int j = 0; j < m; j += ATT_VW)
-            acc = ATT_FMA(ATT_FN(att_load_tail)(pr + j, m - j, 0.0f), ATT_FN(att_load_tail)(dr + j, m - j, 0.0f), acc);
-        ATT_VEC dot = ATT_SET1(ATT_FN(att_hsum)(acc)), s = ATT_SET1(scale);
-        for (int j = 0; j < m; j += ATT_VW) {
-            ATT_VEC p = ATT_FN(att_load_tail)(pr + j, m - j, 0.0f), d = ATT_FN(att_load_tail)(dr + j, m - j, 0.0f);
-            ATT_FN(att_store_tail)(dr + j, ATT_MUL(ATT_MUL(p, ATT_SUB(d, dot)), s), m - j);
+/* Rows [ta, tb) of dP_g (G heads, (T, T)) turned into dS = P (dP - sum_j P dP) scale over [0, t],
+ * zeros past t. */
+ATT_TARGET static void ATT_FN(att_softmax_backward_rows)(float *dP, const float *P, int G, int T, float scale, int ta,
+                                                         int tb) {
+    for (int g = 0; g < G; g++)
+        for (int t = ta; t < tb; t++) {
+            int m = t + 1;
+            const float *pr = P + ((size_t)g * T + t) * T;
+            float *dr = dP + ((size_t)g * T + t) * T;
+            ATT_VEC acc = ATT_ZERO;
+            for (int j = 0; j < m; j += ATT_VW)
+                acc = ATT_FMA(ATT_FN(att_load_tail)(pr + j, m - j, 0.0f), ATT_FN(att_load_tail)(dr + j, m - j, 0.0f),
+                              acc);
+            ATT_VEC dot = ATT_SET1(ATT_FN(att_hsum)(acc)), s = ATT_SET1(scale);
+            for (int j = 0; j < m; j += ATT_VW) {
+                ATT_VEC p = ATT_FN(att_load_tail)(pr + j, m - j, 0.0f), d = ATT_FN(att_load_tail)(dr + j, m - j, 0.0f);
+                ATT_FN(att_store_tail)(dr + j, ATT_MUL(ATT_MUL(p, ATT_SUB(d, dot)), s), m - j);
+            }
+            memset(dr + m, 0, (size_t)(T - m) * sizeof(float));
         }
-        memset(dr + m, 0, (size_t)(T - m) * sizeof(float));
-    }
 }
 
 #undef ATT_INLINE

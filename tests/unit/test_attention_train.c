@@ -2,8 +2,10 @@
  * portable, AVX2, AVX-512) against a naive reference in double, forward (out, probs) and backward
  * (dq, dk, dv), over shapes that reach every branch of the kernels: T below the kernels' 6 rows,
  * T = 6, T not a multiple of the row tile or the column block, GQA groups of 1, 2, 3 and 8, head
- * sizes with and without a chunk tail (16, 24, 64, 80). Each buffer has a guard zone after it that
- * must come back untouched (the kernels' tails store only what they own).
+ * sizes with and without a chunk tail (16, 24, 64, 80); and the kernels at 1 and at 4 threads
+ * (outside a parallel region they split a sequence's rows and keys among the threads). Each buffer
+ * has a guard zone after it that must come back untouched (the kernels' tails store only what
+ * they own).
  *
  * Tolerance, per element: a sum of n fp32 products has an error of at most about n u sum|terms|
  * (u = 2^-24). Every output here is a chain of such sums: the score s (length hd), the softmax
@@ -17,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <omp.h>
 
 #include "core/rng.h"
 #include "tensor/attention_train.h"
@@ -110,7 +114,7 @@ static double worst(const float *got, const double *want, const double *a, size_
     return w;
 }
 
-static void check_shape(AttentionPath path, int T, int nh, int nkv, int hd, unsigned seed) {
+static void check_shape(AttentionPath path, int T, int nh, int nkv, int hd, int threads, unsigned seed) {
     Rng rng;
     rng_seed(&rng, seed);
     int G = nh / nkv;
@@ -123,8 +127,11 @@ static void check_shape(AttentionPath path, int T, int nh, int nkv, int hd, unsi
           *scratch = guarded(sn);
     /* dk and dv are overwritten: start them at garbage */
     for (size_t i = 0; i < kn; i++) dk[i] = dv[i] = 7.0f;
+    int keep = omp_get_max_threads();
+    omp_set_num_threads(threads);
     attention_train_forward(path, out, probs, q, k, v, T, nh, nkv, hd);
     attention_train_backward(path, dq, dk, dv, dout, probs, q, k, v, T, nh, nkv, hd, scratch);
+    omp_set_num_threads(keep);
     Ref r = reference(q, k, v, dout, T, nh, nkv, hd);
     double w_out = worst(out, r.out, r.out_a, qn, hd + T, r.M), w_p = worst(probs, r.probs, r.probs, pn, hd + T, r.M),
            w_dq = worst(dq, r.dq, r.dq_a, qn, hd + T, r.M), w_dk = worst(dk, r.dk, r.dk_a, kn, hd + (double)G * T, r.M),
@@ -136,8 +143,9 @@ static void check_shape(AttentionPath path, int T, int nh, int nkv, int hd, unsi
     int guards = guard_intact(out, qn) && guard_intact(probs, pn) && guard_intact(dq, qn) && guard_intact(dk, kn) &&
                  guard_intact(dv, kn) && guard_intact(scratch, sn);
     double w = fmax(fmax(fmax(w_out, w_p), fmax(w_dq, w_dk)), w_dv);
-    printf("    %-8s T %3d heads %d/%d hd %2d: worst error %.3f of the bound (out %.3f probs %.3f dq %.3f dk %.3f "
-           "dv %.3f)\n", attention_train_path_name(path), T, nh, nkv, hd, w, w_out, w_p, w_dq, w_dk, w_dv);
+    printf("    %-8s %d thr T %3d heads %d/%d hd %2d: worst error %.3f of the bound (out %.3f probs %.3f dq %.3f "
+           "dk %.3f dv %.3f)\n", attention_train_path_name(path), threads, T, nh, nkv, hd, w, w_out, w_p, w_dq, w_dk,
+           w_dv);
     if (!(w <= 1) || !zeros || !guards)
         test_fail(__FILE__, __LINE__, "%s T %d heads %d/%d hd %d: worst %.3g of the bound, zeros past t %d, guards %d",
                   attention_train_path_name(path), T, nh, nkv, hd, w, zeros, guards);
@@ -148,15 +156,17 @@ static void check_shape(AttentionPath path, int T, int nh, int nkv, int hd, unsi
 
 TEST(attention_train_every_path_matches_the_double_reference) {
     static const int shapes[][4] = {
-        {1, 2, 1, 16},  {5, 4, 2, 16},  {6, 3, 1, 16},  {7, 2, 2, 24},   {37, 6, 2, 80},
-        {33, 4, 4, 32}, {70, 8, 1, 24}, {45, 6, 3, 64}, {128, 9, 3, 64},
+        {1, 2, 1, 16},  {5, 4, 2, 16},  {6, 3, 1, 16},  {7, 2, 2, 24},   {37, 6, 2, 80},  {33, 4, 4, 32},
+        {70, 8, 1, 24}, {45, 6, 3, 64}, {128, 9, 3, 64}, {100, 4, 2, 16}, {131, 2, 1, 32},
     };
     int ran[3] = {0};
     for (int p = ATTENTION_PORTABLE; p <= ATTENTION_AVX512; p++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             const int *x = shapes[s];
             if (!attention_train_path_ok((AttentionPath)p, x[0], x[3])) continue;
-            check_shape((AttentionPath)p, x[0], x[1], x[2], x[3], 100 + (unsigned)s);
+            check_shape((AttentionPath)p, x[0], x[1], x[2], x[3], 1, 100 + (unsigned)s);
+            if (p != ATTENTION_PORTABLE && x[0] >= 64)
+                check_shape((AttentionPath)p, x[0], x[1], x[2], x[3], 4, 200 + (unsigned)s);
             ran[p]++;
         }
     CHECK(ran[ATTENTION_PORTABLE] == (int)(sizeof shapes / sizeof shapes[0]));
