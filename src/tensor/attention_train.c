@@ -154,6 +154,7 @@ size_t attention_train_scratch(int T, int n_head, int n_kv) { return (size_t)(n_
 
 /* The rows of P (T, T) turned into softmax(row[0..t]) with zeros past t. */
 static void softmax_rows(float *P, int T) {
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         float *row = P + (size_t)t * T;
         op_softmax(row, t + 1);
@@ -163,6 +164,7 @@ static void softmax_rows(float *P, int T) {
 
 /* The rows of dP (T, T) turned into dS = P (dP - sum_j P dP) scale over [0, t], zeros past t. */
 static void softmax_backward_rows(float *dP, const float *P, int T, float scale) {
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         const float *pr = P + (size_t)t * T;
         float *dr = dP + (size_t)t * T, dot = 0;

@@ -5,7 +5,9 @@
  * diagonal's tile) and share each kv head's transposed blocks among the query heads of its group,
  * chosen at run time from the CPU's features; and the portable one, full (T, T) OpenBLAS products
  * per head. The kernels need T >= 6 and a head size that is a multiple of their vector (16 or 8
- * floats) up to 256; other shapes take the portable path. */
+ * floats) up to 256; other shapes take the portable path. Called outside a parallel region, the
+ * kernels split the sequence among the threads (by rows, and by keys for dK and dV); inside one
+ * (train_step.c's one sequence a thread) they run on the calling thread. */
 #ifndef FTUNE_ATTENTION_TRAIN_H
 #define FTUNE_ATTENTION_TRAIN_H
 

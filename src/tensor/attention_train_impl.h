@@ -1,15 +1,14 @@
-/* attention_train_impl.h: the three products of causal training attention (attention_train.c),
- * written once over a vector type and included by attention_train.c once per instruction set, with
- * ATT_SUFFIX (the functions' name suffix), ATT_TARGET (their target attribute), ATT_VEC (the
- * vector type), ATT_VW (floats in one), ATT_NV (vectors a row chunk of the row-times-matrix
- * products keeps in registers), ATT_LOAD/STORE/FMA/SET1/ZERO/ADD/SUB/MUL/MAX/MIN/ROUND and the
- * functions att_pow2i/zero_below/load_tail/store_tail/hmax/hsum + ATT_SUFFIX defined. The softmax rows and their
- * backward run here too, vectorised. Only products below
- * the causal diagonal are computed, up to the end of the diagonal's tile (ATT_R rows, or a column
- * block of 2 vectors). Each function covers a range of rows [ta, tb) (or keys), so that threads
- * can share a sequence; a range has at least ATT_R rows (its short last tile is moved back to end
- * at tb - 1, and stores only the rows the tile before it did not), hd is a multiple of ATT_VW and
- * at most ATT_DMAX: attention_train.c sees to all three. */
+/* attention_train_impl.h: the products of causal training attention and its softmax rows
+ * (attention_train.c), written once over a vector type and included by attention_train.c once per
+ * instruction set, with ATT_SUFFIX (the functions' name suffix), ATT_TARGET (their target
+ * attribute), ATT_VEC (the vector type), ATT_VW (floats in one), ATT_NV (vectors a row chunk of
+ * the row-times-matrix products keeps in registers), ATT_LOAD/STORE/FMA/SET1/ZERO/ADD/SUB/MUL/
+ * MAX/MIN/ROUND and the functions att_pow2i/zero_below/load_tail/store_tail/hmax/hsum (with the
+ * suffix) defined. Only products below the causal diagonal are computed, up to the end of the
+ * diagonal's tile (ATT_R rows, or a vector of a column block). Each function covers a range of
+ * rows [ta, tb) (or keys), so that threads can share a sequence; a range has at least ATT_R rows
+ * (its short last tile is moved back to end at tb - 1, and stores only the rows the tile before it
+ * did not), hd is a multiple of ATT_VW and at most ATT_DMAX: attention_train.c sees to all three. */
 
 #define ATT_CAT2(a, b) a##b
 #define ATT_CAT(a, b) ATT_CAT2(a, b)
