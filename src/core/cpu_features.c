@@ -42,6 +42,7 @@ static void detect(void) {
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* no OSXSAVE: no AVX state */
     uint64_t x = xcr0();
     bool avx_os = (x & 0x6) == 0x6, avx512_os = avx_os && (x & 0xe0) == 0xe0, amx_os = (x & 0x60000) == 0x60000;
+    f->fma = avx_os && (c & (1u << 12));
     if (__get_cpuid_max(0, NULL) < 7) return;
     __cpuid_count(7, 0, a, b, c, d);
     f->avx2 = avx_os && (b & (1u << 5));

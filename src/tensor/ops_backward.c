@@ -1,14 +1,14 @@
-/* ops_backward.c: backward kernels for training (see ops_backward.h), on OpenBLAS for the
- * attention products and OpenMP loops elsewhere. op_rope_backward lives in ops.c beside op_rope,
+/* ops_backward.c: backward kernels for training (see ops_backward.h), OpenMP loops; the
+ * attention of training is attention_train.c's (these name its fastest path for the CPU). op_rope_backward lives in ops.c beside op_rope,
  * whose rotation it reverses, and
  * op_rmsnorm_save beside op_rmsnorm, which is the same computation. */
 #include "fast_exp.h"
 #include "ops_backward.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "attention_train.h"
 #include "ops.h"
 
 void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, const float *rstd, int T, int C) {
@@ -36,55 +36,16 @@ void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *
 
 void op_attention_save(float *out, float *probs, const float *q, const float *k, const float *v, int T, int n_head,
                        int n_kv, int hd) {
-    int group = n_head / n_kv, qs = n_head * hd, kvs = n_kv * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < n_head; h++) {
-        int kh = h / group;
-        float *P = probs + (size_t)h * T * T; // (T, T)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q + (size_t)h * hd, qs,
-                    k + (size_t)kh * hd, kvs, 0.0f, P, T);
-#pragma omp parallel for schedule(static)
-        for (int t = 0; t < T; t++) {
-            op_softmax(P + (size_t)t * T, t + 1);
-            memset(P + (size_t)t * T + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, v + (size_t)kh * hd, kvs, 0.0f,
-                    out + (size_t)h * hd, qs);
-    }
+    attention_train_forward(attention_train_path(T, hd), out, probs, q, k, v, T, n_head, n_kv, hd);
 }
 
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs, const float *q,
                            const float *k, const float *v, int T, int n_head, int n_kv, int hd, float *scratch) {
-    int group = n_head / n_kv, qs = n_head * hd, kvs = n_kv * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    memset(dk, 0, (size_t)T * kvs * sizeof(float));
-    memset(dv, 0, (size_t)T * kvs * sizeof(float));
-    for (int h = 0; h < n_head; h++) {
-        int kh = h / group;
-        const float *P = probs + (size_t)h * T * T;
-        const float *dO = dout + (size_t)h * hd;
-        float *dP = scratch; // (T, T)
-        /* out = P V: dV += P^T dO; dP = dO V^T */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dO, qs, 1.0f, dv + (size_t)kh * hd,
-                    kvs);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, qs, v + (size_t)kh * hd, kvs, 0.0f, dP,
-                    T);
-        /* softmax: dS = P * (dP - sum_j P dP), then the scale of S = scale * q k^T */
-#pragma omp parallel for schedule(static)
-        for (int t = 0; t < T; t++) {
-            const float *pr = P + (size_t)t * T;
-            float *dr = dP + (size_t)t * T, dot = 0;
-            for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
-            for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
-            for (int j = t + 1; j < T; j++) dr[j] = 0;
-        }
-        /* S = q k^T: dq = dS k; dk += dS^T q */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dP, T, k + (size_t)kh * hd, kvs, 0.0f,
-                    dq + (size_t)h * hd, qs);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dP, T, q + (size_t)h * hd, qs, 1.0f,
-                    dk + (size_t)kh * hd, kvs);
-    }
+    attention_train_backward(attention_train_path(T, hd), dq, dk, dv, dout, probs, q, k, v, T, n_head, n_kv, hd,
+                             scratch);
 }
+
+size_t op_attention_backward_scratch(int T, int n_head, int n_kv) { return attention_train_scratch(T, n_head, n_kv); }
 
 double op_cross_entropy(float *logits, const int *targets, int n, int V, float grad_scale, int *n_correct) {
     return op_cross_entropy_rows(logits, targets, n, V, grad_scale, NULL, NULL, n_correct);

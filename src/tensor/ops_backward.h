@@ -21,12 +21,16 @@ void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *
 
 /* Causal GQA attention over one sequence (no cache offset), saving the probabilities:
  * q (T, n_head*hd), k, v (T, n_kv*hd) -> out (T, n_head*hd), probs (n_head, T, T) (row t holds
- * zeros past t). */
+ * zeros past t). All fp32; the products run below the causal diagonal only, in AVX-512 or AVX2
+ * kernels where the CPU has them (attention_train.h). */
 void op_attention_save(float *out, float *probs, const float *q, const float *k, const float *v, int T, int n_head,
                        int n_kv, int hd);
-/* Its backward: dq overwrite, dk and dv overwrite (T, n_kv*hd), given dout. scratch: T*T floats. */
+/* Its backward: dq overwrite, dk and dv overwrite (T, n_kv*hd), given dout. scratch:
+ * op_attention_backward_scratch(T, n_head, n_kv) floats. */
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs, const float *q,
                            const float *k, const float *v, int T, int n_head, int n_kv, int hd, float *scratch);
+/* (n_head / n_kv) * T * T: the dP of one kv head's group of query heads. */
+size_t op_attention_backward_scratch(int T, int n_head, int n_kv);
 
 /* Cross-entropy of logits (n, V) against targets (n): returns the sum of -log p[target] and
  * overwrites logits with d(sum)/d(logits) = softmax - onehot, times grad_scale. Writes the number

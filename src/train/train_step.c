@@ -105,8 +105,9 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     size_t per_layer = 4 * R * C + 2 * R + 2 * R * qd + 2 * R * kvd + (size_t)c->n_head * R * L + 3 * R * F +
                        (size_t)n_lora * R * r;
     int n_threads = omp_get_max_threads();
+    size_t att_scratch = op_attention_backward_scratch(max_len, c->n_head, c->n_kv_head); /* a thread's dP */
     size_t total = per_layer * c->n_layer + R * C /* final residual */ + R * C + R + /* final norm */
-                   2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * L * L + R * (r ? r : 1) + HEAD_CHUNK * V +
+                   2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * att_scratch + R * (r ? r : 1) + HEAD_CHUNK * V +
                    HEAD_CHUNK * C + (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? R * wide : 0);
     TrainState *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
@@ -147,7 +148,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     TAKE(s->x_in[c->n_layer], R * C); TAKE(s->xn_final, R * C); TAKE(s->rstd_final, R);
     TAKE(s->dx, R * C); TAKE(s->dxn, R * C); TAKE(s->dq, R * qd); TAKE(s->datt, R * qd);
     TAKE(s->dk, R * kvd); TAKE(s->dv, R * kvd); TAKE(s->dgate, R * F); TAKE(s->dup, R * F); TAKE(s->dh, R * F);
-    TAKE(s->dP, (size_t)n_threads * L * L); TAKE(s->du, R * (r ? r : 1)); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
+    TAKE(s->dP, (size_t)n_threads * att_scratch); TAKE(s->du, R * (r ? r : 1)); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
     TAKE(s->inv_freq, (size_t)c->head_dim / 2);
     if (lora && lora->cfg.dropout > 0) TAKE(s->drop_x, R * wide);
 #undef TAKE
@@ -261,7 +262,8 @@ static void backward_pass(TrainState *s) {
         for (int r = 0; r < s->lc.n_runs; r++) {
             const RowRun *run = &s->runs[r];
             size_t q0 = (size_t)run->row0 * qd, k0 = (size_t)run->row0 * kvd;
-            float *dP = s->dP + (size_t)omp_get_thread_num() * s->max_len * s->max_len;
+            float *dP = s->dP + (size_t)omp_get_thread_num() *
+                                    op_attention_backward_scratch(s->max_len, c->n_head, c->n_kv_head);
             op_attention_backward(s->dq + q0, s->dk + k0, s->dv + k0, s->datt + q0, a->probs + run->probs_off, a->q + q0,
                                   a->k + k0, a->v + k0, run->n, c->n_head, c->n_kv_head, hd, dP);
         }
