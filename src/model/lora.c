@@ -132,10 +132,55 @@ void lora_init(Lora *l, uint64_t seed) {
     }
 }
 
-void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T) {
+void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int ldu, int T) {
     if (!p || !p->A) return;
     int r = p->rank;
-    op_gemm(false, true, T, r, p->in, 1.0f, x, p->A, 0.0f, u);
-    op_gemm(false, true, T, p->out, r, scale, u, p->B, 1.0f, y);
+    op_gemm_ld(false, true, T, r, p->in, 1.0f, x, p->in, p->A, p->in, 0.0f, u, ldu);
+    op_gemm_ld(false, true, T, p->out, r, scale, u, ldu, p->B, r, 1.0f, y, p->out);
+}
+
+/* The projections that share an input, in target order. */
+static const LoraTarget groups[][LORA_GROUP_MAX + 1] = {
+    {LORA_Q, LORA_K, LORA_V, LORA_N_TARGETS},
+    {LORA_O, LORA_N_TARGETS},
+    {LORA_GATE, LORA_UP, LORA_N_TARGETS},
+    {LORA_DOWN, LORA_N_TARGETS},
+};
+
+int lora_group(const LoraConfig *cfg, LoraTarget t, LoraTarget members[LORA_GROUP_MAX]) {
+    for (size_t gi = 0; gi < sizeof groups / sizeof groups[0]; gi++) {
+        const LoraTarget *grp = groups[gi];
+        bool in = false;
+        for (int i = 0; grp[i] != LORA_N_TARGETS; i++) in |= grp[i] == t;
+        if (!in) continue;
+        int g = 0;
+        for (int i = 0; grp[i] != LORA_N_TARGETS; i++)
+            if (cfg->targets & (1u << grp[i])) members[g++] = grp[i];
+        return g;
+    }
+    return 0;
+}
+
+int lora_group_offset(const LoraConfig *cfg, LoraTarget t) {
+    LoraTarget members[LORA_GROUP_MAX];
+    int g = lora_group(cfg, t, members);
+    for (int i = 0; i < g; i++)
+        if (members[i] == t) return i * cfg->rank;
+    return -1;
+}
+
+void lora_stack_a(float *A, const LoraPair *const *p, int g) {
+    for (int i = 0; i < g; i++) {
+        size_t cnt = (size_t)p[i]->rank * p[i]->in;
+        memcpy(A + i * cnt, p[i]->A, cnt * sizeof(float));
+    }
+}
+
+void lora_apply_group(float *const *y, const float *x, const LoraPair *const *p, int g, float scale, float *u,
+                      float *a_buf, int T) {
+    int r = p[0]->rank, K = p[0]->in, ld = g * r;
+    lora_stack_a(a_buf, p, g);
+    op_gemm_ld(false, true, T, ld, K, 1.0f, x, K, a_buf, K, 0.0f, u, ld);
+    for (int i = 0; i < g; i++) op_gemm_ld(false, true, T, p[i]->out, r, scale, u + i * r, ld, p[i]->B, r, 1.0f, y[i], p[i]->out);
 }
 
