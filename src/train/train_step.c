@@ -36,7 +36,7 @@ struct TrainState {
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dP, *head, *gather, *inv_freq, *drop_x;
     float *du;            // (R, LORA_GROUP_MAX * r) a group's scale dy_i B_i side by side, as its u
     float *lora_a, *lora_da; // (LORA_GROUP_MAX * r, C) x2: a group's stacked A factors and their gradient
-    float *dbt;           // (r, max(C, qd, F)) scale u^T dy of one projection: its dB transposed
+    float *dbt;           // (r, max(C, qd, F)) lora_grad_b's scratch: one projection's dB transposed
     int *pos, *rows, *targets;
     int *row_seq;         // (R) the batch index of the sequence a trained row belongs to
     float *row_scale;     // (R) that sequence's gradient weight
