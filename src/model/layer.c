@@ -87,28 +87,29 @@ static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const fl
     }
 }
 
-/* Training's LoRA terms of the projections ts[0..nt) of layer l, which read the same x (n, K), added
- * to ys[i], keeping the intermediates in a->u: without dropout, one product for the A side of the
- * group (lora_apply_group); with it, each projection on its own dropped-out copy of x. */
-static void lora_train(const LayerCtx *c, int l, float *const *ys, const LoraTarget *ts, int nt, const float *x, int K,
-                       LayerActs *a) {
+/* Training's LoRA terms of projection t of layer l added to y from x (n, K), keeping the
+ * intermediates in a->u: with dropout from its own dropped-out copy of x; without, from the
+ * intermediates lora_train_a made for t's whole group. */
+static void lora_train(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, int K, LayerActs *a) {
+    const Lora *lo = c->adapters[c->uniform_adapter >= 0 ? c->uniform_adapter : 0];
+    const LoraPair *p = lora_pair(lo, l, t);
+    if (!p->A) return;
+    LoraTarget members[LORA_GROUP_MAX];
+    int ld = lora_group(&lo->cfg, t, members) * lo->cfg.rank;
+    if (c->dropout > 0) lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, a->u[t], ld, c->n);
+    else lora_apply_b(y, a->u[t], ld, p, lo->scale, c->n);
+}
+
+/* Without dropout, the intermediates x A_i^T of every adapted projection of t's group (which reads
+ * x) in one product (lora_apply_a). */
+static void lora_train_a(const LayerCtx *c, int l, LoraTarget t, const float *x, LayerActs *a) {
     const Lora *lo = c->adapters[c->uniform_adapter >= 0 ? c->uniform_adapter : 0];
     LoraTarget members[LORA_GROUP_MAX];
-    int g = lora_group(&lo->cfg, ts[0], members), r = lo->cfg.rank;
+    int g = lora_group(&lo->cfg, t, members);
+    if (!g || c->dropout > 0) return;
     const LoraPair *p[LORA_GROUP_MAX];
-    float *y[LORA_GROUP_MAX];
-    for (int i = 0; i < g; i++) {
-        p[i] = lora_pair(lo, l, members[i]);
-        for (int j = 0; j < nt; j++)
-            if (ts[j] == members[i]) y[i] = ys[j];
-    }
-    if (g == 0) return;
-    if (c->dropout > 0 || g == 1) {
-        for (int i = 0; i < g; i++)
-            lora_apply(y[i], layer_lora_input(c, x, l, members[i], K), p[i], lo->scale, a->u[members[i]], g * r, c->n);
-        return;
-    }
-    lora_apply_group(y, x, p, g, lo->scale, a->u[members[0]], c->lora_a, c->n);
+    for (int i = 0; i < g; i++) p[i] = lora_pair(lo, l, members[i]);
+    lora_apply_a(a->u[members[0]], x, p, g, c->lora_a, c->n);
 }
 
 void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode,
@@ -122,29 +123,29 @@ void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *b
 
 /* ys[i] = x ws[i]^T + biases[i] + LoRA(x) for the projections ts[0..nt) of layer l, which read the
  * same x (n, K): a group of lora_group's. Where training has a packed bf16 copy of every weight the
- * model runs on, x is rounded to bf16 once for all of them. */
+ * model runs on, x is rounded to bf16 once for all of them. Each projection's LoRA term is added
+ * right after its base product, while its output is still in cache. */
 static void projections(const LayerCtx *c, int l, const LoraTarget *ts, int nt, float *const *ys, const float *x,
                         const QuantMatrix *const *ws, const float *const *biases, LayerActs *a) {
     int n = c->n, K = ws[0]->cols;
     const OnednnPacked *pk[LORA_GROUP_MAX];
-    bool packed = c->packs != NULL;
+    bool packed = c->packs != NULL, lora = c->uniform_adapter != -1, train = lora && !c->kv;
     for (int i = 0; i < nt && packed; i++) {
         pk[i] = c->packs[l * LORA_N_TARGETS + ts[i]];
         packed = pk[i] && ws[i]->bf16 && onednn_packed_source(pk[i]) == ws[i]->bf16;
     }
+    uint16_t *xb = NULL;
     if (packed) {
-        uint16_t *xb = onednn_bf16_buffer((size_t)n * K);
+        xb = onednn_bf16_buffer((size_t)n * K);
         bf16_convert(xb, x, (size_t)n * K);
-        for (int i = 0; i < nt; i++) bf16_matmul_packed_rounded(ys[i], xb, pk[i], biases[i], n);
-    } else {
-        for (int i = 0; i < nt; i++) layer_matmul(ys[i], x, ws[i], biases[i], n, c->n_decode, c->kv != NULL);
     }
-    if (c->uniform_adapter == -1) return;
-    if (c->kv) {
-        for (int i = 0; i < nt; i++) lora_rows(c, l, ts[i], ys[i], x);
-        return;
+    if (train) lora_train_a(c, l, ts[0], x, a);
+    for (int i = 0; i < nt; i++) {
+        if (packed) bf16_matmul_packed_rounded(ys[i], xb, pk[i], biases[i], n);
+        else layer_matmul(ys[i], x, ws[i], biases[i], n, c->n_decode, c->kv != NULL);
+        if (train) lora_train(c, l, ts[i], ys[i], x, K, a);
+        else if (lora) lora_rows(c, l, ts[i], ys[i], x);
     }
-    lora_train(c, l, ys, ts, nt, x, K, a);
 }
 
 /* Causal attention of every run: with a cache, the run's keys and values are appended to its slot

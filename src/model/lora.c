@@ -132,11 +132,14 @@ void lora_init(Lora *l, uint64_t seed) {
     }
 }
 
+void lora_apply_b(float *y, const float *u, int ldu, const LoraPair *p, float scale, int T) {
+    op_gemm_ld(false, true, T, p->out, p->rank, scale, u, ldu, p->B, p->rank, 1.0f, y, p->out);
+}
+
 void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int ldu, int T) {
     if (!p || !p->A) return;
-    int r = p->rank;
-    op_gemm_ld(false, true, T, r, p->in, 1.0f, x, p->in, p->A, p->in, 0.0f, u, ldu);
-    op_gemm_ld(false, true, T, p->out, r, scale, u, ldu, p->B, r, 1.0f, y, p->out);
+    op_gemm_ld(false, true, T, p->rank, p->in, 1.0f, x, p->in, p->A, p->in, 0.0f, u, ldu);
+    lora_apply_b(y, u, ldu, p, scale, T);
 }
 
 /* The projections that share an input, in target order. */
@@ -176,11 +179,9 @@ void lora_stack_a(float *A, const LoraPair *const *p, int g) {
     }
 }
 
-void lora_apply_group(float *const *y, const float *x, const LoraPair *const *p, int g, float scale, float *u,
-                      float *a_buf, int T) {
-    int r = p[0]->rank, K = p[0]->in, ld = g * r;
-    lora_stack_a(a_buf, p, g);
-    op_gemm_ld(false, true, T, ld, K, 1.0f, x, K, a_buf, K, 0.0f, u, ld);
-    for (int i = 0; i < g; i++) op_gemm_ld(false, true, T, p[i]->out, r, scale, u + i * r, ld, p[i]->B, r, 1.0f, y[i], p[i]->out);
+void lora_apply_a(float *u, const float *x, const LoraPair *const *p, int g, float *a_buf, int T) {
+    int K = p[0]->in, ld = g * p[0]->rank;
+    const float *A = p[0]->A;
+    if (g > 1) lora_stack_a(a_buf, p, g), A = a_buf;
+    op_gemm_ld(false, true, T, ld, K, 1.0f, x, K, A, K, 0.0f, u, ld);
 }
-

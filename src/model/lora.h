@@ -81,12 +81,13 @@ int lora_group(const LoraConfig *cfg, LoraTarget t, LoraTarget members[LORA_GROU
 int lora_group_offset(const LoraConfig *cfg, LoraTarget t);
 /* A (g r, in) = the A factors of p[0..g), stacked (every p[i]->in the same). */
 void lora_stack_a(float *A, const LoraPair *const *p, int g);
-/* lora_apply for the g adapted projections p[0..g) of one layer that read the same x (T, in): one
- * product u (T, g r) = x [A_0; ..; A_{g-1}]^T (the stacked A in a_buf, (g r, in)) reading x once,
- * then y[i] (T, out_i) += scale * u_i B_i^T with u_i member i's columns. Equal to g lora_apply calls
- * within fp32 rounding (the same sums, perhaps in another order). */
-void lora_apply_group(float *const *y, const float *x, const LoraPair *const *p, int g, float scale, float *u,
-                      float *a_buf, int T);
+/* lora_apply in halves, for the g adapted projections p[0..g) of one layer that read the same x
+ * (T, in): lora_apply_a makes every member's u at once, u (T, g r) = x [A_0; ..; A_{g-1}]^T, in one
+ * product that reads x once (the stacked A in a_buf, (g r, in), when g > 1); lora_apply_b then adds
+ * y (T, out) += scale * u_i B^T for one member from its columns of u (rows ldu apart). Together
+ * equal to g lora_apply calls within fp32 rounding (the same sums, perhaps in another order). */
+void lora_apply_a(float *u, const float *x, const LoraPair *const *p, int g, float *a_buf, int T);
+void lora_apply_b(float *y, const float *u, int ldu, const LoraPair *p, float scale, int T);
 /* Inference's LoRA terms (lora_rows.c), one adapted projection for a few rows of one adapter:
  * y[rows[j]] (out) += scale * B (A x[rows[j]]) (x[rows[j]] of in values), j < n <= LORA_ROW_BLOCK,
  * y and x row-major with out and in values a row. The rows share the reads of A and B, and each

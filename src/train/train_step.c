@@ -35,7 +35,7 @@ struct TrainState {
     /* backward scratch */
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dP, *head, *gather, *inv_freq, *drop_x;
     float *du;            // (R, LORA_GROUP_MAX * r) a group's scale dy_i B_i side by side, as its u
-    float *lora_a, *lora_da; // (LORA_GROUP_MAX * r, C) x2: a group's stacked A factors and their gradient
+    float *lora_a, *lora_da; // (LORA_GROUP_MAX * r, max(C, qd, F)) x2: a group's stacked A factors and their gradient
     float *dbt;           // (r, max(C, qd, F)) lora_grad_b's scratch: one projection's dB transposed
     int *pos, *rows, *targets;
     int *row_seq;         // (R) the batch index of the sequence a trained row belongs to
@@ -112,7 +112,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     size_t total = per_layer * c->n_layer + R * C /* final residual */ + R * C + R + /* final norm */
                    2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * L * L + HEAD_CHUNK * V +
                    HEAD_CHUNK * C + (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? R * wide : 0) +
-                   LORA_GROUP_MAX * r * (R + 2 * C) + r * wide;
+                   LORA_GROUP_MAX * r * (R + 2 * wide) + r * wide;
     TrainState *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->m = m;
@@ -159,7 +159,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     TAKE(s->dx, R * C); TAKE(s->dxn, R * C); TAKE(s->dq, R * qd); TAKE(s->datt, R * qd);
     TAKE(s->dk, R * kvd); TAKE(s->dv, R * kvd); TAKE(s->dgate, R * F); TAKE(s->dup, R * F); TAKE(s->dh, R * F);
     TAKE(s->dP, (size_t)n_threads * L * L); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
-    TAKE(s->du, LORA_GROUP_MAX * r * R); TAKE(s->lora_a, LORA_GROUP_MAX * r * C); TAKE(s->lora_da, LORA_GROUP_MAX * r * C);
+    TAKE(s->du, LORA_GROUP_MAX * r * R); TAKE(s->lora_a, LORA_GROUP_MAX * r * wide); TAKE(s->lora_da, LORA_GROUP_MAX * r * wide);
     TAKE(s->dbt, r * wide);
     TAKE(s->inv_freq, (size_t)c->head_dim / 2);
     if (lora && lora->cfg.dropout > 0) TAKE(s->drop_x, R * wide);

@@ -1,5 +1,5 @@
 /* test_lora_group.c: training's merged LoRA products for a group of projections that read one
- * input (lora_apply_group, lora_grad_b, lora_grad_a_group: q, k, v and gate, up) against the
+ * input (lora_apply_a and _b, lora_grad_b, lora_grad_a_group: q, k, v and gate, up) against the
  * per-projection products they replace and against double-precision sums.
  *
  * Tolerance: every result is a chain of fp32 dot products (u = x A^T over K terms, then y += s u B^T
@@ -92,7 +92,8 @@ TEST(lora_group_forward_equals_per_projection) {
     }
     float s = f.l.scale, *ym[G] = {y_merged[0], y_merged[1], y_merged[2]};
     worst_ratio = 0;
-    lora_apply_group(ym, x, f.p, G, s, u_merged, a_buf, N_ROWS);
+    lora_apply_a(u_merged, x, f.p, G, a_buf, N_ROWS);
+    for (int i = 0; i < G; i++) lora_apply_b(ym[i], u_merged + i * R, G * R, f.p[i], s, N_ROWS);
     for (int i = 0; i < G; i++) lora_apply(y_alone[i], x, f.p[i], s, u_alone + i * R, G * R, N_ROWS);
     u_exact(&f, x, u_want, u_mag);
     for (int k = 0; k < N_ROWS * G * R; k++) u_bound[k] = (K_IN + 2) * EPS * u_mag[k];
