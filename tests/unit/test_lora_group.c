@@ -47,6 +47,15 @@ static void fixture(Fixture *f, Rng *r) {
     f->l = (Lora){.params = f->params, .grads = f->grads, .pairs = f->pairs, .scale = 2.0f, .n_layer = 1};
 }
 
+/* scale * sum_i a[i sa] b[i sb] over len terms in double into *sum, the sum of the terms' |.| into *mag. */
+static void dot_exact(const float *a, int sa, const float *b, int sb, int len, double scale, double *sum, double *mag) {
+    *sum = *mag = 0;
+    for (int i = 0; i < len; i++) {
+        double v = scale * a[(size_t)i * sa] * b[(size_t)i * sb];
+        *sum += v, *mag += fabs(v);
+    }
+}
+
 static double worst_ratio; /* the largest |got - want| / bound seen by check() */
 
 static void check(const float *got, const double *want, const double *bound, size_t n, double factor, const char *what) {
@@ -65,13 +74,8 @@ static void check(const float *got, const double *want, const double *bound, siz
 static void u_exact(const Fixture *f, const float *x, double *u_want, double *u_mag) {
     for (int t = 0; t < N_ROWS; t++)
         for (int c = 0; c < G * R; c++) {
-            const float *a = f->p[c / R]->A + (size_t)(c % R) * K_IN;
-            double sum = 0, mag = 0;
-            for (int k = 0; k < K_IN; k++) {
-                double v = (double)x[t * K_IN + k] * a[k];
-                sum += v, mag += fabs(v);
-            }
-            u_want[t * G * R + c] = sum, u_mag[t * G * R + c] = mag;
+            dot_exact(x + t * K_IN, 1, f->p[c / R]->A + (size_t)(c % R) * K_IN, 1, K_IN, 1.0, &u_want[t * G * R + c],
+                      &u_mag[t * G * R + c]);
         }
 }
 
@@ -163,12 +167,8 @@ TEST(lora_group_gradients_equal_per_projection) {
     for (int t = 0; t < N_ROWS; t++)
         for (int c = 0; c < G * R; c++) {
             int i = c / R, N = OUT[i], e = t * G * R + c;
-            double sum = 0, mag = 0;
-            for (int j = 0; j < N; j++) {
-                double v = (double)s * dy[i][t * N + j] * f.p[i]->B[j * R + c % R];
-                sum += v, mag += fabs(v);
-            }
-            du_w[e] = sum, du_mag[e] = mag, du_b[e] = (N + 2) * EPS * mag;
+            dot_exact(dy[i] + t * N, 1, f.p[i]->B + c % R, R, N, s, &du_w[e], &du_mag[e]);
+            du_b[e] = (N + 2) * EPS * du_mag[e];
         }
     check(du, du_w, du_b, (size_t)N_ROWS * G * R, 1, "du merged");
     check(du_alone, du_w, du_b, (size_t)N_ROWS * G * R, 1, "du alone");
@@ -180,11 +180,8 @@ TEST(lora_group_gradients_equal_per_projection) {
         size_t offB = (size_t)(f.p[i]->B - f.params);
         for (int j = 0; j < N; j++)
             for (int c = 0; c < R; c++) {
-                double sum = 0, mag = 0;
-                for (int t = 0; t < N_ROWS; t++) {
-                    double v = (double)s * u[t * G * R + i * R + c] * dy[i][t * N + j];
-                    sum += v, mag += fabs(v);
-                }
+                double sum, mag;
+                dot_exact(u + i * R + c, G * R, dy[i] + j, N, N_ROWS, s, &sum, &mag);
                 int e = j * R + c;
                 wB[e] = g0[offB + e] + sum, bB[e] = (N_ROWS + 3) * EPS * (mag + fabs((double)g0[offB + e]));
                 gB[e] = f.grads[offB + e], gB_alone[e] = f_alone.grads[offB + e];
@@ -243,13 +240,10 @@ TEST(lora_grad_b_any_rank_matches_exact) {
         Lora l = {.params = B, .grads = dB, .scale = 0.5f}; /* lora_grad maps B to dB */
         worst_ratio = 0;
         lora_grad_b(&l, &p, 0.5f, dy, u, RMAX, du, scratch, ROWS);
+        double sum, mag;
         for (int t = 0; t < ROWS; t++)
             for (int j = 0; j < rk; j++) {
-                double sum = 0, mag = 0;
-                for (int c = 0; c < N; c++) {
-                    double v = 0.5 * dy[t * N + c] * B[c * rk + j];
-                    sum += v, mag += fabs(v);
-                }
+                dot_exact(dy + t * N, 1, B + j, rk, N, 0.5, &sum, &mag);
                 w[t * rk + j] = sum, b[t * rk + j] = (N + 2) * EPS * mag;
             }
         float du_packed[ROWS * RMAX];
@@ -258,11 +252,7 @@ TEST(lora_grad_b_any_rank_matches_exact) {
         check(du_packed, w, b, (size_t)ROWS * rk, 1, "du");
         for (int c = 0; c < N; c++)
             for (int j = 0; j < rk; j++) {
-                double sum = 0, mag = 0;
-                for (int t = 0; t < ROWS; t++) {
-                    double v = 0.5 * u[t * RMAX + j] * dy[t * N + c];
-                    sum += v, mag += fabs(v);
-                }
+                dot_exact(u + j, RMAX, dy + c, N, ROWS, 0.5, &sum, &mag);
                 w[c * rk + j] = sum, b[c * rk + j] = (ROWS + 3) * EPS * mag;
             }
         check(dB, w, b, (size_t)N * rk, 1, "dB");
