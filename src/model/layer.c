@@ -95,9 +95,19 @@ static void lora_train(const LayerCtx *c, int l, LoraTarget t, float *y, const f
     const LoraPair *p = lora_pair(lo, l, t);
     if (!p->A) return;
     LoraTarget members[LORA_GROUP_MAX];
-    int ld = lora_group(&lo->cfg, t, members) * lo->cfg.rank;
-    if (c->dropout > 0) lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, a->u[t], ld, c->n);
-    else lora_apply_b(y, a->u[t], ld, p, lo->scale, c->n);
+    int r = lo->cfg.rank, ld = lora_group(&lo->cfg, t, members) * r;
+    if (ld == r) { /* alone in its group: its intermediates are packed already */
+        if (c->dropout > 0) lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, a->u[t], r, c->n);
+        else lora_apply_b(y, a->u[t], r, p, lo->scale, c->n);
+        return;
+    }
+    if (c->dropout > 0) {
+        lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, c->lora_u, r, c->n);
+        lora_copy_columns(a->u[t], ld, c->lora_u, r, c->n, r);
+        return;
+    }
+    lora_copy_columns(c->lora_u, r, a->u[t], ld, c->n, r);
+    lora_apply_b(y, c->lora_u, r, p, lo->scale, c->n);
 }
 
 /* Without dropout, the intermediates x A_i^T of every adapted projection of t's group (which reads

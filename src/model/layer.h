@@ -71,6 +71,7 @@ typedef struct {
     float *scores;           /* attention scores with a cache: threads * OP_ATTENTION_HEADS * (the last position + 1) */
     float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)
     float *lora_a;           // (LORA_GROUP_MAX * r, max(C, qd, F)) a group's stacked A factors (training)
+    float *lora_u;           // (n, r) one projection's LoRA intermediates, packed (training)
 } LayerCtx;
 
 /* Sets c->uniform_adapter from the rows' adapters. */

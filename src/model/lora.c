@@ -172,6 +172,10 @@ int lora_group_offset(const LoraConfig *cfg, LoraTarget t) {
     return -1;
 }
 
+void lora_copy_columns(float *dst, int ldd, const float *src, int lds, int T, int r) {
+    for (int t = 0; t < T; t++) memcpy(dst + (size_t)t * ldd, src + (size_t)t * lds, (size_t)r * sizeof(float));
+}
+
 void lora_stack_a(float *A, const LoraPair *const *p, int g) {
     for (int i = 0; i < g; i++) {
         size_t cnt = (size_t)p[i]->rank * p[i]->in;

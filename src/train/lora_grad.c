@@ -4,10 +4,10 @@
 #include "../tensor/matmul.h"
 
 void lora_grad_b(Lora *l, const LoraPair *p, float scale, const float *dy, const float *u, int ld, float *du,
-                 float *dbt, int n) {
+                 int lddu, float *dbt, int n) {
     int r = p->rank, N = p->out;
     float *dB = lora_grad(l, p->B); // (N, r)
-    op_gemm_ld(false, false, n, r, N, scale, dy, N, p->B, r, 0.0f, du, ld);
+    op_gemm_ld(false, false, n, r, N, scale, dy, N, p->B, r, 0.0f, du, lddu);
     op_gemm_ld(true, false, r, N, n, scale, u, ld, dy, N, 0.0f, dbt, N);
     for (int k = 0; k < N; k++)
         for (int j = 0; j < r; j++) dB[(size_t)k * r + j] += dbt[(size_t)j * N + k];

@@ -7,13 +7,13 @@
 
 #include "../model/lora.h"
 
-/* du (n, r), its rows ld floats apart, = scale dy B; dB += scale dy^T u (u (n, r) with rows ld
- * apart too), computed as u^T dy into dbt (r, out) (oneDNN runs that shape about twice as fast as
+/* du (n, r), its rows lddu floats apart, = scale dy B; dB += scale dy^T u (u (n, r) with rows ld
+ * apart), computed as u^T dy into dbt (r, out) (oneDNN runs that shape about twice as fast as
  * dy^T u at LoRA's ranks) and added transposed. dy (n, out) is p's output gradient. (A hand-written
  * AVX-512 pass making du and dB^T together from one read of dy measured no faster than these two
  * products on SmolLM2's shapes, so there is none.) */
 void lora_grad_b(Lora *l, const LoraPair *p, float scale, const float *dy, const float *u, int ld, float *du,
-                 float *dbt, int n);
+                 int lddu, float *dbt, int n);
 
 /* The A side of g projections p[0..g) that read the same x (n, in), du (n, g r) their lora_grad_b
  * results side by side: dA_i += du_i^T x and dx (n, in) += sum_i du_i A_i, each as one product for

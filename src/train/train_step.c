@@ -35,6 +35,7 @@ struct TrainState {
     /* backward scratch */
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dP, *head, *gather, *inv_freq, *drop_x;
     float *du;            // (R, LORA_GROUP_MAX * r) a group's scale dy_i B_i side by side, as its u
+    float *lora_u;        // (R, r) one projection's u or du, packed (LayerCtx.lora_u)
     float *lora_a, *lora_da; // (LORA_GROUP_MAX * r, max(C, qd, F)) x2: a group's stacked A factors and their gradient
     float *dbt;           // (r, max(C, qd, F)) lora_grad_b's scratch: one projection's dB transposed
     int *pos, *rows, *targets;
@@ -112,7 +113,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     size_t total = per_layer * c->n_layer + R * C /* final residual */ + R * C + R + /* final norm */
                    2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * L * L + HEAD_CHUNK * V +
                    HEAD_CHUNK * C + (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? R * wide : 0) +
-                   LORA_GROUP_MAX * r * (R + 2 * wide) + r * wide;
+                   LORA_GROUP_MAX * r * (R + 2 * wide) + r * wide + R * r;
     TrainState *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->m = m;
@@ -160,7 +161,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     TAKE(s->dk, R * kvd); TAKE(s->dv, R * kvd); TAKE(s->dgate, R * F); TAKE(s->dup, R * F); TAKE(s->dh, R * F);
     TAKE(s->dP, (size_t)n_threads * L * L); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
     TAKE(s->du, LORA_GROUP_MAX * r * R); TAKE(s->lora_a, LORA_GROUP_MAX * r * wide); TAKE(s->lora_da, LORA_GROUP_MAX * r * wide);
-    TAKE(s->dbt, r * wide);
+    TAKE(s->dbt, r * wide); TAKE(s->lora_u, R * r);
     TAKE(s->inv_freq, (size_t)c->head_dim / 2);
     if (lora && lora->cfg.dropout > 0) TAKE(s->drop_x, R * wide);
 #undef TAKE
@@ -212,7 +213,9 @@ static void group_bwd(TrainState *s, int layer, const LoraTarget *ts, int nt, co
         const float *dy = NULL;
         for (int j = 0; j < nt; j++)
             if (ts[j] == members[i]) dy = dys[j];
-        lora_grad_b(s->lora, p[i], scale, dy, s->acts[layer].u[members[i]], ld, s->du + i * r, s->dbt, n);
+        float *du = g > 1 ? s->lora_u : s->du; /* packed, then into its columns of the group's du */
+        lora_grad_b(s->lora, p[i], scale, dy, s->acts[layer].u[members[i]], ld, du, r, s->dbt, n);
+        if (g > 1) lora_copy_columns(s->du + i * r, ld, du, r, n, r);
     }
     if (!(s->lc.dropout > 0) && g > 1) {
         lora_grad_a_group(s->lora, p, g, s->du, x, dx, s->lora_a, s->lora_da, n);
@@ -337,7 +340,8 @@ static void run_pack(TrainState *s, const TrainSeq *seqs, const int *idx, int n,
     const Lora *adapters[1] = {s->lora};
     s->lc = (LayerCtx){.m = s->m, .n = rows, .pos = s->pos, .runs = s->runs, .n_runs = n, .adapters = adapters,
                        .n_adapters = s->lora ? 1 : 0, .dropout = backward && s->lora ? s->lora->cfg.dropout : 0.0f,
-                       .inv_freq = s->inv_freq, .drop_x = s->drop_x, .lora_a = s->lora_a, .packs = s->packs};
+                       .inv_freq = s->inv_freq, .drop_x = s->drop_x, .lora_a = s->lora_a, .lora_u = s->lora_u,
+                       .packs = s->packs};
     layer_ctx_prepare(&s->lc);
     forward(s, ids);
     if (backward) memset(s->dxn, 0, (size_t)rows * c->dim * sizeof(float));

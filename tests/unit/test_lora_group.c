@@ -154,10 +154,10 @@ TEST(lora_group_gradients_equal_per_projection) {
     memcpy(dx_alone, dx0, sizeof dx);
     float s = f.l.scale;
     worst_ratio = 0;
-    for (int i = 0; i < G; i++) lora_grad_b(&f.l, f.p[i], s, dy[i], u + i * R, G * R, du + i * R, dbt, N_ROWS);
+    for (int i = 0; i < G; i++) lora_grad_b(&f.l, f.p[i], s, dy[i], u + i * R, G * R, du + i * R, G * R, dbt, N_ROWS);
     lora_grad_a_group(&f.l, f.p, G, du, x, dx, a_buf, da_buf, N_ROWS);
     for (int i = 0; i < G; i++) {
-        lora_grad_b(&f_alone.l, f_alone.p[i], s, dy[i], u + i * R, G * R, du_alone + i * R, dbt, N_ROWS);
+        lora_grad_b(&f_alone.l, f_alone.p[i], s, dy[i], u + i * R, G * R, du_alone + i * R, G * R, dbt, N_ROWS);
         op_gemm_ld(true, false, R, K_IN, N_ROWS, 1.0f, du_alone + i * R, G * R, x, K_IN, 1.0f,
                    lora_grad(&f_alone.l, f_alone.p[i]->A), K_IN);
         op_gemm_ld(false, false, N_ROWS, K_IN, R, 1.0f, du_alone + i * R, G * R, f_alone.p[i]->A, K_IN, 1.0f, dx_alone,
@@ -239,7 +239,7 @@ TEST(lora_grad_b_any_rank_matches_exact) {
         LoraPair p = {.A = NULL, .B = B, .in = 1, .out = N, .rank = rk};
         Lora l = {.params = B, .grads = dB, .scale = 0.5f}; /* lora_grad maps B to dB */
         worst_ratio = 0;
-        lora_grad_b(&l, &p, 0.5f, dy, u, RMAX, du, scratch, ROWS);
+        lora_grad_b(&l, &p, 0.5f, dy, u, RMAX, du, RMAX, scratch, ROWS);
         double sum, mag;
         for (int t = 0; t < ROWS; t++)
             for (int j = 0; j < rk; j++) {
