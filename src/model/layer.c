@@ -75,25 +75,51 @@ void layer_lora_input_backward(const LayerCtx *c, float *dx, const float *g, int
     }
 }
 
-/* The LoRA terms of projection t of layer l added to y (n rows of its outputs) from x (n, K).
- * Inference: the blocks of rows of one adapter (lora_apply_rows), all of them in one parallel loop
- * (rows of many adapters interleave in a step). Training (one adapter): as two matrix products,
- * u (n, r) keeping x A^T for the backward pass. */
-static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, float *u, int K) {
-    if (c->uniform_adapter == -1) return;
-    if (c->kv) {
+/* Inference's LoRA terms of projection t of layer l added to y (n rows of its outputs) from x: the
+ * blocks of rows of one adapter (lora_apply_rows), all of them in one parallel loop (rows of many
+ * adapters interleave in a step). */
+static void lora_rows(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x) {
 #pragma omp parallel for schedule(static) if (c->n_lora_blocks > 1)
-        for (int b = 0; b < c->n_lora_blocks; b++) {
-            const LoraRowBlock *blk = &c->lora_blocks[b];
-            const Lora *lo = c->adapters[blk->adapter];
-            lora_apply_rows(y, x, blk->rows, blk->n, lora_pair(lo, l, t), lo->scale);
-        }
-        return;
+    for (int b = 0; b < c->n_lora_blocks; b++) {
+        const LoraRowBlock *blk = &c->lora_blocks[b];
+        const Lora *lo = c->adapters[blk->adapter];
+        lora_apply_rows(y, x, blk->rows, blk->n, lora_pair(lo, l, t), lo->scale);
     }
+}
+
+/* Training's LoRA terms of projection t of layer l added to y from x (n, K), keeping the
+ * intermediates in a->u: with dropout from its own dropped-out copy of x; without, from the
+ * intermediates lora_train_a made for t's whole group. */
+static void lora_train(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, int K, LayerActs *a) {
     const Lora *lo = c->adapters[c->uniform_adapter >= 0 ? c->uniform_adapter : 0];
     const LoraPair *p = lora_pair(lo, l, t);
     if (!p->A) return;
-    lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, u, c->n);
+    LoraTarget members[LORA_GROUP_MAX];
+    int r = lo->cfg.rank, ld = lora_group(&lo->cfg, t, members) * r;
+    if (ld == r) { /* alone in its group: its intermediates are packed already */
+        if (c->dropout > 0) lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, a->u[t], r, c->n);
+        else lora_apply_b(y, a->u[t], r, p, lo->scale, c->n);
+        return;
+    }
+    if (c->dropout > 0) {
+        lora_apply(y, layer_lora_input(c, x, l, t, K), p, lo->scale, c->lora_u, r, c->n);
+        lora_copy_columns(a->u[t], ld, c->lora_u, r, c->n, r);
+        return;
+    }
+    lora_copy_columns(c->lora_u, r, a->u[t], ld, c->n, r);
+    lora_apply_b(y, c->lora_u, r, p, lo->scale, c->n);
+}
+
+/* Without dropout, the intermediates x A_i^T of every adapted projection of t's group (which reads
+ * x) in one product (lora_apply_a). */
+static void lora_train_a(const LayerCtx *c, int l, LoraTarget t, const float *x, LayerActs *a) {
+    const Lora *lo = c->adapters[c->uniform_adapter >= 0 ? c->uniform_adapter : 0];
+    LoraTarget members[LORA_GROUP_MAX];
+    int g = lora_group(&lo->cfg, t, members);
+    if (!g || c->dropout > 0) return;
+    const LoraPair *p[LORA_GROUP_MAX];
+    for (int i = 0; i < g; i++) p[i] = lora_pair(lo, l, members[i]);
+    lora_apply_a(a->u[members[0]], x, p, g, c->lora_a, c->n);
 }
 
 void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode,
@@ -105,14 +131,31 @@ void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *b
     op_matmul_inference(y, x, w, bias, n, n_decode);
 }
 
-/* y = x W^T + bias + LoRA(x) for projection t of layer l; from its packed bf16 copy where training
- * has one for the copy the model runs on. */
-static void projection(const LayerCtx *c, int l, LoraTarget t, float *y, const float *x, const QuantMatrix *w,
-                       const float *bias, float *u) {
-    const OnednnPacked *p = c->packs ? c->packs[l * LORA_N_TARGETS + t] : NULL;
-    if (p && w->bf16 && onednn_packed_source(p) == w->bf16) bf16_matmul_packed(y, x, p, bias, c->n, w->cols);
-    else layer_matmul(y, x, w, bias, c->n, c->n_decode, c->kv != NULL);
-    lora_rows(c, l, t, y, x, u, w->cols);
+/* ys[i] = x ws[i]^T + biases[i] + LoRA(x) for the projections ts[0..nt) of layer l, which read the
+ * same x (n, K): a group of lora_group's. Where training has a packed bf16 copy of every weight the
+ * model runs on, x is rounded to bf16 once for all of them. Each projection's LoRA term is added
+ * right after its base product, while its output is still in cache. */
+static void projections(const LayerCtx *c, int l, const LoraTarget *ts, int nt, float *const *ys, const float *x,
+                        const QuantMatrix *const *ws, const float *const *biases, LayerActs *a) {
+    int n = c->n, K = ws[0]->cols;
+    const OnednnPacked *pk[LORA_GROUP_MAX];
+    bool packed = c->packs != NULL, lora = c->uniform_adapter != -1, train = lora && !c->kv;
+    for (int i = 0; i < nt && packed; i++) {
+        pk[i] = c->packs[l * LORA_N_TARGETS + ts[i]];
+        packed = pk[i] && ws[i]->bf16 && onednn_packed_source(pk[i]) == ws[i]->bf16;
+    }
+    uint16_t *xb = NULL;
+    if (packed) {
+        xb = onednn_bf16_buffer((size_t)n * K);
+        bf16_convert(xb, x, (size_t)n * K);
+    }
+    if (train) lora_train_a(c, l, ts[0], x, a);
+    for (int i = 0; i < nt; i++) {
+        if (packed) bf16_matmul_packed_rounded(ys[i], xb, pk[i], biases[i], n);
+        else layer_matmul(ys[i], x, ws[i], biases[i], n, c->n_decode, c->kv != NULL);
+        if (train) lora_train(c, l, ts[i], ys[i], x, K, a);
+        else if (lora) lora_rows(c, l, ts[i], ys[i], x);
+    }
 }
 
 /* Causal attention of every run: with a cache, the run's keys and values are appended to its slot
@@ -167,9 +210,10 @@ void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, La
     const LayerWeights *w = &m->layers[l];
     int n = c->n, C = cf->dim, F = cf->ffn_dim, hd = cf->head_dim;
     op_rmsnorm_save(a->xn1, a->rstd1, x_in, w->attn_norm, n, C, cf->rms_eps);
-    projection(c, l, LORA_Q, a->q, a->xn1, &w->wq, w->bq, a->u[LORA_Q]);
-    projection(c, l, LORA_K, a->k, a->xn1, &w->wk, w->bk, a->u[LORA_K]);
-    projection(c, l, LORA_V, a->v, a->xn1, &w->wv, w->bv, a->u[LORA_V]);
+    static const LoraTarget qkv[] = {LORA_Q, LORA_K, LORA_V}, o[] = {LORA_O}, gate_up[] = {LORA_GATE, LORA_UP},
+                            down[] = {LORA_DOWN};
+    projections(c, l, qkv, 3, (float *[]){a->q, a->k, a->v}, a->xn1, (const QuantMatrix *[]){&w->wq, &w->wk, &w->wv},
+                (const float *[]){w->bq, w->bk, w->bv}, a);
     if (c->rope_cs) {
         op_rope_table(a->q, c->rope_cs, n, cf->n_head, hd);
         op_rope_table(a->k, c->rope_cs, n, cf->n_kv_head, hd);
@@ -178,12 +222,12 @@ void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, La
         op_rope(a->k, c->pos, c->inv_freq, n, cf->n_kv_head, hd);
     }
     attention(c, l, a);
-    projection(c, l, LORA_O, a->x_mid, a->att, &w->wo, NULL, a->u[LORA_O]);
+    projections(c, l, o, 1, &a->x_mid, a->att, (const QuantMatrix *[]){&w->wo}, (const float *[]){NULL}, a);
     for (size_t i = 0; i < (size_t)n * C; i++) a->x_mid[i] += x_in[i];
     op_rmsnorm_save(a->xn2, a->rstd2, a->x_mid, w->ffn_norm, n, C, cf->rms_eps);
-    projection(c, l, LORA_GATE, a->gate, a->xn2, &w->w_gate, NULL, a->u[LORA_GATE]);
-    projection(c, l, LORA_UP, a->up, a->xn2, &w->w_up, NULL, a->u[LORA_UP]);
+    projections(c, l, gate_up, 2, (float *[]){a->gate, a->up}, a->xn2,
+                (const QuantMatrix *[]){&w->w_gate, &w->w_up}, (const float *[]){NULL, NULL}, a);
     op_swiglu(a->h, a->gate, a->up, (size_t)n * F);
-    projection(c, l, LORA_DOWN, x_out, a->h, &w->w_down, NULL, a->u[LORA_DOWN]);
+    projections(c, l, down, 1, &x_out, a->h, (const QuantMatrix *[]){&w->w_down}, (const float *[]){NULL}, a);
     for (size_t i = 0; i < (size_t)n * C; i++) x_out[i] += a->x_mid[i];
 }

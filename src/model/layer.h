@@ -42,7 +42,8 @@ typedef struct {
     float *x_mid;         // (n, C) residual stream after attention
     float *xn2, *rstd2;   // (n, C), (n)
     float *gate, *up, *h; // (n, F) x3; h = silu(gate) * up
-    float *u[LORA_N_TARGETS]; // (n, r) LoRA intermediates x A^T (training: kept for backward)
+    float *u[LORA_N_TARGETS]; // (n, r) LoRA intermediates x A^T (training: kept for backward), rows as
+                              // wide as their group's (lora_group): u[t] its columns of them
 } LayerActs;
 
 /* What a layer pass needs beyond the weights. */
@@ -69,6 +70,8 @@ typedef struct {
     /* scratch */
     float *scores;           /* attention scores with a cache: threads * OP_ATTENTION_HEADS * (the last position + 1) */
     float *drop_x;           // (n, max(C, qd, F)) the LoRA input after dropout (training with dropout)
+    float *lora_a;           // (LORA_GROUP_MAX * r, max(C, qd, F)) a group's stacked A factors (training)
+    float *lora_u;           // (n, r) one projection's LoRA intermediates, packed (training)
 } LayerCtx;
 
 /* Sets c->uniform_adapter from the rows' adapters. */

@@ -132,10 +132,60 @@ void lora_init(Lora *l, uint64_t seed) {
     }
 }
 
-void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T) {
-    if (!p || !p->A) return;
-    int r = p->rank;
-    op_gemm(false, true, T, r, p->in, 1.0f, x, p->A, 0.0f, u);
-    op_gemm(false, true, T, p->out, r, scale, u, p->B, 1.0f, y);
+void lora_apply_b(float *y, const float *u, int ldu, const LoraPair *p, float scale, int T) {
+    op_gemm_ld(false, true, T, p->out, p->rank, scale, u, ldu, p->B, p->rank, 1.0f, y, p->out);
 }
 
+void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int ldu, int T) {
+    if (!p || !p->A) return;
+    op_gemm_ld(false, true, T, p->rank, p->in, 1.0f, x, p->in, p->A, p->in, 0.0f, u, ldu);
+    lora_apply_b(y, u, ldu, p, scale, T);
+}
+
+/* The projections that share an input, in target order. */
+static const LoraTarget groups[][LORA_GROUP_MAX + 1] = {
+    {LORA_Q, LORA_K, LORA_V, LORA_N_TARGETS},
+    {LORA_O, LORA_N_TARGETS},
+    {LORA_GATE, LORA_UP, LORA_N_TARGETS},
+    {LORA_DOWN, LORA_N_TARGETS},
+};
+
+int lora_group(const LoraConfig *cfg, LoraTarget t, LoraTarget members[LORA_GROUP_MAX]) {
+    for (size_t gi = 0; gi < sizeof groups / sizeof groups[0]; gi++) {
+        const LoraTarget *grp = groups[gi];
+        bool in = false;
+        for (int i = 0; grp[i] != LORA_N_TARGETS; i++) in |= grp[i] == t;
+        if (!in) continue;
+        int g = 0;
+        for (int i = 0; grp[i] != LORA_N_TARGETS; i++)
+            if (cfg->targets & (1u << grp[i])) members[g++] = grp[i];
+        return g;
+    }
+    return 0;
+}
+
+int lora_group_offset(const LoraConfig *cfg, LoraTarget t) {
+    LoraTarget members[LORA_GROUP_MAX];
+    int g = lora_group(cfg, t, members);
+    for (int i = 0; i < g; i++)
+        if (members[i] == t) return i * cfg->rank;
+    return -1;
+}
+
+void lora_copy_columns(float *dst, int ldd, const float *src, int lds, int T, int r) {
+    for (int t = 0; t < T; t++) memcpy(dst + (size_t)t * ldd, src + (size_t)t * lds, (size_t)r * sizeof(float));
+}
+
+void lora_stack_a(float *A, const LoraPair *const *p, int g) {
+    for (int i = 0; i < g; i++) {
+        size_t cnt = (size_t)p[i]->rank * p[i]->in;
+        memcpy(A + i * cnt, p[i]->A, cnt * sizeof(float));
+    }
+}
+
+void lora_apply_a(float *u, const float *x, const LoraPair *const *p, int g, float *a_buf, int T) {
+    int K = p[0]->in, ld = g * p[0]->rank;
+    const float *A = p[0]->A;
+    if (g > 1) lora_stack_a(a_buf, p, g), A = a_buf;
+    op_gemm_ld(false, true, T, ld, K, 1.0f, x, K, A, K, 0.0f, u, ld);
+}

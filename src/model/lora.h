@@ -66,9 +66,32 @@ const char *lora_target_module(LoraTarget t); /* PEFT module: "self_attn.q_proj"
 /* Parses a comma-separated list ("q,k,v" or "q_proj,v_proj" or "all") into a target mask. */
 int lora_parse_targets(const char *list, unsigned *targets, Err *err);
 
-/* y (T, N) += scale * (x A^T) B^T for one adapted projection; u (T, r) receives x A^T.
- * A no-op when p is NULL or not adapted. */
-void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int T);
+/* y (T, N) += scale * (x A^T) B^T for one adapted projection; u (T, r) receives x A^T, its rows ldu
+ * floats apart (r, or a group's width: lora_group). A no-op when p is NULL or not adapted. */
+void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int ldu, int T);
+
+/* Training's groups of projections that read one input: q, k, v (the attention norm's output) and
+ * gate, up (the MLP norm's); o and down alone. A group's LoRA intermediates x A_i^T lie side by side
+ * in one (T, g r) matrix, member i in columns i r .. (i + 1) r, so that one product serves them all.
+ * Writes the targets of t's group that cfg adapts into members, in target order, and returns their
+ * count g (0: none). */
+#define LORA_GROUP_MAX 3
+int lora_group(const LoraConfig *cfg, LoraTarget t, LoraTarget members[LORA_GROUP_MAX]);
+/* t's column in its group's intermediates (a multiple of the rank), or -1 when cfg does not adapt t. */
+int lora_group_offset(const LoraConfig *cfg, LoraTarget t);
+/* dst (T, r) = src (T, r), rows ldd and lds floats apart: one member's columns of a group's
+ * intermediates in or out of a packed copy (oneDNN runs LoRA's products on packed (T, r) operands
+ * up to 1.5x faster than on columns of a (T, g r) matrix). */
+void lora_copy_columns(float *dst, int ldd, const float *src, int lds, int T, int r);
+/* A (g r, in) = the A factors of p[0..g), stacked (every p[i]->in the same). */
+void lora_stack_a(float *A, const LoraPair *const *p, int g);
+/* lora_apply in halves, for the g adapted projections p[0..g) of one layer that read the same x
+ * (T, in): lora_apply_a makes every member's u at once, u (T, g r) = x [A_0; ..; A_{g-1}]^T, in one
+ * product that reads x once (the stacked A in a_buf, (g r, in), when g > 1); lora_apply_b then adds
+ * y (T, out) += scale * u_i B^T for one member from its columns of u (rows ldu apart). Together
+ * equal to g lora_apply calls within fp32 rounding (the same sums, perhaps in another order). */
+void lora_apply_a(float *u, const float *x, const LoraPair *const *p, int g, float *a_buf, int T);
+void lora_apply_b(float *y, const float *u, int ldu, const LoraPair *p, float scale, int T);
 /* Inference's LoRA terms (lora_rows.c), one adapted projection for a few rows of one adapter:
  * y[rows[j]] (out) += scale * B (A x[rows[j]]) (x[rows[j]] of in values), j < n <= LORA_ROW_BLOCK,
  * y and x row-major with out and in values a row. The rows share the reads of A and B, and each

@@ -174,14 +174,19 @@ void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatri
         tiled_product(dx, dy, w, true, beta, n);
 }
 
-void op_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B, float beta,
-             float *C) {
+void op_gemm_ld(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                int ldb, float beta, float *C, int ldc) {
     if (onednn_built()) {
-        onednn_matmul(ONEDNN_F32, trans_a, trans_b, M, N, K, alpha, A, B, NULL, beta, C);
+        onednn_matmul_ld(ONEDNN_F32, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
-                alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N);
+                alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void op_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B, float beta,
+             float *C) {
+    op_gemm_ld(trans_a, trans_b, M, N, K, alpha, A, trans_a ? M : K, B, trans_b ? K : N, beta, C, N);
 }
 
 /* --- naive twins: the whole weight dequantized, plain loops in double --- */

@@ -51,6 +51,11 @@ void op_matmul_backward_ref(float *dx, float beta, const float *dy, const QuantM
  * was built with it (about twice OpenBLAS's speed at LoRA's skinny shapes), else OpenBLAS. */
 void op_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B, float beta,
              float *C);
+/* op_gemm on row strides of one's choosing (blocks of columns of wider matrices): lda, ldb, ldc
+ * elements between the stored rows of A, B and C (lda >= K, or >= M when trans_a; ldb >= N, or >= K
+ * when trans_b; ldc >= N). Its naive twin is op_gemm_ref on packed copies. */
+void op_gemm_ld(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                int ldb, float beta, float *C, int ldc);
 void op_gemm_ref(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, const float *B,
                  float beta, float *C);
 

@@ -72,10 +72,14 @@ void bf16_matmul_backward(float *dx, float beta, const float *dy, const uint16_t
     bf16_matmul_backward_rounded(dx, beta, dyb, w, n, N, K);
 }
 
+void bf16_matmul_packed_rounded(float *y, const uint16_t *xb, const OnednnPacked *p, const float *bias, int n) {
+    onednn_matmul_packed(p, n, xb, bias, 0.0f, y);
+}
+
 void bf16_matmul_packed(float *y, const float *x, const OnednnPacked *p, const float *bias, int n, int K) {
     uint16_t *xb = onednn_bf16_buffer((size_t)n * K);
     bf16_convert(xb, x, (size_t)n * K);
-    onednn_matmul_packed(p, n, xb, bias, 0.0f, y);
+    bf16_matmul_packed_rounded(y, xb, p, bias, n);
 }
 
 void bf16_matmul_backward_packed(float *dx, float beta, const float *dy, const OnednnPacked *p, int n, int N) {

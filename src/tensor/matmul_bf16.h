@@ -53,5 +53,8 @@ void bf16_matmul_backward_rounded(float *dx, float beta, const uint16_t *dyb, co
  * products, faster; training packs its base weights so (train_step.c). K and N as above. */
 void bf16_matmul_packed(float *y, const float *x, const OnednnPacked *p, const float *bias, int n, int K);
 void bf16_matmul_backward_packed(float *dx, float beta, const float *dy, const OnednnPacked *p, int n, int N);
+/* bf16_matmul_packed on an input the caller has already rounded (xb (n, K), bf16_convert), for one
+ * input multiplied by several weights (training's q, k, v and gate, up: model/layer.c). */
+void bf16_matmul_packed_rounded(float *y, const uint16_t *xb, const OnednnPacked *p, const float *bias, int n);
 
 #endif

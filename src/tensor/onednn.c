@@ -148,14 +148,25 @@ static bool run_matmul(const dnnl_memory_desc_t *a_md, const dnnl_memory_desc_t 
     return true;
 }
 
-void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K, float alpha, const void *A,
-                   const void *B, const float *bias, float beta, float *C) {
+/* (rows, cols) stored row-major with ld elements a row, or transposed ((cols, rows) stored so). */
+static void md_2d_ld(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t t, bool trans, int ld) {
+    dnnl_dims_t d = {rows, cols}, strides = {trans ? 1 : ld, trans ? ld : 1};
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(md, 2, d, t, strides));
+}
+
+void onednn_matmul_ld(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K, float alpha, const void *A,
+                      int lda, const void *B, int ldb, const float *bias, float beta, float *C, int ldc) {
     dnnl_data_type_t dt = t == ONEDNN_BF16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t a_md, b_md, c_md;
-    md_2d(&a_md, M, K, dt, a_trans);
-    md_2d(&b_md, K, N, dt, b_trans);
-    md_2d(&c_md, M, N, dnnl_f32, false);
+    md_2d_ld(&a_md, M, K, dt, a_trans, lda);
+    md_2d_ld(&b_md, K, N, dt, b_trans, ldb);
+    md_2d_ld(&c_md, M, N, dnnl_f32, false, ldc);
     run_matmul(&a_md, &b_md, &c_md, alpha, A, B, bias, beta, C, false);
+}
+
+void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K, float alpha, const void *A,
+                   const void *B, const float *bias, float beta, float *C) {
+    onednn_matmul_ld(t, a_trans, b_trans, M, N, K, alpha, A, a_trans ? M : K, B, b_trans ? K : N, bias, beta, C, N);
 }
 
 struct OnednnPacked {
@@ -245,6 +256,12 @@ void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K
                    const void *B, const float *bias, float beta, float *C) {
     (void)t, (void)a_trans, (void)b_trans, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)B, (void)bias,
         (void)beta, (void)C;
+    absent();
+}
+void onednn_matmul_ld(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K, float alpha, const void *A,
+                      int lda, const void *B, int ldb, const float *bias, float beta, float *C, int ldc) {
+    (void)t, (void)a_trans, (void)b_trans, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B,
+        (void)ldb, (void)bias, (void)beta, (void)C, (void)ldc;
     absent();
 }
 OnednnPacked *onednn_pack_bf16(const uint16_t *w, int N, int K, bool backward) {

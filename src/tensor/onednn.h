@@ -25,6 +25,11 @@ typedef enum { ONEDNN_F32, ONEDNN_BF16 } OnednnType;
  * op(A) is (M, K), stored (K, M) when a_trans; op(B) is (K, N), stored (N, K) when b_trans. */
 void onednn_matmul(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K, float alpha, const void *A,
                    const void *B, const float *bias, float beta, float *C);
+/* The same on row strides of one's choosing: lda, ldb and ldc elements between the rows of A, B and C
+ * as stored (lda >= K, or >= M when a_trans; ldb >= N, or >= K when b_trans; ldc >= N), for blocks
+ * of columns of wider matrices. */
+void onednn_matmul_ld(OnednnType t, bool a_trans, bool b_trans, int M, int N, int K, float alpha, const void *A,
+                      int lda, const void *B, int ldb, const float *bias, float beta, float *C, int ldc);
 
 /* A bf16 weight W (N, K), row-major, copied once into the blocked layout oneDNN's matmul picks
  * for it (about 15-30% faster products than from the plain layout, which oneDNN repacks on every

@@ -19,6 +19,7 @@
 #include "../tensor/ops.h"
 #include "../tensor/ops_backward.h"
 #include "head_bf16.h"
+#include "lora_grad.h"
 
 #define HEAD_CHUNK 256 /* trained positions per head matmul: the typed head is dequantized once per chunk */
 
@@ -32,7 +33,11 @@ struct TrainState {
     float **x_in;         // (n_layer + 1) each (R, C): the input of each layer, then the final residual
     float *xn_final, *rstd_final;
     /* backward scratch */
-    float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dP, *du, *head, *gather, *inv_freq, *drop_x;
+    float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dP, *head, *gather, *inv_freq, *drop_x;
+    float *du;            // (R, LORA_GROUP_MAX * r) a group's scale dy_i B_i side by side, as its u
+    float *lora_u;        // (R, r) one projection's u or du, packed (LayerCtx.lora_u)
+    float *lora_a, *lora_da; // (LORA_GROUP_MAX * r, max(C, qd, F)) x2: a group's stacked A factors and their gradient
+    float *dbt;           // (r, max(C, qd, F)) lora_grad_b's scratch: one projection's dB transposed
     int *pos, *rows, *targets;
     int *row_seq;         // (R) the batch index of the sequence a trained row belongs to
     float *row_scale;     // (R) that sequence's gradient weight
@@ -107,8 +112,9 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     int n_threads = omp_get_max_threads();
     size_t att_scratch = op_attention_backward_scratch(max_len, c->n_head, c->n_kv_head); /* a thread's dP */
     size_t total = per_layer * c->n_layer + R * C /* final residual */ + R * C + R + /* final norm */
-                   2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * att_scratch + R * (r ? r : 1) + HEAD_CHUNK * V +
-                   HEAD_CHUNK * C + (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? R * wide : 0);
+                   2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * att_scratch + HEAD_CHUNK * V +
+                   HEAD_CHUNK * C + (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? R * wide : 0) +
+                   LORA_GROUP_MAX * r * (R + 2 * wide) + r * wide + R * r;
     TrainState *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
     s->m = m;
@@ -142,13 +148,21 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
         TAKE(a->probs, (size_t)c->n_head * R * L); TAKE(a->att, R * qd);
         TAKE(a->x_mid, R * C); TAKE(a->xn2, R * C); TAKE(a->rstd2, R);
         TAKE(a->gate, R * F); TAKE(a->up, R * F); TAKE(a->h, R * F);
-        for (int t = 0; t < LORA_N_TARGETS; t++)
-            if (lora && (lora->cfg.targets & (1u << t))) TAKE(a->u[t], R * r);
+        for (int t = 0; t < LORA_N_TARGETS && lora; t++) { /* each group's side by side (lora_group) */
+            LoraTarget members[LORA_GROUP_MAX];
+            int g = lora_group(&lora->cfg, (LoraTarget)t, members);
+            if (g && members[0] == (LoraTarget)t) {
+                TAKE(a->u[t], R * g * r);
+                for (int i = 1; i < g; i++) a->u[members[i]] = a->u[t] + i * r;
+            }
+        }
     }
     TAKE(s->x_in[c->n_layer], R * C); TAKE(s->xn_final, R * C); TAKE(s->rstd_final, R);
     TAKE(s->dx, R * C); TAKE(s->dxn, R * C); TAKE(s->dq, R * qd); TAKE(s->datt, R * qd);
     TAKE(s->dk, R * kvd); TAKE(s->dv, R * kvd); TAKE(s->dgate, R * F); TAKE(s->dup, R * F); TAKE(s->dh, R * F);
-    TAKE(s->dP, (size_t)n_threads * att_scratch); TAKE(s->du, R * (r ? r : 1)); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
+    TAKE(s->dP, (size_t)n_threads * att_scratch); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
+    TAKE(s->du, LORA_GROUP_MAX * r * R); TAKE(s->lora_a, LORA_GROUP_MAX * r * wide); TAKE(s->lora_da, LORA_GROUP_MAX * r * wide);
+    TAKE(s->dbt, r * wide); TAKE(s->lora_u, R * r);
     TAKE(s->inv_freq, (size_t)c->head_dim / 2);
     if (lora && lora->cfg.dropout > 0) TAKE(s->drop_x, R * wide);
 #undef TAKE
@@ -169,31 +183,56 @@ int train_state_set_lora(TrainState *s, Lora *lora, Err *err) {
     return 0;
 }
 
-/* Given dy (n, N) of y = lin(x): dx (n, K) = dy W (+ LoRA part), overwritten or accumulated
- * (beta 0 or 1), and the LoRA factor gradients accumulated. */
-static void lin_bwd(TrainState *s, float *dx, float beta, const float *dy, const float *x, const QuantMatrix *w,
-                    int layer, LoraTarget t, const float *u) {
-    int n = s->lc.n, K = w->cols, N = w->rows;
+/* dx (n, K) = dy W for projection t of layer l (beta 0: overwritten, 1: accumulated), the base part
+ * of its input gradient: from its packed bf16 copy where there is one. */
+static void base_bwd(TrainState *s, float *dx, float beta, const float *dy, const QuantMatrix *w, int layer,
+                     LoraTarget t) {
+    int n = s->lc.n, N = w->rows;
     const OnednnPacked *pk = s->packs ? s->packs[(s->m->cfg.n_layer + layer) * LORA_N_TARGETS + t] : NULL;
     if (pk && w->bf16 && onednn_packed_source(pk) == w->bf16 && n > MATMUL_MATVEC_ROWS)
         bf16_matmul_backward_packed(dx, beta, dy, pk, n, N);
     else op_matmul_backward(dx, beta, dy, w, n);
-    if (!u) return;
-    const LoraPair *p = lora_pair(s->lora, layer, t);
-    int r = p->rank;
-    float scale = s->lora->scale, *dA = lora_grad(s->lora, p->A), *dB = lora_grad(s->lora, p->B);
-    /* y += scale u B^T with u = x' A^T, x' the (dropped-out) input */
-    op_gemm(false, false, n, r, N, scale, dy, p->B, 0.0f, s->du);
-    op_gemm(true, false, N, r, n, scale, dy, u, 1.0f, dB);
-    const float *xin = layer_lora_input(&s->lc, x, layer, t, K);
-    op_gemm(true, false, r, K, n, 1.0f, s->du, xin, 1.0f, dA);
-    if (!(s->lc.dropout > 0)) {
-        op_gemm(false, false, n, K, r, 1.0f, s->du, p->A, 1.0f, dx);
+}
+
+/* Backward of the projections ts[0..nt) of layer l, which read the same x (n, K) (a group of
+ * lora_group's), given dys[i] = d(y_i) (n, N_i): dx (n, K) = sum_i dys[i] W_i + their LoRA parts
+ * (overwritten), and their LoRA factors' gradients accumulated. With y_i += scale u_i B_i^T,
+ * u_i = x' A_i^T (x' the dropped-out x): du_i = scale dy_i B_i, dB_i += scale dy_i^T u_i,
+ * dA_i += du_i^T x', dx += du_i A_i. Without dropout the A side is one product for the group. */
+static void group_bwd(TrainState *s, int layer, const LoraTarget *ts, int nt, const float *const *dys, float *dx,
+                      const float *x) {
+    int n = s->lc.n, K = projection_weight(s->m, layer, ts[0])->cols;
+    for (int i = 0; i < nt; i++) base_bwd(s, dx, i ? 1.0f : 0.0f, dys[i], projection_weight(s->m, layer, ts[i]), layer, ts[i]);
+    LoraTarget members[LORA_GROUP_MAX];
+    int g = lora_group(&s->lora->cfg, ts[0], members);
+    if (!g) return;
+    int r = s->lora->cfg.rank, ld = g * r;
+    float scale = s->lora->scale;
+    const LoraPair *p[LORA_GROUP_MAX];
+    for (int i = 0; i < g; i++) {
+        p[i] = lora_pair(s->lora, layer, members[i]);
+        const float *dy = NULL;
+        for (int j = 0; j < nt; j++)
+            if (ts[j] == members[i]) dy = dys[j];
+        float *du = g > 1 ? s->lora_u : s->du; /* packed, then into its columns of the group's du */
+        lora_grad_b(s->lora, p[i], scale, dy, s->acts[layer].u[members[i]], ld, du, r, s->dbt, n);
+        if (g > 1) lora_copy_columns(s->du + i * r, ld, du, r, n, r);
+    }
+    if (!(s->lc.dropout > 0) && g > 1) {
+        lora_grad_a_group(s->lora, p, g, s->du, x, dx, s->lora_a, s->lora_da, n);
         return;
     }
-    /* d(dropped input) = du A, then back through the mask */
-    op_gemm(false, false, n, K, r, 1.0f, s->du, p->A, 0.0f, s->drop_x);
-    layer_lora_input_backward(&s->lc, dx, s->drop_x, layer, t, K);
+    for (int i = 0; i < g; i++) {
+        const float *xin = layer_lora_input(&s->lc, x, layer, members[i], K);
+        op_gemm_ld(true, false, r, K, n, 1.0f, s->du + i * r, ld, xin, K, 1.0f, lora_grad(s->lora, p[i]->A), K);
+        if (!(s->lc.dropout > 0)) {
+            op_gemm_ld(false, false, n, K, r, 1.0f, s->du + i * r, ld, p[i]->A, K, 1.0f, dx, K);
+            continue;
+        }
+        /* d(dropped input) = du A, then back through the mask */
+        op_gemm_ld(false, false, n, K, r, 1.0f, s->du + i * r, ld, p[i]->A, K, 0.0f, s->drop_x, K);
+        layer_lora_input_backward(&s->lc, dx, s->drop_x, layer, members[i], K);
+    }
 }
 
 static void forward(TrainState *s, const int32_t *const *ids) {
@@ -246,17 +285,18 @@ static void backward_pass(TrainState *s) {
     int n = s->lc.n, C = c->dim, F = c->ffn_dim, hd = c->head_dim, qd = c->n_head * hd, kvd = c->n_kv_head * hd;
     memset(s->dx, 0, (size_t)n * C * sizeof(float));
     op_rmsnorm_backward(s->dx, s->dxn, s->x_in[c->n_layer], m->out_norm, s->rstd_final, n, C);
+    static const LoraTarget qkv[] = {LORA_Q, LORA_K, LORA_V}, o[] = {LORA_O}, gate_up[] = {LORA_GATE, LORA_UP},
+                            down[] = {LORA_DOWN};
     for (int l = c->n_layer - 1; l >= 0; l--) {
         const LayerWeights *w = &m->layers[l];
         LayerActs *a = &s->acts[l];
         /* MLP: x_out = x_mid + down(h); s->dx holds d(x_out) and becomes d(x_mid) */
-        lin_bwd(s, s->dh, 0.0f, s->dx, a->h, &w->w_down, l, LORA_DOWN, a->u[LORA_DOWN]);
+        group_bwd(s, l, down, 1, (const float *[]){s->dx}, s->dh, a->h);
         op_swiglu_backward(s->dgate, s->dup, s->dh, a->gate, a->up, (size_t)n * F);
-        lin_bwd(s, s->dxn, 0.0f, s->dgate, a->xn2, &w->w_gate, l, LORA_GATE, a->u[LORA_GATE]);
-        lin_bwd(s, s->dxn, 1.0f, s->dup, a->xn2, &w->w_up, l, LORA_UP, a->u[LORA_UP]);
+        group_bwd(s, l, gate_up, 2, (const float *[]){s->dgate, s->dup}, s->dxn, a->xn2);
         op_rmsnorm_backward(s->dx, s->dxn, a->x_mid, w->ffn_norm, a->rstd2, n, C);
         /* attention: x_mid = x_in + o(att); s->dx becomes d(x_in) */
-        lin_bwd(s, s->datt, 0.0f, s->dx, a->att, &w->wo, l, LORA_O, a->u[LORA_O]);
+        group_bwd(s, l, o, 1, (const float *[]){s->dx}, s->datt, a->att);
         /* one sequence per thread, each with its own dP scratch */
 #pragma omp parallel for schedule(dynamic, 1) if (s->lc.n_runs > 1)
         for (int r = 0; r < s->lc.n_runs; r++) {
@@ -269,9 +309,7 @@ static void backward_pass(TrainState *s) {
         }
         op_rope_backward(s->dq, s->pos, s->inv_freq, n, c->n_head, hd);
         op_rope_backward(s->dk, s->pos, s->inv_freq, n, c->n_kv_head, hd);
-        lin_bwd(s, s->dxn, 0.0f, s->dq, a->xn1, &w->wq, l, LORA_Q, a->u[LORA_Q]);
-        lin_bwd(s, s->dxn, 1.0f, s->dk, a->xn1, &w->wk, l, LORA_K, a->u[LORA_K]);
-        lin_bwd(s, s->dxn, 1.0f, s->dv, a->xn1, &w->wv, l, LORA_V, a->u[LORA_V]);
+        group_bwd(s, l, qkv, 3, (const float *[]){s->dq, s->dk, s->dv}, s->dxn, a->xn1);
         op_rmsnorm_backward(s->dx, s->dxn, s->x_in[l], w->attn_norm, a->rstd1, n, C);
     }
     /* the embeddings are frozen: the gradient stops here */
@@ -304,7 +342,8 @@ static void run_pack(TrainState *s, const TrainSeq *seqs, const int *idx, int n,
     const Lora *adapters[1] = {s->lora};
     s->lc = (LayerCtx){.m = s->m, .n = rows, .pos = s->pos, .runs = s->runs, .n_runs = n, .adapters = adapters,
                        .n_adapters = s->lora ? 1 : 0, .dropout = backward && s->lora ? s->lora->cfg.dropout : 0.0f,
-                       .inv_freq = s->inv_freq, .drop_x = s->drop_x, .packs = s->packs};
+                       .inv_freq = s->inv_freq, .drop_x = s->drop_x, .lora_a = s->lora_a, .lora_u = s->lora_u,
+                       .packs = s->packs};
     layer_ctx_prepare(&s->lc);
     forward(s, ids);
     if (backward) memset(s->dxn, 0, (size_t)rows * c->dim * sizeof(float));

@@ -87,3 +87,41 @@ TEST(matmul_gemm_transposes_match_ref) {
             CHECK(worst <= (2.0 * K + 4) / (1 << 24) * (0.25 * K + 1)); /* |a b| <= 1/4, |C| <= 1 */
         }
 }
+
+/* op_gemm_ld's four transpose cases on blocks of columns of wider matrices (rows lda, ldb, ldc
+ * apart) against the double loop on packed copies, within the same bound; the columns around the
+ * block of C stay untouched. */
+TEST(matmul_gemm_strided_matches_ref) {
+    enum { M = 21, N = 13, K = 35, PAD = 7 };
+    Rng r;
+    rng_seed(&r, 10);
+    static float A[(M + PAD) * (K + PAD)], B[(K + PAD) * (N + PAD)], C[M * (N + PAD)], C0[M * (N + PAD)];
+    float Ap[M * K], Bp[K * N], C_ref[M * N];
+    for (size_t i = 0; i < sizeof A / sizeof A[0]; i++) A[i] = rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < sizeof B / sizeof B[0]; i++) B[i] = rng_uniform(&r) - 0.5f;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int lda = (ta ? M : K) + PAD, ldb = (tb ? K : N) + PAD, ldc = N + PAD;
+            for (int i = 0; i < M; i++) /* the packed copies op_gemm_ref reads */
+                for (int k = 0; k < K; k++) {
+                    if (ta) Ap[k * M + i] = A[k * lda + i];
+                    else Ap[i * K + k] = A[i * lda + k];
+                }
+            for (int k = 0; k < K; k++)
+                for (int j = 0; j < N; j++) {
+                    if (tb) Bp[j * K + k] = B[j * ldb + k];
+                    else Bp[k * N + j] = B[k * ldb + j];
+                }
+            for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) C[i] = C0[i] = rng_uniform(&r);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) C_ref[i * N + j] = C[i * ldc + j];
+            op_gemm_ld(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C, ldc);
+            op_gemm_ref(ta, tb, M, N, K, 0.5f, Ap, Bp, 1.0f, C_ref);
+            double worst = 0;
+            for (int i = 0; i < M; i++) {
+                for (int j = 0; j < N; j++) worst = fmax(worst, fabs(C[i * ldc + j] - C_ref[i * N + j]));
+                for (int j = N; j < ldc; j++) CHECK(C[i * ldc + j] == C0[i * ldc + j]);
+            }
+            CHECK(worst <= (2.0 * K + 4) / (1 << 24) * (0.25 * K + 1));
+        }
+}
