@@ -36,6 +36,7 @@ static int record(const TrainMetrics *mt, const char *ckpt, void *user) {
 
 /* Each story is one example; the second half of its tokens are trained. */
 static void make_set(const Model *m, TrainSet *set) {
+    *set = (TrainSet){0}; /* no preference pairs: rejected NULL */
     set->n = 10;
     set->ex = calloc(10, sizeof(TrainExample));
     for (int i = 0; i < 10; i++) {
