@@ -8,25 +8,15 @@
  *   make build/bench_queue && ./build/bench_queue 10000 8
  *   ./build/bench_queue 10000 8 'postgresql:///bench?host=/tmp/DIR&user=postgres'
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
+#include "core/fileio.h"
 #include "store/store.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 typedef struct {
     const char *dir, *database;
@@ -49,7 +39,7 @@ static void *work(void *arg) {
     }
     JobRecord job;
     for (;;) {
-        double t0 = now_s();
+        double t0 = clock_now_s();
         int rc = store_job_claim(s, STORE_CLAIM_TRAIN, name, (long long)time(NULL) * 1000, 60000, &job, NULL, &err);
         if (rc == STORE_NOT_FOUND) break;
         if (rc) {
@@ -57,7 +47,7 @@ static void *work(void *arg) {
             w->failures++;
             break;
         }
-        w->latency[w->n++] = now_s() - t0;
+        w->latency[w->n++] = clock_now_s() - t0;
         int i = atoi(job.id + strlen("ftjob-bench-"));
         if (i >= 0 && i < w->n_jobs) w->claims[i]++;
         snprintf(job.status, sizeof job.status, "succeeded");
@@ -87,7 +77,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    double t0 = now_s();
+    double t0 = clock_now_s();
     for (int i = 0; i < n_jobs; i++) {
         JobRecord j;
         memset(&j, 0, sizeof j);
@@ -103,17 +93,17 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    double t_fill = now_s() - t0;
+    double t_fill = clock_now_s() - t0;
     Worker *w = calloc((size_t)n_workers, sizeof *w);
     pthread_t *t = calloc((size_t)n_workers, sizeof *t);
     for (int i = 0; i < n_workers; i++) {
         w[i] = (Worker){dir, database, i, n_jobs, calloc((size_t)n_jobs, sizeof(int)),
                         calloc((size_t)n_jobs, sizeof(double)), 0, 0};
     }
-    t0 = now_s();
+    t0 = clock_now_s();
     for (int i = 0; i < n_workers; i++) pthread_create(&t[i], NULL, work, &w[i]);
     for (int i = 0; i < n_workers; i++) pthread_join(t[i], NULL);
-    double elapsed = now_s() - t0;
+    double elapsed = clock_now_s() - t0;
     int total = 0, failures = 0, twice = 0, never = 0;
     double *lat = calloc((size_t)n_jobs, sizeof *lat);
     for (int i = 0; i < n_workers; i++) {
@@ -134,6 +124,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_workers; i++) printf(" %d", w[i].n);
     printf("\n");
     store_close(s);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    file_remove_tree(dir, NULL);
     return twice || never || failures ? 1 : 0;
 }

@@ -10,27 +10,16 @@
  * To compare the SQLite path with a build before the database layer, copy this file into that
  * tree and call store_open there without the database argument (FTUNE_BENCH_OLD_STORE_OPEN=1 in
  * CFLAGS: -DFTUNE_BENCH_OLD_STORE_OPEN). */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
+#include "core/fileio.h"
 #include "store/store.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void report(const char *what, int n, double t0) {
-    double dt = now_s() - t0;
+    double dt = clock_now_s() - t0;
     printf("%-22s %7d ops %8.3f s %10.0f ops/s\n", what, n, dt, n / dt);
 }
 
@@ -59,7 +48,7 @@ int main(int argc, char **argv) {
     char (*files)[STORE_ID_MAX] = calloc((size_t)n, STORE_ID_MAX);
     JobRecord *j = calloc(1, sizeof *j);
     if (!ids || !files || !j) return 1;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     for (int i = 0; i < n; i++) {
         memset(j, 0, sizeof *j);
         store_new_id("ftjob-", j->id, sizeof j->id);
@@ -74,16 +63,16 @@ int main(int argc, char **argv) {
         memcpy(ids[i], j->id, STORE_ID_MAX);
     }
     report("job create", n, t0);
-    t0 = now_s();
+    t0 = clock_now_s();
     for (int i = 0; i < 3 * n; i++)
         if (store_event_add(s, ids[i % n], "info", "message", "Step 1/10: training loss=1.0", NULL, NULL, &err))
             FAIL("add event");
     report("event add", 3 * n, t0);
-    t0 = now_s();
+    t0 = clock_now_s();
     for (int i = 0; i < n; i++)
         if (store_job_get(s, ids[i], j, &err)) FAIL("get job");
     report("job get", n, t0);
-    t0 = now_s();
+    t0 = clock_now_s();
     int seen = 0;
     char after[STORE_ID_MAX] = "";
     for (;;) {
@@ -98,14 +87,14 @@ int main(int argc, char **argv) {
         if (!more) break;
     }
     report("job list (100 a page)", seen, t0);
-    t0 = now_s();
+    t0 = clock_now_s();
     const char *from[] = {"queued"};
     for (int i = 0; i < n; i++)
         if (store_job_transition(s, ids[i], from, 1, "running", NULL, &err)) FAIL("move job");
     report("job transition", n, t0);
     char blob[1024];
     memset(blob, 'x', sizeof blob);
-    t0 = now_s();
+    t0 = clock_now_s();
     for (int i = 0; i < n; i++) {
         FileRecord f;
         if (store_file_create(s, STORE_DEFAULT_PROJECT, "a.jsonl", "fine-tune", blob, sizeof blob, &f, &err))
@@ -113,7 +102,7 @@ int main(int argc, char **argv) {
         memcpy(files[i], f.id, STORE_ID_MAX);
     }
     report("file create (1 KB)", n, t0);
-    t0 = now_s();
+    t0 = clock_now_s();
     for (int i = 0; i < n; i++) {
         FileRecord f;
         if (store_file_get(s, files[i], &f, &err)) FAIL("get file");
@@ -123,6 +112,6 @@ int main(int argc, char **argv) {
     free(ids);
     free(files);
     free(j);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    file_remove_tree(dir, NULL);
     return 0;
 }
