@@ -164,14 +164,6 @@ int lora_group(const LoraConfig *cfg, LoraTarget t, LoraTarget members[LORA_GROU
     return 0;
 }
 
-int lora_group_offset(const LoraConfig *cfg, LoraTarget t) {
-    LoraTarget members[LORA_GROUP_MAX];
-    int g = lora_group(cfg, t, members);
-    for (int i = 0; i < g; i++)
-        if (members[i] == t) return i * cfg->rank;
-    return -1;
-}
-
 void lora_copy_columns(float *dst, int ldd, const float *src, int lds, int T, int r) {
     for (int t = 0; t < T; t++) memcpy(dst + (size_t)t * ldd, src + (size_t)t * lds, (size_t)r * sizeof(float));
 }

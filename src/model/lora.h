@@ -77,8 +77,6 @@ void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float 
  * count g (0: none). */
 #define LORA_GROUP_MAX 3
 int lora_group(const LoraConfig *cfg, LoraTarget t, LoraTarget members[LORA_GROUP_MAX]);
-/* t's column in its group's intermediates (a multiple of the rank), or -1 when cfg does not adapt t. */
-int lora_group_offset(const LoraConfig *cfg, LoraTarget t);
 /* dst (T, r) = src (T, r), rows ldd and lds floats apart: one member's columns of a group's
  * intermediates in or out of a packed copy (oneDNN runs LoRA's products on packed (T, r) operands
  * up to 1.5x faster than on columns of a (T, g r) matrix). */
