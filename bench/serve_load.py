@@ -16,8 +16,9 @@ requests for a fixed duration (or count) per point. Scenarios (--scenario, comma
           max_tokens --decode-tokens, greedy; tokens/s = completion tokens / elapsed seconds
           (prefill of the short prompt included);
   models  GET /v1/models (the HTTP layer alone).
-Prints a line per point (requests/s, p50/p99 latency, errors, the server's VmRSS before and after
-when --pid is given), then Markdown tables for bench/RESULTS.md headed by the CPU model and date.
+Prints a line per point (requests/s, p50/p99 latency, errors, the CPU cores the load generator kept
+busy, and with --pid the server's VmRSS before and after and the cores it kept busy), then
+Markdown tables for bench/RESULTS.md headed by the CPU model and date.
 It measures; it asserts nothing (bench/, not tests/).
 
 Usage: python3 bench/serve_load.py --port P [--pid PID] [--model SmolLM2-135M-Instruct.Q4_1]
@@ -55,6 +56,18 @@ def rss_mb(pid):
     except OSError:
         return None
     return None
+
+
+def server_cpu_s(pid):
+    """user + system CPU seconds of process pid so far (/proc/PID/stat), or None."""
+    if not pid:
+        return None
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def percentile(sorted_vals, p):
@@ -170,12 +183,17 @@ def run_point(args, name, clients, make_request, duration):
 
     rss_before = rss_mb(args.pid)
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+    server_cpu_before, client_cpu_before = server_cpu_s(args.pid), os.times()
     t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    client_cpu_after, server_cpu_after = os.times(), server_cpu_s(args.pid)
+    # the CPU the load generator itself took: on one machine it competes with the server
+    client_cpu = (client_cpu_after.user - client_cpu_before.user) + (client_cpu_after.system - client_cpu_before.system)
+    server_cpu = server_cpu_after - server_cpu_before if server_cpu_before is not None and server_cpu_after is not None else None
     rss_after = rss_mb(args.pid)
     latencies.sort()
     n = len(latencies)
@@ -185,12 +203,15 @@ def run_point(args, name, clients, make_request, duration):
            "tokens_per_req": tokens[0] / n if n else float("nan"),
            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
            "mean_ms": statistics.mean(latencies) * 1000 if latencies else float("nan"),
-           "rss_before": rss_before, "rss_after": rss_after}
+           "rss_before": rss_before, "rss_after": rss_after,
+           "client_cpu": client_cpu / wall if wall > 0 else 0.0,
+           "server_cpu": server_cpu / wall if server_cpu is not None and wall > 0 else None}
     fmt_rss = lambda v: "%.1f MB" % v if v is not None else "n/a"  # noqa: E731
     print("%-24s %3d clients: %6d ok %4d errors in %5.1f s: %7.2f req/s, p50 %7.1f ms, p99 %7.1f ms, "
-          "%6.1f completion tokens/s; RSS %s -> %s"
+          "%6.1f completion tokens/s; RSS %s -> %s; CPU cores busy: client %.2f, server %s"
           % (name, clients, n, errors[0], wall, res["rps"], res["p50_ms"], res["p99_ms"], res["tokens_per_s"],
-             fmt_rss(rss_before), fmt_rss(rss_after)), flush=True)
+             fmt_rss(rss_before), fmt_rss(rss_after), res["client_cpu"],
+             "%.2f" % res["server_cpu"] if res["server_cpu"] is not None else "n/a"), flush=True)
     for s in samples:
         print("    error sample: %s" % s)
     return res
