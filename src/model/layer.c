@@ -133,8 +133,9 @@ void layer_matmul(float *y, const float *x, const QuantMatrix *w, const float *b
 
 /* ys[i] = x ws[i]^T + biases[i] + LoRA(x) for the projections ts[0..nt) of layer l, which read the
  * same x (n, K): a group of lora_group's. Where training has a packed bf16 copy of every weight the
- * model runs on, x is rounded to bf16 once for all of them. Each projection's LoRA term is added
- * right after its base product, while its output is still in cache. */
+ * model runs on, or inference multiplies every one of them on AMX tiles, x is rounded to bf16 once
+ * for all of them. Each projection's LoRA term is added right after its base product, while its
+ * output is still in cache. */
 static void projections(const LayerCtx *c, int l, const LoraTarget *ts, int nt, float *const *ys, const float *x,
                         const QuantMatrix *const *ws, const float *const *biases, LayerActs *a) {
     int n = c->n, K = ws[0]->cols;
@@ -144,14 +145,17 @@ static void projections(const LayerCtx *c, int l, const LoraTarget *ts, int nt, 
         pk[i] = c->packs[l * LORA_N_TARGETS + ts[i]];
         packed = pk[i] && ws[i]->bf16 && onednn_packed_source(pk[i]) == ws[i]->bf16;
     }
+    bool rounds = !packed && c->kv;
+    for (int i = 0; i < nt && rounds; i++) rounds = op_matmul_inference_rounds(ws[i]);
     uint16_t *xb = NULL;
-    if (packed) {
+    if (packed || rounds) {
         xb = onednn_bf16_buffer((size_t)n * K);
         bf16_convert(xb, x, (size_t)n * K);
     }
     if (train) lora_train_a(c, l, ts[0], x, a);
     for (int i = 0; i < nt; i++) {
         if (packed) bf16_matmul_packed_rounded(ys[i], xb, pk[i], biases[i], n);
+        else if (rounds) op_matmul_inference_xb(ys[i], xb, ws[i], biases[i], n);
         else layer_matmul(ys[i], x, ws[i], biases[i], n, c->n_decode, c->kv != NULL);
         if (train) lora_train(c, l, ts[i], ys[i], x, K, a);
         else if (lora) lora_rows(c, l, ts[i], ys[i], x);
@@ -176,20 +180,22 @@ static void attention(const LayerCtx *c, int l, LayerActs *a) {
         return;
     }
     int ctx = 0;
-    for (int r = 0; r < c->n_runs; r++) {
-        const RowRun *run = &c->runs[r];
-        size_t k0 = (size_t)run->row0 * kvd;
-        float *kc = kv_slot_k(c->kv, l, run->slot), *vc = kv_slot_v(c->kv, l, run->slot);
-        memcpy(kc + (size_t)run->pos0 * kvd, a->k + k0, (size_t)run->n * kvd * sizeof(float));
-        memcpy(vc + (size_t)run->pos0 * kvd, a->v + k0, (size_t)run->n * kvd * sizeof(float));
-        if (run->pos0 + run->n > ctx) ctx = run->pos0 + run->n;
-    }
+    for (int r = 0; r < c->n_runs; r++)
+        if (c->runs[r].pos0 + c->runs[r].n > ctx) ctx = c->runs[r].pos0 + c->runs[r].n;
     /* every (row, kv head) of every run in one team: one fork and join a layer instead of one a
      * run, and the short runs of decode rows share the threads */
     size_t per_thread = (size_t)OP_ATTENTION_HEADS * ctx;
     int n_kv = cf->n_kv_head;
 #pragma omp parallel
     {
+#pragma omp for schedule(static)
+        for (int r = 0; r < c->n_runs; r++) { /* the runs' keys and values into their slots first */
+            const RowRun *run = &c->runs[r];
+            size_t k0 = (size_t)run->row0 * kvd;
+            float *kc = kv_slot_k(c->kv, l, run->slot), *vc = kv_slot_v(c->kv, l, run->slot);
+            memcpy(kc + (size_t)run->pos0 * kvd, a->k + k0, (size_t)run->n * kvd * sizeof(float));
+            memcpy(vc + (size_t)run->pos0 * kvd, a->v + k0, (size_t)run->n * kvd * sizeof(float));
+        }
         float *scratch = c->scores + (size_t)omp_get_thread_num() * per_thread;
         for (int r = 0; r < c->n_runs; r++) {
             const RowRun *run = &c->runs[r];
@@ -202,6 +208,12 @@ static void attention(const LayerCtx *c, int l, LayerActs *a) {
                 }
         }
     }
+}
+
+/* y += x elementwise (the residual stream), split over the threads where it is large. */
+static void add_rows(float *y, const float *x, size_t n) {
+#pragma omp parallel for simd if (parallel : n > 65536)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
 void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, LayerActs *a) {
@@ -223,11 +235,11 @@ void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, La
     }
     attention(c, l, a);
     projections(c, l, o, 1, &a->x_mid, a->att, (const QuantMatrix *[]){&w->wo}, (const float *[]){NULL}, a);
-    for (size_t i = 0; i < (size_t)n * C; i++) a->x_mid[i] += x_in[i];
+    add_rows(a->x_mid, x_in, (size_t)n * C);
     op_rmsnorm_save(a->xn2, a->rstd2, a->x_mid, w->ffn_norm, n, C, cf->rms_eps);
     projections(c, l, gate_up, 2, (float *[]){a->gate, a->up}, a->xn2,
                 (const QuantMatrix *[]){&w->w_gate, &w->w_up}, (const float *[]){NULL, NULL}, a);
     op_swiglu(a->h, a->gate, a->up, (size_t)n * F);
     projections(c, l, down, 1, &x_out, a->h, (const QuantMatrix *[]){&w->w_down}, (const float *[]){NULL}, a);
-    for (size_t i = 0; i < (size_t)n * C; i++) x_out[i] += a->x_mid[i];
+    add_rows(x_out, a->x_mid, (size_t)n * C);
 }

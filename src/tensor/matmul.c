@@ -152,9 +152,15 @@ void op_matmul_decode(float *y, const float *x, const QuantMatrix *w, const floa
     else op_matvec_rows(y, x, w, bias, n);
 }
 
+bool op_matmul_inference_rounds(const QuantMatrix *w) { return w->bf16 && amx_matvec_available(); }
+
+void op_matmul_inference_xb(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
+    amx_matvec_rows(y, xb, w, bias, n);
+}
+
 void op_matmul_inference(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode) {
     if (n_decode > n) n_decode = n;
-    if (w->bf16 && amx_matvec_available()) { /* one kernel for every row: the weights converted once */
+    if (op_matmul_inference_rounds(w)) { /* one kernel for every row: the weights converted once */
         bf16_matvec_rows(y, x, w, bias, n);
         return;
     }

@@ -40,6 +40,11 @@ void op_matmul_decode(float *y, const float *x, const QuantMatrix *w, const floa
  * any n, so prompt rows need no padding, and the weights are converted once for the step); else
  * op_matmul_decode and op_matmul_prompt. */
 void op_matmul_inference(float *y, const float *x, const QuantMatrix *w, const float *bias, int n, int n_decode);
+/* Whether op_matmul_inference takes w's AMX path, which rounds x to bf16 first: then the products
+ * of several such weights that read the same x can share one rounding (bf16_convert) and each
+ * call op_matmul_inference_xb, with the same bits. */
+bool op_matmul_inference_rounds(const QuantMatrix *w);
+void op_matmul_inference_xb(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n);
 
 /* dx (n, K) = dy (n, N) W + beta dx (beta 0 or 1): the input gradient of op_matmul. */
 void op_matmul_backward(float *dx, float beta, const float *dy, const QuantMatrix *w, int n);

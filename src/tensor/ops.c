@@ -157,8 +157,8 @@ static void softmax_fixed(float *s, int n) {
 }
 
 /* Scores of NG query heads (q, hd apart) against keys j0 .. j0 + 3 (rows of k, ks apart) into
- * sc[g * ld + j0 ..]: each dot_fixed's sum (the same lanes, the same lanes_sum) times scale, the
- * 4 * NG sums run side by side so that their additions overlap. hd is a multiple of 16; NG a
+ * sc[g * ld + j0 ..]: each dot_fixed's sum (the same lanes, lanes_sum's additions: lanes_sum4)
+ * times scale, the 4 * NG sums run side by side so that their additions overlap. hd is a multiple of 16; NG a
  * constant after inlining. */
 static inline __attribute__((always_inline)) void scores4(float *sc, size_t ld, const float *q, const float *k,
                                                           size_t ks, int j0, int hd, float scale, int NG) {
@@ -168,11 +168,13 @@ static inline __attribute__((always_inline)) void scores4(float *sc, size_t ld, 
         v16 kx[4] = {load16(k0 + i), load16(k0 + ks + i), load16(k0 + 2 * ks + i), load16(k0 + 3 * ks + i)};
         for (int g = 0; g < NG; g++) {
             v16 x = load16(q + (size_t)g * hd + i);
-            for (int u = 0; u < 4; u++) acc[g][u] += x * kx[u];
+            for (int u = 0; u < 4; u++) acc[g][u] = fma16(acc[g][u], x, kx[u]);
         }
     }
-    for (int g = 0; g < NG; g++)
-        for (int u = 0; u < 4; u++) sc[(size_t)g * ld + j0 + u] = lanes_sum(acc[g][u]) * scale;
+    for (int g = 0; g < NG; g++) {
+        v4 sums = lanes_sum4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+        for (int u = 0; u < 4; u++) sc[(size_t)g * ld + j0 + u] = sums[u] * scale;
+    }
 }
 
 /* o_g (64 values from d0, NG heads, hd apart) = sum over j < n of p_g[j] v_j (p_g at p + g * ld,
@@ -187,7 +189,7 @@ static inline __attribute__((always_inline)) void weighted64(float *o, const flo
         for (int g = 0; g < NG; g++) {
             v16 pj = {0};
             pj += p[(size_t)g * ld + j];
-            for (int u = 0; u < 4; u++) a[g][u] += pj * x[u];
+            for (int u = 0; u < 4; u++) a[g][u] = fma16(a[g][u], pj, x[u]);
         }
     }
     for (int g = 0; g < NG; g++) memcpy(o + (size_t)g * hd + d0, a[g], sizeof a[g]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "tensor/dot_fixed.h"
 #include "tensor/fast_erf.h"
 #include "tensor/fast_exp.h"
 #include "tensor/ops.h"
@@ -132,6 +133,26 @@ static void check_attention_chunking(int hd) {
 TEST(ops_attention_is_the_same_however_chunked) {
     check_attention_chunking(8);
     check_attention_chunking(64);
+}
+
+/* lanes_sum4 (attention's scores, four keys at once) adds each vector's lanes as lanes_sum does
+ * (a key's score at the end of a context, where dot_fixed takes it alone): the same bits, on values
+ * of mixed magnitudes where a different order would round differently. */
+TEST(ops_lanes_sum4_is_lanes_sum) {
+    Rng r;
+    rng_seed(&r, 44);
+    int differ = 0;
+    for (int trial = 0; trial < 1000; trial++) {
+        v16 v[4];
+        for (int u = 0; u < 4; u++)
+            for (int i = 0; i < 16; i++) v[u][i] = (rng_uniform(&r) * 2 - 1) * powf(2.0f, (float)(rng_uniform(&r) * 40 - 20));
+        v4 s = lanes_sum4(v[0], v[1], v[2], v[3]);
+        for (int u = 0; u < 4; u++) {
+            float one = lanes_sum(v[u]);
+            differ += memcmp(&one, &s[u], sizeof one) != 0;
+        }
+    }
+    CHECK(differ == 0);
 }
 
 TEST(ops_softmax_sums_to_one) {
