@@ -116,8 +116,11 @@ void op_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
+/* 16 lanes a vector (GCC otherwise picks 8 on AVX-512 machines): the division and the polynomial
+ * are what it costs, not memory, so twice the lanes run about twice as fast; each element's
+ * arithmetic is the same either way. */
 void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
-#pragma omp parallel for simd if (parallel : n > 65536)
+#pragma omp parallel for simd simdlen(16) if (parallel : n > 65536)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         h[i] = g / (1.0f + fast_expf(-g)) * up[i];
@@ -143,6 +146,7 @@ static float max_fixed(const float *s, int n) {
 /* Softmax of s[0..n) in place, its sum taken in an order fixed by n alone (lane j % 16). */
 static void softmax_fixed(float *s, int n) {
     float mx = max_fixed(s, n);
+#pragma omp simd simdlen(16)
     for (int i = 0; i < n; i++) s[i] = fast_expf(s[i] - mx);
     v16 acc = {0};
     int i = 0;
