@@ -50,25 +50,26 @@ void rope_inv_freq(float *inv_freq, int head_dim, float theta, const float *freq
     }
 }
 
-/* cos (head_dim/2) then sin (head_dim/2, times dir) of the angles of position pos. */
-static void rope_angles(float *cs, int pos, const float *inv_freq, int half, float dir) {
+/* cos (head_dim/2) then sin (head_dim/2) of the angles of position pos. */
+static void rope_angles(float *cs, int pos, const float *inv_freq, int half) {
     for (int i = 0; i < half; i++) {
         double ang = (double)pos * inv_freq[i];
         cs[i] = (float)cos(ang);
-        cs[half + i] = dir * (float)sin(ang);
+        cs[half + i] = (float)sin(ang);
     }
 }
 
-/* Rotates each (i, i + hd/2) pair of one row's n_heads heads by the angles in cs (rope_angles). */
-static void rope_apply(float *x, const float *cs, int n_heads, int head_dim) {
+/* Rotates each (i, i + hd/2) pair of one row's n_heads heads by the angles in cs (rope_angles), or
+ * by their negatives where dir is -1 (the sines negated, exactly). */
+static void rope_apply(float *x, const float *cs, int n_heads, int head_dim, float dir) {
     int half = head_dim / 2;
     const float *c = cs, *s = cs + half;
     for (int h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * head_dim;
         for (int i = 0; i < half; i++) {
-            float a = v[i], b = v[i + half];
-            v[i] = a * c[i] - b * s[i];
-            v[i + half] = a * s[i] + b * c[i];
+            float a = v[i], b = v[i + half], sn = dir * s[i];
+            v[i] = a * c[i] - b * sn;
+            v[i + half] = a * sn + b * c[i];
         }
     }
 }
@@ -78,8 +79,8 @@ static void rope_rotate(float *x, const int *pos, const float *inv_freq, int T, 
 #pragma omp parallel for if (T > 4)
     for (int t = 0; t < T; t++) {
         float cs[head_dim];
-        rope_angles(cs, pos[t], inv_freq, head_dim / 2, dir);
-        rope_apply(x + (size_t)t * n_heads * head_dim, cs, n_heads, head_dim);
+        rope_angles(cs, pos[t], inv_freq, head_dim / 2);
+        rope_apply(x + (size_t)t * n_heads * head_dim, cs, n_heads, head_dim, dir);
     }
 }
 
@@ -88,13 +89,21 @@ void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads
 }
 
 void rope_table(float *cs, const int *pos, const float *inv_freq, int T, int head_dim) {
-    for (int t = 0; t < T; t++) rope_angles(cs + (size_t)t * head_dim, pos[t], inv_freq, head_dim / 2, 1.0f);
+    for (int t = 0; t < T; t++) rope_angles(cs + (size_t)t * head_dim, pos[t], inv_freq, head_dim / 2);
+}
+
+static void rope_table_rotate(float *x, const float *cs, int T, int n_heads, int head_dim, float dir) {
+#pragma omp parallel for if (T > 4)
+    for (int t = 0; t < T; t++)
+        rope_apply(x + (size_t)t * n_heads * head_dim, cs + (size_t)t * head_dim, n_heads, head_dim, dir);
 }
 
 void op_rope_table(float *x, const float *cs, int T, int n_heads, int head_dim) {
-#pragma omp parallel for if (T > 4)
-    for (int t = 0; t < T; t++)
-        rope_apply(x + (size_t)t * n_heads * head_dim, cs + (size_t)t * head_dim, n_heads, head_dim);
+    rope_table_rotate(x, cs, T, n_heads, head_dim, 1.0f);
+}
+
+void op_rope_table_backward(float *dx, const float *cs, int T, int n_heads, int head_dim) {
+    rope_table_rotate(dx, cs, T, n_heads, head_dim, -1.0f);
 }
 
 void op_rope_backward(float *dx, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {

@@ -26,7 +26,7 @@ void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float
 }
 
 void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n) {
-#pragma omp parallel for simd if (parallel : n > 65536)
+#pragma omp parallel for simd simdlen(16) if (parallel : n > 65536) /* as op_swiglu */
     for (size_t i = 0; i < n; i++) {
         float g = gate[i], sig = 1.0f / (1.0f + fast_expf(-g)), silu = g * sig;
         dup[i] = dh[i] * silu;

@@ -15,6 +15,8 @@ void op_rmsnorm_save(float *y, float *rstd, const float *x, const float *weight,
 
 /* The inverse rotation of op_rope, in place: turns d(rotated) into d(unrotated). */
 void op_rope_backward(float *dx, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
+/* op_rope_backward from the rows' cos and sin made once (rope_table, ops.h): the same bits. */
+void op_rope_table_backward(float *dx, const float *cs, int T, int n_heads, int head_dim);
 
 /* h = silu(gate) * up: dgate, dup (n) overwrite, given dh (n). */
 void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, size_t n);

@@ -2,8 +2,10 @@
 #include "head_bf16.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
+#include "../core/half.h"
 #include "../tensor/fast_exp.h"
 #include "../tensor/matmul_bf16.h"
 #include "../tensor/onednn.h"
@@ -88,9 +90,12 @@ void head_bf16_free(HeadBf16 *h) {
     free(h);
 }
 
-/* Folds the logits z (nb) of vocabulary rows v0.. into a row's statistics. */
-static void block_stats(RowStat *st, const float *z, int nb, int v0, int target) {
-    float bm = -INFINITY;
+/* Folds the logits z (nb) of vocabulary rows v0.. into a row's statistics, and leaves in z each
+ * exp(z_j - max) at the row's running maximum (the terms of its sum), 0 at the target. Returns the
+ * factor exp(old max - new max) by which the row's earlier terms shrink (1 where the maximum
+ * stayed). */
+static float block_stats(RowStat *st, float *z, int nb, int v0, int target) {
+    float bm = -INFINITY, shrink = 1.0f;
 #pragma omp simd reduction(max : bm)
     for (int j = 0; j < nb; j++) bm = z[j] > bm ? z[j] : bm;
     if (bm > st->best_val) {
@@ -100,22 +105,33 @@ static void block_stats(RowStat *st, const float *z, int nb, int v0, int target)
         st->best = v0 + j;
     }
     if (bm > st->max) {
-        if (st->sum > 0) st->sum *= exp((double)st->max - bm);
+        if (st->sum > 0) {
+            double f = exp((double)st->max - bm);
+            st->sum *= f;
+            shrink = (float)f;
+        }
         st->max = bm;
     }
+    bool has_target = target >= v0 && target < v0 + nb;
+    if (has_target) st->target_logit = z[target - v0];
     float m = st->max, acc = 0; /* each term <= 1: a block sums in fp32, the blocks in double */
 #pragma omp simd reduction(+ : acc)
-    for (int j = 0; j < nb; j++) acc += fast_expf(z[j] - m);
+    for (int j = 0; j < nb; j++) {
+        float e = fast_expf(z[j] - m);
+        acc += e;
+        z[j] = e;
+    }
     st->sum += acc;
-    if (target >= v0 && target < v0 + nb) st->target_logit = z[target - v0];
+    if (has_target) z[target - v0] = 0.0f;
+    return shrink;
 }
 
-/* z (nb) becomes the gradient of the row's scaled loss g: g softmax(z) - g [j = target]. */
-static void block_grad(float *z, int nb, int v0, const RowStat *st, float g, int target) {
-    float m = st->max, c = (float)(g / st->sum);
-#pragma omp simd
-    for (int j = 0; j < nb; j++) z[j] = fast_expf(z[j] - m) * c;
-    if (target >= v0 && target < v0 + nb) z[target - v0] -= g;
+/* dx row (C) = g / sum * u + g (p_target - 1) w_target: u the row's sum over the vocabulary of
+ * exp(z_v - max) w_v without the target's term, p_target = exp(z_target - max) / sum in double. */
+static void finish_row(float *dx, const RowStat *st, float g, const uint16_t *w_target, int C) {
+    float c = (float)(g / st->sum);
+    float ct = (float)(g * (exp((double)st->target_logit - st->max) / st->sum - 1.0));
+    for (int k = 0; k < C; k++) dx[k] = c * dx[k] + ct * bf16_to_f32(w_target[k]);
 }
 
 double head_bf16_loss(HeadBf16 *h, const float *x, int n, const QuantMatrix *w, const int *targets, float grad_scale,
@@ -123,11 +139,26 @@ double head_bf16_loss(HeadBf16 *h, const float *x, int n, const QuantMatrix *w, 
     int C = w->cols, V = w->rows;
     bf16_convert(h->xb, x, (size_t)n * C);
     for (int i = 0; i < n; i++) h->st[i] = (RowStat){0, -INFINITY, -INFINITY, 0, 0};
+    /* one sweep: each block's logits fold into the rows' statistics; with dx, their exp terms
+     * (rounded to bf16, as the gradient's product rounds its operand) multiply the block's weights
+     * into dx, which holds each row's sum so far at its running maximum: rescaled when the maximum
+     * grows, finished (finish_row) once the sum over the whole vocabulary is known. So the logits
+     * are computed once, not again for the gradient. */
     for (int v0 = 0; v0 < V; v0 += HEAD_BF16_BLOCK) {
         int nb = V - v0 < HEAD_BF16_BLOCK ? V - v0 : HEAD_BF16_BLOCK;
-        block_logits(h, n, nb, v0, w->bf16 + (size_t)v0 * C, C);
+        const uint16_t *wb = w->bf16 + (size_t)v0 * C;
+        block_logits(h, n, nb, v0, wb, C);
 #pragma omp parallel for schedule(static)
-        for (int i = 0; i < n; i++) block_stats(&h->st[i], h->logits + (size_t)i * nb, nb, v0, targets[i]);
+        for (int i = 0; i < n; i++) {
+            float shrink = block_stats(&h->st[i], h->logits + (size_t)i * nb, nb, v0, targets[i]);
+            if (dx && v0 && shrink != 1.0f)
+                for (int k = 0; k < C; k++) dx[(size_t)i * C + k] *= shrink;
+        }
+        if (!dx) continue;
+        bf16_convert(h->grad, h->logits, (size_t)n * nb);
+        const OnednnPacked *p = block_pack(h, true, v0, wb);
+        if (p) onednn_matmul_packed(p, n, h->grad, NULL, v0 ? 1.0f : 0.0f, dx);
+        else bf16_matmul_backward_rounded(dx, v0 ? 1.0f : 0.0f, h->grad, wb, n, nb, C);
     }
     double total = 0;
     int correct = 0;
@@ -139,19 +170,11 @@ double head_bf16_loss(HeadBf16 *h, const float *x, int n, const QuantMatrix *w, 
         correct += st->best == targets[i];
     }
     if (n_correct) *n_correct = correct;
-    if (!dx) return total;
-    for (int v0 = 0; v0 < V; v0 += HEAD_BF16_BLOCK) {
-        int nb = V - v0 < HEAD_BF16_BLOCK ? V - v0 : HEAD_BF16_BLOCK;
-        const uint16_t *wb = w->bf16 + (size_t)v0 * C;
-        block_logits(h, n, nb, v0, wb, C);
+    if (dx) {
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < n; i++)
-            block_grad(h->logits + (size_t)i * nb, nb, v0, &h->st[i],
-                       row_scale ? grad_scale * row_scale[i] : grad_scale, targets[i]);
-        bf16_convert(h->grad, h->logits, (size_t)n * nb);
-        const OnednnPacked *p = block_pack(h, true, v0, wb);
-        if (p) onednn_matmul_packed(p, n, h->grad, NULL, v0 ? 1.0f : 0.0f, dx);
-        else bf16_matmul_backward_rounded(dx, v0 ? 1.0f : 0.0f, h->grad, wb, n, nb, C);
+            finish_row(dx + (size_t)i * C, &h->st[i], row_scale ? grad_scale * row_scale[i] : grad_scale,
+                       w->bf16 + (size_t)targets[i] * C, C);
     }
     return total;
 }

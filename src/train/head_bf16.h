@@ -3,15 +3,17 @@
  * writes a chunk's logits (rows x vocab fp32: 50 MB for 256 rows of SmolLM2's 49,152 tokens) to
  * memory and streams them through four more passes (the softmax's three and the bf16 conversion of
  * the gradient), which cost more than the products. Here each block of HEAD_BF16_BLOCK vocabulary
- * rows is multiplied into a cache-sized block of logits that the loss reads at once: a first sweep
- * keeps each row's running maximum, its sum of exp (rescaled when the maximum grows, summed in
- * double across blocks), its argmax and its target's logit; a second sweep (backward only)
- * recomputes each block's logits, writes the gradient straight in bf16 and adds its product with
- * the block's weights to dx. The recomputation is a second head product on AMX, cheaper than the
- * memory passes it replaces.
- * Same arithmetic as the unfused bf16 path: products of bf16(x) and bf16(W) accumulated in fp32,
- * softmax, loss and gradient in fp32 (the loss summed in double), the gradient rounded to bf16
- * for its product with W (as op_matmul_backward rounds it). Only the order of the sums differs.
+ * rows is multiplied into a cache-sized block of logits that the loss reads at once, in one sweep:
+ * each row keeps its running maximum, its sum of exp (rescaled when the maximum grows, summed in
+ * double across blocks), its argmax and its target's logit; with the backward, the block's exp
+ * terms exp(z - running max), rounded to bf16 (the target's left out), are multiplied by the
+ * block's weights into dx, which is rescaled with the maximum, as flash attention rescales its
+ * output, and finished once the sum is known: dx = g / sum * dx + g (p_target - 1) w_target. So
+ * the logits are computed once, not again for the gradient, and the target's term, the one that
+ * nearly cancels when the model is sure, is not rounded to bf16 at all.
+ * Arithmetic: products of bf16(x) and bf16(W) accumulated in fp32, softmax and loss in fp32 (the
+ * loss summed in double), each other token's gradient term carrying one bf16 rounding (as
+ * op_matmul_backward rounds its operand). The loss is the unfused path's up to the order of sums.
  * Needs the head's bf16 copy (w->bf16) and oneDNN (matmul_bf16.h). */
 #ifndef FTUNE_HEAD_BF16_H
 #define FTUNE_HEAD_BF16_H

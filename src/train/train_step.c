@@ -37,6 +37,7 @@ struct TrainState {
     float *xn_final, *rstd_final;
     /* backward scratch */
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dP, *head, *gather, *inv_freq, *drop_x;
+    float *rope_cs;       // (R, head_dim) the batch's RoPE cos and sin (rope_table), once for every layer and both passes
     float *du;            // (R, LORA_GROUP_MAX * r) a group's scale dy_i B_i side by side, as its u
     float *lora_u;        // (R, r) one projection's u or du, packed (LayerCtx.lora_u)
     float *lora_a, *lora_da; // (LORA_GROUP_MAX * r, max(C, qd, F)) x2: a group's stacked A factors and their gradient
@@ -116,7 +117,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     size_t att_scratch = op_attention_backward_scratch(max_len, c->n_head, c->n_kv_head); /* a thread's dP */
     size_t total = per_layer * c->n_layer + R * C /* final residual */ + R * C + R + /* final norm */
                    2 * R * C + 2 * R * qd + 2 * R * kvd + 3 * R * F + (size_t)n_threads * att_scratch + HEAD_CHUNK * V +
-                   HEAD_CHUNK * C + (size_t)c->head_dim / 2 + (lora && lora->cfg.dropout > 0 ? R * wide : 0) +
+                   HEAD_CHUNK * C + (size_t)c->head_dim / 2 + R * c->head_dim + (lora && lora->cfg.dropout > 0 ? R * wide : 0) +
                    LORA_GROUP_MAX * r * (R + 2 * wide) + r * wide + R * r;
     TrainState *s = fault_calloc(1, sizeof *s);
     if (!s) return err_set(err, ERR_NOMEM, "out of memory");
@@ -166,7 +167,7 @@ int train_state_new(const Model *m, Lora *lora, int max_len, int max_rows, Train
     TAKE(s->dP, (size_t)n_threads * att_scratch); TAKE(s->head, HEAD_CHUNK * V); TAKE(s->gather, HEAD_CHUNK * C);
     TAKE(s->du, LORA_GROUP_MAX * r * R); TAKE(s->lora_a, LORA_GROUP_MAX * r * wide); TAKE(s->lora_da, LORA_GROUP_MAX * r * wide);
     TAKE(s->dbt, r * wide); TAKE(s->lora_u, R * r);
-    TAKE(s->inv_freq, (size_t)c->head_dim / 2);
+    TAKE(s->inv_freq, (size_t)c->head_dim / 2); TAKE(s->rope_cs, R * c->head_dim);
     if (lora && lora->cfg.dropout > 0) TAKE(s->drop_x, R * wide);
 #undef TAKE
     rope_inv_freq(s->inv_freq, c->head_dim, c->rope_theta, m->rope_factors);
@@ -310,8 +311,8 @@ static void backward_pass(TrainState *s) {
             op_attention_backward(s->dq + q0, s->dk + k0, s->dv + k0, s->datt + q0, a->probs + run->probs_off, a->q + q0,
                                   a->k + k0, a->v + k0, run->n, c->n_head, c->n_kv_head, hd, dP);
         }
-        op_rope_backward(s->dq, s->pos, s->inv_freq, n, c->n_head, hd);
-        op_rope_backward(s->dk, s->pos, s->inv_freq, n, c->n_kv_head, hd);
+        op_rope_table_backward(s->dq, s->rope_cs, n, c->n_head, hd);
+        op_rope_table_backward(s->dk, s->rope_cs, n, c->n_kv_head, hd);
         group_bwd(s, l, qkv, 3, (const float *[]){s->dq, s->dk, s->dv}, s->dxn, a->xn1);
         op_rmsnorm_backward(s->dx, s->dxn, s->x_in[l], w->attn_norm, a->rstd1, n, C);
     }
@@ -342,10 +343,11 @@ static void run_pack(TrainState *s, const TrainSeq *seqs, const int *idx, int n,
         rows += q->len;
         probs += (size_t)c->n_head * q->len * q->len;
     }
+    rope_table(s->rope_cs, s->pos, s->inv_freq, rows, c->head_dim);
     const Lora *adapters[1] = {s->lora};
     s->lc = (LayerCtx){.m = s->m, .n = rows, .pos = s->pos, .runs = s->runs, .n_runs = n, .adapters = adapters,
                        .n_adapters = s->lora ? 1 : 0, .dropout = backward && s->lora ? s->lora->cfg.dropout : 0.0f,
-                       .inv_freq = s->inv_freq, .drop_x = s->drop_x, .lora_a = s->lora_a, .lora_u = s->lora_u,
+                       .inv_freq = s->inv_freq, .rope_cs = s->rope_cs, .drop_x = s->drop_x, .lora_a = s->lora_a, .lora_u = s->lora_u,
                        .packs = s->packs};
     layer_ctx_prepare(&s->lc);
     forward(s, ids);
