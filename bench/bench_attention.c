@@ -8,16 +8,9 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "tensor/ops.h"
-
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv) {
     int a[10] = {2, 5, 8, 18, 28, 24, 9, 3, 64, 30};
@@ -41,7 +34,7 @@ int main(int argc, char **argv) {
            "head %d, %d layers\n", P, T, S, D, nh, nkv, hd, layers);
     for (int pass = 0; pass < 2; pass++) {
         omp_set_num_threads(pass ? threads : 1);
-        double (*clock)(void) = pass ? clock_now_s : cpu_s, best = 1e9;
+        double (*clock)(void) = pass ? clock_now_s : clock_cpu_s, best = 1e9;
         for (int r = 0; r < reps + 1; r++) {
             double t0 = clock();
             for (int l = 0; l < layers; l++)

@@ -8,15 +8,9 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "tensor/attention_train.h"
-
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static float *filled(size_t n, unsigned mul) {
     float *x = malloc(n * sizeof(float));
@@ -34,7 +28,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     omp_set_num_threads(threads);
-    double (*clock)(void) = threads > 1 ? omp_get_wtime : cpu_s;
+    double (*clock)(void) = threads > 1 ? omp_get_wtime : clock_cpu_s;
     size_t qn = (size_t)T * nh * hd, kn = (size_t)T * nkv * hd, pn = (size_t)nh * T * T;
     float *q = filled(qn, 69069u), *k = filled(kn, 2654435761u), *v = filled(kn, 40503u),
           *dout = filled(qn, 1103515245u);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "model/arch.h"
@@ -28,12 +27,6 @@ static int collect(void *ctx, const ArchWeight *w, int layer) {
     /* the products a step runs: not the embeddings (a row lookup), and the head below */
     if (q && w->role != W_TOK_EMBD && w->role != W_OUTPUT && s->n < 1024) s->mats[s->n++] = q;
     return 0;
-}
-
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* seconds of one pass of n rows over every matrix: best of reps, by clock */
@@ -83,8 +76,8 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < (prompt ? 5 : 6); k++) {
         int n = prompt ? prompt_ns[k] : decode_ns[k];
         omp_set_num_threads(1);
-        pass_s(&s, x, y, n, 1, cpu_s, prompt);
-        double c = pass_s(&s, x, y, n, reps, cpu_s, prompt);
+        pass_s(&s, x, y, n, 1, clock_cpu_s, prompt);
+        double c = pass_s(&s, x, y, n, reps, clock_cpu_s, prompt);
         omp_set_num_threads(threads);
         double w = pass_s(&s, x, y, n, reps, clock_now_s, prompt);
         printf("| %d | %.2f | %.0f | %.2f | %.0f |\n", n, c * 1e3, n / c, w * 1e3, n / w);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "ftune.h"
@@ -19,13 +18,6 @@
 #define MAX_TEXTS 4096
 #define MAX_BATCH 256
 #define MIN_SECONDS 2.0
-
-/* Seconds of CPU time of the whole process (every thread). */
-static double cpu_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv) {
     if (argc < 3) {
@@ -81,7 +73,7 @@ int main(int argc, char **argv) {
     for (int bi = 0; bi < n_batches; bi++) {
         int batch = batches[bi];
         long done = 0;
-        double t0 = clock_now_s(), t = 0, c0 = cpu_now_s();
+        double t0 = clock_now_s(), t = 0, c0 = clock_cpu_s();
         for (int next = 0; t < MIN_SECONDS; t = clock_now_s() - t0) {
             for (int i = 0; i < batch; i++, next = (next + 1) % n_texts)
                 if (ft_encoder_tokenize(enc, texts[next], strlen(texts[next]), &ids[i], &n_ids[i], &err)) {
@@ -95,7 +87,7 @@ int main(int argc, char **argv) {
             for (int i = 0; i < batch; i++) ft_free(ids[i]);
             done += batch;
         }
-        double cpu = cpu_now_s() - c0;
+        double cpu = clock_cpu_s() - c0;
         printf("{\"impl\": \"ftune\", \"batch\": %d, \"precision\": \"%s\", \"texts_per_s\": %.1f, \"texts_per_cpu_s\": %.1f}\n",
                batch, info.precision, done / t, done / cpu);
         fflush(stdout);

@@ -5,17 +5,11 @@
  * Usage: bench_lora_rows MODEL [rows] [adapters] [rank] [reps] */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/rng.h"
 #include "model/lora.h"
 #include "model/model.h"
-
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -47,20 +41,20 @@ int main(int argc, char **argv) {
     int *rows = malloc(sizeof(int) * n), n_pairs = m->cfg.n_layer * LORA_N_TARGETS;
     double best_row = 1e9, best_block = 1e9;
     for (int rep = 0; rep < reps; rep++) {
-        double t0 = cpu_s();
+        double t0 = clock_cpu_s();
         for (int i = 0; i < n_pairs; i++)
             for (int t = 0; t < n; t++) {
                 const LoraPair *p = &ad[t % n_ad]->pairs[i];
                 if (p->A) lora_apply_row(y + (size_t)t * p->out, x + (size_t)t * p->in, p, 1.0f);
             }
-        double t1 = cpu_s();
+        double t1 = clock_cpu_s();
         for (int i = 0; i < n_pairs; i++)
             for (int a = 0; a < n_ad; a++) {
                 int k = 0;
                 for (int t = a; t < n; t += n_ad) rows[k++] = t;
                 lora_apply_rows(y, x, rows, k, &ad[a]->pairs[i], 1.0f);
             }
-        double t2 = cpu_s();
+        double t2 = clock_cpu_s();
         if (t1 - t0 < best_row) best_row = t1 - t0;
         if (t2 - t1 < best_block) best_block = t2 - t1;
     }

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "core/rng.h"
@@ -30,12 +29,6 @@
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-static double cpu_now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static double sgemm_gflops(int T, int K, int N) {
@@ -96,9 +89,9 @@ int main(int argc, char **argv) {
         adamw_clip_grads(lora, adam.clip_norm);
         adamw_step(lora, &adam, adam.lr, step + 1);
         if (step >= WARMUP) times[step - WARMUP] = clock_now_s() - t0;
-        if (step == WARMUP - 1) cpu0 = cpu_now_s();
+        if (step == WARMUP - 1) cpu0 = clock_cpu_s();
     }
-    double cpu_step = (cpu_now_s() - cpu0) / TIMED;
+    double cpu_step = (clock_cpu_s() - cpu0) / TIMED;
     qsort(times, TIMED, sizeof(double), cmp_double);
     const ModelConfig *c = &m->cfg;
     double n_matmul = (double)c->n_layer * ((double)c->dim * c->head_dim * (2 * c->n_head + 2 * c->n_kv_head) +
