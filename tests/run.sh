@@ -26,7 +26,13 @@ for t in tests/cli/*.sh; do
         passed=$((passed + 1))
     else
         echo "FAIL cli/$(basename "$t")"
-        echo "$out" | tail -n 20 | sed 's/^/    /'
+        # a script of many tests (serve_e2e.sh) names each failure on a FAIL line followed by its
+        # details: those lines from the first FAIL, else the output's last 20 lines
+        if printf '%s\n' "$out" | grep -q '^FAIL '; then
+            printf '%s\n' "$out" | sed -n '/^FAIL /,$p' | grep -Ev '^ok( |$)' | head -n 200 | sed 's/^/    /'
+        else
+            echo "$out" | tail -n 20 | sed 's/^/    /'
+        fi
         failed=$((failed + 1))
     fi
 done
