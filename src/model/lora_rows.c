@@ -1,8 +1,8 @@
 /* lora_rows.c: inference's LoRA terms for a few rows of one adapter at a time (lora.h): the rows
  * of one adapter in a step share every read of its factors, where row by row each row read them
  * all again. Each row's arithmetic is written out per lane, on dot_fixed.h's vectors of 16 with
- * element-wise operations: u[i] is 16 partial sums over the input (element k into lane k mod 16, in
- * the order of k), a tail, then lanes_sum's fixed order; y[o] += scale * (the sum over i of
+ * element-wise operations (fused multiply-adds, fma16): u[i] is 16 partial sums over the input
+ * (element k into lane k mod 16, in the order of k), a tail, then lanes_sum's fixed order; y[o] += scale * (the sum over i of
  * B[o][i] u[i], in the order of i). So a row gets the same bits in a block of any size: the kernel is
  * instantiated for 1 .. LORA_ROW_BLOCK rows with the same code. */
 #include <stdlib.h>
@@ -27,7 +27,7 @@ static inline __attribute__((always_inline)) void rows_u(float *restrict u, cons
         int k = 0;
         for (; k + LANES <= K; k += LANES) {
             v16 av = load16(a + k);
-            for (int b = 0; b < nb; b++) acc[b] += av * load16(xr[b] + k);
+            for (int b = 0; b < nb; b++) acc[b] = fma16(acc[b], av, load16(xr[b] + k));
         }
         for (int b = 0; b < nb; b++) {
             float tail = 0;
@@ -48,7 +48,7 @@ static inline __attribute__((always_inline)) void rows_y(float *const *yr, int n
             for (int b = 0; b < nb; b++) s[b] = (v16){0};
             for (int i = 0; i < r; i++) {
                 v16 bt = load16(p->Bt + (size_t)i * N + o);
-                for (int b = 0; b < nb; b++) s[b] += bt * u[b * r + i];
+                for (int b = 0; b < nb; b++) s[b] = fma16(s[b], bt, (v16){0} + u[b * r + i]);
             }
             for (int b = 0; b < nb; b++) store16(yr[b] + o, load16(yr[b] + o) + scale * s[b]);
         }
@@ -56,7 +56,7 @@ static inline __attribute__((always_inline)) void rows_y(float *const *yr, int n
     for (; o < N; o++)
         for (int b = 0; b < nb; b++) {
             float s = 0;
-            for (int i = 0; i < r; i++) s += (p->Bt ? p->Bt[(size_t)i * N + o] : p->B[(size_t)o * r + i]) * u[b * r + i];
+            for (int i = 0; i < r; i++) s = fma1(s, p->Bt ? p->Bt[(size_t)i * N + o] : p->B[(size_t)o * r + i], u[b * r + i]);
             yr[b][o] += scale * s;
         }
 }

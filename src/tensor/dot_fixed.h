@@ -58,6 +58,16 @@ static inline v16 fma16(v16 acc, v16 a, v16 b) {
 #endif
 }
 
+/* One lane of fma16: acc + a * b fused exactly where fma16 fuses (a scalar loop that must give a
+ * vector loop's bits), else a multiply and an add. */
+static inline float fma1(float acc, float a, float b) {
+#if defined(__AVX512F__) || defined(__FMA__)
+    return __builtin_fmaf(a, b, acc);
+#else
+    return acc + a * b;
+#endif
+}
+
 static inline v16 load16(const float *p) {
     v16 v;
     memcpy(&v, p, sizeof v);
