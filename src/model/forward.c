@@ -141,9 +141,9 @@ int forward_batch(Forward *f, KvCache *kv, const FwdBatch *b, const Lora *const 
         if (adapters[a]->n_layer != c->n_layer)
             return err_set(err, ERR_ARG, "adapter %d has %d layers, the model %d", a, adapters[a]->n_layer, c->n_layer);
     }
-    LayerCtx lc = {.m = m, .n = b->n, .n_decode = b->n_decode, .pos = f->pos, .runs = f->runs, .n_runs = n_runs, .kv = kv,
+    LayerCtx lc = {.m = m, .n = b->n, .n_decode = b->n_decode, .runs = f->runs, .n_runs = n_runs, .kv = kv,
                    .adapters = adapters, .row_adapter = b->adapter, .n_adapters = b->adapter ? n_adapters : 0,
-                   .inv_freq = f->inv_freq, .rope_cs = f->rope_cs, .scores = f->scores};
+                   .rope_cs = f->rope_cs, .scores = f->scores};
     layer_ctx_prepare(&lc);
     lc.lora_blocks = f->lora_blocks;
     lc.n_lora_blocks = lc.uniform_adapter == -1 ? 0 : layer_lora_blocks(&lc, f->lora_blocks);

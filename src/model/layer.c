@@ -226,13 +226,8 @@ void layer_forward(const LayerCtx *c, int l, const float *x_in, float *x_out, La
                             down[] = {LORA_DOWN};
     projections(c, l, qkv, 3, (float *[]){a->q, a->k, a->v}, a->xn1, (const QuantMatrix *[]){&w->wq, &w->wk, &w->wv},
                 (const float *[]){w->bq, w->bk, w->bv}, a);
-    if (c->rope_cs) {
-        op_rope_table(a->q, c->rope_cs, n, cf->n_head, hd);
-        op_rope_table(a->k, c->rope_cs, n, cf->n_kv_head, hd);
-    } else {
-        op_rope(a->q, c->pos, c->inv_freq, n, cf->n_head, hd);
-        op_rope(a->k, c->pos, c->inv_freq, n, cf->n_kv_head, hd);
-    }
+    op_rope_table(a->q, c->rope_cs, n, cf->n_head, hd);
+    op_rope_table(a->k, c->rope_cs, n, cf->n_kv_head, hd);
     attention(c, l, a);
     projections(c, l, o, 1, &a->x_mid, a->att, (const QuantMatrix *[]){&w->wo}, (const float *[]){NULL}, a);
     add_rows(a->x_mid, x_in, (size_t)n * C);

@@ -51,7 +51,6 @@ typedef struct {
     const Model *m;
     int n;                   /* rows */
     int n_decode;            /* the first n_decode rows are generated tokens (see forward.h) */
-    const int *pos;          // (n) positions
     const RowRun *runs;
     int n_runs;
     KvCache *kv;             /* inference: the cache the runs' slots live in; NULL for training */
@@ -62,8 +61,7 @@ typedef struct {
     const LoraRowBlock *lora_blocks; /* inference: the rows with an adapter in blocks (layer_lora_blocks) */
     int n_lora_blocks;
     float dropout;           /* LoRA dropout probability (training passes only), else 0 */
-    const float *inv_freq;   // (hd/2)
-    const float *rope_cs;    // (n, hd) the rows' RoPE cos and sin (rope_table), or NULL: computed per use
+    const float *rope_cs;    // (n, hd) the rows' RoPE cos and sin (rope_table), made once for every layer
     /* training on the bf16 path: each projection's base weight packed for the forward product
      * (onednn.h), [layer * LORA_N_TARGETS + target], NULL entries (or NULL) where not packed */
     OnednnPacked *const *packs;

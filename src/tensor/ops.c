@@ -74,18 +74,13 @@ static void rope_apply(float *x, const float *cs, int n_heads, int head_dim, flo
     }
 }
 
-/* Rotates each (i, i + hd/2) pair by +angle (forward) or -angle (the transpose, for backward). */
-static void rope_rotate(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim, float dir) {
+void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
 #pragma omp parallel for if (T > 4)
     for (int t = 0; t < T; t++) {
         float cs[head_dim];
         rope_angles(cs, pos[t], inv_freq, head_dim / 2);
-        rope_apply(x + (size_t)t * n_heads * head_dim, cs, n_heads, head_dim, dir);
+        rope_apply(x + (size_t)t * n_heads * head_dim, cs, n_heads, head_dim, 1.0f);
     }
-}
-
-void op_rope(float *x, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
-    rope_rotate(x, pos, inv_freq, T, n_heads, head_dim, 1.0f);
 }
 
 void rope_table(float *cs, const int *pos, const float *inv_freq, int T, int head_dim) {
@@ -104,10 +99,6 @@ void op_rope_table(float *x, const float *cs, int T, int n_heads, int head_dim) 
 
 void op_rope_table_backward(float *dx, const float *cs, int T, int n_heads, int head_dim) {
     rope_table_rotate(dx, cs, T, n_heads, head_dim, -1.0f);
-}
-
-void op_rope_backward(float *dx, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim) {
-    rope_rotate(dx, pos, inv_freq, T, n_heads, head_dim, -1.0f);
 }
 
 void op_softmax(float *x, int n) {

@@ -1,6 +1,6 @@
 /* ops_backward.c: backward kernels for training (see ops_backward.h), OpenMP loops; the
- * attention of training is attention_train.c's (these name its fastest path for the CPU). op_rope_backward lives in ops.c beside op_rope,
- * whose rotation it reverses, and
+ * attention of training is attention_train.c's (these name its fastest path for the CPU).
+ * op_rope_table_backward lives in ops.c beside op_rope_table, whose rotation it reverses, and
  * op_rmsnorm_save beside op_rmsnorm, which is the same computation. */
 #include "fast_exp.h"
 #include "ops_backward.h"

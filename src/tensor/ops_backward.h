@@ -13,9 +13,8 @@ void op_rmsnorm_backward(float *dx, const float *dy, const float *x, const float
 /* op_rmsnorm that also stores rstd (T) for the backward pass (rstd may be NULL). */
 void op_rmsnorm_save(float *y, float *rstd, const float *x, const float *weight, int T, int C, float eps);
 
-/* The inverse rotation of op_rope, in place: turns d(rotated) into d(unrotated). */
-void op_rope_backward(float *dx, const int *pos, const float *inv_freq, int T, int n_heads, int head_dim);
-/* op_rope_backward from the rows' cos and sin made once (rope_table, ops.h): the same bits. */
+/* The inverse rotation of op_rope_table (ops.h), in place, by the rows' cos and sin that
+ * rope_table made for the forward pass: turns d(rotated) into d(unrotated). */
 void op_rope_table_backward(float *dx, const float *cs, int T, int n_heads, int head_dim);
 
 /* h = silu(gate) * up: dgate, dup (n) overwrite, given dh (n). */

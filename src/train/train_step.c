@@ -345,9 +345,9 @@ static void run_pack(TrainState *s, const TrainSeq *seqs, const int *idx, int n,
     }
     rope_table(s->rope_cs, s->pos, s->inv_freq, rows, c->head_dim);
     const Lora *adapters[1] = {s->lora};
-    s->lc = (LayerCtx){.m = s->m, .n = rows, .pos = s->pos, .runs = s->runs, .n_runs = n, .adapters = adapters,
+    s->lc = (LayerCtx){.m = s->m, .n = rows, .runs = s->runs, .n_runs = n, .adapters = adapters,
                        .n_adapters = s->lora ? 1 : 0, .dropout = backward && s->lora ? s->lora->cfg.dropout : 0.0f,
-                       .inv_freq = s->inv_freq, .rope_cs = s->rope_cs, .drop_x = s->drop_x, .lora_a = s->lora_a, .lora_u = s->lora_u,
+                       .rope_cs = s->rope_cs, .drop_x = s->drop_x, .lora_a = s->lora_a, .lora_u = s->lora_u,
                        .packs = s->packs};
     layer_ctx_prepare(&s->lc);
     forward(s, ids);
