@@ -1,6 +1,7 @@
 /* dot_fixed.h: sums whose order is fixed by their length alone, for inference kernels whose result
- * for one row must not depend on what else is computed with it (ops.c's attention): 16 lanes take every 16th product in turn, then the lanes are added pairwise in a
- * fixed order. GCC vector extensions, so the same code runs on AVX2 and AVX-512. */
+ * for one row must not depend on what else is computed with it (ops.c's attention, lora_rows.c):
+ * 16 lanes take every 16th product in turn, then the lanes are added pairwise in a fixed order.
+ * GCC vector extensions, so the same code runs on AVX2 and AVX-512. */
 #ifndef FTUNE_DOT_FIXED_H
 #define FTUNE_DOT_FIXED_H
 
@@ -74,8 +75,9 @@ static inline v16 load16(const float *p) {
     return v;
 }
 
-/* a . b over n values in an order fixed by n alone: 16 lanes take every 16th product in turn, then
- * lanes_sum; a plain running sum when n is not a multiple of 16. */
+/* a . b over n values in an order fixed by n alone: 16 lanes take every 16th product in turn
+ * (fma16, as attention's four-key blocks take theirs), then lanes_sum; a plain running sum when n
+ * is not a multiple of 16. */
 static inline float dot_fixed(const float *a, const float *b, int n) {
     if (n % 16) {
         float s = 0;
@@ -83,7 +85,7 @@ static inline float dot_fixed(const float *a, const float *b, int n) {
         return s;
     }
     v16 acc = {0};
-    for (int i = 0; i < n; i += 16) acc += load16(a + i) * load16(b + i);
+    for (int i = 0; i < n; i += 16) acc = fma16(acc, load16(a + i), load16(b + i));
     return lanes_sum(acc);
 }
 

@@ -162,8 +162,8 @@ static void softmax_fixed(float *s, int n) {
 
 /* Scores of NG query heads (q, hd apart) against keys j0 .. j0 + 3 (rows of k, ks apart) into
  * sc[g * ld + j0 ..]: each dot_fixed's sum (the same lanes, lanes_sum's additions: lanes_sum4)
- * times scale, the 4 * NG sums run side by side so that their additions overlap. hd is a multiple of 16; NG a
- * constant after inlining. */
+ * times scale, the 4 * NG sums run side by side so that their additions overlap. hd is a multiple
+ * of 16; NG a constant after inlining. */
 static inline __attribute__((always_inline)) void scores4(float *sc, size_t ld, const float *q, const float *k,
                                                           size_t ks, int j0, int hd, float scale, int NG) {
     v16 acc[3][4] = {{{0}}};
