@@ -2,9 +2,10 @@
  * of one adapter in a step share every read of its factors, where row by row each row read them
  * all again. Each row's arithmetic is written out per lane, on dot_fixed.h's vectors of 16 with
  * element-wise operations (fused multiply-adds, fma16): u[i] is 16 partial sums over the input
- * (element k into lane k mod 16, in the order of k), a tail, then lanes_sum's fixed order; y[o] += scale * (the sum over i of
- * B[o][i] u[i], in the order of i). So a row gets the same bits in a block of any size: the kernel is
- * instantiated for 1 .. LORA_ROW_BLOCK rows with the same code. */
+ * (element k into lane k mod 16, in the order of k), a tail, then lanes_sum's fixed order;
+ * y[o] += scale * (the sum over i of B[o][i] u[i], in the order of i). So a row gets the same bits
+ * in a block of any size: the kernel is instantiated for 1 .. LORA_ROW_BLOCK rows with the same
+ * code. */
 #include <stdlib.h>
 #include <string.h>
 

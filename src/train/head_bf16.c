@@ -20,8 +20,8 @@ typedef struct {
 
 struct HeadBf16 {
     int max_rows, dim;
-    float *logits;  /* (max_rows, HEAD_BF16_BLOCK) one block, then its gradient */
-    uint16_t *grad; /* (max_rows, HEAD_BF16_BLOCK) the block's gradient in bf16 */
+    float *logits;  /* (max_rows, HEAD_BF16_BLOCK) one block, then its exp terms (block_stats) */
+    uint16_t *grad; /* (max_rows, HEAD_BF16_BLOCK) the exp terms in bf16, the gradient's operand */
     uint16_t *xb;   /* (max_rows, dim) the rows in bf16 */
     RowStat *st;    /* (max_rows) */
     /* each vocabulary block's weights packed for oneDNN (head_bf16_pack), forward and backward,
