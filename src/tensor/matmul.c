@@ -102,19 +102,21 @@ static void pad_buffers(int K, int N, float **x, float **y) {
     *y = buf + (size_t)MATMUL_PROMPT_BLOCK * K;
 }
 
-/* out (n, ldo)[:, 0..cnt) = x (n, K) W^T for an fp32 W (cnt, K), in sgemm calls of exactly
- * MATMUL_PROMPT_BLOCK rows (the last padded with zeros), so that OpenBLAS runs one kernel on every
- * row whatever n is. */
+/* out (n, ldo)[:, 0..cnt) = x (n, K) W^T for an fp32 W (cnt, K), in library calls of exactly
+ * MATMUL_PROMPT_BLOCK rows (the last padded with zeros), so that one kernel runs on every row
+ * whatever n is. oneDNN where it is built (op_gemm_ld): OpenBLAS's sgemm gives a row other bits
+ * at other positions within one call on some CPUs (its Zen kernels: rows 6-11 of every 12), which
+ * would make a reply depend on its batch; oneDNN's do not, and run these shapes faster there. */
 static void sgemm_row_blocks(float *out, int ldo, const float *x, const float *W, int cnt, int K, int n) {
     int full = n / MATMUL_PROMPT_BLOCK * MATMUL_PROMPT_BLOCK;
     for (int r = 0; r < full; r += MATMUL_PROMPT_BLOCK)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, MATMUL_PROMPT_BLOCK, cnt, K, 1.0f, x + (size_t)r * K, K, W,
-                    K, 0.0f, out + (size_t)r * ldo, ldo);
+        op_gemm_ld(false, true, MATMUL_PROMPT_BLOCK, cnt, K, 1.0f, x + (size_t)r * K, K, W, K, 0.0f,
+                   out + (size_t)r * ldo, ldo);
     if (full == n) return;
     float *px, *py;
     pad_buffers(K, cnt, &px, &py);
     pad_rows(px, x + (size_t)full * K, n - full, K);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, MATMUL_PROMPT_BLOCK, cnt, K, 1.0f, px, K, W, K, 0.0f, py, cnt);
+    op_gemm_ld(false, true, MATMUL_PROMPT_BLOCK, cnt, K, 1.0f, px, K, W, K, 0.0f, py, cnt);
     for (int r = 0; r < n - full; r++)
         memcpy(out + (size_t)(full + r) * ldo, py + (size_t)r * cnt, (size_t)cnt * sizeof(float));
 }
