@@ -120,8 +120,7 @@ static int export_weight(void *vctx, const ArchWeight *w, int layer) {
         x->owned[x->n_owned++] = full;
         for (int i = 0; i < rows; i++) op_matrix_row(full + (size_t)i * cols, mat, i);
         const LoraPair *p = x->lora && w->lora != ARCH_NO_LORA ? lora_pair(x->lora, layer, w->lora) : NULL;
-        if (p && p->A)
-            op_gemm(false, false, rows, cols, p->rank, x->lora->scale, p->B, p->A, 1.0f, full);
+        if (p && p->A && lora_merge_rows(full, p, x->lora->scale, 0, rows, x->err)) return -1;
         src = full;
     }
     arch_format_hf_name(w, layer, x->names[x->n], sizeof x->names[x->n]);

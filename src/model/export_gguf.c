@@ -125,7 +125,6 @@ static uint32_t fitting_type(uint32_t type, int cols) {
 /* GgufProduce: the matrix's rows, a block at a time: dequantized, merged (W + scale B A), put in
  * GGUF's row order, quantized. */
 static int produce_matrix(void *vjob, GgufSink *sink, Err *err) {
-    (void)err;
     const MatrixJob *j = vjob;
     const MergeCtx *x = j->x;
     const QuantMatrix *mat = j->mat;
@@ -137,8 +136,7 @@ static int produce_matrix(void *vjob, GgufSink *sink, Err *err) {
         int nr = rows - r0 < x->block ? rows - r0 : x->block;
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nr; i++) op_matrix_row(x->rows + (size_t)i * cols, mat, r0 + i);
-        if (p && p->A) /* rows r0.. of W + scale B A: B's rows r0.. times A */
-            op_gemm(false, false, nr, cols, p->rank, x->lora->scale, p->B + (size_t)r0 * p->rank, p->A, 1.0f, x->rows);
+        if (p && p->A && lora_merge_rows(x->rows, p, x->lora->scale, r0, nr, err)) return -1;
         /* rows are quantized independently: the same bytes with any number of threads; a q/k row
          * moves within its head, so within the block */
 #pragma omp parallel for schedule(static)

@@ -3,6 +3,7 @@
 #include "lora.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,4 +181,22 @@ void lora_apply_a(float *u, const float *x, const LoraPair *const *p, int g, flo
     const float *A = p[0]->A;
     if (g > 1) lora_stack_a(a_buf, p, g), A = a_buf;
     op_gemm_ld(false, true, T, ld, K, 1.0f, x, K, A, K, 0.0f, u, ld);
+}
+
+int lora_merge_rows(float *w, const LoraPair *p, float scale, int r0, int nr, Err *err) {
+    int r = p->rank, K = p->in;
+    double *acc = fault_malloc((size_t)omp_get_max_threads() * K * sizeof(double));
+    if (!acc) return err_set(err, ERR_NOMEM, "out of memory merging an adapter");
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < nr; i++) {
+        double *sum = acc + (size_t)omp_get_thread_num() * K; /* (B A)'s row r0 + i */
+        const float *b = p->B + (size_t)(r0 + i) * r;
+        for (int j = 0; j < K; j++) sum[j] = 0.0;
+        for (int k = 0; k < r; k++) /* across j: each value's own sum still runs in rank order */
+            for (int j = 0; j < K; j++) sum[j] += (double)b[k] * p->A[(size_t)k * K + j];
+        float *row = w + (size_t)i * K;
+        for (int j = 0; j < K; j++) row[j] = (float)((double)row[j] + (double)scale * sum[j]);
+    }
+    free(acc);
+    return 0;
 }

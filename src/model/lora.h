@@ -70,6 +70,12 @@ int lora_parse_targets(const char *list, unsigned *targets, Err *err);
  * floats apart (r, or a group's width: lora_group). A no-op when p is NULL or not adapted. */
 void lora_apply(float *y, const float *x, const LoraPair *p, float scale, float *u, int ldu, int T);
 
+/* Merging: w (nr, in) += scale * B[r0 .. r0 + nr) A, rows r0.. of the adapted weight (p adapted),
+ * each value's sum over the rank in double, in rank order, then added and rounded once: the same
+ * bits on every CPU (a library's product differs in the last bit from one CPU to another, and so
+ * would the bytes of an exported file). ERR_NOMEM. */
+int lora_merge_rows(float *w, const LoraPair *p, float scale, int r0, int nr, Err *err);
+
 /* Training's groups of projections that read one input: q, k, v (the attention norm's output) and
  * gate, up (the MLP norm's); o and down alone. A group's LoRA intermediates x A_i^T lie side by side
  * in one (T, g r) matrix, member i in columns i r .. (i + 1) r, so that one product serves them all.
