@@ -218,11 +218,18 @@ TEST(trainer_dpo_separates_pairs_and_resumes_exactly) {
     CHECK_EQ_INT(p.step, 9);
     CHECK_EQ_INT(da.curve.n, 9);
     int last = da.curve.n - 1;
-    printf("    DPO: first loss %.6f (log 2 = %.6f); loss over all pairs after epochs 1, 2, 3: %.4f %.4f %.4f; "
-           "margins %.3f ... %.3f\n", da.curve.losses[0], log(2.0), da.valid_loss[2], da.valid_loss[5],
+    printf("    DPO: first loss %.9f (log 2 = %.9f); loss over all pairs after epochs 1, 2, 3: %.4f %.4f %.4f; "
+           "margins %.3g ... %.3f\n", da.curve.losses[0], log(2.0), da.valid_loss[2], da.valid_loss[5],
            da.valid_loss[8], da.margin[0], da.margin[last]);
-    CHECK_NEAR(da.curve.losses[0], log(2.0), 1e-12);
-    CHECK(da.margin[0] == 0);
+    /* Exactly log 2 and 0 where the products give a row the same bits in any call (OpenBLAS's
+     * kernels on Intel): the reference is computed in other packs of rows than the training batches.
+     * Elsewhere (OpenBLAS's Zen kernels differ by a row's position in a call, oneDNN's by the call's
+     * row count) the logits differ in their last bits, a reply's log-probability by about 1e-6
+     * relative at most (fp32 sums over its tokens), and the margin, beta 0.1 times a difference of
+     * two such differences, stays far below the 1e-5 bound here (measured on an AMD EPYC: 4.6e-8;
+     * the loss, about log 2 - margin / 2, 2.4e-8 from log 2). */
+    CHECK_NEAR(da.curve.losses[0], log(2.0), 1e-5);
+    CHECK(fabs(da.margin[0]) <= 1e-5);
     CHECK(da.valid_loss[2] < log(2.0) && da.valid_loss[8] < da.valid_loss[2] && da.valid_loss[8] < 0.45);
     CHECK(da.margin[last] > 0);
 
