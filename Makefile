@@ -9,6 +9,11 @@ CFLAGS += -I/usr/include/postgresql
 # only pass between static functions of one file, never across an ABI boundary (an AVX2-only
 # build failed on that note under -Werror)
 CFLAGS += -Wno-psabi
+# -fno-trapping-math: ftune never reads the floating-point exception flags. With GCC's default
+# (trapping math) the clamps in fast_exp.h's loops stay branches on AVX2, and the loops of SiLU,
+# softmax and the cross-entropy ran one value at a time there (AVX-512's masks vectorised them).
+# Each value's arithmetic is the same either way; no reassociation is allowed by it.
+CFLAGS += -fno-trapping-math
 # OpenBLAS built on OpenMP shares libgomp's thread pool with our own loops (the pthread build and
 # OpenMP spin against each other and run ~10x slower on decode).
 OPENBLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
