@@ -16,15 +16,13 @@
 
 #define LANES 16
 
-static inline void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-
 /* u[b * r + i] = A[i] . x[b] for the nb rows (nb a constant after inlining). */
 static inline __attribute__((always_inline)) void rows_u(float *restrict u, const float *const *xr, int nb,
                                                          const float *restrict A, int r, int K) {
     for (int i = 0; i < r; i++) {
         const float *a = A + (size_t)i * K;
         v16 acc[LORA_ROW_BLOCK];
-        for (int b = 0; b < nb; b++) acc[b] = (v16){0};
+        for (int b = 0; b < nb; b++) acc[b] = zero16();
         int k = 0;
         for (; k + LANES <= K; k += LANES) {
             v16 av = load16(a + k);
@@ -46,12 +44,12 @@ static inline __attribute__((always_inline)) void rows_y(float *const *yr, int n
     if (p->Bt) {
         for (; o + LANES <= N; o += LANES) {
             v16 s[LORA_ROW_BLOCK];
-            for (int b = 0; b < nb; b++) s[b] = (v16){0};
+            for (int b = 0; b < nb; b++) s[b] = zero16();
             for (int i = 0; i < r; i++) {
                 v16 bt = load16(p->Bt + (size_t)i * N + o);
-                for (int b = 0; b < nb; b++) s[b] = fma16(s[b], bt, (v16){0} + u[b * r + i]);
+                for (int b = 0; b < nb; b++) s[b] = fma16(s[b], bt, splat16(u[b * r + i]));
             }
-            for (int b = 0; b < nb; b++) store16(yr[b] + o, load16(yr[b] + o) + scale * s[b]);
+            for (int b = 0; b < nb; b++) store16(yr[b] + o, add16(load16(yr[b] + o), scale16(s[b], scale)));
         }
     }
     for (; o < N; o++)

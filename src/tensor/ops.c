@@ -127,19 +127,11 @@ void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
     }
 }
 
-/* The largest of s[0..n) (n >= 1), 16 lanes at a time: the same value in any order. */
+/* The largest of s[0..n) (n >= 1): the same value in any order. */
 static float max_fixed(const float *s, int n) {
-    typedef int32_t v16i __attribute__((vector_size(64)));
-    v16 m = {0};
-    m += s[0]; /* every lane s[0] (the tail's lanes too) */
-    for (int i = 0; i < n; i += 16) {
-        v16 x = m;
-        memcpy(&x, s + i, (size_t)(n - i < 16 ? n - i : 16) * sizeof(float));
-        v16i gt = x > m;
-        m = (v16)(((v16i)x & gt) | ((v16i)m & ~gt));
-    }
-    float mx = m[0];
-    for (int l = 1; l < 16; l++) mx = m[l] > mx ? m[l] : mx;
+    float mx = s[0];
+#pragma omp simd reduction(max : mx)
+    for (int i = 1; i < n; i++) mx = s[i] > mx ? s[i] : mx;
     return mx;
 }
 
@@ -148,13 +140,13 @@ static void softmax_fixed(float *s, int n) {
     float mx = max_fixed(s, n);
 #pragma omp simd simdlen(16)
     for (int i = 0; i < n; i++) s[i] = fast_expf(s[i] - mx);
-    v16 acc = {0};
+    v16 acc = zero16();
     int i = 0;
-    for (; i + 16 <= n; i += 16) acc += load16(s + i);
+    for (; i + 16 <= n; i += 16) acc = add16(acc, load16(s + i));
     if (i < n) {
-        v16 tail = {0};
-        memcpy(&tail, s + i, (size_t)(n - i) * sizeof(float));
-        acc += tail;
+        float tail[16] = {0};
+        memcpy(tail, s + i, (size_t)(n - i) * sizeof(float));
+        acc = add16(acc, load16(tail));
     }
     float inv = 1.0f / lanes_sum(acc);
     for (int k = 0; k < n; k++) s[k] *= inv;
@@ -166,7 +158,9 @@ static void softmax_fixed(float *s, int n) {
  * of 16; NG a constant after inlining. */
 static inline __attribute__((always_inline)) void scores4(float *sc, size_t ld, const float *q, const float *k,
                                                           size_t ks, int j0, int hd, float scale, int NG) {
-    v16 acc[3][4] = {{{0}}};
+    v16 acc[3][4];
+    for (int g = 0; g < NG; g++)
+        for (int u = 0; u < 4; u++) acc[g][u] = zero16();
     const float *k0 = k + (size_t)j0 * ks;
     for (int i = 0; i < hd; i += 16) {
         v16 kx[4] = {load16(k0 + i), load16(k0 + ks + i), load16(k0 + 2 * ks + i), load16(k0 + 3 * ks + i)};
@@ -186,13 +180,14 @@ static inline __attribute__((always_inline)) void scores4(float *sc, size_t ld, 
  * arithmetic, for NG heads at once, each value row read once for all of them. */
 static inline __attribute__((always_inline)) void weighted64(float *o, const float *p, size_t ld, const float *v,
                                                              size_t vs, int n, int hd, int d0, int NG) {
-    v16 a[3][4] = {{{0}}};
+    v16 a[3][4];
+    for (int g = 0; g < NG; g++)
+        for (int u = 0; u < 4; u++) a[g][u] = zero16();
     for (int j = 0; j < n; j++) {
         const float *vj = v + (size_t)j * vs + d0;
         v16 x[4] = {load16(vj), load16(vj + 16), load16(vj + 32), load16(vj + 48)};
         for (int g = 0; g < NG; g++) {
-            v16 pj = {0};
-            pj += p[(size_t)g * ld + j];
+            v16 pj = splat16(p[(size_t)g * ld + j]);
             for (int u = 0; u < 4; u++) a[g][u] = fma16(a[g][u], pj, x[u]);
         }
     }

@@ -143,9 +143,10 @@ TEST(ops_lanes_sum4_is_lanes_sum) {
     rng_seed(&r, 44);
     int differ = 0;
     for (int trial = 0; trial < 1000; trial++) {
-        v16 v[4];
+        float lanes[4][16];
         for (int u = 0; u < 4; u++)
-            for (int i = 0; i < 16; i++) v[u][i] = (rng_uniform(&r) * 2 - 1) * powf(2.0f, (float)(rng_uniform(&r) * 40 - 20));
+            for (int i = 0; i < 16; i++) lanes[u][i] = (rng_uniform(&r) * 2 - 1) * powf(2.0f, (float)(rng_uniform(&r) * 40 - 20));
+        v16 v[4] = {load16(lanes[0]), load16(lanes[1]), load16(lanes[2]), load16(lanes[3])};
         v4 s = lanes_sum4(v[0], v[1], v[2], v[3]);
         for (int u = 0; u < 4; u++) {
             float one = lanes_sum(v[u]);
