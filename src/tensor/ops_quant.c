@@ -147,10 +147,19 @@ void op_matvec_rows(float *y, const float *x, const QuantMatrix *w, const float 
     int nb = K / QUANT_BLOCK > 0 ? K / QUANT_BLOCK : 1;
     float xsum[(size_t)nb * (n > 0 ? n : 1)];
     for (int t = 0; t < n; t++) block_sums(xsum + (size_t)t * nb, x + (size_t)t * K, K / QUANT_BLOCK);
+    QuantRowsDot rows = quant_rows_dot_32(w->type);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) { /* one weight row, in cache, against every x row */
         const unsigned char *row = w->data + (size_t)r * row_bytes;
-        for (int t = 0; t < n; t++) {
+        for (int t = 0; rows && t < n; t += QUANT_ROWS_MAX) { /* the same bits as dot's, fewer conversions */
+            int nr = n - t < QUANT_ROWS_MAX ? n - t : QUANT_ROWS_MAX;
+            const float *xp[QUANT_ROWS_MAX], *sp[QUANT_ROWS_MAX];
+            float v[QUANT_ROWS_MAX];
+            for (int i = 0; i < nr; i++) xp[i] = x + (size_t)(t + i) * K, sp[i] = xsum + (size_t)(t + i) * nb;
+            rows(row, xp, sp, nr, K, v);
+            for (int i = 0; i < nr; i++) y[(size_t)(t + i) * N + r] = v[i] + (bias ? bias[r] : 0.0f);
+        }
+        for (int t = 0; !rows && t < n; t++) {
             const float *xt = x + (size_t)t * K;
             float v = dot ? dot(row, xt, xsum + (size_t)t * nb, K) : row_dot_generic(w->type, row, xt, K);
             y[(size_t)t * N + r] = v + (bias ? bias[r] : 0.0f);

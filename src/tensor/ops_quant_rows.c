@@ -74,6 +74,12 @@ static inline __attribute__((always_inline)) VF block_dot(uint32_t type, const u
         return nibble_dot(x, p + 8, true, rd32(p + 4));
     }
 }
+
+/* No multi-row kernel here: block_dot takes the nibbles apart in 32-bit lanes already. */
+QuantRowsDot quant_rows_dot_32(uint32_t type) {
+    (void)type;
+    return NULL;
+}
 #else
 /* AVX2: the nibbles (and qh bits) assemble into 32 bytes in element order; Q4_0 and Q5_0 subtract
  * their offset in the bytes. */
@@ -94,6 +100,104 @@ static inline __attribute__((always_inline)) VF block_dot(uint32_t type, const u
     default: /* QUANT_Q5_1 */
         *m = quant_rdh(p + 2);
         return vf_dot32_u8(x, _mm256_or_si256(unpack_nibbles(p + 8), unpack_qh(p + 4)));
+    }
+}
+
+/* Several rows of x against one weight row (AVX2): each block's integers are converted to fp32 once
+ * for all of them, where row_blocks (through block_dot) converts them again for every row. Each
+ * row's operations are row_blocks's in its order (the same FMAs on the same values), so a row gets
+ * the same bits alone or beside others. */
+typedef struct {
+    VF w[4]; /* the block's 32 values, 8 a vector, in element order */
+    float d, m;
+} BlockFloats;
+
+static inline __attribute__((always_inline)) BlockFloats block_floats(uint32_t type, const unsigned char *p) {
+    BlockFloats b = {.d = quant_rdh(p), .m = 0};
+    __m256i q;
+    bool sign = true;
+    switch (type) { /* block_dot's bytes */
+    case QUANT_Q8_0: q = _mm256_loadu_si256((const __m256i *)(p + 2)); break;
+    case QUANT_Q4_0: q = _mm256_sub_epi8(unpack_nibbles(p + 2), QI8(8)); break;
+    case QUANT_Q4_1:
+        b.m = quant_rdh(p + 2), sign = false;
+        q = unpack_nibbles(p + 4);
+        break;
+    case QUANT_Q5_0: q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(p + 6), unpack_qh(p + 2)), QI8(16)); break;
+    default: /* QUANT_Q5_1 */
+        b.m = quant_rdh(p + 2), sign = false;
+        q = _mm256_or_si256(unpack_nibbles(p + 8), unpack_qh(p + 4));
+    }
+    __m128i half[2] = {_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)};
+    for (int h = 0; h < 2; h++) { /* vf_fma16_i8 / vf_fma16_u8's conversions */
+        __m128i lo = half[h], hi = _mm_srli_si128(half[h], 8);
+        b.w[2 * h] = _mm256_cvtepi32_ps(sign ? _mm256_cvtepi8_epi32(lo) : _mm256_cvtepu8_epi32(lo));
+        b.w[2 * h + 1] = _mm256_cvtepi32_ps(sign ? _mm256_cvtepi8_epi32(hi) : _mm256_cvtepu8_epi32(hi));
+    }
+    return b;
+}
+
+/* vf_dot32_i8 / vf_dot32_u8 on converted values: x[0..31] . w, as lanes, in their order. */
+static inline VF block_floats_dot(const float *x, const BlockFloats *b) {
+    VF acc = vf_fma(vf_loadx(x), b->w[0], vf_zero());
+    acc = vf_fma(vf_loadx(x + 8), b->w[1], acc);
+    acc = vf_fma(vf_loadx(x + 16), b->w[2], acc);
+    return vf_fma(vf_loadx(x + 24), b->w[3], acc);
+}
+
+/* out[i] = row_blocks(type, bb, p, x[i], xsum[i], cols) for i < nr (a constant after inlining). */
+static inline __attribute__((always_inline)) void rows_blocks(uint32_t type, size_t bb, const unsigned char *p,
+                                                              const float *const *x, const float *const *xsum,
+                                                              int nr, int cols, float *out) {
+    VF acc0[QUANT_ROWS_MAX], acc1[QUANT_ROWS_MAX];
+    float off0[QUANT_ROWS_MAX], off1[QUANT_ROWS_MAX];
+    for (int i = 0; i < nr; i++) acc0[i] = acc1[i] = vf_zero(), off0[i] = off1[i] = 0;
+    int nb = cols / QUANT_BLOCK, b = 0;
+    for (; b + 1 < nb; b += 2, p += 2 * bb) {
+        quant_prefetch(p, 2 * bb);
+        BlockFloats w0 = block_floats(type, p), w1 = block_floats(type, p + bb);
+        for (int i = 0; i < nr; i++) {
+            acc0[i] = vf_fma(vf_set1(w0.d), block_floats_dot(x[i] + (size_t)b * QUANT_BLOCK, &w0), acc0[i]);
+            off0[i] += w0.m * xsum[i][b];
+            acc1[i] = vf_fma(vf_set1(w1.d), block_floats_dot(x[i] + (size_t)(b + 1) * QUANT_BLOCK, &w1), acc1[i]);
+            off1[i] += w1.m * xsum[i][b + 1];
+        }
+    }
+    if (b < nb) {
+        BlockFloats w0 = block_floats(type, p);
+        for (int i = 0; i < nr; i++) {
+            acc0[i] = vf_fma(vf_set1(w0.d), block_floats_dot(x[i] + (size_t)b * QUANT_BLOCK, &w0), acc0[i]);
+            off0[i] += w0.m * xsum[i][b];
+        }
+    }
+    for (int i = 0; i < nr; i++) out[i] = vf_sum(vf_add(acc0[i], acc1[i])) + (off0[i] + off1[i]);
+}
+
+/* The QuantRowsDot of a 32-block type: rows_blocks instantiated for each row count. */
+#define ROWS_DOT(name, type, bb)                                                                                 \
+    static void name(const unsigned char *p, const float *const *x, const float *const *xs, int nr, int cols, \
+                     float *out) {                                                                               \
+        switch (nr) {                                                                                            \
+        case 1: rows_blocks(type, bb, p, x, xs, 1, cols, out); break;                                            \
+        case 2: rows_blocks(type, bb, p, x, xs, 2, cols, out); break;                                            \
+        case 3: rows_blocks(type, bb, p, x, xs, 3, cols, out); break;                                            \
+        default: rows_blocks(type, bb, p, x, xs, 4, cols, out); break;                                           \
+        }                                                                                                        \
+    }
+ROWS_DOT(rows_q8_0, QUANT_Q8_0, 34)
+ROWS_DOT(rows_q4_0, QUANT_Q4_0, 18)
+ROWS_DOT(rows_q4_1, QUANT_Q4_1, 20)
+ROWS_DOT(rows_q5_0, QUANT_Q5_0, 22)
+ROWS_DOT(rows_q5_1, QUANT_Q5_1, 24)
+
+QuantRowsDot quant_rows_dot_32(uint32_t type) {
+    switch (type) {
+    case QUANT_Q8_0: return rows_q8_0;
+    case QUANT_Q4_0: return rows_q4_0;
+    case QUANT_Q4_1: return rows_q4_1;
+    case QUANT_Q5_0: return rows_q5_0;
+    case QUANT_Q5_1: return rows_q5_1;
+    default: return NULL;
     }
 }
 #endif
@@ -195,6 +299,11 @@ QuantRowDot quant_row_dot_32(uint32_t type) {
 }
 
 #else
+QuantRowsDot quant_rows_dot_32(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+
 QuantRowDot quant_row_dot_32(uint32_t type) {
     (void)type;
     return NULL;
