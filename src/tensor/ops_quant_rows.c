@@ -5,7 +5,9 @@
  * With AVX-512 the nibbles are taken apart in 32-bit lanes and Q4_0 / Q5_0's offsets (8, 16)
  * become such a min; with AVX2 they are assembled in bytes and the offsets subtracted there. Two
  * accumulators alternate between blocks to hide the FMA latency, and the weights are prefetched
- * ahead. Without AVX2 the table is empty and ops_quant.c's generic kernel runs. */
+ * ahead. On AVX2 the 32-block types also have a kernel for up to 4 rows of x against one weight
+ * row (rows_blocks: each block converted once for all of them, each row's arithmetic the one-row
+ * kernel's). Without AVX2 the table is empty and ops_quant.c's generic kernel runs. */
 #include <string.h>
 
 #include "ops_quant_impl.h"
