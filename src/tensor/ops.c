@@ -101,11 +101,16 @@ void op_rope_table_backward(float *dx, const float *cs, int T, int n_heads, int 
     rope_table_rotate(dx, cs, T, n_heads, head_dim, -1.0f);
 }
 
-void op_softmax(float *x, int n) {
-    float mx = x[0];
+/* The largest of s[0..n) (n >= 1): the same value in any order. */
+static float max_of(const float *s, int n) {
+    float mx = s[0];
 #pragma omp simd reduction(max : mx)
-    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    float sum = 0;
+    for (int i = 1; i < n; i++) mx = s[i] > mx ? s[i] : mx;
+    return mx;
+}
+
+void op_softmax(float *x, int n) {
+    float mx = max_of(x, n), sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) {
         x[i] = fast_expf(x[i] - mx);
@@ -127,17 +132,9 @@ void op_swiglu(float *h, const float *gate, const float *up, size_t n) {
     }
 }
 
-/* The largest of s[0..n) (n >= 1): the same value in any order. */
-static float max_fixed(const float *s, int n) {
-    float mx = s[0];
-#pragma omp simd reduction(max : mx)
-    for (int i = 1; i < n; i++) mx = s[i] > mx ? s[i] : mx;
-    return mx;
-}
-
 /* Softmax of s[0..n) in place, its sum taken in an order fixed by n alone (lane j % 16). */
 static void softmax_fixed(float *s, int n) {
-    float mx = max_fixed(s, n);
+    float mx = max_of(s, n);
 #pragma omp simd simdlen(16)
     for (int i = 0; i < n; i++) s[i] = fast_expf(s[i] - mx);
     v16 acc = zero16();
