@@ -5,9 +5,9 @@
  * With AVX-512 the nibbles are taken apart in 32-bit lanes and Q4_0 / Q5_0's offsets (8, 16)
  * become such a min; with AVX2 they are assembled in bytes and the offsets subtracted there. Two
  * accumulators alternate between blocks to hide the FMA latency, and the weights are prefetched
- * ahead. On AVX2 the 32-block types also have a kernel for up to 4 rows of x against one weight
- * row (rows_blocks: each block converted once for all of them, each row's arithmetic the one-row
- * kernel's). Without AVX2 the table is empty and ops_quant.c's generic kernel runs. */
+ * ahead. On AVX2 the 32-block types run one kernel for 1 to 4 rows of x against one weight row
+ * (rows_blocks: each block converted once for all of them, each row's arithmetic the same for any
+ * row count). Without AVX2 the table is empty and ops_quant.c's generic kernel runs. */
 #include <string.h>
 
 #include "ops_quant_impl.h"
@@ -77,6 +77,28 @@ static inline __attribute__((always_inline)) VF block_dot(uint32_t type, const u
     }
 }
 
+static inline __attribute__((always_inline)) float row_blocks(uint32_t type, size_t bb, const unsigned char *p,
+                                                              const float *x, const float *xsum, int cols) {
+    VF acc0 = vf_zero(), acc1 = vf_zero();
+    float off0 = 0, off1 = 0, d, m;
+    int nb = cols / QUANT_BLOCK, b = 0;
+    for (; b + 1 < nb; b += 2, p += 2 * bb, x += 2 * QUANT_BLOCK) {
+        quant_prefetch(p, 2 * bb);
+        VF s0 = block_dot(type, p, x, &d, &m);
+        acc0 = vf_fma(vf_set1(d), s0, acc0);
+        off0 += m * xsum[b];
+        VF s1 = block_dot(type, p + bb, x + QUANT_BLOCK, &d, &m);
+        acc1 = vf_fma(vf_set1(d), s1, acc1);
+        off1 += m * xsum[b + 1];
+    }
+    if (b < nb) {
+        VF s0 = block_dot(type, p, x, &d, &m);
+        acc0 = vf_fma(vf_set1(d), s0, acc0);
+        off0 += m * xsum[b];
+    }
+    return vf_sum(vf_add(acc0, acc1)) + (off0 + off1);
+}
+
 /* No multi-row kernel here: block_dot takes the nibbles apart in 32-bit lanes already. */
 QuantRowsDot quant_rows_dot_32(uint32_t type) {
     (void)type;
@@ -84,31 +106,9 @@ QuantRowsDot quant_rows_dot_32(uint32_t type) {
 }
 #else
 /* AVX2: the nibbles (and qh bits) assemble into 32 bytes in element order; Q4_0 and Q5_0 subtract
- * their offset in the bytes. */
-static inline __attribute__((always_inline)) VF block_dot(uint32_t type, const unsigned char *p, const float *x,
-                                                          float *d, float *m) {
-    *d = quant_rdh(p);
-    *m = 0;
-    switch (type) {
-    case QUANT_Q8_0:
-        return vf_dot32_i8(x, _mm256_loadu_si256((const __m256i *)(p + 2)));
-    case QUANT_Q4_0:
-        return vf_dot32_i8(x, _mm256_sub_epi8(unpack_nibbles(p + 2), QI8(8)));
-    case QUANT_Q4_1:
-        *m = quant_rdh(p + 2);
-        return vf_dot32_u8(x, unpack_nibbles(p + 4));
-    case QUANT_Q5_0:
-        return vf_dot32_i8(x, _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(p + 6), unpack_qh(p + 2)), QI8(16)));
-    default: /* QUANT_Q5_1 */
-        *m = quant_rdh(p + 2);
-        return vf_dot32_u8(x, _mm256_or_si256(unpack_nibbles(p + 8), unpack_qh(p + 4)));
-    }
-}
-
-/* Several rows of x against one weight row (AVX2): each block's integers are converted to fp32 once
- * for all of them, where row_blocks (through block_dot) converts them again for every row. Each
- * row's operations are row_blocks's in its order (the same FMAs on the same values), so a row gets
- * the same bits alone or beside others. */
+ * their offset in the bytes. Up to QUANT_ROWS_MAX rows of x against one weight row: each block's
+ * integers are converted to fp32 once for all of them, and each row's FMAs run in the same order
+ * whatever the row count, so a row gets the same bits alone or beside others. */
 typedef struct {
     VF w[4]; /* the block's 32 values, 8 a vector, in element order */
     float d, m;
@@ -118,7 +118,7 @@ static inline __attribute__((always_inline)) BlockFloats block_floats(uint32_t t
     BlockFloats b = {.d = quant_rdh(p), .m = 0};
     __m256i q;
     bool sign = true;
-    switch (type) { /* block_dot's bytes */
+    switch (type) {
     case QUANT_Q8_0: q = _mm256_loadu_si256((const __m256i *)(p + 2)); break;
     case QUANT_Q4_0: q = _mm256_sub_epi8(unpack_nibbles(p + 2), QI8(8)); break;
     case QUANT_Q4_1:
@@ -147,7 +147,7 @@ static inline VF block_floats_dot(const float *x, const BlockFloats *b) {
     return vf_fma(vf_loadx(x + 24), b->w[3], acc);
 }
 
-/* out[i] = row_blocks(type, bb, p, x[i], xsum[i], cols) for i < nr (a constant after inlining). */
+/* out[i] = weight row p . x[i] for i < nr (a constant after inlining); xsum[i]: x[i]'s block sums. */
 static inline __attribute__((always_inline)) void rows_blocks(uint32_t type, size_t bb, const unsigned char *p,
                                                               const float *const *x, const float *const *xsum,
                                                               int nr, int cols, float *out) {
@@ -173,6 +173,14 @@ static inline __attribute__((always_inline)) void rows_blocks(uint32_t type, siz
         }
     }
     for (int i = 0; i < nr; i++) out[i] = vf_sum(vf_add(acc0[i], acc1[i])) + (off0[i] + off1[i]);
+}
+
+/* The one-row kernel: rows_blocks for one row. */
+static inline __attribute__((always_inline)) float row_blocks(uint32_t type, size_t bb, const unsigned char *p,
+                                                              const float *x, const float *xsum, int cols) {
+    float out;
+    rows_blocks(type, bb, p, &x, &xsum, 1, cols, &out);
+    return out;
 }
 
 /* The QuantRowsDot of a 32-block type: rows_blocks instantiated for each row count. */
@@ -203,28 +211,6 @@ QuantRowsDot quant_rows_dot_32(uint32_t type) {
     }
 }
 #endif
-
-static inline __attribute__((always_inline)) float row_blocks(uint32_t type, size_t bb, const unsigned char *p,
-                                                              const float *x, const float *xsum, int cols) {
-    VF acc0 = vf_zero(), acc1 = vf_zero();
-    float off0 = 0, off1 = 0, d, m;
-    int nb = cols / QUANT_BLOCK, b = 0;
-    for (; b + 1 < nb; b += 2, p += 2 * bb, x += 2 * QUANT_BLOCK) {
-        quant_prefetch(p, 2 * bb);
-        VF s0 = block_dot(type, p, x, &d, &m);
-        acc0 = vf_fma(vf_set1(d), s0, acc0);
-        off0 += m * xsum[b];
-        VF s1 = block_dot(type, p + bb, x + QUANT_BLOCK, &d, &m);
-        acc1 = vf_fma(vf_set1(d), s1, acc1);
-        off1 += m * xsum[b + 1];
-    }
-    if (b < nb) {
-        VF s0 = block_dot(type, p, x, &d, &m);
-        acc0 = vf_fma(vf_set1(d), s0, acc0);
-        off0 += m * xsum[b];
-    }
-    return vf_sum(vf_add(acc0, acc1)) + (off0 + off1);
-}
 
 static float row_q8_0(const unsigned char *p, const float *x, const float *xs, int cols) {
     return row_blocks(QUANT_Q8_0, 34, p, x, xs, cols);
