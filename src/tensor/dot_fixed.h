@@ -1,7 +1,7 @@
 /* dot_fixed.h: sums whose order is fixed by their length alone, for inference kernels whose result
  * for one row must not depend on what else is computed with it (ops.c's attention, lora_rows.c):
  * 16 lanes take every 16th product in turn, then the lanes are added pairwise in a fixed order.
- * GCC vector extensions, so the same code runs on AVX2 and AVX-512. */
+ * GCC vector extensions, one 16-lane type for AVX2 and AVX-512 (below). */
 #ifndef FTUNE_DOT_FIXED_H
 #define FTUNE_DOT_FIXED_H
 
@@ -15,8 +15,9 @@ typedef float v4 __attribute__((vector_size(16)));
 
 /* 16 lanes of fp32. One AVX-512 register where the build targets AVX-512; elsewhere two 8-lane
  * halves (lanes 0-7 and 8-15), as GCC keeps a 64-byte vector type in memory without AVX-512 and
- * moved it lane by lane through the stack (attention ran 3-4x slower on AVX2 that way). The same
- * lanes and the same operations either way, so the same bits. Use the functions below, not
+ * moved it lane by lane through the stack (attention ran 3-4x slower on AVX2 that way; a 64-byte
+ * copy into the pair went through the stack too, so the halves load and store one at a time). The
+ * same lanes and the same operations either way, so the same bits. Use the functions below, not
  * operators, on it. */
 #if defined(__AVX512F__)
 typedef float v16 __attribute__((vector_size(64)));
@@ -24,32 +25,24 @@ static inline v16 zero16(void) { return (v16){0}; }
 static inline v16 splat16(float x) { return (v16){0} + x; }
 static inline v16 add16(v16 a, v16 b) { return a + b; }
 static inline v16 scale16(v16 a, float x) { return a * x; }
+static inline v16 load16(const float *p) {
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 #else
 typedef struct { v8 lo, hi; } v16;
 static inline v16 zero16(void) { return (v16){{0}, {0}}; }
 static inline v16 splat16(float x) { return (v16){(v8){0} + x, (v8){0} + x}; }
 static inline v16 add16(v16 a, v16 b) { return (v16){a.lo + b.lo, a.hi + b.hi}; }
 static inline v16 scale16(v16 a, float x) { return (v16){a.lo * x, a.hi * x}; }
-#endif
-
-/* Unaligned loads and stores; the two halves one at a time where they are two (a 64-byte copy
- * into the pair went through the stack in 16-byte pieces, whose 32-byte reloads stalled). */
-#if defined(__AVX512F__)
-static inline v16 load16(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-#else
 static inline v16 load16(const float *p) {
     v16 v;
     memcpy(&v.lo, p, sizeof v.lo);
     memcpy(&v.hi, p + 8, sizeof v.hi);
     return v;
 }
-
 static inline void store16(float *p, v16 v) {
     memcpy(p, &v.lo, sizeof v.lo);
     memcpy(p + 8, &v.hi, sizeof v.hi);
