@@ -57,9 +57,11 @@ int main(int argc, char **argv) {
     Lora *lora;
     TrainState *ts;
     LoraConfig lc = {8, 16.0f, 0.0f, LORA_ALL_TARGETS};
+    const char *targets_env = getenv("FTUNE_BENCH_TARGETS"); /* e.g. "q_proj": what LoRA on all costs */
     Precision prec = PRECISION_FP32;
     char why[PRECISION_WHY_MAX] = "";
-    if ((argc > 4 && precision_parse(argv[4], &prec, &err)) || model_load(argv[1], &m, &err) ||
+    if ((argc > 4 && precision_parse(argv[4], &prec, &err)) ||
+        (targets_env && lora_parse_targets(targets_env, &lc.targets, &err)) || model_load(argv[1], &m, &err) ||
         model_set_precision(m, prec, why, &err) || lora_new(m, &lc, &lora, &err) ||
         train_state_new(m, lora, SEQ, pack_rows, &ts, &err)) {
         fprintf(stderr, "%s\n", err.msg);

@@ -14,6 +14,8 @@
  * the same one gguf's numpy reference makes: the values are bit-identical to it (golden test),
  * FMA contraction or not. n must be a multiple of the block size (ops_quant.h). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops_quant_impl.h"
@@ -135,10 +137,52 @@ static void block_sums(float *xsum, const float *x, int n_blocks) {
     }
 }
 
+/* The calling thread's buffer for n rows of x in the multi-row kernels' order, grown once. */
+static float *layout_buffer(size_t floats) {
+    static __thread float *buf;
+    static __thread size_t cap;
+    if (floats > cap) {
+        free(buf);
+        if (!(buf = malloc(floats * sizeof(float)))) {
+            fprintf(stderr, "ftune: out of memory for %zu KiB of decode rows\n", floats >> 8);
+            abort();
+        }
+        cap = floats;
+    }
+    return buf;
+}
+
+/* Where the type has a multi-row kernel (QuantRowsDot): every x row in its order once, then each
+ * weight row, in cache, against QUANT_ROWS_MAX x rows at a time. */
+static void matvec_rows_multi(float *y, const float *x, const QuantMatrix *w, const float *bias, int n,
+                              QuantRowsDot rows) {
+    int N = w->rows, K = w->cols;
+    size_t row_bytes = quant_row_bytes(w->type, (size_t)K);
+    float *xl = layout_buffer((size_t)n * K);
+    for (int t = 0; t < n; t++) quant_rows_layout_x(xl + (size_t)t * K, x + (size_t)t * K, K);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++) {
+        const unsigned char *row = w->data + (size_t)r * row_bytes;
+        for (int t = 0; t < n; t += QUANT_ROWS_MAX) {
+            int nr = n - t < QUANT_ROWS_MAX ? n - t : QUANT_ROWS_MAX;
+            const float *xp[QUANT_ROWS_MAX];
+            float v[QUANT_ROWS_MAX];
+            for (int i = 0; i < nr; i++) xp[i] = xl + (size_t)(t + i) * K;
+            rows(row, xp, nr, K, v);
+            for (int i = 0; i < nr; i++) y[(size_t)(t + i) * N + r] = v[i] + (bias ? bias[r] : 0.0f);
+        }
+    }
+}
+
 void op_matvec_rows(float *y, const float *x, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols;
     if (!quant_type_supported(w->type)) {
         for (size_t i = 0; i < (size_t)n * N; i++) y[i] = NAN;
+        return;
+    }
+    QuantRowsDot rows = quant_rows_dot_32(w->type);
+    if (rows && n > 0) {
+        matvec_rows_multi(y, x, w, bias, n, rows);
         return;
     }
     QuantRowDot dot = quant_row_dot_32(w->type);
@@ -147,19 +191,10 @@ void op_matvec_rows(float *y, const float *x, const QuantMatrix *w, const float 
     int nb = K / QUANT_BLOCK > 0 ? K / QUANT_BLOCK : 1;
     float xsum[(size_t)nb * (n > 0 ? n : 1)];
     for (int t = 0; t < n; t++) block_sums(xsum + (size_t)t * nb, x + (size_t)t * K, K / QUANT_BLOCK);
-    QuantRowsDot rows = quant_rows_dot_32(w->type);
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < N; r++) { /* one weight row, in cache, against every x row */
+    for (int r = 0; r < N; r++) {
         const unsigned char *row = w->data + (size_t)r * row_bytes;
-        for (int t = 0; rows && t < n; t += QUANT_ROWS_MAX) { /* the same bits as dot's, fewer conversions */
-            int nr = n - t < QUANT_ROWS_MAX ? n - t : QUANT_ROWS_MAX;
-            const float *xp[QUANT_ROWS_MAX], *sp[QUANT_ROWS_MAX];
-            float v[QUANT_ROWS_MAX];
-            for (int i = 0; i < nr; i++) xp[i] = x + (size_t)(t + i) * K, sp[i] = xsum + (size_t)(t + i) * nb;
-            rows(row, xp, sp, nr, K, v);
-            for (int i = 0; i < nr; i++) y[(size_t)(t + i) * N + r] = v[i] + (bias ? bias[r] : 0.0f);
-        }
-        for (int t = 0; !rows && t < n; t++) {
+        for (int t = 0; t < n; t++) {
             const float *xt = x + (size_t)t * K;
             float v = dot ? dot(row, xt, xsum + (size_t)t * nb, K) : row_dot_generic(w->type, row, xt, K);
             y[(size_t)t * N + r] = v + (bias ? bias[r] : 0.0f);

@@ -23,14 +23,16 @@ void quant_dequantize_k(uint32_t type, const unsigned char *src, size_t nblocks,
 void quant_scale_min_k4(const unsigned char *s, uint8_t sc[8], uint8_t m[8]);
 /* The SIMD row kernel for a type, or NULL where this build has none. */
 QuantRowDot quant_row_dot_k(uint32_t type);  /* ops_quant_k.c: Q4_K, Q5_K, Q6_K */
-QuantRowDot quant_row_dot_32(uint32_t type); /* ops_quant_rows.c: F32, F16, BF16 and the 32-blocks */
-/* nr <= QUANT_ROWS_MAX rows of x against one weight row at once: out[i] = the QuantRowDot of
- * x[i] (with xsum[i]), to the bit, for less than nr calls of it cost (ops_quant_rows.c: the
- * 32-block types on AVX2; NULL elsewhere). */
+QuantRowDot quant_row_dot_32(uint32_t type); /* ops_quant_rows.c: F32, F16, BF16, (AVX-512) 32-blocks */
+/* nr <= QUANT_ROWS_MAX rows of x against one weight row at once: out[i] = row . x[i], each row's
+ * bits the same whatever nr is, with x[i] in the order quant_rows_layout_x gives (ops_quant_rows.c:
+ * the 32-block types on AVX2, where the one-row kernel is this one; NULL elsewhere). */
 #define QUANT_ROWS_MAX 4
-typedef void (*QuantRowsDot)(const unsigned char *row, const float *const *x, const float *const *xsum, int nr,
-                             int cols, float *out);
+typedef void (*QuantRowsDot)(const unsigned char *row, const float *const *x, int nr, int cols, float *out);
 QuantRowsDot quant_rows_dot_32(uint32_t type);
+/* x (cols, a multiple of 32) into out in the order the QuantRowsDot kernels read it: within each 32
+ * values, element 4l + k at 8k + l (the order in which the per-lane shifts take a block apart). */
+void quant_rows_layout_x(float *out, const float *x, int cols);
 
 static inline uint16_t quant_rd16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline float quant_rdh(const unsigned char *p) { return fp16_to_f32(quant_rd16(p)); }

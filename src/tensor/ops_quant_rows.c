@@ -14,25 +14,6 @@
 
 #ifdef QUANT_SIMD
 
-#if !defined(__AVX512F__)
-/* 16 bytes of nibbles to 32 bytes in element order: low nibbles are values 0..15, high 16..31. */
-static inline __m256i unpack_nibbles(const unsigned char *p) {
-    __m128i b = _mm_loadu_si128((const __m128i *)p), m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
-
-/* The 32 bits of Q5's qh to 32 bytes: 0x10 where bit j is set, else 0. */
-static inline __m256i unpack_qh(const unsigned char *p) {
-    uint32_t qh;
-    memcpy(&qh, p, 4);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
-                                    _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                                     2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), QI8(0x10));
-}
-#endif
-
 #if defined(__AVX512F__)
 /* AVX-512: the 16 nibble bytes widen to int32 lanes once, where the low nibbles (values 0..15)
  * and high nibbles (16..31) are masked and shifted out; qh's bits enter through mask registers,
@@ -104,95 +85,110 @@ QuantRowsDot quant_rows_dot_32(uint32_t type) {
     (void)type;
     return NULL;
 }
-#else
-/* AVX2: the nibbles (and qh bits) assemble into 32 bytes in element order; Q4_0 and Q5_0 subtract
- * their offset in the bytes. Up to QUANT_ROWS_MAX rows of x against one weight row: each block's
- * integers are converted to fp32 once for all of them, and each row's FMAs run in the same order
- * whatever the row count, so a row gets the same bits alone or beside others. */
-typedef struct {
-    VF w[4]; /* the block's 32 values, 8 a vector, in element order */
-    float d, m;
-} BlockFloats;
 
-static inline __attribute__((always_inline)) BlockFloats block_floats(uint32_t type, const unsigned char *p) {
-    BlockFloats b = {.d = quant_rdh(p), .m = 0};
-    __m256i q;
-    bool sign = true;
+static float row_q8_0(const unsigned char *p, const float *x, const float *xs, int cols) {
+    return row_blocks(QUANT_Q8_0, 34, p, x, xs, cols);
+}
+static float row_q4_0(const unsigned char *p, const float *x, const float *xs, int cols) {
+    return row_blocks(QUANT_Q4_0, 18, p, x, xs, cols);
+}
+static float row_q4_1(const unsigned char *p, const float *x, const float *xs, int cols) {
+    return row_blocks(QUANT_Q4_1, 20, p, x, xs, cols);
+}
+static float row_q5_0(const unsigned char *p, const float *x, const float *xs, int cols) {
+    return row_blocks(QUANT_Q5_0, 22, p, x, xs, cols);
+}
+static float row_q5_1(const unsigned char *p, const float *x, const float *xs, int cols) {
+    return row_blocks(QUANT_Q5_1, 24, p, x, xs, cols);
+}
+
+/* The one-row kernel of a 32-block type. */
+static QuantRowDot row_dot_blocks(uint32_t type) {
     switch (type) {
-    case QUANT_Q8_0: q = _mm256_loadu_si256((const __m256i *)(p + 2)); break;
-    case QUANT_Q4_0: q = _mm256_sub_epi8(unpack_nibbles(p + 2), QI8(8)); break;
-    case QUANT_Q4_1:
-        b.m = quant_rdh(p + 2), sign = false;
-        q = unpack_nibbles(p + 4);
-        break;
-    case QUANT_Q5_0: q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(p + 6), unpack_qh(p + 2)), QI8(16)); break;
-    default: /* QUANT_Q5_1 */
-        b.m = quant_rdh(p + 2), sign = false;
-        q = _mm256_or_si256(unpack_nibbles(p + 8), unpack_qh(p + 4));
+    case QUANT_Q8_0: return row_q8_0;
+    case QUANT_Q4_0: return row_q4_0;
+    case QUANT_Q4_1: return row_q4_1;
+    case QUANT_Q5_0: return row_q5_0;
+    case QUANT_Q5_1: return row_q5_1;
+    default: return NULL;
     }
-    __m128i half[2] = {_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)};
-    for (int h = 0; h < 2; h++) { /* vf_fma16_i8 / vf_fma16_u8's conversions */
-        __m128i lo = half[h], hi = _mm_srli_si128(half[h], 8);
-        b.w[2 * h] = _mm256_cvtepi32_ps(sign ? _mm256_cvtepi8_epi32(lo) : _mm256_cvtepu8_epi32(lo));
-        b.w[2 * h + 1] = _mm256_cvtepi32_ps(sign ? _mm256_cvtepi8_epi32(hi) : _mm256_cvtepu8_epi32(hi));
-    }
-    return b;
+}
+#else
+/* AVX2: a block's bytes are read as eight 32-bit lanes and taken apart with per-lane shifts, which
+ * leaves vector k (of four) holding elements k, 4 + k, ..., 28 + k: x arrives in that order
+ * (quant_rows_layout_x). Each value is dequantized exactly (q d + m, the bits quant_dequantize
+ * gives) and multiplied with x; two accumulators alternate. Up to QUANT_ROWS_MAX rows of x against
+ * one weight row: each block is dequantized once for all of them, and each row's FMAs run in the
+ * same order whatever the row count, so a row gets the same bits alone or beside others. */
+
+/* Vector k of a block: lane l's 32 bits (bytes 4l..4l+3 of the 32 bytes, or of the 16 nibble bytes
+ * twice over) shifted so that element 4l + k sits in the low bits. */
+static inline __m256i nibbles_k(__m256i q16x2, int k) {
+    __m256i sh = _mm256_setr_epi32(8 * k, 8 * k, 8 * k, 8 * k, 8 * k + 4, 8 * k + 4, 8 * k + 4, 8 * k + 4);
+    return _mm256_and_si256(_mm256_srlv_epi32(q16x2, sh), _mm256_set1_epi32(15));
 }
 
-/* vf_dot32_i8 / vf_dot32_u8 on converted values: x[0..31] . w, as lanes, in their order. */
-static inline VF block_floats_dot(const float *x, const BlockFloats *b) {
-    VF acc = vf_fma(vf_loadx(x), b->w[0], vf_zero());
-    acc = vf_fma(vf_loadx(x + 8), b->w[1], acc);
-    acc = vf_fma(vf_loadx(x + 16), b->w[2], acc);
-    return vf_fma(vf_loadx(x + 24), b->w[3], acc);
+/* Q5's fifth bit of elements 4l + k, as 16 or 0. */
+static inline __m256i qh_k(uint32_t qh, int k) {
+    __m256i sh = _mm256_setr_epi32(k, 4 + k, 8 + k, 12 + k, 16 + k, 20 + k, 24 + k, 28 + k);
+    return _mm256_slli_epi32(_mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)qh), sh), _mm256_set1_epi32(1)), 4);
 }
 
-/* out[i] = weight row p . x[i] for i < nr (a constant after inlining); xsum[i]: x[i]'s block sums. */
+/* The block at p dequantized into w[0..3] (vector k: elements 4l + k). type is a constant after
+ * inlining. */
+static inline __attribute__((always_inline)) void block_weights(uint32_t type, const unsigned char *p, VF w[4]) {
+    float d = quant_rdh(p), m = 0;
+    __m256i q[4];
+    if (type == QUANT_Q8_0) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(p + 2));
+        q[0] = _mm256_srai_epi32(_mm256_slli_epi32(v, 24), 24);
+        q[1] = _mm256_srai_epi32(_mm256_slli_epi32(v, 16), 24);
+        q[2] = _mm256_srai_epi32(_mm256_slli_epi32(v, 8), 24);
+        q[3] = _mm256_srai_epi32(v, 24);
+    } else {
+        int off = type == QUANT_Q4_0 ? 2 : type == QUANT_Q4_1 ? 4 : type == QUANT_Q5_0 ? 6 : 8;
+        __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + off)));
+        uint32_t qh = 0;
+        if (type == QUANT_Q5_0 || type == QUANT_Q5_1) memcpy(&qh, p + off - 4, 4);
+        for (int k = 0; k < 4; k++) {
+            q[k] = nibbles_k(v, k);
+            if (type == QUANT_Q5_0 || type == QUANT_Q5_1) q[k] = _mm256_or_si256(q[k], qh_k(qh, k));
+        }
+        /* the offsets of Q4_0 / Q5_0 as a min: q d - 8 d is (q - 8) d, exactly */
+        m = type == QUANT_Q4_0 ? -8.0f * d : type == QUANT_Q5_0 ? -16.0f * d : quant_rdh(p + 2);
+    }
+    for (int k = 0; k < 4; k++) w[k] = vf_fma(_mm256_cvtepi32_ps(q[k]), vf_set1(d), vf_set1(m));
+}
+
+/* out[i] = weight row p . x[i] for i < nr (a constant after inlining), x[i] in the rows layout. */
 static inline __attribute__((always_inline)) void rows_blocks(uint32_t type, size_t bb, const unsigned char *p,
-                                                              const float *const *x, const float *const *xsum,
-                                                              int nr, int cols, float *out) {
+                                                              const float *const *x, int nr, int cols, float *out) {
     VF acc0[QUANT_ROWS_MAX], acc1[QUANT_ROWS_MAX];
-    float off0[QUANT_ROWS_MAX], off1[QUANT_ROWS_MAX];
-    for (int i = 0; i < nr; i++) acc0[i] = acc1[i] = vf_zero(), off0[i] = off1[i] = 0;
-    int nb = cols / QUANT_BLOCK, b = 0;
-    for (; b + 1 < nb; b += 2, p += 2 * bb) {
-        quant_prefetch(p, 2 * bb);
-        BlockFloats w0 = block_floats(type, p), w1 = block_floats(type, p + bb);
+    for (int i = 0; i < nr; i++) acc0[i] = acc1[i] = vf_zero();
+    for (int b = 0; b < cols / QUANT_BLOCK; b++, p += bb) {
+        quant_prefetch(p, bb);
+        VF w[4];
+        block_weights(type, p, w);
         for (int i = 0; i < nr; i++) {
-            acc0[i] = vf_fma(vf_set1(w0.d), block_floats_dot(x[i] + (size_t)b * QUANT_BLOCK, &w0), acc0[i]);
-            off0[i] += w0.m * xsum[i][b];
-            acc1[i] = vf_fma(vf_set1(w1.d), block_floats_dot(x[i] + (size_t)(b + 1) * QUANT_BLOCK, &w1), acc1[i]);
-            off1[i] += w1.m * xsum[i][b + 1];
+            const float *xb = x[i] + (size_t)b * QUANT_BLOCK;
+            acc0[i] = vf_fma(vf_loadx(xb), w[0], acc0[i]);
+            acc1[i] = vf_fma(vf_loadx(xb + 8), w[1], acc1[i]);
+            acc0[i] = vf_fma(vf_loadx(xb + 16), w[2], acc0[i]);
+            acc1[i] = vf_fma(vf_loadx(xb + 24), w[3], acc1[i]);
         }
     }
-    if (b < nb) {
-        BlockFloats w0 = block_floats(type, p);
-        for (int i = 0; i < nr; i++) {
-            acc0[i] = vf_fma(vf_set1(w0.d), block_floats_dot(x[i] + (size_t)b * QUANT_BLOCK, &w0), acc0[i]);
-            off0[i] += w0.m * xsum[i][b];
-        }
-    }
-    for (int i = 0; i < nr; i++) out[i] = vf_sum(vf_add(acc0[i], acc1[i])) + (off0[i] + off1[i]);
-}
-
-/* The one-row kernel: rows_blocks for one row. */
-static inline __attribute__((always_inline)) float row_blocks(uint32_t type, size_t bb, const unsigned char *p,
-                                                              const float *x, const float *xsum, int cols) {
-    float out;
-    rows_blocks(type, bb, p, &x, &xsum, 1, cols, &out);
-    return out;
+    for (int i = 0; i < nr; i++) out[i] = vf_sum(vf_add(acc0[i], acc1[i]));
 }
 
 /* The QuantRowsDot of a 32-block type: rows_blocks instantiated for each row count. */
-#define ROWS_DOT(name, type, bb)                                                                                 \
-    static void name(const unsigned char *p, const float *const *x, const float *const *xs, int nr, int cols, \
-                     float *out) {                                                                               \
-        switch (nr) {                                                                                            \
-        case 1: rows_blocks(type, bb, p, x, xs, 1, cols, out); break;                                            \
-        case 2: rows_blocks(type, bb, p, x, xs, 2, cols, out); break;                                            \
-        case 3: rows_blocks(type, bb, p, x, xs, 3, cols, out); break;                                            \
-        default: rows_blocks(type, bb, p, x, xs, 4, cols, out); break;                                           \
-        }                                                                                                        \
+#define ROWS_DOT(name, type, bb)                                                                 \
+    static void name(const unsigned char *p, const float *const *x, int nr, int cols, float *out) { \
+        switch (nr) {                                                                            \
+        case 1: rows_blocks(type, bb, p, x, 1, cols, out); break;                                \
+        case 2: rows_blocks(type, bb, p, x, 2, cols, out); break;                                \
+        case 3: rows_blocks(type, bb, p, x, 3, cols, out); break;                                \
+        default: rows_blocks(type, bb, p, x, 4, cols, out); break;                               \
+        }                                                                                        \
     }
 ROWS_DOT(rows_q8_0, QUANT_Q8_0, 34)
 ROWS_DOT(rows_q4_0, QUANT_Q4_0, 18)
@@ -210,23 +206,13 @@ QuantRowsDot quant_rows_dot_32(uint32_t type) {
     default: return NULL;
     }
 }
-#endif
 
-static float row_q8_0(const unsigned char *p, const float *x, const float *xs, int cols) {
-    return row_blocks(QUANT_Q8_0, 34, p, x, xs, cols);
+/* The 32-block types take the multi-row kernel here. */
+static QuantRowDot row_dot_blocks(uint32_t type) {
+    (void)type;
+    return NULL;
 }
-static float row_q4_0(const unsigned char *p, const float *x, const float *xs, int cols) {
-    return row_blocks(QUANT_Q4_0, 18, p, x, xs, cols);
-}
-static float row_q4_1(const unsigned char *p, const float *x, const float *xs, int cols) {
-    return row_blocks(QUANT_Q4_1, 20, p, x, xs, cols);
-}
-static float row_q5_0(const unsigned char *p, const float *x, const float *xs, int cols) {
-    return row_blocks(QUANT_Q5_0, 22, p, x, xs, cols);
-}
-static float row_q5_1(const unsigned char *p, const float *x, const float *xs, int cols) {
-    return row_blocks(QUANT_Q5_1, 24, p, x, xs, cols);
-}
+#endif
 
 /* Plain types: VF_LANES values per load, four accumulators, a scalar tail for any cols. */
 static inline __attribute__((always_inline)) VF load_plain(uint32_t type, const unsigned char *p, int i) {
@@ -277,12 +263,7 @@ QuantRowDot quant_row_dot_32(uint32_t type) {
     case QUANT_F32: return row_f32;
     case QUANT_F16: return row_f16;
     case QUANT_BF16: return row_bf16;
-    case QUANT_Q8_0: return row_q8_0;
-    case QUANT_Q4_0: return row_q4_0;
-    case QUANT_Q4_1: return row_q4_1;
-    case QUANT_Q5_0: return row_q5_0;
-    case QUANT_Q5_1: return row_q5_1;
-    default: return NULL;
+    default: return row_dot_blocks(type);
     }
 }
 
@@ -297,3 +278,9 @@ QuantRowDot quant_row_dot_32(uint32_t type) {
     return NULL;
 }
 #endif
+
+void quant_rows_layout_x(float *out, const float *x, int cols) {
+    for (int b = 0; b + QUANT_BLOCK <= cols; b += QUANT_BLOCK)
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 8; l++) out[b + 8 * k + l] = x[b + 4 * l + k];
+}
