@@ -181,6 +181,7 @@ void op_matvec_rows(float *y, const float *x, const QuantMatrix *w, const float 
         return;
     }
     QuantRowsDot rows = quant_rows_dot_32(w->type);
+    if (!rows) rows = quant_rows_dot_k(w->type);
     if (rows && n > 0) {
         matvec_rows_multi(y, x, w, bias, n, rows);
         return;

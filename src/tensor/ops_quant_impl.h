@@ -25,11 +25,12 @@ void quant_scale_min_k4(const unsigned char *s, uint8_t sc[8], uint8_t m[8]);
 QuantRowDot quant_row_dot_k(uint32_t type);  /* ops_quant_k.c: Q4_K, Q5_K, Q6_K */
 QuantRowDot quant_row_dot_32(uint32_t type); /* ops_quant_rows.c: F32, F16, BF16, (AVX-512) 32-blocks */
 /* nr <= QUANT_ROWS_MAX rows of x against one weight row at once: out[i] = row . x[i], each row's
- * bits the same whatever nr is, with x[i] in the order quant_rows_layout_x gives (ops_quant_rows.c:
- * the 32-block types on AVX2, where the one-row kernel is this one; NULL elsewhere). */
+ * bits the same whatever nr is, with x[i] in the order quant_rows_layout_x gives (the 32-block
+ * types and K-quants on AVX2, where the one-row kernel is this one; NULL elsewhere). */
 #define QUANT_ROWS_MAX 4
 typedef void (*QuantRowsDot)(const unsigned char *row, const float *const *x, int nr, int cols, float *out);
-QuantRowsDot quant_rows_dot_32(uint32_t type);
+QuantRowsDot quant_rows_dot_32(uint32_t type); /* ops_quant_rows.c */
+QuantRowsDot quant_rows_dot_k(uint32_t type);  /* ops_quant_k.c */
 /* x (cols, a multiple of 32) into out in the order the QuantRowsDot kernels read it: within each 32
  * values, element 4l + k at 8k + l (the order in which the per-lane shifts take a block apart). */
 void quant_rows_layout_x(float *out, const float *x, int cols);
@@ -104,6 +105,38 @@ static inline VF vf_fma16_u8(const float *x, __m128i q, VF acc) {
 static inline VF vf_fma16_i8(const float *x, __m128i q, VF acc) {
     acc = _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), acc);
     return _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), acc);
+}
+#endif
+
+#if !defined(__AVX512F__)
+/* The multi-row kernels' pieces (QuantRowsDot, AVX2). 32 weight bytes read as eight 32-bit lanes,
+ * lane l holding bytes 4l..4l+3 (16 nibble bytes: loaded twice over): shifted right by s in lanes
+ * 0-3 and t in lanes 4-7, masked to 4 bits. With s = 8k (and t = 8k, or 8k + 4 for the high
+ * nibbles of 16 bytes), the lanes hold elements 4l + k: vector k of quant_rows_layout_x's order. */
+static inline __attribute__((always_inline)) __m256i rows_nibbles(__m256i v, int s, int t) {
+    __m256i r = s == t ? _mm256_srli_epi32(v, s) : _mm256_srlv_epi32(v, _mm256_setr_epi32(s, s, s, s, t, t, t, t));
+    return _mm256_and_si256(r, _mm256_set1_epi32(15));
+}
+
+/* Each lane's bits from bit j on, moved to bit 4 and masked (16: a fifth bit; 48: a fifth and
+ * sixth): the high bits of the elements rows_nibbles took apart. */
+static inline __attribute__((always_inline)) __m256i rows_high_bits(__m256i v, int j, int mask) {
+    return _mm256_and_si256(j <= 4 ? _mm256_slli_epi32(v, 4 - j) : _mm256_srli_epi32(v, j - 4),
+                            _mm256_set1_epi32(mask));
+}
+
+/* acc0[i], acc1[i] += x[i][off..off+32) (rows layout) times a block's dequantized weights w[0..3],
+ * for i < nr, vectors 0 and 2 into acc0, 1 and 3 into acc1: each row's FMAs in the same order
+ * whatever nr is. */
+static inline __attribute__((always_inline)) void rows_fma32(VF *acc0, VF *acc1, const float *const *x, size_t off,
+                                                             int nr, const VF w[4]) {
+    for (int i = 0; i < nr; i++) {
+        const float *xb = x[i] + off;
+        acc0[i] = vf_fma(vf_loadx(xb), w[0], acc0[i]);
+        acc1[i] = vf_fma(vf_loadx(xb + 8), w[1], acc1[i]);
+        acc0[i] = vf_fma(vf_loadx(xb + 16), w[2], acc0[i]);
+        acc1[i] = vf_fma(vf_loadx(xb + 24), w[3], acc1[i]);
+    }
 }
 #endif
 

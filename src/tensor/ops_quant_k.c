@@ -82,6 +82,7 @@ static inline void scale_min_k4_ps(const unsigned char *s, __m256 *sc, __m256 *m
     *m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m8)));
 }
 
+#if defined(__AVX512F__)
 static inline float hsum_ps256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -89,8 +90,8 @@ static inline float hsum_ps256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* Q4_K and Q5_K: acc0 takes the even sub-blocks, acc1 the odd ones; the mins accumulate in 8
- * lanes, one per sub-block. */
+/* AVX-512, one row. Q4_K and Q5_K: acc0 takes the even sub-blocks, acc1 the odd ones; the mins
+ * accumulate in 8 lanes, one per sub-block. */
 static inline __attribute__((always_inline)) float row_q45_k(bool five, const unsigned char *p, const float *x,
                                                              const float *xsum, int cols) {
     VF acc0 = vf_zero(), acc1 = vf_zero();
@@ -104,9 +105,8 @@ static inline __attribute__((always_inline)) float row_q45_k(bool five, const un
         _mm256_storeu_ps(ds, _mm256_mul_ps(_mm256_set1_ps(quant_rdh(p)), sc)); /* d sc_s, as the reference */
         off = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(quant_rdh(p + 2)), mn), _mm256_loadu_ps(xsum), off);
         const unsigned char *qs = five ? p + 48 : p + 16;
-#if defined(__AVX512F__)
-        if (!five) { /* Q4_K on AVX-512: bytes widen to int32 lanes, where the nibbles are masked and
-                      * shifted out (for Q5_K the byte path below measured faster) */
+        if (!five) { /* Q4_K: bytes widen to int32 lanes, where the nibbles are masked and shifted
+                      * out (for Q5_K the byte path below measured faster) */
             __m512i m15 = _mm512_set1_epi32(15);
             for (int i = 0; i < 4; i++, qs += 32) {
                 __m512i v0 = widen16_u8(qs), v1 = widen16_u8(qs + 16);
@@ -117,7 +117,6 @@ static inline __attribute__((always_inline)) float row_q45_k(bool five, const un
             }
             continue;
         }
-#endif
         __m256i qh = five ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
         for (int i = 0; i < 4; i++, qs += 32) {
             __m256i b = _mm256_loadu_si256((const __m256i *)qs);
@@ -185,8 +184,108 @@ QuantRowDot quant_row_dot_k(uint32_t type) {
     }
 }
 
+QuantRowsDot quant_rows_dot_k(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+#else
+/* AVX2, 1 to QUANT_ROWS_MAX rows: each 32-value sub-block taken apart in quant_rows_layout_x's
+ * order and dequantized exactly as quant_dequantize_k does, then multiplied with every row
+ * (rows_fma32). Q4_K / Q5_K: sub-block s is the low (even s) or high nibbles of qs[32 (s / 2) + l],
+ * with bit s of qh[l] as Q5_K's fifth bit; value = (d sc_s) q - dmin m_s, one rounding. */
+static inline __attribute__((always_inline)) void rows_q45_k_block(bool five, const unsigned char *p,
+                                                                   const float *const *x, size_t off, int nr,
+                                                                   VF *acc0, VF *acc1) {
+    __m256 sc, mn;
+    float ds[8], dm[8];
+    scale_min_k4_ps(p + 4, &sc, &mn);
+    _mm256_storeu_ps(ds, _mm256_mul_ps(_mm256_set1_ps(quant_rdh(p)), sc));
+    _mm256_storeu_ps(dm, _mm256_mul_ps(_mm256_set1_ps(quant_rdh(p + 2)), mn));
+    const unsigned char *qs = five ? p + 48 : p + 16;
+    __m256i qh = five ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
+    for (int s = 0; s < 8; s++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * (s / 2)));
+        VF w[4];
+        for (int k = 0; k < 4; k++) {
+            __m256i q = rows_nibbles(v, 8 * k + 4 * (s & 1), 8 * k + 4 * (s & 1));
+            if (five) q = _mm256_or_si256(q, rows_high_bits(qh, 8 * k + s, 16));
+            w[k] = vf_fma(_mm256_cvtepi32_ps(q), vf_set1(ds[s]), vf_set1(-dm[s]));
+        }
+        rows_fma32(acc0, acc1, x, off + 32 * (size_t)s, nr, w);
+    }
+}
+
+/* Q6_K: half h, quarter k of 32 values: low bits from ql[64h + 32 (k & 1) + l] (high nibbles for
+ * k >= 2), bits 4-5 from bits 2k, 2k+1 of qh[32h + l]; values 0-15 (lanes 0-3) scaled by d sc_g,
+ * 16-31 (lanes 4-7) by d sc_g+1: (d sc) (q - 32) as the reference. */
+static inline __attribute__((always_inline)) void rows_q6_k_block(const unsigned char *p, const float *const *x,
+                                                                  size_t off, int nr, VF *acc0, VF *acc1) {
+    float ds[16], d = quant_rdh(p + 208);
+    for (int g = 0; g < 16; g++) ds[g] = d * (float)((const int8_t *)(p + 192))[g];
+    for (int h = 0; h < 2; h++) {
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+        for (int k = 0; k < 4; k++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32 * (k & 1)));
+            int g = 8 * h + 2 * k, lo = k >= 2 ? 4 : 0;
+            __m256 scale = _mm256_setr_m128(_mm_set1_ps(ds[g]), _mm_set1_ps(ds[g + 1]));
+            VF w[4];
+            for (int j = 0; j < 4; j++) {
+                __m256i q = _mm256_or_si256(rows_nibbles(v, 8 * j + lo, 8 * j + lo), rows_high_bits(qh, 8 * j + 2 * k, 48));
+                w[j] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(32))), scale);
+            }
+            rows_fma32(acc0, acc1, x, off + 128 * (size_t)h + 32 * (size_t)k, nr, w);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void rows_k(uint32_t type, size_t bb, const unsigned char *p,
+                                                         const float *const *x, int nr, int cols, float *out) {
+    VF acc0[QUANT_ROWS_MAX], acc1[QUANT_ROWS_MAX];
+    for (int i = 0; i < nr; i++) acc0[i] = acc1[i] = vf_zero();
+    for (int sb = 0; sb < cols / QUANT_BLOCK_K; sb++, p += bb) {
+        quant_prefetch(p, bb);
+        if (type == QUANT_Q6_K) rows_q6_k_block(p, x, (size_t)sb * QUANT_BLOCK_K, nr, acc0, acc1);
+        else rows_q45_k_block(type == QUANT_Q5_K, p, x, (size_t)sb * QUANT_BLOCK_K, nr, acc0, acc1);
+    }
+    for (int i = 0; i < nr; i++) out[i] = vf_sum(vf_add(acc0[i], acc1[i]));
+}
+
+#define ROWS_K(name, type, bb)                                                                   \
+    static void name(const unsigned char *p, const float *const *x, int nr, int cols, float *out) { \
+        switch (nr) {                                                                            \
+        case 1: rows_k(type, bb, p, x, 1, cols, out); break;                                     \
+        case 2: rows_k(type, bb, p, x, 2, cols, out); break;                                     \
+        case 3: rows_k(type, bb, p, x, 3, cols, out); break;                                     \
+        default: rows_k(type, bb, p, x, 4, cols, out); break;                                    \
+        }                                                                                        \
+    }
+ROWS_K(rows_q4_k, QUANT_Q4_K, 144)
+ROWS_K(rows_q5_k, QUANT_Q5_K, 176)
+ROWS_K(rows_q6_k, QUANT_Q6_K, 210)
+
+QuantRowsDot quant_rows_dot_k(uint32_t type) {
+    switch (type) {
+    case QUANT_Q4_K: return rows_q4_k;
+    case QUANT_Q5_K: return rows_q5_k;
+    case QUANT_Q6_K: return rows_q6_k;
+    default: return NULL;
+    }
+}
+
+/* The K-quants take the multi-row kernel here. */
+QuantRowDot quant_row_dot_k(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+#endif
+
 #else
 QuantRowDot quant_row_dot_k(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+
+QuantRowsDot quant_rows_dot_k(uint32_t type) {
     (void)type;
     return NULL;
 }

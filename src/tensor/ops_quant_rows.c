@@ -121,19 +121,6 @@ static QuantRowDot row_dot_blocks(uint32_t type) {
  * one weight row: each block is dequantized once for all of them, and each row's FMAs run in the
  * same order whatever the row count, so a row gets the same bits alone or beside others. */
 
-/* Vector k of a block: lane l's 32 bits (bytes 4l..4l+3 of the 32 bytes, or of the 16 nibble bytes
- * twice over) shifted so that element 4l + k sits in the low bits. */
-static inline __m256i nibbles_k(__m256i q16x2, int k) {
-    __m256i sh = _mm256_setr_epi32(8 * k, 8 * k, 8 * k, 8 * k, 8 * k + 4, 8 * k + 4, 8 * k + 4, 8 * k + 4);
-    return _mm256_and_si256(_mm256_srlv_epi32(q16x2, sh), _mm256_set1_epi32(15));
-}
-
-/* Q5's fifth bit of elements 4l + k, as 16 or 0. */
-static inline __m256i qh_k(uint32_t qh, int k) {
-    __m256i sh = _mm256_setr_epi32(k, 4 + k, 8 + k, 12 + k, 16 + k, 20 + k, 24 + k, 28 + k);
-    return _mm256_slli_epi32(_mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)qh), sh), _mm256_set1_epi32(1)), 4);
-}
-
 /* The block at p dequantized into w[0..3] (vector k: elements 4l + k). type is a constant after
  * inlining. */
 static inline __attribute__((always_inline)) void block_weights(uint32_t type, const unsigned char *p, VF w[4]) {
@@ -148,11 +135,12 @@ static inline __attribute__((always_inline)) void block_weights(uint32_t type, c
     } else {
         int off = type == QUANT_Q4_0 ? 2 : type == QUANT_Q4_1 ? 4 : type == QUANT_Q5_0 ? 6 : 8;
         __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + off)));
-        uint32_t qh = 0;
-        if (type == QUANT_Q5_0 || type == QUANT_Q5_1) memcpy(&qh, p + off - 4, 4);
-        for (int k = 0; k < 4; k++) {
-            q[k] = nibbles_k(v, k);
-            if (type == QUANT_Q5_0 || type == QUANT_Q5_1) q[k] = _mm256_or_si256(q[k], qh_k(qh, k));
+        for (int k = 0; k < 4; k++) q[k] = rows_nibbles(v, 8 * k, 8 * k + 4);
+        if (type == QUANT_Q5_0 || type == QUANT_Q5_1) { /* qh's bit 4l + k is bit 4 of element 4l + k */
+            uint32_t qh;
+            memcpy(&qh, p + off - 4, 4);
+            __m256i spread = _mm256_srlv_epi32(_mm256_set1_epi32((int)qh), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+            for (int k = 0; k < 4; k++) q[k] = _mm256_or_si256(q[k], rows_high_bits(spread, k, 16));
         }
         /* the offsets of Q4_0 / Q5_0 as a min: q d - 8 d is (q - 8) d, exactly */
         m = type == QUANT_Q4_0 ? -8.0f * d : type == QUANT_Q5_0 ? -16.0f * d : quant_rdh(p + 2);
@@ -169,13 +157,7 @@ static inline __attribute__((always_inline)) void rows_blocks(uint32_t type, siz
         quant_prefetch(p, bb);
         VF w[4];
         block_weights(type, p, w);
-        for (int i = 0; i < nr; i++) {
-            const float *xb = x[i] + (size_t)b * QUANT_BLOCK;
-            acc0[i] = vf_fma(vf_loadx(xb), w[0], acc0[i]);
-            acc1[i] = vf_fma(vf_loadx(xb + 8), w[1], acc1[i]);
-            acc0[i] = vf_fma(vf_loadx(xb + 16), w[2], acc0[i]);
-            acc1[i] = vf_fma(vf_loadx(xb + 24), w[3], acc1[i]);
-        }
+        rows_fma32(acc0, acc1, x, (size_t)b * QUANT_BLOCK, nr, w);
     }
     for (int i = 0; i < nr; i++) out[i] = vf_sum(vf_add(acc0[i], acc1[i]));
 }
