@@ -2,10 +2,10 @@
 #include "matmul.h"
 
 #include <cblas.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/scratch.h"
 #include "matmul_bf16.h"
 #include "matvec_amx.h"
 #include "onednn.h"
@@ -18,16 +18,12 @@ void op_matrix_row(float *out, const QuantMatrix *w, int i) {
     quant_dequantize(w->type, row_ptr(w, i), (size_t)w->cols, out);
 }
 
-/* The calling thread's tile buffer, grown once; rows of K floats it can hold. */
+/* The calling thread's tile buffer; rows of K floats it can hold. */
 static float *tile_buffer(int K, int *rows) {
-    static __thread float *buf;
-    if (!buf && !(buf = malloc((size_t)MATMUL_TILE_FLOATS * sizeof(float)))) {
-        fprintf(stderr, "ftune: out of memory for a %d MiB matmul tile\n", MATMUL_TILE_FLOATS >> 18);
-        abort();
-    }
+    static __thread Scratch tile;
     int r = MATMUL_TILE_FLOATS / K;
     *rows = r < 1 ? 1 : r;
-    return buf;
+    return scratch_floats(&tile, MATMUL_TILE_FLOATS, "a matmul tile");
 }
 
 /* tile (cnt, K) = rows j0.. of w in fp32, rows split across threads. */
@@ -87,17 +83,8 @@ static void pad_rows(float *dst, const float *src, int cnt, int K) {
 
 /* The calling thread's padded block: MATMUL_PROMPT_BLOCK rows of x (cols K) and of y (cols N). */
 static void pad_buffers(int K, int N, float **x, float **y) {
-    static __thread float *buf;
-    static __thread size_t cap;
-    size_t need = (size_t)MATMUL_PROMPT_BLOCK * (K + N);
-    if (need > cap) {
-        free(buf);
-        if (!(buf = malloc(need * sizeof(float)))) {
-            fprintf(stderr, "ftune: out of memory for a %zu KiB matmul block\n", need >> 8);
-            abort();
-        }
-        cap = need;
-    }
+    static __thread Scratch pad;
+    float *buf = scratch_floats(&pad, (size_t)MATMUL_PROMPT_BLOCK * (K + N), "a matmul block");
     *x = buf;
     *y = buf + (size_t)MATMUL_PROMPT_BLOCK * K;
 }

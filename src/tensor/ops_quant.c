@@ -14,10 +14,9 @@
  * the same one gguf's numpy reference makes: the values are bit-identical to it (golden test),
  * FMA contraction or not. n must be a multiple of the block size (ops_quant.h). */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "../core/scratch.h"
 #include "ops_quant_impl.h"
 
 typedef struct {
@@ -137,28 +136,14 @@ static void block_sums(float *xsum, const float *x, int n_blocks) {
     }
 }
 
-/* The calling thread's buffer for n rows of x in the multi-row kernels' order, grown once. */
-static float *layout_buffer(size_t floats) {
-    static __thread float *buf;
-    static __thread size_t cap;
-    if (floats > cap) {
-        free(buf);
-        if (!(buf = malloc(floats * sizeof(float)))) {
-            fprintf(stderr, "ftune: out of memory for %zu KiB of decode rows\n", floats >> 8);
-            abort();
-        }
-        cap = floats;
-    }
-    return buf;
-}
-
 /* Where the type has a multi-row kernel (QuantRowsDot): every x row in its order once, then each
  * weight row, in cache, against QUANT_ROWS_MAX x rows at a time. */
 static void matvec_rows_multi(float *y, const float *x, const QuantMatrix *w, const float *bias, int n,
                               QuantRowsDot rows) {
     int N = w->rows, K = w->cols;
     size_t row_bytes = quant_row_bytes(w->type, (size_t)K);
-    float *xl = layout_buffer((size_t)n * K);
+    static __thread Scratch layout;
+    float *xl = scratch_floats(&layout, (size_t)n * K, "decode rows");
     for (int t = 0; t < n; t++) quant_rows_layout_x(xl + (size_t)t * K, x + (size_t)t * K, K);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {

@@ -138,6 +138,18 @@ static inline __attribute__((always_inline)) void rows_fma32(VF *acc0, VF *acc1,
         acc1[i] = vf_fma(vf_loadx(xb + 24), w[3], acc1[i]);
     }
 }
+
+/* The QuantRowsDot name: kernel(type, bb, row, x, nr, cols, out), an always-inline function,
+ * instantiated for each row count so that nr is a constant in each. */
+#define QUANT_ROWS_DOT(name, kernel, type, bb)                                                      \
+    static void name(const unsigned char *p, const float *const *x, int nr, int cols, float *out) { \
+        switch (nr) {                                                                               \
+        case 1: kernel(type, bb, p, x, 1, cols, out); break;                                        \
+        case 2: kernel(type, bb, p, x, 2, cols, out); break;                                        \
+        case 3: kernel(type, bb, p, x, 3, cols, out); break;                                        \
+        default: kernel(type, bb, p, x, 4, cols, out); break;                                       \
+        }                                                                                           \
+    }
 #endif
 
 /* x[0..31] . q (32 unsigned / signed bytes), as lanes to be summed later */

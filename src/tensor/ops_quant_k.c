@@ -13,9 +13,10 @@
  * j = 4..7, sc[j] = (byte j+4 & 15) | (top 2 bits of byte j-4) << 4 and
  * m[j] = (byte j+4 >> 4) | (top 2 bits of byte j) << 4.
  * Dequantization computes (d sc) q - (dmin m) as gguf's numpy reference does; the products are
- * exact in fp32, so the subtraction is the only rounding (see ops_quant.c). The row kernels multiply
- * x by the integers q in fp32 lanes, apply d sc once per sub-block (per 16 for Q6_K) and the mins
- * as dmin * sum_s m_s * sum(x over s). */
+ * exact in fp32, so the subtraction is the only rounding (see ops_quant.c). The AVX-512 row kernels
+ * multiply x by the integers q in fp32 lanes, apply d sc once per sub-block (per 16 for Q6_K) and
+ * the mins as dmin * sum_s m_s * sum(x over s); the AVX2 ones take 1 to 4 rows of x at once and
+ * dequantize each sub-block exactly before multiplying (as ops_quant_rows.c's 32-block kernels). */
 #include <string.h>
 
 #include "ops_quant_impl.h"
@@ -175,19 +176,6 @@ static float row_q6_k(const unsigned char *p, const float *x, const float *xsum,
     return vf_sum(vf_add(acc0, acc1));
 }
 
-QuantRowDot quant_row_dot_k(uint32_t type) {
-    switch (type) {
-    case QUANT_Q4_K: return row_q4_k;
-    case QUANT_Q5_K: return row_q5_k;
-    case QUANT_Q6_K: return row_q6_k;
-    default: return NULL;
-    }
-}
-
-QuantRowsDot quant_rows_dot_k(uint32_t type) {
-    (void)type;
-    return NULL;
-}
 #else
 /* AVX2, 1 to QUANT_ROWS_MAX rows: each 32-value sub-block taken apart in quant_rows_layout_x's
  * order and dequantized exactly as quant_dequantize_k does, then multiplied with every row
@@ -250,43 +238,35 @@ static inline __attribute__((always_inline)) void rows_k(uint32_t type, size_t b
     for (int i = 0; i < nr; i++) out[i] = vf_sum(vf_add(acc0[i], acc1[i]));
 }
 
-#define ROWS_K(name, type, bb)                                                                   \
-    static void name(const unsigned char *p, const float *const *x, int nr, int cols, float *out) { \
-        switch (nr) {                                                                            \
-        case 1: rows_k(type, bb, p, x, 1, cols, out); break;                                     \
-        case 2: rows_k(type, bb, p, x, 2, cols, out); break;                                     \
-        case 3: rows_k(type, bb, p, x, 3, cols, out); break;                                     \
-        default: rows_k(type, bb, p, x, 4, cols, out); break;                                    \
-        }                                                                                        \
+QUANT_ROWS_DOT(rows_q4_k, rows_k, QUANT_Q4_K, 144)
+QUANT_ROWS_DOT(rows_q5_k, rows_k, QUANT_Q5_K, 176)
+QUANT_ROWS_DOT(rows_q6_k, rows_k, QUANT_Q6_K, 210)
+
+#endif
+#endif /* QUANT_SIMD */
+
+/* AVX-512 has the one-row kernels, AVX2 the multi-row ones, other builds neither (ops_quant.c's
+ * generic kernel runs). */
+QuantRowDot quant_row_dot_k(uint32_t type) {
+#if defined(QUANT_SIMD) && defined(__AVX512F__)
+    switch (type) {
+    case QUANT_Q4_K: return row_q4_k;
+    case QUANT_Q5_K: return row_q5_k;
+    case QUANT_Q6_K: return row_q6_k;
     }
-ROWS_K(rows_q4_k, QUANT_Q4_K, 144)
-ROWS_K(rows_q5_k, QUANT_Q5_K, 176)
-ROWS_K(rows_q6_k, QUANT_Q6_K, 210)
+#endif
+    (void)type;
+    return NULL;
+}
 
 QuantRowsDot quant_rows_dot_k(uint32_t type) {
+#if defined(QUANT_SIMD) && !defined(__AVX512F__)
     switch (type) {
     case QUANT_Q4_K: return rows_q4_k;
     case QUANT_Q5_K: return rows_q5_k;
     case QUANT_Q6_K: return rows_q6_k;
-    default: return NULL;
     }
-}
-
-/* The K-quants take the multi-row kernel here. */
-QuantRowDot quant_row_dot_k(uint32_t type) {
-    (void)type;
-    return NULL;
-}
 #endif
-
-#else
-QuantRowDot quant_row_dot_k(uint32_t type) {
     (void)type;
     return NULL;
 }
-
-QuantRowsDot quant_rows_dot_k(uint32_t type) {
-    (void)type;
-    return NULL;
-}
-#endif

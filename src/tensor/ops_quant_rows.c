@@ -1,13 +1,14 @@
-/* ops_quant_rows.c: SIMD row kernels (one row . x) for F32, F16, BF16 and the 32-weight block
- * types (layouts in ops_quant.c). Per block the quantized integers are converted exactly to fp32
- * and multiplied with x in 8 or 16 lanes; the block's scale d multiplies that partial sum once,
- * and a min m enters as m * sum(x over the block), with the sums precomputed once per matvec.
- * With AVX-512 the nibbles are taken apart in 32-bit lanes and Q4_0 / Q5_0's offsets (8, 16)
- * become such a min; with AVX2 they are assembled in bytes and the offsets subtracted there. Two
- * accumulators alternate between blocks to hide the FMA latency, and the weights are prefetched
- * ahead. On AVX2 the 32-block types run one kernel for 1 to 4 rows of x against one weight row
- * (rows_blocks: each block converted once for all of them, each row's arithmetic the same for any
- * row count). Without AVX2 the table is empty and ops_quant.c's generic kernel runs. */
+/* ops_quant_rows.c: SIMD row kernels for F32, F16, BF16 and the 32-weight block types (layouts
+ * in ops_quant.c), with the weights prefetched ahead.
+ * - AVX-512, one row . x: per block the nibbles are taken apart in 32-bit lanes, converted exactly
+ *   to fp32 and multiplied with x in 16 lanes; the block's scale d multiplies that partial sum once
+ *   and a min m (Q4_0 / Q5_0's offsets as m = -8 d, -16 d) enters as m * sum(x over the block),
+ *   the sums precomputed once per matvec. Two accumulators alternate between blocks.
+ * - AVX2, 1 to 4 rows of x against one weight row (rows_blocks, a QuantRowsDot): the block's bytes
+ *   are read as 32-bit lanes and taken apart with per-lane shifts, in an order x is laid out in
+ *   beforehand (quant_rows_layout_x), dequantized exactly (quant_dequantize's bits) once for all
+ *   the rows, and multiplied with each row, whose arithmetic is the same for any row count.
+ * Without AVX2 the tables are empty and ops_quant.c's generic kernel runs. */
 #include <string.h>
 
 #include "ops_quant_impl.h"
@@ -80,12 +81,6 @@ static inline __attribute__((always_inline)) float row_blocks(uint32_t type, siz
     return vf_sum(vf_add(acc0, acc1)) + (off0 + off1);
 }
 
-/* No multi-row kernel here: block_dot takes the nibbles apart in 32-bit lanes already. */
-QuantRowsDot quant_rows_dot_32(uint32_t type) {
-    (void)type;
-    return NULL;
-}
-
 static float row_q8_0(const unsigned char *p, const float *x, const float *xs, int cols) {
     return row_blocks(QUANT_Q8_0, 34, p, x, xs, cols);
 }
@@ -102,17 +97,6 @@ static float row_q5_1(const unsigned char *p, const float *x, const float *xs, i
     return row_blocks(QUANT_Q5_1, 24, p, x, xs, cols);
 }
 
-/* The one-row kernel of a 32-block type. */
-static QuantRowDot row_dot_blocks(uint32_t type) {
-    switch (type) {
-    case QUANT_Q8_0: return row_q8_0;
-    case QUANT_Q4_0: return row_q4_0;
-    case QUANT_Q4_1: return row_q4_1;
-    case QUANT_Q5_0: return row_q5_0;
-    case QUANT_Q5_1: return row_q5_1;
-    default: return NULL;
-    }
-}
 #else
 /* AVX2: a block's bytes are read as eight 32-bit lanes and taken apart with per-lane shifts, which
  * leaves vector k (of four) holding elements k, 4 + k, ..., 28 + k: x arrives in that order
@@ -162,38 +146,12 @@ static inline __attribute__((always_inline)) void rows_blocks(uint32_t type, siz
     for (int i = 0; i < nr; i++) out[i] = vf_sum(vf_add(acc0[i], acc1[i]));
 }
 
-/* The QuantRowsDot of a 32-block type: rows_blocks instantiated for each row count. */
-#define ROWS_DOT(name, type, bb)                                                                 \
-    static void name(const unsigned char *p, const float *const *x, int nr, int cols, float *out) { \
-        switch (nr) {                                                                            \
-        case 1: rows_blocks(type, bb, p, x, 1, cols, out); break;                                \
-        case 2: rows_blocks(type, bb, p, x, 2, cols, out); break;                                \
-        case 3: rows_blocks(type, bb, p, x, 3, cols, out); break;                                \
-        default: rows_blocks(type, bb, p, x, 4, cols, out); break;                               \
-        }                                                                                        \
-    }
-ROWS_DOT(rows_q8_0, QUANT_Q8_0, 34)
-ROWS_DOT(rows_q4_0, QUANT_Q4_0, 18)
-ROWS_DOT(rows_q4_1, QUANT_Q4_1, 20)
-ROWS_DOT(rows_q5_0, QUANT_Q5_0, 22)
-ROWS_DOT(rows_q5_1, QUANT_Q5_1, 24)
+QUANT_ROWS_DOT(rows_q8_0, rows_blocks, QUANT_Q8_0, 34)
+QUANT_ROWS_DOT(rows_q4_0, rows_blocks, QUANT_Q4_0, 18)
+QUANT_ROWS_DOT(rows_q4_1, rows_blocks, QUANT_Q4_1, 20)
+QUANT_ROWS_DOT(rows_q5_0, rows_blocks, QUANT_Q5_0, 22)
+QUANT_ROWS_DOT(rows_q5_1, rows_blocks, QUANT_Q5_1, 24)
 
-QuantRowsDot quant_rows_dot_32(uint32_t type) {
-    switch (type) {
-    case QUANT_Q8_0: return rows_q8_0;
-    case QUANT_Q4_0: return rows_q4_0;
-    case QUANT_Q4_1: return rows_q4_1;
-    case QUANT_Q5_0: return rows_q5_0;
-    case QUANT_Q5_1: return rows_q5_1;
-    default: return NULL;
-    }
-}
-
-/* The 32-block types take the multi-row kernel here. */
-static QuantRowDot row_dot_blocks(uint32_t type) {
-    (void)type;
-    return NULL;
-}
 #endif
 
 /* Plain types: VF_LANES values per load, four accumulators, a scalar tail for any cols. */
@@ -240,26 +198,43 @@ static float row_bf16(const unsigned char *p, const float *x, const float *xs, i
     return row_plain(QUANT_BF16, p, x, cols);
 }
 
+#endif /* QUANT_SIMD */
+
+/* The plain types' one-row kernels wherever there is SIMD; the 32-block types' on AVX-512. */
 QuantRowDot quant_row_dot_32(uint32_t type) {
+#ifdef QUANT_SIMD
     switch (type) {
     case QUANT_F32: return row_f32;
     case QUANT_F16: return row_f16;
     case QUANT_BF16: return row_bf16;
-    default: return row_dot_blocks(type);
-    }
-}
-
-#else
-QuantRowsDot quant_rows_dot_32(uint32_t type) {
-    (void)type;
-    return NULL;
-}
-
-QuantRowDot quant_row_dot_32(uint32_t type) {
-    (void)type;
-    return NULL;
-}
+#if defined(__AVX512F__)
+    case QUANT_Q8_0: return row_q8_0;
+    case QUANT_Q4_0: return row_q4_0;
+    case QUANT_Q4_1: return row_q4_1;
+    case QUANT_Q5_0: return row_q5_0;
+    case QUANT_Q5_1: return row_q5_1;
 #endif
+    }
+#endif
+    (void)type;
+    return NULL;
+}
+
+/* The 32-block types' multi-row kernels on AVX2 (AVX-512's one-row kernel takes the nibbles apart
+ * in 32-bit lanes already). */
+QuantRowsDot quant_rows_dot_32(uint32_t type) {
+#if defined(QUANT_SIMD) && !defined(__AVX512F__)
+    switch (type) {
+    case QUANT_Q8_0: return rows_q8_0;
+    case QUANT_Q4_0: return rows_q4_0;
+    case QUANT_Q4_1: return rows_q4_1;
+    case QUANT_Q5_0: return rows_q5_0;
+    case QUANT_Q5_1: return rows_q5_1;
+    }
+#endif
+    (void)type;
+    return NULL;
+}
 
 void quant_rows_layout_x(float *out, const float *x, int cols) {
     for (int b = 0; b + QUANT_BLOCK <= cols; b += QUANT_BLOCK)
