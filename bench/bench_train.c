@@ -7,8 +7,9 @@
  * base weights need no weight gradients; 6N: the usual estimate). One JSON object, the same
  * fields as bench/torch_train_bench.py prints, for a side-by-side run.
  * Usage: bench_train MODEL [threads] [tokens per packed pass] [precision: fp32 (default), bf16,
- * auto]; FTUNE_BENCH_STEPS=N times N < 5 steps (big models). The MFU fields are always against
- * the fp32 sgemm rate. */
+ * auto]; FTUNE_BENCH_STEPS=N times N < 5 steps (big models); FTUNE_BENCH_TARGETS=q_proj,... adapts
+ * those projections only (what LoRA on all seven costs, side by side). The MFU fields are always
+ * against the fp32 sgemm rate. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>

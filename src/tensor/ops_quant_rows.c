@@ -6,7 +6,7 @@
  *   the sums precomputed once per matvec. Two accumulators alternate between blocks.
  * - AVX2, 1 to 4 rows of x against one weight row (rows_blocks, a QuantRowsDot): the block's bytes
  *   are read as 32-bit lanes and taken apart with per-lane shifts, in an order x is laid out in
- *   beforehand (quant_rows_layout_x), dequantized exactly (quant_dequantize's bits) once for all
+ *   beforehand (quant_rows_layout_x), dequantized exactly (quant_dequantize's values) once for all
  *   the rows, and multiplied with each row, whose arithmetic is the same for any row count.
  * Without AVX2 the tables are empty and ops_quant.c's generic kernel runs. */
 #include <string.h>
@@ -100,8 +100,8 @@ static float row_q5_1(const unsigned char *p, const float *x, const float *xs, i
 #else
 /* AVX2: a block's bytes are read as eight 32-bit lanes and taken apart with per-lane shifts, which
  * leaves vector k (of four) holding elements k, 4 + k, ..., 28 + k: x arrives in that order
- * (quant_rows_layout_x). Each value is dequantized exactly (q d + m, the bits quant_dequantize
- * gives) and multiplied with x; two accumulators alternate. Up to QUANT_ROWS_MAX rows of x against
+ * (quant_rows_layout_x). Each value is dequantized exactly (q d + m in one rounding: the values
+ * quant_dequantize gives, a zero's sign aside) and multiplied with x; two accumulators alternate. Up to QUANT_ROWS_MAX rows of x against
  * one weight row: each block is dequantized once for all of them, and each row's FMAs run in the
  * same order whatever the row count, so a row gets the same bits alone or beside others. */
 
