@@ -91,18 +91,14 @@ static void dequantize_block32(uint32_t type, const unsigned char *p, float *out
     }
 }
 #else
-/* One 32-value block 8 values at a time (AVX2): bytes widened to 32-bit lanes in element order, the same
- * products (d q exact, and the one rounding of + m: an FMA), so the same bits. */
-static inline __m256i widen8(const unsigned char *p, bool sign) {
-    __m128i b = _mm_loadl_epi64((const __m128i *)p);
-    return sign ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
-}
-
+/* One 32-value block 8 values at a time (AVX2): bytes widened to 32-bit lanes in element order,
+ * the same products (d q exact, and the one rounding of + m: an FMA), so the same bits. */
 static void dequantize_block32(uint32_t type, const unsigned char *p, float *out) {
     __m256 d = _mm256_set1_ps(quant_rdh(p));
     __m256i q[4];
     if (type == QUANT_Q8_0) {
-        for (int k = 0; k < 4; k++) _mm256_storeu_ps(out + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(widen8(p + 2 + 8 * k, true)), d));
+        for (int k = 0; k < 4; k++)
+            _mm256_storeu_ps(out + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(widen8(p + 2 + 8 * k, true)), d));
         return;
     }
     bool five = type == QUANT_Q5_0 || type == QUANT_Q5_1, min = type == QUANT_Q4_1 || type == QUANT_Q5_1;
@@ -113,8 +109,8 @@ static void dequantize_block32(uint32_t type, const unsigned char *p, float *out
     if (five) { /* bit j of qh is bit 4 of value j */
         __m256i qh = _mm256_set1_epi32((int)rd32(qs - 4)), at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         for (int k = 0; k < 4; k++) {
-            __m256i bit = _mm256_and_si256(_mm256_srlv_epi32(qh, _mm256_add_epi32(at, _mm256_set1_epi32(8 * k))), _mm256_set1_epi32(1));
-            q[k] = _mm256_or_si256(q[k], _mm256_slli_epi32(bit, 4));
+            __m256i bit = _mm256_srlv_epi32(qh, _mm256_add_epi32(at, _mm256_set1_epi32(8 * k)));
+            q[k] = _mm256_or_si256(q[k], _mm256_slli_epi32(_mm256_and_si256(bit, _mm256_set1_epi32(1)), 4));
         }
     }
     if (min) {
@@ -148,8 +144,7 @@ void quant_dequantize(uint32_t type, const unsigned char *p, size_t n, float *ou
             return;
         }
         size_t bb = quant_block_bytes(type);
-        for (size_t b = 0; b < n / QUANT_BLOCK; b++)
-            dequantize_block32(type, p + b * bb, out + b * QUANT_BLOCK);
+        for (size_t b = 0; b < n / QUANT_BLOCK; b++) dequantize_block32(type, p + b * bb, out + b * QUANT_BLOCK);
     }
 }
 

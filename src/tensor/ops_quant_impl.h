@@ -152,6 +152,12 @@ static inline __attribute__((always_inline)) void rows_fma32(VF *acc0, VF *acc1,
     }
 #endif
 
+/* 8 bytes at p widened to 8 int32 lanes, as signed or unsigned integers. */
+static inline __m256i widen8(const unsigned char *p, bool sign) {
+    __m128i b = _mm_loadl_epi64((const __m128i *)p);
+    return sign ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+}
+
 /* x[0..31] . q (32 unsigned / signed bytes), as lanes to be summed later */
 static inline VF vf_dot32_u8(const float *x, __m256i q) {
     return vf_fma16_u8(x + 16, _mm256_extracti128_si256(q, 1), vf_fma16_u8(x, _mm256_castsi256_si128(q), vf_zero()));

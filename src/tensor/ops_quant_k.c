@@ -33,8 +33,6 @@ void quant_scale_min_k4(const unsigned char *s, uint8_t sc[8], uint8_t m[8]) {
 #ifdef QUANT_SIMD
 /* The same values 8 at a time (AVX2): bytes widened to 32-bit lanes in element order, the same
  * exact products and one rounding (an FMA for - m), so the same bits. */
-static inline __m256i widen8_k(const unsigned char *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
-
 static void dequantize_q45_k(bool five, const unsigned char *p, float *out) {
     float d = quant_rdh(p), dmin = quant_rdh(p + 2);
     uint8_t sc[8], mn[8];
@@ -43,11 +41,12 @@ static void dequantize_q45_k(bool five, const unsigned char *p, float *out) {
     for (int s = 0; s < 8; s++, out += 32) { /* sub-block s: low (even s) or high nibbles of qs[32 (s / 2) + l] */
         __m256 ds = _mm256_set1_ps(d * (float)sc[s]), m = _mm256_set1_ps(-(dmin * (float)mn[s]));
         for (int j = 0; j < 4; j++) {
-            __m256i v = widen8_k(qs + 32 * (s / 2) + 8 * j);
+            __m256i v = widen8(qs + 32 * (s / 2) + 8 * j, false);
             __m256i q = s & 1 ? _mm256_srli_epi32(v, 4) : _mm256_and_si256(v, _mm256_set1_epi32(15));
-            if (five) /* bit s of qh[l] */
-                q = _mm256_or_si256(q, _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(widen8_k(qh + 8 * j), s),
-                                                                           _mm256_set1_epi32(1)), 4));
+            if (five) { /* bit s of qh[l] */
+                __m256i bit = _mm256_and_si256(_mm256_srli_epi32(widen8(qh + 8 * j, false), s), _mm256_set1_epi32(1));
+                q = _mm256_or_si256(q, _mm256_slli_epi32(bit, 4));
+            }
             _mm256_storeu_ps(out + 8 * j, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q), ds, m));
         }
     }
@@ -60,7 +59,7 @@ static void dequantize_q6_k(const unsigned char *p, float *out) {
         const unsigned char *ql = p + 64 * h, *qh = p + 128 + 32 * h;
         for (int k = 0; k < 4; k++, out += 32)
             for (int j = 0; j < 4; j++) { /* values 32k + 8j .. + 7 of the half */
-                __m256i lo = widen8_k(ql + 32 * (k & 1) + 8 * j), hi = widen8_k(qh + 8 * j);
+                __m256i lo = widen8(ql + 32 * (k & 1) + 8 * j, false), hi = widen8(qh + 8 * j, false);
                 lo = k < 2 ? _mm256_and_si256(lo, _mm256_set1_epi32(15)) : _mm256_srli_epi32(lo, 4);
                 hi = _mm256_and_si256(_mm256_srli_epi32(hi, 2 * k), _mm256_set1_epi32(3));
                 __m256i q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
@@ -259,7 +258,8 @@ static inline __attribute__((always_inline)) void rows_q6_k_block(const unsigned
             __m256 scale = _mm256_setr_m128(_mm_set1_ps(ds[g]), _mm_set1_ps(ds[g + 1]));
             VF w[4];
             for (int j = 0; j < 4; j++) {
-                __m256i q = _mm256_or_si256(rows_nibbles(v, 8 * j + lo, 8 * j + lo), rows_high_bits(qh, 8 * j + 2 * k, 48));
+                __m256i q = _mm256_or_si256(rows_nibbles(v, 8 * j + lo, 8 * j + lo),
+                                            rows_high_bits(qh, 8 * j + 2 * k, 48));
                 w[j] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(32))), scale);
             }
             rows_fma32(acc0, acc1, x, off + 128 * (size_t)h + 32 * (size_t)k, nr, w);

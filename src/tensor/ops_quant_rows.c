@@ -101,9 +101,10 @@ static float row_q5_1(const unsigned char *p, const float *x, const float *xs, i
 /* AVX2: a block's bytes are read as eight 32-bit lanes and taken apart with per-lane shifts, which
  * leaves vector k (of four) holding elements k, 4 + k, ..., 28 + k: x arrives in that order
  * (quant_rows_layout_x). Each value is dequantized exactly (q d + m in one rounding: the values
- * quant_dequantize gives, a zero's sign aside) and multiplied with x; two accumulators alternate. Up to QUANT_ROWS_MAX rows of x against
- * one weight row: each block is dequantized once for all of them, and each row's FMAs run in the
- * same order whatever the row count, so a row gets the same bits alone or beside others. */
+ * quant_dequantize gives, a zero's sign aside) and multiplied with x; two accumulators alternate.
+ * Up to QUANT_ROWS_MAX rows of x against one weight row: each block is dequantized once for all of
+ * them, and each row's FMAs run in the same order whatever the row count, so a row gets the same
+ * bits alone or beside others. */
 
 /* The block at p dequantized into w[0..3] (vector k: elements 4l + k). type is a constant after
  * inlining. */
@@ -123,7 +124,8 @@ static inline __attribute__((always_inline)) void block_weights(uint32_t type, c
         if (type == QUANT_Q5_0 || type == QUANT_Q5_1) { /* qh's bit 4l + k is bit 4 of element 4l + k */
             uint32_t qh;
             memcpy(&qh, p + off - 4, 4);
-            __m256i spread = _mm256_srlv_epi32(_mm256_set1_epi32((int)qh), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+            __m256i spread =
+                _mm256_srlv_epi32(_mm256_set1_epi32((int)qh), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
             for (int k = 0; k < 4; k++) q[k] = _mm256_or_si256(q[k], rows_high_bits(spread, k, 16));
         }
         /* the offsets of Q4_0 / Q5_0 as a min: q d - 8 d is (q - 8) d, exactly */

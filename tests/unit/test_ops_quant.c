@@ -227,6 +227,7 @@ TEST(quant_rows_dot_gives_each_row_its_one_row_bits) {
             free(w), free(x), free(xl);
         }
     }
-    if (!checked) test_skip("no multi-row kernel in this build (AVX-512 or no AVX2): decode rows take the one-row kernel");
+    if (!checked)
+        test_skip("no multi-row kernel in this build (AVX-512 or no AVX2): decode rows take the one-row kernel");
     else printf("    %d rows of 8 block types, 1-%d rows a call: each row's bits alone\n", checked, QUANT_ROWS_MAX);
 }
