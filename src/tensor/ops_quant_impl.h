@@ -1,10 +1,12 @@
 /* ops_quant_impl.h: shared by the ops_quant*.c files only (not a public header): the row-kernel
  * signature, the K-quant dequantizer, and the SIMD helpers the fast kernels are written in. The
  * helpers work on VF, a vector of fp32 lanes: 16 with AVX-512, else 8 with AVX2 + FMA + F16C.
- * Quantized values arrive as 16 or 32 bytes (unsigned or signed integers) in element order, or
- * (AVX-512) already widened to int32 lanes, and each helper multiplies them, converted exactly to
- * fp32, with as many x and adds to an accumulator. Without AVX2 none of this is compiled and the
- * generic kernel in ops_quant.c runs. */
+ * AVX-512's one-row kernels get quantized values as 16 or 32 bytes (unsigned or signed integers)
+ * in element order, or already widened to int32 lanes, and each helper multiplies them, converted
+ * exactly to fp32, with as many x and adds to an accumulator; AVX2's multi-row kernels take blocks
+ * apart as 32-bit lanes (rows_nibbles, rows_high_bits) and multiply dequantized weights with each
+ * row (rows_fma32). Without AVX2 none of this is compiled and the generic kernel in ops_quant.c
+ * runs. */
 #ifndef FTUNE_OPS_QUANT_IMPL_H
 #define FTUNE_OPS_QUANT_IMPL_H
 
@@ -78,6 +80,13 @@ static inline VF vf_dot32_epi32(const float *x, __m512i a, __m512i b) {
     return _mm512_fmadd_ps(_mm512_loadu_ps(x + 16), _mm512_cvtepi32_ps(b),
                            _mm512_mul_ps(_mm512_loadu_ps(x), _mm512_cvtepi32_ps(a)));
 }
+/* x[0..31] . q (32 unsigned / signed bytes), as lanes to be summed later */
+static inline VF vf_dot32_u8(const float *x, __m256i q) {
+    return vf_fma16_u8(x + 16, _mm256_extracti128_si256(q, 1), vf_fma16_u8(x, _mm256_castsi256_si128(q), vf_zero()));
+}
+static inline VF vf_dot32_i8(const float *x, __m256i q) {
+    return vf_fma16_i8(x + 16, _mm256_extracti128_si256(q, 1), vf_fma16_i8(x, _mm256_castsi256_si128(q), vf_zero()));
+}
 /* 16 bytes widened to 16 int32 lanes */
 static inline __m512i widen16_u8(const unsigned char *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
 #else
@@ -97,14 +106,6 @@ static inline VF vf_loadx(const float *x) { return _mm256_loadu_ps(x); }
 static inline VF vf_load_f16(const unsigned char *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 static inline VF vf_load_bf16(const unsigned char *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
-}
-static inline VF vf_fma16_u8(const float *x, __m128i q, VF acc) {
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q)), acc);
-    return _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q, 8))), acc);
-}
-static inline VF vf_fma16_i8(const float *x, __m128i q, VF acc) {
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), acc);
-    return _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), acc);
 }
 #endif
 
@@ -158,13 +159,6 @@ static inline __m256i widen8(const unsigned char *p, bool sign) {
     return sign ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
 }
 
-/* x[0..31] . q (32 unsigned / signed bytes), as lanes to be summed later */
-static inline VF vf_dot32_u8(const float *x, __m256i q) {
-    return vf_fma16_u8(x + 16, _mm256_extracti128_si256(q, 1), vf_fma16_u8(x, _mm256_castsi256_si128(q), vf_zero()));
-}
-static inline VF vf_dot32_i8(const float *x, __m256i q) {
-    return vf_fma16_i8(x + 16, _mm256_extracti128_si256(q, 1), vf_fma16_i8(x, _mm256_castsi256_si128(q), vf_zero()));
-}
 #endif /* AVX2 */
 
 #endif
