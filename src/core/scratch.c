@@ -4,14 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-float *scratch_floats(Scratch *s, size_t floats, const char *what) {
-    if (floats > s->cap) {
+void *scratch_get(Scratch *s, size_t bytes, const char *what) {
+    if (bytes > s->cap) {
+        size_t rounded = (bytes + 63) / 64 * 64; /* aligned_alloc's size is a multiple of its alignment */
         free(s->buf);
-        if (!(s->buf = malloc(floats * sizeof(float)))) {
-            fprintf(stderr, "ftune: out of memory for %zu KiB of %s\n", floats >> 8, what);
+        if (!(s->buf = aligned_alloc(64, rounded))) {
+            fprintf(stderr, "ftune: out of memory for %zu KiB of %s\n", rounded >> 10, what);
             abort();
         }
-        s->cap = floats;
+        s->cap = rounded;
     }
     return s->buf;
 }

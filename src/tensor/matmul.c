@@ -23,7 +23,7 @@ static float *tile_buffer(int K, int *rows) {
     static __thread Scratch tile;
     int r = MATMUL_TILE_FLOATS / K;
     *rows = r < 1 ? 1 : r;
-    return scratch_floats(&tile, MATMUL_TILE_FLOATS, "a matmul tile");
+    return scratch_get(&tile, (size_t)MATMUL_TILE_FLOATS * sizeof(float), "a matmul tile");
 }
 
 /* tile (cnt, K) = rows j0.. of w in fp32, rows split across threads. */
@@ -84,7 +84,7 @@ static void pad_rows(float *dst, const float *src, int cnt, int K) {
 /* The calling thread's padded block: MATMUL_PROMPT_BLOCK rows of x (cols K) and of y (cols N). */
 static void pad_buffers(int K, int N, float **x, float **y) {
     static __thread Scratch pad;
-    float *buf = scratch_floats(&pad, (size_t)MATMUL_PROMPT_BLOCK * (K + N), "a matmul block");
+    float *buf = scratch_get(&pad, (size_t)MATMUL_PROMPT_BLOCK * (K + N) * sizeof(float), "a matmul block");
     *x = buf;
     *y = buf + (size_t)MATMUL_PROMPT_BLOCK * K;
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "../core/cpu_features.h"
+#include "../core/scratch.h"
 #include "quant_bf16.h"
 #include "quant_bf16_impl.h"
 
@@ -91,8 +92,7 @@ static void pack_chunk(uint16_t *packed, const uint16_t *x, int n, int K, int st
     }
 }
 
-static __thread uint16_t *x_tiles, *w_tiles; /* x in B tiles (the caller's), weights in A tiles (each thread's) */
-static __thread size_t x_tiles_cap, w_tiles_cap;
+static __thread Scratch x_tiles, w_tiles; /* x in B tiles (the caller's), weights in A tiles (each thread's) */
 
 /* n_out rows of stored blocks from base (row_bytes apart) converted into A tiles, step by step so
  * that the stores run in order (row by row they would land a tile row apart and evict each other),
@@ -164,7 +164,7 @@ AMX_TARGET static void store_sums(float *y, int N, float *c, int j0, int n_out, 
 AMX_TARGET static void narrow_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
     int N = w->rows, K = w->cols, steps = (K + AMX_K - 1) / AMX_K;
     int chunks = (n + AMX_ROWS - 1) / AMX_ROWS, n_groups = (N + AMX_GROUP - 1) / AMX_GROUP;
-    uint16_t *packed = bf16_thread_buffer(&x_tiles, &x_tiles_cap, (size_t)chunks * steps * 512, "x in tiles");
+    uint16_t *packed = scratch_get(&x_tiles, (size_t)chunks * steps * 512 * sizeof(uint16_t), "x in tiles");
     bool convert = quant_bf16_fast(w->type) && K % AMX_K == 0;
 #pragma omp parallel
     {
@@ -175,7 +175,7 @@ AMX_TARGET static void narrow_rows(float *y, const uint16_t *xb, const QuantMatr
 #pragma omp for schedule(static)
         for (int g = 0; g < n_groups; g++) {
             int j0 = g * AMX_GROUP, n_out = N - j0 < AMX_GROUP ? N - j0 : AMX_GROUP;
-            uint16_t *a = bf16_thread_buffer(&w_tiles, &w_tiles_cap, (size_t)steps * AMX_GROUP * AMX_K, "bf16 weight tiles");
+            uint16_t *a = scratch_get(&w_tiles, (size_t)steps * AMX_GROUP * AMX_K * sizeof(uint16_t), "bf16 weight tiles");
             group_tiles(a, w, j0, n_out, steps, convert);
             for (int ch = 0; ch < chunks; ch++) { /* three independent sums per step keep the tile unit busy */
                 const uint16_t *b = packed + (size_t)ch * steps * 512;
@@ -347,7 +347,7 @@ AMX_TARGET static void wide_rows(float *y, const uint16_t *xb, const QuantMatrix
     if (full < chunks) {
         int t0 = full * AMX_ROWS;
         size_t elems = (size_t)(chunks - full) * AMX_ROWS * Kp;
-        uint16_t *pad = bf16_thread_buffer(&x_tiles, &x_tiles_cap, elems, "x in tiles");
+        uint16_t *pad = scratch_get(&x_tiles, elems * sizeof(uint16_t), "x in tiles");
         memset(pad, 0, elems * sizeof(uint16_t));
         for (int t = t0; t < n; t++) memcpy(pad + (size_t)(t - t0) * Kp, xb + (size_t)t * K, (size_t)K * sizeof(uint16_t));
         tail = pad;
@@ -361,7 +361,7 @@ AMX_TARGET static void wide_rows(float *y, const uint16_t *xb, const QuantMatrix
         int nth = omp_get_num_threads(), tid = omp_get_thread_num();
         int g_end = (int)((long)n_groups * (tid + 1) / nth);
         uint16_t *own = w->amx_tiles ? NULL
-                                     : bf16_thread_buffer(&w_tiles, &w_tiles_cap, WIDE_GROUPS * group_elems, "bf16 weight tiles");
+                                     : scratch_get(&w_tiles, WIDE_GROUPS * group_elems * sizeof(uint16_t), "bf16 weight tiles");
         for (int g0 = (int)((long)n_groups * tid / nth); g0 < g_end; g0 += WIDE_GROUPS) {
             int ng = g_end - g0 < WIDE_GROUPS ? g_end - g0 : WIDE_GROUPS;
             const uint16_t *b = own ? own : w->amx_tiles + (size_t)g0 * group_elems;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "../core/cpu_features.h"
+#include "../core/scratch.h"
 #include "matvec_amx.h"
 #include "onednn.h"
 #include "quant_bf16.h"
@@ -62,8 +63,7 @@ BF16_TARGET static void tile_any(float *y, int ldy, const uint16_t *x, const uin
     else tile(y, ldy, x, w, K, n_in, n_out);
 }
 
-static __thread uint16_t *group_rows; /* each thread's GROUP_OUT converted weight rows */
-static __thread size_t group_rows_cap;
+static __thread Scratch group_rows; /* each thread's GROUP_OUT converted weight rows */
 
 /* The VDPBF16PS kernel on xb already in bf16. */
 static void dp_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, const float *bias, int n) {
@@ -75,7 +75,7 @@ static void dp_matvec_rows(float *y, const uint16_t *xb, const QuantMatrix *w, c
         int j0 = g * GROUP_OUT, n_out = N - j0 < GROUP_OUT ? N - j0 : GROUP_OUT;
         const uint16_t *wg = w->bf16 + (size_t)j0 * K;
         if (convert) { /* the group's rows, converted into L1 once for all x rows */
-            uint16_t *buf = bf16_thread_buffer(&group_rows, &group_rows_cap, (size_t)GROUP_OUT * K, "bf16 weight rows");
+            uint16_t *buf = scratch_get(&group_rows, (size_t)GROUP_OUT * K * sizeof(uint16_t), "bf16 weight rows");
             quant_rows_bf16(buf, w, j0, n_out);
             wg = buf;
         }

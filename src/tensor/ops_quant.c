@@ -177,7 +177,7 @@ static void matvec_rows_multi(float *y, const float *x, const QuantMatrix *w, co
     int N = w->rows, K = w->cols;
     size_t row_bytes = quant_row_bytes(w->type, (size_t)K);
     static __thread Scratch layout;
-    float *xl = scratch_floats(&layout, (size_t)n * K, "decode rows");
+    float *xl = scratch_get(&layout, (size_t)n * K * sizeof(float), "decode rows");
     for (int t = 0; t < n; t++) quant_rows_layout_x(xl + (size_t)t * K, x + (size_t)t * K, K);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {

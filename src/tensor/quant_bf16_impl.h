@@ -1,6 +1,6 @@
 /* quant_bf16_impl.h: shared by quant_bf16.c and the bf16 decode kernels (matvec_bf16.c,
  * matvec_amx.c) only: 32 stored values converted to bf16 in one AVX-512 register, for the 32-weight
- * block types and F16 (quant_bf16_fast's types), and the kernels' per-thread bf16 buffers. Each value is d q, or d q + m for the types with a min (d q is exact in fp32: an fp16 d
+ * block types and F16 (quant_bf16_fast's types). Each value is d q, or d q + m for the types with a min (d q is exact in fp32: an fp16 d
  * has 11 significant bits, q at most 8, so FMA or not gives the one rounding of + m), rounded to
  * nearest even; a value of these types is
  * 0 or at least 2^-24 in magnitude, so VCVTNE2PS2BF16's flush of fp32 subnormals never applies and
@@ -11,8 +11,6 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ops_quant_impl.h"
@@ -21,21 +19,6 @@
 
 /* Bytes of 32 stored values of the types bf16_block32 takes: a block, or 32 halves of F16. */
 static inline size_t bf16_block32_bytes(uint32_t type) { return type == QUANT_F16 ? 64 : quant_block_bytes(type); }
-
-/* *buf grown to elems values (64-byte aligned) if smaller: a thread's buffer, grown once and never
- * freed (a freed large block goes back to the kernel, and unmapping it costs every thread of the
- * process a TLB flush). Out of memory ends the process, naming what. */
-static inline uint16_t *bf16_thread_buffer(uint16_t **buf, size_t *cap, size_t elems, const char *what) {
-    if (elems > *cap) {
-        free(*buf);
-        if (!(*buf = aligned_alloc(64, elems * sizeof(uint16_t)))) {
-            fprintf(stderr, "ftune: out of memory for %zu KiB of %s\n", elems >> 9, what);
-            abort();
-        }
-        *cap = elems;
-    }
-    return *buf;
-}
 
 /* An fp16 scalar at p in every lane. */
 BF16_TARGET static inline __m512 bf16_impl_half(const unsigned char *p) {
