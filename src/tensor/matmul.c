@@ -7,6 +7,7 @@
 
 #include "../core/scratch.h"
 #include "matmul_bf16.h"
+#include "matmul_panels.h"
 #include "matvec_amx.h"
 #include "onednn.h"
 
@@ -122,7 +123,9 @@ void op_matmul_prompt(float *y, const float *x, const QuantMatrix *w, const floa
         memcpy(y + (size_t)full * N, py, (size_t)(n - full) * N * sizeof(float));
         return;
     }
-    if (w->type == QUANT_F32) {
+    if (matmul_panels_available()) {
+        matmul_panels(y, x, w, n);
+    } else if (w->type == QUANT_F32) {
         sgemm_row_blocks(y, N, x, (const float *)w->data, N, K, n);
     } else {
         int tile_rows;

@@ -11,10 +11,11 @@
  * Inference needs more than speed: a sequence's reply must not depend on what shares its batch.
  * Summation order changes the last bit of a product, and at bf16 that bit can round an activation
  * to another bf16 value, which grows into a different reply. So the forward pass of inference uses
- * two row-invariant entries: op_matmul_prompt for prompt rows (oneDNN calls of exactly
- * MATMUL_PROMPT_BLOCK rows, the last padded with zeros, since the library picks its kernels and
- * blocking from the call's shape; OpenBLAS's, in a build without oneDNN, are not row-invariant on
- * every CPU) and op_matmul_decode for generated tokens (each row computed as
+ * two row-invariant entries: op_matmul_prompt for prompt rows (on AVX2 without AVX-512, a kernel
+ * whose every output is one FMA chain over k, for any row count: matmul_panels.h; elsewhere oneDNN
+ * calls of exactly MATMUL_PROMPT_BLOCK rows, the last padded with zeros, since the library picks
+ * its kernels and blocking from the call's shape; OpenBLAS's, in a build without oneDNN, are not
+ * row-invariant on every CPU) and op_matmul_decode for generated tokens (each row computed as
  * op_matvec_quant computes one row, from the stored bytes, the weight row read once for all; at
  * bf16 on AVX512-BF16, bf16_matvec_rows). Where the CPU has AMX tiles, op_matmul_inference runs
  * both kinds of rows through bf16_matvec_rows's AMX kernel, whose tiles make any row count

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "tensor/matmul.h"
+#include "tensor/matmul_panels.h"
+#include "tensor/onednn.h"
 #include "test.h"
 #include "test_weights.h"
 
@@ -124,4 +126,47 @@ TEST(matmul_gemm_strided_matches_ref) {
             }
             CHECK(worst <= (2.0 * K + 4) / (1 << 24) * (0.25 * K + 1));
         }
+}
+
+/* op_matmul_prompt (inference's prompt rows) for every storage type, on a weight whose row count
+ * leaves a part panel (matmul_panels.h: 16 rows a panel) and, for F32, a K that is no multiple of 8:
+ * every row of calls of 1 to 14 and 40 rows has the bits of that row computed alone, and lies within
+ * the dot-product bound of the header of the double-precision twin. */
+TEST(matmul_prompt_rows_any_count_match_ref_and_their_alone_bits) {
+    enum { N = 200, MAXN = 40 };
+    printf("    prompt rows: %s\n", matmul_panels_available() ? "weight panels (AVX2)" : "library blocks of rows");
+    if (!matmul_panels_available() && !onednn_built()) {
+        printf("    skipped: prompt rows go to OpenBLAS in a build without oneDNN (not row-invariant on every CPU)\n");
+        return;
+    }
+    Rng r;
+    rng_seed(&r, 33);
+    float *x = malloc(sizeof(float) * MAXN * 512), *y = malloc(sizeof(float) * MAXN * N);
+    float *y_ref = malloc(sizeof(float) * MAXN * N), *alone = malloc(sizeof(float) * MAXN * N);
+    float *Wd = malloc(sizeof(float) * N * 512), *bias = malloc(sizeof(float) * N);
+    for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
+        int K = TYPES[i].type == QUANT_F32 ? 100 : quant_block_elems(TYPES[i].type) == 256 ? 512 : 256;
+        QuantMatrix w = {TYPES[i].type, NULL, N, K, NULL, NULL};
+        size_t bytes = (size_t)N * quant_row_bytes(w.type, K);
+        unsigned char *data = malloc(bytes);
+        test_random_weights(&r, w.type, data, bytes);
+        w.data = data;
+        for (int j = 0; j < N; j++) op_matrix_row(Wd + (size_t)j * K, &w, j);
+        for (int e = 0; e < MAXN * K; e++) x[e] = rng_uniform(&r) * 2 - 1;
+        for (int t = 0; t < MAXN; t++) op_matmul_prompt(alone + (size_t)t * N, x + (size_t)t * K, &w, bias, 1);
+        op_matmul_ref(y_ref, x, &w, bias, MAXN);
+        double worst = test_matmul_worst_ratio(alone, y_ref, x, Wd, MAXN, N, K, false, 2.0, 8, 0);
+        int differ = 0;
+        for (int n = 2; n <= MAXN; n = n < 14 ? n + 1 : MAXN + 1) {
+            op_matmul_prompt(y, x, &w, bias, n);
+            differ += memcmp(y, alone, sizeof(float) * n * N) != 0;
+        }
+        printf("    %-5s %d x %d: worst error %.3f of its bound, %d of 14 calls with other bits\n", TYPES[i].name, N, K,
+               worst, differ);
+        CHECK(worst <= 1.0);
+        CHECK_EQ_INT(differ, 0);
+        free(data);
+    }
+    free(x), free(y), free(y_ref), free(alone), free(Wd), free(bias);
 }
