@@ -20,6 +20,17 @@ static const struct { const char *name; uint32_t type; } TYPES[] = {
     {"Q4_K", QUANT_Q4_K}, {"Q5_K", QUANT_Q5_K}, {"Q6_K", QUANT_Q6_K},
 };
 
+/* A random N x K weight of the type in *w (its data, to be freed) and its dequantized rows in Wd. */
+static unsigned char *random_weight(Rng *r, QuantMatrix *w, uint32_t type, int N, int K, float *Wd) {
+    *w = (QuantMatrix){type, NULL, N, K, NULL, NULL};
+    size_t bytes = (size_t)N * quant_row_bytes(type, K);
+    unsigned char *data = malloc(bytes);
+    test_random_weights(r, type, data, bytes);
+    w->data = data;
+    for (int j = 0; j < N; j++) op_matrix_row(Wd + (size_t)j * K, w, j);
+    return data;
+}
+
 TEST(matmul_typed_weights_match_ref) {
     const int K = 512, N = MATMUL_TILE_FLOATS / 512 + 37; /* two tiles of rows */
     const int ns[] = {1, 3, 9};
@@ -30,12 +41,8 @@ TEST(matmul_typed_weights_match_ref) {
     float *y = malloc((size_t)9 * (N > K ? N : K) * sizeof(float)), *y_ref = malloc((size_t)9 * (N > K ? N : K) * sizeof(float));
     for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
-        QuantMatrix w = {TYPES[i].type, NULL, N, K, NULL, NULL};
-        size_t bytes = (size_t)N * quant_row_bytes(w.type, K);
-        unsigned char *data = malloc(bytes);
-        test_random_weights(&r, w.type, data, bytes);
-        w.data = data;
-        for (int j = 0; j < N; j++) op_matrix_row(Wd + (size_t)j * K, &w, j);
+        QuantMatrix w;
+        unsigned char *data = random_weight(&r, &w, TYPES[i].type, N, K, Wd);
         double worst = 0;
         for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++) {
             int n = ns[a];
@@ -147,12 +154,8 @@ TEST(matmul_prompt_rows_any_count_match_ref_and_their_alone_bits) {
     for (int j = 0; j < N; j++) bias[j] = rng_uniform(&r) - 0.5f;
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
         int K = TYPES[i].type == QUANT_F32 ? 100 : quant_block_elems(TYPES[i].type) == 256 ? 512 : 256;
-        QuantMatrix w = {TYPES[i].type, NULL, N, K, NULL, NULL};
-        size_t bytes = (size_t)N * quant_row_bytes(w.type, K);
-        unsigned char *data = malloc(bytes);
-        test_random_weights(&r, w.type, data, bytes);
-        w.data = data;
-        for (int j = 0; j < N; j++) op_matrix_row(Wd + (size_t)j * K, &w, j);
+        QuantMatrix w;
+        unsigned char *data = random_weight(&r, &w, TYPES[i].type, N, K, Wd);
         for (int e = 0; e < MAXN * K; e++) x[e] = rng_uniform(&r) * 2 - 1;
         for (int t = 0; t < MAXN; t++) op_matmul_prompt(alone + (size_t)t * N, x + (size_t)t * K, &w, bias, 1);
         op_matmul_ref(y_ref, x, &w, bias, MAXN);
