@@ -58,7 +58,9 @@ static inline __attribute__((always_inline)) void kernel(int nr, const float *re
                                                          const float *restrict p, float *restrict y, size_t ldy) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    const float *x0 = x, *x1 = x0 + K, *x2 = x1 + K, *x3 = x2 + K, *x4 = x3 + K, *x5 = x4 + K;
+    const float *x0 = x, *x1 = x + (nr > 1) * (size_t)K, *x2 = x + (nr > 2) * 2 * (size_t)K; /* rows past nr */
+    const float *x3 = x + (nr > 3) * 3 * (size_t)K, *x4 = x + (nr > 4) * 4 * (size_t)K; /* point at row 0, */
+    const float *x5 = x + (nr > 5) * 5 * (size_t)K;                                   /* never past x's end */
     for (int k = 0; k < K; k++) {
         __m256 w0 = _mm256_load_ps(p + (size_t)k * PANEL_COLS), w1 = _mm256_load_ps(p + (size_t)k * PANEL_COLS + 8), b;
 #define PANEL_ROW(i)                                 \
@@ -95,6 +97,7 @@ static __thread Scratch panel_rows, panel; /* each thread's dequantized rows and
 void matmul_panels(float *y, const float *x, const QuantMatrix *w, int n) {
     int N = w->rows, K = w->cols, n_panels = (N + PANEL_COLS - 1) / PANEL_COLS;
     size_t bytes = (size_t)PANEL_COLS * K * sizeof(float);
+    if (n <= 0) return;
 #pragma omp parallel for schedule(static)
     for (int pi = 0; pi < n_panels; pi++) {
         int j0 = pi * PANEL_COLS, cnt = N - j0 < PANEL_COLS ? N - j0 : PANEL_COLS;
